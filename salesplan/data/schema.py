@@ -1,0 +1,370 @@
+"""The data contract: which tables salesplan reads, their columns, keys and rules.
+
+Every model and planning step reads a :class:`SalesData` bundle.  Only ``orders`` is
+required; the other tables are optional and the features that need them switch off
+with a note (see :meth:`SalesData.missing_features`).
+
+Column kinds
+------------
+``id``      any Unicode text, never null unless declared nullable (pandas ``str``)
+``text``    free Unicode text (pandas ``str``)
+``date``    calendar date, stored as ``datetime64[ns]`` at midnight
+``float``   real number (``float64``), currency amounts are in the company currency
+``int``     whole number (``int64``; ``Int64`` when nullable)
+``enum``    text restricted to ``allowed`` values
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+#: The five-level funnel of domain.md section 3: E potential -> D contacted ->
+#: C acknowledged -> B intent -> A ready to buy.
+DEFAULT_STAGES: tuple[str, ...] = ("E", "D", "C", "B", "A")
+STAGE_LABELS: dict[str, str] = {
+    "E": "potential",
+    "D": "contacted",
+    "C": "acknowledged",
+    "B": "intent",
+    "A": "ready to buy",
+}
+REP_LEVELS: tuple[str, ...] = ("junior", "senior", "key_account")
+REGION_MATURITIES: tuple[str, ...] = ("mature", "developing", "emerging")
+OUTCOMES: tuple[str, ...] = ("open", "won", "lost")
+ACTIVITY_KINDS: tuple[str, ...] = ("visit", "call", "email")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its name, kind and the rules it obeys."""
+
+    name: str
+    kind: str  # id | text | date | float | int | enum
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[str, ...] | None = None
+    description: str = ""
+    #: the date records an event that cannot lie after the data's ``as_of`` date
+    #: (due dates, planned exits and planned hires may)
+    not_after_as_of: bool = False
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """``column`` of this table must appear in ``ref_table.ref_column`` (nulls pass)."""
+
+    column: str
+    ref_table: str
+    ref_column: str
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """``later`` must be on or after ``earlier`` in every row where both are set."""
+
+    earlier: str
+    later: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """The contract of one table."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    date_orders: tuple[DateOrder, ...] = ()
+    required: bool = False
+    feature: str = ""  # what switches off when the table is absent
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+
+def _table_specs(stages: tuple[str, ...]) -> dict[str, TableSpec]:
+    specs = [
+        TableSpec(
+            "orders",
+            (
+                Column("order_id", "id", description="order line id"),
+                Column("order_date", "date", not_after_as_of=True),
+                Column("customer_id", "id"),
+                Column("rep_id", "id", nullable=True, description="null = house account"),
+                Column("product_line", "text"),
+                Column("quantity", "float", description="units; negative on returns"),
+                Column(
+                    "amount",
+                    "float",
+                    description="net revenue in company currency; negative = return/credit note",
+                ),
+            ),
+            key=("order_id",),
+            foreign_keys=(
+                ForeignKey("customer_id", "customers", "customer_id"),
+                ForeignKey("rep_id", "reps", "rep_id"),
+            ),
+            required=True,
+        ),
+        TableSpec(
+            "customers",
+            (
+                Column("customer_id", "id"),
+                Column("name", "text"),
+                Column("region", "text"),
+                Column("industry", "text", nullable=True),
+                Column("segment", "text", nullable=True),
+                Column("credit_limit", "float", nullable=True, min=0),
+                Column("payment_terms_days", "int", nullable=True, min=0, max=365),
+            ),
+            key=("customer_id",),
+            foreign_keys=(ForeignKey("region", "regions", "region"),),
+            feature="customer names, regions, credit limits (ABC by region, credit policy)",
+        ),
+        TableSpec(
+            "reps",
+            (
+                Column("rep_id", "id"),
+                Column("name", "text"),
+                Column("region", "text"),
+                Column("level", "enum", allowed=REP_LEVELS),
+                Column("hire_date", "date"),
+                Column("exit_date", "date", nullable=True),
+            ),
+            key=("rep_id",),
+            foreign_keys=(ForeignKey("region", "regions", "region"),),
+            date_orders=(DateOrder("hire_date", "exit_date"),),
+            feature="rep quotas, ramp-up, headcount and coverage plans",
+        ),
+        TableSpec(
+            "regions",
+            (
+                Column("region", "id"),
+                Column("maturity", "enum", allowed=REGION_MATURITIES),
+                Column("market_potential", "float", min=0),
+            ),
+            key=("region",),
+            feature="region split by market potential and maturity",
+        ),
+        TableSpec(
+            "invoices",
+            (
+                Column("invoice_id", "id"),
+                Column("customer_id", "id"),
+                Column("issue_date", "date", not_after_as_of=True),
+                Column("due_date", "date"),
+                Column("amount", "float", min=0),
+                Column("paid_date", "date", nullable=True, not_after_as_of=True),
+                Column("paid_amount", "float", nullable=True, min=0),
+            ),
+            key=("invoice_id",),
+            foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
+            date_orders=(DateOrder("issue_date", "due_date"), DateOrder("issue_date", "paid_date")),
+            feature="credit scoring, overdue early warning, collection rate",
+        ),
+        TableSpec(
+            "opportunities",
+            (
+                Column("opportunity_id", "id"),
+                Column("customer_id", "id"),
+                Column("rep_id", "id", nullable=True),
+                Column("created_date", "date", not_after_as_of=True),
+                Column("amount", "float", min=0),
+                Column("stage", "enum", allowed=stages),
+                Column("outcome", "enum", allowed=OUTCOMES),
+                Column("closed_date", "date", nullable=True, not_after_as_of=True),
+            ),
+            key=("opportunity_id",),
+            foreign_keys=(
+                ForeignKey("customer_id", "customers", "customer_id"),
+                ForeignKey("rep_id", "reps", "rep_id"),
+            ),
+            date_orders=(DateOrder("created_date", "closed_date"),),
+            feature="weighted pipeline, funnel back-calculation",
+        ),
+        TableSpec(
+            "stage_history",
+            (
+                Column("opportunity_id", "id"),
+                Column("stage", "enum", allowed=stages),
+                Column("entered_date", "date", not_after_as_of=True),
+            ),
+            key=("opportunity_id", "stage"),
+            foreign_keys=(ForeignKey("opportunity_id", "opportunities", "opportunity_id"),),
+            feature="observed stage conversion rates and durations",
+        ),
+        TableSpec(
+            "activities",
+            (
+                Column("date", "date", not_after_as_of=True),
+                Column("rep_id", "id"),
+                Column("customer_id", "id", nullable=True),
+                Column("kind", "enum", allowed=ACTIVITY_KINDS),
+            ),
+            foreign_keys=(
+                ForeignKey("rep_id", "reps", "rep_id"),
+                ForeignKey("customer_id", "customers", "customer_id"),
+            ),
+            feature="visit/call KPIs and account coverage",
+        ),
+        TableSpec(
+            "marketing_spend",
+            (
+                Column("region", "text"),
+                Column("month", "date", description="first day of the month"),
+                Column("amount", "float", min=0),
+            ),
+            key=("region", "month"),
+            foreign_keys=(ForeignKey("region", "regions", "region"),),
+            feature="response curves fitted from spend history (budget allocation)",
+        ),
+    ]
+    return {s.name: s for s in specs}
+
+
+def table_specs(stages: tuple[str, ...] = DEFAULT_STAGES) -> dict[str, TableSpec]:
+    """The contract of every table, with the funnel ``stages`` (top first) allowed."""
+    if len(stages) < 2 or len(set(stages)) != len(stages):
+        raise ValueError(f"stages must be at least two distinct names, got {stages!r}")
+    return _table_specs(tuple(stages))
+
+
+SCHEMAS: dict[str, TableSpec] = table_specs()
+TABLE_NAMES: tuple[str, ...] = tuple(SCHEMAS)
+
+_STR_DTYPE = "str"
+
+
+def coerce_table(name: str, frame: pd.DataFrame, spec: TableSpec | None = None) -> pd.DataFrame:
+    """Return ``frame`` with the contract's columns, in contract order and dtypes.
+
+    Values that cannot be converted are left as missing and reported by
+    :func:`salesplan.data.validate`, which compares against the raw frame; this
+    function never raises on bad values, only on a non-DataFrame.  Extra columns are
+    kept after the contract's columns.
+    """
+    spec = spec or SCHEMAS[name]
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"table {name!r}: expected a pandas DataFrame, got {type(frame).__name__}")
+    out = {}
+    for col in spec.columns:
+        if col.name not in frame.columns:
+            continue
+        out[col.name] = _coerce_series(frame[col.name], col)
+    extra = [c for c in frame.columns if c not in out]
+    result = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+    for c in extra:
+        result[c] = frame[c].to_numpy()
+    return result
+
+
+def _coerce_series(s: pd.Series, col: Column) -> pd.Series:
+    s = s.reset_index(drop=True)
+    if col.kind in ("id", "text", "enum"):
+        values = s.astype(object).where(s.notna(), None).map(_to_text)
+        # build from a list: ``astype(str)`` would turn None into the text 'None'
+        return pd.Series(values.tolist(), dtype=_STR_DTYPE)
+    if col.kind == "date":
+        parsed = pd.to_datetime(s, errors="coerce", format="mixed") if s.dtype == object or str(
+            s.dtype
+        ).startswith(("str", "string")) else pd.to_datetime(s, errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        return parsed.dt.normalize().astype("datetime64[ns]")
+    if col.kind == "float":
+        return pd.to_numeric(s, errors="coerce").astype("float64")
+    if col.kind == "int":
+        num = pd.to_numeric(s, errors="coerce")
+        if num.isna().any() or col.nullable:
+            whole = num.where(num.isna() | (num == np.round(num)))
+            return whole.astype("Int64")
+        return num.astype("int64")
+    raise ValueError(f"unknown column kind {col.kind!r}")
+
+
+def _to_text(v):
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None  # blank cells of a CSV export are missing values
+    if isinstance(v, float) and v.is_integer():
+        # ids read back from CSV as floats (1.0) become "1"
+        return str(int(v))
+    return str(v)
+
+
+@dataclass(frozen=True)
+class SalesData:
+    """A company's sales data: one DataFrame per table of the contract.
+
+    Only ``orders`` is required.  Use :func:`salesplan.data.validate` to check a
+    bundle and :meth:`coerced` to bring every table to the contract's dtypes.
+    """
+
+    orders: pd.DataFrame
+    customers: pd.DataFrame | None = None
+    reps: pd.DataFrame | None = None
+    regions: pd.DataFrame | None = None
+    invoices: pd.DataFrame | None = None
+    opportunities: pd.DataFrame | None = None
+    stage_history: pd.DataFrame | None = None
+    activities: pd.DataFrame | None = None
+    marketing_spend: pd.DataFrame | None = None
+    stages: tuple[str, ...] = DEFAULT_STAGES
+    notes: tuple[str, ...] = field(default=())
+
+    def tables(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        """Yield ``(name, frame)`` for each table that is present, in contract order."""
+        for name in TABLE_NAMES:
+            frame = getattr(self, name)
+            if frame is not None:
+                yield name, frame
+
+    def as_dict(self) -> dict[str, pd.DataFrame]:
+        return dict(self.tables())
+
+    def has(self, *names: str) -> bool:
+        """True when every named table is present."""
+        return all(getattr(self, n) is not None for n in names)
+
+    def specs(self) -> dict[str, TableSpec]:
+        return table_specs(self.stages)
+
+    def coerced(self) -> "SalesData":
+        """Every present table in contract column order and dtypes."""
+        specs = self.specs()
+        return replace(
+            self, **{name: coerce_table(name, frame, specs[name]) for name, frame in self.tables()}
+        )
+
+    def missing_features(self) -> list[str]:
+        """One plain-language note per absent optional table: what switches off."""
+        notes = []
+        for name, spec in self.specs().items():
+            if getattr(self, name) is None and not spec.required:
+                notes.append(f"table '{name}' is absent: {spec.feature} switched off")
+        return notes
+
+    @classmethod
+    def from_tables(
+        cls, tables: Mapping[str, pd.DataFrame], stages: tuple[str, ...] = DEFAULT_STAGES
+    ) -> "SalesData":
+        unknown = sorted(set(tables) - set(TABLE_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown table(s) {unknown}; the contract knows {list(TABLE_NAMES)}"
+            )
+        if "orders" not in tables:
+            raise ValueError("table 'orders' is required but was not given")
+        return cls(**dict(tables), stages=tuple(stages))
+
