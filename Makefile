@@ -1,0 +1,57 @@
+# salesplan: the two commands of the README are `make plan` and `make test`.
+# Both create .venv when missing and install the project (pinned by requirements.lock).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.salesplan-installed
+PERIOD ?= 2027Q1
+DEMO    = duckdb:///data/demo/salesplan_demo.duckdb
+PYTEST_ARGS ?=
+
+.PHONY: help install plan test lab demo-data lint bench bench-forecast bench-credit bench-churn clean
+
+help:
+	@echo "make plan   - set up .venv and run the quarterly plan on the bundled demo data"
+	@echo "make test   - set up .venv and run all tests (unit, notebooks with nbval, browser)"
+	@echo "make lab    - open JupyterLab on notebooks/"
+	@echo "make demo-data - rebuild data/demo from the generator (seed 7)"
+	@echo "make bench  - run the benchmarks (prints tables; see benchmarks/RESULTS.md)"
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name salesplan --display-name "salesplan (Python 3.11)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+plan: $(STAMP)
+	$(BIN)/salesplan validate $(DEMO)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+demo-data: $(STAMP)
+	$(BIN)/salesplan demo-data --out data/demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check salesplan tests benchmarks
+
+bench: bench-forecast bench-credit bench-churn
+
+bench-forecast: $(STAMP)
+	$(BIN)/python benchmarks/forecast_m3.py
+
+bench-credit: $(STAMP)
+	$(BIN)/python benchmarks/credit_german.py
+
+bench-churn: $(STAMP)
+	$(BIN)/python benchmarks/churn_cdnow.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache reports .cache
