@@ -1,0 +1,884 @@
+"""Open sales data by URL: DuckDB files, folders of CSV/Parquet files, SQL databases.
+
+One call opens a source; ``load()`` returns a :class:`~salesplan.data.schema.SalesData`
+coerced to the table contract::
+
+    from salesplan.data import open_source
+    data = open_source("duckdb:///data/demo.duckdb").load()
+    data = open_source("exports/2026-12")  # folder with orders.csv, customers.csv, ...
+    data = open_source("postgresql+psycopg://planner@db:5432/erp").load()
+
+URLs
+----
+``duckdb:///relative/file.duckdb``, ``duckdb:////absolute/file.duckdb``, ``duckdb:///:memory:``
+    Embedded DuckDB (SQLAlchemy's convention: three slashes then the path).  A plain
+    path to an existing ``*.duckdb`` file works too.
+``path/to/folder`` or ``file:///absolute/folder``
+    One file per table, ``orders.csv`` or ``orders.parquet`` (auto-detected).  CSV files
+    are UTF-8 (a byte-order mark is accepted) with a header row; only empty fields are
+    missing values, so a name such as ``"NA"`` stays text.
+any other SQLAlchemy URL
+    ``postgresql+psycopg://user@host:5432/db``, ``sqlite:///file.sqlite``, ...
+
+Passwords never have to appear in a URL: write ``${SALESPLAN_DB_PASSWORD}`` (any
+environment variable, ``${NAME}`` form) where the password goes, or leave it out and set
+``PGPASSWORD`` (read by libpq/psycopg).  ``repr``/``str`` of a source and every error
+message raised here show the password as ``***`` (see :func:`redact_url`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pandas as pd
+
+from salesplan.data.schema import (
+    DEFAULT_STAGES,
+    TABLE_NAMES,
+    SalesData,
+    TableSpec,
+    table_specs,
+)
+
+__all__ = [
+    "DuckDBSource",
+    "FolderSource",
+    "SQLSource",
+    "Source",
+    "SourceError",
+    "open_source",
+    "redact_url",
+]
+
+_MASK = "***"
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_SECRET_QUERY_RE = re.compile(
+    r"(?i)([?&;](?:password|passwd|pwd|secret|token|api_?key|access_?key)=)([^&;#]*)"
+)
+#: Environment variables whose values are scrubbed from every message.
+SECRET_ENV_VARS: tuple[str, ...] = ("PGPASSWORD", "SALESPLAN_DB_PASSWORD")
+_MAX_MESSAGE = 1500
+
+
+class SourceError(ValueError):
+    """A source cannot be opened, read or written; the message names source and cause."""
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with its password (and secret query parameters) replaced by ``***``.
+
+    Parameters
+    ----------
+    url : str
+        Any URL or path, e.g. ``postgresql+psycopg://planner:s3cret@db:5432/erp``.
+
+    Returns
+    -------
+    str
+        ``postgresql+psycopg://planner:***@db:5432/erp``.  A URL without a password is
+        returned unchanged (apart from ``password=``/``token=``-style query parameters,
+        which are masked too).  When in doubt, more is masked rather than less.
+    """
+    url = str(url)
+    out = url
+    sep = out.find("://")
+    if sep >= 0:
+        head, rest = out[: sep + 3], out[sep + 3 :]
+        at = rest.rfind("@")
+        if at >= 0:
+            userinfo, tail = rest[:at], rest[at:]
+            colon = userinfo.find(":")
+            if colon >= 0:
+                userinfo = userinfo[: colon + 1] + _MASK
+            out = head + userinfo + tail
+    return _SECRET_QUERY_RE.sub(lambda m: m.group(1) + _MASK, out)
+
+
+def _env_secrets() -> list[str]:
+    return [v for k in SECRET_ENV_VARS if len(v := os.environ.get(k, "")) >= 3]
+
+
+def scrub(text: str, secrets: Sequence[str] = ()) -> str:
+    """Mask every secret (and every URL password) in ``text``; shorten very long text."""
+    text = str(text)
+    for s in [*secrets, *_env_secrets()]:
+        if s:
+            text = text.replace(s, _MASK)
+    text = re.sub(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+", lambda m: redact_url(m.group(0)), text)
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + " ...[truncated]"
+    return text
+
+
+def substitute_env(url: str) -> tuple[str, list[str]]:
+    """Replace each ``${NAME}`` in ``url`` by the environment variable ``NAME``.
+
+    Returns the resolved URL and the substituted values (treated as secrets and scrubbed
+    from messages).  A missing variable raises :class:`SourceError` naming it.
+    Substituted values are URL-quoted so any character may appear in a password.
+    """
+    from urllib.parse import quote
+
+    values: list[str] = []
+
+    def repl(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in os.environ:
+            raise SourceError(
+                f"{redact_url(url)}: environment variable {name!r} is not set; "
+                f"expected it to hold the value written as ${{{name}}} in the URL"
+            )
+        values.append(os.environ[name])
+        return quote(os.environ[name], safe="")
+
+    resolved = _ENV_RE.sub(repl, url)
+    return resolved, values
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+_KIND_SQL = {
+    "id": "VARCHAR",
+    "text": "VARCHAR",
+    "enum": "VARCHAR",
+    "date": "DATE",
+    "float": "DOUBLE",
+    "int": "BIGINT",
+}
+
+
+def _table_order(names) -> list[str]:
+    """Contract tables first (contract order), then any others sorted."""
+    names = set(names)
+    return [n for n in TABLE_NAMES if n in names] + sorted(names - set(TABLE_NAMES))
+
+
+def _prepare_frames(data: SalesData) -> dict[str, pd.DataFrame]:
+    if not isinstance(data, SalesData):
+        raise TypeError(f"write() expects a SalesData bundle, got {type(data).__name__}")
+    return data.coerced().as_dict()
+
+
+class Source:
+    """A place that holds sales tables; create one with :func:`open_source`.
+
+    Subclasses implement listing, reading and atomic writing of tables.
+    """
+
+    kind = "source"
+
+    def __init__(self, url: str, *, stages: Sequence[str] = DEFAULT_STAGES):
+        self._url = str(url)
+        self.stages = tuple(stages)
+        self._specs: dict[str, TableSpec] = table_specs(self.stages)
+        self._secrets: list[str] = []
+
+    # -- display ---------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The source URL with any password masked (safe to print or log)."""
+        return redact_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def __str__(self) -> str:
+        return self.url
+
+    def _error(self, message: str) -> SourceError:
+        return SourceError(scrub(f"source {self.url}: {message}", self._secrets))
+
+    # -- public API ------------------------------------------------------------
+    def tables(self) -> list[str]:
+        """Names of the tables in the source: contract tables first, then any others."""
+        return _table_order(self._list_tables())
+
+    def load(self, tables: Sequence[str] | None = None, *, coerce: bool = True) -> SalesData:
+        """Read the tables into a :class:`SalesData` bundle.
+
+        Parameters
+        ----------
+        tables : sequence of str, optional
+            Contract tables to read (``orders`` is always read).  Default: every contract
+            table present in the source; absent optional tables are ``None``.
+        coerce : bool, default True
+            Coerce each table to the contract (column order and dtypes) with
+            :func:`~salesplan.data.schema.coerce_table`.  ``False`` returns the frames
+            as read, e.g. for :func:`salesplan.data.validate` to report bad values.
+
+        Raises
+        ------
+        SourceError
+            When ``orders`` is missing, a requested table is absent or a file is
+            unreadable; the message names the source and what was expected.
+        """
+        available = set(self._list_tables())
+        if tables is None:
+            wanted = [n for n in TABLE_NAMES if n in available]
+        else:
+            if isinstance(tables, str):
+                tables = [tables]
+            unknown = sorted(set(tables) - set(TABLE_NAMES))
+            if unknown:
+                raise self._error(
+                    f"unknown table(s) {unknown}; expected names from {list(TABLE_NAMES)}"
+                )
+            absent = [n for n in tables if n not in available and n != "orders"]
+            if absent:
+                raise self._error(
+                    f"requested table(s) {absent} not found; it holds {self.tables()}"
+                )
+            wanted = [n for n in TABLE_NAMES if n in set(tables) | {"orders"}]
+        if "orders" not in available:
+            raise self._error(
+                f"required table 'orders' not found ({self._expected('orders')}); "
+                f"found tables {self.tables()}"
+            )
+        frames = {name: self._read_table(name) for name in wanted}
+        data = SalesData.from_tables(frames, stages=self.stages)
+        return data.coerced() if coerce else data
+
+    def write(self, data: SalesData, *, replace: bool = False) -> None:
+        """Write every present table of ``data`` (coerced to the contract) atomically.
+
+        Parameters
+        ----------
+        data : SalesData
+        replace : bool, default False
+            ``False``: refuse (SourceError) when any table to be written already exists.
+            ``True``: afterwards the source holds exactly ``data``'s contract tables:
+            existing contract tables absent from ``data`` are dropped too.  Tables
+            outside the contract are never touched.
+
+        Either every table is written or none is (one transaction for databases; a temp
+        folder renamed into place for CSV/Parquet folders).
+        """
+        frames = _prepare_frames(data)
+        self._write_tables(frames, replace=replace)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run a SQL query against the source and return the result as a DataFrame."""
+        raise self._error("SQL queries are not supported by this source")
+
+    # -- to implement ----------------------------------------------------------
+    def _list_tables(self) -> list[str]:
+        raise NotImplementedError
+
+    def _read_table(self, name: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _write_tables(self, frames: dict[str, pd.DataFrame], *, replace: bool) -> None:
+        raise NotImplementedError
+
+    def _expected(self, name: str) -> str:
+        return f"expected a table named {name!r}"
+
+    def _conflicts(self, frames, existing, replace) -> None:
+        if not replace:
+            clash = [n for n in frames if n in set(existing)]
+            if clash:
+                raise self._error(f"table(s) {clash} already exist; pass replace=True to overwrite")
+
+
+# --------------------------------------------------------------------------- DuckDB
+
+
+def _duckdb_create_select(name: str, frame: pd.DataFrame, spec: TableSpec | None) -> str:
+    parts = []
+    for col in frame.columns:
+        q = _qi(col)
+        if spec is not None and col in spec.column_names:
+            parts.append(f"CAST({q} AS {_KIND_SQL[spec.column(col).kind]}) AS {q}")
+        else:
+            parts.append(q)
+    return ", ".join(parts) if parts else "*"
+
+
+def _qi(name) -> str:
+    """Quote an identifier for DuckDB/PostgreSQL/SQLite."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _to_arrow(frame: pd.DataFrame):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+class DuckDBSource(Source):
+    """Tables in an embedded DuckDB database file (or ``:memory:``)."""
+
+    kind = "duckdb"
+
+    def __init__(self, url: str, path: str, *, stages=DEFAULT_STAGES, schema: str | None = None):
+        super().__init__(url, stages=stages)
+        self.path = path
+        self.schema = schema or "main"
+        self._memory_con = None
+        if path == ":memory:":
+            import duckdb
+
+            self._memory_con = duckdb.connect(":memory:")
+
+    @contextmanager
+    def _connect(self, write: bool = False) -> Iterator:
+        import duckdb
+
+        if self._memory_con is not None:
+            yield self._memory_con
+            return
+        p = Path(self.path)
+        if not write and not p.exists():
+            raise self._error(f"DuckDB file {str(p)!r} does not exist")
+        if write:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(p), read_only=not write)
+        except duckdb.Error as e:
+            raise self._error(f"cannot open DuckDB file {str(p)!r}: {e}") from None
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _list_tables(self) -> list[str]:
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                [self.schema],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def _expected(self, name: str) -> str:
+        return f"expected a table {self.schema}.{name} in DuckDB file {self.path!r}"
+
+    def _read_table(self, name: str) -> pd.DataFrame:
+        with self._connect() as con:
+            return con.execute(f"SELECT * FROM {_qi(self.schema)}.{_qi(name)}").df()
+
+    def _write_tables(self, frames, *, replace):
+        import duckdb
+
+        with self._connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {_qi(self.schema)}")
+                existing = [
+                    r[0]
+                    for r in con.execute(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                        [self.schema],
+                    ).fetchall()
+                ]
+                self._conflicts(frames, existing, replace)
+                if replace:
+                    for n in existing:
+                        if n in TABLE_NAMES:
+                            con.execute(f"DROP TABLE {_qi(self.schema)}.{_qi(n)}")
+                for name, frame in frames.items():
+                    view = f"__salesplan_{name}_{uuid.uuid4().hex[:8]}"
+                    con.register(view, _to_arrow(frame))
+                    try:
+                        select = _duckdb_create_select(name, frame, self._specs.get(name))
+                        con.execute(
+                            f"CREATE TABLE {_qi(self.schema)}.{_qi(name)} AS "
+                            f"SELECT {select} FROM {_qi(view)}"
+                        )
+                    finally:
+                        con.unregister(view)
+                con.execute("COMMIT")
+            except BaseException as e:
+                con.execute("ROLLBACK")
+                if isinstance(e, duckdb.Error):
+                    raise self._error(f"write failed, nothing was written: {e}") from None
+                raise
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run ``query`` in DuckDB (tables of the source are visible by name)."""
+        import duckdb
+
+        with self._connect() as con:
+            try:
+                return con.execute(query).df()
+            except duckdb.Error as e:
+                raise self._error(f"query failed: {e}") from None
+
+
+# --------------------------------------------------------------------------- folders
+
+_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+
+class FolderSource(Source):
+    """A folder with one CSV or Parquet file per table (``orders.csv``/``orders.parquet``)."""
+
+    kind = "folder"
+
+    def __init__(
+        self,
+        url: str,
+        path: str | os.PathLike,
+        *,
+        stages=DEFAULT_STAGES,
+        format: str | None = None,
+        encoding: str = "utf-8",
+    ):
+        super().__init__(url, stages=stages)
+        if format not in (None, "csv", "parquet"):
+            raise SourceError(f"format must be None, 'csv' or 'parquet', got {format!r}")
+        self.path = Path(path)
+        self.format = format
+        self.encoding = encoding
+
+    def _files(self) -> dict[str, list[Path]]:
+        if not self.path.exists():
+            raise self._error(f"folder {str(self.path)!r} does not exist")
+        if not self.path.is_dir():
+            raise self._error(f"{str(self.path)!r} is not a folder")
+        found: dict[str, list[Path]] = {}
+        for f in sorted(self.path.iterdir()):
+            fmt = _FORMATS.get(f.suffix.lower())
+            wanted = fmt is not None and (self.format is None or fmt == self.format)
+            if wanted and f.is_file() and not f.name.startswith("."):
+                found.setdefault(f.stem, []).append(f)
+        return found
+
+    def _list_tables(self) -> list[str]:
+        return list(self._files())
+
+    def _expected(self, name: str) -> str:
+        fmts = [self.format] if self.format else ["csv", "parquet"]
+        names = " or ".join(f"{name}.{f}" for f in fmts)
+        return f"expected a file {names} in folder {str(self.path)!r}"
+
+    def _file(self, name: str) -> Path:
+        files = self._files().get(name)
+        if not files:
+            raise self._error(self._expected(name))
+        if len(files) > 1:
+            raise self._error(
+                f"table {name!r} has several files {[f.name for f in files]}; expected one "
+                "(pass format='csv' or format='parquet' to choose)"
+            )
+        return files[0]
+
+    def _read_table(self, name: str) -> pd.DataFrame:
+        f = self._file(name)
+        if _FORMATS[f.suffix.lower()] == "parquet":
+            import pyarrow as pa
+
+            try:
+                return pd.read_parquet(f)
+            except (OSError, ValueError, TypeError, pa.ArrowException) as e:
+                raise self._error(
+                    f"cannot read Parquet file {str(f)!r}: {type(e).__name__}: {e}"
+                ) from None
+        return self._read_csv(name, f)
+
+    def _read_csv(self, name: str, f: Path) -> pd.DataFrame:
+        spec = self._specs.get(name)
+        dtype = {}
+        if spec is not None:
+            dtype = {c.name: str for c in spec.columns if c.kind in ("id", "text", "enum", "date")}
+        encoding = (
+            "utf-8-sig"
+            if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+            else self.encoding
+        )
+        try:
+            return pd.read_csv(
+                f,
+                dtype=dtype,
+                encoding=encoding,
+                keep_default_na=False,
+                na_values=[""],
+                float_precision="round_trip",
+            )
+        except UnicodeDecodeError as e:
+            raise self._error(
+                f"cannot read CSV file {str(f)!r}: not valid {self.encoding} text ({e.reason} "
+                f"at byte {e.start}); expected UTF-8 (re-save it as UTF-8, or pass "
+                "encoding=, e.g. 'gb18030')"
+            ) from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as e:
+            raise self._error(
+                f"cannot read CSV file {str(f)!r}: {type(e).__name__}: {e}; expected "
+                "comma-separated UTF-8 text with a header row"
+            ) from None
+
+    def _write_tables(self, frames, *, replace):
+        target = self.path
+        existing_files = self._files() if target.exists() else {}
+        self._conflicts(frames, existing_files, replace)
+        fmt = self.format
+        if fmt is None:
+            fmts = {_FORMATS[f.suffix.lower()] for fs in existing_files.values() for f in fs}
+            fmt = fmts.pop() if len(fmts) == 1 else "parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            # keep every file we do not rewrite (other tables, READMEs, ...)
+            if target.exists():
+                drop = set(frames) | (set(TABLE_NAMES) if replace else set())
+                for f in target.iterdir():
+                    is_table = _FORMATS.get(f.suffix.lower()) and f.stem in drop
+                    if is_table:
+                        continue
+                    if f.is_dir():
+                        shutil.copytree(f, tmp / f.name)
+                    else:
+                        shutil.copy2(f, tmp / f.name)
+            for name, frame in frames.items():
+                out = tmp / f"{name}.{fmt}"
+                if fmt == "parquet":
+                    frame.to_parquet(out, index=False)
+                else:
+                    self._write_csv(name, frame, out)
+            # swap into place: the folder is always either the old or the new content
+            if target.exists():
+                old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+                os.replace(target, old)
+                os.replace(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _write_csv(self, name: str, frame: pd.DataFrame, out: Path) -> None:
+        spec = self._specs.get(name)
+        frame = frame.copy()
+        if spec is not None:
+            for col in spec.columns:
+                if col.kind == "date" and col.name in frame.columns:
+                    frame[col.name] = frame[col.name].dt.strftime("%Y-%m-%d")
+        frame.to_csv(out, index=False, encoding=self.encoding)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run ``query`` in an in-memory DuckDB where each file is a view named by table."""
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        try:
+            for name, files in self._files().items():
+                f = files[0]
+                lit = "'" + str(f).replace("'", "''") + "'"
+                reader = (
+                    f"read_parquet({lit})"
+                    if _FORMATS[f.suffix.lower()] == "parquet"
+                    else f"read_csv({lit}, header=true)"
+                )
+                con.execute(f"CREATE VIEW {_qi(name)} AS SELECT * FROM {reader}")
+            return con.execute(query).df()
+        except duckdb.Error as e:
+            raise self._error(f"query failed: {e}") from None
+        finally:
+            con.close()
+
+
+# --------------------------------------------------------------------------- SQLAlchemy
+
+
+def make_engine(url: str, *, display: str | None = None, secrets: Sequence[str] = ()):
+    """Create a SQLAlchemy engine for ``url`` (already env-substituted).
+
+    ``postgresql://``/``postgres://`` use psycopg 3 when psycopg2 is not installed, and
+    SQLite gets real transactions (DDL included) so that writes are atomic.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy import event
+
+    display = display or redact_url(url)
+    m = _SCHEME_RE.match(url)
+    scheme = m.group(1).lower() if m else ""
+    if scheme in ("postgresql", "postgres"):
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            url = "postgresql+psycopg" + url[len(scheme) :]
+    try:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as e:
+        raise SourceError(
+            scrub(
+                f"source {display}: cannot open URL scheme {scheme!r} ({type(e).__name__}: {e}); "
+                "expected duckdb:///file.duckdb, a folder path or file:///folder, or a "
+                "SQLAlchemy URL such as postgresql+psycopg://user@host:5432/db or "
+                "sqlite:///file.sqlite",
+                secrets,
+            )
+        ) from None
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _no_autobegin(dbapi_con, _record):  # pragma: no cover - trivial
+            dbapi_con.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _sa_type(kind: str | None, series: pd.Series | None = None):
+    import sqlalchemy as sa
+
+    if kind in ("id", "text", "enum"):
+        return sa.Text()
+    if kind == "date":
+        return sa.Date()
+    if kind == "float":
+        return sa.Double()
+    if kind == "int":
+        return sa.BigInteger()
+    dt = series.dtype
+    if pd.api.types.is_bool_dtype(dt):
+        return sa.Boolean()
+    if pd.api.types.is_integer_dtype(dt):
+        return sa.BigInteger()
+    if pd.api.types.is_float_dtype(dt):
+        return sa.Double()
+    if pd.api.types.is_datetime64_any_dtype(dt):
+        return sa.DateTime()
+    return sa.Text()
+
+
+def _records(frame: pd.DataFrame, kinds: dict) -> Iterator[list[dict]]:
+    cols = {}
+    for c in frame.columns:
+        s = frame[c]
+        kind = kinds.get(c)
+        if kind == "date":
+            vals = [None if pd.isna(v) else v.date() for v in s]
+        elif kind in ("id", "text", "enum") or (
+            kind is None
+            and not (
+                pd.api.types.is_numeric_dtype(s.dtype)
+                or pd.api.types.is_datetime64_any_dtype(s.dtype)
+                or pd.api.types.is_bool_dtype(s.dtype)
+            )
+        ):
+            vals = [None if _isna(v) else str(v) for v in s]
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            vals = [None if pd.isna(v) else v.to_pydatetime() for v in s]
+        else:
+            vals = [
+                None if _isna(v) else v.item() if hasattr(v, "item") else v
+                for v in s.astype(object)
+            ]
+        cols[str(c)] = vals
+    names = list(cols)
+    n = len(frame)
+    step = 20_000
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        yield [{k: cols[k][i] for k in names} for i in range(start, stop)]
+
+
+def _isna(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+class SQLSource(Source):
+    """Tables in a database reached through a SQLAlchemy URL (PostgreSQL, SQLite, ...)."""
+
+    kind = "sqlalchemy"
+
+    def __init__(self, url: str, *, stages=DEFAULT_STAGES, schema: str | None = None):
+        super().__init__(url, stages=stages)
+        resolved, self._secrets = substitute_env(self._url)
+        self.schema = schema
+        self._engine = make_engine(resolved, display=self.url, secrets=self._secrets)
+
+    @property
+    def engine(self):
+        """The SQLAlchemy engine (its repr masks the password)."""
+        return self._engine
+
+    @contextmanager
+    def _guard(self, what: str):
+        import sqlalchemy as sa
+
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as e:
+            raise self._error(f"{what} failed: {type(e).__name__}: {e}") from None
+        except Exception as e:
+            if type(e).__module__.startswith("psycopg"):
+                raise self._error(f"{what} failed: {type(e).__name__}: {e}") from None
+            raise
+
+    def _qualified(self, name: str) -> str:
+        prep = self._engine.dialect.identifier_preparer
+        q = prep.quote(name)
+        return f"{prep.quote_schema(self.schema)}.{q}" if self.schema else q
+
+    def _list_tables(self) -> list[str]:
+        import sqlalchemy as sa
+
+        with self._guard("listing tables"):
+            return sa.inspect(self._engine).get_table_names(schema=self.schema)
+
+    def _expected(self, name: str) -> str:
+        where = f"schema {self.schema!r}" if self.schema else "the default schema"
+        return f"expected a table {name!r} in {where}"
+
+    def _read_table(self, name: str) -> pd.DataFrame:
+        import sqlalchemy as sa
+
+        with self._guard(f"reading table {name!r}"), self._engine.connect() as con:
+            return pd.read_sql_query(sa.text(f"SELECT * FROM {self._qualified(name)}"), con)
+
+    def _write_tables(self, frames, *, replace):
+        import sqlalchemy as sa
+
+        with self._guard("write (nothing was written)"), self._engine.begin() as con:
+            if self.schema and con.dialect.name == "postgresql":
+                con.execute(
+                    sa.text(
+                        f"CREATE SCHEMA IF NOT EXISTS "
+                        f"{con.dialect.identifier_preparer.quote_schema(self.schema)}"
+                    )
+                )
+            existing = sa.inspect(con).get_table_names(schema=self.schema)
+            self._conflicts(frames, existing, replace)
+            md = sa.MetaData(schema=self.schema)
+            if replace:
+                for n in existing:
+                    if n in TABLE_NAMES:
+                        sa.Table(n, md).drop(con)
+                md = sa.MetaData(schema=self.schema)
+            for name, frame in frames.items():
+                spec = self._specs.get(name)
+                kinds = {c.name: c.kind for c in spec.columns} if spec else {}
+                table = sa.Table(
+                    name,
+                    md,
+                    *[sa.Column(str(c), _sa_type(kinds.get(c), frame[c])) for c in frame.columns],
+                )
+                table.create(con)
+                for chunk in _records(frame, kinds):
+                    con.execute(table.insert(), chunk)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run ``query`` on the database and return the result as a DataFrame."""
+        import sqlalchemy as sa
+
+        with self._guard("query"), self._engine.connect() as con:
+            return pd.read_sql_query(sa.text(query), con)
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self._engine.dispose()
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _path_from_file_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise SourceError(f"source {redact_url(url)}: file URLs must be local (file:///path)")
+    return unquote(parts.path)
+
+
+def _duckdb_path(url: str) -> str:
+    rest = url.split(":", 1)[1]
+    if rest.startswith("///"):
+        path = rest[3:]
+    elif rest.startswith("//"):
+        path = rest[2:]
+    else:
+        path = rest
+    path = unquote(path.split("?", 1)[0])
+    return path or ":memory:"
+
+
+def open_source(
+    url: str | os.PathLike,
+    *,
+    stages: Sequence[str] = DEFAULT_STAGES,
+    schema: str | None = None,
+    format: str | None = None,
+    encoding: str = "utf-8",
+) -> Source:
+    """Open the sales data source at ``url``.
+
+    Parameters
+    ----------
+    url : str or path-like
+        ``duckdb:///file.duckdb`` (relative; ``duckdb:////abs/file.duckdb`` absolute),
+        ``duckdb:///:memory:``, a folder path or ``file:///folder`` of CSV/Parquet
+        files, a path to a ``.duckdb`` file, or any SQLAlchemy URL.  ``${NAME}`` is
+        replaced by the environment variable ``NAME`` (use it for passwords).
+    stages : sequence of str
+        Funnel stages, top first, used when coercing ``opportunities``/``stage_history``.
+    schema : str, optional
+        Database schema (PostgreSQL, DuckDB) holding the tables.
+    format : {'csv', 'parquet'}, optional
+        Folder sources only: read/write only this format.  Default: auto-detect when
+        reading; when writing, the folder's existing format, else Parquet.
+    encoding : str, default 'utf-8'
+        Folder sources only: text encoding of CSV files.
+
+    Returns
+    -------
+    Source
+        Nothing is read until :meth:`Source.load`, :meth:`Source.tables` or
+        :meth:`Source.sql` is called.
+
+    Raises
+    ------
+    SourceError
+        Unknown URL scheme or an unset ``${NAME}`` variable.
+    """
+    text = os.fspath(url) if isinstance(url, os.PathLike) else str(url)
+    if format is not None and format not in ("csv", "parquet"):
+        raise SourceError(f"format must be None, 'csv' or 'parquet', got {format!r}")
+    m = _SCHEME_RE.match(text)
+    is_windows_drive = bool(re.match(r"^[A-Za-z]:[\\/]", text))
+    scheme = m.group(1).lower() if m and not is_windows_drive else ""
+    if scheme == "duckdb":
+        resolved, _ = substitute_env(text)
+        return DuckDBSource(text, _duckdb_path(resolved), stages=stages, schema=schema)
+    if scheme == "file":
+        path = _path_from_file_url(substitute_env(text)[0])
+        return _open_path(text, path, stages, format, encoding, schema)
+    if scheme and "://" in text:
+        return SQLSource(text, stages=stages, schema=schema)
+    if scheme and not is_windows_drive:
+        raise SourceError(
+            f"source {redact_url(text)}: unknown URL scheme {scheme!r}; expected "
+            "duckdb:///file.duckdb, a folder path or file:///folder, or a SQLAlchemy URL"
+        )
+    return _open_path(text, text, stages, format, encoding, schema)
+
+
+def _open_path(url, path, stages, format, encoding, schema) -> Source:
+    p = Path(path).expanduser()
+    if p.is_file() and p.suffix.lower() in (".duckdb", ".ddb"):
+        return DuckDBSource(url, str(p), stages=stages, schema=schema)
+    if p.is_file():
+        raise SourceError(
+            f"source {redact_url(url)}: {str(p)!r} is a file; expected a folder with one "
+            "CSV/Parquet file per table, or a .duckdb file"
+        )
+    return FolderSource(url, p, stages=stages, format=format, encoding=encoding)
