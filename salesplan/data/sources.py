@@ -109,15 +109,15 @@ def _env_secrets() -> list[str]:
     return [v for k in SECRET_ENV_VARS if len(v := os.environ.get(k, "")) >= 3]
 
 
-def scrub(text: str, secrets: Sequence[str] = ()) -> str:
-    """Mask every secret (and every URL password) in ``text``; shorten very long text."""
+def scrub(text: str, secrets: Sequence[str] = (), *, max_len: int | None = _MAX_MESSAGE) -> str:
+    """Mask every secret (and every URL password) in ``text``; cut it at ``max_len``."""
     text = str(text)
     for s in [*secrets, *_env_secrets()]:
         if s:
             text = text.replace(s, _MASK)
     text = re.sub(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+", lambda m: redact_url(m.group(0)), text)
-    if len(text) > _MAX_MESSAGE:
-        text = text[:_MAX_MESSAGE] + " ...[truncated]"
+    if max_len is not None and len(text) > max_len:
+        text = text[:max_len] + " ...[truncated]"
     return text
 
 
