@@ -1,0 +1,1312 @@
+"""A demo B2B company with known ground truth.
+
+:func:`generate` builds a believable company -- regions of different maturity, a sales
+team with hires, exits and ramp-up, a customer base that buys and silently dies
+(Pareto/NBD-like "buy till you die"), seasonality with a Q4 peak, product lines,
+returns, invoices with credit risk, a five-level opportunity funnel, rep activities and
+marketing spend with a concave response -- and returns the data (a coerced
+:class:`~salesplan.data.schema.SalesData`) together with the :class:`GroundTruth` that
+generated it, so that models can be checked for recovery of known parameters.
+
+The true processes
+------------------
+Time is measured in days; a "month" in a rate is ``365.25 / 12`` days.
+
+* **Customers.** Each region ``r`` has an initial book of customers acquired before the
+  history starts (large in mature regions) and acquires new customers with an intensity
+  proportional to ``exp(k_r * t)`` (``k_r`` per year, negative in mature regions, large in
+  emerging ones).  A new customer places a first order on its ``acquired_date``.
+* **Repeat purchases** (Pareto/NBD): customer ``i`` buys at rate
+  ``lambda_i ~ Gamma(r, alpha)`` orders per month while alive; its lifetime is
+  ``Exp(mu_i)`` with ``mu_i ~ Gamma(s, beta)`` per month; after ``dropout_date`` it never
+  buys again.  The rate in month ``m`` is
+  ``lambda_i * season[m] * productivity(rep of i, m) * marketing(r, m)``.
+* **Order value** (gamma-gamma-like): the value of one order (all its lines) is
+  ``Gamma(shape=p, scale=v_i(t) / p)`` with ``v_i`` log-normal across customers and
+  growing with the region's account growth ``g_r``:
+  ``v_i(t) = mean_order_value_i * exp(g_r * (t - as_of) / 365.25)``.
+* **Reps.** Each customer belongs to a territory (one rep at a time).  A rep hired at
+  ``h`` has productivity ``ramp_floor + (1 - ramp_floor) * min(1, tenure / ramp_months)``
+  (evaluated at mid-month); a vacant territory has productivity ``vacancy_factor``.
+* **Marketing.** Incremental monthly gross margin of spend ``s`` in region ``r`` is
+  ``a_r * (1 - exp(-s / b_r))``; incremental gross revenue is that divided by
+  ``gross_margin_rate``.  It is realised by scaling the repeat-purchase rates of the
+  region's customers by ``1 + incremental_revenue / baseline_revenue`` where
+  ``baseline_revenue`` is the expected repeat-purchase revenue without marketing.
+* **Returns.** Each order line is partly or fully returned with probability
+  ``return_rate`` a few days later, as a separate line with negative quantity/amount.
+* **Credit.** Customer ``i`` has a latent risk ``z_i ~ N(0, 1)``; distress episodes
+  arrive as a Poisson process with monthly rate ``h_i`` such that
+  ``default_propensity_i = 1 - exp(-12 h_i)`` is the probability of at least one episode
+  (every invoice open during it goes 90+ days past due) within 12 months.  Outside
+  episodes an invoice is paid late with probability ``logistic(-1.3 + 0.8 z_i)``.
+* **Funnel.** Opportunities enter stage E at creation and move E->D->C->B->A->won with
+  the true ``stage_conversion``; the time in each stage is gamma distributed with the
+  mean ``stage_duration_days`` (also before a loss).
+
+Everything is vectorised with numpy and deterministic for a ``seed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesplan.data.schema import DEFAULT_STAGES, SCHEMAS, SalesData
+
+__all__ = ["DemoCompany", "GroundTruth", "generate"]
+
+#: Days in an average month; purchase rates are per this many days.
+DAYS_PER_MONTH = 365.25 / 12.0
+_DAYS_PER_YEAR = 365.25
+
+_STREAMS = (
+    "regions",
+    "customers",
+    "reps",
+    "orders",
+    "lines",
+    "returns",
+    "invoices",
+    "opportunities",
+    "activities",
+    "marketing",
+    "names",
+)
+
+# key, English name, Chinese name, maturity, share of customers, share of the book that
+# exists before the history starts, acquisition trend k (1/year), account growth g (1/year),
+# median mean-order-value (currency), market penetration (revenue / potential)
+_REGIONS = (
+    ("east", "East", "华东", "mature", 0.24, 0.62, -0.10, 0.06, 2600.0, 0.55),
+    ("south", "South", "华南", "mature", 0.20, 0.58, -0.05, 0.05, 2400.0, 0.50),
+    ("north", "North", "华北", "developing", 0.17, 0.38, 0.15, 0.04, 2100.0, 0.30),
+    ("central", "Central", "华中", "developing", 0.15, 0.32, 0.20, 0.04, 1900.0, 0.28),
+    ("southwest", "Southwest", "西南", "emerging", 0.13, 0.12, 0.40, 0.02, 1700.0, 0.12),
+    ("northeast", "Northeast", "东北", "emerging", 0.11, 0.10, 0.35, 0.02, 1600.0, 0.12),
+)
+
+_SEASON_BASE = np.array(
+    [0.84, 0.80, 0.95, 0.96, 1.00, 0.98, 0.90, 0.88, 1.02, 1.08, 1.22, 1.37]
+)
+
+_PRODUCTS_EN = ("Pumps", "Valves", "Sensors", "Control Systems", "Services")
+_PRODUCTS_ZH = ("泵类", "阀门", "传感器", "控制系统", "技术服务")
+_PRODUCT_MIX = np.array([0.30, 0.25, 0.20, 0.10, 0.15])
+_UNIT_PRICE = np.array([180.0, 65.0, 25.0, 900.0, 120.0])
+_LINE_VALUE_WEIGHT = np.array([1.0, 0.6, 0.4, 2.5, 0.8])
+
+_SEGMENTS = ("key_account", "mid_market", "smb")
+_SEGMENT_SHARE = (0.05, 0.25)  # key accounts, mid market; the rest is smb
+_LEVEL_INDEX = {"junior": 0, "senior": 1, "key_account": 2}
+_LEVELS = ("junior", "senior", "key_account")
+
+_STAGE_CONVERSION = (0.50, 0.60, 0.60, 0.70, 0.80)
+_STAGE_DURATION = (10.0, 14.0, 21.0, 18.0, 12.0)
+
+# activities per customer-month while alive, by segment (rows) and kind (visit, call, email)
+_ACTIVITY_RATES = np.array([[0.50, 1.50, 2.00], [0.15, 0.60, 1.00], [0.03, 0.25, 0.50]])
+_PROSPECTING_CALLS = 5.0  # calls per rep-month without a customer
+
+_INDUSTRIES_EN = (
+    "Manufacturing", "Chemicals", "Electronics", "Logistics", "Food & Beverage",
+    "Construction", "Automotive", "Healthcare", "Energy", "Retail",
+)
+_INDUSTRIES_ZH = ("制造业", "化工", "电子", "物流", "食品饮料", "建筑", "汽车", "医疗", "能源", "零售")
+
+_EN_PREFIX = (
+    "Northwind", "Bluewater", "Summit", "Pioneer", "Atlas", "Granite", "Silverline",
+    "Redwood", "Ironbridge", "Harbor", "Evergreen", "Keystone", "Lakeside", "Meridian",
+    "Oakridge", "Pinnacle", "Riverside", "Sterling", "Titan", "Vanguard", "Westfield",
+    "Crescent", "Falcon", "Horizon", "Liberty", "Nova", "Orion", "Prairie", "Sequoia",
+    "Unity",
+)
+_EN_CORE = (
+    "Industrial", "Precision", "Process", "Fluid", "Systems", "Technical", "Engineering",
+    "Supply", "Works", "Solutions", "Components", "Dynamics", "Automation", "Materials",
+)
+_EN_SUFFIX = ("Inc", "Ltd", "LLC", "Co", "Group", "GmbH", "Corp")
+_EN_FIRST = (
+    "James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David",
+    "Elizabeth", "William", "Susan", "Richard", "Jessica", "Joseph", "Sarah", "Thomas",
+    "Karen", "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Sandra", "Mark", "Emily",
+    "Steven", "Laura", "Paul", "Anna", "Kevin", "Maria", "Brian", "Olivia", "George", "Emma",
+)
+_EN_LAST = (
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
+    "Rodriguez", "Martinez", "Hernandez", "Lopez", "Wilson", "Anderson", "Taylor",
+    "Thomas", "Moore", "Jackson", "Martin", "Lee", "Thompson", "White", "Harris", "Clark",
+    "Lewis", "Walker", "Hall", "Young", "King", "Wright", "Scott", "Green", "Baker",
+)
+_ZH_CITIES = {
+    "east": ("上海", "杭州", "南京", "苏州", "宁波", "合肥", "无锡"),
+    "south": ("广州", "深圳", "东莞", "佛山", "厦门", "珠海"),
+    "north": ("北京", "天津", "石家庄", "太原", "济南", "青岛"),
+    "central": ("武汉", "长沙", "郑州", "南昌", "宜昌"),
+    "southwest": ("成都", "重庆", "昆明", "贵阳", "绵阳"),
+    "northeast": ("沈阳", "大连", "长春", "哈尔滨", "鞍山"),
+}
+_EN_CITIES = {
+    "east": ("Boston", "Hartford", "Providence", "Albany"),
+    "south": ("Atlanta", "Miami", "Charlotte", "Tampa"),
+    "north": ("Chicago", "Detroit", "Milwaukee", "Cleveland"),
+    "central": ("Kansas City", "St. Louis", "Omaha", "Tulsa"),
+    "southwest": ("Phoenix", "Tucson", "Albuquerque", "El Paso"),
+    "northeast": ("Buffalo", "Syracuse", "Portland", "Burlington"),
+}
+_ZH_BRAND_CHARS = tuple("恒华鑫永宏中天瑞金博盛嘉海东新联卓正安汇达信源泰图成丰桥远世禾纳方锐创越通德昌隆兴利宝")
+_ZH_INDUSTRY = ("机械", "电子", "化工", "物流", "医药", "建材", "食品", "科技", "纺织", "汽车配件", "能源", "环保")
+_ZH_SUFFIX = ("有限公司", "股份有限公司", "实业有限公司", "集团有限公司")
+_ZH_SURNAMES = tuple("王李张刘陈杨黄赵周吴徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾")
+_ZH_GIVEN = (
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛",
+    "明", "超", "秀英", "霞", "平", "刚", "桂英", "建华", "志强", "晓东", "海燕", "文博", "思远",
+    "佳怡", "子轩", "雨桐", "浩然", "欣怡", "俊杰", "宇航", "梦瑶",
+)
+
+
+# --------------------------------------------------------------------------- truth
+@dataclass(frozen=True)
+class GroundTruth:
+    """The parameters and latent states that generated a :class:`DemoCompany`.
+
+    Attributes
+    ----------
+    as_of : pandas.Timestamp
+        Last day of the history.
+    history_start : pandas.Timestamp
+        First day of the history (first day of the month ``years`` years before).
+    monthly_seasonality : pandas.Series
+        Index 1..12 (calendar month), true multiplicative factors on the purchase rate,
+        mean exactly 1.
+    regions : pandas.DataFrame
+        One row per region: ``region``, ``maturity``, ``market_potential`` (currency per
+        year), ``annual_growth`` (expected gross revenue of the last 12 months over the 12
+        before, minus 1), ``account_growth`` (yearly growth of order values, 1/year),
+        ``acquisition_trend`` (k, 1/year), ``acquisition_rate`` (expected new customers per
+        month at ``as_of``), ``base_marketing_spend`` (currency per month),
+        ``response_a`` (currency of gross margin per month), ``response_b`` (currency of
+        spend per month), ``mean_order_value_median`` (currency).
+    customers : pandas.DataFrame
+        One row per customer: ``customer_id``, ``region``, ``segment``, ``territory``,
+        ``acquired_date``, ``purchase_rate`` (repeat orders per month, before season,
+        rep and marketing factors), ``dropout_rate`` (per month), ``dropout_date``
+        (true; after ``as_of`` for customers still alive, NaT when more than 100 years
+        after ``as_of``), ``alive_at_as_of``,
+        ``mean_order_value`` (currency per order at ``as_of``), ``default_propensity``
+        (probability of a 90+ days-past-due episode within 12 months),
+        ``credit_risk_latent`` (z), ``late_probability`` (share of invoices paid after
+        the due date outside distress), ``expected_monthly_revenue`` (purchase_rate *
+        mean_order_value, currency per month, before season/marketing).
+    reps : pandas.DataFrame
+        ``rep_id``, ``territory``, ``region``, ``level``, ``hire_date``, ``exit_date``.
+    territories : pandas.DataFrame
+        ``territory``, ``region``, ``level``, ``created_date`` (NaT for the initial ones).
+    stage_conversion : pandas.Series
+        Stage -> probability of moving to the next stage (for the last stage: of winning).
+    stage_duration_days : pandas.Series
+        Stage -> mean days spent in the stage (gamma, shape 2), before a move or a loss.
+    ramp_months, ramp_floor, vacancy_factor : float
+        New-hire productivity rises linearly from ``ramp_floor`` to 1 over
+        ``ramp_months`` months; a territory without a rep sells at ``vacancy_factor``.
+    gross_margin_rate : float
+        Gross margin / net revenue.
+    product_mix : pandas.Series
+        Product line -> weight of being chosen (orders pick their lines without
+        replacement proportionally to these weights).
+    unit_price : pandas.Series
+        Product line -> list price per unit (currency).
+    lines_per_order_mean : float
+        Expected order lines per order.
+    return_rate : float
+        Probability that an order line gets a (partial) return line.
+    return_fraction_mean : float
+        Expected returned share of the line's quantity when returned.
+    purchase_process : dict
+        Pareto/NBD and spend parameters: ``r``, ``alpha`` (rate ~ Gamma(r, scale=1/alpha),
+        per month), ``s``, ``beta`` (dropout rate ~ Gamma(s, scale=1/beta), per month),
+        ``order_value_shape`` (p), ``order_value_sigma`` (log-sd of mean order values).
+    activity_rates : pandas.DataFrame
+        Segment x kind: activities per alive customer-month.
+    expected_revenue : pandas.DataFrame
+        ``region``, ``month``, ``first_order_revenue``, ``baseline_revenue`` (expected
+        repeat-purchase revenue without marketing), ``marketing_revenue`` (incremental
+        revenue of the month's spend), ``expected_revenue`` (sum; gross, before returns),
+        ``marketing_spend``, and the same in orders (order events, not lines):
+        ``first_orders`` (realised count of first orders), ``baseline_orders``,
+        ``marketing_orders``.  Expectations are conditional on the latent customer states.
+    """
+
+    as_of: pd.Timestamp
+    history_start: pd.Timestamp
+    monthly_seasonality: pd.Series
+    regions: pd.DataFrame
+    customers: pd.DataFrame
+    reps: pd.DataFrame
+    territories: pd.DataFrame
+    stage_conversion: pd.Series
+    stage_duration_days: pd.Series
+    ramp_months: float
+    ramp_floor: float
+    vacancy_factor: float
+    gross_margin_rate: float
+    product_mix: pd.Series
+    unit_price: pd.Series
+    lines_per_order_mean: float
+    return_rate: float
+    return_fraction_mean: float
+    purchase_process: dict
+    activity_rates: pd.DataFrame
+    expected_revenue: pd.DataFrame
+
+    def response(self, region, monthly_spend):
+        """True incremental gross margin of marketing spend.
+
+        Parameters
+        ----------
+        region : str or array-like of str
+            Region name(s) as in ``regions.region``.
+        monthly_spend : float or array-like
+            Spend in currency per month (broadcast against ``region``).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            ``a_r * (1 - exp(-spend / b_r))`` in currency of gross margin per month.
+        """
+        reg = self.regions.set_index("region")
+        r = np.asarray(region, dtype=object)
+        try:
+            a = reg["response_a"].reindex(r.ravel()).to_numpy().reshape(r.shape)
+            b = reg["response_b"].reindex(r.ravel()).to_numpy().reshape(r.shape)
+        except Exception as exc:  # pragma: no cover - defensive
+            raise ValueError(f"unknown region in {region!r}") from exc
+        if np.isnan(a).any():
+            bad = sorted(set(r.ravel()) - set(reg.index))
+            raise ValueError(f"response: unknown region(s) {bad}; known {list(reg.index)}")
+        s = np.asarray(monthly_spend, dtype=float)
+        out = a * (1.0 - np.exp(-s / b))
+        return float(out) if np.ndim(out) == 0 else out
+
+    def response_revenue(self, region, monthly_spend):
+        """Incremental gross revenue of spend (currency/month): ``response / gross_margin_rate``."""
+        return np.asarray(self.response(region, monthly_spend)) / self.gross_margin_rate
+
+
+# --------------------------------------------------------------------------- company
+@dataclass(frozen=True)
+class DemoCompany:
+    """A generated company: its data, the truth behind them and a simulator of the future.
+
+    Attributes
+    ----------
+    data : SalesData
+        All nine tables, coerced to the contract.
+    truth : GroundTruth
+        The generating parameters and latent states.
+    """
+
+    data: SalesData
+    truth: GroundTruth
+    _state: dict = field(repr=False, compare=False, default_factory=dict)
+
+    def simulate_future(
+        self, months: int = 3, seed: int = 0, redraw_lifetimes: bool = False
+    ) -> pd.DataFrame:
+        """Draw order lines for the months after ``as_of`` from the true process.
+
+        Parameters
+        ----------
+        months : int
+            Number of calendar months after the month of ``as_of`` (a partial month after
+            ``as_of`` is included as well).
+        seed : int
+            Seed of this draw; different seeds give independent futures.
+        redraw_lifetimes : bool
+            If False (default) alive customers drop out at their true ``dropout_date``;
+            if True their remaining lifetime is redrawn from ``Exp(dropout_rate)`` (the
+            same process in distribution, as it is memoryless).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Order lines with the columns of ``orders`` (contract dtypes).  Customers
+            acquired in the future have ids starting with ``"NEW"``; returns of history
+            orders that fall in the window are included.  Marketing runs at the base spend.
+        """
+        if int(months) < 1:
+            raise ValueError(f"simulate_future: months must be >= 1, got {months!r}")
+        return _simulate_future(self._state, int(months), int(seed), bool(redraw_lifetimes))
+
+
+# --------------------------------------------------------------------------- helpers
+def _rngs(seed: int) -> dict[str, np.random.Generator]:
+    children = np.random.SeedSequence(int(seed)).spawn(len(_STREAMS))
+    return {name: np.random.default_rng(ss) for name, ss in zip(_STREAMS, children)}
+
+
+def _day(ts) -> int:
+    return int(np.datetime64(pd.Timestamp(ts).normalize().date(), "D").astype(np.int64))
+
+
+def _to_dt(days) -> np.ndarray:
+    return np.asarray(days, dtype="int64").astype("datetime64[D]").astype("datetime64[ns]")
+
+
+def _month_grid(first_month: np.datetime64, n: int):
+    months = first_month + np.arange(n)
+    starts = months.astype("datetime64[D]").astype(np.int64)
+    ends = (months + 1).astype("datetime64[D]").astype(np.int64)  # exclusive
+    cal = (months.astype(np.int64) % 12) + 1
+    return months, starts, ends, cal
+
+
+def _logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _ids(prefix: str, n: int, width: int) -> np.ndarray:
+    return np.array([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+
+
+# --------------------------------------------------------------------------- latent draws
+_FAR_DAYS = 100 * 365  # dropout dates further than this after as_of are reported as NaT
+_RETURN_FRACTION_MEAN = 0.6  # U(0.2, 1) of the quantity, at least one unit
+
+_PROCESS = {
+    "r": 0.85,  # purchase-rate gamma shape
+    "rate_mean": 1.05,  # orders/month
+    "s": 2.5,  # dropout-rate gamma shape
+    "dropout_mean": 1.0 / 42.0,  # per month
+    "order_value_shape": 4.0,
+    "order_value_sigma": 0.85,
+}
+
+
+def _draw_latent(rng, n: int, mov_median: np.ndarray):
+    """Purchase rate, dropout rate, mean order value and credit latent for ``n`` customers."""
+    p = _PROCESS
+    lam = rng.gamma(p["r"], p["rate_mean"] / p["r"], n)
+    mu = rng.gamma(p["s"], p["dropout_mean"] / p["s"], n)
+    mov = mov_median * np.exp(rng.normal(0.0, p["order_value_sigma"], n))
+    z = rng.normal(0.0, 1.0, n)
+    seg_noise = np.exp(rng.normal(0.0, 0.3, n))
+    return lam, mu, mov, z, seg_noise
+
+
+def _credit_params(z):
+    dp = _logistic(-3.1 + 1.0 * z)
+    hazard = -np.log1p(-dp) / 12.0  # per month
+    late_p = _logistic(-1.3 + 0.8 * z)
+    return dp, hazard, late_p
+
+
+# --------------------------------------------------------------------------- territories
+def _occupant(chain_rep, chain_start, chain_end, slot, day):
+    """Rep index occupying ``slot`` on ``day`` (-1 when vacant); vectorised."""
+    out = np.full(len(slot), -1, dtype=np.int64)
+    for j in range(chain_rep.shape[1]):
+        r = chain_rep[slot, j]
+        ok = (r >= 0) & (chain_start[slot, j] <= day) & (day <= chain_end[slot, j])
+        out = np.where(ok, r, out)
+    return out
+
+
+def _productivity(st, month_starts):
+    """Territory x month productivity at mid-month (ramp-up, vacancy)."""
+    S = st["chain_rep"].shape[0]
+    mids = month_starts + 14
+    slot = np.repeat(np.arange(S), len(mids))
+    day = np.tile(mids, S)
+    occ = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], slot, day)
+    hire = st["rep_hire"][np.maximum(occ, 0)]
+    tenure = (day - hire) / DAYS_PER_MONTH
+    floor = st["ramp_floor"]
+    prod = floor + (1.0 - floor) * np.clip(tenure / st["ramp_months"], 0.0, 1.0)
+    prod = np.where(occ >= 0, prod, st["vacancy_factor"])
+    return prod.reshape(S, len(mids))
+
+
+def _assign_territory(rng, st, reg, key_account, acq):
+    """Territory of each customer: key accounts to key-account/senior territories."""
+    n = len(reg)
+    out = np.empty(n, dtype=np.int64)
+    s_region, s_level, s_created = st["slot_region"], st["slot_level"], st["slot_created"]
+    u = rng.random(n)
+    for r in np.unique(reg):
+        for is_ka in (True, False):
+            who = np.flatnonzero((reg == r) & (key_account == is_ka))
+            if len(who) == 0:
+                continue
+            lv_ok = (s_level >= 1) if is_ka else (s_level <= 1)
+            cand = np.flatnonzero((s_region == r) & lv_ok)
+            cand = cand[np.argsort(s_created[cand], kind="stable")]
+            k = np.searchsorted(s_created[cand], acq[who], side="right")
+            k = np.maximum(k, 1)
+            out[who] = cand[np.minimum((u[who] * k).astype(np.int64), k - 1)]
+    return out
+
+
+# --------------------------------------------------------------------------- purchase engine
+def _expected(st, cust, starts, ends, cal, win_lo, win_hi):
+    """Expected repeat orders and revenue per customer-month without marketing.
+
+    Returns ``(count C x M, orders region x M, revenue region x M)``; counts are
+    orders, revenue is currency (gross, before returns).
+    """
+    lam, drop, acq = cust["lam"], cust["drop"], cust["acq"]
+    mov, g, reg, slot = cust["mov"], cust["g"], cust["reg"], cust["slot"]
+    lo = np.maximum(np.maximum(starts[None, :], acq[:, None]), win_lo).astype(float)
+    hi = np.minimum(np.minimum(ends[None, :], drop[:, None]), win_hi).astype(float)
+    expo = np.clip(hi - lo, 0.0, None)  # days
+    season = st["season"][cal - 1]
+    cnt = lam[:, None] * (expo / DAYS_PER_MONTH) * season[None, :]
+    cnt *= _productivity(st, starts)[slot]
+    mid = 0.5 * (lo + hi)
+    rev = cnt * (mov[:, None] * np.exp(g[:, None] * (mid - st["as_of_day"]) / _DAYS_PER_YEAR))
+    baseline = np.zeros((st["n_regions"], len(starts)))
+    base_orders = np.zeros((st["n_regions"], len(starts)))
+    for r in range(st["n_regions"]):
+        baseline[r] = rev[reg == r].sum(axis=0)
+        base_orders[r] = cnt[reg == r].sum(axis=0)
+    return cnt, base_orders, baseline
+
+
+def _purchases(rng, st, cust, months, starts, ends, cal, win_lo, win_hi, spend):
+    """Expected revenue components and realised order events on a month grid.
+
+    ``cust`` holds latent arrays (lam, drop, acq, mov, g, reg, slot); the window is
+    [win_lo, win_hi) in days.  ``spend`` is region x month marketing spend.
+    Returns (events dict, expected-revenue dict of region x month arrays).
+    """
+    acq, drop, mov, g, reg = cust["acq"], cust["drop"], cust["mov"], cust["g"], cust["reg"]
+    R = st["n_regions"]
+    M = len(starts)
+    base_cnt, base_orders, baseline = _expected(st, cust, starts, ends, cal, win_lo, win_hi)
+    incr = st["resp_a"][:, None] * (1.0 - np.exp(-spend / st["resp_b"][:, None]))
+    incr_rev = incr / st["gm_rate"]
+    factor = 1.0 + np.divide(incr_rev, baseline, out=np.zeros_like(baseline), where=baseline > 0)
+    incr_rev = np.where(baseline > 0, incr_rev, 0.0)
+    counts = rng.poisson(base_cnt * factor[reg])
+    del base_cnt
+    flat = np.repeat(np.arange(counts.size), counts.ravel())
+    ev_c, ev_m = np.divmod(flat, M)
+    e_lo = np.maximum(np.maximum(starts[ev_m], acq[ev_c]), win_lo).astype(float)
+    e_hi = np.minimum(np.minimum(ends[ev_m], drop[ev_c]), win_hi).astype(float)
+    day = np.floor(e_lo + rng.random(len(ev_c)) * (e_hi - e_lo)).astype(np.int64)
+    day = np.minimum(day, np.ceil(e_hi).astype(np.int64) - 1)
+    # first orders of customers acquired inside the window
+    first = np.flatnonzero((acq >= win_lo) & (acq < win_hi))
+    ev_c = np.concatenate([ev_c, first])
+    day = np.concatenate([day, acq[first]])
+    first_rev = np.zeros((R, M))
+    fm = np.searchsorted(starts, acq[first], side="right") - 1
+    fval = mov[first] * np.exp(g[first] * (acq[first] - st["as_of_day"]) / _DAYS_PER_YEAR)
+    np.add.at(first_rev, (reg[first], fm), fval)
+    p = _PROCESS["order_value_shape"]
+    value = (
+        mov[ev_c]
+        * np.exp(g[ev_c] * (day - st["as_of_day"]) / _DAYS_PER_YEAR)
+        * rng.gamma(p, 1.0 / p, len(ev_c))
+    )
+    order = np.lexsort((ev_c, day))
+    events = {"cust": ev_c[order], "day": day[order], "value": value[order]}
+    expected = {
+        "first": first_rev,
+        "baseline": baseline,
+        "marketing": incr_rev,
+        "first_orders": np.bincount(reg[first] * M + fm, minlength=R * M).reshape(R, M),
+        "baseline_orders": base_orders,
+        "marketing_orders": base_orders * (factor - 1.0),
+    }
+    return events, expected
+
+
+def _lines(rng, st, events):
+    """Split order events into order lines (one per product line, no repeats)."""
+    E = len(events["day"])
+    P = len(_PRODUCT_MIX)
+    k = 1 + rng.binomial(P - 2, 0.2, E)
+    keys = np.log(_PRODUCT_MIX)[None, :] + rng.gumbel(size=(E, P))
+    ordp = np.argsort(-keys, axis=1, kind="stable")
+    mask = np.arange(P)[None, :] < k[:, None]
+    ev, j = np.nonzero(mask)
+    prod = ordp[ev, j]
+    w = _LINE_VALUE_WEIGHT[prod] * rng.gamma(3.0, 1.0 / 3.0, len(ev))
+    share = w / np.bincount(ev, weights=w, minlength=E)[ev]
+    amount = np.round(events["value"][ev] * share, 2)
+    amount = np.maximum(amount, 0.01)
+    price = _UNIT_PRICE[prod] * np.exp(rng.normal(0.0, 0.1, len(ev)))
+    qty = np.maximum(1.0, np.round(amount / price))
+    return {"event": ev, "line": j + 1, "prod": prod, "amount": amount, "qty": qty}
+
+
+def _returns(rng, st, cust_idx, day, prod, qty, amount, rep, drop_day):
+    """Return lines for a share of the order lines (negative quantity and amount)."""
+    hit = np.flatnonzero(rng.random(len(day)) < st["return_rate"])
+    lag = 3 + rng.poisson(14, len(hit))
+    frac = rng.uniform(0.2, 1.0, len(hit))
+    rday = np.maximum(np.minimum(day[hit] + lag, drop_day[cust_idx[hit]]), day[hit])
+    rqty = -np.maximum(1.0, np.round(frac * qty[hit]))
+    rqty = np.maximum(rqty, -qty[hit])
+    ramount = np.round(rqty * amount[hit] / qty[hit], 2)
+    return {
+        "cust": cust_idx[hit], "day": rday.astype(np.int64), "prod": prod[hit],
+        "qty": rqty, "amount": ramount, "rep": rep[hit],
+    }
+
+
+def _orders_frame(order_ids, cust_ids, days, rep_ids, products, qty, amount) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "order_id": order_ids,
+            "order_date": _to_dt(days),
+            "customer_id": cust_ids,
+            "rep_id": rep_ids,
+            "product_line": products,
+            "quantity": np.asarray(qty, dtype=float),
+            "amount": np.asarray(amount, dtype=float),
+        }
+    )
+
+
+def _build_orders(rng_lines, rng_ret, st, events, cust, id_prefix, win_hi):
+    """Order lines + return lines of ``events``; returns (frame, pending returns frame)."""
+    ln = _lines(rng_lines, st, events)
+    ev = ln["event"]
+    c = events["cust"][ev]
+    day = events["day"][ev]
+    slot = cust["slot"][c]
+    rep = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], slot, day)
+    ret = _returns(rng_ret, st, c, day, ln["prod"], ln["qty"], ln["amount"], rep, cust["drop_floor"])
+    n_ev = len(events["day"])
+    width = max(7, len(str(n_ev)))
+    order_no = np.array([f"{id_prefix}{e + 1:0{width}d}-{j}" for e, j in zip(ev.tolist(), ln["line"].tolist())], dtype=object)
+    products = np.asarray(st["products"], dtype=object)
+    rep_ids = np.where(rep >= 0, st["rep_ids"][np.maximum(rep, 0)], None)
+    pos = _orders_frame(order_no, cust["ids"][c], day, rep_ids, products[ln["prod"]], ln["qty"], ln["amount"])
+    ro = np.lexsort((ret["cust"], ret["day"]))
+    ret = {k: v[ro] for k, v in ret.items()}
+    rid = np.array([f"R{id_prefix}{i:0{width}d}" for i in range(1, len(ro) + 1)], dtype=object)
+    r_rep = np.where(ret["rep"] >= 0, st["rep_ids"][np.maximum(ret["rep"], 0)], None)
+    rets = _orders_frame(rid, cust["ids"][ret["cust"]], ret["day"], r_rep, products[ret["prod"]], ret["qty"], ret["amount"])
+    late = ret["day"] >= win_hi
+    frame = pd.concat([pos, rets[~late]], ignore_index=True)
+    frame = frame.sort_values(["order_date", "order_id"], kind="mergesort", ignore_index=True)
+    meta = {"cust": c, "day": day, "amount": ln["amount"]}
+    return frame, rets[late].reset_index(drop=True), meta
+
+
+# --------------------------------------------------------------------------- generate
+def generate(
+    seed: int = 7,
+    scale: float = 1.0,
+    as_of="2026-12-31",
+    locale: str = "en",
+    years: int = 4,
+) -> DemoCompany:
+    """Generate the demo company and the truth behind it.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of every random step (``numpy.random.SeedSequence(seed)`` with one child
+        stream per step).  The same arguments give identical frames.
+    scale : float
+        Multiplies customers (about ``3000 * scale``), territories/reps (about
+        ``60 * scale``) and therefore orders (about ``100_000 * scale`` lines).
+    as_of : date-like
+        Last day of the history.
+    locale : {"en", "zh"}
+        Language of region, customer, rep, industry and product-line names.  The numbers
+        do not depend on the locale.
+    years : int
+        Length of the history in years (whole months ending with the month of ``as_of``).
+
+    Returns
+    -------
+    DemoCompany
+        ``.data`` (coerced :class:`SalesData` with all nine tables), ``.truth``
+        (:class:`GroundTruth`) and ``.simulate_future``.
+    """
+    if locale not in ("en", "zh"):
+        raise ValueError(f"generate: locale must be 'en' or 'zh', got {locale!r}")
+    if not (scale > 0):
+        raise ValueError(f"generate: scale must be > 0, got {scale!r}")
+    if int(years) < 1:
+        raise ValueError(f"generate: years must be >= 1, got {years!r}")
+    years = int(years)
+    rng = _rngs(seed)
+    as_of_ts = pd.Timestamp(as_of).normalize()
+    as_of_day = _day(as_of_ts)
+    last_month = np.datetime64(as_of_ts.strftime("%Y-%m"), "M")
+    M = 12 * years
+    months, starts, ends, cal = _month_grid(last_month - (M - 1), M)
+    start_day = int(starts[0])
+    win_hi = as_of_day + 1
+    zh = locale == "zh"
+
+    # ---------------------------------------------------------------- regions
+    rr = rng["regions"]
+    R = len(_REGIONS)
+    reg_key = [x[0] for x in _REGIONS]
+    reg_name = np.array([x[2] if zh else x[1] for x in _REGIONS], dtype=object)
+    maturity = np.array([x[3] for x in _REGIONS], dtype=object)
+    share = np.array([x[4] for x in _REGIONS])
+    init_share = np.array([x[5] for x in _REGIONS])
+    k_acq = np.array([x[6] for x in _REGIONS]) + rr.normal(0, 0.02, R)
+    g_acc = np.array([x[7] for x in _REGIONS]) + rr.normal(0, 0.005, R)
+    mov_med = np.array([x[8] for x in _REGIONS]) * np.exp(rr.normal(0, 0.05, R))
+    penetration = np.array([x[9] for x in _REGIONS])
+    season = _SEASON_BASE * np.exp(rr.normal(0, 0.02, 12))
+    season = season / season.mean()
+    gm_rate = 0.34
+
+    # ---------------------------------------------------------------- customers
+    rc = rng["customers"]
+    n_total = max(R * 5, int(round(3000 * scale)))
+    n_reg = np.floor(n_total * share).astype(int)
+    n_reg[0] += n_total - n_reg.sum()
+    n_init = np.round(n_reg * init_share).astype(int)
+    n_new = n_reg - n_init
+    T = (as_of_day + 1 - start_day) / _DAYS_PER_YEAR  # years
+    reg_list, acq_list = [], []
+    for r in range(R):
+        a0 = start_day - np.floor(rc.uniform(1, 8 * _DAYS_PER_YEAR, n_init[r]))
+        u = rc.random(n_new[r])
+        k = k_acq[r]
+        t = np.log1p(u * np.expm1(k * T)) / k if abs(k) > 1e-9 else u * T
+        a1 = start_day + np.floor(t * _DAYS_PER_YEAR)
+        acq_list += [a0, np.minimum(a1, as_of_day)]
+        reg_list += [np.full(n_init[r], r), np.full(n_new[r], r)]
+    reg = np.concatenate(reg_list).astype(np.int64)
+    acq = np.concatenate(acq_list).astype(np.int64)
+    order = np.lexsort((reg, acq))  # customers numbered by acquisition date
+    reg, acq = reg[order], acq[order]
+    C = len(reg)
+    lam, mu, mov, z, seg_noise = _draw_latent(rc, C, mov_med[reg])
+    life = rc.exponential(1.0 / mu) * DAYS_PER_MONTH  # days
+    # the initial book is alive when the history starts (memoryless residual lifetime)
+    drop = np.where(acq < start_day, start_day + life, acq + life)
+    score = lam * mov * seg_noise
+    thr = np.quantile(score, [1 - _SEGMENT_SHARE[0], 1 - _SEGMENT_SHARE[0] - _SEGMENT_SHARE[1]])
+    seg = np.where(score >= thr[0], 0, np.where(score >= thr[1], 1, 2))
+    dp, hazard, late_p = _credit_params(z)
+    cust_ids = _ids("C", C, max(6, len(str(C))))
+
+    # ---------------------------------------------------------------- territories and reps
+    rp = rng["reps"]
+    n_slots = np.maximum(3, np.round(n_reg / 3000 * 54)).astype(int)
+    growth_share = np.where(maturity == "emerging", 0.30, np.where(maturity == "developing", 0.12, 0.0))
+    slot_region, slot_level, slot_created = [], [], []
+    for r in range(R):
+        n_s = n_slots[r]
+        n_g = int(np.round(n_s * growth_share[r]))
+        n_i = max(3, n_s - n_g)
+        lv = np.concatenate([[2, 1, 0], rp.choice(3, n_i - 3, p=[0.5, 0.35, 0.15])])
+        slot_region += [r] * (n_i + n_g)
+        slot_level += list(lv) + [0] * n_g
+        cre = np.sort(rp.integers(start_day + 90, max(start_day + 91, as_of_day - 60), n_g))
+        slot_created += [np.iinfo(np.int64).min // 4] * n_i + list(cre)
+    slot_region = np.array(slot_region, dtype=np.int64)
+    slot_level = np.array(slot_level, dtype=np.int64)
+    slot_created = np.array(slot_created, dtype=np.int64)
+    S = len(slot_region)
+    initial = slot_created < start_day
+    # chains: initial rep (hired before the history) may exit and be replaced
+    BIG = np.iinfo(np.int64).max // 4
+    chain_rep = np.full((S, 2), -1, dtype=np.int64)
+    chain_start = np.zeros((S, 2), dtype=np.int64)
+    chain_end = np.full((S, 2), BIG, dtype=np.int64)
+    hire0 = np.where(initial, start_day - np.floor(rp.uniform(20, 8 * _DAYS_PER_YEAR, S)), slot_created)
+    exits = initial & (rp.random(S) < 0.28)
+    exit_day = rp.integers(start_day + 60, as_of_day - 150, S)
+    gap = 1 + rp.integers(0, 21, S)
+    n_vac = int(min(exits.sum(), max(1, round(1.5 * scale))))
+    long_gap = np.flatnonzero(exits)
+    long_gap = long_gap[rp.permutation(len(long_gap))[:n_vac]]
+    gap[long_gap] = rp.integers(45, 100, len(long_gap))
+    rep_slot, rep_hire, rep_exit = [], [], []
+    for s in range(S):
+        chain_rep[s, 0] = len(rep_slot)
+        chain_start[s, 0] = hire0[s]
+        rep_slot.append(s)
+        rep_hire.append(hire0[s])
+        if exits[s]:
+            chain_end[s, 0] = exit_day[s]
+            rep_exit.append(exit_day[s])
+            chain_rep[s, 1] = len(rep_slot)
+            chain_start[s, 1] = exit_day[s] + gap[s]
+            rep_slot.append(s)
+            rep_hire.append(exit_day[s] + gap[s])
+            rep_exit.append(-1)
+        else:
+            rep_exit.append(-1)
+    rep_slot = np.array(rep_slot, dtype=np.int64)
+    rep_hire = np.array(rep_hire, dtype=np.int64)
+    rep_exit = np.array(rep_exit, dtype=np.int64)
+    n_rep = len(rep_slot)
+    rep_ids = _ids("R", n_rep, max(4, len(str(n_rep))))
+    terr_ids = _ids("T", S, max(3, len(str(S))))
+
+    products = _PRODUCTS_ZH if zh else _PRODUCTS_EN
+    st: dict[str, Any] = {
+        "n_regions": R,
+        "as_of_day": as_of_day,
+        "start_day": start_day,
+        "season": season,
+        "gm_rate": gm_rate,
+        "chain_rep": chain_rep,
+        "chain_start": chain_start,
+        "chain_end": chain_end,
+        "rep_hire": rep_hire,
+        "rep_ids": rep_ids,
+        "ramp_months": 5.0,
+        "ramp_floor": 0.35,
+        "vacancy_factor": 0.7,
+        "slot_region": slot_region,
+        "slot_level": slot_level,
+        "slot_created": slot_created,
+        "return_rate": 0.015,
+        "products": products,
+    }
+    slot = _assign_territory(rc, st, reg, seg == 0, acq)
+    cust = {
+        "ids": cust_ids, "lam": lam, "drop": drop, "acq": acq, "mov": mov,
+        "g": g_acc[reg], "reg": reg, "slot": slot,
+        "drop_floor": np.floor(drop).astype(np.int64),
+    }
+
+    # ---------------------------------------------------------------- marketing: calibrate
+    rm = rng["marketing"]
+    # baseline (no marketing) expectations, to size the response curves
+    base_gm = _expected(st, cust, starts, ends, cal, start_day, win_hi)[2] * gm_rate
+    f = rm.uniform(0.12, 0.22, R)
+    c_sat = rm.uniform(0.6, 1.8, R)
+    avg_roi = rm.uniform(1.8, 3.2, R)
+    resp_a = f * base_gm[:, :12].mean(axis=1)  # sized on the first year of history
+    base_spend = np.round(resp_a * (1 - np.exp(-c_sat)) / avg_roi, -2)
+    resp_b = base_spend / c_sat
+    st["resp_a"], st["resp_b"] = resp_a, resp_b
+    spend = np.round(base_spend[:, None] * (1 + 0.4 * rm.uniform(-1, 1, (R, M))), -1)
+
+    # ---------------------------------------------------------------- orders
+    events, expected = _purchases(rng["orders"], st, cust, months, starts, ends, cal, start_day, win_hi, spend)
+    orders, pending, meta = _build_orders(rng["lines"], rng["returns"], st, events, cust, "SO", win_hi)
+
+    # ---------------------------------------------------------------- invoices
+    terms_p = np.array([[0.1, 0.4, 0.5], [0.35, 0.45, 0.2], [0.7, 0.25, 0.05]])
+    cum = terms_p[seg].cumsum(axis=1)
+    terms = np.array([30, 45, 60])[(rc.random(C)[:, None] > cum).sum(axis=1).clip(0, 2)]
+    invoices = _invoices(rng["invoices"], st, cust, meta, starts, as_of_day, z, hazard, late_p, terms)
+
+    # ---------------------------------------------------------------- opportunities
+    opps, hist = _opportunities(rng["opportunities"], st, cust, starts, ends, win_hi, maturity, rep_ids, cust_ids)
+
+    # ---------------------------------------------------------------- activities
+    activities = _activities(rng["activities"], st, cust, seg, starts, ends, start_day, win_hi, rep_ids, cust_ids)
+
+    # ---------------------------------------------------------------- names and tables
+    rn = rng["names"]
+    cust_names = _company_names(rn, [reg_key[r] for r in reg], zh)
+    industries = np.asarray(_INDUSTRIES_ZH if zh else _INDUSTRIES_EN, dtype=object)
+    industry = industries[rn.integers(0, len(industries), C)]
+    exp_month = lam * mov
+    credit_limit = np.round(
+        exp_month * (terms / 30.0 + 1.0) * 1.5 * (1.0 - 0.5 * _logistic(z + rn.normal(0, 0.7, C))), -3
+    )
+    credit_limit = np.maximum(credit_limit, 1000.0)
+    customers = pd.DataFrame(
+        {
+            "customer_id": cust_ids,
+            "name": cust_names,
+            "region": reg_name[reg],
+            "industry": industry,
+            "segment": np.asarray(_SEGMENTS, dtype=object)[seg],
+            "credit_limit": credit_limit,
+            "payment_terms_days": terms.astype(np.int64),
+        }
+    )
+    rep_names = _person_names(rn, n_rep, zh)
+    rep_region = slot_region[rep_slot]
+    reps = pd.DataFrame(
+        {
+            "rep_id": rep_ids,
+            "name": rep_names,
+            "region": reg_name[rep_region],
+            "level": np.asarray(_LEVELS, dtype=object)[slot_level[rep_slot]],
+            "hire_date": _to_dt(rep_hire),
+            "exit_date": pd.to_datetime(
+                np.where(rep_exit >= 0, _to_dt(np.maximum(rep_exit, 0)), np.datetime64("NaT"))
+            ),
+        }
+    )
+    exp_total = expected["first"] + expected["baseline"] + expected["marketing"]
+    last12 = exp_total[:, -12:].sum(axis=1)
+    prev12 = exp_total[:, -24:-12].sum(axis=1) if M >= 24 else np.full(R, np.nan)
+    acq_rate = np.where(
+        np.abs(k_acq) > 1e-9,
+        n_new * k_acq * np.exp(k_acq * T) / np.expm1(k_acq * T),
+        n_new / T,
+    ) / 12.0
+    market_potential = np.round(last12 / penetration, -3)
+    regions = pd.DataFrame(
+        {"region": reg_name, "maturity": maturity, "market_potential": market_potential}
+    )
+    marketing = pd.DataFrame(
+        {
+            "region": np.repeat(reg_name, M),
+            "month": np.tile(_to_dt(starts), R),
+            "amount": spend.ravel(),
+        }
+    )
+    data = SalesData(
+        orders=orders,
+        customers=customers,
+        reps=reps,
+        regions=regions,
+        invoices=invoices,
+        opportunities=opps,
+        stage_history=hist,
+        activities=activities,
+        marketing_spend=marketing,
+        stages=DEFAULT_STAGES,
+        notes=(f"synthetic demo company (seed={seed}, scale={scale}, locale={locale})",),
+    ).coerced()
+
+    # ---------------------------------------------------------------- truth
+    truth_regions = pd.DataFrame(
+        {
+            "region": reg_name,
+            "maturity": maturity,
+            "market_potential": market_potential,
+            "annual_growth": last12 / prev12 - 1.0,
+            "account_growth": g_acc,
+            "acquisition_trend": k_acq,
+            "acquisition_rate": acq_rate,
+            "base_marketing_spend": base_spend,
+            "response_a": resp_a,
+            "response_b": resp_b,
+            "mean_order_value_median": mov_med,
+            "penetration": penetration,
+        }
+    )
+    truth_customers = pd.DataFrame(
+        {
+            "customer_id": cust_ids,
+            "region": reg_name[reg],
+            "segment": np.asarray(_SEGMENTS, dtype=object)[seg],
+            "territory": terr_ids[slot],
+            "acquired_date": _to_dt(acq),
+            "purchase_rate": lam,
+            "dropout_rate": mu,
+            "dropout_date": pd.to_datetime(
+                np.where(
+                    cust["drop_floor"] <= as_of_day + _FAR_DAYS,
+                    _to_dt(np.minimum(cust["drop_floor"], as_of_day + _FAR_DAYS)),
+                    np.datetime64("NaT"),
+                )
+            ),
+            "alive_at_as_of": cust["drop_floor"] > as_of_day,
+            "mean_order_value": mov,
+            "default_propensity": dp,
+            "credit_risk_latent": z,
+            "late_probability": late_p,
+            "expected_monthly_revenue": exp_month,
+        }
+    )
+    truth_reps = pd.DataFrame(
+        {
+            "rep_id": rep_ids,
+            "territory": terr_ids[rep_slot],
+            "region": reg_name[rep_region],
+            "level": np.asarray(_LEVELS, dtype=object)[slot_level[rep_slot]],
+            "hire_date": _to_dt(rep_hire),
+            "exit_date": reps["exit_date"].to_numpy(),
+        }
+    )
+    territories = pd.DataFrame(
+        {
+            "territory": terr_ids,
+            "region": reg_name[slot_region],
+            "level": np.asarray(_LEVELS, dtype=object)[slot_level],
+            "created_date": pd.to_datetime(
+                np.where(initial, np.datetime64("NaT"), _to_dt(np.maximum(slot_created, 0)))
+            ),
+        }
+    )
+    expected_revenue = pd.DataFrame(
+        {
+            "region": np.repeat(reg_name, M),
+            "month": np.tile(_to_dt(starts), R),
+            "first_order_revenue": expected["first"].ravel(),
+            "baseline_revenue": expected["baseline"].ravel(),
+            "marketing_revenue": expected["marketing"].ravel(),
+            "expected_revenue": exp_total.ravel(),
+            "marketing_spend": spend.ravel(),
+            "first_orders": expected["first_orders"].ravel().astype(float),
+            "baseline_orders": expected["baseline_orders"].ravel(),
+            "marketing_orders": expected["marketing_orders"].ravel(),
+        }
+    )
+    p = _PROCESS
+    truth = GroundTruth(
+        as_of=as_of_ts,
+        history_start=pd.Timestamp(_to_dt([start_day])[0]),
+        monthly_seasonality=pd.Series(season, index=pd.RangeIndex(1, 13, name="month"), name="seasonality"),
+        regions=truth_regions,
+        customers=truth_customers,
+        reps=truth_reps,
+        territories=territories,
+        stage_conversion=pd.Series(_STAGE_CONVERSION, index=list(DEFAULT_STAGES), name="conversion"),
+        stage_duration_days=pd.Series(_STAGE_DURATION, index=list(DEFAULT_STAGES), name="mean_days"),
+        ramp_months=st["ramp_months"],
+        ramp_floor=st["ramp_floor"],
+        vacancy_factor=st["vacancy_factor"],
+        gross_margin_rate=gm_rate,
+        product_mix=pd.Series(_PRODUCT_MIX, index=list(products), name="weight"),
+        unit_price=pd.Series(_UNIT_PRICE, index=list(products), name="unit_price"),
+        lines_per_order_mean=1.0 + (len(_PRODUCT_MIX) - 2) * 0.2,
+        return_rate=st["return_rate"],
+        return_fraction_mean=_RETURN_FRACTION_MEAN,
+        purchase_process={
+            "r": p["r"],
+            "alpha": p["r"] / p["rate_mean"],
+            "s": p["s"],
+            "beta": p["s"] / p["dropout_mean"],
+            "order_value_shape": p["order_value_shape"],
+            "order_value_sigma": p["order_value_sigma"],
+        },
+        activity_rates=pd.DataFrame(_ACTIVITY_RATES, index=list(_SEGMENTS), columns=["visit", "call", "email"]),
+        expected_revenue=expected_revenue,
+    )
+    st.update(
+        {
+            "cust": cust,
+            "seg": seg,
+            "seg_thr": thr,
+            "mov_med": mov_med,
+            "g_acc": g_acc,
+            "k_acq": k_acq,
+            "n_new": n_new,
+            "T": T,
+            "base_spend": base_spend,
+            "mu": mu,
+            "pending": pending,
+            "reg_name": reg_name,
+            "seed": int(seed),
+        }
+    )
+    return DemoCompany(data=data, truth=truth, _state=st)
+
+
+# --------------------------------------------------------------------------- invoices
+def _invoices(rng, st, cust, meta, starts, as_of_day, z, hazard, late_p, terms):
+    """One invoice per customer-month with orders; payment behaviour from credit risk."""
+    M = len(starts)
+    C = len(cust["lam"])
+    c, day, amt = meta["cust"], meta["day"], meta["amount"]
+    m = np.searchsorted(starts, day, side="right") - 1
+    key = c * M + m
+    o = np.lexsort((day, key))
+    key_s, day_s = key[o], day[o]
+    uniq, first_idx, inv = np.unique(key_s, return_index=True, return_inverse=True)
+    amount = np.round(np.bincount(inv, weights=amt[o]), 2)
+    last_idx = np.r_[first_idx[1:], len(key_s)] - 1
+    issue = day_s[last_idx]
+    ic, im = np.divmod(uniq, M)
+    due = issue + terms[ic]
+    # distress episodes: Poisson process with monthly rate h_i, each lasting 2 + Poisson(2)
+    # months and covering the month before its onset (invoices already open)
+    acq_m = np.searchsorted(starts, cust["acq"], side="right") - 1
+    on = (rng.random((C, M)) < -np.expm1(-hazard)[:, None]) & (np.arange(M)[None, :] >= acq_m[:, None])
+    ec, em = np.nonzero(on)
+    dur = 2 + rng.poisson(2.0, len(ec))
+    diff = np.zeros((C, M + 1), dtype=np.int64)
+    np.add.at(diff, (ec, np.maximum(em - 1, 0)), 1)
+    np.add.at(diff, (ec, np.minimum(em + dur, M)), -1)
+    distress = (np.cumsum(diff, axis=1)[:, :M] > 0)[ic, im]
+    n = len(uniq)
+    zi = z[ic]
+    late = rng.random(n) < late_p[ic]
+    mean_late = 6.0 + 18.0 * _logistic(zi)
+    days_late = np.where(
+        late, 1 + np.floor(rng.gamma(1.5, mean_late / 1.5)), -rng.integers(0, 10, n)
+    )
+    never = rng.random(n) < 0.4
+    d_days = 91 + np.floor(rng.gamma(2.0, 30.0, n))
+    paid = due + np.where(distress, d_days, days_late).astype(np.int64)
+    paid = np.maximum(paid, issue)
+    is_paid = (paid <= as_of_day) & ~(distress & never)
+    partial = rng.random(n) < np.where(distress, 0.5, 0.02)
+    frac = rng.uniform(0.4, 0.95, n)
+    paid_amount = np.where(partial, np.round(amount * frac, 2), amount)
+    order = np.lexsort((ic, issue))
+    ids = _ids("INV", n, max(7, len(str(n))))
+    return pd.DataFrame(
+        {
+            "invoice_id": ids,
+            "customer_id": cust["ids"][ic[order]],
+            "issue_date": _to_dt(issue[order]),
+            "due_date": _to_dt(due[order]),
+            "amount": amount[order],
+            "paid_date": pd.to_datetime(
+                np.where(is_paid, _to_dt(paid), np.datetime64("NaT"))[order]
+            ),
+            "paid_amount": np.where(is_paid, paid_amount, np.nan)[order],
+        }
+    )
+
+
+# --------------------------------------------------------------------------- funnel
+_OPP_RATE = np.array([1.6, 1.3, 0.8])  # new opportunities per rep-month by level
+_OPP_MEDIAN = np.array([15000.0, 35000.0, 90000.0])  # deal size by level
+_MATURITY_DEAL = {"mature": 1.15, "developing": 1.0, "emerging": 0.85}
+
+
+def _pick_customer(rng, cust, slot, day, tries=3):
+    """A customer of ``slot`` acquired on or before ``day`` and still alive (-1 if none)."""
+    cs = cust["slot"]
+    amin = int(cust["acq"].min())
+    big = 10 ** 7
+    keys = cs * big + (cust["acq"] - amin)
+    o = np.argsort(keys, kind="stable")
+    keys_s = keys[o]
+    seg0 = np.searchsorted(keys_s, slot * big, side="left")
+    k = np.searchsorted(keys_s, slot * big + (day - amin), side="right") - seg0
+    out = np.full(len(slot), -1, dtype=np.int64)
+    todo = np.flatnonzero(k > 0)
+    for _ in range(tries):
+        pick = o[seg0[todo] + np.minimum((rng.random(len(todo)) * k[todo]).astype(np.int64), k[todo] - 1)]
+        alive = cust["drop"][pick] > day[todo]
+        out[todo[alive]] = pick[alive]
+        todo = todo[~alive]
+        if len(todo) == 0:
+            break
+    return out
+
+
+def _opportunities(rng, st, cust, starts, ends, win_hi, maturity, rep_ids, cust_ids):
+    """Opportunities moving through the funnel, and their stage history."""
+    S = len(st["slot_level"])
+    M = len(starts)
+    as_of_day = st["as_of_day"]
+    rate = _OPP_RATE[st["slot_level"]]
+    cnt = rng.poisson(np.repeat(rate[:, None], M, axis=1))
+    s, m = np.divmod(np.repeat(np.arange(S * M), cnt.ravel()), M)
+    hi = np.minimum(ends[m], win_hi)
+    day = starts[m] + np.floor(rng.random(len(s)) * (hi - starts[m])).astype(np.int64)
+    rep = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], s, day)
+    c = _pick_customer(rng, cust, s, day)
+    keep = (rep >= 0) & (c >= 0)
+    s, day, rep, c = s[keep], day[keep], rep[keep], c[keep]
+    o = np.lexsort((c, day))
+    s, day, rep, c = s[o], day[o], rep[o], c[o]
+    n = len(s)
+    mat = np.array([_MATURITY_DEAL[x] for x in maturity])
+    amount = np.round(
+        _OPP_MEDIAN[st["slot_level"][s]] * mat[st["slot_region"][s]] * np.exp(rng.normal(0, 0.6, n)),
+        -2,
+    )
+    amount = np.maximum(amount, 500.0)
+    conv = np.array(_STAGE_CONVERSION)
+    mean_d = np.array(_STAGE_DURATION)
+    adv = rng.random((n, 5)) < conv[None, :]
+    dur = np.maximum(1, np.ceil(rng.gamma(2.0, mean_d / 2.0, (n, 5)))).astype(np.int64)
+    reached = 1 + np.cumprod(adv[:, :4], axis=1).sum(axis=1)
+    won = (reached == 5) & adv[:, 4]
+    enter = day[:, None] + np.concatenate(
+        [np.zeros((n, 1), dtype=np.int64), np.cumsum(dur[:, :4], axis=1)], axis=1
+    )
+    ar = np.arange(n)
+    close = enter[ar, reached - 1] + dur[ar, reached - 1]
+    is_open = close > as_of_day
+    entered = (np.arange(5)[None, :] < reached[:, None]) & (enter <= as_of_day)
+    cur = entered.sum(axis=1) - 1
+    stages = np.asarray(DEFAULT_STAGES, dtype=object)
+    outcome = np.where(is_open, "open", np.where(won, "won", "lost")).astype(object)
+    opp_ids = _ids("OP", n, max(6, len(str(n))))
+    opps = pd.DataFrame(
+        {
+            "opportunity_id": opp_ids,
+            "customer_id": cust_ids[c],
+            "rep_id": rep_ids[rep],
+            "created_date": _to_dt(day),
+            "amount": amount,
+            "stage": stages[cur],
+            "outcome": outcome,
+            "closed_date": pd.to_datetime(
+                np.where(is_open, np.datetime64("NaT"), _to_dt(np.minimum(close, as_of_day)))
+            ),
+        }
+    )
+    hi_, hj = np.nonzero(entered)
+    hist = pd.DataFrame(
+        {
+            "opportunity_id": opp_ids[hi_],
+            "stage": stages[hj],
+            "entered_date": _to_dt(enter[hi_, hj]),
+        }
+    )
+    return opps, hist
+
+
+# --------------------------------------------------------------------------- activities
+def _activities(rng, st, cust, seg, starts, ends, win_lo, win_hi, rep_ids, cust_ids):
+    """Visits, calls and emails on alive customers (by segment) plus prospecting calls."""
+    acq, drop, slot = cust["acq"], cust["drop"], cust["slot"]
+    M = len(starts)
+    lo = np.maximum(np.maximum(starts[None, :], acq[:, None]), win_lo).astype(float)
+    hi = np.minimum(np.minimum(ends[None, :], drop[:, None]), win_hi).astype(float)
+    expo = np.clip(hi - lo, 0.0, None) / DAYS_PER_MONTH
+    del lo, hi
+    parts_day, parts_rep, parts_kind, parts_cust = [], [], [], []
+    for kind in range(3):
+        lam = _ACTIVITY_RATES[seg, kind][:, None] * expo
+        cnt = rng.poisson(lam)
+        c, m = np.divmod(np.repeat(np.arange(cnt.size), cnt.ravel()), M)
+        e_lo = np.maximum(np.maximum(starts[m], acq[c]), win_lo).astype(float)
+        e_hi = np.minimum(np.minimum(ends[m], drop[c]), win_hi).astype(float)
+        day = np.floor(e_lo + rng.random(len(c)) * (e_hi - e_lo)).astype(np.int64)
+        rep = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], slot[c], day)
+        ok = rep >= 0
+        parts_day.append(day[ok])
+        parts_rep.append(rep[ok])
+        parts_kind.append(np.full(ok.sum(), kind))
+        parts_cust.append(c[ok])
+    S = len(st["slot_level"])
+    cnt = rng.poisson(np.full((S, M), _PROSPECTING_CALLS))
+    s, m = np.divmod(np.repeat(np.arange(S * M), cnt.ravel()), M)
+    lo_d = np.maximum(starts[m], win_lo)
+    hi_d = np.minimum(ends[m], win_hi)
+    day = lo_d + np.floor(rng.random(len(s)) * (hi_d - lo_d)).astype(np.int64)
+    rep = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], s, day)
+    ok = rep >= 0
+    parts_day.append(day[ok])
+    parts_rep.append(rep[ok])
+    parts_kind.append(np.full(ok.sum(), 1))
+    parts_cust.append(np.full(ok.sum(), -1))
+    day = np.concatenate(parts_day)
+    rep = np.concatenate(parts_rep)
+    kind = np.concatenate(parts_kind)
+    c = np.concatenate(parts_cust)
+    o = np.lexsort((c, kind, rep, day))
+    kinds = np.asarray(("visit", "call", "email"), dtype=object)
+    c = c[o]
+    return pd.DataFrame(
+        {
+            "date": _to_dt(day[o]),
+            "rep_id": rep_ids[rep[o]],
+            "customer_id": np.where(c >= 0, cust_ids[np.maximum(c, 0)], None),
+            "kind": kinds[kind[o]],
+        }
+    )
+
+
+# --------------------------------------------------------------------------- names
+def _company_names(rng, region_keys: list[str], zh: bool) -> np.ndarray:
+    n = len(region_keys)
+    u = rng.random(n)
+    if zh:
+        b1 = rng.integers(0, len(_ZH_BRAND_CHARS), n)
+        b2 = rng.integers(0, len(_ZH_BRAND_CHARS), n)
+        ind = rng.integers(0, len(_ZH_INDUSTRY), n)
+        suf = rng.integers(0, len(_ZH_SUFFIX), n)
+        out = []
+        for i, rk in enumerate(region_keys):
+            cities = _ZH_CITIES[rk]
+            out.append(
+                cities[int(u[i] * len(cities))] + _ZH_BRAND_CHARS[b1[i]] + _ZH_BRAND_CHARS[b2[i]]
+                + _ZH_INDUSTRY[ind[i]] + _ZH_SUFFIX[suf[i]]
+            )
+        return np.array(out, dtype=object)
+    pre = rng.integers(0, len(_EN_PREFIX) + len(_EN_LAST), n)
+    core = rng.integers(0, len(_EN_CORE), n)
+    suf = rng.integers(0, len(_EN_SUFFIX), n)
+    heads = _EN_PREFIX + _EN_LAST
+    out = []
+    for i, rk in enumerate(region_keys):
+        if u[i] < 0.15:
+            cities = _EN_CITIES[rk]
+            head = cities[int(u[i] / 0.15 * len(cities))]
+        else:
+            head = heads[pre[i]]
+        out.append(f"{head} {_EN_CORE[core[i]]} {_EN_SUFFIX[suf[i]]}")
+    return np.array(out, dtype=object)
+
+
+def _person_names(rng, n: int, zh: bool) -> np.ndarray:
+    if zh:
+        a = rng.integers(0, len(_ZH_SURNAMES), n)
+        b = rng.integers(0, len(_ZH_GIVEN), n)
+        return np.array([_ZH_SURNAMES[i] + _ZH_GIVEN[j] for i, j in zip(a, b)], dtype=object)
+    a = rng.integers(0, len(_EN_FIRST), n)
+    b = rng.integers(0, len(_EN_LAST), n)
+    return np.array([f"{_EN_FIRST[i]} {_EN_LAST[j]}" for i, j in zip(a, b)], dtype=object)
+
+
+# --------------------------------------------------------------------------- future
+def _simulate_future(st: dict, months: int, seed: int, redraw: bool) -> pd.DataFrame:
+    from salesplan.data.schema import coerce_table
+
+    children = np.random.SeedSequence([int(seed), st["seed"], 20270101]).spawn(len(_STREAMS))
+    rng = {name: np.random.default_rng(ss) for name, ss in zip(_STREAMS, children)}
+    as_of_day = st["as_of_day"]
+    last_month = _to_dt([as_of_day])[0].astype("datetime64[M]")
+    mths, starts, ends, cal = _month_grid(last_month, months + 1)
+    win_lo, win_hi = as_of_day + 1, int(ends[-1])
+    old = st["cust"]
+    drop = old["drop"]
+    if redraw:
+        alive = drop > win_lo
+        life = rng["customers"].exponential(1.0 / st["mu"]) * DAYS_PER_MONTH
+        drop = np.where(alive, win_lo + life, drop)
+    # new customers: Poisson with the region's acquisition intensity c_r * exp(k_r t)
+    rc = rng["customers"]
+    R = st["n_regions"]
+    t_lo = (np.maximum(starts, win_lo) - st["start_day"]) / _DAYS_PER_YEAR
+    t_hi = (ends - st["start_day"]) / _DAYS_PER_YEAR
+    regs, days = [], []
+    for r in range(R):
+        k, n_new, T = st["k_acq"][r], st["n_new"][r], st["T"]
+        if abs(k) > 1e-9:
+            c_r = n_new * k / np.expm1(k * T)
+            mass = c_r / k * (np.exp(k * t_hi) - np.exp(k * t_lo))
+        else:
+            mass = n_new / T * (t_hi - t_lo)
+        cnt = rc.poisson(np.clip(mass, 0.0, None))
+        mi = np.repeat(np.arange(len(starts)), cnt)
+        lo = np.maximum(starts[mi], win_lo)
+        days.append(lo + np.floor(rc.random(len(mi)) * (ends[mi] - lo)).astype(np.int64))
+        regs.append(np.full(len(mi), r))
+    n_reg = np.concatenate(regs).astype(np.int64)
+    n_acq = np.concatenate(days).astype(np.int64)
+    o = np.lexsort((n_reg, n_acq))
+    n_reg, n_acq = n_reg[o], n_acq[o]
+    n = len(n_reg)
+    lam, mu, mov, z, seg_noise = _draw_latent(rc, n, st["mov_med"][n_reg])
+    n_drop = n_acq + rc.exponential(1.0 / mu) * DAYS_PER_MONTH
+    score = lam * mov * seg_noise
+    n_slot = _assign_territory(rc, st, n_reg, score >= st["seg_thr"][0], n_acq)
+    cust = {
+        "ids": np.concatenate([old["ids"], _ids("NEW", n, 6)]),
+        "lam": np.concatenate([old["lam"], lam]),
+        "drop": np.concatenate([drop, n_drop]),
+        "acq": np.concatenate([old["acq"], n_acq]),
+        "mov": np.concatenate([old["mov"], mov]),
+        "g": np.concatenate([old["g"], st["g_acc"][n_reg]]),
+        "reg": np.concatenate([old["reg"], n_reg]),
+        "slot": np.concatenate([old["slot"], n_slot]),
+    }
+    cust["drop_floor"] = np.floor(cust["drop"]).astype(np.int64)
+    spend = np.repeat(st["base_spend"][:, None], len(starts), axis=1)
+    events, _ = _purchases(rng["orders"], st, cust, mths, starts, ends, cal, win_lo, win_hi, spend)
+    frame, _, _ = _build_orders(rng["lines"], rng["returns"], st, events, cust, "SOF", win_hi)
+    pend = st["pending"]
+    pend = pend[pend["order_date"] < _to_dt([win_hi])[0]]
+    frame = pd.concat([frame, pend], ignore_index=True)
+    frame = frame.sort_values(["order_date", "order_id"], kind="mergesort", ignore_index=True)
+    return coerce_table("orders", frame)
