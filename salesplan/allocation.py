@@ -1,0 +1,1756 @@
+"""Resource allocation plans: headcount, marketing budget and account coverage.
+
+Where the people, time and money go next period to carry the targets (domain.md
+sections 2, 4 and 5).  Three independent parts, each a set of plain functions over
+DataFrames with a frozen, self-validating parameter dataclass:
+
+1. **Headcount and capacity** -- :class:`CapacityParams`, :func:`rep_productivity`,
+   :func:`reps_needed`, :func:`roster_capacity`, :func:`hiring_plan`,
+   :func:`rep_break_even`.
+2. **Budget allocation** -- response curves (:class:`ResponseCurve`) fitted from the
+   ``marketing_spend`` history (:func:`fit_response_curves`) or calibrated from a
+   planner's judgments (:func:`calibrate_from_judgments`, Little's four points), the
+   optimiser :func:`optimise_budget` under :class:`BudgetConstraints`, the rule of thumb
+   :func:`rule_of_thumb_allocation` ("80% where the A-class customers are"),
+   :func:`compare_allocations` and :func:`curve_sensitivity`.
+3. **Account coverage** -- :class:`CoverageParams`, :func:`account_book`,
+   :func:`coverage_load`, :func:`suggest_reassignments`.
+
+This module imports only :mod:`salesplan.data`; targets, ABC classes and forecasts come
+in as DataFrame columns so that planning modules stay free of import cycles.
+
+Units
+-----
+Money is in the company currency.  Response curves map the spend of **one month** in
+one allocation unit (a region, or a region x customer-class cell -- the optimiser does
+not care what the keys mean) to the **incremental gross margin of that month**.  A
+budget over ``months`` months is spread evenly over them, so a period allocation ``X``
+earns ``months * r(X / months)``.
+
+References
+----------
+.. [Little70] Little, J. D. C. (1970). Models and managers: the concept of a decision
+   calculus. *Management Science* 16(8), B466-B485 (ADBUDG and the judgmental
+   calibration from four points).
+.. [Zoltners] Zoltners, A. A., Sinha, P. and Lorimer, S. E. (2004). *Sales Force Design
+   for Strategic Advantage*, ch. 5-6 (sizing from workload and from response).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+__all__ = [
+    # headcount
+    "CapacityParams",
+    "ramp_factor",
+    "rep_productivity",
+    "reps_needed",
+    "roster_capacity",
+    "hiring_plan",
+    "rep_break_even",
+    # budget
+    "ResponseCurve",
+    "BudgetConstraints",
+    "BudgetPlan",
+    "monthly_region_sales",
+    "fit_response_curves",
+    "curves_from_fit",
+    "calibrate_from_judgments",
+    "optimise_budget",
+    "evaluate_allocation",
+    "abc_classes",
+    "a_class_share_by_region",
+    "rule_of_thumb_allocation",
+    "compare_allocations",
+    "curve_sensitivity",
+    # coverage
+    "LIFECYCLE_STAGES",
+    "CoverageParams",
+    "lifecycle_stage",
+    "account_book",
+    "coverage_load",
+    "suggest_reassignments",
+]
+
+
+# --------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------
+def _require(frame, table: str, columns) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{table}: expected a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"table {table!r} lacks column(s) {missing}; expected at least {list(columns)}"
+        )
+
+
+def _ts(value, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}={value!r} is not a date") from exc
+    if ts is pd.NaT:
+        raise ValueError(f"{name} must be a date, got NaT")
+    return ts.normalize()
+
+
+def _check_number(name: str, value, lo=None, hi=None, lo_open=False, allow_none=False):
+    if value is None and allow_none:
+        return
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        rel = ">" if lo_open else ">="
+        raise ValueError(f"{name} must be {rel} {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ValueError(f"{name} must be <= {hi}, got {value!r}")
+
+
+def _month_start(ts: pd.Timestamp) -> pd.Timestamp:
+    return pd.Timestamp(year=ts.year, month=ts.month, day=1)
+
+
+# ======================================================================================
+# 1. Headcount and capacity
+# ======================================================================================
+@dataclass(frozen=True)
+class CapacityParams:
+    """Sales-force sizing assumptions.
+
+    Parameters
+    ----------
+    ramp_months : float
+        Months until a new rep reaches full productivity.  Productivity ramps linearly:
+        a rep in her ``k``-th month (``k = 1, 2, ...``) produces
+        ``min(1, (k - 0.5) / ramp_months)`` of a full rep (mid-month tenure).
+        ``0`` means productive from day one.
+    expected_attainment : float
+        Expected fraction of a full rep's quota capacity actually sold (e.g. 0.9).
+    annual_attrition : float
+        Fraction of reps leaving per year (unplanned).  The monthly hazard is
+        ``q = annual_attrition / 12`` (simple rate, so hand examples stay readable).
+    time_to_hire_months : float
+        Months between opening a requisition and the new rep's first day.
+    loaded_cost_per_month : float
+        Fully loaded monthly cost of one rep (salary, variable pay at target, social
+        charges, travel, tools), in currency.
+    hiring_cost : float
+        One-off cost of one hire (recruiting, onboarding), in currency.
+    gross_margin_rate : float
+        Gross margin per unit of sales, used by :func:`rep_break_even`.
+    incremental_share : float
+        Share of one additional rep's sales that is truly incremental (not taken from
+        colleagues or from house accounts).  1 = every sale is new.
+    """
+
+    ramp_months: float = 6.0
+    expected_attainment: float = 0.9
+    annual_attrition: float = 0.15
+    time_to_hire_months: int = 2
+    loaded_cost_per_month: float = 10_000.0
+    hiring_cost: float = 0.0
+    gross_margin_rate: float = 0.35
+    incremental_share: float = 1.0
+
+    def __post_init__(self):
+        _check_number("ramp_months", self.ramp_months, lo=0)
+        _check_number("expected_attainment", self.expected_attainment, lo=0, lo_open=True, hi=2)
+        _check_number("annual_attrition", self.annual_attrition, lo=0, hi=1)
+        _check_number("time_to_hire_months", self.time_to_hire_months, lo=0)
+        if int(self.time_to_hire_months) != self.time_to_hire_months:
+            raise ValueError(
+                f"time_to_hire_months must be a whole number of months, "
+                f"got {self.time_to_hire_months!r}"
+            )
+        _check_number("loaded_cost_per_month", self.loaded_cost_per_month, lo=0)
+        _check_number("hiring_cost", self.hiring_cost, lo=0)
+        _check_number("gross_margin_rate", self.gross_margin_rate, lo=0, hi=1)
+        _check_number("incremental_share", self.incremental_share, lo=0, hi=1)
+
+    @property
+    def monthly_attrition(self) -> float:
+        """Monthly exit hazard ``q = annual_attrition / 12``."""
+        return self.annual_attrition / 12.0
+
+    @property
+    def productive_fraction(self) -> float:
+        """Steady-state share of a seat's time that is productive.
+
+        Each seat cycles: a rep stays ``1/q`` months on average, of which the first
+        ``R`` months ramp linearly (losing ``R/2`` months of output), then the seat is
+        empty for ``T`` months (time to hire).  Productive fraction
+
+        ``f = (1/q - R/2) / (1/q + T) = (1 - q R / 2) / (1 + q T)``
+
+        (``1`` when ``q = 0``).
+        """
+        q = self.monthly_attrition
+        if q == 0:
+            return 1.0
+        f = (1.0 - q * self.ramp_months / 2.0) / (1.0 + q * self.time_to_hire_months)
+        return max(f, 1e-9)
+
+
+def ramp_factor(tenure_months, ramp_months: float) -> np.ndarray:
+    """Productivity of a rep with ``tenure_months`` of tenure, linear ramp.
+
+    ``min(1, max(0, tenure) / ramp_months)`` (1 when ``ramp_months == 0``).  Callers
+    that work month by month pass the mid-month tenure ``k - 0.5``.
+    """
+    t = np.maximum(np.asarray(tenure_months, dtype=float), 0.0)
+    if ramp_months <= 0:
+        return np.where(t >= 0, 1.0, 0.0)
+    return np.minimum(1.0, t / float(ramp_months))
+
+
+def _per_region(value, regions, name: str) -> pd.Series:
+    """Broadcast a scalar, Mapping, Series or (region, value) DataFrame to regions."""
+    if isinstance(value, pd.DataFrame):
+        if value.shape[1] == 1:
+            value = value.iloc[:, 0]
+        else:
+            raise ValueError(f"{name}: pass a Series indexed by region, a mapping or a number")
+    if isinstance(value, Mapping) and not isinstance(value, pd.Series):
+        value = pd.Series(dict(value), dtype=float)
+    if isinstance(value, pd.Series):
+        missing = [r for r in regions if r not in value.index]
+        if missing:
+            raise ValueError(f"{name} has no value for region(s) {missing}")
+        return value.reindex(list(regions)).astype(float)
+    _check_number(name, value)
+    return pd.Series(float(value), index=list(regions), dtype=float)
+
+
+def rep_productivity(
+    orders: pd.DataFrame,
+    reps: pd.DataFrame,
+    as_of,
+    months: int = 12,
+    ramp_months: float = 6.0,
+    by: str = "region",
+) -> pd.DataFrame:
+    """Observed monthly sales of one fully ramped rep, by region.
+
+    Sales over the trailing ``months`` months (``as_of`` included) credited to each rep
+    (``orders.rep_id``), divided by that rep's *ramped* rep-months in the window
+    (sum over the months the rep was employed of :func:`ramp_factor`).  Productivity of
+    a region = sum of sales / sum of ramped rep-months.
+
+    Returns
+    -------
+    DataFrame indexed by ``by`` with ``sales`` (currency), ``ramped_rep_months`` and
+    ``productivity`` (currency per fully ramped rep per month).
+    """
+    _require(orders, "orders", ("order_date", "rep_id", "amount"))
+    _require(reps, "reps", ("rep_id", by, "hire_date", "exit_date"))
+    as_of = _ts(as_of, "as_of")
+    start = _month_start(as_of) - pd.DateOffset(months=months - 1)
+    win = orders[(orders["order_date"] >= start) & (orders["order_date"] <= as_of)]
+    win = win[win["rep_id"].notna()]
+    sales = win.groupby("rep_id")["amount"].sum()
+    month_starts = pd.date_range(start, periods=months, freq="MS")
+    rows = []
+    for rep in reps.itertuples(index=False):
+        hire = pd.Timestamp(rep.hire_date)
+        exit_ = pd.Timestamp(rep.exit_date) if pd.notna(rep.exit_date) else None
+        ramped = 0.0
+        for m in month_starts:
+            m_end = m + pd.offsets.MonthEnd(0)
+            if hire > m_end or (exit_ is not None and exit_ < m):
+                continue
+            tenure = (m.year - hire.year) * 12 + (m.month - hire.month) + 0.5
+            ramped += float(ramp_factor(tenure, ramp_months))
+        rows.append((getattr(rep, by), rep.rep_id, ramped, float(sales.get(rep.rep_id, 0.0))))
+    frame = pd.DataFrame(rows, columns=[by, "rep_id", "ramped_rep_months", "sales"])
+    out = frame.groupby(by)[["sales", "ramped_rep_months"]].sum()
+    out["productivity"] = out["sales"] / out["ramped_rep_months"].where(
+        out["ramped_rep_months"] > 0
+    )
+    return out
+
+
+def _targets_frame(targets: pd.DataFrame, target_col: str) -> pd.DataFrame:
+    _require(targets, "targets", ("region", target_col))
+    if targets["region"].duplicated().any() and "month" not in targets.columns:
+        dup = targets.loc[targets["region"].duplicated(), "region"].tolist()
+        raise ValueError(f"targets: region(s) {dup} appear more than once and there is no 'month'")
+    if (pd.to_numeric(targets[target_col], errors="coerce") < 0).any():
+        bad = targets.loc[targets[target_col] < 0, "region"].tolist()
+        raise ValueError(f"targets.{target_col} must be >= 0; negative for {bad}")
+    return targets
+
+
+def reps_needed(
+    targets: pd.DataFrame,
+    productivity,
+    params: CapacityParams,
+    period_months: float = 3.0,
+    target_col: str = "target",
+) -> pd.DataFrame:
+    """Reps needed per region to carry its target.
+
+    Formulas, per region ``r``::
+
+        fte_r       = target_r / (productivity_r * expected_attainment * period_months)
+        headcount_r = ceil(fte_r / productive_fraction)
+
+    ``fte`` is the number of fully ramped, always-present reps the target needs;
+    ``productive_fraction`` (:attr:`CapacityParams.productive_fraction`) grosses it up
+    for seats that are empty or ramping because of attrition.
+
+    Parameters
+    ----------
+    targets : DataFrame
+        ``region`` and ``target_col`` (sales target for the period, currency).
+    productivity : float, Mapping or Series
+        Monthly sales of one fully ramped rep at 100% attainment, by region (see
+        :func:`rep_productivity`).
+    params : CapacityParams
+    period_months : float
+        Length of the target period in months.
+
+    Returns
+    -------
+    DataFrame indexed by region: ``target``, ``productivity``, ``fte_needed``,
+    ``headcount_needed`` (int).
+    """
+    _check_number("period_months", period_months, lo=0, lo_open=True)
+    t = _targets_frame(targets, target_col).groupby("region", sort=False)[target_col].sum()
+    prod = _per_region(productivity, t.index, "productivity")
+    if (prod <= 0).any() or prod.isna().any():
+        bad = prod[(prod <= 0) | prod.isna()].index.tolist()
+        raise ValueError(f"productivity must be > 0 for every region; not for {bad}")
+    fte = t / (prod * params.expected_attainment * period_months)
+    head = np.ceil(fte / params.productive_fraction - 1e-9).astype(int)
+    return pd.DataFrame(
+        {"target": t, "productivity": prod, "fte_needed": fte, "headcount_needed": head}
+    ).rename_axis("region")
+
+
+def roster_capacity(
+    reps: pd.DataFrame,
+    as_of,
+    horizon_months: int,
+    params: CapacityParams,
+) -> pd.DataFrame:
+    """Expected effective FTE of today's roster, by region and future month.
+
+    For each rep and plan month ``m = 1..horizon_months`` (the months after
+    ``as_of``): present if hired by the month's end and not exited (``exit_date``, e.g.
+    a planned exit) before the month starts; effective FTE =
+    ``ramp_factor(tenure at mid-month) * (1 - q) ** (m - 0.5)`` where the survival term
+    accounts for unplanned attrition (``q`` = monthly attrition).
+
+    Returns
+    -------
+    DataFrame with ``region``, ``month`` (first day), ``m`` (1-based), ``headcount``
+    (reps present, no attrition discount) and ``effective_fte``.
+    """
+    _require(reps, "reps", ("rep_id", "region", "hire_date", "exit_date"))
+    as_of = _ts(as_of, "as_of")
+    if int(horizon_months) != horizon_months or horizon_months < 1:
+        raise ValueError(f"horizon_months must be a whole number >= 1, got {horizon_months!r}")
+    first = _month_start(as_of) + pd.DateOffset(months=1)
+    months = pd.date_range(first, periods=int(horizon_months), freq="MS")
+    q = params.monthly_attrition
+    rows = []
+    for region, group in reps.groupby("region", sort=True):
+        for k, m in enumerate(months, start=1):
+            m_end = m + pd.offsets.MonthEnd(0)
+            hire = pd.to_datetime(group["hire_date"])
+            exit_ = pd.to_datetime(group["exit_date"])
+            present = (hire <= m_end) & (exit_.isna() | (exit_ >= m))
+            tenure = (m.year - hire.dt.year) * 12 + (m.month - hire.dt.month) + 0.5
+            eff = ramp_factor(tenure[present].to_numpy(), params.ramp_months)
+            surv = (1.0 - q) ** (k - 0.5)
+            rows.append((region, m, k, int(present.sum()), float(eff.sum() * surv)))
+    return pd.DataFrame(rows, columns=["region", "month", "m", "headcount", "effective_fte"])
+
+
+def hiring_plan(
+    targets: pd.DataFrame,
+    reps: pd.DataFrame,
+    productivity,
+    params: CapacityParams,
+    as_of,
+    target_col: str = "target",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Monthly hiring plan: who to requisition when so capacity carries the targets.
+
+    ``targets`` holds one row per ``region`` and ``month`` (first day of each plan month
+    after ``as_of``) with the monthly sales target.  For each region and month ``m``::
+
+        need_m     = target_m / (productivity * expected_attainment)     (FTE)
+        roster_m   = effective FTE of today's roster (see roster_capacity)
+        gap_m      = need_m - roster_m - contribution of hires planned so far
+
+    Hires start no earlier than month ``T + 1`` (requisitions opened now, ``T`` =
+    time to hire).  Walking forward through the months, a positive gap in month ``m``
+    is closed with hires starting in month ``s = max(T + 1, m - ceil(R))`` -- the latest
+    start that is fully ramped by ``m`` when possible -- each contributing
+    ``ramp_factor(m - s + 0.5) * (1 - q) ** (m - s + 0.5)`` FTE in month ``m``.  Gaps in
+    months before ``T + 1`` cannot be closed by hiring and are reported as
+    ``uncovered_fte``.
+
+    Returns
+    -------
+    (monthly, hires)
+        ``monthly``: region, month, need_fte, roster_fte, new_hire_fte, gap_fte
+        (remaining shortfall, >= 0), uncovered_fte, headcount (roster present + hires
+        started).  ``hires``: region, requisition_month, start_month, hires.
+    """
+    _require(targets, "targets", ("region", "month", target_col))
+    as_of = _ts(as_of, "as_of")
+    first = _month_start(as_of) + pd.DateOffset(months=1)
+    tg = targets.copy()
+    tg["month"] = pd.to_datetime(tg["month"]).dt.to_period("M").dt.to_timestamp()
+    tg["m"] = (tg["month"].dt.year - first.year) * 12 + (tg["month"].dt.month - first.month) + 1
+    if (tg["m"] < 1).any():
+        raise ValueError(f"targets.month must be after as_of={as_of.date()}; plan months start {first.date()}")
+    horizon = int(tg["m"].max())
+    regions = list(pd.unique(tg["region"]))
+    prod = _per_region(productivity, regions, "productivity")
+    roster = roster_capacity(reps[reps["region"].isin(regions)], as_of, horizon, params)
+    q = params.monthly_attrition
+    T = int(params.time_to_hire_months)
+    R = params.ramp_months
+    earliest = T + 1
+
+    def contrib(m, s):
+        age = m - s + 0.5
+        if age <= 0:
+            return 0.0
+        return float(ramp_factor(age, R)) * (1.0 - q) ** age
+
+    monthly, hires = [], []
+    for region in regions:
+        need = np.zeros(horizon)
+        sub = tg[tg["region"] == region].groupby("m")[target_col].sum()
+        for m, v in sub.items():
+            need[m - 1] = v / (prod[region] * params.expected_attainment)
+        rost = np.zeros(horizon)
+        hc = np.zeros(horizon)
+        rsub = roster[roster["region"] == region]
+        rost[rsub["m"].to_numpy() - 1] = rsub["effective_fte"].to_numpy()
+        hc[rsub["m"].to_numpy() - 1] = rsub["headcount"].to_numpy()
+        planned: dict[int, int] = {}
+        for m in range(1, horizon + 1):
+            have = rost[m - 1] + sum(n * contrib(m, s) for s, n in planned.items())
+            gap = need[m - 1] - have
+            if gap <= 1e-9 or m < earliest:
+                continue
+            s = max(earliest, m - int(math.ceil(R)))
+            per = contrib(m, s)
+            n = int(math.ceil(gap / per - 1e-9))
+            planned[s] = planned.get(s, 0) + n
+        for m in range(1, horizon + 1):
+            new = sum(n * contrib(m, s) for s, n in planned.items())
+            started = sum(n for s, n in planned.items() if s <= m)
+            short = max(0.0, need[m - 1] - rost[m - 1] - new)
+            monthly.append(
+                (
+                    region,
+                    first + pd.DateOffset(months=m - 1),
+                    need[m - 1],
+                    rost[m - 1],
+                    new,
+                    short,
+                    short if m < earliest else 0.0,
+                    hc[m - 1] + started,
+                )
+            )
+        for s, n in sorted(planned.items()):
+            hires.append(
+                (region, first + pd.DateOffset(months=s - 1 - T), first + pd.DateOffset(months=s - 1), n)
+            )
+    monthly_df = pd.DataFrame(
+        monthly,
+        columns=["region", "month", "need_fte", "roster_fte", "new_hire_fte", "gap_fte",
+                 "uncovered_fte", "headcount"],
+    )
+    hires_df = pd.DataFrame(hires, columns=["region", "requisition_month", "start_month", "hires"])
+    return monthly_df, hires_df
+
+
+def rep_break_even(
+    productivity,
+    params: CapacityParams,
+    horizon_months: int = 24,
+    regions=None,
+) -> pd.DataFrame:
+    """Does one more rep pay for herself?  Incremental margin vs fully loaded cost.
+
+    For a rep starting now, over months ``k = 1..horizon_months`` with survival
+    ``S_k = (1 - q) ** (k - 0.5)``::
+
+        margin = sum_k productivity * ramp_factor(k - 0.5) * expected_attainment
+                       * incremental_share * gross_margin_rate * S_k
+        cost   = hiring_cost + sum_k loaded_cost_per_month * S_k
+
+    ``payback_month`` is the first month in which cumulative margin >= cumulative
+    cost (NaN if never within the horizon).  ``steady_state_ratio`` = monthly margin of
+    a fully ramped rep / monthly loaded cost.
+
+    Returns
+    -------
+    DataFrame indexed by region: ``margin``, ``cost``, ``net``, ``break_even`` (bool),
+    ``payback_month``, ``steady_state_ratio``.
+    """
+    if regions is None:
+        if isinstance(productivity, (pd.Series, Mapping)):
+            regions = list(productivity.keys() if isinstance(productivity, Mapping) else productivity.index)
+        else:
+            regions = ["all"]
+    prod = _per_region(productivity, regions, "productivity")
+    k = np.arange(1, int(horizon_months) + 1)
+    surv = (1.0 - params.monthly_attrition) ** (k - 0.5)
+    ramp = ramp_factor(k - 0.5, params.ramp_months)
+    rows = {}
+    for region, p in prod.items():
+        m = p * ramp * params.expected_attainment * params.incremental_share
+        m = m * params.gross_margin_rate * surv
+        c = params.loaded_cost_per_month * surv
+        cum = np.cumsum(m) - (np.cumsum(c) + params.hiring_cost)
+        pay = int(k[np.argmax(cum >= 0)]) if (cum >= 0).any() else np.nan
+        full = p * params.expected_attainment * params.incremental_share * params.gross_margin_rate
+        rows[region] = {
+            "margin": m.sum(),
+            "cost": c.sum() + params.hiring_cost,
+            "net": m.sum() - c.sum() - params.hiring_cost,
+            "break_even": bool(m.sum() >= c.sum() + params.hiring_cost),
+            "payback_month": pay,
+            "steady_state_ratio": full / params.loaded_cost_per_month
+            if params.loaded_cost_per_month > 0
+            else np.inf,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("region")
+
+
+# ======================================================================================
+# 2. Budget allocation
+# ======================================================================================
+_KINDS = ("exp", "adbudg", "callable")
+
+
+@dataclass(frozen=True)
+class ResponseCurve:
+    """Incremental gross margin of one month as a function of that month's spend.
+
+    Kinds
+    -----
+    ``"exp"`` (concave, saturating)
+        ``r(x) = a * (1 - exp(-x / b))``; ``a`` = margin at saturation, ``b`` = spend
+        scale (``r(b) = 0.63 a``).  ``r'(x) = (a / b) exp(-x / b)``.
+    ``"adbudg"`` (Little's ADBUDG / Hill curve; S-shaped when ``c > 1``)
+        ``r(x) = a * x**c / (b**c + x**c)``; ``b`` = half-saturation spend, ``c`` =
+        shape.  Little's full form adds the response at zero spend, kept in ``floor``
+        (reported, irrelevant to the optimum).
+    ``"callable"``
+        ``r(x) = fn(x)`` (e.g. a generator's true curve).  Marginals by central
+        differences.
+
+    ``a``, ``b`` > 0; ``c`` > 0.
+    """
+
+    kind: str = "exp"
+    a: float = 1.0
+    b: float = 1.0
+    c: float = 1.0
+    floor: float = 0.0
+    fn: Callable[[float], float] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.kind not in _KINDS:
+            raise ValueError(f"ResponseCurve.kind must be one of {_KINDS}, got {self.kind!r}")
+        if self.kind == "callable":
+            if not callable(self.fn):
+                raise ValueError("ResponseCurve(kind='callable') needs a callable fn")
+            return
+        _check_number("ResponseCurve.a", self.a, lo=0)
+        _check_number("ResponseCurve.b", self.b, lo=0, lo_open=True)
+        _check_number("ResponseCurve.c", self.c, lo=0, lo_open=True)
+
+    # -- evaluation ---------------------------------------------------------------
+    def __call__(self, x):
+        x = np.maximum(np.asarray(x, dtype=float), 0.0)
+        if self.kind == "exp":
+            return self.a * -np.expm1(-x / self.b)
+        if self.kind == "adbudg":
+            z = (x / self.b) ** self.c
+            return self.a * z / (1.0 + z)
+        f = np.vectorize(lambda v: float(self.fn(float(v))), otypes=[float])
+        return f(x)
+
+    def marginal(self, x):
+        """``r'(x)``: incremental margin of the next unit of monthly spend."""
+        x = np.maximum(np.asarray(x, dtype=float), 0.0)
+        if self.kind == "exp":
+            return self.a / self.b * np.exp(-x / self.b)
+        if self.kind == "adbudg":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u = x / self.b
+                z = u**self.c
+                d = self.a * self.c * u ** (self.c - 1.0) / self.b / (1.0 + z) ** 2
+            if self.c < 1:
+                d = np.where(x == 0, np.inf, d)
+            return d
+        h = np.maximum(1e-6 * np.maximum(x, 1.0), 1e-6)
+        lo = np.maximum(x - h, 0.0)
+        return (self(x + h) - self(lo)) / (x + h - lo)
+
+    @property
+    def concave(self) -> bool:
+        """True when ``r`` is concave on ``x >= 0`` (exact KKT applies)."""
+        return self.kind == "exp" or (self.kind == "adbudg" and self.c <= 1.0)
+
+    def inverse_marginal(self, lam: float) -> float:
+        """Spend ``x >= 0`` with ``r'(x) = lam`` (0 if ``r'(0) <= lam``); concave only."""
+        if self.kind == "exp":
+            top = self.a / self.b
+            return 0.0 if lam >= top or self.a == 0 else float(self.b * math.log(top / lam))
+        if not self.concave:
+            raise ValueError("inverse_marginal needs a concave curve")
+        if float(self.marginal(0.0)) <= lam:
+            return 0.0
+        hi = self.b
+        while float(self.marginal(hi)) > lam:
+            hi *= 2.0
+            if hi > 1e300:
+                return hi
+        return float(optimize.brentq(lambda v: float(self.marginal(v)) - lam, 0.0, hi, xtol=1e-12 * hi))
+
+    def scaled(self, a_factor: float = 1.0, b_factor: float = 1.0) -> "ResponseCurve":
+        """The curve with ``a`` and ``b`` multiplied (callable: output times a_factor)."""
+        if self.kind == "callable":
+            fn = self.fn
+            return ResponseCurve("callable", fn=lambda v: a_factor * fn(v))
+        return ResponseCurve(self.kind, self.a * a_factor, self.b * b_factor, self.c, self.floor)
+
+
+def _curves_dict(curves) -> dict[str, ResponseCurve]:
+    if isinstance(curves, pd.DataFrame):
+        return curves_from_fit(curves)
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError("curves must be a non-empty mapping unit -> ResponseCurve (or a fit table)")
+    for k, v in curves.items():
+        if not isinstance(v, ResponseCurve):
+            raise ValueError(f"curves[{k!r}] must be a ResponseCurve, got {type(v).__name__}")
+    return dict(curves)
+
+
+@dataclass(frozen=True)
+class BudgetConstraints:
+    """Constraints on a budget split (amounts per period, currency).
+
+    Parameters
+    ----------
+    total : float
+        Budget of the period, >= 0.
+    minimum, maximum : float or Mapping unit -> float
+        Per-unit floor and ceiling (``maximum=None``: no ceiling).
+    last_year : Mapping unit -> float, optional
+        Spend of the same period last year, required when ``max_change`` is set.
+    max_change : float, optional
+        Maximum relative change against last year: ``|x_i - ly_i| <= max_change * ly_i``.
+    spend_all : bool
+        True: spend exactly ``total``.  False: spend at most ``total`` and stop where a
+        unit of spend returns less than a unit of margin (objective = margin - spend).
+    """
+
+    total: float
+    minimum: float | Mapping[str, float] = 0.0
+    maximum: float | Mapping[str, float] | None = None
+    last_year: Mapping[str, float] | None = None
+    max_change: float | None = None
+    spend_all: bool = True
+
+    def __post_init__(self):
+        _check_number("total", self.total, lo=0)
+        for name in ("minimum", "maximum", "last_year"):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            items = v.items() if isinstance(v, Mapping) else [("all units", v)]
+            for k, val in items:
+                _check_number(f"{name}[{k!r}]", val, lo=0)
+        _check_number("max_change", self.max_change, lo=0, allow_none=True)
+        if self.max_change is not None and self.last_year is None:
+            raise ValueError("max_change is set but last_year is missing: pass last year's spend")
+        if self.maximum is not None:
+            mins = self.minimum if isinstance(self.minimum, Mapping) else None
+            maxs = self.maximum if isinstance(self.maximum, Mapping) else None
+            keys = set(mins or {}) | set(maxs or {}) or {"all units"}
+            for k in keys:
+                lo = (mins or {}).get(k, 0.0) if mins is not None else self.minimum
+                hi = (maxs or {}).get(k, np.inf) if maxs is not None else self.maximum
+                if lo > hi:
+                    raise ValueError(f"minimum {lo!r} is above maximum {hi!r} for {k!r}")
+
+    def bounds(self, units) -> tuple[np.ndarray, np.ndarray]:
+        """Per-unit ``(lower, upper)`` after combining min/max and max change.
+
+        Raises ``ValueError`` when the box is empty for a unit or when ``total`` cannot
+        be met (``sum(lower) > total``, or ``sum(upper) < total`` with ``spend_all``).
+        """
+        units = list(units)
+
+        def get(v, k, default):
+            if v is None:
+                return default
+            if isinstance(v, Mapping):
+                return float(v.get(k, default))
+            return float(v)
+
+        lo = np.array([get(self.minimum, u, 0.0) for u in units])
+        hi = np.array([get(self.maximum, u, np.inf) for u in units])
+        if self.max_change is not None:
+            missing = [u for u in units if u not in self.last_year]
+            if missing:
+                raise ValueError(f"last_year has no spend for unit(s) {missing}")
+            ly = np.array([float(self.last_year[u]) for u in units])
+            lo = np.maximum(lo, ly * (1 - self.max_change))
+            hi = np.minimum(hi, ly * (1 + self.max_change))
+        bad = [u for u, l, h in zip(units, lo, hi) if l > h + 1e-9]
+        if bad:
+            raise ValueError(
+                f"no feasible spend for unit(s) {bad}: minimum/last-year floor above the "
+                "maximum/last-year ceiling"
+            )
+        if lo.sum() > self.total * (1 + 1e-12) + 1e-9:
+            raise ValueError(
+                f"the per-unit minimums add up to {lo.sum():,.2f}, above total={self.total:,.2f}"
+            )
+        if self.spend_all and hi.sum() < self.total * (1 - 1e-12) - 1e-9:
+            raise ValueError(
+                f"the per-unit maximums add up to {hi.sum():,.2f}, below total={self.total:,.2f}; "
+                "raise the maximums or set spend_all=False"
+            )
+        return lo, hi
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """An optimised split.
+
+    Attributes
+    ----------
+    table : DataFrame indexed by unit
+        ``spend`` (period), ``response`` (incremental margin of the period),
+        ``marginal`` (margin per extra unit of spend at the optimum), ``lower``,
+        ``upper``, ``binding`` ("min", "max" or "").
+    total_response : float
+    multiplier : float
+        The Lagrange multiplier (common marginal return of unconstrained units).
+    method : str
+    """
+
+    table: pd.DataFrame
+    total_response: float
+    multiplier: float
+    method: str
+
+    @property
+    def spend(self) -> pd.Series:
+        return self.table["spend"]
+
+
+def _period_value(curve: ResponseCurve, X, months: float):
+    return months * curve(np.asarray(X, dtype=float) / months)
+
+
+def evaluate_allocation(curves, allocation, months: float = 1.0) -> pd.DataFrame:
+    """Incremental margin and marginal return of a given split under ``curves``.
+
+    ``response_i = months * r_i(X_i / months)``, ``marginal_i = r_i'(X_i / months)``
+    (margin per extra unit of spend, the same in monthly and period terms).
+
+    Returns
+    -------
+    DataFrame indexed by unit: ``spend``, ``response``, ``marginal``.
+    """
+    curves = _curves_dict(curves)
+    alloc = pd.Series(allocation, dtype=float) if isinstance(allocation, Mapping) else allocation
+    missing = [u for u in curves if u not in alloc.index]
+    if missing:
+        raise ValueError(f"allocation has no spend for unit(s) {missing}")
+    rows = {}
+    for u, c in curves.items():
+        X = float(alloc[u])
+        rows[u] = {
+            "spend": X,
+            "response": float(_period_value(c, X, months)),
+            "marginal": float(c.marginal(X / months)),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("unit")
+
+
+def _kkt(curves, units, lo, hi, total, spend_all, months):
+    """Exact optimum for separable concave curves by bisection on the multiplier.
+
+    ``x_i(lam) = clip(months * g_i(lam), lo_i, hi_i)`` with ``g_i = (r_i')^{-1}``;
+    ``sum_i x_i(lam)`` is non-increasing in ``lam``; find ``lam`` with sum = total.
+    """
+
+    def spend(lam):
+        return np.array(
+            [min(max(months * curves[u].inverse_marginal(lam), l), h) for u, l, h in zip(units, lo, hi)]
+        )
+
+    if not spend_all:
+        x1 = spend(1.0)
+        if x1.sum() <= total:
+            return x1, 1.0
+    if total <= lo.sum() + 1e-12:
+        return lo.copy(), float(max(float(curves[u].marginal(l / months)) for u, l in zip(units, lo)))
+    # bracket in log-space
+    m_lo = [float(curves[u].marginal(l / months)) for u, l in zip(units, lo)]
+    lam_hi = max(v for v in m_lo if np.isfinite(v)) if any(np.isfinite(m_lo)) else 1.0
+    lam_hi = max(lam_hi, 1e-300) * 2.0
+    while spend(lam_hi).sum() > total:
+        lam_hi *= 4.0
+    lam_lo = lam_hi / 4.0
+    while spend(lam_lo).sum() < total:
+        lam_lo /= 4.0
+        if lam_lo < 1e-300:
+            break
+    a, b = math.log(lam_lo), math.log(lam_hi)
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        if spend(math.exp(mid)).sum() > total:
+            a = mid
+        else:
+            b = mid
+        if b - a < 1e-15:
+            break
+    lam = math.exp(0.5 * (a + b))
+    x = spend(lam)
+    # remove the last rounding residual on the interior units (keeps the total exact)
+    resid = total - x.sum()
+    free = (x > lo + 1e-9) & (x < hi - 1e-9)
+    if free.any() and abs(resid) > 0:
+        x[free] += resid / free.sum()
+        x = np.clip(x, lo, hi)
+    return x, lam
+
+
+def _dp(curves, units, lo, hi, total, spend_all, months, grid):
+    """Global optimum on a grid by dynamic programming (any curve shape)."""
+    extra = total - lo.sum()
+    if extra <= 0:
+        return lo.copy()
+    h = extra / grid
+    n_steps = np.minimum(np.floor((hi - lo) / h + 1e-9), grid).astype(int)
+    V = np.zeros(1)  # value after first k units, indexed by steps used
+    choices = []
+    for u, l, ns in zip(units, lo, n_steps):
+        vals = _period_value(curves[u], l + h * np.arange(ns + 1), months)
+        if not spend_all:
+            vals = vals - h * np.arange(ns + 1)
+        size = min(len(V) + ns, grid + 1)
+        newV = np.full(size, -np.inf)
+        arg = np.zeros(size, dtype=int)
+        for j in range(ns + 1):
+            cand = V[: size - j] + vals[j] if size - j <= len(V) else None
+            if cand is None:
+                cand = np.concatenate([V + vals[j], np.full(size - j - len(V), -np.inf)])
+            seg = newV[j:]
+            better = cand > seg
+            seg[better] = cand[better]
+            arg[j:][better] = j
+        choices.append(arg)
+        V = newV
+    g = grid if spend_all else int(np.argmax(V))
+    if spend_all and not np.isfinite(V[g]):
+        g = int(np.argmax(np.where(np.isfinite(V), np.arange(len(V)), -1)))
+    steps = np.zeros(len(units), dtype=int)
+    for i in range(len(units) - 1, -1, -1):
+        steps[i] = choices[i][g]
+        g -= steps[i]
+    return lo + h * steps
+
+
+def _polish(curves, units, lo, hi, total, spend_all, months, x0):
+    scale = max(total, 1.0)
+
+    def f(z):
+        x = z * scale
+        v = sum(float(_period_value(curves[u], xi, months)) for u, xi in zip(units, x))
+        if not spend_all:
+            v -= x.sum()
+        return -v / scale
+
+    def grad(z):
+        x = z * scale
+        g = np.array([float(curves[u].marginal(xi / months)) for u, xi in zip(units, x)])
+        g = np.where(np.isfinite(g), g, 1e6)
+        if not spend_all:
+            g = g - 1.0
+        return -g
+
+    cons = (
+        [{"type": "eq", "fun": lambda z: z.sum() - total / scale, "jac": lambda z: np.ones_like(z)}]
+        if spend_all
+        else [{"type": "ineq", "fun": lambda z: total / scale - z.sum(), "jac": lambda z: -np.ones_like(z)}]
+    )
+    bnds = [(l / scale, (h / scale if np.isfinite(h) else None)) for l, h in zip(lo, hi)]
+    res = optimize.minimize(
+        f, x0 / scale, jac=grad, bounds=bnds, constraints=cons, method="SLSQP",
+        options={"maxiter": 500, "ftol": 1e-15},
+    )
+    x = np.clip(res.x * scale, lo, hi)
+    if spend_all:
+        free = (x > lo + 1e-9) & (x < hi - 1e-9)
+        if free.any():
+            x[free] += (total - x.sum()) / free.sum()
+    return x if f(x / scale) <= f(x0 / scale) + 1e-15 else x0
+
+
+def optimise_budget(
+    curves,
+    constraints: BudgetConstraints,
+    months: float = 1.0,
+    method: str = "auto",
+    grid: int = 2000,
+) -> BudgetPlan:
+    """Split a budget to maximise expected incremental gross margin.
+
+    Maximise ``sum_i months * r_i(X_i / months)`` subject to ``sum_i X_i = total``
+    (``<= total`` with ``spend_all=False``, objective then net of spend) and
+    ``lower_i <= X_i <= upper_i`` (:meth:`BudgetConstraints.bounds`).
+
+    Methods
+    -------
+    ``"kkt"`` (default for concave curves, exact)
+        KKT conditions of the separable concave problem: every unit strictly inside its
+        bounds has the same marginal return ``lam``; ``X_i = clip(months * g_i(lam),
+        lower_i, upper_i)`` with ``g_i`` the inverse marginal; ``lam`` found by
+        bisection on ``sum_i X_i(lam) = total``.  For ``r = a (1 - exp(-x/b))``:
+        ``g(lam) = b ln(a / (b lam))``.
+    ``"dp"`` (default when some curve is S-shaped or a callable)
+        Dynamic programming on a grid of ``grid`` steps of the free budget (global
+        optimum up to the grid), then polished by SLSQP from the grid solution.
+    ``"slsqp"``
+        SLSQP from the equal split and from the proportional-to-bounds split; best kept.
+
+    Returns
+    -------
+    BudgetPlan
+    """
+    curves = _curves_dict(curves)
+    _check_number("months", months, lo=0, lo_open=True)
+    units = list(curves)
+    lo, hi = constraints.bounds(units)
+    total = float(constraints.total)
+    spend_all = constraints.spend_all
+    if method == "auto":
+        method = "kkt" if all(c.concave for c in curves.values()) else "dp"
+    if method == "kkt":
+        if not all(c.concave for c in curves.values()):
+            raise ValueError("method='kkt' needs concave curves (exp, or adbudg with c <= 1)")
+        x, lam = _kkt(curves, units, lo, hi, total, spend_all, months)
+    elif method == "dp":
+        _check_number("grid", grid, lo=10)
+        x = _dp(curves, units, lo, hi, total, spend_all, months, int(grid))
+        x = _polish(curves, units, lo, hi, total, spend_all, months, x)
+        lam = np.nan
+    elif method == "slsqp":
+        starts = []
+        hi_f = np.where(np.isfinite(hi), hi, lo + total)
+        for w in (np.ones(len(units)), hi_f - lo):
+            w = w / w.sum() if w.sum() > 0 else np.ones(len(units)) / len(units)
+            starts.append(np.clip(lo + w * (total - lo.sum()), lo, hi))
+        best, best_v = None, -np.inf
+        for s in starts:
+            x = _polish(curves, units, lo, hi, total, spend_all, months, s)
+            v = sum(float(_period_value(curves[u], xi, months)) for u, xi in zip(units, x))
+            if v > best_v:
+                best, best_v = x, v
+        x, lam = best, np.nan
+    else:
+        raise ValueError(f"method must be 'auto', 'kkt', 'dp' or 'slsqp', got {method!r}")
+    table = evaluate_allocation(curves, pd.Series(x, index=units), months)
+    table["lower"] = lo
+    table["upper"] = hi
+    tol = 1e-7 * max(total, 1.0)
+    table["binding"] = np.where(x <= lo + tol, "min", np.where(x >= hi - tol, "max", ""))
+    if not np.isfinite(lam):
+        free = table["binding"] == ""
+        lam = float(table.loc[free, "marginal"].median()) if free.any() else np.nan
+    return BudgetPlan(table, float(table["response"].sum()), float(lam), method)
+
+
+# -- data: monthly sales and spend by region ------------------------------------------
+def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=None) -> pd.DataFrame:
+    """Monthly net sales by region (orders joined to ``customers.region``).
+
+    Returns
+    -------
+    DataFrame ``region``, ``month`` (first day), ``sales`` (currency).
+    """
+    _require(orders, "orders", ("order_date", "customer_id", "amount"))
+    _require(customers, "customers", ("customer_id", "region"))
+    o = orders[["order_date", "customer_id", "amount"]]
+    if as_of is not None:
+        o = o[o["order_date"] <= _ts(as_of, "as_of")]
+    o = o.merge(customers[["customer_id", "region"]], on="customer_id", how="inner")
+    o["month"] = o["order_date"].dt.to_period("M").dt.to_timestamp()
+    out = o.groupby(["region", "month"], as_index=False)["amount"].sum()
+    return out.rename(columns={"amount": "sales"})
+
+
+def _design(months: pd.Series, trend: bool, seasonal: bool) -> np.ndarray:
+    cols = [np.ones(len(months))]
+    t = (months.dt.year - months.dt.year.min()) * 12 + months.dt.month
+    t = (t - t.mean()).to_numpy(dtype=float)
+    if trend:
+        cols.append(t / max(np.abs(t).max(), 1.0))
+    if seasonal:
+        for mo in range(2, 13):
+            cols.append((months.dt.month == mo).to_numpy(dtype=float))
+    return np.column_stack(cols)
+
+
+def _shape(kind, x, b, c):
+    if kind == "exp":
+        return -np.expm1(-x / b)
+    z = (x / b) ** c
+    return z / (1.0 + z)
+
+
+def _profile_sse(y, Z, x, kind, b, c):
+    """SSE of the best linear fit given the curve's nonlinear parameters."""
+    f = _shape(kind, x, b, c)
+    A = np.column_stack([Z, f])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    r = y - A @ coef
+    return float(r @ r), coef
+
+
+def _fit_one(y, Z, x, kind, b_bounds, c_grid):
+    """Variable projection: profile the SSE over b (and c), linear in the rest."""
+    lb, ub = np.log(b_bounds[0]), np.log(b_bounds[1])
+    best = (np.inf, None, None, None)
+    for c in c_grid:
+        grid = np.linspace(lb, ub, 41)
+        sse = [(_profile_sse(y, Z, x, kind, math.exp(g), c)[0], g) for g in grid]
+        _, g0 = min(sse)
+        lo_g, hi_g = max(lb, g0 - (ub - lb) / 40), min(ub, g0 + (ub - lb) / 40)
+        res = optimize.minimize_scalar(
+            lambda g: _profile_sse(y, Z, x, kind, math.exp(g), c)[0],
+            bounds=(lo_g, hi_g), method="bounded", options={"xatol": 1e-6},
+        )
+        s, coef = _profile_sse(y, Z, x, kind, math.exp(res.x), c)
+        if s < best[0]:
+            best = (s, math.exp(res.x), c, coef)
+    return best
+
+
+def _rel_se(y, Z, x, kind, b, c, coef):
+    """Relative standard errors of (a, b) from the Gauss-Newton Jacobian."""
+    a = coef[-1]
+    f = _shape(kind, x, b, c)
+    if kind == "exp":
+        dfdb = -a * (x / b**2) * np.exp(-x / b)
+    else:
+        z = (x / b) ** c
+        dfdb = -a * c * z / b / (1.0 + z) ** 2
+    J = np.column_stack([Z, f, dfdb])
+    r = y - np.column_stack([Z, f]) @ coef
+    dof = max(len(y) - J.shape[1], 1)
+    s2 = float(r @ r) / dof
+    try:
+        cov = s2 * np.linalg.inv(J.T @ J)
+        se_a, se_b = math.sqrt(max(cov[-2, -2], 0)), math.sqrt(max(cov[-1, -1], 0))
+    except np.linalg.LinAlgError:
+        return np.inf, np.inf
+    return (se_a / abs(a) if a != 0 else np.inf), se_b / b
+
+
+def fit_response_curves(
+    spend: pd.DataFrame,
+    sales: pd.DataFrame,
+    gross_margin_rate: float,
+    kind: str = "exp",
+    trend: bool | str = "auto",
+    seasonal: bool | str = "auto",
+    min_months: int = 18,
+    min_spend_cv: float = 0.05,
+    max_rel_se: float = 0.5,
+    b_range: tuple[float, float] = (0.05, 20.0),
+    judgments: pd.DataFrame | None = None,
+    attributed: bool = False,
+) -> pd.DataFrame:
+    """Fit one response curve per region from spend and sales history.
+
+    Model, per region, month ``t``::
+
+        gross_margin_rate * sales_t = base_t + a * shape(spend_t; b[, c]) + e_t
+
+    ``base_t`` = intercept (+ linear trend when ``trend``; + month-of-year dummies when
+    ``seasonal``; ``"auto"``: trend from 24 months, season from 36).  With
+    ``attributed=True`` the ``sales`` are sales *attributed to the spend* (campaign
+    tracking, promo codes) and ``base_t = 0``: the curve goes through the origin.  Fitted by least
+    squares with variable projection: for given ``b`` (and ``c``) the model is linear,
+    so the residual sum of squares is profiled over ``log b`` in
+    ``[b_range[0], b_range[1]] * mean spend`` (grid, then bounded Brent); ADBUDG also
+    tries ``c`` in {0.5, 0.75, 1, 1.5, 2, 3}.
+
+    A fit is *accepted* when: at least ``min_months`` months; the spend varies
+    (coefficient of variation >= ``min_spend_cv``); ``a > 0``; ``b`` is not at a bound
+    (otherwise saturation is not identified from the range of spend seen); relative
+    standard errors of ``a`` and ``b`` <= ``max_rel_se``.  Otherwise the region falls
+    back, with the reason recorded, to (1) the planner's ``judgments`` for it
+    (:func:`calibrate_from_judgments`) when given, else (2) a *pooled* curve: the
+    accepted regions' median ``b / mean spend`` and median response-to-margin share
+    ``a / mean margin`` scaled to the region.  If no region is accepted and there are no
+    judgments, the pooled fit uses one common ``b / mean spend`` fitted on all regions
+    jointly.
+
+    Parameters
+    ----------
+    spend : DataFrame
+        ``region``, ``month``, ``amount`` (monthly marketing spend, the
+        ``marketing_spend`` table).
+    sales : DataFrame
+        ``region``, ``month``, ``sales`` (see :func:`monthly_region_sales`).
+    gross_margin_rate : float
+        Margin per unit of sales.
+
+    Returns
+    -------
+    DataFrame indexed by region: ``kind``, ``a``, ``b``, ``c``, ``source`` ("fit",
+    "judgment", "pooled"), ``n_months``, ``mean_spend``, ``spend_cv``, ``r2``,
+    ``rmse``, ``rel_se_a``, ``rel_se_b``, ``accepted`` (bool), ``reason``.  Turn it into
+    curves with :func:`curves_from_fit`.
+    """
+    if kind not in ("exp", "adbudg"):
+        raise ValueError(f"kind must be 'exp' or 'adbudg', got {kind!r}")
+    _check_number("gross_margin_rate", gross_margin_rate, lo=0, lo_open=True, hi=1)
+    _require(spend, "marketing_spend", ("region", "month", "amount"))
+    _require(sales, "sales", ("region", "month", "sales"))
+    if b_range[0] <= 0 or b_range[0] >= b_range[1]:
+        raise ValueError(f"b_range must be (low, high) with 0 < low < high, got {b_range!r}")
+    sp = spend.copy()
+    sp["month"] = pd.to_datetime(sp["month"]).dt.to_period("M").dt.to_timestamp()
+    sa = sales.copy()
+    sa["month"] = pd.to_datetime(sa["month"]).dt.to_period("M").dt.to_timestamp()
+    df = sp.merge(sa, on=["region", "month"], how="inner").sort_values(["region", "month"])
+    c_grid = (1.0,) if kind == "exp" else (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+    rows, data = {}, {}
+    for region, g in df.groupby("region", sort=True):
+        x = g["amount"].to_numpy(float)
+        y = gross_margin_rate * g["sales"].to_numpy(float)
+        n = len(g)
+        tr = (n >= 24) if trend == "auto" else bool(trend)
+        se = (n >= 36) if seasonal == "auto" else bool(seasonal)
+        Z = (np.zeros((n, 0)) if attributed
+             else _design(g["month"].reset_index(drop=True), tr, se))
+        data[region] = (y, Z, x)
+        mean_x = float(x.mean()) if n else 0.0
+        cv = float(x.std() / mean_x) if mean_x > 0 else 0.0
+        row = {"kind": kind, "a": np.nan, "b": np.nan, "c": 1.0, "source": "fit",
+               "n_months": n, "mean_spend": mean_x, "mean_margin": float(y.mean()) if n else np.nan,
+               "spend_cv": cv, "r2": np.nan, "rmse": np.nan, "rel_se_a": np.nan,
+               "rel_se_b": np.nan, "accepted": False, "reason": ""}
+        if n < min_months:
+            row["reason"] = f"only {n} months of spend and sales (< min_months={min_months})"
+        elif mean_x <= 0 or cv < min_spend_cv:
+            row["reason"] = f"spend barely varies (CV {cv:.3f} < {min_spend_cv}); slope not identified"
+        elif n <= Z.shape[1] + 4:
+            row["reason"] = f"{n} months is too few for {Z.shape[1] + 2} parameters"
+        else:
+            bb = (b_range[0] * mean_x, b_range[1] * mean_x)
+            sse, b, c, coef = _fit_one(y, Z, x, kind, bb, c_grid)
+            a = float(coef[-1])
+            sst = float(((y - y.mean()) ** 2).sum())
+            rse_a, rse_b = _rel_se(y, Z, x, kind, b, c, coef) if a > 0 else (np.inf, np.inf)
+            row.update(a=a, b=b, c=c, r2=1 - sse / sst if sst > 0 else np.nan,
+                       rmse=math.sqrt(sse / n), rel_se_a=rse_a, rel_se_b=rse_b)
+            at_bound = b <= bb[0] * 1.01 or b >= bb[1] * 0.99
+            if a <= 0:
+                row["reason"] = f"fitted saturation a={a:,.0f} <= 0: no positive response found"
+            elif at_bound:
+                row["reason"] = (f"b={b:,.0f} at its bound {bb[0]:,.0f}..{bb[1]:,.0f}: "
+                                 "saturation not identified by the spend range seen")
+            elif not (rse_a <= max_rel_se and rse_b <= max_rel_se):
+                row["reason"] = (f"imprecise fit: relative SE a={rse_a:.2f}, b={rse_b:.2f} "
+                                 f"(> max_rel_se={max_rel_se})")
+            else:
+                row["accepted"] = True
+        rows[region] = row
+    if not rows:
+        raise ValueError("marketing_spend and sales share no (region, month): nothing to fit")
+    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("region")
+    # -- fallbacks ------------------------------------------------------------------
+    judged = None
+    if judgments is not None:
+        judged = calibrate_from_judgments(judgments)
+    ok = out[out["accepted"]]
+    pooled_ratio = pooled_share = None
+    if len(ok):
+        pooled_ratio = float((ok["b"] / ok["mean_spend"]).median())
+        pooled_share = float((ok["a"] / ok["mean_margin"]).median())
+    rejected = out.index[~out["accepted"]]
+    out.loc[rejected, ["a", "b"]] = np.nan
+    for region in rejected:
+        if judged is not None and region in judged:
+            cv = judged[region]
+            out.loc[region, ["kind", "a", "b", "c", "source"]] = [cv.kind, cv.a, cv.b, cv.c, "judgment"]
+            out.loc[region, "reason"] += "; using the planner's judgments"
+            continue
+        y, Z, x = data.get(region, (None, None, None))
+        if pooled_ratio is not None and out.loc[region, "mean_spend"] > 0:
+            b = pooled_ratio * out.loc[region, "mean_spend"]
+            a = pooled_share * out.loc[region, "mean_margin"]
+            out.loc[region, ["a", "b", "c", "source"]] = [a, b, 1.0, "pooled"]
+            out.loc[region, "kind"] = kind if kind == "exp" else "adbudg"
+            out.loc[region, "reason"] += (
+                f"; using the accepted regions' median b/mean spend={pooled_ratio:.2f} and "
+                f"a/mean margin={pooled_share:.3f}"
+            )
+    still = out.index[out["a"].isna()]
+    if len(still):
+        usable = [r for r in still if r in data and out.loc[r, "mean_spend"] > 0 and len(data[r][0]) > data[r][1].shape[1] + 1]
+        if not usable:
+            raise ValueError(
+                f"no response curve for region(s) {list(still)}: "
+                + "; ".join(out.loc[still, "reason"])
+                + ". Pass judgments (calibrate_from_judgments) for them."
+            )
+        grid = np.linspace(math.log(b_range[0]), math.log(b_range[1]), 61)
+
+        def joint(g):
+            return sum(
+                _profile_sse(data[r][0], data[r][1], data[r][2], "exp",
+                             math.exp(g) * out.loc[r, "mean_spend"], 1.0)[0] / max(np.var(data[r][0]), 1e-12)
+                for r in usable
+            )
+
+        g0 = min(grid, key=joint)
+        res = optimize.minimize_scalar(joint, bounds=(g0 - 0.1, g0 + 0.1), method="bounded")
+        ratio = math.exp(res.x)
+        problems = []
+        if not (grid[1] < res.x < grid[-2]):
+            problems.append(f"joint fit puts b/mean spend={ratio:.2f} at its bound {b_range}")
+        for r in usable:
+            b = ratio * out.loc[r, "mean_spend"]
+            _, coef = _profile_sse(data[r][0], data[r][1], data[r][2], "exp", b, 1.0)
+            if coef[-1] <= 0:
+                problems.append(f"joint fit gives {r!r} no positive response (a={coef[-1]:,.0f})")
+            out.loc[r, ["kind", "a", "b", "c", "source"]] = ["exp", float(coef[-1]), b, 1.0, "pooled"]
+            out.loc[r, "reason"] += f"; joint fit with common b/mean spend={ratio:.2f}"
+        left = [r for r in still if r not in usable]
+        if left:
+            problems.append(f"too little data for {left}")
+        if problems:
+            raise ValueError(
+                "no response curve can be identified from this history: "
+                + "; ".join(f"{r}: {out.loc[r, 'reason'].split(';')[0]}" for r in still)
+                + "; pooled fallback: " + "; ".join(problems)
+                + ". Pass the planner's judgments (judgments=..., Little's four points)."
+            )
+    return out
+
+
+def curves_from_fit(fit: pd.DataFrame) -> dict[str, ResponseCurve]:
+    """``{region: ResponseCurve}`` from :func:`fit_response_curves`' table."""
+    _require(fit, "fit", ("kind", "a", "b", "c"))
+    out = {}
+    for region, row in fit.iterrows():
+        if not np.isfinite(row["a"]) or not np.isfinite(row["b"]):
+            raise ValueError(f"fit row {region!r} has no curve: {row.get('reason', '')}")
+        out[region] = ResponseCurve(str(row["kind"]), float(max(row["a"], 0.0)), float(row["b"]), float(row["c"]))
+    return out
+
+
+def calibrate_from_judgments(judgments: pd.DataFrame) -> dict[str, ResponseCurve]:
+    """ADBUDG curves from a planner's four judgments per unit (Little 1970).
+
+    ``judgments`` has ``region`` (or ``unit``), ``current_spend`` (monthly) and the
+    expected monthly gross margin ``at_zero`` (no spend), ``at_saturation`` (unlimited
+    spend), ``at_current`` and ``at_plus50`` (spend +50%).  With
+    ``a = at_saturation - at_zero`` and ``y = (r - at_zero) / a``, the curve
+    ``y = x**c / (b**c + x**c)`` gives ``y / (1 - y) = (x / b)**c``, hence::
+
+        c = ln(odds(y_plus50) / odds(y_current)) / ln(1.5)
+        b = current_spend / odds(y_current) ** (1 / c)
+
+    Requires ``at_zero < at_current < at_plus50 < at_saturation``.  ``floor`` keeps
+    ``at_zero``.
+    """
+    key = "region" if "region" in judgments.columns else "unit"
+    cols = (key, "current_spend", "at_zero", "at_saturation", "at_current", "at_plus50")
+    _require(judgments, "judgments", cols)
+    out = {}
+    for row in judgments.itertuples(index=False):
+        u = getattr(row, key)
+        x0, r0, rs, rc, r5 = (float(getattr(row, c)) for c in cols[1:])
+        if not x0 > 0:
+            raise ValueError(f"judgments[{u!r}]: current_spend must be > 0, got {x0!r}")
+        if not (r0 < rc < r5 < rs):
+            raise ValueError(
+                f"judgments[{u!r}]: expected at_zero < at_current < at_plus50 < at_saturation, "
+                f"got {r0!r}, {rc!r}, {r5!r}, {rs!r}"
+            )
+        a = rs - r0
+        yc, y5 = (rc - r0) / a, (r5 - r0) / a
+        oc, o5 = yc / (1 - yc), y5 / (1 - y5)
+        c = math.log(o5 / oc) / math.log(1.5)
+        b = x0 / oc ** (1.0 / c)
+        out[u] = ResponseCurve("adbudg", a, b, c, floor=r0)
+    return out
+
+
+# -- ABC classes and the 80% rule ---------------------------------------------------------
+def abc_classes(
+    orders: pd.DataFrame,
+    as_of,
+    months: int = 12,
+    a_cutoff: float = 0.8,
+    b_cutoff: float = 0.95,
+) -> pd.Series:
+    """ABC class per customer from trailing revenue (Pareto).
+
+    Customers sorted by revenue over the ``months`` months up to ``as_of``; A = those
+    making the first ``a_cutoff`` of cumulative revenue (the customer that crosses the
+    cutoff included), B = up to ``b_cutoff``, C = the rest (incl. zero or negative
+    revenue).  Use ``salesplan.segments`` when available and pass its classes instead.
+
+    Returns
+    -------
+    Series customer_id -> "A" / "B" / "C".
+    """
+    _require(orders, "orders", ("order_date", "customer_id", "amount"))
+    if not 0 < a_cutoff < b_cutoff <= 1:
+        raise ValueError(f"need 0 < a_cutoff < b_cutoff <= 1, got {a_cutoff!r}, {b_cutoff!r}")
+    as_of = _ts(as_of, "as_of")
+    start = as_of - pd.DateOffset(months=months) + pd.Timedelta(days=1)
+    w = orders[(orders["order_date"] >= start) & (orders["order_date"] <= as_of)]
+    rev = w.groupby("customer_id")["amount"].sum()
+    all_ids = pd.Index(pd.unique(orders["customer_id"]))
+    rev = rev.reindex(all_ids, fill_value=0.0).sort_values(ascending=False, kind="mergesort")
+    pos = rev.clip(lower=0)
+    total = pos.sum()
+    cls = pd.Series("C", index=rev.index, dtype=object)
+    if total > 0:
+        before = (pos.cumsum() - pos) / total  # share before this customer
+        cls[(before < a_cutoff) & (pos > 0)] = "A"
+        cls[(before >= a_cutoff) & (before < b_cutoff) & (pos > 0)] = "B"
+    return cls.rename("abc_class").rename_axis("customer_id")
+
+
+def a_class_share_by_region(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame,
+    as_of,
+    classes: pd.Series | None = None,
+    months: int = 12,
+) -> pd.DataFrame:
+    """Where the A-class customers are: revenue of A and non-A customers by region.
+
+    Returns
+    -------
+    DataFrame indexed by region: ``a_revenue``, ``other_revenue``, ``a_share`` (region's
+    share of all A-class revenue), ``other_share``, ``n_a``, ``n_customers``.
+    """
+    _require(customers, "customers", ("customer_id", "region"))
+    as_of = _ts(as_of, "as_of")
+    if classes is None:
+        classes = abc_classes(orders, as_of, months)
+    start = as_of - pd.DateOffset(months=months) + pd.Timedelta(days=1)
+    w = orders[(orders["order_date"] >= start) & (orders["order_date"] <= as_of)]
+    rev = w.groupby("customer_id")["amount"].sum().clip(lower=0)
+    c = customers[["customer_id", "region"]].copy()
+    c["revenue"] = c["customer_id"].map(rev).fillna(0.0)
+    c["is_a"] = c["customer_id"].map(classes).fillna("C").eq("A")
+    g = c.groupby("region")
+    out = pd.DataFrame(
+        {
+            "a_revenue": g.apply(lambda d: d.loc[d["is_a"], "revenue"].sum(), include_groups=False),
+            "other_revenue": g.apply(lambda d: d.loc[~d["is_a"], "revenue"].sum(), include_groups=False),
+            "n_a": g["is_a"].sum().astype(int),
+            "n_customers": g.size(),
+        }
+    )
+    out["a_share"] = out["a_revenue"] / out["a_revenue"].sum() if out["a_revenue"].sum() > 0 else 0.0
+    osum = out["other_revenue"].sum()
+    out["other_share"] = out["other_revenue"] / osum if osum > 0 else 1.0 / len(out)
+    return out
+
+
+def rule_of_thumb_allocation(shares: pd.DataFrame, total: float, concentration: float = 0.8) -> pd.Series:
+    """"Put ~80% of promotional resources where the A-class customers are."
+
+    ``X_i = total * (concentration * a_share_i + (1 - concentration) * other_share_i)``
+    with the shares of :func:`a_class_share_by_region`.  Constraints are *not* applied
+    (the rule does not know them); :func:`compare_allocations` reports feasibility.
+    """
+    _require(shares, "shares", ("a_share", "other_share"))
+    _check_number("total", total, lo=0)
+    _check_number("concentration", concentration, lo=0, hi=1)
+    x = total * (concentration * shares["a_share"] + (1 - concentration) * shares["other_share"])
+    return x.rename("spend")
+
+
+def compare_allocations(
+    curves,
+    allocations: Mapping[str, pd.Series],
+    months: float = 1.0,
+    constraints: BudgetConstraints | None = None,
+) -> pd.DataFrame:
+    """Expected incremental margin of named allocations under the same curves.
+
+    Returns
+    -------
+    DataFrame indexed by allocation name: ``spend``, ``response``, ``roi`` (response /
+    spend), ``vs_best`` (response / best response - 1), ``feasible`` (bool, when
+    ``constraints`` given).
+    """
+    curves = _curves_dict(curves)
+    rows = {}
+    lo = hi = None
+    if constraints is not None:
+        lo, hi = constraints.bounds(list(curves))
+    for name, alloc in allocations.items():
+        ev = evaluate_allocation(curves, alloc, months)
+        row = {"spend": ev["spend"].sum(), "response": ev["response"].sum()}
+        row["roi"] = row["response"] / row["spend"] if row["spend"] > 0 else np.nan
+        if constraints is not None:
+            x = ev["spend"].to_numpy()
+            tol = 1e-6 * max(constraints.total, 1)
+            ok = bool((x >= lo - tol).all() and (x <= hi + tol).all())
+            ok &= (abs(x.sum() - constraints.total) <= tol) if constraints.spend_all else (x.sum() <= constraints.total + tol)
+            row["feasible"] = ok
+        rows[name] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out["vs_best"] = out["response"] / out["response"].max() - 1.0
+    return out
+
+
+def curve_sensitivity(
+    curves,
+    allocation: pd.Series,
+    constraints: BudgetConstraints,
+    months: float = 1.0,
+    error: float = 0.2,
+    n_scenarios: int = 50,
+    seed: int = 0,
+    method: str = "auto",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """How much is lost if the curves are off by up to +-``error``?
+
+    Scenarios draw, per unit, ``a`` and ``b`` multipliers uniformly in
+    ``[1 - error, 1 + error]`` (callable curves: output multiplier only).  In each, the
+    chosen ``allocation`` is evaluated and the budget is re-optimised on the perturbed
+    curves; ``regret = 1 - chosen / reoptimised`` (share of attainable margin lost by
+    planning on the wrong curves).  One-at-a-time rows scale one unit's ``a`` by
+    ``1 - error`` and ``1 + error``.
+
+    Returns
+    -------
+    (scenarios, one_at_a_time)
+        ``scenarios``: scenario, chosen, reoptimised, regret.  ``one_at_a_time``: unit,
+        factor, chosen, reoptimised, regret, spend_shift (re-optimised minus chosen spend
+        of that unit).
+    """
+    curves = _curves_dict(curves)
+    _check_number("error", error, lo=0, hi=0.99)
+    rng = np.random.default_rng(seed)
+    units = list(curves)
+
+    def run(pert):
+        chosen = evaluate_allocation(pert, allocation, months)["response"].sum()
+        plan = optimise_budget(pert, constraints, months, method)
+        return chosen, plan
+
+    rows = []
+    for s in range(int(n_scenarios)):
+        fa = rng.uniform(1 - error, 1 + error, len(units))
+        fb = rng.uniform(1 - error, 1 + error, len(units))
+        pert = {u: curves[u].scaled(fa[i], fb[i]) for i, u in enumerate(units)}
+        chosen, plan = run(pert)
+        rows.append((s, chosen, plan.total_response, 1 - chosen / plan.total_response if plan.total_response > 0 else 0.0))
+    scen = pd.DataFrame(rows, columns=["scenario", "chosen", "reoptimised", "regret"])
+    rows = []
+    for u in units:
+        for f in (1 - error, 1 + error):
+            pert = dict(curves)
+            pert[u] = curves[u].scaled(f, 1.0)
+            chosen, plan = run(pert)
+            rows.append((u, f, chosen, plan.total_response,
+                         1 - chosen / plan.total_response if plan.total_response > 0 else 0.0,
+                         float(plan.spend[u] - allocation[u])))
+    oat = pd.DataFrame(rows, columns=["unit", "factor", "chosen", "reoptimised", "regret", "spend_shift"])
+    return scen, oat
+
+
+# ======================================================================================
+# 3. Account coverage
+# ======================================================================================
+LIFECYCLE_STAGES: tuple[str, ...] = ("introduction", "growth", "maturity", "decline")
+
+_DEFAULT_VISITS = {
+    ("A", "introduction"): 6, ("A", "growth"): 6, ("A", "maturity"): 4, ("A", "decline"): 6,
+    ("B", "introduction"): 4, ("B", "growth"): 4, ("B", "maturity"): 2, ("B", "decline"): 3,
+    ("C", "introduction"): 1, ("C", "growth"): 1, ("C", "maturity"): 0, ("C", "decline"): 1,
+}
+_DEFAULT_CALLS = {
+    ("A", "introduction"): 24, ("A", "growth"): 12, ("A", "maturity"): 12, ("A", "decline"): 24,
+    ("B", "introduction"): 12, ("B", "growth"): 12, ("B", "maturity"): 6, ("B", "decline"): 12,
+    ("C", "introduction"): 6, ("C", "growth"): 4, ("C", "maturity"): 4, ("C", "decline"): 4,
+}
+
+
+@dataclass(frozen=True)
+class CoverageParams:
+    """Contact norms and rep capacity.
+
+    Parameters
+    ----------
+    visits_per_year, calls_per_year : Mapping (abc_class, lifecycle_stage) -> float
+        Contact frequency norms (defaults: A quarterly-plus visits, C served by phone).
+    hours_per_visit, hours_per_call : float
+        Hours per contact, travel and preparation included.
+    selling_hours_per_month : float
+        Hours per rep per month available for customer contact.
+    overload, idle : float
+        Utilisation (hours needed / capacity) above ``overload`` flags an overloaded
+        rep, below ``idle`` an idle one.
+    """
+
+    visits_per_year: Mapping = field(default_factory=lambda: dict(_DEFAULT_VISITS))
+    calls_per_year: Mapping = field(default_factory=lambda: dict(_DEFAULT_CALLS))
+    hours_per_visit: float = 3.0
+    hours_per_call: float = 0.5
+    selling_hours_per_month: float = 80.0
+    overload: float = 1.1
+    idle: float = 0.7
+
+    def __post_init__(self):
+        for name in ("visits_per_year", "calls_per_year"):
+            table = getattr(self, name)
+            if not isinstance(table, Mapping):
+                raise ValueError(f"{name} must map (abc_class, stage) -> contacts per year")
+            for k, v in table.items():
+                if not (isinstance(k, tuple) and len(k) == 2):
+                    raise ValueError(f"{name}: key {k!r} must be (abc_class, lifecycle_stage)")
+                _check_number(f"{name}[{k!r}]", v, lo=0)
+        _check_number("hours_per_visit", self.hours_per_visit, lo=0)
+        _check_number("hours_per_call", self.hours_per_call, lo=0)
+        _check_number("selling_hours_per_month", self.selling_hours_per_month, lo=0, lo_open=True)
+        _check_number("idle", self.idle, lo=0)
+        _check_number("overload", self.overload, lo=0)
+        if self.idle >= self.overload:
+            raise ValueError(f"idle={self.idle!r} must be below overload={self.overload!r}")
+
+    def hours_per_month(self, abc_class: str, stage: str) -> float:
+        """``(visits * hours_per_visit + calls * hours_per_call) / 12``."""
+        key = (abc_class, stage)
+        if key not in self.visits_per_year or key not in self.calls_per_year:
+            raise ValueError(f"no contact norm for (abc_class, stage)={key!r}")
+        return (self.visits_per_year[key] * self.hours_per_visit
+                + self.calls_per_year[key] * self.hours_per_call) / 12.0
+
+
+def lifecycle_stage(
+    orders: pd.DataFrame,
+    as_of,
+    intro_months: int = 6,
+    lapse_months: int = 6,
+    growth: float = 0.1,
+) -> pd.Series:
+    """Lifecycle stage per customer from order history.
+
+    * introduction: first order within the last ``intro_months``;
+    * decline: no order in the last ``lapse_months``, or trailing-12-month revenue
+      below ``(1 - growth)`` x the 12 months before;
+    * growth: trailing-12-month revenue above ``(1 + growth)`` x the 12 months before;
+    * maturity: otherwise.
+
+    Returns Series customer_id -> stage.
+    """
+    _require(orders, "orders", ("order_date", "customer_id", "amount"))
+    as_of = _ts(as_of, "as_of")
+    o = orders[orders["order_date"] <= as_of]
+    first = o.groupby("customer_id")["order_date"].min()
+    last = o.groupby("customer_id")["order_date"].max()
+    y1s = as_of - pd.DateOffset(months=12)
+    y2s = as_of - pd.DateOffset(months=24)
+    cur = o[o["order_date"] > y1s].groupby("customer_id")["amount"].sum().reindex(first.index, fill_value=0)
+    prev = o[(o["order_date"] > y2s) & (o["order_date"] <= y1s)].groupby("customer_id")["amount"].sum()
+    prev = prev.reindex(first.index, fill_value=0)
+    stage = pd.Series("maturity", index=first.index, dtype=object)
+    stage[cur > (1 + growth) * prev] = "growth"
+    stage[(cur < (1 - growth) * prev) | (last <= as_of - pd.DateOffset(months=lapse_months))] = "decline"
+    stage[first > as_of - pd.DateOffset(months=intro_months)] = "introduction"
+    return stage.rename("lifecycle_stage").rename_axis("customer_id")
+
+
+def account_book(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame,
+    as_of,
+    classes: pd.Series | None = None,
+    stages: pd.Series | None = None,
+    reps: pd.DataFrame | None = None,
+    months: int = 12,
+) -> pd.DataFrame:
+    """One row per account with its owner, region, ABC class and lifecycle stage.
+
+    Owner = the rep with the most revenue from the customer over the trailing
+    ``months`` months (ties: first in order); customers with no rep-credited revenue
+    (house accounts) are left out.  Reps that have left by ``as_of`` (``reps``
+    given) are dropped as owners.
+
+    Returns
+    -------
+    DataFrame ``customer_id``, ``rep_id``, ``region``, ``abc_class``,
+    ``lifecycle_stage``, ``revenue`` (trailing, currency).
+    """
+    _require(orders, "orders", ("order_date", "customer_id", "rep_id", "amount"))
+    _require(customers, "customers", ("customer_id", "region"))
+    as_of = _ts(as_of, "as_of")
+    classes = abc_classes(orders, as_of, months) if classes is None else classes
+    stages = lifecycle_stage(orders, as_of) if stages is None else stages
+    start = as_of - pd.DateOffset(months=months) + pd.Timedelta(days=1)
+    w = orders[(orders["order_date"] >= start) & (orders["order_date"] <= as_of) & orders["rep_id"].notna()]
+    by = w.groupby(["customer_id", "rep_id"], sort=False)["amount"].sum().reset_index()
+    if reps is not None:
+        _require(reps, "reps", ("rep_id", "exit_date"))
+        gone = reps.loc[reps["exit_date"].notna() & (pd.to_datetime(reps["exit_date"]) <= as_of), "rep_id"]
+        by = by[~by["rep_id"].isin(set(gone))]
+    by = by.sort_values(["customer_id", "amount"], ascending=[True, False], kind="mergesort")
+    own = by.drop_duplicates("customer_id")
+    rev = w.groupby("customer_id")["amount"].sum()
+    out = own[["customer_id", "rep_id"]].merge(customers[["customer_id", "region"]], on="customer_id", how="left")
+    out["abc_class"] = out["customer_id"].map(classes).fillna("C")
+    out["lifecycle_stage"] = out["customer_id"].map(stages).fillna("maturity")
+    out["revenue"] = out["customer_id"].map(rev).fillna(0.0)
+    return out.reset_index(drop=True)
+
+
+def coverage_load(accounts: pd.DataFrame, params: CoverageParams, reps: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Hours each rep needs per month to cover her book, against capacity.
+
+    ``hours_i = sum over the rep's accounts of (visits * hours_per_visit + calls *
+    hours_per_call) / 12`` from the norms of (abc_class, lifecycle_stage);
+    ``utilisation = hours / selling_hours_per_month``; ``status`` = "overloaded"
+    (> ``overload``), "idle" (< ``idle``) or "ok".  Reps in ``reps`` (still employed)
+    without accounts appear with zero hours.
+
+    Returns
+    -------
+    DataFrame indexed by rep_id: ``region``, ``accounts``, ``a_accounts``, ``hours``,
+    ``capacity``, ``utilisation``, ``status``.
+    """
+    _require(accounts, "accounts", ("customer_id", "rep_id", "region", "abc_class", "lifecycle_stage"))
+    acc = accounts.copy()
+    acc["hours"] = [params.hours_per_month(c, s) for c, s in zip(acc["abc_class"], acc["lifecycle_stage"])]
+    g = acc.groupby("rep_id")
+    out = pd.DataFrame(
+        {
+            "region": g["region"].agg(lambda s: s.mode().iloc[0] if len(s.mode()) else s.iloc[0]),
+            "accounts": g.size(),
+            "a_accounts": g["abc_class"].agg(lambda s: int((s == "A").sum())),
+            "hours": g["hours"].sum(),
+        }
+    )
+    if reps is not None:
+        _require(reps, "reps", ("rep_id", "region"))
+        active = reps
+        if "exit_date" in reps.columns:
+            active = reps[reps["exit_date"].isna()]
+        for r in active.itertuples(index=False):
+            if r.rep_id not in out.index:
+                out.loc[r.rep_id] = {"region": r.region, "accounts": 0, "a_accounts": 0, "hours": 0.0}
+    out["capacity"] = params.selling_hours_per_month
+    out["utilisation"] = out["hours"] / out["capacity"]
+    out["status"] = np.where(
+        out["utilisation"] > params.overload, "overloaded",
+        np.where(out["utilisation"] < params.idle, "idle", "ok"),
+    )
+    out[["accounts", "a_accounts"]] = out[["accounts", "a_accounts"]].astype(int)
+    return out.rename_axis("rep_id")
+
+
+def suggest_reassignments(
+    accounts: pd.DataFrame,
+    params: CoverageParams,
+    reps: pd.DataFrame | None = None,
+    max_moves: int = 10_000,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Greedy rebalancing of account books within each region.
+
+    Rules: A-class accounts never move (the relationship stays with its rep); accounts
+    move only within a region.  Repeat: take the most loaded rep of a region whose
+    utilisation is above ``overload`` and the least loaded rep of the same region; move
+    the B/C account (B before C, larger hours first) that brings the donor closest to
+    ``1.0`` without lifting the receiver above ``1.0`` -- or any account that strictly
+    lowers the larger of the two utilisations; stop when no move helps.  Each move
+    strictly lowers ``max(u_donor, u_receiver)``, so the loop ends.
+
+    Returns
+    -------
+    (moves, load_after)
+        ``moves``: customer_id, region, abc_class, hours, from_rep, to_rep,
+        from_util_before, to_util_before.  ``load_after``: :func:`coverage_load` of the
+        rebalanced book.
+    """
+    acc = accounts.copy()
+    acc["hours"] = [params.hours_per_month(c, s) for c, s in zip(acc["abc_class"], acc["lifecycle_stage"])]
+    load = coverage_load(acc, params, reps)
+    cap = params.selling_hours_per_month
+    hours = load["hours"].to_dict()
+    region_of = load["region"].to_dict()
+    moves = []
+    for region in sorted(set(region_of.values())):
+        members = [r for r, g in region_of.items() if g == region]
+        if len(members) < 2:
+            continue
+        while len(moves) < max_moves:
+            donor = max(members, key=lambda r: hours[r])
+            recv = min(members, key=lambda r: hours[r])
+            if hours[donor] / cap <= params.overload or donor == recv:
+                break
+            cand = acc[(acc["rep_id"] == donor) & (acc["abc_class"] != "A") & (acc["hours"] > 0)]
+            if cand.empty:
+                members = [m for m in members if m != donor]
+                if len(members) < 2:
+                    break
+                continue
+            before = max(hours[donor], hours[recv])
+            best, best_key = None, None
+            for idx, row in cand.iterrows():
+                h = row["hours"]
+                after = max(hours[donor] - h, hours[recv] + h)
+                if after >= before - 1e-12:
+                    continue
+                fits = hours[recv] + h <= cap + 1e-12
+                key = (not fits, 0 if row["abc_class"] == "B" else 1, abs(hours[donor] - h - cap), -h)
+                if best_key is None or key < best_key:
+                    best, best_key = idx, key
+            if best is None:
+                members = [m for m in members if m != donor]
+                if len(members) < 2:
+                    break
+                continue
+            h = acc.at[best, "hours"]
+            moves.append((acc.at[best, "customer_id"], region, acc.at[best, "abc_class"], h,
+                          donor, recv, hours[donor] / cap, hours[recv] / cap))
+            hours[donor] -= h
+            hours[recv] += h
+            acc.at[best, "rep_id"] = recv
+    mv = pd.DataFrame(moves, columns=["customer_id", "region", "abc_class", "hours", "from_rep",
+                                      "to_rep", "from_util_before", "to_util_before"])
+    return mv, coverage_load(acc.drop(columns="hours"), params, reps)

@@ -1,0 +1,307 @@
+"""Tests for salesplan.allocation: expected numbers come from closed forms and hand
+arithmetic written next to them, never from running the code under test."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesplan import allocation as al
+
+# ----------------------------------------------------------------------------- budget
+# Exponential curves r_i(x) = a_i (1 - exp(-x / b_i)):  r_i'(x) = a_i / b_i exp(-x / b_i).
+# KKT with all units interior: a_i / b_i exp(-x_i / b_i) = lam  =>  x_i = b_i ln(a_i / (b_i lam)).
+A = {"N": 100.0, "S": 80.0, "E": 60.0}
+B = {"N": 20.0, "S": 10.0, "E": 15.0}
+LAM = 0.5
+X_STAR = {u: B[u] * math.log(A[u] / (B[u] * LAM)) for u in A}
+# N: 20 ln(10) = 46.0517, S: 10 ln(16) = 27.7259, E: 15 ln(8) = 31.1916
+TOTAL = sum(X_STAR.values())
+
+
+def _curves():
+    return {u: al.ResponseCurve("exp", A[u], B[u]) for u in A}
+
+
+@pytest.mark.parametrize("method", ["kkt", "dp", "slsqp"])
+def test_optimiser_finds_closed_form_optimum(method):
+    plan = al.optimise_budget(_curves(), al.BudgetConstraints(TOTAL), method=method)
+    tol = 1e-6 if method == "kkt" else 1e-3
+    for u in A:
+        assert plan.spend[u] == pytest.approx(X_STAR[u], rel=tol)
+    # equal marginal returns (= lam) across unconstrained units
+    assert np.allclose(plan.table["marginal"], LAM, rtol=10 * tol)
+    assert plan.spend.sum() == pytest.approx(TOTAL, rel=1e-9)
+    if method == "kkt":
+        assert plan.multiplier == pytest.approx(LAM, rel=1e-9)
+
+
+def test_months_scaling():
+    # a quarter's budget 3 * TOTAL spread over 3 months gives 3 * X_STAR per unit
+    plan = al.optimise_budget(_curves(), al.BudgetConstraints(3 * TOTAL), months=3)
+    for u in A:
+        assert plan.spend[u] == pytest.approx(3 * X_STAR[u], rel=1e-6)
+    assert plan.total_response == pytest.approx(
+        3 * sum(A[u] * (1 - math.exp(-X_STAR[u] / B[u])) for u in A), rel=1e-9
+    )
+
+
+def test_constraints_hold_and_free_units_share_marginal():
+    last = {"N": 30.0, "S": 40.0, "E": 35.0}
+    cons = al.BudgetConstraints(
+        total=105.0, minimum={"E": 33.0}, maximum={"N": 40.0}, last_year=last, max_change=0.25
+    )
+    # bounds: N [22.5, 37.5]; S [30, 50]; E [33, 43.75]
+    for method in ("kkt", "dp"):
+        plan = al.optimise_budget(_curves(), cons, method=method)
+        x = plan.spend
+        assert x.sum() == pytest.approx(105.0, rel=1e-9)
+        assert x["N"] <= 37.5 + 1e-9 and x["N"] >= 22.5 - 1e-9
+        assert 30 - 1e-9 <= x["S"] <= 50 + 1e-9
+        assert 33 - 1e-9 <= x["E"] <= 43.75 + 1e-9
+        free = plan.table[plan.table["binding"] == ""]
+        if len(free) > 1:
+            assert free["marginal"].max() - free["marginal"].min() < 1e-3
+        # a binding-at-max unit has marginal >= the free ones; at min, <=
+        t = plan.table
+        lam = free["marginal"].mean() if len(free) else None
+        if lam is not None:
+            assert (t.loc[t["binding"] == "max", "marginal"] >= lam - 1e-6).all()
+            assert (t.loc[t["binding"] == "min", "marginal"] <= lam + 1e-6).all()
+
+
+def test_kkt_matches_brute_force_grid():
+    cons = al.BudgetConstraints(60.0, maximum={"N": 25.0})
+    plan = al.optimise_budget(_curves(), cons)
+    best = -np.inf
+    c = _curves()
+    for xn in np.linspace(0, 25, 101):
+        for xs in np.linspace(0, 60 - xn, 121):
+            xe = 60 - xn - xs
+            best = max(best, c["N"](xn) + c["S"](xs) + c["E"](xe))
+    assert plan.total_response >= best - 1e-6
+    assert plan.total_response <= best + 0.05
+
+
+def test_underspend_stops_at_unit_return():
+    # spend_all=False: x_i = b_i ln(a_i / b_i) where the marginal return falls to 1
+    cons = al.BudgetConstraints(1e6, spend_all=False)
+    plan = al.optimise_budget(_curves(), cons)
+    for u in A:
+        assert plan.spend[u] == pytest.approx(B[u] * math.log(A[u] / B[u]), rel=1e-6)
+
+
+def test_s_curve_uses_global_method():
+    curves = {
+        "u1": al.ResponseCurve("adbudg", 100.0, 10.0, 3.0),
+        "u2": al.ResponseCurve("adbudg", 100.0, 10.0, 3.0),
+    }
+    # with an S-curve splitting 24 evenly (12 each) is worse than putting all on one unit?
+    # r(12) = 100 * 1.728 / 2.728 = 63.34 each -> 126.7; r(24) = 100 * 13.824/14.824 = 93.25.
+    plan = al.optimise_budget(curves, al.BudgetConstraints(24.0))
+    assert plan.method == "dp"
+    assert plan.total_response == pytest.approx(2 * 100 * 1.728 / 2.728, rel=1e-4)
+    # small budget: concentrating wins. r(6)=100*.216/1.216=17.76 each -> 35.5 < r(12)=63.34
+    plan = al.optimise_budget(curves, al.BudgetConstraints(12.0))
+    assert plan.total_response == pytest.approx(100 * 1.728 / 2.728, rel=1e-4)
+
+
+def test_little_four_points_calibration():
+    # true curve: floor 10, a = 90, b = 100, c = 2 -> r(x) = 10 + 90 x^2 / (100^2 + x^2)
+    def r(x):
+        return 10 + 90 * x**2 / (100**2 + x**2)
+
+    j = pd.DataFrame({"region": ["R"], "current_spend": [80.0], "at_zero": [10.0],
+                      "at_saturation": [100.0], "at_current": [r(80.0)], "at_plus50": [r(120.0)]})
+    c = al.calibrate_from_judgments(j)["R"]
+    assert (c.a, c.b, c.c, c.floor) == pytest.approx((90.0, 100.0, 2.0, 10.0), rel=1e-9)
+    bad = j.assign(at_plus50=j["at_current"] - 1)
+    with pytest.raises(ValueError, match="at_current < at_plus50"):
+        al.calibrate_from_judgments(bad)
+
+
+def test_fit_recovers_curves_from_attributed_sales():
+    rng = np.random.default_rng(3)
+    months = pd.date_range("2023-01-01", periods=36, freq="MS")
+    rows_s, rows_y = [], []
+    truth = {"R1": (500.0, 300.0), "R2": (200.0, 80.0)}
+    gm = 0.4
+    for r, (a, b) in truth.items():
+        x = b * rng.uniform(0.3, 2.5, len(months))
+        y = a * (1 - np.exp(-x / b)) / gm
+        rows_s += list(zip([r] * 36, months, x))
+        rows_y += list(zip([r] * 36, months, y))
+    spend = pd.DataFrame(rows_s, columns=["region", "month", "amount"])
+    sales = pd.DataFrame(rows_y, columns=["region", "month", "sales"])
+    fit = al.fit_response_curves(spend, sales, gm, attributed=True)
+    for r, (a, b) in truth.items():
+        assert fit.loc[r, "a"] == pytest.approx(a, rel=1e-5)
+        assert fit.loc[r, "b"] == pytest.approx(b, rel=1e-5)
+        assert fit.loc[r, "accepted"]
+
+
+def test_fit_with_baseline_and_fallback_reason():
+    rng = np.random.default_rng(5)
+    months = pd.date_range("2022-01-01", periods=48, freq="MS")
+    rows_s, rows_y = [], []
+    for r, (a, b, base) in {"R1": (400.0, 100.0, 2000.0), "R2": (300.0, 60.0, 1500.0)}.items():
+        x = b * rng.uniform(0.2, 3.0, len(months))
+        season = 1 + 0.1 * np.sin(2 * np.pi * months.month / 12)
+        y = (base * season + a * (1 - np.exp(-x / b)) + rng.normal(0, 5, len(months))) / 0.5
+        rows_s += list(zip([r] * 48, months, x))
+        rows_y += list(zip([r] * 48, months, y))
+    # R3: spend constant -> not identified -> pooled from the accepted regions
+    rows_s += list(zip(["R3"] * 48, months, [50.0] * 48))
+    rows_y += list(zip(["R3"] * 48, months, [3000.0] * 48))
+    spend = pd.DataFrame(rows_s, columns=["region", "month", "amount"])
+    sales = pd.DataFrame(rows_y, columns=["region", "month", "sales"])
+    fit = al.fit_response_curves(spend, sales, 0.5)
+    assert fit.loc["R1", "accepted"] and fit.loc["R2", "accepted"]
+    assert fit.loc["R1", "a"] == pytest.approx(400, rel=0.1)
+    assert fit.loc["R1", "b"] == pytest.approx(100, rel=0.15)
+    assert not fit.loc["R3", "accepted"] and fit.loc["R3", "source"] == "pooled"
+    assert "barely varies" in fit.loc["R3", "reason"]
+    curves = al.curves_from_fit(fit)
+    assert set(curves) == {"R1", "R2", "R3"}
+
+
+def test_budget_parameter_errors():
+    with pytest.raises(ValueError, match="total must be >= 0"):
+        al.BudgetConstraints(-1.0)
+    with pytest.raises(ValueError, match="above maximum"):
+        al.BudgetConstraints(10.0, minimum={"N": 5.0}, maximum={"N": 4.0})
+    with pytest.raises(ValueError, match="last_year is missing"):
+        al.BudgetConstraints(10.0, max_change=0.2)
+    with pytest.raises(ValueError, match="minimums add up"):
+        al.optimise_budget(_curves(), al.BudgetConstraints(10.0, minimum=5.0))
+    with pytest.raises(ValueError, match="maximums add up"):
+        al.optimise_budget(_curves(), al.BudgetConstraints(100.0, maximum=5.0))
+    with pytest.raises(ValueError, match="ResponseCurve.b"):
+        al.ResponseCurve("exp", 1.0, 0.0)
+    with pytest.raises(ValueError, match="kind"):
+        al.ResponseCurve("linear", 1.0, 1.0)
+
+
+def test_rule_of_thumb_and_comparison():
+    shares = pd.DataFrame({"a_share": [0.75, 0.25, 0.0], "other_share": [0.2, 0.3, 0.5]},
+                          index=["N", "S", "E"])
+    rule = al.rule_of_thumb_allocation(shares, 100.0)
+    # 100 * (0.8 * a + 0.2 * other): N 60 + 4 = 64, S 20 + 6 = 26, E 0 + 10 = 10
+    assert rule.to_dict() == pytest.approx({"N": 64.0, "S": 26.0, "E": 10.0})
+    plan = al.optimise_budget(_curves(), al.BudgetConstraints(100.0))
+    cmp = al.compare_allocations(_curves(), {"optimum": plan.spend, "rule": rule},
+                                 constraints=al.BudgetConstraints(100.0))
+    assert cmp.loc["optimum", "vs_best"] == 0.0
+    assert cmp.loc["rule", "response"] < cmp.loc["optimum", "response"]
+    assert cmp["feasible"].all()
+
+
+def test_sensitivity_regret_is_small_and_nonnegative():
+    plan = al.optimise_budget(_curves(), al.BudgetConstraints(TOTAL))
+    scen, oat = al.curve_sensitivity(_curves(), plan.spend, al.BudgetConstraints(TOTAL),
+                                     n_scenarios=20, seed=1)
+    assert (scen["regret"] >= -1e-9).all() and scen["regret"].max() < 0.1
+    assert len(oat) == 6 and (oat["regret"] >= -1e-9).all()
+
+
+def test_abc_classes_pareto():
+    orders = pd.DataFrame({
+        "order_date": pd.to_datetime(["2026-06-01"] * 5),
+        "customer_id": ["c1", "c2", "c3", "c4", "c5"],
+        "amount": [50.0, 25.0, 15.0, 7.0, 3.0],
+    })
+    cls = al.abc_classes(orders, "2026-12-31")
+    # cumulative share before each: 0, .50, .75 -> A (< .8); .90 -> B (< .95); .97 -> C
+    assert cls.to_dict() == {"c1": "A", "c2": "A", "c3": "A", "c4": "B", "c5": "C"}
+
+
+# -------------------------------------------------------------------------- headcount
+def test_reps_needed_hand_example():
+    params = al.CapacityParams(ramp_months=6, expected_attainment=0.8, annual_attrition=0.24,
+                               time_to_hire_months=2)
+    t = pd.DataFrame({"region": ["East"], "target": [3_600_000.0]})
+    out = al.reps_needed(t, {"East": 100_000.0}, params, period_months=3)
+    # fte = 3.6M / (100k * 0.8 * 3) = 15
+    assert out.loc["East", "fte_needed"] == pytest.approx(15.0)
+    # q = 0.24 / 12 = 0.02; f = (1 - 0.02 * 6 / 2) / (1 + 0.02 * 2) = 0.94 / 1.04 = 0.903846
+    assert params.productive_fraction == pytest.approx(0.94 / 1.04)
+    # 15 / 0.903846 = 16.596 -> 17 heads
+    assert out.loc["East", "headcount_needed"] == 17
+
+
+def test_roster_capacity_and_hiring_plan_hand_example():
+    params = al.CapacityParams(ramp_months=4, expected_attainment=1.0, annual_attrition=0.0,
+                               time_to_hire_months=1)
+    reps = pd.DataFrame({
+        "rep_id": ["r1", "r2", "r3"], "region": ["X"] * 3,
+        "hire_date": pd.to_datetime(["2020-01-01", "2026-12-01", "2020-01-01"]),
+        "exit_date": pd.to_datetime([None, None, "2027-02-15"]),
+    })
+    cap = al.roster_capacity(reps, "2026-12-31", 3, params)
+    # Jan: r1 1, r2 tenure 1.5 -> 1.5/4 = .375, r3 1  => 2.375
+    # Feb: r1 1, r2 2.5/4 = .625, r3 1 (exits 15 Feb, present at month start) => 2.625
+    # Mar: r1 1, r2 3.5/4 = .875, r3 gone => 1.875
+    assert cap["effective_fte"].tolist() == pytest.approx([2.375, 2.625, 1.875])
+    targets = pd.DataFrame({"region": ["X"] * 3,
+                            "month": pd.to_datetime(["2027-01-01", "2027-02-01", "2027-03-01"]),
+                            "target": [250.0, 250.0, 250.0]})
+    monthly, hires = al.hiring_plan(targets, reps, {"X": 100.0}, params, "2026-12-31")
+    # need 2.5 FTE each month. Jan: gap 0.125 but hires start in month 2 at the earliest
+    # (time to hire 1) -> uncovered. Feb: 2.625 >= 2.5. Mar: gap 0.625 -> a hire starting
+    # in month max(2, 3 - 4) = 2 gives ramp(3 - 2 + .5) = 1.5 / 4 = .375 -> ceil(.625/.375) = 2
+    assert monthly["uncovered_fte"].tolist() == pytest.approx([0.125, 0.0, 0.0])
+    assert hires[["start_month", "hires"]].values.tolist() == [[pd.Timestamp("2027-02-01"), 2]]
+    assert hires["requisition_month"].iloc[0] == pd.Timestamp("2027-01-01")
+    assert monthly["gap_fte"].iloc[2] == pytest.approx(0.0)
+
+
+def test_break_even_hand_example():
+    params = al.CapacityParams(ramp_months=2, expected_attainment=1.0, annual_attrition=0.0,
+                               time_to_hire_months=0, loaded_cost_per_month=5_000.0,
+                               hiring_cost=2_000.0, gross_margin_rate=0.25)
+    out = al.rep_break_even({"X": 40_000.0}, params, horizon_months=4)
+    # full margin/month = 40k * .25 = 10k; ramp k-.5: .25, .75, 1, 1 -> 2.5k, 7.5k, 10k, 10k
+    # cum margin 2.5, 10, 20, 30k; cum cost 2k + 5k k: 7, 12, 17, 22k -> payback month 3
+    assert out.loc["X", "margin"] == pytest.approx(30_000.0)
+    assert out.loc["X", "cost"] == pytest.approx(22_000.0)
+    assert out.loc["X", "payback_month"] == 3
+    assert out.loc["X", "break_even"]
+    assert out.loc["X", "steady_state_ratio"] == pytest.approx(2.0)
+
+
+def test_capacity_parameter_errors():
+    with pytest.raises(ValueError, match="annual_attrition"):
+        al.CapacityParams(annual_attrition=1.5)
+    with pytest.raises(ValueError, match="ramp_months"):
+        al.CapacityParams(ramp_months=-1)
+    with pytest.raises(ValueError, match="productivity must be > 0"):
+        al.reps_needed(pd.DataFrame({"region": ["X"], "target": [1.0]}), 0.0, al.CapacityParams())
+
+
+# --------------------------------------------------------------------------- coverage
+def test_coverage_and_reassignment_keep_a_accounts():
+    params = al.CoverageParams(
+        visits_per_year={(c, s): v for c, v in {"A": 12, "B": 6, "C": 0}.items()
+                         for s in al.LIFECYCLE_STAGES},
+        calls_per_year={(c, s): 0 for c in "ABC" for s in al.LIFECYCLE_STAGES},
+        hours_per_visit=2.0, selling_hours_per_month=10.0, overload=1.1, idle=0.7,
+    )
+    # hours/month: A = 12 * 2 / 12 = 2, B = 6 * 2 / 12 = 1, C = 0
+    acc = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(10)],
+        "rep_id": ["r1"] * 8 + ["r2"] * 2,
+        "region": ["X"] * 10,
+        "abc_class": ["A", "A", "A", "A", "B", "B", "B", "B", "A", "B"],
+        "lifecycle_stage": ["maturity"] * 10,
+    })
+    load = al.coverage_load(acc, params)
+    # r1: 4 A * 2 + 4 B * 1 = 12h -> 1.2 overloaded; r2: 2 + 1 = 3h -> 0.3 idle
+    assert load.loc["r1", "hours"] == 12 and load.loc["r1", "status"] == "overloaded"
+    assert load.loc["r2", "hours"] == 3 and load.loc["r2", "status"] == "idle"
+    moves, after = al.suggest_reassignments(acc, params)
+    assert (moves["abc_class"] != "A").all() and len(moves) >= 1
+    assert after["utilisation"].max() <= 1.1
+    assert after.loc["r1", "a_accounts"] == 4  # A relationships stay
+    with pytest.raises(ValueError, match="idle"):
+        al.CoverageParams(idle=1.2, overload=1.1)
