@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesplan.data.schema import DEFAULT_STAGES, SCHEMAS, SalesData
+from salesplan.data.schema import DEFAULT_STAGES, SalesData
 
 __all__ = ["DemoCompany", "GroundTruth", "generate"]
 
@@ -89,9 +89,7 @@ _REGIONS = (
     ("northeast", "Northeast", "东北", "emerging", 0.11, 0.10, 0.35, 0.02, 1600.0, 0.12),
 )
 
-_SEASON_BASE = np.array(
-    [0.84, 0.80, 0.95, 0.96, 1.00, 0.98, 0.90, 0.88, 1.02, 1.08, 1.22, 1.37]
-)
+_SEASON_BASE = np.array([0.84, 0.80, 0.95, 0.96, 1.00, 0.98, 0.90, 0.88, 1.02, 1.08, 1.22, 1.37])
 
 _PRODUCTS_EN = ("Pumps", "Valves", "Sensors", "Control Systems", "Services")
 _PRODUCTS_ZH = ("泵类", "阀门", "传感器", "控制系统", "技术服务")
@@ -112,34 +110,151 @@ _ACTIVITY_RATES = np.array([[0.50, 1.50, 2.00], [0.15, 0.60, 1.00], [0.03, 0.25,
 _PROSPECTING_CALLS = 5.0  # calls per rep-month without a customer
 
 _INDUSTRIES_EN = (
-    "Manufacturing", "Chemicals", "Electronics", "Logistics", "Food & Beverage",
-    "Construction", "Automotive", "Healthcare", "Energy", "Retail",
+    "Manufacturing",
+    "Chemicals",
+    "Electronics",
+    "Logistics",
+    "Food & Beverage",
+    "Construction",
+    "Automotive",
+    "Healthcare",
+    "Energy",
+    "Retail",
 )
-_INDUSTRIES_ZH = ("制造业", "化工", "电子", "物流", "食品饮料", "建筑", "汽车", "医疗", "能源", "零售")
+_INDUSTRIES_ZH = (
+    "制造业",
+    "化工",
+    "电子",
+    "物流",
+    "食品饮料",
+    "建筑",
+    "汽车",
+    "医疗",
+    "能源",
+    "零售",
+)
 
 _EN_PREFIX = (
-    "Northwind", "Bluewater", "Summit", "Pioneer", "Atlas", "Granite", "Silverline",
-    "Redwood", "Ironbridge", "Harbor", "Evergreen", "Keystone", "Lakeside", "Meridian",
-    "Oakridge", "Pinnacle", "Riverside", "Sterling", "Titan", "Vanguard", "Westfield",
-    "Crescent", "Falcon", "Horizon", "Liberty", "Nova", "Orion", "Prairie", "Sequoia",
+    "Northwind",
+    "Bluewater",
+    "Summit",
+    "Pioneer",
+    "Atlas",
+    "Granite",
+    "Silverline",
+    "Redwood",
+    "Ironbridge",
+    "Harbor",
+    "Evergreen",
+    "Keystone",
+    "Lakeside",
+    "Meridian",
+    "Oakridge",
+    "Pinnacle",
+    "Riverside",
+    "Sterling",
+    "Titan",
+    "Vanguard",
+    "Westfield",
+    "Crescent",
+    "Falcon",
+    "Horizon",
+    "Liberty",
+    "Nova",
+    "Orion",
+    "Prairie",
+    "Sequoia",
     "Unity",
 )
 _EN_CORE = (
-    "Industrial", "Precision", "Process", "Fluid", "Systems", "Technical", "Engineering",
-    "Supply", "Works", "Solutions", "Components", "Dynamics", "Automation", "Materials",
+    "Industrial",
+    "Precision",
+    "Process",
+    "Fluid",
+    "Systems",
+    "Technical",
+    "Engineering",
+    "Supply",
+    "Works",
+    "Solutions",
+    "Components",
+    "Dynamics",
+    "Automation",
+    "Materials",
 )
 _EN_SUFFIX = ("Inc", "Ltd", "LLC", "Co", "Group", "GmbH", "Corp")
 _EN_FIRST = (
-    "James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David",
-    "Elizabeth", "William", "Susan", "Richard", "Jessica", "Joseph", "Sarah", "Thomas",
-    "Karen", "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Sandra", "Mark", "Emily",
-    "Steven", "Laura", "Paul", "Anna", "Kevin", "Maria", "Brian", "Olivia", "George", "Emma",
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Susan",
+    "Richard",
+    "Jessica",
+    "Joseph",
+    "Sarah",
+    "Thomas",
+    "Karen",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Nancy",
+    "Anthony",
+    "Sandra",
+    "Mark",
+    "Emily",
+    "Steven",
+    "Laura",
+    "Paul",
+    "Anna",
+    "Kevin",
+    "Maria",
+    "Brian",
+    "Olivia",
+    "George",
+    "Emma",
 )
 _EN_LAST = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
-    "Rodriguez", "Martinez", "Hernandez", "Lopez", "Wilson", "Anderson", "Taylor",
-    "Thomas", "Moore", "Jackson", "Martin", "Lee", "Thompson", "White", "Harris", "Clark",
-    "Lewis", "Walker", "Hall", "Young", "King", "Wright", "Scott", "Green", "Baker",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Hall",
+    "Young",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
 )
 _ZH_CITIES = {
     "east": ("上海", "杭州", "南京", "苏州", "宁波", "合肥", "无锡"),
@@ -157,14 +272,62 @@ _EN_CITIES = {
     "southwest": ("Phoenix", "Tucson", "Albuquerque", "El Paso"),
     "northeast": ("Buffalo", "Syracuse", "Portland", "Burlington"),
 }
-_ZH_BRAND_CHARS = tuple("恒华鑫永宏中天瑞金博盛嘉海东新联卓正安汇达信源泰图成丰桥远世禾纳方锐创越通德昌隆兴利宝")
-_ZH_INDUSTRY = ("机械", "电子", "化工", "物流", "医药", "建材", "食品", "科技", "纺织", "汽车配件", "能源", "环保")
+_ZH_BRAND_CHARS = tuple(
+    "恒华鑫永宏中天瑞金博盛嘉海东新联卓正安汇达信源泰图成丰桥远世禾纳方锐创越通德昌隆兴利宝"
+)
+_ZH_INDUSTRY = (
+    "机械",
+    "电子",
+    "化工",
+    "物流",
+    "医药",
+    "建材",
+    "食品",
+    "科技",
+    "纺织",
+    "汽车配件",
+    "能源",
+    "环保",
+)
 _ZH_SUFFIX = ("有限公司", "股份有限公司", "实业有限公司", "集团有限公司")
 _ZH_SURNAMES = tuple("王李张刘陈杨黄赵周吴徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾")
 _ZH_GIVEN = (
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛",
-    "明", "超", "秀英", "霞", "平", "刚", "桂英", "建华", "志强", "晓东", "海燕", "文博", "思远",
-    "佳怡", "子轩", "雨桐", "浩然", "欣怡", "俊杰", "宇航", "梦瑶",
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "霞",
+    "平",
+    "刚",
+    "桂英",
+    "建华",
+    "志强",
+    "晓东",
+    "海燕",
+    "文博",
+    "思远",
+    "佳怡",
+    "子轩",
+    "雨桐",
+    "浩然",
+    "欣怡",
+    "俊杰",
+    "宇航",
+    "梦瑶",
 )
 
 
@@ -554,8 +717,12 @@ def _returns(rng, st, cust_idx, day, prod, qty, amount, rep, drop_day):
     rqty = np.maximum(rqty, -qty[hit])
     ramount = np.round(rqty * amount[hit] / qty[hit], 2)
     return {
-        "cust": cust_idx[hit], "day": rday.astype(np.int64), "prod": prod[hit],
-        "qty": rqty, "amount": ramount, "rep": rep[hit],
+        "cust": cust_idx[hit],
+        "day": rday.astype(np.int64),
+        "prod": prod[hit],
+        "qty": rqty,
+        "amount": ramount,
+        "rep": rep[hit],
     }
 
 
@@ -581,18 +748,33 @@ def _build_orders(rng_lines, rng_ret, st, events, cust, id_prefix, win_hi):
     day = events["day"][ev]
     slot = cust["slot"][c]
     rep = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], slot, day)
-    ret = _returns(rng_ret, st, c, day, ln["prod"], ln["qty"], ln["amount"], rep, cust["drop_floor"])
+    ret = _returns(
+        rng_ret, st, c, day, ln["prod"], ln["qty"], ln["amount"], rep, cust["drop_floor"]
+    )
     n_ev = len(events["day"])
     width = max(7, len(str(n_ev)))
-    order_no = np.array([f"{id_prefix}{e + 1:0{width}d}-{j}" for e, j in zip(ev.tolist(), ln["line"].tolist())], dtype=object)
+    order_no = np.array(
+        [f"{id_prefix}{e + 1:0{width}d}-{j}" for e, j in zip(ev.tolist(), ln["line"].tolist())],
+        dtype=object,
+    )
     products = np.asarray(st["products"], dtype=object)
     rep_ids = np.where(rep >= 0, st["rep_ids"][np.maximum(rep, 0)], None)
-    pos = _orders_frame(order_no, cust["ids"][c], day, rep_ids, products[ln["prod"]], ln["qty"], ln["amount"])
+    pos = _orders_frame(
+        order_no, cust["ids"][c], day, rep_ids, products[ln["prod"]], ln["qty"], ln["amount"]
+    )
     ro = np.lexsort((ret["cust"], ret["day"]))
     ret = {k: v[ro] for k, v in ret.items()}
     rid = np.array([f"R{id_prefix}{i:0{width}d}" for i in range(1, len(ro) + 1)], dtype=object)
     r_rep = np.where(ret["rep"] >= 0, st["rep_ids"][np.maximum(ret["rep"], 0)], None)
-    rets = _orders_frame(rid, cust["ids"][ret["cust"]], ret["day"], r_rep, products[ret["prod"]], ret["qty"], ret["amount"])
+    rets = _orders_frame(
+        rid,
+        cust["ids"][ret["cust"]],
+        ret["day"],
+        r_rep,
+        products[ret["prod"]],
+        ret["qty"],
+        ret["amount"],
+    )
     late = ret["day"] >= win_hi
     frame = pd.concat([pos, rets[~late]], ignore_index=True)
     frame = frame.sort_values(["order_date", "order_id"], kind="mergesort", ignore_index=True)
@@ -667,7 +849,7 @@ def generate(
 
     # ---------------------------------------------------------------- customers
     rc = rng["customers"]
-    n_total = max(R * 5, int(round(3000 * scale)))
+    n_total = max(R * 5, round(3000 * scale))
     n_reg = np.floor(n_total * share).astype(int)
     n_reg[0] += n_total - n_reg.sum()
     n_init = np.round(n_reg * init_share).astype(int)
@@ -700,7 +882,9 @@ def generate(
     # ---------------------------------------------------------------- territories and reps
     rp = rng["reps"]
     n_slots = np.maximum(3, np.round(n_reg / 3000 * 54)).astype(int)
-    growth_share = np.where(maturity == "emerging", 0.30, np.where(maturity == "developing", 0.12, 0.0))
+    growth_share = np.where(
+        maturity == "emerging", 0.30, np.where(maturity == "developing", 0.12, 0.0)
+    )
     slot_region, slot_level, slot_created = [], [], []
     for r in range(R):
         n_s = n_slots[r]
@@ -721,11 +905,13 @@ def generate(
     chain_rep = np.full((S, 2), -1, dtype=np.int64)
     chain_start = np.zeros((S, 2), dtype=np.int64)
     chain_end = np.full((S, 2), BIG, dtype=np.int64)
-    hire0 = np.where(initial, start_day - np.floor(rp.uniform(20, 8 * _DAYS_PER_YEAR, S)), slot_created)
+    hire0 = np.where(
+        initial, start_day - np.floor(rp.uniform(20, 8 * _DAYS_PER_YEAR, S)), slot_created
+    )
     exits = initial & (rp.random(S) < 0.28)
     exit_day = rp.integers(start_day + 60, as_of_day - 150, S)
     gap = 1 + rp.integers(0, 21, S)
-    n_vac = int(min(exits.sum(), max(1, round(1.5 * scale))))
+    n_vac = min(int(exits.sum()), max(1, round(1.5 * scale)))
     long_gap = np.flatnonzero(exits)
     long_gap = long_gap[rp.permutation(len(long_gap))[:n_vac]]
     gap[long_gap] = rp.integers(45, 100, len(long_gap))
@@ -775,8 +961,14 @@ def generate(
     }
     slot = _assign_territory(rc, st, reg, seg == 0, acq)
     cust = {
-        "ids": cust_ids, "lam": lam, "drop": drop, "acq": acq, "mov": mov,
-        "g": g_acc[reg], "reg": reg, "slot": slot,
+        "ids": cust_ids,
+        "lam": lam,
+        "drop": drop,
+        "acq": acq,
+        "mov": mov,
+        "g": g_acc[reg],
+        "reg": reg,
+        "slot": slot,
         "drop_floor": np.floor(drop).astype(np.int64),
     }
 
@@ -794,20 +986,30 @@ def generate(
     spend = np.round(base_spend[:, None] * (1 + 0.4 * rm.uniform(-1, 1, (R, M))), -1)
 
     # ---------------------------------------------------------------- orders
-    events, expected = _purchases(rng["orders"], st, cust, months, starts, ends, cal, start_day, win_hi, spend)
-    orders, pending, meta = _build_orders(rng["lines"], rng["returns"], st, events, cust, "SO", win_hi)
+    events, expected = _purchases(
+        rng["orders"], st, cust, months, starts, ends, cal, start_day, win_hi, spend
+    )
+    orders, pending, meta = _build_orders(
+        rng["lines"], rng["returns"], st, events, cust, "SO", win_hi
+    )
 
     # ---------------------------------------------------------------- invoices
     terms_p = np.array([[0.1, 0.4, 0.5], [0.35, 0.45, 0.2], [0.7, 0.25, 0.05]])
     cum = terms_p[seg].cumsum(axis=1)
     terms = np.array([30, 45, 60])[(rc.random(C)[:, None] > cum).sum(axis=1).clip(0, 2)]
-    invoices = _invoices(rng["invoices"], st, cust, meta, starts, as_of_day, z, hazard, late_p, terms)
+    invoices = _invoices(
+        rng["invoices"], st, cust, meta, starts, as_of_day, z, hazard, late_p, terms
+    )
 
     # ---------------------------------------------------------------- opportunities
-    opps, hist = _opportunities(rng["opportunities"], st, cust, starts, ends, win_hi, maturity, rep_ids, cust_ids)
+    opps, hist = _opportunities(
+        rng["opportunities"], st, cust, starts, ends, win_hi, maturity, rep_ids, cust_ids
+    )
 
     # ---------------------------------------------------------------- activities
-    activities = _activities(rng["activities"], st, cust, seg, starts, ends, start_day, win_hi, rep_ids, cust_ids)
+    activities = _activities(
+        rng["activities"], st, cust, seg, starts, ends, start_day, win_hi, rep_ids, cust_ids
+    )
 
     # ---------------------------------------------------------------- names and tables
     rn = rng["names"]
@@ -816,7 +1018,8 @@ def generate(
     industry = industries[rn.integers(0, len(industries), C)]
     exp_month = lam * mov
     credit_limit = np.round(
-        exp_month * (terms / 30.0 + 1.0) * 1.5 * (1.0 - 0.5 * _logistic(z + rn.normal(0, 0.7, C))), -3
+        exp_month * (terms / 30.0 + 1.0) * 1.5 * (1.0 - 0.5 * _logistic(z + rn.normal(0, 0.7, C))),
+        -3,
     )
     credit_limit = np.maximum(credit_limit, 1000.0)
     customers = pd.DataFrame(
@@ -847,11 +1050,14 @@ def generate(
     exp_total = expected["first"] + expected["baseline"] + expected["marketing"]
     last12 = exp_total[:, -12:].sum(axis=1)
     prev12 = exp_total[:, -24:-12].sum(axis=1) if M >= 24 else np.full(R, np.nan)
-    acq_rate = np.where(
-        np.abs(k_acq) > 1e-9,
-        n_new * k_acq * np.exp(k_acq * T) / np.expm1(k_acq * T),
-        n_new / T,
-    ) / 12.0
+    acq_rate = (
+        np.where(
+            np.abs(k_acq) > 1e-9,
+            n_new * k_acq * np.exp(k_acq * T) / np.expm1(k_acq * T),
+            n_new / T,
+        )
+        / 12.0
+    )
     market_potential = np.round(last12 / penetration, -3)
     regions = pd.DataFrame(
         {"region": reg_name, "maturity": maturity, "market_potential": market_potential}
@@ -956,13 +1162,19 @@ def generate(
     truth = GroundTruth(
         as_of=as_of_ts,
         history_start=pd.Timestamp(_to_dt([start_day])[0]),
-        monthly_seasonality=pd.Series(season, index=pd.RangeIndex(1, 13, name="month"), name="seasonality"),
+        monthly_seasonality=pd.Series(
+            season, index=pd.RangeIndex(1, 13, name="month"), name="seasonality"
+        ),
         regions=truth_regions,
         customers=truth_customers,
         reps=truth_reps,
         territories=territories,
-        stage_conversion=pd.Series(_STAGE_CONVERSION, index=list(DEFAULT_STAGES), name="conversion"),
-        stage_duration_days=pd.Series(_STAGE_DURATION, index=list(DEFAULT_STAGES), name="mean_days"),
+        stage_conversion=pd.Series(
+            _STAGE_CONVERSION, index=list(DEFAULT_STAGES), name="conversion"
+        ),
+        stage_duration_days=pd.Series(
+            _STAGE_DURATION, index=list(DEFAULT_STAGES), name="mean_days"
+        ),
         ramp_months=st["ramp_months"],
         ramp_floor=st["ramp_floor"],
         vacancy_factor=st["vacancy_factor"],
@@ -980,7 +1192,9 @@ def generate(
             "order_value_shape": p["order_value_shape"],
             "order_value_sigma": p["order_value_sigma"],
         },
-        activity_rates=pd.DataFrame(_ACTIVITY_RATES, index=list(_SEGMENTS), columns=["visit", "call", "email"]),
+        activity_rates=pd.DataFrame(
+            _ACTIVITY_RATES, index=list(_SEGMENTS), columns=["visit", "call", "email"]
+        ),
         expected_revenue=expected_revenue,
     )
     st.update(
@@ -1022,7 +1236,9 @@ def _invoices(rng, st, cust, meta, starts, as_of_day, z, hazard, late_p, terms):
     # distress episodes: Poisson process with monthly rate h_i, each lasting 2 + Poisson(2)
     # months and covering the month before its onset (invoices already open)
     acq_m = np.searchsorted(starts, cust["acq"], side="right") - 1
-    on = (rng.random((C, M)) < -np.expm1(-hazard)[:, None]) & (np.arange(M)[None, :] >= acq_m[:, None])
+    on = (rng.random((C, M)) < -np.expm1(-hazard)[:, None]) & (
+        np.arange(M)[None, :] >= acq_m[:, None]
+    )
     ec, em = np.nonzero(on)
     dur = 2 + rng.poisson(2.0, len(ec))
     diff = np.zeros((C, M + 1), dtype=np.int64)
@@ -1071,7 +1287,7 @@ def _pick_customer(rng, cust, slot, day, tries=3):
     """A customer of ``slot`` acquired on or before ``day`` and still alive (-1 if none)."""
     cs = cust["slot"]
     amin = int(cust["acq"].min())
-    big = 10 ** 7
+    big = 10**7
     keys = cs * big + (cust["acq"] - amin)
     o = np.argsort(keys, kind="stable")
     keys_s = keys[o]
@@ -1080,7 +1296,9 @@ def _pick_customer(rng, cust, slot, day, tries=3):
     out = np.full(len(slot), -1, dtype=np.int64)
     todo = np.flatnonzero(k > 0)
     for _ in range(tries):
-        pick = o[seg0[todo] + np.minimum((rng.random(len(todo)) * k[todo]).astype(np.int64), k[todo] - 1)]
+        pick = o[
+            seg0[todo] + np.minimum((rng.random(len(todo)) * k[todo]).astype(np.int64), k[todo] - 1)
+        ]
         alive = cust["drop"][pick] > day[todo]
         out[todo[alive]] = pick[alive]
         todo = todo[~alive]
@@ -1108,7 +1326,9 @@ def _opportunities(rng, st, cust, starts, ends, win_hi, maturity, rep_ids, cust_
     n = len(s)
     mat = np.array([_MATURITY_DEAL[x] for x in maturity])
     amount = np.round(
-        _OPP_MEDIAN[st["slot_level"][s]] * mat[st["slot_region"][s]] * np.exp(rng.normal(0, 0.6, n)),
+        _OPP_MEDIAN[st["slot_level"][s]]
+        * mat[st["slot_region"][s]]
+        * np.exp(rng.normal(0, 0.6, n)),
         -2,
     )
     amount = np.maximum(amount, 500.0)
@@ -1219,8 +1439,11 @@ def _company_names(rng, region_keys: list[str], zh: bool) -> np.ndarray:
         for i, rk in enumerate(region_keys):
             cities = _ZH_CITIES[rk]
             out.append(
-                cities[int(u[i] * len(cities))] + _ZH_BRAND_CHARS[b1[i]] + _ZH_BRAND_CHARS[b2[i]]
-                + _ZH_INDUSTRY[ind[i]] + _ZH_SUFFIX[suf[i]]
+                cities[int(u[i] * len(cities))]
+                + _ZH_BRAND_CHARS[b1[i]]
+                + _ZH_BRAND_CHARS[b2[i]]
+                + _ZH_INDUSTRY[ind[i]]
+                + _ZH_SUFFIX[suf[i]]
             )
         return np.array(out, dtype=object)
     pre = rng.integers(0, len(_EN_PREFIX) + len(_EN_LAST), n)
@@ -1287,7 +1510,7 @@ def _simulate_future(st: dict, months: int, seed: int, redraw: bool) -> pd.DataF
     o = np.lexsort((n_reg, n_acq))
     n_reg, n_acq = n_reg[o], n_acq[o]
     n = len(n_reg)
-    lam, mu, mov, z, seg_noise = _draw_latent(rc, n, st["mov_med"][n_reg])
+    lam, mu, mov, _z, seg_noise = _draw_latent(rc, n, st["mov_med"][n_reg])
     n_drop = n_acq + rc.exponential(1.0 / mu) * DAYS_PER_MONTH
     score = lam * mov * seg_noise
     n_slot = _assign_territory(rc, st, n_reg, score >= st["seg_thr"][0], n_acq)

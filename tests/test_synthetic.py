@@ -40,8 +40,8 @@ def test_same_seed_gives_identical_frames(company, company_again):
 
 def test_different_seed_differs(company):
     other = generate(seed=8, scale=0.3)
-    assert not company.data.orders["amount"].head(1000).equals(
-        other.data.orders["amount"].head(1000)
+    assert (
+        not company.data.orders["amount"].head(1000).equals(other.data.orders["amount"].head(1000))
     )
 
 
@@ -198,9 +198,13 @@ def test_q4_share_matches_truth(company):
     # seasonal factors recovered from order counts per alive customer-month
     ev = _events(o)
     cnt = ev.groupby(ev["order_date"].dt.month).size()
-    exp_cnt = t.expected_revenue.assign(
-        n=lambda f: f["first_orders"] + f["baseline_orders"] + f["marketing_orders"]
-    ).groupby(t.expected_revenue["month"].dt.month)["n"].sum()
+    exp_cnt = (
+        t.expected_revenue.assign(
+            n=lambda f: f["first_orders"] + f["baseline_orders"] + f["marketing_orders"]
+        )
+        .groupby(t.expected_revenue["month"].dt.month)["n"]
+        .sum()
+    )
     assert np.allclose(cnt / exp_cnt, 1.0, atol=0.05)
 
 
@@ -245,7 +249,7 @@ def test_no_orders_after_dropout(company):
 
 def test_revenue_concentration(company):
     rev = company.data.orders.groupby("customer_id")["amount"].sum().sort_values(ascending=False)
-    top = rev.iloc[: int(round(0.2 * len(rev)))].sum() / rev.sum()
+    top = rev.iloc[: round(0.2 * len(rev))].sum() / rev.sum()
     assert 0.60 <= top <= 0.85
 
 
