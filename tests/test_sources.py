@@ -23,18 +23,20 @@ PG_ENV = "SALESPLAN_TEST_PG_URL"
 
 
 def hand_data() -> SalesData:
-    """A small bundle written by hand: Unicode names, nulls, dates, a negative return."""
+    """A small bundle written by hand: Unicode names, nulls, dates, a negative return.
+
+    Rows are in key order, which databases return (they keep no row order)."""
     orders = pd.DataFrame(
         {
-            "order_id": ["o1", "o2", "o3", "o4", "007"],
+            "order_id": ["007", "o1", "o2", "o3", "o4"],
             "order_date": pd.to_datetime(
-                ["2026-01-05", "2026-01-20", "2026-02-03", "2026-02-10", "2026-03-31"]
+                ["2026-03-31", "2026-01-05", "2026-01-20", "2026-02-03", "2026-02-10"]
             ),
-            "customer_id": ["c1", "c2", "c1", "c3", "c2"],
-            "rep_id": ["r1", None, "r2", "r1", None],
-            "product_line": ["设备", "服务", "设备", "耗材", "NA"],
-            "quantity": [3.0, 1.0, -1.0, 12.5, 2.0],
-            "amount": [1234.56, 0.1 + 0.2, -411.52, 98765.4321, 1e-7],
+            "customer_id": ["c2", "c1", "c2", "c1", "c3"],
+            "rep_id": [None, "r1", None, "r2", "r1"],
+            "product_line": ["NA", "设备", "服务", "设备", "耗材"],
+            "quantity": [2.0, 3.0, 1.0, -1.0, 12.5],
+            "amount": [1e-7, 1234.56, 0.1 + 0.2, -411.52, 98765.4321],
         }
     )
     customers = pd.DataFrame(
@@ -81,10 +83,15 @@ def hand_data() -> SalesData:
     ).coerced()
 
 
-def assert_same(loaded: SalesData, expected: SalesData) -> None:
+def assert_same(loaded: SalesData, expected: SalesData, *, key_order: bool = False) -> None:
+    """Frames identical; ``key_order``: expect rows sorted by the table key (databases)."""
     expected = expected.coerced()
     assert [n for n, _ in loaded.tables()] == [n for n, _ in expected.tables()]
+    specs = expected.specs()
     for name, frame in expected.tables():
+        if key_order:
+            cols = list(specs[name].key or specs[name].column_names)
+            frame = frame.sort_values(cols, kind="stable").reset_index(drop=True)
         pd.testing.assert_frame_equal(getattr(loaded, name), frame, check_exact=True, obj=name)
 
 
@@ -169,7 +176,7 @@ def test_round_trip_synthetic(tmp_path, backend):
     data = _synthetic()
     target = _targets(tmp_path)[backend]
     _open(target).write(data)
-    assert_same(_open(target).load(), data)
+    assert_same(_open(target).load(), data, key_order=backend == "sqlite")
 
 
 @pytest.mark.postgres
@@ -178,8 +185,20 @@ def test_round_trip_synthetic_postgres(pg_schema):
     data = _synthetic()
     src = open_source(url, schema=schema)
     src.write(data)
-    assert_same(src.load(), data)
+    assert_same(src.load(), data, key_order=True)
     src.dispose()
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "csv", "parquet", "sqlite"])
+def test_row_order(tmp_path, backend):
+    """Files and DuckDB keep the written row order; SQL databases sort by the key."""
+    data = hand_data()
+    shuffled = SalesData(orders=data.orders.iloc[[3, 0, 4, 1, 2]].reset_index(drop=True))
+    target = _targets(tmp_path)[backend]
+    _open(target).write(shuffled)
+    got = _open(target).load().orders
+    expected = data.orders if backend == "sqlite" else shuffled.orders
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
 
 
 def test_open_source_kinds(tmp_path):

@@ -690,6 +690,20 @@ def _records(frame: pd.DataFrame, kinds: dict) -> Iterator[list[dict]]:
         yield [{k: cols[k][i] for k in names} for i in range(start, stop)]
 
 
+def _sort_by_key(frame: pd.DataFrame, spec: TableSpec | None) -> pd.DataFrame:
+    """Rows in a database table have no order: sort by the contract key (or by all
+    contract columns for tables without one), in Python's order, so reads are stable."""
+    if spec is None:
+        return frame
+    cols = [c for c in (spec.key or tuple(spec.column_names)) if c in frame.columns]
+    if not cols:
+        return frame
+    try:
+        return frame.sort_values(cols, kind="stable", na_position="last").reset_index(drop=True)
+    except TypeError:  # mixed types in a raw column: leave the order as read
+        return frame
+
+
 def _isna(v) -> bool:
     try:
         return bool(pd.isna(v))
@@ -698,7 +712,11 @@ def _isna(v) -> bool:
 
 
 class SQLSource(Source):
-    """Tables in a database reached through a SQLAlchemy URL (PostgreSQL, SQLite, ...)."""
+    """Tables in a database reached through a SQLAlchemy URL (PostgreSQL, SQLite, ...).
+
+    A database keeps no row order, so :meth:`load` returns each table sorted by its
+    contract key (all contract columns for ``activities``).
+    """
 
     kind = "sqlalchemy"
 
@@ -745,7 +763,8 @@ class SQLSource(Source):
         import sqlalchemy as sa
 
         with self._guard(f"reading table {name!r}"), self._engine.connect() as con:
-            return pd.read_sql_query(sa.text(f"SELECT * FROM {self._qualified(name)}"), con)
+            frame = pd.read_sql_query(sa.text(f"SELECT * FROM {self._qualified(name)}"), con)
+        return _sort_by_key(frame, self._specs.get(name))
 
     def _write_tables(self, frames, *, replace):
         import sqlalchemy as sa
