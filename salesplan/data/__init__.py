@@ -15,16 +15,16 @@ __all__ = [
     "DEFAULT_STAGES",
     "SCHEMAS",
     "TABLE_NAMES",
+    "DataValidationError",
+    "PlanStore",
     "SalesData",
     "TableSpec",
-    "coerce_table",
-    "table_specs",
-    "DataValidationError",
     "ValidationReport",
-    "validate",
-    "open_source",
-    "PlanStore",
+    "coerce_table",
     "fingerprint",
+    "open_source",
+    "table_specs",
+    "validate",
 ]
 
 _LAZY = {

@@ -16,8 +16,8 @@ Column kinds
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -340,7 +340,7 @@ class SalesData:
     def specs(self) -> dict[str, TableSpec]:
         return table_specs(self.stages)
 
-    def coerced(self) -> "SalesData":
+    def coerced(self) -> SalesData:
         """Every present table in contract column order and dtypes."""
         specs = self.specs()
         return replace(
@@ -358,7 +358,7 @@ class SalesData:
     @classmethod
     def from_tables(
         cls, tables: Mapping[str, pd.DataFrame], stages: tuple[str, ...] = DEFAULT_STAGES
-    ) -> "SalesData":
+    ) -> SalesData:
         unknown = sorted(set(tables) - set(TABLE_NAMES))
         if unknown:
             raise ValueError(

@@ -58,7 +58,7 @@ class Finding:
 class DataValidationError(ValueError):
     """Raised by :meth:`ValidationReport.raise_if_errors`; its text lists every error."""
 
-    def __init__(self, report: "ValidationReport"):
+    def __init__(self, report: ValidationReport):
         self.report = report
         super().__init__(report.summary())
 
