@@ -305,3 +305,40 @@ def test_coverage_and_reassignment_keep_a_accounts():
     assert after.loc["r1", "a_accounts"] == 4  # A relationships stay
     with pytest.raises(ValueError, match="idle"):
         al.CoverageParams(idle=1.2, overload=1.1)
+
+
+# ------------------------------------------------------------- benchmark goal, small case
+def test_benchmark_goal_on_small_deterministic_case():
+    """The allocation_demo goal on a small case: fit curves from spend history and
+    attributed sales (5% measurement noise), optimise, judge under the TRUE curves:
+    >= 5% more margin than the 80% rule and within 1% of the true optimum."""
+    rng = np.random.default_rng(11)
+    truth = {  # region: (a, b, base monthly spend, share of A-class revenue, other share)
+        "Big": (50_000.0, 20_000.0, 12_000.0, 0.70, 0.40),   # many A accounts, saturates late
+        "Mid": (30_000.0, 6_000.0, 5_000.0, 0.20, 0.30),
+        "New": (20_000.0, 3_000.0, 2_000.0, 0.05, 0.20),     # few A accounts, steep response
+        "Far": (8_000.0, 2_000.0, 1_000.0, 0.05, 0.10),
+    }
+    gm, months = 0.3, pd.date_range("2024-01-01", periods=36, freq="MS")
+    sp, sa = [], []
+    for r, (a, b, x0, *_ ) in truth.items():
+        x = np.round(x0 * (1 + 0.4 * rng.uniform(-1, 1, len(months))), -1)
+        y = a * (1 - np.exp(-x / b)) / gm * rng.lognormal(0, 0.05, len(months))
+        sp += list(zip([r] * 36, months, x))
+        sa += list(zip([r] * 36, months, y))
+    fit = al.fit_response_curves(pd.DataFrame(sp, columns=["region", "month", "amount"]),
+                                 pd.DataFrame(sa, columns=["region", "month", "sales"]),
+                                 gm, attributed=True)
+    assert fit["accepted"].all()
+    true_curves = {r: al.ResponseCurve("exp", v[0], v[1]) for r, v in truth.items()}
+    total = 3 * sum(v[2] for v in truth.values())
+    cons = al.BudgetConstraints(total)
+    plan = al.optimise_budget(al.curves_from_fit(fit), cons, months=3)
+    best = al.optimise_budget(true_curves, cons, months=3)
+    shares = pd.DataFrame({"a_share": [v[3] for v in truth.values()],
+                           "other_share": [v[4] for v in truth.values()]}, index=list(truth))
+    rule = al.rule_of_thumb_allocation(shares, total)
+    cmp = al.compare_allocations(true_curves, {"fit": plan.spend, "rule": rule,
+                                               "best": best.spend}, months=3)
+    assert cmp.loc["fit", "response"] >= 1.05 * cmp.loc["rule", "response"]
+    assert cmp.loc["fit", "response"] >= 0.99 * cmp.loc["best", "response"]
