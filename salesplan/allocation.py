@@ -288,7 +288,7 @@ def _targets_frame(targets: pd.DataFrame, target_col: str) -> pd.DataFrame:
     if (pd.to_numeric(targets[target_col], errors="coerce") < 0).any():
         bad = targets.loc[targets[target_col] < 0, "region"].tolist()
         raise ValueError(f"targets.{target_col} must be >= 0; negative for {bad}")
-    return targets
+    return targets.reset_index(drop=True)
 
 
 def reps_needed(
@@ -397,9 +397,12 @@ def hiring_plan(
 
     Hires start no earlier than month ``T + 1`` (requisitions opened now, ``T`` =
     time to hire).  Walking forward through the months, a positive gap in month ``m``
-    is closed with hires starting in month ``s = max(T + 1, m - ceil(R))`` -- the latest
-    start that is fully ramped by ``m`` when possible -- each contributing
-    ``ramp_factor(m - s + 0.5) * (1 - q) ** (m - s + 0.5)`` FTE in month ``m``.  Gaps in
+    is closed with ``ceil(gap / (1 - q) ** (m - s + 0.5))`` hires starting in month
+    ``s = max(T + 1, m - ceil(R))`` -- the latest start that is fully ramped by ``m``
+    when possible.  Hires are sized on heads (one hire = one FTE once ramped); while
+    they ramp they contribute ``ramp_factor(age) * (1 - q) ** age`` FTE and the ramp
+    shortfall stays visible in ``gap_fte`` (cover it with overtime, house accounts or
+    earlier requisitions).  Gaps in
     months before ``T + 1`` cannot be closed by hiring and are reported as
     ``uncovered_fte``.
 
@@ -413,7 +416,7 @@ def hiring_plan(
     _require(targets, "targets", ("region", "month", target_col))
     as_of = _ts(as_of, "as_of")
     first = _month_start(as_of) + pd.DateOffset(months=1)
-    tg = targets.copy()
+    tg = targets.reset_index(drop=True)
     tg["month"] = pd.to_datetime(tg["month"]).dt.to_period("M").dt.to_timestamp()
     tg["m"] = (tg["month"].dt.year - first.year) * 12 + (tg["month"].dt.month - first.month) + 1
     if (tg["m"] < 1).any():
@@ -451,7 +454,9 @@ def hiring_plan(
             if gap <= 1e-9 or m < earliest:
                 continue
             s = max(earliest, m - int(math.ceil(R)))
-            per = contrib(m, s)
+            # size on heads (a hire = 1 FTE once ramped): filling a gap with barely
+            # ramped hires would over-hire for good; the ramp shortfall stays in gap_fte
+            per = (1.0 - q) ** (m - s + 0.5)
             n = int(math.ceil(gap / per - 1e-9))
             planned[s] = planned.get(s, 0) + n
         for m in range(1, horizon + 1):

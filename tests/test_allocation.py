@@ -248,12 +248,14 @@ def test_roster_capacity_and_hiring_plan_hand_example():
                             "target": [250.0, 250.0, 250.0]})
     monthly, hires = al.hiring_plan(targets, reps, {"X": 100.0}, params, "2026-12-31")
     # need 2.5 FTE each month. Jan: gap 0.125 but hires start in month 2 at the earliest
-    # (time to hire 1) -> uncovered. Feb: 2.625 >= 2.5. Mar: gap 0.625 -> a hire starting
-    # in month max(2, 3 - 4) = 2 gives ramp(3 - 2 + .5) = 1.5 / 4 = .375 -> ceil(.625/.375) = 2
+    # (time to hire 1) -> uncovered. Feb: 2.625 >= 2.5. Mar: gap 0.625 -> ceil(0.625 / 1)
+    # = 1 hire (sized on heads) starting in month max(2, 3 - 4) = 2; in March it is at
+    # ramp(1.5) = 1.5 / 4 = .375 FTE, leaving a ramp shortfall 2.5 - 1.875 - .375 = .25
     assert monthly["uncovered_fte"].tolist() == pytest.approx([0.125, 0.0, 0.0])
-    assert hires[["start_month", "hires"]].values.tolist() == [[pd.Timestamp("2027-02-01"), 2]]
+    assert hires[["start_month", "hires"]].values.tolist() == [[pd.Timestamp("2027-02-01"), 1]]
     assert hires["requisition_month"].iloc[0] == pd.Timestamp("2027-01-01")
-    assert monthly["gap_fte"].iloc[2] == pytest.approx(0.0)
+    assert monthly["new_hire_fte"].tolist() == pytest.approx([0.0, 0.125, 0.375])
+    assert monthly["gap_fte"].iloc[2] == pytest.approx(0.25)
 
 
 def test_break_even_hand_example():
