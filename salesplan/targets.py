@@ -1,0 +1,1609 @@
+"""Quarterly target proposals: top-down meets bottom-up, split by region, rep, month and week.
+
+Main entry point::
+
+    dist = QuarterDistribution(paths_frame)            # or quarter_paths_from_forecast(...)
+    plan = propose_targets(data, dist, TargetParams(quarter="2027Q1"))
+    plan.company, plan.regions, plan.reps, plan.months, plan.weeks, plan.smart
+    write_plan_workbook(plan.tables(), "plan_2027Q1.xlsx")
+    compare_scenarios(data, dist, default_scenarios(TargetParams(quarter="2027Q1")))
+
+Inputs are plain: a :class:`SalesData` bundle and a :class:`QuarterDistribution` --
+sample paths of monthly revenue of the plan quarter per node (company, region and
+optionally rep).  Any forecaster can feed it; :func:`quarter_paths_from_forecast` adapts
+the output of :mod:`salesplan.forecast`.
+
+The method (every number is a parameter of :class:`TargetParams`)
+------------------------------------------------------------------
+**Company target.**  *Top-down* ``TD = LY * (1 + growth)`` (``LY`` = revenue of the same
+quarter last year) or an absolute figure.  *Bottom-up* ``BU = F + pipeline_increment``
+with ``F`` the forecast statistic of the company quarter total (mean of the paths, or the
+``1 - target_probability`` quantile, so that ``P(actual >= F) = target_probability``).
+``target = blend * TD + (1 - blend) * BU``; the gap ``TD - BU`` is reported.
+
+*No double counting of the pipeline* (``pipeline_rule``):
+
+* ``"excess"`` (default): a forecast fitted on history already contains the revenue that
+  the *usual* amount of open pipeline brings.  With ``W(d)`` the weighted open pipeline
+  on day ``d`` that is expected to close within the quarter (``amount * P(win | stage)``,
+  :func:`salesplan.funnel.weighted_pipeline`) and ``rho = sum_q W(start_q) / sum_q Rev_q``
+  over the last ``pipeline_history_quarters`` quarters, the forecast implies
+  ``rho * F_r`` of pipeline in region ``r``; only the excess counts:
+  ``increment_r = max(0, W_r(as_of) - rho * F_r)``.
+* ``"new_customers"``: only weighted pipeline of customers without any order before
+  ``as_of`` (the forecast of existing revenue cannot contain it).
+* ``"none"``: no pipeline increment.
+
+**Over-assignment.**  ``company quota = target * over_assignment`` (e.g. 1.10), split
+over regions in proportion to the region targets; rep quotas sum to their region quota.
+
+**Regions.**  ``base_r = F_r (mean) + increment_r``; the uplift ``U = target - sum base``
+is split by ``u_r ∝ w_forecast * e(maturity_r) * F_r/sum F  +  w_potential *
+n(maturity_r) * P_r/sum P`` (``P`` = market potential; ``e``/``n`` = the weight of growth
+from existing / new accounts by maturity: mature regions deepen existing accounts,
+emerging regions open new ones).  The two terms are reported as ``uplift_existing`` and
+``uplift_new``.  A negative uplift is taken in proportion to ``base_r``.  Growth caps:
+``target_r / ref_r - 1`` in ``[min_growth, max_growth]`` with ``ref_r`` = last year's
+quarter (the base forecast when last year is 0); capped regions are fixed at the cap and
+the rest re-split (water-filling); infeasible caps raise ``ValueError``.
+
+**Reps (capacity).**  For rep ``i`` in month ``m``:
+``cap_im = level_weight[level_i] * ramp(t_im) * presence_im`` with ``t_im`` = month
+number of tenure (hire month = 1), ``ramp(t) = min(1, t / ramp_months)`` (linear, full
+productivity from month ``ramp_months``; or ``ramp_curve[t-1]``), ``presence_im`` = share
+of the month's days on which the rep is employed (``hire_date <= day < exit_date``).
+*Vacancies* (flagged, held by the region's manager, capacity
+``vacancy_capacity * level_weight``): the days after a rep's exit in the quarter (unless
+a hire in the same region starts on/after the exit within the quarter), territories
+given in ``vacancies=`` (or detected: a rep who left within ``vacancy_lookback_days``
+before the quarter, no same-region hire since, and whose customers' orders since the
+exit carry no active rep), and a region without any rep.  Rep quota weight
+``sum_m cap_im * s_rm`` where ``s_rm`` is the region's seasonal month share.
+
+**Time.**  Month shares ``s_rm`` = forecast mean of month m / forecast mean of the
+quarter (the forecast's seasonal profile).  Weeks (Monday start) get each month's
+amount in proportion to ``weekday_weights`` of their days in that month.
+
+**Rounding rule.**  Company target and quota are rounded to the nearest
+``rounding_unit`` (default 100).  Every split of a rounded parent into children is done
+by the *largest-remainder method* in whole units (:func:`largest_remainder`): children
+get ``floor(exact / unit)`` units and the remaining units go to the largest fractional
+parts (ties: first in order).  Region targets split the company target; region quotas
+split the company quota; rep quotas split the region quota; rep months split the rep
+quota; region target months split the region target; rep/region-target weeks split the
+rep quota / region target.  Upper levels of months and weeks are sums of the level below.
+Hence exactly: company = sum regions = sum reps (quota), quarter = sum months = sum weeks.
+
+**Attainment odds.**  ``P(actual >= target)`` = share of sample paths at or above the
+target.  Rep outcomes are simulated as ``A_is = sum_m R_rsm * share_im * exp(sigma z_is -
+sigma^2/2)`` (``R_rs`` = the region's path: the common regional factor; ``share_im`` = the
+rep's capacity share of the region in month m; ``z`` iid N(0,1)), unless the distribution
+has rep-level paths for a rep active and fully ramped all quarter.  The share of reps at
+quota is computed per path and compared with the healthy band.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from salesplan.data.schema import REGION_MATURITIES, REP_LEVELS, SalesData
+from salesplan import funnel as _funnel
+
+__all__ = [
+    "QuarterDistribution",
+    "TargetParams",
+    "TargetPlan",
+    "propose_targets",
+    "largest_remainder",
+    "rep_capacity",
+    "ramp_factor",
+    "attainment_odds",
+    "smart_check",
+    "default_scenarios",
+    "compare_scenarios",
+    "quarter_paths_from_forecast",
+    "plan_funnel",
+    "write_plan_workbook",
+    "parse_quarter",
+]
+
+LEVELS = ("company", "region", "rep")
+COMPANY = "total"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def parse_quarter(quarter) -> pd.Period:
+    """``"2027Q1"``, ``"2027-Q1"``, ``"2027q1"`` or a ``pandas.Period`` -> quarterly Period."""
+    if isinstance(quarter, pd.Period):
+        if quarter.freqstr[0] != "Q":
+            raise ValueError(f"quarter={quarter!r}: expected a quarterly period")
+        return pd.Period(quarter.start_time, freq="Q")
+    if not isinstance(quarter, str):
+        raise ValueError(f"quarter={quarter!r}: expected text like '2027Q1'")
+    s = quarter.strip().upper().replace("-", "").replace(" ", "")
+    if len(s) != 6 or s[4] != "Q" or not s[:4].isdigit() or s[5] not in "1234":
+        raise ValueError(f"quarter={quarter!r}: expected text like '2027Q1'")
+    return pd.Period(s, freq="Q")
+
+
+def _quarter_months(q: pd.Period) -> pd.DatetimeIndex:
+    return pd.date_range(q.start_time.normalize(), periods=3, freq="MS")
+
+
+def largest_remainder(total: float, weights, unit: float = 100.0) -> np.ndarray:
+    """Split ``total`` into multiples of ``unit`` in proportion to ``weights``, summing exactly.
+
+    Parameters
+    ----------
+    total : float
+        A non-negative multiple of ``unit`` (currency).
+    weights : array-like of float >= 0
+        Relative shares; all zero -> equal shares.
+    unit : float
+        Rounding unit (currency), e.g. 100.
+
+    Returns
+    -------
+    ndarray
+        ``x_i = unit * (floor(n * w_i / sum w) + b_i)`` with ``n = total / unit`` and
+        ``b_i = 1`` for the ``n - sum floor(...)`` largest fractional parts (ties: lowest
+        index first), so ``sum x = total`` exactly.
+    """
+    w = np.asarray(weights, dtype=float).ravel()
+    if len(w) == 0:
+        if abs(total) > 0:
+            raise ValueError(f"cannot split {total} over no children")
+        return w
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"weights must be finite and >= 0, got {w.tolist()[:10]}")
+    n = total / unit
+    n_int = int(round(n))
+    if abs(n - n_int) > 1e-6 or n_int < 0:
+        raise ValueError(f"total={total} is not a non-negative multiple of unit={unit}")
+    if w.sum() <= 0:
+        w = np.ones_like(w)
+    exact = n_int * w / w.sum()
+    fl = np.floor(exact + 1e-9)
+    fl = np.minimum(fl, np.ceil(exact))
+    k = n_int - int(fl.sum())
+    if k > 0:
+        order = np.argsort(-(exact - fl), kind="stable")
+        fl[order[:k]] += 1
+    elif k < 0:  # pragma: no cover - numerical safety
+        order = np.argsort(exact - fl, kind="stable")
+        fl[order[: -k]] -= 1
+    return fl * unit
+
+
+def _round_unit(x: float, unit: float) -> float:
+    return float(math.floor(x / unit + 0.5) * unit)
+
+
+def _frozen_mapping(name, value, allowed, lo=0.0, lo_open=False):
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name}={value!r}: expected a mapping")
+    out = {}
+    for k, v in value.items():
+        if allowed is not None and k not in allowed:
+            raise ValueError(f"{name}: unknown key {k!r}; expected keys from {list(allowed)}")
+        try:
+            fv = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}[{k!r}]={v!r}: expected a number") from None
+        if not np.isfinite(fv) or (fv <= lo if lo_open else fv < lo):
+            raise ValueError(f"{name}[{k!r}]={v!r}: expected a number {'>' if lo_open else '>='} {lo}")
+        out[k] = fv
+    return MappingProxyType(out)
+
+
+# --------------------------------------------------------------------------- distribution
+
+class QuarterDistribution:
+    """Sample paths of the plan quarter's monthly revenue per node.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Long format, one row per sample value: ``level`` (``"company"``, ``"region"`` or
+        ``"rep"``), ``node`` (region name, rep id; ``"total"`` for the company), ``month``
+        (first day of the month), ``path`` (int sample index) and ``value`` (revenue of
+        the node in the month on that path, currency).  Paths with the same index are
+        one joint draw (coherent across nodes), so common shocks are kept.  Every node
+        needs every month of one calendar quarter and the same set of paths.  Without a
+        company level, the company path is the sum of the region paths.
+
+    Attributes
+    ----------
+    months : DatetimeIndex
+        The quarter's three month starts.
+    quarter : pandas.Period
+    n_paths : int
+    """
+
+    def __init__(self, frame: pd.DataFrame):
+        need = ["level", "node", "month", "path", "value"]
+        if not isinstance(frame, pd.DataFrame):
+            raise ValueError(f"quarter paths: expected a DataFrame, got {type(frame).__name__}")
+        missing = [c for c in need if c not in frame.columns]
+        if missing:
+            raise ValueError(f"quarter paths: missing column(s) {missing}; expected {need}")
+        f = frame[need].copy()
+        f["level"] = f["level"].astype(str)
+        f["node"] = f["node"].astype(str)
+        f["month"] = pd.to_datetime(f["month"]).dt.to_period("M").dt.start_time
+        bad_lv = sorted(set(f["level"]) - set(LEVELS))
+        if bad_lv:
+            raise ValueError(f"quarter paths: unknown level(s) {bad_lv}; expected {list(LEVELS)}")
+        vals = pd.to_numeric(f["value"], errors="coerce")
+        if vals.isna().any() or not np.isfinite(vals).all():
+            raise ValueError("quarter paths: column 'value' has missing or non-finite values")
+        f["value"] = vals.astype(float)
+        months = pd.DatetimeIndex(sorted(f["month"].unique()))
+        q = months[0].to_period("Q")
+        if len(months) != 3 or list(months) != list(_quarter_months(q)):
+            raise ValueError(
+                "quarter paths: 'month' must cover exactly the three months of one calendar"
+                f" quarter, got {[str(m.date()) for m in months]}"
+            )
+        paths = np.sort(f["path"].unique())
+        self.months = months
+        self.quarter = q
+        self.n_paths = len(paths)
+        if self.n_paths < 2:
+            raise ValueError("quarter paths: need at least 2 sample paths")
+        self._cubes: dict[str, tuple[pd.Index, np.ndarray]] = {}
+        for lv, g in f.groupby("level", sort=False):
+            dup = g.duplicated(["node", "month", "path"])
+            if dup.any():
+                r = g[dup].iloc[0]
+                raise ValueError(
+                    f"quarter paths: duplicate row level={lv!r} node={r['node']!r} month={r['month'].date()} path={r['path']}"
+                )
+            nodes = pd.Index(sorted(g["node"].unique()))
+            counts = g.groupby("node").size()
+            short = counts[counts != self.n_paths * 3]
+            if len(short):
+                raise ValueError(
+                    f"quarter paths: level {lv!r} node(s) {list(short.index[:5])} lack some"
+                    f" month x path values (need {self.n_paths} paths x 3 months)"
+                )
+            pi = np.searchsorted(paths, g["path"].to_numpy())
+            ni = nodes.get_indexer(g["node"])
+            mi = months.get_indexer(g["month"])
+            arr = np.zeros((self.n_paths, len(nodes), 3))
+            arr[pi, ni, mi] = g["value"].to_numpy()
+            self._cubes[lv] = (nodes, arr)
+        if "company" not in self._cubes:
+            if "region" not in self._cubes:
+                raise ValueError("quarter paths: need level 'company' or 'region'")
+            arr = self._cubes["region"][1].sum(axis=1, keepdims=True)
+            self._cubes["company"] = (pd.Index([COMPANY]), arr)
+        self.company_from_regions = "company" not in set(f["level"])
+
+    @classmethod
+    def from_arrays(cls, months, *, company=None, regions=None, reps=None) -> "QuarterDistribution":
+        """Build from arrays ``(paths, months)`` per node.
+
+        Parameters
+        ----------
+        months : sequence of date-like
+            The quarter's three month starts.
+        company : array (S, 3), optional
+        regions, reps : mapping node -> array (S, 3), optional
+        """
+        months = pd.DatetimeIndex(pd.to_datetime(list(months)))
+        parts = []
+
+        def add(level, node, arr):
+            a = np.asarray(arr, dtype=float)
+            if a.ndim != 2 or a.shape[1] != len(months):
+                raise ValueError(f"{level} {node!r}: expected an array (paths, {len(months)}), got {a.shape}")
+            S = a.shape[0]
+            parts.append(pd.DataFrame({
+                "level": level, "node": str(node),
+                "month": np.tile(months.to_numpy(), S),
+                "path": np.repeat(np.arange(S), len(months)),
+                "value": a.ravel(),
+            }))
+
+        if company is not None:
+            add("company", COMPANY, company)
+        for lv, d in (("region", regions), ("rep", reps)):
+            for node, arr in (d or {}).items():
+                add(lv, node, arr)
+        if not parts:
+            raise ValueError("from_arrays: give company, regions or reps")
+        return cls(pd.concat(parts, ignore_index=True))
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return tuple(lv for lv in LEVELS if lv in self._cubes)
+
+    def nodes(self, level: str) -> list[str]:
+        return list(self._cube(level)[0])
+
+    def _cube(self, level):
+        if level not in self._cubes:
+            raise ValueError(f"quarter paths have no level {level!r}; levels: {list(self.levels)}")
+        return self._cubes[level]
+
+    def cube(self, level: str, nodes: Sequence[str] | None = None) -> np.ndarray:
+        """Array ``(paths, nodes, 3)`` of monthly values (nodes absent -> zeros)."""
+        idx, arr = self._cube(level)
+        if nodes is None:
+            return arr
+        pos = idx.get_indexer([str(n) for n in nodes])
+        out = np.zeros((arr.shape[0], len(pos), arr.shape[2]))
+        ok = pos >= 0
+        out[:, ok, :] = arr[:, pos[ok], :]
+        return out
+
+    def totals(self, level: str) -> pd.DataFrame:
+        """Quarter totals: DataFrame ``paths x nodes`` (currency)."""
+        idx, arr = self._cube(level)
+        return pd.DataFrame(arr.sum(axis=2), columns=idx)
+
+    def monthly_means(self, level: str) -> pd.DataFrame:
+        """Mean over paths: DataFrame ``nodes x months`` (currency)."""
+        idx, arr = self._cube(level)
+        return pd.DataFrame(arr.mean(axis=0), index=idx, columns=self.months)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The long form ``level, node, month, path, value``."""
+        out = []
+        for lv in self.levels:
+            idx, arr = self._cubes[lv]
+            S, N, M = arr.shape
+            out.append(pd.DataFrame({
+                "level": lv,
+                "node": np.repeat(np.asarray(idx, dtype=object), M)[None, :].repeat(S, 0).ravel(),
+                "month": np.tile(self.months.to_numpy(), S * N),
+                "path": np.repeat(np.arange(S), N * M),
+                "value": arr.ravel(),
+            }))
+        return pd.concat(out, ignore_index=True)
+
+    def __repr__(self) -> str:
+        lv = {k: len(v[0]) for k, v in self._cubes.items()}
+        return f"QuarterDistribution({self.quarter}, paths={self.n_paths}, nodes={lv})"
+
+
+def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key: str = "region",
+                                rep_key: str = "rep_id") -> QuarterDistribution:
+    """Adapter: long sample paths of :mod:`salesplan.forecast` -> :class:`QuarterDistribution`.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        Monthly sample paths with ``unique_id`` (``"total"``, ``"region=East"``,
+        ``"region=East|rep_id=R07"``, as built by :func:`salesplan.forecast.data.series_id`),
+        ``ds`` (month start), a path column (``path``, ``sample`` or ``draw``) and a value
+        column (``y``, ``value`` or ``y_hat``).  Wide paths (one column per sample) are
+        accepted as well: every column not in ``unique_id, ds`` and numeric is a path.
+    quarter : str or Period, optional
+        Keep only this quarter's months (default: the first full quarter in ``paths``).
+    region_key, rep_key : str
+        Key names used in ``unique_id``.
+
+    Returns
+    -------
+    QuarterDistribution
+    """
+    if not isinstance(paths, pd.DataFrame) or not {"unique_id", "ds"} <= set(paths.columns):
+        raise ValueError("forecast paths: expected a DataFrame with 'unique_id' and 'ds'")
+    p = paths.copy()
+    pcol = next((c for c in ("path", "sample", "draw", "sample_id") if c in p.columns), None)
+    vcol = next((c for c in ("y", "value", "y_hat", "yhat") if c in p.columns), None)
+    if pcol is None or vcol is None:
+        extra = [c for c in p.columns if c not in ("unique_id", "ds") and pd.api.types.is_numeric_dtype(p[c])]
+        if not extra:
+            raise ValueError("forecast paths: need a path and a value column, or one column per path")
+        p = p.melt(id_vars=["unique_id", "ds"], value_vars=extra, var_name="path", value_name="value")
+        p["path"] = p["path"].astype("category").cat.codes
+        pcol, vcol = "path", "value"
+    p["month"] = pd.to_datetime(p["ds"]).dt.to_period("M").dt.start_time
+    if quarter is not None:
+        q = parse_quarter(quarter)
+    else:
+        qs = p["month"].dt.to_period("Q")
+        full = p.groupby(qs)["month"].nunique()
+        full = full[full == 3]
+        if full.empty:
+            raise ValueError("forecast paths: no full quarter of months")
+        q = full.index.min()
+    p = p[p["month"].dt.to_period("Q") == q]
+    if p.empty:
+        raise ValueError(f"forecast paths: no months of quarter {q}")
+    level, node = [], []
+    for uid in p["unique_id"].astype(str):
+        if uid in ("total", "company", "__total__"):
+            level.append("company"); node.append(COMPANY)
+            continue
+        kv = dict(part.split("=", 1) if "=" in part else (region_key, part) for part in uid.split("|"))
+        if rep_key in kv:
+            level.append("rep"); node.append(kv[rep_key])
+        elif region_key in kv:
+            level.append("region"); node.append(kv[region_key])
+        else:
+            level.append("other"); node.append(uid)
+    p["level"], p["node"] = level, node
+    p = p[p["level"] != "other"]
+    out = p.rename(columns={pcol: "path", vcol: "value"})[["level", "node", "month", "path", "value"]]
+    out = out.groupby(["level", "node", "month", "path"], as_index=False)["value"].sum()
+    return QuarterDistribution(out)
+
+
+# --------------------------------------------------------------------------- parameters
+
+_DEF_LEVEL_W = MappingProxyType({"junior": 0.7, "senior": 1.0, "key_account": 1.4})
+_DEF_EXISTING = MappingProxyType({"mature": 1.0, "developing": 0.7, "emerging": 0.4})
+_DEF_NEW = MappingProxyType({"mature": 0.3, "developing": 0.7, "emerging": 1.0})
+
+
+@dataclass(frozen=True)
+class TargetParams:
+    """Parameters of a target proposal (validated on creation).
+
+    Parameters
+    ----------
+    quarter : str
+        Plan quarter, e.g. ``"2027Q1"``.
+    growth : float or None
+        Top-down growth over the same quarter last year (0.10 = +10 %); must be > -1.
+    absolute_target : float or None
+        Top-down company target (currency); overrides ``growth``.  Both None: bottom-up only.
+    blend : float in [0, 1]
+        Weight of the top-down figure: ``target = blend*TD + (1-blend)*BU``.
+    target_probability : float in (0, 1) or None
+        None: ``F`` = mean of the company paths.  Else ``F`` = its ``1 - p`` quantile, so
+        that ``P(actual >= F) = p``.
+    pipeline_rule : {"excess", "new_customers", "none"}
+        How much weighted pipeline is added to the forecast (module docstring).
+    pipeline_history_quarters : int
+        Quarters used for the pipeline/revenue ratio ``rho`` of the ``excess`` rule.
+    over_assignment : float >= 1
+        Sum of quotas / company target.
+    weight_forecast, weight_potential : float >= 0
+        Blend of the uplift split (forecast share vs market-potential share); sum > 0.
+    maturity_existing, maturity_new : mapping maturity -> float >= 0
+        Weight of growth from existing / new accounts by region maturity.
+    min_growth, max_growth : float
+        Region growth caps over last year's quarter (min > -1, min < max).
+    region_caps : mapping region -> (min, max), optional
+        Per-region caps overriding the two above.
+    regions : sequence of str, optional
+        Plan only these regions (others must be absent from the distribution or are dropped).
+    level_weights : mapping level -> float > 0
+        Capacity of a fully ramped rep by level (junior 0.7, senior 1, key_account 1.4).
+    ramp_months : int >= 0
+        Linear ramp: productivity ``min(1, t / ramp_months)`` in tenure month t (hire month = 1).
+    ramp_curve : sequence of float in [0, 1], optional
+        Explicit productivity of tenure months 1, 2, ...; 1 afterwards (overrides linear).
+    vacancy_capacity : float >= 0
+        Capacity of a vacant territory held by the manager, as a share of a full rep of the
+        same level (default 0.7).
+    vacancy_lookback_days : int
+        Reps who left within this many days before the quarter are checked for vacancies.
+    rounding_unit : float > 0
+        Currency unit of all targets (default 100).
+    odds_low, odds_high : float
+        Flag targets with ``P(actual >= target)`` below / above these (0.30 / 0.90).
+    healthy_share : (float, float)
+        Healthy band of the share of reps expected at quota (0.55, 0.70).
+    rep_noise_sd : float >= 0
+        ``sigma`` of the rep-level log-normal idiosyncratic factor (default 0.25).
+    weekday_weights : 7 floats >= 0
+        Selling weight of Monday..Sunday when months are split into weeks.
+    seed : int
+        Seed of the rep-outcome simulation.
+    """
+
+    quarter: str
+    growth: float | None = 0.10
+    absolute_target: float | None = None
+    blend: float = 0.5
+    target_probability: float | None = None
+    pipeline_rule: str = "excess"
+    pipeline_history_quarters: int = 4
+    over_assignment: float = 1.10
+    weight_forecast: float = 0.6
+    weight_potential: float = 0.4
+    maturity_existing: Mapping[str, float] = field(default_factory=lambda: dict(_DEF_EXISTING))
+    maturity_new: Mapping[str, float] = field(default_factory=lambda: dict(_DEF_NEW))
+    min_growth: float = -0.20
+    max_growth: float = 0.60
+    region_caps: Mapping[str, tuple[float, float]] | None = None
+    regions: tuple[str, ...] | None = None
+    level_weights: Mapping[str, float] = field(default_factory=lambda: dict(_DEF_LEVEL_W))
+    ramp_months: int = 5
+    ramp_curve: tuple[float, ...] | None = None
+    vacancy_capacity: float = 0.7
+    vacancy_lookback_days: int = 180
+    rounding_unit: float = 100.0
+    odds_low: float = 0.30
+    odds_high: float = 0.90
+    healthy_share: tuple[float, float] = (0.55, 0.70)
+    rep_noise_sd: float = 0.25
+    weekday_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0)
+    seed: int = 0
+
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("quarter", str(parse_quarter(self.quarter)))
+
+        def num(name, lo=None, hi=None, lo_open=False, hi_open=False, none_ok=False, what=""):
+            v = getattr(self, name)
+            if v is None and none_ok:
+                return
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+                raise ValueError(f"{name}={v!r}: expected a finite number{what}")
+            bad = (lo is not None and (v <= lo if lo_open else v < lo)) or (
+                hi is not None and (v >= hi if hi_open else v > hi))
+            if bad:
+                lb = "(" if lo_open else "["
+                rb = ")" if hi_open else "]"
+                raise ValueError(
+                    f"{name}={v!r}: expected a value in {lb}{'-inf' if lo is None else lo}, "
+                    f"{'inf' if hi is None else hi}{rb}{what}"
+                )
+
+        num("growth", lo=-1, lo_open=True, none_ok=True,
+            what=" (growth over last year as a fraction: 0.10 = +10%; -1 = -100% is the floor)")
+        num("absolute_target", lo=0, lo_open=True, none_ok=True, what=" (currency)")
+        num("blend", 0, 1)
+        num("target_probability", 0, 1, True, True, none_ok=True)
+        if self.pipeline_rule not in ("excess", "new_customers", "none"):
+            raise ValueError(
+                f"pipeline_rule={self.pipeline_rule!r}: expected 'excess', 'new_customers' or 'none'")
+        if not isinstance(self.pipeline_history_quarters, (int, np.integer)) or self.pipeline_history_quarters < 1:
+            raise ValueError(f"pipeline_history_quarters={self.pipeline_history_quarters!r}: expected an integer >= 1")
+        num("over_assignment", lo=1, what=" (sum of quotas / company target; 1.10 = 10% over-assignment)")
+        num("weight_forecast", lo=0)
+        num("weight_potential", lo=0)
+        if self.weight_forecast + self.weight_potential <= 0:
+            raise ValueError("weight_forecast + weight_potential must be > 0")
+        set_("maturity_existing", _frozen_mapping("maturity_existing", self.maturity_existing, REGION_MATURITIES))
+        set_("maturity_new", _frozen_mapping("maturity_new", self.maturity_new, REGION_MATURITIES))
+        num("min_growth", lo=-1, lo_open=True)
+        num("max_growth", lo=-1, lo_open=True)
+        if not self.min_growth < self.max_growth:
+            raise ValueError(f"min_growth={self.min_growth!r} must be below max_growth={self.max_growth!r}")
+        if self.region_caps is not None:
+            if not isinstance(self.region_caps, Mapping):
+                raise ValueError(f"region_caps={self.region_caps!r}: expected a mapping region -> (min, max)")
+            caps = {}
+            for r, c in self.region_caps.items():
+                try:
+                    lo, hi = (float(c[0]), float(c[1]))
+                except Exception:
+                    raise ValueError(f"region_caps[{r!r}]={c!r}: expected (min_growth, max_growth)") from None
+                if not (-1 < lo < hi):
+                    raise ValueError(f"region_caps[{r!r}]={c!r}: expected -1 < min < max")
+                caps[str(r)] = (lo, hi)
+            set_("region_caps", MappingProxyType(caps))
+        if self.regions is not None:
+            if isinstance(self.regions, str) or len(self.regions) == 0:
+                raise ValueError(f"regions={self.regions!r}: expected a non-empty sequence of region names")
+            set_("regions", tuple(str(r) for r in self.regions))
+        lw = _frozen_mapping("level_weights", self.level_weights, REP_LEVELS, lo=0, lo_open=True)
+        missing = [lv for lv in REP_LEVELS if lv not in lw]
+        if missing:
+            raise ValueError(f"level_weights: missing level(s) {missing}")
+        set_("level_weights", lw)
+        if not isinstance(self.ramp_months, (int, np.integer)) or self.ramp_months < 0:
+            raise ValueError(f"ramp_months={self.ramp_months!r}: expected an integer >= 0 (months)")
+        if self.ramp_curve is not None:
+            rc = tuple(float(x) for x in self.ramp_curve)
+            if not rc or any(not (0 <= x <= 1) for x in rc):
+                raise ValueError(f"ramp_curve={self.ramp_curve!r}: expected productivities in [0, 1]")
+            set_("ramp_curve", rc)
+        num("vacancy_capacity", lo=0)
+        if not isinstance(self.vacancy_lookback_days, (int, np.integer)) or self.vacancy_lookback_days < 0:
+            raise ValueError(f"vacancy_lookback_days={self.vacancy_lookback_days!r}: expected days >= 0")
+        num("rounding_unit", lo=0, lo_open=True, what=" (currency)")
+        num("odds_low", 0, 1)
+        num("odds_high", 0, 1)
+        if not self.odds_low < self.odds_high:
+            raise ValueError(f"odds_low={self.odds_low!r} must be below odds_high={self.odds_high!r}")
+        hs = tuple(float(x) for x in self.healthy_share)
+        if len(hs) != 2 or not (0 <= hs[0] < hs[1] <= 1):
+            raise ValueError(f"healthy_share={self.healthy_share!r}: expected (low, high) with 0 <= low < high <= 1")
+        set_("healthy_share", hs)
+        num("rep_noise_sd", lo=0)
+        ww = tuple(float(x) for x in self.weekday_weights)
+        if len(ww) != 7 or any(x < 0 for x in ww) or sum(ww) <= 0:
+            raise ValueError(f"weekday_weights={self.weekday_weights!r}: expected 7 weights >= 0 (Mon..Sun), sum > 0")
+        set_("weekday_weights", ww)
+
+    @property
+    def period(self) -> pd.Period:
+        return pd.Period(self.quarter, freq="Q")
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per parameter: ``parameter, value`` (mappings as text)."""
+        rows = []
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Mapping):
+                v = ", ".join(f"{k}={x}" for k, x in v.items())
+            rows.append({"parameter": f.name, "value": str(v)})
+        return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- capacity
+
+def ramp_factor(tenure_month, params: TargetParams) -> np.ndarray:
+    """Productivity of a rep in tenure month ``t`` (hire month = 1; t <= 0 -> 0).
+
+    Linear: ``min(1, t / ramp_months)`` (``ramp_months = 0`` -> 1 from the hire month);
+    with ``ramp_curve``: ``ramp_curve[t - 1]`` for ``t <= len(ramp_curve)``, else 1.
+    """
+    t = np.asarray(tenure_month, dtype=float)
+    if params.ramp_curve is not None:
+        curve = np.asarray(params.ramp_curve)
+        ti = np.clip(t.astype(int), 1, None)
+        out = np.where(ti <= len(curve), curve[np.minimum(ti, len(curve)) - 1], 1.0)
+    elif params.ramp_months == 0:
+        out = np.ones_like(t)
+    else:
+        out = np.minimum(1.0, t / params.ramp_months)
+    return np.where(t <= 0, 0.0, out)
+
+
+def _normalise_roster(roster: pd.DataFrame) -> pd.DataFrame:
+    need = ["rep_id", "region", "level", "hire_date"]
+    if roster is None or not isinstance(roster, pd.DataFrame):
+        raise ValueError("empty roster: table 'reps' is absent; rep quotas need a roster")
+    missing = [c for c in need if c not in roster.columns]
+    if missing:
+        raise ValueError(f"table 'reps': missing column(s) {missing}")
+    r = roster.copy()
+    if "exit_date" not in r.columns:
+        r["exit_date"] = pd.NaT
+    if "name" not in r.columns:
+        r["name"] = r["rep_id"]
+    r["rep_id"] = r["rep_id"].astype(str)
+    r["region"] = r["region"].astype(str)
+    r["level"] = r["level"].astype(str)
+    r["hire_date"] = pd.to_datetime(r["hire_date"])
+    r["exit_date"] = pd.to_datetime(r["exit_date"])
+    bad = r.loc[~r["level"].isin(REP_LEVELS), "rep_id"].tolist()
+    if bad:
+        raise ValueError(f"table 'reps', column 'level': unknown level for rep(s) {bad[:5]}; expected {list(REP_LEVELS)}")
+    if r["hire_date"].isna().any():
+        raise ValueError(f"table 'reps', column 'hire_date': missing for rep(s) {r.loc[r['hire_date'].isna(), 'rep_id'].tolist()[:5]}")
+    return r.reset_index(drop=True)
+
+
+def rep_capacity(roster: pd.DataFrame, quarter, params: TargetParams) -> pd.DataFrame:
+    """Monthly capacity of each rep in the quarter (before vacancies).
+
+    ``capacity = level_weight * ramp(t) * presence`` with ``t`` = tenure month number of
+    the month (hire month = 1) and ``presence`` = employed days / days of the month
+    (employed: ``hire_date <= day < exit_date``).
+
+    Returns
+    -------
+    DataFrame
+        ``rep_id, region, level, month, tenure_month, ramp, presence, capacity`` for the
+        reps employed on at least one day of the quarter.
+    """
+    r = _normalise_roster(roster)
+    q = parse_quarter(quarter)
+    months = _quarter_months(q)
+    rows = []
+    for m in months:
+        mend = m + pd.offsets.MonthEnd(0)
+        ndays = mend.day
+        start = r["hire_date"].where(r["hire_date"] > m, m)
+        stop = r["exit_date"].fillna(mend + pd.Timedelta(days=1))
+        stop = stop.where(stop < mend + pd.Timedelta(days=1), mend + pd.Timedelta(days=1))
+        days = ((stop - start).dt.days).clip(lower=0)
+        tenure = (m.year - r["hire_date"].dt.year) * 12 + (m.month - r["hire_date"].dt.month) + 1
+        ramp = ramp_factor(tenure.to_numpy(), params)
+        lw = r["level"].map(params.level_weights).to_numpy(float)
+        pres = days.to_numpy(float) / ndays
+        rows.append(pd.DataFrame({
+            "rep_id": r["rep_id"], "region": r["region"], "level": r["level"], "month": m,
+            "tenure_month": tenure.to_numpy(), "ramp": ramp, "presence": pres,
+            "capacity": lw * ramp * pres,
+        }))
+    out = pd.concat(rows, ignore_index=True)
+    active = out.groupby("rep_id")["presence"].transform("sum") > 0
+    return out[active].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- plan
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """A target proposal: one DataFrame per level, ready for the plan store and Excel.
+
+    Attributes
+    ----------
+    company : DataFrame (1 row)
+        ``quarter, last_year, top_down, forecast, pipeline_increment, bottom_up, gap,
+        gap_pct, blend, target, growth_vs_ly, over_assignment, quota, p_attain_target,
+        p_attain_quota, rep_share_at_quota (mean, p10, p90), share_band_ok, odds_flag``.
+    regions : DataFrame
+        One row per region (targets, quotas, uplift split, caps, odds, flags).
+    reps : DataFrame
+        One row per rep or vacancy (``holder``, ``vacant``, capacity, quota, odds, flags).
+    months : DataFrame
+        ``level, entity, region, month, target, quota, p_attain_target, p_attain_quota``.
+    weeks : DataFrame
+        ``level, entity, region, week_start, target, quota``.
+    smart : DataFrame
+        SMART check per quarterly target (:func:`smart_check`).
+    assumptions : DataFrame
+        ``item, value, note``: every parameter and derived assumption.
+    rep_share_paths : ndarray
+        Share of reps at quota on each sample path.
+    notes : tuple of str
+    funnel : FunnelPlan or None
+        Set by :func:`plan_funnel`.
+    """
+
+    params: TargetParams
+    company: pd.DataFrame
+    regions: pd.DataFrame
+    reps: pd.DataFrame
+    months: pd.DataFrame
+    weeks: pd.DataFrame
+    smart: pd.DataFrame
+    assumptions: pd.DataFrame
+    rep_share_paths: np.ndarray = field(repr=False)
+    notes: tuple[str, ...] = ()
+    funnel: object = None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """All output tables by name (company, regions, reps, months, weeks, smart,
+        assumptions, and the funnel tables when planned)."""
+        out = {"company": self.company, "regions": self.regions, "reps": self.reps,
+               "months": self.months, "weeks": self.weeks, "smart": self.smart,
+               "assumptions": self.assumptions}
+        if self.funnel is not None:
+            out.update(self.funnel.tables())
+        return out
+
+
+def _orders_with_region(data: SalesData) -> pd.DataFrame:
+    o = data.orders[["order_date", "customer_id", "rep_id", "product_line", "amount"]].copy()
+    o["order_date"] = pd.to_datetime(o["order_date"])
+    region = pd.Series(np.nan, index=o.index, dtype=object)
+    if data.customers is not None:
+        region = o["customer_id"].map(data.customers.set_index("customer_id")["region"])
+    if data.reps is not None:
+        by_rep = o["rep_id"].map(data.reps.set_index("rep_id")["region"])
+        region = region.where(region.notna(), by_rep)
+    o["region"] = region.astype(object).where(region.notna(), "(none)").astype(str)
+    return o
+
+
+def _quarter_revenue(o: pd.DataFrame, q: pd.Period) -> pd.Series:
+    m = (o["order_date"] >= q.start_time) & (o["order_date"] <= q.end_time)
+    return o[m].groupby("region")["amount"].sum()
+
+
+def _known_regions(data: SalesData, dist: QuarterDistribution) -> list[str]:
+    if data.regions is not None:
+        return [str(r) for r in data.regions["region"]]
+    known = set()
+    if data.customers is not None:
+        known |= set(data.customers["region"].astype(str))
+    if data.reps is not None:
+        known |= set(data.reps["region"].astype(str))
+    if "region" in dist.levels:
+        known |= set(dist.nodes("region"))
+    return sorted(known)
+
+
+def _detect_vacancies(data, roster, q, params, as_of) -> pd.DataFrame:
+    """Territories without a rep for the whole quarter (see module docstring)."""
+    qs, qe = q.start_time.normalize(), q.end_time.normalize()
+    lo = qs - pd.Timedelta(days=params.vacancy_lookback_days)
+    left = roster[roster["exit_date"].notna() & (roster["exit_date"] <= qs) & (roster["exit_date"] > lo)]
+    if left.empty:
+        return pd.DataFrame(columns=["region", "level", "former_rep"])
+    active = roster[(roster["hire_date"] <= qe) & (roster["exit_date"].isna() | (roster["exit_date"] > qs))]
+    o = data.orders
+    rows = []
+    for _, r in left.iterrows():
+        hired = roster[(roster["region"] == r["region"]) & (roster["hire_date"] >= r["exit_date"])
+                       & (roster["hire_date"] <= qe)]
+        if len(hired):
+            continue
+        pre = o[(o["rep_id"] == r["rep_id"]) & (o["order_date"] < r["exit_date"])
+                & (o["order_date"] >= r["exit_date"] - pd.Timedelta(days=365))]
+        custs = set(pre["customer_id"])
+        if not custs:
+            continue
+        post = o[o["customer_id"].isin(custs) & (o["order_date"] >= r["exit_date"]) & (o["order_date"] <= as_of)]
+        covered = post["rep_id"].isin(active["rep_id"]).mean() if len(post) else 0.0
+        if covered < 0.5:
+            rows.append({"region": r["region"], "level": r["level"], "former_rep": r["rep_id"]})
+    return pd.DataFrame(rows, columns=["region", "level", "former_rep"])
+
+
+def _water_fill(total, raw, weights, lo, hi, names):
+    """Clamp ``raw`` into ``[lo, hi]`` keeping ``sum = total`` (iterative re-split)."""
+    if lo.sum() > total + 1e-6 or hi.sum() < total - 1e-6:
+        raise ValueError(
+            f"region growth caps are infeasible: the company target {total:,.0f} lies outside "
+            f"[{lo.sum():,.0f}, {hi.sum():,.0f}] (sum of the regions' min/max); widen min_growth/"
+            "max_growth or region_caps, or change the company target"
+        )
+    x = raw.astype(float).copy()
+    fixed = np.zeros(len(x), bool)
+    for _ in range(len(x) + 2):
+        below, above = (x < lo - 1e-9) & ~fixed, (x > hi + 1e-9) & ~fixed
+        if not (below.any() or above.any()):
+            break
+        x[below], x[above] = lo[below], hi[above]
+        fixed |= below | above
+        free = ~fixed
+        resid = total - x.sum()
+        if not free.any():
+            break
+        w = weights[free] if resid > 0 else x[free]
+        w = np.clip(w, 0, None)
+        if w.sum() <= 0:
+            w = np.ones(free.sum())
+        x[free] += resid * w / w.sum()
+    capped = fixed
+    return x, capped
+
+
+def _season_shares(means: np.ndarray) -> np.ndarray:
+    """Rows = nodes, cols = months -> shares summing to 1 per row (equal if zero)."""
+    m = np.clip(means, 0, None)
+    s = m.sum(axis=1, keepdims=True)
+    return np.where(s > 0, m / np.where(s > 0, s, 1), 1.0 / m.shape[1])
+
+
+def _day_weights(months: pd.DatetimeIndex, ww) -> pd.DataFrame:
+    days = pd.date_range(months[0], months[-1] + pd.offsets.MonthEnd(0), freq="D")
+    d = pd.DataFrame({"day": days})
+    d["month"] = d["day"].dt.to_period("M").dt.start_time
+    d["week_start"] = d["day"] - pd.to_timedelta(d["day"].dt.weekday, unit="D")
+    d["w"] = np.asarray(ww)[d["day"].dt.weekday.to_numpy()]
+    tot = d.groupby("month")["w"].transform("sum")
+    d["w"] = np.where(tot > 0, d["w"] / tot.where(tot > 0, 1), 1.0 / d.groupby("month")["w"].transform("size"))
+    return d
+
+
+def _week_split(amount_by_month: np.ndarray, months, dayw: pd.DataFrame) -> pd.Series:
+    """Exact (unrounded) weekly amounts from monthly amounts."""
+    mm = dict(zip(months, amount_by_month))
+    v = dayw["w"].to_numpy() * dayw["month"].map(mm).to_numpy(float)
+    return pd.Series(v, index=dayw.index).groupby(dayw["week_start"]).sum()
+
+
+def _odds(paths: np.ndarray, target) -> np.ndarray:
+    """P(actual >= target): share of paths (axis 0) at or above the target."""
+    return (paths >= np.asarray(target)[None, ...] - 1e-9).mean(axis=0)
+
+
+def attainment_odds(paths, targets) -> np.ndarray:
+    """``P(actual >= target)`` estimated as the share of sample paths at or above target.
+
+    Parameters
+    ----------
+    paths : array (S, ...)
+        Sample paths (currency), first axis = paths.
+    targets : array broadcastable to ``paths.shape[1:]``
+
+    Returns
+    -------
+    ndarray of probabilities (Monte-Carlo s.e. ``sqrt(p(1-p)/S)``).
+    """
+    return _odds(np.asarray(paths, dtype=float), targets)
+
+
+def _flag(p, lo, hi):
+    return np.where(p < lo, "stretch", np.where(p > hi, "sandbag", ""))
+
+
+def propose_targets(
+    data: SalesData,
+    dist: QuarterDistribution,
+    params: TargetParams,
+    *,
+    roster: pd.DataFrame | None = None,
+    vacancies: pd.DataFrame | None = None,
+    as_of=None,
+    funnel_rates: _funnel.FunnelRates | None = None,
+) -> TargetPlan:
+    """Propose the quarter's company, region, rep, month and week targets with their odds.
+
+    Parameters
+    ----------
+    data : SalesData
+        History: ``orders`` (required), ``customers`` (regions of orders), ``regions``
+        (maturity, market potential), ``reps`` (roster), ``opportunities`` +
+        ``stage_history`` (pipeline increment).
+    dist : QuarterDistribution
+        Sample paths of the plan quarter (company and region; rep optional).
+    params : TargetParams
+    roster : DataFrame, optional
+        Rep roster overriding ``data.reps`` (``rep_id, name, region, level, hire_date,
+        exit_date``); planned hires and exits are rows with future dates.
+    vacancies : DataFrame, optional
+        Territories without a rep for the quarter: ``region, level`` (optional
+        ``former_rep``).  Default: detected from the roster and orders.
+    as_of : date-like, optional
+        Last day of history (default: the last order date).
+    funnel_rates : FunnelRates, optional
+        Stage win probabilities/durations for the pipeline increment (default: estimated
+        by :func:`salesplan.funnel.estimate_rates`).
+
+    Returns
+    -------
+    TargetPlan
+
+    Raises
+    ------
+    ValueError
+        Quarter not covered by the paths or before the data, no revenue in the same quarter
+        last year with a growth target, unknown or missing regions, empty roster,
+        infeasible growth caps.
+    """
+    if not isinstance(params, TargetParams):
+        raise ValueError(f"params: expected TargetParams, got {type(params).__name__}")
+    q = params.period
+    unit = params.rounding_unit
+    notes: list[str] = []
+    o = _orders_with_region(data)
+    if o.empty:
+        raise ValueError("table 'orders' is empty: targets need order history")
+    as_of = pd.Timestamp(as_of).normalize() if as_of is not None else o["order_date"].max().normalize()
+    first = o["order_date"].min()
+    if q.start_time <= first:
+        raise ValueError(
+            f"quarter={params.quarter!r} is outside the data: it starts on or before the first order "
+            f"({first.date()}); plan a quarter after the history")
+    if dist.quarter != q:
+        raise ValueError(
+            f"quarter={params.quarter!r} is outside the forecast: the sample paths cover {dist.quarter}")
+    if q.end_time <= as_of:
+        notes.append(f"quarter {q} ends before as_of {as_of.date()}: a back-test, not a plan")
+    months = dist.months
+
+    # ---------------------------------------------------------------- regions in scope
+    known = _known_regions(data, dist)
+    path_regions = dist.nodes("region") if "region" in dist.levels else []
+    unknown = sorted(set(path_regions) - set(known))
+    if unknown:
+        raise ValueError(f"unknown region(s) {unknown} in the quarter paths; known regions: {known}")
+    for name, vals in (("regions", params.regions or ()), ("region_caps", tuple(params.region_caps or ()))):
+        bad = sorted(set(vals) - set(known))
+        if bad:
+            raise ValueError(f"TargetParams.{name}: unknown region(s) {bad}; known regions: {known}")
+    roster_df = roster if roster is not None else data.reps
+    if roster_df is None or len(roster_df) == 0:
+        raise ValueError("empty roster: no reps given (table 'reps' absent or empty); rep quotas need a roster")
+    ros = _normalise_roster(roster_df)
+    bad = sorted(set(ros["region"]) - set(known))
+    if bad:
+        raise ValueError(f"table 'reps', column 'region': unknown region(s) {bad}; known regions: {known}")
+    if params.regions is not None:
+        regions = list(params.regions)
+    else:
+        regions = sorted(set(path_regions) | set(ros["region"]))
+        if not path_regions:
+            raise ValueError("quarter paths have no region level; give region paths to split the target")
+    no_paths = [r for r in regions if r not in path_regions]
+    if no_paths:
+        notes.append(f"region(s) {no_paths} have no forecast paths: forecast taken as 0")
+    ros = ros[ros["region"].isin(regions)].reset_index(drop=True)
+    if ros.empty:
+        raise ValueError(f"empty roster: no rep in region(s) {regions}")
+    R = len(regions)
+
+    reg_paths = dist.cube("region", regions)  # S x R x 3
+    comp_paths = dist.cube("company")[:, 0, :]  # S x 3
+    if params.regions is not None and set(regions) != set(path_regions):
+        comp_paths = reg_paths.sum(axis=1)
+        notes.append("company paths = sum of the selected regions' paths")
+    S = reg_paths.shape[0]
+    F_mean = reg_paths.sum(axis=2).mean(axis=0)  # R
+    comp_tot = comp_paths.sum(axis=1)
+
+    # ---------------------------------------------------------------- region attributes
+    if data.regions is not None:
+        rt = data.regions.assign(region=data.regions["region"].astype(str)).set_index("region")
+        maturity = rt["maturity"].reindex(regions).fillna("developing").astype(str).to_numpy()
+        potential = rt["market_potential"].reindex(regions).fillna(0.0).to_numpy(float)
+    else:
+        maturity = np.array(["developing"] * R)
+        potential = np.zeros(R)
+        notes.append("table 'regions' absent: maturity = developing, no market-potential share")
+    wf, wp = params.weight_forecast, params.weight_potential
+    if potential.sum() <= 0:
+        wp = 0.0
+        wf = 1.0
+    ly_q = q - 4
+    ly = _quarter_revenue(o, ly_q).reindex(regions, fill_value=0.0).to_numpy(float)
+    ly_total = float(ly.sum())
+
+    # ---------------------------------------------------------------- pipeline increment
+    incr = np.zeros(R)
+    rho = np.nan
+    w_now = np.zeros(R)
+    rates = funnel_rates
+    if params.pipeline_rule != "none":
+        if data.opportunities is None or len(data.opportunities) == 0:
+            notes.append(f"pipeline_rule={params.pipeline_rule!r} needs opportunities: none given, increment 0")
+        else:
+            if rates is None:
+                rates = _funnel.estimate_rates(data, as_of)
+            pipe = _funnel.open_pipeline(data, as_of)
+            if len(pipe):
+                pipe["region"] = pipe["region"].astype(object).where(pipe["region"].notna(), pipe["rep_id"].map(
+                    ros.set_index("rep_id")["region"]) if len(ros) else np.nan)
+                pipe["w"] = _funnel.weighted_pipeline(pipe, rates, as_of, q.end_time.normalize()).to_numpy()
+                if params.pipeline_rule == "new_customers":
+                    old = set(o.loc[o["order_date"] <= as_of, "customer_id"])
+                    pipe = pipe[~pipe["customer_id"].isin(old)]
+                w_now = pipe.groupby(pipe["region"].astype(str))["w"].sum().reindex(regions, fill_value=0.0).to_numpy()
+            if params.pipeline_rule == "new_customers":
+                incr = w_now
+            else:
+                num_, den_ = 0.0, 0.0
+                cur = pd.Period(as_of, freq="Q")
+                hist_q = [cur - k for k in range(1, params.pipeline_history_quarters + 1)]
+                if pd.Timestamp(cur.end_time).normalize() == as_of:
+                    hist_q = [cur - k for k in range(0, params.pipeline_history_quarters)]
+                for hq in hist_q:
+                    if hq.start_time <= first:
+                        continue
+                    d0 = hq.start_time.normalize() - pd.Timedelta(days=1)
+                    hp = _funnel.open_pipeline(data, d0)
+                    num_ += float(_funnel.weighted_pipeline(hp, rates, d0, hq.end_time.normalize()).sum()) if len(hp) else 0.0
+                    den_ += float(_quarter_revenue(o, hq).sum())
+                if den_ > 0 and num_ > 0:
+                    rho = num_ / den_
+                    incr = np.clip(w_now - rho * F_mean, 0, None)
+                else:
+                    notes.append("no pipeline history to measure what the forecast already holds: increment 0")
+    # ---------------------------------------------------------------- company target
+    p = params.target_probability
+    F_stat = float(np.mean(comp_tot)) if p is None else float(np.quantile(comp_tot, 1 - p))
+    BU = F_stat + float(incr.sum())
+    if params.absolute_target is not None:
+        TD = float(params.absolute_target)
+    elif params.growth is not None:
+        if ly_total <= 0:
+            raise ValueError(
+                f"quarter={params.quarter!r}: no revenue in the same quarter last year ({ly_q}) inside the data; "
+                "use absolute_target or growth=None")
+        TD = ly_total * (1 + params.growth)
+    else:
+        TD = None
+    if TD is None:
+        target_exact = BU
+        notes.append("no top-down goal: target = bottom-up")
+    else:
+        target_exact = params.blend * TD + (1 - params.blend) * BU
+    T = _round_unit(target_exact, unit)
+    Qc = _round_unit(T * params.over_assignment, unit)
+
+    # ---------------------------------------------------------------- region split
+    base = F_mean + incr
+    U = T - base.sum()
+    e = np.array([params.maturity_existing.get(m, 0.7) for m in maturity])
+    n_ = np.array([params.maturity_new.get(m, 0.7) for m in maturity])
+    fs = F_mean / F_mean.sum() if F_mean.sum() > 0 else np.full(R, 1 / R)
+    ps = potential / potential.sum() if potential.sum() > 0 else np.zeros(R)
+    ex_term, new_term = wf * e * fs, wp * n_ * ps
+    norm = (ex_term + new_term).sum()
+    if norm <= 0:
+        ex_term, norm = fs.copy(), 1.0
+    u = (ex_term + new_term) / norm
+    if U >= 0:
+        up_ex, up_new = U * ex_term / norm, U * new_term / norm
+    else:
+        bw = base / base.sum() if base.sum() > 0 else np.full(R, 1 / R)
+        up_ex, up_new = U * bw, np.zeros(R)
+    raw = base + up_ex + up_new
+    ref = np.where(ly > 0, ly, base)
+    lo_g = np.full(R, params.min_growth)
+    hi_g = np.full(R, params.max_growth)
+    for i, r in enumerate(regions):
+        if params.region_caps and r in params.region_caps:
+            lo_g[i], hi_g[i] = params.region_caps[r]
+    lo = np.where(ref > 0, ref * (1 + lo_g), 0.0)
+    hi = np.where(ref > 0, ref * (1 + hi_g), np.inf)
+    x, capped = _water_fill(T, raw, np.where(u > 0, u, 0.0), lo, hi, regions)
+    reg_target = largest_remainder(T, x, unit)
+    reg_quota = largest_remainder(Qc, reg_target, unit)
+
+    # ---------------------------------------------------------------- seasonal shares
+    reg_mean_m = reg_paths.mean(axis=0)  # R x 3
+    season = _season_shares(reg_mean_m)
+    comp_season = _season_shares(comp_paths.mean(axis=0)[None, :])[0]
+    season = np.where(reg_mean_m.sum(axis=1, keepdims=True) > 0, season, comp_season[None, :])
+
+    # ---------------------------------------------------------------- reps + vacancies
+    cap = rep_capacity(ros, q, params)
+    if cap.empty:
+        raise ValueError(f"empty roster: no rep employed during {q} in region(s) {regions}")
+    cap_w = cap.pivot_table(index="rep_id", columns="month", values="capacity", aggfunc="sum").reindex(columns=months, fill_value=0.0)
+    pres_w = cap.pivot_table(index="rep_id", columns="month", values="presence", aggfunc="sum").reindex(columns=months, fill_value=0.0)
+    ramp_w = cap.pivot_table(index="rep_id", columns="month", values="ramp", aggfunc="sum").reindex(columns=months, fill_value=0.0)
+    rinfo = ros.set_index("rep_id").loc[cap_w.index]
+    slots = []  # rep_id, name, region, level, holder, vacant, kind, cap (3,)
+    qs, qe = q.start_time.normalize(), q.end_time.normalize()
+    for rid, row in rinfo.iterrows():
+        kind = []
+        if row["hire_date"] > as_of:
+            kind.append("planned_hire")
+        if ramp_w.loc[rid].min() < 1:
+            kind.append("ramping")
+        if pd.notna(row["exit_date"]) and row["exit_date"] <= qe:
+            kind.append("exiting")
+        slots.append(dict(rep_id=rid, name=row["name"], region=row["region"], level=row["level"],
+                          hire_date=row["hire_date"], exit_date=row["exit_date"], holder=rid, vacant=False,
+                          kind=",".join(kind), cap=cap_w.loc[rid].to_numpy(float),
+                          ramp_avg=float(ramp_w.loc[rid].mean()), presence=float(pres_w.loc[rid].mean())))
+        if "exiting" in kind:
+            repl = ros[(ros["region"] == row["region"]) & (ros["hire_date"] >= row["exit_date"]) & (ros["hire_date"] <= qe)]
+            if len(repl):
+                notes.append(f"rep {rid} exits {row['exit_date'].date()}; {repl['rep_id'].iloc[0]} hired after: no vacancy")
+                continue
+            lw = params.level_weights[row["level"]]
+            vac = lw * params.vacancy_capacity * (1 - pres_w.loc[rid].to_numpy(float))
+            # days before the quarter-month hire do not count as vacancy: only after exit
+            slots.append(dict(rep_id=f"VACANT:{rid}", name=f"vacant (was {row['name']})", region=row["region"],
+                              level=row["level"], hire_date=pd.NaT, exit_date=pd.NaT,
+                              holder=f"manager:{row['region']}", vacant=True, kind="vacancy_after_exit",
+                              cap=vac, ramp_avg=1.0, presence=float((1 - pres_w.loc[rid]).mean())))
+    vac_df = vacancies if vacancies is not None else _detect_vacancies(data, ros, q, params, as_of)
+    if vacancies is not None:
+        if not {"region", "level"} <= set(vac_df.columns):
+            raise ValueError("vacancies: expected columns 'region' and 'level'")
+        badr = sorted(set(vac_df["region"].astype(str)) - set(known))
+        if badr:
+            raise ValueError(f"vacancies: unknown region(s) {badr}; known regions: {known}")
+    for i, v in enumerate(vac_df.itertuples(index=False)):
+        if str(v.region) not in regions:
+            continue
+        lv = str(v.level) if str(v.level) in REP_LEVELS else "senior"
+        former = getattr(v, "former_rep", None)
+        rid = f"VACANT:{former}" if former is not None and pd.notna(former) else f"VACANT:{v.region}:{i + 1}"
+        slots.append(dict(rep_id=rid, name="vacant territory", region=str(v.region), level=lv,
+                          hire_date=pd.NaT, exit_date=pd.NaT, holder=f"manager:{v.region}", vacant=True,
+                          kind="vacancy", cap=np.full(3, params.level_weights[lv] * params.vacancy_capacity),
+                          ramp_avg=1.0, presence=1.0))
+    for r in regions:
+        if not any(s_["region"] == r and s_["cap"].sum() > 0 for s_ in slots):
+            slots.append(dict(rep_id=f"VACANT:{r}", name="region without rep", region=r, level="senior",
+                              hire_date=pd.NaT, exit_date=pd.NaT, holder=f"manager:{r}", vacant=True,
+                              kind="region_without_rep", cap=np.ones(3), ramp_avg=1.0, presence=1.0))
+            notes.append(f"region {r} has no rep in {q}: its quota is held by the region's manager")
+    slots.sort(key=lambda s_: (regions.index(s_["region"]), s_["vacant"], s_["rep_id"]))
+    n_slots = len(slots)
+    slot_reg = np.array([regions.index(s_["region"]) for s_ in slots])
+    capm = np.array([s_["cap"] for s_ in slots])  # N x 3
+    rep_quota = np.zeros(n_slots)
+    rep_month = np.zeros((n_slots, 3))
+    for g in range(R):
+        idx = np.where(slot_reg == g)[0]
+        wq = (capm[idx] * season[g][None, :]).sum(axis=1)
+        rep_quota[idx] = largest_remainder(reg_quota[g], wq, unit)
+        for j in idx:
+            rep_month[j] = largest_remainder(rep_quota[j], capm[j] * season[g], unit)
+    reg_quota_m = np.array([rep_month[slot_reg == g].sum(axis=0) for g in range(R)])
+    reg_target_m = np.array([largest_remainder(reg_target[g], season[g], unit) for g in range(R)])
+
+    # ---------------------------------------------------------------- odds
+    reg_tot_paths = reg_paths.sum(axis=2)  # S x R
+    p_reg_t = _odds(reg_tot_paths, reg_target)
+    p_reg_q = _odds(reg_tot_paths, reg_quota)
+    p_comp_t = float(_odds(comp_tot, T))
+    p_comp_q = float(_odds(comp_tot, Qc))
+    # rep outcome paths
+    share = np.zeros((n_slots, 3))
+    for g in range(R):
+        idx = np.where(slot_reg == g)[0]
+        tot = capm[idx].sum(axis=0)
+        share[idx] = np.where(tot > 0, capm[idx] / np.where(tot > 0, tot, 1), 1.0 / len(idx))
+    rng = np.random.default_rng(params.seed)
+    sd = params.rep_noise_sd
+    noise = np.exp(sd * rng.standard_normal((S, n_slots)) - sd * sd / 2)
+    rep_paths_m = reg_paths[:, slot_reg, :] * share[None, :, :] * noise[:, :, None]  # S x N x 3
+    if "rep" in dist.levels:
+        have = set(dist.nodes("rep"))
+        use = [j for j, s_ in enumerate(slots) if not s_["vacant"] and s_["rep_id"] in have
+               and s_["kind"] == "" and s_["presence"] >= 1]
+        if use:
+            rep_paths_m[:, use, :] = dist.cube("rep", [slots[j]["rep_id"] for j in use])
+            notes.append(f"{len(use)} rep(s) judged on their own forecast paths; others on the regional model")
+    rep_tot_paths = rep_paths_m.sum(axis=2)
+    p_rep = _odds(rep_tot_paths, rep_quota)
+    p_rep_m = _odds(rep_paths_m, rep_month)
+    real = np.array([not s_["vacant"] for s_ in slots])
+    if real.any():
+        at_quota = (rep_tot_paths[:, real] >= rep_quota[real][None, :] - 1e-9).mean(axis=1)
+    else:
+        at_quota = np.zeros(S)
+    share_mean = float(at_quota.mean())
+    hs = params.healthy_share
+    band_ok = bool(hs[0] <= share_mean <= hs[1])
+    if not band_ok:
+        notes.append(
+            f"expected share of reps at quota {share_mean:.0%} is outside the healthy band "
+            f"{hs[0]:.0%}-{hs[1]:.0%}: {'lower over-assignment or targets' if share_mean < hs[0] else 'quotas may be too soft'}")
+
+    # ---------------------------------------------------------------- tables
+    lo_f, hi_f = params.odds_low, params.odds_high
+    company = pd.DataFrame([{
+        "quarter": params.quarter, "last_year": ly_total, "top_down": TD if TD is not None else np.nan,
+        "forecast": F_stat, "forecast_mean": float(comp_tot.mean()),
+        "forecast_p10": float(np.quantile(comp_tot, 0.1)), "forecast_p90": float(np.quantile(comp_tot, 0.9)),
+        "pipeline_increment": float(incr.sum()), "bottom_up": BU,
+        "gap": (TD - BU) if TD is not None else np.nan,
+        "gap_pct": ((TD - BU) / BU) if TD is not None and BU > 0 else np.nan,
+        "blend": params.blend if TD is not None else 0.0, "target": T,
+        "growth_vs_ly": (T / ly_total - 1) if ly_total > 0 else np.nan,
+        "over_assignment": params.over_assignment, "quota": Qc,
+        "p_attain_target": p_comp_t, "p_attain_quota": p_comp_q,
+        "odds_flag": str(_flag(np.array(p_comp_t), lo_f, hi_f)),
+        "rep_share_at_quota": share_mean,
+        "rep_share_p10": float(np.quantile(at_quota, 0.1)), "rep_share_p90": float(np.quantile(at_quota, 0.9)),
+        "share_band_ok": band_ok, "n_reps": int(real.sum()), "n_vacancies": int((~real).sum()),
+    }])
+    n_real = np.array([sum(1 for s_ in slots if s_["region"] == r and not s_["vacant"]) for r in regions])
+    n_vac = np.array([sum(1 for s_ in slots if s_["region"] == r and s_["vacant"]) for r in regions])
+    regions_df = pd.DataFrame({
+        "region": regions, "maturity": maturity, "market_potential": potential, "last_year": ly,
+        "forecast_mean": F_mean, "pipeline_now": w_now, "pipeline_increment": incr, "base": base,
+        "uplift_existing": up_ex, "uplift_new": up_new, "target_uncapped": raw,
+        "cap_min": lo, "cap_max": hi, "capped": capped, "target": reg_target,
+        "growth_vs_ly": np.where(ly > 0, reg_target / np.where(ly > 0, ly, 1) - 1, np.nan),
+        "quota": reg_quota, "p_attain_target": p_reg_t, "p_attain_quota": p_reg_q,
+        "odds_flag": _flag(p_reg_t, lo_f, hi_f), "n_reps": n_real, "n_vacancies": n_vac,
+    })
+    reps_df = pd.DataFrame({
+        "rep_id": [s_["rep_id"] for s_ in slots], "name": [s_["name"] for s_ in slots],
+        "region": [s_["region"] for s_ in slots], "level": [s_["level"] for s_ in slots],
+        "hire_date": pd.to_datetime([s_["hire_date"] for s_ in slots]),
+        "exit_date": pd.to_datetime([s_["exit_date"] for s_ in slots]),
+        "holder": [s_["holder"] for s_ in slots], "vacant": real == False,  # noqa: E712
+        "status": [s_["kind"] for s_ in slots], "ramp_avg": [s_["ramp_avg"] for s_ in slots],
+        "presence": [s_["presence"] for s_ in slots], "capacity": capm.sum(axis=1),
+        "quota": rep_quota, "p_attain_quota": p_rep, "odds_flag": _flag(p_rep, lo_f, hi_f),
+    })
+    # months
+    mrows = []
+    comp_t_m = reg_target_m.sum(axis=0)
+    comp_q_m = reg_quota_m.sum(axis=0)
+    pc_t = _odds(comp_paths, comp_t_m)
+    pc_q = _odds(comp_paths, comp_q_m)
+    for k, m in enumerate(months):
+        mrows.append(("company", COMPANY, "", m, comp_t_m[k], comp_q_m[k], pc_t[k], pc_q[k]))
+    pr_t = _odds(reg_paths, reg_target_m)
+    pr_q = _odds(reg_paths, reg_quota_m)
+    for g, r in enumerate(regions):
+        for k, m in enumerate(months):
+            mrows.append(("region", r, r, m, reg_target_m[g, k], reg_quota_m[g, k], pr_t[g, k], pr_q[g, k]))
+    for j, s_ in enumerate(slots):
+        for k, m in enumerate(months):
+            mrows.append(("rep", s_["rep_id"], s_["region"], m, np.nan, rep_month[j, k], np.nan, p_rep_m[j, k]))
+    months_df = pd.DataFrame(mrows, columns=["level", "entity", "region", "month", "target", "quota",
+                                             "p_attain_target", "p_attain_quota"])
+    # weeks
+    dayw = _day_weights(months, params.weekday_weights)
+    wk_index = None
+    rep_w, reg_tw = [], []
+    for j in range(n_slots):
+        ex = _week_split(rep_month[j], months, dayw)
+        wk_index = ex.index
+        rep_w.append(largest_remainder(rep_quota[j], ex.to_numpy(), unit))
+    for g in range(R):
+        ex = _week_split(reg_target_m[g], months, dayw)
+        reg_tw.append(largest_remainder(reg_target[g], ex.to_numpy(), unit))
+    rep_w, reg_tw = np.array(rep_w), np.array(reg_tw)
+    reg_qw = np.array([rep_w[slot_reg == g].sum(axis=0) for g in range(R)])
+    wrows = []
+    for k, w in enumerate(wk_index):
+        wrows.append(("company", COMPANY, "", w, reg_tw[:, k].sum(), reg_qw[:, k].sum()))
+        for g, r in enumerate(regions):
+            wrows.append(("region", r, r, w, reg_tw[g, k], reg_qw[g, k]))
+        for j, s_ in enumerate(slots):
+            wrows.append(("rep", s_["rep_id"], s_["region"], w, np.nan, rep_w[j, k]))
+    weeks_df = pd.DataFrame(wrows, columns=["level", "entity", "region", "week_start", "target", "quota"])
+    weeks_df = weeks_df.sort_values(["level", "entity", "week_start"], key=lambda c: c.map(
+        {"company": 0, "region": 1, "rep": 2}) if c.name == "level" else c, kind="stable").reset_index(drop=True)
+
+    smart = smart_check(company, regions_df, reps_df, params, target_exact=target_exact)
+    assumptions = _assumptions(params, dict(
+        as_of=as_of.date(), last_year_quarter=str(ly_q), last_year_revenue=ly_total,
+        top_down=TD, forecast_statistic=("mean" if p is None else f"quantile {1 - p:.2f}"),
+        forecast=F_stat, pipeline_rho=rho, pipeline_increment=float(incr.sum()), bottom_up=BU,
+        target_exact=target_exact, n_paths=S,
+        win_probability=(", ".join(f"{k}={v:.2f}" for k, v in rates.win_probability.items()) if rates is not None else ""),
+    ), notes)
+    return TargetPlan(params, company, regions_df, reps_df, months_df, weeks_df, smart, assumptions,
+                      at_quota, tuple(notes))
+
+
+_PARAM_NOTES = {
+    "growth": "top-down growth over the same quarter last year",
+    "blend": "weight of top-down in the company target",
+    "over_assignment": "sum of quotas / company target",
+    "pipeline_rule": "pipeline counted on top of the forecast (no double counting)",
+    "ramp_months": "linear ramp to full productivity (months)",
+    "rounding_unit": "targets are multiples of this; largest-remainder splits reconcile exactly",
+    "healthy_share": "healthy band of the share of reps at quota",
+    "rep_noise_sd": "log-sd of a rep's outcome around its capacity share of the region",
+}
+
+
+def _assumptions(params: TargetParams, derived: dict, notes) -> pd.DataFrame:
+    rows = [{"item": r["parameter"], "value": r["value"], "note": _PARAM_NOTES.get(r["parameter"], "parameter")}
+            for r in params.to_frame().to_dict("records")]
+    for k, v in derived.items():
+        rows.append({"item": k, "value": "" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v)),
+                     "note": "derived"})
+    for n in notes:
+        rows.append({"item": "note", "value": n, "note": "note"})
+    rows.append({"item": "rounding_rule", "value": f"unit {params.rounding_unit:g}, largest remainder",
+                 "note": "company rounded to the unit; each split gives floor units plus one unit to the largest remainders"})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- SMART
+
+def smart_check(company: pd.DataFrame, regions: pd.DataFrame, reps: pd.DataFrame,
+                params: TargetParams, target_exact: float | None = None) -> pd.DataFrame:
+    """SMART check of every quarterly target.
+
+    * **specific**: names an entity (company / region / rep id) and the metric (revenue);
+    * **measurable**: a finite number > 0 and a multiple of ``rounding_unit``;
+    * **achievable**: ``odds_low <= P(actual >= target) <= odds_high``;
+    * **relevant**: tied to the company goal -- the company target is the blended goal
+      (within one unit), the regions sum to the company target, each region's rep quotas
+      sum to its quota;
+    * **time_bound**: has a period (the quarter).
+
+    Returns
+    -------
+    DataFrame
+        ``level, entity, metric, period, target, p_attain, specific, measurable,
+        achievable, relevant, time_bound, smart, issues``.
+    """
+    unit = params.rounding_unit
+    rows = []
+
+    def add(level, entity, target, p, relevant, why_rel):
+        specific = bool(str(entity).strip())
+        measurable = bool(np.isfinite(target) and target > 0 and abs(target / unit - round(target / unit)) < 1e-6)
+        achievable = bool(np.isfinite(p) and params.odds_low <= p <= params.odds_high)
+        issues = []
+        if not specific:
+            issues.append("no entity")
+        if not measurable:
+            issues.append("not a positive rounded number")
+        if not achievable:
+            issues.append(f"odds {p:.0%} outside {params.odds_low:.0%}-{params.odds_high:.0%}")
+        if not relevant:
+            issues.append(why_rel)
+        rows.append(dict(level=level, entity=entity, metric="revenue", period=params.quarter,
+                         target=target, p_attain=p, specific=specific, measurable=measurable,
+                         achievable=achievable, relevant=bool(relevant), time_bound=bool(params.quarter),
+                         smart=specific and measurable and achievable and bool(relevant),
+                         issues="; ".join(issues)))
+
+    c = company.iloc[0]
+    rel_c = target_exact is None or abs(c["target"] - target_exact) <= unit / 2 + 1e-6
+    add("company", COMPANY, float(c["target"]), float(c["p_attain_target"]), rel_c, "differs from the company goal")
+    rel_r = abs(regions["target"].sum() - c["target"]) < 1e-6
+    for r in regions.itertuples(index=False):
+        add("region", r.region, float(r.target), float(r.p_attain_target), rel_r, "regions do not sum to the company target")
+    qsum = reps.groupby("region")["quota"].sum()
+    rq = regions.set_index("region")["quota"]
+    for r in reps.itertuples(index=False):
+        ok = abs(qsum[r.region] - rq[r.region]) < 1e-6
+        add("rep", r.rep_id, float(r.quota), float(r.p_attain_quota), ok, "rep quotas do not sum to the region quota")
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+def default_scenarios(base: TargetParams) -> dict[str, TargetParams]:
+    """``conservative`` / ``base`` / ``stretch`` variants of ``base``.
+
+    conservative: growth - 5 pts, over-assignment 1.05, target probability 0.7 (if set);
+    stretch: growth + 5 pts, over-assignment 1.15, target probability 0.45 (if set).
+    """
+    def shift(g, d):
+        return None if g is None else max(g + d, -0.99)
+
+    cons = replace(base, growth=shift(base.growth, -0.05), over_assignment=max(1.0, 1.05),
+                   target_probability=None if base.target_probability is None else 0.7)
+    stre = replace(base, growth=shift(base.growth, 0.05), over_assignment=max(base.over_assignment, 1.15),
+                   target_probability=None if base.target_probability is None else 0.45)
+    return {"conservative": cons, "base": base, "stretch": stre}
+
+
+def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Mapping[str, TargetParams],
+                      **kwargs) -> pd.DataFrame:
+    """Run :func:`propose_targets` under each named parameter set, side by side.
+
+    Returns
+    -------
+    DataFrame
+        Rows = metrics (company target, quota, odds, share of reps at quota, flags, and
+        each region's target), columns = scenario names.
+    """
+    if not scenarios:
+        raise ValueError("scenarios: give at least one named TargetParams")
+    cols = {}
+    for name, prm in scenarios.items():
+        plan = propose_targets(data, dist, prm, **kwargs)
+        c = plan.company.iloc[0]
+        d = {
+            "growth": prm.growth, "over_assignment": prm.over_assignment, "target_probability": prm.target_probability,
+            "top_down": c["top_down"], "bottom_up": c["bottom_up"], "gap": c["gap"],
+            "company_target": c["target"], "growth_vs_ly": c["growth_vs_ly"], "company_quota": c["quota"],
+            "p_attain_target": c["p_attain_target"], "p_attain_quota": c["p_attain_quota"],
+            "rep_share_at_quota": c["rep_share_at_quota"], "share_band_ok": c["share_band_ok"],
+            "regions_flagged": int((plan.regions["odds_flag"] != "").sum()),
+            "reps_flagged": int((plan.reps["odds_flag"] != "").sum()),
+            "smart_fail": int((~plan.smart["smart"]).sum()),
+        }
+        for r in plan.regions.itertuples(index=False):
+            d[f"target[{r.region}]"] = r.target
+        cols[name] = d
+    return pd.DataFrame(cols)
+
+
+# --------------------------------------------------------------------------- funnel
+
+def plan_funnel(plan: TargetPlan, data: SalesData, *, level: str = "rep",
+                rates: _funnel.FunnelRates | None = None, as_of=None,
+                params: _funnel.FunnelParams = _funnel.FunnelParams()) -> TargetPlan:
+    """Attach the funnel back-calculation of the plan's weekly quotas (reps) or targets (regions).
+
+    Returns a copy of ``plan`` with ``funnel`` set (see :func:`salesplan.funnel.back_calculate`).
+    """
+    if level not in ("rep", "region"):
+        raise ValueError(f"level={level!r}: expected 'rep' or 'region'")
+    w = plan.weeks[plan.weeks["level"] == level]
+    col = "quota" if level == "rep" else "target"
+    wt = pd.DataFrame({"entity": w["entity"].to_numpy(), "week_start": w["week_start"].to_numpy(),
+                       "target": w[col].to_numpy(float)})
+    q = plan.params.period
+    if rates is None:
+        rates = _funnel.estimate_rates(data, as_of, params)
+    pipe = _funnel.open_pipeline(data, as_of) if data.opportunities is not None else None
+    fp = _funnel.back_calculate(wt, rates, pipe, start=q.start_time.normalize(), end=q.end_time.normalize(),
+                                entity_col="rep_id" if level == "rep" else "region")
+    return replace(plan, funnel=fp)
+
+
+# --------------------------------------------------------------------------- Excel
+
+_SHEET_NAMES = {"company": "Company", "regions": "Regions", "reps": "Reps", "months": "Months",
+                "weeks": "Weeks", "smart": "SMART", "assumptions": "Assumptions"}
+_PCT_HINTS = ("p_attain", "growth", "pct", "share", "odds", "probability", "conversion", "presence",
+              "ramp_avg", "completion", "deviation", "blend")
+_CUR_HINTS = ("target", "quota", "amount", "forecast", "last_year", "top_down", "bottom_up", "gap",
+              "pipeline", "revenue", "deal", "actual", "expected", "base", "uplift", "potential", "cap_min",
+              "cap_max", "contribution", "plan")
+
+
+def _fmt_for(col: str, dtype) -> str | None:
+    c = col.lower()
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "yyyy-mm-dd"
+    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return None
+    if c in ("over_assignment", "rep_noise_sd"):
+        return "0.00"
+    if any(h in c for h in _PCT_HINTS):
+        return "0.0%"
+    if any(h in c for h in _CUR_HINTS):
+        return "#,##0"
+    return None
+
+
+def write_plan_workbook(tables: Mapping[str, pd.DataFrame], path) -> str:
+    """Write the plan tables to an Excel workbook, atomically.
+
+    Sheets: Company, Regions, Reps, Months (+ Weeks, SMART and any other table given)
+    and Assumptions last.  Currency columns get ``#,##0``, probabilities/growth ``0.0%``,
+    dates ``yyyy-mm-dd``; header bold and frozen; column widths fitted.  The workbook is
+    written to a temporary file in the target folder and renamed over ``path``, so a
+    reader never sees a half-written file.
+
+    Parameters
+    ----------
+    tables : mapping name -> DataFrame
+        E.g. :meth:`TargetPlan.tables`.  Needs at least ``company``.
+    path : str or path-like
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    if not isinstance(tables, Mapping) or "company" not in tables:
+        raise ValueError("write_plan_workbook: tables must be a mapping with at least 'company'")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"write_plan_workbook: folder {folder!r} does not exist")
+    wb = Workbook()
+    wb.remove(wb.active)
+    order = [k for k in ("company", "regions", "reps", "months", "weeks", "smart") if k in tables]
+    order += [k for k in tables if k not in order and k != "assumptions"]
+    if "assumptions" in tables:
+        order.append("assumptions")
+    used = set()
+    for key in order:
+        df = tables[key]
+        if df is None:
+            continue
+        name = _SHEET_NAMES.get(key, str(key).replace("_", " ").title())[:31]
+        for ch in "[]:*?/\\":
+            name = name.replace(ch, "-")
+        base, i = name, 2
+        while name in used:
+            name = f"{base[:28]}-{i}"; i += 1
+        used.add(name)
+        ws = wb.create_sheet(name)
+        df = df.reset_index(drop=True)
+        ws.append([str(c) for c in df.columns])
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+            cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        for rec in df.itertuples(index=False):
+            row = []
+            for v in rec:
+                if isinstance(v, (pd.Timestamp,)):
+                    v = None if pd.isna(v) else v.to_pydatetime()
+                elif isinstance(v, (np.bool_,)):
+                    v = bool(v)
+                elif isinstance(v, (np.integer,)):
+                    v = int(v)
+                elif isinstance(v, (np.floating, float)):
+                    v = None if not np.isfinite(v) else float(v)
+                elif v is None or (not isinstance(v, str) and pd.isna(v)):
+                    v = None
+                elif not isinstance(v, (str, int, float, bool)):
+                    v = str(v)
+                row.append(v)
+            ws.append(row)
+        for j, col in enumerate(df.columns, start=1):
+            fmt = _fmt_for(str(col), df[col].dtype)
+            letter = ws.cell(row=1, column=j).column_letter
+            if fmt:
+                for (cell,) in ws.iter_rows(min_row=2, max_row=ws.max_row, min_col=j, max_col=j):
+                    cell.number_format = fmt
+            width = max([len(str(col))] + [len(str(x)) for x in df[col].head(200).tolist()]) + 2
+            ws.column_dimensions[letter].width = min(max(width, 8), 60)
+        ws.freeze_panes = "A2"
+    fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".xlsx", dir=folder)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
