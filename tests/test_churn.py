@@ -414,3 +414,27 @@ def test_invalid_summary_and_params():
         ChurnClassifier(horizon_days=0).fit(SalesData(orders=_tiny_orders()), "2024-06-30")
     with pytest.raises(RuntimeError, match="not fitted"):
         BetaGeoModel().conditional_probability_alive(pd.DataFrame({"frequency": [1], "recency": [1.0], "T": [2.0]}))
+
+
+# --------------------------------------------------------------------------------------
+# Demo company of salesplan.synthetic (ground truth)
+# --------------------------------------------------------------------------------------
+def test_demo_company_truth():
+    synthetic = pytest.importorskip("salesplan.synthetic")
+    from sklearn.metrics import roc_auc_score
+
+    company = synthetic.generate(seed=7, scale=0.3, as_of="2026-12-31")
+    data, truth = company.data, company.truth.customers.set_index("customer_id")
+    as_of = pd.Timestamp("2026-12-31")
+    summary = rfm_summary(data.orders, as_of)
+    alive = truth["alive_at_as_of"].reindex(summary.index).astype(bool).to_numpy()
+    pareto = ParetoNBDModel(n_starts=2).fit(summary)
+    p_alive = pareto.conditional_probability_alive(summary)
+    assert roc_auc_score(alive, p_alive) > 0.9
+    assert abs(p_alive.mean() - alive.mean()) < 0.08
+    clf = ChurnClassifier(horizon_days=90, n_snapshots=3, max_iter=100).fit(data, as_of)
+    p = clf.predict_proba(data, as_of)
+    future = company.simulate_future(months=3, seed=1)
+    y = churn_labels(pd.concat([data.orders, future]), as_of, 90, p.index)
+    assert roc_auc_score(y, p) > 0.85
+    assert abs(p.mean() - y.mean()) < 0.08
