@@ -49,6 +49,7 @@ __all__ = [
     "replan",
     "diagnose_shape",
     "week_starts",
+    "observed_funnel_share",
 ]
 
 #: Prior mean of each stage's conversion rate to the next stage (last: win rate).
@@ -583,6 +584,7 @@ def back_calculate(
     start=None,
     end=None,
     entity_col: str = "rep_id",
+    funnel_share: float = 1.0,
 ) -> FunnelPlan:
     """Opportunities needed per stage and week to meet weekly revenue targets.
 
@@ -600,6 +602,9 @@ def back_calculate(
         Plan period; default the first Monday / last Sunday of the targets' weeks.
     entity_col : str
         Column of ``pipeline`` that holds the entity (``rep_id`` or ``region``).
+    funnel_share : float in (0, 1]
+        Share of the target that must come through the funnel (won opportunities); the
+        rest is repeat business outside it.  See :func:`observed_funnel_share`.
 
     Returns
     -------
@@ -607,7 +612,7 @@ def back_calculate(
 
     Notes
     -----
-    Wins needed in week w: ``W_w = T_w / deal``.  Entries needed into stage k:
+    Wins needed in week w: ``W_w = funnel_share * T_w / deal``.  Entries needed into stage k:
     ``N_k = W_w / P_win[k]``, timed ``lag[k] = sum_{j>=k} dur[j]`` days before w: with
     ``L = lag[k]/7`` weeks, a share ``1 - frac(L)`` goes to week ``w - floor(L)`` and
     ``frac(L)`` to ``w - floor(L) - 1``.
@@ -619,6 +624,8 @@ def back_calculate(
     when that week is before the plan start -- the gap must then come from later stages.
     """
     t = _check_weekly(weekly_targets)
+    if not (isinstance(funnel_share, (int, float)) and 0 < funnel_share <= 1):
+        raise ValueError(f"funnel_share={funnel_share!r}: expected a share in (0, 1]")
     if start is None:
         start = t["week_start"].min()
     if end is None:
@@ -632,7 +639,7 @@ def back_calculate(
         stages = list(r.stages)
         pw = r.win_probability.to_numpy()
         lag_w = r.lag_days.to_numpy() / 7.0
-        wins = g["target"].to_numpy(float) / r.deal_size
+        wins = funnel_share * g["target"].to_numpy(float) / r.deal_size
         wk = g["week_start"].to_numpy("datetime64[ns]")
         acc: dict[tuple, float] = {}
         for w, n_won in zip(wk, wins):
@@ -650,7 +657,7 @@ def back_calculate(
                     acc[(w1, st)] = acc.get((w1, st), 0.0) + need * frac
         for (w, st), v in acc.items():
             rows.append((ent, pd.Timestamp(w), st, v))
-        total = float(g["target"].sum())
+        total = funnel_share * float(g["target"].sum())
         pipe_exp = 0.0
         open_by_stage = pd.Series(0.0, index=stages)
         if pipeline is not None and len(pipeline):
@@ -660,10 +667,11 @@ def back_calculate(
                 open_by_stage = p["stage"].astype(str).value_counts().reindex(stages, fill_value=0)
         gap = max(0.0, total - pipe_exp)
         new_leads = gap / r.deal_size / pw[0]
-        last_lead = end - pd.Timedelta(days=float(r.lag_days.iloc[0]))
+        last_lead = (end - pd.Timedelta(days=float(r.lag_days.iloc[0]))).normalize()
         last_lead_week = last_lead - pd.Timedelta(days=last_lead.weekday())
         gaps.append({
-            "entity": ent, "target": total, "deal_size": r.deal_size,
+            "entity": ent, "target": float(g["target"].sum()), "funnel_share": funnel_share,
+            "funnel_target": total, "deal_size": r.deal_size,
             "wins_needed": total / r.deal_size, "pipeline_expected": pipe_exp,
             "revenue_gap": gap, "new_leads_needed": new_leads,
             "last_lead_week": last_lead_week, "leads_in_time": bool(last_lead >= start),
@@ -697,6 +705,24 @@ def back_calculate(
 
 def _first_rates(rates) -> FunnelRates:
     return next(iter(rates.values())) if isinstance(rates, Mapping) else rates
+
+
+def observed_funnel_share(data: SalesData, as_of=None, days: int = 365) -> float:
+    """Share of revenue that came through the funnel in the last ``days`` days.
+
+    ``share = sum(amount of opportunities won in the window) / sum(order amount in the
+    window)``, clipped to ``(0, 1]`` (1 when there is no opportunity data).
+    """
+    as_of = _as_of(data, as_of)
+    lo = as_of - pd.Timedelta(days=days)
+    o = data.orders
+    rev = float(o.loc[(o["order_date"] > lo) & (o["order_date"] <= as_of), "amount"].sum())
+    if data.opportunities is None or rev <= 0:
+        return 1.0
+    op = data.opportunities
+    won = op[(op["outcome"] == "won") & (op["closed_date"] > lo) & (op["closed_date"] <= as_of)]
+    share = float(won["amount"].sum()) / rev
+    return float(min(1.0, share)) if share > 0 else 1.0
 
 
 # --------------------------------------------------------------------------- re-plan
@@ -801,8 +827,9 @@ def replan(
                       rates=rates, plan_from=as_of + pd.Timedelta(days=1), completion=completion)
         return new
     first = rest["week_start"].min()
+    share = float(plan.gap["funnel_share"].iloc[0]) if "funnel_share" in plan.gap and len(plan.gap) else 1.0
     new = back_calculate(rest, rates, pipeline, start=max(first, as_of + pd.Timedelta(days=1)),
-                         end=plan.end, entity_col=entity_col)
+                         end=plan.end, entity_col=entity_col, funnel_share=share)
     return replace(new, start=plan.start, plan_from=as_of + pd.Timedelta(days=1),
                    completion=completion)
 

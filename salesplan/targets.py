@@ -1472,10 +1472,13 @@ def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Map
 
 def plan_funnel(plan: TargetPlan, data: SalesData, *, level: str = "rep",
                 rates: _funnel.FunnelRates | None = None, as_of=None,
-                params: _funnel.FunnelParams = _funnel.FunnelParams()) -> TargetPlan:
+                params: _funnel.FunnelParams = _funnel.FunnelParams(),
+                funnel_share: float | None = None) -> TargetPlan:
     """Attach the funnel back-calculation of the plan's weekly quotas (reps) or targets (regions).
 
-    Returns a copy of ``plan`` with ``funnel`` set (see :func:`salesplan.funnel.back_calculate`).
+    ``funnel_share`` (share of revenue that must come through won opportunities) defaults
+    to :func:`salesplan.funnel.observed_funnel_share` of the last 365 days.  Returns a copy
+    of ``plan`` with ``funnel`` set (see :func:`salesplan.funnel.back_calculate`).
     """
     if level not in ("rep", "region"):
         raise ValueError(f"level={level!r}: expected 'rep' or 'region'")
@@ -1487,8 +1490,10 @@ def plan_funnel(plan: TargetPlan, data: SalesData, *, level: str = "rep",
     if rates is None:
         rates = _funnel.estimate_rates(data, as_of, params)
     pipe = _funnel.open_pipeline(data, as_of) if data.opportunities is not None else None
+    if funnel_share is None:
+        funnel_share = _funnel.observed_funnel_share(data, as_of)
     fp = _funnel.back_calculate(wt, rates, pipe, start=q.start_time.normalize(), end=q.end_time.normalize(),
-                                entity_col="rep_id" if level == "rep" else "region")
+                                entity_col="rep_id" if level == "rep" else "region", funnel_share=funnel_share)
     return replace(plan, funnel=fp)
 
 
