@@ -64,6 +64,82 @@ def validate(
         typer.echo(yearly_revenue(data.coerced()).round(0).to_string())
 
 
+def _parse_value(text: str):
+    """A -p value as YAML scalar/list (0.15 -> float, true -> bool, [a, b] -> list)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _params_from_args(args: list[str]) -> dict:
+    """Collect ``-p NAME VALUE`` / ``--param NAME VALUE`` pairs; anything else is an error."""
+    params, i = {}, 0
+    while i < len(args):
+        if args[i] in ("-p", "--param"):
+            if len(args) - i < 3:
+                raise typer.BadParameter(
+                    f"{args[i]} needs a NAME and a VALUE, e.g. -p deviation_threshold 0.15"
+                )
+            params[args[i + 1]] = _parse_value(args[i + 2])
+            i += 3
+        else:
+            raise typer.BadParameter(f"unexpected argument {args[i]!r}; see salesplan run --help")
+    return params
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    period: str = typer.Option(None, help="plan quarter YYYYQn (default: 2027Q1)"),
+    source: str = typer.Option(
+        None, help="data source URL (default: the notebooks' own, the demo company)"
+    ),
+    params_file: Path = typer.Option(None, "-f", "--params-file", help="YAML file NAME: VALUE"),
+    out: Path = typer.Option(Path("reports"), help="folder for the run folders"),
+    notebook: list[str] = typer.Option(
+        None, "-n", "--notebook", help="run only this notebook (repeatable), e.g. 04_targets"
+    ),
+    notebooks_dir: Path = typer.Option(None, help="notebook folder (default: ./notebooks)"),
+    kernel: str = typer.Option(None, help="Jupyter kernel (default: salesplan, else python3)"),
+    timeout: int = typer.Option(600, help="seconds one notebook cell may run"),
+) -> None:
+    """Run the planning notebooks and write the reports, the workbook and index.html.
+
+    Notebook parameters: -p NAME VALUE (repeatable; VALUE is read as YAML, so 0.15 is a
+    number and true a flag) and/or -f params.yaml.  Passwords never go in -p: put them in the
+    environment (PGPASSWORD, or ${SALESPLAN_DB_PASSWORD} inside the --source URL).
+    """
+    from salesplan.reports.params import ParameterError
+    from salesplan.reports.runner import RunError, run_plan
+
+    params = _params_from_args(list(ctx.args))
+    try:
+        result = run_plan(
+            period=period,
+            source=source,
+            params=params,
+            params_file=params_file,
+            out_dir=out,
+            notebooks=notebook or None,
+            notebooks_dir=notebooks_dir,
+            kernel=kernel,
+            timeout=timeout,
+        )
+    except (RunError, ParameterError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo("")
+    typer.echo(f"index:    {result.index}")
+    for r in result.notebooks:
+        typer.echo(f"report:   {r.html}")
+    if result.workbook is not None:
+        typer.echo(f"workbook: {result.workbook}")
+    typer.echo(f"latest:   {Path(out) / 'latest'}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

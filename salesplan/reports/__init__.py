@@ -1,0 +1,95 @@
+"""Reports: the notebook runner, leadership HTML, and helpers used inside notebooks.
+
+In a notebook::
+
+    from salesplan.reports import Param, check_parameters, publish_headlines, publish_tables
+    from salesplan.reports import money, pct, number, styled_table
+    from salesplan.reports import charts
+
+From Python / the CLI (``salesplan run``)::
+
+    from salesplan.reports import run_plan
+    result = run_plan(period="2027Q1", source="duckdb:///data/demo/salesplan_demo.duckdb")
+    result.index   # reports/<run_id>/index.html
+"""
+
+from salesplan.reports.format import Formatted, Table, money, number, pct, styled_table
+from salesplan.reports.params import (
+    PERIOD_PATTERN,
+    Param,
+    ParameterError,
+    SecretParameterError,
+    check_no_secrets,
+    check_parameters,
+)
+from salesplan.reports.publish import extract_headlines, publish_headlines, publish_tables
+
+__all__ = [
+    "Formatted",
+    "Table",
+    "money",
+    "number",
+    "pct",
+    "styled_table",
+    "PERIOD_PATTERN",
+    "Param",
+    "ParameterError",
+    "SecretParameterError",
+    "check_no_secrets",
+    "check_parameters",
+    "extract_headlines",
+    "publish_headlines",
+    "publish_tables",
+    "run_plan",
+    "RunResult",
+    "RunError",
+    "export_html",
+    "resolve_url",
+]
+
+_LAZY = {
+    "run_plan": "salesplan.reports.runner",
+    "RunResult": "salesplan.reports.runner",
+    "RunError": "salesplan.reports.runner",
+    "export_html": "salesplan.reports.render",
+}
+
+
+def resolve_url(url: str, *, start=None) -> str:
+    """Make a relative ``duckdb:///`` (or plain path) URL absolute, robustly.
+
+    Tried in order: relative to ``start`` (default: the current directory, which is the
+    notebooks folder under JupyterLab, papermill and nbval), then relative to the
+    checkout's root (the folder holding ``pyproject.toml`` above ``start``).  URLs of
+    other kinds and absolute paths are returned unchanged; when no candidate exists the
+    first one is returned (the error then names it).
+    """
+    import re
+    from pathlib import Path
+
+    m = re.match(r"^(duckdb|sqlite)(\+\w+)?:///(?!/)(.+)$", url)
+    if m:
+        rel, prefix = m.group(3), f"{m.group(1)}{m.group(2) or ''}:///"
+    elif "://" not in url and not Path(url).is_absolute():
+        rel, prefix = url, ""
+    else:
+        return url
+    if rel.startswith(":memory:"):
+        return url
+    here = Path(start or Path.cwd()).resolve()
+    candidates = [here / rel]
+    for parent in [here, *here.parents]:
+        if (parent / "pyproject.toml").exists():
+            stripped = re.sub(r"^(\.\./)+", "", rel)
+            candidates.append(parent / stripped)
+            break
+    chosen = next((c for c in candidates if c.exists()), candidates[0])
+    return prefix + str(chosen.resolve())
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'salesplan.reports' has no attribute {name!r}")

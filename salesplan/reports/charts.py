@@ -1,0 +1,283 @@
+"""Charts for leadership reports: matplotlib (Agg), titles, axis labels with units, CJK.
+
+Every helper returns a :class:`matplotlib.figure.Figure` built without pyplot (no global
+figure state; rendered by the Agg rasteriser whatever backend is active) and :func:`show` displays it in a notebook as a
+PNG with a readable text form (the chart title), which is what the HTML reports embed.
+
+Chinese (and Japanese/Korean) names need a CJK font.  :func:`configure_fonts` picks the
+first installed of :data:`CJK_FONTS` and puts it after matplotlib's default font, so
+Latin text keeps its look and CJK glyphs come from the CJK font.  Without any CJK font
+installed, CJK characters are drawn as empty boxes ("tofu") and a single
+:class:`CJKFontWarning` says so (install e.g. Debian's ``fonts-noto-cjk``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from typing import Sequence
+
+import matplotlib
+import matplotlib.font_manager as font_manager
+import matplotlib.ticker as mticker
+import pandas as pd
+from matplotlib.figure import Figure
+
+__all__ = [
+    "CJK_FONTS",
+    "CJKFontWarning",
+    "configure_fonts",
+    "new_figure",
+    "bar_chart",
+    "line_chart",
+    "money_axis",
+    "pct_axis",
+    "to_png",
+    "show",
+]
+
+#: Preferred CJK fonts, first available wins.
+CJK_FONTS: tuple[str, ...] = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Noto Serif CJK SC",
+    "AR PL UMing CN",
+)
+
+#: Colours: one calm palette for every report (colour-blind friendly, Okabe-Ito based).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+
+_configured: str | None | bool = False
+
+
+class CJKFontWarning(UserWarning):
+    """No CJK font is installed: Chinese names will be drawn as boxes."""
+
+
+def configure_fonts(preferred: Sequence[str] = CJK_FONTS) -> str | None:
+    """Make matplotlib draw CJK text; return the font used or ``None``.
+
+    Picks the first family of ``preferred`` that :mod:`matplotlib.font_manager` knows and
+    sets ``font.sans-serif`` to ``[DejaVu Sans, <that font>, ...]`` with
+    ``font.family = sans-serif``.  Idempotent.  Without any CJK font it warns once
+    (:class:`CJKFontWarning`) and CJK characters render as boxes.
+    """
+    global _configured
+    if _configured is not False:
+        return _configured  # type: ignore[return-value]
+    available = {f.name for f in font_manager.fontManager.ttflist}
+    chosen = next((name for name in preferred if name in available), None)
+    if chosen is None and _rebuild_font_cache():
+        available = {f.name for f in font_manager.fontManager.ttflist}
+        chosen = next((name for name in preferred if name in available), None)
+    rc = matplotlib.rcParams
+    rc["font.family"] = ["sans-serif"]
+    current = [f for f in rc["font.sans-serif"] if f != chosen]
+    if chosen:
+        rc["font.sans-serif"] = ["DejaVu Sans", chosen, *[f for f in current if f != "DejaVu Sans"]]
+    else:
+        warnings.warn(
+            "no CJK font found (looked for "
+            + ", ".join(preferred[:3])
+            + ", ...): Chinese/Japanese/Korean names in charts will show as empty boxes; "
+            "install one, e.g. `apt-get install fonts-noto-cjk`",
+            CJKFontWarning,
+            stacklevel=2,
+        )
+    rc["axes.unicode_minus"] = False
+    rc["svg.hashsalt"] = "salesplan"
+    _configured = chosen
+    return chosen
+
+
+def _rebuild_font_cache() -> bool:
+    """Add installed CJK font files that matplotlib's cached font list predates.
+
+    matplotlib caches the system font list on first use; a CJK font installed later
+    (e.g. by apt) is not seen until the cache is rebuilt.  Uses the public
+    ``findSystemFonts`` + ``FontManager.addfont``.
+    """
+    try:
+        files = font_manager.findSystemFonts()
+    except Exception:  # pragma: no cover - exotic systems
+        return False
+    known = {f.fname for f in font_manager.fontManager.ttflist}
+    hints = ("cjk", "sourcehan", "source-han", "wqy", "wenquanyi", "simhei", "yahei", "msyh",
+             "pingfang", "hiragino", "uming", "ukai")
+    added = False
+    for path in sorted(files):
+        if path not in known and any(h in path.lower() for h in hints):
+            try:
+                font_manager.fontManager.addfont(path)
+                added = True
+            except Exception:  # pragma: no cover - unreadable font file
+                continue
+    return added
+
+
+def money_axis(axis, unit: str = "") -> None:
+    """Format an axis as money: 1.2M / 350k / 1.2bn, with ``unit`` added to the label."""
+
+    def fmt(v, _pos):
+        a = abs(v)
+        for scale, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+            if a >= scale:
+                s = f"{v / scale:,.1f}".rstrip("0").rstrip(".")
+                return f"{s}{suffix}"
+        return f"{v:,.0f}"
+
+    axis.set_major_formatter(mticker.FuncFormatter(fmt))
+
+
+def pct_axis(axis, decimals: int = 0) -> None:
+    """Format an axis holding fractions as percentages (0.15 -> 15%)."""
+    axis.set_major_formatter(mticker.PercentFormatter(xmax=1.0, decimals=decimals))
+
+
+def new_figure(title: str, xlabel: str, ylabel: str, *, size=(8.0, 4.0)):
+    """A figure with one axes, title and axis labels set; returns ``(fig, ax)``.
+
+    Labels should carry their unit, e.g. ``ylabel="net revenue (company currency)"``.
+    """
+    if not title or not xlabel or not ylabel:
+        raise ValueError(
+            f"charts need a title and both axis labels with units; got title={title!r}, "
+            f"xlabel={xlabel!r}, ylabel={ylabel!r}"
+        )
+    configure_fonts()
+    fig = Figure(figsize=size, dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", color="#dddddd", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig, ax
+
+
+def bar_chart(
+    data: pd.Series | pd.DataFrame,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    money: bool = False,
+    percent: bool = False,
+    stacked: bool = False,
+    horizontal: bool = False,
+    size=(8.0, 4.0),
+) -> Figure:
+    """Bars of a Series (one colour) or a DataFrame (one group of bars per row).
+
+    The index gives the categories (any Unicode), columns the series (legend).
+    ``money=True`` formats the value axis as money, ``percent=True`` as percentages.
+    """
+    fig, ax = new_figure(title, xlabel, ylabel, size=size)
+    frame = data.to_frame() if isinstance(data, pd.Series) else data
+    labels = [str(i) for i in frame.index]
+    n, k = len(frame), max(len(frame.columns), 1)
+    positions = list(range(n))
+    width = 0.8 if (stacked or k == 1) else 0.8 / k
+    bottom = [0.0] * n
+    for j, col in enumerate(frame.columns):
+        vals = frame[col].astype(float).fillna(0.0).tolist()
+        if stacked or k == 1:
+            pos = positions
+        else:
+            pos = [p - 0.4 + width * (j + 0.5) for p in positions]
+        kw = dict(color=PALETTE[j % len(PALETTE)], label=str(col))
+        if horizontal:
+            ax.barh(pos, vals, height=width, left=bottom if stacked else None, **kw)
+        else:
+            ax.bar(pos, vals, width=width, bottom=bottom if stacked else None, **kw)
+        if stacked:
+            bottom = [b + v for b, v in zip(bottom, vals)]
+    cat_axis, val_axis = (ax.yaxis, ax.xaxis) if horizontal else (ax.xaxis, ax.yaxis)
+    if horizontal:
+        ax.set_yticks(positions, labels)
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+        ax.grid(axis="x", color="#dddddd", linewidth=0.8)
+    else:
+        ax.set_xticks(positions, labels, rotation=45 if n > 8 else 0, ha="right" if n > 8 else "center")
+    del cat_axis
+    if money:
+        money_axis(val_axis)
+    elif percent:
+        pct_axis(val_axis)
+    if k > 1:
+        fig.legend(loc="outside right upper", frameon=False)
+    return fig
+
+
+def line_chart(
+    data: pd.Series | pd.DataFrame,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    money: bool = False,
+    percent: bool = False,
+    markers: bool = True,
+    size=(8.0, 4.0),
+) -> Figure:
+    """Lines over the index (dates, periods or numbers); one line per column."""
+    fig, ax = new_figure(title, xlabel, ylabel, size=size)
+    frame = data.to_frame() if isinstance(data, pd.Series) else data
+    x = frame.index
+    if not pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_datetime64_any_dtype(x):
+        x = [str(i) for i in x]
+    for j, col in enumerate(frame.columns):
+        ax.plot(x, frame[col].astype(float), color=PALETTE[j % len(PALETTE)], label=str(col),
+                marker="o" if markers else None, markersize=3, linewidth=1.8)
+    if money:
+        money_axis(ax.yaxis)
+    elif percent:
+        pct_axis(ax.yaxis)
+    if len(frame.columns) > 1:
+        fig.legend(loc="outside right upper", frameon=False)
+    return fig
+
+
+def to_png(fig: Figure) -> bytes:
+    """PNG bytes of ``fig`` (no timestamp or software metadata, so stable across runs)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _title(fig: Figure) -> str:
+    for ax in fig.axes:
+        t = ax.get_title(loc="left") or ax.get_title()
+        if t:
+            return t
+    return fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""
+
+
+def show(fig: Figure, alt: str | None = None) -> None:
+    """Display ``fig`` in the notebook as a PNG whose text form is the chart title.
+
+    The HTML report embeds the PNG with ``alt`` (default: the chart title) as its
+    description.  The figure is not kept by pyplot, so nothing leaks between cells.
+    """
+    from IPython.display import display
+
+    text = alt or _title(fig) or "chart"
+    data = {
+        "image/png": base64.b64encode(to_png(fig)).decode("ascii"),
+        "text/plain": f"[chart] {text}",
+    }
+    display(data, raw=True, metadata={"image/png": {"alt": text}})

@@ -1,0 +1,238 @@
+"""Number formatting and tables for leadership reports.
+
+``money(x)`` and ``pct(x)`` return display strings (a :class:`Formatted` ``str`` that also
+keeps the raw number in ``.raw``); ``styled_table(df, money_cols, pct_cols)`` returns a
+:class:`Table` that renders as a formatted HTML table in notebooks and in the HTML
+reports, with a deterministic text form (so ``pytest --nbval`` can compare it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+__all__ = ["Formatted", "money", "pct", "number", "styled_table", "Table"]
+
+MISSING = "–"  # en dash for missing values
+_SCALES = ((1e9, "bn"), (1e6, "M"), (1e3, "k"))
+
+
+class Formatted(str):
+    """A display string that remembers the number it was made from (``.raw``)."""
+
+    raw: float | None
+
+    def __new__(cls, text: str, raw=None):
+        obj = super().__new__(cls, text)
+        obj.raw = None if raw is None else float(raw)
+        return obj
+
+
+def _is_missing(x) -> bool:
+    if x is None:
+        return True
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def money(x, decimals: int = 0, *, symbol: str = "", compact: bool = False) -> Formatted:
+    """Format an amount of money in the company currency.
+
+    Parameters
+    ----------
+    x : float
+        The amount (company currency).  ``None``/NaN gives ``"–"``.
+    decimals : int, default 0
+        Digits after the decimal point (in compact form: of the scaled number, default 1
+        is used when ``decimals`` is 0).
+    symbol : str, default ""
+        Currency symbol put in front, e.g. ``"¥"`` or ``"€ "``.
+    compact : bool, default False
+        ``True`` gives ``12.3 M`` / ``450.0 k`` / ``1.2 bn`` (for headline figures).
+
+    Examples
+    --------
+    >>> money(1234567.891)
+    '1,234,568'
+    >>> money(-1500, symbol="$")
+    '-$1,500'
+    >>> money(12_345_678, compact=True)
+    '12.3 M'
+    """
+    if _is_missing(x):
+        return Formatted(MISSING, None)
+    v = float(x)
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    if compact:
+        d = decimals or 1
+        for scale, suffix in _SCALES:
+            if round(a, 6) >= scale:
+                return Formatted(f"{sign}{symbol}{a / scale:,.{d}f} {suffix}", v)
+        return Formatted(f"{sign}{symbol}{a:,.0f}", v)
+    text = f"{a:,.{decimals}f}"
+    if text.strip("0.,") == "":
+        sign = ""
+    return Formatted(f"{sign}{symbol}{text}", v)
+
+
+def pct(x, decimals: int = 1, *, signed: bool = False) -> Formatted:
+    """Format a fraction as a percentage: ``pct(0.153) == '15.3%'``.
+
+    Parameters
+    ----------
+    x : float
+        A fraction (0.15 means 15 %).  ``None``/NaN gives ``"–"``.
+    decimals : int, default 1
+    signed : bool, default False
+        Put ``+`` in front of positive values (for growth and deviations).
+    """
+    if _is_missing(x):
+        return Formatted(MISSING, None)
+    v = float(x)
+    if math.isinf(v):
+        return Formatted("∞%" if v > 0 else "-∞%", v)
+    text = f"{v * 100:{'+' if signed else ''},.{decimals}f}%"
+    if text.lstrip("+-").rstrip("%").strip("0.,") == "":
+        text = f"{0:.{decimals}f}%"
+    return Formatted(text, v)
+
+
+def number(x, decimals: int = 0) -> Formatted:
+    """Format a count or quantity with thousands separators: ``number(3000) == '3,000'``."""
+    if _is_missing(x):
+        return Formatted(MISSING, None)
+    return Formatted(f"{float(x):,.{decimals}f}", float(x))
+
+
+class Table:
+    """A formatted table: HTML in notebooks/reports, plain text elsewhere.
+
+    Attributes
+    ----------
+    data : DataFrame
+        The unformatted numbers.
+    styler : pandas.io.formats.style.Styler
+        The pandas Styler used for HTML (deterministic ``uuid``).
+    caption : str or None
+    """
+
+    def __init__(self, data: pd.DataFrame, styler, text: pd.DataFrame, caption: str | None):
+        self.data = data
+        self.styler = styler
+        self._text = text
+        self.caption = caption
+
+    def to_html(self) -> str:
+        return self.styler.to_html()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __repr__(self) -> str:
+        body = self._text.to_string(index=False) if len(self._text) else "(no rows)"
+        return f"{self.caption}\n{body}" if self.caption else body
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def _cols(df: pd.DataFrame, cols: Iterable[str] | None) -> list[str]:
+    cols = list(cols or [])
+    unknown = [c for c in cols if c not in df.columns]
+    if unknown:
+        raise KeyError(
+            f"styled_table: column(s) {unknown} not in the table; it has {list(df.columns)}"
+        )
+    return cols
+
+
+def styled_table(
+    df: pd.DataFrame,
+    money_cols: Sequence[str] = (),
+    pct_cols: Sequence[str] = (),
+    int_cols: Sequence[str] = (),
+    *,
+    caption: str | None = None,
+    index: bool = False,
+    money_decimals: int = 0,
+    pct_decimals: int = 1,
+    symbol: str = "",
+    max_rows: int | None = 200,
+) -> Table:
+    """A leadership-ready table: money with thousands separators, fractions as percents.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.  Keep it sorted: the order is shown as is.
+    money_cols, pct_cols, int_cols : sequence of str
+        Columns formatted with :func:`money`, :func:`pct` (values are fractions) and
+        :func:`number`.  Numeric columns not listed are shown with up to 2 decimals.
+    caption : str, optional
+        Title shown above the table (say what is counted and in which unit).
+    index : bool, default False
+        Show the DataFrame index as the first column(s).
+    max_rows : int or None, default 200
+        Show at most this many rows (a note tells how many were left out).
+
+    Returns
+    -------
+    Table
+        Renders as HTML (``class="sp-table"``); ``.styler`` is the pandas Styler.
+    """
+    if not isinstance(df, pd.DataFrame):
+        df = pd.DataFrame(df)
+    money_cols, pct_cols, int_cols = _cols(df, money_cols), _cols(df, pct_cols), _cols(df, int_cols)
+    data = df
+    shown = df if index else df.reset_index(drop=True)
+    note = None
+    if max_rows is not None and len(shown) > max_rows:
+        note = f"first {max_rows:,} of {len(shown):,} rows shown"
+        shown = shown.head(max_rows)
+
+    formatters = {}
+    for c in money_cols:
+        formatters[c] = lambda v, d=money_decimals: money(v, d, symbol=symbol)
+    for c in pct_cols:
+        formatters[c] = lambda v, d=pct_decimals: pct(v, d)
+    for c in int_cols:
+        formatters[c] = lambda v: number(v)
+    for c in shown.columns:
+        if c in formatters:
+            continue
+        if pd.api.types.is_bool_dtype(shown[c]):
+            formatters[c] = lambda v: MISSING if _is_missing(v) else ("yes" if v else "no")
+        elif pd.api.types.is_integer_dtype(shown[c]):
+            formatters[c] = lambda v: number(v)
+        elif pd.api.types.is_float_dtype(shown[c]):
+            formatters[c] = lambda v: MISSING if _is_missing(v) else f"{v:,.2f}"
+        else:
+            formatters[c] = lambda v: MISSING if _is_missing(v) else str(v)
+
+    text = pd.DataFrame({c: [formatters[c](v) for v in shown[c]] for c in shown.columns})
+    if index:
+        text.insert(0, shown.index.name or "", [str(i) for i in shown.index])
+    text.columns = [str(c) for c in text.columns]
+
+    full_caption = caption if note is None else (f"{caption} ({note})" if caption else note)
+    digest = hashlib.sha1(
+        (str(full_caption) + "|" + "|".join(map(str, shown.columns)) + "|" + str(len(shown)))
+        .encode("utf-8")
+    ).hexdigest()[:10]
+    styler = shown.style.format(formatters, na_rep=MISSING).set_uuid(digest)
+    if not index:
+        styler = styler.hide(axis="index")
+    right = [c for c in shown.columns if c in money_cols or c in pct_cols or c in int_cols
+             or pd.api.types.is_numeric_dtype(shown[c])]
+    if right:
+        styler = styler.set_properties(subset=right, **{"text-align": "right"})
+    styler = styler.set_table_attributes('class="sp-table"')
+    if full_caption:
+        styler = styler.set_caption(full_caption)
+    return Table(data, styler, text, full_caption)

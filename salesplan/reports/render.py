@@ -1,0 +1,149 @@
+"""Leadership HTML: executed notebook -> report without code, answer first; index page."""
+
+from __future__ import annotations
+
+import copy
+import html as _html
+import re
+from importlib import resources as _resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import nbformat
+
+from salesplan.reports.publish import HEADLINES_TAG
+
+__all__ = ["TEMPLATE_DIR", "notebook_title", "prepare_for_report", "export_html", "render_index"]
+
+TEMPLATE_DIR = Path(str(_resources.files("salesplan.reports") / "templates"))
+#: Cells with one of these tags are left out of the leadership report.
+HIDDEN_TAGS = {"parameters", "injected-parameters", "hide-report", "papermill-error-cell-tag"}
+
+
+def _tags(cell) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def notebook_title(nb, default: str = "") -> str:
+    """The first level-1 heading of the first markdown cell (else ``default``)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#\s+(.+?)\s*$", cell.source, flags=re.M)
+            if m:
+                return re.sub(r"[*_`]", "", m.group(1))
+            break
+    return default
+
+
+def prepare_for_report(nb):
+    """A copy of ``nb`` arranged for leadership.
+
+    * cells tagged ``parameters``/``injected-parameters``/``hide-report`` are dropped;
+    * cells tagged ``headlines`` move right after the first markdown cell (the title
+      and question), so the answer and headline numbers come first;
+    * stderr streams (warnings) and execution counts are removed.
+    """
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if not (_tags(c) & HIDDEN_TAGS)]
+    head = [c for c in cells if HEADLINES_TAG in _tags(c)]
+    rest = [c for c in cells if HEADLINES_TAG not in _tags(c)]
+    first_md = next((i for i, c in enumerate(rest) if c.cell_type == "markdown"), None)
+    at = 0 if first_md is None or first_md > 0 else 1
+    cells = rest[:at] + head + rest[at:]
+    for c in cells:
+        if c.cell_type == "code":
+            c.execution_count = None
+            c.outputs = [
+                o for o in c.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    nb.cells = cells
+    return nb
+
+
+def export_html(
+    nb_or_path: Any,
+    out_path: str | Path,
+    *,
+    index_href: str | None = "index.html",
+    caption: str | None = None,
+) -> Path:
+    """Write the leadership HTML of an executed notebook.
+
+    Parameters
+    ----------
+    nb_or_path : NotebookNode or path
+    out_path : path of the ``.html`` file to write
+    index_href : link back to the run's index page (``None``: no link)
+    caption : text in the top bar, e.g. ``"2027Q1 · run 2027Q1-20270105-101500"``
+    """
+    from nbconvert import HTMLExporter
+
+    nb = nb_or_path
+    if isinstance(nb_or_path, (str, Path)):
+        nb = nbformat.read(str(nb_or_path), as_version=4)
+    nb = prepare_for_report(nb)
+    title = notebook_title(nb, Path(out_path).stem)
+    nb.metadata["title"] = title
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=str(TEMPLATE_DIR / "leadership.html.j2"),
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    exporter.extra_template_paths = [str(TEMPLATE_DIR), *exporter.extra_template_paths]
+    body, _ = exporter.from_notebook_node(
+        nb,
+        resources={
+            "metadata": {"name": title},
+            "salesplan_index": index_href,
+            "salesplan_caption": caption,
+        },
+    )
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def render_index(
+    out_path: str | Path,
+    *,
+    run_id: str,
+    period: str,
+    source: str,
+    reports: Sequence[dict],
+    workbook: str | None = None,
+    finished: str | None = None,
+) -> Path:
+    """Write ``index.html``: headline figures of every report, then one card per report.
+
+    ``reports`` items: ``name, title, html, notebook, seconds, headlines`` (the record of
+    :func:`~salesplan.reports.publish.publish_headlines` or ``None``).  ``source`` must
+    already be redacted.
+    """
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=False,  # escaping is explicit in the template (| e)
+        keep_trailing_newline=True,
+    )
+    page = env.get_template("index.html.j2").render(
+        run_id=run_id,
+        period=period,
+        source=source,
+        reports=list(reports),
+        workbook=workbook,
+        finished=finished,
+        css=(TEMPLATE_DIR / "salesplan.css").read_text("utf-8"),
+    )
+    out = Path(out_path)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def escape(text: str) -> str:
+    return _html.escape(text)

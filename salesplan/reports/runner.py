@@ -1,0 +1,688 @@
+"""Run the planning notebooks with papermill and build the leadership reports.
+
+``run_plan()`` (and ``salesplan run``) executes the notebooks of ``notebooks/`` in
+dependency order, each with an explicit kernel and a per-cell timeout, and builds::
+
+    reports/<run_id>/
+        index.html                 headline figures of every notebook + links
+        01_data_health.html        leadership report (no code), one per notebook
+        01_data_health.ipynb       executed notebook (for analysts)
+        salesplan_<period>.xlsx    workbook: headlines, run info, published tables
+        headlines.json, run.json, run.log
+    reports/latest -> <run_id>     (and reports/latest.txt) the last good run
+
+Everything is built in ``reports/.tmp-<run_id>/`` and renamed when complete, so a
+failure never touches a previous good report; a failed run is kept as
+``reports/failed-<run_id>/`` with the partly executed notebook, and :class:`RunError`
+carries the failing cell's error in one line.
+
+Secrets: parameters named like passwords/tokens are refused; a password written in the
+source URL is moved into the kernel's environment (``SALESPLAN_DB_PASSWORD``) and the
+notebooks receive ``...:${SALESPLAN_DB_PASSWORD}@...`` instead, so neither the
+injected-parameters cell nor papermill's metadata holds it; a last pass masks any
+secret value found in the written text files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+from urllib.parse import quote, unquote, urlsplit
+
+from salesplan.reports.params import (
+    ENV_HINT,
+    PERIOD_PATTERN,
+    ParameterError,
+    check_no_secrets,
+)
+from salesplan.reports.publish import ENV_NOTEBOOK, ENV_RUN_DIR, extract_headlines
+
+__all__ = [
+    "DEFAULT_PERIOD",
+    "DEFAULT_KERNEL",
+    "NotebookResult",
+    "RunResult",
+    "RunError",
+    "run_plan",
+    "discover_notebooks",
+    "prepare_source",
+    "redact",
+    "default_notebooks_dir",
+]
+
+DEFAULT_PERIOD = "2027Q1"
+DEFAULT_KERNEL = "salesplan"
+FALLBACK_KERNEL = "python3"
+PASSWORD_ENV = "SALESPLAN_DB_PASSWORD"
+SECRET_ENV_VARS = ("PGPASSWORD", PASSWORD_ENV)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    """One executed notebook of a run."""
+
+    name: str
+    title: str
+    notebook: Path
+    html: Path
+    seconds: float
+    parameters: dict
+    headlines: dict | None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a successful run put its outputs."""
+
+    run_id: str
+    period: str
+    source: str | None  # redacted
+    run_dir: Path
+    index: Path
+    workbook: Path | None
+    notebooks: list[NotebookResult] = field(default_factory=list)
+
+    @property
+    def headlines(self) -> dict[str, dict | None]:
+        return {r.name: r.headlines for r in self.notebooks}
+
+
+class RunError(RuntimeError):
+    """A notebook failed.  ``str(err)`` is one line: notebook, cell, error type and message.
+
+    Attributes
+    ----------
+    notebook : str
+        Name of the failing notebook.
+    cell : int or None
+        Execution count of the failing cell (``In [n]``).
+    failed_dir : Path or None
+        Folder holding the partly executed copy.
+    """
+
+    def __init__(self, message: str, *, notebook: str = "", cell: int | None = None,
+                 failed_dir: Path | None = None):
+        super().__init__(message)
+        self.notebook = notebook
+        self.cell = cell
+        self.failed_dir = failed_dir
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def _secret_values(extra: Sequence[str] = ()) -> list[str]:
+    vals = [*extra, *(os.environ.get(k, "") for k in SECRET_ENV_VARS)]
+    out = []
+    for v in vals:
+        if v and len(v) >= 3 and v not in out:
+            out.append(v)
+            if quote(v, safe="") != v:
+                out.append(quote(v, safe=""))
+    return out
+
+
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """Mask URL passwords and known secret values (env passwords, ``secrets``) in text."""
+    try:
+        from salesplan.data.sources import redact_url
+    except ImportError:  # pragma: no cover - the data layer is always there in practice
+        redact_url = _redact_url_fallback
+    text = str(text)
+    for s in sorted(_secret_values(secrets), key=len, reverse=True):
+        text = text.replace(s, "***")
+    return re.sub(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+", lambda m: redact_url(m.group(0)), text)
+
+
+def _redact_url_fallback(url: str) -> str:
+    return re.sub(r"(://[^/@:\s]*:)([^/@\s]+)@", r"\1***@", url)
+
+
+def prepare_source(url: str | None, base: Path | None = None) -> tuple[str | None, dict[str, str]]:
+    """Make a source URL safe and usable from the notebooks' folder.
+
+    Returns ``(url_for_notebooks, environment)``:
+
+    * relative DuckDB/SQLite file paths and plain folder paths become absolute (against
+      ``base``, default the current directory), since notebooks run in their own folder;
+    * a literal password in the URL is replaced by ``${SALESPLAN_DB_PASSWORD}`` and
+      returned in ``environment`` for the kernel, so it is never written to a notebook;
+    * ``${NAME}`` references and passwords from ``PGPASSWORD`` pass unchanged.
+    """
+    if url is None:
+        return None, {}
+    url = str(url)
+    base = Path(base or Path.cwd())
+    m = re.match(r"^(duckdb|sqlite)(\+\w+)?:///(.*)$", url)
+    if m:
+        path = m.group(3)
+        rest = ""
+        if "?" in path:
+            path, rest = path.split("?", 1)
+            rest = "?" + rest
+        if path and path != ":memory:" and not path.startswith("/"):
+            path = str((base / path).resolve())
+            url = f"{m.group(1)}{m.group(2) or ''}:///{path}{rest}"
+        return url, {}
+    if "://" not in url:
+        return str((base / url).resolve()) if not Path(url).is_absolute() else url, {}
+    parts = urlsplit(url)
+    if re.search(r"(?i)[?&;](password|passwd|pwd|secret|token|api_?key)=", url):
+        raise ParameterError(
+            f"the source URL {redact(url)} carries a secret in its query string; {ENV_HINT}"
+        )
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            user, password = userinfo.split(":", 1)
+            if not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", password):
+                safe = url.replace(f"{netloc}", f"{user}:${{{PASSWORD_ENV}}}@{host}", 1)
+                return safe, {PASSWORD_ENV: unquote(password)}
+    return url, {}
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+def default_notebooks_dir() -> Path:
+    """``./notebooks`` when it exists, else the ``notebooks/`` folder of the checkout."""
+    here = Path.cwd() / "notebooks"
+    if here.is_dir():
+        return here
+    import salesplan
+
+    return Path(salesplan.__file__).resolve().parents[1] / "notebooks"
+
+
+def _depends(path: Path) -> list[str]:
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    deps = nb.metadata.get("salesplan", {}).get("depends_on", [])
+    return [Path(d).stem for d in deps]
+
+
+def discover_notebooks(
+    folder: str | Path | None = None, names: Sequence[str | Path] | None = None
+) -> list[Path]:
+    """The notebooks to run, in dependency order.
+
+    Parameters
+    ----------
+    folder : path, optional
+        Where the notebooks live (default :func:`default_notebooks_dir`).  Every
+        ``*.ipynb`` directly inside is a planning step (checkpoints excluded).
+    names : sequence, optional
+        Only these (stems such as ``"04_targets"``, file names or paths); upstream steps
+        are not added: their results are read from the plan store.
+
+    Order: a notebook may list upstream notebooks in its metadata
+    ``{"salesplan": {"depends_on": ["01_data_health"]}}``; otherwise, and between
+    independent notebooks, file-name order (``01_...``, ``02_...``) decides.
+    """
+    folder = Path(folder) if folder is not None else default_notebooks_dir()
+    if names:
+        paths = []
+        for n in names:
+            p = Path(n)
+            if p.suffix != ".ipynb":
+                p = p.with_suffix(".ipynb")
+            if not p.exists():
+                p = folder / p.name
+            if not p.exists():
+                have = sorted(q.stem for q in folder.glob("*.ipynb"))
+                raise FileNotFoundError(f"notebook {str(n)!r} not found in {folder}; have {have}")
+            paths.append(p.resolve())
+    else:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"notebook folder {folder} does not exist")
+        paths = sorted(p.resolve() for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+        if not paths:
+            raise FileNotFoundError(f"no notebooks (*.ipynb) in {folder}")
+    by_stem = {p.stem: p for p in sorted(paths, key=lambda p: p.name)}
+    deps = {s: [d for d in _depends(p) if d in by_stem] for s, p in by_stem.items()}
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(s: str, chain: tuple[str, ...]) -> None:
+        if state.get(s) == 2:
+            return
+        if state.get(s) == 1:
+            raise ValueError(f"notebook dependencies form a cycle: {' -> '.join(chain + (s,))}")
+        state[s] = 1
+        for d in sorted(deps[s]):
+            visit(d, chain + (s,))
+        state[s] = 2
+        order.append(s)
+
+    for s in by_stem:
+        visit(s, ())
+    return [by_stem[s] for s in order]
+
+
+def _declared_parameters(path: Path) -> dict[str, Any]:
+    import papermill
+
+    return dict(papermill.inspect_notebook(str(path)))
+
+
+def _pick_kernel(kernel: str | None) -> str:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    if kernel:
+        if kernel not in specs:
+            raise ParameterError(
+                f"kernel {kernel!r} is not installed (have {sorted(specs)}); install it with "
+                f"`python -m ipykernel install --sys-prefix --name {kernel}`"
+            )
+        return kernel
+    return DEFAULT_KERNEL if DEFAULT_KERNEL in specs else FALLBACK_KERNEL
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = _ANSI.sub("", str(text))
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _new_run_id(out: Path, period: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = f"{period}-{stamp}"
+    run_id, k = base, 1
+    while any((out / f"{p}{run_id}").exists() for p in ("", ".tmp-", "failed-")):
+        k += 1
+        run_id = f"{base}-{k}"
+    return run_id
+
+
+def _load_params_file(path: str | Path | None) -> dict:
+    if path is None:
+        return {}
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text("utf-8")) or {}
+    except FileNotFoundError:
+        raise ParameterError(f"parameters file {str(p)!r} does not exist") from None
+    except yaml.YAMLError as e:
+        raise ParameterError(f"parameters file {str(p)!r} is not valid YAML: {_one_line(e)}") from None
+    if not isinstance(data, dict):
+        raise ParameterError(
+            f"parameters file {str(p)!r} must hold a mapping NAME: VALUE, got {type(data).__name__}"
+        )
+    return {str(k): v for k, v in data.items()}
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _sheet_name(text: str, used: set[str]) -> str:
+    name = re.sub(r"[\[\]:*?/\\]", "_", text)[:31] or "sheet"
+    base, k = name, 1
+    while name.lower() in used:
+        k += 1
+        suffix = f"~{k}"
+        name = base[: 31 - len(suffix)] + suffix
+    used.add(name.lower())
+    return name
+
+
+def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult], tables_dir: Path) -> Path:
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        for f in (r.headlines or {}).get("figures", []):
+            rows.append({"report": r.title, "figure": f["label"], "shown as": f["display"],
+                         "value": f["value"]})
+    used: set[str] = set()
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        pd.DataFrame(rows, columns=["report", "figure", "shown as", "value"]).to_excel(
+            xw, sheet_name=_sheet_name("Headlines", used), index=False)
+        pd.DataFrame(list(run_info.items()), columns=["item", "value"]).to_excel(
+            xw, sheet_name=_sheet_name("Run", used), index=False)
+        for r in results:
+            folder = tables_dir / r.name
+            manifest = folder / "tables.json"
+            if not manifest.exists():
+                continue
+            prefix = r.name.split("_", 1)[0]
+            for entry in json.loads(manifest.read_text("utf-8")):
+                frame = pd.read_parquet(folder / entry["file"])
+                for c in frame.columns:  # Excel has no time zones
+                    if isinstance(frame[c].dtype, pd.DatetimeTZDtype):
+                        frame[c] = frame[c].dt.tz_localize(None)
+                frame.to_excel(xw, sheet_name=_sheet_name(f"{prefix} {entry['name']}", used),
+                               index=not isinstance(frame.index, pd.RangeIndex))
+        for ws in xw.book.worksheets:
+            for col in ws.columns:
+                width = max((len(str(c.value)) for c in col if c.value is not None), default=8)
+                ws.column_dimensions[col[0].column_letter].width = min(max(width + 2, 8), 60)
+            ws.freeze_panes = "A2"
+    return path
+
+
+_TEXT_SUFFIXES = {".ipynb", ".html", ".json", ".log", ".txt", ".csv", ".md"}
+
+
+def _scrub_tree(folder: Path, secrets: Sequence[str]) -> list[Path]:
+    """Replace any secret value in the text files of ``folder`` by ``***``."""
+    values = _secret_values(secrets)
+    if not values:
+        return []
+    variants = set()
+    for v in values:
+        variants |= {v, json.dumps(v)[1:-1]}
+    changed = []
+    for p in folder.rglob("*"):
+        if p.is_file() and p.suffix in _TEXT_SUFFIXES:
+            text = p.read_text("utf-8", errors="surrogateescape")
+            new = text
+            for v in sorted(variants, key=len, reverse=True):
+                new = new.replace(v, "***")
+            if new != text:
+                p.write_text(new, "utf-8", errors="surrogateescape")
+                changed.append(p)
+    return changed
+
+
+def _point_latest(out: Path, run_id: str) -> None:
+    (out / "latest.txt").write_text(run_id + "\n", "utf-8")
+    link = out / "latest"
+    tmp = out / f".latest-{os.getpid()}"
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(run_id, tmp, target_is_directory=True)
+        if link.exists() and not link.is_symlink():
+            tmp.unlink()  # a real folder named latest: leave it, latest.txt still points
+            return
+        os.replace(tmp, link)
+    except OSError:  # no symlinks on this file system: latest.txt is enough
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run_plan(
+    period: str | None = None,
+    source: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    params_file: str | Path | None = None,
+    out_dir: str | Path = "reports",
+    notebooks: Sequence[str | Path] | str | Path | None = None,
+    kernel: str | None = None,
+    timeout: int | None = 600,
+    *,
+    notebooks_dir: str | Path | None = None,
+    plan_store: str | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Execute the planning notebooks and build the reports of one run.
+
+    Parameters
+    ----------
+    period : str, optional
+        Plan quarter, ``YYYYQn`` (default: ``period`` of the parameters file, else 2027Q1).
+    source : str, optional
+        Data source URL (see :func:`salesplan.data.open_source`); default: each
+        notebook's own default (the bundled demo company).  Relative paths are taken
+        from the current directory.  A password in it goes to the kernel's environment.
+    params : mapping, optional
+        Notebook parameters NAME -> value; each goes to the notebooks that declare it
+        (an undeclared name is an error).  Names like ``*password*``/``*token*`` are
+        refused: secrets go through the environment.
+    params_file : path, optional
+        YAML mapping of parameters; ``params`` override it.
+    out_dir : path, default "reports"
+        Parent folder of the run folders and of the default plan store.
+    notebooks : folder, or sequence of notebook names/paths, optional
+        A folder runs every notebook in it; names select notebooks of ``notebooks_dir``.
+    kernel : str, optional
+        Jupyter kernel name (default ``salesplan``, else ``python3``).
+    timeout : int or None, default 600
+        Seconds one cell may run before the run fails (``None``: no limit).
+    notebooks_dir : path, optional
+        Folder of the notebooks (default ``./notebooks`` or the checkout's).
+    plan_store : str, optional
+        Plan store URL passed as ``plan_store`` (default ``<out_dir>/plan_store.duckdb``).
+    echo : callable, optional
+        Receives each progress line (default: print to stdout).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    ParameterError
+        Bad or secret parameters, unknown kernel; nothing is run.
+    RunError
+        A notebook failed; one-line message, partial copy in ``failed_dir``.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    say = echo or (lambda line: print(line, flush=True))
+    log: list[str] = []
+    out = Path(out_dir).resolve()
+
+    # --- parameters --------------------------------------------------------
+    merged: dict[str, Any] = _load_params_file(params_file)
+    merged.update(dict(params or {}))
+    if period is not None:
+        merged["period"] = period
+    if source is not None:
+        merged["source"] = source
+    merged.setdefault("period", DEFAULT_PERIOD)
+    run_period = str(merged["period"])
+    if not re.match(PERIOD_PATTERN, run_period):
+        raise ParameterError(
+            f"period {run_period!r} is not a plan quarter; expected YYYYQn such as 2027Q1"
+        )
+    raw_source = merged.pop("source", None)
+    check_no_secrets(merged)
+    safe_source, source_env = prepare_source(raw_source)
+    if safe_source is not None:
+        merged["source"] = safe_source
+    store_url = plan_store or merged.get("plan_store") or f"duckdb:///{out / 'plan_store.duckdb'}"
+    merged["plan_store"], store_env = prepare_source(store_url)
+    if store_env:
+        source_env = {**store_env, **source_env}
+    secrets = list(source_env.values())
+    shown_source = redact(safe_source, secrets) if safe_source else "(notebook defaults)"
+
+    # --- notebooks -----------------------------------------------------------
+    if isinstance(notebooks, (str, Path)) and Path(notebooks).is_dir():
+        paths = discover_notebooks(notebooks)
+    elif isinstance(notebooks, (str, Path)):
+        paths = discover_notebooks(notebooks_dir, [notebooks])
+    else:
+        paths = discover_notebooks(notebooks_dir, notebooks)
+    declared = {p.stem: _declared_parameters(p) for p in paths}
+    all_declared = set().union(*[set(d) for d in declared.values()]) if declared else set()
+    common = {"period", "source", "plan_store"}
+    unknown = sorted(set(merged) - all_declared - common)
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter(s) {unknown}: no notebook declares them; "
+            f"known: {sorted(all_declared)}"
+        )
+    kernel_name = _pick_kernel(kernel)
+
+    # --- run -----------------------------------------------------------------
+    out.mkdir(parents=True, exist_ok=True)
+    run_id = _new_run_id(out, run_period)
+    tmp = out / f".tmp-{run_id}"
+    tmp.mkdir()
+
+    def note(line: str) -> None:
+        line = redact(line, secrets)
+        log.append(line)
+        say(line)
+
+    note(f"salesplan run {run_id}: period {run_period}, source {shown_source}, "
+         f"kernel {kernel_name}, {len(paths)} notebook(s)")
+    results: list[NotebookResult] = []
+    started = time.monotonic()
+    for i, path in enumerate(paths, 1):
+        name = path.stem
+        nb_params = {k: v for k, v in merged.items() if k in declared[name]}
+        out_nb = tmp / f"{name}.ipynb"
+        note(f"[{i}/{len(paths)}] {name} ...")
+        t0 = time.monotonic()
+        env = {**source_env, ENV_RUN_DIR: str(tmp), ENV_NOTEBOOK: name}
+        try:
+            with _environment(env):
+                papermill.execute_notebook(
+                    str(path),
+                    str(out_nb),
+                    parameters=nb_params,
+                    kernel_name=kernel_name,
+                    cwd=str(path.parent),
+                    execution_timeout=timeout,
+                    start_timeout=120,
+                    progress_bar=False,
+                    log_output=False,
+                    request_save_on_cell_execute=True,
+                )
+        except Exception as exc:  # noqa: BLE001 - every failure ends the run the same way
+            seconds = time.monotonic() - t0
+            if isinstance(exc, PapermillExecutionError):
+                cell = exc.exec_count
+                what = f"{exc.ename}: {_one_line(exc.evalue)}" if exc.evalue else exc.ename
+                detail = "\n".join(exc.traceback or [])
+            else:
+                cell = None
+                what = f"{type(exc).__name__}: {_one_line(exc)}"
+                import traceback as _tb
+
+                detail = "".join(_tb.format_exception(exc))
+            where = f"cell In [{cell}]" if cell is not None else "execution"
+            failed = out / f"failed-{run_id}"
+            message = redact(f"{name}: {where} failed after {seconds:.1f} s: {what}", secrets)
+            note(f"[{i}/{len(paths)}] {name} FAILED ({seconds:.1f} s)")
+            (tmp / "error.txt").write_text(redact(_ANSI.sub("", f"{message}\n\n{detail}"), secrets) + "\n", "utf-8")
+            (tmp / "run.log").write_text("\n".join(log) + "\n", "utf-8")
+            _scrub_tree(tmp, secrets)
+            os.replace(tmp, failed)
+            raise RunError(
+                f"{message} (partial copy: {failed / out_nb.name})",
+                notebook=name, cell=cell, failed_dir=failed,
+            ) from None
+        seconds = time.monotonic() - t0
+        import nbformat
+
+        executed = nbformat.read(str(out_nb), as_version=4)
+        from salesplan.reports.render import export_html, notebook_title
+
+        title = notebook_title(executed, name)
+        html = export_html(executed, tmp / f"{name}.html", index_href="index.html",
+                           caption=f"Sales plan {run_period} · run {run_id}")
+        results.append(NotebookResult(
+            name=name, title=title, notebook=out_nb, html=html, seconds=round(seconds, 1),
+            parameters=nb_params, headlines=extract_headlines(executed),
+        ))
+        note(f"[{i}/{len(paths)}] {name} ok ({seconds:.1f} s)")
+
+    # --- index, workbook, manifest -------------------------------------------
+    from salesplan.reports.render import render_index
+
+    finished = time.strftime("%Y-%m-%d %H:%M:%S")
+    workbook_name = f"salesplan_{run_period}.xlsx"
+    run_info = {
+        "run id": run_id, "period": run_period, "source": shown_source,
+        "kernel": kernel_name, "finished": finished,
+        "notebooks": ", ".join(r.name for r in results),
+        **{f"parameter {k}": json.dumps(v, ensure_ascii=False, default=str)
+           for k, v in sorted(merged.items())},
+    }
+    _write_workbook(tmp / workbook_name, run_info=run_info, results=results, tables_dir=tmp / "tables")
+    reports = [
+        {"name": r.name, "title": r.title, "html": r.html.name, "notebook": r.notebook.name,
+         "seconds": r.seconds, "headlines": r.headlines}
+        for r in results
+    ]
+    render_index(tmp / "index.html", run_id=run_id, period=run_period, source=shown_source,
+                 reports=reports, workbook=workbook_name, finished=finished)
+    (tmp / "headlines.json").write_text(
+        json.dumps({r["name"]: r["headlines"] for r in reports}, ensure_ascii=False, indent=1),
+        "utf-8")
+    (tmp / "run.json").write_text(json.dumps({
+        "run_id": run_id, "period": run_period, "source": shown_source, "kernel": kernel_name,
+        "timeout": timeout, "finished": finished,
+        "seconds": round(time.monotonic() - started, 1),
+        "notebooks": [{**{k: v for k, v in r.items() if k != "headlines"},
+                       "parameters": res.parameters} for r, res in zip(reports, results)],
+    }, ensure_ascii=False, indent=1, default=str), "utf-8")
+    note(f"done in {time.monotonic() - started:.1f} s")
+    final = out / run_id
+    note(f"reports: {final / 'index.html'}")
+    (tmp / "run.log").write_text("\n".join(log) + "\n", "utf-8")
+    changed = _scrub_tree(tmp, secrets)
+    if changed:
+        say(f"warning: masked a secret in {len(changed)} output file(s): "
+            + ", ".join(p.name for p in changed))
+    os.replace(tmp, final)
+    _point_latest(out, run_id)
+
+    def moved(p: Path) -> Path:
+        return final / p.name
+
+    return RunResult(
+        run_id=run_id, period=run_period, source=shown_source, run_dir=final,
+        index=final / "index.html", workbook=final / workbook_name,
+        notebooks=[NotebookResult(r.name, r.title, moved(r.notebook), moved(r.html), r.seconds,
+                                  r.parameters, r.headlines) for r in results],
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin wrapper
+    """``python -m salesplan.reports.runner`` == ``salesplan run`` with defaults."""
+    try:
+        res = run_plan()
+    except (RunError, ParameterError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(res.index)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
