@@ -1,0 +1,54 @@
+"""Forecasting engine: sales series -> calibrated, coherent forecasts and sample paths.
+
+Public API
+----------
+to_long(orders, keys, freq, value, start, end)      long frame ``unique_id, ds, y``
+validate_long(df, freq, allow_negative)              clean copy or ForecastInputError
+Forecaster(method="combo", ...).fit(df)              scikit-learn style estimator
+    .predict(h, level) / .sample_paths(h, n_paths, seed) / .quantiles(h, q) / .reasons_
+cross_validation(df, h, n_windows, step, methods)    rolling-origin backtest errors
+accuracy_report(cv)                                  MASE, sMAPE, bias, coverage
+reconcile(base, S, method)                           bottom_up | top_down | ols | mint_shrink
+hierarchy_forecast(orders, levels, h, ...)           coherent means + paths for every node
+
+This package imports only :mod:`salesplan.data` (optionally) and third-party libraries.
+"""
+
+from salesplan.forecast.data import (
+    ForecastInputError,
+    canonical_freq,
+    season_length_of,
+    series_id,
+    to_long,
+    validate_long,
+)
+from salesplan.forecast.engine import Forecaster
+from salesplan.forecast.evaluation import accuracy_report, cross_validation
+from salesplan.forecast.hierarchy import (
+    HierarchyForecast,
+    build_hierarchy,
+    hierarchy_forecast,
+    reconcile,
+    reconciliation_matrix,
+    summing_matrix,
+)
+from salesplan.forecast.models import METHODS
+
+__all__ = [
+    "ForecastInputError",
+    "Forecaster",
+    "HierarchyForecast",
+    "METHODS",
+    "accuracy_report",
+    "build_hierarchy",
+    "canonical_freq",
+    "cross_validation",
+    "hierarchy_forecast",
+    "reconcile",
+    "reconciliation_matrix",
+    "season_length_of",
+    "series_id",
+    "summing_matrix",
+    "to_long",
+    "validate_long",
+]

@@ -1,0 +1,305 @@
+"""Long-format series: building them from orders and checking them.
+
+The forecasting engine reads one table in *long format*::
+
+    unique_id  str             series name, e.g. "region=East"
+    ds         datetime64[ns]  period start (month start, quarter start, Monday of the week)
+    y          float64         value of the period (revenue in company currency by default)
+
+Every series is on a regular grid of its frequency with no gaps; missing periods are
+filled with an explicit 0 by :func:`to_long`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+#: accepted frequency aliases -> canonical pandas offset alias of the period start
+_FREQ_ALIASES = {
+    "M": "MS", "MS": "MS", "ME": "MS", "MONTH": "MS", "MONTHLY": "MS",
+    "Q": "QS", "QS": "QS", "QE": "QS", "QS-JAN": "QS", "QUARTER": "QS", "QUARTERLY": "QS",
+    "W": "W-MON", "W-MON": "W-MON", "WEEK": "W-MON", "WEEKLY": "W-MON",
+}
+#: season length (periods per year) of each canonical frequency
+SEASON_LENGTH = {"MS": 12, "QS": 4, "W-MON": 52}
+_PERIOD_CODE = {"MS": "M", "QS": "Q", "W-MON": "W-SUN"}
+
+
+class ForecastInputError(ValueError):
+    """Bad input for the forecasting engine (message names the table, column and rows)."""
+
+
+def canonical_freq(freq: str) -> str:
+    """Map a frequency alias to ``"MS"`` (monthly), ``"QS"`` (quarterly) or ``"W-MON"``.
+
+    Parameters
+    ----------
+    freq : str
+        ``"M"``, ``"MS"``, ``"ME"`` (month), ``"Q"``, ``"QS"``, ``"QE"`` (quarter),
+        ``"W"``, ``"W-MON"`` (week starting Monday); case-insensitive.
+    """
+    key = str(freq).upper()
+    if key not in _FREQ_ALIASES:
+        raise ForecastInputError(
+            f"freq={freq!r} is not supported; expected one of 'MS' (monthly), 'QS' (quarterly)"
+            " or 'W' (weekly, weeks starting Monday)"
+        )
+    return _FREQ_ALIASES[key]
+
+
+def season_length_of(freq: str) -> int:
+    """Periods per year of ``freq``: 12 monthly, 4 quarterly, 52 weekly."""
+    return SEASON_LENGTH[canonical_freq(freq)]
+
+
+def period_start(dates: pd.Series | pd.DatetimeIndex, freq: str) -> pd.Series:
+    """Start of the period (month, quarter, ISO week from Monday) containing each date."""
+    f = canonical_freq(freq)
+    s = pd.Series(pd.to_datetime(dates))
+    return s.dt.to_period(_PERIOD_CODE[f]).dt.start_time.astype("datetime64[ns]")
+
+
+def series_id(keys: Sequence[str], values: Sequence, style: str = "key=value") -> str:
+    """Name of one series from its key values.
+
+    ``style="key=value"`` gives ``"region=East|rep_id=R07"``; ``style="value"`` gives
+    ``"East|R07"``. The company total (no keys) is ``"total"``.
+    """
+    if len(keys) == 0:
+        return "total"
+    if style == "value":
+        return "|".join(str(v) for v in values)
+    if style != "key=value":
+        raise ValueError(f"id_style={style!r}; expected 'key=value' or 'value'")
+    return "|".join(f"{k}={v}" for k, v in zip(keys, values))
+
+
+def to_long(
+    orders: pd.DataFrame,
+    keys: Iterable[str] = ("region",),
+    freq: str = "MS",
+    value: str = "amount",
+    date: str = "order_date",
+    start=None,
+    end=None,
+    id_style: str = "key=value",
+    missing_key: str = "(none)",
+) -> pd.DataFrame:
+    """Aggregate order lines into long-format series, missing periods filled with 0.
+
+    Parameters
+    ----------
+    orders : DataFrame
+        Order lines with columns ``date`` (default ``order_date``), ``value`` (default
+        ``amount``, company currency) and every column of ``keys``. Other columns are
+        ignored. ``orders`` may also be a :class:`salesplan.data.SalesData` bundle, in which
+        case its ``orders`` table is used, joined to ``customers`` when a key (e.g.
+        ``region``) is a customer attribute.
+    keys : iterable of str
+        Columns to aggregate by, e.g. ``("region",)``, ``("region", "rep_id")``,
+        ``("product_line",)``; ``()`` gives the company total (``unique_id="total"``).
+    freq : str
+        ``"MS"`` monthly (default), ``"QS"`` quarterly or ``"W"`` weekly (Monday start).
+    value : str
+        Column summed per period: ``y = sum(value)`` over the orders of the period.
+    start, end : date-like, optional
+        Common first / last period. Without ``start`` each series starts at its own
+        first period with an order; without ``end`` all series end at the last period
+        with any order. Periods with no order inside ``[start, end]`` get ``y = 0``.
+    id_style : {"key=value", "value"}
+        ``"region=East|rep_id=R07"`` (default) or ``"East|R07"``; see :func:`series_id`.
+    missing_key : str
+        Label used for a null key value (e.g. ``rep_id`` null = house account).
+
+    Returns
+    -------
+    DataFrame
+        ``unique_id, ds, y`` plus one column per key, sorted by ``unique_id, ds``.
+    """
+    keys = tuple(keys)
+    if hasattr(orders, "orders") and not isinstance(orders, pd.DataFrame):
+        orders = _orders_with_customer_keys(orders, keys)
+    if not isinstance(orders, pd.DataFrame):
+        raise ForecastInputError(f"orders: expected a DataFrame, got {type(orders).__name__}")
+    f = canonical_freq(freq)
+    missing = [c for c in (date, value, *keys) if c not in orders.columns]
+    if missing:
+        raise ForecastInputError(
+            f"table 'orders' is missing column(s) {missing}; it has {list(orders.columns)}"
+        )
+    if len(orders) == 0:
+        raise ForecastInputError("table 'orders' is empty: no series to build")
+    dates = pd.to_datetime(orders[date], errors="coerce")
+    bad = dates.isna()
+    if bad.any():
+        rows = list(orders.index[bad][:5])
+        raise ForecastInputError(
+            f"table 'orders', column {date!r}: {int(bad.sum())} value(s) are not dates "
+            f"(rows {rows}...)"
+        )
+    vals = pd.to_numeric(orders[value], errors="coerce")
+    bad = vals.isna() & orders[value].notna()
+    if bad.any():
+        rows = list(orders.index[bad][:5])
+        raise ForecastInputError(
+            f"table 'orders', column {value!r}: {int(bad.sum())} value(s) are not numbers "
+            f"(rows {rows}...)"
+        )
+    work = pd.DataFrame({"ds": period_start(dates.reset_index(drop=True), f),
+                         "y": vals.fillna(0.0).to_numpy(dtype=float)})
+    for k in keys:
+        col = orders[k].reset_index(drop=True)
+        work[k] = col.astype(object).where(col.notna(), missing_key).map(str).astype(str)
+    agg = work.groupby([*keys, "ds"], sort=True, as_index=False)["y"].sum() if keys else (
+        work.groupby("ds", sort=True, as_index=False)["y"].sum()
+    )
+    t_end = period_start(pd.Series([pd.Timestamp(end)]), f).iloc[0] if end is not None else agg[
+        "ds"].max()
+    t_start = period_start(pd.Series([pd.Timestamp(start)]), f).iloc[0] if start is not None \
+        else None
+    pieces = []
+    groups = agg.groupby(list(keys), sort=True) if keys else [((), agg)]
+    for kv, g in groups:
+        kv = kv if isinstance(kv, tuple) else (kv,)
+        first = t_start if t_start is not None else g["ds"].min()
+        grid = pd.date_range(first, t_end, freq=f)
+        if len(grid) == 0:
+            continue
+        y = g.set_index("ds")["y"].reindex(grid, fill_value=0.0)
+        piece = pd.DataFrame({"unique_id": series_id(keys, kv, id_style), "ds": grid,
+                              "y": y.to_numpy(dtype=float)})
+        for k, v in zip(keys, kv):
+            piece[k] = v
+        pieces.append(piece)
+    if not pieces:
+        raise ForecastInputError(
+            f"table 'orders': no periods between start={start!r} and end={end!r}"
+        )
+    out = pd.concat(pieces, ignore_index=True)
+    out["ds"] = out["ds"].astype("datetime64[ns]")
+    out["unique_id"] = out["unique_id"].astype(str)
+    return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+
+def _orders_with_customer_keys(data, keys: tuple[str, ...]) -> pd.DataFrame:
+    """``data.orders`` with customer attributes (e.g. region) merged in when a key needs them."""
+    orders = data.orders
+    need = [k for k in keys if k not in orders.columns]
+    customers = getattr(data, "customers", None)
+    if need and customers is not None and "customer_id" in orders.columns:
+        cols = ["customer_id", *[k for k in need if k in customers.columns]]
+        orders = orders.merge(customers[cols], on="customer_id", how="left")
+    return orders
+
+
+def validate_long(
+    df: pd.DataFrame,
+    freq: str = "MS",
+    allow_negative: bool = True,
+    table: str = "df",
+) -> pd.DataFrame:
+    """Check a long-format frame and return a clean copy (sorted, contract dtypes).
+
+    Raises :class:`ForecastInputError` (a ``ValueError``) naming the table, column and
+    offending ids when: the frame is empty; a column of ``unique_id, ds, y`` is missing;
+    ``y`` is not numeric or is missing; ``ds`` is not a date; a ``(unique_id, ds)`` pair
+    repeats; a date is not the start of a period of ``freq`` or a series has a gap
+    (irregular dates); ``y < 0`` while ``allow_negative=False``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``unique_id, ds, y`` (other columns are kept).
+    freq : str
+        Frequency the dates must follow, see :func:`canonical_freq`.
+    allow_negative : bool
+        Whether ``y < 0`` (returns exceeding sales in a period) is accepted.
+    table : str
+        Name used in error messages.
+    """
+    f = canonical_freq(freq)
+    if not isinstance(df, pd.DataFrame):
+        raise ForecastInputError(f"{table}: expected a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in ("unique_id", "ds", "y") if c not in df.columns]
+    if missing:
+        raise ForecastInputError(
+            f"{table}: missing column(s) {missing}; expected long format with columns "
+            f"'unique_id', 'ds', 'y' (got {list(df.columns)})"
+        )
+    if len(df) == 0:
+        raise ForecastInputError(f"{table} is empty: expected at least one row of unique_id, ds, y")
+    out = df.copy()
+    out["unique_id"] = out["unique_id"].astype(str)
+    y = out["y"]
+    if not (pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)):
+        num = pd.to_numeric(y, errors="coerce")
+        bad = num.isna() & y.notna()
+        if bad.any():
+            ids = sorted(set(out.loc[bad, "unique_id"]))[:5]
+            ex = list(y[bad].astype(str)[:3])
+            raise ForecastInputError(
+                f"{table}, column 'y': {int(bad.sum())} value(s) are not numeric (e.g. {ex}) "
+                f"in series {ids}; expected numbers"
+            )
+        y = num
+    out["y"] = y.astype("float64")
+    if out["y"].isna().any():
+        ids = sorted(set(out.loc[out["y"].isna(), "unique_id"]))[:5]
+        raise ForecastInputError(
+            f"{table}, column 'y': {int(out['y'].isna().sum())} missing value(s) in series {ids}; "
+            "expected a number for every period (fill missing periods with 0 explicitly)"
+        )
+    if not np.isfinite(out["y"].to_numpy()).all():
+        raise ForecastInputError(f"{table}, column 'y': infinite values; expected finite numbers")
+    ds = pd.to_datetime(out["ds"], errors="coerce")
+    if ds.isna().any():
+        ids = sorted(set(out.loc[ds.isna(), "unique_id"]))[:5]
+        raise ForecastInputError(
+            f"{table}, column 'ds': {int(ds.isna().sum())} value(s) are not dates in series {ids}"
+        )
+    if getattr(ds.dt, "tz", None) is not None:
+        ds = ds.dt.tz_localize(None)
+    out["ds"] = ds.astype("datetime64[ns]")
+    dup = out.duplicated(["unique_id", "ds"], keep=False)
+    if dup.any():
+        d = out.loc[dup, ["unique_id", "ds"]].drop_duplicates().head(3)
+        ex = [f"{u} {t.date()}" for u, t in zip(d["unique_id"], d["ds"])]
+        raise ForecastInputError(
+            f"{table}: duplicate (unique_id, ds) periods, e.g. {ex} ({int(dup.sum())} rows); "
+            "expected one row per series and period (aggregate first, e.g. with to_long)"
+        )
+    starts = period_start(out["ds"], f)
+    off = starts.to_numpy() != out["ds"].to_numpy()
+    if off.any():
+        ids = sorted(set(out.loc[off, "unique_id"]))[:5]
+        ex = [str(t.date()) for t in out.loc[off, "ds"][:3]]
+        raise ForecastInputError(
+            f"{table}, column 'ds': irregular dates {ex} in series {ids}: freq={f!r} expects "
+            "the first day of each period"
+        )
+    out = out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+    step = pd.tseries.frequencies.to_offset(f)
+    gaps = []
+    for uid, g in out.groupby("unique_id", sort=False):
+        expected = pd.date_range(g["ds"].iloc[0], periods=len(g), freq=step)
+        if not np.array_equal(expected.to_numpy(), g["ds"].to_numpy()):
+            gaps.append(uid)
+            if len(gaps) >= 5:
+                break
+    if gaps:
+        raise ForecastInputError(
+            f"{table}, column 'ds': irregular dates (gaps between periods) in series {gaps}; "
+            f"expected consecutive {f!r} periods; fill missing periods with 0 explicitly "
+            "(salesplan.forecast.to_long does this)"
+        )
+    if not allow_negative and (out["y"] < 0).any():
+        neg = out["y"] < 0
+        ids = sorted(set(out.loc[neg, "unique_id"]))[:5]
+        raise ForecastInputError(
+            f"{table}, column 'y': {int(neg.sum())} negative value(s) in series {ids}; "
+            "negative values are not allowed here (allow_negative=False)"
+        )
+    return out

@@ -1,0 +1,787 @@
+"""The :class:`Forecaster`: per-series models, fallbacks, calibrated intervals, paths.
+
+Uncertainty model
+-----------------
+For series ``i`` with one-step in-sample RMSE ``s_i`` (the *scale*), the h-step error
+``e_{i,T+j}`` is modelled as ``s_i * sum_{l<j} psi_l * eps_{i,T+j-l}`` with standard
+normal innovations ``eps`` (correlated across series, independent over time).  The
+psi weights are not taken from any model: they are calibrated by split conformal
+prediction on rolling-origin backtests, pooled over series.  For a nominal level
+``L`` (e.g. 80) and horizon ``j``::
+
+    q_{L,j} = quantile_{L/100}( |y_{T+j} - f_{T+j}| / s_i )   over series and windows
+
+and the interval is ``f_{T+j} -/+ q_{L,j} s_i``.  The sample paths use
+``g_j = q_{80,j} / z_{0.9}`` as the h-step standard deviation multiplier, i.e.
+``psi_0 = g_1`` and ``psi_{j-1}^2 = g_j^2 - g_{j-1}^2`` (clipped at 0), so path
+quantiles reproduce the 80% interval and the cross-horizon correlation is that of a
+local-level error process (errors accumulate).  Without a backtest (``calibrate=False``
+or no series long enough) ``q_{L,j} = z_L * sqrt(j)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from sklearn.base import BaseEstimator
+
+from salesplan.forecast import models as M
+from salesplan.forecast.data import canonical_freq, season_length_of, validate_long
+
+CACHE_VERSION = "forecast-1"
+
+
+@dataclass
+class SeriesState:
+    """Everything learned for one series."""
+
+    uid: str
+    kind: str  # model | zero | short | new
+    method: str
+    reason: str
+    scale: float
+    model: object = None
+    level: float = 0.0  # short/new fallbacks
+    profile: np.ndarray | None = None
+    mean_override: np.ndarray | None = None
+    nonneg: bool = True
+    n: int = 0
+    resid: np.ndarray | None = field(default=None, repr=False)
+
+
+def _rmse(y, fitted):
+    """Robust one-step RMSE: the first 2 residuals (start-up) are dropped and residuals
+    are winsorised at 5 robust standard deviations (1.4826 * MAD) before ``sqrt(mean r^2)``."""
+    r = np.asarray(y, float) - np.asarray(fitted, float)
+    r = r[2:] if len(r) > 6 else r
+    r = r[np.isfinite(r)]
+    if len(r) < 2:
+        return np.nan
+    mad = 1.4826 * np.median(np.abs(r - np.median(r)))
+    if mad > 0:
+        r = np.clip(r, -5 * mad, 5 * mad)
+    return float(np.sqrt(np.mean(r**2)))
+
+
+def _fallback_scale(y):
+    y = np.asarray(y, float)
+    if len(y) >= 2:
+        s = float(np.mean(np.abs(np.diff(y))))
+        if s > 0:
+            return s
+    return float(max(np.mean(np.abs(y)) * 0.25, 1e-9))
+
+
+def _period_index(ds: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndarray:
+    """Integer period number (months, quarters or weeks since 1970) of each date."""
+    ds = pd.DatetimeIndex(ds)
+    if freq == "MS":
+        return (ds.year * 12 + ds.month - 1).to_numpy()
+    if freq == "QS":
+        return (ds.year * 4 + (ds.month - 1) // 3).to_numpy()
+    return ((ds - pd.Timestamp("1970-01-05")).days // 7).to_numpy()
+
+
+def _fit_model(method, y, m):
+    """Fit one method on one series; returns (model, scale, resid)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = M.make_method(method, m).fit(y)
+        fitted = model.fitted()
+    resid = np.asarray(y, float) - fitted
+    s = _rmse(y, fitted)
+    if len(resid) > 6:
+        resid[:2] = np.nan  # start-up values of the filters
+    if not np.isfinite(s) or s <= 0:
+        s = _fallback_scale(y)
+    return model, s, resid
+
+
+def _backtest_one(uid, y, m, methods, cuts, h):
+    """Rolling-origin errors of ``methods`` on one series: list of dicts."""
+    out = []
+    for cut in cuts:
+        train, test = y[:cut], y[cut: cut + h]
+        for meth in methods:
+            try:
+                model, s, _ = _fit_model(meth, train, m)
+                f = model.predict(h)
+            except Exception:  # a model that cannot fit this window is scored as missing
+                continue
+            for j in range(len(test)):
+                out.append((uid, cut, j + 1, meth, float(test[j]), float(f[j]), s))
+    return out
+
+
+def _fit_one(uid, y, m, method):
+    model, s, resid = _fit_model(method, y, m)
+    return uid, model, s, resid
+
+
+def _run(tasks, fn, n_jobs, progress, desc):
+    """Apply ``fn(*task)`` to every task, in processes when ``n_jobs != 1``."""
+    from tqdm.auto import tqdm
+
+    if n_jobs == 1 or len(tasks) <= 1:
+        return [fn(*t) for t in tqdm(tasks, desc=desc, disable=not progress)]
+    from joblib import Parallel, delayed
+
+    n_workers = os.cpu_count() if n_jobs in (-1, None) else n_jobs
+    n_chunks = min(len(tasks), max(1, n_workers) * 4)
+    chunks = [tasks[i::n_chunks] for i in range(n_chunks)]
+    res = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_chunk)(fn, c) for c in chunks
+    )
+    out_chunks = list(tqdm(res, total=len(chunks), desc=desc, disable=not progress))
+    # restore task order
+    out = [None] * len(tasks)
+    for ci, r in enumerate(out_chunks):
+        for k, v in enumerate(r):
+            out[ci + k * n_chunks] = v
+    return out
+
+
+def _chunk(fn, tasks):
+    return [fn(*t) for t in tasks]
+
+
+class Forecaster(BaseEstimator):
+    """Forecast many sales series with calibrated intervals and sample paths.
+
+    Parameters
+    ----------
+    method : str
+        ``"combo"`` (default: mean of AutoETS, AutoTheta, damped-trend ETS on the
+        seasonally adjusted series and standard Theta; chosen by the M3 benchmark,
+        see ``benchmarks/RESULTS.md``), any single method of
+        :data:`salesplan.forecast.models.METHODS` (``"snaive"``, ``"ets"``,
+        ``"ets_sm"`` (statsmodels), ``"theta"``, ``"dotm"``, ``"arima"``, ``"damped"``,
+        ``"sba"``, ...), or ``"auto"``: per-series (``selection="per_series"``) or
+        global (``"global"``) choice among ``candidates`` by backtest MASE.
+    freq : str
+        ``"MS"`` monthly, ``"QS"`` quarterly, ``"W"`` weekly.
+    season_length : int, optional
+        Periods per season; default 12 / 4 / 52 from ``freq``.
+    level : tuple of int
+        Interval levels in percent returned by :meth:`predict`.
+    candidates : tuple of str
+        Methods compared when ``method="auto"``.
+    selection : {"per_series", "global"}
+        How ``method="auto"`` chooses.
+    n_windows, cv_h, step : int
+        Rolling-origin backtest used for calibration and ``"auto"``: ``n_windows``
+        origins, horizon ``cv_h`` (default one season, at most 12), origins ``step``
+        periods apart (default ``cv_h``).
+    calibrate : bool
+        Calibrate interval widths by the backtest (conformal); otherwise Gaussian
+        ``z * s * sqrt(j)``.
+    intermittent : str
+        Method for intermittent series (``"sba"``, ``"croston"``, ``"tsb"``).
+    adi_threshold : float
+        A series is intermittent when its average inter-demand interval
+        ``ADI = n / #(y != 0)`` exceeds this (1.32, Syntetos & Boylan 2005).
+    min_seasons : float
+        Series with fewer than ``min_seasons * season_length`` periods are *short* and get
+        the fallback ``level * pooled seasonal profile`` (profile from peers with enough
+        history; a plain mean when there are none).
+    allow_negative : bool
+        Accept negative ``y`` (months where credit notes exceed sales).
+    nonnegative : {"auto", True, False}
+        Clip means, bounds and paths at 0; ``"auto"`` = for series with no negative
+        history.
+    correlation : {"residual", "independent"}
+        Cross-series correlation of the path innovations: Ledoit-Wolf shrunk correlation
+        of the one-step in-sample residuals over common dates, or none.
+    n_jobs : int
+        Processes used over series (joblib); 1 = in process.
+    progress : bool
+        Show a tqdm progress bar.
+    cache_dir : str or path, optional
+        Directory of the fit cache, keyed by the data fingerprint and these settings
+        (``n_jobs``, ``progress`` and ``cache_dir`` excluded).
+
+    Attributes
+    ----------
+    series_ : dict[str, SeriesState]
+    ids_ : list[str]
+    last_ds_ : dict[str, Timestamp]
+    calibration_ : dict
+        ``{"q": {level: ndarray(cv_h)}, "n": errors per horizon, "method": ...}``.
+    backtest_ : DataFrame
+        Backtest errors used for calibration / selection.
+    cache_hit_ : bool
+    """
+
+    def __init__(
+        self,
+        method="combo",
+        freq="MS",
+        season_length=None,
+        level=(80, 95),
+        candidates=("snaive", "ets", "theta", "damped", "arima", "combo"),
+        selection="per_series",
+        n_windows=3,
+        cv_h=None,
+        step=None,
+        calibrate=True,
+        intermittent="sba",
+        adi_threshold=1.32,
+        min_seasons=2,
+        allow_negative=True,
+        nonnegative="auto",
+        correlation="residual",
+        n_jobs=1,
+        progress=False,
+        cache_dir=None,
+    ):
+        self.method = method
+        self.freq = freq
+        self.season_length = season_length
+        self.level = level
+        self.candidates = candidates
+        self.selection = selection
+        self.n_windows = n_windows
+        self.cv_h = cv_h
+        self.step = step
+        self.calibrate = calibrate
+        self.intermittent = intermittent
+        self.adi_threshold = adi_threshold
+        self.min_seasons = min_seasons
+        self.allow_negative = allow_negative
+        self.nonnegative = nonnegative
+        self.correlation = correlation
+        self.n_jobs = n_jobs
+        self.progress = progress
+        self.cache_dir = cache_dir
+
+    # ------------------------------------------------------------------ settings
+    def _check_params(self):
+        if self.method != "auto" and self.method not in M.METHODS:
+            raise ValueError(
+                f"Forecaster: method={self.method!r}; expected 'auto' or one of {sorted(M.METHODS)}"
+            )
+        for c in self.candidates:
+            if c not in M.METHODS:
+                raise ValueError(f"Forecaster: candidates contains {c!r}; expected names of "
+                                 f"{sorted(M.METHODS)}")
+        if self.selection not in ("per_series", "global"):
+            raise ValueError(f"Forecaster: selection={self.selection!r}; expected 'per_series' "
+                             "or 'global'")
+        if self.intermittent not in M.INTERMITTENT:
+            raise ValueError(f"Forecaster: intermittent={self.intermittent!r}; expected one of "
+                             f"{M.INTERMITTENT}")
+        if int(self.n_windows) < 1:
+            raise ValueError(f"Forecaster: n_windows={self.n_windows!r}; expected >= 1")
+        for lv in self.level:
+            if not 0 < lv < 100:
+                raise ValueError(f"Forecaster: level={self.level!r}; expected values in (0, 100)")
+        if self.correlation not in ("residual", "independent"):
+            raise ValueError(f"Forecaster: correlation={self.correlation!r}; expected "
+                             "'residual' or 'independent'")
+
+    def _settings_key(self):
+        p = self.get_params()
+        for k in ("n_jobs", "progress", "cache_dir"):
+            p.pop(k, None)
+        return json.dumps(p, sort_keys=True, default=str)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, df: pd.DataFrame, new_ids=()):
+        """Fit every series of ``df`` (long format ``unique_id, ds, y``).
+
+        Parameters
+        ----------
+        df : DataFrame
+            Long-format history, see :func:`salesplan.forecast.validate_long`.
+        new_ids : iterable of str
+            Entities with no history at all (e.g. a rep hired this month); they get the
+            median forecast of the other series and a reason saying so.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        freq = canonical_freq(self.freq)
+        clean = validate_long(df, freq=freq, allow_negative=self.allow_negative)
+        clean = clean[["unique_id", "ds", "y"]]
+        new_ids = [str(u) for u in new_ids if str(u) not in set(clean["unique_id"])]
+        key = None
+        if self.cache_dir is not None:
+            key = self._cache_key(clean, new_ids)
+            path = os.path.join(os.fspath(self.cache_dir), f"forecaster-{key}.pkl")
+            if os.path.exists(path):
+                with open(path, "rb") as fh:
+                    state = pickle.load(fh)
+                self.__dict__.update(state)
+                self.cache_hit_ = True
+                return self
+        self._fit(clean, freq, new_ids)
+        self.cache_hit_ = False
+        if key is not None:
+            os.makedirs(os.fspath(self.cache_dir), exist_ok=True)
+            state = {k: v for k, v in self.__dict__.items() if k.endswith("_")
+                     and not k.startswith("__")}
+            state.pop("cache_hit_", None)
+            tmp = path + f".{os.getpid()}.tmp"
+            with open(tmp, "wb") as fh:
+                pickle.dump(state, fh)
+            os.replace(tmp, path)
+        return self
+
+    def _cache_key(self, clean, new_ids):
+        try:
+            from salesplan.data.fingerprinting import frame_fingerprint
+        except Exception:  # the data package may be mid-refactor; same algorithm inline
+            def frame_fingerprint(frame):
+                h = hashlib.sha256()
+                h.update("\x1f".join(map(str, frame.columns)).encode())
+                h.update("\x1f".join(str(t) for t in frame.dtypes).encode())
+                h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+                return h.hexdigest()
+        h = hashlib.sha256()
+        h.update(CACHE_VERSION.encode())
+        h.update(frame_fingerprint(clean.reset_index(drop=True)).encode())
+        h.update(self._settings_key().encode())
+        h.update("\x1f".join(new_ids).encode())
+        return h.hexdigest()[:32]
+
+    def _fit(self, clean, freq, new_ids):
+        m = int(self.season_length or season_length_of(freq))
+        self.m_ = m
+        self.freq_ = freq
+        cv_h = int(self.cv_h or min(max(m, 1), 12))
+        self.cv_h_ = cv_h
+        step = int(self.step or cv_h)
+        groups = {u: g for u, g in clean.groupby("unique_id", sort=True)}
+        self.ids_ = list(groups) + list(new_ids)
+        self.last_ds_ = {u: g["ds"].iloc[-1] for u, g in groups.items()}
+        self.first_ds_ = {u: g["ds"].iloc[0] for u, g in groups.items()}
+        ys = {u: g["y"].to_numpy(dtype=float) for u, g in groups.items()}
+        min_n = int(np.ceil(self.min_seasons * m))
+        states: dict[str, SeriesState] = {}
+        regular = {}
+        for u, y in ys.items():
+            n = len(y)
+            nonneg = bool(np.all(y >= 0)) if self.nonnegative == "auto" else bool(self.nonnegative)
+            nz = int(np.count_nonzero(y))
+            if nz == 0:
+                states[u] = SeriesState(u, "zero", "zero", "all-zero history: forecast 0",
+                                        0.0, n=n, nonneg=nonneg)
+            elif n < min_n:
+                states[u] = SeriesState(u, "short", "short", "", 0.0, n=n, nonneg=nonneg)
+            elif n / nz > self.adi_threshold:
+                states[u] = SeriesState(
+                    u, "model", self.intermittent,
+                    f"intermittent (ADI={n / nz:.2f} > {self.adi_threshold}): {self.intermittent}",
+                    0.0, n=n, nonneg=nonneg)
+            else:
+                regular[u] = y
+                states[u] = SeriesState(u, "model", self.method, "", 0.0, n=n, nonneg=nonneg)
+
+        # ---- backtest (calibration and/or auto selection)
+        do_bt = self.calibrate or self.method == "auto"
+        bt_methods = list(dict.fromkeys(self.candidates)) if self.method == "auto" else None
+        tasks = []
+        if do_bt:
+            for u, st in states.items():
+                if st.kind != "model":
+                    continue
+                y = ys[u]
+                cuts = [len(y) - cv_h - step * k for k in range(int(self.n_windows))]
+                cuts = sorted(c for c in cuts if c >= max(min_n, 3))
+                if not cuts:
+                    continue
+                meths = bt_methods if (bt_methods and u in regular) else [st.method]
+                tasks.append((u, y, m, meths, cuts, cv_h))
+        rows = []
+        for r in _run(tasks, _backtest_one, self.n_jobs, self.progress, "backtest"):
+            rows.extend(r)
+        bt = pd.DataFrame(rows, columns=["unique_id", "cutoff", "h", "method", "y", "mean",
+                                         "scale"])
+        if self.method == "auto":
+            self._select(bt, states, ys, m)
+        # keep only the chosen method's errors for calibration
+        if len(bt):
+            chosen = pd.Series({u: st.method for u, st in states.items()})
+            bt = bt[bt["method"].to_numpy() == chosen.reindex(bt["unique_id"]).to_numpy()]
+        self.backtest_ = bt.reset_index(drop=True)
+        self.calibration_ = self._calibrate(bt, cv_h)
+
+        # ---- final fits
+        tasks = [(u, ys[u], m, st.method) for u, st in states.items() if st.kind == "model"]
+        for u, model, s, resid in _run(tasks, _fit_one, self.n_jobs, self.progress, "fit"):
+            st = states[u]
+            st.model, st.scale, st.resid = model, s, resid
+            if not st.reason:
+                members = M.METHODS[st.method]
+                st.reason = (f"{st.method}: mean of {', '.join(members)}" if len(members) > 1
+                             else f"{st.method}") + " (method set by the caller)"
+        self._fit_fallbacks(states, ys, groups, m, freq, new_ids)
+        self.series_ = states
+
+    def _select(self, bt, states, ys, m):
+        """Choose the method per series (or globally) by backtest MASE."""
+        if len(bt) == 0:
+            for st in states.values():
+                if st.kind == "model" and st.method == "auto":
+                    st.method = "combo"
+                    st.reason = "auto: no backtest window fits the history; default combo"
+            return
+        scale = {u: _mase_scale(y, m) for u, y in ys.items()}
+        bt = bt.assign(ae=np.abs(bt["y"] - bt["mean"]) / bt["unique_id"].map(scale))
+        per = bt.groupby(["unique_id", "method"])["ae"].mean().unstack()
+        glob = per.mean().sort_values()
+        for u, st in states.items():
+            if st.kind != "model" or st.method != "auto":
+                continue
+            if self.selection == "global" or u not in per.index:
+                best = glob.index[0]
+                st.method = best
+                st.reason = (f"auto (global): {best} has the lowest mean backtest MASE "
+                             f"{glob.iloc[0]:.3f} over {len(per)} series")
+            else:
+                row = per.loc[u].dropna()
+                best = row.idxmin()
+                st.method = best
+                st.reason = (f"auto: {best} has the lowest backtest MASE {row.min():.3f} "
+                             f"(next {row.drop(best).min():.3f})" if len(row) > 1 else
+                             f"auto: {best} (only method that fitted)")
+
+    def _calibrate(self, bt, cv_h):
+        levels = sorted(set(self.level) | {80})
+        out = {"q": {}, "n": 0, "calibrated": False}
+        if not self.calibrate or len(bt) == 0:
+            j = np.arange(1, cv_h + 1)
+            for lv in levels:
+                out["q"][lv] = norm.ppf(0.5 + lv / 200) * np.sqrt(j)
+            return out
+        z = np.abs(bt["y"].to_numpy() - bt["mean"].to_numpy()) / bt["scale"].to_numpy()
+        hh = bt["h"].to_numpy()
+        ok = np.isfinite(z)
+        z, hh = z[ok], hh[ok]
+        counts = np.bincount(hh, minlength=cv_h + 1)[1:]
+        out["n"] = int(len(z))
+        out["calibrated"] = True
+        for lv in levels:
+            p = lv / 100
+            if counts.min() >= 40:
+                q = np.array([np.quantile(z[hh == j], p) for j in range(1, cv_h + 1)])
+            else:  # few errors: pool horizons after scaling by sqrt(j)
+                q = np.quantile(z / np.sqrt(hh), p) * np.sqrt(np.arange(1, cv_h + 1))
+            out["q"][lv] = np.maximum.accumulate(q)
+        return out
+
+    def _fit_fallbacks(self, states, ys, groups, m, freq, new_ids):
+        # pooled seasonal profile from series with >= 2 full seasons and positive mean
+        profiles = []
+        for u, y in ys.items():
+            if len(y) >= 2 * m and m > 1 and np.mean(y[-2 * m:]) > 0 and np.all(y[-2 * m:] >= 0):
+                pos = _period_index(groups[u]["ds"].iloc[-2 * m:], freq) % m
+                prof = np.zeros(m)
+                np.add.at(prof, pos, y[-2 * m:])
+                profiles.append(prof / prof.mean())
+        pooled = np.median(profiles, axis=0) if profiles else np.ones(max(m, 1))
+        pooled = pooled / pooled.mean() if pooled.mean() > 0 else np.ones(max(m, 1))
+        for u, st in states.items():
+            if st.kind != "short":
+                continue
+            y = ys[u]
+            pos = _period_index(groups[u]["ds"], freq) % max(m, 1)
+            if profiles and m > 1:
+                adj = y / np.where(pooled[pos] > 0, pooled[pos], 1.0)
+                st.level = float(np.mean(adj))
+                st.profile = pooled
+                st.reason = (f"short history ({len(y)} < {int(np.ceil(self.min_seasons * m))} "
+                             f"periods): mean seasonally adjusted level x seasonal profile "
+                             f"pooled from {len(profiles)} peer series")
+            else:
+                adj = y
+                st.level = float(np.mean(y))
+                st.profile = None
+                st.reason = (f"short history ({len(y)} periods) and no peer with 2 seasons: "
+                             "mean of the history")
+            st.scale = float(np.std(adj, ddof=1)) if len(y) >= 3 else _fallback_scale(y)
+            if not np.isfinite(st.scale) or st.scale <= 0:
+                st.scale = _fallback_scale(y)
+        for u in new_ids:
+            states[u] = SeriesState(u, "new", "new", "", 0.0, n=0, nonneg=True)
+        self.series_ = states
+        if new_ids:
+            peers = [u for u, st in states.items() if st.kind in ("model", "short")]
+            if not peers:
+                for u in new_ids:
+                    s = states[u]
+                    s.kind, s.method = "zero", "new"
+                    s.reason = "new series with no history and no peers: forecast 0"
+                return
+            self._peers_ = peers
+            for u in new_ids:
+                s = states[u]
+                s.scale = float(np.median([states[p].scale for p in peers]))
+                s.reason = (f"new series with no history: median of the forecasts of "
+                            f"{len(peers)} peer series")
+
+    # ------------------------------------------------------------------ predict
+    def _check_fitted(self):
+        if not hasattr(self, "series_"):
+            raise RuntimeError("Forecaster is not fitted: call fit(df) first")
+
+    def future_dates(self, uid, h):
+        """The ``h`` period starts after the last observation of ``uid``."""
+        last = self.last_ds_.get(uid, max(self.last_ds_.values()) if self.last_ds_ else None)
+        return pd.date_range(last, periods=h + 1, freq=self.freq_)[1:]
+
+    def _means(self, h):
+        """Point forecasts (n_series, h) in the order of ``ids_``."""
+        out = np.zeros((len(self.ids_), h))
+        new = []
+        for i, u in enumerate(self.ids_):
+            st = self.series_[u]
+            if st.kind == "model":
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    f = np.asarray(st.model.predict(h), float)
+                if not np.all(np.isfinite(f)):
+                    f = np.where(np.isfinite(f), f, np.nanmean(f) if np.isfinite(f).any() else 0)
+                out[i] = f
+            elif st.kind == "short":
+                if st.profile is not None:
+                    pos = _period_index(self.future_dates(u, h), self.freq_) % self.m_
+                    out[i] = st.level * st.profile[pos]
+                else:
+                    out[i] = st.level
+            elif st.kind == "new":
+                new.append(i)
+        if new:
+            peer_idx = [self.ids_.index(p) for p in self._peers_]
+            out[new] = np.median(out[peer_idx], axis=0)
+        for i, u in enumerate(self.ids_):
+            if self.series_[u].nonneg:
+                out[i] = np.maximum(out[i], 0.0)
+        return out
+
+    def _qfactor(self, level, h):
+        """Interval half-width multipliers ``q_{L,j}`` for j = 1..h (extrapolated by sqrt)."""
+        q = self.calibration_["q"]
+        levels = sorted(q)
+        if level in q:
+            base = q[level]
+        else:  # interpolate k = q / z between calibrated levels
+            z = norm.ppf(0.5 + level / 200)
+            ks = np.array([q[lv] / norm.ppf(0.5 + lv / 200) for lv in levels])
+            w = np.interp(level, levels, np.arange(len(levels)))
+            lo, hi = int(np.floor(w)), int(np.ceil(w))
+            base = z * (ks[lo] + (w - lo) * (ks[hi] - ks[lo]))
+        H = len(base)
+        j = np.arange(1, h + 1)
+        ext = base[-1] * np.sqrt(j / H)
+        return np.where(j <= H, base[np.minimum(j, H) - 1], ext)
+
+    def predict(self, h: int, level=None) -> pd.DataFrame:
+        """Point forecasts and calibrated intervals for the next ``h`` periods.
+
+        Parameters
+        ----------
+        h : int
+            Number of periods after each series' last observation.
+        level : tuple of int, optional
+            Interval levels in percent (default ``self.level``).
+
+        Returns
+        -------
+        DataFrame
+            ``unique_id, ds, mean, lo-<L>, hi-<L> (each level), model, reason``; the
+            bounds are ``mean -/+ q_{L,j} * scale`` (module docstring), clipped at 0 for
+            non-negative series. Units are those of ``y``.
+        """
+        self._check_fitted()
+        h = _check_h(h)
+        level = tuple(self.level if level is None else level)
+        means = self._means(h)
+        scales = np.array([self.series_[u].scale for u in self.ids_])
+        frames = []
+        cols = {}
+        for lv in level:
+            qf = self._qfactor(lv, h)
+            cols[lv] = (means - scales[:, None] * qf, means + scales[:, None] * qf)
+        for i, u in enumerate(self.ids_):
+            st = self.series_[u]
+            d = {"unique_id": u, "ds": self.future_dates(u, h), "mean": means[i]}
+            for lv in level:
+                lo, hi = cols[lv][0][i], cols[lv][1][i]
+                if st.nonneg:
+                    lo = np.maximum(lo, 0.0)
+                d[f"lo-{lv}"] = lo
+                d[f"hi-{lv}"] = hi
+            d["model"] = st.method
+            d["reason"] = st.reason
+            frames.append(pd.DataFrame(d))
+        out = pd.concat(frames, ignore_index=True)
+        out["ds"] = out["ds"].astype("datetime64[ns]")
+        return out
+
+    # ------------------------------------------------------------------ paths
+    def psi_(self, h):
+        """Innovation weights (h,) of the calibrated error process (module docstring)."""
+        g = self._qfactor(80, h) / norm.ppf(0.9)
+        inc = np.diff(np.r_[0.0, g**2])
+        return np.sqrt(np.maximum(inc, 0.0))
+
+    def residual_correlation(self, ids=None, window=36):
+        """Ledoit-Wolf shrunk correlation of one-step in-sample residuals over common dates.
+
+        Uses the last ``window`` periods in which every series of ``ids`` has a residual;
+        returns the identity when fewer than 6 such periods exist. Residuals are those
+        of each series' fitted model (fallbacks: deviations from their mean).
+        """
+        from sklearn.covariance import ledoit_wolf
+
+        self._check_fitted()
+        ids = list(self.ids_ if ids is None else ids)
+        k = len(ids)
+        if k <= 1 or self.correlation == "independent":
+            return np.eye(k)
+        cols = {}
+        for u in ids:
+            st = self.series_[u]
+            if st.kind != "model" or st.resid is None:
+                continue
+            dates = pd.date_range(self.first_ds_[u], periods=len(st.resid), freq=self.freq_)
+            cols[u] = pd.Series(st.resid, index=dates)
+        if len(cols) < 2:
+            return np.eye(k)
+        R = pd.DataFrame(cols).dropna().iloc[-window:]
+        if len(R) < 6:
+            return np.eye(k)
+        sd = R.std(ddof=0).to_numpy()
+        okc = sd > 0
+        Z = (R.loc[:, okc] - R.loc[:, okc].mean()) / sd[okc]
+        cov, _ = ledoit_wolf(Z.to_numpy(), assume_centered=True)
+        d = np.sqrt(np.diag(cov))
+        corr = cov / np.outer(d, d)
+        full = np.eye(k)
+        pos = {u: i for i, u in enumerate(ids)}
+        idx = [pos[u] for u in np.array(list(cols))[okc]]
+        full[np.ix_(idx, idx)] = corr
+        return full
+
+    def sample_paths(self, h: int, n_paths: int = 1000, seed=0, as_frame=False, ids=None,
+                     corr=None):
+        """Joint sample paths of the next ``h`` periods for every series.
+
+        ``path_{i,p,j} = mean_{i,j} + s_i * sum_{l<j} psi_l eps_{i,p,j-l}`` with
+        ``eps_{.,p,t} ~ N(0, R)`` (R: :meth:`residual_correlation`), clipped at 0 for
+        non-negative series.  The sum of a path over the horizon is a draw of the period
+        total (e.g. the quarter), so ``P(total >= target) = mean(paths.sum(-1) >= target)``.
+
+        Parameters
+        ----------
+        h, n_paths : int
+        seed : int or numpy Generator
+        as_frame : bool
+            Return a long frame ``unique_id, path, ds, y`` instead of an array.
+        ids : list of str, optional
+            Order/subset of series (default ``ids_``).
+        corr : ndarray, optional
+            Correlation matrix to use instead of :meth:`residual_correlation`.
+
+        Returns
+        -------
+        ndarray (n_series, n_paths, h) or DataFrame
+        """
+        self._check_fitted()
+        h = _check_h(h)
+        ids = list(self.ids_ if ids is None else ids)
+        pos = [self.ids_.index(u) for u in ids]
+        means = self._means(h)[pos]
+        scales = np.array([self.series_[u].scale for u in ids])
+        R = self.residual_correlation(ids) if corr is None else np.asarray(corr)
+        rng = np.random.default_rng(seed)
+        L = _safe_cholesky(R)
+        eps = rng.standard_normal((n_paths, h, len(ids))) @ L.T  # (p, h, k)
+        psi = self.psi_(h)
+        T = np.zeros((h, h))
+        for j in range(h):
+            T[j, : j + 1] = psi[: j + 1][::-1]
+        err = np.einsum("jl,plk->kpj", T, eps)  # (k, p, h)
+        paths = means[:, None, :] + scales[:, None, None] * err
+        nonneg = np.array([self.series_[u].nonneg for u in ids])
+        paths[nonneg] = np.maximum(paths[nonneg], 0.0)
+        if not as_frame:
+            return paths
+        rows = []
+        for i, u in enumerate(ids):
+            ds = self.future_dates(u, h)
+            rows.append(pd.DataFrame({
+                "unique_id": u, "path": np.repeat(np.arange(n_paths), h),
+                "ds": np.tile(ds.to_numpy(), n_paths), "y": paths[i].ravel()}))
+        return pd.concat(rows, ignore_index=True)
+
+    def quantiles(self, h: int, q=(0.05, 0.1, 0.5, 0.9, 0.95)) -> pd.DataFrame:
+        """Calibrated quantiles per series and period: ``mean + sign * q_{L,j} * scale``.
+
+        For probability ``q`` the level is ``L = |2q - 1| * 100`` and the multiplier is
+        interpolated between calibrated levels, so ``q=0.1``/``0.9`` equal the 80%
+        bounds of :meth:`predict`. Returns ``unique_id, ds, q<q>`` columns.
+        """
+        self._check_fitted()
+        h = _check_h(h)
+        means = self._means(h)
+        scales = np.array([self.series_[u].scale for u in self.ids_])
+        out = self.predict(h, level=())[["unique_id", "ds"]].copy()
+        for p in q:
+            if not 0 < p < 1:
+                raise ValueError(f"quantiles: q={p!r}; expected probabilities in (0, 1)")
+            lv = abs(2 * p - 1) * 100
+            val = means.copy() if lv == 0 else means + np.sign(p - 0.5) * scales[:, None] * \
+                self._qfactor(lv, h)
+            for i, u in enumerate(self.ids_):
+                if self.series_[u].nonneg:
+                    val[i] = np.maximum(val[i], 0)
+            out[f"q{p:g}"] = val.ravel()
+        return out
+
+    @property
+    def reasons_(self) -> pd.DataFrame:
+        """One row per series: ``unique_id, model, reason, n_obs, scale``."""
+        self._check_fitted()
+        return pd.DataFrame([{"unique_id": u, "model": s.method, "reason": s.reason,
+                              "n_obs": s.n, "scale": s.scale}
+                             for u, s in self.series_.items()])
+
+
+def _safe_cholesky(R):
+    R = np.asarray(R, float)
+    for jitter in (0, 1e-10, 1e-8, 1e-6, 1e-4):
+        try:
+            return np.linalg.cholesky(R + jitter * np.eye(len(R)))
+        except np.linalg.LinAlgError:
+            continue
+    w, V = np.linalg.eigh(R)
+    return V * np.sqrt(np.maximum(w, 0))
+
+
+def _check_h(h):
+    if not isinstance(h, (int, np.integer)) or h < 1:
+        raise ValueError(f"h={h!r}; expected a positive whole number of periods")
+    return int(h)
+
+
+def _mase_scale(y, m):
+    """In-sample MASE denominator: mean |y_t - y_{t-m}| (m=1 when the series is short)."""
+    y = np.asarray(y, float)
+    mm = m if len(y) > m else 1
+    d = np.abs(y[mm:] - y[:-mm]) if len(y) > mm else np.abs(y)
+    s = float(np.mean(d)) if len(d) else 0.0
+    if s <= 0:
+        s = float(np.mean(np.abs(y))) or 1.0
+    return s

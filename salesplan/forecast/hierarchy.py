@@ -1,0 +1,388 @@
+"""Coherent forecasts across levels: total -> region -> rep, total -> product line.
+
+A hierarchy is described by its *summing matrix* ``S`` (n_nodes x n_bottom): row ``i``
+has a 1 for every bottom series that adds up to node ``i``.  Every linear
+reconciliation is ``y_tilde = S G y_hat`` for a ``G`` (n_bottom x n_nodes)
+(Hyndman et al. 2011; Wickramasuriya, Athanasopoulos & Hyndman 2019):
+
+* ``bottom_up``: ``G = [0 | I]`` (bottom rows of the base forecasts);
+* ``top_down``: ``G = p e_top'`` with ``p_j = sum_t y_{j,t} / sum_t y_{top,t}`` over the
+  last ``td_window`` periods (proportions of historical averages, Gross & Sohl 1990);
+* ``ols``: ``G = (S'S)^{-1} S'``;
+* ``mint_shrink``: ``G = (S' W^{-1} S)^{-1} S' W^{-1}`` with ``W = D C D``, ``D`` the
+  one-step residual scales and ``C`` the Ledoit-Wolf shrunk residual correlation.
+
+Quantiles are made coherent by reconciling *sample paths*: base paths are drawn for
+every node with innovations correlated across nodes (residual correlation), and the
+same ``S G`` is applied to each path (Panagiotelis et al. 2023), so every path adds up
+and the correlation between reps of a region is carried into the region's spread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from salesplan.forecast.data import ForecastInputError, canonical_freq, series_id, to_long
+from salesplan.forecast.engine import Forecaster, _mase_scale
+
+RECONCILE_METHODS = ("bottom_up", "top_down", "ols", "mint_shrink")
+
+
+def summing_matrix(nodes: pd.DataFrame, bottom: pd.DataFrame, keys_of_level) -> np.ndarray:
+    """``S[i, j] = 1`` when bottom series ``j`` belongs to node ``i``.
+
+    Parameters
+    ----------
+    nodes : DataFrame
+        One row per node with ``level`` (index into ``keys_of_level``) and the key columns.
+    bottom : DataFrame
+        One row per bottom series with every bottom key column.
+    keys_of_level : list of tuple of str
+    """
+    S = np.zeros((len(nodes), len(bottom)))
+    for i, (_, node) in enumerate(nodes.iterrows()):
+        keys = keys_of_level[int(node["level"])]
+        mask = np.ones(len(bottom), bool)
+        for k in keys:
+            mask &= bottom[k].to_numpy() == node[k]
+        S[i, mask] = 1.0
+    return S
+
+
+def reconciliation_matrix(S, method, W=None, proportions=None, top=0):
+    """The ``G`` matrix (n_bottom x n_nodes) of a reconciliation ``method``."""
+    S = np.asarray(S, float)
+    n, nb = S.shape
+    if method == "bottom_up":
+        bottom_rows = _bottom_rows(S)
+        G = np.zeros((nb, n))
+        G[np.arange(nb), bottom_rows] = 1.0
+        return G
+    if method == "top_down":
+        if proportions is None:
+            raise ValueError("reconcile: method='top_down' needs proportions (one per bottom series)")
+        p = np.asarray(proportions, float)
+        if p.shape != (nb,) or not np.isclose(p.sum(), 1.0):
+            raise ValueError(f"reconcile: top_down proportions must be {nb} shares summing to 1")
+        if not np.all(S[top] == 1):
+            raise ValueError("reconcile: top_down needs the grand total as node `top` (a row of S "
+                             "of all ones)")
+        G = np.zeros((nb, n))
+        G[:, top] = p
+        return G
+    if method == "ols":
+        W = np.eye(n)
+    elif method == "mint_shrink":
+        if W is None:
+            raise ValueError("reconcile: method='mint_shrink' needs W, the residual covariance")
+        W = np.asarray(W, float)
+    else:
+        raise ValueError(f"reconcile: method={method!r}; expected one of {RECONCILE_METHODS}")
+    Wi = np.linalg.pinv(W + 1e-9 * np.trace(W) / n * np.eye(n))
+    A = S.T @ Wi @ S
+    return np.linalg.solve(A, S.T @ Wi)
+
+
+def _bottom_rows(S):
+    rows = []
+    for j in range(S.shape[1]):
+        cand = np.where((S[:, j] == 1) & (S.sum(axis=1) == 1))[0]
+        if len(cand) == 0:
+            raise ValueError(f"reconcile: bottom series {j} has no row of S of its own")
+        rows.append(cand[-1])
+    return np.array(rows)
+
+
+def reconcile(base, S, method="bottom_up", W=None, proportions=None, top=0, nonnegative=False):
+    """Make forecasts coherent: ``S G base`` along the first axis.
+
+    Parameters
+    ----------
+    base : ndarray (n_nodes, ...)
+        Base forecasts of every node (means ``(n, h)`` or paths ``(n, n_paths, h)``), rows in
+        the order of ``S``.
+    S : ndarray (n_nodes, n_bottom)
+        Summing matrix.
+    method : {"bottom_up", "top_down", "ols", "mint_shrink"}
+    W : ndarray (n_nodes, n_nodes), optional
+        Base error covariance for ``mint_shrink``.
+    proportions : ndarray (n_bottom,), optional
+        Bottom shares of the total for ``top_down``.
+    top : int
+        Row of the grand total (``top_down``).
+    nonnegative : bool
+        Clip reconciled bottom values at 0 before aggregating (stays coherent).
+
+    Returns
+    -------
+    ndarray like ``base``; every node equals the sum of its bottom series.
+    """
+    base = np.asarray(base, float)
+    S = np.asarray(S, float)
+    if base.shape[0] != S.shape[0]:
+        raise ValueError(f"reconcile: base has {base.shape[0]} rows but S has {S.shape[0]} nodes")
+    G = reconciliation_matrix(S, method, W=W, proportions=proportions, top=top)
+    bottom = np.tensordot(G, base, axes=(1, 0))
+    if nonnegative:
+        bottom = np.maximum(bottom, 0.0)
+    return np.tensordot(S, bottom, axes=(1, 0))
+
+
+@dataclass
+class HierarchyForecast:
+    """Coherent forecasts of every node of a hierarchy.
+
+    Attributes
+    ----------
+    nodes : DataFrame
+        ``unique_id, level, level_name`` and the key columns, in the row order of ``S``.
+    S : ndarray (n_nodes, n_bottom)
+    forecast : DataFrame
+        ``unique_id, level_name, ds, mean, lo-L, hi-L`` (bounds = path quantiles).
+    paths : ndarray (n_nodes, n_paths, h)
+        Coherent sample paths (``paths[i] == S[i] @ paths[bottom]`` for every path).
+    method : str
+        Reconciliation used.
+    scores : DataFrame
+        Backtest MASE per reconciliation method (empty when not chosen by backtest).
+    base : Forecaster
+        The fitted base forecaster (its ``reasons_`` say what was done per node).
+    """
+
+    nodes: pd.DataFrame
+    S: np.ndarray
+    forecast: pd.DataFrame
+    paths: np.ndarray
+    method: str
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    base: Forecaster | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.nodes["unique_id"])
+
+    def totals(self) -> pd.DataFrame:
+        """Sample of each node's total over the horizon (e.g. the quarter): rows = nodes.
+
+        Returns a frame indexed by ``unique_id`` with one column per path; units of ``y``.
+        """
+        return pd.DataFrame(self.paths.sum(axis=2), index=pd.Index(self.ids, name="unique_id"))
+
+    def total_quantiles(self, q=(0.05, 0.1, 0.5, 0.9, 0.95)) -> pd.DataFrame:
+        """Quantiles and mean of each node's horizon total (sum over the h periods)."""
+        t = self.paths.sum(axis=2)
+        out = pd.DataFrame({"unique_id": self.ids, "mean": t.mean(axis=1)})
+        for p in q:
+            out[f"q{p:g}"] = np.quantile(t, p, axis=1)
+        return out
+
+    def prob_at_least(self, targets) -> pd.Series:
+        """``P(sum over the horizon >= target)`` per node, from the coherent paths.
+
+        Parameters
+        ----------
+        targets : Mapping[str, float] or Series
+            Target of the horizon total per ``unique_id`` (nodes without a target are
+            skipped).
+        """
+        targets = pd.Series(targets, dtype=float)
+        t = self.totals()
+        common = [u for u in targets.index if u in t.index]
+        missing = [u for u in targets.index if u not in t.index]
+        if missing:
+            raise KeyError(f"prob_at_least: unknown node ids {missing[:5]}; known e.g. "
+                           f"{self.ids[:5]}")
+        vals = (t.loc[common].to_numpy() >= targets.loc[common].to_numpy()[:, None]).mean(axis=1)
+        return pd.Series(vals, index=pd.Index(common, name="unique_id"), name="p_at_least")
+
+
+def build_hierarchy(orders, levels, freq="MS", value="amount", start=None, end=None,
+                    id_style="key=value"):
+    """Long-format series of every node plus the node table and the summing matrix.
+
+    ``levels`` lists key tuples from the top, e.g. ``[(), ("region",),
+    ("region", "rep_id")]``; the last (most detailed) level is the bottom and must
+    contain the keys of every other level.
+
+    Returns
+    -------
+    (long, nodes, S, bottom_ids)
+    """
+    levels = [tuple(lv) for lv in levels]
+    if not levels:
+        raise ForecastInputError("hierarchy: levels is empty; expected e.g. [(), ('region',)]")
+    bottom_keys = max(levels, key=len)
+    for lv in levels:
+        if not set(lv) <= set(bottom_keys):
+            raise ForecastInputError(
+                f"hierarchy: level {lv} is not nested in the bottom level {bottom_keys}; "
+                "build total -> product line as its own hierarchy")
+    if levels[-1] != bottom_keys:
+        levels = [lv for lv in levels if lv != bottom_keys] + [bottom_keys]
+    longs, node_rows = [], []
+    bottom_long = to_long(orders, keys=bottom_keys, freq=freq, value=value, start=start, end=end,
+                          id_style=id_style)
+    end = end if end is not None else bottom_long["ds"].max()
+    for li, lv in enumerate(levels):
+        lg = bottom_long if lv == bottom_keys else to_long(
+            orders, keys=lv, freq=freq, value=value, start=start, end=end, id_style=id_style)
+        name = "/".join(lv) if lv else "total"
+        first = lg.groupby("unique_id", sort=True).first().reset_index()
+        for _, r in first.iterrows():
+            row = {"unique_id": r["unique_id"], "level": li, "level_name": name}
+            for k in bottom_keys:
+                row[k] = r[k] if k in lv else None
+            node_rows.append(row)
+        longs.append(lg[["unique_id", "ds", "y"]])
+    nodes = pd.DataFrame(node_rows)
+    if nodes["unique_id"].duplicated().any():
+        dup = list(nodes.loc[nodes["unique_id"].duplicated(), "unique_id"][:3])
+        raise ForecastInputError(f"hierarchy: node ids {dup} repeat across levels; use "
+                                 "id_style='key=value'")
+    bottom = nodes[nodes["level"] == len(levels) - 1].reset_index(drop=True)
+    S = summing_matrix(nodes, bottom, levels)
+    return pd.concat(longs, ignore_index=True), nodes, S, list(bottom["unique_id"])
+
+
+def _proportions(long, nodes, bottom_ids, window):
+    wide = long.pivot(index="ds", columns="unique_id", values="y").fillna(0.0).iloc[-window:]
+    b = wide.reindex(columns=bottom_ids, fill_value=0.0).sum(axis=0).to_numpy()
+    tot = b.sum()
+    return b / tot if tot > 0 else np.full(len(bottom_ids), 1.0 / len(bottom_ids))
+
+
+def _residual_cov(fc: Forecaster, ids):
+    C = fc.residual_correlation(ids)
+    d = np.array([max(fc.series_[u].scale, 1e-9) for u in ids])
+    return C * np.outer(d, d)
+
+
+def hierarchy_forecast(
+    orders,
+    levels: Sequence[Sequence[str]] = ((), ("region",), ("region", "rep_id")),
+    h: int = 3,
+    freq: str = "MS",
+    value: str = "amount",
+    method: str = "combo",
+    reconcile_method: str = "auto",
+    candidates=("bottom_up", "top_down", "mint_shrink"),
+    n_windows: int = 2,
+    n_paths: int = 1000,
+    seed=0,
+    td_window: int = 12,
+    start=None,
+    end=None,
+    level=(80, 95),
+    nonnegative: bool = True,
+    **forecaster_kwargs,
+) -> HierarchyForecast:
+    """Coherent mean, intervals and sample paths for every node of a sales hierarchy.
+
+    Parameters
+    ----------
+    orders : DataFrame or SalesData
+        Order lines (``order_date``, ``amount`` and the key columns); a ``SalesData``
+        bundle is joined to ``customers`` for customer keys such as ``region``.
+    levels : sequence of key tuples
+        Top to bottom, e.g. ``[(), ("region",), ("region", "rep_id")]`` or
+        ``[(), ("product_line",)]``.
+    h : int
+        Horizon in periods (3 months = the plan quarter).
+    freq, value, start, end
+        See :func:`salesplan.forecast.to_long`.
+    method : str
+        Base forecasting method of :class:`Forecaster` for every node.
+    reconcile_method : {"auto", "bottom_up", "top_down", "ols", "mint_shrink"}
+        ``"auto"`` picks, among ``candidates``, the one with the lowest mean MASE over
+        all nodes in a rolling-origin backtest of ``n_windows`` origins ``h`` apart.
+    n_paths, seed
+        Sample paths and their seed.
+    td_window : int
+        Periods used for the top-down proportions.
+    nonnegative : bool
+        Clip reconciled bottom paths at 0 (then re-aggregate, so still coherent).
+    **forecaster_kwargs
+        Passed to :class:`Forecaster` (``n_jobs``, ``cache_dir``, ``progress`` ...).
+
+    Returns
+    -------
+    HierarchyForecast
+    """
+    freq = canonical_freq(freq)
+    long, nodes, S, bottom_ids = build_hierarchy(orders, levels, freq=freq, value=value,
+                                                 start=start, end=end)
+    ids = list(nodes["unique_id"])
+    top = int(np.argmax(S.sum(axis=1))) if np.any(np.all(S == 1, axis=1)) else None
+    cands = [c for c in candidates if not (c == "top_down" and top is None)]
+    scores = pd.DataFrame()
+    if reconcile_method == "auto":
+        scores = _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method,
+                                          cands, n_windows, td_window, top, nonnegative,
+                                          forecaster_kwargs)
+        chosen = scores.iloc[0]["method"] if len(scores) else "bottom_up"
+    else:
+        if reconcile_method not in RECONCILE_METHODS:
+            raise ValueError(f"hierarchy_forecast: reconcile_method={reconcile_method!r}; "
+                             f"expected 'auto' or one of {RECONCILE_METHODS}")
+        chosen = reconcile_method
+    fc = Forecaster(method=method, freq=freq, level=level, **forecaster_kwargs).fit(long)
+    base_mean = fc._means(h)[[fc.ids_.index(u) for u in ids]]
+    W = _residual_cov(fc, ids) if chosen == "mint_shrink" else None
+    p = _proportions(long, nodes, bottom_ids, td_window) if chosen == "top_down" else None
+    paths = fc.sample_paths(h, n_paths=n_paths, seed=seed, ids=ids)
+    rec_paths = reconcile(paths, S, chosen, W=W, proportions=p, top=top or 0,
+                          nonnegative=nonnegative)
+    rec_mean = reconcile(base_mean, S, chosen, W=W, proportions=p, top=top or 0,
+                         nonnegative=nonnegative)
+    rows = []
+    for i, u in enumerate(ids):
+        d = {"unique_id": u, "level_name": nodes.iloc[i]["level_name"],
+             "ds": fc.future_dates(u, h), "mean": rec_mean[i]}
+        for lv in level:
+            a = (100 - lv) / 200
+            d[f"lo-{lv}"] = np.quantile(rec_paths[i], a, axis=0)
+            d[f"hi-{lv}"] = np.quantile(rec_paths[i], 1 - a, axis=0)
+        rows.append(pd.DataFrame(d))
+    out = pd.concat(rows, ignore_index=True)
+    return HierarchyForecast(nodes=nodes, S=S, forecast=out, paths=rec_paths, method=chosen,
+                             scores=scores, base=fc)
+
+
+def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, cands,
+                             n_windows, td_window, top, nonnegative, kw):
+    """Mean MASE over nodes and windows of each reconciliation method."""
+    kw = dict(kw)
+    kw.pop("cache_dir", None)
+    end = long["ds"].max()
+    grid = pd.date_range(end=end, periods=h * n_windows + 1, freq=freq)
+    res = {c: [] for c in cands}
+    for k in range(n_windows):
+        cutoff = grid[-(h * (k + 1)) - 1]
+        train = long[long["ds"] <= cutoff]
+        test = long[(long["ds"] > cutoff)].pivot(index="unique_id", columns="ds", values="y")
+        test = test.iloc[:, :h]
+        present = set(train["unique_id"])
+        if not set(bottom_ids) <= present or test.shape[1] < h:
+            continue
+        fc = Forecaster(method=method, freq=freq, **kw).fit(train)
+        tr_ids = [u for u in ids if u in present]
+        if tr_ids != ids:
+            continue
+        base = fc._means(h)[[fc.ids_.index(u) for u in ids]]
+        y = test.reindex(ids).fillna(0.0).to_numpy()
+        scale = np.array([_mase_scale(g["y"].to_numpy(), fc.m_) for _, g in
+                          train.groupby("unique_id", sort=False)])
+        scale_map = dict(zip(train.groupby("unique_id", sort=False).groups.keys(), scale))
+        sc = np.array([scale_map[u] for u in ids])
+        for c in cands:
+            W = _residual_cov(fc, ids) if c == "mint_shrink" else None
+            p = _proportions(train, nodes, bottom_ids, td_window) if c == "top_down" else None
+            r = reconcile(base, S, c, W=W, proportions=p, top=top or 0, nonnegative=nonnegative)
+            res[c].append(np.mean(np.abs(y - r) / sc[:, None]))
+    rows = [{"method": c, "mase": float(np.mean(v)), "n_windows": len(v)} for c, v in res.items()
+            if v]
+    return pd.DataFrame(rows).sort_values("mase", ignore_index=True) if rows else pd.DataFrame()

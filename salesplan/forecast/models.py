@@ -1,0 +1,256 @@
+"""Per-series models behind :class:`salesplan.forecast.Forecaster`.
+
+Each model follows a tiny protocol: ``fit(y) -> self``, ``predict(h) -> mean (h,)``
+and ``fitted() -> in-sample one-step fitted values (n,)`` (NaN where undefined).
+Uncertainty is not taken from the models: the :class:`~salesplan.forecast.Forecaster`
+calibrates interval widths from rolling-origin backtest errors scaled by each series'
+in-sample one-step RMSE (see ``engine.py``), which works the same for single models,
+combinations and fallbacks.
+
+Engines
+-------
+The statistical models are the ``statsforecast`` implementations (C++ core) of
+AutoETS, Theta, optimised/dynamic Theta, AutoARIMA, AutoCES, Croston-SBA and TSB; on the
+M3 benchmark they are 5-30x faster than the statsmodels implementations with equal
+accuracy (see ``benchmarks/RESULTS.md``).  ``ets_sm`` is the statsmodels ETS
+(``ETSModel``, AICc over the additive/multiplicative family) for users who want the
+statsmodels engine.  Seasonal adjustment for the ``a*`` models is the classical
+multiplicative decomposition of :mod:`salesplan.forecast.classic`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from salesplan.forecast import classic
+
+#: the components of every named method (a combination is the mean of its members)
+METHODS: dict[str, tuple[str, ...]] = {
+    "snaive": ("snaive",),
+    "naive": ("naive",),
+    "mean": ("mean",),
+    "ets": ("ets",),
+    "ets_sm": ("ets_sm",),
+    "damped": ("damped",),
+    "theta": ("theta",),
+    "otm": ("otm",),
+    "dotm": ("dotm",),
+    "autotheta": ("autotheta",),
+    "arima": ("arima",),
+    "ces": ("ces",),
+    "sba": ("sba",),
+    "croston": ("croston",),
+    "tsb": ("tsb",),
+    # combinations (equal-weight mean of the members' point forecasts)
+    "ets_theta_arima": ("ets", "theta", "arima"),
+    "ets_theta": ("ets", "theta"),
+    "combo": ("ets", "autotheta", "damped", "theta"),
+}
+INTERMITTENT = ("sba", "croston", "tsb")
+
+
+class _Base:
+    name = "base"
+
+    def __init__(self, m: int = 1):
+        self.m = m
+
+    def fitted(self) -> np.ndarray:
+        return self.fitted_
+
+
+class SeasonalNaive(_Base):
+    """``f_{T+j} = y_{T+j-m*ceil(j/m)}`` (last value of the same season)."""
+
+    name = "snaive"
+
+    def fit(self, y):
+        y = np.asarray(y, float)
+        m = self.m if len(y) >= self.m else 1
+        self.last_ = y[-m:].copy()
+        f = np.full(len(y), np.nan)
+        f[m:] = y[:-m]
+        self.fitted_ = f
+        return self
+
+    def predict(self, h):
+        return np.resize(self.last_, h).astype(float)
+
+
+class Naive(SeasonalNaive):
+    """``f_{T+j} = y_T``."""
+
+    name = "naive"
+
+    def __init__(self, m: int = 1):
+        super().__init__(1)
+
+
+class Mean(_Base):
+    """``f_{T+j} = mean(y)``."""
+
+    name = "mean"
+
+    def fit(self, y):
+        y = np.asarray(y, float)
+        self.mu_ = float(y.mean())
+        f = np.full(len(y), np.nan)
+        if len(y) > 1:
+            f[1:] = np.cumsum(y)[:-1] / np.arange(1, len(y))
+        self.fitted_ = f
+        return self
+
+    def predict(self, h):
+        return np.full(h, self.mu_)
+
+
+class _SF(_Base):
+    """Wrapper of a statsforecast model; ``adjust`` = fit on the seasonally adjusted series."""
+
+    adjust = False
+
+    def _make(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def fit(self, y):
+        y = np.asarray(y, float)
+        self.n_ = len(y)
+        if self.adjust:
+            ya, ins, _ = classic.deseasonalize(y, self.m, 0)
+            self.idx_ = classic.multiplicative_indices(y, self.m) if not np.all(ins == 1) else None
+        else:
+            ya, ins = y, np.ones(len(y))
+            self.idx_ = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model_ = self._make().fit(ya)
+            try:
+                f = np.asarray(self.model_.predict_in_sample()["fitted"], float)
+            except Exception:  # some models keep no fitted values
+                f = np.full(len(y), np.nan)
+        self.fitted_ = f * ins
+        return self
+
+    def _future_index(self, h):
+        if self.idx_ is None:
+            return np.ones(h)
+        return self.idx_[np.arange(self.n_, self.n_ + h) % self.m]
+
+    def predict(self, h):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mean = np.asarray(self.model_.predict(h)["mean"], float)
+        return mean * self._future_index(h)
+
+
+def _sf_class(cls_name, name, factory, adjust=False, doc=""):
+    cls = type(cls_name, (_SF,), {"name": name, "adjust": adjust, "__doc__": doc,
+                                  "_make": lambda self: factory(self.m),
+                                  "__module__": __name__})
+    return cls
+
+
+def _sf():
+    import statsforecast.models as sfm
+
+    return sfm
+
+
+ETS = _sf_class("ETS", "ets", lambda m: _sf().AutoETS(season_length=m),
+                doc="statsforecast AutoETS: AICc over ETS(E,T,S) incl. damped trend.")
+Theta = _sf_class("Theta", "theta", lambda m: _sf().Theta(season_length=m),
+                  doc="Standard Theta (theta=2) with classical multiplicative decomposition.")
+OTM = _sf_class("OTM", "otm", lambda m: _sf().OptimizedTheta(season_length=m),
+                doc="Optimised Theta (Fiorucci et al. 2016).")
+DOTM = _sf_class("DOTM", "dotm", lambda m: _sf().DynamicOptimizedTheta(season_length=m),
+                 doc="Dynamic optimised Theta (Fiorucci et al. 2016).")
+AutoTheta = _sf_class("AutoTheta", "autotheta", lambda m: _sf().AutoTheta(season_length=m),
+                      doc="Best of STM/OTM/DSTM/DOTM by in-sample MSE.")
+ARIMA = _sf_class("ARIMA", "arima", lambda m: _sf().AutoARIMA(season_length=m),
+                  doc="AutoARIMA (Hyndman-Khandakar stepwise search).")
+CES = _sf_class("CES", "ces", lambda m: _sf().AutoCES(season_length=m),
+                doc="Complex exponential smoothing (Svetunkov).")
+Damped = _sf_class("Damped", "damped", lambda m: _sf().AutoETS(season_length=1, model="AAN", damped=True),
+                   adjust=True,
+                   doc="ETS(A,Ad,N) on the classically seasonally adjusted series.")
+SBA = _sf_class("SBA", "sba", lambda m: _sf().CrostonSBA(),
+                doc="Croston with the Syntetos-Boylan bias correction (intermittent demand).")
+Croston = _sf_class("Croston", "croston", lambda m: _sf().CrostonOptimized(),
+                    doc="Croston with optimised smoothing (intermittent demand).")
+TSB = _sf_class("TSB", "tsb", lambda m: _sf().TSB(alpha_d=0.1, alpha_p=0.1),
+                doc="Teunter-Syntetos-Babai (probability and size smoothed, alpha 0.1).")
+
+
+class ETSStatsmodels(_Base):
+    """statsmodels ``ETSModel``: AICc choice over error/trend(damped)/season combinations."""
+
+    name = "ets_sm"
+
+    def fit(self, y):
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        y = np.asarray(y, float)
+        best = None
+        positive = bool(np.all(y > 0))
+        seasonal = [None] + (["add", "mul"] if self.m > 1 and len(y) >= 2 * self.m + 2 else [])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for err in ["add", "mul"] if positive else ["add"]:
+                for tr, damped in [(None, False), ("add", False), ("add", True)]:
+                    for se in seasonal:
+                        if se == "mul" and not positive:
+                            continue
+                        try:
+                            res = ETSModel(y, error=err, trend=tr, damped_trend=damped,
+                                           seasonal=se, seasonal_periods=self.m if se else None
+                                           ).fit(disp=False)
+                        except Exception:
+                            continue
+                        if np.isfinite(res.aicc) and (best is None or res.aicc < best.aicc):
+                            best = res
+        if best is None:
+            self.res_, self.mu_ = None, float(y[-1])
+            self.fitted_ = np.full(len(y), np.nan)
+        else:
+            self.res_ = best
+            self.fitted_ = np.asarray(best.fittedvalues, float)
+        return self
+
+    def predict(self, h):
+        if self.res_ is None:
+            return np.full(h, self.mu_)
+        return np.asarray(self.res_.forecast(h), float)
+
+
+MODELS = {c.name: c for c in (SeasonalNaive, Naive, Mean, ETS, Theta, OTM, DOTM, AutoTheta,
+                              ARIMA, CES, Damped, SBA, Croston, TSB, ETSStatsmodels)}
+
+
+class Combination:
+    """Equal-weight mean of member models: ``f = (1/K) sum_k f_k``."""
+
+    def __init__(self, names, m):
+        self.names = tuple(names)
+        self.m = m
+
+    def fit(self, y):
+        self.members_ = [MODELS[n](self.m).fit(y) for n in self.names]
+        return self
+
+    def predict(self, h):
+        return np.mean([mm.predict(h) for mm in self.members_], axis=0)
+
+    def fitted(self):
+        f = np.array([mm.fitted() for mm in self.members_])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.nanmean(f, axis=0) if f.size else f
+
+
+def make_method(method: str, m: int) -> Combination:
+    """Model object for a method name of :data:`METHODS`."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is unknown; expected one of {sorted(METHODS)} or 'auto'")
+    return Combination(METHODS[method], m)
