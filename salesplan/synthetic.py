@@ -33,6 +33,17 @@ Time is measured in days; a "month" in a rate is ``365.25 / 12`` days.
   ``gross_margin_rate``.  It is realised by scaling the repeat-purchase rates of the
   region's customers by ``1 + incremental_revenue / baseline_revenue`` where
   ``baseline_revenue`` is the expected repeat-purchase revenue without marketing.
+  The curves differ by maturity (``_MARKETING``): in **mature** regions (where most
+  A-class customers are) the base spend is near saturation (``base / b_r`` in 2.5-3.5,
+  marginal return at base well below 1) and ``a_r`` is 6-9% of the mean monthly baseline
+  margin; **developing** regions sit in between (``base / b_r`` 0.8-1.3, ``a_r``
+  15-22%); **emerging** regions respond steeply and are far from saturation
+  (``base / b_r`` 0.2-0.4, ``a_r`` 40-55%).  So the rule "80% of the budget where the
+  A-class customers are" over-feeds saturated regions.
+  The spend history contains **planned geo tests**: in each region exactly
+  ``round(0.15 * months)`` randomly placed "dark" months (spend ``U(0, 0.1)`` x base)
+  and as many "heavy-up" months (``U(2, 3)`` x base); the other months run at base x
+  ``(1 + 0.4 U(-1, 1))`` (``MARKETING_TEST_SHARE``; ``truth.expected_revenue.spend_test``).
 * **Returns.** Each order line is partly or fully returned with probability
   ``return_rate`` a few days later, as a separate line with negative quantity/amount.
 * **Credit.** Customer ``i`` has a latent risk ``z_i ~ N(0, 1)``; distress episodes
@@ -398,7 +409,8 @@ class GroundTruth:
         ``region``, ``month``, ``first_order_revenue``, ``baseline_revenue`` (expected
         repeat-purchase revenue without marketing), ``marketing_revenue`` (incremental
         revenue of the month's spend), ``expected_revenue`` (sum; gross, before returns),
-        ``marketing_spend``, and the same in orders (order events, not lines):
+        ``marketing_spend``, ``spend_test`` ("none", "dark" geo hold-out or "heavy"
+        heavy-up month), and the same in orders (order events, not lines):
         ``first_orders`` (realised count of first orders), ``baseline_orders``,
         ``marketing_orders``.  Expectations are conditional on the latent customer states.
     """
@@ -783,6 +795,41 @@ def _build_orders(rng_lines, rng_ret, st, events, cust, id_prefix, win_hi):
 
 
 # --------------------------------------------------------------------------- generate
+# marketing truth by maturity: (f_lo, f_hi) saturation a as a share of the mean monthly
+# baseline gross margin; (c_lo, c_hi) base spend / b (how saturated the base spend is);
+# (roi_lo, roi_hi) average return a * (1 - exp(-c)) / base spend at the base spend
+_MARKETING = {
+    "mature": (0.06, 0.09, 2.5, 3.5, 1.4, 1.9),
+    "developing": (0.15, 0.22, 0.8, 1.3, 2.0, 2.6),
+    "emerging": (0.40, 0.55, 0.2, 0.4, 2.5, 3.2),
+}
+#: share of region-months in planned spend tests: "dark" (geo hold-out, spend
+#: U(0, 0.1) x base) and "heavy" (heavy-up, U(2, 3) x base); the rest is business as
+#: usual at base x (1 + 0.4 U(-1, 1)).
+MARKETING_TEST_SHARE = {"dark": 0.15, "heavy": 0.15}
+
+
+def _spend_plan(rng, base_spend, M):
+    """Monthly spend per region with randomised geo tests (dark and heavy-up months).
+
+    Each region gets exactly ``round(share * M)`` dark and heavy-up months, placed by an
+    independent random permutation (so tests are not confounded with season or with the
+    other regions' tests).  Returns ``(spend R x M, test R x M of 0 normal/1 dark/2 heavy)``.
+    """
+    R = len(base_spend)
+    mult = 1 + 0.4 * rng.uniform(-1, 1, (R, M))
+    n_dark = round(MARKETING_TEST_SHARE["dark"] * M)
+    n_heavy = round(MARKETING_TEST_SHARE["heavy"] * M)
+    perm = np.argsort(rng.random((R, M)), axis=1)
+    test = np.zeros((R, M), dtype=np.int64)
+    rows = np.arange(R)[:, None]
+    test[rows, perm[:, :n_dark]] = 1
+    test[rows, perm[:, n_dark : n_dark + n_heavy]] = 2
+    mult = np.where(test == 1, rng.uniform(0.0, 0.1, (R, M)), mult)
+    mult = np.where(test == 2, rng.uniform(2.0, 3.0, (R, M)), mult)
+    return np.round(base_spend[:, None] * mult, -1), test
+
+
 def generate(
     seed: int = 7,
     scale: float = 1.0,
@@ -976,14 +1023,15 @@ def generate(
     rm = rng["marketing"]
     # baseline (no marketing) expectations, to size the response curves
     base_gm = _expected(st, cust, starts, ends, cal, start_day, win_hi)[2] * gm_rate
-    f = rm.uniform(0.12, 0.22, R)
-    c_sat = rm.uniform(0.6, 1.8, R)
-    avg_roi = rm.uniform(1.8, 3.2, R)
-    resp_a = f * base_gm[:, :12].mean(axis=1)  # sized on the first year of history
+    mk = np.array([_MARKETING[m] for m in maturity])  # R x 6 ranges by maturity
+    f = rm.uniform(mk[:, 0], mk[:, 1])
+    c_sat = rm.uniform(mk[:, 2], mk[:, 3])
+    avg_roi = rm.uniform(mk[:, 4], mk[:, 5])
+    resp_a = f * base_gm.mean(axis=1)  # sized on the mean of the history
     base_spend = np.round(resp_a * (1 - np.exp(-c_sat)) / avg_roi, -2)
     resp_b = base_spend / c_sat
     st["resp_a"], st["resp_b"] = resp_a, resp_b
-    spend = np.round(base_spend[:, None] * (1 + 0.4 * rm.uniform(-1, 1, (R, M))), -1)
+    spend, test = _spend_plan(rm, base_spend, M)
 
     # ---------------------------------------------------------------- orders
     events, expected = _purchases(
@@ -1153,6 +1201,7 @@ def generate(
             "marketing_revenue": expected["marketing"].ravel(),
             "expected_revenue": exp_total.ravel(),
             "marketing_spend": spend.ravel(),
+            "spend_test": np.asarray(("none", "dark", "heavy"), dtype=object)[test.ravel()],
             "first_orders": expected["first_orders"].ravel().astype(float),
             "baseline_orders": expected["baseline_orders"].ravel(),
             "marketing_orders": expected["marketing_orders"].ravel(),

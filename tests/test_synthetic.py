@@ -275,6 +275,32 @@ def test_marketing_spend_moves_sales_as_truth_says(company):
     assert (cv > 0.1).all()
 
 
+def test_marketing_history_has_geo_tests_and_maturity_contrast(company):
+    """Planned spend tests are in the data as the truth documents them, and mature regions
+    are saturated at their base spend while emerging ones are not."""
+    from salesplan.synthetic import MARKETING_TEST_SHARE
+
+    t = company.truth
+    reg = t.regions.set_index("region")
+    sp = company.data.marketing_spend.merge(
+        t.expected_revenue[["region", "month", "spend_test"]], on=["region", "month"]
+    )
+    ratio = sp["amount"] / sp["region"].map(reg["base_marketing_spend"])
+    months = sp.groupby("region").size()
+    for kind, lo, hi in (("dark", 0.0, 0.1), ("heavy", 2.0, 3.0)):
+        is_k = sp["spend_test"] == kind
+        n = is_k.groupby(sp["region"]).sum()
+        assert (n == (MARKETING_TEST_SHARE[kind] * months).round()).all()
+        assert ratio[is_k].between(lo - 0.01, hi + 0.01).all()  # spend rounded to 10
+    assert ratio[sp["spend_test"] == "none"].between(0.59, 1.41).all()
+    # saturation: base / b and the marginal return a / b * exp(-base / b) at base spend
+    c = reg["base_marketing_spend"] / reg["response_b"]
+    marginal = reg["response_a"] / reg["response_b"] * np.exp(-c)
+    mat = reg["maturity"]
+    assert (c[mat == "mature"] > 2.4).all() and (c[mat == "emerging"] < 0.5).all()
+    assert marginal[mat == "emerging"].min() > 2 * marginal[mat == "mature"].max()
+
+
 def test_scale_two_doubles(company):
     big = generate(seed=7, scale=2.0)
     ratio_c = len(big.data.customers) / len(company.data.customers)
