@@ -1,0 +1,498 @@
+"""Customer segments: ABC classes, RFM scores, lifecycle stages, new-customer alerts.
+
+Implements the customer practice of ``domain.md`` sections 2 and 5:
+
+* **ABC** (Pareto) classes by trailing-12-month revenue at an ``as_of`` date;
+* **RFM** (recency, frequency, monetary) scores in quintiles;
+* **lifecycle** stage (introduction / growth / maturity / decline) from tenure and
+  revenue trend;
+* per-region **new-customer counts** by month with the "fell two months in a row" alert.
+
+Conventions
+-----------
+``as_of`` is the last observed day and is *inclusive*: an order dated ``as_of`` is known
+at ``as_of``; rows dated after it are ignored (no look-ahead).  Windows of ``m`` months end
+at ``as_of`` and start after ``as_of - m months`` (``(as_of - m months, as_of]``).
+Money is in the company currency (``orders.amount``, net of returns).
+
+Every function reads only ``orders`` (and optionally ``customers``) as described in
+:mod:`salesplan.data.schema`; parameters are frozen dataclasses that validate themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ABCParams",
+    "RFMParams",
+    "LifecycleParams",
+    "NewCustomerParams",
+    "LIFECYCLE_STAGES",
+    "abc_classes",
+    "rfm_scores",
+    "lifecycle_stages",
+    "new_customer_counts",
+    "new_customer_alerts",
+]
+
+LIFECYCLE_STAGES: tuple[str, ...] = ("introduction", "growth", "maturity", "decline")
+
+_ORDER_COLUMNS = ("order_id", "order_date", "customer_id", "amount")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _bad_param(name: str, value, expected: str) -> ValueError:
+    return ValueError(f"parameter {name}={value!r} is invalid: expected {expected}")
+
+
+def _require_columns(frame: pd.DataFrame, table: str, columns) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"table {table!r}: expected a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"table {table!r} is missing column(s) {missing}; it has {list(frame.columns)}"
+        )
+
+
+def _as_timestamp(as_of) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"as_of={as_of!r} is not a date") from exc
+    if ts is pd.NaT or pd.isna(ts):
+        raise ValueError(f"as_of={as_of!r} is not a date")
+    if ts.tz is not None:
+        ts = ts.tz_localize(None)
+    return ts.normalize()
+
+
+def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """Orders known at ``as_of`` (``order_date <= as_of``), typed; errors on bad input."""
+    _require_columns(orders, "orders", _ORDER_COLUMNS)
+    ts = _as_timestamp(as_of)
+    o = pd.DataFrame(
+        {
+            "order_id": orders["order_id"].astype(str).to_numpy(),
+            "order_date": pd.to_datetime(orders["order_date"]).dt.normalize().to_numpy(),
+            "customer_id": orders["customer_id"].astype(str).to_numpy(),
+            "amount": pd.to_numeric(orders["amount"]).astype(float).to_numpy(),
+        }
+    )
+    if o.empty:
+        raise ValueError("table 'orders' is empty: no customer has any order")
+    bad_dates = o["order_date"].isna()
+    if bad_dates.any():
+        raise ValueError(
+            "table 'orders', column 'order_date': missing dates in order_id(s) "
+            f"{o.loc[bad_dates, 'order_id'].head(5).tolist()}"
+        )
+    first, last = o["order_date"].min(), o["order_date"].max()
+    if ts < first:
+        raise ValueError(
+            f"as_of={ts.date()} is before the first order ({first.date()}): "
+            "no customer has an order on or before as_of"
+        )
+    if ts > last + pd.DateOffset(months=12):
+        # months of silence are plausible, a whole year after the last order is not data
+        raise ValueError(
+            f"as_of={ts.date()} is more than 12 months after the last order ({last.date()}); "
+            "the data do not reach as_of"
+        )
+    return o[o["order_date"] <= ts].reset_index(drop=True), ts
+
+
+def _window(o: pd.DataFrame, as_of: pd.Timestamp, months: int, lag: int = 0) -> pd.DataFrame:
+    """Rows in ``(as_of - (lag+months) months, as_of - lag months]``."""
+    end = as_of - pd.DateOffset(months=lag)
+    start = as_of - pd.DateOffset(months=lag + months)
+    return o[(o["order_date"] > start) & (o["order_date"] <= end)]
+
+
+def _quantile_score(values: pd.Series, n: int, higher_is_better: bool = True) -> pd.Series:
+    """Equal-count score 1..n: ``ceil(n * rank / N)`` with average ranks (ties share)."""
+    v = values if higher_is_better else -values
+    rank = v.rank(method="average")
+    score = np.ceil(n * rank / len(v)).clip(1, n)
+    return score.astype("int64")
+
+
+# ----------------------------------------------------------------------------- ABC
+@dataclass(frozen=True)
+class ABCParams:
+    """Thresholds of the ABC (Pareto) classification.
+
+    Parameters
+    ----------
+    a_share : float
+        Cumulative revenue share covered by class A (default 0.80: the customers that
+        make the first 80% of revenue).
+    b_share : float
+        Cumulative share covered by A and B together (default 0.95: B = the next 15%).
+    window_months : int
+        Length of the trailing revenue window in months (default 12).
+    """
+
+    a_share: float = 0.80
+    b_share: float = 0.95
+    window_months: int = 12
+
+    def __post_init__(self):
+        if not (0 < self.a_share < 1):
+            raise _bad_param("a_share", self.a_share, "a share in (0, 1)")
+        if not (self.a_share <= self.b_share <= 1):
+            raise _bad_param("b_share", self.b_share, f"a share in [a_share={self.a_share}, 1]")
+        if not (isinstance(self.window_months, (int, np.integer)) and self.window_months >= 1):
+            raise _bad_param("window_months", self.window_months, "a whole number of months >= 1")
+
+
+def abc_classes(
+    orders: pd.DataFrame,
+    as_of,
+    params: ABCParams = ABCParams(),
+    customers: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """ABC class of each customer by trailing revenue at ``as_of``.
+
+    Customers are sorted by revenue in the window ``(as_of - window_months, as_of]``
+    (descending; ties by ``customer_id``).  With ``R_i`` the revenue of the i-th customer
+    and ``T = sum_i max(R_i, 0)``, the share *before* customer i is
+    ``S_{i-1} = sum_{j<i} R_j / T``.  A customer is
+
+    * **A** if ``S_{i-1} < a_share`` (it takes part in making the first ``a_share`` of
+      revenue, so the customer crossing the line is A),
+    * **B** if ``a_share <= S_{i-1} < b_share``,
+    * **C** otherwise, and always when ``R_i <= 0``.
+
+    Parameters
+    ----------
+    orders : DataFrame
+        ``orders`` table (``order_id, order_date, customer_id, amount``).
+    as_of : date-like
+        Last observed day (inclusive).
+    params : ABCParams
+        Thresholds and window.
+    customers : DataFrame, optional
+        ``customers`` table; when given, every customer in it appears (those without
+        revenue in the window as class C with revenue 0) and its ``region`` is added.
+
+    Returns
+    -------
+    DataFrame
+        One row per customer, sorted by revenue: ``customer_id, revenue`` (company
+        currency), ``share`` (of total revenue), ``cum_share`` (including this customer),
+        ``abc_class`` (``"A"``/``"B"``/``"C"``) and ``region`` when ``customers`` is given.
+    """
+    o, ts = _prepare_orders(orders, as_of)
+    win = _window(o, ts, params.window_months)
+    rev = win.groupby("customer_id")["amount"].sum()
+    ids = pd.Index(o["customer_id"].unique())
+    if customers is not None:
+        _require_columns(customers, "customers", ("customer_id",))
+        ids = ids.union(pd.Index(customers["customer_id"].astype(str).unique()))
+    rev = rev.reindex(ids, fill_value=0.0)
+    out = pd.DataFrame({"customer_id": rev.index.astype(str), "revenue": rev.to_numpy(float)})
+    out = out.sort_values(["revenue", "customer_id"], ascending=[False, True], kind="mergesort")
+    out = out.reset_index(drop=True)
+    total = out["revenue"].clip(lower=0).sum()
+    if total <= 0:
+        raise ValueError(
+            f"no positive revenue in the {params.window_months} months up to as_of={ts.date()}: "
+            "ABC classes are undefined"
+        )
+    positive = out["revenue"].clip(lower=0)
+    out["share"] = out["revenue"] / total
+    out["cum_share"] = positive.cumsum() / total
+    before = out["cum_share"] - positive / total
+    tol = 1e-12
+    cls = np.where(
+        before < params.a_share - tol, "A", np.where(before < params.b_share - tol, "B", "C")
+    )
+    cls = np.where(out["revenue"] <= 0, "C", cls)
+    out["abc_class"] = pd.array(cls, dtype="str")
+    if customers is not None and "region" in customers.columns:
+        reg = customers.assign(customer_id=customers["customer_id"].astype(str)).set_index(
+            "customer_id"
+        )["region"]
+        out["region"] = out["customer_id"].map(reg)
+    return out
+
+
+# ----------------------------------------------------------------------------- RFM
+@dataclass(frozen=True)
+class RFMParams:
+    """RFM scoring parameters.
+
+    Parameters
+    ----------
+    n_bins : int
+        Number of equal-count score classes (default 5: quintiles, scores 1..5).
+    window_months : int or None
+        History used for frequency and monetary value (default None: all history up to
+        ``as_of``).
+    """
+
+    n_bins: int = 5
+    window_months: int | None = None
+
+    def __post_init__(self):
+        if not (isinstance(self.n_bins, (int, np.integer)) and 2 <= self.n_bins <= 100):
+            raise _bad_param("n_bins", self.n_bins, "a whole number in [2, 100]")
+        if self.window_months is not None and not (
+            isinstance(self.window_months, (int, np.integer)) and self.window_months >= 1
+        ):
+            raise _bad_param("window_months", self.window_months, "None or a whole number >= 1")
+
+
+def rfm_scores(orders: pd.DataFrame, as_of, params: RFMParams = RFMParams()) -> pd.DataFrame:
+    """Recency, frequency and monetary scores of every customer with orders up to ``as_of``.
+
+    * ``recency_days`` = ``as_of - last order date`` (days);
+    * ``frequency`` = number of distinct orders (``order_id``) in the window;
+    * ``monetary`` = revenue in the window (company currency).
+
+    Each is turned into a score 1..n (5 = best: most recent, most frequent, highest
+    spend) by equal-count classes: ``score = ceil(n * rank / N)`` where ``rank`` is the
+    average rank (1 = worst) among the ``N`` customers, so ties share a score.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, recency_days, frequency, monetary, r_score, f_score, m_score,
+        rfm_cell`` (e.g. ``"545"``) and ``rfm_total`` (R+F+M), sorted by ``customer_id``.
+        Customers without any order up to ``as_of`` are not scored.
+    """
+    o, ts = _prepare_orders(orders, as_of)
+    last = o.groupby("customer_id")["order_date"].max()
+    hist = o if params.window_months is None else _window(o, ts, params.window_months)
+    freq = hist.groupby("customer_id")["order_id"].nunique().reindex(last.index, fill_value=0)
+    mon = hist.groupby("customer_id")["amount"].sum().reindex(last.index, fill_value=0.0)
+    out = pd.DataFrame(
+        {
+            "customer_id": last.index.astype(str),
+            "recency_days": (ts - last).dt.days.to_numpy().astype("int64"),
+            "frequency": freq.to_numpy().astype("int64"),
+            "monetary": mon.to_numpy(float),
+        }
+    )
+    n = params.n_bins
+    out["r_score"] = _quantile_score(out["recency_days"], n, higher_is_better=False)
+    out["f_score"] = _quantile_score(out["frequency"], n)
+    out["m_score"] = _quantile_score(out["monetary"], n)
+    out["rfm_cell"] = (
+        out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
+    )
+    out["rfm_total"] = out["r_score"] + out["f_score"] + out["m_score"]
+    return out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- lifecycle
+@dataclass(frozen=True)
+class LifecycleParams:
+    """Thresholds of the lifecycle stages.
+
+    Parameters
+    ----------
+    intro_months : int
+        A customer whose first order is less than this many months before ``as_of`` is in
+        *introduction* (default 6).
+    trend_months : int
+        Length of the two windows compared for the revenue trend (default 6: the last six
+        months against the six before).
+    growth_threshold : float
+        Trend at or above which a customer is in *growth* (default +0.20 = +20%).
+    decline_threshold : float
+        Trend at or below which a customer is in *decline* (default -0.20 = -20%).
+    """
+
+    intro_months: int = 6
+    trend_months: int = 6
+    growth_threshold: float = 0.20
+    decline_threshold: float = -0.20
+
+    def __post_init__(self):
+        for name in ("intro_months", "trend_months"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, np.integer)) and v >= 1):
+                raise _bad_param(name, v, "a whole number of months >= 1")
+        if not (math.isfinite(self.growth_threshold) and self.growth_threshold > 0):
+            raise _bad_param("growth_threshold", self.growth_threshold, "a finite number > 0")
+        if not (-1 <= self.decline_threshold < 0):
+            raise _bad_param("decline_threshold", self.decline_threshold, "a number in [-1, 0)")
+
+
+def lifecycle_stages(
+    orders: pd.DataFrame, as_of, params: LifecycleParams = LifecycleParams()
+) -> pd.DataFrame:
+    """Lifecycle stage of each customer at ``as_of`` from tenure and revenue trend.
+
+    With ``recent`` = revenue in ``(as_of - m, as_of]`` and ``prior`` = revenue in
+    ``(as_of - 2m, as_of - m]`` (``m = trend_months``), the trend is
+    ``(recent - prior) / prior`` (``+inf`` when ``prior <= 0 < recent``, ``-1`` when
+    both are ``<= 0``).  The stage is, in this order:
+
+    1. **introduction** if ``tenure_months < intro_months`` (first order is recent);
+    2. **decline** if ``trend <= decline_threshold``;
+    3. **growth** if ``trend >= growth_threshold``;
+    4. **maturity** otherwise.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, first_order, tenure_months`` (whole months between the first
+        order and ``as_of``), ``recent_revenue, prior_revenue, trend, stage``.
+    """
+    o, ts = _prepare_orders(orders, as_of)
+    m = params.trend_months
+    first = o.groupby("customer_id")["order_date"].min()
+    recent = _window(o, ts, m).groupby("customer_id")["amount"].sum()
+    prior = _window(o, ts, m, lag=m).groupby("customer_id")["amount"].sum()
+    recent = recent.reindex(first.index, fill_value=0.0).to_numpy(float)
+    prior = prior.reindex(first.index, fill_value=0.0).to_numpy(float)
+    tenure = np.array(
+        [(ts.year - d.year) * 12 + (ts.month - d.month) - (ts.day < d.day) for d in first],
+        dtype="int64",
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trend = np.where(
+            prior > 0,
+            (recent - prior) / np.where(prior > 0, prior, 1.0),
+            np.where(recent > 0, np.inf, -1.0),
+        )
+    stage = np.where(
+        tenure < params.intro_months,
+        "introduction",
+        np.where(
+            trend <= params.decline_threshold,
+            "decline",
+            np.where(trend >= params.growth_threshold, "growth", "maturity"),
+        ),
+    )
+    out = pd.DataFrame(
+        {
+            "customer_id": first.index.astype(str),
+            "first_order": first.to_numpy(),
+            "tenure_months": tenure,
+            "recent_revenue": recent,
+            "prior_revenue": prior,
+            "trend": trend,
+            "stage": pd.Categorical(stage, categories=list(LIFECYCLE_STAGES)),
+        }
+    )
+    return out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- new customers
+@dataclass(frozen=True)
+class NewCustomerParams:
+    """Parameters of the new-customer monitor (``domain.md`` section 5).
+
+    Parameters
+    ----------
+    falls_in_a_row : int
+        Number of consecutive monthly falls that raise the alert (default 2: "if a
+        region's new-customer count falls two months in a row, add marketing there").
+    complete_months_only : bool
+        Drop the month of ``as_of`` when ``as_of`` is not its last day, so that a partial
+        month does not look like a fall (default True).
+    """
+
+    falls_in_a_row: int = 2
+    complete_months_only: bool = True
+
+    def __post_init__(self):
+        if not (isinstance(self.falls_in_a_row, (int, np.integer)) and self.falls_in_a_row >= 1):
+            raise _bad_param("falls_in_a_row", self.falls_in_a_row, "a whole number >= 1")
+        if not isinstance(self.complete_months_only, (bool, np.bool_)):
+            raise _bad_param("complete_months_only", self.complete_months_only, "True or False")
+
+
+def new_customer_counts(
+    orders: pd.DataFrame,
+    as_of,
+    customers: pd.DataFrame | None = None,
+    params: NewCustomerParams = NewCustomerParams(),
+) -> pd.DataFrame:
+    """New customers per region and month, with the "fell N months in a row" alert.
+
+    A customer is *new* in the month of its first order (over all history up to
+    ``as_of``).  Its region comes from ``customers.region`` (``"all"`` when
+    ``customers`` is not given).  Months without new customers count 0.
+
+    ``falls`` counts the consecutive months, up to and including this one, in which the
+    count was strictly lower than the month before; ``alert`` is
+    ``falls >= falls_in_a_row``.
+
+    Returns
+    -------
+    DataFrame
+        ``region, month`` (first day of the month), ``new_customers, change`` (vs the
+        previous month), ``falls, alert``; sorted by region and month.
+    """
+    o, ts = _prepare_orders(orders, as_of)
+    first = o.groupby("customer_id")["order_date"].min().rename("first_order").reset_index()
+    if customers is not None:
+        _require_columns(customers, "customers", ("customer_id", "region"))
+        reg = customers.assign(customer_id=customers["customer_id"].astype(str)).set_index(
+            "customer_id"
+        )["region"]
+        first["region"] = first["customer_id"].map(reg)
+        unknown = first["region"].isna()
+        if unknown.any():
+            raise ValueError(
+                "table 'customers' has no region for customer_id(s) "
+                f"{first.loc[unknown, 'customer_id'].head(5).tolist()} that appear in 'orders'"
+            )
+        regions = sorted(set(customers["region"].dropna().astype(str)))
+    else:
+        first["region"] = "all"
+        regions = ["all"]
+    first["month"] = first["first_order"].dt.to_period("M").dt.to_timestamp()
+    last_month = ts.to_period("M").to_timestamp()
+    if params.complete_months_only and ts != (ts + pd.offsets.MonthEnd(0)):
+        last_month = last_month - pd.DateOffset(months=1)
+    first_month = first["month"].min()
+    if last_month < first_month:
+        raise ValueError(
+            f"as_of={ts.date()} leaves no complete month of orders (first order month "
+            f"{first_month.date()})"
+        )
+    months = pd.date_range(first_month, last_month, freq="MS")
+    counts = first.groupby(["region", "month"]).size()
+    idx = pd.MultiIndex.from_product([regions, months], names=["region", "month"])
+    counts = counts.reindex(idx, fill_value=0).rename("new_customers").reset_index()
+    counts["region"] = counts["region"].astype(str)
+    counts["new_customers"] = counts["new_customers"].astype("int64")
+    counts["change"] = counts.groupby("region")["new_customers"].diff()
+    fell = (counts["change"] < 0).to_numpy()
+    falls = np.zeros(len(counts), dtype="int64")
+    regs = counts["region"].to_numpy()
+    for i in range(len(counts)):
+        if fell[i]:
+            falls[i] = 1 + (falls[i - 1] if i > 0 and regs[i - 1] == regs[i] else 0)
+    counts["falls"] = falls
+    counts["alert"] = counts["falls"] >= params.falls_in_a_row
+    return counts
+
+
+def new_customer_alerts(
+    orders: pd.DataFrame,
+    as_of,
+    customers: pd.DataFrame | None = None,
+    params: NewCustomerParams = NewCustomerParams(),
+) -> pd.DataFrame:
+    """Regions whose new-customer count fell ``falls_in_a_row`` months in a row, latest month.
+
+    Returns the rows of :func:`new_customer_counts` for the last complete month with
+    ``alert`` set, plus an ``action`` column ("add marketing in <region>").
+    """
+    counts = new_customer_counts(orders, as_of, customers, params)
+    last = counts["month"].max()
+    out = counts[(counts["month"] == last) & counts["alert"]].copy()
+    out["action"] = "add marketing in " + out["region"].astype(str)
+    return out.reset_index(drop=True)
