@@ -1,0 +1,137 @@
+"""Open the leadership reports in headless Chromium (Debian's chromium package).
+
+Runs a small plan (the data-health notebook) into a temporary folder, then opens
+index.html and every report: no console errors, no failed requests, every image loaded
+(naturalWidth > 0), the headline table present.  Screenshots go to tests/artifacts/
+for review (gitignored).  No browser download: Playwright drives /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = os.environ.get("SALESPLAN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEMO = ROOT / "data" / "demo" / "salesplan_demo.duckdb"
+
+pytestmark = pytest.mark.slow
+
+
+def _skip_reason() -> str | None:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"Chromium not found at {CHROMIUM} (CI installs Debian's chromium package)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from salesplan.reports import run_plan
+
+    tmp = tmp_path_factory.mktemp("plan")
+    if DEMO.exists():
+        source = f"duckdb:///{DEMO}"
+    else:  # a fresh clone before `make demo-data`: a small demo company
+        from salesplan.data import open_source
+        from salesplan.synthetic import generate
+
+        source = f"duckdb:///{tmp / 'demo.duckdb'}"
+        open_source(source).write(generate(seed=7, scale=0.2).data, replace=True)
+    return run_plan(
+        source=source,
+        notebooks=["01_data_health"],
+        notebooks_dir=ROOT / "notebooks",
+        out_dir=tmp / "reports",
+        plan_store=f"duckdb:///{tmp / 'plan_store.duckdb'}",
+        timeout=300,
+        echo=lambda line: None,
+    )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path, shot: str):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_load_state("networkidle")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    images = page.evaluate(
+        "() => Array.from(document.images).map(i => ({src: i.src.slice(0, 40), alt: i.alt,"
+        " complete: i.complete, w: i.naturalWidth}))"
+    )
+    return page, problems, images
+
+
+def test_index_opens_cleanly_and_links_every_report(plan, browser):
+    page, problems, images = _open(browser, plan.index, "index.png")
+    assert problems == []
+    assert all(i["complete"] and i["w"] > 0 for i in images), images
+    assert page.locator("table.headlines").count() >= 1
+    assert page.locator("table.headlines tr").count() >= 3
+    hrefs = page.eval_on_selector_all("a", "els => els.map(e => e.getAttribute('href'))")
+    for r in plan.notebooks:
+        assert r.html.name in hrefs
+    assert plan.workbook.name in hrefs
+    assert "Sales plan 2027Q1" in page.title()
+    page.close()
+
+
+def test_every_report_renders_with_images_and_headlines(plan, browser):
+    assert plan.notebooks, "the plan produced no report"
+    for r in plan.notebooks:
+        page, problems, images = _open(browser, r.html, f"{r.name}.png")
+        assert problems == [], (r.name, problems)
+        assert images, f"{r.name}: no chart"
+        bad = [i for i in images if not (i["complete"] and i["w"] > 0)]
+        assert bad == [], (r.name, bad)
+        assert all(i["alt"] and "No description" not in i["alt"] for i in images)
+        # the answer and the headline table come first, methods last
+        assert page.locator("table.headlines").count() == 1
+        assert page.locator("table.headlines tbody tr").count() >= 3
+        text = page.inner_text("main")
+        assert text.index(page.inner_text(".sp-answer")) < text.rindex("Methods and assumptions")
+        # no code, no prompts
+        assert page.locator(".jp-InputArea-editor, .jp-InputPrompt").count() == 0
+        assert "import " not in text and "In [" not in text
+        # back link to the index works
+        page.click("a.sp-back")
+        assert page.url.endswith("index.html")
+        page.close()
