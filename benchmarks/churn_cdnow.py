@@ -142,18 +142,18 @@ def demo(repeats: int) -> None:
     for label, target, score in (
         ("p_churn vs no order next 90 days", y, risk["p_churn"].to_numpy()),
         ("p_churn vs true dropout <= as_of", dead, risk["p_churn"].to_numpy()),
-        ("1-p_alive (BG/NBD) vs true dropout", dead, 1 - risk["p_alive"].to_numpy()),
     ):
         auc = roc_auc_score(target, score)
         rows.append((label, auc, ks(target, score), 2 * auc - 1,
                      brier_score_loss(target, score), ece(target, score),
                      score.mean(), target.mean()))
     summ = rfm_summary(data.orders, as_of).reindex(risk.index)
-    pn = ParetoNBDModel().fit(summ)
-    score = 1 - pn.conditional_probability_alive(summ)
-    auc = roc_auc_score(dead, score)
-    rows.append(("1-p_alive (Pareto/NBD) vs true dropout", auc, ks(dead, score), 2 * auc - 1,
-                 brier_score_loss(dead, score), ece(dead, score), score.mean(), dead.mean()))
+    for name, cls in (("BG/NBD", BetaGeoModel), ("Pareto/NBD", ParetoNBDModel)):
+        score = 1 - cls().fit(summ).conditional_probability_alive(summ)
+        auc = roc_auc_score(dead, score)
+        rows.append((f"1-p_alive ({name}) vs true dropout", auc, ks(dead, score), 2 * auc - 1,
+                     brier_score_loss(dead, score), ece(dead, score), score.mean(),
+                     dead.mean()))
     print(f"\n{'score vs target':<40}{'AUC':>7}{'KS':>7}{'Gini':>7}{'Brier':>8}{'ECE':>7}"
           f"{'mean p':>8}{'rate':>7}")
     for r in rows:
@@ -165,7 +165,7 @@ def demo(repeats: int) -> None:
     actual_q = (both[(both["order_date"] > as_of) & (both["amount"] >= 0)]
                 .drop_duplicates(["customer_id", "order_date"]).groupby("customer_id").size()
                 .reindex(risk.index).fillna(0))
-    print(f"Expected purchase days next quarter (BG/NBD): "
+    print(f"Expected purchase days next quarter (Pareto/NBD): "
           f"{risk['expected_purchases_next_quarter'].sum():,.0f} vs simulated {actual_q.sum():,.0f}")
     print(f"\nRevenue at risk = p_churn x trailing-12-month revenue: "
           f"{risk['revenue_at_risk'].sum():,.0f} of {risk['revenue_12m'].sum():,.0f}")
