@@ -28,9 +28,9 @@ Conventions
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -40,16 +40,16 @@ from salesplan.data.schema import DEFAULT_STAGES, SalesData
 __all__ = [
     "DEFAULT_PRIOR_RATES",
     "FunnelParams",
-    "FunnelRates",
     "FunnelPlan",
-    "estimate_rates",
-    "open_pipeline",
-    "weighted_pipeline",
+    "FunnelRates",
     "back_calculate",
-    "replan",
     "diagnose_shape",
-    "week_starts",
+    "estimate_rates",
     "observed_funnel_share",
+    "open_pipeline",
+    "replan",
+    "week_starts",
+    "weighted_pipeline",
 ]
 
 #: Prior mean of each stage's conversion rate to the next stage (last: win rate).
@@ -208,7 +208,7 @@ class FunnelRates:
 
     @classmethod
     def from_mapping(cls, conversion: Mapping[str, float], duration_days: Mapping[str, float],
-                     deal_size: float, stages: tuple[str, ...] = DEFAULT_STAGES) -> "FunnelRates":
+                     deal_size: float, stages: tuple[str, ...] = DEFAULT_STAGES) -> FunnelRates:
         """Rates given by hand, e.g. ``{"E": .5, "D": .5, ...}`` (every stage required)."""
         missing = [s for s in stages if s not in conversion or s not in duration_days]
         if missing:

@@ -87,32 +87,32 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from salesplan.data.schema import REGION_MATURITIES, REP_LEVELS, SalesData
 from salesplan import funnel as _funnel
+from salesplan.data.schema import REGION_MATURITIES, REP_LEVELS, SalesData
 
 __all__ = [
     "QuarterDistribution",
     "TargetParams",
     "TargetPlan",
-    "propose_targets",
-    "largest_remainder",
-    "rep_capacity",
-    "ramp_factor",
     "attainment_odds",
-    "smart_check",
-    "default_scenarios",
     "compare_scenarios",
-    "quarter_paths_from_forecast",
-    "plan_funnel",
-    "write_plan_workbook",
+    "default_scenarios",
+    "largest_remainder",
     "parse_quarter",
+    "plan_funnel",
+    "propose_targets",
+    "quarter_paths_from_forecast",
+    "ramp_factor",
+    "rep_capacity",
+    "smart_check",
+    "write_plan_workbook",
 ]
 
 LEVELS = ("company", "region", "rep")
@@ -166,7 +166,7 @@ def largest_remainder(total: float, weights, unit: float = 100.0) -> np.ndarray:
     if np.any(~np.isfinite(w)) or np.any(w < 0):
         raise ValueError(f"weights must be finite and >= 0, got {w.tolist()[:10]}")
     n = total / unit
-    n_int = int(round(n))
+    n_int = round(n)
     if abs(n - n_int) > 1e-6 or n_int < 0:
         raise ValueError(f"total={total} is not a non-negative multiple of unit={unit}")
     if w.sum() <= 0:
@@ -290,7 +290,7 @@ class QuarterDistribution:
         self.company_from_regions = "company" not in set(f["level"])
 
     @classmethod
-    def from_arrays(cls, months, *, company=None, regions=None, reps=None) -> "QuarterDistribution":
+    def from_arrays(cls, months, *, company=None, regions=None, reps=None) -> QuarterDistribution:
         """Build from arrays ``(paths, months)`` per node.
 
         Parameters
@@ -383,8 +383,9 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
 
     Parameters
     ----------
-    paths : DataFrame
-        Monthly sample paths with ``unique_id`` (``"total"``, ``"region=East"``,
+    paths : DataFrame or HierarchyForecast
+        A :class:`salesplan.forecast.HierarchyForecast` (its coherent ``paths`` of every
+        node), ``Forecaster.sample_paths(h, as_frame=True)``, or any monthly sample paths with ``unique_id`` (``"total"``, ``"region=East"``,
         ``"region=East|rep_id=R07"``, as built by :func:`salesplan.forecast.data.series_id`),
         ``ds`` (month start), a path column (``path``, ``sample`` or ``draw``) and a value
         column (``y``, ``value`` or ``y_hat``).  Wide paths (one column per sample) are
@@ -398,8 +399,10 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
     -------
     QuarterDistribution
     """
+    if not isinstance(paths, pd.DataFrame) and all(hasattr(paths, a) for a in ("nodes", "paths", "forecast")):
+        paths = _hierarchy_to_long(paths)
     if not isinstance(paths, pd.DataFrame) or not {"unique_id", "ds"} <= set(paths.columns):
-        raise ValueError("forecast paths: expected a DataFrame with 'unique_id' and 'ds'")
+        raise ValueError("forecast paths: expected a DataFrame with 'unique_id' and 'ds' or a HierarchyForecast")
     p = paths.copy()
     pcol = next((c for c in ("path", "sample", "draw", "sample_id") if c in p.columns), None)
     vcol = next((c for c in ("y", "value", "y_hat", "yhat") if c in p.columns), None)
@@ -440,6 +443,22 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
     out = p.rename(columns={pcol: "path", vcol: "value"})[["level", "node", "month", "path", "value"]]
     out = out.groupby(["level", "node", "month", "path"], as_index=False)["value"].sum()
     return QuarterDistribution(out)
+
+
+def _hierarchy_to_long(hf) -> pd.DataFrame:
+    """``HierarchyForecast`` -> long ``unique_id, ds, path, y`` (coherent paths kept)."""
+    arr = np.asarray(hf.paths, dtype=float)  # (nodes, paths, h)
+    fc = hf.forecast
+    ids = list(hf.nodes["unique_id"])
+    parts = []
+    for i, u in enumerate(ids):
+        ds = pd.DatetimeIndex(sorted(pd.to_datetime(fc.loc[fc["unique_id"] == u, "ds"]).unique()))
+        if len(ds) != arr.shape[2]:
+            raise ValueError(f"forecast node {u!r}: {len(ds)} dates but paths of horizon {arr.shape[2]}")
+        n_p = arr.shape[1]
+        parts.append(pd.DataFrame({"unique_id": u, "ds": np.tile(ds.to_numpy(), n_p),
+                                   "path": np.repeat(np.arange(n_p), len(ds)), "y": arr[i].ravel()}))
+    return pd.concat(parts, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -537,7 +556,7 @@ class TargetParams:
     seed: int = 0
 
     def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_ = lambda k, v: object.__setattr__(self, k, v)
         set_("quarter", str(parse_quarter(self.quarter)))
 
         def num(name, lo=None, hi=None, lo_open=False, hi_open=False, none_ok=False, what=""):
@@ -584,7 +603,7 @@ class TargetParams:
             for r, c in self.region_caps.items():
                 try:
                     lo, hi = (float(c[0]), float(c[1]))
-                except Exception:
+                except (TypeError, ValueError, IndexError, KeyError):
                     raise ValueError(f"region_caps[{r!r}]={c!r}: expected (min_growth, max_growth)") from None
                 if not (-1 < lo < hi):
                     raise ValueError(f"region_caps[{r!r}]={c!r}: expected -1 < min < max")
@@ -1062,7 +1081,7 @@ def propose_targets(
                 cur = pd.Period(as_of, freq="Q")
                 hist_q = [cur - k for k in range(1, params.pipeline_history_quarters + 1)]
                 if pd.Timestamp(cur.end_time).normalize() == as_of:
-                    hist_q = [cur - k for k in range(0, params.pipeline_history_quarters)]
+                    hist_q = [cur - k for k in range(params.pipeline_history_quarters)]
                 for hq in hist_q:
                     if hq.start_time <= first:
                         continue
@@ -1142,7 +1161,7 @@ def propose_targets(
     ramp_w = cap.pivot_table(index="rep_id", columns="month", values="ramp", aggfunc="sum").reindex(columns=months, fill_value=0.0)
     rinfo = ros.set_index("rep_id").loc[cap_w.index]
     slots = []  # rep_id, name, region, level, holder, vacant, kind, cap (3,)
-    qs, qe = q.start_time.normalize(), q.end_time.normalize()
+    qe = q.end_time.normalize()
     for rid, row in rinfo.iterrows():
         kind = []
         if row["hire_date"] > as_of:
@@ -1278,7 +1297,7 @@ def propose_targets(
         "region": [s_["region"] for s_ in slots], "level": [s_["level"] for s_ in slots],
         "hire_date": pd.to_datetime([s_["hire_date"] for s_ in slots]),
         "exit_date": pd.to_datetime([s_["exit_date"] for s_ in slots]),
-        "holder": [s_["holder"] for s_ in slots], "vacant": real == False,  # noqa: E712
+        "holder": [s_["holder"] for s_ in slots], "vacant": real == False,
         "status": [s_["kind"] for s_ in slots], "ramp_avg": [s_["ramp_avg"] for s_ in slots],
         "presence": [s_["presence"] for s_ in slots], "capacity": capm.sum(axis=1),
         "quota": rep_quota, "p_attain_quota": p_rep, "odds_flag": _flag(p_rep, lo_f, hi_f),
@@ -1472,7 +1491,7 @@ def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Map
 
 def plan_funnel(plan: TargetPlan, data: SalesData, *, level: str = "rep",
                 rates: _funnel.FunnelRates | None = None, as_of=None,
-                params: _funnel.FunnelParams = _funnel.FunnelParams(),
+                params: _funnel.FunnelParams | None = None,
                 funnel_share: float | None = None) -> TargetPlan:
     """Attach the funnel back-calculation of the plan's weekly quotas (reps) or targets (regions).
 
@@ -1488,7 +1507,7 @@ def plan_funnel(plan: TargetPlan, data: SalesData, *, level: str = "rep",
                        "target": w[col].to_numpy(float)})
     q = plan.params.period
     if rates is None:
-        rates = _funnel.estimate_rates(data, as_of, params)
+        rates = _funnel.estimate_rates(data, as_of, params or _funnel.FunnelParams())
     pipe = _funnel.open_pipeline(data, as_of) if data.opportunities is not None else None
     if funnel_share is None:
         funnel_share = _funnel.observed_funnel_share(data, as_of)

@@ -57,7 +57,7 @@ def test_progress_flags_and_root_causes():
     as_of = pd.Timestamp("2027-01-31")
     mo = plan.months.set_index(["level", "entity", "month"])
     jan = MONTHS[0]
-    a_t, b_t = mo.loc[("region", "A", jan), "target"], mo.loc[("region", "B", jan), "target"]
+    b_t = mo.loc[("region", "B", jan), "target"]
     r1_q = mo.loc[("rep", "r1", jan), "quota"]
     new = pd.DataFrame({
         "order_id": ["n1", "n2"], "order_date": pd.to_datetime(["2027-01-15", "2027-01-20"]),
