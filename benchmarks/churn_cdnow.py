@@ -88,7 +88,7 @@ def cdnow(repeats: int) -> None:
     fitted = {}
     for name, cls in (("BG/NBD", BetaGeoModel), ("Pareto/NBD", ParetoNBDModel),
                       ("Gamma-Gamma", GammaGammaModel)):
-        model, secs = timed(lambda: cls().fit(summary), repeats)
+        model, secs = timed(lambda cls=cls: cls().fit(summary), repeats)
         fitted[name] = model
         pub, pub_ll = PUBLISHED[name]
         for k, v in pub.items():

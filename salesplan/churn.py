@@ -45,7 +45,6 @@ References
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -298,7 +297,7 @@ def _check_summary(x, tx, T_) -> None:
 def _compress(*arrays):
     """Unique rows and their counts: the likelihood only depends on (x, t_x, T)."""
     stacked = np.column_stack(arrays)
-    uniq, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    uniq, _, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
     return [uniq[:, j] for j in range(uniq.shape[1])], counts.astype(float)
 
 
@@ -729,7 +728,7 @@ class GammaGammaModel:
             return -np.dot(w, ll) / n + pen * np.sum(np.exp(theta) ** 2)
 
         start = [np.log([1.0, 1.0, max(float(np.mean(m)), 1e-6)]), np.log([5.0, 4.0, 15.0])]
-        theta, fun, _ = _maximise(
+        theta, _, _ = _maximise(
             negll, self._param_names, start, self.random_state, int(self.n_starts),
             bounds_log=(-15.0, 25.0),
         )

@@ -127,12 +127,13 @@ def test_pareto_a0_equals_integral():
     for (x, tx, T), (al, be) in [((2, 30.4, 38.9), (alpha, beta)), ((5, 10.0, 20.0), (15.0, 3.0)),
                                  ((0, 0.0, 38.9), (alpha, beta)), ((12, 37.0, 38.0), (2.0, 30.0))]:
         integral = integrate.quad(
-            lambda u: (al + u) ** (-(r + x)) * (be + u) ** (-(s + 1)), tx, T, epsabs=0,
+            lambda u, al=al, be=be, x=x: (al + u) ** (-(r + x)) * (be + u) ** (-(s + 1)),
+            tx, T, epsabs=0,
             epsrel=1e-12,
         )[0]
         # L / common = (al+T)^-(r+x) (be+T)^-s + s * integral
         want = np.log((al + T) ** (-(r + x)) * (be + T) ** (-s) + s * integral)
-        common, first, second = ParetoNBDModel._log_terms(
+        _, first, second = ParetoNBDModel._log_terms(
             np.array([r, al, s, be]), np.array([float(x)]), np.array([tx]), np.array([T])
         )
         got = np.logaddexp(first, second)[0]
