@@ -225,6 +225,62 @@ def test_resolve_url_finds_the_checkout_root(tmp_path, monkeypatch):
     assert resolve_url("duckdb:////abs/x.duckdb") == "duckdb:////abs/x.duckdb"
 
 
+# --------------------------------------------------------------------------- charts / store
+
+
+def test_charts_pick_a_cjk_font_or_warn(monkeypatch):
+    import warnings
+
+    import matplotlib
+
+    from salesplan.reports import charts
+
+    with matplotlib.rc_context():
+        monkeypatch.setattr(charts, "_configured", False)
+        monkeypatch.setattr(charts, "_rebuild_font_cache", lambda: False)
+        with pytest.warns(charts.CJKFontWarning, match="empty boxes"):
+            assert charts.configure_fonts(("No Such Font 42",)) is None
+    monkeypatch.setattr(charts, "_configured", False)
+    with matplotlib.rc_context():
+        monkeypatch.undo()
+        charts._configured = False
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a missing glyph would be a warning
+            try:
+                font = charts.configure_fonts()
+            except charts.CJKFontWarning:
+                pytest.skip("no CJK font installed here (CI installs fonts-noto-cjk)")
+            fig = charts.bar_chart(pd.Series([3.0, 1.5], index=["华东", "东北"]),
+                                   title="收入 by region", xlabel="region", ylabel="revenue (CNY)",
+                                   money=True)
+            png = charts.to_png(fig)
+        assert font in charts.CJK_FONTS
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+        charts._configured = False
+    with pytest.raises(ValueError, match="axis labels"):
+        charts.new_figure("t", "", "y")
+
+
+def test_upstream_reads_same_input_or_computes(tmp_path):
+    from salesplan.reports import upstream
+
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"forecast": pd.DataFrame({"q": ["2027Q1"], "revenue": [1.0]})}
+
+    with pytest.raises(KeyError, match="run the 'forecast' notebook first"):
+        upstream(url, "forecast", "2027Q1", input_fingerprint="abc")
+    a = upstream(url, "forecast", "2027Q1", input_fingerprint="abc", compute=compute)
+    b = upstream(url, "forecast", "2027Q1", input_fingerprint="abc", compute=compute)
+    assert calls == [1] and a.run_id == b.run_id
+    assert b.tables["forecast"]["revenue"].tolist() == [1.0]
+    upstream(url, "forecast", "2027Q1", input_fingerprint="other", compute=compute)
+    assert calls == [1, 1]  # different input data: not reused
+
+
 # --------------------------------------------------------------------------- ordering / html
 
 

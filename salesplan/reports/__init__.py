@@ -4,7 +4,7 @@ In a notebook::
 
     from salesplan.reports import Param, check_parameters, publish_headlines, publish_tables
     from salesplan.reports import money, pct, number, styled_table
-    from salesplan.reports import charts
+    from salesplan.reports import charts, upstream   # upstream: results of earlier notebooks
 
 From Python / the CLI (``salesplan run``)::
 
@@ -23,6 +23,7 @@ from salesplan.reports.params import (
     check_parameters,
 )
 from salesplan.reports.publish import extract_headlines, publish_headlines, publish_tables
+from salesplan.reports.results import upstream
 
 __all__ = [
     "Formatted",
@@ -45,6 +46,7 @@ __all__ = [
     "RunError",
     "export_html",
     "resolve_url",
+    "upstream",
 ]
 
 _LAZY = {

@@ -69,8 +69,8 @@ def configure_fonts(preferred: Sequence[str] = CJK_FONTS) -> str | None:
     """Make matplotlib draw CJK text; return the font used or ``None``.
 
     Picks the first family of ``preferred`` that :mod:`matplotlib.font_manager` knows and
-    sets ``font.sans-serif`` to ``[DejaVu Sans, <that font>, ...]`` with
-    ``font.family = sans-serif``.  Idempotent.  Without any CJK font it warns once
+    sets ``font.family`` to ``[DejaVu Sans, <that font>]``, so matplotlib's per-glyph
+    fallback draws Latin text in DejaVu Sans and CJK in the CJK font.  Idempotent.  Without any CJK font it warns once
     (:class:`CJKFontWarning`) and CJK characters render as boxes.
     """
     global _configured
@@ -82,10 +82,12 @@ def configure_fonts(preferred: Sequence[str] = CJK_FONTS) -> str | None:
         available = {f.name for f in font_manager.fontManager.ttflist}
         chosen = next((name for name in preferred if name in available), None)
     rc = matplotlib.rcParams
-    rc["font.family"] = ["sans-serif"]
-    current = [f for f in rc["font.sans-serif"] if f != chosen]
     if chosen:
-        rc["font.sans-serif"] = ["DejaVu Sans", chosen, *[f for f in current if f != "DejaVu Sans"]]
+        # an explicit family list: matplotlib falls back glyph by glyph along it
+        # (Latin from DejaVu Sans, CJK from the CJK font); "sans-serif" alone would not
+        rc["font.family"] = ["DejaVu Sans", chosen]
+        current = [f for f in rc["font.sans-serif"] if f not in ("DejaVu Sans", chosen)]
+        rc["font.sans-serif"] = ["DejaVu Sans", chosen, *current]
     else:
         warnings.warn(
             "no CJK font found (looked for "

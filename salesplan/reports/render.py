@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import html as _html
 import re
 from importlib import resources as _resources
 from pathlib import Path
@@ -144,6 +143,3 @@ def render_index(
     out.write_text(page, encoding="utf-8")
     return out
 
-
-def escape(text: str) -> str:
-    return _html.escape(text)

@@ -536,7 +536,11 @@ def run_plan(
     else:
         paths = discover_notebooks(notebooks_dir, notebooks)
     declared = {p.stem: _declared_parameters(p) for p in paths}
-    all_declared = set().union(*[set(d) for d in declared.values()]) if declared else set()
+    # a parameters file may serve every notebook even when only some run: judge names
+    # against all notebooks of the folder(s) involved
+    siblings = {q for p in paths for q in p.parent.glob("*.ipynb") if q.stem not in declared}
+    all_declared = set().union(*[set(d) for d in declared.values()], *[
+        set(_declared_parameters(q)) for q in sorted(siblings)])
     common = {"period", "source", "plan_store"}
     unknown = sorted(set(merged) - all_declared - common)
     if unknown:
