@@ -46,7 +46,11 @@ METHODS: dict[str, tuple[str, ...]] = {
     # combinations (equal-weight mean of the members' point forecasts)
     "ets_theta_arima": ("ets", "theta", "arima"),
     "ets_theta": ("ets", "theta"),
-    "combo": ("ets", "autotheta", "damped", "theta"),
+    "cdamped": ("cdamped",),
+    "ctheta": ("ctheta",),
+    "ets_autotheta_damped_theta": ("ets", "autotheta", "damped", "theta"),
+    # default: chosen by benchmarks/forecast_m3.py (M3 quarterly), see RESULTS.md
+    "combo": ("autotheta", "cdamped", "ctheta"),
 }
 INTERMITTENT = ("sba", "croston", "tsb")
 
@@ -183,6 +187,46 @@ TSB = _sf_class("TSB", "tsb", lambda m: _sf().TSB(alpha_d=0.1, alpha_p=0.1),
                 doc="Teunter-Syntetos-Babai (probability and size smoothed, alpha 0.1).")
 
 
+class _Classic(_Base):
+    """numpy classics of :mod:`salesplan.forecast.classic` on the seasonally adjusted series."""
+
+    kind = "Ad"
+
+    def fit(self, y):
+        y = np.asarray(y, float)
+        self.y_ = y
+        self.cache_ = {}
+        f = self._fit(max(2 * self.m, 24))
+        self.fitted_ = y - f.resid
+        return self
+
+    def _fit(self, h):
+        if h not in self.cache_:
+            ya, ins, fut = classic.deseasonalize(self.y_, self.m, h)
+            fit = classic.fit_theta(ya, h) if self.kind == "theta" else classic.fit_ets(
+                ya, h, self.kind)
+            self.cache_ = {h: classic.with_seasonality(fit, ins, fut, self.y_)}
+        return self.cache_[h]
+
+    def predict(self, h):
+        H = max(h, 2 * self.m, 24)
+        return self._fit(H).mean[:h].copy()
+
+
+class ClassicDamped(_Classic):
+    """ETS(A,Ad,N) on the classically adjusted series (numpy, least squares)."""
+
+    name = "cdamped"
+    kind = "Ad"
+
+
+class ClassicTheta(_Classic):
+    """Classical Theta (SES + half OLS drift) on the classically adjusted series (numpy)."""
+
+    name = "ctheta"
+    kind = "theta"
+
+
 class ETSStatsmodels(_Base):
     """statsmodels ``ETSModel``: AICc choice over error/trend(damped)/season combinations."""
 
@@ -225,7 +269,8 @@ class ETSStatsmodels(_Base):
 
 
 MODELS = {c.name: c for c in (SeasonalNaive, Naive, Mean, ETS, Theta, OTM, DOTM, AutoTheta,
-                              ARIMA, CES, Damped, SBA, Croston, TSB, ETSStatsmodels)}
+                              ARIMA, CES, Damped, SBA, Croston, TSB, ETSStatsmodels,
+                              ClassicDamped, ClassicTheta)}
 
 
 class Combination:
