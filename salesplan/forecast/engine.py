@@ -33,6 +33,7 @@ import pandas as pd
 from scipy.stats import norm
 from sklearn.base import BaseEstimator
 
+from salesplan.data.fingerprinting import frame_fingerprint
 from salesplan.forecast import models as M
 from salesplan.forecast.data import canonical_freq, season_length_of, validate_long
 
@@ -338,15 +339,6 @@ class Forecaster(BaseEstimator):
         return self
 
     def _cache_key(self, clean, new_ids):
-        try:
-            from salesplan.data.fingerprinting import frame_fingerprint
-        except Exception:  # the data package may be mid-refactor; same algorithm inline
-            def frame_fingerprint(frame):
-                h = hashlib.sha256()
-                h.update("\x1f".join(map(str, frame.columns)).encode())
-                h.update("\x1f".join(str(t) for t in frame.dtypes).encode())
-                h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-                return h.hexdigest()
         h = hashlib.sha256()
         h.update(CACHE_VERSION.encode())
         h.update(frame_fingerprint(clean.reset_index(drop=True)).encode())
