@@ -157,13 +157,13 @@ SPEC = {
 
 
 def test_check_parameters_accepts_good_values():
-    check_parameters(dict(period="2027Q1", deviation=0.15, weeks=13, as_of=None), SPEC)
-    check_parameters(dict(period="2027Q1", deviation=0, weeks=1, as_of="2026-12-31"), SPEC)
+    check_parameters({"period": "2027Q1", "deviation": 0.15, "weeks": 13, "as_of": None}, SPEC)
+    check_parameters({"period": "2027Q1", "deviation": 0, "weeks": 1, "as_of": "2026-12-31"}, SPEC)
 
 
 def test_check_parameters_lists_every_problem():
     with pytest.raises(ParameterError) as e:
-        check_parameters(dict(period="2027-Q1", deviation=1.5, weeks=2.5, extra=1), SPEC)
+        check_parameters({"period": "2027-Q1", "deviation": 1.5, "weeks": 2.5, "extra": 1}, SPEC)
     msg = str(e.value)
     assert "'period' = '2027-Q1' does not have the expected form" in msg
     assert "'deviation' = 1.5 is too large; expected a number between 0 and 1 (fraction of plan)" in msg
@@ -171,7 +171,7 @@ def test_check_parameters_lists_every_problem():
     assert "'as_of' is missing" in msg
     assert "unknown parameter(s) ['extra']" in msg
     with pytest.raises(ParameterError, match="wrong type"):
-        check_parameters(dict(period="2027Q1", deviation=True, weeks=3, as_of=None), SPEC)
+        check_parameters({"period": "2027Q1", "deviation": True, "weeks": 3, "as_of": None}, SPEC)
 
 
 @pytest.mark.parametrize("name", ["db_password", "PASSWORD", "api_token", "client_secret",
@@ -204,6 +204,19 @@ def test_prepare_source_moves_a_literal_password_to_the_environment(tmp_path):
     assert prepare_source("exports/2026", tmp_path)[0] == str(tmp_path.resolve() / "exports/2026")
     with pytest.raises(ParameterError, match="query string"):
         prepare_source("postgresql://db/sales?password=x", tmp_path)
+
+
+def test_weak_environment_password_does_not_blank_the_reports(tmp_path, monkeypatch):
+    from salesplan.reports.runner import _scrub_tree
+
+    monkeypatch.setenv("PGPASSWORD", "salesplan")
+    (tmp_path / "a.html").write_text("<meta name=generator content=salesplan> pw=urlsecret")
+    _scrub_tree(tmp_path, ["urlsecret"], public_text="kernel salesplan")
+    assert (tmp_path / "a.html").read_text() == "<meta name=generator content=salesplan> pw=***"
+    monkeypatch.setenv("PGPASSWORD", "Rand0m-Secret")
+    (tmp_path / "b.json").write_text('{"x": "Rand0m-Secret"}')
+    assert _scrub_tree(tmp_path, [], public_text="salesplan") == [tmp_path / "b.json"]
+    assert "Rand0m" not in (tmp_path / "b.json").read_text()
 
 
 def test_redact_masks_urls_and_environment_secrets(monkeypatch):
@@ -299,7 +312,7 @@ def test_dependency_order_then_file_names(tmp_path):
 
 def test_report_puts_headlines_first_and_drops_code(tmp_path):
     nb = nbformat.read(str(make_notebook(tmp_path / "n.ipynb", ["x = 1"])), as_version=4)
-    head = [c for c in nb.cells if "headlines" in c.metadata.get("tags", [])][0]
+    head = next(c for c in nb.cells if "headlines" in c.metadata.get("tags", []))
     head.outputs = [nbformat.v4.new_output(
         "display_data", data={"text/html": '<table class="headlines"></table>', "text/plain": "h"})]
     report = prepare_for_report(nb)

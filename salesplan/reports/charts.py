@@ -14,27 +14,28 @@ installed, CJK characters are drawn as empty boxes ("tofu") and a single
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
-import matplotlib.font_manager as font_manager
 import matplotlib.ticker as mticker
 import pandas as pd
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 
 __all__ = [
     "CJK_FONTS",
     "CJKFontWarning",
-    "configure_fonts",
-    "new_figure",
     "bar_chart",
+    "configure_fonts",
     "line_chart",
     "money_axis",
+    "new_figure",
     "pct_axis",
-    "to_png",
     "show",
+    "to_png",
 ]
 
 #: Preferred CJK fonts, first available wins.
@@ -112,7 +113,7 @@ def _rebuild_font_cache() -> bool:
     """
     try:
         files = font_manager.findSystemFonts()
-    except Exception:  # pragma: no cover - exotic systems
+    except (OSError, RuntimeError, ValueError):  # pragma: no cover - exotic systems
         return False
     known = {f.fname for f in font_manager.fontManager.ttflist}
     hints = ("cjk", "sourcehan", "source-han", "wqy", "wenquanyi", "simhei", "yahei", "msyh",
@@ -120,11 +121,9 @@ def _rebuild_font_cache() -> bool:
     added = False
     for path in sorted(files):
         if path not in known and any(h in path.lower() for h in hints):
-            try:
+            with contextlib.suppress(OSError, RuntimeError, ValueError):
                 font_manager.fontManager.addfont(path)
                 added = True
-            except Exception:  # pragma: no cover - unreadable font file
-                continue
     return added
 
 
@@ -200,7 +199,7 @@ def bar_chart(
             pos = positions
         else:
             pos = [p - 0.4 + width * (j + 0.5) for p in positions]
-        kw = dict(color=PALETTE[j % len(PALETTE)], label=str(col))
+        kw = {"color": PALETTE[j % len(PALETTE)], "label": str(col)}
         if horizontal:
             ax.barh(pos, vals, height=width, left=bottom if stacked else None, **kw)
         else:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-__all__ = ["Formatted", "money", "pct", "number", "styled_table", "Table"]
+__all__ = ["Formatted", "Table", "money", "number", "pct", "styled_table"]
 
 MISSING = "–"  # en dash for missing values
 _SCALES = ((1e9, "bn"), (1e6, "M"), (1e3, "k"))

@@ -19,18 +19,20 @@ Secrets never go into notebook parameters: executed notebooks keep their paramet
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "PERIOD_PATTERN",
     "Param",
     "ParameterError",
     "SecretParameterError",
-    "check_parameters",
     "check_no_secrets",
+    "check_parameters",
     "is_secret_name",
     "url_has_password",
 ]
@@ -182,7 +184,7 @@ class Param:
         if not ok:
             return f"has the wrong type ({type(value).__name__})"
         if isinstance(value, Real) and not isinstance(value, bool):
-            if value != value:  # NaN
+            if math.isnan(value):
                 return "is NaN"
             if self.min is not None and value < self.min:
                 return "is too small"

@@ -18,19 +18,20 @@ import html
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
 from salesplan.reports.format import Formatted
 
 __all__ = [
-    "METADATA_KEY",
     "HEADLINES_TAG",
+    "METADATA_KEY",
+    "extract_headlines",
     "publish_headlines",
     "publish_tables",
-    "extract_headlines",
     "run_dir",
 ]
 
@@ -105,7 +106,6 @@ def publish_headlines(answer: str, figures: Mapping[str, Any], *, title: str | N
         raw=True,
         metadata={METADATA_KEY: {"headlines": record}},
     )
-    return None
 
 
 def run_dir() -> Path | None:
@@ -132,7 +132,7 @@ def publish_tables(tables: Mapping[str, pd.DataFrame]) -> None:
     base = run_dir()
     notebook = os.environ.get(ENV_NOTEBOOK)
     if base is None or not notebook:
-        return None
+        return
     folder = base / "tables" / notebook
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -149,7 +149,7 @@ def publish_tables(tables: Mapping[str, pd.DataFrame]) -> None:
     previous = json.loads(manifest.read_text("utf-8")) if manifest.exists() else []
     keep = [e for e in previous if e["name"] not in {o["name"] for o in order}]
     manifest.write_text(json.dumps(keep + order, ensure_ascii=False, indent=1), "utf-8")
-    return None
+    return
 
 
 def extract_headlines(nb) -> dict | None:

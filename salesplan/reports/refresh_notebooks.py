@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-__all__ = ["refresh", "main"]
+__all__ = ["main", "refresh"]
 
 
 def _clean(nb) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from importlib import resources as _resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import nbformat
 
 from salesplan.reports.publish import HEADLINES_TAG
 
-__all__ = ["TEMPLATE_DIR", "notebook_title", "prepare_for_report", "export_html", "render_index"]
+__all__ = ["TEMPLATE_DIR", "export_html", "notebook_title", "prepare_for_report", "render_index"]
 
 TEMPLATE_DIR = Path(str(_resources.files("salesplan.reports") / "templates"))
 #: Cells with one of these tags are left out of the leadership report.
@@ -27,7 +28,7 @@ def notebook_title(nb, default: str = "") -> str:
     """The first level-1 heading of the first markdown cell (else ``default``)."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            m = re.search(r"^#\s+(.+?)\s*$", cell.source, flags=re.M)
+            m = re.search(r"^#\s+(.+?)\s*$", cell.source, flags=re.MULTILINE)
             if m:
                 return re.sub(r"[*_`]", "", m.group(1))
             break

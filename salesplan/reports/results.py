@@ -10,7 +10,8 @@ numbers alone in JupyterLab, under ``salesplan run`` and under ``pytest --nbval`
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pandas as pd
 

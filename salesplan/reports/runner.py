@@ -29,12 +29,12 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from salesplan.reports.params import (
@@ -46,16 +46,16 @@ from salesplan.reports.params import (
 from salesplan.reports.publish import ENV_NOTEBOOK, ENV_RUN_DIR, extract_headlines
 
 __all__ = [
-    "DEFAULT_PERIOD",
     "DEFAULT_KERNEL",
+    "DEFAULT_PERIOD",
     "NotebookResult",
-    "RunResult",
     "RunError",
-    "run_plan",
+    "RunResult",
+    "default_notebooks_dir",
     "discover_notebooks",
     "prepare_source",
     "redact",
-    "default_notebooks_dir",
+    "run_plan",
 ]
 
 DEFAULT_PERIOD = "2027Q1"
@@ -399,9 +399,15 @@ def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult]
 _TEXT_SUFFIXES = {".ipynb", ".html", ".json", ".log", ".txt", ".csv", ".md"}
 
 
-def _scrub_tree(folder: Path, secrets: Sequence[str]) -> list[Path]:
-    """Replace any secret value in the text files of ``folder`` by ``***``."""
-    values = _secret_values(secrets)
+def _scrub_tree(folder: Path, secrets: Sequence[str], public_text: str = "") -> list[Path]:
+    """Replace any secret value in the text files of ``folder`` by ``***``.
+
+    ``secrets`` (passwords taken from the source URL) are always masked; passwords from
+    the environment are masked unless they occur in ``public_text`` (the notebooks and
+    templates): a weak password such as ``salesplan`` must not blank out the reports.
+    """
+    explicit = {v for s in secrets if s for v in (s, quote(s, safe=""))}
+    values = [v for v in _secret_values(secrets) if v in explicit or v not in public_text]
     if not values:
         return []
     variants = set()
@@ -549,6 +555,13 @@ def run_plan(
             f"known: {sorted(all_declared)}"
         )
     kernel_name = _pick_kernel(kernel)
+    from salesplan.reports.render import TEMPLATE_DIR
+
+    public_text = "\n".join(
+        [p.read_text("utf-8", errors="replace") for p in paths]
+        + [t.read_text("utf-8", errors="replace") for t in sorted(TEMPLATE_DIR.iterdir()) if t.is_file()]
+        + ["salesplan python3 papermill nbformat ipykernel"]
+    )
 
     # --- run -----------------------------------------------------------------
     out.mkdir(parents=True, exist_ok=True)
@@ -604,7 +617,7 @@ def run_plan(
             note(f"[{i}/{len(paths)}] {name} FAILED ({seconds:.1f} s)")
             (tmp / "error.txt").write_text(redact(_ANSI.sub("", f"{message}\n\n{detail}"), secrets) + "\n", "utf-8")
             (tmp / "run.log").write_text("\n".join(log) + "\n", "utf-8")
-            _scrub_tree(tmp, secrets)
+            _scrub_tree(tmp, secrets, public_text)
             os.replace(tmp, failed)
             raise RunError(
                 f"{message} (partial copy: {failed / out_nb.name})",
@@ -659,7 +672,7 @@ def run_plan(
     final = out / run_id
     note(f"reports: {final / 'index.html'}")
     (tmp / "run.log").write_text("\n".join(log) + "\n", "utf-8")
-    changed = _scrub_tree(tmp, secrets)
+    changed = _scrub_tree(tmp, secrets, public_text)
     if changed:
         say(f"warning: masked a secret in {len(changed)} output file(s): "
             + ", ".join(p.name for p in changed))
