@@ -38,12 +38,13 @@ Time is measured in days; a "month" in a rate is ``365.25 / 12`` days.
   marginal return at base well below 1) and ``a_r`` is 6-9% of the mean monthly baseline
   margin; **developing** regions sit in between (``base / b_r`` 0.8-1.3, ``a_r``
   15-22%); **emerging** regions respond steeply and are far from saturation
-  (``base / b_r`` 0.2-0.4, ``a_r`` 40-55%).  So the rule "80% of the budget where the
+  (``base / b_r`` 0.2-0.4, ``a_r`` 50-70%).  So the rule "80% of the budget where the
   A-class customers are" over-feeds saturated regions.
   The spend history contains **planned geo tests**: in each region exactly
-  ``round(0.15 * months)`` randomly placed "dark" months (spend ``U(0, 0.1)`` x base)
-  and as many "heavy-up" months (``U(2, 3)`` x base); the other months run at base x
-  ``(1 + 0.4 U(-1, 1))`` (``MARKETING_TEST_SHARE``; ``truth.expected_revenue.spend_test``).
+  ``round(0.15 * months)`` randomly placed "dark" months (spend ``U(0, 0.1)`` x base),
+  as many "cut" months (``U(0.3, 0.6)`` x base) and as many "heavy-up" months
+  (``U(2, 3)`` x base); the other months run at base x ``(1 + 0.4 U(-1, 1))``
+  (``MARKETING_TEST_SHARE``; ``truth.expected_revenue.spend_test``).
 * **Returns.** Each order line is partly or fully returned with probability
   ``return_rate`` a few days later, as a separate line with negative quantity/amount.
 * **Credit.** Customer ``i`` has a latent risk ``z_i ~ N(0, 1)``; distress episodes
@@ -409,8 +410,8 @@ class GroundTruth:
         ``region``, ``month``, ``first_order_revenue``, ``baseline_revenue`` (expected
         repeat-purchase revenue without marketing), ``marketing_revenue`` (incremental
         revenue of the month's spend), ``expected_revenue`` (sum; gross, before returns),
-        ``marketing_spend``, ``spend_test`` ("none", "dark" geo hold-out or "heavy"
-        heavy-up month), and the same in orders (order events, not lines):
+        ``marketing_spend``, ``spend_test`` ("none", "dark" geo hold-out, "cut" or
+        "heavy" heavy-up month), and the same in orders (order events, not lines):
         ``first_orders`` (realised count of first orders), ``baseline_orders``,
         ``marketing_orders``.  Expectations are conditional on the latent customer states.
     """
@@ -801,32 +802,38 @@ def _build_orders(rng_lines, rng_ret, st, events, cust, id_prefix, win_hi):
 _MARKETING = {
     "mature": (0.06, 0.09, 2.5, 3.5, 1.4, 1.9),
     "developing": (0.15, 0.22, 0.8, 1.3, 2.0, 2.6),
-    "emerging": (0.40, 0.55, 0.2, 0.4, 2.5, 3.2),
+    "emerging": (0.50, 0.70, 0.2, 0.4, 2.5, 3.2),
 }
 #: share of region-months in planned spend tests: "dark" (geo hold-out, spend
-#: U(0, 0.1) x base) and "heavy" (heavy-up, U(2, 3) x base); the rest is business as
-#: usual at base x (1 + 0.4 U(-1, 1)).
-MARKETING_TEST_SHARE = {"dark": 0.15, "heavy": 0.15}
+#: U(0, 0.1) x base), "cut" (U(0.3, 0.6) x base) and "heavy" (heavy-up, U(2, 3) x base);
+#: the rest is business as usual at base x (1 + 0.4 U(-1, 1)).
+MARKETING_TEST_SHARE = {"dark": 0.15, "cut": 0.15, "heavy": 0.15}
+
+
+_TEST_KINDS = ("none", "dark", "cut", "heavy")
+_TEST_LEVELS = ((0.6, 1.4), (0.0, 0.1), (0.3, 0.6), (2.0, 3.0))  # spend / base spend
 
 
 def _spend_plan(rng, base_spend, M):
-    """Monthly spend per region with randomised geo tests (dark and heavy-up months).
+    """Monthly spend per region with randomised geo tests (dark, cut and heavy-up months).
 
-    Each region gets exactly ``round(share * M)`` dark and heavy-up months, placed by an
+    Each region gets exactly ``round(share * M)`` months of each test kind, placed by an
     independent random permutation (so tests are not confounded with season or with the
-    other regions' tests).  Returns ``(spend R x M, test R x M of 0 normal/1 dark/2 heavy)``.
+    other regions' tests).  Returns ``(spend R x M, test R x M)``, ``test`` indexing
+    ``_TEST_KINDS``.
     """
     R = len(base_spend)
     mult = 1 + 0.4 * rng.uniform(-1, 1, (R, M))
-    n_dark = round(MARKETING_TEST_SHARE["dark"] * M)
-    n_heavy = round(MARKETING_TEST_SHARE["heavy"] * M)
     perm = np.argsort(rng.random((R, M)), axis=1)
     test = np.zeros((R, M), dtype=np.int64)
     rows = np.arange(R)[:, None]
-    test[rows, perm[:, :n_dark]] = 1
-    test[rows, perm[:, n_dark : n_dark + n_heavy]] = 2
-    mult = np.where(test == 1, rng.uniform(0.0, 0.1, (R, M)), mult)
-    mult = np.where(test == 2, rng.uniform(2.0, 3.0, (R, M)), mult)
+    k0 = 0
+    for code, kind in enumerate(_TEST_KINDS[1:], start=1):
+        n = round(MARKETING_TEST_SHARE[kind] * M)
+        test[rows, perm[:, k0 : k0 + n]] = code
+        k0 += n
+    for code, (lo, hi) in enumerate(_TEST_LEVELS[1:], start=1):
+        mult = np.where(test == code, rng.uniform(lo, hi, (R, M)), mult)
     return np.round(base_spend[:, None] * mult, -1), test
 
 
@@ -1201,7 +1208,7 @@ def generate(
             "marketing_revenue": expected["marketing"].ravel(),
             "expected_revenue": exp_total.ravel(),
             "marketing_spend": spend.ravel(),
-            "spend_test": np.asarray(("none", "dark", "heavy"), dtype=object)[test.ravel()],
+            "spend_test": np.asarray(_TEST_KINDS, dtype=object)[test.ravel()],
             "first_orders": expected["first_orders"].ravel().astype(float),
             "baseline_orders": expected["baseline_orders"].ravel(),
             "marketing_orders": expected["marketing_orders"].ravel(),

@@ -287,7 +287,7 @@ def test_marketing_history_has_geo_tests_and_maturity_contrast(company):
     )
     ratio = sp["amount"] / sp["region"].map(reg["base_marketing_spend"])
     months = sp.groupby("region").size()
-    for kind, lo, hi in (("dark", 0.0, 0.1), ("heavy", 2.0, 3.0)):
+    for kind, lo, hi in (("dark", 0.0, 0.1), ("cut", 0.3, 0.6), ("heavy", 2.0, 3.0)):
         is_k = sp["spend_test"] == kind
         n = is_k.groupby(sp["region"]).sum()
         assert (n == (MARKETING_TEST_SHARE[kind] * months).round()).all()
