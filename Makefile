@@ -9,13 +9,14 @@ PERIOD ?= 2027Q1
 DEMO    = duckdb:///data/demo/salesplan_demo.duckdb
 PYTEST_ARGS ?=
 
-.PHONY: help install plan test lab demo-data lint bench bench-forecast bench-credit bench-churn clean
+.PHONY: help install plan test lab demo-data refresh-notebooks lint bench bench-forecast bench-credit bench-churn clean
 
 help:
 	@echo "make plan   - set up .venv and run the quarterly plan on the bundled demo data"
 	@echo "make test   - set up .venv and run all tests (unit, notebooks with nbval, browser)"
 	@echo "make lab    - open JupyterLab on notebooks/"
 	@echo "make demo-data - rebuild data/demo from the generator (seed 7)"
+	@echo "make refresh-notebooks - re-execute notebooks/ in place (after the data or a model changed)"
 	@echo "make bench  - run the benchmarks (prints tables; see benchmarks/RESULTS.md)"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -28,7 +29,8 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)
 
 plan: $(STAMP)
-	$(BIN)/salesplan validate $(DEMO)
+	$(BIN)/salesplan validate $(DEMO) --as-of 2026-12-31 --no-summary
+	$(BIN)/salesplan run --period $(PERIOD) --source $(DEMO)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -38,6 +40,9 @@ lab: $(STAMP)
 
 demo-data: $(STAMP)
 	$(BIN)/salesplan demo-data --out data/demo
+
+refresh-notebooks: $(STAMP)
+	$(BIN)/python -m salesplan.reports.refresh_notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check salesplan tests benchmarks

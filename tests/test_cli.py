@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from test_validation import tiny_company
 from typer.testing import CliRunner
 
 from salesplan.cli import app
 from salesplan.data import SalesData, open_source
-from test_validation import tiny_company
 
 runner = CliRunner()
 
