@@ -42,21 +42,21 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 __all__ = [
+    "GERMAN_CREDIT_CONFIG",
     "CreditFeatureParams",
-    "credit_features",
-    "credit_target",
-    "invoice_dpd",
+    "CreditPolicy",
     "CreditScorecard",
+    "EarlyWarningParams",
+    "credit_features",
+    "credit_policy",
+    "credit_target",
+    "early_warning",
+    "invoice_dpd",
+    "ks_statistic",
+    "load_german_credit",
     "points_scaling",
     "psi",
     "psi_table",
-    "ks_statistic",
-    "CreditPolicy",
-    "credit_policy",
-    "EarlyWarningParams",
-    "early_warning",
-    "load_german_credit",
-    "GERMAN_CREDIT_CONFIG",
 ]
 
 _INVOICE_COLUMNS = ("invoice_id", "customer_id", "issue_date", "due_date", "amount", "paid_date")
@@ -607,7 +607,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         if pd.isna(arr).any():
             raise ValueError("y (target 'bad') has missing values")
         values = set(np.unique(arr).tolist())
-        if not values <= {0, 1, True, False}:
+        if not values <= {0, 1}:
             raise ValueError(f"y (target 'bad') must be 0/1, got values {sorted(values)[:5]}")
         if len(values) < 2:
             raise ValueError(
@@ -993,7 +993,7 @@ def early_warning(invoices: pd.DataFrame, as_of,
 
 # ============================================================================ German credit
 #: The configuration measured on the German credit data (benchmarks/credit_german.py).
-GERMAN_CREDIT_CONFIG: dict = dict(C=0.1)
+GERMAN_CREDIT_CONFIG: dict = {"C": 0.1}
 
 
 def load_german_credit() -> tuple[pd.DataFrame, np.ndarray]:

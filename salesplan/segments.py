@@ -28,16 +28,16 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "LIFECYCLE_STAGES",
     "ABCParams",
-    "RFMParams",
     "LifecycleParams",
     "NewCustomerParams",
-    "LIFECYCLE_STAGES",
+    "RFMParams",
     "abc_classes",
-    "rfm_scores",
     "lifecycle_stages",
-    "new_customer_counts",
     "new_customer_alerts",
+    "new_customer_counts",
+    "rfm_scores",
 ]
 
 LIFECYCLE_STAGES: tuple[str, ...] = ("introduction", "growth", "maturity", "decline")

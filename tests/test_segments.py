@@ -1,6 +1,5 @@
 """Tests of salesplan.segments against hand-computed examples."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -39,8 +38,8 @@ def test_abc_ten_customers_by_hand():
     rows.append(("c10", "2023-06-30", 10_000))  # older than 12 months: ignored
     rows.append(("c09", "2025-01-05", 10_000))  # after as_of: ignored
     out = abc_classes(_orders(rows), "2024-12-31").set_index("customer_id")
-    expected = dict(c01="A", c02="A", c03="A", c04="B", c05="B", c06="B",
-                    c07="C", c08="C", c09="C", c10="C")
+    expected = {"c01": "A", "c02": "A", "c03": "A", "c04": "B", "c05": "B", "c06": "B",
+                    "c07": "C", "c08": "C", "c09": "C", "c10": "C"}
     assert out["abc_class"].to_dict() == expected
     assert out.loc["c01", "revenue"] == 500
     assert out["share"].sum() == pytest.approx(1.0)
@@ -57,8 +56,8 @@ def test_abc_params_and_customers_without_orders():
     assert out.loc["z", "revenue"] == 0 and out.loc["z", "region"] == "S"
 
 
-@pytest.mark.parametrize("kw", [dict(a_share=0), dict(a_share=0.9, b_share=0.8),
-                                dict(window_months=0)])
+@pytest.mark.parametrize("kw", [{"a_share": 0}, {"a_share": 0.9, "b_share": 0.8},
+                                {"window_months": 0}])
 def test_abc_params_validate(kw):
     with pytest.raises(ValueError, match=list(kw)[-1]):
         ABCParams(**kw)
