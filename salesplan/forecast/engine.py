@@ -127,9 +127,15 @@ def _fit_one(uid, y, m, method):
     return uid, model, s, resid
 
 
-def _run(tasks, fn, n_jobs, progress, desc):
-    """Apply ``fn(*task)`` to every task, in processes when ``n_jobs != 1``."""
+def _run(tasks, fn, n_jobs, progress, desc, engine="local", scheduler=None):
+    """Apply ``fn(*task)`` to every task, in processes when ``n_jobs != 1``, or on the
+    Dask cluster at ``scheduler`` when ``engine="dask"`` (:mod:`salesplan.distributed`)."""
     from tqdm.auto import tqdm
+
+    if engine == "dask":
+        from salesplan.distributed import run_tasks
+
+        return run_tasks(tasks, fn, scheduler, progress=progress, desc=desc)
 
     if n_jobs == 1 or len(tasks) <= 1:
         return [fn(*t) for t in tqdm(tasks, desc=desc, disable=not progress)]
@@ -207,7 +213,13 @@ class Forecaster(BaseEstimator):
         Show a tqdm progress bar.
     cache_dir : str or path, optional
         Directory of the fit cache, keyed by the data fingerprint and these settings
-        (``n_jobs``, ``progress`` and ``cache_dir`` excluded).
+        (``n_jobs``, ``progress``, ``cache_dir``, ``engine`` and ``scheduler`` excluded).
+    engine : {"local", "dask"}
+        ``"dask"`` runs the per-series backtests and fits on a Dask cluster (same
+        results as local; ``n_jobs`` is then ignored), see :mod:`salesplan.distributed`.
+    scheduler : str or distributed.Client, optional
+        Dask scheduler address for ``engine="dask"``; default the environment variable
+        ``SALESPLAN_DASK_SCHEDULER``.
 
     Attributes
     ----------
@@ -242,6 +254,8 @@ class Forecaster(BaseEstimator):
         n_jobs=1,
         progress=False,
         cache_dir=None,
+        engine="local",
+        scheduler=None,
     ):
         self.method = method
         self.freq = freq
@@ -262,6 +276,8 @@ class Forecaster(BaseEstimator):
         self.n_jobs = n_jobs
         self.progress = progress
         self.cache_dir = cache_dir
+        self.engine = engine
+        self.scheduler = scheduler
 
     # ------------------------------------------------------------------ settings
     def _check_params(self):
@@ -284,13 +300,15 @@ class Forecaster(BaseEstimator):
         for lv in self.level:
             if not 0 < lv < 100:
                 raise ValueError(f"Forecaster: level={self.level!r}; expected values in (0, 100)")
+        if self.engine not in ("local", "dask"):
+            raise ValueError(f"Forecaster: engine={self.engine!r}; expected 'local' or 'dask'")
         if self.correlation not in ("residual", "independent"):
             raise ValueError(f"Forecaster: correlation={self.correlation!r}; expected "
                              "'residual' or 'independent'")
 
     def _settings_key(self):
         p = self.get_params()
-        for k in ("n_jobs", "progress", "cache_dir"):
+        for k in ("n_jobs", "progress", "cache_dir", "engine", "scheduler"):
             p.pop(k, None)
         return json.dumps(p, sort_keys=True, default=str)
 
@@ -395,7 +413,8 @@ class Forecaster(BaseEstimator):
                 meths = bt_methods if (bt_methods and u in regular) else [st.method]
                 tasks.append((u, y, m, meths, cuts, cv_h))
         rows = []
-        for r in _run(tasks, _backtest_one, self.n_jobs, self.progress, "backtest"):
+        for r in _run(tasks, _backtest_one, self.n_jobs, self.progress, "backtest",
+                      self.engine, self.scheduler):
             rows.extend(r)
         bt = pd.DataFrame(rows, columns=["unique_id", "cutoff", "h", "method", "y", "mean",
                                          "scale"])
@@ -410,7 +429,8 @@ class Forecaster(BaseEstimator):
 
         # ---- final fits
         tasks = [(u, ys[u], m, st.method) for u, st in states.items() if st.kind == "model"]
-        for u, model, s, resid in _run(tasks, _fit_one, self.n_jobs, self.progress, "fit"):
+        for u, model, s, resid in _run(tasks, _fit_one, self.n_jobs, self.progress, "fit",
+                                   self.engine, self.scheduler):
             st = states[u]
             st.model, st.scale, st.resid = model, s, resid
             if not st.reason:

@@ -1,0 +1,203 @@
+"""Tests of salesplan.distributed against a real Dask LocalCluster (2 worker processes).
+
+The expected results are the local computations (same functions in this process): the
+Dask path must reproduce them to float tolerance.
+"""
+
+from __future__ import annotations
+
+import socket
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from salesplan import churn, credit  # noqa: E402
+from salesplan import distributed as sd  # noqa: E402
+from salesplan.forecast import Forecaster  # noqa: E402
+from salesplan.synthetic import generate  # noqa: E402
+
+AS_OF = pd.Timestamp("2026-12-31")
+CREDIT_AS_OF = pd.Timestamp("2025-12-31")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lc = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                      dashboard_address=None, silence_logs=40)
+    try:
+        yield lc
+    finally:
+        lc.close()
+
+
+@pytest.fixture(scope="module")
+def address(cluster):
+    return cluster.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def company():
+    return generate(seed=11, scale=0.25, as_of=str(AS_OF.date()))
+
+
+def _series_frame(n_series=40, n=48, seed=3):
+    """Seasonal series with trend and noise; a few short / intermittent ones."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2023-01-01", periods=n, freq="MS")
+    season = 1 + 0.2 * np.sin(2 * np.pi * np.arange(n) / 12)
+    frames = []
+    for i in range(n_series):
+        y = (500 + 20 * i + rng.normal(3, 2) * np.arange(n)) * season
+        y = y * (1 + 0.08 * rng.standard_normal(n))
+        k = n
+        if i % 13 == 5:  # short history -> fallback
+            k = 14
+        if i % 11 == 7:  # intermittent
+            y = np.where(rng.random(n) < 0.6, 0.0, y)
+        frames.append(pd.DataFrame({"unique_id": f"s{i:02d}", "ds": ds[-k:], "y": y[-k:]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+# ------------------------------------------------------------------ forecasting
+def test_forecaster_dask_equals_local(address):
+    df = _series_frame(n=40)
+    kw = dict(method="combo", n_windows=1, level=(80, 95))
+    local = Forecaster(**kw).fit(df)
+    remote = Forecaster(**kw, engine="dask", scheduler=address).fit(df)
+    assert remote.engine == "dask" and remote.scheduler == address  # stored untouched
+    a, b = local.predict(6), remote.predict(6)
+    assert len(a) == 40 * 6
+    pd.testing.assert_frame_equal(a, b, rtol=1e-9, atol=1e-9)
+    pd.testing.assert_frame_equal(local.backtest_, remote.backtest_, rtol=1e-9, atol=1e-9)
+    for lv, q in local.calibration_["q"].items():
+        np.testing.assert_allclose(q, remote.calibration_["q"][lv], rtol=1e-9)
+    np.testing.assert_allclose(local.sample_paths(3, 200, seed=1),
+                               remote.sample_paths(3, 200, seed=1), rtol=1e-9, atol=1e-9)
+
+
+def test_forecaster_scheduler_from_environment(address, monkeypatch):
+    df = _series_frame(n_series=6, n=36)
+    monkeypatch.setenv(sd.ENV_SCHEDULER, address)
+    f = Forecaster(method="theta", n_windows=1, engine="dask").fit(df)
+    g = Forecaster(method="theta", n_windows=1).fit(df)
+    pd.testing.assert_frame_equal(f.predict(3), g.predict(3), rtol=1e-9, atol=1e-9)
+
+
+def test_forecaster_engine_param_checked():
+    with pytest.raises(ValueError, match="engine='spark'"):
+        Forecaster(engine="spark").fit(_series_frame(n_series=2))
+
+
+def test_run_tasks_keeps_order(address):
+    tasks = [(i, i + 1) for i in range(37)]
+    assert sd.run_tasks(tasks, pow, address) == [pow(*t) for t in tasks]
+    assert sd.run_tasks([], pow, address) == []
+
+
+# ------------------------------------------------------------------ scheduler errors
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_scheduler_names_the_address(monkeypatch):
+    addr = f"tcp://127.0.0.1:{_free_port()}"
+    with pytest.raises(sd.DaskSchedulerError, match=addr.replace(".", r"\.")):
+        with sd.connect(addr, timeout=1):
+            pass
+    monkeypatch.setenv(sd.ENV_TIMEOUT, "1")
+    monkeypatch.setenv(sd.ENV_SCHEDULER, addr)
+    with pytest.raises(sd.DaskSchedulerError, match="SALESPLAN_DASK_SCHEDULER") as e:
+        Forecaster(method="theta", engine="dask").fit(_series_frame(n_series=3, n=36))
+    assert addr in str(e.value)
+
+
+def test_missing_address_is_explained(monkeypatch):
+    monkeypatch.delenv(sd.ENV_SCHEDULER, raising=False)
+    with pytest.raises(sd.DaskSchedulerError, match="SALESPLAN_DASK_SCHEDULER"):
+        sd.scheduler_address(None)
+    assert sd.scheduler_address("tcp://h:1") == "tcp://h:1"
+
+
+# ------------------------------------------------------------------ partitions
+def test_partition_data_is_a_disjoint_cover(company):
+    data = company.data
+    parts = sd.partition_data(data, 5)
+    assert 1 < len(parts) <= 5
+    for name in ("orders", "invoices", "activities", "customers"):
+        total = sum(len(getattr(p, name)) for p in parts)
+        assert total == len(getattr(data, name)), name
+    seen = [set(p.orders["customer_id"]) for p in parts]
+    assert sum(len(s) for s in seen) == len(set().union(*seen))  # each customer once
+    for p in parts:  # a customer's invoices travel with its orders
+        assert set(p.invoices["customer_id"]) <= set(p.customers["customer_id"])
+    again = sd.customer_partition(data.orders["customer_id"], 5)
+    np.testing.assert_array_equal(again, sd.customer_partition(data.orders["customer_id"], 5))
+
+
+# ------------------------------------------------------------------ customer scoring
+@pytest.fixture(scope="module")
+def classifier(company):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return churn.ChurnClassifier(n_snapshots=3, max_iter=60).fit(company.data, AS_OF)
+
+
+def test_churn_features_distributed_equal_local(company, address):
+    local = churn.churn_features(company.data, AS_OF)
+    remote = sd.churn_features_distributed(company.data, AS_OF, scheduler=address,
+                                           npartitions=4)
+    pd.testing.assert_frame_equal(local, remote[local.columns], rtol=1e-9, atol=1e-12)
+
+
+def test_score_churn_equal_local(company, classifier, address):
+    data = company.data
+    feats = classifier.features(data, AS_OF)
+    p = classifier.predict_proba(data, AS_OF, features=feats)
+    drivers = classifier.top_drivers(feats, 3)
+    out = sd.score_churn(classifier, data, AS_OF, scheduler=address, npartitions=4)
+    assert list(out.index) == list(p.index)
+    np.testing.assert_allclose(out["p_churn"].to_numpy(), p.to_numpy(), rtol=1e-9, atol=1e-12)
+    assert (out["top_drivers"] == drivers).all()
+
+
+def test_score_transaction_model_equal_local(company, address):
+    s = churn.rfm_summary(company.data.orders, AS_OF, freq="W")
+    for cls in (churn.BetaGeoModel, churn.ParetoNBDModel):
+        m = cls(n_starts=1).fit(s)
+        out = sd.score_transaction_model(m, company.data, AS_OF, horizon=13.0,
+                                         scheduler=address, npartitions=3)
+        assert list(out.index) == list(s.index)
+        np.testing.assert_allclose(out["p_alive"], m.conditional_probability_alive(s),
+                                   rtol=1e-9)
+        np.testing.assert_allclose(out["expected_purchases"],
+                                   m.conditional_expected_purchases(13.0, s), rtol=1e-9)
+
+
+def test_score_credit_equal_local(company, address):
+    data = company.data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        X = credit.credit_features(data.invoices, data.orders, data.customers, CREDIT_AS_OF)
+        y = credit.credit_target(data.invoices, CREDIT_AS_OF).reindex(X.index)
+        keep = y.notna()
+        card = credit.CreditScorecard(monotonic_trend=None, max_n_prebins=8).fit(X[keep], y[keep].astype(int))
+        X_now = credit.credit_features(data.invoices, data.orders, data.customers, AS_OF)
+        pd_local = card.predict_proba(X_now)[:, 1]
+        pts_local = card.points(X_now)
+        grade_local = card.grade(X_now)
+        out = sd.score_credit(card, data, AS_OF, scheduler=address, npartitions=4)
+        by_frame = sd.score_credit(card, features=X_now, scheduler=address, npartitions=3)
+    assert list(out.index) == list(X_now.index)
+    np.testing.assert_allclose(out["pd"], pd_local, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out["points"], pts_local, rtol=1e-9)
+    assert (out["grade"] == grade_local).all()
+    np.testing.assert_allclose(by_frame["pd"], pd_local, rtol=1e-9, atol=1e-12)
+    assert list(by_frame.index) == list(X_now.index)
