@@ -51,6 +51,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from salesplan.data import SalesData
+from salesplan.data.checks import as_date, require_columns
 
 __all__ = [
     "PERIOD_DAYS",
@@ -75,15 +76,6 @@ _SUMMARY_COLUMNS = ("frequency", "recency", "T")
 # --------------------------------------------------------------------------------------
 # Input checks
 # --------------------------------------------------------------------------------------
-def _require_columns(frame: pd.DataFrame, table: str, columns) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"table {table!r}: expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"table {table!r} is missing column(s) {missing}; expected at least {list(columns)}"
-            f", got {list(frame.columns)}"
-        )
 
 
 def _period_days(freq: str, name: str = "freq") -> float:
@@ -92,18 +84,10 @@ def _period_days(freq: str, name: str = "freq") -> float:
     return PERIOD_DAYS[freq]
 
 
-def _as_timestamp(as_of, name: str = "as_of") -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}={as_of!r} is not a date") from exc
-    if ts is pd.NaT:
-        raise ValueError(f"{name}={as_of!r} is not a date")
-    return ts.normalize()
 
 
 def _clean_orders(orders: pd.DataFrame) -> pd.DataFrame:
-    _require_columns(orders, "orders", _ORDER_COLUMNS)
+    require_columns(orders, "orders", _ORDER_COLUMNS)
     out = pd.DataFrame(
         {
             "order_date": pd.to_datetime(orders["order_date"]).dt.normalize(),
@@ -194,7 +178,7 @@ def rfm_summary(
     """
     unit = _period_days(freq)
     _period_days(occasion, "occasion")
-    as_of = _as_timestamp(as_of)
+    as_of = as_date(as_of)
     lines = _clean_orders(orders)
     if lines.empty:
         raise ValueError("table 'orders' is empty; expected at least one order line")
@@ -255,7 +239,7 @@ def _summary_arrays(X, recency=None, T=None, columns=_SUMMARY_COLUMNS, table="su
     """Return float arrays (frequency, recency, T) from a frame or three arrays."""
     if recency is None and T is None:
         if isinstance(X, pd.DataFrame):
-            _require_columns(X, table, columns)
+            require_columns(X, table, columns)
             arrays = [X[c].to_numpy(dtype=float) for c in columns]
         else:
             raise TypeError(
@@ -705,7 +689,7 @@ class GammaGammaModel:
         if monetary_value is None:
             if not isinstance(X, pd.DataFrame):
                 raise TypeError("expected a DataFrame with frequency and monetary_value")
-            _require_columns(X, "summary", ("frequency", "monetary_value"))
+            require_columns(X, "summary", ("frequency", "monetary_value"))
             x = X["frequency"].to_numpy(dtype=float)
             m = X["monetary_value"].to_numpy(dtype=float)
         else:
@@ -797,7 +781,7 @@ class GammaGammaModel:
             raise ValueError(f"months={months!r}: expected >= 1")
         if not (discount_rate > -1):
             raise ValueError(f"discount_rate={discount_rate!r}: expected > -1 (monthly)")
-        _require_columns(summary, "summary", (*_SUMMARY_COLUMNS, "monetary_value"))
+        require_columns(summary, "summary", (*_SUMMARY_COLUMNS, "monetary_value"))
         unit = PERIOD_DAYS["M"] / _period_days(freq)
         value = self.conditional_expected_average_value(
             summary["frequency"].to_numpy(float), summary["monetary_value"].to_numpy(float)
@@ -868,7 +852,7 @@ def churn_features(
     DataFrame indexed by ``customer_id`` (float columns; NaN where undefined).
     """
     data = data if isinstance(data, SalesData) else SalesData(orders=data)
-    as_of = _as_timestamp(as_of)
+    as_of = as_date(as_of)
     lines = _clean_orders(data.orders)
     if lines.empty:
         raise ValueError("table 'orders' is empty; expected at least one order line")
@@ -923,7 +907,7 @@ def churn_features(
 
     if data.invoices is not None:
         inv = data.invoices
-        _require_columns(inv, "invoices", ("customer_id", "issue_date", "due_date", "amount", "paid_date"))
+        require_columns(inv, "invoices", ("customer_id", "issue_date", "due_date", "amount", "paid_date"))
         inv = pd.DataFrame(
             {
                 "customer_id": inv["customer_id"].astype(str).to_numpy(),
@@ -949,7 +933,7 @@ def churn_features(
         )
     if data.activities is not None:
         act = data.activities
-        _require_columns(act, "activities", ("date", "customer_id", "kind"))
+        require_columns(act, "activities", ("date", "customer_id", "kind"))
         act = pd.DataFrame(
             {
                 "date": pd.to_datetime(act["date"]).to_numpy(),
@@ -985,7 +969,7 @@ def churn_labels(orders: pd.DataFrame, cutoff, horizon_days: int = 90, customer_
     -------
     Series of int (0/1) indexed by ``customer_id``.
     """
-    cutoff = _as_timestamp(cutoff, "cutoff")
+    cutoff = as_date(cutoff, "cutoff")
     lines = _clean_orders(orders)
     if customer_ids is None:
         customer_ids = np.unique(
@@ -1090,7 +1074,7 @@ class ChurnClassifier:
         """Stacked snapshots: features, ``churn`` label, ``snapshot`` (0 = oldest)."""
         self._validate_params()
         data = data if isinstance(data, SalesData) else SalesData(orders=data)
-        as_of = _as_timestamp(as_of)
+        as_of = as_date(as_of)
         dates = pd.to_datetime(_clean_orders(data.orders)["order_date"])
         _check_as_of(dates, as_of)
         frames = []
@@ -1155,7 +1139,7 @@ class ChurnClassifier:
         self.feature_names_ = feature_names
         self.calibration_method_ = method
         self.reference_ = np.nanmedian(X, axis=0)
-        self.as_of_ = _as_timestamp(as_of)
+        self.as_of_ = as_date(as_of)
         self.training_summary_ = (
             train.groupby("cutoff")["churn"].agg(customers="size", churn_rate="mean").reset_index()
         )
@@ -1271,7 +1255,7 @@ def churn_risk_list(
     if transaction_model not in ("bgnbd", "pareto"):
         raise ValueError(f"transaction_model={transaction_model!r}: expected 'bgnbd' or 'pareto'")
     data = data if isinstance(data, SalesData) else SalesData(orders=data)
-    as_of = _as_timestamp(as_of)
+    as_of = as_date(as_of)
     if classifier is None:
         classifier = ChurnClassifier(horizon_days=horizon_days, random_state=random_state)
         classifier.fit(data, as_of)
@@ -1305,7 +1289,7 @@ def churn_risk_list(
     region = pd.Series(np.nan, index=feats.index, dtype=object)
     notes = list(data.missing_features()) if hasattr(data, "missing_features") else []
     if data.customers is not None:
-        _require_columns(data.customers, "customers", ("customer_id", "region"))
+        require_columns(data.customers, "customers", ("customer_id", "region"))
         reg = data.customers.assign(customer_id=data.customers["customer_id"].astype(str))
         region = reg.drop_duplicates("customer_id").set_index("customer_id")["region"].reindex(feats.index)
     base_value = rev12.clip(lower=0).to_numpy() if value == "revenue_12m" else np.asarray(clv)
@@ -1343,7 +1327,7 @@ def churn_risk_by(risk: pd.DataFrame, by: str = "region", threshold: float = 0.5
         raise ValueError(f"by={by!r}: expected 'region' or 'rep_id'")
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold={threshold!r}: expected a probability in [0, 1]")
-    _require_columns(risk, "risk list", (by, "p_churn", "revenue_12m", "revenue_at_risk", "clv"))
+    require_columns(risk, "risk list", (by, "p_churn", "revenue_12m", "revenue_at_risk", "clv"))
     key = risk[by].astype(object).where(risk[by].notna(), "(none)").astype(str)
     g = risk.assign(_key=key.to_numpy(), _risk=(risk["p_churn"] >= threshold)).groupby("_key")
     out = pd.DataFrame(

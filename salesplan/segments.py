@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from salesplan.data.checks import as_date, bad_parameter, require_columns
+
 __all__ = [
     "LIFECYCLE_STAGES",
     "ABCParams",
@@ -46,36 +48,16 @@ _ORDER_COLUMNS = ("order_id", "order_date", "customer_id", "amount")
 
 
 # ----------------------------------------------------------------------------- helpers
-def _bad_param(name: str, value, expected: str) -> ValueError:
-    return ValueError(f"parameter {name}={value!r} is invalid: expected {expected}")
 
 
-def _require_columns(frame: pd.DataFrame, table: str, columns) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"table {table!r}: expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"table {table!r} is missing column(s) {missing}; it has {list(frame.columns)}"
-        )
 
 
-def _as_timestamp(as_of) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"as_of={as_of!r} is not a date") from exc
-    if ts is pd.NaT or pd.isna(ts):
-        raise ValueError(f"as_of={as_of!r} is not a date")
-    if ts.tz is not None:
-        ts = ts.tz_localize(None)
-    return ts.normalize()
 
 
 def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Orders known at ``as_of`` (``order_date <= as_of``), typed; errors on bad input."""
-    _require_columns(orders, "orders", _ORDER_COLUMNS)
-    ts = _as_timestamp(as_of)
+    require_columns(orders, "orders", _ORDER_COLUMNS)
+    ts = as_date(as_of)
     o = pd.DataFrame(
         {
             "order_id": orders["order_id"].astype(str).to_numpy(),
@@ -144,11 +126,11 @@ class ABCParams:
 
     def __post_init__(self):
         if not (0 < self.a_share < 1):
-            raise _bad_param("a_share", self.a_share, "a share in (0, 1)")
+            raise bad_parameter("a_share", self.a_share, "a share in (0, 1)")
         if not (self.a_share <= self.b_share <= 1):
-            raise _bad_param("b_share", self.b_share, f"a share in [a_share={self.a_share}, 1]")
+            raise bad_parameter("b_share", self.b_share, f"a share in [a_share={self.a_share}, 1]")
         if not (isinstance(self.window_months, (int, np.integer)) and self.window_months >= 1):
-            raise _bad_param("window_months", self.window_months, "a whole number of months >= 1")
+            raise bad_parameter("window_months", self.window_months, "a whole number of months >= 1")
 
 
 def abc_classes(
@@ -193,7 +175,7 @@ def abc_classes(
     rev = win.groupby("customer_id")["amount"].sum()
     ids = pd.Index(o["customer_id"].unique())
     if customers is not None:
-        _require_columns(customers, "customers", ("customer_id",))
+        require_columns(customers, "customers", ("customer_id",))
         ids = ids.union(pd.Index(customers["customer_id"].astype(str).unique()))
     rev = rev.reindex(ids, fill_value=0.0)
     out = pd.DataFrame({"customer_id": rev.index.astype(str), "revenue": rev.to_numpy(float)})
@@ -242,11 +224,11 @@ class RFMParams:
 
     def __post_init__(self):
         if not (isinstance(self.n_bins, (int, np.integer)) and 2 <= self.n_bins <= 100):
-            raise _bad_param("n_bins", self.n_bins, "a whole number in [2, 100]")
+            raise bad_parameter("n_bins", self.n_bins, "a whole number in [2, 100]")
         if self.window_months is not None and not (
             isinstance(self.window_months, (int, np.integer)) and self.window_months >= 1
         ):
-            raise _bad_param("window_months", self.window_months, "None or a whole number >= 1")
+            raise bad_parameter("window_months", self.window_months, "None or a whole number >= 1")
 
 
 def rfm_scores(orders: pd.DataFrame, as_of, params: RFMParams = RFMParams()) -> pd.DataFrame:
@@ -319,11 +301,11 @@ class LifecycleParams:
         for name in ("intro_months", "trend_months"):
             v = getattr(self, name)
             if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise _bad_param(name, v, "a whole number of months >= 1")
+                raise bad_parameter(name, v, "a whole number of months >= 1")
         if not (math.isfinite(self.growth_threshold) and self.growth_threshold > 0):
-            raise _bad_param("growth_threshold", self.growth_threshold, "a finite number > 0")
+            raise bad_parameter("growth_threshold", self.growth_threshold, "a finite number > 0")
         if not (-1 <= self.decline_threshold < 0):
-            raise _bad_param("decline_threshold", self.decline_threshold, "a number in [-1, 0)")
+            raise bad_parameter("decline_threshold", self.decline_threshold, "a number in [-1, 0)")
 
 
 def lifecycle_stages(
@@ -407,9 +389,9 @@ class NewCustomerParams:
 
     def __post_init__(self):
         if not (isinstance(self.falls_in_a_row, (int, np.integer)) and self.falls_in_a_row >= 1):
-            raise _bad_param("falls_in_a_row", self.falls_in_a_row, "a whole number >= 1")
+            raise bad_parameter("falls_in_a_row", self.falls_in_a_row, "a whole number >= 1")
         if not isinstance(self.complete_months_only, (bool, np.bool_)):
-            raise _bad_param("complete_months_only", self.complete_months_only, "True or False")
+            raise bad_parameter("complete_months_only", self.complete_months_only, "True or False")
 
 
 def new_customer_counts(
@@ -437,7 +419,7 @@ def new_customer_counts(
     o, ts = _prepare_orders(orders, as_of)
     first = o.groupby("customer_id")["order_date"].min().rename("first_order").reset_index()
     if customers is not None:
-        _require_columns(customers, "customers", ("customer_id", "region"))
+        require_columns(customers, "customers", ("customer_id", "region"))
         reg = customers.assign(customer_id=customers["customer_id"].astype(str)).set_index(
             "customer_id"
         )["region"]
