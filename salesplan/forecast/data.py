@@ -160,28 +160,62 @@ def to_long(
         "ds"].max()
     t_start = period_start(pd.Series([pd.Timestamp(start)]), f).iloc[0] if start is not None \
         else None
-    pieces = []
-    groups = agg.groupby(list(keys), sort=True) if keys else [((), agg)]
-    for kv, g in groups:
-        kv = kv if isinstance(kv, tuple) else (kv,)
-        first = t_start if t_start is not None else g["ds"].min()
-        grid = pd.date_range(first, t_end, freq=f)
-        if len(grid) == 0:
-            continue
-        y = g.set_index("ds")["y"].reindex(grid, fill_value=0.0)
-        piece = pd.DataFrame({"unique_id": series_id(keys, kv, id_style), "ds": grid,
-                              "y": y.to_numpy(dtype=float)})
-        for k, v in zip(keys, kv):
-            piece[k] = v
-        pieces.append(piece)
-    if not pieces:
+    # fill every series' grid [first, t_end] at once (one vectorised pass, no loop per
+    # series): periods as integers, y scattered into its grid position
+    code = _period_code(agg["ds"], f)
+    if keys:
+        grp = agg.groupby(list(keys), sort=True)
+        gid = grp.ngroup().to_numpy()
+        kvals = list(grp.size().index)
+    else:
+        gid = np.zeros(len(agg), dtype=np.int64)
+        kvals = [()]
+    n_groups = len(kvals)
+    first = np.full(n_groups, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, gid, code)
+    if t_start is not None:
+        first[:] = _period_code(pd.Series([t_start]), f)[0]
+    last = _period_code(pd.Series([t_end]), f)[0]
+    length = np.maximum(last - first + 1, 0)
+    if length.sum() == 0:
         raise ForecastInputError(
             f"table 'orders': no periods between start={start!r} and end={end!r}"
         )
-    out = pd.concat(pieces, ignore_index=True)
+    offset = np.concatenate([[0], np.cumsum(length)[:-1]])
+    gi = np.repeat(np.arange(n_groups), length)
+    grid = first[gi] + (np.arange(len(gi)) - offset[gi])
+    y_out = np.zeros(len(gi))
+    inside = (code >= first[gid]) & (code <= last)
+    y_out[offset[gid[inside]] + code[inside] - first[gid[inside]]] = agg["y"].to_numpy(float)[inside]
+    kv_tuples = [kv if isinstance(kv, tuple) else (kv,) for kv in kvals]
+    names = np.array([series_id(keys, kv, id_style) for kv in kv_tuples], dtype=object)
+    out = pd.DataFrame({"unique_id": names[gi], "ds": _period_start_of_code(grid, f),
+                        "y": y_out})
+    for j, k in enumerate(keys):
+        out[k] = np.array([kv[j] for kv in kv_tuples], dtype=object)[gi]
     out["ds"] = out["ds"].astype("datetime64[ns]")
     out["unique_id"] = out["unique_id"].astype(str)
     return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+
+
+def _period_code(ds: pd.Series, f: str) -> np.ndarray:
+    """Integer number of the period starting at each (period-start) date: months since
+    1970 (``MS``), quarters since 1970 (``QS``) or weeks since Monday 1970-01-05."""
+    d = pd.to_datetime(pd.Series(ds)).to_numpy().astype("datetime64[D]")
+    if f == "W-MON":
+        return (d.astype(np.int64) - 4) // 7
+    months = d.astype("datetime64[M]").astype(np.int64)
+    return months // 3 if f == "QS" else months
+
+
+def _period_start_of_code(code: np.ndarray, f: str) -> np.ndarray:
+    """Inverse of :func:`_period_code`: the start date of each period number."""
+    code = np.asarray(code, dtype=np.int64)
+    if f == "W-MON":
+        return (code * 7 + 4).astype("datetime64[D]").astype("datetime64[ns]")
+    months = code * 3 if f == "QS" else code
+    return months.astype("datetime64[M]").astype("datetime64[ns]")
 
 
 def _orders_with_customer_keys(data, keys: tuple[str, ...]) -> pd.DataFrame:
