@@ -30,6 +30,7 @@ __all__ = [
     "CJKFontWarning",
     "bar_chart",
     "configure_fonts",
+    "fan_chart",
     "line_chart",
     "money_axis",
     "new_figure",
@@ -253,6 +254,101 @@ def line_chart(
     return fig
 
 
+def fan_chart(
+    history: pd.Series | pd.DataFrame,
+    forecast: pd.DataFrame,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    money: bool = False,
+    levels: Sequence[int] = (80, 95),
+    ncols: int = 3,
+    size=None,
+) -> Figure:
+    """History as a line and the forecast as a fan (mean line, shaded intervals).
+
+    Parameters
+    ----------
+    history : Series or DataFrame
+        Observed values indexed by date; a DataFrame gives one panel per column (small
+        multiples sharing the title and axis labels), a Series one panel.
+    forecast : DataFrame
+        Long form ``series, ds, mean, lo-<L>, hi-<L>`` (``series`` optional for a single
+        panel; it names the ``history`` column of each panel).
+    title, xlabel, ylabel : str
+        Figure title and axis labels (with units).
+    money : bool
+        Format the value axes as money.
+    levels : sequence of int
+        Interval levels drawn, widest lightest (columns ``lo-L``/``hi-L`` must exist).
+    ncols : int
+        Panels per row for several series.
+    """
+    if not title or not xlabel or not ylabel:
+        raise ValueError(
+            f"charts need a title and both axis labels with units; got title={title!r}, "
+            f"xlabel={xlabel!r}, ylabel={ylabel!r}"
+        )
+    hist = history.to_frame() if isinstance(history, pd.Series) else history
+    names = [str(c) for c in hist.columns]
+    fc = forecast.copy()
+    if "series" not in fc.columns:
+        if len(names) != 1:
+            raise ValueError("fan_chart: forecast needs a 'series' column for several panels")
+        fc["series"] = names[0]
+    fc["series"] = fc["series"].astype(str)
+    missing = [f"{s}-{lv}" for lv in levels for s in ("lo", "hi") if f"{s}-{lv}" not in fc.columns]
+    if missing or "mean" not in fc.columns or "ds" not in fc.columns:
+        raise ValueError(f"fan_chart: forecast lacks column(s) {missing or ['ds', 'mean']}")
+    configure_fonts()
+    n = len(names)
+    cols = max(1, min(ncols, n))
+    rows = -(-n // cols)
+    if size is None:
+        size = (8.0, 4.0) if n == 1 else (3.6 * cols, 2.7 * rows + 0.6)
+    fig = Figure(figsize=size, dpi=100, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    shades = sorted(levels, reverse=True)
+    for k, name in enumerate(names):
+        ax = axes[k // cols][k % cols]
+        h = hist.iloc[:, k].dropna()
+        f = fc[fc["series"] == name].sort_values("ds")
+        ax.plot(h.index, h.to_numpy(float), color=PALETTE[0], linewidth=1.6, label="actual")
+        for j, lv in enumerate(shades):
+            ax.fill_between(f["ds"], f[f"lo-{lv}"].astype(float), f[f"hi-{lv}"].astype(float),
+                            color=PALETTE[1], alpha=0.18 + 0.17 * j, linewidth=0,
+                            label=f"{lv}% interval")
+        if len(h) and len(f):  # join the last actual to the first forecast
+            ax.plot([h.index[-1], f["ds"].iloc[0]], [float(h.iloc[-1]), float(f["mean"].iloc[0])],
+                    color=PALETTE[5], linewidth=1.2, linestyle=":")
+        ax.plot(f["ds"], f["mean"].astype(float), color=PALETTE[5], linewidth=1.8, marker="o",
+                markersize=3, label="forecast (mean)")
+        ax.grid(axis="y", color="#dddddd", linewidth=0.8)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        if n > 1:
+            ax.set_title(name, loc="left", fontsize=10)
+        if money:
+            money_axis(ax.yaxis)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    if n == 1:
+        axes[0][0].set_title(title, loc="left", fontsize=12, fontweight="bold")
+        axes[0][0].set_xlabel(xlabel)
+        axes[0][0].set_ylabel(ylabel)
+    else:
+        fig.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold")
+        fig.supxlabel(xlabel)
+        fig.supylabel(ylabel)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
+    return fig
+
+
 def to_png(fig: Figure) -> bytes:
     """PNG bytes of ``fig`` (no timestamp or software metadata, so stable across runs)."""
     buf = io.BytesIO()
@@ -261,6 +357,9 @@ def to_png(fig: Figure) -> bytes:
 
 
 def _title(fig: Figure) -> str:
+    sup = fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""
+    if sup:  # small multiples: the figure title, not the first panel's
+        return sup
     for ax in fig.axes:
         t = ax.get_title(loc="left") or ax.get_title()
         if t:

@@ -1,0 +1,52 @@
+"""Report helpers used by the planning notebooks (salesplan.reports.charts.fan_chart)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesplan.reports import charts
+
+
+def _forecast(series, start="2027-01-01", mean=100.0):
+    ds = pd.date_range(start, periods=3, freq="MS")
+    return pd.DataFrame({"series": series, "ds": ds, "mean": mean,
+                         "lo-80": mean - 10, "hi-80": mean + 10,
+                         "lo-95": mean - 20, "hi-95": mean + 20})
+
+
+def test_fan_chart_one_series_has_title_labels_and_png():
+    hist = pd.Series(np.arange(12, dtype=float), index=pd.date_range("2026-01-01", periods=12, freq="MS"),
+                     name="company")
+    fig = charts.fan_chart(hist, _forecast("company").drop(columns="series"), title="Company revenue",
+                           xlabel="month", ylabel="revenue (currency)", money=True)
+    ax = fig.axes[0]
+    assert ax.get_title(loc="left") == "Company revenue"
+    assert ax.get_xlabel() == "month" and ax.get_ylabel() == "revenue (currency)"
+    assert charts._title(fig) == "Company revenue"
+    png = charts.to_png(fig)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png == charts.to_png(fig)  # stable bytes
+
+
+def test_fan_chart_small_multiples_use_the_figure_title():
+    idx = pd.date_range("2026-01-01", periods=12, freq="MS")
+    hist = pd.DataFrame({"East": 1.0, "West": 2.0, "北区": 3.0}, index=idx)
+    fc = pd.concat([_forecast(s) for s in hist.columns], ignore_index=True)
+    fig = charts.fan_chart(hist, fc, title="Regions", xlabel="month", ylabel="revenue", ncols=2)
+    visible = [a for a in fig.axes if a.get_visible()]
+    assert len(visible) == 3
+    assert [a.get_title(loc="left") for a in visible] == ["East", "West", "北区"]
+    assert charts._title(fig) == "Regions"
+
+
+def test_fan_chart_rejects_missing_labels_and_columns():
+    hist = pd.Series([1.0, 2.0], index=pd.date_range("2026-11-01", periods=2, freq="MS"), name="x")
+    with pytest.raises(ValueError, match="axis labels"):
+        charts.fan_chart(hist, _forecast("x"), title="t", xlabel="", ylabel="y")
+    with pytest.raises(ValueError, match="lo-95"):
+        charts.fan_chart(hist, _forecast("x").drop(columns="lo-95"), title="t", xlabel="x", ylabel="y")
+    two = pd.DataFrame({"a": [1.0], "b": [2.0]}, index=pd.date_range("2026-12-01", periods=1, freq="MS"))
+    with pytest.raises(ValueError, match="series"):
+        charts.fan_chart(two, _forecast("a").drop(columns="series"), title="t", xlabel="x", ylabel="y")
