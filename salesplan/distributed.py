@@ -37,28 +37,30 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+
+from salesplan.data.checks import as_date
 
 __all__ = [
     "ENV_SCHEDULER",
     "ENV_TIMEOUT",
     "DaskSchedulerError",
-    "scheduler_address",
-    "connect",
-    "run_tasks",
-    "customer_partition",
-    "partition_data",
-    "map_partitions",
-    "map_customer_partitions",
     "churn_features_distributed",
+    "connect",
+    "customer_partition",
+    "map_customer_partitions",
+    "map_partitions",
+    "partition_data",
+    "run_tasks",
+    "scheduler_address",
     "score_churn",
-    "score_transaction_model",
     "score_credit",
+    "score_transaction_model",
 ]
 
 #: Environment variable holding the scheduler address when none is passed.
@@ -156,10 +158,7 @@ def connect(scheduler=None, timeout: float | None = None) -> Iterator:
 
 
 def _n_threads(client) -> int:
-    try:
-        return max(1, int(sum(client.nthreads().values())))
-    except Exception:  # pragma: no cover - scheduler without workers yet
-        return 1
+    return max(1, int(sum(client.nthreads().values())))
 
 
 def _chunk(fn, tasks):
@@ -353,9 +352,7 @@ def churn_features_distributed(data, as_of, bgnbd: bool = True, horizon_days: in
     is fitted once here on all customers (as ``churn_features`` does) and broadcast.
     Same frame as the local function (column order aside).
     """
-    from salesplan.churn import _as_timestamp
-
-    as_of = _as_timestamp(as_of)
+    as_of = as_date(as_of)
     model = _bgnbd_feature_model(data, as_of) if bgnbd else None
     return map_customer_partitions(_churn_features_part, data, as_of, int(horizon_days), bgnbd,
                                    broadcast=[model], scheduler=scheduler,
@@ -385,10 +382,8 @@ def score_churn(classifier, data, as_of=None, *, n_drivers: int = 3, scheduler=N
     DataFrame indexed by ``customer_id``: ``p_churn`` and, when ``n_drivers > 0``,
     ``top_drivers``.
     """
-    from salesplan.churn import _as_timestamp
-
     classifier._check_fitted()
-    as_of = _as_timestamp(classifier.as_of_ if as_of is None else as_of)
+    as_of = as_date(classifier.as_of_ if as_of is None else as_of)
     model = _bgnbd_feature_model(data, as_of) if classifier.bgnbd_features else None
     return map_customer_partitions(_score_churn_part, data, as_of, int(n_drivers),
                                    broadcast=[classifier, model], scheduler=scheduler,
@@ -425,10 +420,8 @@ def score_transaction_model(model, data, as_of, horizon: float = 365.25 / 4 / 7,
     -------
     DataFrame indexed by ``customer_id``: ``p_alive``, ``expected_purchases``.
     """
-    from salesplan.churn import _as_timestamp
-
     model._check_fitted()
-    return map_customer_partitions(_score_tm_part, data, _as_timestamp(as_of), float(horizon),
+    return map_customer_partitions(_score_tm_part, data, as_date(as_of), float(horizon),
                                    freq, broadcast=[model], scheduler=scheduler,
                                    npartitions=npartitions, timeout=timeout)
 
@@ -474,7 +467,7 @@ def score_credit(scorecard, data=None, as_of=None, *, features: pd.DataFrame | N
             raise ValueError("score_credit: pass features=, or data= (with an invoices "
                              "table) and as_of=")
         params = credit.CreditFeatureParams() if params is None else params
-        out = map_customer_partitions(_score_credit_part, data, credit._as_timestamp(as_of),
+        out = map_customer_partitions(_score_credit_part, data, as_date(as_of),
                                       params, broadcast=[scorecard], scheduler=scheduler,
                                       npartitions=npartitions, timeout=timeout)
     out["grade"] = pd.Categorical(out["grade"], categories=list(scorecard.grades), ordered=True)

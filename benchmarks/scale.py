@@ -1,0 +1,426 @@
+"""Time and peak memory of every plan stage at growing company size (issue 8).
+
+    python benchmarks/scale.py --scales 1 10            # all stages, local
+    python benchmarks/scale.py --scales 1 10 --dask     # + forecast/scoring on a LocalCluster
+    python benchmarks/scale.py --scales 1 --stages to_long_pandas to_long_duckdb
+
+Method
+------
+* The demo company is generated once per scale (``salesplan.synthetic.generate(seed=7,
+  scale=s)``, stage ``generate``) and pickled to a work folder; the DuckDB file written
+  by stage ``write_duckdb`` is the input of the other stages.
+* **Every stage runs in its own fresh child process** (``python scale.py --child``), which
+  loads its inputs (not timed), then times the stage with ``time.perf_counter``.
+  Peak memory is the child's ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (high-water
+  mark of the resident set, KiB on Linux) read after the stage: it includes the
+  interpreter, imports and the stage's inputs, i.e. what a machine must hold to run the
+  stage.  ``base`` is the same high-water mark just before the timed part, so
+  ``peak - base`` is a lower bound of what the stage itself adds.  Dask workers are
+  separate processes: their memory is reported by the scheduler (``worker_peak``:
+  the largest worker's ``memory`` metric at the end of the stage), not in ``peak``.
+* Stages that need a forecast distribution (targets) build it untimed in the child.
+* ``--repeat n`` repeats each child n times and reports the median time and max peak.
+
+Output: one table per run plus, for two or more scales, the ratio of time and peak
+memory between consecutive scales next to the ratio of order lines (linear growth =
+the same ratio).  ``--json`` writes the raw records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+AS_OF = "2026-12-31"
+CREDIT_AS_OF = "2025-12-31"
+QUARTER = "2027Q1"
+
+STAGES = [
+    "generate", "write_duckdb", "load_duckdb", "validate",
+    "to_long_pandas", "to_long_duckdb",
+    "forecast_local", "forecast_dask",
+    "churn_features", "churn_fit", "churn_score", "churn_score_dask",
+    "credit_features", "credit_fit", "credit_score", "credit_score_dask",
+    "segments", "targets",
+]
+DASK_STAGES = {"forecast_dask", "churn_score_dask", "credit_score_dask"}
+
+
+# ============================================================================ helpers
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _paths(work: Path, scale: float):
+    tag = f"s{scale:g}"
+    return work / f"{tag}.pkl", work / f"{tag}.duckdb"
+
+
+def _load(work, scale):
+    from salesplan.data import open_source
+
+    _, db = _paths(work, scale)
+    return open_source(f"duckdb:///{db}").load()
+
+
+def _long_duckdb(db: Path, keys=("region", "rep_id")):
+    """Monthly long series of the order lines aggregated in DuckDB (same frame as to_long).
+
+    One SQL statement: sum by keys and month, a grid of months per series from its
+    first month to the last month of the data (``generate_series``), left join, 0 fill.
+    """
+    from salesplan.data import open_source
+
+    src = open_source(f"duckdb:///{db}")
+    sel = ", ".join(f"coalesce(CAST({k} AS VARCHAR), '(none)') AS {k}" for k in keys)
+    kcols = ", ".join(keys)
+    uid = " || '|' || ".join(f"'{k}=' || {k}" for k in keys)
+    join = ("JOIN customers c USING (customer_id)" if "region" in keys else "")
+    q = f"""
+    WITH agg AS (
+        SELECT {sel}, CAST(date_trunc('month', o.order_date) AS TIMESTAMP) AS ds,
+               sum(o.amount) AS y
+        FROM orders o {join}
+        GROUP BY ALL
+    ), bounds AS (
+        SELECT {kcols}, min(ds) AS first_ds FROM agg GROUP BY ALL
+    ), last AS (SELECT max(ds) AS last_ds FROM agg),
+    grid AS (
+        SELECT {kcols}, unnest(generate_series(first_ds, last_ds, INTERVAL 1 MONTH)) AS ds
+        FROM bounds, last
+    )
+    SELECT {uid} AS unique_id, g.ds, coalesce(a.y, 0.0) AS y, {", ".join(f"g.{k}" for k in keys)}
+    FROM grid g LEFT JOIN agg a USING ({kcols}, ds)
+    ORDER BY unique_id, g.ds
+    """
+    out = src.sql(q)
+    out["ds"] = out["ds"].astype("datetime64[ns]")
+    return out
+
+
+def _long_for_forecast(data):
+    from salesplan.forecast import to_long
+
+    return to_long(data, keys=("region", "rep_id"), end=f"{AS_OF[:7]}-01")
+
+
+# ============================================================================ stages
+def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
+    """Run one stage in this process; returns its record (time, peak, extras)."""
+    warnings.simplefilter("ignore")
+    rec: dict = {"stage": stage, "scale": scale}
+    pkl, db = _paths(work, scale)
+    timed = None  # callable doing the measured work, returns extras dict
+    cluster = client = None
+
+    if stage == "generate":
+        from salesplan.synthetic import generate
+
+        def timed():
+            company = generate(seed=7, scale=scale, as_of=AS_OF)
+            with open(pkl, "wb") as fh:  # written inside the stage: part of its cost
+                pickle.dump(company.data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            return {"rows": len(company.data.orders)}
+    elif stage == "write_duckdb":
+        from salesplan.data import open_source
+
+        with open(pkl, "rb") as fh:
+            data = pickle.load(fh)
+        if db.exists():
+            db.unlink()
+
+        def timed():
+            open_source(f"duckdb:///{db}").write(data, replace=True)
+            return {"rows": len(data.orders)}
+    elif stage == "load_duckdb":
+        def timed():
+            return {"rows": len(_load(work, scale).orders)}
+    else:
+        data = _load(work, scale)
+        rec["rows"] = len(data.orders)
+        if stage == "validate":
+            from salesplan.data import validate
+
+            def timed():
+                rep = validate(data, as_of=AS_OF)
+                return {"ok": bool(rep.ok)}
+        elif stage == "to_long_pandas":
+            from salesplan.forecast import to_long
+
+            def timed():
+                t0 = time.perf_counter()
+                a = to_long(data, keys=("region", "rep_id"))
+                t1 = time.perf_counter()
+                b = to_long(data, keys=("customer_id",))
+                t2 = time.perf_counter()
+                return {"series": a["unique_id"].nunique() + b["unique_id"].nunique(),
+                        "region_rep_s": round(t1 - t0, 3), "customer_s": round(t2 - t1, 3)}
+        elif stage == "to_long_duckdb":
+            from salesplan.forecast import to_long
+
+            ref = to_long(data, keys=("region", "rep_id"))
+            del data
+
+            def timed():
+                t0 = time.perf_counter()
+                a = _long_duckdb(db, ("region", "rep_id"))
+                t1 = time.perf_counter()
+                b = _long_duckdb(db, ("customer_id",))
+                t2 = time.perf_counter()
+                same = (len(a) == len(ref) and (a["unique_id"].to_numpy() == ref["unique_id"].to_numpy()).all()
+                        and abs(a["y"].to_numpy() - ref["y"].to_numpy()).max() < 1e-6)
+                return {"series": a["unique_id"].nunique() + b["unique_id"].nunique(),
+                        "region_rep_s": round(t1 - t0, 3), "customer_s": round(t2 - t1, 3),
+                        "equals_pandas": bool(same)}
+        elif stage in ("forecast_local", "forecast_dask"):
+            from salesplan.forecast import Forecaster
+
+            long = _long_for_forecast(data)
+            del data
+            kw = {"method": opts.get("method", "combo"), "n_windows": 3}
+            if stage == "forecast_dask":
+                cluster, client = _start_cluster()
+                kw.update(engine="dask", scheduler=cluster.scheduler_address)
+            else:
+                kw.update(n_jobs=opts.get("n_jobs", 1))
+
+            def timed():
+                f = Forecaster(**kw).fit(long)
+                f.predict(3)
+                n = long["unique_id"].nunique()
+                return {"series": n}
+        elif stage == "churn_features":
+            from salesplan.churn import churn_features
+
+            def timed():
+                return {"customers": len(churn_features(data, AS_OF))}
+        elif stage in ("churn_fit", "churn_score", "churn_score_dask"):
+            from salesplan.churn import ChurnClassifier, churn_risk_list
+
+            if stage == "churn_fit":
+                def timed():
+                    clf = ChurnClassifier().fit(data, AS_OF)
+                    with open(work / f"s{scale:g}.churn.pkl", "wb") as fh:
+                        pickle.dump(clf, fh)
+                    return {"train_rows": int(clf.training_summary_["customers"].sum())}
+            else:
+                with open(work / f"s{scale:g}.churn.pkl", "rb") as fh:
+                    clf = pickle.load(fh)
+                if stage == "churn_score":
+                    def timed():
+                        risk = churn_risk_list(data, AS_OF, classifier=clf)
+                        return {"customers": len(risk)}
+                else:
+                    from salesplan.distributed import score_churn
+
+                    cluster, client = _start_cluster()
+
+                    def timed():
+                        out = score_churn(clf, data, AS_OF, scheduler=client)
+                        return {"customers": len(out)}
+        elif stage in ("credit_features", "credit_fit", "credit_score", "credit_score_dask"):
+            from salesplan import credit
+
+            if stage == "credit_features":
+                def timed():
+                    X = credit.credit_features(data.invoices, data.orders, data.customers, CREDIT_AS_OF)
+                    y = credit.credit_target(data.invoices, CREDIT_AS_OF)
+                    return {"customers": len(X), "labelled": len(y)}
+            elif stage == "credit_fit":
+                X = credit.credit_features(data.invoices, data.orders, data.customers, CREDIT_AS_OF)
+                y = credit.credit_target(data.invoices, CREDIT_AS_OF)
+                X = X.loc[X.index.intersection(y.index)]
+                y = y.reindex(X.index)
+
+                def timed():
+                    card = credit.CreditScorecard().fit(X, y)
+                    with open(work / f"s{scale:g}.credit.pkl", "wb") as fh:
+                        pickle.dump(card, fh)
+                    return {"train_rows": len(X)}
+            else:
+                with open(work / f"s{scale:g}.credit.pkl", "rb") as fh:
+                    card = pickle.load(fh)
+                if stage == "credit_score":
+                    def timed():
+                        X = credit.credit_features(data.invoices, data.orders, data.customers, AS_OF)
+                        card.predict_proba(X)
+                        g = card.grade(X)
+                        return {"customers": len(g)}
+                else:
+                    from salesplan.distributed import score_credit
+
+                    cluster, client = _start_cluster()
+
+                    def timed():
+                        return {"customers": len(score_credit(card, data, AS_OF, scheduler=client))}
+        elif stage == "segments":
+            from salesplan import segments
+
+            def timed():
+                a = segments.abc_classes(data.orders, AS_OF, customers=data.customers)
+                r = segments.rfm_scores(data.orders, AS_OF)
+                life = segments.lifecycle_stages(data.orders, AS_OF)
+                return {"customers": max(len(a), len(r), len(life))}
+        elif stage == "targets":
+            from salesplan.forecast import hierarchy_forecast
+            from salesplan.targets import TargetParams, propose_targets, quarter_paths_from_forecast
+
+            hf = hierarchy_forecast(data, levels=((), ("region",)), h=3, n_paths=1000, seed=0,
+                                    method="theta", reconcile_method="bottom_up")
+            dist = quarter_paths_from_forecast(hf)
+
+            def timed():
+                plan = propose_targets(data, dist, TargetParams(quarter=QUARTER), as_of=AS_OF)
+                return {"reps": len(plan.tables().get("reps", []))}
+        else:
+            raise SystemExit(f"unknown stage {stage!r}; expected one of {STAGES}")
+
+    base = _peak_mib()
+    t0 = time.perf_counter()
+    extra = timed() or {}
+    rec["seconds"] = time.perf_counter() - t0
+    rec["peak_mib"] = _peak_mib()
+    rec["base_mib"] = base
+    rec.update(extra)
+    if "series" in extra and stage.startswith("forecast"):
+        rec["series_per_s"] = extra["series"] / rec["seconds"]
+    if client is not None:
+        mem = [w.get("metrics", {}).get("memory", 0)
+               for w in client.scheduler_info().get("workers", {}).values()]
+        rec["worker_peak_mib"] = max(mem) / 2**20 if mem else None
+        client.close()
+        cluster.close()
+    return rec
+
+
+def _start_cluster():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=50)
+    client = Client(cluster)
+    # warm the workers: import salesplan and the libraries once (not part of the stage)
+    client.run(lambda: __import__("salesplan.forecast") and __import__("salesplan.churn")
+               and __import__("salesplan.credit") and None)
+    return cluster, client
+
+
+# ============================================================================ driver
+def _child(stage, scale, work, opts, timeout) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", stage, "--scales", str(scale),
+           "--work", str(work), "--opts", json.dumps(opts)]
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"stage": stage, "scale": scale, "error": f"timeout after {timeout} s"}
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode != 0 or not lines:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        return {"stage": stage, "scale": scale, "error": f"exit {p.returncode}: {' | '.join(tail)}"}
+    rec = json.loads(lines[-1])
+    rec["child_wall_s"] = wall
+    return rec
+
+
+def _fmt(v, nd=2):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.{nd}f}"
+    return str(v)
+
+
+def print_table(records, scales):
+    print("\n| stage | " + " | ".join(f"s={s:g} time (s) | s={s:g} peak MiB" for s in scales)
+          + (" | time ratio | peak ratio |" if len(scales) >= 2 else " |"))
+    print("|---" * (1 + 2 * len(scales) + (2 if len(scales) >= 2 else 0)) + "|")
+    by = {(r["stage"], r["scale"]): r for r in records}
+    for st in dict.fromkeys(r["stage"] for r in records):
+        cells = []
+        for s in scales:
+            r = by.get((st, s), {})
+            cells += [_fmt(r.get("seconds")) if "error" not in r else "FAIL", _fmt(r.get("peak_mib"), 0)]
+        line = f"| {st} | " + " | ".join(cells)
+        if len(scales) >= 2:
+            a, b = by.get((st, scales[-2]), {}), by.get((st, scales[-1]), {})
+            tr = b["seconds"] / a["seconds"] if a.get("seconds") and b.get("seconds") else None
+            pr = b["peak_mib"] / a["peak_mib"] if a.get("peak_mib") and b.get("peak_mib") else None
+            line += f" | {_fmt(tr, 1)} | {_fmt(pr, 1)}"
+        print(line + " |")
+    rows = {s: by.get(("load_duckdb", s), {}).get("rows") for s in scales}
+    print("\norder lines per scale: " + ", ".join(f"s={s:g}: {rows[s]}" for s in scales))
+    for r in records:
+        extra = {k: v for k, v in r.items() if k not in ("stage", "scale", "seconds", "peak_mib",
+                                                         "base_mib", "child_wall_s")}
+        print(f"  s={r['scale']:g} {r['stage']}: base {_fmt(r.get('base_mib'), 0)} MiB "
+              + " ".join(f"{k}={_fmt(v)}" for k, v in extra.items()))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scales", nargs="+", type=float, default=[1.0, 10.0])
+    ap.add_argument("--stages", nargs="+", default=None)
+    ap.add_argument("--dask", action="store_true", help="include the *_dask stages")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--work", default=None, help="work folder (default: a temp folder)")
+    ap.add_argument("--method", default="combo", help="Forecaster method")
+    ap.add_argument("--n-jobs", type=int, default=1, help="Forecaster n_jobs of forecast_local")
+    ap.add_argument("--timeout", type=int, default=3600, help="seconds per stage")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--opts", default="{}", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.child:
+        rec = run_stage(a.child, a.scales[0], Path(a.work), json.loads(a.opts))
+        print(json.dumps(rec, default=float))
+        return
+    work = Path(a.work or tempfile.mkdtemp(prefix="salesplan-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    stages = a.stages or [s for s in STAGES if a.dask or s not in DASK_STAGES]
+    opts = {"method": a.method, "n_jobs": a.n_jobs}
+    print(f"work folder {work}; cpu count {os.cpu_count()}; python {sys.version.split()[0]}")
+    records = []
+    for s in a.scales:
+        pkl, db = _paths(work, s)
+        todo = list(stages)
+        # inputs of later stages
+        if not pkl.exists() and "generate" not in todo:
+            todo.insert(0, "generate")
+        if not db.exists() and "write_duckdb" not in todo:
+            todo.insert(todo.index("generate") + 1 if "generate" in todo else 0, "write_duckdb")
+        if any(t.startswith("churn_score") for t in todo) and "churn_fit" not in todo \
+                and not (work / f"s{s:g}.churn.pkl").exists():
+            todo.insert(todo.index(next(t for t in todo if t.startswith("churn_score"))), "churn_fit")
+        if any(t.startswith("credit_score") for t in todo) and "credit_fit" not in todo \
+                and not (work / f"s{s:g}.credit.pkl").exists():
+            todo.insert(todo.index(next(t for t in todo if t.startswith("credit_score"))), "credit_fit")
+        for st in todo:
+            runs = [_child(st, s, work, opts, a.timeout) for _ in range(a.repeat if st not in (
+                "generate", "write_duckdb") else 1)]
+            ok = [r for r in runs if "error" not in r]
+            rec = dict(ok[0] if ok else runs[0])
+            if ok:
+                rec["seconds"] = statistics.median(r["seconds"] for r in ok)
+                rec["peak_mib"] = max(r["peak_mib"] for r in ok)
+            records.append(rec)
+            msg = rec.get("error") or (f"{rec['seconds']:8.2f} s  peak {rec['peak_mib']:7.0f} MiB")
+            print(f"s={s:<5g} {st:18s} {msg}", flush=True)
+    print_table(records, a.scales)
+    if a.json:
+        Path(a.json).write_text(json.dumps(records, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
