@@ -37,7 +37,7 @@ from salesplan.data.fingerprinting import frame_fingerprint
 from salesplan.forecast import models as M
 from salesplan.forecast.data import canonical_freq, season_length_of, validate_long
 
-CACHE_VERSION = "forecast-1"
+CACHE_VERSION = "forecast-2"
 
 
 @dataclass
@@ -91,11 +91,89 @@ def _period_index(ds: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndarray:
     return ((ds - pd.Timestamp("1970-01-05")).days // 7).to_numpy()
 
 
-def _fit_model(method, y, m):
+#: methods that may be fitted on an engine-adjusted series (not the seasonal naive family,
+#: whose point is to repeat the raw season, nor the intermittent-demand methods)
+_NOT_ADJUSTABLE = {"snaive", "naive", "mean", "sba", "croston", "tsb"}
+
+
+def _stable_seasonality(y, m, alpha=0.01):
+    """F-test for stable seasonality on the detrended series (X-11, Lothian & Morry 1978).
+
+    ``ratio_t = y_t / CMA_t`` (centred 2 x m moving average, so a trend does not mask the
+    season); one-way ANOVA of the ratios by season position; seasonal when the p-value
+    is below ``alpha``.  Needs ``y > 0`` and at least 2 ratios per position.
+    """
+    from scipy.stats import f_oneway
+
+    y = np.asarray(y, float)
+    n = len(y)
+    if m <= 1 or n < 2 * m + 1 or np.any(y <= 0):
+        return False
+    w = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
+    cma = np.convolve(y, w, mode="valid")
+    off = (len(w) - 1) // 2
+    pos = np.arange(off, off + len(cma)) % m
+    ratio = y[off: off + len(cma)] / cma
+    groups = [ratio[pos == k] for k in range(m)]
+    if min(len(g) for g in groups) < 2:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = f_oneway(*groups).pvalue
+    return bool(np.isfinite(p) and p < alpha)
+
+
+class _EngineAdjusted:
+    """A method fitted on the classically (multiplicatively) seasonally adjusted series.
+
+    Used when the methods' own seasonality test (the lag-m autocorrelation of the raw
+    series, R ``thetaf`` rule) misses a season that the detrended F-test finds -- the
+    usual case for a growing monthly sales series with a few years of history, where the
+    trend dominates the autocorrelations and the Q4 peak would otherwise be extrapolated
+    into Q1.  ``f_{T+j} = inner_{T+j} * idx[(n + j - 1) mod m]``.
+    """
+
+    def __init__(self, method, m):
+        self.method, self.m = method, m
+
+    def fit(self, y):
+        from salesplan.forecast import classic
+
+        y = np.asarray(y, float)
+        self.n_ = len(y)
+        self.idx_ = classic.multiplicative_indices(y, self.m)
+        ins = self.idx_[np.arange(self.n_) % self.m]
+        self.inner_ = M.make_method(self.method, 1).fit(y / ins)
+        self.ins_ = ins
+        return self
+
+    def predict(self, h):
+        fut = self.idx_[np.arange(self.n_, self.n_ + h) % self.m]
+        return np.asarray(self.inner_.predict(h), float) * fut
+
+    def fitted(self):
+        return np.asarray(self.inner_.fitted(), float) * self.ins_
+
+
+def _make_model(method, y, m, seasonal_test="detrended"):
+    """The model object for ``method`` on ``y``: engine-adjusted (:class:`_EngineAdjusted`)
+    when ``seasonal_test="detrended"``, the method can be adjusted, the raw-series test of
+    :func:`salesplan.forecast.classic.seasonal_test` says non-seasonal and
+    :func:`_stable_seasonality` says seasonal; otherwise the method as is."""
+    if seasonal_test == "detrended" and m > 1 and method not in _NOT_ADJUSTABLE:
+        from salesplan.forecast import classic
+
+        y = np.asarray(y, float)
+        if np.all(y > 0) and not classic.seasonal_test(y, m) and _stable_seasonality(y, m):
+            return _EngineAdjusted(method, m)
+    return M.make_method(method, m)
+
+
+def _fit_model(method, y, m, seasonal_test="detrended"):
     """Fit one method on one series; returns (model, scale, resid)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = M.make_method(method, m).fit(y)
+        model = _make_model(method, y, m, seasonal_test).fit(y)
         fitted = model.fitted()
     resid = np.asarray(y, float) - fitted
     s = _rmse(y, fitted)
@@ -106,14 +184,14 @@ def _fit_model(method, y, m):
     return model, s, resid
 
 
-def _backtest_one(uid, y, m, methods, cuts, h):
+def _backtest_one(uid, y, m, methods, cuts, h, seasonal_test="detrended"):
     """Rolling-origin errors of ``methods`` on one series: list of dicts."""
     out = []
     for cut in cuts:
         train, test = y[:cut], y[cut: cut + h]
         for meth in methods:
             try:
-                model, s, _ = _fit_model(meth, train, m)
+                model, s, _ = _fit_model(meth, train, m, seasonal_test)
                 f = model.predict(h)
             except Exception:  # a model that cannot fit this window is scored as missing
                 continue
@@ -122,8 +200,8 @@ def _backtest_one(uid, y, m, methods, cuts, h):
     return out
 
 
-def _fit_one(uid, y, m, method):
-    model, s, resid = _fit_model(method, y, m)
+def _fit_one(uid, y, m, method, seasonal_test="detrended"):
+    model, s, resid = _fit_model(method, y, m, seasonal_test)
     return uid, model, s, resid
 
 
@@ -207,6 +285,13 @@ class Forecaster(BaseEstimator):
     correlation : {"residual", "independent"}
         Cross-series correlation of the path innovations: Ledoit-Wolf shrunk correlation
         of the one-step in-sample residuals over common dates, or none.
+    seasonal_test : {"detrended", "model"}
+        ``"detrended"`` (default): a positive series whose raw lag-m autocorrelation test
+        finds no season but whose detrended ratios pass the X-11 F-test for stable
+        seasonality (:func:`_stable_seasonality`, 1%) is seasonally adjusted by the engine
+        (classical multiplicative indices) and the method is fitted on the adjusted series
+        (the trend of a growing series otherwise hides the season from the methods' own
+        test); ``"model"``: leave seasonality to each method.
     n_jobs : int
         Processes used over series (joblib); 1 = in process.
     progress : bool
@@ -251,6 +336,7 @@ class Forecaster(BaseEstimator):
         allow_negative=True,
         nonnegative="auto",
         correlation="residual",
+        seasonal_test="detrended",
         n_jobs=1,
         progress=False,
         cache_dir=None,
@@ -273,6 +359,7 @@ class Forecaster(BaseEstimator):
         self.allow_negative = allow_negative
         self.nonnegative = nonnegative
         self.correlation = correlation
+        self.seasonal_test = seasonal_test
         self.n_jobs = n_jobs
         self.progress = progress
         self.cache_dir = cache_dir
@@ -305,6 +392,9 @@ class Forecaster(BaseEstimator):
         if self.correlation not in ("residual", "independent"):
             raise ValueError(f"Forecaster: correlation={self.correlation!r}; expected "
                              "'residual' or 'independent'")
+        if self.seasonal_test not in ("detrended", "model"):
+            raise ValueError(f"Forecaster: seasonal_test={self.seasonal_test!r}; expected "
+                             "'detrended' or 'model'")
 
     def _settings_key(self):
         p = self.get_params()
@@ -411,7 +501,7 @@ class Forecaster(BaseEstimator):
                 if not cuts:
                     continue
                 meths = bt_methods if (bt_methods and u in regular) else [st.method]
-                tasks.append((u, y, m, meths, cuts, cv_h))
+                tasks.append((u, y, m, meths, cuts, cv_h, self.seasonal_test))
         rows = []
         for r in _run(tasks, _backtest_one, self.n_jobs, self.progress, "backtest",
                       self.engine, self.scheduler):
@@ -428,7 +518,8 @@ class Forecaster(BaseEstimator):
         self.calibration_ = self._calibrate(bt, cv_h)
 
         # ---- final fits
-        tasks = [(u, ys[u], m, st.method) for u, st in states.items() if st.kind == "model"]
+        tasks = [(u, ys[u], m, st.method, self.seasonal_test) for u, st in states.items()
+                 if st.kind == "model"]
         for u, model, s, resid in _run(tasks, _fit_one, self.n_jobs, self.progress, "fit",
                                    self.engine, self.scheduler):
             st = states[u]
@@ -437,6 +528,9 @@ class Forecaster(BaseEstimator):
                 members = M.METHODS[st.method]
                 st.reason = (f"{st.method}: mean of {', '.join(members)}" if len(members) > 1
                              else f"{st.method}") + " (method set by the caller)"
+            if isinstance(model, _EngineAdjusted):
+                st.reason += ("; fitted on the seasonally adjusted series (season found by "
+                              "the detrended F-test, missed by the raw autocorrelation test)")
         self._fit_fallbacks(states, ys, groups, m, freq, new_ids)
         self.series_ = states
 
@@ -490,6 +584,7 @@ class Forecaster(BaseEstimator):
             else:  # few errors: pool horizons after scaling by sqrt(j)
                 q = np.quantile(z / np.sqrt(hh), p) * np.sqrt(np.arange(1, cv_h + 1))
             out["q"][lv] = np.maximum.accumulate(q)
+        out["rho"] = _horizon_correlation(bt, cv_h)
         return out
 
     def _fit_fallbacks(self, states, ys, groups, m, freq, new_ids):
@@ -648,6 +743,24 @@ class Forecaster(BaseEstimator):
         inc = np.diff(np.r_[0.0, g**2])
         return np.sqrt(np.maximum(inc, 0.0))
 
+    def horizon_covariance_(self, h):
+        """Covariance (h x h) of the standardised h-step errors ``e_{T+j} / s_i``.
+
+        ``Sigma_{jl} = g_j g_l C_{jl}`` with ``g_j = q_{80,j} / z_{0.9}`` (the calibrated
+        marginal widths) and ``C`` the cross-horizon error correlation: the Toeplitz matrix
+        of the backtest lag correlations ``rho_k`` (``calibration_["rho"]``, see
+        :func:`_horizon_correlation`), so that the sum of a path over the horizon has the
+        spread of the backtest sums, not only each month; without a backtest estimate, the
+        local-level structure ``C_{jl} = g_min(j,l) / g_max(j,l)`` (errors accumulate).
+        """
+        g = self._qfactor(80, h) / norm.ppf(0.9)
+        rho = self.calibration_.get("rho") if hasattr(self, "calibration_") else None
+        if rho is None or not np.all(np.isfinite(rho)):
+            C = np.minimum.outer(g, g) / np.maximum(np.maximum.outer(g, g), 1e-300)
+        else:
+            C = _toeplitz_corr(np.asarray(rho, float), h)
+        return C * np.outer(g, g)
+
     def residual_correlation(self, ids=None, window=36):
         """Ledoit-Wolf shrunk correlation of one-step in-sample residuals over common dates.
 
@@ -690,9 +803,10 @@ class Forecaster(BaseEstimator):
                      corr=None):
         """Joint sample paths of the next ``h`` periods for every series.
 
-        ``path_{i,p,j} = mean_{i,j} + s_i * sum_{l<j} psi_l eps_{i,p,j-l}`` with
-        ``eps_{.,p,t} ~ N(0, R)`` (R: :meth:`residual_correlation`), clipped at 0 for
-        non-negative series.  The sum of a path over the horizon is a draw of the period
+        ``path_{i,p,j} = mean_{i,j} + s_i * sum_{l<=j} T_{jl} eps_{i,p,l}`` with
+        ``eps_{.,p,t} ~ N(0, R)`` (R: :meth:`residual_correlation`) and ``T`` the Cholesky
+        factor of :meth:`horizon_covariance_` (calibrated widths and cross-horizon
+        correlation), clipped at 0 for non-negative series.  The sum of a path over the horizon is a draw of the period
         total (e.g. the quarter), so ``P(total >= target) = mean(paths.sum(-1) >= target)``.
 
         Parameters
@@ -720,10 +834,7 @@ class Forecaster(BaseEstimator):
         rng = np.random.default_rng(seed)
         L = _safe_cholesky(R)
         eps = rng.standard_normal((n_paths, h, len(ids))) @ L.T  # (p, h, k)
-        psi = self.psi_(h)
-        T = np.zeros((h, h))
-        for j in range(h):
-            T[j, : j + 1] = psi[: j + 1][::-1]
+        T = _safe_cholesky(self.horizon_covariance_(h))  # lower triangular (h, h)
         err = np.einsum("jl,plk->kpj", T, eps)  # (k, p, h)
         paths = means[:, None, :] + scales[:, None, None] * err
         nonneg = np.array([self.series_[u].nonneg for u in ids])
@@ -769,6 +880,52 @@ class Forecaster(BaseEstimator):
         return pd.DataFrame([{"unique_id": u, "model": s.method, "reason": s.reason,
                               "n_obs": s.n, "scale": s.scale}
                              for u, s in self.series_.items()])
+
+
+def _horizon_correlation(bt, cv_h, min_pairs=30, clip=6.0):
+    """Lag correlations ``rho_k`` (k = 0..cv_h-1) of the standardised backtest errors.
+
+    ``z_{w,j} = (y - f) / s_i`` for window ``w`` (one series, one origin) and horizon
+    ``j``; ``rho_k = sum z_{w,j} z_{w,j+k} / sqrt(sum z_{w,j}^2 sum z_{w,j+k}^2)`` pooled over
+    windows and ``j`` (uncentred, so a level error shared by the months of one window counts
+    as correlation -- it is what widens the sum of the months).  ``z`` is clipped at
+    ``+-clip``.  Lags with fewer than ``min_pairs`` pairs take the previous lag's value.
+    Returns None when no lag can be estimated.
+    """
+    if len(bt) == 0 or cv_h < 2:
+        return None
+    z = (bt["y"].to_numpy(float) - bt["mean"].to_numpy(float)) / bt["scale"].to_numpy(float)
+    z = np.clip(np.where(np.isfinite(z), z, np.nan), -clip, clip)
+    win = pd.MultiIndex.from_arrays([bt["unique_id"].to_numpy(), bt["cutoff"].to_numpy()])
+    codes, _ = pd.factorize(win)
+    Z = np.full((codes.max() + 1, cv_h), np.nan)
+    Z[codes, bt["h"].to_numpy() - 1] = z
+    rho = np.ones(cv_h)
+    ok_any = False
+    for k in range(1, cv_h):
+        a, b = Z[:, :-k], Z[:, k:]
+        ok = np.isfinite(a) & np.isfinite(b)
+        if ok.sum() < min_pairs:
+            rho[k] = rho[k - 1] if k > 1 else np.nan
+            continue
+        den = np.sqrt(np.sum(a[ok] ** 2) * np.sum(b[ok] ** 2))
+        rho[k] = np.sum(a[ok] * b[ok]) / den if den > 0 else 0.0
+        ok_any = True
+    if not ok_any:
+        return None
+    return np.clip(rho, -0.5, 0.99)
+
+
+def _toeplitz_corr(rho, h):
+    """Positive semi-definite correlation matrix ``C_{jl} = rho_{|j-l|}`` (h x h)."""
+    r = np.r_[rho, np.full(max(0, h - len(rho)), rho[-1])][:h]
+    C = r[np.abs(np.subtract.outer(np.arange(h), np.arange(h)))]
+    w, V = np.linalg.eigh(C)
+    if w.min() < 1e-6:  # nearest PSD: clip eigenvalues, restore the unit diagonal
+        C = (V * np.maximum(w, 1e-6)) @ V.T
+        d = np.sqrt(np.diag(C))
+        C = C / np.outer(d, d)
+    return C
 
 
 def _safe_cholesky(R):
