@@ -997,11 +997,15 @@ def optimise_budget(
 
 # -- data: monthly sales and spend by region ------------------------------------------
 def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=None) -> pd.DataFrame:
-    """Monthly net sales by region (orders joined to ``customers.region``).
+    """Monthly net sales and order counts by region (orders joined to ``customers.region``).
 
     Returns
     -------
-    DataFrame ``region``, ``month`` (first day), ``sales`` (currency).
+    DataFrame ``region``, ``month`` (first day), ``sales`` (net, currency), ``orders``
+    (number of orders: distinct customer x order date with a positive line -- the
+    contract's ``order_id`` is a line id), ``gross_sales`` (positive lines, currency).
+    Order counts are much less noisy than currency (no order-value noise), which is
+    what :func:`fit_response_curves` uses by default.
     """
     _require(orders, "orders", ("order_date", "customer_id", "amount"))
     _require(customers, "customers", ("customer_id", "region"))
@@ -1010,8 +1014,14 @@ def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=No
         o = o[o["order_date"] <= _ts(as_of, "as_of")]
     o = o.merge(customers[["customer_id", "region"]], on="customer_id", how="inner")
     o["month"] = o["order_date"].dt.to_period("M").dt.to_timestamp()
-    out = o.groupby(["region", "month"], as_index=False)["amount"].sum()
-    return out.rename(columns={"amount": "sales"})
+    out = o.groupby(["region", "month"])["amount"].sum().rename("sales")
+    pos = o[o["amount"] > 0]
+    n = pos.drop_duplicates(["customer_id", "order_date"]).groupby(["region", "month"]).size()
+    gross = pos.groupby(["region", "month"])["amount"].sum()
+    out = pd.concat([out, n.rename("orders"), gross.rename("gross_sales")], axis=1)
+    out = out.fillna({"orders": 0, "gross_sales": 0.0}).reset_index()
+    out["orders"] = out["orders"].astype("int64")
+    return out
 
 
 def _design(months: pd.Series, trend: bool, seasonal: bool) -> np.ndarray:
@@ -1082,6 +1092,123 @@ def _rel_se(y, Z, x, kind, b, c, coef):
     return (se_a / abs(a) if a != 0 else np.inf), se_b / b
 
 
+def _smooth_order_value(t, value, ri, R):
+    """Per-region log-linear trend of the monthly mean order value (currency/order)."""
+    out = np.empty_like(value)
+    for r in range(R):
+        m = (ri == r) & np.isfinite(value) & (value > 0)
+        sel = ri == r
+        if m.sum() >= 2:
+            A = np.column_stack([np.ones(m.sum()), t[m]])
+            coef, *_ = np.linalg.lstsq(A, np.log(value[m]), rcond=None)
+            out[sel] = np.exp(coef[0] + coef[1] * t[sel])
+        else:
+            out[sel] = np.nanmean(value[m]) if m.any() else np.nan
+    return out
+
+
+def _fit_joint(df, regions, measure, groups, trend_deg, seasonal, b_range):
+    """Joint nonlinear least squares over all regions (see :func:`fit_response_curves`).
+
+    ``df`` has region, month, amount, sales (and orders, gross_sales for
+    ``measure="orders"``).  Returns ``{region: dict(A, b, rel_se_a, rel_se_b, r2, rmse,
+    dispersion, b_at_bound)}`` with ``A`` incremental *revenue* at saturation.
+    """
+    df = df[df["region"].isin(regions)].reset_index(drop=True)
+    R = len(regions)
+    ri = df["region"].map({r: i for i, r in enumerate(regions)}).to_numpy()
+    months = df["month"]
+    mo = months.dt.month.to_numpy() - 1
+    tt = ((months.dt.year - months.dt.year.min()) * 12 + months.dt.month).to_numpy(float)
+    span = max(tt.max() - tt.min(), 1.0)
+    t = 2.0 * (tt - tt.mean()) / span
+    x = df["amount"].to_numpy(float)
+    mean_x = np.array([x[ri == i].mean() for i in range(R)])
+    xs = x / mean_x[ri]
+    revm = np.array([df["sales"].to_numpy(float)[ri == i].mean() for i in range(R)])
+    if measure == "orders":
+        y = df["orders"].to_numpy(float)
+        value = df["gross_sales"].to_numpy(float) / np.maximum(y, 1.0)
+        conv = 1.0 / _smooth_order_value(t, value, ri, R)
+    else:
+        y = df["sales"].to_numpy(float)
+        conv = np.ones_like(y)
+    ym = np.array([y[ri == i].mean() for i in range(R)])
+    # Poisson-like weights for counts; relative errors for currency
+    wsd = np.sqrt(ym) if measure == "orders" else ym * 0.05
+    gkeys = sorted({groups.get(r, r) for r in regions}, key=str) if groups else list(regions)
+    gi = np.array([gkeys.index(groups.get(r, r) if groups else r) for r in regions])
+    G = len(gkeys)
+    S = 11 if seasonal else 0
+    nb = 1 + trend_deg  # level + trend terms
+    n_reg = R * (nb + 1)  # + log A
+    P = S + n_reg + G
+
+    def unpack(p):
+        s = np.r_[0.0, p[:S]] if seasonal else np.zeros(1)
+        s = s - s.mean()
+        q = p[S : S + n_reg].reshape(R, nb + 1)
+        return s, q, p[S + n_reg :]
+
+    def model(p):
+        s, q, lc = unpack(p)
+        lb = q[ri, 0].copy()
+        for k in range(1, nb):
+            lb += q[ri, k] * t**k
+        if seasonal:
+            lb += s[mo]
+        A = np.exp(q[ri, nb]) * revm[ri]
+        b = np.exp(lc[gi[ri]])
+        return ym[ri] * np.exp(lb) + A * -np.expm1(-xs / b) * conv
+
+    def resid(p):
+        return (y - model(p)) / wsd[ri]
+
+    lo = np.full(P, -np.inf)
+    hi = np.full(P, np.inf)
+    la = S + np.arange(R) * (nb + 1) + nb
+    lo[la], hi[la] = math.log(1e-5), math.log(10.0)
+    lo[S + n_reg :], hi[S + n_reg :] = math.log(b_range[0]), math.log(b_range[1])
+    best = None
+    for b0 in (0.3, 1.0, 3.0):
+        p0 = np.zeros(P)
+        p0[la] = math.log(0.05)
+        p0[S + n_reg :] = math.log(b0)
+        p0 = np.clip(p0, lo + 1e-9, hi - 1e-9)
+        res = optimize.least_squares(resid, p0, bounds=(lo, hi), method="trf")
+        if best is None or res.cost < best.cost:
+            best = res
+    s, q, lc = unpack(best.x)
+    r = best.fun
+    J = best.jac
+    cov = np.linalg.pinv(J.T @ J)
+    out = {}
+    fitted = model(best.x)
+    for i, reg in enumerate(regions):
+        m = ri == i
+        dof = max(m.sum() - (nb + 1) - (S + G) / R, 1.0)
+        s2 = float((r[m] ** 2).sum() / dof)
+        ia, ib = la[i], S + n_reg + gi[i]
+        # cov is in units of the whitened residuals; scale by the region's dispersion
+        se_a = math.sqrt(max(cov[ia, ia], 0.0) * s2)
+        se_b = math.sqrt(max(cov[ib, ib], 0.0) * s2)
+        sse = float(((y[m] - fitted[m]) ** 2).sum())
+        sst = float(((y[m] - y[m].mean()) ** 2).sum())
+        out[reg] = {
+            "A": float(math.exp(q[i, nb]) * revm[i]),
+            "b": float(math.exp(lc[gi[i]]) * mean_x[i]),
+            "rel_se_a": se_a,
+            "rel_se_b": se_b,
+            "r2": 1 - sse / sst if sst > 0 else np.nan,
+            "rmse": math.sqrt(sse / m.sum()),
+            "dispersion": s2,
+            "a_at_bound": q[i, nb] <= lo[ia] + 1e-3,
+            "b_at_bound": not (lo[ib] + 0.02 < lc[gi[i]] < hi[ib] - 0.02),
+            "group": gkeys[gi[i]],
+        }
+    return out, np.exp(s) if seasonal else None
+
+
 def fit_response_curves(
     spend: pd.DataFrame,
     sales: pd.DataFrame,
@@ -1095,10 +1222,41 @@ def fit_response_curves(
     b_range: tuple[float, float] = (0.05, 20.0),
     judgments: pd.DataFrame | None = None,
     attributed: bool = False,
+    method: str = "auto",
+    measure: str = "auto",
+    groups: Mapping[str, str] | pd.Series | None = None,
 ) -> pd.DataFrame:
     """Fit one response curve per region from spend and sales history.
 
-    Model, per region, month ``t``::
+    Two estimators (``method``; ``"auto"``: ``"joint"`` for ``kind="exp"`` without
+    ``attributed``, else ``"separate"``).
+
+    ``"joint"`` -- all regions in one nonlinear least-squares fit, region ``r``, month
+    ``t``, calendar month ``m(t)``::
+
+        y_rt = L_r * exp(trend_r(t)) * S_m(t) + A_r * (1 - exp(-x_rt / b_r)) * k_rt
+
+    ``y`` is the monthly order count (``measure="orders"``, the default when ``sales``
+    has ``orders`` and ``gross_sales`` columns as from :func:`monthly_region_sales`) or
+    net sales (``"sales"``).  The baseline is multiplicative: a region level ``L_r``, a
+    polynomial trend in time (``trend``: ``"auto"`` = quadratic from 36 months, linear
+    from 24; or an int degree) and monthly seasonal factors ``S_m`` *shared by all
+    regions* (``seasonal``; ``"auto"``: from 36 months; geometric mean 1).  The
+    response is additive and in currency: ``A_r`` = incremental revenue at saturation;
+    for counts ``k_rt = 1 / v_rt`` converts it with the region's mean order value
+    ``v_rt`` (a log-linear trend fitted to ``gross_sales / orders``), else ``k = 1``.
+    ``b_r / mean spend`` is shared by the regions of a group when ``groups`` maps
+    region -> group (e.g. ``regions.maturity``): partial pooling of the curve *shape*
+    while each region keeps its own level ``A_r``.  Residuals are weighted by
+    ``1 / sqrt(mean count)`` (Poisson) or ``1 / mean sales``; standard errors of
+    ``log A`` and ``log b`` (= relative SEs) from the Gauss-Newton Jacobian scaled by
+    each region's residual variance (``dispersion``: ~1 for Poisson counts).
+    ``a = gross_margin_rate * A``.  Spend is identified by planned variation: geo
+    hold-outs, cuts and heavy-ups; the ``+-`` noise of business-as-usual spend alone
+    rarely identifies ``b``.
+
+    ``"separate"`` -- one fit per region (the original estimator). Model, per region,
+    month ``t``::
 
         gross_margin_rate * sales_t = base_t + a * shape(spend_t; b[, c]) + e_t
 
@@ -1136,11 +1294,28 @@ def fit_response_curves(
     -------
     DataFrame indexed by region: ``kind``, ``a``, ``b``, ``c``, ``source`` ("fit",
     "judgment", "pooled"), ``n_months``, ``mean_spend``, ``spend_cv``, ``r2``,
-    ``rmse``, ``rel_se_a``, ``rel_se_b``, ``accepted`` (bool), ``reason``.  Turn it into
-    curves with :func:`curves_from_fit`.
+    ``rmse``, ``rel_se_a``, ``rel_se_b``, ``accepted`` (bool), ``reason``, and for the
+    joint fit ``method``, ``measure``, ``group``, ``dispersion``.  Turn it into curves
+    with :func:`curves_from_fit`.
     """
     if kind not in ("exp", "adbudg"):
         raise ValueError(f"kind must be 'exp' or 'adbudg', got {kind!r}")
+    if method not in ("auto", "joint", "separate"):
+        raise ValueError(f"method must be 'auto', 'joint' or 'separate', got {method!r}")
+    if method == "auto":
+        method = "joint" if (kind == "exp" and not attributed) else "separate"
+    if method == "joint" and (kind != "exp" or attributed):
+        raise ValueError("method='joint' needs kind='exp' and attributed=False")
+    has_counts = {"orders", "gross_sales"} <= set(sales.columns)
+    if measure not in ("auto", "orders", "sales"):
+        raise ValueError(f"measure must be 'auto', 'orders' or 'sales', got {measure!r}")
+    if measure == "auto":
+        measure = "orders" if has_counts else "sales"
+    if measure == "orders" and not has_counts:
+        raise ValueError("measure='orders' needs sales columns 'orders' and 'gross_sales' "
+                         "(see monthly_region_sales)")
+    if groups is not None:
+        groups = dict(groups.items()) if isinstance(groups, (Mapping, pd.Series)) else None
     _check_number("gross_margin_rate", gross_margin_rate, lo=0, lo_open=True, hi=1)
     _require(spend, "marketing_spend", ("region", "month", "amount"))
     _require(sales, "sales", ("region", "month", "sales"))
@@ -1152,7 +1327,7 @@ def fit_response_curves(
     sa["month"] = pd.to_datetime(sa["month"]).dt.to_period("M").dt.to_timestamp()
     df = sp.merge(sa, on=["region", "month"], how="inner").sort_values(["region", "month"])
     c_grid = (1.0,) if kind == "exp" else (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-    rows, data = {}, {}
+    rows, data, eligible = {}, {}, []
     for region, g in df.groupby("region", sort=True):
         x = g["amount"].to_numpy(float)
         y = gross_margin_rate * g["sales"].to_numpy(float)
@@ -1167,13 +1342,16 @@ def fit_response_curves(
         row = {"kind": kind, "a": np.nan, "b": np.nan, "c": 1.0, "source": "fit",
                "n_months": n, "mean_spend": mean_x, "mean_margin": float(y.mean()) if n else np.nan,
                "spend_cv": cv, "r2": np.nan, "rmse": np.nan, "rel_se_a": np.nan,
-               "rel_se_b": np.nan, "accepted": False, "reason": ""}
+               "rel_se_b": np.nan, "accepted": False, "reason": "", "method": method}
         if n < min_months:
             row["reason"] = f"only {n} months of spend and sales (< min_months={min_months})"
         elif mean_x <= 0 or cv < min_spend_cv:
             row["reason"] = f"spend barely varies (CV {cv:.3f} < {min_spend_cv}); slope not identified"
         elif n <= Z.shape[1] + 4:
             row["reason"] = f"{n} months is too few for {Z.shape[1] + 2} parameters"
+        elif method == "joint":
+            row["method"] = "joint"
+            eligible.append(region)
         else:
             bb = (b_range[0] * mean_x, b_range[1] * mean_x)
             sse, b, c, coef = _fit_one(y, Z, x, kind, bb, c_grid)
@@ -1196,6 +1374,29 @@ def fit_response_curves(
         rows[region] = row
     if not rows:
         raise ValueError("marketing_spend and sales share no (region, month): nothing to fit")
+    if eligible:
+        n_max = max(rows[r]["n_months"] for r in eligible)
+        deg = ((2 if n_max >= 36 else 1 if n_max >= 24 else 0) if trend == "auto"
+               else int(trend))
+        seas = (n_max >= 36) if seasonal == "auto" else bool(seasonal)
+        jf, _ = _fit_joint(df, eligible, measure, groups, deg, seas, b_range)
+        for region in eligible:
+            f = jf[region]
+            row = rows[region]
+            a = gross_margin_rate * f["A"]
+            row.update(a=a, b=f["b"], r2=f["r2"], rmse=f["rmse"], rel_se_a=f["rel_se_a"],
+                       rel_se_b=f["rel_se_b"], dispersion=f["dispersion"], group=f["group"],
+                       measure=measure)
+            if f["a_at_bound"]:
+                row["reason"] = "fitted saturation a at its lower bound: no positive response found"
+            elif f["b_at_bound"]:
+                row["reason"] = (f"b={f['b']:,.0f} at its bound {b_range} x mean spend: "
+                                 "saturation not identified by the spend range seen")
+            elif not (f["rel_se_a"] <= max_rel_se and f["rel_se_b"] <= max_rel_se):
+                row["reason"] = (f"imprecise fit: relative SE a={f['rel_se_a']:.2f}, "
+                                 f"b={f['rel_se_b']:.2f} (> max_rel_se={max_rel_se})")
+            else:
+                row["accepted"] = True
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("region")
     # -- fallbacks ------------------------------------------------------------------
     judged = None

@@ -344,3 +344,45 @@ def test_benchmark_goal_on_small_deterministic_case():
                                                "best": best.spend}, months=3)
     assert cmp.loc["fit", "response"] >= 1.05 * cmp.loc["rule", "response"]
     assert cmp.loc["fit", "response"] >= 0.99 * cmp.loc["best", "response"]
+
+
+# ------------------------------------------------- joint fit from spend + order counts
+def test_joint_fit_recovers_curves_from_order_counts_with_geo_tests():
+    """Poisson order counts = level x trend x shared season + a (1 - exp(-x/b)) / value,
+    spend with planned dark / cut / heavy-up months: the joint fit recovers a and b
+    (truth set here), the season, and a Poisson dispersion of ~1."""
+    rng = np.random.default_rng(21)
+    months = pd.date_range("2021-01-01", periods=60, freq="MS")
+    season = 1 + 0.2 * np.sin(2 * np.pi * (months.month.to_numpy() - 3) / 12)
+    t = np.arange(60) / 12.0
+    gm, value = 0.4, 25.0  # margin rate; currency per order
+    # region: (a margin/month at saturation, b spend scale, base spend, level orders, growth/yr)
+    truth = {"R1": (4000.0, 2000.0, 6000.0, 3000.0, -0.03),  # saturated at base
+             "R2": (6000.0, 5000.0, 3000.0, 2000.0, 0.20)}   # steep, unsaturated at base
+    sp, sa = [], []
+    for r, (a, b, x0, lvl, g) in truth.items():
+        kind = rng.permutation(np.repeat([0, 1, 2, 3], [24, 12, 12, 12]))
+        lo = np.array([0.6, 0.0, 0.3, 2.0])[kind]
+        hi = np.array([1.4, 0.1, 0.6, 3.0])[kind]
+        x = x0 * rng.uniform(lo, hi)
+        mu = lvl * np.exp(g * t) * season + a / gm * (1 - np.exp(-x / b)) / value
+        n = rng.poisson(mu)
+        sp += list(zip([r] * 60, months, x))
+        sa += list(zip([r] * 60, months, n * value, n, n * value))
+    spend = pd.DataFrame(sp, columns=["region", "month", "amount"])
+    sales = pd.DataFrame(sa, columns=["region", "month", "sales", "orders", "gross_sales"])
+    fit = al.fit_response_curves(spend, sales, gm)  # auto: joint, measure orders
+    assert (fit["method"] == "joint").all() and (fit["measure"] == "orders").all()
+    for r, (a, b, *_ ) in truth.items():
+        assert fit.loc[r, "accepted"], fit.loc[r, "reason"]
+        assert fit.loc[r, "a"] == pytest.approx(a, rel=3 * fit.loc[r, "rel_se_a"] + 0.02)
+        assert fit.loc[r, "b"] == pytest.approx(b, rel=3 * fit.loc[r, "rel_se_b"] + 0.02)
+        assert 0.6 < fit.loc[r, "dispersion"] < 1.5
+    # groups share the shape b / mean spend
+    both = al.fit_response_curves(spend, sales, gm, groups={"R1": "g", "R2": "g"})
+    ratio = both["b"] / both["mean_spend"]
+    assert ratio["R1"] == pytest.approx(ratio["R2"], rel=1e-9)
+    with pytest.raises(ValueError, match="method"):
+        al.fit_response_curves(spend, sales, gm, method="magic")
+    with pytest.raises(ValueError, match="needs sales columns"):
+        al.fit_response_curves(spend, sales[["region", "month", "sales"]], gm, measure="orders")
