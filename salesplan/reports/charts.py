@@ -345,7 +345,8 @@ def fan_chart(
         fig.supxlabel(xlabel)
         fig.supylabel(ylabel)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
+    fig.legend(handles, labels, loc="outside lower center" if n == 1 else "outside upper center",
+               ncols=len(labels), frameon=False)
     return fig
 
 
