@@ -260,3 +260,23 @@ def test_custom_stages_are_allowed():
     stages = ("lead", "qualified", "proposal", "negotiation", "won_stage")
     assert check(tables, stages=stages).ok
     assert not check(tables).ok
+
+
+def test_until_forgets_what_was_learnt_later():
+    data = SalesData.from_tables(tiny_company())
+    before = data.until("2026-02-05")
+    assert before.orders["order_id"].tolist() == ["O1", "O2"]
+    # I2 was issued 3 Feb and is not paid; I1 was paid on 10 Feb: unpaid on 5 Feb
+    assert before.invoices["invoice_id"].tolist() == ["I1", "I2"]
+    assert before.invoices["paid_date"].isna().all() and before.invoices["paid_amount"].isna().all()
+    # P1 was won on 30 Mar: open on 5 Feb, at stage C (entered that day); P2 not created yet
+    (p1,) = before.opportunities.itertuples()
+    assert (p1.opportunity_id, p1.outcome, p1.stage) == ("P1", "open", "C")
+    assert pd.isna(p1.closed_date)
+    assert before.stage_history["stage"].tolist() == ["E", "D", "C"]
+    assert before.activities["date"].max() <= pd.Timestamp("2026-02-05")
+    assert validate(before, as_of="2026-02-05").ok
+    # nothing changes when the cut is after every event
+    after = data.until("2026-12-31")
+    for name, frame in data.coerced().tables():
+        pd.testing.assert_frame_equal(getattr(after, name), frame)

@@ -347,6 +347,58 @@ class SalesData:
             self, **{name: coerce_table(name, frame, specs[name]) for name, frame in self.tables()}
         )
 
+    def until(self, as_of) -> "SalesData":
+        """The data as they were known at the end of ``as_of`` (no look-ahead).
+
+        Event rows dated after ``as_of`` are dropped (orders, invoices issued, opportunities
+        created, stage entries, activities, marketing months).  Facts learnt later are
+        undone: an invoice paid after ``as_of`` is unpaid again, an opportunity closed
+        after ``as_of`` is open again at the last stage it had entered by then.
+        Customers, reps and regions are kept whole (planned hires and exits stay).
+        Used to plan a past quarter with the data of its start (monitoring, backtests).
+        """
+        cut = pd.Timestamp(as_of).normalize()
+        data = self.coerced()
+        changes: dict[str, pd.DataFrame | None] = {
+            "orders": data.orders[data.orders["order_date"] <= cut].reset_index(drop=True)
+        }
+        if data.invoices is not None:
+            inv = data.invoices[data.invoices["issue_date"] <= cut].copy()
+            later = inv["paid_date"] > cut
+            inv.loc[later, "paid_date"] = pd.NaT
+            inv.loc[later, "paid_amount"] = np.nan
+            changes["invoices"] = inv.reset_index(drop=True)
+        if data.stage_history is not None:
+            changes["stage_history"] = data.stage_history[
+                data.stage_history["entered_date"] <= cut
+            ].reset_index(drop=True)
+        if data.opportunities is not None:
+            opp = data.opportunities[data.opportunities["created_date"] <= cut].copy()
+            reopened = opp["closed_date"] > cut
+            opp.loc[reopened, "outcome"] = "open"
+            opp.loc[reopened, "closed_date"] = pd.NaT
+            history = changes.get("stage_history")
+            if history is not None and reopened.any():
+                rank = {stage: i for i, stage in enumerate(self.stages)}
+                last = (
+                    history.assign(_rank=history["stage"].map(rank))
+                    .sort_values(["opportunity_id", "_rank"], kind="stable")
+                    .groupby("opportunity_id")["stage"]
+                    .last()
+                )
+                stage_then = opp.loc[reopened, "opportunity_id"].map(last)
+                opp.loc[reopened, "stage"] = stage_then.fillna(opp.loc[reopened, "stage"])
+            changes["opportunities"] = opp.reset_index(drop=True)
+        if data.activities is not None:
+            changes["activities"] = data.activities[data.activities["date"] <= cut].reset_index(
+                drop=True
+            )
+        if data.marketing_spend is not None:
+            changes["marketing_spend"] = data.marketing_spend[
+                data.marketing_spend["month"] <= cut
+            ].reset_index(drop=True)
+        return replace(data, **changes)
+
     def missing_features(self) -> list[str]:
         """One plain-language note per absent optional table: what switches off."""
         notes = []
