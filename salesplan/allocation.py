@@ -16,7 +16,8 @@ DataFrames with a frozen, self-validating parameter dataclass:
 3. **Account coverage** -- :class:`CoverageParams`, :func:`account_book`,
    :func:`coverage_load`, :func:`suggest_reassignments`.
 
-This module imports only :mod:`salesplan.data`; targets, ABC classes and forecasts come
+This module imports :mod:`salesplan.data` and :mod:`salesplan.segments` (ABC classes and
+lifecycle stages, used when the caller does not pass them); targets and forecasts come
 in as DataFrame columns so that planning modules stay free of import cycles.
 
 Units
@@ -46,6 +47,11 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from salesplan.data.checks import as_date, require_columns
+from salesplan.segments import LIFECYCLE_STAGES, ABCParams
+from salesplan.segments import abc_classes as _segment_abc_classes
+from salesplan.segments import lifecycle_stages as _segment_lifecycle_stages
+
 __all__ = [
     # headcount
     "CapacityParams",
@@ -65,7 +71,6 @@ __all__ = [
     "calibrate_from_judgments",
     "optimise_budget",
     "evaluate_allocation",
-    "abc_classes",
     "a_class_share_by_region",
     "rule_of_thumb_allocation",
     "compare_allocations",
@@ -73,7 +78,6 @@ __all__ = [
     # coverage
     "LIFECYCLE_STAGES",
     "CoverageParams",
-    "lifecycle_stage",
     "account_book",
     "coverage_load",
     "suggest_reassignments",
@@ -83,26 +87,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------
-def _require(frame, table: str, columns) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{table}: expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"table {table!r} lacks column(s) {missing}; expected at least {list(columns)}"
-        )
-
-
-def _ts(value, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}={value!r} is not a date") from exc
-    if ts is pd.NaT:
-        raise ValueError(f"{name} must be a date, got NaT")
-    return ts.normalize()
-
-
 def _check_number(name: str, value, lo=None, hi=None, lo_open=False, allow_none=False):
     if value is None and allow_none:
         return
@@ -252,9 +236,9 @@ def rep_productivity(
     DataFrame indexed by ``by`` with ``sales`` (currency), ``ramped_rep_months`` and
     ``productivity`` (currency per fully ramped rep per month).
     """
-    _require(orders, "orders", ("order_date", "rep_id", "amount"))
-    _require(reps, "reps", ("rep_id", by, "hire_date", "exit_date"))
-    as_of = _ts(as_of, "as_of")
+    require_columns(orders, "orders", ("order_date", "rep_id", "amount"))
+    require_columns(reps, "reps", ("rep_id", by, "hire_date", "exit_date"))
+    as_of = as_date(as_of, "as_of")
     start = _month_start(as_of) - pd.DateOffset(months=months - 1)
     win = orders[(orders["order_date"] >= start) & (orders["order_date"] <= as_of)]
     win = win[win["rep_id"].notna()]
@@ -281,7 +265,7 @@ def rep_productivity(
 
 
 def _targets_frame(targets: pd.DataFrame, target_col: str) -> pd.DataFrame:
-    _require(targets, "targets", ("region", target_col))
+    require_columns(targets, "targets", ("region", target_col))
     if targets["region"].duplicated().any() and "month" not in targets.columns:
         dup = targets.loc[targets["region"].duplicated(), "region"].tolist()
         raise ValueError(f"targets: region(s) {dup} appear more than once and there is no 'month'")
@@ -357,8 +341,8 @@ def roster_capacity(
     DataFrame with ``region``, ``month`` (first day), ``m`` (1-based), ``headcount``
     (reps present, no attrition discount) and ``effective_fte``.
     """
-    _require(reps, "reps", ("rep_id", "region", "hire_date", "exit_date"))
-    as_of = _ts(as_of, "as_of")
+    require_columns(reps, "reps", ("rep_id", "region", "hire_date", "exit_date"))
+    as_of = as_date(as_of, "as_of")
     if int(horizon_months) != horizon_months or horizon_months < 1:
         raise ValueError(f"horizon_months must be a whole number >= 1, got {horizon_months!r}")
     first = _month_start(as_of) + pd.DateOffset(months=1)
@@ -413,8 +397,8 @@ def hiring_plan(
         (remaining shortfall, >= 0), uncovered_fte, headcount (roster present + hires
         started).  ``hires``: region, requisition_month, start_month, hires.
     """
-    _require(targets, "targets", ("region", "month", target_col))
-    as_of = _ts(as_of, "as_of")
+    require_columns(targets, "targets", ("region", "month", target_col))
+    as_of = as_date(as_of, "as_of")
     first = _month_start(as_of) + pd.DateOffset(months=1)
     tg = targets.reset_index(drop=True)
     tg["month"] = pd.to_datetime(tg["month"]).dt.to_period("M").dt.to_timestamp()
@@ -545,7 +529,7 @@ def rep_break_even(
 # ======================================================================================
 # 2. Budget allocation
 # ======================================================================================
-_KINDS = ("exp", "adbudg", "callable")
+_KINDS = ("exp", "adbudg", "callable", "expmix", "held")
 
 
 @dataclass(frozen=True)
@@ -561,6 +545,16 @@ class ResponseCurve:
         ``r(x) = a * x**c / (b**c + x**c)``; ``b`` = half-saturation spend, ``c`` =
         shape.  Little's full form adds the response at zero spend, kept in ``floor``
         (reported, irrelevant to the optimum).
+    ``"expmix"`` (expected exponential curve under parameter uncertainty)
+        ``r(x) = mean_d a_d * (1 - exp(-x / b_d))`` over posterior draws ``(a_d, b_d)``
+        (``draws``, a tuple of (a, b) pairs; see :func:`fit_response_curves`).  A mean of
+        concave curves, so concave; optimising it maximises the *expected* margin
+        rather than the margin at the point estimate.  ``a``, ``b`` hold the point
+        estimate (display only).
+    ``"held"`` (no usable curve)
+        The data do not identify the curve and no comparable region lends one: the
+        optimiser keeps the unit at ``hold`` (monthly spend, the status quo) and the
+        curve's value is unknown (``NaN``); ``reason`` says why.
     ``"callable"``
         ``r(x) = fn(x)`` (e.g. a generator's true curve).  Marginals by central
         differences.
@@ -574,6 +568,9 @@ class ResponseCurve:
     c: float = 1.0
     floor: float = 0.0
     fn: Callable[[float], float] | None = field(default=None, compare=False, repr=False)
+    draws: tuple | None = field(default=None, compare=False, repr=False)
+    hold: float | None = None
+    reason: str = field(default="", compare=False)
 
     def __post_init__(self):
         if self.kind not in _KINDS:
@@ -582,6 +579,17 @@ class ResponseCurve:
             if not callable(self.fn):
                 raise ValueError("ResponseCurve(kind='callable') needs a callable fn")
             return
+        if self.kind == "held":
+            _check_number("ResponseCurve.hold", self.hold, lo=0)
+            return
+        if self.kind == "expmix":
+            d = np.asarray(self.draws, dtype=float) if self.draws is not None else np.zeros((0, 2))
+            if d.ndim != 2 or d.shape[1] != 2 or len(d) == 0:
+                raise ValueError("ResponseCurve(kind='expmix') needs draws: a sequence of (a, b) pairs")
+            if not (np.isfinite(d).all() and (d[:, 0] >= 0).all() and (d[:, 1] > 0).all()):
+                raise ValueError("ResponseCurve(kind='expmix'): draws need a >= 0 and b > 0, finite")
+            object.__setattr__(self, "_a", d[:, 0].copy())
+            object.__setattr__(self, "_b", d[:, 1].copy())
         _check_number("ResponseCurve.a", self.a, lo=0)
         _check_number("ResponseCurve.b", self.b, lo=0, lo_open=True)
         _check_number("ResponseCurve.c", self.c, lo=0, lo_open=True)
@@ -591,6 +599,10 @@ class ResponseCurve:
         x = np.maximum(np.asarray(x, dtype=float), 0.0)
         if self.kind == "exp":
             return self.a * -np.expm1(-x / self.b)
+        if self.kind == "expmix":
+            return (self._a * -np.expm1(-x[..., None] / self._b)).mean(axis=-1)
+        if self.kind == "held":
+            return np.full(x.shape, np.nan) if x.ndim else np.float64(np.nan)
         if self.kind == "adbudg":
             z = (x / self.b) ** self.c
             return self.a * z / (1.0 + z)
@@ -602,6 +614,10 @@ class ResponseCurve:
         x = np.maximum(np.asarray(x, dtype=float), 0.0)
         if self.kind == "exp":
             return self.a / self.b * np.exp(-x / self.b)
+        if self.kind == "expmix":
+            return (self._a / self._b * np.exp(-x[..., None] / self._b)).mean(axis=-1)
+        if self.kind == "held":
+            return np.full(x.shape, np.nan) if x.ndim else np.float64(np.nan)
         if self.kind == "adbudg":
             with np.errstate(divide="ignore", invalid="ignore"):
                 u = x / self.b
@@ -617,7 +633,7 @@ class ResponseCurve:
     @property
     def concave(self) -> bool:
         """True when ``r`` is concave on ``x >= 0`` (exact KKT applies)."""
-        return self.kind == "exp" or (self.kind == "adbudg" and self.c <= 1.0)
+        return self.kind in ("exp", "expmix", "held") or (self.kind == "adbudg" and self.c <= 1.0)
 
     def inverse_marginal(self, lam: float) -> float:
         """Spend ``x >= 0`` with ``r'(x) = lam`` (0 if ``r'(0) <= lam``); concave only."""
@@ -626,6 +642,8 @@ class ResponseCurve:
             return 0.0 if lam >= top or self.a == 0 else float(self.b * math.log(top / lam))
         if not self.concave:
             raise ValueError("inverse_marginal needs a concave curve")
+        if self.kind == "held":
+            return float(self.hold)
         if float(self.marginal(0.0)) <= lam:
             return 0.0
         hi = self.b
@@ -640,7 +658,13 @@ class ResponseCurve:
         if self.kind == "callable":
             fn = self.fn
             return ResponseCurve("callable", fn=lambda v: a_factor * fn(v))
-        return ResponseCurve(self.kind, self.a * a_factor, self.b * b_factor, self.c, self.floor)
+        if self.kind == "held":
+            return self
+        draws = None
+        if self.kind == "expmix":
+            draws = tuple(zip(self._a * a_factor, self._b * b_factor))
+        return ResponseCurve(self.kind, self.a * a_factor, self.b * b_factor, self.c, self.floor,
+                             draws=draws)
 
 
 def _curves_dict(curves) -> dict[str, ResponseCurve]:
@@ -954,10 +978,33 @@ def optimise_budget(
     """
     curves = _curves_dict(curves)
     _check_number("months", months, lo=0, lo_open=True)
-    units = list(curves)
-    lo, hi = constraints.bounds(units)
-    total = float(constraints.total)
+    all_units = list(curves)
+    lo_all, hi_all = constraints.bounds(all_units)
+    held = {u: months * float(c.hold) for u, c in curves.items() if c.kind == "held"}
+    for i, u in enumerate(all_units):
+        if u in held and not (lo_all[i] - 1e-9 <= held[u] <= hi_all[i] + 1e-9):
+            raise ValueError(
+                f"unit {u!r} has no identified curve ({curves[u].reason or 'held'}) and is held at "
+                f"its status quo {held[u]:,.2f}, outside its bounds [{lo_all[i]:,.2f}, {hi_all[i]:,.2f}]"
+            )
+    units = [u for u in all_units if u not in held]
+    free_idx = [all_units.index(u) for u in units]
+    lo, hi = lo_all[free_idx], hi_all[free_idx]
+    total = float(constraints.total) - sum(held.values())
     spend_all = constraints.spend_all
+    if held and (lo.sum() > total + 1e-9 or (spend_all and (hi.sum() < total - 1e-9 or not units))):
+        raise ValueError(
+            f"unit(s) {sorted(held)} are held at their status quo (no identified curve), "
+            f"{sum(held.values()):,.2f} in all; the other units' bounds cannot take the remaining "
+            f"{total:,.2f} of total={constraints.total:,.2f}"
+        )
+    if not units:
+        x_all = np.array([held[u] for u in all_units])
+        table = evaluate_allocation(curves, pd.Series(x_all, index=all_units), months)
+        table["lower"], table["upper"], table["binding"] = lo_all, hi_all, "held"
+        return BudgetPlan(table, float(np.nansum(table["response"])), np.nan, "held")
+    curves_free = curves
+    curves = {u: curves_free[u] for u in units}
     if method == "auto":
         method = "kkt" if all(c.concave for c in curves.values()) else "dp"
     if method == "kkt":
@@ -984,15 +1031,17 @@ def optimise_budget(
         x, lam = best, np.nan
     else:
         raise ValueError(f"method must be 'auto', 'kkt', 'dp' or 'slsqp', got {method!r}")
-    table = evaluate_allocation(curves, pd.Series(x, index=units), months)
-    table["lower"] = lo
-    table["upper"] = hi
-    tol = 1e-7 * max(total, 1.0)
-    table["binding"] = np.where(x <= lo + tol, "min", np.where(x >= hi - tol, "max", ""))
+    x_all = np.array([held[u] if u in held else x[units.index(u)] for u in all_units])
+    table = evaluate_allocation(curves_free, pd.Series(x_all, index=all_units), months)
+    table["lower"] = lo_all
+    table["upper"] = hi_all
+    tol = 1e-7 * max(float(constraints.total), 1.0)
+    table["binding"] = np.where(x_all <= lo_all + tol, "min", np.where(x_all >= hi_all - tol, "max", ""))
+    table.loc[list(held), "binding"] = "held"
     if not np.isfinite(lam):
         free = table["binding"] == ""
         lam = float(table.loc[free, "marginal"].median()) if free.any() else np.nan
-    return BudgetPlan(table, float(table["response"].sum()), float(lam), method)
+    return BudgetPlan(table, float(np.nansum(table["response"])), float(lam), method)
 
 
 # -- data: monthly sales and spend by region ------------------------------------------
@@ -1007,11 +1056,11 @@ def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=No
     Order counts are much less noisy than currency (no order-value noise), which is
     what :func:`fit_response_curves` uses by default.
     """
-    _require(orders, "orders", ("order_date", "customer_id", "amount"))
-    _require(customers, "customers", ("customer_id", "region"))
+    require_columns(orders, "orders", ("order_date", "customer_id", "amount"))
+    require_columns(customers, "customers", ("customer_id", "region"))
     o = orders[["order_date", "customer_id", "amount"]]
     if as_of is not None:
-        o = o[o["order_date"] <= _ts(as_of, "as_of")]
+        o = o[o["order_date"] <= as_date(as_of, "as_of")]
     o = o.merge(customers[["customer_id", "region"]], on="customer_id", how="inner")
     o["month"] = o["order_date"].dt.to_period("M").dt.to_timestamp()
     out = o.groupby(["region", "month"])["amount"].sum().rename("sales")
@@ -1112,7 +1161,9 @@ def _fit_joint(df, regions, measure, groups, trend_deg, seasonal, b_range):
 
     ``df`` has region, month, amount, sales (and orders, gross_sales for
     ``measure="orders"``).  Returns ``{region: dict(A, b, rel_se_a, rel_se_b, r2, rmse,
-    dispersion, b_at_bound)}`` with ``A`` incremental *revenue* at saturation.
+    dispersion, b_at_bound, corr_ab)}`` with ``A`` incremental *revenue* at saturation;
+    ``rel_se_*`` are the standard errors of ``log A`` and ``log b`` and ``corr_ab`` their
+    correlation (Laplace approximation of the posterior under a flat prior).
     """
     df = df[df["region"].isin(regions)].reset_index(drop=True)
     R = len(regions)
@@ -1184,6 +1235,11 @@ def _fit_joint(df, regions, measure, groups, trend_deg, seasonal, b_range):
     cov = np.linalg.pinv(J.T @ J)
     out = {}
     fitted = model(best.x)
+    disp = np.empty(R)
+    for i in range(R):
+        m = ri == i
+        dof = max(m.sum() - (nb + 1) - (S + G) / R, 1.0)
+        disp[i] = float((r[m] ** 2).sum() / dof)
     for i, reg in enumerate(regions):
         m = ri == i
         dof = max(m.sum() - (nb + 1) - (S + G) / R, 1.0)
@@ -1205,6 +1261,8 @@ def _fit_joint(df, regions, measure, groups, trend_deg, seasonal, b_range):
             "a_at_bound": q[i, nb] <= lo[ia] + 1e-3,
             "b_at_bound": not (lo[ib] + 0.02 < lc[gi[i]] < hi[ib] - 0.02),
             "group": gkeys[gi[i]],
+            "corr_ab": float(cov[ia, ib] / math.sqrt(cov[ia, ia] * cov[ib, ib]))
+            if cov[ia, ia] > 0 and cov[ib, ib] > 0 else 0.0,
         }
     return out, np.exp(s) if seasonal else None
 
@@ -1218,13 +1276,14 @@ def fit_response_curves(
     seasonal: bool | str = "auto",
     min_months: int = 18,
     min_spend_cv: float = 0.05,
-    max_rel_se: float = 0.5,
+    max_rel_se: float = 2.0,
     b_range: tuple[float, float] = (0.05, 20.0),
     judgments: pd.DataFrame | None = None,
     attributed: bool = False,
     method: str = "auto",
     measure: str = "auto",
     groups: Mapping[str, str] | pd.Series | None = None,
+    status_quo_months: int = 12,
 ) -> pd.DataFrame:
     """Fit one response curve per region from spend and sales history.
 
@@ -1274,11 +1333,14 @@ def fit_response_curves(
     (otherwise saturation is not identified from the range of spend seen); relative
     standard errors of ``a`` and ``b`` <= ``max_rel_se``.  Otherwise the region falls
     back, with the reason recorded, to (1) the planner's ``judgments`` for it
-    (:func:`calibrate_from_judgments`) when given, else (2) a *pooled* curve: the
-    accepted regions' median ``b / mean spend`` and median response-to-margin share
-    ``a / mean margin`` scaled to the region.  If no region is accepted and there are no
-    judgments, the pooled fit uses one common ``b / mean spend`` fitted on all regions
-    jointly.
+    (:func:`calibrate_from_judgments`) when given, else (2) a *pooled* curve borrowed
+    **only from accepted regions of the same group** (``groups``, e.g.
+    ``regions.maturity``): their median ``b / mean spend`` and median response-to-margin
+    share ``a / mean margin`` scaled to the region, with the donors' largest relative
+    SEs; else (3) ``kind="held"``: no curve -- the optimiser keeps the region at its
+    status-quo spend (mean monthly spend of the last ``status_quo_months`` months,
+    ``status_quo_spend``) and ``reason`` says why.  Without ``groups`` nothing is
+    borrowed.  A mature (saturated) region is never given an emerging region's shape.
 
     Parameters
     ----------
@@ -1293,10 +1355,12 @@ def fit_response_curves(
     Returns
     -------
     DataFrame indexed by region: ``kind``, ``a``, ``b``, ``c``, ``source`` ("fit",
-    "judgment", "pooled"), ``n_months``, ``mean_spend``, ``spend_cv``, ``r2``,
-    ``rmse``, ``rel_se_a``, ``rel_se_b``, ``accepted`` (bool), ``reason``, and for the
-    joint fit ``method``, ``measure``, ``group``, ``dispersion``.  Turn it into curves
-    with :func:`curves_from_fit`.
+    "judgment", "pooled", "held"), ``n_months``, ``mean_spend``, ``spend_cv``, ``r2``,
+    ``rmse``, ``rel_se_a``, ``rel_se_b`` (standard errors of ``log a``, ``log b``),
+    ``corr_ab`` (their correlation; 0 for the separate fit), ``accepted`` (bool),
+    ``reason``, ``group``, ``status_quo_spend`` (monthly), and for the joint fit
+    ``measure``, ``dispersion``.  Turn it into curves with :func:`curves_from_fit`
+    (by default the *expected* curve over the fit's parameter uncertainty).
     """
     if kind not in ("exp", "adbudg"):
         raise ValueError(f"kind must be 'exp' or 'adbudg', got {kind!r}")
@@ -1317,8 +1381,8 @@ def fit_response_curves(
     if groups is not None:
         groups = dict(groups.items()) if isinstance(groups, (Mapping, pd.Series)) else None
     _check_number("gross_margin_rate", gross_margin_rate, lo=0, lo_open=True, hi=1)
-    _require(spend, "marketing_spend", ("region", "month", "amount"))
-    _require(sales, "sales", ("region", "month", "sales"))
+    require_columns(spend, "marketing_spend", ("region", "month", "amount"))
+    require_columns(sales, "sales", ("region", "month", "sales"))
     if b_range[0] <= 0 or b_range[0] >= b_range[1]:
         raise ValueError(f"b_range must be (low, high) with 0 < low < high, got {b_range!r}")
     sp = spend.copy()
@@ -1327,6 +1391,10 @@ def fit_response_curves(
     sa["month"] = pd.to_datetime(sa["month"]).dt.to_period("M").dt.to_timestamp()
     df = sp.merge(sa, on=["region", "month"], how="inner").sort_values(["region", "month"])
     c_grid = (1.0,) if kind == "exp" else (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+    _check_number("status_quo_months", status_quo_months, lo=1)
+    last_sp = sp["month"].max()
+    recent = sp[sp["month"] > last_sp - pd.DateOffset(months=int(status_quo_months))]
+    sq_spend = recent.groupby("region")["amount"].mean()
     rows, data, eligible = {}, {}, []
     for region, g in df.groupby("region", sort=True):
         x = g["amount"].to_numpy(float)
@@ -1342,7 +1410,9 @@ def fit_response_curves(
         row = {"kind": kind, "a": np.nan, "b": np.nan, "c": 1.0, "source": "fit",
                "n_months": n, "mean_spend": mean_x, "mean_margin": float(y.mean()) if n else np.nan,
                "spend_cv": cv, "r2": np.nan, "rmse": np.nan, "rel_se_a": np.nan,
-               "rel_se_b": np.nan, "accepted": False, "reason": "", "method": method}
+               "rel_se_b": np.nan, "corr_ab": 0.0, "accepted": False, "reason": "",
+               "method": method, "group": (groups or {}).get(region, region),
+               "status_quo_spend": float(sq_spend.get(region, np.nan))}
         if n < min_months:
             row["reason"] = f"only {n} months of spend and sales (< min_months={min_months})"
         elif mean_x <= 0 or cv < min_spend_cv:
@@ -1385,8 +1455,8 @@ def fit_response_curves(
             row = rows[region]
             a = gross_margin_rate * f["A"]
             row.update(a=a, b=f["b"], r2=f["r2"], rmse=f["rmse"], rel_se_a=f["rel_se_a"],
-                       rel_se_b=f["rel_se_b"], dispersion=f["dispersion"], group=f["group"],
-                       measure=measure)
+                       rel_se_b=f["rel_se_b"], corr_ab=f["corr_ab"], dispersion=f["dispersion"],
+                       group=f["group"], measure=measure)
             if f["a_at_bound"]:
                 row["reason"] = "fitted saturation a at its lower bound: no positive response found"
             elif f["b_at_bound"]:
@@ -1399,84 +1469,90 @@ def fit_response_curves(
                 row["accepted"] = True
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("region")
     # -- fallbacks ------------------------------------------------------------------
-    judged = None
-    if judgments is not None:
-        judged = calibrate_from_judgments(judgments)
-    ok = out[out["accepted"]]
-    pooled_ratio = pooled_share = None
-    if len(ok):
-        pooled_ratio = float((ok["b"] / ok["mean_spend"]).median())
-        pooled_share = float((ok["a"] / ok["mean_margin"]).median())
-    rejected = out.index[~out["accepted"]]
+    # (1) the planner's judgments; (2) the accepted regions of the SAME group (maturity):
+    # their median shape b / mean spend and response share a / mean margin; (3) nothing
+    # comparable: the region is held at its status-quo spend, with the reason.  Never
+    # borrow across groups: a mature region is not an emerging one.
+    judged = calibrate_from_judgments(judgments) if judgments is not None else None
+    accepted = out[out["accepted"]]
+    rejected = list(out.index[~out["accepted"]])
     out.loc[rejected, ["a", "b"]] = np.nan
     for region in rejected:
+        why = out.loc[region, "reason"]
         if judged is not None and region in judged:
             cv = judged[region]
             out.loc[region, ["kind", "a", "b", "c", "source"]] = [cv.kind, cv.a, cv.b, cv.c, "judgment"]
-            out.loc[region, "reason"] += "; using the planner's judgments"
+            out.loc[region, ["rel_se_a", "rel_se_b", "corr_ab"]] = [np.nan, np.nan, 0.0]
+            out.loc[region, "reason"] = why + "; using the planner's judgments"
             continue
-        y, Z, x = data.get(region, (None, None, None))
-        if pooled_ratio is not None and out.loc[region, "mean_spend"] > 0:
-            b = pooled_ratio * out.loc[region, "mean_spend"]
-            a = pooled_share * out.loc[region, "mean_margin"]
-            out.loc[region, ["a", "b", "c", "source"]] = [a, b, 1.0, "pooled"]
-            out.loc[region, "kind"] = kind if kind == "exp" else "adbudg"
-            out.loc[region, "reason"] += (
-                f"; using the accepted regions' median b/mean spend={pooled_ratio:.2f} and "
-                f"a/mean margin={pooled_share:.3f}"
-            )
-    still = out.index[out["a"].isna()]
-    if len(still):
-        usable = [r for r in still if r in data and out.loc[r, "mean_spend"] > 0 and len(data[r][0]) > data[r][1].shape[1] + 1]
-        if not usable:
-            raise ValueError(
-                f"no response curve for region(s) {list(still)}: "
-                + "; ".join(out.loc[still, "reason"])
-                + ". Pass judgments (calibrate_from_judgments) for them."
-            )
-        grid = np.linspace(math.log(b_range[0]), math.log(b_range[1]), 61)
-
-        def joint(g):
-            return sum(
-                _profile_sse(data[r][0], data[r][1], data[r][2], "exp",
-                             math.exp(g) * out.loc[r, "mean_spend"], 1.0)[0] / max(np.var(data[r][0]), 1e-12)
-                for r in usable
-            )
-
-        g0 = min(grid, key=joint)
-        res = optimize.minimize_scalar(joint, bounds=(g0 - 0.1, g0 + 0.1), method="bounded")
-        ratio = math.exp(res.x)
-        problems = []
-        if not (grid[1] < res.x < grid[-2]):
-            problems.append(f"joint fit puts b/mean spend={ratio:.2f} at its bound {b_range}")
-        for r in usable:
-            b = ratio * out.loc[r, "mean_spend"]
-            _, coef = _profile_sse(data[r][0], data[r][1], data[r][2], "exp", b, 1.0)
-            if coef[-1] <= 0:
-                problems.append(f"joint fit gives {r!r} no positive response (a={coef[-1]:,.0f})")
-            out.loc[r, ["kind", "a", "b", "c", "source"]] = ["exp", float(coef[-1]), b, 1.0, "pooled"]
-            out.loc[r, "reason"] += f"; joint fit with common b/mean spend={ratio:.2f}"
-        left = [r for r in still if r not in usable]
-        if left:
-            problems.append(f"too little data for {left}")
-        if problems:
-            raise ValueError(
-                "no response curve can be identified from this history: "
-                + "; ".join(f"{r}: {out.loc[r, 'reason'].split(';')[0]}" for r in still)
-                + "; pooled fallback: " + "; ".join(problems)
-                + ". Pass the planner's judgments (judgments=..., Little's four points)."
-            )
+        grp = out.loc[region, "group"]
+        donors = accepted[(accepted["group"] == grp) & (accepted.index != region)]
+        if groups and len(donors) and out.loc[region, "mean_spend"] > 0:
+            ratio = float((donors["b"] / donors["mean_spend"]).median())
+            share = float((donors["a"] / donors["mean_margin"]).median())
+            out.loc[region, ["a", "b", "c", "source"]] = [
+                share * out.loc[region, "mean_margin"], ratio * out.loc[region, "mean_spend"], 1.0, "pooled"]
+            out.loc[region, "kind"] = "exp"
+            # the borrowed curve is as uncertain as the donors' (at least)
+            out.loc[region, ["rel_se_a", "rel_se_b", "corr_ab"]] = [
+                float(donors["rel_se_a"].max()), float(donors["rel_se_b"].max()),
+                float(donors["corr_ab"].median())]
+            out.loc[region, "reason"] = why + (
+                f"; using the accepted {grp!r} regions' ({', '.join(map(str, donors.index))}) "
+                f"median b/mean spend={ratio:.2f} and a/mean margin={share:.3f}")
+            continue
+        sq = out.loc[region, "status_quo_spend"]
+        out.loc[region, ["kind", "source", "rel_se_a", "rel_se_b", "corr_ab"]] = [
+            "held", "held", np.nan, np.nan, 0.0]
+        where = f"of group {grp!r}" if groups else "(no groups given to borrow within)"
+        out.loc[region, "reason"] = why + (
+            f"; no accepted region {where}: kept at its status-quo spend "
+            f"{sq:,.0f}/month (mean of the last {int(status_quo_months)} months)")
     return out
 
 
-def curves_from_fit(fit: pd.DataFrame) -> dict[str, ResponseCurve]:
-    """``{region: ResponseCurve}`` from :func:`fit_response_curves`' table."""
-    _require(fit, "fit", ("kind", "a", "b", "c"))
+def curves_from_fit(
+    fit: pd.DataFrame,
+    uncertainty: str = "expected",
+    n_draws: int = 200,
+    seed: int = 0,
+) -> dict[str, ResponseCurve]:
+    """``{region: ResponseCurve}`` from :func:`fit_response_curves`' table.
+
+    ``uncertainty="expected"`` (default): for exponential fits with standard errors, the
+    curve is the *expected* response over ``n_draws`` draws of the Laplace posterior
+    ``(log a, log b) ~ N((log a_hat, log b_hat), [[se_a^2, rho se_a se_b], [rho se_a se_b,
+    se_b^2]])`` (``rel_se_a``, ``rel_se_b``, ``corr_ab``; standard normals truncated at
+    +-3; ``seed`` makes it deterministic, and the same draws are used for every region):
+    ``kind="expmix"``.  Since the budget objective is a sum over regions, its expectation
+    needs only each region's own marginal posterior.  ``"plugin"``: the point estimate.
+    Regions without a curve (``source == "held"``) become ``kind="held"`` curves that the
+    optimiser keeps at ``status_quo_spend``.
+    """
+    require_columns(fit, "fit", ("kind", "a", "b", "c"))
+    if uncertainty not in ("expected", "plugin"):
+        raise ValueError(f"uncertainty must be 'expected' or 'plugin', got {uncertainty!r}")
+    _check_number("n_draws", n_draws, lo=1)
+    z = np.clip(np.random.default_rng(seed).standard_normal((int(n_draws), 2)), -3.0, 3.0)
     out = {}
     for region, row in fit.iterrows():
+        if row["kind"] == "held":
+            out[region] = ResponseCurve("held", hold=float(row["status_quo_spend"]),
+                                        reason=str(row.get("reason", "")))
+            continue
         if not np.isfinite(row["a"]) or not np.isfinite(row["b"]):
             raise ValueError(f"fit row {region!r} has no curve: {row.get('reason', '')}")
-        out[region] = ResponseCurve(str(row["kind"]), float(max(row["a"], 0.0)), float(row["b"]), float(row["c"]))
+        a, b = float(max(row["a"], 0.0)), float(row["b"])
+        sa, sb = float(row.get("rel_se_a", np.nan)), float(row.get("rel_se_b", np.nan))
+        if (uncertainty == "expected" and row["kind"] == "exp" and a > 0
+                and np.isfinite(sa) and np.isfinite(sb)):
+            rho = float(np.clip(row.get("corr_ab", 0.0) if pd.notna(row.get("corr_ab", 0.0)) else 0.0,
+                                -0.999, 0.999))
+            la = math.log(a) + sa * z[:, 0]
+            lb = math.log(b) + sb * (rho * z[:, 0] + math.sqrt(1 - rho**2) * z[:, 1])
+            out[region] = ResponseCurve("expmix", a, b, draws=np.column_stack([np.exp(la), np.exp(lb)]))
+        else:
+            out[region] = ResponseCurve(str(row["kind"]), a, b, float(row["c"]))
     return out
 
 
@@ -1497,7 +1573,7 @@ def calibrate_from_judgments(judgments: pd.DataFrame) -> dict[str, ResponseCurve
     """
     key = "region" if "region" in judgments.columns else "unit"
     cols = (key, "current_spend", "at_zero", "at_saturation", "at_current", "at_plus50")
-    _require(judgments, "judgments", cols)
+    require_columns(judgments, "judgments", cols)
     out = {}
     for row in judgments.itertuples(index=False):
         u = getattr(row, key)
@@ -1519,41 +1595,10 @@ def calibrate_from_judgments(judgments: pd.DataFrame) -> dict[str, ResponseCurve
 
 
 # -- ABC classes and the 80% rule ---------------------------------------------------------
-def abc_classes(
-    orders: pd.DataFrame,
-    as_of,
-    months: int = 12,
-    a_cutoff: float = 0.8,
-    b_cutoff: float = 0.95,
-) -> pd.Series:
-    """ABC class per customer from trailing revenue (Pareto).
-
-    Customers sorted by revenue over the ``months`` months up to ``as_of``; A = those
-    making the first ``a_cutoff`` of cumulative revenue (the customer that crosses the
-    cutoff included), B = up to ``b_cutoff``, C = the rest (incl. zero or negative
-    revenue).  Use ``salesplan.segments`` when available and pass its classes instead.
-
-    Returns
-    -------
-    Series customer_id -> "A" / "B" / "C".
-    """
-    _require(orders, "orders", ("order_date", "customer_id", "amount"))
-    if not 0 < a_cutoff < b_cutoff <= 1:
-        raise ValueError(f"need 0 < a_cutoff < b_cutoff <= 1, got {a_cutoff!r}, {b_cutoff!r}")
-    as_of = _ts(as_of, "as_of")
-    start = as_of - pd.DateOffset(months=months) + pd.Timedelta(days=1)
-    w = orders[(orders["order_date"] >= start) & (orders["order_date"] <= as_of)]
-    rev = w.groupby("customer_id")["amount"].sum()
-    all_ids = pd.Index(pd.unique(orders["customer_id"]))
-    rev = rev.reindex(all_ids, fill_value=0.0).sort_values(ascending=False, kind="mergesort")
-    pos = rev.clip(lower=0)
-    total = pos.sum()
-    cls = pd.Series("C", index=rev.index, dtype=object)
-    if total > 0:
-        before = (pos.cumsum() - pos) / total  # share before this customer
-        cls[(before < a_cutoff) & (pos > 0)] = "A"
-        cls[(before >= a_cutoff) & (before < b_cutoff) & (pos > 0)] = "B"
-    return cls.rename("abc_class").rename_axis("customer_id")
+def _abc_series(orders: pd.DataFrame, as_of, months: int) -> pd.Series:
+    """customer_id -> ABC class from :func:`salesplan.segments.abc_classes` (A = first 80%)."""
+    abc = _segment_abc_classes(orders, as_of, ABCParams(window_months=int(months)))
+    return abc.set_index("customer_id")["abc_class"].astype(str)
 
 
 def a_class_share_by_region(
@@ -1570,10 +1615,10 @@ def a_class_share_by_region(
     DataFrame indexed by region: ``a_revenue``, ``other_revenue``, ``a_share`` (region's
     share of all A-class revenue), ``other_share``, ``n_a``, ``n_customers``.
     """
-    _require(customers, "customers", ("customer_id", "region"))
-    as_of = _ts(as_of, "as_of")
+    require_columns(customers, "customers", ("customer_id", "region"))
+    as_of = as_date(as_of, "as_of")
     if classes is None:
-        classes = abc_classes(orders, as_of, months)
+        classes = _abc_series(orders, as_of, months)
     start = as_of - pd.DateOffset(months=months) + pd.Timedelta(days=1)
     w = orders[(orders["order_date"] >= start) & (orders["order_date"] <= as_of)]
     rev = w.groupby("customer_id")["amount"].sum().clip(lower=0)
@@ -1602,7 +1647,7 @@ def rule_of_thumb_allocation(shares: pd.DataFrame, total: float, concentration: 
     with the shares of :func:`a_class_share_by_region`.  Constraints are *not* applied
     (the rule does not know them); :func:`compare_allocations` reports feasibility.
     """
-    _require(shares, "shares", ("a_share", "other_share"))
+    require_columns(shares, "shares", ("a_share", "other_share"))
     _check_number("total", total, lo=0)
     _check_number("concentration", concentration, lo=0, hi=1)
     x = total * (concentration * shares["a_share"] + (1 - concentration) * shares["other_share"])
@@ -1621,7 +1666,9 @@ def compare_allocations(
     -------
     DataFrame indexed by allocation name: ``spend``, ``response``, ``roi`` (response /
     spend), ``vs_best`` (response / best response - 1), ``feasible`` (bool, when
-    ``constraints`` given).
+    ``constraints`` given), and ``unvalued_spend`` when some curves are ``"held"``
+    (their response is unknown and left out of ``response``; compare allocations that
+    give held units the same spend).
     """
     curves = _curves_dict(curves)
     rows = {}
@@ -1631,6 +1678,8 @@ def compare_allocations(
     for name, alloc in allocations.items():
         ev = evaluate_allocation(curves, alloc, months)
         row = {"spend": ev["spend"].sum(), "response": ev["response"].sum()}
+        if ev["response"].isna().any():  # held units: value unknown, spend reported apart
+            row["unvalued_spend"] = float(ev.loc[ev["response"].isna(), "spend"].sum())
         row["roi"] = row["response"] / row["spend"] if row["spend"] > 0 else np.nan
         if constraints is not None:
             x = ev["spend"].to_numpy()
@@ -1704,8 +1753,6 @@ def curve_sensitivity(
 # ======================================================================================
 # 3. Account coverage
 # ======================================================================================
-LIFECYCLE_STAGES: tuple[str, ...] = ("introduction", "growth", "maturity", "decline")
-
 _DEFAULT_VISITS = {
     ("A", "introduction"): 6, ("A", "growth"): 6, ("A", "maturity"): 4, ("A", "decline"): 6,
     ("B", "introduction"): 4, ("B", "growth"): 4, ("B", "maturity"): 2, ("B", "decline"): 3,
@@ -1769,40 +1816,6 @@ class CoverageParams:
                 + self.calls_per_year[key] * self.hours_per_call) / 12.0
 
 
-def lifecycle_stage(
-    orders: pd.DataFrame,
-    as_of,
-    intro_months: int = 6,
-    lapse_months: int = 6,
-    growth: float = 0.1,
-) -> pd.Series:
-    """Lifecycle stage per customer from order history.
-
-    * introduction: first order within the last ``intro_months``;
-    * decline: no order in the last ``lapse_months``, or trailing-12-month revenue
-      below ``(1 - growth)`` x the 12 months before;
-    * growth: trailing-12-month revenue above ``(1 + growth)`` x the 12 months before;
-    * maturity: otherwise.
-
-    Returns Series customer_id -> stage.
-    """
-    _require(orders, "orders", ("order_date", "customer_id", "amount"))
-    as_of = _ts(as_of, "as_of")
-    o = orders[orders["order_date"] <= as_of]
-    first = o.groupby("customer_id")["order_date"].min()
-    last = o.groupby("customer_id")["order_date"].max()
-    y1s = as_of - pd.DateOffset(months=12)
-    y2s = as_of - pd.DateOffset(months=24)
-    cur = o[o["order_date"] > y1s].groupby("customer_id")["amount"].sum().reindex(first.index, fill_value=0)
-    prev = o[(o["order_date"] > y2s) & (o["order_date"] <= y1s)].groupby("customer_id")["amount"].sum()
-    prev = prev.reindex(first.index, fill_value=0)
-    stage = pd.Series("maturity", index=first.index, dtype=object)
-    stage[cur > (1 + growth) * prev] = "growth"
-    stage[(cur < (1 - growth) * prev) | (last <= as_of - pd.DateOffset(months=lapse_months))] = "decline"
-    stage[first > as_of - pd.DateOffset(months=intro_months)] = "introduction"
-    return stage.rename("lifecycle_stage").rename_axis("customer_id")
-
-
 def account_book(
     orders: pd.DataFrame,
     customers: pd.DataFrame,
@@ -1824,16 +1837,18 @@ def account_book(
     DataFrame ``customer_id``, ``rep_id``, ``region``, ``abc_class``,
     ``lifecycle_stage``, ``revenue`` (trailing, currency).
     """
-    _require(orders, "orders", ("order_date", "customer_id", "rep_id", "amount"))
-    _require(customers, "customers", ("customer_id", "region"))
-    as_of = _ts(as_of, "as_of")
-    classes = abc_classes(orders, as_of, months) if classes is None else classes
-    stages = lifecycle_stage(orders, as_of) if stages is None else stages
+    require_columns(orders, "orders", ("order_date", "customer_id", "rep_id", "amount"))
+    require_columns(customers, "customers", ("customer_id", "region"))
+    as_of = as_date(as_of, "as_of")
+    classes = _abc_series(orders, as_of, months) if classes is None else classes
+    if stages is None:
+        st = _segment_lifecycle_stages(orders, as_of)
+        stages = st.set_index("customer_id")["stage"].astype(str)
     start = as_of - pd.DateOffset(months=months) + pd.Timedelta(days=1)
     w = orders[(orders["order_date"] >= start) & (orders["order_date"] <= as_of) & orders["rep_id"].notna()]
     by = w.groupby(["customer_id", "rep_id"], sort=False)["amount"].sum().reset_index()
     if reps is not None:
-        _require(reps, "reps", ("rep_id", "exit_date"))
+        require_columns(reps, "reps", ("rep_id", "exit_date"))
         gone = reps.loc[reps["exit_date"].notna() & (pd.to_datetime(reps["exit_date"]) <= as_of), "rep_id"]
         by = by[~by["rep_id"].isin(set(gone))]
     by = by.sort_values(["customer_id", "amount"], ascending=[True, False], kind="mergesort")
@@ -1860,7 +1875,7 @@ def coverage_load(accounts: pd.DataFrame, params: CoverageParams, reps: pd.DataF
     DataFrame indexed by rep_id: ``region``, ``accounts``, ``a_accounts``, ``hours``,
     ``capacity``, ``utilisation``, ``status``.
     """
-    _require(accounts, "accounts", ("customer_id", "rep_id", "region", "abc_class", "lifecycle_stage"))
+    require_columns(accounts, "accounts", ("customer_id", "rep_id", "region", "abc_class", "lifecycle_stage"))
     acc = accounts.copy()
     acc["hours"] = [params.hours_per_month(c, s) for c, s in zip(acc["abc_class"], acc["lifecycle_stage"])]
     g = acc.groupby("rep_id")
@@ -1873,7 +1888,7 @@ def coverage_load(accounts: pd.DataFrame, params: CoverageParams, reps: pd.DataF
         }
     )
     if reps is not None:
-        _require(reps, "reps", ("rep_id", "region"))
+        require_columns(reps, "reps", ("rep_id", "region"))
         active = reps
         if "exit_date" in reps.columns:
             active = reps[reps["exit_date"].isna()]

@@ -160,10 +160,82 @@ def test_fit_with_baseline_and_fallback_reason():
     assert fit.loc["R1", "accepted"] and fit.loc["R2", "accepted"]
     assert fit.loc["R1", "a"] == pytest.approx(400, rel=0.1)
     assert fit.loc["R1", "b"] == pytest.approx(100, rel=0.15)
-    assert not fit.loc["R3", "accepted"] and fit.loc["R3", "source"] == "pooled"
-    assert "barely varies" in fit.loc["R3", "reason"]
+    # no groups: nothing comparable to borrow from -> R3 is held at its status quo
+    assert not fit.loc["R3", "accepted"] and fit.loc["R3", "source"] == "held"
+    assert "barely varies" in fit.loc["R3", "reason"] and "status-quo spend" in fit.loc["R3", "reason"]
+    assert fit.loc["R3", "status_quo_spend"] == pytest.approx(50.0)
     curves = al.curves_from_fit(fit)
-    assert set(curves) == {"R1", "R2", "R3"}
+    assert set(curves) == {"R1", "R2", "R3"} and curves["R3"].kind == "held"
+    # same group as R1 only: R3 borrows R1's shape, never R2's (another group)
+    grouped = al.fit_response_curves(spend, sales, 0.5, groups={"R1": "g", "R2": "h", "R3": "g"})
+    assert grouped.loc["R3", "source"] == "pooled" and "'R1'" not in grouped.loc["R3", "reason"]
+    assert "(R1)" in grouped.loc["R3", "reason"]
+    ratio = grouped["b"] / grouped["mean_spend"]
+    assert ratio["R3"] == pytest.approx(ratio["R1"], rel=1e-9)
+
+
+def test_unidentified_region_keeps_status_quo_with_reason():
+    """A held curve (no identified response, nothing comparable to borrow) keeps the
+    unit at its status-quo spend; the others share the rest of the budget by KKT."""
+    held = al.ResponseCurve("held", hold=10.0, reason="imprecise fit; kept at status quo")
+    curves = {**_curves(), "H": held}
+    # months=3: H is pinned at 3 * 10 = 30; the others share TOTAL exactly as without H
+    plan = al.optimise_budget(curves, al.BudgetConstraints(3 * TOTAL + 30.0), months=3)
+    assert plan.spend["H"] == pytest.approx(30.0)
+    assert plan.table.loc["H", "binding"] == "held" and np.isnan(plan.table.loc["H", "response"])
+    for u in A:
+        assert plan.spend[u] == pytest.approx(3 * X_STAR[u], rel=1e-6)
+    assert plan.total_response == pytest.approx(
+        3 * sum(A[u] * (1 - math.exp(-X_STAR[u] / B[u])) for u in A), rel=1e-9)
+    cmp = al.compare_allocations(curves, {"plan": plan.spend})
+    assert cmp.loc["plan", "unvalued_spend"] == pytest.approx(30.0)
+    # a max-change box that excludes the status quo is a clear error, not a silent move
+    cons = al.BudgetConstraints(3 * TOTAL + 30.0, last_year={**{u: 3 * X_STAR[u] for u in A}, "H": 60.0},
+                                max_change=0.2)
+    with pytest.raises(ValueError, match="held at its status quo"):
+        al.optimise_budget(curves, cons, months=3)
+
+
+def test_expected_response_optimiser_known_draws():
+    """Known posterior draws: the 'expmix' curve is their mean response, its optimum
+    maximises the expected margin (brute force), and beats the plug-in optimum on it."""
+    # unit P: b is either 5 or 45 (mean 25, point estimate 25); unit Q: known a = 50, b = 20
+    draws = ((100.0, 5.0), (100.0, 45.0))
+    P = al.ResponseCurve("expmix", 100.0, 25.0, draws=draws)
+    assert P(10.0) == pytest.approx(0.5 * (100 * (1 - math.exp(-2)) + 100 * (1 - math.exp(-10 / 45))))
+    assert P.marginal(10.0) == pytest.approx(0.5 * (20 * math.exp(-2) + 100 / 45 * math.exp(-10 / 45)))
+    Q = al.ResponseCurve("exp", 50.0, 20.0)
+    total = 40.0
+    plan = al.optimise_budget({"P": P, "Q": Q}, al.BudgetConstraints(total))
+    assert plan.method == "kkt"
+    grid = np.linspace(0, total, 40001)
+    value = P(grid) + Q(total - grid)
+    assert plan.spend["P"] == pytest.approx(grid[np.argmax(value)], abs=2e-3)
+    assert plan.table.loc["P", "marginal"] == pytest.approx(plan.table.loc["Q", "marginal"], rel=1e-6)
+    plug = al.optimise_budget({"P": al.ResponseCurve("exp", 100.0, 25.0), "Q": Q}, al.BudgetConstraints(total))
+    expected_of_plug = float(P(plug.spend["P"]) + Q(plug.spend["Q"]))
+    assert plan.total_response >= expected_of_plug - 1e-9
+    # identical draws reduce to the plain curve
+    same = al.ResponseCurve("expmix", 100.0, 25.0, draws=((100.0, 25.0),) * 3)
+    assert same(np.array([0.0, 7.0, 80.0])) == pytest.approx(al.ResponseCurve("exp", 100.0, 25.0)(
+        np.array([0.0, 7.0, 80.0])))
+
+
+def test_curves_from_fit_expected_draws_are_deterministic():
+    fit = pd.DataFrame({"kind": ["exp", "held"], "a": [100.0, np.nan], "b": [20.0, np.nan],
+                        "c": [1.0, 1.0], "rel_se_a": [0.3, np.nan], "rel_se_b": [0.5, np.nan],
+                        "corr_ab": [0.6, 0.0], "status_quo_spend": [15.0, 8.0],
+                        "reason": ["", "imprecise fit"]}, index=["R1", "R2"])
+    c1, c2 = al.curves_from_fit(fit), al.curves_from_fit(fit)
+    assert c1["R1"].kind == "expmix" and c1["R2"].kind == "held" and c1["R2"].hold == 8.0
+    assert c1["R1"](30.0) == c2["R1"](30.0)
+    la, lb = np.log(c1["R1"]._a), np.log(c1["R1"]._b)
+    assert np.median(la) == pytest.approx(math.log(100), abs=0.1)
+    assert np.std(lb) == pytest.approx(0.5, rel=0.2) and np.corrcoef(la, lb)[0, 1] == pytest.approx(0.6, abs=0.15)
+    plug = al.curves_from_fit(fit, uncertainty="plugin")
+    assert plug["R1"] == al.ResponseCurve("exp", 100.0, 20.0)
+    with pytest.raises(ValueError, match="uncertainty"):
+        al.curves_from_fit(fit, uncertainty="bayes")
 
 
 def test_budget_parameter_errors():
@@ -205,15 +277,21 @@ def test_sensitivity_regret_is_small_and_nonnegative():
     assert len(oat) == 6 and (oat["regret"] >= -1e-9).all()
 
 
-def test_abc_classes_pareto():
+def test_a_class_shares_use_segments_abc_classes():
     orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(5)],
         "order_date": pd.to_datetime(["2026-06-01"] * 5),
         "customer_id": ["c1", "c2", "c3", "c4", "c5"],
         "amount": [50.0, 25.0, 15.0, 7.0, 3.0],
     })
-    cls = al.abc_classes(orders, "2026-12-31")
-    # cumulative share before each: 0, .50, .75 -> A (< .8); .90 -> B (< .95); .97 -> C
-    assert cls.to_dict() == {"c1": "A", "c2": "A", "c3": "A", "c4": "B", "c5": "C"}
+    customers = pd.DataFrame({"customer_id": ["c1", "c2", "c3", "c4", "c5"],
+                              "region": ["N", "S", "S", "N", "S"]})
+    shares = al.a_class_share_by_region(orders, customers, "2026-12-31")
+    # cumulative share before each: 0, .50, .75 -> A (< .8); .90 -> B; .97 -> C
+    # A revenue: N 50, S 25 + 15 = 40 -> shares 50/90, 40/90
+    assert shares["a_share"].to_dict() == pytest.approx({"N": 50 / 90, "S": 40 / 90})
+    assert shares["n_a"].to_dict() == {"N": 1, "S": 2}
+    assert not hasattr(al, "abc_classes") and not hasattr(al, "lifecycle_stage")
 
 
 # -------------------------------------------------------------------------- headcount
