@@ -150,7 +150,7 @@ def main(argv=None):
             if source == "attributed":
                 att = fit_attributed(company, 0.1, 100 * seed) if att is None else att
             f = fit if source == "history" else att
-            cmp, plan, _ = evaluate(company, f, METHODS[method], cons)
+            cmp, _plan, _ = evaluate(company, f, METHODS[method], cons)
             gain, short, met = goal(cmp)
             opt_gain = cmp.loc["true optimum", "response"] / cmp.loc["80% rule", "response"] - 1
             label = ("history, shape pooled by maturity" if source == "history"
