@@ -972,6 +972,12 @@ def optimise_budget(
     ``"slsqp"``
         SLSQP from the equal split and from the proportional-to-bounds split; best kept.
 
+    Units with a ``"held"`` curve (not identified, see :func:`fit_response_curves`) are
+    kept at ``months * hold`` (their status quo; an error if that is outside their
+    bounds), with ``binding="held"`` and an unknown (``NaN``) response; the rest of the
+    budget is optimised over the other units.  ``"expmix"`` curves (expected response
+    over posterior draws) are concave and use ``"kkt"``.
+
     Returns
     -------
     BudgetPlan
