@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.salesplan-installed
 PERIOD ?= 2027Q1
 DEMO    = duckdb:///data/demo/salesplan_demo.duckdb
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: help install plan test lab demo-data refresh-notebooks lint bench bench-forecast bench-credit bench-churn clean
 
