@@ -43,6 +43,7 @@ from sklearn.model_selection import StratifiedKFold
 
 __all__ = [
     "GERMAN_CREDIT_CONFIG",
+    "BlendedScorecard",
     "CreditFeatureParams",
     "CreditPolicy",
     "CreditScorecard",
@@ -863,6 +864,288 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         out["status"] = np.where(out["psi"] < 0.10, "stable",
                                  np.where(out["psi"] < 0.25, "watch", "shifted"))
         return out
+
+
+class BlendedScorecard(CreditScorecard):
+    """A points scorecard that blends the WoE scorecard with a smooth fine-bin additive model.
+
+    Both parts are additive in the variables, so their weighted sum is a points scorecard
+    too: every variable gets one row per *refined* bin (the union of the WoE bins and the
+    fine bins) and a customer's score is the base points plus the points of his rows.
+
+    1. **WoE part** (weight ``1 - gam_weight``): exactly :class:`CreditScorecard`
+       (optimal binning, WoE, L2 logistic regression on the WoE columns).
+    2. **Fine-bin part** (weight ``gam_weight``): numeric variables cut at up to
+       ``gam_max_bins`` training quantiles (every distinct value when fewer), categories
+       one bin each, plus a missing bin; one log-odds value ``t_jk`` per bin, fitted by
+       penalised logistic regression with penalty
+       ``gam_ridge / 2 * sum t_jk^2 + gam_smooth / 2 * sum_k (t_j,k+1 - t_jk)^2`` (the
+       second sum over neighbouring bins of numeric variables: a discrete smoothing
+       spline, i.e. a generalised additive model on bins).
+    3. ``logit_raw = (1 - w) * logit_woe + w * logit_fine``; points, calibration and
+       grades as in :class:`CreditScorecard`.
+
+    Extra parameters
+    ----------------
+    gam_weight : float in [0, 1]
+        Weight ``w`` of the fine-bin part (default 0.3; 0 = the WoE scorecard).
+    gam_max_bins : int
+        Maximum number of quantile bins of a numeric variable in the fine-bin part.
+    gam_ridge, gam_smooth : float
+        Penalties of the fine-bin part (see above).
+
+    Extra attributes
+    ----------------
+    gam_intercept_ : float
+    gam_tables_ : dict   variable -> Series of fine-bin log-odds (index = bin label)
+    """
+
+    def __init__(self, categorical_features=None, linear_features=(), monotonic_trend="auto",
+                 max_n_bins=None, min_bin_size=0.05, max_n_prebins=20, min_prebin_size=0.05,
+                 min_iv=None, C=0.1, Cs=None, inner_cv=5, base_score=600.0, base_odds=50.0,
+                 pdo=20.0, calibration=None, calibration_cv=3, central_tendency=None,
+                 grades=DEFAULT_GRADES, grade_edges=DEFAULT_GRADE_EDGES, random_state=0,
+                 gam_weight=0.3, gam_max_bins=32, gam_ridge=3.0, gam_smooth=30.0):
+        super().__init__(
+            categorical_features=categorical_features, linear_features=linear_features,
+            monotonic_trend=monotonic_trend, max_n_bins=max_n_bins, min_bin_size=min_bin_size,
+            max_n_prebins=max_n_prebins, min_prebin_size=min_prebin_size, min_iv=min_iv, C=C,
+            Cs=Cs, inner_cv=inner_cv, base_score=base_score, base_odds=base_odds, pdo=pdo,
+            calibration=calibration, calibration_cv=calibration_cv,
+            central_tendency=central_tendency, grades=grades, grade_edges=grade_edges,
+            random_state=random_state)
+        self.gam_weight = gam_weight
+        self.gam_max_bins = gam_max_bins
+        self.gam_ridge = gam_ridge
+        self.gam_smooth = gam_smooth
+
+    def _check_params(self):
+        super()._check_params()
+        if not (0 <= self.gam_weight <= 1):
+            raise _bad_param("gam_weight", self.gam_weight, "a weight in [0, 1]")
+        if not (isinstance(self.gam_max_bins, (int, np.integer)) and self.gam_max_bins >= 2):
+            raise _bad_param("gam_max_bins", self.gam_max_bins, "a whole number >= 2")
+        for name in ("gam_ridge", "gam_smooth"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise _bad_param(name, v, "a finite penalty >= 0")
+        if not self.gam_ridge > 0:
+            raise _bad_param("gam_ridge", self.gam_ridge, "a penalty > 0")
+
+    # ------------------------------------------------------------------ fine bins
+    @staticmethod
+    def _fine_spec(X, cats, max_bins):
+        spec = {}
+        for c in X.columns:
+            if c in cats:
+                vals = X[c].dropna().astype(str)
+                spec[c] = ("cat", list(vals.value_counts().sort_index().index))
+            else:
+                v = X[c].astype(float).dropna().to_numpy()
+                u = np.unique(v)
+                if len(u) <= max_bins:
+                    edges = (u[1:] + u[:-1]) / 2
+                else:  # quantile cuts moved to the midpoint between observed values
+                    q = np.quantile(v, np.linspace(0, 1, max_bins + 1)[1:-1])
+                    i = np.clip(np.searchsorted(u, q, side="left"), 1, len(u) - 1)
+                    edges = np.unique((u[i - 1] + u[i]) / 2)
+                spec[c] = ("num", np.asarray(edges, dtype=float))
+        return spec
+
+    @staticmethod
+    def _fine_index(kind, s, values) -> np.ndarray:
+        """Bin index: numeric ``[0, len(edges)]`` (``x >= edge`` goes right), then missing;
+        categorical: position in the category list, then unseen, then missing."""
+        values = pd.Series(np.asarray(values, dtype=object))
+        miss = values.isna().to_numpy()
+        if kind == "cat":
+            m = {v: i for i, v in enumerate(s)}
+            idx = values.astype(str).map(m).fillna(len(s)).to_numpy(dtype=np.int64)
+            return np.where(miss, len(s) + 1, idx)
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        idx = np.searchsorted(s, np.where(miss, 0.0, x), side="right")
+        return np.where(miss, len(s) + 1, idx).astype(np.int64)
+
+    @staticmethod
+    def _fine_size(kind, s) -> int:
+        return len(s) + 2  # numeric: len(edges)+1 bins + missing; cat: + unseen + missing
+
+    def _fit_gam(self, X, y, cats):
+        from scipy import sparse
+        from scipy.optimize import minimize
+
+        spec = self._fine_spec(X, cats, int(self.gam_max_bins))
+        names = list(spec)
+        sizes = [self._fine_size(*spec[c]) for c in names]
+        offs = np.r_[0, np.cumsum(sizes)]
+        n, K = len(X), int(offs[-1])
+        cols = np.column_stack([self._fine_index(*spec[c], X[c].to_numpy()) + offs[j]
+                                for j, c in enumerate(names)])
+        M = sparse.csr_matrix((np.ones(cols.size), (np.repeat(np.arange(n), len(names)),
+                                                    cols.ravel())), shape=(n, K))
+        pairs = [(offs[j] + k, offs[j] + k + 1) for j, c in enumerate(names)
+                 if spec[c][0] == "num" for k in range(len(spec[c][1]))]
+        pen = float(self.gam_ridge) * sparse.identity(K, format="csr")
+        if pairs:
+            p = np.asarray(pairs)
+            r = np.arange(len(p))
+            D = sparse.csr_matrix((np.r_[np.ones(len(p)), -np.ones(len(p))],
+                                   (np.r_[r, r], np.r_[p[:, 1], p[:, 0]])), shape=(len(p), K))
+            pen = (pen + float(self.gam_smooth) * (D.T @ D)).tocsr()
+        yf = y.astype(float)
+
+        def objective(theta):
+            f = theta[0] + M @ theta[1:]
+            resid = _sigmoid(f) - yf
+            pt = pen @ theta[1:]
+            loss = np.sum(np.logaddexp(0.0, f) - yf * f) + 0.5 * theta[1:] @ pt
+            return loss, np.r_[resid.sum(), M.T @ resid + pt]
+
+        theta0 = np.zeros(K + 1)
+        theta0[0] = _logit(yf.mean())
+        res = minimize(objective, theta0, jac=True, method="L-BFGS-B",
+                       options={"maxiter": 5000})
+        tables = {c: res.x[1 + offs[j]:1 + offs[j + 1]].copy() for j, c in enumerate(names)}
+        return {"spec": spec, "b0": float(res.x[0]), "tables": tables}
+
+    def _gam_terms(self, gam, v, values) -> np.ndarray:
+        kind, s = gam["spec"][v]
+        return gam["tables"][v][self._fine_index(kind, s, values)]
+
+    # ------------------------------------------------------------------ fitting
+    def _fit_core(self, X, y, C):
+        state = super()._fit_core(X, y, C)
+        state["gam"] = self._fit_gam(X, y, state["cats"]) if self.gam_weight > 0 else None
+        return state
+
+    def _raw_logit(self, state, X) -> np.ndarray:
+        w = float(self.gam_weight)
+        out = (1 - w) * super()._raw_logit(state, X)
+        gam = state.get("gam")
+        if gam is not None:
+            out = out + w * (gam["b0"] + sum(self._gam_terms(gam, v, X[v].to_numpy())
+                                             for v in gam["spec"]))
+        return out
+
+    def fit(self, X, y):
+        super().fit(X, y)
+        gam = self.state_.get("gam")
+        self.gam_intercept_ = gam["b0"] if gam else 0.0
+        self.gam_tables_ = {} if gam is None else {
+            v: pd.Series(t, name=v) for v, t in gam["tables"].items()}
+        return self
+
+    def _prepare(self, X) -> pd.DataFrame:
+        X = super()._prepare(X)
+        gam = self.state_.get("gam")
+        if gam is not None:
+            missing = [c for c in gam["spec"] if c not in X.columns]
+            if missing:
+                raise ValueError(f"X is missing feature column(s) {missing} used by the scorecard")
+        return X
+
+    # ------------------------------------------------------------------ reporting
+    def _woe_terms(self, v, values) -> np.ndarray:
+        st = self.state_
+        if v not in st["feats"]:
+            return np.zeros(len(values))
+        vals = np.asarray(values, dtype=object if v in st["cats"] else float)
+        woe = self.binning_.get_binned_variable(v).transform(vals, metric="woe")
+        return float(self.coef_[v]) * np.asarray(woe, dtype=float)
+
+    def variable_points(self, X) -> pd.DataFrame:
+        """Points of every variable for every row (columns = variables, plus ``(base)``).
+
+        The row sums equal :meth:`points` (linear features included as per-unit points).
+        """
+        X = self._prepare(X)
+        st, f, w = self.state_, self.factor_, float(self.gam_weight)
+        gam = st.get("gam")
+        out = pd.DataFrame(index=X.index)
+        out["(base)"] = self._base_points()
+        for v in self._variables():
+            t = (1 - w) * self._woe_terms(v, X[v].to_numpy())
+            if gam is not None and v in gam["spec"]:
+                t = t + w * self._gam_terms(gam, v, X[v].to_numpy())
+            out[v] = -f * t
+        for k, c in enumerate(st["lin"]):
+            raw = X[c].astype(float).to_numpy()
+            raw = np.where(np.isnan(raw), st["mu"][k], raw)
+            out[c + " (per unit)"] = -f * (1 - w) * float(self.coef_[c]) * raw / st["sd"][k]
+        return out
+
+    def _variables(self) -> list:
+        gam = self.state_.get("gam")
+        extra = list(gam["spec"]) if gam is not None else []
+        return list(dict.fromkeys(self.state_["feats"] + extra))
+
+    def _base_points(self) -> float:
+        st, f, w = self.state_, self.factor_, float(self.gam_weight)
+        lin_const = sum(f * self.coef_[c] * st["mu"][k] / st["sd"][k]
+                        for k, c in enumerate(st["lin"]))
+        b0 = (1 - w) * self.intercept_ + w * self.gam_intercept_
+        return self.offset_ - f * b0 + (1 - w) * lin_const
+
+    def scorecard_table(self) -> pd.DataFrame:
+        """The blended scorecard: variable, bin, points (one row per refined bin).
+
+        Numeric variables: intervals ``[lower, upper)`` between the union of the WoE and
+        the fine-bin cut points, then ``Missing``; categorical variables: one row per
+        training category, then ``(other)`` (unseen categories) and ``Missing``.  The
+        ``(base)`` row is what everybody starts from; a customer's score is the base
+        points plus the points of the row of each variable that contains his value (plus
+        per-unit points times the value for linear features), see :meth:`variable_points`.
+
+        Returns
+        -------
+        DataFrame
+            ``variable, bin, lower, upper, points, woe_points, fine_points``
+            (``points = woe_points + fine_points``: the two parts' shares).
+        """
+        self._check_fitted()
+        st, f, w = self.state_, self.factor_, float(self.gam_weight)
+        gam = st.get("gam")
+        rows = [{"variable": "(base)", "bin": "all customers", "lower": np.nan,
+                 "upper": np.nan, "points": self._base_points(), "woe_points": np.nan,
+                 "fine_points": np.nan}]
+        for v in self._variables():
+            if v in st["cats"]:
+                cats = set()
+                if gam is not None and v in gam["spec"]:
+                    cats |= set(gam["spec"][v][1])
+                if v in st["feats"]:
+                    bt = self.binning_.get_binned_variable(v).binning_table.build()
+                    for b in bt["Bin"]:
+                        if isinstance(b, (list, np.ndarray)):
+                            cats |= {str(x) for x in b}
+                cats = sorted(cats)
+                labels = cats + ["(other)", "Missing"]
+                reps = np.array(cats + ["\x00unseen\x00", np.nan], dtype=object)
+                lower = upper = np.full(len(labels), np.nan)
+            else:
+                cuts = set()
+                if v in st["feats"]:
+                    cuts |= {float(s) for s in self.binning_.get_binned_variable(v).splits}
+                if gam is not None and v in gam["spec"]:
+                    cuts |= {float(s) for s in gam["spec"][v][1]}
+                cuts = np.array(sorted(cuts))
+                lower = np.r_[-np.inf, cuts, np.nan]
+                upper = np.r_[cuts, np.inf, np.nan]
+                first = cuts[0] - 1.0 if len(cuts) else 0.0
+                reps = np.r_[first, cuts, np.nan].astype(float)
+                labels = [f"[{lo:g}, {hi:g})" for lo, hi in zip(lower[:-1], upper[:-1])]
+                labels.append("Missing")
+            wp = -f * (1 - w) * self._woe_terms(v, reps)
+            fp = (-f * w * self._gam_terms(gam, v, reps)
+                  if gam is not None and v in gam["spec"] else np.zeros(len(reps)))
+            for k, lab in enumerate(labels):
+                rows.append({"variable": v, "bin": lab, "lower": lower[k], "upper": upper[k],
+                             "points": wp[k] + fp[k], "woe_points": wp[k], "fine_points": fp[k]})
+        for k, c in enumerate(st["lin"]):
+            pts = -f * (1 - w) * float(self.coef_[c]) / st["sd"][k]
+            rows.append({"variable": c, "bin": "per unit", "lower": np.nan, "upper": np.nan,
+                         "points": pts, "woe_points": pts, "fine_points": 0.0})
+        return pd.DataFrame(rows)
 
 
 # ============================================================================ policy

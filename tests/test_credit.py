@@ -11,6 +11,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from salesplan.credit import (
     GERMAN_CREDIT_CONFIG,
+    BlendedScorecard,
     CreditPolicy,
     CreditScorecard,
     EarlyWarningParams,
@@ -69,6 +70,62 @@ def test_german_credit_cv_auc(german):
         m = CreditScorecard(**GERMAN_CREDIT_CONFIG).fit(X.iloc[tr], y[tr])
         aucs.append(roc_auc_score(y[te], -m.score(X.iloc[te])))  # high points = good
     assert np.mean(aucs) >= GERMAN_AUC_FLOOR, aucs
+
+
+def test_german_credit_blended_cv_auc(german):
+    """BlendedScorecard (WoE + smoothed fine-bin part, weights fixed a priori), seed 0.
+
+    Goal 0.80 not reached (benchmarks/RESULTS.md: 0.7947 mean over seeds 0-2); the test
+    asserts the same floor as the WoE scorecard.
+    """
+    X, y = german
+    aucs = []
+    for tr, te in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
+        m = BlendedScorecard(**GERMAN_CREDIT_CONFIG).fit(X.iloc[tr], y[tr])
+        aucs.append(roc_auc_score(y[te], -m.score(X.iloc[te])))
+    assert np.mean(aucs) >= GERMAN_AUC_FLOOR, aucs
+
+
+def _lookup_points(tab, X):
+    """Score from the printed table only: base + the row of each variable holding the value."""
+    total = np.full(len(X), tab.loc[tab.variable == "(base)", "points"].iloc[0])
+    for v, g in tab[tab.variable != "(base)"].groupby("variable", sort=False):
+        x = X[v]
+        if pd.api.types.is_numeric_dtype(x):
+            vals = x.to_numpy(float)
+            r = g[g.bin != "Missing"]
+            k = np.searchsorted(r["lower"].to_numpy()[1:], np.nan_to_num(vals), side="right")
+            pts = r["points"].to_numpy()[k]
+            miss = g.loc[g.bin == "Missing", "points"].iloc[0]
+            total += np.where(np.isnan(vals), miss, pts)
+        else:
+            by_bin = g.set_index("bin")["points"]
+            s = x.astype(object).map(lambda c: "Missing" if pd.isna(c) else
+                                     (str(c) if str(c) in by_bin.index else "(other)"))
+            total += s.map(by_bin).to_numpy(float)
+    return total
+
+
+def test_blended_scorecard_table_reproduces_scores(german):
+    X, y = german
+    m = BlendedScorecard().fit(X, y)
+    tab = m.scorecard_table()
+    assert {"variable", "bin", "lower", "upper", "points"} <= set(tab.columns)
+    np.testing.assert_allclose(tab["points"].iloc[1:],
+                               (tab["woe_points"] + tab["fine_points"]).iloc[1:], atol=1e-9)
+    rows = X.iloc[:200].copy()
+    rows["duration_in_month"] = rows["duration_in_month"].astype(float)
+    rows.iloc[0, rows.columns.get_loc("duration_in_month")] = np.nan  # -> Missing row
+    rows.iloc[1, rows.columns.get_loc("purpose")] = "never seen"     # -> (other) row
+    rows.iloc[2, rows.columns.get_loc("purpose")] = np.nan           # -> Missing row
+    np.testing.assert_allclose(_lookup_points(tab, rows), m.points(rows), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(m.variable_points(rows).sum(axis=1), m.points(rows), atol=1e-8)
+    # gam_weight=0 is the WoE scorecard itself
+    w0 = BlendedScorecard(gam_weight=0.0).fit(X.iloc[:400], y[:400])
+    ref = CreditScorecard().fit(X.iloc[:400], y[:400])
+    np.testing.assert_allclose(w0.points(X.iloc[400:]), ref.points(X.iloc[400:]), atol=1e-8)
+    with pytest.raises(ValueError, match="gam_weight"):
+        BlendedScorecard(gam_weight=1.5).fit(X.iloc[:100], y[:100])
 
 
 def test_points_scaling_by_hand(german, german_fit):
