@@ -7,7 +7,10 @@ all evaluated under the TRUE response curves ``truth.response``:
 * the rule of thumb: 80% of the budget by region share of A-class revenue, 20% by
   share of the other customers' revenue (A = customers making the first 80% of
   trailing-12-month revenue, :func:`salesplan.segments.abc_classes`);
-* the optimiser on curves FITTED FROM DATA (no truth used in fitting), two ways:
+* the optimiser on curves FITTED FROM DATA (no truth used in fitting) at two levels --
+  ``region`` (regional monthly order counts, the default) and ``customer`` (customer
+  panel, conditional Poisson with customer fixed effects, ``level="customer"``) -- and
+  two ways:
   ``plug-in``  optimise the point-estimate curves;
   ``expected`` (the library default) optimise the expected response over 200 draws of
                the fit's Laplace posterior of (log a, log b) (seed 0);
@@ -48,6 +51,9 @@ from salesplan.synthetic import generate
 
 MONTHS = 3
 METHODS = {"plug-in": "plugin", "expected": "expected"}
+#: "region": joint fit to regional monthly order counts (library default);
+#: "customer": the same curves from the customer panel (conditional Poisson, customer FE)
+LEVELS = ("region", "customer")
 
 
 def setup(company):
@@ -71,13 +77,15 @@ def setup(company):
     return status_quo, total, rule, true_curves, true_exp
 
 
-def fit_history(company, pooled: bool = True) -> pd.DataFrame:
+def fit_history(company, pooled: bool = True, level: str = "region") -> pd.DataFrame:
     """Fit table from data only: orders, customers, regions, marketing_spend, margin rate."""
     data, truth = company.data, company.truth
     sales = al.monthly_region_sales(data.orders, data.customers, truth.as_of)
     groups = data.regions.set_index("region")["maturity"] if pooled else None
+    orders = data.orders[data.orders["order_date"] <= truth.as_of]
     return al.fit_response_curves(data.marketing_spend, sales, truth.gross_margin_rate,
-                                  groups=groups)
+                                  groups=groups, level=level, orders=orders,
+                                  customers=data.customers)
 
 
 def fit_attributed(company, cv: float = 0.1, seed: int = 0) -> pd.DataFrame:
@@ -129,38 +137,48 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=[7, 1, 2, 3])
     args = ap.parse_args(argv)
     pd.set_option("display.width", 200)
-    rows = []
+    rows, ses = [], []
     for seed in args.seeds:
         t0 = time.perf_counter()
         company = generate(seed=seed)
         print(f"\n=== demo company seed={seed} (generated in {time.perf_counter() - t0:.1f}s) ===")
-        t1 = time.perf_counter()
-        fit = fit_history(company)
-        t_fit = time.perf_counter() - t1
         reg = company.truth.regions.set_index("region")
-        print(f"fitted curves vs truth (fit {t_fit:.1f}s; a: margin/month at saturation, b: spend scale):")
-        print(fit[["a", "b", "rel_se_a", "rel_se_b", "corr_ab", "group", "source"]]
-              .join(reg[["response_a", "response_b"]]).round(3).to_string())
-        for why in fit.loc[fit["source"] != "fit", "reason"]:
-            print("  -", why)
-        cases = [("history", m, c) for c in ("total", "tested", "+-50%") for m in METHODS]
+        fits = {}
+        for level in LEVELS:
+            t1 = time.perf_counter()
+            fits[level] = fit = fit_history(company, level=level)
+            t_fit = time.perf_counter() - t1
+            print(f"\n{level}-level fit vs truth ({t_fit:.1f}s; a: margin/month at saturation, "
+                  "b: spend scale; err = log(fit / truth)):")
+            show = fit[["a", "b", "rel_se_a", "rel_se_b", "corr_ab", "dispersion", "group", "source"]]
+            show = show.join(reg[["response_a", "response_b"]])
+            show["err_a"] = np.log(show["a"] / show["response_a"])
+            show["err_b"] = np.log(show["b"] / show["response_b"])
+            print(show.round(3).to_string())
+            for why in fit.loc[fit["source"] != "fit", "reason"]:
+                print("  -", why)
+            ses.append({"seed": seed, "level": level, "mean_rel_se_a": fit["rel_se_a"].mean(),
+                        "mean_rel_se_b": fit["rel_se_b"].mean(),
+                        "rms_err_a": float(np.sqrt(np.nanmean(show["err_a"] ** 2))),
+                        "rms_err_b": float(np.sqrt(np.nanmean(show["err_b"] ** 2)))})
+        cases = [(lv, m, c) for lv in LEVELS for c in ("total", "tested", "+-50%") for m in METHODS]
         cases += [("attributed", "plug-in", "total")]
         att = None
         for source, method, cons in cases:
             if source == "attributed":
                 att = fit_attributed(company, 0.1, 100 * seed) if att is None else att
-            f = fit if source == "history" else att
+            f = fits[source] if source in fits else att
             cmp, _plan, _ = evaluate(company, f, METHODS[method], cons)
             gain, short, met = goal(cmp)
             opt_gain = cmp.loc["true optimum", "response"] / cmp.loc["80% rule", "response"] - 1
-            label = ("history, shape pooled by maturity" if source == "history"
+            label = (f"history ({source} level), shape pooled by maturity" if source in fits
                      else "attributed sales (truth + 10% noise)")
             held = int((f["source"] == "held").sum())
             rows.append({"seed": seed, "curves": label, "method": method, "constraints": cons,
                          "accepted": f"{int(f['accepted'].sum())}/{len(f)}", "held": held,
                          "true_opt_vs_rule": opt_gain, "gain_vs_rule": gain,
                          "short_of_optimum": short, "goal": met})
-            if source == "history" and method == "expected" and cons == "+-50%":
+            if source == "region" and method == "expected" and cons == "+-50%":
                 print("\nincremental margin of the quarter under the TRUE curves (expected, +-50%):")
                 print(cmp.round(4).to_string())
     out = pd.DataFrame(rows)
@@ -169,8 +187,10 @@ def main(argv=None):
     print(out.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     hist = out[out["curves"].str.startswith("history")]
     print("\nmean over seeds (history):")
-    print(hist.groupby(["constraints", "method"])[["gain_vs_rule", "short_of_optimum"]].mean()
+    print(hist.groupby(["curves", "constraints", "method"])[["gain_vs_rule", "short_of_optimum"]].mean()
           .to_string(float_format=lambda v: f"{v:.4f}"))
+    print("\nparameter precision (mean over regions of the relative SE; RMS of log(fit / truth)):")
+    print(pd.DataFrame(ses).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return out
 
 
