@@ -12,7 +12,10 @@ of the outcome on logit(PD); 1 = well calibrated, < 1 = over-confident).
 
 Models: ``salesplan`` (CreditScorecard(**GERMAN_CREDIT_CONFIG), ranking by points),
 ``salesplan+platt`` (same, PD calibrated on inner out-of-fold log-odds),
-``salesplan monotone`` (monotonic_trend="auto_asc_desc"), ``optbinning default``
+``salesplan monotone`` (monotonic_trend="auto_asc_desc"), ``salesplan blended``
+(BlendedScorecard: WoE scorecard blended with a smoothed fine-bin additive model, weight
+``gam_weight`` fixed a priori; still one points row per refined bin), ``fine-bin GAM
+alone`` (gam_weight=1), ``optbinning default``
 (optbinning.Scorecard with default BinningProcess and LogisticRegression) and
 ``one-hot LR`` (one-hot categoricals + standardised numerics, LogisticRegression).
 """
@@ -32,7 +35,13 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from salesplan.credit import GERMAN_CREDIT_CONFIG, CreditScorecard, ks_statistic, load_german_credit
+from salesplan.credit import (
+    GERMAN_CREDIT_CONFIG,
+    BlendedScorecard,
+    CreditScorecard,
+    ks_statistic,
+    load_german_credit,
+)
 
 
 class _OptbDefault:
@@ -63,11 +72,11 @@ class _OneHot:
 
 
 class _Salesplan:
-    def __init__(self, **kw):
-        self.kw = kw
+    def __init__(self, cls=CreditScorecard, **kw):
+        self.cls, self.kw = cls, kw
 
     def fit(self, X, y):
-        self.m = CreditScorecard(**{**GERMAN_CREDIT_CONFIG, **self.kw}).fit(X, y)
+        self.m = self.cls(**{**GERMAN_CREDIT_CONFIG, **self.kw}).fit(X, y)
         return self
 
     def pd_(self, X):
@@ -81,6 +90,9 @@ MODELS = {
     "salesplan scorecard": lambda: _Salesplan(),
     "salesplan + platt": lambda: _Salesplan(calibration="platt"),
     "salesplan monotone": lambda: _Salesplan(monotonic_trend="auto_asc_desc"),
+    "salesplan blended w=0.3": lambda: _Salesplan(BlendedScorecard),
+    "salesplan blended w=0.5": lambda: _Salesplan(BlendedScorecard, gam_weight=0.5),
+    "fine-bin GAM alone (w=1)": lambda: _Salesplan(BlendedScorecard, gam_weight=1.0),
     "optbinning default": lambda: _OptbDefault(),
     "one-hot LR": lambda: _OneHot(),
 }
