@@ -30,6 +30,7 @@ Conventions
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -169,6 +170,24 @@ def _dpd_at(inv: pd.DataFrame, ts: pd.Timestamp) -> pd.DataFrame:
     inv["outstanding"] = np.where(settled, 0.0, inv["amount"].to_numpy())
     return inv
 
+
+
+def _quiet_cvxpy_solver_import() -> None:
+    """Keep cvxpy's HiGHS import error out of notebooks and logs.
+
+    optbinning imports ortools and cvxpy; ortools' library and the ``highspy`` wheel that
+    cvxpy pulls in each bundle HiGHS, so whichever loads second cannot resolve its
+    symbols.  cvxpy then logs a time-stamped "Encountered unexpected exception importing
+    solver HIGHS" line and carries on with its other solvers; optbinning's binning does
+    not use HiGHS.  The line would make every notebook output differ run to run.
+    """
+    logger = logging.getLogger("__cvxpy__")
+    if _solver_import_noise not in logger.filters:
+        logger.addFilter(_solver_import_noise)
+
+
+def _solver_import_noise(record: logging.LogRecord) -> bool:
+    return "importing solver" not in record.getMessage()
 
 # ============================================================================ features
 @dataclass(frozen=True)
@@ -628,6 +647,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
 
     def _fit_core(self, X, y, C):
         """Binning + regression on (X, y); returns a dict of fitted state."""
+        _quiet_cvxpy_solver_import()
         from optbinning import BinningProcess
 
         cats = self._categoricals(X)
