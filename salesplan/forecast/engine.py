@@ -3,20 +3,25 @@
 Uncertainty model
 -----------------
 For series ``i`` with one-step in-sample RMSE ``s_i`` (the *scale*), the h-step error
-``e_{i,T+j}`` is modelled as ``s_i * sum_{l<j} psi_l * eps_{i,T+j-l}`` with standard
-normal innovations ``eps`` (correlated across series, independent over time).  The
-psi weights are not taken from any model: they are calibrated by split conformal
+``e_{i,T+j}`` is modelled as ``s_i * sum_{l<=j} T_{jl} eps_{i,l}`` with standard
+normal innovations ``eps`` (correlated across series, independent over time) and ``T``
+the Cholesky factor of ``Sigma_{jl} = g_j g_l C_{jl}`` (below).  The widths are not
+taken from any model: they are calibrated by split conformal
 prediction on rolling-origin backtests, pooled over series.  For a nominal level
 ``L`` (e.g. 80) and horizon ``j``::
 
     q_{L,j} = quantile_{L/100}( |y_{T+j} - f_{T+j}| / s_i )   over series and windows
 
 and the interval is ``f_{T+j} -/+ q_{L,j} s_i``.  The sample paths use
-``g_j = q_{80,j} / z_{0.9}`` as the h-step standard deviation multiplier, i.e.
-``psi_0 = g_1`` and ``psi_{j-1}^2 = g_j^2 - g_{j-1}^2`` (clipped at 0), so path
-quantiles reproduce the 80% interval and the cross-horizon correlation is that of a
-local-level error process (errors accumulate).  Without a backtest (``calibrate=False``
-or no series long enough) ``q_{L,j} = z_L * sqrt(j)``.
+``g_j = q_{80,j} / z_{0.9}`` as the h-step standard deviation multiplier and the
+cross-horizon correlation ``C_{jl} = rho_{|j-l|}`` estimated from the same backtest
+(lag correlations of the standardised errors of one window, pooled; a level error shared
+by the months of a window is what widens the sum of the months), so path quantiles
+reproduce the 80% interval of every month *and* the sum of the h months (e.g. the
+quarter) has the spread of the backtest sums.  ``fit(groups=...)`` rescales each group's
+(e.g. hierarchy level's) scales so its own backtest errors are covered.  Without a
+backtest (``calibrate=False`` or no series long enough) ``q_{L,j} = z_L * sqrt(j)`` and
+``C_{jl} = g_min / g_max`` (a local-level error process: errors accumulate).
 """
 
 from __future__ import annotations
@@ -403,7 +408,7 @@ class Forecaster(BaseEstimator):
         return json.dumps(p, sort_keys=True, default=str)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df: pd.DataFrame, new_ids=()):
+    def fit(self, df: pd.DataFrame, new_ids=(), groups=None):
         """Fit every series of ``df`` (long format ``unique_id, ds, y``).
 
         Parameters
@@ -413,12 +418,22 @@ class Forecaster(BaseEstimator):
         new_ids : iterable of str
             Entities with no history at all (e.g. a rep hired this month); they get the
             median forecast of the other series and a reason saying so.
+        groups : Mapping[str, str], optional
+            Calibration group of each series (e.g. its hierarchy level: the company total
+            is smoother than a region, and its out-of-sample error is a different multiple
+            of its in-sample RMSE).  The interval widths are calibrated on all series
+            together, then the scale ``s_i`` of every series of group ``g`` with at least
+            ``min_group_errors`` backtest errors is multiplied by
+            ``kappa_g = Q80(|z| / sqrt(j) | g) / Q80(|z| / sqrt(j) | all)`` (``z`` the
+            standardised backtest errors), so each group's 80% intervals cover 80% of its
+            own backtest errors.  Default: one group.
 
         Returns
         -------
         self
         """
         self._check_params()
+        self._groups = {str(k): str(v) for k, v in (groups or {}).items()}
         freq = canonical_freq(self.freq)
         clean = validate_long(df, freq=freq, allow_negative=self.allow_negative)
         clean = clean[["unique_id", "ds", "y"]]
@@ -452,6 +467,7 @@ class Forecaster(BaseEstimator):
         h.update(frame_fingerprint(clean.reset_index(drop=True)).encode())
         h.update(self._settings_key().encode())
         h.update("\x1f".join(new_ids).encode())
+        h.update(json.dumps(sorted(self._groups.items())).encode())
         return h.hexdigest()[:32]
 
     def _fit(self, clean, freq, new_ids):
@@ -532,7 +548,34 @@ class Forecaster(BaseEstimator):
                 st.reason += ("; fitted on the seasonally adjusted series (season found by "
                               "the detrended F-test, missed by the raw autocorrelation test)")
         self._fit_fallbacks(states, ys, groups, m, freq, new_ids)
+        self.calibration_["group_factor"] = self._group_factors(bt, states)
         self.series_ = states
+
+    #: fewest backtest errors for a group of its own (``fit(groups=...)``)
+    min_group_errors = 24
+
+    def _group_factors(self, bt, states):
+        """Per-group scale factors ``kappa_g`` (see :meth:`fit`), applied to ``scale``."""
+        out = {}
+        if not self._groups or len(bt) == 0 or not self.calibration_.get("calibrated"):
+            return out
+        z = (np.abs(bt["y"].to_numpy(float) - bt["mean"].to_numpy(float))
+             / bt["scale"].to_numpy(float) / np.sqrt(bt["h"].to_numpy(float)))
+        g = bt["unique_id"].map(self._groups).to_numpy()
+        ok = np.isfinite(z)
+        ref = np.quantile(z[ok], 0.8)
+        if not ref > 0:
+            return out
+        for lab in sorted({v for v in self._groups.values()}):
+            sel = ok & (g == lab)
+            if sel.sum() < self.min_group_errors:
+                continue
+            k = float(np.quantile(z[sel], 0.8) / ref)
+            out[lab] = k
+            for u, st in states.items():
+                if self._groups.get(u) == lab and st.kind == "model":
+                    st.scale *= k
+        return out
 
     def _select(self, bt, states, ys, m):
         """Choose the method per series (or globally) by backtest MASE."""
@@ -913,7 +956,8 @@ def _horizon_correlation(bt, cv_h, min_pairs=30, clip=6.0):
         ok_any = True
     if not ok_any:
         return None
-    return np.clip(rho, -0.5, 0.99)
+    rho[1:] = np.clip(rho[1:], -0.5, 0.99)
+    return rho
 
 
 def _toeplitz_corr(rho, h):

@@ -16,6 +16,10 @@ Quantiles are made coherent by reconciling *sample paths*: base paths are drawn 
 every node with innovations correlated across nodes (residual correlation), and the
 same ``S G`` is applied to each path (Panagiotelis et al. 2023), so every path adds up
 and the correlation between reps of a region is carried into the region's spread.
+Top-down is a point-forecast method only: splitting each total path by fixed shares
+would give every child the total's relative spread (far too narrow for a region), so
+when it is chosen the paths are the MinT-reconciled paths shifted to the top-down means.
+Interval widths are calibrated per hierarchy level (``Forecaster.fit(groups=...)``).
 """
 
 from __future__ import annotations
@@ -329,15 +333,34 @@ def hierarchy_forecast(
             raise ValueError(f"hierarchy_forecast: reconcile_method={reconcile_method!r}; "
                              f"expected 'auto' or one of {RECONCILE_METHODS}")
         chosen = reconcile_method
-    fc = Forecaster(method=method, freq=freq, level=level, **forecaster_kwargs).fit(long)
+    groups = dict(zip(nodes["unique_id"], nodes["level_name"]))
+    fc = Forecaster(method=method, freq=freq, level=level, **forecaster_kwargs).fit(
+        long, groups=groups)
     base_mean = fc._means(h)[[fc.ids_.index(u) for u in ids]]
     W = _residual_cov(fc, ids) if chosen == "mint_shrink" else None
     p = _proportions(long, nodes, bottom_ids, td_window) if chosen == "top_down" else None
-    paths = fc.sample_paths(h, n_paths=n_paths, seed=seed, ids=ids)
-    rec_paths = reconcile(paths, S, chosen, W=W, proportions=p, top=top or 0,
-                          nonnegative=nonnegative)
+    Gpath = reconciliation_matrix(S, "mint_shrink" if chosen == "top_down" else chosen,
+                                  W=_residual_cov(fc, ids) if chosen in ("top_down", "mint_shrink")
+                                  else None)
+    corr = _matched_correlation(fc, ids, Gpath, S, top)
+    paths = fc.sample_paths(h, n_paths=n_paths, seed=seed, ids=ids, corr=corr)
     rec_mean = reconcile(base_mean, S, chosen, W=W, proportions=p, top=top or 0,
                          nonnegative=nonnegative)
+    if chosen == "top_down":
+        # top-down paths would split every total path by fixed shares: children perfectly
+        # correlated, each with the total's relative spread.  The spread comes from the
+        # MinT-reconciled paths instead, re-centred on the top-down means (a coherent shift).
+        Wp = _residual_cov(fc, ids)
+        Gp = reconciliation_matrix(S, "mint_shrink", W=Wp)
+        Gc = reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
+        shift = (Gc - Gp) @ base_mean  # (n_bottom, h)
+        bottom = np.tensordot(Gp, paths, axes=(1, 0)) + shift[:, None, :]
+        if nonnegative:
+            bottom = np.maximum(bottom, 0.0)
+        rec_paths = np.tensordot(S, bottom, axes=(1, 0))
+    else:
+        rec_paths = reconcile(paths, S, chosen, W=W, proportions=p, top=top or 0,
+                              nonnegative=nonnegative)
     rows = []
     for i, u in enumerate(ids):
         d = {"unique_id": u, "level_name": nodes.iloc[i]["level_name"],
@@ -350,6 +373,32 @@ def hierarchy_forecast(
     out = pd.concat(rows, ignore_index=True)
     return HierarchyForecast(nodes=nodes, S=S, forecast=out, paths=rec_paths, method=chosen,
                              scores=scores, base=fc)
+
+
+def _matched_correlation(fc: Forecaster, ids, G, S, top):
+    """Residual correlation of the base paths, blended toward a common factor so that the
+    reconciled grand total has the spread of its own calibrated base forecast.
+
+    One-step in-sample residuals understate how much the multi-step errors of the
+    children move together (a shared model error -- trend, season -- is not in them), so
+    the reconciled total comes out narrower than the total's own calibrated interval.
+    With ``w = (S G)[top]`` the reconciliation weights of the total, ``D = diag(s_i)`` and
+    ``R_lambda = (1 - lambda) R + lambda 11'``, ``lambda`` in [0, 1] solves
+    ``w' D R_lambda D w = s_top^2`` (the horizon structure is common to all series, so the
+    variances of the horizon sums match too).  ``R`` unchanged without a grand total.
+    """
+    R = fc.residual_correlation(ids)
+    if top is None or len(ids) < 2:
+        return R
+    d = np.array([fc.series_[u].scale for u in ids])
+    w = (S @ G)[top] * d
+    A = float(w @ R @ w)
+    B = float(w.sum() ** 2)
+    target = float(d[top] ** 2)
+    if not (B > A and target > A):
+        return R
+    lam = min(1.0, (target - A) / (B - A))
+    return (1 - lam) * R + lam * np.ones_like(R)
 
 
 def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, cands,
