@@ -470,3 +470,23 @@ def test_no_password_in_any_output_file(tmp_path, monkeypatch):
     text = all_output_text(out)
     assert literal not in text and env_pw not in text
     assert os.environ.get("SALESPLAN_DB_PASSWORD") is None  # restored after the run
+
+
+def test_index_puts_ranked_reports_first_each_with_its_figures(tmp_path):
+    from salesplan.reports.render import render_index
+
+    def report(name, rank, answer):
+        return {"name": name, "title": name.title(), "html": f"{name}.html",
+                "notebook": f"{name}.ipynb", "seconds": 1.0, "rank": rank,
+                "headlines": {"answer": answer, "figures": [
+                    {"label": f"{name} figure", "display": "1.0 M", "value": 1e6}]}}
+
+    page = render_index(
+        tmp_path / "index.html", run_id="r1", period="2027Q1", source="demo",
+        reports=[report("data", None, "Data fine."), report("forecast", 3, "Grows."),
+                 report("targets", 1, "Commit to 13 M.")],
+    ).read_text("utf-8")
+    assert page.index("Commit to 13 M.") < page.index("Grows.") < page.index("Data fine.")
+    # each card carries its own figures, labelled without the report title
+    assert page.count('<table class="headlines">') == 3
+    assert "<th scope=\"row\">targets figure</th>" in page

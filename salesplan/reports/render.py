@@ -118,10 +118,12 @@ def render_index(
     workbook: str | None = None,
     finished: str | None = None,
 ) -> Path:
-    """Write ``index.html``: headline figures of every report, then one card per report.
+    """Write ``index.html``: one card per report with its answer and headline figures.
 
     ``reports`` items: ``name, title, html, notebook, seconds, headlines`` (the record of
-    :func:`~salesplan.reports.publish.publish_headlines` or ``None``).  ``source`` must
+    :func:`~salesplan.reports.publish.publish_headlines` or ``None``) and optionally
+    ``rank``: cards are ordered by rank (the notebook metadata ``salesplan.index_rank``;
+    the plan's answers first), unranked ones after them in run order.  ``source`` must
     already be redacted.
     """
     import jinja2
@@ -135,7 +137,7 @@ def render_index(
         run_id=run_id,
         period=period,
         source=source,
-        reports=list(reports),
+        reports=sorted(reports, key=lambda r: (r.get("rank") is None, r.get("rank") or 0)),
         workbook=workbook,
         finished=finished,
         css=(TEMPLATE_DIR / "salesplan.css").read_text("utf-8"),

@@ -577,6 +577,7 @@ def run_plan(
     note(f"salesplan run {run_id}: period {run_period}, source {shown_source}, "
          f"kernel {kernel_name}, {len(paths)} notebook(s)")
     results: list[NotebookResult] = []
+    index_rank: dict[str, int | None] = {}  # a notebook's place on index.html (metadata)
     started = time.monotonic()
     for i, path in enumerate(paths, 1):
         name = path.stem
@@ -630,6 +631,7 @@ def run_plan(
         from salesplan.reports.render import export_html, notebook_title
 
         title = notebook_title(executed, name)
+        index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
         html = export_html(executed, tmp / f"{name}.html", index_href="index.html",
                            caption=f"Sales plan {run_period} · run {run_id}")
         results.append(NotebookResult(
@@ -653,7 +655,7 @@ def run_plan(
     _write_workbook(tmp / workbook_name, run_info=run_info, results=results, tables_dir=tmp / "tables")
     reports = [
         {"name": r.name, "title": r.title, "html": r.html.name, "notebook": r.notebook.name,
-         "seconds": r.seconds, "headlines": r.headlines}
+         "seconds": r.seconds, "headlines": r.headlines, "rank": index_rank.get(r.name)}
         for r in results
     ]
     render_index(tmp / "index.html", run_id=run_id, period=run_period, source=shown_source,
@@ -665,7 +667,7 @@ def run_plan(
         "run_id": run_id, "period": run_period, "source": shown_source, "kernel": kernel_name,
         "timeout": timeout, "finished": finished,
         "seconds": round(time.monotonic() - started, 1),
-        "notebooks": [{**{k: v for k, v in r.items() if k != "headlines"},
+        "notebooks": [{**{k: v for k, v in r.items() if k not in ("headlines", "rank")},
                        "parameters": res.parameters} for r, res in zip(reports, results)],
     }, ensure_ascii=False, indent=1, default=str), "utf-8")
     note(f"done in {time.monotonic() - started:.1f} s")
