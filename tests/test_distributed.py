@@ -15,10 +15,10 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from salesplan import churn, credit  # noqa: E402
-from salesplan import distributed as sd  # noqa: E402
-from salesplan.forecast import Forecaster  # noqa: E402
-from salesplan.synthetic import generate  # noqa: E402
+from salesplan import churn, credit
+from salesplan import distributed as sd
+from salesplan.forecast import Forecaster
+from salesplan.synthetic import generate
 
 AS_OF = pd.Timestamp("2026-12-31")
 CREDIT_AS_OF = pd.Timestamp("2025-12-31")
@@ -67,7 +67,7 @@ def _series_frame(n_series=40, n=48, seed=3):
 # ------------------------------------------------------------------ forecasting
 def test_forecaster_dask_equals_local(address):
     df = _series_frame(n=40)
-    kw = dict(method="combo", n_windows=1, level=(80, 95))
+    kw = {"method": "combo", "n_windows": 1, "level": (80, 95)}
     local = Forecaster(**kw).fit(df)
     remote = Forecaster(**kw, engine="dask", scheduler=address).fit(df)
     assert remote.engine == "dask" and remote.scheduler == address  # stored untouched
@@ -109,9 +109,9 @@ def _free_port():
 
 def test_unreachable_scheduler_names_the_address(monkeypatch):
     addr = f"tcp://127.0.0.1:{_free_port()}"
-    with pytest.raises(sd.DaskSchedulerError, match=addr.replace(".", r"\.")):
-        with sd.connect(addr, timeout=1):
-            pass
+    with pytest.raises(sd.DaskSchedulerError, match=addr.replace(".", r"\.")), \
+            sd.connect(addr, timeout=1):
+        pass
     monkeypatch.setenv(sd.ENV_TIMEOUT, "1")
     monkeypatch.setenv(sd.ENV_SCHEDULER, addr)
     with pytest.raises(sd.DaskSchedulerError, match="SALESPLAN_DASK_SCHEDULER") as e:
