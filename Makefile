@@ -7,9 +7,10 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.salesplan-installed
 PERIOD ?= 2027Q1
 DEMO    = duckdb:///data/demo/salesplan_demo.duckdb
+BENCHES = forecast calibration credit churn allocation targets
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: help install plan test lab demo-data refresh-notebooks lint bench bench-forecast bench-credit bench-churn clean
+.PHONY: help install plan test lab demo-data refresh-notebooks lint bench bench-scale $(addprefix bench-,$(BENCHES)) clean
 
 help:
 	@echo "make plan   - set up .venv and run the quarterly plan on the bundled demo data"
@@ -47,16 +48,30 @@ refresh-notebooks: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check salesplan tests benchmarks
 
-bench: bench-forecast bench-credit bench-churn
+# benchmarks print tables; their figures are recorded in benchmarks/RESULTS.md
+bench: $(addprefix bench-,$(BENCHES))
 
 bench-forecast: $(STAMP)
-	$(BIN)/python benchmarks/forecast_m3.py
+	$(BIN)/python benchmarks/forecast_m3.py --repeats 3
+
+bench-calibration: $(STAMP)
+	$(BIN)/python benchmarks/forecast_calibration.py
 
 bench-credit: $(STAMP)
-	$(BIN)/python benchmarks/credit_german.py
+	$(BIN)/python benchmarks/credit_german.py --seeds 0,1,2
 
 bench-churn: $(STAMP)
-	$(BIN)/python benchmarks/churn_cdnow.py
+	$(BIN)/python benchmarks/churn_cdnow.py --repeats 3
+
+bench-allocation: $(STAMP)
+	$(BIN)/python benchmarks/allocation_demo.py
+
+bench-targets: $(STAMP)
+	$(BIN)/python benchmarks/targets_calibration.py
+
+# scale 1 and 10, local vs Dask: 15-20 minutes, not part of `bench`
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py --scales 1 10 --dask
 
 clean:
 	rm -rf $(VENV) .pytest_cache reports .cache
