@@ -39,7 +39,7 @@ def test_p60_targets_met_in_about_60_percent_of_true_quarters(records):
     7 nodes x 10 seeds = 70 outcomes; regions are independent given the truth but the
     company is their sum, so count ~6 independent outcomes per seed: binomial
     s.e. sqrt(.6 * .4 / 60) = .063; tolerance 3 s.e. = .19 (before the fix the region
-    80% intervals covered 54% and a P = .8 target was met 70% of the time).
+    80% intervals covered 57% and a P = .8 target was met 70% of the time).
     """
     q = records[(records["how"] == "quantile") & (records["p"] == 0.6)]
     assert len(q) == 7 * N_SEEDS
