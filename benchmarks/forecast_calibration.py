@@ -59,8 +59,12 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS) -> list[
     """Records (one per node and p) of one history / one future."""
     from salesplan.forecast import hierarchy_forecast
     from salesplan.synthetic import generate
-    from salesplan.targets import (TargetParams, attainment_odds, propose_targets,
-                                   quarter_paths_from_forecast)
+    from salesplan.targets import (
+        TargetParams,
+        attainment_odds,
+        propose_targets,
+        quarter_paths_from_forecast,
+    )
 
     warnings.simplefilter("ignore")
     company = generate(seed=seed, scale=scale, as_of="2026-12-31")
@@ -78,25 +82,25 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS) -> list[
             quarter=QUARTER, growth=None, blend=0.0, target_probability=p,
             pipeline_rule="none", min_growth=-0.9, max_growth=9.0))
         t_c = float(plan.company.iloc[0]["target"])
-        out.append(dict(seed=seed, level="company", node="company", how="propose_targets",
-                        p=p, target=t_c, actual=act.sum(), hit=act.sum() >= t_c,
-                        p_reported=float(attainment_odds(tot["company"], t_c))))
+        out.append({"seed": seed, "level": "company", "node": "company", "how": "propose_targets",
+                        "p": p, "target": t_c, "actual": act.sum(), "hit": act.sum() >= t_c,
+                        "p_reported": float(attainment_odds(tot["company"], t_c))})
         reg = plan.regions.set_index("region")
         for r in act.index:
             t_r = float(reg.loc[r, "target"])
-            out.append(dict(seed=seed, level="region", node=r, how="propose_targets", p=p,
-                            target=t_r, actual=act[r], hit=act[r] >= t_r,
-                            p_reported=float(reg.loc[r, "p_attain_target"])))
+            out.append({"seed": seed, "level": "region", "node": r, "how": "propose_targets", "p": p,
+                            "target": t_r, "actual": act[r], "hit": act[r] >= t_r,
+                            "p_reported": float(reg.loc[r, "p_attain_target"])})
         for level, node, a, paths in nodes:
             t = float(np.quantile(paths, 1 - p))
-            out.append(dict(seed=seed, level=level, node=node, how="quantile", p=p, target=t,
-                            actual=a, hit=a >= t, p_reported=float(attainment_odds(paths, t))))
+            out.append({"seed": seed, "level": level, "node": node, "how": "quantile", "p": p, "target": t,
+                            "actual": a, "hit": a >= t, "p_reported": float(attainment_odds(paths, t))})
     for level, node, a, paths in nodes:
         lo, hi = np.quantile(paths, [0.1, 0.9])
-        out.append(dict(seed=seed, level=level, node=node, how="interval", p=np.nan,
-                        target=np.nan, actual=a, hit=bool(lo <= a <= hi),
-                        p_reported=0.8, fc_mean=float(paths.mean()),
-                        pit=float(np.mean(paths < a))))
+        out.append({"seed": seed, "level": level, "node": node, "how": "interval", "p": np.nan,
+                        "target": np.nan, "actual": a, "hit": bool(lo <= a <= hi),
+                        "p_reported": 0.8, "fc_mean": float(paths.mean()),
+                        "pit": float(np.mean(paths < a))})
     return out
 
 
@@ -117,11 +121,11 @@ def summarize(rec: pd.DataFrame) -> pd.DataFrame:
     for (level, how, p), g in rec[rec["how"] != "interval"].groupby(["level", "how", "p"]):
         n = len(g)
         ivl = iv[iv["level"] == level]
-        rows.append(dict(level=level, how=how, p=p, n=n, hit_rate=g["hit"].mean(),
-                         p_reported=g["p_reported"].mean(),
-                         se=np.sqrt(p * (1 - p) / n),
-                         cov80=ivl["hit"].mean(),
-                         bias=(ivl["fc_mean"] / ivl["actual"] - 1).mean()))
+        rows.append({"level": level, "how": how, "p": p, "n": n, "hit_rate": g["hit"].mean(),
+                         "p_reported": g["p_reported"].mean(),
+                         "se": np.sqrt(p * (1 - p) / n),
+                         "cov80": ivl["hit"].mean(),
+                         "bias": (ivl["fc_mean"] / ivl["actual"] - 1).mean()})
     return pd.DataFrame(rows)
 
 
