@@ -267,3 +267,30 @@ def test_determinism_and_n_jobs():
     assert not np.array_equal(p1, f1.sample_paths(4, 200, seed=6))
     fr = f1.sample_paths(2, 3, seed=0, as_frame=True)
     assert list(fr.columns) == ["unique_id", "path", "ds", "y"] and len(fr) == 3 * 3 * 2
+
+
+def test_ets_family_recovers_trend_and_seasonality():
+    """AICc-weighted ETS family: a multiplicative-season linear-trend series is continued
+    (truth: (level + slope t) * season, 2% noise) within 5% over two seasons."""
+    from salesplan.forecast.ets_family import ETSFamily
+
+    y = _series(noise=0.02, n=48)
+    t = np.arange(48, 60)
+    truth = (1000.0 + 10.0 * t) * SEASON[t % 12]
+    f = ETSFamily(12).fit(y).predict(12)
+    assert np.all(np.abs(f / truth - 1) < 0.05)
+
+
+def test_default_combo_recovers_quarterly_trend_and_seasonality():
+    """The default method on quarterly data: within 6% of the generating trend x season."""
+    season = np.array([0.9, 1.1, 0.95, 1.05])
+    rng = np.random.default_rng(3)
+    n = 40
+    t = np.arange(n + 8)
+    truth = (500.0 + 5.0 * t) * season[t % 4]
+    y = truth[:n] * (1 + 0.02 * rng.standard_normal(n))
+    ds = pd.date_range("2010-01-01", periods=n, freq="QS")
+    fc = Forecaster(freq="QS", n_windows=1).fit(pd.DataFrame({"unique_id": "a", "ds": ds, "y": y}))
+    out = fc.predict(8)
+    assert np.all(np.abs(out["mean"].to_numpy() / truth[n:] - 1) < 0.06)
+    assert (out["lo-80"] <= out["mean"]).all() and (out["mean"] <= out["hi-80"]).all()

@@ -134,6 +134,36 @@ def _ets_filter(y, alpha, beta, phi, l0, b0, trend):
     return e, lvl, b
 
 
+def _ets_errors(y, alpha, beta, phi, l0, b0, trend):
+    """One-step errors of ETS(A,N/A/Ad,N) as a linear filter (same values as
+    :func:`_ets_filter`, computed by :func:`scipy.signal.lfilter` in C).
+
+    With state ``s_t = (l_t, b_t)``, ``s_t = A s_{t-1} + g y_t`` and ``e_t = y_t - w s_{t-1}``
+    where ``A = D - g w``, ``D = [[1, phi], [0, phi]]``, ``g = (alpha, beta)``,
+    ``w = (1, phi)``: the transfer function from y to e is
+    ``(det(I - A z^-1) - z^-1 w adj(I - A z^-1) g) / det(I - A z^-1)``, and the start-up
+    term ``-w A^{t-1} s_0`` follows the same autoregression (Cayley-Hamilton).
+    """
+    from scipy.signal import lfilter
+
+    n = len(y)
+    if not trend:
+        a1 = 1.0 - alpha
+        e = lfilter([1.0, -1.0], [1.0, -a1], y)
+        return e - l0 * a1 ** np.arange(n)
+    a11, a12, a21, a22 = 1.0 - alpha, phi - alpha * phi, -beta, phi - beta * phi
+    d1, d2 = -(a11 + a22), a11 * a22 - a12 * a21
+    c0 = alpha + phi * beta
+    c1 = -alpha * a22 + a12 * beta + phi * a21 * alpha - phi * a11 * beta
+    den = [1.0, d1, d2]
+    e = lfilter([1.0, d1 - c0, d2 - c1], den, y)
+    r1 = -(l0 + phi * b0)
+    r2 = -((a11 * l0 + a12 * b0) + phi * (a21 * l0 + a22 * b0))
+    imp = np.zeros(n)
+    imp[0] = 1.0
+    return e + lfilter([r1, r2 + d1 * r1], den, imp)
+
+
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -179,8 +209,9 @@ def fit_ets(y: np.ndarray, h: int, trend: str = "N") -> Fit:
 
     def sse(p):
         a, b, ph = unpack(p)
-        e, _, _ = _ets_filter(y, a, b, ph, l0, b0, trend_on)
-        return float(np.dot(e, e))
+        e = _ets_errors(y, a, b, ph, l0, b0, trend_on)
+        s = float(np.dot(e, e))
+        return s if np.isfinite(s) else 1e300
 
     p0 = {"N": [0.0], "A": [0.0, -2.0], "Ad": [0.0, -2.0, 1.0]}[trend]
     if trend == "N":

@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 
 from salesplan.forecast import classic
+from salesplan.forecast.ets_family import ETSFamily
 
 #: the components of every named method (a combination is the mean of its members)
 METHODS: dict[str, tuple[str, ...]] = {
@@ -49,8 +50,13 @@ METHODS: dict[str, tuple[str, ...]] = {
     "cdamped": ("cdamped",),
     "ctheta": ("ctheta",),
     "ets_autotheta_damped_theta": ("ets", "autotheta", "damped", "theta"),
-    # default: chosen by benchmarks/forecast_m3.py (M3 quarterly), see RESULTS.md
-    "combo": ("autotheta", "cdamped", "ctheta"),
+    "etsw": ("etsw",),
+    "ces_damped_theta": ("ces", "cdamped", "ctheta"),
+    "autotheta_damped_theta": ("autotheta", "cdamped", "ctheta"),
+    # default: chosen on the in-sample backtest of M3 quarterly (last 8 training
+    # quarters) among fast combinations, see benchmarks/RESULTS.md: the mean of complex
+    # exponential smoothing (Svetunkov; one of the SCUM members), damped trend and Theta
+    "combo": ("ces", "cdamped", "ctheta"),
 }
 INTERMITTENT = ("sba", "croston", "tsb")
 
@@ -270,7 +276,7 @@ class ETSStatsmodels(_Base):
 
 MODELS = {c.name: c for c in (SeasonalNaive, Naive, Mean, ETS, Theta, OTM, DOTM, AutoTheta,
                               ARIMA, CES, Damped, SBA, Croston, TSB, ETSStatsmodels,
-                              ClassicDamped, ClassicTheta)}
+                              ClassicDamped, ClassicTheta, ETSFamily)}
 
 
 class Combination:
