@@ -249,9 +249,9 @@ class Forecaster(BaseEstimator):
     Parameters
     ----------
     method : str
-        ``"combo"`` (default: mean of statsforecast AutoTheta, damped-trend ETS and
-        classical Theta on the classically seasonally adjusted series; chosen by the M3
-        benchmark, see ``benchmarks/RESULTS.md``), any single method of
+        ``"combo"`` (default: mean of statsforecast AutoCES, damped-trend ETS and
+        classical Theta, the last two on the classically seasonally adjusted series;
+        chosen by the M3 benchmark, see ``benchmarks/RESULTS.md``), any single method of
         :data:`salesplan.forecast.models.METHODS` (``"snaive"``, ``"ets"``,
         ``"ets_sm"`` (statsmodels), ``"theta"``, ``"dotm"``, ``"arima"``, ``"damped"``,
         ``"sba"``, ...), or ``"auto"``: per-series (``selection="per_series"``) or
