@@ -105,6 +105,7 @@ def run(
     notebooks_dir: Path = typer.Option(None, help="notebook folder (default: ./notebooks)"),
     kernel: str = typer.Option(None, help="Jupyter kernel (default: salesplan, else python3)"),
     timeout: int = typer.Option(600, help="seconds one notebook cell may run"),
+    jobs: int = typer.Option(2, help="notebooks run side by side once their inputs are ready"),
 ) -> None:
     """Run the planning notebooks and write the reports, the workbook and index.html.
 
@@ -127,6 +128,7 @@ def run(
             notebooks_dir=notebooks_dir,
             kernel=kernel,
             timeout=timeout,
+            jobs=jobs,
         )
     except (RunError, ParameterError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)

@@ -490,3 +490,48 @@ def test_index_puts_ranked_reports_first_each_with_its_figures(tmp_path):
     # each card carries its own figures, labelled without the report title
     assert page.count('<table class="headlines">') == 3
     assert "<th scope=\"row\">targets figure</th>" in page
+
+
+def test_notebooks_run_side_by_side_but_after_their_upstream(tmp_path):
+    import threading
+    import time as _time
+
+    import nbformat
+
+    from salesplan.reports.runner import _NotebookFailed, _run_in_dependency_order
+
+    def notebook(name, depends_on=()):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["salesplan"] = {"depends_on": list(depends_on)}
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, str(path))
+        return path
+
+    paths = [notebook("a"), notebook("b", ["a"]), notebook("c"), notebook("d", ["b", "c"])]
+    events, lock = [], threading.Lock()
+
+    def execute(path):
+        with lock:
+            events.append(("start", path.stem))
+        _time.sleep(0.2)
+        with lock:
+            events.append(("end", path.stem))
+        return path.stem
+
+    done, failure = _run_in_dependency_order(paths, execute, jobs=2)
+    assert failure is None and done == {"a": "a", "b": "b", "c": "c", "d": "d"}
+    at = {e: i for i, e in enumerate(events)}
+    assert at[("end", "a")] < at[("start", "b")]
+    assert max(at[("end", "b")], at[("end", "c")]) < at[("start", "d")]
+    assert at[("start", "c")] < at[("end", "a")]  # c needs nothing: it ran beside a
+
+    def fail_b(path):
+        if path.stem == "b":
+            raise _NotebookFailed("b: cell In [1] failed", notebook="b", cell=1, detail="",
+                                  notebook_file="b.ipynb")
+        return execute(path)
+
+    events.clear()
+    done, failure = _run_in_dependency_order(paths, fail_b, jobs=2)
+    assert failure is not None and failure.notebook == "b"
+    assert ("start", "d") not in events  # nothing downstream starts after a failure

@@ -31,7 +31,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,23 +193,6 @@ def prepare_source(url: str | None, base: Path | None = None) -> tuple[str | Non
                 return safe, {PASSWORD_ENV: unquote(password)}
     return url, {}
 
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 # --------------------------------------------------------------------------- notebooks
@@ -446,6 +429,72 @@ def _point_latest(out: Path, run_id: str) -> None:
 # --------------------------------------------------------------------------- run
 
 
+class _NotebookFailed(Exception):
+    def __init__(self, message: str, *, notebook: str, cell: int | None, detail: str,
+                 notebook_file: str):
+        super().__init__(message)
+        self.message, self.notebook, self.cell = message, notebook, cell
+        self.detail, self.notebook_file = detail, notebook_file
+
+
+def _env_kernel_manager_class():
+    from jupyter_client.manager import KernelManager
+
+    class EnvKernelManager(KernelManager):
+        """A kernel manager that starts its kernel with extra environment variables.
+
+        Lets notebooks run side by side in threads, each with its own run folder and
+        secrets, without touching this process's ``os.environ``.
+        """
+
+        def __init__(self, *args, extra_env: Mapping[str, str] | None = None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._extra_env = dict(extra_env or {})
+
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**kw.get("env", os.environ), **self._extra_env}
+            return await super()._async_pre_start_kernel(**kw)
+
+    return EnvKernelManager
+
+
+def _EnvKernelManager(**kwargs):  # noqa: N802 - a class made on first use (jupyter import)
+    return _env_kernel_manager_class()(**kwargs)
+
+
+def _run_in_dependency_order(paths: Sequence[Path], execute, jobs: int):
+    """Run ``execute(path)`` for every notebook, at most ``jobs`` at a time, each after
+    its upstream notebooks.  Returns ``(results by stem, first failure or None)``."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    stems = {p.stem for p in paths}
+    upstream = {p.stem: [d for d in _depends(p) if d in stems] for p in paths}
+    done: dict[str, NotebookResult] = {}
+    failure: _NotebookFailed | None = None
+    pending = list(paths)  # already in dependency order
+    with ThreadPoolExecutor(max_workers=int(jobs)) as pool:
+        running: dict = {}
+        while pending or running:
+            for path in list(pending):
+                if failure is not None or len(running) >= int(jobs):
+                    break
+                if all(d in done for d in upstream[path.stem]):
+                    pending.remove(path)
+                    running[pool.submit(execute, path)] = path
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                path = running.pop(future)
+                try:
+                    done[path.stem] = future.result()
+                except _NotebookFailed as exc:
+                    failure = failure or exc
+            if failure is not None:
+                pending.clear()
+    return done, failure
+
+
 def run_plan(
     period: str | None = None,
     source: str | None = None,
@@ -459,6 +508,7 @@ def run_plan(
     notebooks_dir: str | Path | None = None,
     plan_store: str | None = None,
     echo: Callable[[str], None] | None = None,
+    jobs: int = 2,
 ) -> RunResult:
     """Execute the planning notebooks and build the reports of one run.
 
@@ -490,6 +540,11 @@ def run_plan(
         Plan store URL passed as ``plan_store`` (default ``<out_dir>/plan_store.duckdb``).
     echo : callable, optional
         Receives each progress line (default: print to stdout).
+    jobs : int, default 2
+        Notebooks run side by side, each in its own kernel, once the notebooks they
+        depend on (metadata ``salesplan.depends_on``) have finished; 1 runs them one by
+        one.  On a failure no further notebook starts and the run stops when the
+        running ones have finished.
 
     Returns
     -------
@@ -505,6 +560,8 @@ def run_plan(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    if int(jobs) < 1:
+        raise ParameterError(f"jobs={jobs!r}: expected a whole number >= 1")
     say = echo or (lambda line: print(line, flush=True))
     log: list[str] = []
     out = Path(out_dir).resolve()
@@ -576,30 +633,37 @@ def run_plan(
 
     note(f"salesplan run {run_id}: period {run_period}, source {shown_source}, "
          f"kernel {kernel_name}, {len(paths)} notebook(s)")
-    results: list[NotebookResult] = []
     index_rank: dict[str, int | None] = {}  # a notebook's place on index.html (metadata)
     started = time.monotonic()
-    for i, path in enumerate(paths, 1):
+    numbered = {p.stem: i for i, p in enumerate(paths, 1)}
+
+    def execute(path: Path) -> NotebookResult:
+        """Run one notebook in its own kernel; raise _NotebookFailed on any error."""
         name = path.stem
+        step = f"[{numbered[name]}/{len(paths)}] {name}"
         nb_params = {k: v for k, v in merged.items() if k in declared[name]}
         out_nb = tmp / f"{name}.ipynb"
-        note(f"[{i}/{len(paths)}] {name} ...")
+        note(f"{step} ...")
         t0 = time.monotonic()
-        env = {**source_env, ENV_RUN_DIR: str(tmp), ENV_NOTEBOOK: name}
+        # each kernel gets its own environment: notebooks may run side by side
+        km = _EnvKernelManager(
+            kernel_name=kernel_name,
+            extra_env={**source_env, ENV_RUN_DIR: str(tmp), ENV_NOTEBOOK: name},
+        )
         try:
-            with _environment(env):
-                papermill.execute_notebook(
-                    str(path),
-                    str(out_nb),
-                    parameters=nb_params,
-                    kernel_name=kernel_name,
-                    cwd=str(path.parent),
-                    execution_timeout=timeout,
-                    start_timeout=120,
-                    progress_bar=False,
-                    log_output=False,
-                    request_save_on_cell_execute=True,
-                )
+            papermill.execute_notebook(
+                str(path),
+                str(out_nb),
+                parameters=nb_params,
+                kernel_name=kernel_name,
+                km=km,
+                cwd=str(path.parent),
+                execution_timeout=timeout,
+                start_timeout=120,
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=True,
+            )
         except Exception as exc:  # noqa: BLE001 - every failure ends the run the same way
             seconds = time.monotonic() - t0
             if isinstance(exc, PapermillExecutionError):
@@ -613,17 +677,14 @@ def run_plan(
 
                 detail = "".join(_tb.format_exception(exc))
             where = f"cell In [{cell}]" if cell is not None else "execution"
-            failed = out / f"failed-{run_id}"
-            message = redact(f"{name}: {where} failed after {seconds:.1f} s: {what}", secrets)
-            note(f"[{i}/{len(paths)}] {name} FAILED ({seconds:.1f} s)")
-            (tmp / "error.txt").write_text(redact(_ANSI.sub("", f"{message}\n\n{detail}"), secrets) + "\n", "utf-8")
-            (tmp / "run.log").write_text("\n".join(log) + "\n", "utf-8")
-            _scrub_tree(tmp, secrets, public_text)
-            os.replace(tmp, failed)
-            raise RunError(
-                f"{message} (partial copy: {failed / out_nb.name})",
-                notebook=name, cell=cell, failed_dir=failed,
+            note(f"{step} FAILED ({seconds:.1f} s)")
+            raise _NotebookFailed(
+                redact(f"{name}: {where} failed after {seconds:.1f} s: {what}", secrets),
+                notebook=name, cell=cell, detail=detail, notebook_file=out_nb.name,
             ) from None
+        finally:
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
         seconds = time.monotonic() - t0
         import nbformat
 
@@ -634,11 +695,26 @@ def run_plan(
         index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
         html = export_html(executed, tmp / f"{name}.html", index_href="index.html",
                            caption=f"Sales plan {run_period} · run {run_id}")
-        results.append(NotebookResult(
+        note(f"{step} ok ({seconds:.1f} s)")
+        return NotebookResult(
             name=name, title=title, notebook=out_nb, html=html, seconds=round(seconds, 1),
             parameters=nb_params, headlines=extract_headlines(executed),
-        ))
-        note(f"[{i}/{len(paths)}] {name} ok ({seconds:.1f} s)")
+        )
+
+    done, failure = _run_in_dependency_order(paths, execute, jobs)
+    if failure is not None:
+        failed = out / f"failed-{run_id}"
+        (tmp / "error.txt").write_text(
+            redact(_ANSI.sub("", f"{failure.message}\n\n{failure.detail}"), secrets) + "\n",
+            "utf-8")
+        (tmp / "run.log").write_text("\n".join(log) + "\n", "utf-8")
+        _scrub_tree(tmp, secrets, public_text)
+        os.replace(tmp, failed)
+        raise RunError(
+            f"{failure.message} (partial copy: {failed / failure.notebook_file})",
+            notebook=failure.notebook, cell=failure.cell, failed_dir=failed,
+        )
+    results = [done[p.stem] for p in paths]
 
     # --- index, workbook, manifest -------------------------------------------
     from salesplan.reports.render import render_index
