@@ -32,18 +32,9 @@ MONTHS = pd.date_range("2027-01-01", periods=3, freq="MS")
 
 
 def simulate(company, n):
-    cust = company.data.customers.set_index("customer_id")["region"]
-    tcust = company.truth.customers.set_index("customer_id")["region"]
-    regions = list(company.data.regions["region"])
-    out = []
-    for s in range(n):
-        f = company.simulate_future(months=3, seed=10_000 + s)
-        reg = f["customer_id"].map(cust)
-        reg = reg.where(reg.notna(), f["customer_id"].map(tcust))
-        m = f["order_date"].dt.to_period("M").dt.start_time
-        g = f.groupby([reg.to_numpy(), m])["amount"].sum()
-        out.append(np.array([[g.get((r, mm), 0.0) for mm in MONTHS] for r in regions]))
-    return regions, np.array(out)
+    regions, months, paths = company.future_revenue_paths(range(10_000, 10_000 + n), months=3)
+    assert list(months) == list(MONTHS)
+    return regions, paths
 
 
 def main(n=400, scale=0.4):

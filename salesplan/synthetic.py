@@ -490,7 +490,8 @@ class DemoCompany:
     _state: dict = field(repr=False, compare=False, default_factory=dict)
 
     def simulate_future(
-        self, months: int = 3, seed: int = 0, redraw_lifetimes: bool = False
+        self, months: int = 3, seed: int = 0, redraw_lifetimes: bool = False,
+        with_region: bool = False,
     ) -> pd.DataFrame:
         """Draw order lines for the months after ``as_of`` from the true process.
 
@@ -505,6 +506,9 @@ class DemoCompany:
             If False (default) alive customers drop out at their true ``dropout_date``;
             if True their remaining lifetime is redrawn from ``Exp(dropout_rate)`` (the
             same process in distribution, as it is memoryless).
+        with_region : bool
+            Add a ``region`` column (after the contract's columns): the customer's region,
+            also for customers acquired in the future, who are in no customers table.
 
         Returns
         -------
@@ -515,8 +519,33 @@ class DemoCompany:
         """
         if int(months) < 1:
             raise ValueError(f"simulate_future: months must be >= 1, got {months!r}")
-        return _simulate_future(self._state, int(months), int(seed), bool(redraw_lifetimes))
+        return _simulate_future(
+            self._state, int(months), int(seed), bool(redraw_lifetimes), bool(with_region)
+        )
 
+
+    def future_revenue_paths(
+        self, seeds, months: int = 3
+    ) -> tuple[list[str], pd.DatetimeIndex, np.ndarray]:
+        """Net revenue by region and month of one simulated future per seed.
+
+        Returns ``(regions, month_starts, paths)`` with ``paths[s, r, m]`` the revenue of
+        region ``r`` in month ``m`` of the future drawn with ``seeds[s]`` (customers
+        acquired in the future counted in their region).  The first month is the one
+        after ``as_of``; a partial month after ``as_of`` is left out.
+        """
+        regions = list(self.data.regions["region"])
+        first = (self.truth.as_of + pd.offsets.MonthBegin(1)).normalize()
+        month_starts = pd.date_range(first, periods=int(months), freq="MS")
+        paths = []
+        for seed in seeds:
+            future = self.simulate_future(months=months, seed=int(seed), with_region=True)
+            month = future["order_date"].dt.to_period("M").dt.start_time
+            table = future.pivot_table(index="region", columns=month, values="amount",
+                                       aggfunc="sum", fill_value=0.0)
+            paths.append(table.reindex(index=regions, columns=month_starts, fill_value=0.0)
+                         .to_numpy(dtype=float))
+        return regions, month_starts, np.array(paths)
 
 # --------------------------------------------------------------------------- helpers
 def _rngs(seed: int) -> dict[str, np.random.Generator]:
@@ -995,6 +1024,7 @@ def generate(
     products = _PRODUCTS_ZH if zh else _PRODUCTS_EN
     st: dict[str, Any] = {
         "n_regions": R,
+        "region_names": reg_name,
         "as_of_day": as_of_day,
         "start_day": start_day,
         "season": season,
@@ -1528,7 +1558,9 @@ def _person_names(rng, n: int, zh: bool) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- future
-def _simulate_future(st: dict, months: int, seed: int, redraw: bool) -> pd.DataFrame:
+def _simulate_future(
+    st: dict, months: int, seed: int, redraw: bool, with_region: bool = False
+) -> pd.DataFrame:
     from salesplan.data.schema import coerce_table
 
     children = np.random.SeedSequence([int(seed), st["seed"], 20270101]).spawn(len(_STREAMS))
@@ -1588,4 +1620,8 @@ def _simulate_future(st: dict, months: int, seed: int, redraw: bool) -> pd.DataF
     pend = pend[pend["order_date"] < _to_dt([win_hi])[0]]
     frame = pd.concat([frame, pend], ignore_index=True)
     frame = frame.sort_values(["order_date", "order_id"], kind="mergesort", ignore_index=True)
-    return coerce_table("orders", frame)
+    frame = coerce_table("orders", frame)
+    if with_region:
+        region_of = pd.Series(st["region_names"][cust["reg"]], index=cust["ids"])
+        frame["region"] = frame["customer_id"].map(region_of).to_numpy()
+    return frame

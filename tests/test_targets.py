@@ -235,18 +235,9 @@ def test_attainment_odds_calibrated_on_known_process():
 
 
 def _demo_region_paths(company, seeds):
-    cust = company.data.customers.set_index("customer_id")["region"]
-    tcust = company.truth.customers.set_index("customer_id")["region"]
-    regions = list(company.data.regions["region"])
-    out = []
-    for s in seeds:
-        f = company.simulate_future(months=3, seed=int(s))
-        reg = f["customer_id"].map(cust)
-        reg = reg.where(reg.notna(), f["customer_id"].map(tcust))
-        m = f["order_date"].dt.to_period("M").dt.start_time
-        g = f.groupby([reg.to_numpy(), m])["amount"].sum()
-        out.append(np.array([[g.get((r, mm), 0.0) for mm in MONTHS] for r in regions]))
-    return regions, np.array(out)  # S x R x 3
+    regions, months, paths = company.future_revenue_paths(seeds, months=3)
+    assert list(months) == list(MONTHS)
+    return regions, paths  # S x R x 3
 
 
 @pytest.fixture(scope="module")
