@@ -146,22 +146,19 @@ def _ets_errors(y, alpha, beta, phi, l0, b0, trend):
     """
     from scipy.signal import lfilter
 
-    n = len(y)
     if not trend:
         a1 = 1.0 - alpha
-        e = lfilter([1.0, -1.0], [1.0, -a1], y)
-        return e - l0 * a1 ** np.arange(n)
+        # the start-up term -l0 (1-alpha)^t enters as the filter's initial condition
+        return lfilter([1.0, -1.0], [1.0, -a1], y, zi=np.array([-l0]))[0]
     a11, a12, a21, a22 = 1.0 - alpha, phi - alpha * phi, -beta, phi - beta * phi
     d1, d2 = -(a11 + a22), a11 * a22 - a12 * a21
     c0 = alpha + phi * beta
     c1 = -alpha * a22 + a12 * beta + phi * a21 * alpha - phi * a11 * beta
     den = [1.0, d1, d2]
-    e = lfilter([1.0, d1 - c0, d2 - c1], den, y)
     r1 = -(l0 + phi * b0)
     r2 = -((a11 * l0 + a12 * b0) + phi * (a21 * l0 + a22 * b0))
-    imp = np.zeros(n)
-    imp[0] = 1.0
-    return e + lfilter([r1, r2 + d1 * r1], den, imp)
+    # start-up term r_1, r_2, ... as the initial condition of the transposed direct form
+    return lfilter([1.0, d1 - c0, d2 - c1], den, y, zi=np.array([r1, r2 + d1 * r1]))[0]
 
 
 def _sigmoid(x):
