@@ -7,7 +7,7 @@ Scores (Makridakis & Hibon 2000; Hyndman & Koehler 2006):
 Wall time: fit + predict of all series in one process; the reference is statsforecast
 AutoETS measured in the same run (ratio = time / AutoETS time).
 
-Usage:  .venv/bin/python benchmarks/forecast_m3.py [--repeats 3] [--methods combo theta ...]
+Usage:  .venv/bin/python benchmarks/forecast_m3.py [--repeats 3] [--methods autotheta_damped_theta theta ...]
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3,
                     help="timed runs of AutoETS and of the default method (interleaved)")
-    ap.add_argument("--methods", nargs="*", default=["theta", "ctheta"],
+    ap.add_argument("--methods", nargs="*", default=["autotheta_damped_theta", "theta"],
                     help="other salesplan methods, timed once each")
     args = ap.parse_args()
     from salesplan.forecast import Forecaster
