@@ -190,7 +190,7 @@ def run_tasks(tasks: Sequence[tuple], fn: Callable, scheduler=None, *, progress:
     tasks = list(tasks)
     if not tasks:
         return []
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # tqdm.auto warns in Jupyter without ipywidgets
 
     with connect(scheduler, timeout=timeout) as client:
         n_chunks = min(len(tasks), _n_threads(client) * int(chunks_per_thread))

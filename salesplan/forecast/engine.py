@@ -26,12 +26,14 @@ backtest (``calibrate=False`` or no series long enough) ``q_{L,j} = z_L * sqrt(j
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import pickle
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,6 +45,16 @@ from salesplan.forecast import models as M
 from salesplan.forecast.data import canonical_freq, season_length_of, validate_long
 
 CACHE_VERSION = "forecast-2"
+
+
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """SHA-256 of the forecast package's source: a changed model never reads a stale cache."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 @dataclass
@@ -213,7 +225,7 @@ def _fit_one(uid, y, m, method, seasonal_test="detrended"):
 def _run(tasks, fn, n_jobs, progress, desc, engine="local", scheduler=None):
     """Apply ``fn(*task)`` to every task, in processes when ``n_jobs != 1``, or on the
     Dask cluster at ``scheduler`` when ``engine="dask"`` (:mod:`salesplan.distributed`)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # tqdm.auto warns in Jupyter without ipywidgets
 
     if engine == "dask":
         from salesplan.distributed import run_tasks
@@ -464,6 +476,7 @@ class Forecaster(BaseEstimator):
     def _cache_key(self, clean, new_ids):
         h = hashlib.sha256()
         h.update(CACHE_VERSION.encode())
+        h.update(_code_fingerprint().encode())
         h.update(frame_fingerprint(clean.reset_index(drop=True)).encode())
         h.update(self._settings_key().encode())
         h.update("\x1f".join(new_ids).encode())
