@@ -42,6 +42,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from salesplan.data.checks import as_date, bad_parameter, require_columns
+
 __all__ = [
     "GERMAN_CREDIT_CONFIG",
     "BlendedScorecard",
@@ -67,30 +69,10 @@ _CUSTOMER_COLUMNS = ("customer_id", "industry", "credit_limit")
 
 
 # ============================================================================ helpers
-def _bad_param(name: str, value, expected: str) -> ValueError:
-    return ValueError(f"parameter {name}={value!r} is invalid: expected {expected}")
 
 
-def _require_columns(frame, table: str, columns) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"table {table!r}: expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"table {table!r} is missing column(s) {missing}; it has {list(frame.columns)}"
-        )
 
 
-def _as_timestamp(value, name: str = "as_of") -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}={value!r} is not a date") from exc
-    if pd.isna(ts):
-        raise ValueError(f"{name}={value!r} is not a date")
-    if ts.tz is not None:
-        ts = ts.tz_localize(None)
-    return ts.normalize()
 
 
 def _dates(s: pd.Series) -> pd.Series:
@@ -98,7 +80,7 @@ def _dates(s: pd.Series) -> pd.Series:
 
 
 def _prepare_invoices(invoices: pd.DataFrame) -> pd.DataFrame:
-    _require_columns(invoices, "invoices", _INVOICE_COLUMNS)
+    require_columns(invoices, "invoices", _INVOICE_COLUMNS)
     inv = pd.DataFrame(
         {
             "invoice_id": invoices["invoice_id"].astype(str).to_numpy(),
@@ -156,7 +138,7 @@ def invoice_dpd(invoices: pd.DataFrame, as_of) -> pd.DataFrame:
     DataFrame
         The invoice columns plus ``settled, dpd, outstanding``; later invoices dropped.
     """
-    ts = _as_timestamp(as_of)
+    ts = as_date(as_of)
     inv = _prepare_invoices(invoices)
     return _dpd_at(inv, ts)
 
@@ -212,9 +194,9 @@ class CreditFeatureParams:
         for name in ("lookback_months", "trend_months"):
             v = getattr(self, name)
             if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise _bad_param(name, v, "a whole number of months >= 1")
+                raise bad_parameter(name, v, "a whole number of months >= 1")
         if not (isinstance(self.grace_days, (int, np.integer)) and self.grace_days >= 0):
-            raise _bad_param("grace_days", self.grace_days, "a whole number of days >= 0")
+            raise bad_parameter("grace_days", self.grace_days, "a whole number of days >= 0")
 
 
 def credit_features(
@@ -258,10 +240,10 @@ def credit_features(
         Missing columns (named), ``as_of`` before the first invoice or after the end of
         the data, no customer with orders or invoices up to ``as_of``.
     """
-    ts = _as_timestamp(as_of)
+    ts = as_date(as_of)
     inv = _prepare_invoices(invoices)
     _check_as_of(inv, ts)
-    _require_columns(orders, "orders", _ORDER_COLUMNS)
+    require_columns(orders, "orders", _ORDER_COLUMNS)
     o = pd.DataFrame(
         {
             "customer_id": orders["customer_id"].astype(str).to_numpy(),
@@ -315,7 +297,7 @@ def credit_features(
     denom = np.maximum(r, p)
     out["order_trend"] = ((r - p) / denom.where(denom > 0)).to_numpy()
     if customers is not None:
-        _require_columns(customers, "customers", _CUSTOMER_COLUMNS)
+        require_columns(customers, "customers", _CUSTOMER_COLUMNS)
         c = customers.assign(customer_id=customers["customer_id"].astype(str)).set_index(
             "customer_id"
         )
@@ -367,12 +349,12 @@ def credit_target(invoices: pd.DataFrame, as_of, dpd: int = 90, months: int = 12
         ``as_of`` is before the first invoice.
     """
     if not (isinstance(dpd, (int, np.integer)) and dpd >= 1):
-        raise _bad_param("dpd", dpd, "a whole number of days >= 1")
+        raise bad_parameter("dpd", dpd, "a whole number of days >= 1")
     if not (isinstance(months, (int, np.integer)) and months >= 1):
-        raise _bad_param("months", months, "a whole number of months >= 1")
-    ts = _as_timestamp(as_of)
+        raise bad_parameter("months", months, "a whole number of months >= 1")
+    ts = as_date(as_of)
     inv = _prepare_invoices(invoices)
-    end = _data_end(inv) if data_end is None else _as_timestamp(data_end, "data_end")
+    end = _data_end(inv) if data_end is None else as_date(data_end, "data_end")
     horizon = ts + pd.DateOffset(months=months)
     if ts < inv["issue_date"].min():
         raise ValueError(
@@ -409,11 +391,11 @@ def points_scaling(base_score: float = 600.0, base_odds: float = 50.0, pdo: floa
     (offset, factor) : tuple of float
     """
     if not (math.isfinite(pdo) and pdo > 0):
-        raise _bad_param("pdo", pdo, "points to double the odds, a finite number > 0")
+        raise bad_parameter("pdo", pdo, "points to double the odds, a finite number > 0")
     if not (math.isfinite(base_odds) and base_odds > 0):
-        raise _bad_param("base_odds", base_odds, "good:bad odds, a finite number > 0")
+        raise bad_parameter("base_odds", base_odds, "good:bad odds, a finite number > 0")
     if not math.isfinite(base_score):
-        raise _bad_param("base_score", base_score, "a finite number")
+        raise bad_parameter("base_score", base_score, "a finite number")
     factor = pdo / math.log(2.0)
     return base_score - factor * math.log(base_odds), factor
 
@@ -596,19 +578,19 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _check_params(self):
         if self.calibration not in (None, "platt"):
-            raise _bad_param("calibration", self.calibration, 'None or "platt"')
+            raise bad_parameter("calibration", self.calibration, 'None or "platt"')
         if not (np.isfinite(self.C) and self.C > 0):
-            raise _bad_param("C", self.C, "a finite number > 0")
+            raise bad_parameter("C", self.C, "a finite number > 0")
         edges = tuple(self.grade_edges)
         if len(edges) != len(self.grades) - 1 or any(
             not (0 < e < 1) for e in edges
         ) or list(edges) != sorted(set(edges)):
-            raise _bad_param(
+            raise bad_parameter(
                 "grade_edges", self.grade_edges,
                 f"{len(self.grades) - 1} increasing PDs in (0, 1) for grades {self.grades}",
             )
         if self.central_tendency is not None and not (0 < self.central_tendency < 1):
-            raise _bad_param("central_tendency", self.central_tendency, "a PD in (0, 1)")
+            raise bad_parameter("central_tendency", self.central_tendency, "a PD in (0, 1)")
         points_scaling(self.base_score, self.base_odds, self.pdo)
 
     @staticmethod
@@ -942,15 +924,15 @@ class BlendedScorecard(CreditScorecard):
     def _check_params(self):
         super()._check_params()
         if not (0 <= self.gam_weight <= 1):
-            raise _bad_param("gam_weight", self.gam_weight, "a weight in [0, 1]")
+            raise bad_parameter("gam_weight", self.gam_weight, "a weight in [0, 1]")
         if not (isinstance(self.gam_max_bins, (int, np.integer)) and self.gam_max_bins >= 2):
-            raise _bad_param("gam_max_bins", self.gam_max_bins, "a whole number >= 2")
+            raise bad_parameter("gam_max_bins", self.gam_max_bins, "a whole number >= 2")
         for name in ("gam_ridge", "gam_smooth"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
-                raise _bad_param(name, v, "a finite penalty >= 0")
+                raise bad_parameter(name, v, "a finite penalty >= 0")
         if not self.gam_ridge > 0:
-            raise _bad_param("gam_ridge", self.gam_ridge, "a penalty > 0")
+            raise bad_parameter("gam_ridge", self.gam_ridge, "a penalty > 0")
 
     # ------------------------------------------------------------------ fine bins
     @staticmethod
@@ -1192,17 +1174,17 @@ class CreditPolicy:
     def __post_init__(self):
         n = len(self.grades)
         if n < 2 or len(set(self.grades)) != n:
-            raise _bad_param("grades", self.grades, "at least two distinct grade names")
+            raise bad_parameter("grades", self.grades, "at least two distinct grade names")
         for name in ("limit_months", "terms_days", "deposit_share"):
             v = getattr(self, name)
             if len(v) != n:
-                raise _bad_param(name, v, f"{n} values, one per grade {self.grades}")
+                raise bad_parameter(name, v, f"{n} values, one per grade {self.grades}")
         if any(not (x >= 0) for x in self.limit_months):
-            raise _bad_param("limit_months", self.limit_months, "values >= 0")
+            raise bad_parameter("limit_months", self.limit_months, "values >= 0")
         if any(not (0 <= x <= 365) for x in self.terms_days):
-            raise _bad_param("terms_days", self.terms_days, "days in [0, 365]")
+            raise bad_parameter("terms_days", self.terms_days, "days in [0, 365]")
         if any(not (0 <= x <= 1) for x in self.deposit_share):
-            raise _bad_param("deposit_share", self.deposit_share, "shares in [0, 1]")
+            raise bad_parameter("deposit_share", self.deposit_share, "shares in [0, 1]")
 
     def condition(self, k: int) -> str:
         d = self.deposit_share[k]
@@ -1263,7 +1245,7 @@ class EarlyWarningParams:
 
     def __post_init__(self):
         if not (isinstance(self.overdue_days, (int, np.integer)) and self.overdue_days >= 0):
-            raise _bad_param("overdue_days", self.overdue_days, "a whole number of days >= 0")
+            raise bad_parameter("overdue_days", self.overdue_days, "a whole number of days >= 0")
 
 
 def early_warning(invoices: pd.DataFrame, as_of,
@@ -1281,7 +1263,7 @@ def early_warning(invoices: pd.DataFrame, as_of,
         ``invoice_id, customer_id, issue_date, due_date, amount, days_overdue,
         collection_letter, supply_hold``, most overdue first.
     """
-    ts = _as_timestamp(as_of)
+    ts = as_date(as_of)
     inv = _prepare_invoices(invoices)
     _check_as_of(inv, ts)
     d = _dpd_at(inv, ts)
