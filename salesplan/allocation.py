@@ -40,8 +40,8 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -653,7 +653,7 @@ class ResponseCurve:
                 return hi
         return float(optimize.brentq(lambda v: float(self.marginal(v)) - lam, 0.0, hi, xtol=1e-12 * hi))
 
-    def scaled(self, a_factor: float = 1.0, b_factor: float = 1.0) -> "ResponseCurve":
+    def scaled(self, a_factor: float = 1.0, b_factor: float = 1.0) -> ResponseCurve:
         """The curve with ``a`` and ``b`` multiplied (callable: output times a_factor)."""
         if self.kind == "callable":
             fn = self.fn
@@ -1117,7 +1117,7 @@ def _fit_one(y, Z, x, kind, b_bounds, c_grid):
         _, g0 = min(sse)
         lo_g, hi_g = max(lb, g0 - (ub - lb) / 40), min(ub, g0 + (ub - lb) / 40)
         res = optimize.minimize_scalar(
-            lambda g: _profile_sse(y, Z, x, kind, math.exp(g), c)[0],
+            lambda g, c=c: _profile_sse(y, Z, x, kind, math.exp(g), c)[0],
             bounds=(lo_g, hi_g), method="bounded", options={"xatol": 1e-6},
         )
         s, coef = _profile_sse(y, Z, x, kind, math.exp(res.x), c)
@@ -1285,7 +1285,7 @@ def _customer_panel(orders, customers, regions, months, spend_x):
     no at-risk guess.  Returns a dict of arrays (Y, E: customers x months; creg; and the
     event arrays used for repeat revenue).
     """
-    M, R = len(months), len(regions)
+    M = len(months)
     o = orders.loc[orders["amount"] > 0, ["customer_id", "order_date", "amount"]]
     o = o[(o["order_date"] >= months[0]) & (o["order_date"] < months[-1] + pd.offsets.MonthBegin(1))]
     o = o.groupby(["customer_id", "order_date"], sort=True)["amount"].sum().reset_index()

@@ -429,15 +429,19 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
     level, node = [], []
     for uid in p["unique_id"].astype(str):
         if uid in ("total", "company", "__total__"):
-            level.append("company"); node.append(COMPANY)
+            level.append("company")
+            node.append(COMPANY)
             continue
         kv = dict(part.split("=", 1) if "=" in part else (region_key, part) for part in uid.split("|"))
         if rep_key in kv:
-            level.append("rep"); node.append(kv[rep_key])
+            level.append("rep")
+            node.append(kv[rep_key])
         elif region_key in kv:
-            level.append("region"); node.append(kv[region_key])
+            level.append("region")
+            node.append(kv[region_key])
         else:
-            level.append("other"); node.append(uid)
+            level.append("other")
+            node.append(uid)
     p["level"], p["node"] = level, node
     p = p[p["level"] != "other"]
     out = p.rename(columns={pcol: "path", vcol: "value"})[["level", "node", "month", "path", "value"]]
@@ -556,7 +560,9 @@ class TargetParams:
     seed: int = 0
 
     def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)
+        def set_(k, v):  # fields normalised in a frozen dataclass
+            object.__setattr__(self, k, v)
+
         set_("quarter", str(parse_quarter(self.quarter)))
 
         def num(name, lo=None, hi=None, lo_open=False, hi_open=False, none_ok=False, what=""):
@@ -1297,7 +1303,7 @@ def propose_targets(
         "region": [s_["region"] for s_ in slots], "level": [s_["level"] for s_ in slots],
         "hire_date": pd.to_datetime([s_["hire_date"] for s_ in slots]),
         "exit_date": pd.to_datetime([s_["exit_date"] for s_ in slots]),
-        "holder": [s_["holder"] for s_ in slots], "vacant": real == False,
+        "holder": [s_["holder"] for s_ in slots], "vacant": ~real,
         "status": [s_["kind"] for s_ in slots], "ramp_avg": [s_["ramp_avg"] for s_ in slots],
         "presence": [s_["presence"] for s_ in slots], "capacity": capm.sum(axis=1),
         "quota": rep_quota, "p_attain_quota": p_rep, "odds_flag": _flag(p_rep, lo_f, hi_f),
@@ -1587,7 +1593,8 @@ def write_plan_workbook(tables: Mapping[str, pd.DataFrame], path) -> str:
             name = name.replace(ch, "-")
         base, i = name, 2
         while name in used:
-            name = f"{base[:28]}-{i}"; i += 1
+            name = f"{base[:28]}-{i}"
+            i += 1
         used.add(name)
         ws = wb.create_sheet(name)
         df = df.reset_index(drop=True)

@@ -15,10 +15,10 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from salesplan import churn, credit
-from salesplan import distributed as sd
-from salesplan.forecast import Forecaster
-from salesplan.synthetic import generate
+from salesplan import churn, credit  # noqa: E402 - after the importorskip
+from salesplan import distributed as sd  # noqa: E402 - after the importorskip
+from salesplan.forecast import Forecaster  # noqa: E402 - after the importorskip
+from salesplan.synthetic import generate  # noqa: E402 - after the importorskip
 
 AS_OF = pd.Timestamp("2026-12-31")
 CREDIT_AS_OF = pd.Timestamp("2025-12-31")

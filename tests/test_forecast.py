@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from salesplan.forecast import (
-    ForecastInputError,
     Forecaster,
+    ForecastInputError,
     accuracy_report,
     cross_validation,
     hierarchy_forecast,

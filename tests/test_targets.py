@@ -260,7 +260,7 @@ def test_attainment_odds_calibrated_on_demo_company_truth(demo):
     S = paths.shape[0]
     folds = np.array_split(np.random.default_rng(0).permutation(S), 5)
     hits, reg_pred, reg_hit = [], [], []
-    for k, test_idx in enumerate(folds):
+    for test_idx in folds:
         train = np.setdiff1d(np.arange(S), test_idx)
         dist = QuarterDistribution.from_arrays(
             MONTHS, regions={r: paths[train, i, :] for i, r in enumerate(regions)})

@@ -347,7 +347,7 @@ class SalesData:
             self, **{name: coerce_table(name, frame, specs[name]) for name, frame in self.tables()}
         )
 
-    def until(self, as_of) -> "SalesData":
+    def until(self, as_of) -> SalesData:
         """The data as they were known at the end of ``as_of`` (no look-ahead).
 
         Event rows dated after ``as_of`` are dropped (orders, invoices issued, opportunities

@@ -635,7 +635,7 @@ class PlanStore:
                 {"run_id": meta["run_id"]},
             )
         tables: dict[str, pd.DataFrame] = {}
-        for name, group in out.groupby("position", sort=True):
+        for _, group in out.groupby("position", sort=True):
             first = group.iloc[0]
             parts = [bytes(p) for p in group.sort_values("part")["payload"]]
             tables[first["name"]] = _deserialize(parts, json.loads(first["manifest"]))

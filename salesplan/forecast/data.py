@@ -12,7 +12,7 @@ filled with an explicit 0 by :func:`to_long`.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd

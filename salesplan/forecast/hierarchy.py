@@ -24,13 +24,13 @@ Interval widths are calibrated per hierarchy level (``Forecaster.fit(groups=...)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from salesplan.forecast.data import ForecastInputError, canonical_freq, series_id, to_long
+from salesplan.forecast.data import ForecastInputError, canonical_freq, to_long
 from salesplan.forecast.engine import Forecaster, _mase_scale
 
 RECONCILE_METHODS = ("bottom_up", "top_down", "ols", "mint_shrink")
