@@ -285,8 +285,21 @@ def _compress(*arrays):
     return [uniq[:, j] for j in range(uniq.shape[1])], counts.astype(float)
 
 
-def _maximise(negll, names, x0s, random_state, n_starts, bounds_log=(-12.0, 12.0)):
-    """Minimise ``negll(log_params)`` from several starts; Nelder-Mead then L-BFGS-B.
+def _maximise(negll, names, x0s, random_state, n_starts, bounds_log=(-12.0, 12.0),
+              method="nelder-mead", jac=None):
+    """Minimise ``negll(log_params)`` from several starts.
+
+    ``method="nelder-mead"`` (Gamma-Gamma): per start Nelder-Mead (up to 3,000
+    evaluations) then an L-BFGS-B polish with finite-difference gradients.
+
+    ``method="lbfgsb"`` (the count models): per start L-BFGS-B -- with the analytic
+    gradient ``jac(theta)`` when given, else finite differences -- then the *same*
+    L-BFGS-B polish as above.  Both paths end in that polish, so they converge to the
+    same optimum (to its tolerance, checked in ``tests/test_churn.py`` against the
+    Nelder-Mead path on CDNOW and the demo company) with ~5-20x fewer likelihood
+    evaluations.  A start whose first stage ends within 1e-4 (log-parameters) of an
+    earlier start's reuses that start's polish.  If the first stage fails
+    (non-finite value), Nelder-Mead is used for that start as before.
 
     Returns (best log-parameters, best negative log-likelihood, details list).
     """
@@ -302,19 +315,60 @@ def _maximise(negll, names, x0s, random_state, n_starts, bounds_log=(-12.0, 12.0
         v = negll(theta)
         return v if np.isfinite(v) else 1e300
 
-    best = None
-    details = []
-    for s in starts[:max(n_starts, 1)]:
-        nm = optimize.minimize(
+    def nelder_mead(s):
+        return optimize.minimize(
             safe, s, method="Nelder-Mead",
             options={"maxiter": 3000, "maxfev": 3000, "xatol": 1e-7, "fatol": 1e-9,
                      "adaptive": True},
         )
-        lb = optimize.minimize(
-            safe, nm.x, method="L-BFGS-B", bounds=bounds,
+
+    def polish(x):
+        return optimize.minimize(
+            safe, x, method="L-BFGS-B", bounds=bounds,
             options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
         )
-        res = lb if lb.fun <= nm.fun else nm
+
+    def first_stage(s):
+        if jac is None:
+            # central differences: accurate enough to follow the long flat ridges of the
+            # Pareto/NBD likelihood (s, beta) that forward differences stall on
+            return optimize.minimize(
+                safe, s, jac="3-point", method="L-BFGS-B", bounds=bounds,
+                options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10},
+            )
+
+        def fun_grad(theta):
+            v = safe(theta)
+            if v >= 1e300:
+                return v, np.zeros_like(theta)
+            g = jac(theta)
+            return v, (g if np.all(np.isfinite(g)) else np.zeros_like(theta))
+
+        return optimize.minimize(
+            fun_grad, s, jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10},
+        )
+
+    best = None
+    details = []
+    seen = []  # (first-stage end point, polished result)
+    for s in starts[:max(n_starts, 1)]:
+        if method == "lbfgsb":
+            first = first_stage(s)
+            if not np.isfinite(first.fun) or first.fun >= 1e300:
+                first = nelder_mead(s)
+        else:
+            first = nelder_mead(s)
+        res = None
+        if method == "lbfgsb":
+            for x_end, done in seen:
+                if np.max(np.abs(first.x - x_end)) < 1e-4:
+                    res = done
+                    break
+        if res is None:
+            lb = polish(first.x)
+            res = lb if lb.fun <= first.fun else first
+            seen.append((first.x, res))
         details.append((res.fun, res.x))
         if best is None or res.fun < best[1]:
             best = (res.x, res.fun)
@@ -326,10 +380,12 @@ class _BaseModel:
 
     _param_names: tuple[str, ...] = ()
 
-    def __init__(self, penalizer: float = 0.0, n_starts: int = 3, random_state=0):
+    def __init__(self, penalizer: float = 0.0, n_starts: int = 3, random_state=0,
+                 optimizer: str = "lbfgsb"):
         self.penalizer = penalizer
         self.n_starts = n_starts
         self.random_state = random_state
+        self.optimizer = optimizer
 
     # subclasses implement _loglik_terms(params, x, tx, T) -> per-row log-likelihood
     def _negll_factory(self, x, tx, T_, w):
@@ -343,6 +399,21 @@ class _BaseModel:
             return -(np.dot(w, ll)) / n + pen * np.sum(params**2)
 
         return negll
+
+    def _jac_factory(self, x, tx, T_, w):
+        """Gradient of ``negll`` in the log-parameters, or None (finite differences)."""
+        if not hasattr(self, "_loglik_grad"):
+            return None
+        n = w.sum()
+        pen = float(self.penalizer)
+
+        def jac(theta):
+            params = np.exp(theta)
+            with np.errstate(all="ignore"):
+                g = self._loglik_grad(params, x, tx, T_)  # (k, rows) d ll / d param
+            return -(g @ w) / n * params + 2.0 * pen * params**2
+
+        return jac
 
     def fit(self, X, recency=None, T=None):
         """Fit by maximum likelihood.
@@ -361,6 +432,9 @@ class _BaseModel:
             raise ValueError(f"penalizer={self.penalizer!r}: expected >= 0")
         if int(self.n_starts) < 1:
             raise ValueError(f"n_starts={self.n_starts!r}: expected >= 1")
+        optimizer = getattr(self, "optimizer", "lbfgsb")
+        if optimizer not in ("lbfgsb", "nelder-mead"):
+            raise ValueError(f"optimizer={optimizer!r}: expected 'lbfgsb' or 'nelder-mead'")
         x, tx, T_ = _summary_arrays(X, recency, T)
         _check_summary(x, tx, T_)
         if not np.any(x > 0):
@@ -370,8 +444,10 @@ class _BaseModel:
             )
         (xu, txu, Tu), w = _compress(x, tx, T_)
         negll = self._negll_factory(xu, txu, Tu, w)
+        jac = self._jac_factory(xu, txu, Tu, w) if optimizer == "lbfgsb" else None
         theta, fun, details = _maximise(
-            negll, self._param_names, self._starts(), self.random_state, int(self.n_starts)
+            negll, self._param_names, self._starts(), self.random_state, int(self.n_starts),
+            method=optimizer, jac=jac,
         )
         params = np.exp(theta)
         self.params_ = dict(zip(self._param_names, params.tolist()))
@@ -463,6 +539,27 @@ class BetaGeoModel(_BaseModel):
             - (r + xp) * np.log(alpha + tx[pos])
         )
         return common + np.logaddexp(a2, a3)
+
+    @staticmethod
+    def _loglik_grad(params, x, tx, T_):
+        """d ll / d (r, alpha, a, b) per row (digamma derivatives of the terms above)."""
+        r, alpha, a, b = params
+        psi = special.digamma
+        lat, ltx = np.log(alpha + T_), np.log(alpha + tx)
+        a2 = special.betaln(a, b + x) - (r + x) * lat
+        pos = x > 0
+        a3 = np.full_like(x, -np.inf)
+        a3[pos] = special.betaln(a + 1, b + x[pos] - 1) - (r + x[pos]) * ltx[pos]
+        lse = np.logaddexp(a2, a3)
+        w2, w3 = np.exp(a2 - lse), np.exp(a3 - lse)
+        psi_abx = psi(a + b + x)
+        psi_bx1 = np.where(pos, psi(np.where(pos, b + x - 1, 1.0)), 0.0)
+        ltx_ = np.where(pos, ltx, 0.0)
+        d_r = psi(r + x) - psi(r) + np.log(alpha) - w2 * lat - w3 * ltx_
+        d_alpha = r / alpha - w2 * (r + x) / (alpha + T_) - w3 * np.where(pos, (r + x) / (alpha + tx), 0.0)
+        d_a = w2 * (psi(a) - psi_abx) + w3 * (psi(a + 1) - psi_abx) - (psi(a) - psi(a + b))
+        d_b = w2 * (psi(b + x) - psi_abx) + w3 * (psi_bx1 - psi_abx) - (psi(b) - psi(a + b))
+        return np.vstack([d_r, d_alpha, d_a, d_b])
 
     def conditional_probability_alive(self, X, recency=None, T=None) -> np.ndarray:
         r"""P(alive at T | x, t_x, T) ([FHL05a]_ eq. 11; also in FH note 2008).

@@ -439,3 +439,14 @@ def test_demo_company_truth():
     y = churn_labels(pd.concat([data.orders, future]), as_of, 90, p.index)
     assert roc_auc_score(y, p) > 0.85
     assert abs(p.mean() - y.mean()) < 0.08
+
+
+@pytest.mark.parametrize("cls", [BetaGeoModel, ParetoNBDModel])
+def test_fast_optimizer_reaches_the_nelder_mead_optimum(cls, cdnow_summary):
+    """The L-BFGS-B path (analytic / central-difference gradients) lands on the optimum of
+    the former Nelder-Mead + L-BFGS-B path to 1e-6 relative in every parameter."""
+    fast = cls().fit(cdnow_summary)
+    slow = cls(optimizer="nelder-mead").fit(cdnow_summary)
+    for k, v in slow.params_.items():
+        assert fast.params_[k] == pytest.approx(v, rel=1e-6), k
+    assert fast.log_likelihood_ >= slow.log_likelihood_ - 1e-6
