@@ -19,8 +19,6 @@ from salesplan.data.sources import (
     redact_url,
 )
 
-PG_ENV = "SALESPLAN_TEST_PG_URL"
-
 
 def hand_data() -> SalesData:
     """A small bundle written by hand: Unicode names, nulls, dates, a negative return.
@@ -95,17 +93,11 @@ def assert_same(loaded: SalesData, expected: SalesData, *, key_order: bool = Fal
         pd.testing.assert_frame_equal(getattr(loaded, name), frame, check_exact=True, obj=name)
 
 
-def _pg_url() -> str:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"{PG_ENV} is not set: no PostgreSQL server to test against")
-    return url
-
 
 @pytest.fixture
-def pg_schema():
+def pg_schema(pg_url):
     """A fresh PostgreSQL schema, dropped afterwards."""
-    url = _pg_url()
+    url = pg_url
     schema = f"t_{uuid.uuid4().hex[:10]}"
     yield url, schema
     import sqlalchemy as sa

@@ -18,8 +18,6 @@ import pytest
 
 from salesplan.data.store import PlanRun, PlanStore, StoreError, sanitize_parameters
 
-PG_ENV = "SALESPLAN_TEST_PG_URL"
-
 
 def outputs() -> dict[str, pd.DataFrame]:
     """Output frames with awkward dtypes: text with nulls, Int64, category, dates, index."""
@@ -54,16 +52,10 @@ def assert_tables_equal(got: dict, expected: dict) -> None:
         pd.testing.assert_frame_equal(got[name], frame, check_exact=True, obj=name)
 
 
-def _pg_url() -> str:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"{PG_ENV} is not set: no PostgreSQL server to test against")
-    return url
-
 
 @pytest.fixture
-def pg_store():
-    url = _pg_url()
+def pg_store(pg_url):
+    url = pg_url
     schema = f"s_{uuid.uuid4().hex[:10]}"
     store = PlanStore(url, schema=schema)
     yield store
