@@ -51,7 +51,7 @@ STAGES = [
     "forecast_local", "forecast_dask",
     "churn_features", "churn_fit", "churn_score", "churn_score_dask",
     "credit_features", "credit_fit", "credit_score", "credit_score_dask",
-    "segments", "targets",
+    "segments", "targets", "plan",
 ]
 DASK_STAGES = {"forecast_dask", "churn_score_dask", "credit_score_dask"}
 
@@ -315,8 +315,68 @@ def _start_cluster():
     return cluster, client
 
 
+def _tree_rss_mib(proc) -> float:
+    """Resident memory of ``proc`` and all its descendants (MiB; shared pages counted in
+    every process, so an upper bound of what the machine must hold)."""
+    import psutil
+
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
+    """The whole plan as a planner runs it: ``salesplan run`` (5 notebooks, ``jobs`` side by
+    side) on the scale's DuckDB file, cold (no forecast cache, a new plan store).
+
+    ``seconds`` is the wall time of the command; ``peak_mib`` the largest sum, sampled every
+    0.2 s, of the resident memory of the command and all its children (the kernels)."""
+    import psutil
+
+    _, db = _paths(work, scale)
+    out = work / f"reports-s{scale:g}"
+    store = work / f"store-s{scale:g}.duckdb"
+    if store.exists():
+        store.unlink()
+    exe = Path(sys.executable).with_name("salesplan")
+    cmd = [str(exe), "run", "--source", f"duckdb:///{db}", "--out", str(out), "--jobs", str(jobs),
+           "-p", "plan_store", f"duckdb:///{store}", "-p", "cache_dir", "null"]
+    rec: dict = {"stage": "plan", "scale": scale}
+    t0 = time.perf_counter()
+    with open(work / f"plan-s{scale:g}.log", "w") as log:
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                             cwd=Path(__file__).resolve().parents[1])
+        watched, peak = psutil.Process(p.pid), 0.0
+        while p.poll() is None:
+            peak = max(peak, _tree_rss_mib(watched))
+            if time.perf_counter() - t0 > timeout:
+                p.kill()
+                return {**rec, "error": f"timeout after {timeout} s"}
+            time.sleep(0.2)
+    rec["seconds"] = time.perf_counter() - t0
+    rec["peak_mib"] = peak
+    text = (work / f"plan-s{scale:g}.log").read_text()
+    if p.returncode != 0:
+        return {**rec, "error": f"exit {p.returncode}: {text.strip().splitlines()[-1:]}"}
+    import re
+
+    for name, secs in re.findall(r"\] (\d\d_\w+) ok \(([\d.]+) s\)", text):
+        rec[name[:2] + "_s"] = float(secs)
+    return rec
+
+
 # ============================================================================ driver
 def _child(stage, scale, work, opts, timeout) -> dict:
+    if stage == "plan":
+        return plan_stage(scale, work, timeout)
     cmd = [sys.executable, os.path.abspath(__file__), "--child", stage, "--scales", str(scale),
            "--work", str(work), "--opts", json.dumps(opts)]
     t0 = time.perf_counter()

@@ -1320,6 +1320,8 @@ def churn_risk_list(
     n_drivers: int = 3,
     classifier: ChurnClassifier | None = None,
     random_state: int = 0,
+    engine: str = "local",
+    scheduler=None,
 ) -> pd.DataFrame:
     r"""One row per customer with churn probability, lifetime value and revenue at risk.
 
@@ -1341,6 +1343,18 @@ def churn_risk_list(
     * ``region`` (customers table) and ``rep_id`` (rep of the customer's latest order line
       with a rep); ``top_drivers`` from :meth:`ChurnClassifier.top_drivers`.
 
+    Parameters
+    ----------
+    engine : {"local", "dask"}
+        ``"dask"`` scores the customers (features, ``p_churn``, drivers, ``p_alive`` and
+        expected purchases) on a Dask cluster over customer partitions
+        (:func:`salesplan.distributed.score_churn`,
+        :func:`~salesplan.distributed.score_transaction_model`); the population models
+        (classifier, transaction model, Gamma-Gamma) are still fitted here.  Same numbers
+        as ``"local"`` to float tolerance.
+    scheduler : str or distributed.Client, optional
+        Scheduler of ``engine="dask"``; default ``$SALESPLAN_DASK_SCHEDULER``.
+
     Returns
     -------
     DataFrame sorted by ``revenue_at_risk`` (largest first), columns ``customer_id,
@@ -1351,21 +1365,39 @@ def churn_risk_list(
         raise ValueError(f"value={value!r}: expected 'revenue_12m' or 'clv'")
     if transaction_model not in ("bgnbd", "pareto"):
         raise ValueError(f"transaction_model={transaction_model!r}: expected 'bgnbd' or 'pareto'")
+    if engine not in ("local", "dask"):
+        raise ValueError(f"engine={engine!r}: expected 'local' or 'dask'")
     data = data if isinstance(data, SalesData) else SalesData(orders=data)
     as_of = as_date(as_of)
     if classifier is None:
         classifier = ChurnClassifier(horizon_days=horizon_days, random_state=random_state)
         classifier.fit(data, as_of)
-    feats = classifier.features(data, as_of)
-    p_churn = classifier.predict_proba(data, as_of, features=feats)
-    drivers = classifier.top_drivers(feats, n_drivers) if n_drivers > 0 else pd.Series("", index=feats.index)
-
-    summary = rfm_summary(data.orders, as_of, freq="W").reindex(feats.index)
     model_cls = BetaGeoModel if transaction_model == "bgnbd" else ParetoNBDModel
-    tm = model_cls(random_state=random_state).fit(summary)
     quarter = PERIOD_DAYS["Q"] / 7.0
-    p_alive = tm.conditional_probability_alive(summary)
-    exp_q = tm.conditional_expected_purchases(quarter, summary)
+    if engine == "dask":
+        from salesplan import distributed
+
+        scored = distributed.score_churn(classifier, data, as_of, n_drivers=n_drivers,
+                                         scheduler=scheduler)
+        customers = scored.index
+        p_churn = scored["p_churn"]
+        drivers = scored["top_drivers"] if n_drivers > 0 else pd.Series("", index=customers)
+        summary = rfm_summary(data.orders, as_of, freq="W").reindex(customers)
+        tm = model_cls(random_state=random_state).fit(summary)
+        alive = distributed.score_transaction_model(tm, data, as_of, quarter,
+                                                    scheduler=scheduler).reindex(customers)
+        p_alive = alive["p_alive"].to_numpy(float)
+        exp_q = alive["expected_purchases"].to_numpy(float)
+    else:
+        feats = classifier.features(data, as_of)
+        customers = feats.index
+        p_churn = classifier.predict_proba(data, as_of, features=feats)
+        drivers = (classifier.top_drivers(feats, n_drivers) if n_drivers > 0
+                   else pd.Series("", index=customers))
+        summary = rfm_summary(data.orders, as_of, freq="W").reindex(customers)
+        tm = model_cls(random_state=random_state).fit(summary)
+        p_alive = tm.conditional_probability_alive(summary)
+        exp_q = tm.conditional_expected_purchases(quarter, summary)
     try:
         gg = GammaGammaModel(random_state=random_state).fit(summary)
         clv = gg.customer_lifetime_value(tm, summary, clv_months, discount_rate, "W")
@@ -1378,21 +1410,21 @@ def churn_risk_list(
     lines = _clean_orders(data.orders)
     lines = lines[lines["order_date"] <= as_of]
     last12 = lines[(as_of - lines["order_date"]).dt.days < 365]
-    rev12 = last12.groupby("customer_id")["amount"].sum().reindex(feats.index).fillna(0.0)
-    rep = pd.Series(np.nan, index=feats.index, dtype=object)
+    rev12 = last12.groupby("customer_id")["amount"].sum().reindex(customers).fillna(0.0)
+    rep = pd.Series(np.nan, index=customers, dtype=object)
     if "rep_id" in lines.columns:
         with_rep = lines[lines["rep_id"].notna()].sort_values("order_date", kind="stable")
-        rep = with_rep.groupby("customer_id")["rep_id"].last().reindex(feats.index)
-    region = pd.Series(np.nan, index=feats.index, dtype=object)
+        rep = with_rep.groupby("customer_id")["rep_id"].last().reindex(customers)
+    region = pd.Series(np.nan, index=customers, dtype=object)
     notes = list(data.missing_features()) if hasattr(data, "missing_features") else []
     if data.customers is not None:
         require_columns(data.customers, "customers", ("customer_id", "region"))
         reg = data.customers.assign(customer_id=data.customers["customer_id"].astype(str))
-        region = reg.drop_duplicates("customer_id").set_index("customer_id")["region"].reindex(feats.index)
+        region = reg.drop_duplicates("customer_id").set_index("customer_id")["region"].reindex(customers)
     base_value = rev12.clip(lower=0).to_numpy() if value == "revenue_12m" else np.asarray(clv)
     out = pd.DataFrame(
         {
-            "customer_id": feats.index.astype(str),
+            "customer_id": customers.astype(str),
             "region": region.to_numpy(),
             "rep_id": rep.to_numpy(),
             "p_churn": p_churn.to_numpy(),

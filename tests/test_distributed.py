@@ -201,3 +201,20 @@ def test_score_credit_equal_local(company, address):
     assert (out["grade"] == grade_local).all()
     np.testing.assert_allclose(by_frame["pd"], pd_local, rtol=1e-9, atol=1e-12)
     assert list(by_frame.index) == list(X_now.index)
+
+
+def test_churn_risk_list_on_dask_equals_local(company, classifier, address, monkeypatch):
+    """The notebooks' `engine="dask"`: the whole risk list, scheduler from the environment."""
+    monkeypatch.setenv(sd.ENV_SCHEDULER, address)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = churn.churn_risk_list(company.data, AS_OF, classifier=classifier)
+        remote = churn.churn_risk_list(company.data, AS_OF, classifier=classifier, engine="dask")
+    assert list(remote.columns) == list(local.columns)
+    assert list(remote["customer_id"]) == list(local["customer_id"])
+    pd.testing.assert_frame_equal(remote, local, rtol=1e-9, atol=1e-9)
+
+
+def test_churn_risk_list_engine_checked(company, classifier):
+    with pytest.raises(ValueError, match="engine='spark'"):
+        churn.churn_risk_list(company.data, AS_OF, classifier=classifier, engine="spark")
