@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from salesplan.data import DataValidationError, SalesData, validate
 from salesplan.data.schema import SCHEMAS, coerce_table
@@ -280,3 +282,20 @@ def test_until_forgets_what_was_learnt_later():
     after = data.until("2026-12-31")
     for name, frame in data.coerced().tables():
         pd.testing.assert_frame_equal(getattr(after, name), frame)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=4), st.sampled_from(["", " ", "\t", "A1", "华东"]),
+                          st.integers(-2, 2), st.floats(allow_nan=True, allow_infinity=False),
+                          st.booleans()), max_size=40))
+def test_map_distinct_equals_elementwise_map(values):
+    """The factorised text coercion gives exactly the element-wise result, whatever the mix."""
+    from salesplan.data.schema import _to_text, map_distinct
+
+    s = pd.Series(values, dtype=object)
+    expected = [_to_text(None if v is None or (isinstance(v, float) and v != v) else v)
+                for v in values]
+    got = map_distinct(s.where(s.notna(), None), _to_text)
+    assert list(got) == expected
+    texts = pd.Series([v for v in values if isinstance(v, str)] + [None], dtype=object)
+    assert list(map_distinct(texts, _to_text)) == [_to_text(v) for v in texts]

@@ -273,7 +273,7 @@ def coerce_table(name: str, frame: pd.DataFrame, spec: TableSpec | None = None) 
 def _coerce_series(s: pd.Series, col: Column) -> pd.Series:
     s = s.reset_index(drop=True)
     if col.kind in ("id", "text", "enum"):
-        values = s.astype(object).where(s.notna(), None).map(_to_text)
+        values = map_distinct(s.astype(object).where(s.notna(), None), _to_text)
         # build from a list: ``astype(str)`` would turn None into the text 'None'
         return pd.Series(values.tolist(), dtype=_STR_DTYPE)
     if col.kind == "date":
@@ -292,6 +292,25 @@ def _coerce_series(s: pd.Series, col: Column) -> pd.Series:
             return whole.astype("Int64")
         return num.astype("int64")
     raise ValueError(f"unknown column kind {col.kind!r}")
+
+
+def map_distinct(s: pd.Series, func) -> np.ndarray:
+    """``s.map(func)`` as an object array, calling ``func`` once per distinct value.
+
+    Ids, names and categories repeat over millions of order lines, so when every non-null
+    value is text (the case for data read from DuckDB, CSV, Parquet or SQL), the column is
+    factorised in C and ``func`` applied to the distinct texts only; nulls get
+    ``func(None)``.  Any other mix of types (where ``1`` and ``1.0`` or ``True`` would hash
+    alike) falls back to one call per value, so the result is always that of ``s.map``.
+    """
+    arr = s.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(arr, skipna=True) not in ("string", "empty"):
+        return np.array([func(v) for v in arr], dtype=object)
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    mapped[:-1] = [func(v) for v in uniques]
+    mapped[-1] = func(None)  # code -1: null
+    return mapped[codes]
 
 
 def _to_text(v):

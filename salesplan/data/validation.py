@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from salesplan.data.schema import SalesData, TableSpec, coerce_table
+from salesplan.data.schema import SalesData, TableSpec, coerce_table, map_distinct
 
 MAX_IDS_SHOWN = 5
 
@@ -355,10 +355,12 @@ def _check_foreign_keys(specs: dict[str, TableSpec], frames: dict[str, pd.DataFr
 def _is_blank(s: pd.Series) -> np.ndarray:
     blank = s.isna().to_numpy()
     if s.dtype == object or str(s.dtype) in ("str", "string"):
-        blank = blank | s.astype(object).map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(
-            dtype=bool
-        )
+        blank = blank | map_distinct(s, _is_blank_text).astype(bool)
     return blank
+
+
+def _is_blank_text(v) -> bool:
+    return isinstance(v, str) and not v.strip()
 
 
 def _kind_words(kind: str) -> str:
