@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -218,3 +219,45 @@ def test_churn_risk_list_on_dask_equals_local(company, classifier, address, monk
 def test_churn_risk_list_engine_checked(company, classifier):
     with pytest.raises(ValueError, match="engine='spark'"):
         churn.churn_risk_list(company.data, AS_OF, classifier=classifier, engine="spark")
+
+
+# ------------------------------------------------------------------ the notebooks on Dask
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook, kind", [("02_forecast", "forecast"),
+                                            ("03_customer_risk", "customer_risk")])
+def test_notebook_with_engine_dask_publishes_the_local_tables(notebook, kind, company, cluster,
+                                                              address, tmp_path):
+    """A planner's `-p engine dask`: the same notebook, the same plan tables as on this machine."""
+    papermill = pytest.importorskip("papermill")
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from salesplan.data import PlanStore, open_source
+
+    kernels = set(KernelSpecManager().find_kernel_specs())
+    if not {"salesplan", "python3"} & kernels:
+        pytest.skip("no Jupyter kernel installed")
+    db = tmp_path / "company.duckdb"
+    open_source(f"duckdb:///{db}").write(company.data, replace=True)
+    tables, transitions = {}, {}
+    for engine in ("local", "dask"):
+        before = cluster.scheduler.transition_counter
+        store = tmp_path / f"store-{engine}.duckdb"
+        params = {"source": f"duckdb:///{db}", "plan_store": f"duckdb:///{store}",
+                  "engine": engine, "dask_scheduler": address if engine == "dask" else None}
+        if notebook == "02_forecast":
+            params.update(cache_dir=None, n_paths=200, backtest_windows=1, reconcile_windows=1)
+        papermill.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"),
+                                   str(tmp_path / f"{notebook}-{engine}.ipynb"),
+                                   parameters=params, cwd=str(NOTEBOOKS), progress_bar=False,
+                                   kernel_name="salesplan" if "salesplan" in kernels else "python3")
+        tables[engine] = PlanStore(f"duckdb:///{store}").read_run(kind=kind).tables
+        transitions[engine] = cluster.scheduler.transition_counter - before
+    # the local run leaves the cluster alone, the dask run computes on it
+    assert transitions["local"] == 0 and transitions["dask"] > 0
+    assert set(tables["dask"]) == set(tables["local"]) and tables["local"]
+    for name, local in tables["local"].items():
+        pd.testing.assert_frame_equal(tables["dask"][name], local, rtol=1e-9, atol=1e-9,
+                                      obj=f"{notebook} table {name!r}")
