@@ -3,6 +3,8 @@
     python benchmarks/scale.py --scales 1 10            # all stages, local
     python benchmarks/scale.py --scales 1 10 --dask     # + forecast/scoring on a LocalCluster
     python benchmarks/scale.py --scales 1 --stages to_long_pandas to_long_duckdb
+    python benchmarks/scale.py --scales 100 --stages plan --work W  # W/s100.duckdb from
+                                          # `salesplan demo-data --scale 100` (generated if absent)
 
 Method
 ------
@@ -18,6 +20,10 @@ Method
   ``peak - base`` is a lower bound of what the stage itself adds.  Dask workers are
   separate processes: their memory is reported by the scheduler (``worker_peak``:
   the largest worker's ``memory`` metric at the end of the stage), not in ``peak``.
+* Stage ``plan`` is the product end to end: ``salesplan run`` (the five notebooks, two
+  side by side) on the scale's DuckDB file, cold (no forecast cache, a new plan store);
+  its peak is the largest sampled sum of the resident memory of the command and its
+  kernels (:func:`plan_stage`).
 * Stages that need a forecast distribution (targets) build it untimed in the child.
 * ``--repeat n`` repeats each child n times and reports the median time and max peak.
 
@@ -456,7 +462,8 @@ def main(argv=None):
         pkl, db = _paths(work, s)
         todo = list(stages)
         # inputs of later stages
-        if not pkl.exists() and "generate" not in todo:
+        if not pkl.exists() and "generate" not in todo and (
+                not db.exists() or "write_duckdb" in todo):
             todo.insert(0, "generate")
         if not db.exists() and "write_duckdb" not in todo:
             todo.insert(todo.index("generate") + 1 if "generate" in todo else 0, "write_duckdb")
