@@ -30,3 +30,18 @@ def test_rebuild_gives_identical_content():
     for name, frame in rebuilt.coerced().tables():
         pd.testing.assert_frame_equal(getattr(bundled, name), frame, obj=f"table {name}")
     assert fingerprint(bundled) == fingerprint(rebuilt)
+
+
+def test_fingerprint_of_a_loaded_bundle_needs_no_second_coercion(tmp_path):
+    """The notebooks' `fingerprint(data, coerce=False)` after `load()` is the full fingerprint,
+    from DuckDB and from a CSV folder (whose raw text differs before coercion)."""
+    bundled = open_source(f"duckdb:///{DEMO}").load()
+    full = fingerprint(bundled)
+    assert fingerprint(bundled, coerce=False) == full
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    small = bundled.until("2024-12-31")
+    open_source(str(folder)).write(small, replace=True)
+    loaded = open_source(str(folder)).load()
+    assert fingerprint(loaded, coerce=False) == fingerprint(loaded) == fingerprint(small)
+    assert fingerprint(open_source(str(folder)).load(coerce=False)) == fingerprint(small)
