@@ -57,8 +57,18 @@ METHODS: dict[str, tuple[str, ...]] = {
     # quarters) among fast combinations, see benchmarks/RESULTS.md: the mean of complex
     # exponential smoothing (Svetunkov; one of the SCUM members), damped trend and Theta
     "combo": ("ces", "cdamped", "ctheta"),
+    # the same with the global (cross-learning) network of salesplan.forecast.global_model
+    # as a 4th member
+    "combo_global": ("ces", "cdamped", "ctheta", "global"),
 }
 INTERMITTENT = ("sba", "croston", "tsb")
+#: members trained across all series (by the engine), not per series
+GLOBAL = ("global",)
+
+
+def uses_global(method: str) -> bool:
+    """Whether ``method`` has a global (cross-learning) member."""
+    return any(n in GLOBAL for n in METHODS.get(method, ()))
 
 
 class _Base:
@@ -301,7 +311,8 @@ class Combination:
 
 
 def make_method(method: str, m: int) -> Combination:
-    """Model object for a method name of :data:`METHODS`."""
+    """Model object of the *local* members of a method name of :data:`METHODS`
+    (global members are added by the engine, which trains them across series)."""
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; expected one of {sorted(METHODS)} or 'auto'")
-    return Combination(METHODS[method], m)
+    return Combination([n for n in METHODS[method] if n not in GLOBAL], m)
