@@ -329,7 +329,7 @@ def test_global_member_is_deterministic_and_has_no_look_ahead():
     """Same data -> identical forecasts; changing every value after the backtest cut
     changes neither the backtest forecasts nor the global model of that window."""
     df, _, _ = _quarterly_panel(n=32)
-    kw = {"method": "combo_global", "freq": "QS", "n_windows": 2, "cv_h": 4}
+    kw = {"method": "combo", "freq": "QS", "n_windows": 2, "cv_h": 4}
     f1 = Forecaster(**kw).fit(df)
     f2 = Forecaster(**kw).fit(df)
     pd.testing.assert_frame_equal(f1.predict(8), f2.predict(8))
@@ -349,11 +349,11 @@ def test_global_member_is_deterministic_and_has_no_look_ahead():
 
 
 def test_global_member_absent_with_few_series():
-    """Three series give fewer windows than the global model needs: combo_global is then
-    exactly the mean of its local members, and the reason says so."""
+    """Three series are fewer than the global model needs: the default combo is then
+    exactly the mean of its local members (combo_local), and the reason says so."""
     df = _frame({k: _series(level=100 * (i + 1), seed=30 + i) for i, k in enumerate("abc")})
-    a = Forecaster(method="combo_global", n_windows=1).fit(df)
-    b = Forecaster(method="combo", n_windows=1).fit(df)
+    a = Forecaster(method="combo", n_windows=1).fit(df)
+    b = Forecaster(method="combo_local", n_windows=1).fit(df)
     assert a.global_["final"].net_ is None
     np.testing.assert_allclose(a.predict(6)["mean"], b.predict(6)["mean"], rtol=1e-12)
     assert a.reasons_["reason"].str.contains("without the global member").all()

@@ -276,9 +276,16 @@ class Forecaster(BaseEstimator):
     Parameters
     ----------
     method : str
-        ``"combo"`` (default: mean of statsforecast AutoCES, damped-trend ETS and
-        classical Theta, the last two on the classically seasonally adjusted series;
-        chosen by the M3 benchmark, see ``benchmarks/RESULTS.md``), any single method of
+        ``"combo"`` (default): the equal-weight mean of four members,
+        ``f_{T+j} = (f^CES + f^damped + f^Theta + f^global) / 4`` for ``j <= cv_h`` and
+        the mean of the three local members beyond: statsforecast AutoCES, damped-trend
+        ETS and classical Theta (the last two on the classically seasonally adjusted
+        series), fitted per series, and a global network trained across all regular
+        series (:mod:`salesplan.forecast.global_model`; absent with fewer than 10 series
+        or 100 windows, or for a series with non-positive values in its last
+        ``max(m, 8)`` periods); chosen by the in-sample backtest of M3 quarterly, see
+        ``benchmarks/RESULTS.md``.  ``"combo_local"`` is the same without the global
+        member (the default until 2026-12).  Any single method of
         :data:`salesplan.forecast.models.METHODS` (``"snaive"``, ``"ets"``,
         ``"ets_sm"`` (statsmodels), ``"theta"``, ``"dotm"``, ``"arima"``, ``"damped"``,
         ``"sba"``, ...), or ``"auto"``: per-series (``selection="per_series"``) or
@@ -337,6 +344,8 @@ class Forecaster(BaseEstimator):
     scheduler : str or distributed.Client, optional
         Dask scheduler address for ``engine="dask"``; default the environment variable
         ``SALESPLAN_DASK_SCHEDULER``.
+    random_state : int
+        Seed of the global member's network (weights, mini-batches, early-stopping split).
 
     Attributes
     ----------
@@ -347,7 +356,21 @@ class Forecaster(BaseEstimator):
         ``{"q": {level: ndarray(cv_h)}, "n": errors per horizon, "method": ...}``.
     backtest_ : DataFrame
         Backtest errors used for calibration / selection.
+    global_ : dict[str, GlobalMLP]
+        Global members trained in the last fit: ``"backtest-<k>"`` per window and
+        ``"final"`` (empty when the method has none).
     cache_hit_ : bool
+
+    Notes
+    -----
+    A method with a global member (``combo``) needs all regular series at fit time: for
+    backtest window ``k`` the global model is trained on every regular series truncated
+    at its cut ``n_i - cv_h - step * k`` (the same cut as its local members, so no value
+    after the cut is seen), and the final one on the full histories; both are trained in
+    this process and passed to the per-series tasks (also with ``n_jobs > 1`` or
+    ``engine="dask"``).  The global member has no in-sample fitted values: the one-step
+    RMSE scale ``s_i`` of the intervals is that of the local members' mean, and the
+    calibration backtest (which includes the global member) sets the widths.
     """
 
     def __init__(

@@ -111,7 +111,7 @@ class GlobalMLP:
         (the member is then absent everywhere).
         """
         from sklearn.neural_network import MLPRegressor
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
         X, T = self.windows(ys)
         self.n_windows_ = len(X)

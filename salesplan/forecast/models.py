@@ -2,7 +2,9 @@
 
 Each model follows a tiny protocol: ``fit(y) -> self``, ``predict(h) -> mean (h,)``
 and ``fitted() -> in-sample one-step fitted values (n,)`` (NaN where undefined).
-Uncertainty is not taken from the models: the :class:`~salesplan.forecast.Forecaster`
+The ``global`` member of ``combo`` is trained across series by the engine
+(:mod:`salesplan.forecast.global_model`); :func:`make_method` builds the local members
+only.  Uncertainty is not taken from the models: the :class:`~salesplan.forecast.Forecaster`
 calibrates interval widths from rolling-origin backtest errors scaled by each series'
 in-sample one-step RMSE (see ``engine.py``), which works the same for single models,
 combinations and fallbacks.
@@ -53,13 +55,13 @@ METHODS: dict[str, tuple[str, ...]] = {
     "etsw": ("etsw",),
     "ces_damped_theta": ("ces", "cdamped", "ctheta"),
     "autotheta_damped_theta": ("autotheta", "cdamped", "ctheta"),
+    # the previous default (until 2026-12): local members only
+    "combo_local": ("ces", "cdamped", "ctheta"),
     # default: chosen on the in-sample backtest of M3 quarterly (last 8 training
-    # quarters) among fast combinations, see benchmarks/RESULTS.md: the mean of complex
-    # exponential smoothing (Svetunkov; one of the SCUM members), damped trend and Theta
-    "combo": ("ces", "cdamped", "ctheta"),
-    # the same with the global (cross-learning) network of salesplan.forecast.global_model
-    # as a 4th member
-    "combo_global": ("ces", "cdamped", "ctheta", "global"),
+    # quarters), see benchmarks/RESULTS.md: the equal-weight mean of complex exponential
+    # smoothing (Svetunkov; one of the SCUM members), damped trend, Theta and the global
+    # (cross-learning) network of salesplan.forecast.global_model
+    "combo": ("ces", "cdamped", "ctheta", "global"),
 }
 INTERMITTENT = ("sba", "croston", "tsb")
 #: members trained across all series (by the engine), not per series
