@@ -357,3 +357,16 @@ def test_global_member_absent_with_few_series():
     assert a.global_["final"].net_ is None
     np.testing.assert_allclose(a.predict(6)["mean"], b.predict(6)["mean"], rtol=1e-12)
     assert a.reasons_["reason"].str.contains("without the global member").all()
+
+
+def test_global_member_survives_the_cache(tmp_path):
+    """A cache hit restores the global members: same forecasts, no refit."""
+    df, _, _ = _quarterly_panel(n_series=12, n=32)
+    kw = {"freq": "QS", "n_windows": 1, "cv_h": 4, "cache_dir": tmp_path}
+    f1 = Forecaster(**kw).fit(df)
+    f2 = Forecaster(**kw).fit(df)
+    assert f1.cache_hit_ is False and f2.cache_hit_ is True
+    assert f2.global_["final"].net_ is not None
+    pd.testing.assert_frame_equal(f1.predict(6), f2.predict(6))
+    f3 = Forecaster(**kw, random_state=1).fit(df)  # the seed is part of the cache key
+    assert f3.cache_hit_ is False
