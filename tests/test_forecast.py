@@ -370,3 +370,23 @@ def test_global_member_survives_the_cache(tmp_path):
     pd.testing.assert_frame_equal(f1.predict(6), f2.predict(6))
     f3 = Forecaster(**kw, random_state=1).fit(df)  # the seed is part of the cache key
     assert f3.cache_hit_ is False
+
+
+def test_global_member_backtest_truncates_every_series(monkeypatch):
+    """Backtest window k trains the global model on each regular series cut at
+    n_i - cv_h - step*k (empty when that is <= 0), the final fit on the full series."""
+    df, _, _ = _quarterly_panel(n_series=12, n=32)
+    short = df[df["unique_id"] == "q000"].tail(10).assign(unique_id="short")  # 10 quarters
+    df = pd.concat([df, short], ignore_index=True)
+    seen = []
+    orig = Forecaster._train_global
+
+    def spy(self, ys, m, hg):
+        seen.append(sorted(len(y) for y in ys))
+        return orig(self, ys, m, hg)
+
+    monkeypatch.setattr(Forecaster, "_train_global", spy)
+    Forecaster(freq="QS", n_windows=3, cv_h=4).fit(df)
+    assert seen[:3] == [sorted([32 - 4 - 4 * k] * 12 + [max(10 - 4 - 4 * k, 0)])
+                        for k in range(3)]
+    assert seen[3:] == [sorted([32] * 12 + [10])]

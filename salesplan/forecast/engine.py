@@ -569,7 +569,7 @@ class Forecaster(BaseEstimator):
             if want_global:  # one global model per window, on series truncated at its cut
                 for k in range(int(self.n_windows)):
                     gm_win[k] = self._train_global(
-                        [y[: len(y) - cv_h - step * k] for y in regular.values()], m, hg)
+                        [y[: max(len(y) - cv_h - step * k, 0)] for y in regular.values()], m, hg)
                     self.global_[f"backtest-{k}"] = gm_win[k]
             for u, st in states.items():
                 if st.kind != "model":
