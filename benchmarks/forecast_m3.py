@@ -7,12 +7,14 @@ Scores (Makridakis & Hibon 2000; Hyndman & Koehler 2006):
 Wall time: fit + predict of all series in one process; the reference is statsforecast
 AutoETS measured in the same run (ratio = time / AutoETS time).
 
-Usage:  .venv/bin/python benchmarks/forecast_m3.py [--repeats 3] [--methods autotheta_damped_theta theta ...]
+Usage:  .venv/bin/python benchmarks/forecast_m3.py [--repeats 3] [--methods combo_local theta ...]
+        [--timed combo ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 import warnings
 
@@ -70,18 +72,25 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3,
                     help="timed runs of AutoETS and of the default method (interleaved)")
-    ap.add_argument("--methods", nargs="*", default=["autotheta_damped_theta", "theta"],
+    ap.add_argument("--methods", nargs="*", default=["combo_local", "theta"],
                     help="other salesplan methods, timed once each")
+    ap.add_argument("--timed", nargs="*", default=None,
+                    help="salesplan methods timed interleaved with AutoETS like the default "
+                         "(default: only the default method)")
     args = ap.parse_args()
     from salesplan.forecast import Forecaster
 
     default = Forecaster().method
+    timed = args.timed or [default]
     df, test = load()
-    fns = {"statsforecast AutoETS (reference)": lambda: run_autoets(df),
-           f"salesplan {default} (default)": lambda: run_salesplan(df, default)}
-    # warm-up (imports, first-call costs) of both, excluded from the timings
+    fns = {"statsforecast AutoETS (reference)": lambda: run_autoets(df)}
+    for meth in timed:
+        k = f"salesplan {meth}" + (" (default)" if meth == default else "")
+        fns[k] = functools.partial(run_salesplan, df, meth)
+    # warm-up (imports, first-call costs) of all, excluded from the timings
     run_autoets(df.head(100), 2)
-    run_salesplan(df[df["unique_id"].isin(df["unique_id"].unique()[:10])], default)
+    for meth in timed:
+        run_salesplan(df[df["unique_id"].isin(df["unique_id"].unique()[:10])], meth)
     times = {k: [] for k in fns}
     outs = {}
     for _ in range(max(1, args.repeats)):  # interleaved: same machine load for both
@@ -90,7 +99,7 @@ def main():
             outs[k] = fn()
             times[k].append(time.perf_counter() - t)
     for meth in args.methods:
-        if meth == default:
+        if meth in timed:
             continue
         k = f"salesplan {meth}"
         t = time.perf_counter()

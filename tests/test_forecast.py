@@ -294,3 +294,99 @@ def test_default_combo_recovers_quarterly_trend_and_seasonality():
     out = fc.predict(8)
     assert np.all(np.abs(out["mean"].to_numpy() / truth[n:] - 1) < 0.06)
     assert (out["lo-80"] <= out["mean"]).all() and (out["mean"] <= out["hi-80"]).all()
+
+
+# ----------------------------------------------------------------------------- global member
+def _quarterly_panel(n_series=60, n=40, extra=0, seed=0):
+    """Multiplicative trend x season panel; returns (frame of the first n, truth (k, n+extra))."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n + extra)
+    season = np.array([0.85, 1.1, 0.95, 1.1])
+    truth = np.array([rng.uniform(50, 5000) * (1 + rng.uniform(-0.01, 0.03)) ** t
+                      * season[(t + rng.integers(4)) % 4] for _ in range(n_series)])
+    y = truth[:, :n] * (1 + 0.01 * rng.standard_normal((n_series, n)))
+    ds = pd.date_range("2010-01-01", periods=n, freq="QS")
+    df = pd.concat([pd.DataFrame({"unique_id": f"q{i:03d}", "ds": ds, "y": y[i]})
+                    for i in range(n_series)], ignore_index=True)
+    return df, y, truth
+
+
+def test_global_member_recovers_known_signal():
+    """Trained on 60 series of (level x growth^t x season), the global network alone forecasts
+    the next 8 quarters within 2% of the generating truth (median), 5% for 95% of the
+    values and 10% for all (growth compounds over 8 quarters)."""
+    from salesplan.forecast.global_model import GlobalMLP
+
+    _, y, truth = _quarterly_panel(extra=8)
+    g = GlobalMLP(4, 8, seed=0).fit(list(y))
+    assert g.net_ is not None and g.n_windows_ == 60 * (40 - 8 - 8 + 1)
+    f = np.array([g.forecast(row) for row in y])
+    err = np.abs(f / truth[:, 40:] - 1)
+    assert np.median(err) < 0.02 and np.quantile(err, 0.95) < 0.05 and err.max() < 0.10
+
+
+def test_global_member_is_deterministic_and_has_no_look_ahead():
+    """Same data -> identical forecasts; changing every value after the backtest cut
+    changes neither the backtest forecasts nor the global model of that window."""
+    df, _, _ = _quarterly_panel(n=32)
+    kw = {"method": "combo", "freq": "QS", "n_windows": 2, "cv_h": 4}
+    f1 = Forecaster(**kw).fit(df)
+    f2 = Forecaster(**kw).fit(df)
+    pd.testing.assert_frame_equal(f1.predict(8), f2.predict(8))
+    assert f1.global_["final"].net_ is not None and f1.global_["backtest-0"].net_ is not None
+    assert "global member trained on" in f1.reasons_["reason"].iloc[0]
+    # the last window's cut is 32 - 4 = 28: perturb quarters 29..32 of every series
+    late = df["ds"] >= pd.Timestamp("2010-01-01") + pd.DateOffset(months=3 * 28)
+    df2 = df.copy()
+    df2.loc[late, "y"] = df2.loc[late, "y"] * 1.7
+    g1 = Forecaster(**kw).fit(df2)
+    bt0 = f1.backtest_[f1.backtest_["cutoff"] == 28]
+    bt1 = g1.backtest_[g1.backtest_["cutoff"] == 28]
+    assert len(bt0) == 60 * 4
+    np.testing.assert_allclose(bt0["mean"].to_numpy(), bt1["mean"].to_numpy(), rtol=1e-12)
+    # while the final forecasts do see the new values
+    assert not np.allclose(f1.predict(4)["mean"], g1.predict(4)["mean"])
+
+
+def test_global_member_absent_with_few_series():
+    """Three series are fewer than the global model needs: the default combo is then
+    exactly the mean of its local members (combo_local), and the reason says so."""
+    df = _frame({k: _series(level=100 * (i + 1), seed=30 + i) for i, k in enumerate("abc")})
+    a = Forecaster(method="combo", n_windows=1).fit(df)
+    b = Forecaster(method="combo_local", n_windows=1).fit(df)
+    assert a.global_["final"].net_ is None
+    np.testing.assert_allclose(a.predict(6)["mean"], b.predict(6)["mean"], rtol=1e-12)
+    assert a.reasons_["reason"].str.contains("without the global member").all()
+
+
+def test_global_member_survives_the_cache(tmp_path):
+    """A cache hit restores the global members: same forecasts, no refit."""
+    df, _, _ = _quarterly_panel(n_series=12, n=32)
+    kw = {"freq": "QS", "n_windows": 1, "cv_h": 4, "cache_dir": tmp_path}
+    f1 = Forecaster(**kw).fit(df)
+    f2 = Forecaster(**kw).fit(df)
+    assert f1.cache_hit_ is False and f2.cache_hit_ is True
+    assert f2.global_["final"].net_ is not None
+    pd.testing.assert_frame_equal(f1.predict(6), f2.predict(6))
+    f3 = Forecaster(**kw, random_state=1).fit(df)  # the seed is part of the cache key
+    assert f3.cache_hit_ is False
+
+
+def test_global_member_backtest_truncates_every_series(monkeypatch):
+    """Backtest window k trains the global model on each regular series cut at
+    n_i - cv_h - step*k (empty when that is <= 0), the final fit on the full series."""
+    df, _, _ = _quarterly_panel(n_series=12, n=32)
+    short = df[df["unique_id"] == "q000"].tail(10).assign(unique_id="short")  # 10 quarters
+    df = pd.concat([df, short], ignore_index=True)
+    seen = []
+    orig = Forecaster._train_global
+
+    def spy(self, ys, m, hg):
+        seen.append(sorted(len(y) for y in ys))
+        return orig(self, ys, m, hg)
+
+    monkeypatch.setattr(Forecaster, "_train_global", spy)
+    Forecaster(freq="QS", n_windows=3, cv_h=4).fit(df)
+    assert seen[:3] == [sorted([32 - 4 - 4 * k] * 12 + [max(10 - 4 - 4 * k, 0)])
+                        for k in range(3)]
+    assert seen[3:] == [sorted([32] * 12 + [10])]

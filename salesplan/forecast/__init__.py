@@ -11,6 +11,9 @@ accuracy_report(cv)                                  MASE, sMAPE, bias, coverage
 reconcile(base, S, method)                           bottom_up | top_down | ols | mint_shrink
 hierarchy_forecast(orders, levels, h, ...)           coherent means + paths for every node
 
+``Forecaster()`` defaults to ``method="combo"``: the mean of AutoCES, damped trend,
+Theta (per series) and a global network trained across series (``global_model``).
+
 This package imports only :mod:`salesplan.data` (optionally) and third-party libraries.
 """
 

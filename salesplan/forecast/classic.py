@@ -144,8 +144,7 @@ def _ets_errors(y, alpha, beta, phi, l0, b0, trend):
     ``(det(I - A z^-1) - z^-1 w adj(I - A z^-1) g) / det(I - A z^-1)``, and the start-up
     term ``-w A^{t-1} s_0`` follows the same autoregression (Cayley-Hamilton).
     """
-    from scipy.signal import lfilter
-
+    lfilter = _lfilter
     if not trend:
         a1 = 1.0 - alpha
         # the start-up term -l0 (1-alpha)^t enters as the filter's initial condition
@@ -159,6 +158,23 @@ def _ets_errors(y, alpha, beta, phi, l0, b0, trend):
     r2 = -((a11 * l0 + a12 * b0) + phi * (a21 * l0 + a22 * b0))
     # start-up term r_1, r_2, ... as the initial condition of the transposed direct form
     return lfilter([1.0, d1 - c0, d2 - c1], den, y, zi=np.array([r1, r2 + d1 * r1]))[0]
+
+
+def _lfilter(b, a, x, zi):
+    """``scipy.signal.lfilter(b, a, x, zi=zi)`` for 1-D float64 input with ``a[0] = 1``,
+    calling scipy's C routine directly (the public wrapper's argument checks cost more
+    than the filter on series of tens of values; same values)."""
+    if _linear_filter is None:  # pragma: no cover - other scipy layouts
+        from scipy.signal import lfilter
+
+        return lfilter(b, a, x, zi=zi)
+    return _linear_filter(np.asarray(b, float), np.asarray(a, float), x, -1, zi)
+
+
+try:  # the C routine behind scipy.signal.lfilter
+    from scipy.signal._sigtools import _linear_filter
+except ImportError:  # pragma: no cover
+    _linear_filter = None
 
 
 def _sigmoid(x):

@@ -172,25 +172,37 @@ class _EngineAdjusted:
         return np.asarray(self.inner_.fitted(), float) * self.ins_
 
 
-def _make_model(method, y, m, seasonal_test="detrended"):
+def _make_model(method, y, m, seasonal_test="detrended", gmodel=None):
     """The model object for ``method`` on ``y``: engine-adjusted (:class:`_EngineAdjusted`)
     when ``seasonal_test="detrended"``, the method can be adjusted, the raw-series test of
     :func:`salesplan.forecast.classic.seasonal_test` says non-seasonal and
-    :func:`_stable_seasonality` says seasonal; otherwise the method as is."""
+    :func:`_stable_seasonality` says seasonal; otherwise the method as is.  When the
+    method has a global member and ``gmodel`` (a trained
+    :class:`~salesplan.forecast.global_model.GlobalMLP`) is given, the local model is
+    wrapped in :class:`~salesplan.forecast.global_model.WithGlobal` (the global member
+    always sees the raw series)."""
+    local = None
     if seasonal_test == "detrended" and m > 1 and method not in _NOT_ADJUSTABLE:
         from salesplan.forecast import classic
 
         y = np.asarray(y, float)
         if np.all(y > 0) and not classic.seasonal_test(y, m) and _stable_seasonality(y, m):
-            return _EngineAdjusted(method, m)
-    return M.make_method(method, m)
+            local = _EngineAdjusted(method, m)
+    if local is None:
+        local = M.make_method(method, m)
+    if gmodel is not None and M.uses_global(method):
+        from salesplan.forecast.global_model import WithGlobal
+
+        k = sum(1 for n in M.METHODS[method] if n not in M.GLOBAL)
+        return WithGlobal(local, k, gmodel)
+    return local
 
 
-def _fit_model(method, y, m, seasonal_test="detrended"):
+def _fit_model(method, y, m, seasonal_test="detrended", gmodel=None):
     """Fit one method on one series; returns (model, scale, resid)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = _make_model(method, y, m, seasonal_test).fit(y)
+        model = _make_model(method, y, m, seasonal_test, gmodel).fit(y)
         fitted = model.fitted()
     resid = np.asarray(y, float) - fitted
     s = _rmse(y, fitted)
@@ -201,14 +213,17 @@ def _fit_model(method, y, m, seasonal_test="detrended"):
     return model, s, resid
 
 
-def _backtest_one(uid, y, m, methods, cuts, h, seasonal_test="detrended"):
-    """Rolling-origin errors of ``methods`` on one series: list of dicts."""
+def _backtest_one(uid, y, m, methods, cuts, h, seasonal_test="detrended", gmodels=None):
+    """Rolling-origin errors of ``methods`` on one series: list of dicts.  ``gmodels``
+    maps a cut to the global model trained on every series truncated at its cut of the
+    same window (no look-ahead)."""
     out = []
+    gmodels = gmodels or {}
     for cut in cuts:
         train, test = y[:cut], y[cut: cut + h]
         for meth in methods:
             try:
-                model, s, _ = _fit_model(meth, train, m, seasonal_test)
+                model, s, _ = _fit_model(meth, train, m, seasonal_test, gmodels.get(cut))
                 f = model.predict(h)
             except Exception:  # a model that cannot fit this window is scored as missing
                 continue
@@ -217,8 +232,8 @@ def _backtest_one(uid, y, m, methods, cuts, h, seasonal_test="detrended"):
     return out
 
 
-def _fit_one(uid, y, m, method, seasonal_test="detrended"):
-    model, s, resid = _fit_model(method, y, m, seasonal_test)
+def _fit_one(uid, y, m, method, seasonal_test="detrended", gmodel=None):
+    model, s, resid = _fit_model(method, y, m, seasonal_test, gmodel)
     return uid, model, s, resid
 
 
@@ -261,9 +276,16 @@ class Forecaster(BaseEstimator):
     Parameters
     ----------
     method : str
-        ``"combo"`` (default: mean of statsforecast AutoCES, damped-trend ETS and
-        classical Theta, the last two on the classically seasonally adjusted series;
-        chosen by the M3 benchmark, see ``benchmarks/RESULTS.md``), any single method of
+        ``"combo"`` (default): the equal-weight mean of four members,
+        ``f_{T+j} = (f^CES + f^damped + f^Theta + f^global) / 4`` for ``j <= cv_h`` and
+        the mean of the three local members beyond: statsforecast AutoCES, damped-trend
+        ETS and classical Theta (the last two on the classically seasonally adjusted
+        series), fitted per series, and a global network trained across all regular
+        series (:mod:`salesplan.forecast.global_model`; absent with fewer than 10 series
+        or 100 windows, or for a series with non-positive values in its last
+        ``max(m, 8)`` periods); chosen by the in-sample backtest of M3 quarterly, see
+        ``benchmarks/RESULTS.md``.  ``"combo_local"`` is the same without the global
+        member (the default until 2026-12).  Any single method of
         :data:`salesplan.forecast.models.METHODS` (``"snaive"``, ``"ets"``,
         ``"ets_sm"`` (statsmodels), ``"theta"``, ``"dotm"``, ``"arima"``, ``"damped"``,
         ``"sba"``, ...), or ``"auto"``: per-series (``selection="per_series"``) or
@@ -322,6 +344,8 @@ class Forecaster(BaseEstimator):
     scheduler : str or distributed.Client, optional
         Dask scheduler address for ``engine="dask"``; default the environment variable
         ``SALESPLAN_DASK_SCHEDULER``.
+    random_state : int
+        Seed of the global member's network (weights, mini-batches, early-stopping split).
 
     Attributes
     ----------
@@ -332,7 +356,21 @@ class Forecaster(BaseEstimator):
         ``{"q": {level: ndarray(cv_h)}, "n": errors per horizon, "method": ...}``.
     backtest_ : DataFrame
         Backtest errors used for calibration / selection.
+    global_ : dict[str, GlobalMLP]
+        Global members trained in the last fit: ``"backtest-<k>"`` per window and
+        ``"final"`` (empty when the method has none).
     cache_hit_ : bool
+
+    Notes
+    -----
+    A method with a global member (``combo``) needs all regular series at fit time: for
+    backtest window ``k`` the global model is trained on every regular series truncated
+    at its cut ``n_i - cv_h - step * k`` (the same cut as its local members, so no value
+    after the cut is seen), and the final one on the full histories; both are trained in
+    this process and passed to the per-series tasks (also with ``n_jobs > 1`` or
+    ``engine="dask"``).  The global member has no in-sample fitted values: the one-step
+    RMSE scale ``s_i`` of the intervals is that of the local members' mean, and the
+    calibration backtest (which includes the global member) sets the widths.
     """
 
     def __init__(
@@ -359,6 +397,7 @@ class Forecaster(BaseEstimator):
         cache_dir=None,
         engine="local",
         scheduler=None,
+        random_state=0,
     ):
         self.method = method
         self.freq = freq
@@ -382,6 +421,7 @@ class Forecaster(BaseEstimator):
         self.cache_dir = cache_dir
         self.engine = engine
         self.scheduler = scheduler
+        self.random_state = random_state
 
     # ------------------------------------------------------------------ settings
     def _check_params(self):
@@ -520,17 +560,30 @@ class Forecaster(BaseEstimator):
         do_bt = self.calibrate or self.method == "auto"
         bt_methods = list(dict.fromkeys(self.candidates)) if self.method == "auto" else None
         tasks = []
+        want_global = any(M.uses_global(st.method) for u, st in states.items() if u in regular)
+        want_global = want_global or bool(bt_methods and any(M.uses_global(c) for c in bt_methods))
+        hg = cv_h  # horizons of the global member
+        self.global_ = {}
         if do_bt:
+            gm_win = {}
+            if want_global:  # one global model per window, on series truncated at its cut
+                for k in range(int(self.n_windows)):
+                    gm_win[k] = self._train_global(
+                        [y[: max(len(y) - cv_h - step * k, 0)] for y in regular.values()], m, hg)
+                    self.global_[f"backtest-{k}"] = gm_win[k]
             for u, st in states.items():
                 if st.kind != "model":
                     continue
                 y = ys[u]
-                cuts = [len(y) - cv_h - step * k for k in range(int(self.n_windows))]
-                cuts = sorted(c for c in cuts if c >= max(min_n, 3))
+                ks = [k for k in range(int(self.n_windows))
+                      if len(y) - cv_h - step * k >= max(min_n, 3)]
+                cuts = sorted(len(y) - cv_h - step * k for k in ks)
                 if not cuts:
                     continue
                 meths = bt_methods if (bt_methods and u in regular) else [st.method]
-                tasks.append((u, y, m, meths, cuts, cv_h, self.seasonal_test))
+                gms = ({len(y) - cv_h - step * k: gm_win[k] for k in ks}
+                       if gm_win and u in regular else None)
+                tasks.append((u, y, m, meths, cuts, cv_h, self.seasonal_test, gms))
         rows = []
         for r in _run(tasks, _backtest_one, self.n_jobs, self.progress, "backtest",
                       self.engine, self.scheduler):
@@ -547,8 +600,13 @@ class Forecaster(BaseEstimator):
         self.calibration_ = self._calibrate(bt, cv_h)
 
         # ---- final fits
-        tasks = [(u, ys[u], m, st.method, self.seasonal_test) for u, st in states.items()
-                 if st.kind == "model"]
+        gfinal = None
+        if any(M.uses_global(st.method) for u, st in states.items() if u in regular):
+            gfinal = self._train_global(list(regular.values()), m, hg)
+            self.global_["final"] = gfinal
+        tasks = [(u, ys[u], m, st.method, self.seasonal_test,
+                  gfinal if u in regular else None)
+                 for u, st in states.items() if st.kind == "model"]
         for u, model, s, resid in _run(tasks, _fit_one, self.n_jobs, self.progress, "fit",
                                    self.engine, self.scheduler):
             st = states[u]
@@ -557,12 +615,33 @@ class Forecaster(BaseEstimator):
                 members = M.METHODS[st.method]
                 st.reason = (f"{st.method}: mean of {', '.join(members)}" if len(members) > 1
                              else f"{st.method}") + " (method set by the caller)"
-            if isinstance(model, _EngineAdjusted):
+            if M.uses_global(st.method):
+                from salesplan.forecast.global_model import WithGlobal
+
+                if isinstance(model, WithGlobal) and model.has_global:
+                    st.reason += (f"; global member trained on "
+                                  f"{model.gmodel.n_windows_} windows of {len(regular)} series")
+                else:
+                    st.reason += "; without the global member (" + (
+                        "non-positive values in the last periods" if gfinal is not None
+                        and gfinal.net_ is not None else "too few series/windows to train it"
+                    ) + "): mean of the local members"
+                model_inner = model.local if isinstance(model, WithGlobal) else model
+            else:
+                model_inner = model
+            if isinstance(model_inner, _EngineAdjusted):
                 st.reason += ("; fitted on the seasonally adjusted series (season found by "
                               "the detrended F-test, missed by the raw autocorrelation test)")
         self._fit_fallbacks(states, ys, groups, m, freq, new_ids)
         self.calibration_["group_factor"] = self._group_factors(bt, states)
         self.series_ = states
+
+    def _train_global(self, ys, m, hg):
+        """The global member (:class:`~salesplan.forecast.global_model.GlobalMLP`) trained
+        in this process on the regular series ``ys``."""
+        from salesplan.forecast.global_model import GlobalMLP
+
+        return GlobalMLP(m, hg, seed=self.random_state).fit(ys)
 
     #: fewest backtest errors for a group of its own (``fit(groups=...)``)
     min_group_errors = 24

@@ -2,7 +2,9 @@
 
 Each model follows a tiny protocol: ``fit(y) -> self``, ``predict(h) -> mean (h,)``
 and ``fitted() -> in-sample one-step fitted values (n,)`` (NaN where undefined).
-Uncertainty is not taken from the models: the :class:`~salesplan.forecast.Forecaster`
+The ``global`` member of ``combo`` is trained across series by the engine
+(:mod:`salesplan.forecast.global_model`); :func:`make_method` builds the local members
+only.  Uncertainty is not taken from the models: the :class:`~salesplan.forecast.Forecaster`
 calibrates interval widths from rolling-origin backtest errors scaled by each series'
 in-sample one-step RMSE (see ``engine.py``), which works the same for single models,
 combinations and fallbacks.
@@ -53,12 +55,22 @@ METHODS: dict[str, tuple[str, ...]] = {
     "etsw": ("etsw",),
     "ces_damped_theta": ("ces", "cdamped", "ctheta"),
     "autotheta_damped_theta": ("autotheta", "cdamped", "ctheta"),
+    # the previous default (until 2026-12): local members only
+    "combo_local": ("ces", "cdamped", "ctheta"),
     # default: chosen on the in-sample backtest of M3 quarterly (last 8 training
-    # quarters) among fast combinations, see benchmarks/RESULTS.md: the mean of complex
-    # exponential smoothing (Svetunkov; one of the SCUM members), damped trend and Theta
-    "combo": ("ces", "cdamped", "ctheta"),
+    # quarters), see benchmarks/RESULTS.md: the equal-weight mean of complex exponential
+    # smoothing (Svetunkov; one of the SCUM members), damped trend, Theta and the global
+    # (cross-learning) network of salesplan.forecast.global_model
+    "combo": ("ces", "cdamped", "ctheta", "global"),
 }
 INTERMITTENT = ("sba", "croston", "tsb")
+#: members trained across all series (by the engine), not per series
+GLOBAL = ("global",)
+
+
+def uses_global(method: str) -> bool:
+    """Whether ``method`` has a global (cross-learning) member."""
+    return any(n in GLOBAL for n in METHODS.get(method, ()))
 
 
 class _Base:
@@ -301,7 +313,8 @@ class Combination:
 
 
 def make_method(method: str, m: int) -> Combination:
-    """Model object for a method name of :data:`METHODS`."""
+    """Model object of the *local* members of a method name of :data:`METHODS`
+    (global members are added by the engine, which trains them across series)."""
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; expected one of {sorted(METHODS)} or 'auto'")
-    return Combination(METHODS[method], m)
+    return Combination([n for n in METHODS[method] if n not in GLOBAL], m)
