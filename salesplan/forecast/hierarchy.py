@@ -86,9 +86,24 @@ def reconciliation_matrix(S, method, W=None, proportions=None, top=0):
         W = np.asarray(W, float)
     else:
         raise ValueError(f"reconcile: method={method!r}; expected one of {RECONCILE_METHODS}")
-    Wi = np.linalg.pinv(W + 1e-9 * np.trace(W) / n * np.eye(n))
-    A = S.T @ Wi @ S
-    return np.linalg.solve(A, S.T @ Wi)
+    return _gls_projection(S, W + 1e-9 * np.trace(W) / n * np.eye(n))
+
+
+def _gls_projection(S, W):
+    """``G = (S' W^-1 S)^-1 S' W^-1`` (Wickramasuriya, Athanasopoulos & Hyndman 2019).
+
+    ``W^-1 S`` by a Cholesky solve (``n^3 / 3`` flops, no explicit inverse); a covariance
+    that is not positive definite falls back to the pseudo-inverse.  With thousands of
+    nodes (a rep level of a large company) the solve is the cost of MinT: 7,000 nodes
+    take seconds this way where the SVD of ``pinv`` takes many minutes.
+    """
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    try:
+        Wi_S = cho_solve(cho_factor(W, lower=True, check_finite=False), S, check_finite=False)
+    except LinAlgError:
+        Wi_S = np.linalg.pinv(W) @ S
+    return np.linalg.solve(S.T @ Wi_S, Wi_S.T)
 
 
 def _bottom_rows(S):
@@ -101,7 +116,8 @@ def _bottom_rows(S):
     return np.array(rows)
 
 
-def reconcile(base, S, method="bottom_up", W=None, proportions=None, top=0, nonnegative=False):
+def reconcile(base, S, method="bottom_up", W=None, proportions=None, top=0, nonnegative=False,
+              G=None):
     """Make forecasts coherent: ``S G base`` along the first axis.
 
     Parameters
@@ -120,6 +136,9 @@ def reconcile(base, S, method="bottom_up", W=None, proportions=None, top=0, nonn
         Row of the grand total (``top_down``).
     nonnegative : bool
         Clip reconciled bottom values at 0 before aggregating (stays coherent).
+    G : ndarray (n_bottom, n_nodes), optional
+        The :func:`reconciliation_matrix` of ``method``, when already computed (it is
+        then not computed again; ``W`` and ``proportions`` are not used).
 
     Returns
     -------
@@ -129,7 +148,8 @@ def reconcile(base, S, method="bottom_up", W=None, proportions=None, top=0, nonn
     S = np.asarray(S, float)
     if base.shape[0] != S.shape[0]:
         raise ValueError(f"reconcile: base has {base.shape[0]} rows but S has {S.shape[0]} nodes")
-    G = reconciliation_matrix(S, method, W=W, proportions=proportions, top=top)
+    if G is None:
+        G = reconciliation_matrix(S, method, W=W, proportions=proportions, top=top)
     bottom = np.tensordot(G, base, axes=(1, 0))
     if nonnegative:
         bottom = np.maximum(bottom, 0.0)
@@ -337,30 +357,27 @@ def hierarchy_forecast(
     fc = Forecaster(method=method, freq=freq, level=level, **forecaster_kwargs).fit(
         long, groups=groups)
     base_mean = fc._means(h)[[fc.ids_.index(u) for u in ids]]
-    W = _residual_cov(fc, ids) if chosen == "mint_shrink" else None
     p = _proportions(long, nodes, bottom_ids, td_window) if chosen == "top_down" else None
+    # G of the paths: MinT for top-down too (see below); each G is computed once
     Gpath = reconciliation_matrix(S, "mint_shrink" if chosen == "top_down" else chosen,
                                   W=_residual_cov(fc, ids) if chosen in ("top_down", "mint_shrink")
                                   else None)
+    G = (reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
+         if chosen == "top_down" else Gpath)
     corr = _matched_correlation(fc, ids, Gpath, S, top)
     paths = fc.sample_paths(h, n_paths=n_paths, seed=seed, ids=ids, corr=corr)
-    rec_mean = reconcile(base_mean, S, chosen, W=W, proportions=p, top=top or 0,
-                         nonnegative=nonnegative)
+    rec_mean = reconcile(base_mean, S, chosen, nonnegative=nonnegative, G=G)
     if chosen == "top_down":
         # top-down paths would split every total path by fixed shares: children perfectly
         # correlated, each with the total's relative spread.  The spread comes from the
         # MinT-reconciled paths instead, re-centred on the top-down means (a coherent shift).
-        Wp = _residual_cov(fc, ids)
-        Gp = reconciliation_matrix(S, "mint_shrink", W=Wp)
-        Gc = reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
-        shift = (Gc - Gp) @ base_mean  # (n_bottom, h)
-        bottom = np.tensordot(Gp, paths, axes=(1, 0)) + shift[:, None, :]
+        shift = (G - Gpath) @ base_mean  # (n_bottom, h)
+        bottom = np.tensordot(Gpath, paths, axes=(1, 0)) + shift[:, None, :]
         if nonnegative:
             bottom = np.maximum(bottom, 0.0)
         rec_paths = np.tensordot(S, bottom, axes=(1, 0))
     else:
-        rec_paths = reconcile(paths, S, chosen, W=W, proportions=p, top=top or 0,
-                              nonnegative=nonnegative)
+        rec_paths = reconcile(paths, S, chosen, nonnegative=nonnegative, G=G)
     rows = []
     for i, u in enumerate(ids):
         d = {"unique_id": u, "level_name": nodes.iloc[i]["level_name"],
