@@ -354,6 +354,7 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
         store.unlink()
     exe = Path(sys.executable).with_name("salesplan")
     cmd = [str(exe), "run", "--source", f"duckdb:///{db}", "--out", str(out), "--jobs", str(jobs),
+           "--timeout", str(int(timeout)),
            "-p", "plan_store", f"duckdb:///{store}", "-p", "cache_dir", "null"]
     rec: dict = {"stage": "plan", "scale": scale}
     t0 = time.perf_counter()
