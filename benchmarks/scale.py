@@ -481,6 +481,7 @@ def main(argv=None):
             rec = dict(ok[0] if ok else runs[0])
             if ok:
                 rec["seconds"] = statistics.median(r["seconds"] for r in ok)
+                rec["runs_s"] = [round(r["seconds"], 2) for r in ok]
                 rec["peak_mib"] = max(r["peak_mib"] for r in ok)
             records.append(rec)
             msg = rec.get("error") or (f"{rec['seconds']:8.2f} s  peak {rec['peak_mib']:7.0f} MiB")
