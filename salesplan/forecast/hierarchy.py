@@ -279,8 +279,10 @@ def _proportions(long, nodes, bottom_ids, window):
     return b / tot if tot > 0 else np.full(len(bottom_ids), 1.0 / len(bottom_ids))
 
 
-def _residual_cov(fc: Forecaster, ids):
-    C = fc.residual_correlation(ids)
+def _residual_cov(fc: Forecaster, ids, R=None):
+    """``D R D``: the residual correlation ``R`` (computed when not given) scaled by the
+    series' one-step scales ``D = diag(s_i)``."""
+    C = fc.residual_correlation(ids) if R is None else R
     d = np.array([max(fc.series_[u].scale, 1e-9) for u in ids])
     return C * np.outer(d, d)
 
@@ -358,13 +360,14 @@ def hierarchy_forecast(
         long, groups=groups)
     base_mean = fc._means(h)[[fc.ids_.index(u) for u in ids]]
     p = _proportions(long, nodes, bottom_ids, td_window) if chosen == "top_down" else None
-    # G of the paths: MinT for top-down too (see below); each G is computed once
+    # G of the paths: MinT for top-down too (see below); each G and R computed once
+    R = fc.residual_correlation(ids)
     Gpath = reconciliation_matrix(S, "mint_shrink" if chosen == "top_down" else chosen,
-                                  W=_residual_cov(fc, ids) if chosen in ("top_down", "mint_shrink")
-                                  else None)
+                                  W=_residual_cov(fc, ids, R)
+                                  if chosen in ("top_down", "mint_shrink") else None)
     G = (reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
          if chosen == "top_down" else Gpath)
-    corr = _matched_correlation(fc, ids, Gpath, S, top)
+    corr = _matched_correlation(fc, ids, Gpath, S, top, R)
     paths = fc.sample_paths(h, n_paths=n_paths, seed=seed, ids=ids, corr=corr)
     rec_mean = reconcile(base_mean, S, chosen, nonnegative=nonnegative, G=G)
     if chosen == "top_down":
@@ -392,7 +395,7 @@ def hierarchy_forecast(
                              scores=scores, base=fc)
 
 
-def _matched_correlation(fc: Forecaster, ids, G, S, top):
+def _matched_correlation(fc: Forecaster, ids, G, S, top, R):
     """Residual correlation of the base paths, blended toward a common factor so that the
     reconciled grand total has the spread of its own calibrated base forecast.
 
@@ -404,7 +407,6 @@ def _matched_correlation(fc: Forecaster, ids, G, S, top):
     ``w' D R_lambda D w = s_top^2`` (the horizon structure is common to all series, so the
     variances of the horizon sums match too).  ``R`` unchanged without a grand total.
     """
-    R = fc.residual_correlation(ids)
     if top is None or len(ids) < 2:
         return R
     d = np.array([fc.series_[u].scale for u in ids])
