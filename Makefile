@@ -30,8 +30,11 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)
 
 plan: $(STAMP)
-	$(BIN)/salesplan validate $(DEMO) --as-of 2026-12-31 --no-summary
-	$(BIN)/salesplan run --period $(PERIOD) --source $(DEMO)
+	@start=$$(date +%s.%N); \
+	$(BIN)/salesplan validate $(DEMO) --as-of 2026-12-31 --no-summary && \
+	$(BIN)/salesplan run --period $(PERIOD) --source $(DEMO); status=$$?; \
+	awk -v s=$$start -v e=$$(date +%s.%N) 'BEGIN { printf "make plan: %.0f s wall (validate + run)\n", e - s }'; \
+	exit $$status
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

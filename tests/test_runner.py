@@ -241,7 +241,36 @@ def test_resolve_url_finds_the_checkout_root(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- charts / store
 
 
-def test_charts_pick_a_cjk_font_or_warn(monkeypatch):
+def test_charts_warn_about_a_missing_cjk_font_only_when_cjk_text_is_drawn(monkeypatch):
+    import warnings
+
+    import matplotlib
+
+    from salesplan.reports import charts
+
+    latin = pd.Series([3.0, 1.5], index=["East", "North"])
+    chinese = pd.Series([3.0, 1.5], index=["华东", "东北"])
+    with matplotlib.rc_context():
+        monkeypatch.setattr(charts, "_configured", False)
+        monkeypatch.setattr(charts, "_warned_tofu", False)
+        monkeypatch.setattr(charts, "_rebuild_font_cache", lambda: False)
+        monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font 42",))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no CJK text: silent, whatever the machine has
+            assert charts.configure_fonts(("No Such Font 42",)) is None
+            charts.to_png(charts.bar_chart(latin, title="revenue by region", xlabel="region",
+                                           ylabel="revenue (EUR)"))
+        fig = charts.bar_chart(chinese, title="revenue by region", xlabel="region",
+                               ylabel="revenue (CNY)")
+        with pytest.warns(charts.CJKFontWarning, match="empty boxes"):
+            charts.to_png(fig)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # once per process
+            charts.to_png(fig)
+    assert charts.has_cjk("华东 region") and not charts.has_cjk("East region 42%")
+
+
+def test_charts_draw_cjk_with_an_installed_font():
     import warnings
 
     import matplotlib
@@ -249,20 +278,13 @@ def test_charts_pick_a_cjk_font_or_warn(monkeypatch):
     from salesplan.reports import charts
 
     with matplotlib.rc_context():
-        monkeypatch.setattr(charts, "_configured", False)
-        monkeypatch.setattr(charts, "_rebuild_font_cache", lambda: False)
-        with pytest.warns(charts.CJKFontWarning, match="empty boxes"):
-            assert charts.configure_fonts(("No Such Font 42",)) is None
-    monkeypatch.setattr(charts, "_configured", False)
-    with matplotlib.rc_context():
-        monkeypatch.undo()
         charts._configured = False
+        font = charts.configure_fonts()
+        if font is None:
+            charts._configured = False
+            pytest.skip("no CJK font installed here (CI installs fonts-noto-cjk)")
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a missing glyph would be a warning
-            try:
-                font = charts.configure_fonts()
-            except charts.CJKFontWarning:
-                pytest.skip("no CJK font installed here (CI installs fonts-noto-cjk)")
             fig = charts.bar_chart(pd.Series([3.0, 1.5], index=["华东", "东北"]),
                                    title="收入 by region", xlabel="region", ylabel="revenue (CNY)",
                                    money=True)

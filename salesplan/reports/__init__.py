@@ -35,12 +35,14 @@ __all__ = [
     "SecretParameterError",
     "Table",
     "check_no_secrets",
+    "cache_folder",
     "check_parameters",
     "export_html",
     "extract_headlines",
     "money",
     "number",
     "pct",
+    "plan_store_url",
     "publish_headlines",
     "publish_tables",
     "resolve_url",
@@ -87,6 +89,35 @@ def resolve_url(url: str, *, start=None) -> str:
             break
     chosen = next((c for c in candidates if c.exists()), candidates[0])
     return prefix + str(chosen.resolve())
+
+
+#: Environment variables that move the notebooks' default plan store and model cache
+#: (the tests point them at a fresh temporary folder; ``salesplan run`` passes its own).
+PLAN_STORE_ENV = "SALESPLAN_PLAN_STORE"
+CACHE_DIR_ENV = "SALESPLAN_CACHE_DIR"
+DEFAULT_PLAN_STORE = "duckdb:///../reports/plan_store.duckdb"
+DEFAULT_CACHE_DIR = "../.cache/forecast"
+
+
+def plan_store_url(plan_store: str | None = None, *, start=None) -> str:
+    """The plan store a notebook reads and writes, as an absolute URL.
+
+    ``plan_store`` when given; else ``$SALESPLAN_PLAN_STORE``; else
+    ``reports/plan_store.duckdb`` of the checkout.  Relative paths are resolved by
+    :func:`resolve_url` (relative to the notebooks folder, then the checkout).
+    """
+    import os
+
+    return resolve_url(plan_store or os.environ.get(PLAN_STORE_ENV) or DEFAULT_PLAN_STORE,
+                       start=start)
+
+
+def cache_folder(cache_dir: str | None = None, *, start=None) -> str:
+    """The forecast model cache folder: ``cache_dir``, else ``$SALESPLAN_CACHE_DIR``, else
+    ``.cache/forecast`` of the checkout (resolved like :func:`plan_store_url`)."""
+    import os
+
+    return resolve_url(cache_dir or os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR, start=start)
 
 
 def __getattr__(name: str):

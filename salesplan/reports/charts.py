@@ -8,7 +8,7 @@ Chinese (and Japanese/Korean) names need a CJK font.  :func:`configure_fonts` pi
 first installed of :data:`CJK_FONTS` and puts it after matplotlib's default font, so
 Latin text keeps its look and CJK glyphs come from the CJK font.  Without any CJK font
 installed, CJK characters are drawn as empty boxes ("tofu") and a single
-:class:`CJKFontWarning` says so (install e.g. Debian's ``fonts-noto-cjk``).
+:class:`CJKFontWarning` says so when a chart really draws CJK text (install e.g. Debian's ``fonts-noto-cjk``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import re
 import warnings
 from collections.abc import Sequence
 
 import matplotlib
+import matplotlib.text
 import matplotlib.ticker as mticker
 import pandas as pd
 from matplotlib import font_manager
@@ -31,12 +33,14 @@ __all__ = [
     "bar_chart",
     "configure_fonts",
     "fan_chart",
+    "has_cjk",
     "line_chart",
     "money_axis",
     "new_figure",
     "pct_axis",
     "show",
     "to_png",
+    "warn_if_tofu",
 ]
 
 #: Preferred CJK fonts, first available wins.
@@ -72,8 +76,10 @@ def configure_fonts(preferred: Sequence[str] = CJK_FONTS) -> str | None:
 
     Picks the first family of ``preferred`` that :mod:`matplotlib.font_manager` knows and
     sets ``font.family`` to ``[DejaVu Sans, <that font>]``, so matplotlib's per-glyph
-    fallback draws Latin text in DejaVu Sans and CJK in the CJK font.  Idempotent.  Without any CJK font it warns once
-    (:class:`CJKFontWarning`) and CJK characters render as boxes.
+    fallback draws Latin text in DejaVu Sans and CJK in the CJK font.  Idempotent and
+    silent: a missing CJK font is a fact about the machine, not about the data, so it is
+    reported only when a chart actually draws CJK text (:func:`to_png`, one
+    :class:`CJKFontWarning` per process).
     """
     global _configured
     if _configured is not False:
@@ -90,19 +96,44 @@ def configure_fonts(preferred: Sequence[str] = CJK_FONTS) -> str | None:
         rc["font.family"] = ["DejaVu Sans", chosen]
         current = [f for f in rc["font.sans-serif"] if f not in ("DejaVu Sans", chosen)]
         rc["font.sans-serif"] = ["DejaVu Sans", chosen, *current]
-    else:
-        warnings.warn(
-            "no CJK font found (looked for "
-            + ", ".join(preferred[:3])
-            + ", ...): Chinese/Japanese/Korean names in charts will show as empty boxes; "
-            "install one, e.g. `apt-get install fonts-noto-cjk`",
-            CJKFontWarning,
-            stacklevel=2,
-        )
     rc["axes.unicode_minus"] = False
     rc["svg.hashsalt"] = "salesplan"
     _configured = chosen
     return chosen
+
+
+#: CJK Unified Ideographs (+ extension A, compatibility), kana, hangul, CJK punctuation
+_CJK_TEXT = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+_warned_tofu = False
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` holds a Chinese, Japanese or Korean character."""
+    return bool(_CJK_TEXT.search(text or ""))
+
+
+def warn_if_tofu(fig: Figure) -> bool:
+    """Warn once per process when ``fig`` draws CJK text and no CJK font is installed.
+
+    Returns True when the figure's CJK text will show as empty boxes ("tofu").  Figures
+    without CJK text never warn, whatever fonts the machine has.
+    """
+    global _warned_tofu
+    if configure_fonts() is not None:
+        return False
+    texts = (t.get_text() for t in fig.findobj(matplotlib.text.Text))
+    if not any(has_cjk(t) for t in texts):
+        return False
+    if not _warned_tofu:
+        _warned_tofu = True
+        warnings.warn(
+            "no CJK font found (looked for " + ", ".join(CJK_FONTS[:3]) + ", ...): "
+            "Chinese/Japanese/Korean names in charts will show as empty boxes; "
+            "install one, e.g. `apt-get install fonts-noto-cjk`",
+            CJKFontWarning,
+            stacklevel=3,
+        )
+    return True
 
 
 def _rebuild_font_cache() -> bool:
@@ -352,8 +383,12 @@ def fan_chart(
 
 def to_png(fig: Figure) -> bytes:
     """PNG bytes of ``fig`` (no timestamp or software metadata, so stable across runs)."""
+    tofu = warn_if_tofu(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    with warnings.catch_warnings():
+        if tofu:  # said once by warn_if_tofu; not once per missing glyph
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     return buf.getvalue()
 
 

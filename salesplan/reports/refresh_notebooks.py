@@ -6,7 +6,10 @@ Run it after changing a notebook or a module whose numbers a notebook shows; com
 refreshed notebooks.  ``pytest --nbval`` then re-runs them and compares every output
 (images excluded) with what is committed.  Notebooks run in their own folder with their
 default parameters (the bundled demo company), in dependency order, with nbclient (no
-papermill metadata and no per-cell timings, so diffs show only real changes).
+papermill metadata and no per-cell timings, so diffs show only real changes), against a
+fresh temporary plan store and model cache, as the tests run them.  When every notebook
+is refreshed, the plan tables they wrote become the snapshots of
+``tests/snapshots/plan`` (``salesplan.reports.snapshots``).
 """
 
 from __future__ import annotations
@@ -35,12 +38,43 @@ def refresh(
     folder: str | Path | None = None,
     kernel: str | None = None,
     timeout: int = 600,
+    snapshots: str | Path | None = None,
 ) -> list[Path]:
     """Execute notebooks in place (all of ``folder`` by default); return the paths.
+
+    The kernels get a fresh temporary plan store and cache (``SALESPLAN_PLAN_STORE``,
+    ``SALESPLAN_CACHE_DIR``).  With ``snapshots`` (a folder), the tables the notebooks
+    wrote are saved there (:func:`salesplan.reports.snapshots.dump_store`).
 
     Raises the first cell error (``nbclient.exceptions.CellExecutionError``) and leaves
     that notebook unchanged on disk.
     """
+    import os
+    import tempfile
+
+    from salesplan.reports import CACHE_DIR_ENV, PLAN_STORE_ENV
+
+    with tempfile.TemporaryDirectory(prefix="salesplan-refresh-") as tmp:
+        saved = {k: os.environ.get(k) for k in (PLAN_STORE_ENV, CACHE_DIR_ENV)}
+        store = f"duckdb:///{Path(tmp) / 'plan_store.duckdb'}"
+        os.environ[PLAN_STORE_ENV], os.environ[CACHE_DIR_ENV] = store, str(Path(tmp) / "cache")
+        try:
+            done = _execute_in_place(notebooks, folder=folder, kernel=kernel, timeout=timeout)
+            if snapshots is not None:
+                from salesplan.reports.snapshots import dump_store
+
+                written = dump_store(store, snapshots)
+                print(f"{len(written)} plan-table snapshots written to {snapshots}", flush=True)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    return done
+
+
+def _execute_in_place(notebooks, *, folder, kernel, timeout) -> list[Path]:
     import nbformat
     from nbclient import NotebookClient
 
@@ -80,9 +114,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folder", default=None, help="notebook folder (default ./notebooks)")
     parser.add_argument("--kernel", default=None, help="kernel name (default salesplan)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument("--snapshots", default=None,
+                        help="folder of the plan-table snapshots (default tests/snapshots/plan "
+                             "when every notebook is refreshed from the checkout)")
     args = parser.parse_args(argv)
+    snapshots = args.snapshots
+    if snapshots is None and not args.notebooks and Path("tests").is_dir():
+        snapshots = Path("tests") / "snapshots" / "plan"
     try:
-        refresh(args.notebooks or None, folder=args.folder, kernel=args.kernel, timeout=args.timeout)
+        refresh(args.notebooks or None, folder=args.folder, kernel=args.kernel,
+                timeout=args.timeout, snapshots=snapshots)
     except Exception as e:  # noqa: BLE001 - one readable line for the developer
         from salesplan.reports.runner import _one_line
 

@@ -29,7 +29,9 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -636,6 +638,7 @@ def run_plan(
     index_rank: dict[str, int | None] = {}  # a notebook's place on index.html (metadata)
     started = time.monotonic()
     numbered = {p.stem: i for i, p in enumerate(paths, 1)}
+    ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")  # the kernels' Unix sockets
 
     def execute(path: Path) -> NotebookResult:
         """Run one notebook in its own kernel; raise _NotebookFailed on any error."""
@@ -648,6 +651,8 @@ def run_plan(
         # each kernel gets its own environment: notebooks may run side by side
         km = _EnvKernelManager(
             kernel_name=kernel_name,
+            transport="ipc",  # local kernels talk over Unix sockets: no unencrypted TCP
+            ip=os.path.join(ipc_dir, name),  # socket paths must stay under ~100 bytes
             extra_env={**source_env, ENV_RUN_DIR: str(tmp), ENV_NOTEBOOK: name},
         )
         try:
@@ -701,7 +706,10 @@ def run_plan(
             parameters=nb_params, headlines=extract_headlines(executed),
         )
 
-    done, failure = _run_in_dependency_order(paths, execute, jobs)
+    try:
+        done, failure = _run_in_dependency_order(paths, execute, jobs)
+    finally:
+        shutil.rmtree(ipc_dir, ignore_errors=True)
     if failure is not None:
         failed = out / f"failed-{run_id}"
         (tmp / "error.txt").write_text(
