@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from machine import skip_unless_ci
 from typer.testing import CliRunner
 
 from salesplan.cli import app
@@ -282,7 +283,7 @@ def test_charts_draw_cjk_with_an_installed_font():
         font = charts.configure_fonts()
         if font is None:
             charts._configured = False
-            pytest.skip("no CJK font installed here (CI installs fonts-noto-cjk)")
+            skip_unless_ci("no CJK font installed here (CI installs fonts-noto-cjk)")
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a missing glyph would be a warning
             fig = charts.bar_chart(pd.Series([3.0, 1.5], index=["华东", "东北"]),
