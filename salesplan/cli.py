@@ -141,7 +141,10 @@ def run(
     typer.echo("")
     typer.echo(f"index:    {result.index}")
     for r in result.notebooks:
-        typer.echo(f"report:   {r.html}")
+        carried = "" if r.carried_from is None else (
+            f"  (STALE: carried over from run {r.carried_from}; it reads a re-run report)"
+            if r.stale else f"  (not re-run: carried over from run {r.carried_from})")
+        typer.echo(f"report:   {r.html}{carried}")
     if result.workbook is not None:
         typer.echo(f"workbook: {result.workbook}")
     typer.echo(f"latest:   {Path(out) / 'latest'}")
