@@ -607,7 +607,9 @@ def test_partial_rerun_reruns_downstream_and_keeps_a_complete_latest(tmp_path):
 def test_notebook_names_by_unique_prefix_with_clear_errors(tmp_path):
     nbs = tmp_path / "notebooks"
     _four_step_plan(nbs)
+    make_notebook(nbs / "03b_pipeline.ipynb", ["print('pipeline')"], title="Pipeline")
     assert [p.stem for p in discover_notebooks(nbs, ["03"])] == ["03_targets"]
+    assert [p.stem for p in discover_notebooks(nbs, ["03b"])] == ["03b_pipeline"]
     with pytest.raises(FileNotFoundError, match=r"ambiguous: \['01_data', '02_forecast'"):
         discover_notebooks(nbs, ["0"])
     with pytest.raises(FileNotFoundError, match="did you mean '03_targets'"):

@@ -242,6 +242,9 @@ def _find_notebook(folder: Path, name: str | Path) -> Path:
             return candidate.resolve()
     stems = sorted(q.stem for q in folder.glob("*.ipynb") if not q.name.startswith("."))
     matches = [s for s in stems if s.startswith(str(name))]
+    whole = [s for s in matches if s.startswith(f"{name}_")]  # "03" -> 03_x, not 03b_y
+    if len(whole) == 1:
+        matches = whole
     if len(matches) == 1:
         return (folder / f"{matches[0]}.ipynb").resolve()
     if matches:
