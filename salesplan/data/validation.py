@@ -117,7 +117,8 @@ class ValidationReport:
             f"data check passed: {len(self.tables_checked)} tables "
             f"({', '.join(self.tables_checked)})"
             if self.ok
-            else f"data check FAILED: {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+            else f"data check FAILED: {len(self.errors)} error(s), {len(self.warnings)} "
+            f"warning(s); first: {str(self.errors[0]).removeprefix('[error] ')}"
         )
         lines = [head] + [f"  {f}" for f in self.findings]
         lines += [f"  note: {n}" for n in self.notes]
@@ -250,6 +251,9 @@ def _check_table(
         )
     frame = coerce_table(name, raw, spec, options)
     raw = raw.reset_index(drop=True)
+    if spec.required and len(frame) == 0:
+        out.append(Finding(name, "", "empty", f"table '{name}' has no rows (a header only); "
+                           "expected at least one order line"))
 
     for col in spec.columns:
         if col.name not in frame.columns:
