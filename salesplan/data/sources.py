@@ -963,7 +963,7 @@ def split_read_options(url: str) -> tuple[str, dict[str, str]]:
     base, query = text.split("?", 1)
     ours = set(ReadOptions.names()) | set(SOURCE_KEYS)
     keep, found = [], {}
-    for part in filter(None, re.split(r"[&;]", query)):
+    for part in filter(None, query.split("&")):
         key, _, value = part.partition("=")
         if key in ours:
             found[key] = unquote(value)
