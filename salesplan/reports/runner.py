@@ -380,7 +380,8 @@ def check_source_data(url: str, period: str, as_of: str | None = None) -> None:
         return
     first, more = report.errors[0], len(report.errors) - 1
     raise RunError(
-        f"data check failed before any notebook ran: {_one_line(str(first), 600)}"
+        f"data check failed before any notebook ran: "
+        f"{_one_line(str(first).removeprefix('[error] '), 600)}"
         + (f"; and {more} more error(s)" if more else "")
         + " (salesplan validate SOURCE lists them)"
     )
