@@ -246,11 +246,39 @@ def parse_dates(raw: pd.Series, options: ReadOptions | None = None) -> ParsedCol
             values = values.dt.tz_localize(None)
         return ParsedColumn(values.dt.normalize().astype("datetime64[ns]"), np.zeros(n, bool))
     codes, uniques = _uniques(raw)
-    read = np.full(len(uniques), np.datetime64("NaT"), dtype="datetime64[ns]")
-    fmt = np.full(len(uniques), "?", dtype=object)  # "?" unreadable, "" blank/native
-    numbers = np.zeros(len(uniques), dtype=bool)
-    pending: list[tuple[int, int, int, int, str]] = []  # (unique index, a, b, year, sep)
+    read, fmt, numbers, pending = _read_date_values(uniques, options.date_format)
     declared = options.date_format
+    problems = [_resolve_day_month(pending, read, fmt)]
+    problem_uniques = np.zeros(len(uniques), dtype=bool)
+    for i, *_ in pending:
+        if fmt[i] == "!":
+            problem_uniques[i] = True
+    problems.append(_mixed_formats(codes, uniques, fmt, read, problem_uniques))
+    values = _take(read, codes)
+    unread_u = fmt == "?"
+    unreadable = np.zeros(n, bool) if not len(uniques) else (codes >= 0) & unread_u[codes]
+    problem_rows = np.zeros(n, bool) if not len(uniques) else (codes >= 0) & problem_uniques[codes]
+    problem = "; ".join(p for p in problems if p)
+    return ParsedColumn(
+        pd.Series(values, dtype="datetime64[ns]"),
+        unreadable,
+        _date_reason(declared, numbers[unread_u].any()),
+        problem,
+        problem_rows if problem else None,
+    )
+
+
+def _read_date_values(uniques: np.ndarray, declared: str | None):
+    """Read each distinct raw value; ``05/03/2026``-style values are left ``pending``.
+
+    Returns ``(read, fmt, numbers, pending)``: the dates read, the text format of each
+    (``"?"`` unreadable, ``""`` blank, a date object or a declared format), which values
+    are numbers, and ``(index, a, b, year, separator)`` of the day/month-undecided ones.
+    """
+    read = np.full(len(uniques), np.datetime64("NaT"), dtype="datetime64[ns]")
+    fmt = np.full(len(uniques), "?", dtype=object)
+    numbers = np.zeros(len(uniques), dtype=bool)
+    pending: list[tuple[int, int, int, int, str]] = []
     texts: dict[int, str] = {}
     for i, v in enumerate(uniques):
         if _is_blank(v):
@@ -270,8 +298,7 @@ def parse_dates(raw: pd.Series, options: ReadOptions | None = None) -> ParsedCol
             text = v.strip()
             if declared:
                 texts[i] = text
-                continue
-            if _PLAIN_NUMBER.match(text):
+            elif _PLAIN_NUMBER.match(text):
                 numbers[i] = True
             elif m := _YMD_RE.match(text):
                 ts = _date_or_none(int(m[1]), int(m[3]), int(m[4]))
@@ -289,24 +316,7 @@ def parse_dates(raw: pd.Series, options: ReadOptions | None = None) -> ParsedCol
         ok = ~np.isnat(got)
         read[idx[ok]] = got[ok]
         fmt[idx[ok]] = ""
-    problems = [_resolve_day_month(pending, read, fmt)]
-    problem_uniques = np.zeros(len(uniques), dtype=bool)
-    for i, *_ in pending:
-        if fmt[i] == "!":
-            problem_uniques[i] = True
-    problems.append(_mixed_formats(codes, uniques, fmt, read, problem_uniques))
-    values = _take(read, codes)
-    unread_u = fmt == "?"
-    unreadable = np.zeros(n, bool) if not len(uniques) else (codes >= 0) & unread_u[codes]
-    problem_rows = np.zeros(n, bool) if not len(uniques) else (codes >= 0) & problem_uniques[codes]
-    problem = "; ".join(p for p in problems if p)
-    return ParsedColumn(
-        pd.Series(values, dtype="datetime64[ns]"),
-        unreadable,
-        _date_reason(declared, numbers[unread_u].any()),
-        problem,
-        problem_rows if problem else None,
-    )
+    return read, fmt, numbers, pending
 
 
 def _take(read: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -496,7 +496,7 @@ class FolderSource(Source):
         if len(files) > 1:
             raise self._error(
                 f"table {name!r} has several files {[f.name for f in files]}; expected one "
-                "(pass format='csv' or format='parquet' to choose)"
+                "(choose one: ?format=csv or ?format=parquet in the source URL)"
             )
         return files[0]
 
