@@ -421,6 +421,20 @@ def mark_failed_runs(store_url: str, before: set[str] | None) -> list[str]:
         return []
 
 
+def _quiet_timeout_log() -> None:
+    """nbclient logs "Timeout waiting for execute reply" through papermill's logger before
+    raising; the run's own one-line error says it, so the log line is dropped."""
+    import logging
+
+    log = logging.getLogger("papermill")
+    if not any(getattr(f, "_salesplan", False) for f in log.filters):
+        def drop(record: logging.LogRecord) -> bool:
+            return "Timeout waiting for execute reply" not in record.getMessage()
+
+        drop._salesplan = True  # type: ignore[attr-defined]
+        log.addFilter(drop)
+
+
 def _cell_limit(timeout: float | None, run_timeout: float | None, started: float):
     """Seconds the next cell may take and which option sets it."""
     if run_timeout is None:
@@ -682,6 +696,7 @@ def run_plan(
 
     if int(jobs) < 1:
         raise ParameterError(f"jobs={jobs!r}: expected a whole number >= 1")
+    _quiet_timeout_log()
     say = echo or (lambda line: print(line, flush=True))
     log: list[str] = []
     out = Path(out_dir).resolve()
