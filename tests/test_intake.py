@@ -462,3 +462,36 @@ def test_read_options_validate_themselves():
         ReadOptions(decimal=",", thousands=",")
     with pytest.raises(ValueError, match="first_date='soon'"):
         ReadOptions(first_date="soon")
+
+
+# --------------------------------------------------------------------------- minimal companies
+
+
+def test_orders_only_company_validates_and_says_what_is_off(tmp_path):
+    write_folder(tmp_path, {"orders.csv": base_orders()})
+    report = validate(open_source(tmp_path).load(coerce=False), as_of="2026-12-31")
+    assert report.ok and report.findings == []
+    assert "note: table 'customers' is absent: customer names, regions, credit limits" in report.summary()
+    assert "note: table 'reps' is absent: rep quotas, ramp-up, headcount" in report.summary()
+
+
+def _kernel_available() -> bool:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return bool({"salesplan", "python3"} & set(KernelSpecManager().find_kernel_specs()))
+
+
+@pytest.mark.skipif(not _kernel_available(), reason="no Jupyter kernel installed")
+def test_one_month_of_orders_gets_a_data_health_answer_not_a_crash(tmp_path):
+    from pathlib import Path
+
+    from salesplan.reports.runner import run_plan
+
+    frame = base_orders(n=60)
+    frame["order_date"] = pd.date_range("2026-12-01", periods=60, freq="12h").strftime("%Y-%m-%d")
+    write_folder(tmp_path / "export", {"orders.csv": frame})
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "01_data_health.ipynb"
+    res = run_plan(source=str(tmp_path / "export"), notebooks=[nb], out_dir=tmp_path / "r",
+                   echo=lambda _: None)
+    answer = res.headlines["01_data_health"]["answer"]
+    assert answer.startswith("Not yet: only 0 complete quarters of history (at least 8 needed)")
