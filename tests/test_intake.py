@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from salesplan.cli import app
-from salesplan.data import SalesData, fingerprint, validate
+from salesplan.data import fingerprint, validate
 from salesplan.data.intake import ReadOptions
 from salesplan.data.sources import SourceError, open_source
 

@@ -95,5 +95,5 @@ def check_numeric_input(values, name: str):
             f"{name} holds {dtype} values; expected plain numbers in the model's time unit: "
             f"convert explicitly (e.g. {name}.dt.days / 7 for weeks)"
         )
-    if dtype == object or str(dtype) in ("str", "string") or getattr(dtype, "kind", "") in "USO":
+    if str(dtype) in ("object", "str", "string") or getattr(dtype, "kind", "") in ("U", "S", "O"):
         raise ValueError(f"{name} holds text ({dtype}); expected numbers: convert with pd.to_numeric")
