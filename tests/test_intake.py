@@ -203,8 +203,16 @@ def test_broken_input_gets_one_clear_line(tmp_path, files, query, rule, expected
     assert "\n" not in line and "Traceback" not in line
     if rule is None:
         assert line.startswith("(source) source "), line
-    else:
-        assert f"({rule})" in line
+    else:  # an error: the plan stops, nothing is silently accepted
+        assert f"({rule})" in line and line.startswith("[error] "), line
+
+
+def test_unusual_amount_is_a_warning_with_its_row(tmp_path):
+    lines = report_lines(tmp_path, {"orders.csv": with_values("amount", {10: "20000"})})
+    assert lines == [
+        "[warning] orders.amount (outlier): amount(s) up to 20,000 lie more than 200 MADs "
+        "(outlier_mads) from the company's median 191.50 (MAD 45.00) and from the customer's "
+        "own - 1 row; first: order_id=O11 (row 11)"]
 
 
 def test_cases_are_distinct_and_many():
