@@ -500,6 +500,6 @@ def test_one_month_of_orders_gets_a_data_health_answer_not_a_crash(tmp_path):
     write_folder(tmp_path / "export", {"orders.csv": frame})
     nb = Path(__file__).resolve().parents[1] / "notebooks" / "01_data_health.ipynb"
     res = run_plan(source=str(tmp_path / "export"), notebooks=[nb], out_dir=tmp_path / "r",
-                   echo=lambda _: None)
+                   echo=lambda _: None, downstream=False)
     answer = res.headlines["01_data_health"]["answer"]
     assert answer.startswith("Not yet: only 0 complete quarters of history (at least 8 needed)")
