@@ -52,7 +52,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from salesplan.data import SalesData
-from salesplan.data.checks import as_date, require_columns
+from salesplan.data.checks import as_date, check_numeric_input, require_columns
 
 __all__ = [
     "PERIOD_DAYS",
@@ -237,11 +237,17 @@ def rfm_summary(
 # --------------------------------------------------------------------------------------
 # Shared machinery of the probability models
 # --------------------------------------------------------------------------------------
+#: fewer customers than this cannot identify a purchase/dropout model
+MIN_FIT_CUSTOMERS = 10
+
+
 def _summary_arrays(X, recency=None, T=None, columns=_SUMMARY_COLUMNS, table="summary"):
     """Return float arrays (frequency, recency, T) from a frame or three arrays."""
     if recency is None and T is None:
         if isinstance(X, pd.DataFrame):
             require_columns(X, table, columns)
+            for c in columns:
+                check_numeric_input(X[c], f"{table}.{c}")
             arrays = [X[c].to_numpy(dtype=float) for c in columns]
         else:
             raise TypeError(
@@ -249,6 +255,8 @@ def _summary_arrays(X, recency=None, T=None, columns=_SUMMARY_COLUMNS, table="su
                 f"(frequency, recency, T), got {type(X).__name__}"
             )
     else:
+        for a, c in zip((X, recency, T), columns):
+            check_numeric_input(a, c)
         arrays = [np.asarray(a, dtype=float).ravel() for a in (X, recency, T)]
     x, tx, T_ = np.broadcast_arrays(*arrays)
     return x.astype(float), tx.astype(float), T_.astype(float)
@@ -443,6 +451,11 @@ class _BaseModel:
             raise ValueError(
                 "summary: no customer has a repeat purchase (all frequency == 0); the "
                 "purchase rate cannot be estimated"
+            )
+        if x.size < MIN_FIT_CUSTOMERS:
+            raise ValueError(
+                f"summary has {x.size} customer(s); fitting {len(self._param_names)} "
+                f"parameters needs at least {MIN_FIT_CUSTOMERS} (a degenerate fit is refused)"
             )
         (xu, txu, Tu), w = _compress(x, tx, T_)
         negll = self._negll_factory(xu, txu, Tu, w)

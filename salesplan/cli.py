@@ -38,30 +38,100 @@ def demo_data(
     typer.echo(f"content fingerprint {fingerprint(company.data)}")
 
 
+def _read_option_flags():
+    """The source read options shared by ``validate`` and ``run`` (URL query keys)."""
+    return {
+        "date_format": typer.Option(None, "--date-format", help="dates as %d/%m/%Y, %m/%d/%Y, ... or 'excel' (serial day numbers)"),
+        "decimal": typer.Option(None, "--decimal", help="decimal mark of text numbers: . or ,"),
+        "thousands": typer.Option(None, "--thousands", help="thousands separator of text numbers: , . ' or space"),
+        "currency": typer.Option(None, "--currency", help="currency symbol written next to amounts, e.g. $ or EUR"),
+        "encoding": typer.Option(None, "--encoding", help="CSV text encoding (default utf-8; a BOM is accepted)"),
+        "delimiter": typer.Option(None, "--delimiter", help="CSV field separator (default ,): ; | or tab"),
+        "first_date": typer.Option(None, "--first-date", help="YYYY-MM-DD: event dates before it are errors"),
+        "timeout": typer.Option(None, "--db-timeout", help="seconds a SQL database may take (default 60)"),
+    }
+
+
+_FLAGS = _read_option_flags()
+
+
+def with_read_options(source: str, **options) -> str:
+    """``source`` with the given read options appended to its URL query."""
+    from urllib.parse import quote
+
+    pairs = [f"{k}={quote(str(v), safe='')}" for k, v in options.items() if v is not None]
+    if not pairs:
+        return source
+    return source + ("&" if "?" in source else "?") + "&".join(pairs)
+
+
+def _fail(exc: BaseException, debug: bool) -> None:
+    """Print ``exc`` as one line (the traceback with --debug) and exit 1."""
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    known = ("SourceError", "ParameterError", "RunError", "ValueError", "FileNotFoundError")
+    if type(exc).__name__ not in known:
+        text = f"{type(exc).__name__}: {text}"
+    hint = "" if debug else " (--debug shows the traceback)"
+    typer.echo(f"error: {text}" + (hint if type(exc).__name__ not in known else ""), err=True)
+    raise typer.Exit(code=1)
+
+
 @app.command()
 def validate(
     source: str = typer.Argument(..., help="duckdb:///file.duckdb, a CSV/Parquet folder, or a SQLAlchemy URL"),
     as_of: str = typer.Option(None, help="the data's as-of date; later events are errors"),
     summary: bool = typer.Option(True, help="print headline facts when the data pass"),
+    date_format: str = _FLAGS["date_format"],
+    decimal: str = _FLAGS["decimal"],
+    thousands: str = _FLAGS["thousands"],
+    currency: str = _FLAGS["currency"],
+    encoding: str = _FLAGS["encoding"],
+    delimiter: str = _FLAGS["delimiter"],
+    first_date: str = _FLAGS["first_date"],
+    timeout: float = _FLAGS["timeout"],
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
-    """Check SOURCE against the data contract; exit 1 when any rule is broken."""
+    """Check SOURCE against the data contract; exit 1 when any rule is broken.
+
+    The raw values are checked (a value that cannot be read is reported as such, with
+    its rows), exactly as the first notebook of ``salesplan run`` checks them.
+    """
     from salesplan.data import open_source
     from salesplan.data import validate as validate_data
+    from salesplan.data.checks import as_date
     from salesplan.data.summary import describe, yearly_revenue
 
-    src = open_source(source)
-    data = src.load()
-    report = validate_data(data, as_of=as_of)
+    url = with_read_options(
+        source, date_format=date_format, decimal=decimal, thousands=thousands,
+        currency=currency, encoding=encoding, delimiter=delimiter, first_date=first_date,
+        timeout=timeout,
+    )
+    try:
+        as_of_ts = as_date(as_of, "--as-of") if as_of is not None else None
+        src = open_source(url)
+        raw = src.load(coerce=False)
+        report = validate_data(raw, as_of=as_of_ts)
+    except Exception as e:  # noqa: BLE001 - one line per failure, the traceback on --debug
+        _fail(e, debug)
     typer.echo(f"source: {src}")
     typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(code=1)
     if summary:
+        data = raw.coerced()
         typer.echo("")
-        typer.echo(describe(data.coerced()).to_string(index=False))
+        typer.echo(describe(data).to_string(index=False))
         typer.echo("")
         typer.echo("net revenue by quarter:")
-        typer.echo(yearly_revenue(data.coerced()).round(0).to_string())
+        typer.echo(yearly_revenue(data).round(0).to_string())
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _parse_value(text: str):
@@ -109,7 +179,18 @@ def run(
     notebooks_dir: Path = typer.Option(None, help="notebook folder (default: ./notebooks)"),
     kernel: str = typer.Option(None, help="Jupyter kernel (default: salesplan, else python3)"),
     timeout: int = typer.Option(600, help="seconds one notebook cell may run"),
+    run_timeout: int = typer.Option(None, "--run-timeout", help="seconds the whole run may take"),
     jobs: int = typer.Option(2, help="notebooks run side by side once their inputs are ready"),
+    check: bool = typer.Option(True, help="validate --source before any notebook runs"),
+    date_format: str = _FLAGS["date_format"],
+    decimal: str = _FLAGS["decimal"],
+    thousands: str = _FLAGS["thousands"],
+    currency: str = _FLAGS["currency"],
+    encoding: str = _FLAGS["encoding"],
+    delimiter: str = _FLAGS["delimiter"],
+    first_date: str = _FLAGS["first_date"],
+    db_timeout: float = _FLAGS["timeout"],
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
     """Run the planning notebooks and write the reports, the workbook and index.html.
 
@@ -121,6 +202,12 @@ def run(
     from salesplan.reports.runner import RunError, run_plan
 
     params = _params_from_args(list(ctx.args))
+    read = dict(date_format=date_format, decimal=decimal, thousands=thousands, currency=currency,
+                encoding=encoding, delimiter=delimiter, first_date=first_date, timeout=db_timeout)
+    if any(v is not None for v in read.values()):
+        if source is None:
+            raise typer.BadParameter("read options (--date-format, --decimal, ...) need --source")
+        source = with_read_options(source, **read)
     try:
         result = run_plan(
             period=period,
@@ -134,9 +221,15 @@ def run(
             timeout=timeout,
             jobs=jobs,
             downstream=downstream,
+            run_timeout=run_timeout,
+            check_data=check,
         )
     except (RunError, ParameterError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
+        if debug:
+            import traceback
+
+            traceback.print_exception(e)
+        typer.echo(f"error: {_one_line(e)}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo("")
     typer.echo(f"index:    {result.index}")

@@ -42,7 +42,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from salesplan.data.checks import as_date, bad_parameter, require_columns
+from salesplan.data.checks import as_date, bad_parameter, check_feature_frame, require_columns
+
+#: fewer rows than this cannot give a scorecard (binning + calibration folds)
+MIN_FIT_ROWS = 20
 
 __all__ = [
     "GERMAN_CREDIT_CONFIG",
@@ -697,6 +700,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         """Fit binning, regression, scaling and calibration on features ``X`` and 0/1 ``y``."""
         self._check_params()
         X = self._check_X(X)
+        check_feature_frame(X, "X", min_rows=MIN_FIT_ROWS)
         y = self._check_y(y, len(X))
         C = float(self.C)
         if self.Cs is not None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from salesplan.data.intake import ReadOptions, parse_dates, parse_numbers
+
 #: The five-level funnel of domain.md section 3: E potential -> D contacted ->
 #: C acknowledged -> B intent -> A ready to buy.
 DEFAULT_STAGES: tuple[str, ...] = ("E", "D", "C", "B", "A")
@@ -247,13 +249,21 @@ TABLE_NAMES: tuple[str, ...] = tuple(SCHEMAS)
 _STR_DTYPE = "str"
 
 
-def coerce_table(name: str, frame: pd.DataFrame, spec: TableSpec | None = None) -> pd.DataFrame:
+def coerce_table(
+    name: str,
+    frame: pd.DataFrame,
+    spec: TableSpec | None = None,
+    options: ReadOptions | None = None,
+) -> pd.DataFrame:
     """Return ``frame`` with the contract's columns, in contract order and dtypes.
 
-    Values that cannot be converted are left as missing and reported by
-    :func:`salesplan.data.validate`, which compares against the raw frame; this
-    function never raises on bad values, only on a non-DataFrame.  Extra columns are
-    kept after the contract's columns.
+    Dates and numbers are read by :mod:`salesplan.data.intake` with ``options``
+    (declared date format, separators): the text format of a date column is detected
+    from all of its values, never guessed value by value.  Values that cannot be read,
+    and every value of a column with ambiguous or mixed date formats, are left as
+    missing and reported by :func:`salesplan.data.validate`, which reads the raw frame
+    the same way; this function never raises on bad values, only on a non-DataFrame.
+    Extra columns are kept after the contract's columns.
     """
     spec = spec or SCHEMAS[name]
     if not isinstance(frame, pd.DataFrame):
@@ -262,7 +272,7 @@ def coerce_table(name: str, frame: pd.DataFrame, spec: TableSpec | None = None) 
     for col in spec.columns:
         if col.name not in frame.columns:
             continue
-        out[col.name] = _coerce_series(frame[col.name], col)
+        out[col.name] = _coerce_series(frame[col.name], col, options)
     extra = [c for c in frame.columns if c not in out]
     result = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
     for c in extra:
@@ -270,23 +280,18 @@ def coerce_table(name: str, frame: pd.DataFrame, spec: TableSpec | None = None) 
     return result
 
 
-def _coerce_series(s: pd.Series, col: Column) -> pd.Series:
+def _coerce_series(s: pd.Series, col: Column, options: ReadOptions | None = None) -> pd.Series:
     s = s.reset_index(drop=True)
     if col.kind in ("id", "text", "enum"):
         values = map_distinct(s.astype(object).where(s.notna(), None), _to_text)
         # build from a list: ``astype(str)`` would turn None into the text 'None'
         return pd.Series(values.tolist(), dtype=_STR_DTYPE)
     if col.kind == "date":
-        parsed = pd.to_datetime(s, errors="coerce", format="mixed") if s.dtype == object or str(
-            s.dtype
-        ).startswith(("str", "string")) else pd.to_datetime(s, errors="coerce")
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_localize(None)
-        return parsed.dt.normalize().astype("datetime64[ns]")
+        return parse_dates(s, options).values
     if col.kind == "float":
-        return pd.to_numeric(s, errors="coerce").astype("float64")
+        return parse_numbers(s, options).values
     if col.kind == "int":
-        num = pd.to_numeric(s, errors="coerce")
+        num = parse_numbers(s, options).values
         if num.isna().any() or col.nullable:
             whole = num.where(num.isna() | (num == np.round(num)))
             return whole.astype("Int64")
@@ -341,6 +346,9 @@ class SalesData:
     marketing_spend: pd.DataFrame | None = None
     stages: tuple[str, ...] = DEFAULT_STAGES
     notes: tuple[str, ...] = field(default=())
+    #: how raw text values are read (declared date format, separators) and the
+    #: plausibility limits of :func:`salesplan.data.validate`
+    options: ReadOptions = field(default_factory=ReadOptions)
 
     def tables(self) -> Iterator[tuple[str, pd.DataFrame]]:
         """Yield ``(name, frame)`` for each table that is present, in contract order."""
@@ -363,7 +371,11 @@ class SalesData:
         """Every present table in contract column order and dtypes."""
         specs = self.specs()
         return replace(
-            self, **{name: coerce_table(name, frame, specs[name]) for name, frame in self.tables()}
+            self,
+            **{
+                name: coerce_table(name, frame, specs[name], self.options)
+                for name, frame in self.tables()
+            },
         )
 
     def until(self, as_of) -> SalesData:
@@ -428,7 +440,10 @@ class SalesData:
 
     @classmethod
     def from_tables(
-        cls, tables: Mapping[str, pd.DataFrame], stages: tuple[str, ...] = DEFAULT_STAGES
+        cls,
+        tables: Mapping[str, pd.DataFrame],
+        stages: tuple[str, ...] = DEFAULT_STAGES,
+        options: ReadOptions | None = None,
     ) -> SalesData:
         unknown = sorted(set(tables) - set(TABLE_NAMES))
         if unknown:
@@ -437,5 +452,5 @@ class SalesData:
             )
         if "orders" not in tables:
             raise ValueError("table 'orders' is required but was not given")
-        return cls(**dict(tables), stages=tuple(stages))
+        return cls(**dict(tables), stages=tuple(stages), options=options or ReadOptions())
 

@@ -20,6 +20,14 @@ URLs
 any other SQLAlchemy URL
     ``postgresql+psycopg://user@host:5432/db``, ``sqlite:///file.sqlite``, ...
 
+Read options go in the URL query (or the ``salesplan validate``/``run`` options of the
+same names): ``exports/2026-12?date_format=%d/%m/%Y&decimal=,&thousands=.``,
+``...?encoding=gb18030&delimiter=;``, ``postgresql+psycopg://...?timeout=30``.  They are
+:class:`~salesplan.data.intake.ReadOptions` fields plus ``encoding``, ``delimiter``
+(CSV folders), ``format`` (folders) and ``timeout`` (seconds, default 60: connect and
+statement timeout of SQL databases, and the longest wait for any answer).  Other
+query parameters of a SQLAlchemy URL go to its driver unchanged.
+
 Passwords never have to appear in a URL: write ``${SALESPLAN_DB_PASSWORD}`` (any
 environment variable, ``${NAME}`` form) where the password goes, or leave it out and set
 ``PGPASSWORD`` (read by libpq/psycopg).  ``repr``/``str`` of a source and every error
@@ -28,9 +36,11 @@ message raised here show the password as ``***`` (see :func:`redact_url`).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +49,7 @@ from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 
+from salesplan.data.intake import ReadOptions
 from salesplan.data.schema import (
     DEFAULT_STAGES,
     TABLE_NAMES,
@@ -55,7 +66,13 @@ __all__ = [
     "SourceError",
     "open_source",
     "redact_url",
+    "split_read_options",
 ]
+
+#: seconds a SQL database may take to connect, to run one statement, to answer at all
+DEFAULT_TIMEOUT = 60.0
+#: URL query keys read by salesplan (the rest of a SQLAlchemy URL's query goes to the driver)
+SOURCE_KEYS = ("encoding", "delimiter", "format", "timeout")
 
 _MASK = "***"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -179,9 +196,12 @@ class Source:
 
     kind = "source"
 
-    def __init__(self, url: str, *, stages: Sequence[str] = DEFAULT_STAGES):
+    def __init__(
+        self, url: str, *, stages: Sequence[str] = DEFAULT_STAGES, options: ReadOptions | None = None
+    ):
         self._url = str(url)
         self.stages = tuple(stages)
+        self.options = options or ReadOptions()
         self._specs: dict[str, TableSpec] = table_specs(self.stages)
         self._secrets: list[str] = []
 
@@ -198,7 +218,9 @@ class Source:
         return self.url
 
     def _error(self, message: str) -> SourceError:
-        return SourceError(scrub(f"source {self.url}: {message}", self._secrets))
+        one_line = " ".join(str(message).split())  # a driver's multi-line text on one line
+        one_line = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", one_line)
+        return SourceError(scrub(f"source {self.url}: {one_line}", self._secrets))
 
     # -- public API ------------------------------------------------------------
     def tables(self) -> list[str]:
@@ -247,7 +269,7 @@ class Source:
                 f"found tables {self.tables()}"
             )
         frames = {name: self._read_table(name) for name in wanted}
-        data = SalesData.from_tables(frames, stages=self.stages)
+        data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
         return data.coerced() if coerce else data
 
     def write(self, data: SalesData, *, replace: bool = False) -> None:
@@ -322,8 +344,9 @@ class DuckDBSource(Source):
 
     kind = "duckdb"
 
-    def __init__(self, url: str, path: str, *, stages=DEFAULT_STAGES, schema: str | None = None):
-        super().__init__(url, stages=stages)
+    def __init__(self, url: str, path: str, *, stages=DEFAULT_STAGES, schema: str | None = None,
+                 options: ReadOptions | None = None):
+        super().__init__(url, stages=stages, options=options)
         self.path = path
         self.schema = schema or "main"
         self._memory_con = None
@@ -434,13 +457,16 @@ class FolderSource(Source):
         stages=DEFAULT_STAGES,
         format: str | None = None,
         encoding: str = "utf-8",
+        delimiter: str = ",",
+        options: ReadOptions | None = None,
     ):
-        super().__init__(url, stages=stages)
+        super().__init__(url, stages=stages, options=options)
         if format not in (None, "csv", "parquet"):
             raise SourceError(f"format must be None, 'csv' or 'parquet', got {format!r}")
         self.path = Path(path)
         self.format = format
         self.encoding = encoding
+        self.delimiter = delimiter
 
     def _files(self) -> dict[str, list[Path]]:
         if not self.path.exists():
@@ -470,7 +496,7 @@ class FolderSource(Source):
         if len(files) > 1:
             raise self._error(
                 f"table {name!r} has several files {[f.name for f in files]}; expected one "
-                "(pass format='csv' or format='parquet' to choose)"
+                "(choose one: ?format=csv or ?format=parquet in the source URL)"
             )
         return files[0]
 
@@ -493,15 +519,16 @@ class FolderSource(Source):
         if spec is not None:
             dtype = {c.name: str for c in spec.columns if c.kind in ("id", "text", "enum", "date")}
         encoding = (
-            "utf-8-sig"
+            "utf-8-sig"  # a byte-order mark (Excel's "CSV UTF-8") is dropped
             if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
             else self.encoding
         )
         try:
-            return pd.read_csv(
+            frame = pd.read_csv(
                 f,
                 dtype=dtype,
                 encoding=encoding,
+                sep=self.delimiter,
                 keep_default_na=False,
                 na_values=[""],
                 float_precision="round_trip",
@@ -509,14 +536,34 @@ class FolderSource(Source):
         except UnicodeDecodeError as e:
             raise self._error(
                 f"cannot read CSV file {str(f)!r}: not valid {self.encoding} text ({e.reason} "
-                f"at byte {e.start}); expected UTF-8 (re-save it as UTF-8, or pass "
-                "encoding=, e.g. 'gb18030')"
+                f"at byte {e.start}); expected UTF-8 (re-save it as UTF-8, or declare the "
+                "encoding: --encoding gb18030, or ?encoding=gb18030 in the source URL)"
+            ) from None
+        except LookupError:
+            raise self._error(
+                f"unknown encoding {self.encoding!r}; expected a Python codec name such as "
+                "utf-8, gb18030, cp1252, latin-1"
             ) from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as e:
             raise self._error(
                 f"cannot read CSV file {str(f)!r}: {type(e).__name__}: {e}; expected "
-                "comma-separated UTF-8 text with a header row"
+                f"{_delimiter_words(self.delimiter)}-separated text with a header row"
             ) from None
+        self._check_header(f, frame, spec)
+        return frame
+
+    def _check_header(self, f: Path, frame: pd.DataFrame, spec: TableSpec | None) -> None:
+        """A one-column header holding ``;`` or a tab: a file with another delimiter."""
+        if spec is None or len(frame.columns) != 1:
+            return
+        header = str(frame.columns[0])
+        for sep in (";", "\t", "|", ","):
+            if sep != self.delimiter and header.count(sep) >= 1:
+                raise self._error(
+                    f"CSV file {str(f)!r} has one column {header[:60]!r}: its fields are "
+                    f"separated by {_delimiter_words(sep)}, not {_delimiter_words(self.delimiter)}; "
+                    f"declare the delimiter: --delimiter '{sep}' or ?delimiter={sep} in the URL"
+                )
 
     def _write_tables(self, frames, *, replace):
         target = self.path
@@ -590,14 +637,48 @@ class FolderSource(Source):
             con.close()
 
 
+def _delimiter_words(sep: str) -> str:
+    return {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(sep, repr(sep))
+
+
 # --------------------------------------------------------------------------- SQLAlchemy
 
 
-def make_engine(url: str, *, display: str | None = None, secrets: Sequence[str] = ()):
+def _timeout_args(dialect: str, url, timeout: float | None) -> dict:
+    """Driver arguments for a connect timeout and a statement timeout of ``timeout`` s.
+
+    Values given in the URL's own query (``connect_timeout=``) win.
+    """
+    if timeout is None:
+        return {}
+    query = dict(url.query)
+    seconds = max(1, int(math.ceil(timeout)))
+    if dialect == "postgresql":
+        args = {"connect_timeout": seconds}
+        if "options" not in query:
+            args["options"] = f"-c statement_timeout={seconds * 1000}"
+    elif dialect in ("mysql", "mariadb"):
+        args = {"connect_timeout": seconds, "read_timeout": seconds}
+    elif dialect == "sqlite":
+        args = {"timeout": float(timeout)}
+    else:
+        args = {}
+    return {k: v for k, v in args.items() if k not in query}
+
+
+def make_engine(
+    url: str,
+    *,
+    display: str | None = None,
+    secrets: Sequence[str] = (),
+    timeout: float | None = None,
+):
     """Create a SQLAlchemy engine for ``url`` (already env-substituted).
 
     ``postgresql://``/``postgres://`` use psycopg 3 when psycopg2 is not installed, and
-    SQLite gets real transactions (DDL included) so that writes are atomic.
+    SQLite gets real transactions (DDL included) so that writes are atomic.  ``timeout``
+    (seconds) sets the driver's connect and statement timeouts where it has them
+    (PostgreSQL ``connect_timeout`` and ``statement_timeout``; MySQL; SQLite's lock wait).
     """
     import sqlalchemy as sa
     from sqlalchemy import event
@@ -611,7 +692,9 @@ def make_engine(url: str, *, display: str | None = None, secrets: Sequence[str] 
         except ImportError:
             url = "postgresql+psycopg" + url[len(scheme) :]
     try:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        parsed = sa.engine.make_url(url)
+        connect_args = _timeout_args(parsed.get_backend_name(), parsed, timeout)
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as e:
         raise SourceError(
             scrub(
@@ -720,16 +803,44 @@ class SQLSource(Source):
 
     kind = "sqlalchemy"
 
-    def __init__(self, url: str, *, stages=DEFAULT_STAGES, schema: str | None = None):
-        super().__init__(url, stages=stages)
+    def __init__(self, url: str, *, stages=DEFAULT_STAGES, schema: str | None = None,
+                 options: ReadOptions | None = None, timeout: float | None = DEFAULT_TIMEOUT):
+        super().__init__(url, stages=stages, options=options)
         resolved, self._secrets = substitute_env(self._url)
         self.schema = schema
-        self._engine = make_engine(resolved, display=self.url, secrets=self._secrets)
+        self.timeout = timeout
+        self._engine = make_engine(resolved, display=self.url, secrets=self._secrets,
+                                   timeout=timeout)
 
     @property
     def engine(self):
         """The SQLAlchemy engine (its repr masks the password)."""
         return self._engine
+
+    def _answer(self, what: str, fn):
+        """``fn()`` in a helper thread; a database that does not answer within the
+        timeout (plus 5 s for the driver's own timeouts to fire first) is an error."""
+        if self.timeout is None:
+            return fn()
+        box: dict = {}
+
+        def work():
+            try:
+                box["value"] = fn()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                box["error"] = e
+
+        t = threading.Thread(target=work, name=f"salesplan-sql-{what}", daemon=True)
+        t.start()
+        t.join(self.timeout + 5)
+        if t.is_alive():
+            raise self._error(
+                f"{what}: no answer within {self.timeout:g} s (timeout={self.timeout:g}); "
+                "expected a database that answers: check host, port, network, locks"
+            )
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
 
     @contextmanager
     def _guard(self, what: str):
@@ -753,7 +864,10 @@ class SQLSource(Source):
         import sqlalchemy as sa
 
         with self._guard("listing tables"):
-            return sa.inspect(self._engine).get_table_names(schema=self.schema)
+            return self._answer(
+                "listing tables",
+                lambda: sa.inspect(self._engine).get_table_names(schema=self.schema),
+            )
 
     def _expected(self, name: str) -> str:
         where = f"schema {self.schema!r}" if self.schema else "the default schema"
@@ -762,8 +876,12 @@ class SQLSource(Source):
     def _read_table(self, name: str) -> pd.DataFrame:
         import sqlalchemy as sa
 
-        with self._guard(f"reading table {name!r}"), self._engine.connect() as con:
-            frame = pd.read_sql_query(sa.text(f"SELECT * FROM {self._qualified(name)}"), con)
+        def read():
+            with self._engine.connect() as con:
+                return pd.read_sql_query(sa.text(f"SELECT * FROM {self._qualified(name)}"), con)
+
+        with self._guard(f"reading table {name!r}"):
+            frame = self._answer(f"reading table {name!r}", read)
         return _sort_by_key(frame, self._specs.get(name))
 
     def _write_tables(self, frames, *, replace):
@@ -831,13 +949,39 @@ def _duckdb_path(url: str) -> str:
     return path or ":memory:"
 
 
+def split_read_options(url: str) -> tuple[str, dict[str, str]]:
+    """Split salesplan's own query parameters off a source URL.
+
+    Returns the URL without them and ``{key: value}``.  Keys are the
+    :class:`~salesplan.data.intake.ReadOptions` fields and :data:`SOURCE_KEYS`;
+    any other query parameter stays in the URL (driver options of a SQLAlchemy URL).
+    Values are taken literally apart from ``%XX`` escapes (``%d/%m/%Y`` stays).
+    """
+    text = str(url)
+    if "?" not in text:
+        return text, {}
+    base, query = text.split("?", 1)
+    ours = set(ReadOptions.names()) | set(SOURCE_KEYS)
+    keep, found = [], {}
+    for part in filter(None, query.split("&")):
+        key, _, value = part.partition("=")
+        if key in ours:
+            found[key] = unquote(value)
+        else:
+            keep.append(part)
+    return base + ("?" + "&".join(keep) if keep else ""), found
+
+
 def open_source(
     url: str | os.PathLike,
     *,
     stages: Sequence[str] = DEFAULT_STAGES,
     schema: str | None = None,
     format: str | None = None,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    timeout: float | None = None,
+    options: ReadOptions | None = None,
 ) -> Source:
     """Open the sales data source at ``url``.
 
@@ -847,7 +991,9 @@ def open_source(
         ``duckdb:///file.duckdb`` (relative; ``duckdb:////abs/file.duckdb`` absolute),
         ``duckdb:///:memory:``, a folder path or ``file:///folder`` of CSV/Parquet
         files, a path to a ``.duckdb`` file, or any SQLAlchemy URL.  ``${NAME}`` is
-        replaced by the environment variable ``NAME`` (use it for passwords).
+        replaced by the environment variable ``NAME`` (use it for passwords).  Read
+        options may follow in the query: ``?date_format=%d/%m/%Y&decimal=,`` (see
+        :func:`split_read_options`); keyword arguments override them.
     stages : sequence of str
         Funnel stages, top first, used when coercing ``opportunities``/``stage_history``.
     schema : str, optional
@@ -856,7 +1002,14 @@ def open_source(
         Folder sources only: read/write only this format.  Default: auto-detect when
         reading; when writing, the folder's existing format, else Parquet.
     encoding : str, default 'utf-8'
-        Folder sources only: text encoding of CSV files.
+        Folder sources only: text encoding of CSV files (a UTF-8 byte-order mark is
+        always accepted).
+    delimiter : str, default ','
+        Folder sources only: CSV field separator (``;``, ``\\t``, ``|``).
+    timeout : float, default 60
+        SQL databases: seconds to connect, per statement, and for any answer.
+    options : ReadOptions, optional
+        How dates and numbers are read, plausibility limits; default from the URL query.
 
     Returns
     -------
@@ -867,37 +1020,52 @@ def open_source(
     Raises
     ------
     SourceError
-        Unknown URL scheme or an unset ``${NAME}`` variable.
+        Unknown URL scheme, an unset ``${NAME}`` variable, or a bad read option.
     """
     text = os.fspath(url) if isinstance(url, os.PathLike) else str(url)
+    text, query = split_read_options(text)
+    try:
+        read = {k: v for k, v in query.items() if k in ReadOptions.names()}
+        opts = options or ReadOptions.from_mapping(read)
+        timeout = float(query["timeout"]) if timeout is None and "timeout" in query else timeout
+    except ValueError as e:
+        raise SourceError(f"source {redact_url(text)}: {e}") from None
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+    format = format or query.get("format")
+    encoding = encoding or query.get("encoding") or "utf-8"
+    delimiter = delimiter or query.get("delimiter") or ","
+    if delimiter in ("\\t", "tab"):
+        delimiter = "\t"
     if format is not None and format not in ("csv", "parquet"):
         raise SourceError(f"format must be None, 'csv' or 'parquet', got {format!r}")
     m = _SCHEME_RE.match(text)
     is_windows_drive = bool(re.match(r"^[A-Za-z]:[\\/]", text))
     scheme = m.group(1).lower() if m and not is_windows_drive else ""
+    folder_kw = dict(format=format, encoding=encoding, delimiter=delimiter, options=opts)
     if scheme == "duckdb":
         resolved, _ = substitute_env(text)
-        return DuckDBSource(text, _duckdb_path(resolved), stages=stages, schema=schema)
+        return DuckDBSource(text, _duckdb_path(resolved), stages=stages, schema=schema,
+                            options=opts)
     if scheme == "file":
         path = _path_from_file_url(substitute_env(text)[0])
-        return _open_path(text, path, stages, format, encoding, schema)
+        return _open_path(text, path, stages, schema, folder_kw)
     if scheme and "://" in text:
-        return SQLSource(text, stages=stages, schema=schema)
+        return SQLSource(text, stages=stages, schema=schema, options=opts, timeout=timeout)
     if scheme and not is_windows_drive:
         raise SourceError(
             f"source {redact_url(text)}: unknown URL scheme {scheme!r}; expected "
             "duckdb:///file.duckdb, a folder path or file:///folder, or a SQLAlchemy URL"
         )
-    return _open_path(text, text, stages, format, encoding, schema)
+    return _open_path(text, text, stages, schema, folder_kw)
 
 
-def _open_path(url, path, stages, format, encoding, schema) -> Source:
+def _open_path(url, path, stages, schema, folder_kw) -> Source:
     p = Path(path).expanduser()
     if p.is_file() and p.suffix.lower() in (".duckdb", ".ddb"):
-        return DuckDBSource(url, str(p), stages=stages, schema=schema)
+        return DuckDBSource(url, str(p), stages=stages, schema=schema, options=folder_kw["options"])
     if p.is_file():
         raise SourceError(
             f"source {redact_url(url)}: {str(p)!r} is a file; expected a folder with one "
             "CSV/Parquet file per table, or a .duckdb file"
         )
-    return FolderSource(url, p, stages=stages, format=format, encoding=encoding)
+    return FolderSource(url, p, stages=stages, **folder_kw)

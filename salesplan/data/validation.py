@@ -9,7 +9,15 @@ Rules checked
 -------------
 ``missing_table``   a required table is absent
 ``missing_column``  a contract column is absent
-``type``            a value cannot be read as the column's kind (date, number, whole number)
+``type``            a value cannot be read as the column's kind (date, number, whole number);
+                    reported with the raw values ("not a date: '2026-13-01'")
+``date_format``     a date column whose text format is ambiguous (every value reads
+                    day-first and month-first) or mixed; declare ``date_format``
+``date_outlier``    isolated event dates far before (or after) the rest, suspected typos
+                    (``first_date`` / ``max_gap_days`` options)
+``outlier``         an order amount many MADs from its customer's and the company's
+                    median: a warning, an error above ``outlier_error_mads``
+``sign``            no positive order amount at all (error); opposite signs (warning)
 ``not_null``        a required value is empty
 ``allowed``         an enum value outside its allowed list
 ``range``           a number below ``min`` or above ``max``
@@ -17,7 +25,6 @@ Rules checked
 ``foreign_key``     an id that does not exist in the referenced table
 ``date_order``      e.g. due_date before issue_date
 ``after_as_of``     an event dated after the data's ``as_of`` date
-``sign`` (warning)  an order line whose quantity and amount have opposite signs
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from salesplan.data.schema import SalesData, TableSpec, coerce_table, map_distinct
+from salesplan.data.intake import ParsedColumn, ReadOptions, parse_dates, parse_numbers
+from salesplan.data.schema import Column, SalesData, TableSpec, coerce_table, map_distinct
 
 MAX_IDS_SHOWN = 5
 
@@ -109,7 +117,8 @@ class ValidationReport:
             f"data check passed: {len(self.tables_checked)} tables "
             f"({', '.join(self.tables_checked)})"
             if self.ok
-            else f"data check FAILED: {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+            else f"data check FAILED: {len(self.errors)} error(s), {len(self.warnings)} "
+            f"warning(s); first: {str(self.errors[0]).removeprefix('[error] ')}"
         )
         lines = [head] + [f"  {f}" for f in self.findings]
         lines += [f"  note: {n}" for n in self.notes]
@@ -157,7 +166,7 @@ def validate(data: SalesData, as_of: str | pd.Timestamp | None = None) -> Valida
                 )
             )
             continue
-        table_findings, frame = _check_table(spec, raw, as_of_ts)
+        table_findings, frame = _check_table(spec, raw, as_of_ts, data.options)
         findings += table_findings
         coerced[name] = frame
     findings += _check_foreign_keys(specs, coerced)
@@ -185,9 +194,49 @@ def _row_labels(spec: TableSpec, frame: pd.DataFrame, mask: np.ndarray) -> tuple
     return len(idx), tuple(labels)
 
 
+def _parse_raw(raw: pd.Series, col: Column, options: ReadOptions) -> ParsedColumn | None:
+    """The intake reading of a date or number column (``None`` for text kinds)."""
+    if col.kind == "date":
+        return parse_dates(raw, options)
+    if col.kind in ("float", "int"):
+        parsed = parse_numbers(raw, options)
+        if col.kind == "int":
+            v = parsed.values
+            frac = (v.notna() & (v != np.round(v))).to_numpy()
+            if frac.any():
+                parsed.unreadable = parsed.unreadable | frac
+                parsed.reason = "not a whole number"
+        return parsed
+    return None
+
+
+def _read_findings(
+    spec: TableSpec, frame: pd.DataFrame, raw: pd.DataFrame, col: Column, options: ReadOptions
+) -> list[Finding]:
+    """``type`` (unreadable values, shown raw) and ``date_format`` findings of a column."""
+    parsed = _parse_raw(raw[col.name], col, options)
+    if parsed is None:
+        return []
+    out = []
+    if parsed.unreadable.any():
+        n, ex = _row_labels(spec, frame, parsed.unreadable)
+        bad = list(dict.fromkeys(raw[col.name][parsed.unreadable].astype(str)))[:3]
+        head, _, hint = parsed.reason.partition(" (")
+        text = f"{head}: {', '.join(repr(b) for b in bad)}"
+        out.append(Finding(spec.name, col.name, "type", text + (f" ({hint}" if hint else ""), n, ex))
+    if parsed.problem:
+        n, ex = _row_labels(spec, frame, parsed.problem_rows)
+        out.append(Finding(spec.name, col.name, "date_format", parsed.problem, n, ex))
+    return out
+
+
 def _check_table(
-    spec: TableSpec, raw: pd.DataFrame, as_of: pd.Timestamp | None
+    spec: TableSpec,
+    raw: pd.DataFrame,
+    as_of: pd.Timestamp | None,
+    options: ReadOptions | None = None,
 ) -> tuple[list[Finding], pd.DataFrame]:
+    options = options or ReadOptions()
     out: list[Finding] = []
     name = spec.name
     missing = [c for c in spec.column_names if c not in raw.columns]
@@ -200,28 +249,18 @@ def _check_table(
                 f"column '{col}' is missing; the table has {list(map(str, raw.columns))}",
             )
         )
-    frame = coerce_table(name, raw, spec)
+    frame = coerce_table(name, raw, spec, options)
     raw = raw.reset_index(drop=True)
+    if spec.required and len(frame) == 0:
+        out.append(Finding(name, "", "empty", f"table '{name}' has no rows (a header only); "
+                           "expected at least one order line"))
 
     for col in spec.columns:
         if col.name not in frame.columns:
             continue
         values = frame[col.name]
         raw_missing = _is_blank(raw[col.name])
-        unreadable = values.isna().to_numpy() & ~raw_missing
-        if unreadable.any():
-            n, ex = _row_labels(spec, frame, unreadable)
-            bad = raw[col.name][unreadable].astype(str).head(3).tolist()
-            out.append(
-                Finding(
-                    name,
-                    col.name,
-                    "type",
-                    f"expected {_kind_words(col.kind)}, found values like {bad}",
-                    n,
-                    ex,
-                )
-            )
+        out += _read_findings(spec, frame, raw, col, options)
         if not col.nullable and raw_missing.any():
             n, ex = _row_labels(spec, frame, raw_missing)
             out.append(Finding(name, col.name, "not_null", "value is required but empty", n, ex))
@@ -307,6 +346,9 @@ def _check_table(
                     )
                 )
 
+    out += _date_outliers(spec, frame, options)
+    if name == "orders":
+        out += _amount_findings(spec, frame, options)
     if name == "orders" and {"quantity", "amount"} <= set(frame.columns):
         q, a = frame["quantity"], frame["amount"]
         bad_mask = (((q > 0) & (a < 0)) | ((q < 0) & (a > 0))).fillna(False).to_numpy()
@@ -376,3 +418,109 @@ def _kind_words(kind: str) -> str:
 
 def _fmt(v: float | None, unbounded: str) -> str:
     return unbounded if v is None else f"{v:g}"
+
+
+def _date_outliers(spec: TableSpec, frame: pd.DataFrame, options: ReadOptions) -> list[Finding]:
+    """``date_outlier``: event dates before ``first_date``, or isolated far from the rest.
+
+    Without ``first_date``, the sorted distinct dates of a column are cut at every gap
+    longer than ``max_gap_days``; the dates on the short side of a gap are suspected
+    typos (``1996-03-05`` for ``2026-03-05``) when they hold at most 1% of the rows
+    (at least one row).  One typo'd year would otherwise stretch the history by decades.
+    """
+    out: list[Finding] = []
+    for col in spec.columns:
+        if col.kind != "date" or not col.not_after_as_of or col.name not in frame.columns:
+            continue
+        values = frame[col.name]
+        present = values.dropna()
+        if present.empty:
+            continue
+        if options.first_date is not None:
+            first = pd.Timestamp(options.first_date).normalize()
+            bad = (values < first).fillna(False).to_numpy()
+            why = f"dates before first_date={first.date()} (suspected typos)"
+        else:
+            bad, why = _isolated_dates(values, present, options.max_gap_days)
+        if bad.any():
+            n, ex = _row_labels(spec, frame, bad)
+            shown = sorted({f"{d:%Y-%m-%d}" for d in values[bad]})[:3]
+            out.append(Finding(spec.name, col.name, "date_outlier",
+                               f"{why}: {', '.join(shown)}", n, ex))
+    return out
+
+
+def _isolated_dates(values: pd.Series, present: pd.Series, max_gap_days: int):
+    days = np.sort(present.unique())
+    counts = present.value_counts().reindex(days).to_numpy()
+    gaps = np.flatnonzero(np.diff(days) > np.timedelta64(int(max_gap_days), "D"))
+    bad = np.zeros(len(values), dtype=bool)
+    if not len(gaps):
+        return bad, ""
+    limit = max(1, int(0.01 * len(present)))
+    before = np.cumsum(counts)
+    early = [k for k in gaps if before[k] <= limit]
+    late = [k for k in gaps if len(present) - before[k] <= limit]
+    lo = days[early[-1] + 1] if early else None
+    hi = days[late[0]] if late else None
+    v = values.to_numpy()
+    if lo is not None:
+        bad |= v < lo
+    if hi is not None:
+        bad |= v > hi
+    start = pd.Timestamp(lo if lo is not None else days[0]).date()
+    end = pd.Timestamp(hi if hi is not None else days[-1]).date()
+    why = (f"isolated dates more than max_gap_days={max_gap_days} days from the rest "
+           f"({start} to {end}); suspected typos: fix them, or set first_date= to accept them")
+    return bad, why
+
+
+def _amount_findings(spec: TableSpec, frame: pd.DataFrame, options: ReadOptions) -> list[Finding]:
+    """``sign`` (no positive amount) and ``outlier`` findings on ``orders.amount``.
+
+    The norm is robust: the median and the median absolute deviation (MAD) of the
+    company's order amounts, and of each customer's (customers with 5+ lines and a
+    MAD above zero).  An amount more than ``outlier_mads`` MADs from both norms is a
+    warning; more than ``outlier_error_mads`` MADs from the company's norm an error.
+    """
+    if "amount" not in frame.columns:
+        return []
+    amount = frame["amount"]
+    a = amount.dropna()
+    if a.empty:
+        return []
+    if not (a > 0).any():
+        mask = amount.notna().to_numpy()
+        n, ex = _row_labels(spec, frame, mask)
+        return [Finding(spec.name, "amount", "sign",
+                        "no positive amount: every order line is a return or zero; expected "
+                        "sales as positive amounts (returns and credit notes negative)", n, ex)]
+    med = a.median()
+    mad = (a - med).abs().median()
+    if not mad > 0:
+        return []
+    z_company = ((amount - med).abs() / mad).fillna(0).to_numpy()
+    z_customer = np.full(len(frame), np.inf)
+    if "customer_id" in frame.columns:
+        g = amount.groupby(frame["customer_id"])
+        c_med = g.transform("median")
+        c_mad = (amount - c_med).abs().groupby(frame["customer_id"]).transform("median")
+        c_n = g.transform("count")
+        ok = (c_n >= 5) & (c_mad > 0)
+        z = ((amount - c_med).abs() / c_mad).where(ok, np.inf).fillna(0)
+        z_customer = z.to_numpy()
+    out = []
+    error = z_company > options.outlier_error_mads
+    warn = (z_company > options.outlier_mads) & (z_customer > options.outlier_mads) & ~error
+    for mask, severity, limit in ((error, "error", "outlier_error_mads"),
+                                  (warn, "warning", "outlier_mads")):
+        if mask.any():
+            n, ex = _row_labels(spec, frame, mask)
+            top = amount[mask].abs().max()
+            out.append(Finding(
+                spec.name, "amount", "outlier",
+                f"amount(s) up to {top:,.6g} lie more than {getattr(options, limit):g} MADs "
+                f"({limit}) from the company's median {med:,.2f} (MAD {mad:,.2f})"
+                + (" and from the customer's own" if severity == "warning" else ""),
+                n, ex, severity=severity))
+    return out

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -183,7 +184,9 @@ def prepare_source(url: str | None, base: Path | None = None) -> tuple[str | Non
             url = f"{m.group(1)}{m.group(2) or ''}:///{path}{rest}"
         return url, {}
     if "://" not in url:
-        return str((base / url).resolve()) if not Path(url).is_absolute() else url, {}
+        path, sep, query = url.partition("?")  # read options: folder?date_format=...
+        full = str((base / path).resolve()) if not Path(path).is_absolute() else path
+        return full + sep + query, {}
     parts = urlsplit(url)
     if re.search(r"(?i)[?&;](password|passwd|pwd|secret|token|api_?key)=", url):
         raise ParameterError(
@@ -396,6 +399,132 @@ def _load_params_file(path: str | Path | None) -> dict:
             f"parameters file {str(p)!r} must hold a mapping NAME: VALUE, got {type(data).__name__}"
         )
     return {str(k): v for k, v in data.items()}
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def json_safe(value):
+    """``value`` with dates/times turned into ISO text, recursively.
+
+    YAML reads ``2026-12-31`` as a date, which papermill cannot write into a notebook
+    ("date is not JSON serializable"); notebooks take dates as ``YYYY-MM-DD`` text.
+    """
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") if value.time() != dt.time(0) else value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def check_source_data(url: str, period: str, as_of: str | None = None) -> None:
+    """Read and validate the source before any notebook runs (``salesplan validate``).
+
+    Raises
+    ------
+    RunError
+        One line: the source failure, or the first broken rule (table.column, rule,
+        rows) and how many more; ``salesplan validate`` lists them all.
+    """
+    import pandas as pd
+
+    from salesplan.data import open_source, validate
+
+    try:
+        day = pd.Timestamp(as_of) if as_of else pd.Period(period, freq="Q").start_time - pd.Timedelta(days=1)
+        raw = open_source(url).load(coerce=False)
+        report = validate(raw, as_of=day)
+    except Exception as e:  # noqa: BLE001 - a source that cannot be read fails the run
+        raise RunError(f"data check failed before any notebook ran: {_one_line(e)}") from None
+    if report.ok:
+        return
+    first, more = report.errors[0], len(report.errors) - 1
+    raise RunError(
+        f"data check failed before any notebook ran: "
+        f"{_one_line(str(first).removeprefix('[error] '), 600)}"
+        + (f"; and {more} more error(s)" if more else "")
+        + " (salesplan validate SOURCE lists them)"
+    )
+
+
+def _plan_run_ids(store_url: str) -> set[str] | None:
+    """Run ids in the plan store now (``None`` when it cannot be read)."""
+    try:
+        from salesplan.data import PlanStore
+
+        return set(PlanStore(store_url).list_runs()["run_id"])
+    except Exception:  # noqa: BLE001 - best effort: the run itself reports store errors
+        return None
+
+
+def mark_failed_runs(store_url: str, before: set[str] | None) -> list[str]:
+    """Mark the plan-store rows written since ``before`` as ``status='failed'``.
+
+    The store serves only complete runs (``list_runs``/``read_run``), so the results
+    of the notebooks that finished before another one failed are not taken for good
+    results by the next run.  Returns the run ids marked.
+    """
+    if before is None:
+        return []
+    try:
+        from salesplan.data import PlanStore
+
+        store = PlanStore(store_url)
+        new = sorted(set(store.list_runs()["run_id"]) - before)
+        if new:
+            with store._db.transaction() as tx:
+                for run_id in new:
+                    tx.execute("UPDATE plan_runs SET status = 'failed' WHERE run_id = :run_id",
+                               {"run_id": run_id})
+        return new
+    except Exception:  # noqa: BLE001 - the run's own error is what matters
+        return []
+
+
+def _quiet_timeout_log() -> None:
+    """nbclient logs "Timeout waiting for execute reply" through papermill's logger before
+    raising; the run's own one-line error says it, so the log line is dropped."""
+    import logging
+
+    log = logging.getLogger("papermill")
+    if not any(getattr(f, "_salesplan", False) for f in log.filters):
+        def drop(record: logging.LogRecord) -> bool:
+            return "Timeout waiting for execute reply" not in record.getMessage()
+
+        drop._salesplan = True  # type: ignore[attr-defined]
+        log.addFilter(drop)
+
+
+def _cell_limit(timeout: float | None, run_timeout: float | None, started: float):
+    """Seconds the next cell may take and which option sets it."""
+    if run_timeout is None:
+        return timeout, "--timeout"
+    left = run_timeout - (time.monotonic() - started)
+    if timeout is None or left < timeout:
+        return (int(math.ceil(left)) if left > 0 else 0), "--run-timeout"
+    return timeout, "--timeout"
+
+
+def _failure_text(exc: BaseException, limit: float | None, limit_name: str):
+    """(cell, one-line text, detail) of a notebook failure."""
+    from nbclient.exceptions import CellTimeoutError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        what = f"{exc.ename}: {_one_line(exc.evalue)}" if exc.evalue else exc.ename
+        return exc.exec_count, what, "\n".join(exc.traceback or [])
+    import traceback as _tb
+
+    detail = "".join(_tb.format_exception(exc))
+    if isinstance(exc, CellTimeoutError) or isinstance(exc, TimeoutError):
+        return None, f"timed out: a cell ran longer than {limit:g} s ({limit_name})", detail
+    return None, f"{type(exc).__name__}: {_one_line(exc)}", detail
 
 
 # --------------------------------------------------------------------------- outputs
@@ -625,13 +754,15 @@ class _NotebookFailed(Exception):
 
 
 def _env_kernel_manager_class():
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
 
-    class EnvKernelManager(KernelManager):
+    class EnvKernelManager(AsyncKernelManager):
         """A kernel manager that starts its kernel with extra environment variables.
 
         Lets notebooks run side by side in threads, each with its own run folder and
-        secrets, without touching this process's ``os.environ``.
+        secrets, without touching this process's ``os.environ``.  Asynchronous: with a
+        blocking manager (and so a blocking kernel client) nbclient never enforces the
+        per-cell ``timeout`` -- a cell sleeping 8 s completed under a 2 s limit.
         """
 
         def __init__(self, *args, extra_env: Mapping[str, str] | None = None, **kwargs):
@@ -697,6 +828,8 @@ def run_plan(
     echo: Callable[[str], None] | None = None,
     jobs: int = 2,
     downstream: bool = True,
+    run_timeout: float | None = None,
+    check_data: bool = True,
 ) -> RunResult:
     """Execute the planning notebooks and build the reports of one run.
 
@@ -752,10 +885,10 @@ def run_plan(
         A notebook failed; one-line message, partial copy in ``failed_dir``.
     """
     import papermill
-    from papermill.exceptions import PapermillExecutionError
 
     if int(jobs) < 1:
         raise ParameterError(f"jobs={jobs!r}: expected a whole number >= 1")
+    _quiet_timeout_log()
     say = echo or (lambda line: print(line, flush=True))
     log: list[str] = []
     out = Path(out_dir).resolve()
@@ -768,6 +901,7 @@ def run_plan(
     if source is not None:
         merged["source"] = source
     merged.setdefault("period", DEFAULT_PERIOD)
+    merged = json_safe(merged)
     run_period = str(merged["period"])
     if not re.match(PERIOD_PATTERN, run_period):
         raise ParameterError(
@@ -816,6 +950,10 @@ def run_plan(
             + "`salesplan params` lists them all"
         )
     kernel_name = _pick_kernel(kernel)
+    if check_data and raw_source is not None:
+        say(f"checking the data of {shown_source} ...")
+        check_source_data(str(raw_source), run_period, merged.get("as_of"))
+    runs_before = _plan_run_ids(store_url)
     from salesplan.reports.render import TEMPLATE_DIR
 
     public_text = "\n".join(
@@ -853,6 +991,11 @@ def run_plan(
         note(f"{step} ..." + (f" (took {last_seconds[name]:.0f} s last time)"
                                if name in last_seconds else ""))
         t0 = time.monotonic()
+        limit, limit_name = _cell_limit(timeout, run_timeout, started)
+        if limit is not None and limit <= 0:
+            raise _NotebookFailed(f"{name}: not started: the run took longer than "
+                                  f"--run-timeout {run_timeout:g} s", notebook=name, cell=None,
+                                  detail="", notebook_file=out_nb.name)
         # each kernel gets its own environment: notebooks may run side by side
         km = _EnvKernelManager(
             kernel_name=kernel_name,
@@ -868,7 +1011,7 @@ def run_plan(
                 kernel_name=kernel_name,
                 km=km,
                 cwd=str(path.parent),
-                execution_timeout=timeout,
+                execution_timeout=limit,
                 start_timeout=120,
                 progress_bar=False,
                 log_output=False,
@@ -876,16 +1019,7 @@ def run_plan(
             )
         except Exception as exc:  # noqa: BLE001 - every failure ends the run the same way
             seconds = time.monotonic() - t0
-            if isinstance(exc, PapermillExecutionError):
-                cell = exc.exec_count
-                what = f"{exc.ename}: {_one_line(exc.evalue)}" if exc.evalue else exc.ename
-                detail = "\n".join(exc.traceback or [])
-            else:
-                cell = None
-                what = f"{type(exc).__name__}: {_one_line(exc)}"
-                import traceback as _tb
-
-                detail = "".join(_tb.format_exception(exc))
+            cell, what, detail = _failure_text(exc, limit, limit_name)
             where = f"cell In [{cell}]" if cell is not None else "execution"
             note(f"{step} FAILED ({seconds:.1f} s)")
             raise _NotebookFailed(
@@ -894,7 +1028,10 @@ def run_plan(
             ) from None
         finally:
             if km.has_kernel:
-                km.shutdown_kernel(now=True)
+                from jupyter_client.utils import run_sync
+
+                with contextlib.suppress(Exception):
+                    run_sync(km.shutdown_kernel)(now=True)
         seconds = time.monotonic() - t0
         import nbformat
 
@@ -924,6 +1061,9 @@ def run_plan(
         (tmp / "run.log").write_text("\n".join(log) + "\n", "utf-8")
         _scrub_tree(tmp, secrets, public_text)
         os.replace(tmp, failed)
+        marked = mark_failed_runs(store_url, runs_before)
+        if marked:
+            note(f"plan store: {len(marked)} result(s) of this run marked failed")
         raise RunError(
             f"{failure.message} (partial copy: {failed / failure.notebook_file})",
             notebook=failure.notebook, cell=failure.cell, failed_dir=failed,
