@@ -103,7 +103,8 @@ def test_ramp_exit_capacity_hand_example():
 def test_totals_reconcile_at_every_level_and_vacancies():
     data = _toy()
     dist = _dist(season=(0.3, 0.3, 0.4))
-    prm = TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none", rounding_unit=100)
+    prm = TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none", rounding_unit=100,
+                       over_assignment=1.10)
     plan = propose_targets(data, dist, prm)
     c = plan.company.iloc[0]
     reg, reps, mo, wk = plan.regions, plan.reps, plan.months, plan.weeks
