@@ -72,7 +72,10 @@ def fiscal_quarter(quarter, start_month: int = 1) -> pd.Period:
         s = quarter.strip().upper().replace(" ", "")
         m = _FY.match(s)
         if not m:
-            raise ValueError(f"quarter={quarter!r}: expected text like '2027Q1' or 'FY27Q1'")
+            try:  # a date inside the quarter, e.g. "2026-12-15"
+                return pd.Period(pd.Timestamp(quarter.strip()), freq=freq)
+            except (TypeError, ValueError):
+                raise ValueError(f"quarter={quarter!r}: expected text like '2027Q1' or 'FY27Q1'") from None
         year = int(m.group(1))
         year = 2000 + year if year < 100 else year
         return pd.Period(f"{year}Q{m.group(2)}", freq=freq)
