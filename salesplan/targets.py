@@ -1826,7 +1826,7 @@ def default_scenarios(base: TargetParams) -> dict[str, TargetParams]:
     conservative: target probability ``max(p, 0.7)``, growth 5 points lower (if set),
     over-assignment ``min(base, 1.05)`` (1.00 when chosen automatically); stretch: target
     probability ``min(p, 0.45)``, growth 5 points higher (if set), over-assignment
-    ``max(base, 1.15)``.  A board target is the same in all three.  Hence the conservative
+    ``max(base, 1.15)`` (1.15 when chosen automatically).  A board target is the same in all three.  Hence the conservative
     company target and quota are never above the base ones, the stretch ones never below.
     """
     def shift(g, d):
@@ -1836,7 +1836,7 @@ def default_scenarios(base: TargetParams) -> dict[str, TargetParams]:
     cons = replace(base, growth=shift(base.growth, -0.05), target_probability=max(base.target_probability, 0.7),
                    over_assignment=1.0 if oa is None else min(oa, 1.05))
     stre = replace(base, growth=shift(base.growth, 0.05), target_probability=min(base.target_probability, 0.45),
-                   over_assignment=max(oa if oa is not None else base.max_over_assignment, 1.15))
+                   over_assignment=1.15 if oa is None else max(oa, 1.15))
     return {"conservative": cons, "base": base, "stretch": stre}
 
 
