@@ -5,7 +5,7 @@ Main entry point::
     dist = QuarterDistribution(paths_frame)            # or quarter_paths_from_forecast(...)
     plan = propose_targets(data, dist, TargetParams(quarter="2027Q1"))
     plan.company, plan.regions, plan.reps, plan.months, plan.weeks, plan.smart
-    write_plan_workbook(plan.tables(), "plan_2027Q1.xlsx")
+    salesplan.reports.workbook.write_plan_workbook(plan.tables(), "plan_2027Q1.xlsx")
     compare_scenarios(data, dist, default_scenarios(TargetParams(quarter="2027Q1")))
 
 Inputs are plain: a :class:`SalesData` bundle and a :class:`QuarterDistribution` --
@@ -85,8 +85,6 @@ quota is computed per path and compared with the healthy band.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -97,7 +95,13 @@ import pandas as pd
 from salesplan import funnel as _funnel
 from salesplan import targets_quota as _q
 from salesplan.data.schema import REGION_MATURITIES, REP_LEVELS, SalesData
-from salesplan.targets_calendar import currency_label, fiscal_freq, fiscal_label, fiscal_quarter, quarter_months
+from salesplan.targets_calendar import (
+    currency_label,
+    fiscal_freq,
+    fiscal_label,
+    fiscal_quarter,
+    quarter_months,
+)
 
 __all__ = [
     "QuarterDistribution",
@@ -114,7 +118,6 @@ __all__ = [
     "ramp_factor",
     "rep_capacity",
     "smart_check",
-    "write_plan_workbook",
 ]
 
 LEVELS = ("company", "region", "rep")
@@ -1689,7 +1692,25 @@ def _plan_tables(params, sc, ct, rg, incr, w_now, rho, rates, slots, rb, rep_quo
         "in_band": np.where(rb.established, (rep_quota >= rb.lo - params.rounding_unit) & (rep_quota <= rb.hi + params.rounding_unit), False),
         "outcome_p50": odds["rep_p50"], "p_attain_quota": odds["p_rep"], "odds_flag": _flag(odds["p_rep"], lo_f, hi_f),
     })
-    months, unit = sc.months, params.rounding_unit
+    months_df, weeks_df = _time_tables(sc, slots, tm, odds)
+    smart = smart_check(company, regions_df, reps_df, params, target_exact=ct["target_exact"])
+    bridge = target_bridge(company, params.quarter, fiscal_label(sc.ly_q, params.fiscal_year_start_month))
+    assumptions = _assumptions(params, dict(
+        as_of=sc.as_of.date(), last_year_quarter=fiscal_label(sc.ly_q, params.fiscal_year_start_month),
+        quarter_months=fiscal_label(sc.q, params.fiscal_year_start_month, months=True),
+        last_year_revenue=ly_total, target_method=ct["method"], forecast_p50=ct["forecast_p50"],
+        pipeline_rho=rho, pipeline_increment=float(incr.sum()), bottom_up=ct["bottom_up"],
+        target_exact=ct["target_exact"], n_paths=sc.reg_paths.shape[0],
+        win_probability=(", ".join(f"{k}={v:.2f}" for k, v in rates.win_probability.items()) if rates is not None else ""),
+    ), sc.notes)
+    return TargetPlan(params, company, regions_df, reps_df, months_df, weeks_df, smart, assumptions,
+                      at_quota, tuple(sc.notes), products=products.assign(currency=cur), bridge=bridge.assign(currency=cur),
+                      over_assignment_grid=oa_grid)
+
+
+def _time_tables(sc: PlanScope, slots, tm: dict, odds: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage 7b: the months table (targets, quotas, odds) and the weeks table."""
+    months, regions = sc.months, sc.regions
     mrows = []
     comp_t_m, comp_q_m = tm["reg_target_m"].sum(axis=0), tm["reg_quota_m"].sum(axis=0)
     for k, m in enumerate(months):
@@ -1713,19 +1734,7 @@ def _plan_tables(params, sc, ct, rg, incr, w_now, rho, rates, slots, rb, rep_quo
     weeks_df = pd.DataFrame(wrows, columns=["level", "entity", "region", "week_start", "target", "quota"])
     weeks_df = weeks_df.sort_values(["level", "entity", "week_start"], key=lambda c: c.map(
         {"company": 0, "region": 1, "rep": 2}) if c.name == "level" else c, kind="stable").reset_index(drop=True)
-    smart = smart_check(company, regions_df, reps_df, params, target_exact=ct["target_exact"])
-    bridge = target_bridge(company, params.quarter, fiscal_label(sc.ly_q, params.fiscal_year_start_month))
-    assumptions = _assumptions(params, dict(
-        as_of=sc.as_of.date(), last_year_quarter=fiscal_label(sc.ly_q, params.fiscal_year_start_month),
-        quarter_months=fiscal_label(sc.q, params.fiscal_year_start_month, months=True),
-        last_year_revenue=ly_total, target_method=ct["method"], forecast_p50=ct["forecast_p50"],
-        pipeline_rho=rho, pipeline_increment=float(incr.sum()), bottom_up=ct["bottom_up"],
-        target_exact=ct["target_exact"], n_paths=sc.reg_paths.shape[0],
-        win_probability=(", ".join(f"{k}={v:.2f}" for k, v in rates.win_probability.items()) if rates is not None else ""),
-    ), sc.notes)
-    return TargetPlan(params, company, regions_df, reps_df, months_df, weeks_df, smart, assumptions,
-                      at_quota, tuple(sc.notes), products=products.assign(currency=cur), bridge=bridge.assign(currency=cur),
-                      over_assignment_grid=oa_grid)
+    return months_df, weeks_df
 
 
 _PARAM_NOTES = {
@@ -1899,121 +1908,3 @@ def plan_funnel(plan: TargetPlan, data: SalesData, *, level: str = "rep",
     fp = _funnel.back_calculate(wt, rates, pipe, start=q.start_time.normalize(), end=q.end_time.normalize(),
                                 entity_col="rep_id" if level == "rep" else "region", funnel_share=funnel_share)
     return replace(plan, funnel=fp)
-
-
-# --------------------------------------------------------------------------- Excel
-
-_SHEET_NAMES = {"company": "Company", "regions": "Regions", "reps": "Reps", "months": "Months",
-                "weeks": "Weeks", "smart": "SMART", "assumptions": "Assumptions"}
-_PCT_HINTS = ("p_attain", "growth", "pct", "share", "odds", "probability", "conversion", "presence",
-              "ramp_avg", "completion", "deviation", "blend")
-_CUR_HINTS = ("target", "quota", "amount", "forecast", "last_year", "top_down", "bottom_up", "gap",
-              "pipeline", "revenue", "deal", "actual", "expected", "base", "uplift", "potential", "cap_min",
-              "cap_max", "contribution", "plan")
-
-
-def _fmt_for(col: str, dtype) -> str | None:
-    c = col.lower()
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "yyyy-mm-dd"
-    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-        return None
-    if c in ("over_assignment", "rep_noise_sd"):
-        return "0.00"
-    if any(h in c for h in _PCT_HINTS):
-        return "0.0%"
-    if any(h in c for h in _CUR_HINTS):
-        return "#,##0"
-    return None
-
-
-def write_plan_workbook(tables: Mapping[str, pd.DataFrame], path) -> str:
-    """Write the plan tables to an Excel workbook, atomically.
-
-    Sheets: Company, Regions, Reps, Months (+ Weeks, SMART and any other table given)
-    and Assumptions last.  Currency columns get ``#,##0``, probabilities/growth ``0.0%``,
-    dates ``yyyy-mm-dd``; header bold and frozen; column widths fitted.  The workbook is
-    written to a temporary file in the target folder and renamed over ``path``, so a
-    reader never sees a half-written file.
-
-    Parameters
-    ----------
-    tables : mapping name -> DataFrame
-        E.g. :meth:`TargetPlan.tables`.  Needs at least ``company``.
-    path : str or path-like
-
-    Returns
-    -------
-    str
-        The path written.
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-
-    if not isinstance(tables, Mapping) or "company" not in tables:
-        raise ValueError("write_plan_workbook: tables must be a mapping with at least 'company'")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"write_plan_workbook: folder {folder!r} does not exist")
-    wb = Workbook()
-    wb.remove(wb.active)
-    order = [k for k in ("company", "regions", "reps", "months", "weeks", "smart") if k in tables]
-    order += [k for k in tables if k not in order and k != "assumptions"]
-    if "assumptions" in tables:
-        order.append("assumptions")
-    used = set()
-    for key in order:
-        df = tables[key]
-        if df is None:
-            continue
-        name = _SHEET_NAMES.get(key, str(key).replace("_", " ").title())[:31]
-        for ch in "[]:*?/\\":
-            name = name.replace(ch, "-")
-        base, i = name, 2
-        while name in used:
-            name = f"{base[:28]}-{i}"
-            i += 1
-        used.add(name)
-        ws = wb.create_sheet(name)
-        df = df.reset_index(drop=True)
-        ws.append([str(c) for c in df.columns])
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-            cell.fill = PatternFill("solid", fgColor="DDEBF7")
-        for rec in df.itertuples(index=False):
-            row = []
-            for v in rec:
-                if isinstance(v, (pd.Timestamp,)):
-                    v = None if pd.isna(v) else v.to_pydatetime()
-                elif isinstance(v, (np.bool_,)):
-                    v = bool(v)
-                elif isinstance(v, (np.integer,)):
-                    v = int(v)
-                elif isinstance(v, (np.floating, float)):
-                    v = None if not np.isfinite(v) else float(v)
-                elif v is None or (not isinstance(v, str) and pd.isna(v)):
-                    v = None
-                elif not isinstance(v, (str, int, float, bool)):
-                    v = str(v)
-                row.append(v)
-            ws.append(row)
-        for j, col in enumerate(df.columns, start=1):
-            fmt = _fmt_for(str(col), df[col].dtype)
-            letter = ws.cell(row=1, column=j).column_letter
-            if fmt:
-                for (cell,) in ws.iter_rows(min_row=2, max_row=ws.max_row, min_col=j, max_col=j):
-                    cell.number_format = fmt
-            width = max([len(str(col))] + [len(str(x)) for x in df[col].head(200).tolist()]) + 2
-            ws.column_dimensions[letter].width = min(max(width, 8), 60)
-        ws.freeze_panes = "A2"
-    fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".xlsx", dir=folder)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path

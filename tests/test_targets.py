@@ -12,6 +12,7 @@ from scipy import stats
 
 from salesplan.data.schema import SalesData
 from salesplan.funnel import FunnelRates
+from salesplan.reports.workbook import write_plan_workbook
 from salesplan.targets import (
     QuarterDistribution,
     TargetParams,
@@ -22,7 +23,6 @@ from salesplan.targets import (
     quarter_paths_from_forecast,
     ramp_factor,
     rep_capacity,
-    write_plan_workbook,
 )
 
 MONTHS = pd.date_range("2027-01-01", periods=3, freq="MS")
@@ -364,7 +364,8 @@ def test_scenarios_and_workbook(tmp_path):
     write_plan_workbook(plan.tables(), path)
     from openpyxl import load_workbook
     wb = load_workbook(path)
-    assert wb.sheetnames[:4] == ["Company", "Regions", "Reps", "Months"] and wb.sheetnames[-1] == "Assumptions"
+    assert wb.sheetnames[:6] == ["Company", "Bridge", "Regions", "Reps", "Products", "Months"]
+    assert wb.sheetnames[-1] == "Assumptions"
     ws = wb["Company"]
     hdr = [c.value for c in ws[1]]
     assert ws.cell(row=2, column=hdr.index("target") + 1).value == plan.company.iloc[0]["target"]

@@ -20,7 +20,12 @@ from salesplan.targets import (
     target_bridge,
 )
 from salesplan.targets_calendar import currency_label, fiscal_label, fiscal_quarter
-from salesplan.targets_quota import band_split, expected_productivity, history_quarters, recent_share
+from salesplan.targets_quota import (
+    band_split,
+    expected_productivity,
+    history_quarters,
+    recent_share,
+)
 
 MONTHS = pd.date_range("2027-01-01", periods=3, freq="MS")
 
