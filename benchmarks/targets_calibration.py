@@ -19,6 +19,8 @@ Rows
   cases (company: forecast + pipeline increment; region: region paths + increment; rep:
   the rep's outcome paths, i.e. own forecast paths widened by ``rep_spread``; reps with an
   own forecast, in post all quarter).
+* ``forecast only`` rows: the same without the pipeline increment (the forecast's own
+  calibration).
 * ``plan`` rows: the plan's own targets / quotas: mean reported odds ``p_reported`` vs the
   realised hit rate, and (reps) by bands of reported odds.
 
@@ -95,11 +97,17 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
         t = float(np.quantile(comp, 1 - p))
         out.append(dict(seed=seed, level="company", node="company", how="quantile", p=p, target=t, actual=a_c,
                         hit=a_c >= t, p_reported=p))
+        t0 = float(np.quantile(comp - incr.sum(), 1 - p))  # the forecast alone, no pipeline increment
+        out.append(dict(seed=seed, level="company", node="company", how="forecast only", p=p, target=t0,
+                        actual=a_c, hit=a_c >= t0, p_reported=p))
         for r in reg.index:
             x = regt[r].to_numpy() + incr[r]
             t = float(np.quantile(x, 1 - p))
             out.append(dict(seed=seed, level="region", node=r, how="quantile", p=p, target=t, actual=act_r[r],
                             hit=act_r[r] >= t, p_reported=p))
+            t0 = float(np.quantile(regt[r].to_numpy(), 1 - p))
+            out.append(dict(seed=seed, level="region", node=r, how="forecast only", p=p, target=t0,
+                            actual=act_r[r], hit=act_r[r] >= t0, p_reported=p))
         for rid in judged:
             x = own[rid].to_numpy()
             x = np.clip(x.mean() + prm.rep_spread * (x - x.mean()), 0, None)
@@ -131,10 +139,14 @@ def _se(g: pd.DataFrame) -> float:
 def summarize(rec: pd.DataFrame) -> pd.DataFrame:
     """Hit rate vs stated / reported odds per level, with n and the clustered s.e."""
     rows = []
-    q = rec[rec["how"] == "quantile"]
-    for (level, p), g in q.groupby(["level", "p"], sort=False):
-        rows.append(dict(level=level, how="quantile", odds=f"P = {p:.1f}", n=len(g), seeds=g["seed"].nunique(),
+    q = rec[rec["how"].isin(["quantile", "forecast only"])]
+    for (how, level, p), g in q.groupby(["how", "level", "p"], sort=False):
+        rows.append(dict(level=level, how=how, odds=f"P = {p:.1f}", n=len(g), seeds=g["seed"].nunique(),
                          p_reported=p, hit_rate=g["hit"].mean(), se=_se(g)))
+    c = rec[(rec["how"] == "quantile") & (rec["level"] == "company") & (rec["p"] == 0.5)]
+    if len(c):
+        print(f"company: median P50 target / actual - 1 = {(c['target'] / c['actual'] - 1).median():+.1%} "
+              f"(forecast + pipeline increment)")
     pl = rec[rec["how"] == "plan"]
     for level, g in pl.groupby("level", sort=False):
         rows.append(dict(level=level, how="plan", odds="all", n=len(g), seeds=g["seed"].nunique(),

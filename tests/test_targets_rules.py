@@ -312,3 +312,16 @@ def test_conservative_never_above_base(kw):
     t = compare_scenarios(_data(), dist, default_scenarios(base))
     for row in ("company_target", "company_quota"):
         assert t.loc[row, "conservative"] <= t.loc[row, "base"] <= t.loc[row, "stretch"], (row, t.loc[row])
+
+
+def test_waterfall_chart_floats_the_changes():
+    from salesplan.reports.charts import waterfall_chart
+
+    steps = pd.DataFrame({"step": ["last year", "forecast", "stretch", "target"],
+                          "kind": ["total", "change", "change", "total"], "amount": [100.0, 30.0, -10.0, 120.0]})
+    fig = waterfall_chart(steps, title="bridge", xlabel="step", ylabel="revenue (USD)")
+    bars = fig.axes[0].patches
+    # totals stand on 0; +30 floats on 100; -10 floats down from 130 (bottom 130, height -10)
+    assert [(b.get_y(), b.get_height()) for b in bars] == [(0.0, 100.0), (100.0, 30.0), (130.0, -10.0), (0.0, 120.0)]
+    with pytest.raises(ValueError, match="columns"):
+        waterfall_chart(steps.drop(columns="kind"), title="t", xlabel="x", ylabel="y")
