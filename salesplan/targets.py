@@ -1,4 +1,4 @@
-"""Quarterly target proposals: top-down meets bottom-up, split by region, rep, month and week.
+"""Quarterly target proposals: company target, split by region, product line, rep, month and week.
 
 Main entry point::
 
@@ -15,11 +15,14 @@ the output of :mod:`salesplan.forecast`.
 
 The method (every number is a parameter of :class:`TargetParams`)
 ------------------------------------------------------------------
-**Company target.**  *Top-down* ``TD = LY * (1 + growth)`` (``LY`` = revenue of the same
-quarter last year) or an absolute figure.  *Bottom-up* ``BU = F + pipeline_increment``
-with ``F`` the forecast statistic of the company quarter total (mean of the paths, or the
-``1 - target_probability`` quantile, so that ``P(actual >= F) = target_probability``).
-``target = blend * TD + (1 - blend) * BU``; the gap ``TD - BU`` is reported.
+**Company target** (:func:`company_target`).  ``board_target`` when given; else
+``LY * (1 + growth)`` (``LY`` = revenue of the same quarter last year) when given; else
+(default) the ``1 - target_probability`` quantile of the bottom-up distribution
+``F_s + pipeline_increment`` (``F_s`` = company quarter total on path s), so that
+``P(actual >= target) = target_probability``, raised to the median of ``F`` when below
+(``floor_at_p50``).  A board or growth target below the median is kept and the gap
+``below_p50`` reported.  The bridge (:func:`target_bridge`): LY -> P50 -> pipeline ->
+stretch -> target -> over-assignment -> sum of quotas.
 
 *No double counting of the pipeline* (``pipeline_rule``):
 
@@ -34,8 +37,11 @@ with ``F`` the forecast statistic of the company quarter total (mean of the path
   ``as_of`` (the forecast of existing revenue cannot contain it).
 * ``"none"``: no pipeline increment.
 
-**Over-assignment.**  ``company quota = target * over_assignment`` (e.g. 1.10), split
-over regions in proportion to the region targets; rep quotas sum to their region quota.
+**Over-assignment** (:func:`choose_over_assignment`).  ``company quota = target *
+over_assignment``, split over regions in proportion to the region targets; rep quotas sum
+to their region quota.  ``over_assignment=None`` (default): the factor on 1.00 ..
+``max_over_assignment`` whose expected share of reps at quota is nearest the middle of
+``healthy_share``.
 
 **Regions.**  ``base_r = F_r (mean) + increment_r``; the uplift ``U = target - sum base``
 is split by ``u_r ∝ w_forecast * e(maturity_r) * F_r/sum F  +  w_potential *
@@ -47,7 +53,12 @@ emerging regions open new ones).  The two terms are reported as ``uplift_existin
 quarter (the base forecast when last year is 0); capped regions are fixed at the cap and
 the rest re-split (water-filling); infeasible caps raise ``ValueError``.
 
-**Reps (capacity).**  For rep ``i`` in month ``m``:
+**Reps** (:func:`build_slots`, :func:`rep_basis`, :func:`split_rep_quotas`; the rule and
+the band are in :mod:`salesplan.targets_quota`).  Established reps (4+ quarters in post)
+by a blend of their own forecast, recent share of the region's sales and capacity, inside
+``[band_low, band_high] x own forecast``; new hires, leavers and vacancies by capacity;
+accounts without a current rep (``HOUSE:<region>``) by their own forecast, held by the
+region's manager.  Capacity of rep ``i`` in month ``m``:
 ``cap_im = level_weight[level_i] * ramp(t_im) * presence_im`` with ``t_im`` = month
 number of tenure (hire month = 1), ``ramp(t) = min(1, t / ramp_months)`` (linear, full
 productivity from month ``ramp_months``; or ``ramp_curve[t-1]``), ``presence_im`` = share
@@ -57,8 +68,15 @@ of the month's days on which the rep is employed (``hire_date <= day < exit_date
 a hire in the same region starts on/after the exit within the quarter), territories
 given in ``vacancies=`` (or detected: a rep who left within ``vacancy_lookback_days``
 before the quarter, no same-region hire since, and whose customers' orders since the
-exit carry no active rep), and a region without any rep.  Rep quota weight
-``sum_m cap_im * s_rm`` where ``s_rm`` is the region's seasonal month share.
+exit carry no active rep), and a region without any rep.  A rep's months split their
+quota by ``cap_im * s_rm`` where ``s_rm`` is the region's seasonal month share.
+
+**Product lines** (:func:`product_split`): each region's target by its product mix of the
+last ``product_quarters`` complete quarters.
+
+**Fiscal calendar and currency.**  ``quarter`` is a fiscal quarter of a year starting in
+``fiscal_year_start_month`` (:mod:`salesplan.targets_calendar`); every amount table has a
+``currency`` column.
 
 **Time.**  Month shares ``s_rm`` = forecast mean of month m / forecast mean of the
 quarter (the forecast's seasonal profile).  Weeks (Monday start) get each month's
@@ -74,12 +92,13 @@ quota; region target months split the region target; rep/region-target weeks spl
 rep quota / region target.  Upper levels of months and weeks are sums of the level below.
 Hence exactly: company = sum regions = sum reps (quota), quarter = sum months = sum weeks.
 
-**Attainment odds.**  ``P(actual >= target)`` = share of sample paths at or above the
-target.  Rep outcomes are simulated as ``A_is = sum_m R_rsm * share_im * exp(sigma z_is -
-sigma^2/2)`` (``R_rs`` = the region's path: the common regional factor; ``share_im`` = the
-rep's capacity share of the region in month m; ``z`` iid N(0,1)), unless the distribution
-has rep-level paths for a rep active and fully ramped all quarter.  The share of reps at
-quota is computed per path and compared with the healthy band.
+**Attainment odds** (:func:`attainment`).  ``P(actual >= target)`` = share of sample
+paths at or above the target.  Company and regions: forecast paths + pipeline increment.
+Established reps and house accounts: their own reconciled forecast paths, widened around
+their mean by ``rep_spread`` (they move with their region); other slots: the region's
+path x the slot's share x ``exp(sigma z - sigma^2/2)`` (``sigma = rep_noise_sd``, ``z``
+iid N(0, 1), ``seed``).  The share of reps at quota is computed per path and compared
+with the healthy band.
 """
 
 from __future__ import annotations
