@@ -30,7 +30,8 @@ for region and rep rows, binomial ``sqrt(h(1-h)/n)`` for the company.
 
 ``reconcile`` (4th argument) sets ``hierarchy_forecast(reconcile_method=...)``: ``auto``
 (the notebooks' setting) or e.g. ``mint_shrink`` -- to separate the forecast's error from
-the odds mechanics of the plan.
+the odds mechanics of the plan; ``regions-auto`` forecasts company -> region only (as
+``forecast_calibration.py``; reps then get no own paths and no rep rows).
 
 Run:  .venv/bin/python benchmarks/targets_calibration.py [n_seeds] [scale] [n_jobs] [reconcile]
 """
@@ -68,8 +69,9 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
     warnings.simplefilter("ignore")
     company = generate(seed=seed, scale=scale, as_of="2026-12-31")
     act_r, act_rep = _actuals(company, company.simulate_future(months=3, seed=seed))
-    hf = hierarchy_forecast(company.data, levels=((), ("region",), ("region", "rep_id")), h=3,
-                            n_paths=n_paths, seed=seed, reconcile_method=reconcile)
+    levels = ((), ("region",)) if reconcile.startswith("regions-") else ((), ("region",), ("region", "rep_id"))
+    hf = hierarchy_forecast(company.data, levels=levels, h=3, n_paths=n_paths, seed=seed,
+                            reconcile_method=reconcile.removeprefix("regions-"))
     dist = quarter_paths_from_forecast(hf, QUARTER)
     prm = TargetParams(quarter=QUARTER, min_growth=-0.9, max_growth=9.0, seed=seed)
     plan = propose_targets(company.data, dist, prm)
@@ -91,7 +93,7 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
         out.append(dict(seed=seed, level="rep", node=rid, how="plan", p=np.nan, target=r["quota"], actual=a,
                         hit=a >= r["quota"], p_reported=r["p_attain_quota"], established=bool(r["established"])))
     # rep outcome paths as the plan judges them: own paths widened by rep_spread
-    own = dist.totals("rep")
+    own = dist.totals("rep") if "rep" in dist.levels else pd.DataFrame()
     judged = [rid for rid in reps.index[reps["established"]] if rid in own.columns and reps.loc[rid, "own_forecast"] > 0]
     for p in ps:
         t = float(np.quantile(comp, 1 - p))
