@@ -1432,7 +1432,7 @@ def rep_basis(slots: list[dict], sc: PlanScope, dist: QuarterDistribution, param
         established = np.zeros(n, bool)
     own = np.where(established, np.nan_to_num(own), own)  # an established rep without own paths has a book of 0
     w = (params.weight_own_forecast, params.weight_recent, params.weight_capacity)
-    e, lo, hi = np.zeros(n), np.zeros(n), np.full(n, np.inf)
+    e = np.zeros(n)
     for g in range(R):
         idx = np.where(slot_reg == g)[0]
         e[idx] = _q.expected_productivity(np.nan_to_num(own[idx]), recent[idx], cap_share[idx], established[idx], w,
