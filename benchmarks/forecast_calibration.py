@@ -11,7 +11,7 @@ P(actual >= target) = p should be met in a share p of seeds.
 Rows
 ----
 * ``company / propose_targets``: the company target of ``propose_targets`` at
-  ``target_probability = p`` (bottom-up only: growth=None, blend=0, no pipeline; region
+  ``target_probability = p`` (probability rule, not floored at the P50, no pipeline; region
   growth caps opened to [-90%, +900%] -- caps are a planning policy, not part of the
   odds, and a fast-growing history can make the default +60% cap infeasible);
 * ``company / quantile`` and ``region / quantile``: the target ``q_{1-p}`` of the
@@ -79,7 +79,7 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS) -> list[
     out = []
     for p in ps:
         plan = propose_targets(company.data, dist, TargetParams(
-            quarter=QUARTER, growth=None, blend=0.0, target_probability=p,
+            quarter=QUARTER, target_probability=p, floor_at_p50=False,
             pipeline_rule="none", min_growth=-0.9, max_growth=9.0))
         t_c = float(plan.company.iloc[0]["target"])
         out.append({"seed": seed, "level": "company", "node": "company", "how": "propose_targets",

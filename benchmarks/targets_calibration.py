@@ -1,85 +1,177 @@
-"""Calibration of quarterly attainment odds on the demo company's true process.
+"""Calibration of the target odds at company, region AND rep level across demo histories.
 
-Targets are proposed by ``propose_targets`` at P(actual >= target) = p and judged on
-independent quarters simulated from the generator's truth (``simulate_future``):
+For each seed ``s`` (one demo history and one future of its true process):
 
-* ``truth`` rows: the distribution fed to the planner is itself drawn from the true
-  process (5-fold cross-fit), so the hit rate should equal p up to sampling error;
-* ``forecast`` rows: the distribution comes from ``salesplan.forecast.hierarchy_forecast``
-  fitted on the history only -- the hit rate measures how far the forecaster's odds are
-  from the truth (what a planner actually gets).
+1. ``generate(seed=s, scale)`` -> the history to 2026-12-31;
+2. the notebooks' forecast: ``hierarchy_forecast`` company -> region -> rep (``combo``,
+   1,000 reconciled paths) -> ``quarter_paths_from_forecast`` (plan quarter 2027Q1);
+3. ``propose_targets`` with the default parameters (probability rule P = 0.6 floored at
+   the P50, over-assignment chosen, rep quotas by the split rule and band); region growth
+   caps opened to [-90%, +900%] (a fast-growing history can make the default caps
+   infeasible; caps are policy, not odds);
+4. one future ``simulate_future(months=3, seed=s)`` judges every target: company, region
+   (region of the customer, else of the order's rep) and rep (orders credited to the rep).
 
-Run:  .venv/bin/python benchmarks/targets_calibration.py [n_quarters] [scale]
+Rows
+----
+* ``quantile`` rows: at each level a target set at the ``1 - P`` quantile of the node's
+  outcome paths -- the odds the plan reports for it are P -- met in a share ``hit`` of
+  cases (company: forecast + pipeline increment; region: region paths + increment; rep:
+  the rep's outcome paths, i.e. own forecast paths widened by ``rep_spread``; reps with an
+  own forecast, in post all quarter).
+* ``forecast only`` rows: the same without the pipeline increment (the forecast's own
+  calibration).
+* ``plan`` rows: the plan's own targets / quotas: mean reported odds ``p_reported`` vs the
+  realised hit rate, and (reps) by bands of reported odds.
+
+``n`` = number of (seed, node) outcomes; ``se`` = standard error of the hit rate, clustered
+by seed (the nodes of one history share its future): ``sd(per-seed hit rate) / sqrt(seeds)``
+for region and rep rows, binomial ``sqrt(h(1-h)/n)`` for the company.
+
+``reconcile`` (4th argument) sets ``hierarchy_forecast(reconcile_method=...)``: ``auto``
+(the notebooks' setting) or e.g. ``mint_shrink`` -- to separate the forecast's error from
+the odds mechanics of the plan; ``regions-auto`` forecasts company -> region only (as
+``forecast_calibration.py``; reps then get no own paths and no rep rows).
+
+Run:  .venv/bin/python benchmarks/targets_calibration.py [n_seeds] [scale] [n_jobs] [reconcile]
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from salesplan.synthetic import generate
-from salesplan.targets import (
-    QuarterDistribution,
-    TargetParams,
-    propose_targets,
-    quarter_paths_from_forecast,
-)
-
-MONTHS = pd.date_range("2027-01-01", periods=3, freq="MS")
+PS = (0.5, 0.6, 0.8)
+QUARTER = "2027Q1"
 
 
-def simulate(company, n):
-    regions, months, paths = company.future_revenue_paths(range(10_000, 10_000 + n), months=3)
-    assert list(months) == list(MONTHS)
-    return regions, paths
+def _actuals(company, future: pd.DataFrame):
+    cust = company.data.customers.set_index("customer_id")["region"]
+    reps = company.data.reps.set_index("rep_id")["region"]
+    reg = future["customer_id"].map(cust)
+    reg = reg.where(reg.notna(), future["rep_id"].map(reps))
+    regions = list(company.data.regions["region"])
+    by_region = future.groupby(reg.to_numpy())["amount"].sum().reindex(regions, fill_value=0.0)
+    by_rep = future.groupby(future["rep_id"].astype(str))["amount"].sum()
+    return by_region, by_rep
 
 
-def main(n=400, scale=0.4):
-    t0 = time.time()
-    company = generate(seed=7, scale=scale, as_of="2026-12-31")
-    regions, paths = simulate(company, n)
-    t_sim = time.time() - t0
-    actual_c = paths.sum(axis=(1, 2))
-    actual_r = paths.sum(axis=2)
-    rows = []
-    folds = np.array_split(np.random.default_rng(0).permutation(n), 5)
-    for p in (0.3, 0.5, 0.6, 0.8):
-        hit, rp, rh = [], [], []
-        for test in folds:
-            train = np.setdiff1d(np.arange(n), test)
-            dist = QuarterDistribution.from_arrays(MONTHS, regions={r: paths[train, i] for i, r in enumerate(regions)})
-            plan = propose_targets(company.data, dist, TargetParams(quarter="2027Q1", growth=None, blend=0.0,
-                                                                    target_probability=p, pipeline_rule="none"))
-            hit.extend(actual_c[test] >= plan.company.iloc[0]["target"])
-            reg = plan.regions.set_index("region")
-            rp.extend(reg.loc[regions, "p_attain_target"])
-            rh.extend((actual_r[test] >= reg.loc[regions, "target"].to_numpy()[None, :]).mean(axis=0))
-        rows.append(dict(source="truth", p=p, company_hit=np.mean(hit), se=np.sqrt(p * (1 - p) / n),
-                         region_pred=np.mean(rp), region_hit=np.mean(rh)))
-    t1 = time.time()
+def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcile: str = "auto") -> list[dict]:
+    """Records of one history / one future: one per (level, node, how, p)."""
     from salesplan.forecast import hierarchy_forecast
-    hf = hierarchy_forecast(company.data, levels=((), ("region",)), h=3, n_paths=1000, seed=0)
-    t_fc = time.time() - t1
-    dist = quarter_paths_from_forecast(hf)
-    for p in (0.3, 0.5, 0.6, 0.8):
-        plan = propose_targets(company.data, dist, TargetParams(quarter="2027Q1", growth=None, blend=0.0,
-                                                                target_probability=p, pipeline_rule="none"))
-        reg = plan.regions.set_index("region")
-        rows.append(dict(source="forecast", p=p, company_hit=float((actual_c >= plan.company.iloc[0]["target"]).mean()),
-                         se=np.sqrt(p * (1 - p) / n), region_pred=float(reg.loc[regions, "p_attain_target"].mean()),
-                         region_hit=float((actual_r >= reg.loc[regions, "target"].to_numpy()[None, :]).mean())))
-    res = pd.DataFrame(rows)
-    print(f"demo company seed 7, scale {scale}, {n} simulated quarters 2027Q1 "
-          f"(simulation {t_sim:.0f} s, hierarchy forecast {t_fc:.0f} s)")
-    print(f"true mean company quarter {actual_c.mean():,.0f}; forecast mean {dist.totals('company')['total'].mean():,.0f}")
+    from salesplan.synthetic import generate
+    from salesplan.targets import TargetParams, propose_targets, quarter_paths_from_forecast
+
+    warnings.simplefilter("ignore")
+    company = generate(seed=seed, scale=scale, as_of="2026-12-31")
+    act_r, act_rep = _actuals(company, company.simulate_future(months=3, seed=seed))
+    levels = ((), ("region",)) if reconcile.startswith("regions-") else ((), ("region",), ("region", "rep_id"))
+    hf = hierarchy_forecast(company.data, levels=levels, h=3, n_paths=n_paths, seed=seed,
+                            reconcile_method=reconcile.removeprefix("regions-"))
+    dist = quarter_paths_from_forecast(hf, QUARTER)
+    prm = TargetParams(quarter=QUARTER, min_growth=-0.9, max_growth=9.0, seed=seed)
+    plan = propose_targets(company.data, dist, prm)
+    out = []
+    c = plan.company.iloc[0]
+    incr = plan.regions.set_index("region")["pipeline_increment"]
+    comp = dist.totals("company").iloc[:, 0].to_numpy() + incr.sum()
+    a_c = float(act_r.sum())
+    out.append(dict(seed=seed, level="company", node="company", how="plan", p=np.nan, target=c["target"],
+                    actual=a_c, hit=a_c >= c["target"], p_reported=c["p_attain_target"]))
+    reg = plan.regions.set_index("region")
+    regt = dist.totals("region")
+    for r in reg.index:
+        out.append(dict(seed=seed, level="region", node=r, how="plan", p=np.nan, target=reg.loc[r, "target"],
+                        actual=act_r[r], hit=act_r[r] >= reg.loc[r, "target"], p_reported=reg.loc[r, "p_attain_target"]))
+    reps = plan.reps[~plan.reps["vacant"]].set_index("rep_id")
+    for rid, r in reps.iterrows():
+        a = float(act_rep.get(rid, 0.0))
+        out.append(dict(seed=seed, level="rep", node=rid, how="plan", p=np.nan, target=r["quota"], actual=a,
+                        hit=a >= r["quota"], p_reported=r["p_attain_quota"], established=bool(r["established"])))
+    # rep outcome paths as the plan judges them: own paths widened by rep_spread
+    own = dist.totals("rep") if "rep" in dist.levels else pd.DataFrame()
+    judged = [rid for rid in reps.index[reps["established"]] if rid in own.columns and reps.loc[rid, "own_forecast"] > 0]
+    for p in ps:
+        t = float(np.quantile(comp, 1 - p))
+        out.append(dict(seed=seed, level="company", node="company", how="quantile", p=p, target=t, actual=a_c,
+                        hit=a_c >= t, p_reported=p))
+        t0 = float(np.quantile(comp - incr.sum(), 1 - p))  # the forecast alone, no pipeline increment
+        out.append(dict(seed=seed, level="company", node="company", how="forecast only", p=p, target=t0,
+                        actual=a_c, hit=a_c >= t0, p_reported=p))
+        for r in reg.index:
+            x = regt[r].to_numpy() + incr[r]
+            t = float(np.quantile(x, 1 - p))
+            out.append(dict(seed=seed, level="region", node=r, how="quantile", p=p, target=t, actual=act_r[r],
+                            hit=act_r[r] >= t, p_reported=p))
+            t0 = float(np.quantile(regt[r].to_numpy(), 1 - p))
+            out.append(dict(seed=seed, level="region", node=r, how="forecast only", p=p, target=t0,
+                            actual=act_r[r], hit=act_r[r] >= t0, p_reported=p))
+        for rid in judged:
+            x = own[rid].to_numpy()
+            x = np.clip(x.mean() + prm.rep_spread * (x - x.mean()), 0, None)
+            t = float(np.quantile(x, 1 - p))
+            a = float(act_rep.get(rid, 0.0))
+            out.append(dict(seed=seed, level="rep", node=rid, how="quantile", p=p, target=t, actual=a,
+                            hit=a >= t, p_reported=p))
+    return out
+
+
+def run(seeds, scale=0.3, n_paths=1000, n_jobs=1, reconcile="auto") -> pd.DataFrame:
+    if n_jobs == 1:
+        recs = [one_seed(s, scale, n_paths, PS, reconcile) for s in seeds]
+    else:
+        from joblib import Parallel, delayed
+
+        recs = Parallel(n_jobs=n_jobs)(delayed(one_seed)(s, scale, n_paths, PS, reconcile) for s in seeds)
+    return pd.DataFrame([r for rr in recs for r in rr])
+
+
+def _se(g: pd.DataFrame) -> float:
+    if g["seed"].nunique() == len(g):
+        h = g["hit"].mean()
+        return float(np.sqrt(h * (1 - h) / len(g)))
+    per = g.groupby("seed")["hit"].mean()
+    return float(per.std(ddof=1) / np.sqrt(len(per)))
+
+
+def summarize(rec: pd.DataFrame) -> pd.DataFrame:
+    """Hit rate vs stated / reported odds per level, with n and the clustered s.e."""
+    rows = []
+    q = rec[rec["how"].isin(["quantile", "forecast only"])]
+    for (how, level, p), g in q.groupby(["how", "level", "p"], sort=False):
+        rows.append(dict(level=level, how=how, odds=f"P = {p:.1f}", n=len(g), seeds=g["seed"].nunique(),
+                         p_reported=p, hit_rate=g["hit"].mean(), se=_se(g)))
+    c = rec[(rec["how"] == "quantile") & (rec["level"] == "company") & (rec["p"] == 0.5)]
+    if len(c):
+        print(f"company: median P50 target / actual - 1 = {(c['target'] / c['actual'] - 1).median():+.1%} "
+              f"(forecast + pipeline increment)")
+    pl = rec[rec["how"] == "plan"]
+    for level, g in pl.groupby("level", sort=False):
+        rows.append(dict(level=level, how="plan", odds="all", n=len(g), seeds=g["seed"].nunique(),
+                         p_reported=g["p_reported"].mean(), hit_rate=g["hit"].mean(), se=_se(g)))
+    r = pl[(pl["level"] == "rep") & pl["established"].fillna(False).astype(bool)]
+    bins = pd.cut(r["p_reported"], [0, 0.2, 0.4, 0.6, 0.8, 1.0], include_lowest=True)
+    for b, g in r.groupby(bins, observed=True):
+        rows.append(dict(level="rep (established)", how="plan", odds=str(b), n=len(g), seeds=g["seed"].nunique(),
+                         p_reported=g["p_reported"].mean(), hit_rate=g["hit"].mean(), se=_se(g)))
+    return pd.DataFrame(rows)
+
+
+def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto"):
+    t0 = time.time()
+    rec = run(range(n_seeds), scale=scale, n_jobs=n_jobs, reconcile=reconcile)
+    res = summarize(rec)
+    print(f"demo company, {n_seeds} seeds (histories) x 1 true future each, scale {scale}, plan quarter "
+          f"{QUARTER}, reconciliation {reconcile!r}, default TargetParams (caps opened); {time.time() - t0:.0f} s")
     print(res.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    return res
+    return rec, res
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 400
-    scale = float(sys.argv[2]) if len(sys.argv) > 2 else 0.4
-    main(n, scale)
+    a = sys.argv[1:]
+    main(int(a[0]) if a else 40, float(a[1]) if len(a) > 1 else 0.3, int(a[2]) if len(a) > 2 else 1,
+         a[3] if len(a) > 3 else "auto")

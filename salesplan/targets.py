@@ -1,11 +1,11 @@
-"""Quarterly target proposals: top-down meets bottom-up, split by region, rep, month and week.
+"""Quarterly target proposals: company target, split by region, product line, rep, month and week.
 
 Main entry point::
 
     dist = QuarterDistribution(paths_frame)            # or quarter_paths_from_forecast(...)
     plan = propose_targets(data, dist, TargetParams(quarter="2027Q1"))
     plan.company, plan.regions, plan.reps, plan.months, plan.weeks, plan.smart
-    write_plan_workbook(plan.tables(), "plan_2027Q1.xlsx")
+    salesplan.reports.workbook.write_plan_workbook(plan.tables(), "plan_2027Q1.xlsx")
     compare_scenarios(data, dist, default_scenarios(TargetParams(quarter="2027Q1")))
 
 Inputs are plain: a :class:`SalesData` bundle and a :class:`QuarterDistribution` --
@@ -15,11 +15,14 @@ the output of :mod:`salesplan.forecast`.
 
 The method (every number is a parameter of :class:`TargetParams`)
 ------------------------------------------------------------------
-**Company target.**  *Top-down* ``TD = LY * (1 + growth)`` (``LY`` = revenue of the same
-quarter last year) or an absolute figure.  *Bottom-up* ``BU = F + pipeline_increment``
-with ``F`` the forecast statistic of the company quarter total (mean of the paths, or the
-``1 - target_probability`` quantile, so that ``P(actual >= F) = target_probability``).
-``target = blend * TD + (1 - blend) * BU``; the gap ``TD - BU`` is reported.
+**Company target** (:func:`company_target`).  ``board_target`` when given; else
+``LY * (1 + growth)`` (``LY`` = revenue of the same quarter last year) when given; else
+(default) the ``1 - target_probability`` quantile of the bottom-up distribution
+``F_s + pipeline_increment`` (``F_s`` = company quarter total on path s), so that
+``P(actual >= target) = target_probability``, raised to the median of ``F`` when below
+(``floor_at_p50``).  A board or growth target below the median is kept and the gap
+``below_p50`` reported.  The bridge (:func:`target_bridge`): LY -> P50 -> pipeline ->
+stretch -> target -> over-assignment -> sum of quotas.
 
 *No double counting of the pipeline* (``pipeline_rule``):
 
@@ -34,8 +37,11 @@ with ``F`` the forecast statistic of the company quarter total (mean of the path
   ``as_of`` (the forecast of existing revenue cannot contain it).
 * ``"none"``: no pipeline increment.
 
-**Over-assignment.**  ``company quota = target * over_assignment`` (e.g. 1.10), split
-over regions in proportion to the region targets; rep quotas sum to their region quota.
+**Over-assignment** (:func:`choose_over_assignment`).  ``company quota = target *
+over_assignment``, split over regions in proportion to the region targets; rep quotas sum
+to their region quota.  ``over_assignment=None`` (default): the factor on 1.00 ..
+``max_over_assignment`` whose expected share of reps at quota is nearest the middle of
+``healthy_share``.
 
 **Regions.**  ``base_r = F_r (mean) + increment_r``; the uplift ``U = target - sum base``
 is split by ``u_r ∝ w_forecast * e(maturity_r) * F_r/sum F  +  w_potential *
@@ -47,7 +53,12 @@ emerging regions open new ones).  The two terms are reported as ``uplift_existin
 quarter (the base forecast when last year is 0); capped regions are fixed at the cap and
 the rest re-split (water-filling); infeasible caps raise ``ValueError``.
 
-**Reps (capacity).**  For rep ``i`` in month ``m``:
+**Reps** (:func:`build_slots`, :func:`rep_basis`, :func:`split_rep_quotas`; the rule and
+the band are in :mod:`salesplan.targets_quota`).  Established reps (4+ quarters in post)
+by a blend of their own forecast, recent share of the region's sales and capacity, inside
+``[band_low, band_high] x own forecast``; new hires, leavers and vacancies by capacity;
+accounts without a current rep (``HOUSE:<region>``) by their own forecast, held by the
+region's manager.  Capacity of rep ``i`` in month ``m``:
 ``cap_im = level_weight[level_i] * ramp(t_im) * presence_im`` with ``t_im`` = month
 number of tenure (hire month = 1), ``ramp(t) = min(1, t / ramp_months)`` (linear, full
 productivity from month ``ramp_months``; or ``ramp_curve[t-1]``), ``presence_im`` = share
@@ -57,8 +68,15 @@ of the month's days on which the rep is employed (``hire_date <= day < exit_date
 a hire in the same region starts on/after the exit within the quarter), territories
 given in ``vacancies=`` (or detected: a rep who left within ``vacancy_lookback_days``
 before the quarter, no same-region hire since, and whose customers' orders since the
-exit carry no active rep), and a region without any rep.  Rep quota weight
-``sum_m cap_im * s_rm`` where ``s_rm`` is the region's seasonal month share.
+exit carry no active rep), and a region without any rep.  A rep's months split their
+quota by ``cap_im * s_rm`` where ``s_rm`` is the region's seasonal month share.
+
+**Product lines** (:func:`product_split`): each region's target by its product mix of the
+last ``product_quarters`` complete quarters.
+
+**Fiscal calendar and currency.**  ``quarter`` is a fiscal quarter of a year starting in
+``fiscal_year_start_month`` (:mod:`salesplan.targets_calendar`); every amount table has a
+``currency`` column.
 
 **Time.**  Month shares ``s_rm`` = forecast mean of month m / forecast mean of the
 quarter (the forecast's seasonal profile).  Weeks (Monday start) get each month's
@@ -74,19 +92,18 @@ quota; region target months split the region target; rep/region-target weeks spl
 rep quota / region target.  Upper levels of months and weeks are sums of the level below.
 Hence exactly: company = sum regions = sum reps (quota), quarter = sum months = sum weeks.
 
-**Attainment odds.**  ``P(actual >= target)`` = share of sample paths at or above the
-target.  Rep outcomes are simulated as ``A_is = sum_m R_rsm * share_im * exp(sigma z_is -
-sigma^2/2)`` (``R_rs`` = the region's path: the common regional factor; ``share_im`` = the
-rep's capacity share of the region in month m; ``z`` iid N(0,1)), unless the distribution
-has rep-level paths for a rep active and fully ramped all quarter.  The share of reps at
-quota is computed per path and compared with the healthy band.
+**Attainment odds** (:func:`attainment`).  ``P(actual >= target)`` = share of sample
+paths at or above the target.  Company and regions: forecast paths + pipeline increment.
+Established reps and house accounts: their own reconciled forecast paths, widened around
+their mean by ``rep_spread`` (they move with their region); other slots: the region's
+path x the slot's share x ``exp(sigma z - sigma^2/2)`` (``sigma = rep_noise_sd``, ``z``
+iid N(0, 1), ``seed``).  The share of reps at quota is computed per path and compared
+with the healthy band.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -95,7 +112,15 @@ import numpy as np
 import pandas as pd
 
 from salesplan import funnel as _funnel
+from salesplan import targets_quota as _q
 from salesplan.data.schema import REGION_MATURITIES, REP_LEVELS, SalesData
+from salesplan.targets_calendar import (
+    currency_label,
+    fiscal_freq,
+    fiscal_label,
+    fiscal_quarter,
+    quarter_months,
+)
 
 __all__ = [
     "QuarterDistribution",
@@ -112,7 +137,6 @@ __all__ = [
     "ramp_factor",
     "rep_capacity",
     "smart_check",
-    "write_plan_workbook",
 ]
 
 LEVELS = ("company", "region", "rep")
@@ -136,7 +160,7 @@ def parse_quarter(quarter) -> pd.Period:
 
 
 def _quarter_months(q: pd.Period) -> pd.DatetimeIndex:
-    return pd.date_range(q.start_time.normalize(), periods=3, freq="MS")
+    return quarter_months(q)
 
 
 def largest_remainder(total: float, weights, unit: float = 100.0) -> np.ndarray:
@@ -248,12 +272,13 @@ class QuarterDistribution:
             raise ValueError("quarter paths: column 'value' has missing or non-finite values")
         f["value"] = vals.astype(float)
         months = pd.DatetimeIndex(sorted(f["month"].unique()))
-        q = months[0].to_period("Q")
-        if len(months) != 3 or list(months) != list(_quarter_months(q)):
+        if len(months) != 3 or list(months) != list(_quarter_months(months[0].to_period("M"))):
             raise ValueError(
-                "quarter paths: 'month' must cover exactly the three months of one calendar"
-                f" quarter, got {[str(m.date()) for m in months]}"
+                "quarter paths: 'month' must cover exactly three consecutive months (one calendar"
+                f" or fiscal quarter), got {[str(m.date()) for m in months]}"
             )
+        # the quarter in a fiscal frequency whose quarters start in months[0]'s month
+        q = pd.Period(months[0], freq=fiscal_freq((months[0].month - 1) % 3 + 1))
         paths = np.sort(f["path"].unique())
         self.months = months
         self.quarter = q
@@ -414,7 +439,9 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
         p["path"] = p["path"].astype("category").cat.codes
         pcol, vcol = "path", "value"
     p["month"] = pd.to_datetime(p["ds"]).dt.to_period("M").dt.start_time
-    if quarter is not None:
+    if isinstance(quarter, pd.Period):
+        q = quarter
+    elif quarter is not None:
         q = parse_quarter(quarter)
     else:
         qs = p["month"].dt.to_period("Q")
@@ -423,7 +450,7 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
         if full.empty:
             raise ValueError("forecast paths: no full quarter of months")
         q = full.index.min()
-    p = p[p["month"].dt.to_period("Q") == q]
+    p = p[p["month"].isin(_quarter_months(q))]
     if p.empty:
         raise ValueError(f"forecast paths: no months of quarter {q}")
     level, node = [], []
@@ -478,25 +505,34 @@ class TargetParams:
 
     Parameters
     ----------
-    quarter : str
-        Plan quarter, e.g. ``"2027Q1"``.
+    quarter : str or Period
+        Plan quarter in the fiscal calendar: ``"2027Q1"`` (calendar years) or ``"FY27Q4"``
+        (:func:`salesplan.targets_calendar.fiscal_quarter`).
+    board_target : float or None
+        The board's company target for the quarter (currency).  Wins when given.
     growth : float or None
-        Top-down growth over the same quarter last year (0.10 = +10 %); must be > -1.
-    absolute_target : float or None
-        Top-down company target (currency); overrides ``growth``.  Both None: bottom-up only.
-    blend : float in [0, 1]
-        Weight of the top-down figure: ``target = blend*TD + (1-blend)*BU``.
-    target_probability : float in (0, 1) or None
-        None: ``F`` = mean of the company paths.  Else ``F`` = its ``1 - p`` quantile, so
-        that ``P(actual >= F) = p``.
+        Company target = same quarter last year x (1 + growth) (0.10 = +10 %; > -1).
+        Used when ``board_target`` is None.  Both None (default): the probability rule.
+    target_probability : float in (0, 1)
+        Probability rule (default): the company target is the ``1 - p`` quantile of the
+        bottom-up distribution (forecast paths + pipeline increment), so that
+        ``P(actual >= target) = p`` (default 0.6).
+    floor_at_p50 : bool
+        Probability rule only: never below the median (P50) of the carry-on forecast
+        (default True).  A board or growth target is never changed: the plan reports how
+        far it lies below the P50.
     pipeline_rule : {"excess", "new_customers", "none"}
         How much weighted pipeline is added to the forecast (module docstring).
     pipeline_history_quarters : int
         Quarters used for the pipeline/revenue ratio ``rho`` of the ``excess`` rule.
-    over_assignment : float >= 1
-        Sum of quotas / company target.
+    over_assignment : float >= 1 or None
+        Sum of quotas / company target.  None (default): chosen on the grid 1.00, 1.01,
+        ..., ``max_over_assignment`` so that the expected share of reps at quota is
+        nearest the middle of ``healthy_share`` (ties: the smaller factor).
+    max_over_assignment : float >= 1
+        Upper end of that grid (default 1.30).
     weight_forecast, weight_potential : float >= 0
-        Blend of the uplift split (forecast share vs market-potential share); sum > 0.
+        Blend of the region uplift split (forecast share vs market-potential share); sum > 0.
     maturity_existing, maturity_new : mapping maturity -> float >= 0
         Weight of growth from existing / new accounts by region maturity.
     min_growth, max_growth : float
@@ -505,6 +541,16 @@ class TargetParams:
         Per-region caps overriding the two above.
     regions : sequence of str, optional
         Plan only these regions (others must be absent from the distribution or are dropped).
+    weight_own_forecast, weight_recent, weight_capacity : float >= 0
+        Rep split blend (:mod:`salesplan.targets_quota`): own forecast, recent share of the
+        region's sales, capacity share (defaults 0.6 / 0.2 / 0.2; sum > 0).
+    band_low, band_high : float
+        Fairness band of quota / own forecast for established reps (0.8 / 1.5).
+    min_history_quarters : int >= 0
+        Full quarters in post before the plan quarter for a rep to be split by the blend
+        and held to the band (default 4); others are split by capacity (ramp).
+    recent_quarters : int >= 1
+        Window of the recent share, in complete quarters before the plan (default 2).
     level_weights : mapping level -> float > 0
         Capacity of a fully ramped rep by level (junior 0.7, senior 1, key_account 1.4).
     ramp_months : int >= 0
@@ -522,22 +568,32 @@ class TargetParams:
         Flag targets with ``P(actual >= target)`` below / above these (0.30 / 0.90).
     healthy_share : (float, float)
         Healthy band of the share of reps expected at quota (0.55, 0.70).
+    rep_spread : float >= 0
+        Widening of a rep's own forecast paths around their mean (1 = as forecast).
     rep_noise_sd : float >= 0
-        ``sigma`` of the rep-level log-normal idiosyncratic factor (default 0.25).
+        ``sigma`` of the log-normal factor of slots without own paths (default 0.25).
+    product_quarters : int >= 1
+        Complete quarters whose product mix splits each region's target (default 4).
     weekday_weights : 7 floats >= 0
         Selling weight of Monday..Sunday when months are split into weeks.
+    fiscal_year_start_month : int 1..12
+        First month of the fiscal year (1 = calendar year; 4 = April: FY27Q1 = Apr-Jun 2026).
+    currency : str
+        Code or symbol of the company currency, shown with every amount ("" = "company
+        currency").
     seed : int
         Seed of the rep-outcome simulation.
     """
 
     quarter: str
-    growth: float | None = 0.10
-    absolute_target: float | None = None
-    blend: float = 0.5
-    target_probability: float | None = None
+    board_target: float | None = None
+    growth: float | None = None
+    target_probability: float = 0.6
+    floor_at_p50: bool = True
     pipeline_rule: str = "excess"
     pipeline_history_quarters: int = 4
-    over_assignment: float = 1.10
+    over_assignment: float | None = None
+    max_over_assignment: float = 1.30
     weight_forecast: float = 0.6
     weight_potential: float = 0.4
     maturity_existing: Mapping[str, float] = field(default_factory=lambda: dict(_DEF_EXISTING))
@@ -546,6 +602,13 @@ class TargetParams:
     max_growth: float = 0.60
     region_caps: Mapping[str, tuple[float, float]] | None = None
     regions: tuple[str, ...] | None = None
+    weight_own_forecast: float = 0.6
+    weight_recent: float = 0.2
+    weight_capacity: float = 0.2
+    band_low: float = 0.8
+    band_high: float = 1.5
+    min_history_quarters: int = 4
+    recent_quarters: int = 2
     level_weights: Mapping[str, float] = field(default_factory=lambda: dict(_DEF_LEVEL_W))
     ramp_months: int = 5
     ramp_curve: tuple[float, ...] | None = None
@@ -555,15 +618,25 @@ class TargetParams:
     odds_low: float = 0.30
     odds_high: float = 0.90
     healthy_share: tuple[float, float] = (0.55, 0.70)
+    rep_spread: float = 1.0
     rep_noise_sd: float = 0.25
+    product_quarters: int = 4
     weekday_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0)
+    fiscal_year_start_month: int = 1
+    currency: str = ""
     seed: int = 0
 
     def __post_init__(self):
         def set_(k, v):  # fields normalised in a frozen dataclass
             object.__setattr__(self, k, v)
 
-        set_("quarter", str(parse_quarter(self.quarter)))
+        fy = self.fiscal_year_start_month
+        if isinstance(fy, bool) or not isinstance(fy, (int, np.integer)) or not 1 <= fy <= 12:
+            raise ValueError(f"fiscal_year_start_month={fy!r}: expected an integer month 1..12 (1 = January)")
+        set_("fiscal_year_start_month", int(fy))
+        set_("quarter", fiscal_label(fiscal_quarter(self.quarter, int(fy)), int(fy)))
+        if not isinstance(self.currency, str):
+            raise ValueError(f"currency={self.currency!r}: expected a code or symbol such as 'CNY' or '¥'")
 
         def num(name, lo=None, hi=None, lo_open=False, hi_open=False, none_ok=False, what=""):
             v = getattr(self, name)
@@ -581,21 +654,40 @@ class TargetParams:
                     f"{'inf' if hi is None else hi}{rb}{what}"
                 )
 
+        def integer(name, lo, what=""):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise ValueError(f"{name}={v!r}: expected an integer >= {lo}{what}")
+
+        num("board_target", lo=0, lo_open=True, none_ok=True, what=" (the board's company target, currency)")
         num("growth", lo=-1, lo_open=True, none_ok=True,
             what=" (growth over last year as a fraction: 0.10 = +10%; -1 = -100% is the floor)")
-        num("absolute_target", lo=0, lo_open=True, none_ok=True, what=" (currency)")
-        num("blend", 0, 1)
-        num("target_probability", 0, 1, True, True, none_ok=True)
+        num("target_probability", 0, 1, True, True, what=" (probability that the company meets its target)")
+        if not isinstance(self.floor_at_p50, (bool, np.bool_)):
+            raise ValueError(f"floor_at_p50={self.floor_at_p50!r}: expected True or False")
         if self.pipeline_rule not in ("excess", "new_customers", "none"):
             raise ValueError(
                 f"pipeline_rule={self.pipeline_rule!r}: expected 'excess', 'new_customers' or 'none'")
-        if not isinstance(self.pipeline_history_quarters, (int, np.integer)) or self.pipeline_history_quarters < 1:
-            raise ValueError(f"pipeline_history_quarters={self.pipeline_history_quarters!r}: expected an integer >= 1")
-        num("over_assignment", lo=1, what=" (sum of quotas / company target; 1.10 = 10% over-assignment)")
+        integer("pipeline_history_quarters", 1)
+        num("over_assignment", lo=1, none_ok=True,
+            what=" (sum of quotas / company target; 1.10 = 10% over-assignment; None = chosen)")
+        num("max_over_assignment", lo=1, hi=3, what=" (upper end of the over-assignment grid)")
         num("weight_forecast", lo=0)
         num("weight_potential", lo=0)
         if self.weight_forecast + self.weight_potential <= 0:
             raise ValueError("weight_forecast + weight_potential must be > 0")
+        for n_ in ("weight_own_forecast", "weight_recent", "weight_capacity"):
+            num(n_, lo=0, what=" (weight of the rep split blend)")
+        if self.weight_own_forecast + self.weight_recent + self.weight_capacity <= 0:
+            raise ValueError("weight_own_forecast + weight_recent + weight_capacity must be > 0")
+        num("band_low", lo=0, what=" (lowest quota / own forecast of an established rep)")
+        num("band_high", lo=0, lo_open=True, what=" (highest quota / own forecast of an established rep)")
+        if not self.band_low <= 1 <= self.band_high:
+            raise ValueError(f"band_low={self.band_low!r}, band_high={self.band_high!r}: expected "
+                             "band_low <= 1 <= band_high (quota / own forecast)")
+        integer("min_history_quarters", 0, " (quarters)")
+        integer("recent_quarters", 1, " (quarters)")
+        integer("product_quarters", 1, " (quarters)")
         set_("maturity_existing", _frozen_mapping("maturity_existing", self.maturity_existing, REGION_MATURITIES))
         set_("maturity_new", _frozen_mapping("maturity_new", self.maturity_new, REGION_MATURITIES))
         num("min_growth", lo=-1, lo_open=True)
@@ -624,16 +716,14 @@ class TargetParams:
         if missing:
             raise ValueError(f"level_weights: missing level(s) {missing}")
         set_("level_weights", lw)
-        if not isinstance(self.ramp_months, (int, np.integer)) or self.ramp_months < 0:
-            raise ValueError(f"ramp_months={self.ramp_months!r}: expected an integer >= 0 (months)")
+        integer("ramp_months", 0, " (months)")
         if self.ramp_curve is not None:
             rc = tuple(float(x) for x in self.ramp_curve)
             if not rc or any(not (0 <= x <= 1) for x in rc):
                 raise ValueError(f"ramp_curve={self.ramp_curve!r}: expected productivities in [0, 1]")
             set_("ramp_curve", rc)
         num("vacancy_capacity", lo=0)
-        if not isinstance(self.vacancy_lookback_days, (int, np.integer)) or self.vacancy_lookback_days < 0:
-            raise ValueError(f"vacancy_lookback_days={self.vacancy_lookback_days!r}: expected days >= 0")
+        integer("vacancy_lookback_days", 0, " (days)")
         num("rounding_unit", lo=0, lo_open=True, what=" (currency)")
         num("odds_low", 0, 1)
         num("odds_high", 0, 1)
@@ -643,6 +733,7 @@ class TargetParams:
         if len(hs) != 2 or not (0 <= hs[0] < hs[1] <= 1):
             raise ValueError(f"healthy_share={self.healthy_share!r}: expected (low, high) with 0 <= low < high <= 1")
         set_("healthy_share", hs)
+        num("rep_spread", lo=0, what=" (widening of the reps' own forecast paths)")
         num("rep_noise_sd", lo=0)
         ww = tuple(float(x) for x in self.weekday_weights)
         if len(ww) != 7 or any(x < 0 for x in ww) or sum(ww) <= 0:
@@ -651,7 +742,13 @@ class TargetParams:
 
     @property
     def period(self) -> pd.Period:
-        return pd.Period(self.quarter, freq="Q")
+        """The plan quarter as a Period of the fiscal frequency."""
+        return fiscal_quarter(self.quarter, self.fiscal_year_start_month)
+
+    @property
+    def currency_label(self) -> str:
+        """``currency``, or ``"company currency"`` when not set."""
+        return currency_label(self.currency)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per parameter: ``parameter, value`` (mappings as text)."""
@@ -723,7 +820,7 @@ def rep_capacity(roster: pd.DataFrame, quarter, params: TargetParams) -> pd.Data
         reps employed on at least one day of the quarter.
     """
     r = _normalise_roster(roster)
-    q = parse_quarter(quarter)
+    q = quarter if isinstance(quarter, pd.Period) else parse_quarter(quarter)
     months = _quarter_months(q)
     rows = []
     for m in months:
@@ -756,13 +853,16 @@ class TargetPlan:
     Attributes
     ----------
     company : DataFrame (1 row)
-        ``quarter, last_year, top_down, forecast, pipeline_increment, bottom_up, gap,
-        gap_pct, blend, target, growth_vs_ly, over_assignment, quota, p_attain_target,
-        p_attain_quota, rep_share_at_quota (mean, p10, p90), share_band_ok, odds_flag``.
+        ``quarter, currency, method, last_year, board_target, growth_goal,
+        target_probability, forecast_mean/p50/p10/p90, pipeline_increment, bottom_up
+        (P50 + pipeline), stretch, target, below_p50, growth_vs_ly, over_assignment, quota,
+        p_attain_target, p_attain_quota, rep_share_at_quota (mean, p10, p90),
+        share_band_ok, odds_flag``.
     regions : DataFrame
         One row per region (targets, quotas, uplift split, caps, odds, flags).
     reps : DataFrame
-        One row per rep or vacancy (``holder``, ``vacant``, capacity, quota, odds, flags).
+        One row per rep or vacancy (``holder``, ``vacant``, capacity, own forecast,
+        history, split inputs, band, quota, quota / own forecast, odds, flags).
     months : DataFrame
         ``level, entity, region, month, target, quota, p_attain_target, p_attain_quota``.
     weeks : DataFrame
@@ -776,6 +876,12 @@ class TargetPlan:
     notes : tuple of str
     funnel : FunnelPlan or None
         Set by :func:`plan_funnel`.
+    products : DataFrame
+        Region x product-line targets (:func:`product_split`).
+    bridge : DataFrame
+        Last year -> forecast -> pipeline -> stretch -> target -> quotas (:func:`target_bridge`).
+    over_assignment_grid : DataFrame
+        Expected share of reps at quota per over-assignment factor tried.
     """
 
     params: TargetParams
@@ -789,13 +895,20 @@ class TargetPlan:
     rep_share_paths: np.ndarray = field(repr=False)
     notes: tuple[str, ...] = ()
     funnel: object = None
+    products: pd.DataFrame | None = None
+    bridge: pd.DataFrame | None = None
+    over_assignment_grid: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """All output tables by name (company, regions, reps, months, weeks, smart,
-        assumptions, and the funnel tables when planned)."""
+        """All output tables by name (company, regions, reps, products, bridge, months,
+        weeks, smart, over_assignment, assumptions, and the funnel tables when planned)."""
         out = {"company": self.company, "regions": self.regions, "reps": self.reps,
                "months": self.months, "weeks": self.weeks, "smart": self.smart,
                "assumptions": self.assumptions}
+        for k, v in (("products", self.products), ("bridge", self.bridge),
+                     ("over_assignment", self.over_assignment_grid)):
+            if v is not None:
+                out[k] = v
         if self.funnel is not None:
             out.update(self.funnel.tables())
         return out
@@ -938,54 +1051,40 @@ def _flag(p, lo, hi):
     return np.where(p < lo, "stretch", np.where(p > hi, "sandbag", ""))
 
 
-def propose_targets(
-    data: SalesData,
-    dist: QuarterDistribution,
-    params: TargetParams,
-    *,
-    roster: pd.DataFrame | None = None,
-    vacancies: pd.DataFrame | None = None,
-    as_of=None,
-    funnel_rates: _funnel.FunnelRates | None = None,
-) -> TargetPlan:
-    """Propose the quarter's company, region, rep, month and week targets with their odds.
+@dataclass
+class PlanScope:
+    """Stage 1 output: what the plan covers (regions, roster, paths, last year).
 
-    Parameters
-    ----------
-    data : SalesData
-        History: ``orders`` (required), ``customers`` (regions of orders), ``regions``
-        (maturity, market potential), ``reps`` (roster), ``opportunities`` +
-        ``stage_history`` (pipeline increment).
-    dist : QuarterDistribution
-        Sample paths of the plan quarter (company and region; rep optional).
-    params : TargetParams
-    roster : DataFrame, optional
-        Rep roster overriding ``data.reps`` (``rep_id, name, region, level, hire_date,
-        exit_date``); planned hires and exits are rows with future dates.
-    vacancies : DataFrame, optional
-        Territories without a rep for the quarter: ``region, level`` (optional
-        ``former_rep``).  Default: detected from the roster and orders.
-    as_of : date-like, optional
-        Last day of history (default: the last order date).
-    funnel_rates : FunnelRates, optional
-        Stage win probabilities/durations for the pipeline increment (default: estimated
-        by :func:`salesplan.funnel.estimate_rates`).
-
-    Returns
-    -------
-    TargetPlan
-
-    Raises
-    ------
-    ValueError
-        Quarter not covered by the paths or before the data, no revenue in the same quarter
-        last year with a growth target, unknown or missing regions, empty roster,
-        infeasible growth caps.
+    Attributes are plain arrays in region order ``regions``: ``reg_paths`` (S, R, 3) and
+    ``comp_paths`` (S, 3) in currency per month, ``last_year`` (R,) the same quarter last
+    year, ``maturity`` and ``potential`` from table ``regions``.
     """
-    if not isinstance(params, TargetParams):
-        raise ValueError(f"params: expected TargetParams, got {type(params).__name__}")
+
+    q: pd.Period
+    months: pd.DatetimeIndex
+    as_of: pd.Timestamp
+    first: pd.Timestamp
+    orders: pd.DataFrame
+    known: list
+    regions: list
+    roster: pd.DataFrame
+    reg_paths: np.ndarray
+    comp_paths: np.ndarray
+    maturity: np.ndarray
+    potential: np.ndarray
+    last_year: np.ndarray
+    ly_q: pd.Period
+    notes: list
+
+
+def plan_scope(data: SalesData, dist: QuarterDistribution, params: TargetParams, *,
+               roster: pd.DataFrame | None = None, as_of=None) -> PlanScope:
+    """Stage 1: check the inputs and fix the regions, roster and paths of the plan.
+
+    Raises ``ValueError`` for a quarter outside the data or the paths, unknown regions,
+    an empty roster.
+    """
     q = params.period
-    unit = params.rounding_unit
     notes: list[str] = []
     o = _orders_with_region(data)
     if o.empty:
@@ -996,14 +1095,12 @@ def propose_targets(
         raise ValueError(
             f"quarter={params.quarter!r} is outside the data: it starts on or before the first order "
             f"({first.date()}); plan a quarter after the history")
-    if dist.quarter != q:
+    if dist.months[0] != q.start_time.normalize():
         raise ValueError(
-            f"quarter={params.quarter!r} is outside the forecast: the sample paths cover {dist.quarter}")
+            f"quarter={params.quarter!r} is outside the forecast: the sample paths cover "
+            f"{dist.months[0]:%Y-%m} to {dist.months[-1]:%Y-%m}")
     if q.end_time <= as_of:
-        notes.append(f"quarter {q} ends before as_of {as_of.date()}: a back-test, not a plan")
-    months = dist.months
-
-    # ---------------------------------------------------------------- regions in scope
+        notes.append(f"quarter {params.quarter} ends before as_of {as_of.date()}: a back-test, not a plan")
     known = _known_regions(data, dist)
     path_regions = dist.nodes("region") if "region" in dist.levels else []
     unknown = sorted(set(path_regions) - set(known))
@@ -1032,103 +1129,156 @@ def propose_targets(
     ros = ros[ros["region"].isin(regions)].reset_index(drop=True)
     if ros.empty:
         raise ValueError(f"empty roster: no rep in region(s) {regions}")
-    R = len(regions)
-
-    reg_paths = dist.cube("region", regions)  # S x R x 3
-    comp_paths = dist.cube("company")[:, 0, :]  # S x 3
+    reg_paths = dist.cube("region", regions)
+    comp_paths = dist.cube("company")[:, 0, :]
     if params.regions is not None and set(regions) != set(path_regions):
         comp_paths = reg_paths.sum(axis=1)
         notes.append("company paths = sum of the selected regions' paths")
-    S = reg_paths.shape[0]
-    F_mean = reg_paths.sum(axis=2).mean(axis=0)  # R
-    comp_tot = comp_paths.sum(axis=1)
-
-    # ---------------------------------------------------------------- region attributes
+    R = len(regions)
     if data.regions is not None:
         rt = data.regions.assign(region=data.regions["region"].astype(str)).set_index("region")
         maturity = rt["maturity"].reindex(regions).fillna("developing").astype(str).to_numpy()
         potential = rt["market_potential"].reindex(regions).fillna(0.0).to_numpy(float)
     else:
-        maturity = np.array(["developing"] * R)
-        potential = np.zeros(R)
+        maturity, potential = np.array(["developing"] * R), np.zeros(R)
         notes.append("table 'regions' absent: maturity = developing, no market-potential share")
-    wf, wp = params.weight_forecast, params.weight_potential
-    if potential.sum() <= 0:
-        wp = 0.0
-        wf = 1.0
     ly_q = q - 4
     ly = _quarter_revenue(o, ly_q).reindex(regions, fill_value=0.0).to_numpy(float)
-    ly_total = float(ly.sum())
+    return PlanScope(q, dist.months, as_of, first, o, known, regions, ros, reg_paths, comp_paths,
+                     maturity, potential, ly, ly_q, notes)
 
-    # ---------------------------------------------------------------- pipeline increment
-    incr = np.zeros(R)
-    rho = np.nan
-    w_now = np.zeros(R)
-    rates = funnel_rates
-    if params.pipeline_rule != "none":
-        if data.opportunities is None or len(data.opportunities) == 0:
-            notes.append(f"pipeline_rule={params.pipeline_rule!r} needs opportunities: none given, increment 0")
-        else:
-            if rates is None:
-                rates = _funnel.estimate_rates(data, as_of)
-            pipe = _funnel.open_pipeline(data, as_of)
-            if len(pipe):
-                pipe["region"] = pipe["region"].astype(object).where(pipe["region"].notna(), pipe["rep_id"].map(
-                    ros.set_index("rep_id")["region"]) if len(ros) else np.nan)
-                pipe["w"] = _funnel.weighted_pipeline(pipe, rates, as_of, q.end_time.normalize()).to_numpy()
-                if params.pipeline_rule == "new_customers":
-                    old = set(o.loc[o["order_date"] <= as_of, "customer_id"])
-                    pipe = pipe[~pipe["customer_id"].isin(old)]
-                w_now = pipe.groupby(pipe["region"].astype(str))["w"].sum().reindex(regions, fill_value=0.0).to_numpy()
-            if params.pipeline_rule == "new_customers":
-                incr = w_now
-            else:
-                num_, den_ = 0.0, 0.0
-                cur = pd.Period(as_of, freq="Q")
-                hist_q = [cur - k for k in range(1, params.pipeline_history_quarters + 1)]
-                if pd.Timestamp(cur.end_time).normalize() == as_of:
-                    hist_q = [cur - k for k in range(params.pipeline_history_quarters)]
-                for hq in hist_q:
-                    if hq.start_time <= first:
-                        continue
-                    d0 = hq.start_time.normalize() - pd.Timedelta(days=1)
-                    hp = _funnel.open_pipeline(data, d0)
-                    num_ += float(_funnel.weighted_pipeline(hp, rates, d0, hq.end_time.normalize()).sum()) if len(hp) else 0.0
-                    den_ += float(_quarter_revenue(o, hq).sum())
-                if den_ > 0 and num_ > 0:
-                    rho = num_ / den_
-                    incr = np.clip(w_now - rho * F_mean, 0, None)
-                else:
-                    notes.append("no pipeline history to measure what the forecast already holds: increment 0")
-    # ---------------------------------------------------------------- company target
-    p = params.target_probability
-    F_stat = float(np.mean(comp_tot)) if p is None else float(np.quantile(comp_tot, 1 - p))
-    BU = F_stat + float(incr.sum())
-    if params.absolute_target is not None:
-        TD = float(params.absolute_target)
+
+def pipeline_increment(data: SalesData, sc: PlanScope, params: TargetParams, rates=None):
+    """Stage 2a: weighted open pipeline not yet in the forecast, per region (module docstring).
+
+    Returns ``(increment (R,), pipeline_now (R,), rho, rates)`` in currency.
+    """
+    R, q, as_of, o, ros = len(sc.regions), sc.q, sc.as_of, sc.orders, sc.roster
+    incr, w_now, rho = np.zeros(R), np.zeros(R), np.nan
+    if params.pipeline_rule == "none":
+        return incr, w_now, rho, rates
+    if data.opportunities is None or len(data.opportunities) == 0:
+        sc.notes.append(f"pipeline_rule={params.pipeline_rule!r} needs opportunities: none given, increment 0")
+        return incr, w_now, rho, rates
+    if rates is None:
+        rates = _funnel.estimate_rates(data, as_of)
+    pipe = _funnel.open_pipeline(data, as_of)
+    if len(pipe):
+        pipe["region"] = pipe["region"].astype(object).where(
+            pipe["region"].notna(), pipe["rep_id"].map(ros.set_index("rep_id")["region"]))
+        pipe["w"] = _funnel.weighted_pipeline(pipe, rates, as_of, q.end_time.normalize()).to_numpy()
+        if params.pipeline_rule == "new_customers":
+            old = set(o.loc[o["order_date"] <= as_of, "customer_id"])
+            pipe = pipe[~pipe["customer_id"].isin(old)]
+        w_now = pipe.groupby(pipe["region"].astype(str))["w"].sum().reindex(sc.regions, fill_value=0.0).to_numpy()
+    if params.pipeline_rule == "new_customers":
+        return w_now, w_now, rho, rates
+    num_, den_ = 0.0, 0.0
+    cur = pd.Period(as_of, freq=q.freq)
+    k0 = 0 if pd.Timestamp(cur.end_time).normalize() == as_of else 1
+    for hq in [cur - k for k in range(k0, k0 + params.pipeline_history_quarters)]:
+        if hq.start_time <= sc.first:
+            continue
+        d0 = hq.start_time.normalize() - pd.Timedelta(days=1)
+        hp = _funnel.open_pipeline(data, d0)
+        num_ += float(_funnel.weighted_pipeline(hp, rates, d0, hq.end_time.normalize()).sum()) if len(hp) else 0.0
+        den_ += float(_quarter_revenue(o, hq).sum())
+    if den_ > 0 and num_ > 0:
+        rho = num_ / den_
+        incr = np.clip(w_now - rho * sc.reg_paths.sum(axis=2).mean(axis=0), 0, None)
+    else:
+        sc.notes.append("no pipeline history to measure what the forecast already holds: increment 0")
+    return incr, w_now, rho, rates
+
+
+def company_target(comp_total_paths, increment: float, last_year: float, params: TargetParams) -> dict:
+    """Stage 2b: the company target and the figures of its bridge.
+
+    Bottom-up distribution ``B_s = F_s + increment`` (``F_s`` = company quarter total on
+    path s).  Target (before rounding to ``rounding_unit``):
+
+    * ``board_target`` when given (method ``"board"``);
+    * else ``last_year * (1 + growth)`` when ``growth`` is given (``"growth"``);
+    * else the ``1 - target_probability`` quantile of ``B`` (``"probability"``), raised to
+      the median of ``F`` when ``floor_at_p50`` and it lies below (``"probability, floored
+      at P50"``).
+
+    Returns
+    -------
+    dict
+        ``method, last_year, forecast_mean, forecast_p50, forecast_p10, forecast_p90,
+        pipeline_increment, bottom_up (= P50 + increment), target_exact, target,
+        below_p50 (P50 - target when positive, else 0), stretch (target - bottom_up),
+        p_attain_target (share of B_s >= target)``.
+    """
+    F = np.asarray(comp_total_paths, float)
+    B = F + increment
+    p50 = float(np.median(F))
+    if params.board_target is not None:
+        method, exact = "board", float(params.board_target)
     elif params.growth is not None:
-        if ly_total <= 0:
+        if last_year <= 0:
             raise ValueError(
-                f"quarter={params.quarter!r}: no revenue in the same quarter last year ({ly_q}) inside the data; "
-                "use absolute_target or growth=None")
-        TD = ly_total * (1 + params.growth)
+                f"growth={params.growth!r}: no revenue in the same quarter last year inside the data; "
+                "give board_target or leave growth=None (probability rule)")
+        method, exact = "growth", last_year * (1 + params.growth)
     else:
-        TD = None
-    if TD is None:
-        target_exact = BU
-        notes.append("no top-down goal: target = bottom-up")
-    else:
-        target_exact = params.blend * TD + (1 - params.blend) * BU
-    T = _round_unit(target_exact, unit)
-    Qc = _round_unit(T * params.over_assignment, unit)
+        method, exact = "probability", float(np.quantile(B, 1 - params.target_probability))
+        if params.floor_at_p50 and exact < p50:
+            method, exact = "probability, floored at P50", p50
+    T = _round_unit(exact, params.rounding_unit)
+    if method.endswith("P50"):  # the floor rounds up, so that the target is never below the P50
+        T = float(math.ceil(exact / params.rounding_unit - 1e-9) * params.rounding_unit)
+    return {"method": method, "last_year": float(last_year), "forecast_mean": float(F.mean()),
+            "forecast_p50": p50, "forecast_p10": float(np.quantile(F, 0.1)),
+            "forecast_p90": float(np.quantile(F, 0.9)), "pipeline_increment": float(increment),
+            "bottom_up": p50 + float(increment), "target_exact": exact, "target": T,
+            "below_p50": max(0.0, p50 - T), "stretch": T - p50 - float(increment),
+            "p_attain_target": float(_odds(B, T))}
 
-    # ---------------------------------------------------------------- region split
-    base = F_mean + incr
+
+def target_bridge(company: pd.DataFrame, quarter_label: str, ly_label: str) -> pd.DataFrame:
+    """The bridge from last year's quarter to the sum of quotas (waterfall rows).
+
+    Rows: last year (total) -> carry-on forecast P50 (step) -> pipeline not in the forecast
+    (step) -> stretch (step: target - P50 - pipeline, negative when the target is below) ->
+    target (total) -> over-assignment (step) -> sum of quotas (total).
+    Columns ``step, kind ("total" / "change"), amount, cumulative`` (currency).
+    """
+    c = company.iloc[0]
+    rows = [(f"{ly_label} actual", "total", c["last_year"]),
+            ("carry-on forecast (P50)", "change", c["forecast_p50"] - c["last_year"]),
+            ("pipeline not in the forecast", "change", c["pipeline_increment"]),
+            ("stretch", "change", c["target"] - c["forecast_p50"] - c["pipeline_increment"]),
+            (f"target {quarter_label}", "total", c["target"]),
+            ("over-assignment", "change", c["quota"] - c["target"]),
+            ("sum of quotas", "total", c["quota"])]
+    df = pd.DataFrame(rows, columns=["step", "kind", "amount"])
+    cum, out = 0.0, []
+    for r in df.itertuples(index=False):
+        cum = r.amount if r.kind == "total" else cum + r.amount
+        out.append(cum)
+    df["cumulative"] = out
+    return df
+
+
+def split_regions(T: float, sc: PlanScope, increment: np.ndarray, params: TargetParams) -> dict:
+    """Stage 3: region targets summing exactly to ``T`` (module docstring, *Regions*).
+
+    Returns a dict of arrays in region order: ``forecast_mean, base, uplift_existing,
+    uplift_new, target_uncapped, cap_min, cap_max, capped, target``.
+    """
+    R = len(sc.regions)
+    F = sc.reg_paths.sum(axis=2).mean(axis=0)
+    wf, wp = params.weight_forecast, params.weight_potential
+    if sc.potential.sum() <= 0:
+        wf, wp = 1.0, 0.0
+    base = F + increment
     U = T - base.sum()
-    e = np.array([params.maturity_existing.get(m, 0.7) for m in maturity])
-    n_ = np.array([params.maturity_new.get(m, 0.7) for m in maturity])
-    fs = F_mean / F_mean.sum() if F_mean.sum() > 0 else np.full(R, 1 / R)
-    ps = potential / potential.sum() if potential.sum() > 0 else np.zeros(R)
+    e = np.array([params.maturity_existing.get(m, 0.7) for m in sc.maturity])
+    n_ = np.array([params.maturity_new.get(m, 0.7) for m in sc.maturity])
+    fs = F / F.sum() if F.sum() > 0 else np.full(R, 1 / R)
+    ps = sc.potential / sc.potential.sum() if sc.potential.sum() > 0 else np.zeros(R)
     ex_term, new_term = wf * e * fs, wp * n_ * ps
     norm = (ex_term + new_term).sum()
     if norm <= 0:
@@ -1140,42 +1290,45 @@ def propose_targets(
         bw = base / base.sum() if base.sum() > 0 else np.full(R, 1 / R)
         up_ex, up_new = U * bw, np.zeros(R)
     raw = base + up_ex + up_new
+    ly = sc.last_year
     ref = np.where(ly > 0, ly, base)
-    lo_g = np.full(R, params.min_growth)
-    hi_g = np.full(R, params.max_growth)
-    for i, r in enumerate(regions):
+    lo_g, hi_g = np.full(R, params.min_growth), np.full(R, params.max_growth)
+    for i, r in enumerate(sc.regions):
         if params.region_caps and r in params.region_caps:
             lo_g[i], hi_g[i] = params.region_caps[r]
     lo = np.where(ref > 0, ref * (1 + lo_g), 0.0)
     hi = np.where(ref > 0, ref * (1 + hi_g), np.inf)
-    x, capped = _water_fill(T, raw, np.where(u > 0, u, 0.0), lo, hi, regions)
-    reg_target = largest_remainder(T, x, unit)
-    reg_quota = largest_remainder(Qc, reg_target, unit)
+    x, capped = _water_fill(T, raw, np.where(u > 0, u, 0.0), lo, hi, sc.regions)
+    return {"forecast_mean": F, "base": base, "uplift_existing": up_ex, "uplift_new": up_new,
+            "target_uncapped": raw, "cap_min": lo, "cap_max": hi, "capped": capped,
+            "target": largest_remainder(T, x, params.rounding_unit)}
 
-    # ---------------------------------------------------------------- seasonal shares
-    reg_mean_m = reg_paths.mean(axis=0)  # R x 3
-    season = _season_shares(reg_mean_m)
-    comp_season = _season_shares(comp_paths.mean(axis=0)[None, :])[0]
-    season = np.where(reg_mean_m.sum(axis=1, keepdims=True) > 0, season, comp_season[None, :])
 
-    # ---------------------------------------------------------------- reps + vacancies
+def build_slots(data: SalesData, sc: PlanScope, params: TargetParams, vacancies=None,
+                house: bool = False) -> list[dict]:
+    """Stage 4a: one slot per rep employed in the quarter, vacancy or region without a rep.
+
+    With ``house=True`` (rep-level paths given) each region also gets a ``HOUSE:<region>``
+    slot held by the region's manager: the accounts without a current rep (house
+    accounts, books of reps who left), judged on the region's paths minus its reps' paths.
+
+    Each slot: ``rep_id, name, region, level, hire_date, exit_date, holder, vacant, kind,
+    cap (3 monthly capacities), ramp_avg, presence`` (module docstring, *Reps*).
+    """
+    q, regions, ros, qe = sc.q, sc.regions, sc.roster, sc.q.end_time.normalize()
     cap = rep_capacity(ros, q, params)
     if cap.empty:
-        raise ValueError(f"empty roster: no rep employed during {q} in region(s) {regions}")
-    cap_w = cap.pivot_table(index="rep_id", columns="month", values="capacity", aggfunc="sum").reindex(columns=months, fill_value=0.0)
-    pres_w = cap.pivot_table(index="rep_id", columns="month", values="presence", aggfunc="sum").reindex(columns=months, fill_value=0.0)
-    ramp_w = cap.pivot_table(index="rep_id", columns="month", values="ramp", aggfunc="sum").reindex(columns=months, fill_value=0.0)
-    rinfo = ros.set_index("rep_id").loc[cap_w.index]
-    slots = []  # rep_id, name, region, level, holder, vacant, kind, cap (3,)
-    qe = q.end_time.normalize()
-    for rid, row in rinfo.iterrows():
-        kind = []
-        if row["hire_date"] > as_of:
-            kind.append("planned_hire")
-        if ramp_w.loc[rid].min() < 1:
-            kind.append("ramping")
-        if pd.notna(row["exit_date"]) and row["exit_date"] <= qe:
-            kind.append("exiting")
+        raise ValueError(f"empty roster: no rep employed during {params.quarter} in region(s) {regions}")
+
+    def wide(col):
+        return cap.pivot_table(index="rep_id", columns="month", values=col, aggfunc="sum").reindex(
+            columns=sc.months, fill_value=0.0)
+
+    cap_w, pres_w, ramp_w = wide("capacity"), wide("presence"), wide("ramp")
+    slots = []
+    for rid, row in ros.set_index("rep_id").loc[cap_w.index].iterrows():
+        kind = [k for k, on in (("planned_hire", row["hire_date"] > sc.as_of), ("ramping", ramp_w.loc[rid].min() < 1),
+                                ("exiting", pd.notna(row["exit_date"]) and row["exit_date"] <= qe)) if on]
         slots.append(dict(rep_id=rid, name=row["name"], region=row["region"], level=row["level"],
                           hire_date=row["hire_date"], exit_date=row["exit_date"], holder=rid, vacant=False,
                           kind=",".join(kind), cap=cap_w.loc[rid].to_numpy(float),
@@ -1183,22 +1336,20 @@ def propose_targets(
         if "exiting" in kind:
             repl = ros[(ros["region"] == row["region"]) & (ros["hire_date"] >= row["exit_date"]) & (ros["hire_date"] <= qe)]
             if len(repl):
-                notes.append(f"rep {rid} exits {row['exit_date'].date()}; {repl['rep_id'].iloc[0]} hired after: no vacancy")
+                sc.notes.append(f"rep {rid} exits {row['exit_date'].date()}; {repl['rep_id'].iloc[0]} hired after: no vacancy")
                 continue
-            lw = params.level_weights[row["level"]]
-            vac = lw * params.vacancy_capacity * (1 - pres_w.loc[rid].to_numpy(float))
-            # days before the quarter-month hire do not count as vacancy: only after exit
+            vac = params.level_weights[row["level"]] * params.vacancy_capacity * (1 - pres_w.loc[rid].to_numpy(float))
             slots.append(dict(rep_id=f"VACANT:{rid}", name=f"vacant (was {row['name']})", region=row["region"],
                               level=row["level"], hire_date=pd.NaT, exit_date=pd.NaT,
                               holder=f"manager:{row['region']}", vacant=True, kind="vacancy_after_exit",
                               cap=vac, ramp_avg=1.0, presence=float((1 - pres_w.loc[rid]).mean())))
-    vac_df = vacancies if vacancies is not None else _detect_vacancies(data, ros, q, params, as_of)
+    vac_df = vacancies if vacancies is not None else _detect_vacancies(data, ros, q, params, sc.as_of)
     if vacancies is not None:
         if not {"region", "level"} <= set(vac_df.columns):
             raise ValueError("vacancies: expected columns 'region' and 'level'")
-        badr = sorted(set(vac_df["region"].astype(str)) - set(known))
+        badr = sorted(set(vac_df["region"].astype(str)) - set(sc.known))
         if badr:
-            raise ValueError(f"vacancies: unknown region(s) {badr}; known regions: {known}")
+            raise ValueError(f"vacancies: unknown region(s) {badr}; known regions: {sc.known}")
     for i, v in enumerate(vac_df.itertuples(index=False)):
         if str(v.region) not in regions:
             continue
@@ -1214,158 +1365,410 @@ def propose_targets(
             slots.append(dict(rep_id=f"VACANT:{r}", name="region without rep", region=r, level="senior",
                               hire_date=pd.NaT, exit_date=pd.NaT, holder=f"manager:{r}", vacant=True,
                               kind="region_without_rep", cap=np.ones(3), ramp_avg=1.0, presence=1.0))
-            notes.append(f"region {r} has no rep in {q}: its quota is held by the region's manager")
+            sc.notes.append(f"region {r} has no rep in {params.quarter}: its quota is held by the region's manager")
+    if house:
+        for r in regions:
+            slots.append(dict(rep_id=f"HOUSE:{r}", name="accounts without a current rep", region=r,
+                              level="senior", hire_date=pd.NaT, exit_date=pd.NaT, holder=f"manager:{r}",
+                              vacant=True, kind="house_accounts", cap=np.zeros(3), ramp_avg=1.0, presence=1.0))
     slots.sort(key=lambda s_: (regions.index(s_["region"]), s_["vacant"], s_["rep_id"]))
-    n_slots = len(slots)
-    slot_reg = np.array([regions.index(s_["region"]) for s_ in slots])
-    capm = np.array([s_["cap"] for s_ in slots])  # N x 3
-    rep_quota = np.zeros(n_slots)
-    rep_month = np.zeros((n_slots, 3))
-    for g in range(R):
-        idx = np.where(slot_reg == g)[0]
-        wq = (capm[idx] * season[g][None, :]).sum(axis=1)
-        rep_quota[idx] = largest_remainder(reg_quota[g], wq, unit)
-        for j in idx:
-            rep_month[j] = largest_remainder(rep_quota[j], capm[j] * season[g], unit)
-    reg_quota_m = np.array([rep_month[slot_reg == g].sum(axis=0) for g in range(R)])
-    reg_target_m = np.array([largest_remainder(reg_target[g], season[g], unit) for g in range(R)])
+    return slots
 
-    # ---------------------------------------------------------------- odds
-    reg_tot_paths = reg_paths.sum(axis=2)  # S x R
-    p_reg_t = _odds(reg_tot_paths, reg_target)
-    p_reg_q = _odds(reg_tot_paths, reg_quota)
-    p_comp_t = float(_odds(comp_tot, T))
-    p_comp_q = float(_odds(comp_tot, Qc))
-    # rep outcome paths
-    share = np.zeros((n_slots, 3))
-    for g in range(R):
-        idx = np.where(slot_reg == g)[0]
-        tot = capm[idx].sum(axis=0)
-        share[idx] = np.where(tot > 0, capm[idx] / np.where(tot > 0, tot, 1), 1.0 / len(idx))
-    rng = np.random.default_rng(params.seed)
-    sd = params.rep_noise_sd
-    noise = np.exp(sd * rng.standard_normal((S, n_slots)) - sd * sd / 2)
-    rep_paths_m = reg_paths[:, slot_reg, :] * share[None, :, :] * noise[:, :, None]  # S x N x 3
+
+@dataclass
+class RepBasis:
+    """Stage 4b output: what the rep split and the rep odds use, one entry per slot.
+
+    ``own`` own forecast (currency per quarter, NaN without own paths), ``history_q`` full
+    quarters in post, ``recent`` share of the region's recent sales, ``cap_share``
+    capacity share of the region, ``established`` (blend + band apply), ``e`` expected
+    productivity, ``lo``/``hi`` quota bounds (currency), ``share_m`` (N, 3) monthly share
+    of the region for the regional outcome model, ``own_paths`` (S, N, 3) or None.
+    """
+
+    slot_reg: np.ndarray
+    capm: np.ndarray
+    own: np.ndarray
+    history_q: np.ndarray
+    recent: np.ndarray
+    cap_share: np.ndarray
+    established: np.ndarray
+    e: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    share_m: np.ndarray
+    own_paths: np.ndarray | None
+
+
+def rep_basis(slots: list[dict], sc: PlanScope, dist: QuarterDistribution, params: TargetParams) -> RepBasis:
+    """Stage 4b: own forecast, history, recent share, capacity share, the blend ``e_i`` and
+    the band of every slot (:mod:`salesplan.targets_quota`)."""
+    R, n = len(sc.regions), len(slots)
+    slot_reg = np.array([sc.regions.index(s_["region"]) for s_ in slots])
+    capm = np.array([s_["cap"] for s_ in slots], dtype=float).reshape(n, 3)
+    ids = [s_["rep_id"] for s_ in slots]
+    real = np.array([not s_["vacant"] for s_ in slots])
+    own_paths = None
+    own = np.full(n, np.nan)
+    house = np.array([s_["kind"] == "house_accounts" for s_ in slots])
     if "rep" in dist.levels:
         have = set(dist.nodes("rep"))
-        use = [j for j, s_ in enumerate(slots) if not s_["vacant"] and s_["rep_id"] in have
-               and s_["kind"] == "" and s_["presence"] >= 1]
-        if use:
-            rep_paths_m[:, use, :] = dist.cube("rep", [slots[j]["rep_id"] for j in use])
-            notes.append(f"{len(use)} rep(s) judged on their own forecast paths; others on the regional model")
-    rep_tot_paths = rep_paths_m.sum(axis=2)
-    p_rep = _odds(rep_tot_paths, rep_quota)
-    p_rep_m = _odds(rep_paths_m, rep_month)
-    real = np.array([not s_["vacant"] for s_ in slots])
-    if real.any():
-        at_quota = (rep_tot_paths[:, real] >= rep_quota[real][None, :] - 1e-9).mean(axis=1)
+        has = np.array([real[j] and ids[j] in have for j in range(n)])
+        if has.any() or house.any():
+            own_paths = dist.cube("rep", ids) * has[None, :, None]
+            for j in np.where(house)[0]:  # region paths minus the paths of its reps
+                g = slot_reg[j]
+                own_paths[:, j, :] = sc.reg_paths[:, g, :] - own_paths[:, slot_reg == g, :].sum(axis=1)
+            own = np.where(has | house, own_paths.sum(axis=2).mean(axis=0), np.nan)
+    hire = pd.Series([s_["hire_date"] for s_ in slots], dtype="datetime64[ns]")
+    hq = np.where(real, _q.history_quarters(hire.fillna(sc.q.start_time), sc.q.start_time).to_numpy(), 0)
+    recent = _q.recent_share(sc.orders, pd.DataFrame({"rep_id": ids, "region": [s_["region"] for s_ in slots]}),
+                             sc.as_of, params.recent_quarters).to_numpy()
+    cap_tot = np.array([capm[slot_reg == g].sum() for g in range(R)])
+    cap_share = np.where(cap_tot[slot_reg] > 0, capm.sum(axis=1) / np.where(cap_tot[slot_reg] > 0, cap_tot[slot_reg], 1), 0.0)
+    established = house | (real & (hq >= params.min_history_quarters)
+                           & np.array([s_["kind"] == "" and s_["presence"] >= 1 for s_ in slots]))
+    if "rep" not in dist.levels:  # no own forecasts known: every slot by capacity
+        established = np.zeros(n, bool)
+    own = np.where(established, np.nan_to_num(own), own)  # an established rep without own paths has a book of 0
+    w = (params.weight_own_forecast, params.weight_recent, params.weight_capacity)
+    e = np.zeros(n)
+    for g in range(R):
+        idx = np.where(slot_reg == g)[0]
+        e[idx] = _q.expected_productivity(np.nan_to_num(own[idx]), recent[idx], cap_share[idx], established[idx], w,
+                                          own_only=house[idx])
+    banded = established & (np.nan_to_num(own) > 0)
+    lo = np.where(banded, params.band_low * np.nan_to_num(own), 0.0)
+    hi = np.where(banded, params.band_high * np.nan_to_num(own), np.inf)
+    # monthly share of the region for the regional outcome model: e_i x monthly capacity profile
+    prof = np.where(capm.sum(axis=1, keepdims=True) > 0, capm / np.clip(capm.sum(axis=1, keepdims=True), 1e-12, None), 1 / 3)
+    em = e[:, None] * prof
+    tot_m = np.array([em[slot_reg == g].sum(axis=0) for g in range(R)])[slot_reg]
+    share_m = np.where(tot_m > 0, em / np.where(tot_m > 0, tot_m, 1), 0.0)
+    return RepBasis(slot_reg, capm, own, hq, recent, cap_share, established, e, lo, hi, share_m, own_paths)
+
+
+def split_rep_quotas(reg_quota: np.ndarray, rb: RepBasis, params: TargetParams) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 4c: each region's quota over its slots by the blend, inside the band, in whole
+    ``rounding_unit`` (largest remainder).  Returns ``(quota (N,), band_feasible (R,))``."""
+    quota = np.zeros(len(rb.e))
+    feasible = np.ones(len(reg_quota), bool)
+    for g, Qr in enumerate(reg_quota):
+        idx = np.where(rb.slot_reg == g)[0]
+        if len(idx) == 0:
+            continue
+        x, feasible[g] = _q.band_split(float(Qr), rb.e[idx], rb.lo[idx], rb.hi[idx])
+        quota[idx] = largest_remainder(float(Qr), x, params.rounding_unit)
+    return quota, feasible
+
+
+def split_time(reg_target, rep_quota, rb: RepBasis, sc: PlanScope, params: TargetParams) -> dict:
+    """Stage 5: months by the forecast's seasonal profile, weeks by working days.
+
+    Returns ``season (R, 3), rep_month (N, 3), reg_quota_m, reg_target_m (R, 3), weeks``
+    (DataFrame ``level, entity, region, week_start, target, quota``).
+    """
+    unit, R = params.rounding_unit, len(sc.regions)
+    reg_mean_m = sc.reg_paths.mean(axis=0)
+    season = _season_shares(reg_mean_m)
+    comp_season = _season_shares(sc.comp_paths.mean(axis=0)[None, :])[0]
+    season = np.where(reg_mean_m.sum(axis=1, keepdims=True) > 0, season, comp_season[None, :])
+    rep_month = np.array([largest_remainder(rep_quota[j], rb.capm[j] * season[rb.slot_reg[j]], unit)
+                          for j in range(len(rep_quota))]).reshape(len(rep_quota), 3)
+    reg_quota_m = np.array([rep_month[rb.slot_reg == g].sum(axis=0) for g in range(R)])
+    reg_target_m = np.array([largest_remainder(reg_target[g], season[g], unit) for g in range(R)])
+    dayw = _day_weights(sc.months, params.weekday_weights)
+    rep_w = np.array([largest_remainder(rep_quota[j], _week_split(rep_month[j], sc.months, dayw).to_numpy(), unit)
+                      for j in range(len(rep_quota))])
+    wk_index = _week_split(reg_target_m[0], sc.months, dayw).index
+    reg_tw = np.array([largest_remainder(reg_target[g], _week_split(reg_target_m[g], sc.months, dayw).to_numpy(), unit)
+                       for g in range(R)])
+    reg_qw = np.array([rep_w[rb.slot_reg == g].sum(axis=0) for g in range(R)])
+    return {"season": season, "rep_month": rep_month, "reg_quota_m": reg_quota_m, "reg_target_m": reg_target_m,
+            "rep_w": rep_w, "reg_tw": reg_tw, "reg_qw": reg_qw, "wk_index": wk_index}
+
+
+def choose_over_assignment(T: float, reg_target, rb: RepBasis, rep_paths_tot: np.ndarray, real: np.ndarray,
+                           params: TargetParams) -> tuple[float, pd.DataFrame]:
+    """Stage 6a: the over-assignment factor and the expected share of reps at quota.
+
+    For each factor ``a`` on the grid (``params.over_assignment`` alone when fixed, else
+    1.00, 1.01, ..., ``max_over_assignment``): company quota ``round(a T)``, region and rep
+    splits as in the plan, expected share of real reps at quota = mean over paths of the
+    share with ``A_is >= quota_i``.  Chosen: the factor whose share is nearest the middle
+    of ``healthy_share`` (ties: the smaller).  Returns ``(factor, grid table)``.
+    """
+    unit = params.rounding_unit
+    if params.over_assignment is not None:
+        grid = np.array([float(params.over_assignment)])
     else:
-        at_quota = np.zeros(S)
+        grid = np.round(np.arange(1.0, params.max_over_assignment + 1e-9, 0.01), 2)
+    rows = []
+    for a in grid:
+        Qc = _round_unit(T * a, unit)
+        rq, _ = split_rep_quotas(largest_remainder(Qc, reg_target, unit), rb, params)
+        sh = (rep_paths_tot[:, real] >= rq[real][None, :] - 1e-9).mean(axis=1) if real.any() else np.zeros(1)
+        rows.append({"over_assignment": float(a), "quota": Qc, "rep_share_at_quota": float(sh.mean())})
+    tab = pd.DataFrame(rows)
+    mid = 0.5 * sum(params.healthy_share)
+    best = int(np.argmin(np.abs(tab["rep_share_at_quota"].to_numpy() - mid) + 1e-12 * np.arange(len(tab))))
+    return float(tab["over_assignment"].iloc[best]), tab
+
+
+def product_split(reg_target, sc: PlanScope, params: TargetParams) -> pd.DataFrame:
+    """Stage 5b: region x product-line targets by each region's product mix over the last
+    ``product_quarters`` complete quarters (net revenue; negative lines count, a product
+    with a negative total gets 0); largest remainder, so products sum to the region.
+
+    Returns ``region, product_line, mix_revenue, share, target`` (currency).
+    """
+    end = sc.as_of
+    start = (end + pd.Timedelta(days=1)) - pd.DateOffset(months=3 * params.product_quarters)
+    o = sc.orders[(sc.orders["order_date"] >= start) & (sc.orders["order_date"] <= end)]
+    mix = o.groupby(["region", "product_line"])["amount"].sum().clip(lower=0)
+    comp_mix = o.groupby("product_line")["amount"].sum().clip(lower=0)
+    rows = []
+    for g, r in enumerate(sc.regions):
+        m = mix.loc[r] if r in mix.index.get_level_values(0) else pd.Series(dtype=float)
+        if m.sum() <= 0:
+            m = comp_mix
+        if m.sum() <= 0 or len(m) == 0:
+            continue
+        t = largest_remainder(float(reg_target[g]), m.to_numpy(float), params.rounding_unit)
+        for pl, mv, tv in zip(m.index, m.to_numpy(float), t):
+            rows.append({"region": r, "product_line": str(pl), "mix_revenue": mv, "share": mv / m.sum(), "target": tv})
+    return pd.DataFrame(rows, columns=["region", "product_line", "mix_revenue", "share", "target"])
+
+
+def propose_targets(
+    data: SalesData,
+    dist: QuarterDistribution,
+    params: TargetParams,
+    *,
+    roster: pd.DataFrame | None = None,
+    vacancies: pd.DataFrame | None = None,
+    as_of=None,
+    funnel_rates: _funnel.FunnelRates | None = None,
+) -> TargetPlan:
+    """Propose the quarter's company, region, rep, product, month and week targets with their odds.
+
+    Stages: :func:`plan_scope` -> :func:`pipeline_increment` -> :func:`company_target` ->
+    :func:`split_regions` -> :func:`build_slots` / :func:`rep_basis` ->
+    :func:`choose_over_assignment` / :func:`split_rep_quotas` -> :func:`split_time` /
+    :func:`product_split` -> odds -> tables.
+
+    Parameters
+    ----------
+    data : SalesData
+        History: ``orders`` (required), ``customers`` (regions of orders), ``regions``
+        (maturity, market potential), ``reps`` (roster), ``opportunities`` +
+        ``stage_history`` (pipeline increment).
+    dist : QuarterDistribution
+        Sample paths of the plan quarter (company and region; rep paths give the reps'
+        own forecasts and odds).
+    params : TargetParams
+    roster : DataFrame, optional
+        Rep roster overriding ``data.reps``; planned hires and exits are rows with future dates.
+    vacancies : DataFrame, optional
+        Territories without a rep for the quarter: ``region, level`` (optional
+        ``former_rep``).  Default: detected from the roster and orders.
+    as_of : date-like, optional
+        Last day of history (default: the last order date).
+    funnel_rates : FunnelRates, optional
+        Stage win probabilities/durations for the pipeline increment.
+
+    Returns
+    -------
+    TargetPlan
+        ``params`` carries the over-assignment used (chosen when it was None).
+    """
+    if not isinstance(params, TargetParams):
+        raise ValueError(f"params: expected TargetParams, got {type(params).__name__}")
+    sc = plan_scope(data, dist, params, roster=roster, as_of=as_of)
+    incr, w_now, rho, rates = pipeline_increment(data, sc, params, funnel_rates)
+    comp_tot = sc.comp_paths.sum(axis=1)
+    ct = company_target(comp_tot, float(incr.sum()), float(sc.last_year.sum()), params)
+    T = ct["target"]
+    if ct["below_p50"] > 0:
+        sc.notes.append(f"the {ct['method']} target {T:,.0f} is {ct['below_p50']:,.0f} below the P50 forecast "
+                        f"{ct['forecast_p50']:,.0f} ({ct['below_p50'] / ct['forecast_p50']:.1%})")
+    rg = split_regions(T, sc, incr, params)
+    slots = build_slots(data, sc, params, vacancies, house="rep" in dist.levels)
+    rb = rep_basis(slots, sc, dist, params)
+    empty_house = [j for j, s_ in enumerate(slots) if s_["kind"] == "house_accounts" and not rb.own[j] > 0]
+    if empty_house:  # every account of the region has a current rep
+        slots = [s_ for j, s_ in enumerate(slots) if j not in empty_house]
+        rb = rep_basis(slots, sc, dist, params)
+    real = np.array([not s_["vacant"] for s_ in slots])
+    rep_paths_m = _q.rep_outcome_paths(sc.reg_paths, rb.slot_reg, rb.share_m, rb.own_paths,
+                                       rb.established, spread=params.rep_spread,
+                                       noise_sd=params.rep_noise_sd, seed=params.seed)
+    rep_tot = rep_paths_m.sum(axis=2)
+    oa, oa_grid = choose_over_assignment(T, rg["target"], rb, rep_tot, real, params)
+    params = replace(params, over_assignment=oa)
+    Qc = _round_unit(T * oa, params.rounding_unit)
+    reg_quota = largest_remainder(Qc, rg["target"], params.rounding_unit)
+    rep_quota, band_ok_r = split_rep_quotas(reg_quota, rb, params)
+    for g in np.where(~band_ok_r)[0]:
+        sc.notes.append(f"region {sc.regions[g]}: its quota cannot respect the band "
+                        f"{params.band_low:g}-{params.band_high:g} x own forecast; all its reps share one ratio")
+    tm = split_time(rg["target"], rep_quota, rb, sc, params)
+    products = product_split(rg["target"], sc, params)
+    odds = attainment(sc, ct, incr, rg["target"], reg_quota, rep_paths_m, rep_quota, tm, real, params)
+    return _plan_tables(params, sc, ct, rg, incr, w_now, rho, rates, slots, rb, rep_quota, reg_quota, Qc,
+                        band_ok_r, tm, odds, products, oa_grid)
+
+
+def attainment(sc: PlanScope, ct: dict, incr, reg_target, reg_quota, rep_paths_m, rep_quota, tm: dict,
+               real: np.ndarray, params: TargetParams) -> dict:
+    """Stage 6b: ``P(actual >= target)`` at every level and month, and the share of reps at quota.
+
+    Company and regions: bottom-up paths (forecast + pipeline increment, spread over the
+    months by the path's profile); reps: their outcome paths
+    (:func:`salesplan.targets_quota.rep_outcome_paths`).
+    """
+    comp = sc.comp_paths.sum(axis=1) + incr.sum()
+    reg = sc.reg_paths.sum(axis=2) + incr[None, :]
+    Qc = float(reg_quota.sum())
+    rep_tot = rep_paths_m.sum(axis=2)
+    at_quota = ((rep_tot[:, real] >= rep_quota[real][None, :] - 1e-9).mean(axis=1) if real.any()
+                else np.zeros(rep_tot.shape[0]))
+    m_frac = sc.reg_paths / np.clip(sc.reg_paths.sum(axis=2, keepdims=True), 1e-12, None)
+    reg_m = sc.reg_paths + incr[None, :, None] * np.where(sc.reg_paths.sum(axis=2, keepdims=True) > 0, m_frac, 1 / 3)
+    comp_m = sc.comp_paths + incr.sum() * sc.comp_paths / np.clip(sc.comp_paths.sum(axis=1, keepdims=True), 1e-12, None)
+    return {"p_comp_t": float(_odds(comp, ct["target"])), "p_comp_q": float(_odds(comp, Qc)),
+            "p_reg_t": _odds(reg, reg_target), "p_reg_q": _odds(reg, reg_quota),
+            "p_rep": _odds(rep_tot, rep_quota), "p_rep_m": _odds(rep_paths_m, tm["rep_month"]),
+            "rep_p50": np.median(rep_tot, axis=0),
+            "pc_t": _odds(comp_m, tm["reg_target_m"].sum(axis=0)), "pc_q": _odds(comp_m, tm["reg_quota_m"].sum(axis=0)),
+            "pr_t": _odds(reg_m, tm["reg_target_m"]), "pr_q": _odds(reg_m, tm["reg_quota_m"]),
+            "at_quota": at_quota}
+
+
+def _plan_tables(params, sc, ct, rg, incr, w_now, rho, rates, slots, rb, rep_quota, reg_quota, Qc, band_ok_r,
+                 tm, odds, products, oa_grid) -> TargetPlan:
+    """Stage 7: the plan's tables (see :class:`TargetPlan`)."""
+    lo_f, hi_f, hs = params.odds_low, params.odds_high, params.healthy_share
+    T, regions, real = ct["target"], sc.regions, np.array([not s_["vacant"] for s_ in slots])
+    at_quota = odds["at_quota"]
     share_mean = float(at_quota.mean())
-    hs = params.healthy_share
     band_ok = bool(hs[0] <= share_mean <= hs[1])
     if not band_ok:
-        notes.append(
-            f"expected share of reps at quota {share_mean:.0%} is outside the healthy band "
-            f"{hs[0]:.0%}-{hs[1]:.0%}: {'lower over-assignment or targets' if share_mean < hs[0] else 'quotas may be too soft'}")
-
-    # ---------------------------------------------------------------- tables
-    lo_f, hi_f = params.odds_low, params.odds_high
+        sc.notes.append(
+            f"expected share of reps at quota {share_mean:.0%} is outside the healthy band {hs[0]:.0%}-{hs[1]:.0%} "
+            f"at over-assignment {params.over_assignment:.2f}: "
+            f"{'the targets are high for this team' if share_mean < hs[0] else 'quotas may be too soft'}")
+    cur = params.currency_label
+    ly_total = ct["last_year"]
     company = pd.DataFrame([{
-        "quarter": params.quarter, "last_year": ly_total, "top_down": TD if TD is not None else np.nan,
-        "forecast": F_stat, "forecast_mean": float(comp_tot.mean()),
-        "forecast_p10": float(np.quantile(comp_tot, 0.1)), "forecast_p90": float(np.quantile(comp_tot, 0.9)),
-        "pipeline_increment": float(incr.sum()), "bottom_up": BU,
-        "gap": (TD - BU) if TD is not None else np.nan,
-        "gap_pct": ((TD - BU) / BU) if TD is not None and BU > 0 else np.nan,
-        "blend": params.blend if TD is not None else 0.0, "target": T,
+        "quarter": params.quarter, "currency": cur, "method": ct["method"], "last_year": ly_total,
+        "board_target": params.board_target if params.board_target is not None else np.nan,
+        "growth_goal": params.growth if params.growth is not None else np.nan,
+        "target_probability": params.target_probability,
+        "forecast_mean": ct["forecast_mean"], "forecast_p50": ct["forecast_p50"],
+        "forecast_p10": ct["forecast_p10"], "forecast_p90": ct["forecast_p90"],
+        "pipeline_increment": ct["pipeline_increment"], "bottom_up": ct["bottom_up"],
+        "stretch": ct["stretch"], "target": T, "below_p50": ct["below_p50"],
         "growth_vs_ly": (T / ly_total - 1) if ly_total > 0 else np.nan,
         "over_assignment": params.over_assignment, "quota": Qc,
-        "p_attain_target": p_comp_t, "p_attain_quota": p_comp_q,
-        "odds_flag": str(_flag(np.array(p_comp_t), lo_f, hi_f)),
+        "p_attain_target": odds["p_comp_t"], "p_attain_quota": odds["p_comp_q"],
+        "odds_flag": str(_flag(np.array(odds["p_comp_t"]), lo_f, hi_f)),
         "rep_share_at_quota": share_mean,
         "rep_share_p10": float(np.quantile(at_quota, 0.1)), "rep_share_p90": float(np.quantile(at_quota, 0.9)),
-        "share_band_ok": band_ok, "n_reps": int(real.sum()), "n_vacancies": int((~real).sum()),
+        "share_band_ok": band_ok, "n_reps": int(real.sum()),
+        "n_vacancies": int(sum(s_["vacant"] and s_["kind"] != "house_accounts" for s_ in slots)),
     }])
     n_real = np.array([sum(1 for s_ in slots if s_["region"] == r and not s_["vacant"]) for r in regions])
-    n_vac = np.array([sum(1 for s_ in slots if s_["region"] == r and s_["vacant"]) for r in regions])
+    ly = sc.last_year
     regions_df = pd.DataFrame({
-        "region": regions, "maturity": maturity, "market_potential": potential, "last_year": ly,
-        "forecast_mean": F_mean, "pipeline_now": w_now, "pipeline_increment": incr, "base": base,
-        "uplift_existing": up_ex, "uplift_new": up_new, "target_uncapped": raw,
-        "cap_min": lo, "cap_max": hi, "capped": capped, "target": reg_target,
-        "growth_vs_ly": np.where(ly > 0, reg_target / np.where(ly > 0, ly, 1) - 1, np.nan),
-        "quota": reg_quota, "p_attain_target": p_reg_t, "p_attain_quota": p_reg_q,
-        "odds_flag": _flag(p_reg_t, lo_f, hi_f), "n_reps": n_real, "n_vacancies": n_vac,
+        "region": regions, "currency": cur, "maturity": sc.maturity, "market_potential": sc.potential,
+        "last_year": ly, "forecast_mean": rg["forecast_mean"], "pipeline_now": w_now, "pipeline_increment": incr,
+        "base": rg["base"], "uplift_existing": rg["uplift_existing"], "uplift_new": rg["uplift_new"],
+        "target_uncapped": rg["target_uncapped"], "cap_min": rg["cap_min"], "cap_max": rg["cap_max"],
+        "capped": rg["capped"], "target": rg["target"],
+        "growth_vs_ly": np.where(ly > 0, rg["target"] / np.where(ly > 0, ly, 1) - 1, np.nan),
+        "quota": reg_quota, "p_attain_target": odds["p_reg_t"], "p_attain_quota": odds["p_reg_q"],
+        "odds_flag": _flag(odds["p_reg_t"], lo_f, hi_f), "n_reps": n_real,
+        "n_vacancies": np.array([sum(1 for s_ in slots if s_["region"] == r and s_["vacant"]
+                                     and s_["kind"] != "house_accounts") for r in regions]),
+        "band_feasible": band_ok_r,
     })
+    ratio = np.where(np.nan_to_num(rb.own) > 0, rep_quota / np.where(np.nan_to_num(rb.own) > 0, rb.own, 1), np.nan)
     reps_df = pd.DataFrame({
         "rep_id": [s_["rep_id"] for s_ in slots], "name": [s_["name"] for s_ in slots],
         "region": [s_["region"] for s_ in slots], "level": [s_["level"] for s_ in slots],
         "hire_date": pd.to_datetime([s_["hire_date"] for s_ in slots]),
         "exit_date": pd.to_datetime([s_["exit_date"] for s_ in slots]),
         "holder": [s_["holder"] for s_ in slots], "vacant": ~real,
-        "status": [s_["kind"] for s_ in slots], "ramp_avg": [s_["ramp_avg"] for s_ in slots],
-        "presence": [s_["presence"] for s_ in slots], "capacity": capm.sum(axis=1),
-        "quota": rep_quota, "p_attain_quota": p_rep, "odds_flag": _flag(p_rep, lo_f, hi_f),
+        "status": [s_["kind"] or ("no_book" if rb.established[j] and not np.nan_to_num(rb.own[j]) > 0 else "")
+                   for j, s_ in enumerate(slots)], "ramp_avg": [s_["ramp_avg"] for s_ in slots],
+        "presence": [s_["presence"] for s_ in slots], "capacity": rb.capm.sum(axis=1),
+        "history_quarters": rb.history_q, "established": rb.established, "currency": cur,
+        "own_forecast": rb.own, "recent_share": rb.recent, "capacity_share": rb.cap_share,
+        "expected_productivity": rb.e, "band_min": np.where(rb.established, rb.lo, np.nan),
+        "band_max": np.where(rb.established, rb.hi, np.nan),
+        "quota": rep_quota, "quota_vs_own_forecast": ratio,
+        "in_band": np.where(rb.established, (rep_quota >= rb.lo - params.rounding_unit) & (rep_quota <= rb.hi + params.rounding_unit), False),
+        "outcome_p50": odds["rep_p50"], "p_attain_quota": odds["p_rep"], "odds_flag": _flag(odds["p_rep"], lo_f, hi_f),
     })
-    # months
+    months_df, weeks_df = _time_tables(sc, slots, tm, odds)
+    smart = smart_check(company, regions_df, reps_df, params, target_exact=ct["target_exact"])
+    bridge = target_bridge(company, params.quarter, fiscal_label(sc.ly_q, params.fiscal_year_start_month))
+    assumptions = _assumptions(params, dict(
+        as_of=sc.as_of.date(), last_year_quarter=fiscal_label(sc.ly_q, params.fiscal_year_start_month),
+        quarter_months=fiscal_label(sc.q, params.fiscal_year_start_month, months=True),
+        last_year_revenue=ly_total, target_method=ct["method"], forecast_p50=ct["forecast_p50"],
+        pipeline_rho=rho, pipeline_increment=float(incr.sum()), bottom_up=ct["bottom_up"],
+        target_exact=ct["target_exact"], n_paths=sc.reg_paths.shape[0],
+        win_probability=(", ".join(f"{k}={v:.2f}" for k, v in rates.win_probability.items()) if rates is not None else ""),
+    ), sc.notes)
+    return TargetPlan(params, company, regions_df, reps_df, months_df, weeks_df, smart, assumptions,
+                      at_quota, tuple(sc.notes), products=products.assign(currency=cur), bridge=bridge.assign(currency=cur),
+                      over_assignment_grid=oa_grid)
+
+
+def _time_tables(sc: PlanScope, slots, tm: dict, odds: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage 7b: the months table (targets, quotas, odds) and the weeks table."""
+    months, regions = sc.months, sc.regions
     mrows = []
-    comp_t_m = reg_target_m.sum(axis=0)
-    comp_q_m = reg_quota_m.sum(axis=0)
-    pc_t = _odds(comp_paths, comp_t_m)
-    pc_q = _odds(comp_paths, comp_q_m)
+    comp_t_m, comp_q_m = tm["reg_target_m"].sum(axis=0), tm["reg_quota_m"].sum(axis=0)
     for k, m in enumerate(months):
-        mrows.append(("company", COMPANY, "", m, comp_t_m[k], comp_q_m[k], pc_t[k], pc_q[k]))
-    pr_t = _odds(reg_paths, reg_target_m)
-    pr_q = _odds(reg_paths, reg_quota_m)
+        mrows.append(("company", COMPANY, "", m, comp_t_m[k], comp_q_m[k], odds["pc_t"][k], odds["pc_q"][k]))
     for g, r in enumerate(regions):
         for k, m in enumerate(months):
-            mrows.append(("region", r, r, m, reg_target_m[g, k], reg_quota_m[g, k], pr_t[g, k], pr_q[g, k]))
+            mrows.append(("region", r, r, m, tm["reg_target_m"][g, k], tm["reg_quota_m"][g, k],
+                          odds["pr_t"][g, k], odds["pr_q"][g, k]))
     for j, s_ in enumerate(slots):
         for k, m in enumerate(months):
-            mrows.append(("rep", s_["rep_id"], s_["region"], m, np.nan, rep_month[j, k], np.nan, p_rep_m[j, k]))
+            mrows.append(("rep", s_["rep_id"], s_["region"], m, np.nan, tm["rep_month"][j, k], np.nan, odds["p_rep_m"][j, k]))
     months_df = pd.DataFrame(mrows, columns=["level", "entity", "region", "month", "target", "quota",
                                              "p_attain_target", "p_attain_quota"])
-    # weeks
-    dayw = _day_weights(months, params.weekday_weights)
-    wk_index = None
-    rep_w, reg_tw = [], []
-    for j in range(n_slots):
-        ex = _week_split(rep_month[j], months, dayw)
-        wk_index = ex.index
-        rep_w.append(largest_remainder(rep_quota[j], ex.to_numpy(), unit))
-    for g in range(R):
-        ex = _week_split(reg_target_m[g], months, dayw)
-        reg_tw.append(largest_remainder(reg_target[g], ex.to_numpy(), unit))
-    rep_w, reg_tw = np.array(rep_w), np.array(reg_tw)
-    reg_qw = np.array([rep_w[slot_reg == g].sum(axis=0) for g in range(R)])
     wrows = []
-    for k, w in enumerate(wk_index):
-        wrows.append(("company", COMPANY, "", w, reg_tw[:, k].sum(), reg_qw[:, k].sum()))
+    for k, w in enumerate(tm["wk_index"]):
+        wrows.append(("company", COMPANY, "", w, tm["reg_tw"][:, k].sum(), tm["reg_qw"][:, k].sum()))
         for g, r in enumerate(regions):
-            wrows.append(("region", r, r, w, reg_tw[g, k], reg_qw[g, k]))
+            wrows.append(("region", r, r, w, tm["reg_tw"][g, k], tm["reg_qw"][g, k]))
         for j, s_ in enumerate(slots):
-            wrows.append(("rep", s_["rep_id"], s_["region"], w, np.nan, rep_w[j, k]))
+            wrows.append(("rep", s_["rep_id"], s_["region"], w, np.nan, tm["rep_w"][j, k]))
     weeks_df = pd.DataFrame(wrows, columns=["level", "entity", "region", "week_start", "target", "quota"])
     weeks_df = weeks_df.sort_values(["level", "entity", "week_start"], key=lambda c: c.map(
         {"company": 0, "region": 1, "rep": 2}) if c.name == "level" else c, kind="stable").reset_index(drop=True)
-
-    smart = smart_check(company, regions_df, reps_df, params, target_exact=target_exact)
-    assumptions = _assumptions(params, dict(
-        as_of=as_of.date(), last_year_quarter=str(ly_q), last_year_revenue=ly_total,
-        top_down=TD, forecast_statistic=("mean" if p is None else f"quantile {1 - p:.2f}"),
-        forecast=F_stat, pipeline_rho=rho, pipeline_increment=float(incr.sum()), bottom_up=BU,
-        target_exact=target_exact, n_paths=S,
-        win_probability=(", ".join(f"{k}={v:.2f}" for k, v in rates.win_probability.items()) if rates is not None else ""),
-    ), notes)
-    return TargetPlan(params, company, regions_df, reps_df, months_df, weeks_df, smart, assumptions,
-                      at_quota, tuple(notes))
+    return months_df, weeks_df
 
 
 _PARAM_NOTES = {
-    "growth": "top-down growth over the same quarter last year",
-    "blend": "weight of top-down in the company target",
-    "over_assignment": "sum of quotas / company target",
+    "board_target": "the board's company target (wins when given)",
+    "growth": "company target = same quarter last year x (1 + growth), when no board target",
+    "target_probability": "probability rule: the company meets its target with this probability",
+    "floor_at_p50": "probability rule never below the P50 carry-on forecast",
+    "over_assignment": "sum of quotas / company target (chosen for the healthy band when empty)",
+    "band_low": "lowest quota / own forecast of an established rep",
+    "band_high": "highest quota / own forecast of an established rep",
+    "weight_own_forecast": "rep split: weight of the rep's own forecast",
+    "weight_recent": "rep split: weight of the rep's recent share of the region's sales",
+    "weight_capacity": "rep split: weight of capacity (level x ramp x days in post)",
+    "fiscal_year_start_month": "first month of the fiscal year",
+    "currency": "currency of every amount",
     "pipeline_rule": "pipeline counted on top of the forecast (no double counting)",
     "ramp_months": "linear ramp to full productivity (months)",
     "rounding_unit": "targets are multiples of this; largest-remainder splits reconcile exactly",
@@ -1448,16 +1851,20 @@ def smart_check(company: pd.DataFrame, regions: pd.DataFrame, reps: pd.DataFrame
 def default_scenarios(base: TargetParams) -> dict[str, TargetParams]:
     """``conservative`` / ``base`` / ``stretch`` variants of ``base``.
 
-    conservative: growth - 5 pts, over-assignment 1.05, target probability 0.7 (if set);
-    stretch: growth + 5 pts, over-assignment 1.15, target probability 0.45 (if set).
+    conservative: target probability ``max(p, 0.7)``, growth 5 points lower (if set),
+    over-assignment ``min(base, 1.05)`` (1.00 when chosen automatically); stretch: target
+    probability ``min(p, 0.45)``, growth 5 points higher (if set), over-assignment
+    ``max(base, 1.15)`` (1.15 when chosen automatically).  A board target is the same in all three.  Hence the conservative
+    company target and quota are never above the base ones, the stretch ones never below.
     """
     def shift(g, d):
         return None if g is None else max(g + d, -0.99)
 
-    cons = replace(base, growth=shift(base.growth, -0.05), over_assignment=max(1.0, 1.05),
-                   target_probability=None if base.target_probability is None else 0.7)
-    stre = replace(base, growth=shift(base.growth, 0.05), over_assignment=max(base.over_assignment, 1.15),
-                   target_probability=None if base.target_probability is None else 0.45)
+    oa = base.over_assignment
+    cons = replace(base, growth=shift(base.growth, -0.05), target_probability=max(base.target_probability, 0.7),
+                   over_assignment=1.0 if oa is None else min(oa, 1.05))
+    stre = replace(base, growth=shift(base.growth, 0.05), target_probability=min(base.target_probability, 0.45),
+                   over_assignment=1.15 if oa is None else max(oa, 1.15))
     return {"conservative": cons, "base": base, "stretch": stre}
 
 
@@ -1478,9 +1885,9 @@ def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Map
         plan = propose_targets(data, dist, prm, **kwargs)
         c = plan.company.iloc[0]
         d = {
-            "growth": prm.growth, "over_assignment": prm.over_assignment, "target_probability": prm.target_probability,
-            "top_down": c["top_down"], "bottom_up": c["bottom_up"], "gap": c["gap"],
-            "company_target": c["target"], "growth_vs_ly": c["growth_vs_ly"], "company_quota": c["quota"],
+            "growth": prm.growth, "over_assignment": c["over_assignment"],
+            "target_probability": prm.target_probability, "method": c["method"],
+            "forecast_p50": c["forecast_p50"], "bottom_up": c["bottom_up"], "company_target": c["target"], "growth_vs_ly": c["growth_vs_ly"], "company_quota": c["quota"],
             "p_attain_target": c["p_attain_target"], "p_attain_quota": c["p_attain_quota"],
             "rep_share_at_quota": c["rep_share_at_quota"], "share_band_ok": c["share_band_ok"],
             "regions_flagged": int((plan.regions["odds_flag"] != "").sum()),
@@ -1520,121 +1927,3 @@ def plan_funnel(plan: TargetPlan, data: SalesData, *, level: str = "rep",
     fp = _funnel.back_calculate(wt, rates, pipe, start=q.start_time.normalize(), end=q.end_time.normalize(),
                                 entity_col="rep_id" if level == "rep" else "region", funnel_share=funnel_share)
     return replace(plan, funnel=fp)
-
-
-# --------------------------------------------------------------------------- Excel
-
-_SHEET_NAMES = {"company": "Company", "regions": "Regions", "reps": "Reps", "months": "Months",
-                "weeks": "Weeks", "smart": "SMART", "assumptions": "Assumptions"}
-_PCT_HINTS = ("p_attain", "growth", "pct", "share", "odds", "probability", "conversion", "presence",
-              "ramp_avg", "completion", "deviation", "blend")
-_CUR_HINTS = ("target", "quota", "amount", "forecast", "last_year", "top_down", "bottom_up", "gap",
-              "pipeline", "revenue", "deal", "actual", "expected", "base", "uplift", "potential", "cap_min",
-              "cap_max", "contribution", "plan")
-
-
-def _fmt_for(col: str, dtype) -> str | None:
-    c = col.lower()
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "yyyy-mm-dd"
-    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-        return None
-    if c in ("over_assignment", "rep_noise_sd"):
-        return "0.00"
-    if any(h in c for h in _PCT_HINTS):
-        return "0.0%"
-    if any(h in c for h in _CUR_HINTS):
-        return "#,##0"
-    return None
-
-
-def write_plan_workbook(tables: Mapping[str, pd.DataFrame], path) -> str:
-    """Write the plan tables to an Excel workbook, atomically.
-
-    Sheets: Company, Regions, Reps, Months (+ Weeks, SMART and any other table given)
-    and Assumptions last.  Currency columns get ``#,##0``, probabilities/growth ``0.0%``,
-    dates ``yyyy-mm-dd``; header bold and frozen; column widths fitted.  The workbook is
-    written to a temporary file in the target folder and renamed over ``path``, so a
-    reader never sees a half-written file.
-
-    Parameters
-    ----------
-    tables : mapping name -> DataFrame
-        E.g. :meth:`TargetPlan.tables`.  Needs at least ``company``.
-    path : str or path-like
-
-    Returns
-    -------
-    str
-        The path written.
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-
-    if not isinstance(tables, Mapping) or "company" not in tables:
-        raise ValueError("write_plan_workbook: tables must be a mapping with at least 'company'")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"write_plan_workbook: folder {folder!r} does not exist")
-    wb = Workbook()
-    wb.remove(wb.active)
-    order = [k for k in ("company", "regions", "reps", "months", "weeks", "smart") if k in tables]
-    order += [k for k in tables if k not in order and k != "assumptions"]
-    if "assumptions" in tables:
-        order.append("assumptions")
-    used = set()
-    for key in order:
-        df = tables[key]
-        if df is None:
-            continue
-        name = _SHEET_NAMES.get(key, str(key).replace("_", " ").title())[:31]
-        for ch in "[]:*?/\\":
-            name = name.replace(ch, "-")
-        base, i = name, 2
-        while name in used:
-            name = f"{base[:28]}-{i}"
-            i += 1
-        used.add(name)
-        ws = wb.create_sheet(name)
-        df = df.reset_index(drop=True)
-        ws.append([str(c) for c in df.columns])
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-            cell.fill = PatternFill("solid", fgColor="DDEBF7")
-        for rec in df.itertuples(index=False):
-            row = []
-            for v in rec:
-                if isinstance(v, (pd.Timestamp,)):
-                    v = None if pd.isna(v) else v.to_pydatetime()
-                elif isinstance(v, (np.bool_,)):
-                    v = bool(v)
-                elif isinstance(v, (np.integer,)):
-                    v = int(v)
-                elif isinstance(v, (np.floating, float)):
-                    v = None if not np.isfinite(v) else float(v)
-                elif v is None or (not isinstance(v, str) and pd.isna(v)):
-                    v = None
-                elif not isinstance(v, (str, int, float, bool)):
-                    v = str(v)
-                row.append(v)
-            ws.append(row)
-        for j, col in enumerate(df.columns, start=1):
-            fmt = _fmt_for(str(col), df[col].dtype)
-            letter = ws.cell(row=1, column=j).column_letter
-            if fmt:
-                for (cell,) in ws.iter_rows(min_row=2, max_row=ws.max_row, min_col=j, max_col=j):
-                    cell.number_format = fmt
-            width = max([len(str(col))] + [len(str(x)) for x in df[col].head(200).tolist()]) + 2
-            ws.column_dimensions[letter].width = min(max(width, 8), 60)
-        ws.freeze_panes = "A2"
-    fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".xlsx", dir=folder)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path

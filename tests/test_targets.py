@@ -12,6 +12,7 @@ from scipy import stats
 
 from salesplan.data.schema import SalesData
 from salesplan.funnel import FunnelRates
+from salesplan.reports.workbook import write_plan_workbook
 from salesplan.targets import (
     QuarterDistribution,
     TargetParams,
@@ -22,7 +23,6 @@ from salesplan.targets import (
     quarter_paths_from_forecast,
     ramp_factor,
     rep_capacity,
-    write_plan_workbook,
 )
 
 MONTHS = pd.date_range("2027-01-01", periods=3, freq="MS")
@@ -103,7 +103,8 @@ def test_ramp_exit_capacity_hand_example():
 def test_totals_reconcile_at_every_level_and_vacancies():
     data = _toy()
     dist = _dist(season=(0.3, 0.3, 0.4))
-    prm = TargetParams(quarter="2027Q1", growth=0.05, blend=0.5, pipeline_rule="none", rounding_unit=100)
+    prm = TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none", rounding_unit=100,
+                       over_assignment=1.10)
     plan = propose_targets(data, dist, prm)
     c = plan.company.iloc[0]
     reg, reps, mo, wk = plan.regions, plan.reps, plan.months, plan.weeks
@@ -175,19 +176,24 @@ def test_region_without_rep_held_by_manager_and_explicit_vacancies():
         propose_targets(data, _dist(), prm, vacancies=pd.DataFrame({"region": ["Z"], "level": ["junior"]}))
 
 
-def test_top_down_bottom_up_blend_hand_example():
+def test_growth_target_hand_example_and_below_p50_is_reported():
     data = _toy()
     dist = _dist()
-    # LY quarter 2026Q1: 90 days x (1000+500+300+700) = 225,000; growth 10% -> TD = 247,500
-    prm = TargetParams(quarter="2027Q1", growth=0.10, blend=0.25, pipeline_rule="none")
+    # LY quarter 2026Q1: 90 days x (1000+500+300+700) = 225,000; growth 10% -> 247,500
+    prm = TargetParams(quarter="2027Q1", growth=0.10, pipeline_rule="none")
     plan = propose_targets(data, dist, prm)
     c = plan.company.iloc[0]
     assert c["last_year"] == pytest.approx(225_000.0)
-    assert c["top_down"] == pytest.approx(247_500.0)
-    mean = dist.totals("company")["total"].mean()
-    assert c["bottom_up"] == pytest.approx(mean)
-    assert c["gap"] == pytest.approx(247_500.0 - mean)
-    assert c["target"] == round((0.25 * 247_500 + 0.75 * mean) / 100) * 100
+    assert c["method"] == "growth" and c["target"] == 247_500.0
+    # the paths' P50 is ~240,000 (150k + 90k): the growth target lies above it
+    assert c["below_p50"] == 0.0
+    low = propose_targets(data, dist, TargetParams(quarter="2027Q1", growth=-0.20, pipeline_rule="none",
+                                                   min_growth=-0.5))
+    cl = low.company.iloc[0]
+    # 225,000 x 0.8 = 180,000, below the P50 by P50 - 180,000 (about 60,000), and a note says so
+    p50 = float(np.median(dist.totals("company")["total"]))
+    assert cl["target"] == 180_000.0 and cl["below_p50"] == pytest.approx(p50 - 180_000.0)
+    assert any("below the P50" in n for n in low.notes)
 
 
 def test_pipeline_new_customers_rule_counts_only_new_accounts():
@@ -213,7 +219,7 @@ def test_attainment_odds_calibrated_on_known_process():
     # region quarter totals ~ N(mu, sd) independent: company ~ N(240k, sqrt(15k^2+12k^2))
     S = 4000
     dist = _dist(S=S, seed=3)
-    prm = TargetParams(quarter="2027Q1", growth=None, blend=0.0, target_probability=0.6,
+    prm = TargetParams(quarter="2027Q1", growth=None, target_probability=0.6, floor_at_p50=False,
                        pipeline_rule="none", rounding_unit=100)
     plan = propose_targets(_toy(), dist, prm)
     c = plan.company.iloc[0]
@@ -264,7 +270,7 @@ def test_attainment_odds_calibrated_on_demo_company_truth(demo):
         train = np.setdiff1d(np.arange(S), test_idx)
         dist = QuarterDistribution.from_arrays(
             MONTHS, regions={r: paths[train, i, :] for i, r in enumerate(regions)})
-        prm = TargetParams(quarter="2027Q1", growth=None, blend=0.0, target_probability=0.6,
+        prm = TargetParams(quarter="2027Q1", growth=None, target_probability=0.6, floor_at_p50=False,
                            pipeline_rule="none")
         plan = propose_targets(company.data, dist, prm)
         t = plan.company.iloc[0]["target"]
@@ -287,8 +293,12 @@ def test_bad_parameters_raise_clear_errors():
         TargetParams(quarter="2027Q1", over_assignment=0.9)
     with pytest.raises(ValueError, match="quarter"):
         TargetParams(quarter="2027Q5")
-    with pytest.raises(ValueError, match="blend"):
-        TargetParams(quarter="2027Q1", blend=1.5)
+    with pytest.raises(ValueError, match=r"board_target=-5"):
+        TargetParams(quarter="2027Q1", board_target=-5)
+    with pytest.raises(ValueError, match=r"band_low=1.2"):
+        TargetParams(quarter="2027Q1", band_low=1.2)
+    with pytest.raises(ValueError, match=r"fiscal_year_start_month=13"):
+        TargetParams(quarter="2027Q1", fiscal_year_start_month=13)
     with pytest.raises(ValueError, match="min_growth"):
         TargetParams(quarter="2027Q1", min_growth=0.5, max_growth=0.1)
     with pytest.raises(ValueError, match="level_weights"):
@@ -305,7 +315,7 @@ def test_bad_parameters_raise_clear_errors():
                                               regions={"A": np.ones((5, 3))})
         propose_targets(data, d19, TargetParams(quarter="2019Q1"))
     with pytest.raises(ValueError, match="caps are infeasible"):
-        propose_targets(data, dist, TargetParams(quarter="2027Q1", growth=3.0, blend=1.0, max_growth=0.1))
+        propose_targets(data, dist, TargetParams(quarter="2027Q1", growth=3.0, max_growth=0.1))
     with pytest.raises(ValueError, match="unknown region"):
         propose_targets(data, QuarterDistribution.from_arrays(MONTHS, regions={"Z": np.ones((5, 3))}),
                         TargetParams(quarter="2027Q1"))
@@ -313,7 +323,7 @@ def test_bad_parameters_raise_clear_errors():
 
 def test_odds_flags_smart_and_rep_share():
     data = _toy()
-    prm = TargetParams(quarter="2027Q1", growth=0.5, blend=1.0, pipeline_rule="none", max_growth=2.0)
+    prm = TargetParams(quarter="2027Q1", growth=0.5, pipeline_rule="none", max_growth=2.0)
     plan = propose_targets(data, _dist(), prm)
     c = plan.company.iloc[0]
     assert c["p_attain_target"] < 0.30 and c["odds_flag"] == "stretch"
@@ -322,7 +332,7 @@ def test_odds_flags_smart_and_rep_share():
     assert sm["relevant"].all() and sm["specific"].all() and sm["time_bound"].all()
     # a very stretched plan: few reps reach quota, outside the 55-70% band
     assert c["rep_share_at_quota"] < 0.55 and not c["share_band_ok"]
-    easy = propose_targets(data, _dist(), TargetParams(quarter="2027Q1", growth=-0.5, blend=1.0,
+    easy = propose_targets(data, _dist(), TargetParams(quarter="2027Q1", growth=-0.5,
                                                        pipeline_rule="none", min_growth=-0.9))
     assert easy.company.iloc[0]["odds_flag"] == "sandbag"
 
@@ -354,7 +364,8 @@ def test_scenarios_and_workbook(tmp_path):
     write_plan_workbook(plan.tables(), path)
     from openpyxl import load_workbook
     wb = load_workbook(path)
-    assert wb.sheetnames[:4] == ["Company", "Regions", "Reps", "Months"] and wb.sheetnames[-1] == "Assumptions"
+    assert wb.sheetnames[:6] == ["Company", "Bridge", "Regions", "Reps", "Products", "Months"]
+    assert wb.sheetnames[-1] == "Assumptions"
     ws = wb["Company"]
     hdr = [c.value for c in ws[1]]
     assert ws.cell(row=2, column=hdr.index("target") + 1).value == plan.company.iloc[0]["target"]

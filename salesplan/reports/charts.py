@@ -41,6 +41,7 @@ __all__ = [
     "show",
     "to_png",
     "warn_if_tofu",
+    "waterfall_chart",
 ]
 
 #: Preferred CJK fonts, first available wins.
@@ -253,6 +254,40 @@ def bar_chart(
         pct_axis(val_axis)
     if k > 1:
         fig.legend(loc="outside right upper", frameon=False)
+    return fig
+
+
+def waterfall_chart(
+    steps: pd.DataFrame,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    size=(8.0, 4.0),
+) -> Figure:
+    """A waterfall (bridge): totals as full bars, changes as floating bars.
+
+    ``steps`` has columns ``step`` (label), ``kind`` (``"total"`` or ``"change"``) and
+    ``amount`` (money): a total bar stands on 0 and resets the running sum; a change bar
+    floats from the running sum (up: blue-green, down: orange).  The value axis is money.
+    """
+    need = {"step", "kind", "amount"}
+    if not need <= set(steps.columns):
+        raise ValueError(f"waterfall_chart: steps need columns {sorted(need)}")
+    fig, ax = new_figure(title, xlabel, ylabel, size=size)
+    run = 0.0
+    labels = []
+    for i, r in enumerate(steps.itertuples(index=False)):
+        v = float(r.amount)
+        if r.kind == "total":
+            ax.bar(i, v, color=PALETTE[0], width=0.6)
+            run = v
+        else:
+            ax.bar(i, v, bottom=run, color=PALETTE[2] if v >= 0 else PALETTE[5], width=0.6)
+            run += v
+        labels.append(str(r.step))
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    money_axis(ax.yaxis)
     return fig
 
 
