@@ -48,7 +48,7 @@ def test_params_lists_each_parameter_with_its_default_and_meaning():
     assert result.exit_code == 0, result.output
     assert result.output.startswith("04_quarterly_targets\n")
     assert "  target_probability = 0.6\n" in result.output
-    assert "the target is the one the company meets with this probability" in result.output
+    assert "without board number or growth" in result.output
     bad = CliRunner().invoke(app, ["params", "4x", "--notebooks-dir", str(nbs)])
     assert bad.exit_code == 1 and "not found" in bad.output
 
