@@ -51,6 +51,7 @@ __all__ = [
     "scored_pipeline",
     "stage_baseline",
     "stuck_deals",
+    "training_snapshots",
 ]
 
 NUMERIC_FEATURES = ("age_ratio", "log_amount", "rep_win_rate", "customer_wins",
