@@ -25,7 +25,12 @@ import time
 import numpy as np
 import pandas as pd
 
-from salesplan.pipeline import PipelineParams, evaluate_holdout, expected_pipeline_value, scored_pipeline
+from salesplan.pipeline import (
+    PipelineParams,
+    evaluate_holdout,
+    expected_pipeline_value,
+    scored_pipeline,
+)
 from salesplan.synthetic import generate
 
 

@@ -143,8 +143,9 @@ def opportunity_snapshots(data: SalesData, dates, *, label_cutoff=None,
     dates : sequence of date-like
         Snapshot dates.
     norm_days : array of K floats, optional
-        Mean days per stage (default: :func:`salesplan.funnel.estimate_rates` at the
-        first snapshot date... the last one).
+        Mean days per stage (default: the durations of
+        :func:`salesplan.funnel.estimate_rates` on the data known at the last snapshot
+        date).
 
     Returns
     -------
@@ -533,9 +534,9 @@ def scored_pipeline(data: SalesData, as_of=None, params: PipelineParams = Pipeli
     out["stuck"] = out["days_in_stage"] > params.stuck_ratio * out["stage_norm_days"]
     out["p_win"] = model.predict_proba(snap.reset_index())[:, 1]
     out["p_stage"] = out["stage"].map(rates.win_probability).to_numpy(float)
-    w = _funnel.weighted_pipeline(out, rates, as_of, horizon_end)
-    out["in_horizon"] = (w.to_numpy() > 0) | ((out["amount"] * out["p_stage"]).to_numpy() == 0)
-    out["in_horizon"] &= w.to_numpy() > 0
+    w = _funnel.weighted_pipeline(out.assign(amount=1.0), rates, as_of, horizon_end)
+    # timing only: the stage-average weight of a unit amount (P_win > 0 for every stage)
+    out["in_horizon"] = w.to_numpy() > 0
     out["expected_value"] = out["amount"] * out["p_win"]
     out["expected_in_horizon"] = out["expected_value"] * out["in_horizon"]
     return out

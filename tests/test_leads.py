@@ -9,8 +9,13 @@ import pytest
 
 from salesplan.data import validate
 from salesplan.data.schema import SalesData
-from salesplan.leads import (BANTParams, LeadConversionModel, bant_score, conversion_rates,
-                             leads_to_work_first)
+from salesplan.leads import (
+    BANTParams,
+    LeadConversionModel,
+    bant_score,
+    conversion_rates,
+    leads_to_work_first,
+)
 from salesplan.synthetic import generate
 
 

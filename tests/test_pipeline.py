@@ -12,9 +12,15 @@ import pytest
 
 from salesplan import funnel
 from salesplan.data.schema import SalesData
-from salesplan.pipeline import (PipelineParams, calibration_table, evaluate_holdout,
-                                expected_pipeline_value, opportunity_snapshots,
-                                pipeline_value_paths, scored_pipeline)
+from salesplan.pipeline import (
+    PipelineParams,
+    calibration_table,
+    evaluate_holdout,
+    expected_pipeline_value,
+    opportunity_snapshots,
+    pipeline_value_paths,
+    scored_pipeline,
+)
 from salesplan.synthetic import generate
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03b_pipeline.ipynb"
