@@ -93,11 +93,12 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Run the notebooks in file order (01 -> 05), then the tests that read their store."""
+    """Run the notebooks in file order (01 -> 05), then the tests that read their store;
+    this group goes first (it is the longest: the other worker takes the unit tests)."""
     notebooks = [i for i in items if _is_notebook_item(i)]
     after = [i for i in items if i.path.name == SNAPSHOT_TESTS]
     rest = [i for i in items if not _is_notebook_item(i) and i not in after]
-    items[:] = rest + sorted(notebooks, key=lambda i: str(i.path)) + after
+    items[:] = sorted(notebooks, key=lambda i: str(i.path)) + after + rest
     config.stash[_NOTEBOOKS_COLLECTED] = bool(notebooks)
 
 

@@ -92,3 +92,10 @@ def test_plan_table_comparison_of_small_differences_and_standard_errors():
     assert compare_tables(se.assign(rel_se_a=1.2633131281657692), se) == []
     assert compare_tables(se.assign(rel_se_a=1.2633144 * (1 + 1e-4)), se)
     assert compare_tables(se.assign(quota=1000.0 * (1 + 2e-6)), se)  # plan numbers keep 1e-6
+
+
+def test_small_members_of_a_large_column_carry_the_column_noise():
+    paths = pd.DataFrame({"value": [5_000_000.0, 716.5563623408307]})
+    assert compare_tables(paths.assign(value=[5_000_000.0, 716.5554785422646]), paths) == []
+    assert compare_tables(paths.assign(value=[5_000_000.0, 716.5563623 * (1 + 1e-4)]), paths)
+    assert compare_tables(paths.assign(value=[5_000_000.0 * (1 + 1e-4), 716.5563623408307]), paths)

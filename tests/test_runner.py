@@ -607,8 +607,26 @@ def test_partial_rerun_reruns_downstream_and_keeps_a_complete_latest(tmp_path):
 def test_notebook_names_by_unique_prefix_with_clear_errors(tmp_path):
     nbs = tmp_path / "notebooks"
     _four_step_plan(nbs)
+    make_notebook(nbs / "03b_pipeline.ipynb", ["print('pipeline')"], title="Pipeline")
     assert [p.stem for p in discover_notebooks(nbs, ["03"])] == ["03_targets"]
+    assert [p.stem for p in discover_notebooks(nbs, ["03b"])] == ["03b_pipeline"]
     with pytest.raises(FileNotFoundError, match=r"ambiguous: \['01_data', '02_forecast'"):
         discover_notebooks(nbs, ["0"])
     with pytest.raises(FileNotFoundError, match="did you mean '03_targets'"):
         discover_notebooks(nbs, ["03_target"[:-1] + "x"])
+
+
+def test_styled_table_headers_in_words_and_whole_numbers_without_decimals():
+    from salesplan.reports.format import column_label
+
+    assert column_label("abc_class") == "ABC class"
+    assert column_label("need_fte") == "Need FTE"
+    assert column_label("mean_pd") == "Mean PD"
+    assert column_label("region") == "Region"
+    assert column_label("P(churn)") == "P(churn)" and column_label("revenue 12m") == "revenue 12m"
+    df = pd.DataFrame({"abc_class": ["A", "B"], "need_fte": [8.0, 2.0], "mean_pd": [0.0123, 0.5]})
+    t = styled_table(df, labels={"mean_pd": "mean probability of default"})
+    header = repr(t).splitlines()[0].split()
+    assert header == ["ABC", "class", "Need", "FTE", "mean", "probability", "of", "default"]
+    assert repr(t).splitlines()[1].split() == ["A", "8", "0.01"]  # 8.00 -> 8; 0.0123 -> 0.01
+    assert ">Need FTE</th>" in t.to_html() and ">need_fte<" not in t.to_html()

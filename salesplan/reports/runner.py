@@ -242,6 +242,9 @@ def _find_notebook(folder: Path, name: str | Path) -> Path:
             return candidate.resolve()
     stems = sorted(q.stem for q in folder.glob("*.ipynb") if not q.name.startswith("."))
     matches = [s for s in stems if s.startswith(str(name))]
+    whole = [s for s in matches if s.startswith(f"{name}_")]  # "03" -> 03_x, not 03b_y
+    if len(whole) == 1:
+        matches = whole
     if len(matches) == 1:
         return (folder / f"{matches[0]}.ipynb").resolve()
     if matches:
@@ -513,7 +516,7 @@ def _carry_over(out: Path, tmp: Path, ran: Sequence[NotebookResult], *, period: 
         return []
     info = json.loads((prev / "run.json").read_text("utf-8"))
     if info.get("period") != period or info.get("source") != source:
-        return []
+        return []  # another plan: nothing to carry (the caller says so)
     headlines = json.loads((prev / "headlines.json").read_text("utf-8"))
     ran_names = {r.name for r in ran}
     every = {p.stem: p for p in discover_notebooks(folder)}
@@ -546,6 +549,44 @@ def _upstream_closure(name: str, every: Mapping[str, Path]) -> set[str]:
                 seen.add(d)
                 stack.append(d)
     return seen
+
+
+def _default_source(declared: Mapping[str, Mapping], folder: Path, secrets) -> str | None:
+    """The ``source`` default of the notebooks, resolved from their folder (redacted)."""
+    import ast
+
+    from salesplan.reports import resolve_url
+
+    for params in declared.values():
+        text = params.get("source", {}).get("default")
+        if text:
+            try:
+                return redact(resolve_url(str(ast.literal_eval(text)), start=folder), secrets)
+            except (ValueError, SyntaxError):
+                return None
+    return None
+
+
+def _last_durations(out: Path, names: Sequence[str]) -> dict[str, float]:
+    """Seconds each notebook took in the latest run (for the progress ETA)."""
+    prev = _latest_run_dir(out)
+    if prev is None:
+        return {}
+    try:
+        info = json.loads((prev / "run.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {nb["name"]: float(nb["seconds"]) for nb in info.get("notebooks", [])
+            if nb.get("name") in names and nb.get("carried_from") is None and "seconds" in nb}
+
+
+def _eta(started: float, finished: set[str], last: Mapping[str, float], jobs: int) -> str:
+    """'; 12 s elapsed, about 20 s to go' from the last run's durations ('' without)."""
+    elapsed = time.monotonic() - started
+    left = [sec for name, sec in last.items() if name not in finished]
+    if not last or not left:
+        return f"; {elapsed:.0f} s elapsed"
+    return f"; {elapsed:.0f} s elapsed, about {sum(left) / min(jobs, len(left)):.0f} s to go"
 
 
 def _index_rank(notebook: Path) -> int | None:
@@ -755,6 +796,8 @@ def run_plan(
     if partial and downstream:
         paths = downstream_of(paths)
     declared = {p.stem: _declared_parameters(p) for p in paths}
+    if safe_source is None:  # show (and match runs by) the notebooks' own default source
+        shown_source = _default_source(declared, paths[0].parent, secrets) or shown_source
     # a parameters file may serve every notebook even when only some run: judge names
     # against all notebooks of the folder(s) involved
     siblings = {q for p in paths for q in p.parent.glob("*.ipynb") if q.stem not in declared}
@@ -798,6 +841,8 @@ def run_plan(
     started = time.monotonic()
     numbered = {p.stem: i for i, p in enumerate(paths, 1)}
     ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")  # the kernels' Unix sockets
+    last_seconds = _last_durations(out, [p.stem for p in paths])
+    finished_names: set[str] = set()
 
     def execute(path: Path) -> NotebookResult:
         """Run one notebook in its own kernel; raise _NotebookFailed on any error."""
@@ -805,7 +850,8 @@ def run_plan(
         step = f"[{numbered[name]}/{len(paths)}] {name}"
         nb_params = {k: v for k, v in merged.items() if k in declared[name]}
         out_nb = tmp / f"{name}.ipynb"
-        note(f"{step} ...")
+        note(f"{step} ..." + (f" (took {last_seconds[name]:.0f} s last time)"
+                               if name in last_seconds else ""))
         t0 = time.monotonic()
         # each kernel gets its own environment: notebooks may run side by side
         km = _EnvKernelManager(
@@ -859,7 +905,8 @@ def run_plan(
         index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
         html = export_html(executed, tmp / f"{name}.html", index_href="index.html",
                            caption=f"Sales plan {run_period} · run {run_id}")
-        note(f"{step} ok ({seconds:.1f} s)")
+        finished_names.add(name)
+        note(f"{step} ok ({seconds:.1f} s)" + _eta(started, finished_names, last_seconds, jobs))
         return NotebookResult(
             name=name, title=title, notebook=out_nb, html=html, seconds=round(seconds, 1),
             parameters=nb_params, headlines=extract_headlines(executed),
@@ -885,6 +932,9 @@ def run_plan(
     if partial:
         carried = _carry_over(out, tmp, results, period=run_period, source=shown_source,
                               folder=paths[0].parent)
+        if not carried:
+            note("nothing carried over: the latest run is of another period or source "
+                 "(or there is none); latest shows only this run's reports")
         for c in carried:
             note(f"carried over: {c.name} from run {c.carried_from}"
                  + (" (STALE: a notebook it reads was re-run)" if c.stale else ""))

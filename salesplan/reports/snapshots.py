@@ -25,9 +25,11 @@ __all__ = ["ATOL", "DIAGNOSTIC_RTOL", "RTOL", "compare_tables", "dump_store", "l
 #: last-bit float differences between CPUs produce (~1e-12), far below a real change
 #: (a 0.01% change of any value fails).
 RTOL = 1e-6
-#: Absolute tolerance, in the column's own unit: values that are small differences of
-#: large quantities (a regret of 4.6e-06 on a margin of ~1) carry the large quantity's
-#: rounding noise (~1e-11 seen between BLAS kernels), not a relative 1e-6 of their own.
+#: Absolute tolerance: ``ATOL * max(1, largest |value| of the column)``.  Values that are
+#: small differences of large quantities (a regret of 4.6e-06 on a margin of ~1), or small
+#: members of a column of large ones (a rep's sample path of 716 beside company paths of
+#: millions: 1.2e-6 relative seen between BLAS kernels and thread schedules), carry the
+#: noise of the large quantity, not a relative 1e-6 of their own.
 ATOL = 1e-9
 #: Standard errors of fitted parameters (columns ``se``, ``*_se``, ``se_*``, ``rel_se*``)
 #: are diagnostics of ill-identified fits and move ~1e-6 relative between BLAS kernels
@@ -90,8 +92,9 @@ def compare_tables(actual: pd.DataFrame, expected: pd.DataFrame, *, rtol: float 
     """Differences between a plan table and its snapshot, one line each (empty = equal).
 
     Shape, column names and the values of text, date and boolean columns must be equal;
-    numbers must agree within ``|a - b| <= rtol * max(|a|, |b|) + ATOL`` (``rtol`` is
-    :data:`DIAGNOSTIC_RTOL` for standard-error columns); NaN only equals NaN.
+    numbers must agree within ``|a - b| <= rtol * max(|a|, |b|) + ATOL * max(1, scale)``,
+    ``scale`` the column's largest absolute value (``rtol`` is :data:`DIAGNOSTIC_RTOL` for
+    standard-error columns); NaN only equals NaN.
     """
     actual, expected = _plain(actual), _plain(expected)
     if list(actual.columns) != list(expected.columns):
@@ -105,9 +108,11 @@ def compare_tables(actual: pd.DataFrame, expected: pd.DataFrame, *, rtol: float 
                 and not pd.api.types.is_bool_dtype(a):
             av, ev = a.to_numpy(float), e.to_numpy(float)
             tol = max(rtol, DIAGNOSTIC_RTOL) if _DIAGNOSTIC.match(str(col)) else rtol
+            finite = np.abs(ev[np.isfinite(ev)])
+            atol = ATOL * max(1.0, float(finite.max()) if finite.size else 1.0)
             both_nan = np.isnan(av) & np.isnan(ev)
             with np.errstate(invalid="ignore"):
-                close = np.abs(av - ev) <= tol * np.maximum(np.abs(av), np.abs(ev)) + ATOL
+                close = np.abs(av - ev) <= tol * np.maximum(np.abs(av), np.abs(ev)) + atol
             bad = ~(close | both_nan | (av == ev))
         else:
             bad = ~((a.astype(str) == e.astype(str)) | (a.isna() & e.isna())).to_numpy()
