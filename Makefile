@@ -72,6 +72,9 @@ bench-allocation: $(STAMP)
 bench-targets: $(STAMP)
 	$(BIN)/python benchmarks/targets_calibration.py
 
+bench-pipeline: $(STAMP)
+	$(BIN)/python benchmarks/pipeline_scoring.py --seeds 20 --quarters 4 --cal-seeds 5
+
 # scale 1 and 10, local vs Dask: 15-20 minutes, not part of `bench`
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/scale.py --scales 1 10 --dask

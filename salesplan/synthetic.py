@@ -406,6 +406,25 @@ class GroundTruth:
         ``order_value_shape`` (p), ``order_value_sigma`` (log-sd of mean order values).
     activity_rates : pandas.DataFrame
         Segment x kind: activities per alive customer-month.
+    leads : pandas.DataFrame
+        One row per lead: ``lead_id``, ``conversion_probability`` (true P(lead ->
+        opportunity) from its source and BANT answers).
+    lead_intercept : float
+        Log-odds of conversion of a ``web`` lead answering "no" to every BANT item.
+    bant_log_odds : pandas.DataFrame
+        ``item``, ``level`` ("yes", "unknown"), ``log_odds``: the additive effect on the
+        conversion log-odds against the answer "no" (the same for every rep and source).
+    lead_source_log_odds : pandas.Series
+        Source -> additive conversion log-odds against ``web``.
+    win_intercept : float
+        Log-odds of winning for an opportunity whose lead answered no "yes".
+    bant_win_log_odds : pandas.Series
+        BANT item -> additive win log-odds of a "yes" on the opportunity's lead.  With
+        the stage process unchanged, ``logit P(win | in stage k, lead) = c_k + sum
+        gamma_i [yes_i]``: stage and lead answers are the only true predictors of a win.
+    opportunity_fate : pandas.DataFrame
+        ``opportunity_id``, ``won`` (eventual outcome, also for deals still open at
+        ``as_of``), ``close_date`` (eventual close; after ``as_of`` for open deals).
     expected_revenue : pandas.DataFrame
         ``region``, ``month``, ``first_order_revenue``, ``baseline_revenue`` (expected
         repeat-purchase revenue without marketing), ``marketing_revenue`` (incremental
@@ -437,6 +456,13 @@ class GroundTruth:
     purchase_process: dict
     activity_rates: pd.DataFrame
     expected_revenue: pd.DataFrame
+    leads: pd.DataFrame | None = None
+    lead_intercept: float = float("nan")
+    bant_log_odds: pd.DataFrame | None = None
+    lead_source_log_odds: pd.Series | None = None
+    win_intercept: float = float("nan")
+    bant_win_log_odds: pd.Series | None = None
+    opportunity_fate: pd.DataFrame | None = None
 
     def response(self, region, monthly_spend):
         """True incremental gross margin of marketing spend.
@@ -1087,7 +1113,7 @@ def generate(
     )
 
     # ---------------------------------------------------------------- opportunities
-    opps, hist = _opportunities(
+    opps, hist, opp_fate = _opportunities(
         rng["opportunities"], st, cust, starts, ends, win_hi, maturity, rep_ids, cust_ids
     )
 
@@ -1095,6 +1121,9 @@ def generate(
     activities = _activities(
         rng["activities"], st, cust, seg, starts, ends, start_day, win_hi, rep_ids, cust_ids
     )
+
+    # ---------------------------------------------------------------- leads (own stream)
+    leads, lead_truth = _leads(seed, opps, opp_fate, start_day, as_of_day)
 
     # ---------------------------------------------------------------- names and tables
     rn = rng["names"]
@@ -1166,6 +1195,7 @@ def generate(
         marketing_spend=marketing,
         stages=DEFAULT_STAGES,
         notes=(f"synthetic demo company (seed={seed}, scale={scale}, locale={locale})",),
+        leads=leads,
     ).coerced()
 
     # ---------------------------------------------------------------- truth
@@ -1282,6 +1312,7 @@ def generate(
             _ACTIVITY_RATES, index=list(_SEGMENTS), columns=["visit", "call", "email"]
         ),
         expected_revenue=expected_revenue,
+        **lead_truth,
     )
     st.update(
         {
@@ -1457,7 +1488,147 @@ def _opportunities(rng, st, cust, starts, ends, win_hi, maturity, rep_ids, cust_
             "entered_date": _to_dt(enter[hi_, hj]),
         }
     )
-    return opps, hist
+    # the eventual outcome, also of the deals still open at as_of (issue 18 truth)
+    return opps, hist, {"won": won, "close": close}
+
+
+# --------------------------------------------------------------------------- leads
+# Issue 18.  Leads come from their own random stream ([seed, 18]) so that adding them
+# changed no other table.  Every opportunity was a converted lead; the other leads were
+# disqualified (or are still open).  Conversion follows a logistic model in the lead's
+# source and BANT answers; the opportunity's eventual win follows a second logistic model
+# in the "yes" answers (stage process unchanged: outcomes were drawn before, and the lead
+# answers are drawn given them, by Bayes' rule on the 4 x 3**4 answer cells).
+_LEAD_SOURCES = ("web", "referral", "event", "cold_call")
+_LEAD_SOURCE_SHARE = np.array([0.40, 0.15, 0.20, 0.25])
+_LEAD_SOURCE_LOG_ODDS = np.array([0.0, 0.9, 0.3, -0.7])
+_LEAD_INTERCEPT = -2.6
+_BANT_ITEMS = ("budget", "authority", "need", "timing")
+# P(yes), P(no), P(unknown) of each item's answer in the lead population
+_BANT_LEVEL_P = np.array([[0.35, 0.35, 0.30], [0.30, 0.35, 0.35], [0.45, 0.30, 0.25],
+                          [0.30, 0.40, 0.30]])
+_BANT_YES_LOG_ODDS = np.array([1.0, 0.7, 1.3, 0.6])  # conversion, yes vs no
+_BANT_UNKNOWN_LOG_ODDS = np.array([0.4, 0.3, 0.5, 0.2])  # conversion, unknown vs no
+_BANT_WIN_LOG_ODDS = np.array([0.5, 0.6, 0.2, 0.9])  # win, yes vs not yes
+_LEAD_MIX_CONCENTRATION = 8.0  # Dirichlet concentration of each rep's source mix
+
+
+def _lead_cells():
+    """Every (source, budget, authority, need, timing) answer cell: codes and log-odds."""
+    grid = np.array(np.meshgrid(np.arange(4), *[np.arange(3)] * 4, indexing="ij"))
+    cells = grid.reshape(5, -1).T  # source, then level codes (0 yes, 1 no, 2 unknown)
+    lv = cells[:, 1:]
+    pop_bant = np.prod(_BANT_LEVEL_P[np.arange(4)[None, :], lv], axis=1)
+    conv = (_LEAD_INTERCEPT + _LEAD_SOURCE_LOG_ODDS[cells[:, 0]]
+            + ((lv == 0) * _BANT_YES_LOG_ODDS + (lv == 2) * _BANT_UNKNOWN_LOG_ODDS).sum(axis=1))
+    win = ((lv == 0) * _BANT_WIN_LOG_ODDS).sum(axis=1)
+    return cells, pop_bant, _logistic(conv), win
+
+
+def _leads(seed, opps, fate, start_day, as_of_day):
+    """Leads behind every opportunity plus the disqualified and open ones, and their truth."""
+    from scipy.optimize import brentq
+
+    rng = np.random.default_rng([int(seed), 18])
+    cells, pop_bant, p_conv, win_x = _lead_cells()
+    won = np.asarray(fate["won"], dtype=bool)
+    # win intercept: the converted leads' mean P(win) equals the realised win share
+    f_conv_base = _LEAD_SOURCE_SHARE[cells[:, 0]] * pop_bant * p_conv
+    f_conv_base = f_conv_base / f_conv_base.sum()
+    share_won = won.mean() if len(won) else 0.1
+    share_won = min(max(share_won, 1e-3), 1 - 1e-3)
+    a_win = brentq(lambda a: float(f_conv_base @ _logistic(a + win_x)) - share_won, -20, 20)
+    p_win = _logistic(a_win + win_x)
+    opp_rep = opps["rep_id"].to_numpy(dtype=object)
+    opp_day = (pd.to_datetime(opps["created_date"]).to_numpy("datetime64[D]")
+               .astype(np.int64))
+    parts = []
+    for r in pd.unique(opp_rep):
+        idx = np.flatnonzero(opp_rep == r)
+        mix = rng.dirichlet(_LEAD_MIX_CONCENTRATION * _LEAD_SOURCE_SHARE)
+        g = mix[cells[:, 0]] * pop_bant
+        f_c = g * p_conv
+        pi = f_c.sum()
+        f_w, f_l = f_c * p_win, f_c * (1 - p_win)
+        cell = np.empty(len(idx), dtype=np.int64)
+        w = won[idx]
+        cell[w] = rng.choice(len(cells), w.sum(), p=f_w / f_w.sum())
+        cell[~w] = rng.choice(len(cells), (~w).sum(), p=f_l / f_l.sum())
+        lag = 1 + rng.poisson(12.0, len(idx))
+        created = np.maximum(start_day, opp_day[idx] - lag)
+        parts.append(pd.DataFrame({"rep": r, "cell": cell, "created": created,
+                                   "closed": opp_day[idx], "opp": idx}))
+        n0 = int(round(len(idx) * (1 - pi) / pi))
+        f_n = g * (1 - p_conv)
+        cell0 = rng.choice(len(cells), n0, p=f_n / f_n.sum())
+        lo, hi = opp_day[idx].min(), opp_day[idx].max()
+        created0 = np.clip(rng.choice(opp_day[idx], n0) + rng.integers(-20, 21, n0), lo, hi)
+        created0 = np.clip(created0, start_day, as_of_day)
+        closed0 = created0 + 1 + rng.poisson(21.0, n0)
+        still_open = closed0 > as_of_day
+        # leads still open at as_of are a draw from the population, not the disqualified
+        cell0[still_open] = rng.choice(len(cells), still_open.sum(), p=g / g.sum())
+        parts.append(pd.DataFrame({"rep": r, "cell": cell0, "created": created0,
+                                   "closed": np.where(still_open, -1, closed0), "opp": -1}))
+    if not parts:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in (
+            "lead_id", "created_date", "source", "rep_id", "customer_id", "prospect_name",
+            *_BANT_ITEMS, "status", "closed_date", "converted_opportunity_id",
+            "disqualified_reason")})
+        lt = pd.DataFrame({"lead_id": pd.Series(dtype=object),
+                           "conversion_probability": pd.Series(dtype=float)})
+        return empty, _lead_truth(lt, a_win, opps, fate)
+    d = pd.concat(parts, ignore_index=True)
+    d = d.sort_values(["created", "rep", "opp", "cell"], kind="stable", ignore_index=True)
+    n = len(d)
+    lead_ids = _ids("L", n, max(6, len(str(n))))
+    c = cells[d["cell"].to_numpy()]
+    levels = np.array(("yes", "no", "unknown"), dtype=object)
+    conv = d["opp"].to_numpy() >= 0
+    is_open = d["closed"].to_numpy() < 0
+    oi = np.maximum(d["opp"].to_numpy(), 0)
+    answers = {item: levels[c[:, 1 + j]] for j, item in enumerate(_BANT_ITEMS)}
+    reason = np.full(n, "unresponsive after follow-up", dtype=object)
+    for item in ("timing", "authority", "budget", "need"):  # the last one set wins
+        reason = np.where(answers[item] == "no", f"no {item}", reason)
+    status = np.where(conv, "converted", np.where(is_open, "open", "disqualified")).astype(object)
+    leads = pd.DataFrame({
+        "lead_id": lead_ids,
+        "created_date": _to_dt(d["created"].to_numpy()),
+        "source": np.asarray(_LEAD_SOURCES, dtype=object)[c[:, 0]],
+        "rep_id": d["rep"].to_numpy(dtype=object),
+        "customer_id": np.where(conv, opps["customer_id"].to_numpy(dtype=object)[oi], None),
+        "prospect_name": np.where(conv, None, np.char.add("Prospect ", lead_ids.astype(str))),
+        **answers,
+        "status": status,
+        "closed_date": pd.to_datetime(np.where(
+            is_open, np.datetime64("NaT"), _to_dt(np.maximum(d["closed"].to_numpy(), 0)))),
+        "converted_opportunity_id": np.where(
+            conv, opps["opportunity_id"].to_numpy(dtype=object)[oi], None),
+        "disqualified_reason": np.where(status == "disqualified", reason, None),
+    })
+    lt = pd.DataFrame({"lead_id": lead_ids, "conversion_probability": p_conv[d["cell"]]})
+    return leads, _lead_truth(lt, a_win, opps, fate)
+
+
+def _lead_truth(lead_table, a_win, opps, fate) -> dict:
+    rows = [(item, lvl, v) for j, item in enumerate(_BANT_ITEMS)
+            for lvl, v in (("yes", _BANT_YES_LOG_ODDS[j]), ("unknown", _BANT_UNKNOWN_LOG_ODDS[j]))]
+    return {
+        "leads": lead_table,
+        "lead_intercept": _LEAD_INTERCEPT,
+        "bant_log_odds": pd.DataFrame(rows, columns=["item", "level", "log_odds"]),
+        "lead_source_log_odds": pd.Series(_LEAD_SOURCE_LOG_ODDS, index=list(_LEAD_SOURCES),
+                                          name="log_odds"),
+        "win_intercept": float(a_win),
+        "bant_win_log_odds": pd.Series(_BANT_WIN_LOG_ODDS, index=list(_BANT_ITEMS),
+                                       name="log_odds"),
+        "opportunity_fate": pd.DataFrame({
+            "opportunity_id": opps["opportunity_id"].to_numpy(dtype=object),
+            "won": np.asarray(fate["won"], dtype=bool),
+            "close_date": _to_dt(np.asarray(fate["close"], dtype=np.int64)),
+        }),
+    }
 
 
 # --------------------------------------------------------------------------- activities

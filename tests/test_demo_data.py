@@ -20,7 +20,7 @@ def test_bundled_demo_is_small_and_valid():
     assert report.ok, report.summary()
     assert {name for name, _ in data.tables()} == {
         "orders", "customers", "reps", "regions", "invoices", "opportunities",
-        "stage_history", "activities", "marketing_spend",
+        "stage_history", "activities", "marketing_spend", "leads",
     }
 
 

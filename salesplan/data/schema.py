@@ -38,6 +38,10 @@ REP_LEVELS: tuple[str, ...] = ("junior", "senior", "key_account")
 REGION_MATURITIES: tuple[str, ...] = ("mature", "developing", "emerging")
 OUTCOMES: tuple[str, ...] = ("open", "won", "lost")
 ACTIVITY_KINDS: tuple[str, ...] = ("visit", "call", "email")
+#: BANT screening answers of a lead (Budget, Authority, Need, Timing), domain.md section 8.
+BANT_ITEMS: tuple[str, ...] = ("budget", "authority", "need", "timing")
+BANT_LEVELS: tuple[str, ...] = ("yes", "no", "unknown")
+LEAD_STATUSES: tuple[str, ...] = ("open", "converted", "disqualified")
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,32 @@ def _table_specs(stages: tuple[str, ...]) -> dict[str, TableSpec]:
             foreign_keys=(ForeignKey("region", "regions", "region"),),
             feature="response curves fitted from spend history (budget allocation)",
         ),
+        TableSpec(
+            "leads",
+            (
+                Column("lead_id", "id"),
+                Column("created_date", "date", not_after_as_of=True),
+                Column("source", "text", description="e.g. web, referral, event, cold_call"),
+                Column("rep_id", "id", nullable=True, description="null = not yet assigned"),
+                Column("customer_id", "id", nullable=True, description="null = a prospect"),
+                Column("prospect_name", "text", nullable=True),
+                *(Column(item, "enum", allowed=BANT_LEVELS, description=f"BANT: {item} confirmed?")
+                  for item in BANT_ITEMS),
+                Column("status", "enum", allowed=LEAD_STATUSES),
+                Column("closed_date", "date", nullable=True, not_after_as_of=True,
+                       description="date converted or disqualified; null while open"),
+                Column("converted_opportunity_id", "id", nullable=True),
+                Column("disqualified_reason", "text", nullable=True),
+            ),
+            key=("lead_id",),
+            foreign_keys=(
+                ForeignKey("rep_id", "reps", "rep_id"),
+                ForeignKey("customer_id", "customers", "customer_id"),
+                ForeignKey("converted_opportunity_id", "opportunities", "opportunity_id"),
+            ),
+            date_orders=(DateOrder("created_date", "closed_date"),),
+            feature="BANT lead screening, lead->opportunity rates, leads to work first",
+        ),
     ]
     return {s.name: s for s in specs}
 
@@ -346,6 +376,7 @@ class SalesData:
     marketing_spend: pd.DataFrame | None = None
     stages: tuple[str, ...] = DEFAULT_STAGES
     notes: tuple[str, ...] = field(default=())
+    leads: pd.DataFrame | None = None
     #: how raw text values are read (declared date format, separators) and the
     #: plausibility limits of :func:`salesplan.data.validate`
     options: ReadOptions = field(default_factory=ReadOptions)
@@ -382,7 +413,8 @@ class SalesData:
         """The data as they were known at the end of ``as_of`` (no look-ahead).
 
         Event rows dated after ``as_of`` are dropped (orders, invoices issued, opportunities
-        created, stage entries, activities, marketing months).  Facts learnt later are
+        created, stage entries, activities, marketing months, leads created); a lead
+        converted or disqualified later is open again.  Facts learnt later are
         undone: an invoice paid after ``as_of`` is unpaid again, an opportunity closed
         after ``as_of`` is open again at the last stage it had entered by then.
         Customers, reps and regions are kept whole (planned hires and exits stay).
@@ -428,6 +460,13 @@ class SalesData:
             changes["marketing_spend"] = data.marketing_spend[
                 data.marketing_spend["month"] <= cut
             ].reset_index(drop=True)
+        if data.leads is not None:
+            leads = data.leads[data.leads["created_date"] <= cut].copy()
+            later = leads["closed_date"] > cut  # converted/disqualified later: open then
+            leads.loc[later, "status"] = "open"
+            leads.loc[later, ["closed_date"]] = pd.NaT
+            leads.loc[later, ["converted_opportunity_id", "disqualified_reason"]] = None
+            changes["leads"] = leads.reset_index(drop=True)
         return replace(data, **changes)
 
     def missing_features(self) -> list[str]:

@@ -1,0 +1,599 @@
+"""Win probability of each open opportunity, and the value the open pipeline will bring.
+
+The stage-average view (:func:`salesplan.funnel.weighted_pipeline`) gives every deal of a
+stage the same ``P(win | stage)``.  Here each open opportunity is scored from its own
+features on the day of the snapshot ``t``:
+
+===================  =================================================================
+``stage_rank``       0 for the top stage ... K-1 for the last
+``age_ratio``        ``log1p(days in stage / mean days of the stage)`` (norm: the
+                     stage durations of :func:`salesplan.funnel.estimate_rates`)
+``log_amount``       ``log(amount)``
+``rep_win_rate``     the rep's won / closed deals before ``t``, shrunk to the company's
+                     rate with ``rep_prior_strength`` pseudo-deals
+``customer_wins``    ``log1p`` of the customer's deals won before ``t``
+``customer_buyer``   1 if the customer ordered before ``t``
+``activity_days``    ``log1p`` of days since the last activity with the customer (capped)
+``bant_<item>``      1 if the deal's lead answered "yes" (only with a ``leads`` table)
+===================  =================================================================
+
+:class:`WinModel` (scikit-learn contract) is a logistic regression on these features
+(stage one-hot), or gradient boosting with monotone constraints calibrated by isotonic
+regression.  It is trained on weekly snapshots of the history whose outcome is known and
+evaluated on a later, time-based holdout (:func:`evaluate_holdout`) against the
+stage-average baseline.  :func:`scored_pipeline` scores the pipeline open at ``as_of``;
+:func:`pipeline_value_paths` draws the won value landing by a horizon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+from salesplan import funnel as _funnel
+from salesplan.data.schema import BANT_ITEMS, SalesData
+
+__all__ = [
+    "PipelineParams",
+    "WinModel",
+    "calibration_table",
+    "evaluate_holdout",
+    "expected_pipeline_value",
+    "opportunity_snapshots",
+    "pipeline_value_paths",
+    "scored_pipeline",
+    "stage_baseline",
+    "stuck_deals",
+    "training_snapshots",
+]
+
+NUMERIC_FEATURES = ("age_ratio", "log_amount", "rep_win_rate", "customer_wins",
+                    "customer_buyer", "activity_days")
+BANT_FEATURES = tuple(f"bant_{i}" for i in BANT_ITEMS)
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    """Settings of the snapshots, the win model and the pipeline views.
+
+    Parameters
+    ----------
+    snapshot_days : int >= 1
+        Days between training snapshots (default 7: weekly).
+    warmup_days : int >= 0
+        No snapshot in the first ``warmup_days`` of the history (rep and customer
+        histories are still empty); default 90.
+    settle_days : int >= 0
+        Training snapshots end ``settle_days`` before the training cut-off, so that the
+        deals open in them have closed by the cut-off (default 120; deals open longer are
+        left out, a small bias toward quick deals).
+    rep_prior_strength : float >= 0
+        Pseudo-deals of the company rate in a rep's shrunk win rate (default 20).
+    activity_cap_days : int >= 1
+        Days since the last activity are capped here (also: no activity ever); 365.
+    method : {"logistic", "boosting"}
+        The :class:`WinModel` estimator.
+    stuck_ratio : float > 1
+        A deal is *stuck* when it has spent more than ``stuck_ratio`` times the stage's
+        mean duration in its stage (default 2).
+    random_state : int
+        Seed of the boosting model and of the path draws' default.
+    """
+
+    snapshot_days: int = 7
+    warmup_days: int = 90
+    settle_days: int = 120
+    rep_prior_strength: float = 20.0
+    activity_cap_days: int = 365
+    method: str = "logistic"
+    stuck_ratio: float = 2.0
+    random_state: int = 0
+
+    def __post_init__(self):
+        for name, lo in (("snapshot_days", 1), ("warmup_days", 0), ("settle_days", 0),
+                         ("activity_cap_days", 1)):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, np.integer)) and v >= lo):
+                raise ValueError(f"{name}={v!r}: expected an integer >= {lo}")
+        if not (np.isfinite(self.rep_prior_strength) and self.rep_prior_strength >= 0):
+            raise ValueError(
+                f"rep_prior_strength={self.rep_prior_strength!r}: expected a number >= 0")
+        if self.method not in ("logistic", "boosting"):
+            raise ValueError(f"method={self.method!r}: expected 'logistic' or 'boosting'")
+        if not (np.isfinite(self.stuck_ratio) and self.stuck_ratio > 1):
+            raise ValueError(f"stuck_ratio={self.stuck_ratio!r}: expected a number > 1")
+
+
+# --------------------------------------------------------------------------- snapshots
+def _days(x) -> np.ndarray:
+    return pd.to_datetime(x).to_numpy("datetime64[D]").astype("datetime64[D]")
+
+
+def _norm_days(data: SalesData, at) -> np.ndarray:
+    """Mean days per stage, estimated with the data known at ``at``."""
+    try:
+        rates = _funnel.estimate_rates(data.until(at), as_of=at)
+        return np.maximum(rates.duration_days, 1.0)
+    except ValueError:
+        return np.full(len(data.stages), 14.0)
+
+
+def opportunity_snapshots(data: SalesData, dates, *, label_cutoff=None,
+                          params: PipelineParams = PipelineParams(),
+                          norm_days=None) -> pd.DataFrame:
+    """The opportunities open on each date of ``dates``, with their features then.
+
+    Open at ``t``: ``created_date <= t`` and (no ``closed_date`` or ``closed_date > t``).
+    Features use only what was known at ``t`` (module docstring).  Labels: ``won`` = the
+    deal was won, ``resolved`` = it closed on or before ``label_cutoff`` (default: the
+    last date in the data); ``won`` is only meaningful where ``resolved``.
+
+    Parameters
+    ----------
+    data : SalesData
+        Needs ``opportunities``; ``stage_history``, ``customers``, ``orders``,
+        ``activities`` and ``leads`` add features when present.
+    dates : sequence of date-like
+        Snapshot dates.
+    norm_days : array of K floats, optional
+        Mean days per stage (default: the durations of
+        :func:`salesplan.funnel.estimate_rates` on the data known at the last snapshot
+        date).
+
+    Returns
+    -------
+    DataFrame
+        ``snapshot, opportunity_id, rep_id, customer_id, region, amount, stage,
+        stage_rank, stage_entered, days_in_stage``, the features, ``won``, ``resolved``,
+        ``closed_date``.
+    """
+    if data.opportunities is None:
+        raise ValueError("opportunity_snapshots: table 'opportunities' is absent")
+    opps = data.opportunities.reset_index(drop=True)
+    stages = list(data.stages)
+    K = len(stages)
+    dates = pd.DatetimeIndex(pd.to_datetime(list(dates))).normalize()
+    created = _days(opps["created_date"])
+    closed = _days(opps["closed_date"])
+    far = np.datetime64("2262-01-01", "D")
+    closed_f = np.where(np.isnat(closed), far, closed)
+    E = _funnel._entry_matrix(data, opps).astype("datetime64[D]")
+    if norm_days is None:
+        norm_days = _norm_days(data, dates.max()) if len(dates) else np.full(K, 14.0)
+    norm_days = np.asarray(norm_days, float)
+    cut = np.datetime64(pd.Timestamp(label_cutoff).date(), "D") if label_cutoff is not None \
+        else closed_f[closed_f < far].max() if (closed_f < far).any() else far
+    rows = []
+    for t in dates:
+        td = np.datetime64(t.date(), "D")
+        m = np.flatnonzero((created <= td) & (closed_f > td))
+        if len(m) == 0:
+            continue
+        Em = E[m]
+        has = ~np.isnat(Em) & (Em <= td)
+        cur = opps["stage"].to_numpy(dtype=object)[m]
+        cur_k = pd.Series(cur).map({s: i for i, s in enumerate(stages)}).to_numpy()
+        k = np.where(has.any(1), K - 1 - has[:, ::-1].argmax(1), cur_k)
+        entered = Em[np.arange(len(m)), k]
+        entered = np.where(np.isnat(entered) | (entered > td), created[m], entered)
+        rows.append(pd.DataFrame({"snapshot": t, "_i": m, "stage_rank": k,
+                                  "stage_entered": entered.astype("datetime64[ns]")}))
+    cols = ["snapshot", "opportunity_id", "rep_id", "customer_id", "amount", "stage",
+            "stage_rank", "stage_entered", "days_in_stage", *NUMERIC_FEATURES, "won",
+            "resolved", "closed_date"]
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    s = pd.concat(rows, ignore_index=True)
+    i = s.pop("_i").to_numpy()
+    for c in ("opportunity_id", "rep_id", "customer_id"):
+        s[c] = opps[c].to_numpy(dtype=object)[i]
+    s["amount"] = opps["amount"].to_numpy(float)[i]
+    s["stage"] = np.array(stages, dtype=object)[s["stage_rank"].to_numpy()]
+    s["closed_date"] = opps["closed_date"].to_numpy()[i]
+    s["won"] = (opps["outcome"].to_numpy(dtype=object)[i] == "won")
+    s["resolved"] = closed_f[i] <= cut
+    s["days_in_stage"] = (s["snapshot"] - s["stage_entered"]).dt.days.astype(float)
+    s["age_ratio"] = np.log1p(s["days_in_stage"].to_numpy() / norm_days[s["stage_rank"]])
+    s["log_amount"] = np.log(np.maximum(s["amount"].to_numpy(float), 1.0))
+    s = _add_history_features(data, opps, s, params)
+    if data.customers is not None:
+        s["region"] = s["customer_id"].map(data.customers.set_index("customer_id")["region"])
+    else:
+        s["region"] = np.nan
+    if data.leads is not None and len(data.leads):
+        L = data.leads[data.leads["converted_opportunity_id"].notna()]
+        L = L.drop_duplicates("converted_opportunity_id").set_index("converted_opportunity_id")
+        for item in BANT_ITEMS:
+            s[f"bant_{item}"] = s["opportunity_id"].map(L[item]).eq("yes").astype(float)
+    return s.reset_index(drop=True)
+
+
+def _asof_count(s: pd.DataFrame, events: pd.DataFrame, by: str, date: str, value: str,
+                name: str, strict: bool = True) -> pd.Series:
+    """For each snapshot row: cumulative ``value`` of ``events`` of the same ``by`` dated
+    before the snapshot (``strict``) or on/before it."""
+    left = s[["snapshot", by]].reset_index().rename(columns={"index": "_row"})
+    if events.empty:
+        return pd.Series(0.0, index=s.index, name=name)
+    ev = events[[by, date, value]].sort_values([date, by], kind="stable")
+    ev = ev.assign(_cum=ev.groupby(by)[value].cumsum())
+    ev = ev.groupby([by, date], as_index=False)["_cum"].max()
+    ev[by] = ev[by].astype(object)
+    left[by] = left[by].astype(object)
+    m = pd.merge_asof(left.sort_values("snapshot"), ev.sort_values(date),
+                      left_on="snapshot", right_on=date, by=by,
+                      allow_exact_matches=not strict, direction="backward")
+    out = pd.Series(m["_cum"].fillna(0.0).to_numpy(), index=m["_row"].to_numpy())
+    return out.reindex(s.index).rename(name)
+
+
+def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame:
+    closed = opps[opps["closed_date"].notna()].assign(
+        _won=lambda d: (d["outcome"] == "won").astype(float), _one=1.0)
+    closed = closed.assign(rep_id=closed["rep_id"].astype(object).where(
+        closed["rep_id"].notna(), "(house)"))
+    s = s.assign(rep_id=s["rep_id"].astype(object).where(s["rep_id"].notna(), "(house)"))
+    rep_won = _asof_count(s, closed, "rep_id", "closed_date", "_won", "w")
+    rep_n = _asof_count(s, closed, "rep_id", "closed_date", "_one", "n")
+    # company rate before each snapshot
+    cd = np.sort(closed["closed_date"].to_numpy("datetime64[ns]"))
+    cw = closed.sort_values("closed_date", kind="stable")["_won"].to_numpy().cumsum()
+    pos = np.searchsorted(cd, s["snapshot"].to_numpy("datetime64[ns]"), side="left")
+    comp_w = np.where(pos > 0, cw[np.maximum(pos - 1, 0)], 0.0)
+    comp_rate = (comp_w + 1.0) / (pos + 10.0)  # weak prior 0.1 before any history
+    a = params.rep_prior_strength
+    s["rep_win_rate"] = (rep_won.to_numpy() + a * comp_rate) / (rep_n.to_numpy() + a)
+    s["customer_wins"] = np.log1p(
+        _asof_count(s, closed, "customer_id", "closed_date", "_won", "cw").to_numpy())
+    if data.orders is not None and len(data.orders):
+        first = data.orders.groupby("customer_id")["order_date"].min()
+        fo = s["customer_id"].map(first)
+        s["customer_buyer"] = (fo.notna() & (fo < s["snapshot"])).astype(float)
+    else:
+        s["customer_buyer"] = 0.0
+    cap = float(params.activity_cap_days)
+    if data.activities is not None and len(data.activities):
+        act = data.activities[data.activities["customer_id"].notna()][["customer_id", "date"]]
+        act = act.drop_duplicates().sort_values("date", kind="stable")
+        act = act.assign(customer_id=act["customer_id"].astype(object), _d=act["date"])
+        left = s[["snapshot", "customer_id"]].reset_index().rename(columns={"index": "_row"})
+        left["customer_id"] = left["customer_id"].astype(object)
+        m = pd.merge_asof(left.sort_values("snapshot"), act[["customer_id", "date", "_d"]],
+                          left_on="snapshot", right_on="date", by="customer_id",
+                          direction="backward")
+        days = (m["snapshot"] - m["_d"]).dt.days.astype(float).fillna(cap).clip(upper=cap)
+        s["activity_days"] = np.log1p(pd.Series(days.to_numpy(), index=m["_row"].to_numpy())
+                                      .reindex(s.index).to_numpy())
+    else:
+        s["activity_days"] = np.log1p(cap)
+    return s
+
+
+# --------------------------------------------------------------------------- model
+class WinModel(ClassifierMixin, BaseEstimator):
+    """P(win) of an open opportunity from its snapshot features.
+
+    Parameters
+    ----------
+    method : {"logistic", "boosting"}
+        ``"logistic"``: ``logit P = a_stage + b' z`` with the numeric features
+        standardised (``z``) and a mild L2 penalty ``C``; calibrated on the training data
+        by its score equations.  ``"boosting"``: histogram gradient boosting with
+        monotone constraints (increasing in stage, rep win rate, customer wins and the
+        BANT answers; decreasing in days since the last activity), wrapped in 3-fold
+        isotonic calibration.
+    n_stages : int
+        Number of funnel stages (stage one-hot of the logistic model).
+    C : float
+        Inverse L2 strength of the logistic model.
+    random_state : int
+        Seed of the boosting model.
+
+    Attributes
+    ----------
+    features_ : list of str
+        Feature columns used (BANT ones only when the training frame has them).
+    estimator_ : fitted scikit-learn estimator
+    mean_, scale_ : ndarray
+        Standardisation of the logistic model's numeric features.
+    coef_ : pandas.Series
+        Logistic model only: log-odds per stage and per standardised feature.
+    """
+
+    def __init__(self, method: str = "logistic", n_stages: int = 5, C: float = 1.0,
+                 random_state: int = 0):
+        self.method = method
+        self.n_stages = n_stages
+        self.C = C
+        self.random_state = random_state
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in ("stage_rank", *self.features_) if c not in X.columns]
+        if missing:
+            raise ValueError(f"WinModel: snapshot frame lacks column(s) {missing}")
+        num = X[self.features_].to_numpy(float)
+        rank = X["stage_rank"].to_numpy(int)
+        if self.method == "boosting":
+            return np.column_stack([rank, num])
+        onehot = (rank[:, None] == np.arange(self.n_stages)[None, :]).astype(float)
+        return np.column_stack([onehot, (num - self.mean_) / self.scale_])
+
+    def fit(self, X: pd.DataFrame, y) -> WinModel:
+        """Fit on snapshot rows ``X`` (:func:`opportunity_snapshots`) and won flags ``y``."""
+        if self.method not in ("logistic", "boosting"):
+            raise ValueError(f"WinModel: method={self.method!r}: expected 'logistic' or 'boosting'")
+        y = np.asarray(y, dtype=bool)
+        if len(y) < 10 or y.all() or not y.any():
+            raise ValueError(
+                f"WinModel.fit: needs won and lost deals among the resolved snapshot rows; got "
+                f"{int(y.sum())} won of {len(y)}")
+        self.features_ = [c for c in (*NUMERIC_FEATURES, *BANT_FEATURES) if c in X.columns]
+        num = X[self.features_].to_numpy(float)
+        self.mean_ = num.mean(axis=0)
+        sd = num.std(axis=0)
+        self.scale_ = np.where(sd > 0, sd, 1.0)
+        Z = self._matrix(X)
+        if self.method == "logistic":
+            est = LogisticRegression(C=float(self.C), fit_intercept=False, max_iter=2000)
+            est.fit(Z, y)
+            names = [f"stage_{k}" for k in range(self.n_stages)] + list(self.features_)
+            self.coef_ = pd.Series(est.coef_[0], index=names, name="log_odds")
+        else:
+            mono = {"age_ratio": 0, "log_amount": 0, "rep_win_rate": 1, "customer_wins": 1,
+                    "customer_buyer": 0, "activity_days": -1}
+            cst = [1] + [mono.get(f, 1) for f in self.features_]
+            base = HistGradientBoostingClassifier(
+                max_iter=150, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40,
+                monotonic_cst=cst, random_state=self.random_state)
+            est = CalibratedClassifierCV(base, method="isotonic", cv=3)
+            est.fit(Z, y)
+        self.estimator_ = est
+        self.classes_ = np.array([False, True])
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, 2)``: P(lost), P(won)."""
+        p = self.estimator_.predict_proba(self._matrix(X))[:, 1]
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.predict_proba(X)[:, 1] >= 0.5
+
+
+def _snapshot_dates(start, end, step: int) -> pd.DatetimeIndex:
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if end < start:
+        return pd.DatetimeIndex([])
+    return pd.date_range(end, start, freq=f"-{int(step)}D")[::-1]
+
+
+def _history_start(data: SalesData) -> pd.Timestamp:
+    return pd.Timestamp(pd.to_datetime(data.opportunities["created_date"]).min()).normalize()
+
+
+def training_snapshots(data: SalesData, cutoff, params: PipelineParams = PipelineParams(),
+                       norm_days=None) -> pd.DataFrame:
+    """Resolved snapshot rows for training a model at ``cutoff`` (no look-ahead).
+
+    Snapshots every ``snapshot_days`` from ``history start + warmup_days`` to ``cutoff -
+    settle_days``; features and labels from ``data.until(cutoff)``; only deals closed by
+    the cut-off are kept.
+    """
+    cutoff = pd.Timestamp(cutoff).normalize()
+    past = data.until(cutoff)
+    dates = _snapshot_dates(_history_start(data) + pd.Timedelta(days=params.warmup_days),
+                            cutoff - pd.Timedelta(days=params.settle_days), params.snapshot_days)
+    snap = opportunity_snapshots(past, dates, label_cutoff=cutoff, params=params,
+                                 norm_days=norm_days if norm_days is not None
+                                 else _norm_days(data, cutoff))
+    return snap[snap["resolved"].astype(bool)].reset_index(drop=True) if len(snap) else snap
+
+
+def stage_baseline(data: SalesData, at) -> pd.Series:
+    """Stage -> P(win) of the stage-average view at ``at``: ``prod_{j >= k} conv_j`` of
+    :func:`salesplan.funnel.estimate_rates` on the data known then."""
+    rates = _funnel.estimate_rates(data.until(at), as_of=at)
+    return rates.win_probability
+
+
+def calibration_table(y, p, n_bins: int = 10) -> pd.DataFrame:
+    """Reliability table: predicted vs observed win rate per decile of the prediction.
+
+    Bins are equal-count groups of the sorted predictions (ties kept together by rank).
+
+    Returns
+    -------
+    DataFrame
+        ``bin`` (1 = lowest), ``n``, ``p_lo``, ``p_hi``, ``predicted`` (mean), ``observed``
+        (share won), ``gap`` (``|observed - predicted|``), ``se`` (binomial s.e. of
+        ``observed`` at the predicted rate).
+    """
+    y = np.asarray(y, float)
+    p = np.asarray(p, float)
+    if len(p) == 0:
+        return pd.DataFrame(columns=["bin", "n", "p_lo", "p_hi", "predicted", "observed",
+                                     "gap", "se"])
+    order = np.argsort(p, kind="stable")
+    b = np.empty(len(p), dtype=int)
+    b[order] = (np.arange(len(p)) * n_bins) // len(p)
+    d = pd.DataFrame({"bin": b + 1, "y": y, "p": p})
+    g = d.groupby("bin")
+    out = pd.DataFrame({"n": g.size(), "p_lo": g["p"].min(), "p_hi": g["p"].max(),
+                        "predicted": g["p"].mean(), "observed": g["y"].mean()}).reset_index()
+    out["gap"] = (out["observed"] - out["predicted"]).abs()
+    out["se"] = np.sqrt(out["predicted"] * (1 - out["predicted"]) / out["n"])
+    return out
+
+
+def evaluate_holdout(data: SalesData, cutoff, as_of=None,
+                     params: PipelineParams = PipelineParams()) -> dict:
+    """Train at ``cutoff``; score the snapshots after it; compare with the stage average.
+
+    Training: :func:`training_snapshots` at ``cutoff``.  Holdout: weekly snapshots from
+    ``cutoff`` + 1 snapshot step to ``as_of - settle_days``, labelled with the outcomes
+    known at ``as_of`` (unresolved rows dropped).  Baseline: :func:`stage_baseline` at
+    ``cutoff``.
+
+    Returns
+    -------
+    dict
+        ``model`` (fitted :class:`WinModel`), ``holdout`` (snapshot rows with ``p_win``
+        and ``p_stage``), ``calibration`` (:func:`calibration_table` of the model),
+        ``calibration_baseline``, ``metrics`` (DataFrame: ``brier``, ``auc``,
+        ``max_decile_gap`` of model and baseline, ``n_rows``, ``n_opportunities``).
+    """
+    cutoff = pd.Timestamp(cutoff).normalize()
+    as_of = _funnel._as_of(data, as_of)
+    norm = _norm_days(data, cutoff)
+    train = training_snapshots(data, cutoff, params, norm_days=norm)
+    model = WinModel(method=params.method, n_stages=len(data.stages),
+                     random_state=params.random_state).fit(train, train["won"])
+    past = data.until(as_of)
+    dates = _snapshot_dates(cutoff + pd.Timedelta(days=params.snapshot_days),
+                            as_of - pd.Timedelta(days=params.settle_days), params.snapshot_days)
+    hold = opportunity_snapshots(past, dates, label_cutoff=as_of, params=params, norm_days=norm)
+    hold = hold[hold["resolved"].astype(bool)].reset_index(drop=True)
+    if hold.empty:
+        raise ValueError(f"evaluate_holdout: no resolved opportunity open between {cutoff:%Y-%m-%d} "
+                         f"and {as_of:%Y-%m-%d} minus settle_days={params.settle_days}")
+    hold["p_win"] = model.predict_proba(hold)[:, 1]
+    base = stage_baseline(data, cutoff)
+    hold["p_stage"] = hold["stage"].map(base).to_numpy(float)
+    y = hold["won"].to_numpy(bool)
+    cal = calibration_table(y, hold["p_win"])
+    cal_b = calibration_table(y, hold["p_stage"])
+    rows = []
+    for name, p, c in (("scored", hold["p_win"], cal), ("stage_average", hold["p_stage"], cal_b)):
+        rows.append({"model": name, "brier": brier_score_loss(y, p),
+                     "auc": roc_auc_score(y, p) if 0 < y.sum() < len(y) else np.nan,
+                     "max_decile_gap": float(c["gap"].max()), "n_rows": len(hold),
+                     "n_opportunities": int(hold["opportunity_id"].nunique()),
+                     "n_train_rows": len(train)})
+    return {"model": model, "holdout": hold, "calibration": cal,
+            "calibration_baseline": cal_b, "metrics": pd.DataFrame(rows)}
+
+
+# --------------------------------------------------------------------------- scoring now
+def scored_pipeline(data: SalesData, as_of=None, params: PipelineParams = PipelineParams(),
+                    model: WinModel | None = None, horizon_end=None) -> pd.DataFrame:
+    """The pipeline open at ``as_of``, each deal scored by the win model.
+
+    Parameters
+    ----------
+    data : SalesData
+        Needs ``opportunities``.
+    as_of : date-like, optional
+        Default: the last order / opportunity date.
+    model : WinModel, optional
+        Fitted model; default: fitted now on :func:`training_snapshots` at ``as_of``.
+    horizon_end : date-like, optional
+        Expected closing filter of :func:`salesplan.funnel.weighted_pipeline`
+        (``in_horizon``): the deal's mean remaining time to a win ends by then.  Default:
+        the end of the quarter after ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        The columns of :func:`salesplan.funnel.open_pipeline` (``opportunity_id,
+        customer_id, rep_id, region, amount, stage, stage_entered``) plus
+        ``days_in_stage``, ``stage_norm_days``, ``stuck``, ``p_win``, ``p_stage``
+        (stage-average baseline), ``in_horizon`` (bool), ``expected_value = amount *
+        p_win`` and ``expected_in_horizon = expected_value * in_horizon`` (currency).
+        Empty (same columns) when nothing is open.
+    """
+    if data.opportunities is None:
+        raise ValueError("scored_pipeline: table 'opportunities' is absent")
+    as_of = _funnel._as_of(data, as_of)
+    if horizon_end is None:
+        horizon_end = (as_of.to_period("Q") + 1).end_time.normalize()
+    past = data.until(as_of)
+    rates = _funnel.estimate_rates(past, as_of=as_of)
+    norm = np.maximum(rates.duration_days, 1.0)
+    if model is None:
+        train = training_snapshots(data, as_of, params, norm_days=norm)
+        model = WinModel(method=params.method, n_stages=len(data.stages),
+                         random_state=params.random_state).fit(train, train["won"])
+    snap = opportunity_snapshots(past, [as_of], params=params, norm_days=norm)
+    pipe = _funnel.open_pipeline(past, as_of)
+    if len(pipe) == 0 or len(snap) == 0:
+        extra = ["days_in_stage", "stage_norm_days", "stuck", "p_win", "p_stage", "in_horizon",
+                 "expected_value", "expected_in_horizon"]
+        return pipe.assign(**{c: pd.Series(dtype=float) for c in extra})
+    snap = snap.set_index("opportunity_id").reindex(pipe["opportunity_id"])
+    out = pipe.copy()
+    out["days_in_stage"] = snap["days_in_stage"].to_numpy(float)
+    k = snap["stage_rank"].to_numpy(int)
+    out["stage_norm_days"] = norm[k]
+    out["stuck"] = out["days_in_stage"] > params.stuck_ratio * out["stage_norm_days"]
+    out["p_win"] = model.predict_proba(snap.reset_index())[:, 1]
+    out["p_stage"] = out["stage"].map(rates.win_probability).to_numpy(float)
+    w = _funnel.weighted_pipeline(out.assign(amount=1.0), rates, as_of, horizon_end)
+    # timing only: the stage-average weight of a unit amount (P_win > 0 for every stage)
+    out["in_horizon"] = w.to_numpy() > 0
+    out["expected_value"] = out["amount"] * out["p_win"]
+    out["expected_in_horizon"] = out["expected_value"] * out["in_horizon"]
+    return out
+
+
+def expected_pipeline_value(scored: pd.DataFrame, by: str | None = None,
+                            column: str = "p_win") -> pd.Series | float:
+    """``sum_i amount_i * p_i * 1[in_horizon_i]`` (currency), overall or per ``by``."""
+    v = scored["amount"] * scored[column] * scored["in_horizon"].astype(float)
+    if by is None:
+        return float(v.sum())
+    return v.groupby(scored[by].astype(object).fillna("(none)")).sum()
+
+
+def pipeline_value_paths(scored: pd.DataFrame, n_paths: int = 1000, seed: int = 0,
+                         by: str | None = "region", column: str = "p_win") -> pd.DataFrame:
+    """Sample paths of the won value the open pipeline brings by the horizon.
+
+    Each deal of ``scored`` with ``in_horizon`` is won independently with probability
+    ``scored[column]``; a path is ``sum_i amount_i * B_i``, ``B_i ~ Bernoulli(p_i)``.
+    Independence understates the spread when deals share a common shock (a bad quarter);
+    the mean equals :func:`expected_pipeline_value`.
+
+    Parameters
+    ----------
+    n_paths : int
+        Number of draws.
+    seed : int
+        ``numpy.random.default_rng(seed)``.
+    by : str or None
+        One column per group (e.g. ``region``, ``rep_id``); None = one column ``total``.
+
+    Returns
+    -------
+    DataFrame
+        ``n_paths`` rows (index ``path``), one column per group (currency).
+    """
+    if int(n_paths) < 1:
+        raise ValueError(f"pipeline_value_paths: n_paths={n_paths!r}: expected >= 1")
+    rng = np.random.default_rng(seed)
+    d = scored[scored["in_horizon"].astype(bool)]
+    p = d[column].to_numpy(float)
+    amt = d["amount"].to_numpy(float)
+    wins = rng.random((int(n_paths), len(d))) < p[None, :]
+    val = wins * amt[None, :]
+    if by is None:
+        return pd.DataFrame({"total": val.sum(axis=1)}, index=pd.RangeIndex(int(n_paths), name="path"))
+    groups = d[by].astype(object).fillna("(none)").to_numpy()
+    names = sorted(set(groups), key=str)
+    cols = {g: val[:, groups == g].sum(axis=1) for g in names}
+    return pd.DataFrame(cols, index=pd.RangeIndex(int(n_paths), name="path"))
+
+
+def stuck_deals(scored: pd.DataFrame, top: int | None = 20) -> pd.DataFrame:
+    """Open deals past ``stuck_ratio`` x their stage's mean duration, biggest value first."""
+    d = scored[scored["stuck"].astype(bool)].copy()
+    d["over_norm"] = d["days_in_stage"] / d["stage_norm_days"]
+    d = d.sort_values(["expected_value", "opportunity_id"], ascending=[False, True],
+                      kind="stable", ignore_index=True)
+    return d if top is None else d.head(int(top))
