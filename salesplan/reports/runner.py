@@ -47,6 +47,9 @@ from salesplan.reports.params import (
 )
 from salesplan.reports.publish import ENV_NOTEBOOK, ENV_RUN_DIR, extract_headlines
 
+RUN_ID_ENV = "SALESPLAN_RUN_ID"  # = salesplan.data.store.RUN_ID_ENV (no data import here)
+RUN_NAME_ENV = "SALESPLAN_RUN_NAME"
+
 __all__ = [
     "DEFAULT_KERNEL",
     "DEFAULT_PERIOD",
@@ -431,6 +434,33 @@ def _point_latest(out: Path, run_id: str) -> None:
 # --------------------------------------------------------------------------- run
 
 
+def _record_batch_start(store_url: str, run_id: str, period: str, name: str | None,
+                        notebooks: list[str], note: Callable[[str], None]):
+    """Record the run in the plan store (``plan_batches``) so that ``salesplan approve``
+    knows whether it completed; a store that cannot be written only costs a warning."""
+    try:
+        from salesplan.data.store import PlanStore, StoreError
+        from salesplan.reports import resolve_url
+
+        store = PlanStore(resolve_url(store_url, start=Path.cwd()))
+        store.begin_batch(run_id, period=period, name=name, notebooks=notebooks)
+        return store
+    except (StoreError, OSError) as exc:
+        note(f"warning: the run is not recorded in the plan store: {_one_line(exc)}")
+        return None
+
+
+def _record_batch_end(store, run_id: str, status: str, note: Callable[[str], None]) -> None:
+    if store is None:
+        return
+    try:
+        store.end_batch(run_id, status)
+    except Exception as exc:  # noqa: BLE001 - the run's outcome must not depend on it
+        note(f"warning: could not record the end of the run in the plan store: {_one_line(exc)}")
+    finally:
+        store.dispose()
+
+
 class _NotebookFailed(Exception):
     def __init__(self, message: str, *, notebook: str, cell: int | None, detail: str,
                  notebook_file: str):
@@ -511,6 +541,7 @@ def run_plan(
     plan_store: str | None = None,
     echo: Callable[[str], None] | None = None,
     jobs: int = 2,
+    name: str | None = None,
 ) -> RunResult:
     """Execute the planning notebooks and build the reports of one run.
 
@@ -547,6 +578,9 @@ def run_plan(
         depend on (metadata ``salesplan.depends_on``) have finished; 1 runs them one by
         one.  On a failure no further notebook starts and the run stops when the
         running ones have finished.
+    name : str, optional
+        A name for the run (``salesplan run --name "board v2"``), recorded in the plan
+        store with the run and every plan it writes (``salesplan plans`` shows it).
 
     Returns
     -------
@@ -634,7 +668,10 @@ def run_plan(
         say(line)
 
     note(f"salesplan run {run_id}: period {run_period}, source {shown_source}, "
-         f"kernel {kernel_name}, {len(paths)} notebook(s)")
+         f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
+    batch_store = _record_batch_start(store_url, run_id, run_period, name, [p.stem for p in paths],
+                                      note)
+    batch_env = {RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
     index_rank: dict[str, int | None] = {}  # a notebook's place on index.html (metadata)
     started = time.monotonic()
     numbered = {p.stem: i for i, p in enumerate(paths, 1)}
@@ -653,7 +690,7 @@ def run_plan(
             kernel_name=kernel_name,
             transport="ipc",  # local kernels talk over Unix sockets: no unencrypted TCP
             ip=os.path.join(ipc_dir, name),  # socket paths must stay under ~100 bytes
-            extra_env={**source_env, ENV_RUN_DIR: str(tmp), ENV_NOTEBOOK: name},
+            extra_env={**source_env, **batch_env, ENV_RUN_DIR: str(tmp), ENV_NOTEBOOK: name},
         )
         try:
             papermill.execute_notebook(
@@ -710,6 +747,7 @@ def run_plan(
         done, failure = _run_in_dependency_order(paths, execute, jobs)
     finally:
         shutil.rmtree(ipc_dir, ignore_errors=True)
+    _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", note)
     if failure is not None:
         failed = out / f"failed-{run_id}"
         (tmp / "error.txt").write_text(
