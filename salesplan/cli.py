@@ -17,6 +17,8 @@ DEFAULT_DEMO_DIR = Path("data/demo")
 DEMO_FILE = "salesplan_demo.duckdb"
 DEMO_SEED = 7
 DEMO_AS_OF = "2026-12-31"
+DEMO_ACTUALS_FILE = "salesplan_demo_actuals.duckdb"
+DEMO_ACTUALS_UNTIL = "2027-02-14"
 
 
 @app.command("demo-data")
@@ -26,6 +28,9 @@ def demo_data(
     scale: float = typer.Option(1.0, help="1 = ~3,000 customers; 10 = ~30,000"),
     as_of: str = typer.Option(DEMO_AS_OF, help="the demo company's 'today' (YYYY-MM-DD)"),
     locale: str = typer.Option("en", help="en or zh (Chinese names)"),
+    actuals_until: str = typer.Option(
+        DEMO_ACTUALS_UNTIL, help="also write the orders of the quarter in progress up to this day "
+        "(YYYY-MM-DD; empty: none) as salesplan_demo_actuals.duckdb, for the weekly review"),
 ) -> None:
     """Generate the demo company and write it as a DuckDB file in OUT."""
     from salesplan.data import fingerprint, open_source
@@ -37,6 +42,14 @@ def demo_data(
     open_source(f"duckdb:///{target}").write(company.data, replace=True)
     typer.echo(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB)")
     typer.echo(f"content fingerprint {fingerprint(company.data)}")
+    if actuals_until:
+        from salesplan.data import SalesData
+
+        actuals = company.quarter_in_progress(actuals_until)
+        target = out / DEMO_ACTUALS_FILE
+        open_source(f"duckdb:///{target}").write(SalesData(orders=actuals), replace=True)
+        typer.echo(f"wrote {target}: {len(actuals):,} order lines of the quarter in progress "
+                   f"to {actuals_until}")
 
 
 @app.command()

@@ -50,6 +50,7 @@ __all__ = [
     "action_list",
     "flag_deviations",
     "landing_forecast",
+    "orders_with_region",
     "order_value_moments",
     "pace_share",
     "plan_from_tables",
@@ -303,6 +304,20 @@ def run_rate_basis(orders: pd.DataFrame, start, as_of, *, by: str | None = None,
     if by is None:
         return pd.Series({"company": float(cur["amount"].sum()) * (1 - share)})
     return cur.groupby(by)["amount"].sum() * (1 - share)
+
+
+def orders_with_region(data, reps: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``data.orders`` with a ``region`` column: the customer's region, else the region of
+    the order's rep (``reps``: ``rep_id, region``; default ``data.reps``), else ``"(none)"``."""
+    o = data.orders.copy()
+    reg = pd.Series(np.nan, index=o.index, dtype=object)
+    if data.customers is not None:
+        reg = o["customer_id"].map(data.customers.set_index("customer_id")["region"])
+    reps = reps if reps is not None else data.reps
+    if reps is not None:
+        reg = reg.where(reg.notna(), o["rep_id"].map(reps.drop_duplicates("rep_id").set_index("rep_id")["region"]))
+    o["region"] = reg.astype(object).where(reg.notna(), "(none)").astype(str)
+    return o
 
 
 def flag_deviations(table: pd.DataFrame, tolerance: float = 0.15, *, expected: str = "expected",

@@ -524,6 +524,33 @@ class DemoCompany:
         )
 
 
+    def quarter_in_progress(self, until, seed: int = 2027) -> pd.DataFrame:
+        """Orders of a quarter in progress: one simulated future from the day after
+        ``as_of`` to ``until`` (inclusive).
+
+        The demo's weekly review reads them as the actuals to date (``make demo-data``
+        writes them next to the demo company as ``salesplan_demo_actuals.duckdb``).
+
+        Parameters
+        ----------
+        until : date-like
+            Last day of the actuals, after ``as_of``.
+        seed : int
+            Seed of the future drawn.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Order lines (contract ``orders`` columns) dated ``as_of + 1 .. until``.
+        """
+        until = pd.Timestamp(until).normalize()
+        if until <= self.truth.as_of:
+            raise ValueError(f"quarter_in_progress: until={until.date()} must be after as_of "
+                             f"{self.truth.as_of.date()}")
+        months = (until.to_period("M") - self.truth.as_of.to_period("M")).n
+        fut = self.simulate_future(months=max(1, months), seed=int(seed))
+        return fut[fut["order_date"] <= until].reset_index(drop=True)
+
     def future_revenue_paths(
         self, seeds, months: int = 3
     ) -> tuple[list[str], pd.DatetimeIndex, np.ndarray]:

@@ -27,7 +27,7 @@ def plan_tables(east=600.0, west=400.0):
                             "p_attain_quota": [0.5, 0.4]})
     reps = pd.DataFrame({"rep_id": ["r1", "r2"], "name": ["Ann", "李雷"], "region": ["East", "West"],
                          "quota": [1.1 * east, 1.1 * west], "p_attain_quota": [0.5, 0.4]})
-    months = pd.DataFrame({"level": ["company"] * 3, "entity": ["company"] * 3, "region": [None] * 3,
+    months = pd.DataFrame({"level": ["company"] * 3, "entity": ["total"] * 3, "region": [None] * 3,
                            "month": pd.to_datetime(["2027-01-01", "2027-02-01", "2027-03-01"]),
                            "target": [300.0, 300.0, east + west - 600.0],
                            "quota": [330.0, 330.0, 1.1 * (east + west) - 660.0]})
@@ -57,7 +57,7 @@ def test_target_rows_cover_every_level_and_grain():
     # 1 company + 2 regions + 2 reps (quarter) + 3 months + 2 weeks
     assert len(rows) == 10
     q = rows[rows["grain"] == "quarter"].set_index(["level", "entity"])
-    assert q.loc[("company", "company"), "target"] == 1000.0
+    assert q.loc[("company", "total"), "target"] == 1000.0
     assert q.loc[("rep", "r2"), "quota"] == pytest.approx(440.0)
     assert pd.isna(q.loc[("rep", "r2"), "target"])  # reps carry quotas, not targets
     assert str(q.loc[("rep", "r2"), "start_date"]) == "2027-01-01"
@@ -101,10 +101,10 @@ def test_approve_supersede_history_and_compare(store):
     assert c.parameters.to_dict("records") == [{"parameter": "growth", "a": 0.10, "b": 0.12}]
     t = c.targets.set_index(["grain", "level", "entity"])
     # East +50 -> company +50 (target), quotas +55; March month +50; West and weeks unchanged
-    assert t.loc[("quarter", "company", "company"), "target_change"] == pytest.approx(50.0)
+    assert t.loc[("quarter", "company", "total"), "target_change"] == pytest.approx(50.0)
     assert t.loc[("quarter", "region", "East"), "quota_change"] == pytest.approx(55.0)
     assert t.loc[("quarter", "rep", "r1"), "quota_change"] == pytest.approx(55.0)
-    assert t.loc[("month", "company", "company"), "target_change"] == pytest.approx(50.0)
+    assert t.loc[("month", "company", "total"), "target_change"] == pytest.approx(50.0)
     assert ("quarter", "region", "West") not in t.index and "week" not in c.targets["grain"].tolist()
     assert len(c.targets) == 4
 

@@ -237,8 +237,9 @@ def _col(frame: pd.DataFrame, name: str, default=float("nan")) -> pd.Series:
 def target_rows(run_id: str, period: str, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The targets of a ``targets`` run as plain rows (the ``plan_targets`` table).
 
-    One row per level x entity x grain x start: ``company`` (entity ``"company"``),
-    ``region``, ``rep`` (quota; ``target`` when the reps table carries one) and
+    One row per level x entity x grain x start: ``company``
+    (entity ``"total"`` as in the months and weeks tables), ``region``, ``rep`` (quota;
+    ``target`` when the reps table carries one) and
     ``product_line`` (from a ``product_lines`` table when the run has one) for the
     quarter, and every row of ``months`` (grain ``month``) and ``weeks`` (grain
     ``week``).  Columns are found by name; missing ones are NULL.  Money in the company
@@ -267,7 +268,7 @@ def target_rows(run_id: str, period: str, tables: Mapping[str, pd.DataFrame]) ->
 
     c = tables.get("company")
     if isinstance(c, pd.DataFrame) and len(c):
-        add(c, "company", pd.Series("company", index=c.index), None, "quarter", start)
+        add(c, "company", pd.Series("total", index=c.index), None, "quarter", start)
     r = tables.get("regions")
     if isinstance(r, pd.DataFrame) and "region" in r.columns:
         add(r, "region", r["region"], r["region"].astype(object), "quarter", start)
