@@ -123,7 +123,7 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
         month before), ``growth_yoy`` (over the same quarter last year), ``orders``,
         ``aov`` (revenue / orders), ``new_customers`` (first order ever in the quarter),
         ``retention`` (customers of the previous quarter who bought again),
-        ``collection_rate`` (paid / billed of the quarter's invoices), ``visits``,
+        ``collection_rate`` (paid / billed of the invoices due in the quarter), ``visits``,
         ``calls``, ``opps_created``, ``lead_conversion`` (E -> D), ``win_rate``,
         ``cycle_days`` (created -> won, mean), ``revenue_m1``..``revenue_m3``,
         ``prev4_revenue``, ``prev4_aov``, ``prev4_activity`` (averages per quarter of the
@@ -173,7 +173,7 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
     out["retention"] = base.reindex(out.index).map(
         lambda s: np.nan if not isinstance(s, set) or not s else sum(c in now.index for c in s) / len(s))
     if data.invoices is not None and data.customers is not None:
-        inv = _in(data.invoices, "issue_date", qs, qe)
+        inv = _in(data.invoices, "due_date", qs, qe)
         owner = cur.groupby("customer_id")["rep_id"].agg(lambda s: s.value_counts().index[0])
         inv = inv.assign(rep_id=inv["customer_id"].map(owner)).dropna(subset=["rep_id"])
         g = inv.groupby("rep_id")
@@ -290,7 +290,7 @@ def diagnose_misses(kpis: pd.DataFrame, params: DiagnosisParams = DiagnosisParam
             pv = peers[col]
             if min_col is not None:
                 pv = pv[peers[min_col] >= params.min_opps]
-            pm = pv.median()
+            pm = pv.dropna().median() if pv.notna().any() else np.nan
             if not (np.isfinite(v) and np.isfinite(pm) and pm > 0 and pm >= min_median):
                 return
             ratio = v / pm
