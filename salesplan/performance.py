@@ -252,6 +252,25 @@ def _peers(k: pd.DataFrame, i, params: DiagnosisParams) -> pd.DataFrame:
     return k[k.index != i].assign(_scope="all reps")
 
 
+def _check(k, i, peers, params, found, driver, col, low_is_bad=True, min_col=None, min_median=0.0):
+    """Append ``(driver, rep value, peers' median, severity)`` to ``found`` when flagged."""
+    th = params.threshold
+    v = k.at[i, col]
+    if min_col is not None and not (k.at[i, min_col] >= params.min_opps):
+        return
+    pv = peers[col]
+    if min_col is not None:
+        pv = pv[peers[min_col] >= params.min_opps]
+    pm = pv.dropna().median() if pv.notna().any() else np.nan
+    if not (np.isfinite(v) and np.isfinite(pm) and pm > 0 and pm >= min_median):
+        return
+    ratio = v / pm
+    if low_is_bad and ratio < th:
+        found.append((driver, v, pm, 1 - ratio))
+    elif not low_is_bad and ratio > 1 / th:
+        found.append((driver, v, pm, 1 - 1 / ratio))
+
+
 def diagnose_misses(kpis: pd.DataFrame, params: DiagnosisParams = DiagnosisParams()) -> pd.DataFrame:
     """Why each rep who missed missed: the section 7 drivers against own past and peers.
 
@@ -276,36 +295,20 @@ def diagnose_misses(kpis: pd.DataFrame, params: DiagnosisParams = DiagnosisParam
     else:
         med = k["growth_yoy"].median()
         missed = k["growth_yoy"] < med
-    th = params.threshold
     rows = []
     for i in k.index[missed.fillna(False).to_numpy()]:
         peers = _peers(k, i, params)
         scope = peers["_scope"].iloc[0] if len(peers) else "none"
         found = []
 
-        def check(driver, col, low_is_bad=True, min_col=None, min_median=0.0):
-            v = k.at[i, col]
-            if min_col is not None and not (k.at[i, min_col] >= params.min_opps):
-                return
-            pv = peers[col]
-            if min_col is not None:
-                pv = pv[peers[min_col] >= params.min_opps]
-            pm = pv.dropna().median() if pv.notna().any() else np.nan
-            if not (np.isfinite(v) and np.isfinite(pm) and pm > 0 and pm >= min_median):
-                return
-            ratio = v / pm
-            if low_is_bad and ratio < th:
-                found.append((driver, v, pm, 1 - ratio))
-            elif not low_is_bad and ratio > 1 / th:
-                found.append((driver, v, pm, 1 - 1 / ratio))
-
-        check("target_too_high", "target_ratio", low_is_bad=False)
-        check("activity", "t_activity")
-        check("funnel_depth", "funnel_depth", min_median=params.min_opps / 2)
-        check("quote_success", "quote_success", min_col="quotes_12m")
-        check("win_rate", "win_rate", min_col="closed_12m")
-        check("deal_size", "t_deal_size")
-        check("pace", "t_pace")
+        args = (k, i, peers, params, found)
+        _check(*args, "target_too_high", "target_ratio", low_is_bad=False)
+        _check(*args, "activity", "t_activity")
+        _check(*args, "funnel_depth", "funnel_depth", min_median=params.min_opps / 2)
+        _check(*args, "quote_success", "quote_success", min_col="quotes_12m")
+        _check(*args, "win_rate", "win_rate", min_col="closed_12m")
+        _check(*args, "deal_size", "t_deal_size")
+        _check(*args, "pace", "t_pace")
         base = dict(rep_id=i, name=k.at[i, "name"], region=k.at[i, "region"], level=k.at[i, "level"],
                     peers=f"{len(peers)} reps, {scope}", time_box_days=params.time_box_days)
         if not found:

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from salesplan.commission import CommissionPlan
-from salesplan.performance import DiagnosisParams, commission_statement, diagnose_misses, rank_reps, rep_kpis
+from salesplan.performance import (
+    DiagnosisParams,
+    commission_statement,
+    diagnose_misses,
+    rank_reps,
+    rep_kpis,
+)
 from salesplan.synthetic import generate, plant_rep_causes
 
 
