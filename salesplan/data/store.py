@@ -1097,7 +1097,7 @@ class PlanStore:
         name, kind, period, created_at, status, approved_by, approved_at, note``.
         ``status``: ``approved`` (the plan of record of its period), ``superseded``
         (approved once, replaced later), ``failed run`` (its ``salesplan run`` failed or
-        did not finish), ``draft``.
+        did not finish), ``draft``; empty for runs of other kinds (``all_kinds``).
         """
         runs = self.list_runs(None if all_kinds else "targets")
         if period is not None:
@@ -1110,7 +1110,9 @@ class PlanStore:
             mine = appr[appr["run_id"] == r["run_id"]]
             cur = mine[mine["status"] == "approved"]
             last = cur.iloc[-1] if len(cur) else (mine.iloc[-1] if len(mine) else None)
-            if len(cur):
+            if r["kind"] != "targets":
+                status = ""  # only plans (targets runs) are approved
+            elif len(cur):
                 status = "approved"
             elif len(mine):
                 status = "superseded"
