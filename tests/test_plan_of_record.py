@@ -263,3 +263,29 @@ def test_salesplan_run_name_and_status_reach_the_store(tmp_path):
     r = cli.invoke(app, ["approve", good, "--by", "Chen", "--store", url])
     assert r.exit_code == 0, r.output
     assert PlanStore(url).approved_run("2027Q1").meta["batch_id"] == good
+
+
+def test_resource_plan_of_the_approved_run_with_one_select(store):
+    """Headcount and budget of the allocation run that belongs to the same salesplan run
+    as the approved targets run."""
+    headcount = pd.DataFrame({"region": ["East", "West"], "headcount_needed": [5, 3], "reps_today": [4, 3],
+                              "gap": [1, 0]})
+    hiring = pd.DataFrame({"region": ["East", "East"], "requisition_month": pd.to_datetime(["2027-01-01"] * 2),
+                           "start_month": pd.to_datetime(["2027-03-01", "2027-02-01"]), "hires": [1, 2]})
+    budget = pd.DataFrame({"region": ["East", "West"], "spend": [1000.0, 2500.0]})
+    for batch, spend in (("b1", 1.0), ("b2", 2.0)):
+        store.begin_batch(batch, period="2027Q1")
+        store.write_run("targets", "2027Q1", {}, None, plan_tables(), batch_id=batch)
+        store.write_run("allocation", "2027Q1", {}, None,
+                        {"headcount": headcount, "hiring_plan": hiring,
+                         "budget_split": budget.assign(spend=budget["spend"] * spend)}, batch_id=batch)
+        store.end_batch(batch, "complete")
+    store.approve("b2", by="CFO")
+    store.dispose()
+    hc = _sql(store, "SELECT region, headcount_needed, hires, first_start FROM approved_plan_headcount "
+                     "WHERE period = '2027Q1' ORDER BY region")
+    assert hc["region"].tolist() == ["East", "West"]
+    assert hc["hires"].astype(float).tolist() == [3.0, 0.0]
+    assert str(hc["first_start"].iloc[0])[:10] == "2027-02-01"
+    b = _sql(store, "SELECT region, monthly_spend FROM approved_plan_budget ORDER BY region")
+    assert b["monthly_spend"].astype(float).tolist() == [2000.0, 5000.0]  # batch b2: x2

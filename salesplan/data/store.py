@@ -19,6 +19,9 @@ Plan of record (readable by plain SQL, see :mod:`salesplan.data.plans` for the l
                   superseded_by
     approved_plan_targets (view) the ``plan_targets`` rows of each period's approved run,
                   with approved_by / approved_at
+    plan_headcount, plan_budget   an ``allocation`` run's hiring and budget plan per region;
+                  views approved_plan_headcount / approved_plan_budget: those of the
+                  ``salesplan run`` whose targets run is approved
 
 Each output DataFrame is stored as one Arrow IPC stream (zstd-compressed; split into
 parts of at most 8 MiB), which brings back the same dtypes, values, index and column
@@ -295,6 +298,41 @@ def target_rows(run_id: str, period: str, tables: Mapping[str, pd.DataFrame]) ->
     return out[TARGET_COLUMNS]
 
 
+def resource_rows(run_id: str, period: str, tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The resource plan of an ``allocation`` run as plain rows.
+
+    ``plan_headcount`` (from the ``headcount`` and ``hiring_plan`` tables): per region
+    ``headcount_needed, reps_today, gap, hires`` (sum of planned hires) and
+    ``first_start`` (first start month of a hire); ``plan_budget`` (from
+    ``budget_split``): per region ``monthly_spend`` (currency per month).  Columns are
+    found by name; tables that are missing give no rows.
+    """
+    out = {}
+    hc = tables.get("headcount")
+    if isinstance(hc, pd.DataFrame) and "region" in hc.columns and len(hc):
+        rows = pd.DataFrame({"region": hc["region"].astype(str)})
+        for c in ("headcount_needed", "reps_today", "gap"):
+            rows[c] = pd.to_numeric(_col(hc, c), errors="coerce").to_numpy()
+        hp = tables.get("hiring_plan")
+        if isinstance(hp, pd.DataFrame) and {"region", "hires"} <= set(hp.columns):
+            g = hp.groupby(hp["region"].astype(str))
+            rows["hires"] = rows["region"].map(g["hires"].sum()).fillna(0.0).astype(float)
+            first = g["start_month"].min() if "start_month" in hp.columns else pd.Series(dtype="datetime64[ns]")
+            rows["first_start"] = [x.date() if pd.notna(x) else None
+                                   for x in pd.to_datetime(rows["region"].map(first))]
+        else:
+            rows["hires"], rows["first_start"] = float("nan"), None
+        rows.insert(0, "period", str(period))
+        rows.insert(0, "run_id", run_id)
+        out["plan_headcount"] = rows[HEADCOUNT_COLUMNS]
+    bs = tables.get("budget_split")
+    if isinstance(bs, pd.DataFrame) and {"region", "spend"} <= set(bs.columns) and len(bs):
+        out["plan_budget"] = pd.DataFrame({"run_id": run_id, "period": str(period),
+                                           "region": bs["region"].astype(str),
+                                           "monthly_spend": pd.to_numeric(bs["spend"], errors="coerce")})
+    return out
+
+
 # --------------------------------------------------------------------------- backends
 
 _DDL_DUCKDB = [
@@ -315,6 +353,12 @@ _DDL_DUCKDB = [
         run_id VARCHAR NOT NULL, period VARCHAR NOT NULL, level VARCHAR NOT NULL,
         entity VARCHAR NOT NULL, region VARCHAR, grain VARCHAR NOT NULL, start_date DATE NOT NULL,
         target DOUBLE, quota DOUBLE, p_attain_target DOUBLE, p_attain_quota DOUBLE)""",
+    """CREATE TABLE IF NOT EXISTS plan_headcount (
+        run_id VARCHAR NOT NULL, period VARCHAR NOT NULL, region VARCHAR NOT NULL,
+        headcount_needed DOUBLE, reps_today DOUBLE, gap DOUBLE, hires DOUBLE, first_start DATE)""",
+    """CREATE TABLE IF NOT EXISTS plan_budget (
+        run_id VARCHAR NOT NULL, period VARCHAR NOT NULL, region VARCHAR NOT NULL,
+        monthly_spend DOUBLE)""",
     """CREATE TABLE IF NOT EXISTS plan_approvals (
         approval_id VARCHAR PRIMARY KEY, run_id VARCHAR NOT NULL, period VARCHAR NOT NULL,
         status VARCHAR NOT NULL, approved_by VARCHAR NOT NULL, approved_at TIMESTAMP NOT NULL,
@@ -328,6 +372,18 @@ _VIEW_SQL = """CREATE OR REPLACE VIEW {view} AS
     FROM {targets} t
     JOIN {approvals} a ON a.run_id = t.run_id AND a.period = t.period AND a.status = 'approved'
     LEFT JOIN {runs} r ON r.run_id = t.run_id"""
+
+#: Resource plans of an ``allocation`` run; the approved ones are those of the
+#: ``salesplan run`` (batch) whose targets run is approved.
+_RESOURCE_VIEW_SQL = """CREATE OR REPLACE VIEW {view} AS
+    SELECT x.*, a.approved_by, a.approved_at
+    FROM {table} x
+    JOIN {runs} r ON r.run_id = x.run_id
+    JOIN {runs} t ON t.batch_id = r.batch_id AND t.kind = 'targets' AND t.period = x.period
+    JOIN {approvals} a ON a.run_id = t.run_id AND a.status = 'approved'"""
+HEADCOUNT_COLUMNS = ["run_id", "period", "region", "headcount_needed", "reps_today", "gap", "hires",
+                     "first_start"]
+BUDGET_COLUMNS = ["run_id", "period", "region", "monthly_spend"]
 
 #: Columns of ``plan_targets`` (one row per target: level x entity x grain x start).
 TARGET_COLUMNS = ["run_id", "period", "level", "entity", "region", "grain", "start_date",
@@ -385,6 +441,9 @@ class _DuckDB:
                 con.execute(ddl)
             con.execute(_VIEW_SQL.format(view="approved_plan_targets", targets="plan_targets",
                                          approvals="plan_approvals", runs="plan_runs"))
+            for t in ("plan_headcount", "plan_budget"):
+                con.execute(_RESOURCE_VIEW_SQL.format(view=f"approved_{t}", table=t, runs="plan_runs",
+                                                      approvals="plan_approvals"))
 
     @contextmanager
     def transaction(self):
@@ -428,7 +487,8 @@ class _DuckTx:
 
 
 _TABLE_RE = re.compile(r"\b(plan_runs|plan_outputs|plan_batches|plan_targets|plan_approvals|"
-                       r"approved_plan_targets)\b")
+                       r"plan_headcount|plan_budget|approved_plan_targets|approved_plan_headcount|"
+                       r"approved_plan_budget)\b")
 
 
 class _SQLAlchemy:
@@ -491,6 +551,26 @@ class _SQLAlchemy:
             sa.Column("p_attain_target", sa.Float(53)),
             sa.Column("p_attain_quota", sa.Float(53)),
         )
+        self.headcount = sa.Table(
+            "plan_headcount",
+            md,
+            sa.Column("run_id", sa.String(200), nullable=False, index=True),
+            sa.Column("period", sa.Text(), nullable=False),
+            sa.Column("region", sa.Text(), nullable=False),
+            sa.Column("headcount_needed", sa.Float(53)),
+            sa.Column("reps_today", sa.Float(53)),
+            sa.Column("gap", sa.Float(53)),
+            sa.Column("hires", sa.Float(53)),
+            sa.Column("first_start", sa.Date()),
+        )
+        self.budget = sa.Table(
+            "plan_budget",
+            md,
+            sa.Column("run_id", sa.String(200), nullable=False, index=True),
+            sa.Column("period", sa.Text(), nullable=False),
+            sa.Column("region", sa.Text(), nullable=False),
+            sa.Column("monthly_spend", sa.Float(53)),
+        )
         self.approvals = sa.Table(
             "plan_approvals",
             md,
@@ -534,6 +614,14 @@ class _SQLAlchemy:
             con.execute(sa.text(sql.format(view=view, targets=self._name("plan_targets"),
                                            approvals=self._name("plan_approvals"),
                                            runs=self._name("plan_runs"))))
+            for t in ("plan_headcount", "plan_budget"):
+                v = self._name(f"approved_{t}")
+                rsql = _RESOURCE_VIEW_SQL
+                if con.dialect.name == "sqlite":
+                    con.execute(sa.text(f"DROP VIEW IF EXISTS {v}"))
+                    rsql = rsql.replace("CREATE OR REPLACE VIEW", "CREATE VIEW")
+                con.execute(sa.text(rsql.format(view=v, table=self._name(t), runs=self._name("plan_runs"),
+                                                approvals=self._name("plan_approvals"))))
 
     def _qualify(self, sql: str) -> str:
         return _TABLE_RE.sub(lambda m: self._name(m.group(0)), sql)
@@ -797,7 +885,8 @@ class PlanStore:
             "name": run_name if run_name is not None else (os.environ.get(RUN_NAME_ENV) or None),
             "batch_id": batch_id if batch_id is not None else (os.environ.get(RUN_ID_ENV) or None),
         }
-        relational = target_rows(run_id, period, tables) if kind == "targets" else None
+        relational = {"plan_targets": target_rows(run_id, period, tables)} if kind == "targets" else \
+            resource_rows(run_id, period, tables) if kind == "allocation" else {}
         with self._guard(f"writing run {run_id}"), self._db.transaction() as tx:
             tx.execute(
                 "INSERT INTO plan_runs ("
@@ -826,8 +915,8 @@ class PlanStore:
                         },
                     )
                 del parts
-            if relational is not None:
-                tx.insert_frame("plan_targets", relational)
+            for table, rows in relational.items():
+                tx.insert_frame(table, rows)
             if self._before_commit is not None:
                 self._before_commit()
         return run_id
