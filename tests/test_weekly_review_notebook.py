@@ -63,3 +63,18 @@ def test_weekly_review_uses_the_approved_plan_or_says_there_is_none(tmp_path, ap
     saved = PlanStore(url).read_run(kind="weekly_review", period="2027Q1")
     assert saved.meta["parameters"]["plan_run"] == a
     assert json.dumps(saved.meta["parameters"]["plan_approved"]) == json.dumps(approve)
+
+
+@needs_kernel
+def test_weekly_review_of_a_quarter_without_data_is_a_note(tmp_path):
+    import papermill
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    kernel = "salesplan" if "salesplan" in KernelSpecManager().find_kernel_specs() else "python3"
+    url = f"duckdb:///{tmp_path}/plans.duckdb"
+    out = tmp_path / "06.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "06_weekly_review.ipynb"), str(out),
+                               parameters={"plan_store": url, "period": "2027Q2", "actuals_source": None},
+                               kernel_name=kernel, cwd=str(ROOT / "notebooks"), progress_bar=False)
+    answer = _headline(nbformat.read(str(out), as_version=4))
+    assert answer.startswith("Nothing to review yet: the data end on 2026-12-31, before 2027Q2 starts")
