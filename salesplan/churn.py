@@ -44,6 +44,7 @@ References
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -64,6 +65,7 @@ __all__ = [
     "churn_labels",
     "churn_risk_list",
     "churn_risk_by",
+    "driver_reasons",
 ]
 
 #: Length of one time unit in days, for the ``freq`` arguments.
@@ -1474,3 +1476,51 @@ def churn_risk_by(risk: pd.DataFrame, by: str = "region", threshold: float = 0.5
     out["share_at_risk"] = out["revenue_at_risk"] / out["revenue_12m"].where(out["revenue_12m"] > 0)
     out.index.name = by
     return out.sort_values("revenue_at_risk", ascending=False).reset_index()
+
+
+# --------------------------------------------------------------------------------------
+# Plain-language reasons
+# --------------------------------------------------------------------------------------
+
+#: Words a sales manager reads for the classifier's feature names.
+DRIVER_WORDS: dict[str, str] = {
+    "recency_days": "days since last order", "tenure_days": "days as a customer",
+    "n_purchases": "purchase days in total", "purchases_90d": "purchase days, last 90 days",
+    "purchases_365d": "purchase days, last year", "revenue_365d": "revenue, last year",
+    "avg_order_value": "average order value", "revenue_trend": "revenue trend (log, year on year)",
+    "purchase_trend": "change in purchase days (last 180 vs previous 180)",
+    "mean_gap_days": "usual days between orders",
+    "overdue_ratio": "next order late vs usual rhythm (x)",
+    "returns_share_365d": "returns share, last year", "bgnbd_p_alive": "P(still a customer), BG/NBD",
+    "bgnbd_expected": "expected orders next period", "share_late": "share of invoices paid late",
+    "mean_dpd": "mean days past due", "max_dpd": "worst days past due",
+    "overdue_amount": "amount overdue", "visits_90d": "visits, last 90 days",
+    "calls_90d": "calls, last 90 days", "emails_90d": "emails, last 90 days",
+    "days_since_activity": "days since last contact",
+}
+
+
+def _plain_value(v: float) -> str:
+    """A driver value for people: 1,234 / 17 / 0.34 / < 0.01, never scientific notation."""
+    a = abs(v)
+    if not np.isfinite(v):
+        return "–"
+    if a >= 100:
+        return f"{v:,.0f}"
+    if a == 0:
+        return "0"
+    if a < 0.01:
+        return "< 0.01" if v > 0 else "> -0.01"
+    decimals = max(0, 1 - int(np.floor(np.log10(a))))  # two significant digits
+    return f"{v:.{decimals}f}"
+
+
+def driver_reasons(top_drivers: pd.Series) -> pd.Series:
+    """:meth:`ChurnClassifier.top_drivers` texts (``name=value (+push)``) in plain words:
+    ``"days since last contact: 264; expected orders next period: < 0.01"``."""
+    def words(text) -> str:
+        found = re.findall(r"(\w+)=(\S+) \(\+([\d.]+)\)", str(text))
+        return "; ".join(f"{DRIVER_WORDS.get(name, name.replace('_', ' '))}: "
+                         f"{_plain_value(float(value))}" for name, value, _ in found)
+
+    return top_drivers.map(words)

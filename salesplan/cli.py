@@ -114,8 +114,12 @@ def run(
     params_file: Path = typer.Option(None, "-f", "--params-file", help="YAML file NAME: VALUE"),
     out: Path = typer.Option(Path("reports"), help="folder for the run folders"),
     notebook: list[str] = typer.Option(
-        None, "-n", "--notebook", help="run only this notebook (repeatable), e.g. 04_targets"
+        None, "-n", "--notebook",
+        help="run only this notebook and the ones that read it (repeatable); a unique "
+             "prefix is enough, e.g. -n 04 re-runs 04_quarterly_targets and 05",
     ),
+    downstream: bool = typer.Option(
+        True, help="with -n: also re-run the notebooks that read the named ones"),
     notebooks_dir: Path = typer.Option(None, help="notebook folder (default: ./notebooks)"),
     kernel: str = typer.Option(None, help="Jupyter kernel (default: salesplan, else python3)"),
     timeout: int = typer.Option(600, help="seconds one notebook cell may run"),
@@ -145,6 +149,7 @@ def run(
             timeout=timeout,
             jobs=jobs,
             **({"name": name} if name else {}),
+            downstream=downstream,
         )
     except (RunError, ParameterError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
@@ -152,7 +157,10 @@ def run(
     typer.echo("")
     typer.echo(f"index:    {result.index}")
     for r in result.notebooks:
-        typer.echo(f"report:   {r.html}")
+        carried = "" if r.carried_from is None else (
+            f"  (STALE: carried over from run {r.carried_from}; it reads a re-run report)"
+            if r.stale else f"  (not re-run: carried over from run {r.carried_from})")
+        typer.echo(f"report:   {r.html}{carried}")
     if result.workbook is not None:
         typer.echo(f"workbook: {result.workbook}")
     typer.echo(f"latest:   {Path(out) / 'latest'}")
@@ -278,6 +286,30 @@ def compare(
         else:
             c.targets.to_csv(out, index=False)
         typer.echo(f"written: {out}")
+@app.command()
+def params(
+    notebook: list[str] = typer.Argument(None, help="notebook names or unique prefixes (default: all)"),
+    notebooks_dir: Path = typer.Option(None, help="notebook folder (default: ./notebooks)"),
+) -> None:
+    """List each notebook's parameters: name, type, default and what it means."""
+    import textwrap
+
+    from salesplan.reports.runner import _declared_parameters, discover_notebooks, parameter_docs
+
+    try:
+        paths = discover_notebooks(notebooks_dir, notebook or None)
+    except FileNotFoundError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(code=1) from None
+    for path in paths:
+        typer.echo(f"{path.stem}")
+        docs = parameter_docs(path)
+        for name, spec in _declared_parameters(path).items():
+            typer.echo(f"  {name} = {spec.get('default')}")
+            text = docs.get(name) or spec.get("help") or ""
+            for line in textwrap.wrap(text, 88):
+                typer.echo(f"      {line}")
+        typer.echo("")
 
 
 def main() -> None:  # pragma: no cover - console entry point

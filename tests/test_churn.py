@@ -450,3 +450,23 @@ def test_fast_optimizer_reaches_the_nelder_mead_optimum(cls, cdnow_summary):
     for k, v in slow.params_.items():
         assert fast.params_[k] == pytest.approx(v, rel=1e-6), k
     assert fast.log_likelihood_ >= slow.log_likelihood_ - 1e-6
+
+
+def test_driver_reasons_in_plain_words_without_scientific_notation():
+    from salesplan.churn import driver_reasons
+
+    texts = pd.Series([
+        "days_since_activity=264 (+1.21) bgnbd_expected=2e-06 (+0.30) recency_days=186 (+0.20)",
+        "revenue_365d=458200 (+0.9) mean_gap_days=6.5 (+0.4) returns_share_365d=0.0011 (+0.1)",
+        "bgnbd_p_alive=0.019 (+0.8) purchase_trend=-18.4 (+0.2) some_new_feature=0.34 (+0.1)",
+        "mean_dpd=nan (+0.5)",
+        "",
+    ])
+    assert driver_reasons(texts).tolist() == [
+        "days since last contact: 264; expected orders next period: < 0.01; days since last order: 186",
+        "revenue, last year: 458,200; usual days between orders: 6.5; returns share, last year: < 0.01",
+        "P(still a customer), BG/NBD: 0.019; change in purchase days (last 180 vs previous 180): -18;"
+        " some new feature: 0.34",
+        "mean days past due: –",
+        "",
+    ]

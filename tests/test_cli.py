@@ -38,3 +38,22 @@ def test_validate_broken_folder_exits_1_with_every_error(tmp_path):
     assert "orders.order_id (unique)" in result.output
     assert "invoices.due_date (date_order)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_params_lists_each_parameter_with_its_default_and_meaning():
+    from pathlib import Path
+
+    nbs = Path(__file__).resolve().parents[1] / "notebooks"
+    result = CliRunner().invoke(app, ["params", "04", "--notebooks-dir", str(nbs)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("04_quarterly_targets\n")
+    assert "  growth = 0.10\n" in result.output
+    assert "top-down goal over the same quarter" in result.output
+    bad = CliRunner().invoke(app, ["params", "4x", "--notebooks-dir", str(nbs)])
+    assert bad.exit_code == 1 and "not found" in bad.output
+
+
+def test_a_mistyped_parameter_gets_a_did_you_mean():
+    result = CliRunner().invoke(app, ["run", "-p", "grwth", "0.2"])
+    assert result.exit_code == 1
+    assert "'grwth' -> did you mean 'growth'?" in result.output

@@ -81,3 +81,21 @@ def test_plan_table_comparison_tolerates_1e_12_and_fails_1e_4():
     assert "'quota'" in problem and "1 row(s)" in problem
     assert compare_tables(table.assign(region=["East", "North"]), table)
     assert compare_tables(table.iloc[:1], table)
+
+
+def test_plan_table_comparison_of_small_differences_and_standard_errors():
+    # a regret of ~5e-06 (a difference of margins near 1) moves by ~1e-11 between BLAS kernels
+    regret = pd.DataFrame({"regret": [4.637420268460701e-06]})
+    assert compare_tables(pd.DataFrame({"regret": [4.637429363407719e-06]}), regret) == []
+    # standard errors of ill-identified fits: 1e-6 apart passes, 1e-4 (0.01%) fails
+    se = pd.DataFrame({"rel_se_a": [1.2633143980683457], "quota": [1000.0]})
+    assert compare_tables(se.assign(rel_se_a=1.2633131281657692), se) == []
+    assert compare_tables(se.assign(rel_se_a=1.2633144 * (1 + 1e-4)), se)
+    assert compare_tables(se.assign(quota=1000.0 * (1 + 2e-6)), se)  # plan numbers keep 1e-6
+
+
+def test_small_members_of_a_large_column_carry_the_column_noise():
+    paths = pd.DataFrame({"value": [5_000_000.0, 716.5563623408307]})
+    assert compare_tables(paths.assign(value=[5_000_000.0, 716.5554785422646]), paths) == []
+    assert compare_tables(paths.assign(value=[5_000_000.0, 716.5563623 * (1 + 1e-4)]), paths)
+    assert compare_tables(paths.assign(value=[5_000_000.0 * (1 + 1e-4), 716.5563623408307]), paths)

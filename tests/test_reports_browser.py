@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from machine import skip_unless_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -46,7 +47,7 @@ def _skip_reason() -> str | None:
 def plan(tmp_path_factory):
     reason = _skip_reason()
     if reason:
-        pytest.skip(reason)
+        skip_unless_ci(reason)
     from salesplan.reports import run_plan
 
     tmp = tmp_path_factory.mktemp("plan")
@@ -73,7 +74,7 @@ def plan(tmp_path_factory):
 def browser():
     reason = _skip_reason()
     if reason:
-        pytest.skip(reason)
+        skip_unless_ci(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

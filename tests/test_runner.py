@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from machine import skip_unless_ci
 from typer.testing import CliRunner
 
 from salesplan.cli import app
@@ -282,7 +283,7 @@ def test_charts_draw_cjk_with_an_installed_font():
         font = charts.configure_fonts()
         if font is None:
             charts._configured = False
-            pytest.skip("no CJK font installed here (CI installs fonts-noto-cjk)")
+            skip_unless_ci("no CJK font installed here (CI installs fonts-noto-cjk)")
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a missing glyph would be a warning
             fig = charts.bar_chart(pd.Series([3.0, 1.5], index=["华东", "东北"]),
@@ -557,3 +558,75 @@ def test_notebooks_run_side_by_side_but_after_their_upstream(tmp_path):
     done, failure = _run_in_dependency_order(paths, fail_b, jobs=2)
     assert failure is not None and failure.notebook == "b"
     assert ("start", "d") not in events  # nothing downstream starts after a failure
+
+
+# --------------------------------------------------------------------------- partial runs
+
+
+def _four_step_plan(nbs: Path) -> None:
+    """01 -> 02 -> 03, and 04 beside them (reads 01 only); 02 and 03 declare growth."""
+    growth = "growth = 0.1  # float: growth on last year\n"
+    make_notebook(nbs / "01_data.ipynb", ["print('data')"], title="Data")
+    make_notebook(nbs / "02_forecast.ipynb", ["print('g', growth)"], params=growth,
+                  depends_on=["01_data"], title="Forecast")
+    make_notebook(nbs / "03_targets.ipynb", ["print('g', growth)"], params=growth,
+                  depends_on=["02_forecast"], title="Targets")
+    make_notebook(nbs / "04_risk.ipynb", ["print('risk')"], depends_on=["01_data"], title="Risk")
+
+
+@needs_kernel
+def test_partial_rerun_reruns_downstream_and_keeps_a_complete_latest(tmp_path):
+    nbs, out = tmp_path / "notebooks", tmp_path / "reports"
+    _four_step_plan(nbs)
+    first = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120)
+    index = (first.run_dir / "index.html").read_text("utf-8")
+    assert "Parameters changed from the defaults" not in index
+
+    lines: list[str] = []
+    second = run_plan(notebooks=["02"], notebooks_dir=nbs, out_dir=out, params={"growth": 0.2},
+                      echo=lines.append, timeout=120)
+    assert [r.name for r in second.notebooks if r.carried_from is None] == ["02_forecast", "03_targets"]
+    assert {r.name: r.carried_from for r in second.notebooks if r.carried_from} == {
+        "01_data": first.run_id, "04_risk": first.run_id}
+    assert (out / "latest").resolve() == second.run_dir.resolve()
+    for name in ["01_data", "02_forecast", "03_targets", "04_risk"]:
+        assert (second.run_dir / f"{name}.html").is_file(), name
+    index = (second.run_dir / "index.html").read_text("utf-8")
+    assert "<code>growth = 0.2</code>" in index
+    assert index.count("carried over unchanged from run " + first.run_id) == 2
+    assert "Stale" not in index
+    assert any("carried over: 01_data" in ln for ln in lines)
+
+    third = run_plan(notebooks=["02_f"], notebooks_dir=nbs, out_dir=out, params={"growth": 0.3},
+                     downstream=False, echo=lambda _: None, timeout=120)
+    stale = {r.name for r in third.notebooks if r.stale}
+    assert stale == {"03_targets"}  # it reads 02, which was re-run without it
+    assert "Stale: not re-run" in (third.run_dir / "index.html").read_text("utf-8")
+
+
+def test_notebook_names_by_unique_prefix_with_clear_errors(tmp_path):
+    nbs = tmp_path / "notebooks"
+    _four_step_plan(nbs)
+    make_notebook(nbs / "03b_pipeline.ipynb", ["print('pipeline')"], title="Pipeline")
+    assert [p.stem for p in discover_notebooks(nbs, ["03"])] == ["03_targets"]
+    assert [p.stem for p in discover_notebooks(nbs, ["03b"])] == ["03b_pipeline"]
+    with pytest.raises(FileNotFoundError, match=r"ambiguous: \['01_data', '02_forecast'"):
+        discover_notebooks(nbs, ["0"])
+    with pytest.raises(FileNotFoundError, match="did you mean '03_targets'"):
+        discover_notebooks(nbs, ["03_target"[:-1] + "x"])
+
+
+def test_styled_table_headers_in_words_and_whole_numbers_without_decimals():
+    from salesplan.reports.format import column_label
+
+    assert column_label("abc_class") == "ABC class"
+    assert column_label("need_fte") == "Need FTE"
+    assert column_label("mean_pd") == "Mean PD"
+    assert column_label("region") == "Region"
+    assert column_label("P(churn)") == "P(churn)" and column_label("revenue 12m") == "revenue 12m"
+    df = pd.DataFrame({"abc_class": ["A", "B"], "need_fte": [8.0, 2.0], "mean_pd": [0.0123, 0.5]})
+    t = styled_table(df, labels={"mean_pd": "mean probability of default"})
+    header = repr(t).splitlines()[0].split()
+    assert header == ["ABC", "class", "Need", "FTE", "mean", "probability", "of", "default"]
+    assert repr(t).splitlines()[1].split() == ["A", "8", "0.01"]  # 8.00 -> 8; 0.0123 -> 0.01
+    assert ">Need FTE</th>" in t.to_html() and ">need_fte<" not in t.to_html()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
-__all__ = ["Formatted", "Table", "money", "number", "pct", "styled_table"]
+__all__ = ["Formatted", "Table", "column_label", "money", "number", "pct", "styled_table"]
 
 MISSING = "–"  # en dash for missing values
 _SCALES = ((1e9, "bn"), (1e6, "M"), (1e3, "k"))
@@ -110,6 +111,34 @@ def number(x, decimals: int = 0) -> Formatted:
     return Formatted(f"{float(x):,.{decimals}f}", float(x))
 
 
+#: Code-name words written as people write them in a sales report.
+ACRONYMS: dict[str, str] = {
+    "abc": "ABC", "aov": "AOV", "auc": "AUC", "bant": "BANT", "clv": "CLV", "dpd": "DPD",
+    "fte": "FTE", "id": "ID", "ids": "IDs", "iv": "IV", "kpi": "KPI", "mase": "MASE",
+    "mom": "MoM", "ote": "OTE", "p10": "P10", "p50": "P50", "p90": "P90", "pd": "PD",
+    "psi": "PSI", "rfm": "RFM", "smape": "sMAPE", "yoy": "YoY", "ly": "last year",
+    "pct": "%", "avg": "average", "qty": "quantity", "n": "number of",
+}
+
+
+def column_label(name) -> str:
+    """A code-style column name in words: ``abc_class`` -> ``ABC class``, ``need_fte`` ->
+    ``Need FTE``, ``region`` -> ``Region``.  Names already written for people (with
+    spaces, capitals or symbols, e.g. ``P(churn)``) are returned unchanged."""
+    text = str(name)
+    if not re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", text):
+        return text
+    words = [ACRONYMS.get(w, w) for w in text.split("_")]
+    if words[0] == words[0].lower():
+        words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join(words)
+
+
+def _whole_numbers(values: pd.Series) -> bool:
+    v = values.dropna()
+    return len(v) > 0 and bool(((v % 1) == 0).all()) and bool((v.abs() < 1e15).all())
+
+
 class Table:
     """A formatted table: HTML in notebooks/reports, plain text elsewhere.
 
@@ -164,6 +193,7 @@ def styled_table(
     pct_decimals: int = 1,
     symbol: str = "",
     max_rows: int | None = 200,
+    labels: Mapping[str, str] | None = None,
 ) -> Table:
     """A leadership-ready table: money with thousands separators, fractions as percents.
 
@@ -180,6 +210,11 @@ def styled_table(
         Show the DataFrame index as the first column(s).
     max_rows : int or None, default 200
         Show at most this many rows (a note tells how many were left out).
+    labels : mapping, optional
+        Column headers to show instead of the column names; other code-style names are
+        shown in words by :func:`column_label` (``abc_class`` -> ``ABC class``).
+        Numeric columns not listed above whose values are all whole numbers are shown
+        as whole numbers (``8``, not ``8.00``).
 
     Returns
     -------
@@ -210,6 +245,8 @@ def styled_table(
             formatters[c] = lambda v: MISSING if _is_missing(v) else ("yes" if v else "no")
         elif pd.api.types.is_integer_dtype(shown[c]):
             formatters[c] = lambda v: number(v)
+        elif pd.api.types.is_float_dtype(shown[c]) and _whole_numbers(shown[c]):
+            formatters[c] = lambda v: number(v)
         elif pd.api.types.is_float_dtype(shown[c]):
             formatters[c] = lambda v: MISSING if _is_missing(v) else f"{v:,.2f}"
         else:
@@ -218,7 +255,8 @@ def styled_table(
     text = pd.DataFrame({c: [formatters[c](v) for v in shown[c]] for c in shown.columns})
     if index:
         text.insert(0, shown.index.name or "", [str(i) for i in shown.index])
-    text.columns = [str(c) for c in text.columns]
+    header = {c: (dict(labels or {}).get(c) or column_label(c)) for c in shown.columns}
+    text.columns = [header.get(c, str(c)) for c in text.columns]
 
     full_caption = caption if note is None else (f"{caption} ({note})" if caption else note)
     digest = hashlib.sha1(
@@ -232,6 +270,7 @@ def styled_table(
              or pd.api.types.is_numeric_dtype(shown[c])]
     if right:
         styler = styler.set_properties(subset=right, **{"text-align": "right"})
+    styler = styler.relabel_index([header[c] for c in shown.columns], axis="columns")
     styler = styler.set_table_attributes('class="sp-table"')
     if full_caption:
         styler = styler.set_caption(full_caption)

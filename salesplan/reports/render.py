@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources as _resources
 from pathlib import Path
 from typing import Any
@@ -117,13 +117,17 @@ def render_index(
     reports: Sequence[dict],
     workbook: str | None = None,
     finished: str | None = None,
+    changed_parameters: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``index.html``: one card per report with its answer and headline figures.
 
     ``reports`` items: ``name, title, html, notebook, seconds, headlines`` (the record of
     :func:`~salesplan.reports.publish.publish_headlines` or ``None``) and optionally
     ``rank``: cards are ordered by rank (the notebook metadata ``salesplan.index_rank``;
-    the plan's answers first), unranked ones after them in run order.  ``source`` must
+    the plan's answers first), unranked ones after them in run order; ``carried_from``
+    (a run id) marks a report carried over from an earlier run, ``stale`` one whose
+    inputs were re-run since.  ``changed_parameters`` (name -> shown value) are listed in
+    a banner: the parameters that differ from the notebooks' defaults.  ``source`` must
     already be redacted.
     """
     import jinja2
@@ -140,6 +144,7 @@ def render_index(
         reports=sorted(reports, key=lambda r: (r.get("rank") is None, r.get("rank") or 0)),
         workbook=workbook,
         finished=finished,
+        changed_parameters=dict(changed_parameters or {}),
         css=(TEMPLATE_DIR / "salesplan.css").read_text("utf-8"),
     )
     out = Path(out_path)

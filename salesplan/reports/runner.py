@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -58,6 +58,8 @@ __all__ = [
     "RunResult",
     "default_notebooks_dir",
     "discover_notebooks",
+    "downstream_of",
+    "parameter_docs",
     "prepare_source",
     "redact",
     "run_plan",
@@ -85,6 +87,8 @@ class NotebookResult:
     seconds: float
     parameters: dict
     headlines: dict | None
+    carried_from: str | None = None  # run id when not re-run: the report comes from there
+    stale: bool = False  # carried over although a notebook it depends on was re-run
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,58 @@ def _depends(path: Path) -> list[str]:
     return [Path(d).stem for d in deps]
 
 
+def _all_notebooks(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"notebook folder {folder} does not exist")
+    paths = sorted(p.resolve() for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    if not paths:
+        raise FileNotFoundError(f"no notebooks (*.ipynb) in {folder}")
+    return paths
+
+
+def _find_notebook(folder: Path, name: str | Path) -> Path:
+    """A notebook by path, file name, stem or unique stem prefix; a clear error otherwise."""
+    import difflib
+
+    p = Path(name)
+    for candidate in (p if p.suffix == ".ipynb" else p.with_suffix(".ipynb"),
+                      folder / (p.stem + ".ipynb")):
+        if candidate.exists():
+            return candidate.resolve()
+    stems = sorted(q.stem for q in folder.glob("*.ipynb") if not q.name.startswith("."))
+    matches = [s for s in stems if s.startswith(str(name))]
+    whole = [s for s in matches if s.startswith(f"{name}_")]  # "03" -> 03_x, not 03b_y
+    if len(whole) == 1:
+        matches = whole
+    if len(matches) == 1:
+        return (folder / f"{matches[0]}.ipynb").resolve()
+    if matches:
+        raise FileNotFoundError(f"notebook {str(name)!r} is ambiguous: {matches} all start "
+                                "with it; give more of the name")
+    close = difflib.get_close_matches(str(name), stems, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise FileNotFoundError(f"notebook {str(name)!r} not found in {folder}; {hint}have {stems}")
+
+
+def downstream_of(paths: Sequence[Path], folder: str | Path | None = None) -> list[Path]:
+    """``paths`` plus every notebook of ``folder`` that depends on them, directly or
+    through others (metadata ``salesplan.depends_on``), in dependency order.
+
+    Re-running the targets notebook (04) thus re-runs resource allocation (05), which
+    reads the targets: a partial run never leaves a later report on old inputs.
+    """
+    folder = Path(folder) if folder is not None else Path(paths[0]).parent
+    every = {p.stem: p for p in _all_notebooks(folder)}
+    chosen = {Path(p).stem for p in paths}
+    grew = True
+    while grew:
+        more = {s for s, p in every.items() if s not in chosen and chosen & set(_depends(p))}
+        grew = bool(more)
+        chosen |= more
+    extra = [every[s] for s in sorted(chosen) if s in every]
+    return discover_notebooks(folder, [*paths, *[p for p in extra if p not in paths]])
+
+
 def discover_notebooks(
     folder: str | Path | None = None, names: Sequence[str | Path] | None = None
 ) -> list[Path]:
@@ -232,8 +288,9 @@ def discover_notebooks(
         Where the notebooks live (default :func:`default_notebooks_dir`).  Every
         ``*.ipynb`` directly inside is a planning step (checkpoints excluded).
     names : sequence, optional
-        Only these (stems such as ``"04_targets"``, file names or paths); upstream steps
-        are not added: their results are read from the plan store.
+        Only these: stems (``"04_quarterly_targets"``), unique prefixes of a stem
+        (``"04"``), file names or paths.  Upstream steps are not added (their results
+        are read from the plan store); see :func:`downstream_of` for the steps after them.
 
     Order: a notebook may list upstream notebooks in its metadata
     ``{"salesplan": {"depends_on": ["01_data_health"]}}``; otherwise, and between
@@ -241,23 +298,9 @@ def discover_notebooks(
     """
     folder = Path(folder) if folder is not None else default_notebooks_dir()
     if names:
-        paths = []
-        for n in names:
-            p = Path(n)
-            if p.suffix != ".ipynb":
-                p = p.with_suffix(".ipynb")
-            if not p.exists():
-                p = folder / p.name
-            if not p.exists():
-                have = sorted(q.stem for q in folder.glob("*.ipynb"))
-                raise FileNotFoundError(f"notebook {str(n)!r} not found in {folder}; have {have}")
-            paths.append(p.resolve())
+        paths = [_find_notebook(folder, n) for n in names]
     else:
-        if not folder.is_dir():
-            raise FileNotFoundError(f"notebook folder {folder} does not exist")
-        paths = sorted(p.resolve() for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-        if not paths:
-            raise FileNotFoundError(f"no notebooks (*.ipynb) in {folder}")
+        paths = _all_notebooks(folder)
     by_stem = {p.stem: p for p in sorted(paths, key=lambda p: p.name)}
     deps = {s: [d for d in _depends(p) if d in by_stem] for s, p in by_stem.items()}
     order: list[str] = []
@@ -283,6 +326,29 @@ def _declared_parameters(path: Path) -> dict[str, Any]:
     import papermill
 
     return dict(papermill.inspect_notebook(str(path)))
+
+
+def parameter_docs(path: Path) -> dict[str, str]:
+    """The comment block above each assignment of a notebook's ``parameters`` cell, keyed
+    by parameter name (``# growth (float, ...): top-down goal ...`` -> its text)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+    docs: dict[str, str] = {}
+    block: list[str] = []
+    for line in (cell.source.splitlines() if cell is not None else []):
+        stripped = line.strip()
+        m = re.match(r"^([A-Za-z_]\w*)\s*=", stripped)
+        if stripped.startswith("#"):
+            block.append(stripped.lstrip("#").strip())
+        elif m:
+            docs[m.group(1)] = " ".join(block)
+            if not (block and re.match(r"^\w+(, \w+)+ \(", block[0])):
+                block = []  # a block naming several parameters serves them all
+        else:
+            block = []
+    return docs
 
 
 def _pick_kernel(kernel: str | None) -> str:
@@ -431,6 +497,125 @@ def _point_latest(out: Path, run_id: str) -> None:
             tmp.unlink()
 
 
+# --------------------------------------------------------------------------- partial runs
+
+
+def _latest_run_dir(out: Path) -> Path | None:
+    marker = out / "latest.txt"
+    if not marker.exists():
+        return None
+    folder = out / marker.read_text("utf-8").strip()
+    return folder if (folder / "run.json").exists() else None
+
+
+def _carry_over(out: Path, tmp: Path, ran: Sequence[NotebookResult], *, period: str,
+                source: str, folder: Path) -> list[NotebookResult]:
+    """Copy the reports of the notebooks not re-run from the latest run of the same
+    period and source into ``tmp``; return them as results marked ``carried_from``."""
+    import shutil
+
+    prev = _latest_run_dir(out)
+    if prev is None:
+        return []
+    info = json.loads((prev / "run.json").read_text("utf-8"))
+    if info.get("period") != period or info.get("source") != source:
+        return []  # another plan: nothing to carry (the caller says so)
+    headlines = json.loads((prev / "headlines.json").read_text("utf-8"))
+    ran_names = {r.name for r in ran}
+    every = {p.stem: p for p in discover_notebooks(folder)}
+    carried = []
+    for nb in info.get("notebooks", []):
+        name = nb["name"]
+        if name in ran_names or not (prev / nb["html"]).exists():
+            continue
+        for f in (nb["html"], nb["notebook"]):
+            shutil.copy2(prev / f, tmp / f)
+        if (prev / "tables" / name).is_dir():
+            shutil.copytree(prev / "tables" / name, tmp / "tables" / name)
+        upstream = _upstream_closure(name, every)
+        carried.append(NotebookResult(
+            name=name, title=nb.get("title", name), notebook=tmp / nb["notebook"],
+            html=tmp / nb["html"], seconds=float(nb.get("seconds", 0.0)),
+            parameters=nb.get("parameters", {}), headlines=headlines.get(name),
+            carried_from=info.get("run_id"), stale=bool(upstream & ran_names)))
+    return carried
+
+
+def _upstream_closure(name: str, every: Mapping[str, Path]) -> set[str]:
+    """Every notebook that ``name`` reads from, directly or through others."""
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        for d in (_depends(every[current]) if current in every else []):
+            if d not in seen:
+                seen.add(d)
+                stack.append(d)
+    return seen
+
+
+def _default_source(declared: Mapping[str, Mapping], folder: Path, secrets) -> str | None:
+    """The ``source`` default of the notebooks, resolved from their folder (redacted)."""
+    import ast
+
+    from salesplan.reports import resolve_url
+
+    for params in declared.values():
+        text = params.get("source", {}).get("default")
+        if text:
+            try:
+                return redact(resolve_url(str(ast.literal_eval(text)), start=folder), secrets)
+            except (ValueError, SyntaxError):
+                return None
+    return None
+
+
+def _last_durations(out: Path, names: Sequence[str]) -> dict[str, float]:
+    """Seconds each notebook took in the latest run (for the progress ETA)."""
+    prev = _latest_run_dir(out)
+    if prev is None:
+        return {}
+    try:
+        info = json.loads((prev / "run.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {nb["name"]: float(nb["seconds"]) for nb in info.get("notebooks", [])
+            if nb.get("name") in names and nb.get("carried_from") is None and "seconds" in nb}
+
+
+def _eta(started: float, finished: set[str], last: Mapping[str, float], jobs: int) -> str:
+    """'; 12 s elapsed, about 20 s to go' from the last run's durations ('' without)."""
+    elapsed = time.monotonic() - started
+    left = [sec for name, sec in last.items() if name not in finished]
+    if not last or not left:
+        return f"; {elapsed:.0f} s elapsed"
+    return f"; {elapsed:.0f} s elapsed, about {sum(left) / min(jobs, len(left)):.0f} s to go"
+
+
+def _index_rank(notebook: Path) -> int | None:
+    import nbformat
+
+    return nbformat.read(str(notebook), as_version=4).metadata.get("salesplan", {}).get("index_rank")
+
+
+def _changed_parameters(merged: Mapping[str, Any], declared: Mapping[str, Mapping]) -> dict:
+    """Parameters of this run whose value differs from the notebooks' defaults
+    (``source``/``plan_store`` excluded: they are shown elsewhere)."""
+    import ast
+
+    defaults: dict[str, Any] = {}
+    for params in declared.values():
+        for name, spec in params.items():
+            text = spec.get("default") if isinstance(spec, Mapping) else None
+            try:
+                defaults.setdefault(name, ast.literal_eval(text) if text is not None else None)
+            except (ValueError, SyntaxError):
+                defaults.setdefault(name, text)
+    skip = {"source", "plan_store"}
+    return {k: v for k, v in sorted(merged.items())
+            if k not in skip and k in defaults and defaults[k] != v}
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -541,6 +726,7 @@ def run_plan(
     plan_store: str | None = None,
     echo: Callable[[str], None] | None = None,
     jobs: int = 2,
+    downstream: bool = True,
     name: str | None = None,
 ) -> RunResult:
     """Execute the planning notebooks and build the reports of one run.
@@ -578,6 +764,12 @@ def run_plan(
         depend on (metadata ``salesplan.depends_on``) have finished; 1 runs them one by
         one.  On a failure no further notebook starts and the run stops when the
         running ones have finished.
+    downstream : bool, default True
+        When ``notebooks`` names some notebooks, also run every notebook that depends on
+        them (:func:`downstream_of`).  The reports of the notebooks not run are carried
+        over from the latest run of the same period and source, so ``latest`` always
+        shows a complete plan; carried reports older than a re-run input are marked
+        stale on ``index.html``.
     name : str, optional
         A name for the run (``salesplan run --name "board v2"``), recorded in the plan
         store with the run and every plan it writes (``salesplan plans`` shows it).
@@ -628,13 +820,18 @@ def run_plan(
     shown_source = redact(safe_source, secrets) if safe_source else "(notebook defaults)"
 
     # --- notebooks -----------------------------------------------------------
+    partial = False
     if isinstance(notebooks, (str, Path)) and Path(notebooks).is_dir():
         paths = discover_notebooks(notebooks)
     elif isinstance(notebooks, (str, Path)):
-        paths = discover_notebooks(notebooks_dir, [notebooks])
+        paths, partial = discover_notebooks(notebooks_dir, [notebooks]), True
     else:
-        paths = discover_notebooks(notebooks_dir, notebooks)
+        paths, partial = discover_notebooks(notebooks_dir, notebooks), bool(notebooks)
+    if partial and downstream:
+        paths = downstream_of(paths)
     declared = {p.stem: _declared_parameters(p) for p in paths}
+    if safe_source is None:  # show (and match runs by) the notebooks' own default source
+        shown_source = _default_source(declared, paths[0].parent, secrets) or shown_source
     # a parameters file may serve every notebook even when only some run: judge names
     # against all notebooks of the folder(s) involved
     siblings = {q for p in paths for q in p.parent.glob("*.ipynb") if q.stem not in declared}
@@ -643,9 +840,14 @@ def run_plan(
     common = {"period", "source", "plan_store"}
     unknown = sorted(set(merged) - all_declared - common)
     if unknown:
+        import difflib
+
+        hints = [f"{u!r} -> did you mean {close[0]!r}?" for u in unknown
+                 if (close := difflib.get_close_matches(u, sorted(all_declared), n=1, cutoff=0.6))]
         raise ParameterError(
             f"unknown parameter(s) {unknown}: no notebook declares them; "
-            f"known: {sorted(all_declared)}"
+            + (" ".join(hints) + " " if hints else "")
+            + "`salesplan params` lists them all"
         )
     kernel_name = _pick_kernel(kernel)
     from salesplan.reports.render import TEMPLATE_DIR
@@ -676,6 +878,8 @@ def run_plan(
     started = time.monotonic()
     numbered = {p.stem: i for i, p in enumerate(paths, 1)}
     ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")  # the kernels' Unix sockets
+    last_seconds = _last_durations(out, [p.stem for p in paths])
+    finished_names: set[str] = set()
 
     def execute(path: Path) -> NotebookResult:
         """Run one notebook in its own kernel; raise _NotebookFailed on any error."""
@@ -683,7 +887,8 @@ def run_plan(
         step = f"[{numbered[name]}/{len(paths)}] {name}"
         nb_params = {k: v for k, v in merged.items() if k in declared[name]}
         out_nb = tmp / f"{name}.ipynb"
-        note(f"{step} ...")
+        note(f"{step} ..." + (f" (took {last_seconds[name]:.0f} s last time)"
+                               if name in last_seconds else ""))
         t0 = time.monotonic()
         # each kernel gets its own environment: notebooks may run side by side
         km = _EnvKernelManager(
@@ -737,7 +942,8 @@ def run_plan(
         index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
         html = export_html(executed, tmp / f"{name}.html", index_href="index.html",
                            caption=f"Sales plan {run_period} · run {run_id}")
-        note(f"{step} ok ({seconds:.1f} s)")
+        finished_names.add(name)
+        note(f"{step} ok ({seconds:.1f} s)" + _eta(started, finished_names, last_seconds, jobs))
         return NotebookResult(
             name=name, title=title, notebook=out_nb, html=html, seconds=round(seconds, 1),
             parameters=nb_params, headlines=extract_headlines(executed),
@@ -761,6 +967,18 @@ def run_plan(
             notebook=failure.notebook, cell=failure.cell, failed_dir=failed,
         )
     results = [done[p.stem] for p in paths]
+    if partial:
+        carried = _carry_over(out, tmp, results, period=run_period, source=shown_source,
+                              folder=paths[0].parent)
+        if not carried:
+            note("nothing carried over: the latest run is of another period or source "
+                 "(or there is none); latest shows only this run's reports")
+        for c in carried:
+            note(f"carried over: {c.name} from run {c.carried_from}"
+                 + (" (STALE: a notebook it reads was re-run)" if c.stale else ""))
+        order = {p.stem: i for i, p in enumerate(discover_notebooks(paths[0].parent))}
+        results = sorted(results + carried, key=lambda r: order.get(r.name, len(order)))
+    changed_params = _changed_parameters(merged, declared)
 
     # --- index, workbook, manifest -------------------------------------------
     from salesplan.reports.render import render_index
@@ -777,11 +995,15 @@ def run_plan(
     _write_workbook(tmp / workbook_name, run_info=run_info, results=results, tables_dir=tmp / "tables")
     reports = [
         {"name": r.name, "title": r.title, "html": r.html.name, "notebook": r.notebook.name,
-         "seconds": r.seconds, "headlines": r.headlines, "rank": index_rank.get(r.name)}
+         "seconds": r.seconds, "headlines": r.headlines,
+         "rank": index_rank[r.name] if r.name in index_rank else _index_rank(r.notebook),
+         "carried_from": r.carried_from, "stale": r.stale}
         for r in results
     ]
     render_index(tmp / "index.html", run_id=run_id, period=run_period, source=shown_source,
-                 reports=reports, workbook=workbook_name, finished=finished)
+                 reports=reports, workbook=workbook_name, finished=finished,
+                 changed_parameters={k: json.dumps(v, ensure_ascii=False, default=str)
+                                     for k, v in changed_params.items()})
     (tmp / "headlines.json").write_text(
         json.dumps({r["name"]: r["headlines"] for r in reports}, ensure_ascii=False, indent=1),
         "utf-8")
@@ -809,8 +1031,7 @@ def run_plan(
     return RunResult(
         run_id=run_id, period=run_period, source=shown_source, run_dir=final,
         index=final / "index.html", workbook=final / workbook_name,
-        notebooks=[NotebookResult(r.name, r.title, moved(r.notebook), moved(r.html), r.seconds,
-                                  r.parameters, r.headlines) for r in results],
+        notebooks=[replace(r, notebook=moved(r.notebook), html=moved(r.html)) for r in results],
     )
 
 
