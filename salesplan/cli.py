@@ -1,4 +1,5 @@
-"""The ``salesplan`` command line: ``demo-data``, ``validate`` (and ``run``, see reports)."""
+"""The ``salesplan`` command line: ``demo-data``, ``validate``, ``run`` (see reports), and the
+plan of record: ``approve``, ``plans``, ``compare``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ DEFAULT_DEMO_DIR = Path("data/demo")
 DEMO_FILE = "salesplan_demo.duckdb"
 DEMO_SEED = 7
 DEMO_AS_OF = "2026-12-31"
+DEMO_ACTUALS_FILE = "salesplan_demo_actuals.duckdb"
+DEMO_ACTUALS_UNTIL = "2027-02-14"
 
 
 @app.command("demo-data")
@@ -25,6 +28,9 @@ def demo_data(
     scale: float = typer.Option(1.0, help="1 = ~3,000 customers; 10 = ~30,000"),
     as_of: str = typer.Option(DEMO_AS_OF, help="the demo company's 'today' (YYYY-MM-DD)"),
     locale: str = typer.Option("en", help="en or zh (Chinese names)"),
+    actuals_until: str = typer.Option(
+        DEMO_ACTUALS_UNTIL, help="also write the orders of the quarter in progress up to this day "
+        "(YYYY-MM-DD; empty: none) as salesplan_demo_actuals.duckdb, for the weekly review"),
 ) -> None:
     """Generate the demo company and write it as a DuckDB file in OUT."""
     from salesplan.data import fingerprint, open_source
@@ -36,6 +42,14 @@ def demo_data(
     open_source(f"duckdb:///{target}").write(company.data, replace=True)
     typer.echo(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB)")
     typer.echo(f"content fingerprint {fingerprint(company.data)}")
+    if actuals_until:
+        from salesplan.data import SalesData
+
+        actuals = company.quarter_in_progress(actuals_until)
+        target = out / DEMO_ACTUALS_FILE
+        open_source(f"duckdb:///{target}").write(SalesData(orders=actuals), replace=True)
+        typer.echo(f"wrote {target}: {len(actuals):,} order lines of the quarter in progress "
+                   f"to {actuals_until}")
 
 
 def _read_option_flags():
@@ -191,6 +205,7 @@ def run(
     first_date: str = _FLAGS["first_date"],
     db_timeout: float = _FLAGS["timeout"],
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
+    name: str = typer.Option(None, "--name", help='a name for this run, e.g. "board v2" (shown by salesplan plans)'),
 ) -> None:
     """Run the planning notebooks and write the reports, the workbook and index.html.
 
@@ -220,6 +235,7 @@ def run(
             kernel=kernel,
             timeout=timeout,
             jobs=jobs,
+            **({"name": name} if name else {}),
             downstream=downstream,
             run_timeout=run_timeout,
             check_data=check,
@@ -243,6 +259,126 @@ def run(
     typer.echo(f"latest:   {Path(out) / 'latest'}")
 
 
+# --------------------------------------------------------------------------- plan of record
+
+STORE_HELP = ("plan store URL (default: $SALESPLAN_PLAN_STORE, else "
+              "duckdb:///reports/plan_store.duckdb, where salesplan run writes)")
+
+
+def _store(url: str | None):
+    import os
+
+    from salesplan.data.store import PlanStore
+
+    url = url or os.environ.get("SALESPLAN_PLAN_STORE") or "duckdb:///reports/plan_store.duckdb"
+    return PlanStore(url)
+
+
+def _fail(e: Exception) -> None:
+    typer.echo(f"error: {e}", err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def approve(
+    run_id: str = typer.Argument(..., help="a salesplan run id (reports/<run id>) or a targets run id"),
+    by: str = typer.Option(..., "--by", help="who approves (name)"),
+    note: str = typer.Option(None, "--note", help="a note kept with the approval"),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Make RUN_ID's plan the approved plan (plan of record) of its period.
+
+    Targets at every level, parameters and the input fingerprint of the run become the
+    period's plan of record; an earlier approval of the period is superseded (kept in the
+    history).  A failed, unfinished or partial run cannot be approved.
+    """
+    from salesplan.data.store import StoreError
+
+    try:
+        st = _store(store)
+        a = st.approve(run_id, by=by, note=note)
+    except (StoreError, ValueError, KeyError) as e:
+        _fail(e)
+    typer.echo(f"approved: {a['run_id']} is the plan of record of {a['period']} "
+               f"(by {a['approved_by']}, {a['approved_at']:%Y-%m-%d %H:%M} UTC, {a['approval_id']})")
+    if a["superseded"]:
+        typer.echo(f"superseded: {a['superseded']}")
+
+
+@app.command()
+def plans(
+    period: str = typer.Option(None, help="only this period, e.g. 2027Q1"),
+    all_kinds: bool = typer.Option(False, "--all", help="list runs of every kind, not only plans (targets)"),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """List the plans in the store: run, name, period, status, approver (newest first)."""
+    import pandas as pd
+
+    from salesplan.data.store import StoreError
+
+    try:
+        table = _store(store).plans(period, all_kinds=all_kinds)
+    except (StoreError, ValueError) as e:
+        _fail(e)
+    if table.empty:
+        typer.echo("no plans in the store" + (f" for {period}" if period else "")
+                   + "; `salesplan run` makes one")
+        return
+    show = table.assign(
+        created_at=pd.to_datetime(table["created_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+        approved_at=pd.to_datetime(table["approved_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+    ).fillna("")
+    cols = ["run_id", "salesplan_run", "name", "period", "created_at", "status", "approved_by",
+            "approved_at", "note"] + (["kind"] if all_kinds else [])
+    with pd.option_context("display.width", 250, "display.max_colwidth", 60,
+                           "display.max_rows", None):
+        typer.echo(show[cols].to_string(index=False))
+
+
+@app.command()
+def compare(
+    run_a: str = typer.Argument(..., help="first plan: salesplan run id or targets run id"),
+    run_b: str = typer.Argument(..., help="second plan"),
+    out: Path = typer.Option(None, "--out", help="also write the differences: .csv (targets) or .xlsx (both)"),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Print the differences between two plans: parameters and every target (B - A)."""
+    import pandas as pd
+
+    from salesplan.data.store import StoreError
+
+    try:
+        c = _store(store).compare(run_a, run_b)
+    except (StoreError, ValueError, KeyError) as e:
+        _fail(e)
+    typer.echo(f"A: {c.a['run_id']} ({c.a['name'] or 'unnamed'}, {c.a['period']})")
+    typer.echo(f"B: {c.b['run_id']} ({c.b['name'] or 'unnamed'}, {c.b['period']})")
+    typer.echo("")
+    if c.parameters.empty:
+        typer.echo("parameters: identical")
+    else:
+        typer.echo(f"parameters that differ ({len(c.parameters)}):")
+        typer.echo(c.parameters.to_string(index=False))
+    typer.echo("")
+    t = c.targets
+    if t.empty:
+        typer.echo(f"targets: identical ({c.n_targets[0]} targets)")
+    else:
+        typer.echo(f"targets that differ: {len(t)} of {max(c.n_targets)} "
+                   "(company currency; change = B - A)")
+        show = t.assign(start_date=pd.to_datetime(t["start_date"]).dt.strftime("%Y-%m-%d"))
+        with pd.option_context("display.width", 250, "display.max_rows", None,
+                               "display.float_format", "{:,.0f}".format):
+            typer.echo(show.drop(columns=["region"]).fillna("").to_string(index=False))
+    if out is not None:
+        out = Path(out)
+        if out.suffix.lower() == ".xlsx":
+            with pd.ExcelWriter(out, engine="openpyxl") as xw:
+                c.parameters.to_excel(xw, sheet_name="parameters", index=False)
+                c.targets.to_excel(xw, sheet_name="targets", index=False)
+        else:
+            c.targets.to_csv(out, index=False)
+        typer.echo(f"written: {out}")
 @app.command()
 def params(
     notebook: list[str] = typer.Argument(None, help="notebook names or unique prefixes (default: all)"),

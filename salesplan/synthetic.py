@@ -550,6 +550,33 @@ class DemoCompany:
         )
 
 
+    def quarter_in_progress(self, until, seed: int = 2027) -> pd.DataFrame:
+        """Orders of a quarter in progress: one simulated future from the day after
+        ``as_of`` to ``until`` (inclusive).
+
+        The demo's weekly review reads them as the actuals to date (``make demo-data``
+        writes them next to the demo company as ``salesplan_demo_actuals.duckdb``).
+
+        Parameters
+        ----------
+        until : date-like
+            Last day of the actuals, after ``as_of``.
+        seed : int
+            Seed of the future drawn.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Order lines (contract ``orders`` columns) dated ``as_of + 1 .. until``.
+        """
+        until = pd.Timestamp(until).normalize()
+        if until <= self.truth.as_of:
+            raise ValueError(f"quarter_in_progress: until={until.date()} must be after as_of "
+                             f"{self.truth.as_of.date()}")
+        months = (until.to_period("M") - self.truth.as_of.to_period("M")).n
+        fut = self.simulate_future(months=max(1, months), seed=int(seed))
+        return fut[fut["order_date"] <= until].reset_index(drop=True)
+
     def future_revenue_paths(
         self, seeds, months: int = 3
     ) -> tuple[list[str], pd.DatetimeIndex, np.ndarray]:
@@ -1796,3 +1823,66 @@ def _simulate_future(
         region_of = pd.Series(st["region_names"][cust["reg"]], index=cust["ids"])
         frame["region"] = frame["customer_id"].map(region_of).to_numpy()
     return frame
+
+
+# --------------------------------------------------------------------------- planted causes
+#: Causes :func:`plant_rep_causes` can plant, with what is done to the rep's quarter.
+PLANTABLE_CAUSES = {
+    "activity": "60% of the rep's calls and visits of the quarter removed, and 40% of the rep's orders "
+                "(fewer contacts, fewer orders)",
+    "deal_size": "every order line of the rep in the quarter at 60% of its amount (discounting, small deals)",
+    "pace": "60% of the rep's orders of the quarter's first two months removed (a late start)",
+}
+
+
+def plant_rep_causes(company: DemoCompany, quarter, causes=("activity", "deal_size", "pace"),
+                     reps_per_cause: int = 3, seed: int = 0):
+    """Make some reps miss ``quarter`` for a known reason (ground truth for the rep review).
+
+    Reps in post for the whole quarter and the four quarters before it are drawn at
+    random (``seed``), ``reps_per_cause`` for each cause of :data:`PLANTABLE_CAUSES`, and
+    their data of the quarter are changed accordingly; nothing else changes.
+
+    Returns
+    -------
+    (SalesData, DataFrame)
+        The changed data, and the truth: ``rep_id, cause`` (one row per planted rep).
+    """
+    from dataclasses import replace as _replace
+
+    q = pd.Period(str(quarter), freq="Q")
+    qs, qe = q.start_time.normalize(), q.end_time.normalize()
+    unknown = sorted(set(causes) - set(PLANTABLE_CAUSES))
+    if unknown:
+        raise ValueError(f"plant_rep_causes: unknown cause(s) {unknown}; known {sorted(PLANTABLE_CAUSES)}")
+    d = company.data
+    reps = d.reps
+    ok = (reps["hire_date"] < (q - 4).start_time) & (reps["exit_date"].isna() | (reps["exit_date"] > qe))
+    pool = np.array(sorted(reps.loc[ok, "rep_id"]), dtype=object)
+    need = len(causes) * int(reps_per_cause)
+    if len(pool) < need:
+        raise ValueError(f"plant_rep_causes: {len(pool)} reps in post, {need} needed")
+    rng = np.random.default_rng([int(seed), 15])
+    chosen = rng.choice(pool, size=need, replace=False)
+    truth = pd.DataFrame({"rep_id": chosen, "cause": np.repeat(list(causes), int(reps_per_cause))})
+    orders, acts = d.orders.copy(), d.activities.copy() if d.activities is not None else None
+    in_q = (orders["order_date"] >= qs) & (orders["order_date"] <= qe)
+    drop_orders: set = set()
+    for rep, cause in zip(truth["rep_id"], truth["cause"]):
+        mine = in_q & (orders["rep_id"] == rep)
+        ids = np.array(sorted(orders.loc[mine, "order_id"].unique()), dtype=object)
+        if cause == "activity":
+            drop_orders |= set(rng.choice(ids, size=int(round(0.4 * len(ids))), replace=False))
+            if acts is not None:
+                a = acts.index[(acts["rep_id"] == rep) & (acts["date"] >= qs) & (acts["date"] <= qe)
+                               & acts["kind"].isin(["call", "visit"])]
+                acts = acts.drop(index=rng.choice(a, size=int(round(0.6 * len(a))), replace=False))
+        elif cause == "deal_size":
+            orders.loc[mine, "amount"] = (orders.loc[mine, "amount"] * 0.6).round(2)
+        elif cause == "pace":
+            early = mine & (orders["order_date"] < qs + pd.DateOffset(months=2))
+            e_ids = np.array(sorted(orders.loc[early, "order_id"].unique()), dtype=object)
+            drop_orders |= set(rng.choice(e_ids, size=int(round(0.6 * len(e_ids))), replace=False))
+    orders = orders[~orders["order_id"].isin(drop_orders)].reset_index(drop=True)
+    data = _replace(d, orders=orders, activities=None if acts is None else acts.reset_index(drop=True))
+    return data, truth

@@ -45,3 +45,15 @@ def test_fingerprint_of_a_loaded_bundle_needs_no_second_coercion(tmp_path):
     loaded = open_source(str(folder)).load()
     assert fingerprint(loaded, coerce=False) == fingerprint(loaded) == fingerprint(small)
     assert fingerprint(open_source(str(folder)).load(coerce=False)) == fingerprint(small)
+
+
+def test_bundled_quarter_in_progress_is_the_generators_future():
+    """data/demo/salesplan_demo_actuals.duckdb (the weekly review's actuals to date) is the
+    generator's quarter in progress: orders after the demo's as_of up to DEMO_ACTUALS_UNTIL."""
+    from salesplan.cli import DEMO_ACTUALS_FILE, DEMO_ACTUALS_UNTIL
+
+    bundled = open_source(f"duckdb:///{DEMO.parent / DEMO_ACTUALS_FILE}").load().orders
+    rebuilt = generate(seed=DEMO_SEED, as_of=DEMO_AS_OF).quarter_in_progress(DEMO_ACTUALS_UNTIL)
+    pd.testing.assert_frame_equal(bundled, rebuilt, check_dtype=False)
+    assert bundled["order_date"].min() > pd.Timestamp(DEMO_AS_OF)
+    assert bundled["order_date"].max() == pd.Timestamp(DEMO_ACTUALS_UNTIL)

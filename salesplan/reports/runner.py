@@ -48,6 +48,9 @@ from salesplan.reports.params import (
 )
 from salesplan.reports.publish import ENV_NOTEBOOK, ENV_RUN_DIR, extract_headlines
 
+RUN_ID_ENV = "SALESPLAN_RUN_ID"  # = salesplan.data.store.RUN_ID_ENV (no data import here)
+RUN_NAME_ENV = "SALESPLAN_RUN_NAME"
+
 __all__ = [
     "DEFAULT_KERNEL",
     "DEFAULT_PERIOD",
@@ -453,40 +456,6 @@ def check_source_data(url: str, period: str, as_of: str | None = None) -> None:
     )
 
 
-def _plan_run_ids(store_url: str) -> set[str] | None:
-    """Run ids in the plan store now (``None`` when it cannot be read)."""
-    try:
-        from salesplan.data import PlanStore
-
-        return set(PlanStore(store_url).list_runs()["run_id"])
-    except Exception:  # noqa: BLE001 - best effort: the run itself reports store errors
-        return None
-
-
-def mark_failed_runs(store_url: str, before: set[str] | None) -> list[str]:
-    """Mark the plan-store rows written since ``before`` as ``status='failed'``.
-
-    The store serves only complete runs (``list_runs``/``read_run``), so the results
-    of the notebooks that finished before another one failed are not taken for good
-    results by the next run.  Returns the run ids marked.
-    """
-    if before is None:
-        return []
-    try:
-        from salesplan.data import PlanStore
-
-        store = PlanStore(store_url)
-        new = sorted(set(store.list_runs()["run_id"]) - before)
-        if new:
-            with store._db.transaction() as tx:
-                for run_id in new:
-                    tx.execute("UPDATE plan_runs SET status = 'failed' WHERE run_id = :run_id",
-                               {"run_id": run_id})
-        return new
-    except Exception:  # noqa: BLE001 - the run's own error is what matters
-        return []
-
-
 def _quiet_timeout_log() -> None:
     """nbclient logs "Timeout waiting for execute reply" through papermill's logger before
     raising; the run's own one-line error says it, so the log line is dropped."""
@@ -745,6 +714,33 @@ def _changed_parameters(merged: Mapping[str, Any], declared: Mapping[str, Mappin
 # --------------------------------------------------------------------------- run
 
 
+def _record_batch_start(store_url: str, run_id: str, period: str, name: str | None,
+                        notebooks: list[str], note: Callable[[str], None]):
+    """Record the run in the plan store (``plan_batches``) so that ``salesplan approve``
+    knows whether it completed; a store that cannot be written only costs a warning."""
+    try:
+        from salesplan.data.store import PlanStore, StoreError
+        from salesplan.reports import resolve_url
+
+        store = PlanStore(resolve_url(store_url, start=Path.cwd()))
+        store.begin_batch(run_id, period=period, name=name, notebooks=notebooks)
+        return store
+    except (StoreError, OSError) as exc:
+        note(f"warning: the run is not recorded in the plan store: {_one_line(exc)}")
+        return None
+
+
+def _record_batch_end(store, run_id: str, status: str, note: Callable[[str], None]) -> None:
+    if store is None:
+        return
+    try:
+        store.end_batch(run_id, status)
+    except Exception as exc:  # noqa: BLE001 - the run's outcome must not depend on it
+        note(f"warning: could not record the end of the run in the plan store: {_one_line(exc)}")
+    finally:
+        store.dispose()
+
+
 class _NotebookFailed(Exception):
     def __init__(self, message: str, *, notebook: str, cell: int | None, detail: str,
                  notebook_file: str):
@@ -830,6 +826,7 @@ def run_plan(
     downstream: bool = True,
     run_timeout: float | None = None,
     check_data: bool = True,
+    name: str | None = None,
 ) -> RunResult:
     """Execute the planning notebooks and build the reports of one run.
 
@@ -872,6 +869,9 @@ def run_plan(
         over from the latest run of the same period and source, so ``latest`` always
         shows a complete plan; carried reports older than a re-run input are marked
         stale on ``index.html``.
+    name : str, optional
+        A name for the run (``salesplan run --name "board v2"``), recorded in the plan
+        store with the run and every plan it writes (``salesplan plans`` shows it).
 
     Returns
     -------
@@ -953,7 +953,6 @@ def run_plan(
     if check_data and raw_source is not None:
         say(f"checking the data of {shown_source} ...")
         check_source_data(str(raw_source), run_period, merged.get("as_of"))
-    runs_before = _plan_run_ids(store_url)
     from salesplan.reports.render import TEMPLATE_DIR
 
     public_text = "\n".join(
@@ -974,7 +973,10 @@ def run_plan(
         say(line)
 
     note(f"salesplan run {run_id}: period {run_period}, source {shown_source}, "
-         f"kernel {kernel_name}, {len(paths)} notebook(s)")
+         f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
+    batch_store = _record_batch_start(store_url, run_id, run_period, name, [p.stem for p in paths],
+                                      note)
+    batch_env = {RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
     index_rank: dict[str, int | None] = {}  # a notebook's place on index.html (metadata)
     started = time.monotonic()
     numbered = {p.stem: i for i, p in enumerate(paths, 1)}
@@ -1001,7 +1003,7 @@ def run_plan(
             kernel_name=kernel_name,
             transport="ipc",  # local kernels talk over Unix sockets: no unencrypted TCP
             ip=os.path.join(ipc_dir, name),  # socket paths must stay under ~100 bytes
-            extra_env={**source_env, ENV_RUN_DIR: str(tmp), ENV_NOTEBOOK: name},
+            extra_env={**source_env, **batch_env, ENV_RUN_DIR: str(tmp), ENV_NOTEBOOK: name},
         )
         try:
             papermill.execute_notebook(
@@ -1053,6 +1055,7 @@ def run_plan(
         done, failure = _run_in_dependency_order(paths, execute, jobs)
     finally:
         shutil.rmtree(ipc_dir, ignore_errors=True)
+    _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", note)
     if failure is not None:
         failed = out / f"failed-{run_id}"
         (tmp / "error.txt").write_text(
@@ -1061,9 +1064,6 @@ def run_plan(
         (tmp / "run.log").write_text("\n".join(log) + "\n", "utf-8")
         _scrub_tree(tmp, secrets, public_text)
         os.replace(tmp, failed)
-        marked = mark_failed_runs(store_url, runs_before)
-        if marked:
-            note(f"plan store: {len(marked)} result(s) of this run marked failed")
         raise RunError(
             f"{failure.message} (partial copy: {failed / failure.notebook_file})",
             notebook=failure.notebook, cell=failure.cell, failed_dir=failed,

@@ -1,0 +1,397 @@
+"""The weekly review inside a quarter: pace against the plan of record, the landing
+forecast, and the list of actions.
+
+domain.md section 1: progress is reviewed every week; a deviation of more than 15% from
+the plan to date triggers a root-cause search (``salesplan.monitor``).  This module adds
+what a weekly review needs on top of that:
+
+* :func:`landing_forecast` - where the quarter lands, given the actuals to date;
+* :func:`flag_deviations` - the 15% rule on any table of expected vs actual amounts;
+* :func:`plan_from_tables` - a stored targets run, usable by :func:`salesplan.monitor.progress`;
+* :func:`action_list` - who is off pace, which late-stage deals to push, where to refill
+  the top of the funnel.
+
+Landing forecast
+----------------
+Revenue of a period is a sum of orders; given the customers' buying rates it is a
+compound Poisson sum, whose variance is ``E[N] E[X^2] = mean * E[X^2] / E[X]`` with
+``X`` the order value.  The forecast gives a prior for the quarter's level ``F`` (mean)
+with relative uncertainty ``s_F`` (its paths' coefficient of variation, minus the part
+that is order-by-order noise).  With ``p`` the share of the quarter's expected revenue
+due by ``as_of`` (monthly forecast profile, weekday weights inside each month) and
+``A`` the actual to date, the level ratio ``rho`` (actual level / forecast level) is
+updated by precision weighting::
+
+    rho_hat = A / (F p)        var_obs = k / (F p) + (rho_hat e_p)^2       k = E[X^2] / E[X]
+    rho     = (1 / s_F^2 + rho_hat / var_obs) / (1 / s_F^2 + 1 / var_obs)
+    s_rho^2 = 1 / (1 / s_F^2 + 1 / var_obs)
+
+    remaining R: mean  F (1 - p) rho
+                 var   (F (1 - p))^2 s_rho^2  +  F (1 - p) rho k
+    landing L = A + R  (normal), interval L +- z sd, P(make target) = P(L >= target)
+
+``e_p`` is the relative uncertainty of the pace share (``LandingParams.pace_error``).
+``k`` is estimated from the order values of the ``history_days`` before the quarter
+(orders = lines summed by ``order_id``; returns net), times the over-dispersion ``phi``
+of weekly revenue (:func:`revenue_dispersion`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "LandingParams",
+    "action_list",
+    "flag_deviations",
+    "landing_forecast",
+    "orders_with_region",
+    "order_value_moments",
+    "pace_share",
+    "plan_from_tables",
+    "revenue_dispersion",
+    "run_rate_basis",
+    "weekday_profile",
+]
+
+
+@dataclass(frozen=True)
+class LandingParams:
+    """Parameters of :func:`landing_forecast`.
+
+    Parameters
+    ----------
+    interval : float in (0, 1)
+        Central probability of the landing interval (default 0.80: P10-P90).
+    weekday_weights : 7 floats >= 0
+        Selling weight of Monday..Sunday for pacing within a month.
+    prior_cv : float > 0
+        Relative uncertainty of the forecast's level when no sample paths give it
+        (default 0.10).
+    min_prior_cv : float > 0
+        Floor of the level uncertainty taken from paths (default 0.02).
+    history_days : int >= 30
+        Days before the quarter whose orders give the order-value moments.
+    pace_error : float >= 0
+        Relative uncertainty of the pace share ``p`` (the within-quarter profile is itself
+        a forecast): adds ``(rho_hat * pace_error)^2`` to the variance of the run-rate
+        ratio.  Default 0.03, set on simulated companies (seeds 100-139 of
+        :func:`salesplan.synthetic.generate`, not those of the calibration test).
+    """
+
+    interval: float = 0.80
+    weekday_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0)
+    prior_cv: float = 0.10
+    min_prior_cv: float = 0.02
+    history_days: int = 365
+    pace_error: float = 0.03
+
+    def __post_init__(self):
+        if not (isinstance(self.interval, (int, float)) and 0 < self.interval < 1):
+            raise ValueError(f"interval={self.interval!r}: expected a probability in (0, 1), e.g. 0.8")
+        ww = tuple(float(x) for x in self.weekday_weights)
+        if len(ww) != 7 or any(x < 0 for x in ww) or sum(ww) <= 0:
+            raise ValueError(f"weekday_weights={self.weekday_weights!r}: expected 7 weights >= 0, sum > 0")
+        object.__setattr__(self, "weekday_weights", ww)
+        for name in ("prior_cv", "min_prior_cv"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
+                raise ValueError(f"{name}={v!r}: expected a fraction > 0, e.g. 0.10")
+        if not (isinstance(self.pace_error, (int, float)) and np.isfinite(self.pace_error)
+                and self.pace_error >= 0):
+            raise ValueError(f"pace_error={self.pace_error!r}: expected a fraction >= 0, e.g. 0.03")
+        if not (isinstance(self.history_days, (int, np.integer)) and self.history_days >= 30):
+            raise ValueError(f"history_days={self.history_days!r}: expected whole days >= 30")
+
+
+def pace_share(month_means: pd.Series, as_of, weekday_weights=(1, 1, 1, 1, 1, 0, 0)) -> float:
+    """Share of a quarter's expected revenue due by ``as_of`` (inclusive).
+
+    ``month_means``: expected revenue per month (index = month start).  Each month's
+    amount is spread over its days by ``weekday_weights``::
+
+        p = sum_m mean_m * sum_{d in m, d <= as_of} w_d / sum_{d in m} w_d  /  sum_m mean_m
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    ww = np.asarray(weekday_weights, dtype=float)
+    total, due = 0.0, 0.0
+    for m, v in month_means.items():
+        m = pd.Timestamp(m)
+        days = pd.date_range(m, m + pd.offsets.MonthEnd(0), freq="D")
+        w = ww[days.weekday]
+        if w.sum() <= 0:
+            w = np.ones(len(days))
+        total += float(v)
+        due += float(v) * w[days <= as_of].sum() / w.sum()
+    return due / total if total > 0 else 0.0
+
+
+def weekday_profile(orders: pd.DataFrame, end, days: int = 365) -> tuple[float, ...]:
+    """Selling weight of Monday..Sunday: net revenue per weekday over the ``days`` up to
+    ``end``, scaled to a mean of 1 (weekdays without sales get 0)."""
+    end = pd.Timestamp(end)
+    o = orders[(orders["order_date"] <= end) & (orders["order_date"] > end - pd.Timedelta(days=days))]
+    by = o.groupby(o["order_date"].dt.weekday)["amount"].sum().reindex(range(7), fill_value=0.0)
+    by = by.clip(lower=0.0)
+    if by.sum() <= 0:
+        return (1.0,) * 7
+    return tuple(float(x) for x in by / by.mean())
+
+
+def order_value_moments(orders: pd.DataFrame, end, days: int = 365) -> tuple[float, float]:
+    """``(E[X], E[X^2] / E[X])`` of order values (currency) over the ``days`` up to ``end``.
+
+    Order value = the order's lines summed (returns net); orders of value <= 0 are left
+    out.  ``E[X^2] / E[X]`` is the variance of revenue per unit of expected revenue of a
+    compound Poisson sum of such orders.
+    """
+    end = pd.Timestamp(end)
+    o = orders[(orders["order_date"] <= end) & (orders["order_date"] > end - pd.Timedelta(days=days))]
+    x = o.groupby("order_id")["amount"].sum().to_numpy(float) if "order_id" in o.columns \
+        else o["amount"].to_numpy(float)
+    x = x[x > 0]
+    if len(x) < 10:
+        raise ValueError(f"order_value_moments: only {len(x)} orders with a positive value in the "
+                         f"{days} days to {end.date()}; expected at least 10")
+    return float(x.mean()), float((x ** 2).mean() / x.mean())
+
+
+def revenue_dispersion(orders: pd.DataFrame, end, days: int = 365) -> tuple[float, float]:
+    """Variance of revenue per unit of expected revenue: ``(k_eff, phi)`` (currency).
+
+    ``k = E[X^2] / E[X]`` of order values (:func:`order_value_moments`) is the compound
+    Poisson variance per unit of revenue.  Real revenue is more dispersed (new customers
+    bring clusters of orders, large accounts order in bursts): ``phi`` measures it on the
+    weekly revenue ``W_t`` of the ``days`` up to ``end`` against the mean of the two weeks
+    on each side ``E_t``::
+
+        phi = max(1, sum (W_t - E_t)^2 / sum (k E_t) / (1 + 1/4))
+
+    (the ``1 + 1/4`` removes the noise of ``E_t`` itself); ``k_eff = phi * k``.
+    """
+    end = pd.Timestamp(end)
+    _, k = order_value_moments(orders, end, days)
+    o = orders[(orders["order_date"] <= end) & (orders["order_date"] > end - pd.Timedelta(days=days))]
+    d = o.groupby(o["order_date"].dt.normalize())["amount"].sum()
+    d = d.reindex(pd.date_range(end - pd.Timedelta(days=days - 1), end, freq="D"), fill_value=0.0)
+    w = d.resample("W-SUN").sum().iloc[1:-1]
+    e = (w.rolling(5, center=True).sum() - w) / 4
+    ok = e.notna() & (e > 0)
+    if ok.sum() < 8:
+        return k, 1.0
+    phi = float(((w - e)[ok] ** 2).sum() / (k * e[ok]).sum() / 1.25)
+    phi = max(1.0, phi)
+    return phi * k, phi
+
+
+def landing_forecast(
+    actual_to_date: pd.Series,
+    forecast_months: pd.DataFrame,
+    as_of,
+    *,
+    targets: pd.Series | None = None,
+    k: float | pd.Series,
+    forecast_cv: pd.Series | None = None,
+    run_rate_basis: pd.Series | None = None,
+    params: LandingParams = LandingParams(),
+) -> pd.DataFrame:
+    """Where the quarter lands per entity, conditioning on the actuals to date.
+
+    Parameters
+    ----------
+    actual_to_date : Series
+        Entity -> net revenue from the first day of the quarter to ``as_of`` (currency).
+    forecast_months : DataFrame
+        ``entity, month, mean``: the forecast's expected revenue per month of the quarter
+        (made before the quarter; e.g. the mean of the forecast run's paths).
+    as_of : date-like
+        Last day of actuals (inclusive).
+    targets : Series, optional
+        Entity -> quarter target; gives ``p_make_target`` and ``gap_to_target``.
+    k : float or Series
+        Revenue variance per unit of expected revenue (currency), per entity or one for
+        all: ``k_eff`` of :func:`revenue_dispersion`.
+    forecast_cv : Series, optional
+        Entity -> coefficient of variation of the forecast's quarter total (from its
+        paths); the level uncertainty is ``sqrt(cv^2 - k / F)``, at least
+        ``params.min_prior_cv``.  Default ``params.prior_cv``.
+    run_rate_basis : Series, optional
+        Entity -> the amount to date that measures the pace (default ``actual_to_date``).
+        Returns booked early in a quarter belong to the sales of the quarter before; pass
+        the gross sales to date times ``1 - return share`` (:func:`run_rate_basis`) so
+        that they do not read as a slow start.
+    params : LandingParams
+
+    Returns
+    -------
+    DataFrame
+        One row per entity: ``forecast`` (F), ``pace_share`` (p), ``actual_to_date``,
+        ``expected_to_date`` (F p), ``run_rate_ratio`` (rho_hat), ``level_ratio`` (rho),
+        ``remaining``, ``landing``, ``landing_sd``, ``landing_lo``, ``landing_hi``
+        (the central ``params.interval``), and with targets ``target``,
+        ``gap_to_target`` (landing - target) and ``p_make_target``.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    fm = forecast_months.copy()
+    need = {"entity", "month", "mean"}
+    if not need <= set(fm.columns):
+        raise ValueError(f"forecast_months: expected columns {sorted(need)}, got {list(fm.columns)}")
+    fm["month"] = pd.to_datetime(fm["month"])
+    z = stats.norm.ppf(0.5 + params.interval / 2)
+    rows = []
+    for ent, g in fm.groupby("entity", sort=False):
+        months = g.groupby("month")["mean"].sum().sort_index()
+        F = float(months.sum())
+        p = pace_share(months, as_of, params.weekday_weights)
+        A = float(actual_to_date.get(ent, 0.0))
+        B = float(run_rate_basis.get(ent, 0.0)) if run_rate_basis is not None else A
+        kk = float(k[ent]) if isinstance(k, pd.Series) else float(k)
+        if F <= 0:
+            rows.append(dict(entity=ent, forecast=F, pace_share=p, actual_to_date=A,
+                             expected_to_date=0.0, run_rate_ratio=np.nan, level_ratio=np.nan,
+                             remaining=0.0, landing=A, landing_sd=0.0, landing_lo=A, landing_hi=A))
+            continue
+        if forecast_cv is not None and ent in forecast_cv.index and np.isfinite(forecast_cv[ent]):
+            s2 = max(float(forecast_cv[ent]) ** 2 - kk / F, params.min_prior_cv ** 2)
+        else:
+            s2 = params.prior_cv ** 2
+        if p > 0:
+            rho_hat = B / (F * p)
+            var_obs = kk / (F * p) + (rho_hat * params.pace_error) ** 2
+            prec = 1 / s2 + 1 / var_obs
+            rho = (1 / s2 + rho_hat / var_obs) / prec
+            s_rho2 = 1 / prec
+        else:
+            rho_hat, rho, s_rho2 = np.nan, 1.0, s2
+        rest = F * (1 - p)
+        r_mean = rest * max(rho, 0.0)
+        r_var = rest ** 2 * s_rho2 + r_mean * kk
+        L, sd = A + r_mean, float(np.sqrt(max(r_var, 0.0)))
+        rows.append(dict(entity=ent, forecast=F, pace_share=p, actual_to_date=A,
+                         expected_to_date=F * p, run_rate_ratio=rho_hat, level_ratio=rho,
+                         remaining=r_mean, landing=L, landing_sd=sd,
+                         landing_lo=L - z * sd, landing_hi=L + z * sd))
+    out = pd.DataFrame(rows)
+    if targets is not None:
+        t = out["entity"].map(targets).astype(float)
+        out["target"] = t
+        out["gap_to_target"] = out["landing"] - t
+        sd = out["landing_sd"].where(out["landing_sd"] > 0)
+        p_make = 1 - stats.norm.cdf((t - out["landing"]) / sd)
+        out["p_make_target"] = np.where(sd.isna(), (out["landing"] >= t).astype(float), p_make)
+        out.loc[t.isna(), "p_make_target"] = np.nan
+    return out
+
+
+def run_rate_basis(orders: pd.DataFrame, start, as_of, *, by: str | None = None,
+                   history_days: int = 365) -> pd.Series:
+    """Gross sales from ``start`` to ``as_of`` times ``1 - return share`` (per ``by``).
+
+    ``return share`` = -(negative amounts) / positive amounts over the ``history_days``
+    before ``start``: the net sales the pace implies, without the returns of the previous
+    quarter's orders that are booked early in this one.
+    """
+    start, as_of = pd.Timestamp(start), pd.Timestamp(as_of)
+    h = orders[(orders["order_date"] < start) & (orders["order_date"] >= start - pd.Timedelta(days=history_days))]
+    gross_h = h.loc[h["amount"] > 0, "amount"].sum()
+    share = float(-h.loc[h["amount"] < 0, "amount"].sum() / gross_h) if gross_h > 0 else 0.0
+    cur = orders[(orders["order_date"] >= start) & (orders["order_date"] <= as_of) & (orders["amount"] > 0)]
+    if by is None:
+        return pd.Series({"company": float(cur["amount"].sum()) * (1 - share)})
+    return cur.groupby(by)["amount"].sum() * (1 - share)
+
+
+def orders_with_region(data, reps: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``data.orders`` with a ``region`` column: the customer's region, else the region of
+    the order's rep (``reps``: ``rep_id, region``; default ``data.reps``), else ``"(none)"``."""
+    o = data.orders.copy()
+    reg = pd.Series(np.nan, index=o.index, dtype=object)
+    if data.customers is not None:
+        reg = o["customer_id"].map(data.customers.set_index("customer_id")["region"])
+    reps = reps if reps is not None else data.reps
+    if reps is not None:
+        reg = reg.where(reg.notna(), o["rep_id"].map(reps.drop_duplicates("rep_id").set_index("rep_id")["region"]))
+    o["region"] = reg.astype(object).where(reg.notna(), "(none)").astype(str)
+    return o
+
+
+def flag_deviations(table: pd.DataFrame, tolerance: float = 0.15, *, expected: str = "expected",
+                    actual: str = "actual", min_expected: float = 0.0) -> pd.DataFrame:
+    """The 15% rule: ``deviation = actual / expected - 1``; flag ``|deviation| > tolerance``.
+
+    Returns ``table`` with ``deviation`` and ``flag`` (``"ahead"``, ``"behind"`` or ``""``);
+    rows whose expected amount is at most ``min_expected`` are never flagged.
+    """
+    if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
+        raise ValueError(f"tolerance={tolerance!r}: expected a fraction in (0, 1), e.g. 0.15")
+    e = table[expected].astype(float)
+    a = table[actual].astype(float)
+    dev = (a / e.where(e > 0)) - 1
+    flag = np.where((dev.abs() > tolerance + 1e-12) & (e > min_expected),
+                    np.where(dev > 0, "ahead", "behind"), "")
+    return table.assign(deviation=dev, flag=flag)
+
+
+def plan_from_tables(tables: dict, period: str):
+    """A stored targets run as the object :func:`salesplan.monitor.progress` reads
+    (``params.period``, ``params.over_assignment``, ``reps``, ``months``)."""
+    company = tables["company"]
+    factor = float(company["over_assignment"].iloc[0]) if "over_assignment" in company.columns else \
+        float(company["quota"].iloc[0] / company["target"].iloc[0])
+    reps = tables["reps"].copy()
+    if "vacant" not in reps.columns:
+        reps["vacant"] = False
+    return SimpleNamespace(params=SimpleNamespace(period=pd.Period(period, freq="Q"), over_assignment=factor),
+                           reps=reps, months=tables["months"], company=company,
+                           regions=tables.get("regions"), weeks=tables.get("weeks"))
+
+
+def action_list(summary: pd.DataFrame, *, late_deals: pd.DataFrame | None = None,
+                shape: pd.DataFrame | None = None, names: pd.Series | None = None,
+                max_deals: int = 10) -> pd.DataFrame:
+    """The week's actions: reps and regions off pace, late-stage deals to push, funnel
+    tops to refill.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :attr:`salesplan.monitor.MonitorReport.summary` (``level, entity, region,
+        expected_to_date, actual_to_date, gap, deviation, flag``).
+    late_deals : DataFrame, optional
+        Open opportunities at the late stages (``opportunity_id, rep_id, customer_id,
+        stage, amount``), largest first.
+    shape : DataFrame, optional
+        :func:`salesplan.funnel.diagnose_shape` by region (``entity, shape, advice``).
+    names : Series, optional
+        rep_id -> name.
+
+    Returns
+    -------
+    DataFrame
+        ``priority, who, what, why`` (priority 1 = first).
+    """
+    rows = []
+    s = summary[summary["flag"] == "behind"].sort_values("gap")
+    for r in s.itertuples(index=False):
+        if r.level == "company":
+            continue
+        who = r.entity if names is None else f"{r.entity} {names.get(r.entity, '')}".strip()
+        what = ("review the region's pipeline with its manager" if r.level == "region"
+                else "1:1 this week: daily call plan, target-tracking sheet")
+        rows.append(dict(priority=1 if r.level == "region" else 2, who=f"{r.level} {who}", what=what,
+                         why=f"{r.deviation:+.0%} vs plan to date ({r.gap:,.0f} behind)"))
+    if late_deals is not None and len(late_deals):
+        for d in late_deals.head(max_deals).itertuples(index=False):
+            rows.append(dict(priority=3, who=f"rep {d.rep_id}",
+                             what=f"push deal {d.opportunity_id} ({d.customer_id}) to close",
+                             why=f"open at stage {d.stage}, {d.amount:,.0f}"))
+    if shape is not None and len(shape):
+        for r in shape[shape["shape"].isin(["gap_coming", "piled_up", "empty"])].itertuples(index=False):
+            rows.append(dict(priority=4, who=f"region {r.entity}", what=r.advice, why=f"funnel shape: {r.shape}"))
+    return pd.DataFrame(rows, columns=["priority", "who", "what", "why"]).sort_values(
+        "priority", kind="stable", ignore_index=True)

@@ -1,0 +1,124 @@
+"""Weekly review: the 15% rule on a hand example, and the landing forecast's calibration
+across simulated mid-quarter futures of the demo generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesplan.monitor import MonitorParams, progress
+from salesplan.review import (
+    LandingParams,
+    flag_deviations,
+    landing_forecast,
+    pace_share,
+    plan_from_tables,
+    revenue_dispersion,
+    weekday_profile,
+)
+from salesplan.synthetic import generate
+
+
+def test_15_percent_rule_hand_example():
+    t = pd.DataFrame({"expected": [100.0, 100.0, 100.0, 100.0, 0.0],
+                      "actual": [84.0, 85.0, 115.0, 116.0, 5.0]})
+    got = flag_deviations(t, 0.15)
+    # -16% behind; -15% exactly is not "more than 15%"; +15% not; +16% ahead; no plan: no flag
+    assert got["flag"].tolist() == ["behind", "", "", "ahead", ""]
+    assert got["deviation"].iloc[0] == pytest.approx(-0.16)
+    with pytest.raises(ValueError, match="tolerance"):
+        flag_deviations(t, 15)
+
+
+def _hand_plan():
+    months = pd.to_datetime(["2027-01-01", "2027-02-01", "2027-03-01"])
+    rows = []
+    for m in months:
+        rows += [("company", "company", None, m, 1000.0, 1100.0),
+                 ("region", "East", "East", m, 600.0, 660.0), ("region", "West", "West", m, 400.0, 440.0),
+                 ("rep", "r1", "East", m, np.nan, 660.0), ("rep", "r2", "West", m, np.nan, 440.0)]
+    tables = {
+        "company": pd.DataFrame({"target": [3000.0], "quota": [3300.0], "over_assignment": [1.1]}),
+        "reps": pd.DataFrame({"rep_id": ["r1", "r2"], "region": ["East", "West"], "vacant": [False, False],
+                              "quota": [1980.0, 1320.0]}),
+        "months": pd.DataFrame(rows, columns=["level", "entity", "region", "month", "target", "quota"]),
+    }
+    return plan_from_tables(tables, "2027Q1")
+
+
+def test_15_percent_rule_with_root_causes_on_a_hand_plan():
+    plan = _hand_plan()
+    orders = pd.DataFrame({
+        "order_id": ["o1", "o2", "o3"], "order_date": pd.to_datetime(["2027-01-10", "2027-01-20", "2026-01-15"]),
+        "customer_id": ["c1", "c2", "c1"], "rep_id": ["r1", "r2", "r1"], "product_line": ["P", "P", "P"],
+        "amount": [480.0, 410.0, 100.0]})
+    customers = pd.DataFrame({"customer_id": ["c1", "c2"], "region": ["East", "West"]})
+    # reviewed on 31 January: the whole January plan is due, nothing of February/March
+    rep = progress(plan, orders, "2027-01-31", params=MonitorParams(tolerance=0.15), customers=customers)
+    s = rep.summary.set_index("entity")
+    assert s.loc["total", "expected_to_date"] == pytest.approx(1000.0)
+    assert s.loc["total", "deviation"] == pytest.approx(890 / 1000 - 1)  # -11%: no flag
+    assert s.loc["total", "flag"] == ""
+    assert s.loc["East", "deviation"] == pytest.approx(480 / 600 - 1) and s.loc["East", "flag"] == "behind"
+    assert s.loc["West", "flag"] == ""
+    assert s.loc["r1", "deviation"] == pytest.approx(480 / 660 - 1) and s.loc["r1", "flag"] == "behind"
+    assert s.loc["r2", "flag"] == ""  # 410 / 440 - 1 = -6.8%
+    rc = rep.root_causes
+    east = rc[(rc["dimension"] == "region") & (rc["entity"] == "East")].iloc[0]
+    # gap G = 890 - 1000 = -110; East contributes -120 -> 109% of the gap, rank 1
+    assert east["contribution"] == pytest.approx(-120.0)
+    assert east["share_of_gap"] == pytest.approx(120 / 110)
+    assert east["rank"] == 1
+
+
+def test_pace_share_hand_example():
+    # January 2027 starts on a Friday; Mon-Fri weights: Jan has 21 weekdays, Feb 20, Mar 23.
+    months = pd.Series([100.0, 100.0, 100.0], index=pd.to_datetime(["2027-01-01", "2027-02-01", "2027-03-01"]))
+    assert pace_share(months, "2027-01-31") == pytest.approx(1 / 3)
+    # 8 January (Fri): weekdays 1, 4-8 Jan = 6 of 21
+    assert pace_share(months, "2027-01-08") == pytest.approx(6 / 21 / 3)
+    assert pace_share(months, "2027-02-14", weekday_weights=(1,) * 7) == pytest.approx((1 + 14 / 28) / 3)
+
+
+def test_landing_params_validate():
+    with pytest.raises(ValueError, match="interval"):
+        LandingParams(interval=80)
+    with pytest.raises(ValueError, match="pace_error"):
+        LandingParams(pace_error=-1)
+
+
+def _month_totals(frame: pd.DataFrame, months: pd.DatetimeIndex) -> np.ndarray:
+    m = frame["order_date"].dt.to_period("M").dt.start_time
+    return frame.groupby(m)["amount"].sum().reindex(months, fill_value=0.0).to_numpy()
+
+
+def test_landing_forecast_80_interval_covers_75_to_85_percent_of_simulated_quarters():
+    """40 simulated companies x 10 futures each (n = 400), reviewed on a mid-quarter day
+    between 20 January and 10 March.  The forecast the review starts from is the mean of
+    20 other simulated futures of the same company (an unbiased forecast, as a good
+    forecast is on average); the landing interval is judged on the quarter that the
+    future actually produced."""
+    months = pd.date_range("2027-01-01", periods=3, freq="MS")
+    hits, n_companies, n_futures = [], 40, 10
+    for c in range(n_companies):
+        company = generate(seed=200 + c, scale=0.3)
+        hist = company.data.orders
+        prior = np.array([_month_totals(company.simulate_future(months=3, seed=5000 + j), months)
+                          for j in range(20)])
+        fm = pd.DataFrame({"entity": "company", "month": months, "mean": prior.mean(axis=0)})
+        cv = pd.Series({"company": prior.sum(axis=1).std(ddof=1) / prior.sum(axis=1).mean()})
+        k, _ = revenue_dispersion(hist, "2026-12-31")
+        params = LandingParams(weekday_weights=weekday_profile(hist, "2026-12-31"))
+        for f in range(n_futures):
+            fut = company.simulate_future(months=3, seed=f)
+            as_of = pd.Timestamp("2027-01-20") + pd.Timedelta(days=(7 * c + 13 * f) % 50)
+            actual = fut.loc[fut["order_date"] <= as_of, "amount"].sum()
+            truth = fut.loc[fut["order_date"] <= "2027-03-31", "amount"].sum()
+            r = landing_forecast(pd.Series({"company": actual}), fm, as_of, k=k, forecast_cv=cv,
+                                 params=params).iloc[0]
+            hits.append(r["landing_lo"] <= truth <= r["landing_hi"])
+    coverage = float(np.mean(hits))
+    print(f"landing 80% interval coverage: {coverage:.4f} of n = {len(hits)}")
+    assert len(hits) == 400
+    assert 0.75 <= coverage <= 0.85, f"80% landing interval covered {coverage:.1%} of {len(hits)}"
