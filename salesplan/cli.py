@@ -79,14 +79,15 @@ def with_read_options(source: str, **options) -> str:
     return source + ("&" if "?" in source else "?") + "&".join(pairs)
 
 
-def _fail(exc: BaseException, debug: bool) -> None:
+def _fail(exc: BaseException, debug: bool = False) -> None:
     """Print ``exc`` as one line (the traceback with --debug) and exit 1."""
     if debug:
         import traceback
 
         traceback.print_exception(exc)
     text = " ".join(str(exc).split()) or type(exc).__name__
-    known = ("SourceError", "ParameterError", "RunError", "ValueError", "FileNotFoundError")
+    known = ("SourceError", "StoreError", "PlanError", "ParameterError", "RunError", "ValueError",
+             "FileNotFoundError")
     if type(exc).__name__ not in known:
         text = f"{type(exc).__name__}: {text}"
     hint = "" if debug else " (--debug shows the traceback)"
@@ -272,11 +273,6 @@ def _store(url: str | None):
 
     url = url or os.environ.get("SALESPLAN_PLAN_STORE") or "duckdb:///reports/plan_store.duckdb"
     return PlanStore(url)
-
-
-def _fail(e: Exception) -> None:
-    typer.echo(f"error: {e}", err=True)
-    raise typer.Exit(code=1)
 
 
 @app.command()

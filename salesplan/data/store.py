@@ -922,14 +922,17 @@ class PlanStore:
         return run_id
 
     # -- reading ----------------------------------------------------------------
-    def list_runs(self, kind: str | None = None) -> pd.DataFrame:
+    def list_runs(self, kind: str | None = None, *, include_failed: bool = False) -> pd.DataFrame:
         """All complete runs (optionally of one ``kind``), oldest first.
 
         Columns: run_id, created_at (UTC), kind, period, status, input_fingerprint,
         salesplan_version, parameters (JSON text), tables (JSON list of output names),
         name, batch_id (the ``salesplan run`` that wrote it; ``None`` outside one).
+        ``include_failed`` adds the runs marked ``'failed'`` (outputs of a failed
+        ``salesplan run``), for listings; nothing reads their tables.
         """
-        sql = "SELECT " + ", ".join(_RUN_COLS) + " FROM plan_runs WHERE status = 'complete'"
+        statuses = "('complete', 'failed')" if include_failed else "('complete')"
+        sql = "SELECT " + ", ".join(_RUN_COLS) + f" FROM plan_runs WHERE status IN {statuses}"
         params = {}
         if kind is not None:
             sql += " AND kind = :kind"
@@ -1196,7 +1199,7 @@ class PlanStore:
         (approved once, replaced later), ``failed run`` (its ``salesplan run`` failed or
         did not finish), ``draft``; empty for runs of other kinds (``all_kinds``).
         """
-        runs = self.list_runs(None if all_kinds else "targets")
+        runs = self.list_runs(None if all_kinds else "targets", include_failed=True)
         if period is not None:
             runs = runs[runs["period"] == str(period)]
         appr = self.approvals()
@@ -1213,7 +1216,8 @@ class PlanStore:
                 status = "approved"
             elif len(mine):
                 status = "superseded"
-            elif r["batch_id"] is not None and bstatus.get(r["batch_id"]) in ("failed", "running"):
+            elif r["status"] == "failed" or (r["batch_id"] is not None
+                                             and bstatus.get(r["batch_id"]) in ("failed", "running")):
                 status = "failed run"
             else:
                 status = "draft"
