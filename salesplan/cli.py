@@ -277,10 +277,12 @@ def _store(url: str | None):
 
 @app.command()
 def approve(
-    run_id: str = typer.Argument(..., help="a salesplan run id (reports/<run id>) or a targets run id"),
+    run_id: str = typer.Argument(..., help="a salesplan run id (reports/<run id>), a targets "
+                                           "run id, or 'latest' (reports/latest.txt)"),
     by: str = typer.Option(..., "--by", help="who approves (name)"),
     note: str = typer.Option(None, "--note", help="a note kept with the approval"),
     store: str = typer.Option(None, "--store", help=STORE_HELP),
+    out: Path = typer.Option(Path("reports"), help="folder of the run folders (for 'latest')"),
 ) -> None:
     """Make RUN_ID's plan the approved plan (plan of record) of its period.
 
@@ -290,6 +292,11 @@ def approve(
     """
     from salesplan.data.store import StoreError
 
+    if run_id == "latest":
+        marker = Path(out) / "latest.txt"
+        if not marker.exists():
+            _fail(FileNotFoundError(f"no {marker}: run `salesplan run` first"))
+        run_id = marker.read_text("utf-8").strip()
     try:
         st = _store(store)
         a = st.approve(run_id, by=by, note=note)

@@ -263,6 +263,12 @@ def test_salesplan_run_name_and_status_reach_the_store(tmp_path):
     r = cli.invoke(app, ["approve", good, "--by", "Chen", "--store", url])
     assert r.exit_code == 0, r.output
     assert PlanStore(url).approved_run("2027Q1").meta["batch_id"] == good
+    # 'latest' = reports/latest.txt: the failed run did not move it, so it is the good run
+    r = cli.invoke(app, ["approve", "latest", "--by", "Li", "--store", url, "--out", str(out)])
+    assert r.exit_code == 1 and "is already the approved plan of 2027Q1" in r.output
+    r = cli.invoke(app, ["approve", "latest", "--by", "Li", "--store", url,
+                         "--out", str(tmp_path / "nothing")])
+    assert r.exit_code == 1 and "run `salesplan run` first" in r.output
 
 
 def test_resource_plan_of_the_approved_run_with_one_select(store):
