@@ -66,6 +66,7 @@ __all__ = [
     "orders_with_region",
     "order_value_moments",
     "pipeline_by_entity",
+    "pipeline_data_end",
     "pace_share",
     "plan_from_tables",
     "revenue_dispersion",
@@ -357,6 +358,27 @@ def pipeline_by_entity(scored: pd.DataFrame, *, by: str = "region", total: str |
         out.loc[total] = [float(f["expected"].sum()), float(f["variance"].sum()), len(f)]
     out["n_deals"] = out["n_deals"].astype(int)
     return out
+
+
+def pipeline_data_end(data) -> pd.Timestamp | None:
+    """Last day the opportunity data know of: the latest ``created_date``, ``closed_date``
+    (table ``opportunities``) or ``entered_date`` (``stage_history``); None without
+    opportunities.
+
+    A pipeline scored on a review day long after this date is stale: its deals look open
+    although some have closed, and they keep their full value while the expected rest of
+    the quarter shrinks, so the landing forecast's pipeline term grows without cause.  The
+    weekly review adds the pipeline term only when this date is within a week of the review
+    day.
+    """
+    if data.opportunities is None or len(data.opportunities) == 0:
+        return None
+    o = data.opportunities
+    dates = [pd.to_datetime(o["created_date"]).max(), pd.to_datetime(o["closed_date"]).max()]
+    if data.stage_history is not None and len(data.stage_history):
+        dates.append(pd.to_datetime(data.stage_history["entered_date"]).max())
+    dates = [d for d in dates if pd.notna(d)]
+    return pd.Timestamp(max(dates)).normalize() if dates else None
 
 
 def run_rate_basis(orders: pd.DataFrame, start, as_of, *, by: str | None = None,

@@ -14,6 +14,7 @@ from salesplan.review import (
     landing_forecast,
     pace_share,
     pipeline_by_entity,
+    pipeline_data_end,
     plan_from_tables,
     revenue_dispersion,
     weekday_profile,
@@ -174,3 +175,19 @@ def test_landing_forecast_adds_only_the_excess_pipeline_hand_example():
         assert r0["landing_sd"] == pytest.approx(np.sqrt(1.2e9))
     with pytest.raises(ValueError, match="pipeline_rho"):
         landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb)
+
+
+def test_pipeline_data_end_is_the_latest_opportunity_event():
+    from salesplan.data.schema import SalesData
+
+    orders = pd.DataFrame({"order_id": ["o1"], "order_date": pd.to_datetime(["2027-02-14"]), "customer_id": ["c1"],
+                           "rep_id": ["r1"], "product_line": ["P"], "quantity": [1.0], "amount": [10.0]})
+    assert pipeline_data_end(SalesData(orders=orders)) is None
+    opps = pd.DataFrame({"opportunity_id": ["d1", "d2"], "customer_id": ["c1", "c1"], "rep_id": ["r1", "r1"],
+                         "created_date": pd.to_datetime(["2026-11-01", "2026-12-01"]), "amount": [1.0, 2.0],
+                         "stage": ["A", "B"], "outcome": ["won", "open"],
+                         "closed_date": pd.to_datetime(["2026-12-20", None])})
+    sh = pd.DataFrame({"opportunity_id": ["d2"], "stage": ["B"], "entered_date": pd.to_datetime(["2026-12-28"])})
+    # created 12-01, closed 12-20, stage entered 12-28: the data know of 2026-12-28
+    assert pipeline_data_end(SalesData(orders=orders, opportunities=opps)) == pd.Timestamp("2026-12-20")
+    assert pipeline_data_end(SalesData(orders=orders, opportunities=opps, stage_history=sh)) == pd.Timestamp("2026-12-28")
