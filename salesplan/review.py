@@ -30,6 +30,19 @@ updated by precision weighting::
                  var   (F (1 - p))^2 s_rho^2  +  F (1 - p) rho k
     landing L = A + R  (normal), interval L +- z sd, P(make target) = P(L >= target)
 
+Open pipeline (``pipeline=``, optional).  The forecast's remaining ``R`` already holds the
+revenue that the *usual* open pipeline brings; only the excess of the scored pipeline over
+that counts (the ``excess`` rule of :mod:`salesplan.targets`, same ``rho``).  With the deals
+open at ``as_of`` expected to close by the quarter's end (``in_horizon``), amounts ``a_i``
+and scored win probabilities ``p_i`` (:func:`salesplan.pipeline.scored_pipeline`)::
+
+    W = sum a_i p_i      V = sum a_i^2 p_i (1 - p_i)      (independent Bernoulli wins)
+    excess X = max(0, W - rho_pipe R)                 f = X / W
+    landing L = A + R + X,   var += f^2 V   (the excess taken as the share f of every deal)
+
+``rho_pipe`` = pipeline expected at a quarter's start / that quarter's revenue
+(:func:`salesplan.targets.pipeline_rho`), applied to the expected rest ``R``.
+
 ``e_p`` is the relative uncertainty of the pace share (``LandingParams.pace_error``).
 ``k`` is estimated from the order values of the ``history_days`` before the quarter
 (orders = lines summed by ``order_id``; returns net), times the over-dispersion ``phi``
@@ -52,6 +65,8 @@ __all__ = [
     "landing_forecast",
     "orders_with_region",
     "order_value_moments",
+    "pipeline_by_entity",
+    "pipeline_data_end",
     "pace_share",
     "plan_from_tables",
     "revenue_dispersion",
@@ -198,6 +213,8 @@ def landing_forecast(
     k: float | pd.Series,
     forecast_cv: pd.Series | None = None,
     run_rate_basis: pd.Series | None = None,
+    pipeline: pd.DataFrame | None = None,
+    pipeline_rho: float | None = None,
     params: LandingParams = LandingParams(),
 ) -> pd.DataFrame:
     """Where the quarter lands per entity, conditioning on the actuals to date.
@@ -225,6 +242,13 @@ def landing_forecast(
         Returns booked early in a quarter belong to the sales of the quarter before; pass
         the gross sales to date times ``1 - return share`` (:func:`run_rate_basis`) so
         that they do not read as a slow start.
+    pipeline : DataFrame, optional
+        Index entity, columns ``expected`` (``W``) and ``variance`` (``V``): the scored
+        open pipeline expected to close by the quarter's end (:func:`pipeline_by_entity`).
+        Entities absent get no pipeline term.
+    pipeline_rho : float, optional
+        ``rho_pipe`` (module docstring); required with ``pipeline``.  NaN: no history to
+        measure the usual pipeline, so no pipeline term.
     params : LandingParams
 
     Returns
@@ -233,10 +257,20 @@ def landing_forecast(
         One row per entity: ``forecast`` (F), ``pace_share`` (p), ``actual_to_date``,
         ``expected_to_date`` (F p), ``run_rate_ratio`` (rho_hat), ``level_ratio`` (rho),
         ``remaining``, ``landing``, ``landing_sd``, ``landing_lo``, ``landing_hi``
-        (the central ``params.interval``), and with targets ``target``,
+        (the central ``params.interval``); with ``pipeline`` also ``pipeline_expected``
+        (``W``), ``pipeline_usual`` (``rho_pipe R``), ``pipeline_excess`` (``X``, included
+        in ``landing``) and ``pipeline_sd`` (``f sqrt(V)``); with targets ``target``,
         ``gap_to_target`` (landing - target) and ``p_make_target``.
     """
     as_of = pd.Timestamp(as_of).normalize()
+    if pipeline is not None:
+        if pipeline_rho is None:
+            raise ValueError("landing_forecast: pipeline given without pipeline_rho (the usual "
+                             "pipeline / revenue ratio, salesplan.targets.pipeline_rho)")
+        miss = {"expected", "variance"} - set(pipeline.columns)
+        if miss:
+            raise ValueError(f"landing_forecast: pipeline lacks column(s) {sorted(miss)}; "
+                             "expected index entity, columns expected, variance")
     fm = forecast_months.copy()
     need = {"entity", "month", "mean"}
     if not need <= set(fm.columns):
@@ -254,7 +288,9 @@ def landing_forecast(
         if F <= 0:
             rows.append(dict(entity=ent, forecast=F, pace_share=p, actual_to_date=A,
                              expected_to_date=0.0, run_rate_ratio=np.nan, level_ratio=np.nan,
-                             remaining=0.0, landing=A, landing_sd=0.0, landing_lo=A, landing_hi=A))
+                             remaining=0.0, landing=A, landing_sd=0.0, landing_lo=A, landing_hi=A,
+                             **({} if pipeline is None else dict(pipeline_expected=0.0, pipeline_usual=0.0,
+                                                                  pipeline_excess=0.0, pipeline_sd=0.0))))
             continue
         if forecast_cv is not None and ent in forecast_cv.index and np.isfinite(forecast_cv[ent]):
             s2 = max(float(forecast_cv[ent]) ** 2 - kk / F, params.min_prior_cv ** 2)
@@ -271,11 +307,21 @@ def landing_forecast(
         rest = F * (1 - p)
         r_mean = rest * max(rho, 0.0)
         r_var = rest ** 2 * s_rho2 + r_mean * kk
+        extra = {}
+        if pipeline is not None:
+            W = float(pipeline["expected"].get(ent, 0.0))
+            V = float(pipeline["variance"].get(ent, 0.0))
+            usual = float(pipeline_rho) * r_mean if np.isfinite(pipeline_rho) else W
+            X = max(0.0, W - usual)
+            f = X / W if W > 0 else 0.0
+            r_mean, r_var = r_mean + X, r_var + f * f * V
+            extra = dict(pipeline_expected=W, pipeline_usual=usual, pipeline_excess=X,
+                         pipeline_sd=f * float(np.sqrt(max(V, 0.0))))
         L, sd = A + r_mean, float(np.sqrt(max(r_var, 0.0)))
         rows.append(dict(entity=ent, forecast=F, pace_share=p, actual_to_date=A,
                          expected_to_date=F * p, run_rate_ratio=rho_hat, level_ratio=rho,
                          remaining=r_mean, landing=L, landing_sd=sd,
-                         landing_lo=L - z * sd, landing_hi=L + z * sd))
+                         landing_lo=L - z * sd, landing_hi=L + z * sd, **extra))
     out = pd.DataFrame(rows)
     if targets is not None:
         t = out["entity"].map(targets).astype(float)
@@ -286,6 +332,53 @@ def landing_forecast(
         out["p_make_target"] = np.where(sd.isna(), (out["landing"] >= t).astype(float), p_make)
         out.loc[t.isna(), "p_make_target"] = np.nan
     return out
+
+
+def pipeline_by_entity(scored: pd.DataFrame, *, by: str = "region", total: str | None = "total",
+                       column: str = "p_win") -> pd.DataFrame:
+    """Expected won value ``W`` and its variance ``V`` of the open deals closing in the horizon.
+
+    ``W_e = sum_{i in e} a_i p_i``, ``V_e = sum_{i in e} a_i^2 p_i (1 - p_i)`` (currency,
+    currency^2) over the rows of ``scored`` (:func:`salesplan.pipeline.scored_pipeline`) with
+    ``in_horizon``; ``p_i = scored[column]``; wins independent.  One row per value of
+    ``by`` (missing: ``"(none)"``) and, unless ``total`` is None, a row ``total`` over all deals.
+
+    Returns
+    -------
+    DataFrame
+        Index ``entity``; columns ``expected``, ``variance``, ``n_deals``.
+    """
+    d = scored[scored["in_horizon"].astype(bool)]
+    a = d["amount"].to_numpy(float)
+    p = d[column].to_numpy(float)
+    f = pd.DataFrame({"entity": d[by].astype(object).fillna("(none)").astype(str).to_numpy(),
+                      "expected": a * p, "variance": a * a * p * (1 - p), "n_deals": 1})
+    out = f.groupby("entity").sum()
+    if total is not None:
+        out.loc[total] = [float(f["expected"].sum()), float(f["variance"].sum()), len(f)]
+    out["n_deals"] = out["n_deals"].astype(int)
+    return out
+
+
+def pipeline_data_end(data) -> pd.Timestamp | None:
+    """Last day the opportunity data know of: the latest ``created_date``, ``closed_date``
+    (table ``opportunities``) or ``entered_date`` (``stage_history``); None without
+    opportunities.
+
+    A pipeline scored on a review day long after this date is stale: its deals look open
+    although some have closed, and they keep their full value while the expected rest of
+    the quarter shrinks, so the landing forecast's pipeline term grows without cause.  The
+    weekly review adds the pipeline term only when this date is within a week of the review
+    day.
+    """
+    if data.opportunities is None or len(data.opportunities) == 0:
+        return None
+    o = data.opportunities
+    dates = [pd.to_datetime(o["created_date"]).max(), pd.to_datetime(o["closed_date"]).max()]
+    if data.stage_history is not None and len(data.stage_history):
+        dates.append(pd.to_datetime(data.stage_history["entered_date"]).max())
+    dates = [d for d in dates if pd.notna(d)]
+    return pd.Timestamp(max(dates)).normalize() if dates else None
 
 
 def run_rate_basis(orders: pd.DataFrame, start, as_of, *, by: str | None = None,

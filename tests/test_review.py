@@ -13,6 +13,8 @@ from salesplan.review import (
     flag_deviations,
     landing_forecast,
     pace_share,
+    pipeline_by_entity,
+    pipeline_data_end,
     plan_from_tables,
     revenue_dispersion,
     weekday_profile,
@@ -122,3 +124,70 @@ def test_landing_forecast_80_interval_covers_75_to_85_percent_of_simulated_quart
     print(f"landing 80% interval coverage: {coverage:.4f} of n = {len(hits)}")
     assert len(hits) == 400
     assert 0.75 <= coverage <= 0.85, f"80% landing interval covered {coverage:.1%} of {len(hits)}"
+
+
+def _hand_scored():
+    return pd.DataFrame({"opportunity_id": ["d1", "d2", "d3"], "region": ["A", "B", "A"],
+                         "amount": [100_000.0, 20_000.0, 500_000.0], "p_win": [0.5, 0.5, 0.9],
+                         "in_horizon": [True, True, False]})
+
+
+def test_pipeline_by_entity_hand_example():
+    pb = pipeline_by_entity(_hand_scored())
+    # d3 closes after the horizon: left out.  A: W = 100,000 * 0.5 = 50,000,
+    # V = 100,000^2 * 0.5 * 0.5 = 2.5e9; B: 10,000 and 20,000^2 * 0.25 = 1e8; total: the sums
+    assert pb.loc["A", "expected"] == pytest.approx(50_000.0)
+    assert pb.loc["A", "variance"] == pytest.approx(2.5e9)
+    assert pb.loc["B", "expected"] == pytest.approx(10_000.0)
+    assert pb.loc["B", "variance"] == pytest.approx(1e8)
+    assert pb.loc["total", "expected"] == pytest.approx(60_000.0)
+    assert pb.loc["total", "variance"] == pytest.approx(2.6e9)
+    assert pb.loc["total", "n_deals"] == 2
+
+
+def test_landing_forecast_adds_only_the_excess_pipeline_hand_example():
+    months = pd.date_range("2027-01-01", periods=3, freq="MS")
+    fm = pd.DataFrame({"entity": "total", "month": months, "mean": 100_000.0})
+    pb = pipeline_by_entity(_hand_scored())
+    act = pd.Series({"total": 0.0})
+    # review day before the quarter: pace share p = 0, so level ratio 1 and R = F = 300,000,
+    # var R = (300,000 * 0.10)^2 + 300,000 * k(1,000) = 9e8 + 3e8 = 1.2e9
+    base = landing_forecast(act, fm, "2026-12-31", k=1_000.0).iloc[0]
+    assert base["landing"] == pytest.approx(300_000.0)
+    assert base["landing_sd"] == pytest.approx(np.sqrt(1.2e9))
+    # usual pipeline rho R = 0.1 * 300,000 = 30,000; W = 60,000 -> excess 30,000 = half (f = 0.5)
+    # of every deal: var + 0.25 * 2.6e9 = 6.5e8 -> sd sqrt(1.85e9); pipeline sd 0.5 sqrt(2.6e9)
+    r = landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb, pipeline_rho=0.1).iloc[0]
+    assert r["pipeline_expected"] == pytest.approx(60_000.0)
+    assert r["pipeline_usual"] == pytest.approx(30_000.0)
+    assert r["pipeline_excess"] == pytest.approx(30_000.0)
+    assert r["pipeline_sd"] == pytest.approx(0.5 * np.sqrt(2.6e9))
+    assert r["landing"] == pytest.approx(330_000.0)
+    assert r["landing_sd"] == pytest.approx(np.sqrt(1.85e9))
+    # z(0.9) = 1.2816: the 80% interval is landing +- 1.2816 sd
+    assert r["landing_hi"] - r["landing"] == pytest.approx(1.2815516 * np.sqrt(1.85e9), rel=1e-6)
+    # a pipeline no larger than usual (rho R = 0.3 * 300,000 = 90,000 >= 60,000) adds nothing,
+    # and so does a NaN rho (no history to tell what is usual)
+    for rho in (0.3, float("nan")):
+        r0 = landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb, pipeline_rho=rho).iloc[0]
+        assert r0["pipeline_excess"] == 0.0
+        assert r0["landing"] == pytest.approx(300_000.0)
+        assert r0["landing_sd"] == pytest.approx(np.sqrt(1.2e9))
+    with pytest.raises(ValueError, match="pipeline_rho"):
+        landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb)
+
+
+def test_pipeline_data_end_is_the_latest_opportunity_event():
+    from salesplan.data.schema import SalesData
+
+    orders = pd.DataFrame({"order_id": ["o1"], "order_date": pd.to_datetime(["2027-02-14"]), "customer_id": ["c1"],
+                           "rep_id": ["r1"], "product_line": ["P"], "quantity": [1.0], "amount": [10.0]})
+    assert pipeline_data_end(SalesData(orders=orders)) is None
+    opps = pd.DataFrame({"opportunity_id": ["d1", "d2"], "customer_id": ["c1", "c1"], "rep_id": ["r1", "r1"],
+                         "created_date": pd.to_datetime(["2026-11-01", "2026-12-01"]), "amount": [1.0, 2.0],
+                         "stage": ["A", "B"], "outcome": ["won", "open"],
+                         "closed_date": pd.to_datetime(["2026-12-20", None])})
+    sh = pd.DataFrame({"opportunity_id": ["d2"], "stage": ["B"], "entered_date": pd.to_datetime(["2026-12-28"])})
+    # created 12-01, closed 12-20, stage entered 12-28: the data know of 2026-12-28
+    assert pipeline_data_end(SalesData(orders=orders, opportunities=opps)) == pd.Timestamp("2026-12-20")
+    assert pipeline_data_end(SalesData(orders=orders, opportunities=opps, stage_history=sh)) == pd.Timestamp("2026-12-28")

@@ -208,7 +208,7 @@ def test_pipeline_new_customers_rule_counts_only_new_accounts():
     from dataclasses import replace
     data = replace(data, customers=cust, opportunities=opps, stage_history=sh).coerced()
     rates = FunnelRates.from_mapping({s: 0.5 for s in "EDCBA"}, {s: 10.0 for s in "EDCBA"}, 10_000.0)
-    prm = TargetParams(quarter="2027Q1", growth=None, pipeline_rule="new_customers")
+    prm = TargetParams(quarter="2027Q1", growth=None, pipeline_rule="new_customers", pipeline_weights="stage")
     plan = propose_targets(data, _dist(), prm, funnel_rates=rates)
     # only c5 (no order before as_of) counts: 10,000 * P(win | A) = 10,000 * 0.5 = 5,000, in region B
     assert plan.company.iloc[0]["pipeline_increment"] == pytest.approx(5_000.0)
