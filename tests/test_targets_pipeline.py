@@ -110,7 +110,7 @@ def test_stage_weights_on_the_same_dates_use_stage_averages():
 def test_scored_falls_back_to_stage_everywhere_when_no_model_can_be_trained():
     data = _with_opps(_toy())
     dist = _dist(sd=(0.0, 0.0))
-    prm = TargetParams(quarter="2027Q1", growth=None, pipeline_rule="excess")
+    prm = TargetParams(quarter="2027Q1", growth=None, pipeline_rule="excess", pipeline_weights="scored")
     plan = propose_targets(data, dist, prm, funnel_rates=RATES, pipeline_scorer=FakeScorer(fail=True))
     # the same figures as the stage arm above: A now 5,000, no history -> increment 0
     reg = plan.regions.set_index("region")
@@ -130,7 +130,8 @@ def test_new_customers_rule_with_scores_counts_only_accounts_without_orders():
         calls.append(pd.Timestamp(at))
         return pd.DataFrame(scores)
 
-    prm = TargetParams(quarter="2027Q1", growth=None, pipeline_rule="new_customers")
+    prm = TargetParams(quarter="2027Q1", growth=None, pipeline_rule="new_customers",
+                       pipeline_weights="scored")
     plan = propose_targets(data, _dist(), prm, funnel_rates=RATES, pipeline_scorer=scorer)
     # c1 has orders; c9 has none: 30,000 * 0.2 = 6,000 in B; no history dates are scored
     assert calls == [pd.Timestamp("2026-12-31")]
@@ -158,7 +159,7 @@ def test_pipeline_rho_hand_example_matches_the_plan():
     from salesplan.targets import pipeline_rho
 
     data = _with_opps(_toy())
-    prm = TargetParams(quarter="2027Q1")
+    prm = TargetParams(quarter="2027Q1", pipeline_weights="scored")
     # as_of = 2026-12-31 (end of 2026Q4): the same dates as the plan above:
     # (25,000 + 20,000 + 0 + 23,750) / 687,500 = 0.1
     rho, used = pipeline_rho(data, "2026-12-31", prm, scorer=FakeScorer())
