@@ -390,3 +390,66 @@ def test_global_member_backtest_truncates_every_series(monkeypatch):
     assert seen[:3] == [sorted([32 - 4 - 4 * k] * 12 + [max(10 - 4 - 4 * k, 0)])
                         for k in range(3)]
     assert seen[3:] == [sorted([32] * 12 + [10])]
+
+
+# ------------------------------------------------- issue 14: company forecast with rep level
+def test_dormant_series_forecast_zero_but_a_regular_pause_does_not():
+    # a rep who sold every month for 3 years and left 14 months ago (SBA would keep
+    # forecasting ~ his old monthly average); a seasonal account that pauses 13 months
+    # every time (its last pause, 13 months, is no longer than the earlier ones)
+    left = np.r_[np.full(46, 100.0), np.zeros(14)]
+    paused = np.zeros(60)
+    paused[[0, 14, 28, 42, 46]] = 500.0  # gaps of 13, 13, 13, 3 months, then 13 at the end
+    df = _frame({"left": left, "paused": paused, "long": _series(seed=4)})
+    fc = Forecaster(method="theta", n_windows=1).fit(df)
+    p = fc.predict(3).groupby("unique_id")
+    assert (p.get_group("left")["mean"] == 0).all()
+    assert (p.get_group("left")[["lo-80", "hi-95"]].to_numpy() == 0).all()
+    assert "dormant: no sales in the last 14 periods" in p.get_group("left")["reason"].iloc[0]
+    assert "intermittent" in p.get_group("paused")["reason"].iloc[0]
+    assert (p.get_group("paused")["mean"] > 0).all()
+    # a trailing run shorter than a season is not dormant either
+    from salesplan.forecast.engine import _dormant_run
+
+    assert _dormant_run(np.r_[np.ones(30), np.zeros(11)], 12) == 0
+    assert _dormant_run(np.r_[np.ones(30), np.zeros(12)], 12) == 12
+
+
+def test_clipped_paths_keep_the_reconciled_mean_on_hand_example():
+    from salesplan.forecast.hierarchy import _clip_keep_mean
+
+    # one rep, one period, 4 paths around a mean of 10: clipping alone gives
+    # (0 + 0 + 10 + 40) / 4 = 12.5; rescaled by 10 / 12.5 = 0.8 -> 0, 0, 8, 32 (mean 10)
+    b = np.array([[[-10.0], [0.0], [10.0], [40.0]]])
+    out = _clip_keep_mean(b, np.array([[10.0]]))
+    assert np.allclose(out.ravel(), [0, 0, 8, 32])
+    # a negative reconciled mean: every path 0
+    assert np.allclose(_clip_keep_mean(b, np.array([[-5.0]])), 0.0)
+
+
+def test_rep_level_does_not_move_company_forecast_on_generated_company():
+    """Generator truth (seed 0, scale 0.3): reps R0008, R0010, R0017, R0022 left the
+    company 14-36 months before as_of, so they sell nothing in 2027Q1; adding the rep
+    level must not raise the company and region forecasts (issue 14: it added +14%)."""
+    from salesplan.synthetic import generate
+
+    company = generate(seed=0, scale=0.3, as_of="2026-12-31")
+    reps = company.data.reps
+    gone = reps.loc[reps["exit_date"] < pd.Timestamp("2025-12-01"), "rep_id"].tolist()
+    assert set(gone) >= {"R0010", "R0017", "R0022"}
+    kw = dict(h=3, n_paths=400, seed=0, n_windows=2)
+    with_reps = hierarchy_forecast(company.data, **kw)
+    regions = hierarchy_forecast(company.data, levels=((), ("region",)), **kw)
+    tq = with_reps.total_quantiles().set_index("unique_id")
+    tr = regions.total_quantiles().set_index("unique_id")
+    for rid in gone:
+        node = [u for u in tq.index if u.endswith(f"rep_id={rid}")]
+        assert node and tq.loc[node[0], "mean"] == 0.0 and tq.loc[node[0], "q0.95"] == 0.0
+    # same base forecast of the company (no rep-trained global member) and a path mean
+    # equal to the reconciled mean (no clipping bias): within 3% of the regions-only one
+    base = [hf.base._means(3)[hf.base.ids_.index("total")].sum() for hf in (with_reps, regions)]
+    assert base[0] == pytest.approx(base[1], rel=1e-9)
+    m = with_reps.forecast.groupby("unique_id")["mean"].sum()
+    assert np.allclose(tq["mean"], m.reindex(tq.index), rtol=1e-9)
+    assert tq.loc["total", "mean"] == pytest.approx(tr.loc["total", "mean"], rel=0.03)
+    assert set(with_reps.scores.columns) >= {"mase_total", "mase_region", "mase_region/rep_id"}

@@ -62,7 +62,7 @@ class SeriesState:
     """Everything learned for one series."""
 
     uid: str
-    kind: str  # model | zero | short | new
+    kind: str  # model | zero (all-zero or dormant) | short | new
     method: str
     reason: str
     scale: float
@@ -87,6 +87,22 @@ def _rmse(y, fitted):
     if mad > 0:
         r = np.clip(r, -5 * mad, 5 * mad)
     return float(np.sqrt(np.mean(r**2)))
+
+
+def _dormant_run(y, m):
+    """Length of the trailing run of zeros of ``y`` when the series is *dormant*, else 0.
+
+    Dormant: the run is at least ``max(m, 3)`` periods (a full season) and longer than every
+    earlier gap between two non-zero periods.  A rep who left, a closed account: the
+    intermittent-demand methods (SBA, Croston) would keep forecasting the average demand of
+    the active years, because they update only when demand occurs.
+    """
+    nz = np.flatnonzero(np.asarray(y, float) != 0)
+    if len(nz) == 0:
+        return 0
+    tail = len(y) - 1 - int(nz[-1])
+    longest = int(np.max(np.diff(nz) - 1)) if len(nz) > 1 else 0
+    return tail if tail >= max(int(m), 3) and tail > longest else 0
 
 
 def _fallback_scale(y):
@@ -308,7 +324,9 @@ class Forecaster(BaseEstimator):
         Calibrate interval widths by the backtest (conformal); otherwise Gaussian
         ``z * s * sqrt(j)``.
     intermittent : str
-        Method for intermittent series (``"sba"``, ``"croston"``, ``"tsb"``).
+        Method for intermittent series (``"sba"``, ``"croston"``, ``"tsb"``).  A *dormant*
+        series -- no sales for at least a season and longer than any earlier gap (a rep
+        who left) -- is forecast 0 instead (:func:`_dormant_run`).
     adi_threshold : float
         A series is intermittent when its average inter-demand interval
         ``ADI = n / #(y != 0)`` exceeds this (1.32, Syntetos & Boylan 2005).
@@ -346,6 +364,12 @@ class Forecaster(BaseEstimator):
         ``SALESPLAN_DASK_SCHEDULER``.
     random_state : int
         Seed of the global member's network (weights, mini-batches, early-stopping split).
+    global_pool : {"all", "group"}
+        Series the global member of ``combo`` learns from: all regular series (default),
+        or, with ``"group"``, one network per group of ``fit(groups=...)`` trained on that
+        group's series only (a group with too few series has no global member).  The
+        hierarchy uses ``"group"``: a network trained on ~50 rep series (ramp-ups of new
+        hires) would otherwise forecast the company and the regions as if they were reps.
 
     Attributes
     ----------
@@ -398,6 +422,7 @@ class Forecaster(BaseEstimator):
         engine="local",
         scheduler=None,
         random_state=0,
+        global_pool="all",
     ):
         self.method = method
         self.freq = freq
@@ -422,6 +447,7 @@ class Forecaster(BaseEstimator):
         self.engine = engine
         self.scheduler = scheduler
         self.random_state = random_state
+        self.global_pool = global_pool
 
     # ------------------------------------------------------------------ settings
     def _check_params(self):
@@ -449,6 +475,9 @@ class Forecaster(BaseEstimator):
         if self.correlation not in ("residual", "independent"):
             raise ValueError(f"Forecaster: correlation={self.correlation!r}; expected "
                              "'residual' or 'independent'")
+        if self.global_pool not in ("all", "group"):
+            raise ValueError(f"Forecaster: global_pool={self.global_pool!r}; expected 'all' "
+                             "or 'group'")
         if self.seasonal_test not in ("detrended", "model"):
             raise ValueError(f"Forecaster: seasonal_test={self.seasonal_test!r}; expected "
                              "'detrended' or 'model'")
@@ -542,9 +571,16 @@ class Forecaster(BaseEstimator):
             n = len(y)
             nonneg = bool(np.all(y >= 0)) if self.nonnegative == "auto" else bool(self.nonnegative)
             nz = int(np.count_nonzero(y))
+            dormant = _dormant_run(y, m)
             if nz == 0:
                 states[u] = SeriesState(u, "zero", "zero", "all-zero history: forecast 0",
                                         0.0, n=n, nonneg=nonneg)
+            elif dormant:
+                states[u] = SeriesState(
+                    u, "zero", "dormant",
+                    f"dormant: no sales in the last {dormant} periods (longer than one season "
+                    "and than any earlier gap; e.g. a rep who left): forecast 0",
+                    0.0, n=n, nonneg=nonneg)
             elif n < min_n:
                 states[u] = SeriesState(u, "short", "short", "", 0.0, n=n, nonneg=nonneg)
             elif n / nz > self.adi_threshold:
@@ -564,13 +600,18 @@ class Forecaster(BaseEstimator):
         want_global = want_global or bool(bt_methods and any(M.uses_global(c) for c in bt_methods))
         hg = cv_h  # horizons of the global member
         self.global_ = {}
+        pool = self._pool_of
+        pools = sorted({pool(u) for u in regular})
         if do_bt:
             gm_win = {}
-            if want_global:  # one global model per window, on series truncated at its cut
+            if want_global:  # one global model per window (and pool), series cut at its cut
                 for k in range(int(self.n_windows)):
-                    gm_win[k] = self._train_global(
-                        [y[: max(len(y) - cv_h - step * k, 0)] for y in regular.values()], m, hg)
-                    self.global_[f"backtest-{k}"] = gm_win[k]
+                    gm_win[k] = {}
+                    for g in pools:
+                        gm_win[k][g] = self._train_global(
+                            [y[: max(len(y) - cv_h - step * k, 0)] for u, y in regular.items()
+                             if pool(u) == g], m, hg)
+                        self.global_[f"backtest-{k}" + (f":{g}" if g else "")] = gm_win[k][g]
             for u, st in states.items():
                 if st.kind != "model":
                     continue
@@ -581,7 +622,7 @@ class Forecaster(BaseEstimator):
                 if not cuts:
                     continue
                 meths = bt_methods if (bt_methods and u in regular) else [st.method]
-                gms = ({len(y) - cv_h - step * k: gm_win[k] for k in ks}
+                gms = ({len(y) - cv_h - step * k: gm_win[k][pool(u)] for k in ks}
                        if gm_win and u in regular else None)
                 tasks.append((u, y, m, meths, cuts, cv_h, self.seasonal_test, gms))
         rows = []
@@ -600,12 +641,14 @@ class Forecaster(BaseEstimator):
         self.calibration_ = self._calibrate(bt, cv_h)
 
         # ---- final fits
-        gfinal = None
+        gfinal = {}
         if any(M.uses_global(st.method) for u, st in states.items() if u in regular):
-            gfinal = self._train_global(list(regular.values()), m, hg)
-            self.global_["final"] = gfinal
+            for g in pools:
+                gfinal[g] = self._train_global([y for u, y in regular.items() if pool(u) == g],
+                                               m, hg)
+                self.global_["final" + (f":{g}" if g else "")] = gfinal[g]
         tasks = [(u, ys[u], m, st.method, self.seasonal_test,
-                  gfinal if u in regular else None)
+                  gfinal.get(pool(u)) if u in regular else None)
                  for u, st in states.items() if st.kind == "model"]
         for u, model, s, resid in _run(tasks, _fit_one, self.n_jobs, self.progress, "fit",
                                    self.engine, self.scheduler):
@@ -618,13 +661,17 @@ class Forecaster(BaseEstimator):
             if M.uses_global(st.method):
                 from salesplan.forecast.global_model import WithGlobal
 
+                gm = gfinal.get(pool(u)) if u in regular else None
                 if isinstance(model, WithGlobal) and model.has_global:
                     st.reason += (f"; global member trained on "
-                                  f"{model.gmodel.n_windows_} windows of {len(regular)} series")
+                                  f"{model.gmodel.n_windows_} windows of "
+                                  f"{sum(pool(v) == pool(u) for v in regular)} series"
+                                  + (f" of group {pool(u)!r}" if pool(u) else ""))
                 else:
                     st.reason += "; without the global member (" + (
-                        "non-positive values in the last periods" if gfinal is not None
-                        and gfinal.net_ is not None else "too few series/windows to train it"
+                        "non-positive values in the last periods" if gm is not None
+                        and gm.net_ is not None else "too few series/windows to train it"
+                        + (f" in group {pool(u)!r}" if pool(u) else "")
                     ) + "): mean of the local members"
                 model_inner = model.local if isinstance(model, WithGlobal) else model
             else:
@@ -635,6 +682,11 @@ class Forecaster(BaseEstimator):
         self._fit_fallbacks(states, ys, groups, m, freq, new_ids)
         self.calibration_["group_factor"] = self._group_factors(bt, states)
         self.series_ = states
+
+    def _pool_of(self, u):
+        """Training pool of the global member for series ``u``: "" (all series) or, with
+        ``global_pool="group"``, its group of ``fit(groups=...)``."""
+        return self._groups.get(u, "") if self.global_pool == "group" else ""
 
     def _train_global(self, ys, m, hg):
         """The global member (:class:`~salesplan.forecast.global_model.GlobalMLP`) trained
