@@ -34,6 +34,7 @@ the odds mechanics of the plan; ``regions-auto`` forecasts company -> region onl
 ``forecast_calibration.py``; reps then get no own paths and no rep rows).
 
 Run:  .venv/bin/python benchmarks/targets_calibration.py [n_seeds] [scale] [n_jobs] [reconcile]
+      [pipeline_weights: stage (default) | scored]
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def _actuals(company, future: pd.DataFrame):
     return by_region, by_rep
 
 
-def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcile: str = "auto") -> list[dict]:
+def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcile: str = "auto",
+             pipeline_weights: str = "stage") -> list[dict]:
     """Records of one history / one future: one per (level, node, how, p)."""
     from salesplan.forecast import hierarchy_forecast
     from salesplan.synthetic import generate
@@ -73,7 +75,8 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
     hf = hierarchy_forecast(company.data, levels=levels, h=3, n_paths=n_paths, seed=seed,
                             reconcile_method=reconcile.removeprefix("regions-"))
     dist = quarter_paths_from_forecast(hf, QUARTER)
-    prm = TargetParams(quarter=QUARTER, min_growth=-0.9, max_growth=9.0, seed=seed)
+    prm = TargetParams(quarter=QUARTER, min_growth=-0.9, max_growth=9.0, seed=seed,
+                       pipeline_weights=pipeline_weights)
     plan = propose_targets(company.data, dist, prm)
     out = []
     c = plan.company.iloc[0]
@@ -120,13 +123,14 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
     return out
 
 
-def run(seeds, scale=0.3, n_paths=1000, n_jobs=1, reconcile="auto") -> pd.DataFrame:
+def run(seeds, scale=0.3, n_paths=1000, n_jobs=1, reconcile="auto", pipeline_weights="stage") -> pd.DataFrame:
     if n_jobs == 1:
-        recs = [one_seed(s, scale, n_paths, PS, reconcile) for s in seeds]
+        recs = [one_seed(s, scale, n_paths, PS, reconcile, pipeline_weights) for s in seeds]
     else:
         from joblib import Parallel, delayed
 
-        recs = Parallel(n_jobs=n_jobs)(delayed(one_seed)(s, scale, n_paths, PS, reconcile) for s in seeds)
+        recs = Parallel(n_jobs=n_jobs)(delayed(one_seed)(s, scale, n_paths, PS, reconcile, pipeline_weights)
+                                       for s in seeds)
     return pd.DataFrame([r for rr in recs for r in rr])
 
 
@@ -161,12 +165,14 @@ def summarize(rec: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto"):
+def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto", pipeline_weights="stage"):
     t0 = time.time()
-    rec = run(range(n_seeds), scale=scale, n_jobs=n_jobs, reconcile=reconcile)
+    rec = run(range(n_seeds), scale=scale, n_jobs=n_jobs, reconcile=reconcile,
+              pipeline_weights=pipeline_weights)
     res = summarize(rec)
     print(f"demo company, {n_seeds} seeds (histories) x 1 true future each, scale {scale}, plan quarter "
-          f"{QUARTER}, reconciliation {reconcile!r}, default TargetParams (caps opened); {time.time() - t0:.0f} s")
+          f"{QUARTER}, reconciliation {reconcile!r}, pipeline_weights {pipeline_weights!r}, default "
+          f"TargetParams (caps opened); {time.time() - t0:.0f} s")
     print(res.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return rec, res
 
@@ -174,4 +180,4 @@ def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto"):
 if __name__ == "__main__":
     a = sys.argv[1:]
     main(int(a[0]) if a else 40, float(a[1]) if len(a) > 1 else 0.3, int(a[2]) if len(a) > 2 else 1,
-         a[3] if len(a) > 3 else "auto")
+         a[3] if len(a) > 3 else "auto", a[4] if len(a) > 4 else "stage")
