@@ -66,10 +66,7 @@ class MonitorParams:
     def __post_init__(self):
         if not (isinstance(self.tolerance, (int, float)) and 0 < self.tolerance < 1):
             raise ValueError(f"tolerance={self.tolerance!r}: expected a fraction in (0, 1), e.g. 0.15")
-        ww = tuple(float(x) for x in self.weekday_weights)
-        if len(ww) != 7 or any(x < 0 for x in ww) or sum(ww) <= 0:
-            raise ValueError(f"weekday_weights={self.weekday_weights!r}: expected 7 weights >= 0, sum > 0")
-        object.__setattr__(self, "weekday_weights", ww)
+        object.__setattr__(self, "weekday_weights", weekday_weights_checked(self.weekday_weights))
         if not (np.isfinite(self.min_expected) and self.min_expected >= 0):
             raise ValueError(f"min_expected={self.min_expected!r}: expected an amount >= 0")
 
@@ -104,8 +101,20 @@ class MonitorReport:
         return out
 
 
-def _pace(months: pd.DatetimeIndex, as_of: pd.Timestamp, ww) -> np.ndarray:
-    """Share of each month's plan that falls on or before ``as_of`` (weekday weighted)."""
+def weekday_weights_checked(value) -> tuple[float, ...]:
+    """``value`` as 7 selling weights (Monday..Sunday) >= 0 with a positive sum; else a
+    ValueError naming ``weekday_weights``."""
+    ww = tuple(float(x) for x in value)
+    if len(ww) != 7 or any(x < 0 for x in ww) or sum(ww) <= 0:
+        raise ValueError(f"weekday_weights={value!r}: expected 7 weights >= 0, sum > 0")
+    return ww
+
+
+def month_pace(months, as_of, ww) -> np.ndarray:
+    """Share of each month's plan that falls on or before ``as_of`` (weekday weighted):
+    ``sum_{d in m, d <= as_of} w_d / sum_{d in m} w_d`` per month start ``m``."""
+    as_of = pd.Timestamp(as_of).normalize()
+    months = pd.DatetimeIndex(months)
     out = np.zeros(len(months))
     for k, m in enumerate(months):
         days = pd.date_range(m, m + pd.offsets.MonthEnd(0), freq="D")
@@ -139,7 +148,7 @@ def expected_to_date(months_plan: pd.DataFrame, as_of, *, column: str = "target"
     mp = months_plan.copy()
     mp["month"] = pd.to_datetime(mp["month"])
     months = pd.DatetimeIndex(sorted(mp["month"].unique()))
-    pace = pd.Series(_pace(months, as_of, weekday_weights), index=months)
+    pace = pd.Series(month_pace(months, as_of, weekday_weights), index=months)
     mp["exp"] = mp[column].astype(float) * mp["month"].map(pace).to_numpy()
     g = mp.groupby("entity", sort=False).agg(plan_quarter=(column, "sum"), expected_to_date=("exp", "sum"))
     g["pace_share"] = np.where(g["plan_quarter"] > 0, g["expected_to_date"] / g["plan_quarter"].where(g["plan_quarter"] > 0, 1), 0.0)

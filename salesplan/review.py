@@ -58,6 +58,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from salesplan.monitor import month_pace, weekday_weights_checked
+
 __all__ = [
     "LandingParams",
     "action_list",
@@ -109,10 +111,7 @@ class LandingParams:
     def __post_init__(self):
         if not (isinstance(self.interval, (int, float)) and 0 < self.interval < 1):
             raise ValueError(f"interval={self.interval!r}: expected a probability in (0, 1), e.g. 0.8")
-        ww = tuple(float(x) for x in self.weekday_weights)
-        if len(ww) != 7 or any(x < 0 for x in ww) or sum(ww) <= 0:
-            raise ValueError(f"weekday_weights={self.weekday_weights!r}: expected 7 weights >= 0, sum > 0")
-        object.__setattr__(self, "weekday_weights", ww)
+        object.__setattr__(self, "weekday_weights", weekday_weights_checked(self.weekday_weights))
         for name in ("prior_cv", "min_prior_cv"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
@@ -132,18 +131,12 @@ def pace_share(month_means: pd.Series, as_of, weekday_weights=(1, 1, 1, 1, 1, 0,
 
         p = sum_m mean_m * sum_{d in m, d <= as_of} w_d / sum_{d in m} w_d  /  sum_m mean_m
     """
-    as_of = pd.Timestamp(as_of).normalize()
-    ww = np.asarray(weekday_weights, dtype=float)
-    total, due = 0.0, 0.0
-    for m, v in month_means.items():
-        m = pd.Timestamp(m)
-        days = pd.date_range(m, m + pd.offsets.MonthEnd(0), freq="D")
-        w = ww[days.weekday]
-        if w.sum() <= 0:
-            w = np.ones(len(days))
-        total += float(v)
-        due += float(v) * w[days <= as_of].sum() / w.sum()
-    return due / total if total > 0 else 0.0
+    values = month_means.to_numpy(float)
+    total = float(values.sum())
+    if not len(values) or total <= 0:
+        return 0.0
+    share = month_pace([pd.Timestamp(m) for m in month_means.index], as_of, weekday_weights)
+    return float((values * share).sum() / total)
 
 
 def weekday_profile(orders: pd.DataFrame, end, days: int = 365) -> tuple[float, ...]:
