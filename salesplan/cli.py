@@ -34,7 +34,7 @@ def demo_data(
 ) -> None:
     """Generate the demo company and write it as a DuckDB file in OUT."""
     from salesplan.data import fingerprint, open_source
-    from salesplan.synthetic import generate
+    from salesplan.demo.generator import generate
 
     company = generate(seed=seed, scale=scale, as_of=as_of, locale=locale)
     out.mkdir(parents=True, exist_ok=True)

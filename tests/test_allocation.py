@@ -1,4 +1,4 @@
-"""Tests for salesplan.allocation: expected numbers come from closed forms and hand
+"""Tests for salesplan.planning.allocation: expected numbers come from closed forms and hand
 arithmetic written next to them, never from running the code under test."""
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan import allocation as al
+from salesplan.planning import allocation as al
 
 # ----------------------------------------------------------------------------- budget
 # Exponential curves r_i(x) = a_i (1 - exp(-x / b_i)):  r_i'(x) = a_i / b_i exp(-x / b_i).

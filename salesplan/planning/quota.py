@@ -1,6 +1,6 @@
 """Rep quotas: the split rule, the fairness band and each rep's outcome paths.
 
-The rule (every weight and bound is a :class:`salesplan.targets.TargetParams` field)
+The rule (every weight and bound is a :class:`salesplan.planning.targets.TargetParams` field)
 -------------------------------------------------------------------------------------
 Within a region, the quota ``Q_r`` is split in proportion to each slot's *expected
 productivity* ``e_i`` (currency per quarter), then bounded by the fairness band:
@@ -14,7 +14,7 @@ productivity* ``e_i`` (currency per quarter), then bounded by the fairness band:
   accounts the rep owns, carried on); ``h_i`` = the rep's share of the region's reps'
   revenue over the last ``recent_quarters`` complete quarters (recent attainment);
   ``c_i`` = the slot's capacity share of the region (level weight x ramp x days in
-  post, :func:`salesplan.targets.rep_capacity`); ``B_r = sum_i f_i`` (the reps' book in
+  post, :func:`salesplan.planning.targets.rep_capacity`); ``B_r = sum_i f_i`` (the reps' book in
   the region); ``w_f, w_h, w_c`` = ``weight_own_forecast, weight_recent,
   weight_capacity`` (normalised to sum 1).
 * **New hires, ramping or leaving reps, reps without an own forecast, vacancies**:
