@@ -3,6 +3,85 @@
 Part 2a of :mod:`salesplan.planning.allocation`: :class:`ResponseCurve`, the monthly
 sales and spend data, :func:`fit_response_curves` (region and customer-panel fits),
 :func:`curves_from_fit` and :func:`calibrate_from_judgments` (Little's four points).
+
+Estimators of :func:`fit_response_curves`
+-----------------------------------------
+Two estimators (``method``; ``"auto"``: ``"joint"`` for ``kind="exp"`` without
+``attributed``, else ``"separate"``).
+
+``"joint"`` -- all regions in one nonlinear least-squares fit, region ``r``, month
+``t``, calendar month ``m(t)``::
+
+    y_rt = L_r * exp(trend_r(t)) * S_m(t) + A_r * (1 - exp(-x_rt / b_r)) * k_rt
+
+``y`` is the monthly order count (``measure="orders"``, the default when ``sales``
+has ``orders`` and ``gross_sales`` columns as from :func:`monthly_region_sales`) or
+net sales (``"sales"``).  The baseline is multiplicative: a region level ``L_r``, a
+polynomial trend in time (``trend``: ``"auto"`` = quadratic from 36 months, linear
+from 24; or an int degree) and monthly seasonal factors ``S_m`` *shared by all
+regions* (``seasonal``; ``"auto"``: from 36 months; geometric mean 1).  The
+response is additive and in currency: ``A_r`` = incremental revenue at saturation;
+for counts ``k_rt = 1 / v_rt`` converts it with the region's mean order value
+``v_rt`` (a log-linear trend fitted to ``gross_sales / orders``), else ``k = 1``.
+``b_r / mean spend`` is shared by the regions of a group when ``groups`` maps
+region -> group (e.g. ``regions.maturity``): partial pooling of the curve *shape*
+while each region keeps its own level ``A_r``.  Residuals are weighted by
+``1 / sqrt(mean count)`` (Poisson) or ``1 / mean sales``; standard errors of
+``log A`` and ``log b`` (= relative SEs) from the Gauss-Newton Jacobian scaled by
+each region's residual variance (``dispersion``: ~1 for Poisson counts).
+``a = gross_margin_rate * A``.  Spend is identified by planned variation: geo
+hold-outs, cuts and heavy-ups; the ``+-`` noise of business-as-usual spend alone
+rarely identifies ``b``.
+
+``level="customer"`` (joint method only; needs ``orders`` and ``customers``) fits
+the same curve from a **customer-level panel** instead of regional totals: each
+customer's monthly repeat orders between its first and last order (the orders in
+between are i.i.d. with density proportional to the purchase intensity, whatever the
+acquisition and dropout -- no at-risk guess), with a customer fixed effect
+conditioned out (given a customer's total, months are multinomial), so customer
+heterogeneity and the changing alive base leave the noise.  Month effects::
+
+    eta_rm = S_m + trend_r(t) + log(1 + A_r (1 - exp(-x_rm / b_r)) / B_rm)
+
+(the generator's mechanism: spend scales the region's purchase rates by 1 +
+incremental revenue / baseline revenue), ``B_rm`` the region's repeat revenue without
+marketing, smoothed (log-polynomial trend + season, the fitted multiplier removed,
+re-estimated twice).  Fitted in two stages -- free month effects per region by
+conditional Poisson ML, then the structural model by minimum distance weighted with
+their information -- asymptotically the conditional MLE.  ``a = gross_margin_rate *
+A_r``; standard errors scaled by the month-effect dispersion when above 1;
+``panel_events`` = interior orders used.  On the demo data it is *not* more precise
+than the regional fit: with a common multiplier per region-month the regional order
+count is (nearly) sufficient, the regional fit's dispersion is already ~1-1.4, and the
+panel drops each customer's first and last order (benchmarks/RESULTS.md).
+
+``"separate"`` -- one fit per region (the original estimator). Model, per region,
+month ``t``::
+
+    gross_margin_rate * sales_t = base_t + a * shape(spend_t; b[, c]) + e_t
+
+``base_t`` = intercept (+ linear trend when ``trend``; + month-of-year dummies when
+``seasonal``; ``"auto"``: trend from 24 months, season from 36).  With
+``attributed=True`` the ``sales`` are sales *attributed to the spend* (campaign
+tracking, promo codes) and ``base_t = 0``: the curve goes through the origin.  Fitted by least
+squares with variable projection: for given ``b`` (and ``c``) the model is linear,
+so the residual sum of squares is profiled over ``log b`` in
+``[b_range[0], b_range[1]] * mean spend`` (grid, then bounded Brent); ADBUDG also
+tries ``c`` in {0.5, 0.75, 1, 1.5, 2, 3}.
+
+A fit is *accepted* when: at least ``min_months`` months; the spend varies
+(coefficient of variation >= ``min_spend_cv``); ``a > 0``; ``b`` is not at a bound
+(otherwise saturation is not identified from the range of spend seen); relative
+standard errors of ``a`` and ``b`` <= ``max_rel_se``.  Otherwise the region falls
+back, with the reason recorded, to (1) the planner's ``judgments`` for it
+(:func:`calibrate_from_judgments`) when given, else (2) a *pooled* curve borrowed
+**only from accepted regions of the same group** (``groups``, e.g.
+``regions.maturity``): their median ``b / mean spend`` and median response-to-margin
+share ``a / mean margin`` scaled to the region, with the donors' largest relative
+SEs; else (3) ``kind="held"``: no curve -- the optimiser keeps the region at its
+status-quo spend (mean monthly spend of the last ``status_quo_months`` months,
+``status_quo_spend``) and ``reason`` says why.  Without ``groups`` nothing is
+borrowed.  A mature (saturated) region is never given an emerging region's shape.
 """
 
 from __future__ import annotations
@@ -672,82 +751,9 @@ def fit_response_curves(
 ) -> pd.DataFrame:
     """Fit one response curve per region from spend and sales history.
 
-    Two estimators (``method``; ``"auto"``: ``"joint"`` for ``kind="exp"`` without
-    ``attributed``, else ``"separate"``).
-
-    ``"joint"`` -- all regions in one nonlinear least-squares fit, region ``r``, month
-    ``t``, calendar month ``m(t)``::
-
-        y_rt = L_r * exp(trend_r(t)) * S_m(t) + A_r * (1 - exp(-x_rt / b_r)) * k_rt
-
-    ``y`` is the monthly order count (``measure="orders"``, the default when ``sales``
-    has ``orders`` and ``gross_sales`` columns as from :func:`monthly_region_sales`) or
-    net sales (``"sales"``).  The baseline is multiplicative: a region level ``L_r``, a
-    polynomial trend in time (``trend``: ``"auto"`` = quadratic from 36 months, linear
-    from 24; or an int degree) and monthly seasonal factors ``S_m`` *shared by all
-    regions* (``seasonal``; ``"auto"``: from 36 months; geometric mean 1).  The
-    response is additive and in currency: ``A_r`` = incremental revenue at saturation;
-    for counts ``k_rt = 1 / v_rt`` converts it with the region's mean order value
-    ``v_rt`` (a log-linear trend fitted to ``gross_sales / orders``), else ``k = 1``.
-    ``b_r / mean spend`` is shared by the regions of a group when ``groups`` maps
-    region -> group (e.g. ``regions.maturity``): partial pooling of the curve *shape*
-    while each region keeps its own level ``A_r``.  Residuals are weighted by
-    ``1 / sqrt(mean count)`` (Poisson) or ``1 / mean sales``; standard errors of
-    ``log A`` and ``log b`` (= relative SEs) from the Gauss-Newton Jacobian scaled by
-    each region's residual variance (``dispersion``: ~1 for Poisson counts).
-    ``a = gross_margin_rate * A``.  Spend is identified by planned variation: geo
-    hold-outs, cuts and heavy-ups; the ``+-`` noise of business-as-usual spend alone
-    rarely identifies ``b``.
-
-    ``level="customer"`` (joint method only; needs ``orders`` and ``customers``) fits
-    the same curve from a **customer-level panel** instead of regional totals: each
-    customer's monthly repeat orders between its first and last order (the orders in
-    between are i.i.d. with density proportional to the purchase intensity, whatever the
-    acquisition and dropout -- no at-risk guess), with a customer fixed effect
-    conditioned out (given a customer's total, months are multinomial), so customer
-    heterogeneity and the changing alive base leave the noise.  Month effects::
-
-        eta_rm = S_m + trend_r(t) + log(1 + A_r (1 - exp(-x_rm / b_r)) / B_rm)
-
-    (the generator's mechanism: spend scales the region's purchase rates by 1 +
-    incremental revenue / baseline revenue), ``B_rm`` the region's repeat revenue without
-    marketing, smoothed (log-polynomial trend + season, the fitted multiplier removed,
-    re-estimated twice).  Fitted in two stages -- free month effects per region by
-    conditional Poisson ML, then the structural model by minimum distance weighted with
-    their information -- asymptotically the conditional MLE.  ``a = gross_margin_rate *
-    A_r``; standard errors scaled by the month-effect dispersion when above 1;
-    ``panel_events`` = interior orders used.  On the demo data it is *not* more precise
-    than the regional fit: with a common multiplier per region-month the regional order
-    count is (nearly) sufficient, the regional fit's dispersion is already ~1-1.4, and the
-    panel drops each customer's first and last order (benchmarks/RESULTS.md).
-
-    ``"separate"`` -- one fit per region (the original estimator). Model, per region,
-    month ``t``::
-
-        gross_margin_rate * sales_t = base_t + a * shape(spend_t; b[, c]) + e_t
-
-    ``base_t`` = intercept (+ linear trend when ``trend``; + month-of-year dummies when
-    ``seasonal``; ``"auto"``: trend from 24 months, season from 36).  With
-    ``attributed=True`` the ``sales`` are sales *attributed to the spend* (campaign
-    tracking, promo codes) and ``base_t = 0``: the curve goes through the origin.  Fitted by least
-    squares with variable projection: for given ``b`` (and ``c``) the model is linear,
-    so the residual sum of squares is profiled over ``log b`` in
-    ``[b_range[0], b_range[1]] * mean spend`` (grid, then bounded Brent); ADBUDG also
-    tries ``c`` in {0.5, 0.75, 1, 1.5, 2, 3}.
-
-    A fit is *accepted* when: at least ``min_months`` months; the spend varies
-    (coefficient of variation >= ``min_spend_cv``); ``a > 0``; ``b`` is not at a bound
-    (otherwise saturation is not identified from the range of spend seen); relative
-    standard errors of ``a`` and ``b`` <= ``max_rel_se``.  Otherwise the region falls
-    back, with the reason recorded, to (1) the planner's ``judgments`` for it
-    (:func:`calibrate_from_judgments`) when given, else (2) a *pooled* curve borrowed
-    **only from accepted regions of the same group** (``groups``, e.g.
-    ``regions.maturity``): their median ``b / mean spend`` and median response-to-margin
-    share ``a / mean margin`` scaled to the region, with the donors' largest relative
-    SEs; else (3) ``kind="held"``: no curve -- the optimiser keeps the region at its
-    status-quo spend (mean monthly spend of the last ``status_quo_months`` months,
-    ``status_quo_spend``) and ``reason`` says why.  Without ``groups`` nothing is
-    borrowed.  A mature (saturated) region is never given an emerging region's shape.
+    The estimators (``"joint"`` regional or customer-panel fit, ``"separate"`` per-region
+    fit), the acceptance rules and the fallbacks (judgments, same-group pooling, held at
+    the status quo) are described in the module docstring.
 
     Parameters
     ----------
