@@ -34,7 +34,6 @@ from salesplan.reports.summary import (
     build_summary,
     credit_decision,
     hiring_decision,
-    load_run_tables,
     quota_decision,
     reconciliations,
     render_summary_html,
