@@ -260,11 +260,14 @@ def test_salesplan_run_writes_the_summary_and_index_opens_with_it(tmp_path):
     from salesplan.reports import run_plan
 
     nbs = tmp_path / "notebooks"
-    make_notebook(nbs / "04_targets.ipynb", [PUBLISH_PLAN.format(here=str(Path(__file__).parent))])
+    make_notebook(nbs / "04_targets.ipynb", [PUBLISH_PLAN.format(here=str(Path(__file__).parent))],
+                  params="growth = None  # float: growth on last year\n")
     lines = []
-    res = run_plan(notebooks_dir=nbs, out_dir=tmp_path / "reports", timeout=120, echo=lines.append)
+    res = run_plan(notebooks_dir=nbs, out_dir=tmp_path / "reports", timeout=120, echo=lines.append,
+                   params={"growth": 0.2})
     page = (res.run_dir / "summary.html").read_text("utf-8")
     assert 'data-key="target" data-value="1220.000000"' in page
+    assert "Parameters changed from the defaults: <code>growth = 0.2</code>" in page
     index = res.index.read_text("utf-8")
     first = re.search(r'<main class="sp-main">.*?<a href="([^"]+)"', index, re.S).group(1)
     assert first == "summary.html"
@@ -451,3 +454,20 @@ def test_cli_rebuilds_the_summary_of_a_run_folder(tmp_path):
     assert "run 2027Q1-x" in page and 'href="summary.pdf"' not in page
     r = CliRunner().invoke(app, ["summary", str(tmp_path / "nothing"), "--out", str(tmp_path)])
     assert r.exit_code == 1 and "is not a run folder" in r.output
+
+
+def test_a_stale_carried_report_is_an_alert_at_the_top(tmp_path):
+    folder = _run_folder(tmp_path / "run", {
+        "04_quarterly_targets": {"company": company(), "bridge": bridge()},
+        "05_resource_allocation": {"headcount": headcount().assign(target=[732.0, 488.0]),
+                                   "hiring_plan": hiring()}})
+    info = json.loads((folder / "run.json").read_text())
+    info["notebooks"][1].update(carried_from="2027Q1-old", stale=True)
+    (folder / "run.json").write_text(json.dumps(info))
+    files = write_summary(folder, pdf=False)
+    stale = ("05_resource_allocation was carried over from run 2027Q1-old although a report it reads was "
+             "re-run: re-run it before signing.")
+    assert files.notes[0] == stale
+    page = files.html.read_text("utf-8")
+    assert page.index('class="alert"') < page.index('class="commit"')
+    assert files.index_entry()["alerts"] == [stale]

@@ -173,6 +173,7 @@ class ExecutiveSummary:
     decisions: list[Decision]
     reconciliations: list[Reconciliation]
     notes: list[str]
+    changed_parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -626,8 +627,10 @@ def consistency_notes(t: RunTables, c: dict) -> list[str]:
     return notes
 
 
-def build_summary(t: RunTables, params: SummaryParams = SummaryParams()) -> ExecutiveSummary:
-    """The executive summary of a run's tables.
+def build_summary(t: RunTables, params: SummaryParams = SummaryParams(),
+                  changed_parameters: Mapping[str, str] | None = None) -> ExecutiveSummary:
+    """The executive summary of a run's tables (``changed_parameters``: name -> shown
+    value of the run's parameters that differ from the defaults, listed on the page).
 
     Raises
     ------
@@ -643,7 +646,8 @@ def build_summary(t: RunTables, params: SummaryParams = SummaryParams()) -> Exec
     return ExecutiveSummary(period=period, run_id=t.run_id, currency=c["currency"], commit=c,
                             bridge=bridge_rows(t.get("04/bridge"), period), decisions=found,
                             reconciliations=reconciliations(t, params),
-                            notes=consistency_notes(t, c) + notes)
+                            notes=consistency_notes(t, c) + notes,
+                            changed_parameters=dict(changed_parameters or {}))
 
 
 # --------------------------------------------------------------------------- HTML
@@ -756,6 +760,9 @@ def render_summary_html(s: ExecutiveSummary, *, index_href: str | None = "index.
                        for r in s.reconciliations)
     alerts = "".join(f'<p class="alert" role="alert">{_e(n)}</p>' for n in s.notes if "re-run" in n)
     notes = "".join(f'<p class="note">{_e(n)}</p>' for n in s.notes if "re-run" not in n)
+    changed = ('<p class="note">Parameters changed from the defaults: '
+               + ", ".join(f"<code>{_e(k)} = {_e(v)}</code>" for k, v in s.changed_parameters.items())
+               + "</p>") if s.changed_parameters else ""
     nav = "".join(f'<a class="nav" href="{_e(h)}">{_e(t)}</a> ' for h, t in
                   ((index_href, "all reports"), (pdf_href, "PDF")) if h)
     return (
@@ -765,7 +772,7 @@ def render_summary_html(s: ExecutiveSummary, *, index_href: str | None = "index.
         f'<link rel="icon" href="data:,"><style>{SUMMARY_CSS}</style></head>'
         f'<body class="sp-summary"><header class="top"><span>salesplan · run {_e(s.run_id)}</span>'
         f'<span>{nav}</span></header><main>'
-        f'<h1>Sales plan {_e(s.period)}: executive summary</h1>{alerts}{_commit_html(s)}'
+        f'<h1>Sales plan {_e(s.period)}: executive summary</h1>{alerts}{changed}{_commit_html(s)}'
         f'<h2>From last year to the target and the quotas ({_e(s.period)}, {_e(s.currency)})</h2>{_bridge_html(s)}'
         f'<h2>Decisions to sign</h2><ol class="decisions">{decisions_html}</ol>{notes}'
         + (f'<h2>Where the reports seem to disagree</h2><dl class="rec">{rec_html}</dl>' if rec_html else "")
@@ -814,22 +821,31 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path, *, chromium: str = CH
     why = chromium_missing(chromium)
     if why:
         raise RuntimeError(f"cannot print {Path(pdf_path).name}: {why}")
-    from playwright.sync_api import sync_playwright
+    from concurrent.futures import ThreadPoolExecutor
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(Path(html_path).resolve().as_uri(), wait_until="load")
-            data = page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
-        finally:
-            browser.close()
+    def render() -> bytes:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.goto(Path(html_path).resolve().as_uri(), wait_until="load")
+                return page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
+            finally:
+                browser.close()
+
+    # a thread of its own: Playwright's sync API refuses a thread running an event loop
+    # (run_plan called from a notebook)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        data = pool.submit(render).result(timeout=180)
     return write_atomic(pdf_path, data)
 
 
 def write_summary(run_dir: str | Path, *, reports: Sequence[Mapping] | None = None, pdf: bool = True,
                   params: SummaryParams = SummaryParams(), chromium: str = CHROMIUM,
-                  note: Callable[[str], None] | None = None) -> SummaryFiles | None:
+                  note: Callable[[str], None] | None = None,
+                  changed_parameters: Mapping[str, str] | None = None) -> SummaryFiles | None:
     """Write ``summary.html`` (and ``summary.pdf``) into a run folder.
 
     Parameters
@@ -843,6 +859,8 @@ def write_summary(run_dir: str | Path, *, reports: Sequence[Mapping] | None = No
         is skipped with a note.
     note : callable, optional
         Receives one line per skip or problem (the runner's log).
+    changed_parameters : mapping, optional
+        Parameters of the run that differ from the defaults (name -> shown value).
 
     Returns
     -------
@@ -853,7 +871,7 @@ def write_summary(run_dir: str | Path, *, reports: Sequence[Mapping] | None = No
     folder = Path(run_dir)
     tables = load_run_tables(folder, reports)
     try:
-        summary = build_summary(tables, params)
+        summary = build_summary(tables, params, changed_parameters)
     except ValueError as exc:
         say(f"summary: skipped: {exc}")
         return None
