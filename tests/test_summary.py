@@ -202,7 +202,7 @@ def test_a_run_without_05_or_03_still_gets_a_summary_with_notes():
 def test_a_resource_plan_for_another_target_is_flagged():
     hc = headcount()  # plans for 1,500, the target is 1,220
     s = build_summary(run_tables(**{"05/headcount": hc, "05/hiring_plan": hiring()}))
-    assert any("built for a target of EUR 1,500, not EUR 1,220: re-run 05" in n for n in s.notes)
+    assert any("built for a target of EUR 1,500, not EUR 1,220: re-run 05" in n for n in s.alerts)
     assert 'class="alert"' in render_summary_html(s)
 
 

@@ -174,6 +174,7 @@ class ExecutiveSummary:
     reconciliations: list[Reconciliation]
     notes: list[str]
     changed_parameters: Mapping[str, str] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)  # read before signing: stale inputs
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ class SummaryFiles:
                     f"(one quarter). Bridge from last year to the quotas, {len(s.decisions)} decisions with "
                     f"their revenue effect, {len(s.reconciliations)} apparent contradictions reconciled.")
         return {"html": self.html.name, "pdf": self.pdf.name if self.pdf else None, "text": text,
-                "alerts": [n for n in self.notes if "re-run" in n]}
+                "alerts": list(s.alerts) if s is not None else []}
 
 
 # --------------------------------------------------------------------------- reading
@@ -646,7 +647,7 @@ def build_summary(t: RunTables, params: SummaryParams = SummaryParams(),
     return ExecutiveSummary(period=period, run_id=t.run_id, currency=c["currency"], commit=c,
                             bridge=bridge_rows(t.get("04/bridge"), period), decisions=found,
                             reconciliations=reconciliations(t, params),
-                            notes=consistency_notes(t, c) + notes,
+                            notes=notes, alerts=consistency_notes(t, c),
                             changed_parameters=dict(changed_parameters or {}))
 
 
@@ -758,8 +759,8 @@ def render_summary_html(s: ExecutiveSummary, *, index_href: str | None = "index.
         f'{_e(d.effect)}</span></span></li>' for d in s.decisions)
     rec_html = "".join(f'<dt data-reconciled="{_e(r.key)}">{_e(r.seems)}</dt><dd>{_e(r.because)}</dd>'
                        for r in s.reconciliations)
-    alerts = "".join(f'<p class="alert" role="alert">{_e(n)}</p>' for n in s.notes if "re-run" in n)
-    notes = "".join(f'<p class="note">{_e(n)}</p>' for n in s.notes if "re-run" not in n)
+    alerts = "".join(f'<p class="alert" role="alert">{_e(n)}</p>' for n in s.alerts)
+    notes = "".join(f'<p class="note">{_e(n)}</p>' for n in s.notes)
     changed = ('<p class="note">Parameters changed from the defaults: '
                + ", ".join(f"<code>{_e(k)} = {_e(v)}</code>" for k, v in s.changed_parameters.items())
                + "</p>") if s.changed_parameters else ""
@@ -876,7 +877,7 @@ def write_summary(run_dir: str | Path, *, reports: Sequence[Mapping] | None = No
         say(f"summary: skipped: {exc}")
         return None
     html_path = write_atomic(folder / SUMMARY_HTML, render_summary_html(summary, pdf_href=SUMMARY_PDF if pdf else None))
-    notes = list(summary.notes)
+    notes = list(summary.alerts) + list(summary.notes)
     pdf_path = None
     if pdf:
         try:
