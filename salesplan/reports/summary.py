@@ -657,8 +657,8 @@ def build_summary(t: RunTables, params: SummaryParams = SummaryParams(),
 SUMMARY_CSS = """
 :root { --ink:#1f2933; --muted:#52606d; --line:#d9e2ec; --accent:#0072b2; --soft:#f5f7fa; }
 * { box-sizing: border-box; }
-html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-body { margin: 0; color: var(--ink); background: #fff; font-size: 14px; line-height: 1.45;
+html { -webkit-print-color-adjust: exact; print-color-adjust: exact; font-size: 14px; }
+body { margin: 0; color: var(--ink); background: #fff; font-size: 1rem; line-height: 1.45;
   font-family: "Noto Sans", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
     "Microsoft YaHei", "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 .top { display: flex; flex-wrap: wrap; gap: 0.3rem 1rem; justify-content: space-between;
@@ -694,9 +694,9 @@ dl.rec dd { margin: 0.1rem 0 0 1rem; }
   td.meaning, th.meaning { display: none; }
   .commit .number { font-size: 1.5rem; }
 }
-@page { size: A4; margin: 11mm 12mm; }
+@page { size: A4; margin: 12mm 13mm; }
 @media print {
-  body { font-size: 10.5px; }
+  html { font-size: 11px; }
   .top a.nav { display: none; }
   main { max-width: none; padding: 0; }
   h2 { break-after: avoid; margin-top: 0.7rem; }
