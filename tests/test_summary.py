@@ -184,7 +184,7 @@ def test_reconciliations_in_words():
     assert "1 of them are key-account managers" in rec["idle_vs_hire"].because
     assert "today's reps carry EUR 1.32 k of the EUR 1.22 k target" in rec["idle_vs_hire"].because
     assert "a gap of 2), but the hiring plan opens 3 positions" in rec["gap_vs_hires"].seems
-    assert "EUR 670 of revenue 'at risk" in rec["risk_vs_target"].seems  # 60 + 150 + 450 + 10
+    assert "EUR 670 of revenue at risk while" in rec["risk_vs_target"].seems  # 60 + 150 + 450 + 10
     assert "12-month revenue" in rec["risk_vs_target"].because
     assert "60% chance, but only 45% of reps" in rec["odds_vs_reps"].seems
     assert "±50% limit in 2 of 3 regions" in rec["budget_limits"].seems

@@ -76,7 +76,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 #: (``04`` -> ``04_quarterly_targets``) so a renamed notebook still serves.
 NEEDED = (
     ("04", "company"), ("04", "bridge"), ("04", "rep"), ("04", "region"),
-    ("05", "headcount"), ("05", "hiring_plan"), ("05", "coverage_load"),
+    ("05", "headcount"), ("05", "hiring_plan"), ("05", "coverage_load"), ("05", "capacity_by_month"),
     ("05", "budget_split"), ("05", "budget_comparison"), ("05", "budget_sensitivity"),
     ("03", "credit_grades"), ("03", "customers"), ("03", "supply_hold"),
     ("02", "accuracy"),
@@ -512,9 +512,11 @@ def _idle_vs_hire(t: RunTables, c: dict) -> Reconciliation | None:
     cur = c["currency"]
     covered = float(hc["target"].sum()) - d.value
     seems = (f"The resource report counts {len(idle)} of {len(load)} reps as idle, yet the plan hires {hires}.")
-    because = ("'Idle' measures hours: the visits and calls their current accounts need fill well under "
-               "their selling time"
-               + (f" ({kam} of them are key-account managers, who hold a few large accounts by design)" if kam else "")
+    used = pd.to_numeric(idle["utilisation"], errors="coerce").median() if "utilisation" in idle else np.nan
+    because = ("'Idle' measures hours: the visits and calls their current accounts need leave much of their "
+               "selling time free"
+               + (f" (the median idle rep needs {share(used)} of it)" if pd.notna(used) else "")
+               + (f"; {kam} of them are key-account managers, who hold a few large accounts by design" if kam else "")
                + f". Hiring is sized on sales: at their past sales per rep, today's reps carry "
                f"{amount(covered, cur, compact=True)} of the {amount(c['target'], cur, compact=True)} target. "
                "The spare hours close that gap only if they go to new customers and the accounts to call; "
@@ -530,11 +532,15 @@ def _gap_vs_hires(t: RunTables, c: dict) -> Reconciliation | None:
     if gap == hires:
         return None
     start = _month(hp["start_month"].min())
+    peak = ""
+    cap = t.get("05/capacity_by_month")
+    if cap is not None and {"month", "need_fte"} <= set(cap.columns) and len(cap):
+        need = cap.groupby("month")["need_fte"].sum()
+        peak = f"the need peaks in {_month(need.idxmax())} ({need.max():,.0f} FTE against {need.mean():,.0f} on average), "
     seems = (f"The regions need {int(hc['headcount_needed'].sum())} reps against {int(hc['reps_today'].sum())} "
              f"today (a gap of {gap}), but the hiring plan opens {hires} positions.")
-    because = (f"The hiring plan closes each month's gap, not the quarter's average: the need peaks late in "
-               f"the quarter, new reps start in {start} and sell below full pace while they ramp up, and some "
-               f"reps leave during the year, so {abs(hires - gap)} position(s) "
+    because = (f"The hiring plan closes each month's gap, not the quarter's average: {peak}new reps start in "
+               f"{start} and sell below full pace while they ramp up, and some reps leave during the year, so {abs(hires - gap)} position(s) "
                f"{'more' if hires > gap else 'fewer'} than the average gap keep capacity at the monthly need.")
     return Reconciliation("gap_vs_hires", seems, because)
 
@@ -545,10 +551,13 @@ def _risk_vs_target(t: RunTables, c: dict) -> Reconciliation | None:
         return None
     risk = float(cust["revenue_at_risk"].sum())
     cur = c["currency"]
-    seems = (f"The customer-risk report puts {amount(risk, cur, compact=True)} of revenue 'at risk next quarter' "
-             f"while the {c['quarter']} target is {amount(c['target'], cur, compact=True)}.")
-    because = ("That figure is 12-month revenue: each customer's last 12 months of sales times the chance "
-               "of no order in the next 90 days. It is not a loss against this quarter's target: the "
+    label = next((f["label"] for f in (t.headlines.get("03") or {}).get("figures", [])
+                  if str(f.get("label", "")).lower().startswith("revenue at risk")), None)
+    seems = (f"The customer-risk report puts {amount(risk, cur, compact=True)} of revenue at risk"
+             + (f" ('{label}')" if label else "")
+             + f" while the {c['quarter']} target is {amount(c['target'], cur, compact=True)}.")
+    because = ("That figure is 12-month revenue: each customer's last 12 months of sales times their chance "
+               "of placing no order in the churn horizon (90 days unless changed). It is not a loss against this quarter's target: the "
                "carry-on forecast already holds the usual share of customers who stop buying. The accounts "
                "to call are the part the sales force can still win back.")
     return Reconciliation("risk_vs_target", seems, because)
@@ -557,12 +566,18 @@ def _risk_vs_target(t: RunTables, c: dict) -> Reconciliation | None:
 def _odds_vs_reps(t: RunTables, c: dict) -> Reconciliation | None:
     if bool(c.get("share_band_ok", True)) or pd.isna(c.get("rep_share_at_quota")):
         return None
+    reps = t.get("04/rep")
+    median = np.nan
+    if reps is not None and "p_attain_quota" in reps.columns:
+        active = reps[~reps["vacant"].astype(bool)] if "vacant" in reps.columns else reps
+        median = pd.to_numeric(active["p_attain_quota"], errors="coerce").median()
     seems = (f"The company target has a {share(c['p_attain_target'])} chance, but only "
              f"{share(c['rep_share_at_quota'])} of reps are expected to reach their quota.")
-    because = (f"Quotas add up to the target x{c['over_assignment']:.2f} and each rep's quota sits near the "
-               "middle of their own forecast, so each rep has about an even chance; single reps' results "
-               "scatter more than the company total, so fewer than half land above quota while the company "
-               "total still has its chance. More reps at quota needs a lower target, not other quotas.")
+    because = (f"Quotas add up to the target x{c['over_assignment']:.2f}"
+               + (f" and the median rep's chance of making quota is {share(median)}" if pd.notna(median) else "")
+               + ". Single reps' results scatter more than the company total, so fewer reps land above "
+               "quota than the company's chance suggests; a shortfall of some reps is offset by others in "
+               "the total. More reps at quota needs a lower target, not other quotas.")
     return Reconciliation("odds_vs_reps", seems, because)
 
 
