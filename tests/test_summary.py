@@ -352,7 +352,13 @@ def real_plan(request, tmp_path_factory):
                               "05_resource_allocation"],
                    downstream=False, out_dir=tmp / "reports", plan_store=store_url, timeout=600,
                    echo=lambda line: None)
-    return res.run_dir, _store_runs(PlanStore(store_url), res.period, batch_id=res.run_id)
+    store = PlanStore(store_url)
+    # the way `make test` builds its folder from the notebooks' store, checked on this plan
+    from_store = _folder_from_store(store, res.period, tmp / "from-store")
+    assert write_summary(from_store, pdf=False) is not None
+    ours = _values((res.run_dir / "summary.html").read_text("utf-8"))
+    assert _values((from_store / "summary.html").read_text("utf-8")) == ours
+    return res.run_dir, _store_runs(store, res.period, batch_id=res.run_id)
 
 
 def _values(page: str) -> dict[str, float]:
