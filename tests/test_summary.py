@@ -419,6 +419,10 @@ def test_summary_prints_to_two_a4_pages_and_fits_1400_and_420_px(real_plan):
                 page.goto((folder / "summary.html").as_uri(), wait_until="load")
                 scroll = page.evaluate("() => document.documentElement.scrollWidth")
                 assert scroll <= width, (width, scroll)
+                hidden = page.eval_on_selector_all(
+                    "table th, table td", "els => els.filter(e => e.getBoundingClientRect().width == 0"
+                    " || e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length")
+                assert hidden == 0, (width, hidden)  # no column dropped or cut off
                 cells = page.eval_on_selector_all("td, li, dt, dd, .number", "els => els.map(e => e.innerText)")
                 assert cells and not [c for c in cells if SCIENTIFIC.search(c)]
                 assert problems == []

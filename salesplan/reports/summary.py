@@ -705,8 +705,12 @@ dl.rec dd { margin: 0.1rem 0 0 1rem; }
   font-weight: 600; margin: 0.4rem 0; }
 .note { background: #fff8e1; border-left: 4px solid #E69F00; padding: 0.3rem 0.7rem; margin: 0.3rem 0;
   font-size: 0.85rem; }
-@media (max-width: 600px) {
-  td.meaning, th.meaning { display: none; }
+@media (max-width: 600px) {  /* a phone: each bridge row on two lines, no column dropped */
+  table.bridge tr { display: grid; grid-template-columns: 1fr auto auto; column-gap: 0.6rem;
+    border-bottom: 1px solid var(--line); }
+  table.bridge th, table.bridge td { border-bottom: none; padding: 0.15rem 0.3rem; }
+  table.bridge .meaning { grid-column: 1 / -1; grid-row: 2; color: var(--muted); font-size: 0.8rem;
+    padding-top: 0; }
   .commit .number { font-size: 1.5rem; }
 }
 @page { size: A4; margin: 12mm 13mm; }
