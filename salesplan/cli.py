@@ -309,6 +309,35 @@ def approve(
 
 
 @app.command()
+def summary(
+    run: str = typer.Argument("latest", help="a run folder, a run id under --out, or 'latest'"),
+    out: Path = typer.Option(Path("reports"), help="folder of the run folders"),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="also print summary.pdf (headless Chromium)"),
+) -> None:
+    """(Re)write the executive summary (summary.html, summary.pdf) of a finished run.
+
+    ``salesplan run`` writes it already; this rebuilds it, e.g. for a run of an older
+    version.  Files are replaced atomically.
+    """
+    from salesplan.reports.summary import write_summary
+
+    folder = Path(run)
+    if not folder.is_dir():
+        name = (Path(out) / "latest.txt").read_text("utf-8").strip() if run == "latest" and (
+            Path(out) / "latest.txt").exists() else run
+        folder = Path(out) / name
+    if not (folder / "run.json").exists():
+        _fail(FileNotFoundError(f"{folder} is not a run folder (no run.json): give a folder under {out}"))
+    notes: list[str] = []
+    files = write_summary(folder, pdf=pdf, note=notes.append)
+    for line in notes:
+        typer.echo(line)
+    if files is None:
+        raise typer.Exit(code=1)
+    typer.echo(f"summary: {files.html}" + (f" and {files.pdf}" if files.pdf else ""))
+
+
+@app.command()
 def plans(
     period: str = typer.Option(None, help="only this period, e.g. 2027Q1"),
     all_kinds: bool = typer.Option(False, "--all", help="list runs of every kind, not only plans (targets)"),

@@ -5,6 +5,7 @@ dependency order, each with an explicit kernel and a per-cell timeout, and build
 
     reports/<run_id>/
         index.html                 headline figures of every notebook + links
+        summary.html, summary.pdf  executive summary (salesplan.reports.summary), first on index
         01_data_health.html        leadership report (no code), one per notebook
         01_data_health.ipynb       executed notebook (for analysts)
         salesplan_<period>.xlsx    workbook: headlines, run info, published tables
@@ -687,6 +688,25 @@ def _eta(started: float, finished: set[str], last: Mapping[str, float], jobs: in
     return f"; {elapsed:.0f} s elapsed, about {sum(left) / min(jobs, len(left)):.0f} s to go"
 
 
+def _write_summary(tmp: Path, reports: Sequence[Mapping], note: Callable[[str], None],
+                   changed: Mapping[str, str]) -> dict:
+    """Write the executive summary (``summary.html`` / ``.pdf``) into the run folder being
+    built; return what ``index.html`` shows about it (a skip note when there is none).
+    A summary that fails is a note, never a failed run: the reports stand without it."""
+    from salesplan.reports.summary import write_summary
+
+    try:
+        files = write_summary(tmp, reports=reports, note=note, changed_parameters=changed)
+    except Exception as exc:  # noqa: BLE001 - the run's reports must not depend on it
+        note(f"summary: not written: {type(exc).__name__}: {_one_line(exc)}")
+        return {"skipped": f"the executive summary could not be built ({type(exc).__name__})"}
+    if files is None:
+        return {"skipped": "no executive summary: this run holds no targets tables "
+                           "(04_quarterly_targets); run it to get one"}
+    note(f"summary: {files.html.name}" + (f", {files.pdf.name}" if files.pdf else " (no PDF)"))
+    return files.index_entry()
+
+
 def _index_rank(notebook: Path) -> int | None:
     import nbformat
 
@@ -1102,10 +1122,11 @@ def run_plan(
          "carried_from": r.carried_from, "stale": r.stale}
         for r in results
     ]
+    shown_changes = {k: json.dumps(v, ensure_ascii=False, default=str) for k, v in changed_params.items()}
+    summary = _write_summary(tmp, reports, note, shown_changes)
     render_index(tmp / "index.html", run_id=run_id, period=run_period, source=shown_source,
-                 reports=reports, workbook=workbook_name, finished=finished,
-                 changed_parameters={k: json.dumps(v, ensure_ascii=False, default=str)
-                                     for k, v in changed_params.items()})
+                 reports=reports, workbook=workbook_name, finished=finished, summary=summary,
+                 changed_parameters=shown_changes)
     (tmp / "headlines.json").write_text(
         json.dumps({r["name"]: r["headlines"] for r in reports}, ensure_ascii=False, indent=1),
         "utf-8")
