@@ -88,8 +88,8 @@ def test_plan_sheets_first_formatted_with_names_formulas_and_print_setup(plan, t
         assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert reps.print_title_rows == "$4:$4" and wb["Reps"].print_title_rows == "$1:$1"
     rules = {str(r.sqref): [x.formula[0] for x in r.rules] for r in reps.conditional_formatting}
-    assert rules[f"L{FIRST}:L{last}"] == [f"AND(ISNUMBER($H{FIRST}),ISNUMBER($I{FIRST}),"
-                                          f"OR($L{FIRST}<$H{FIRST},$L{FIRST}>$I{FIRST}))"]
+    assert rules[f"L{FIRST}:L{last}"] == [f"AND(ISNUMBER($H{FIRST}),ISNUMBER($I{FIRST}),"  # one unit of slack
+                                          f"OR($L{FIRST}<$H{FIRST}-100.0,$L{FIRST}>$I{FIRST}+100.0))"]
     assert rules[f"N{FIRST}:N{last}"] == [f"AND(ISNUMBER($N{FIRST}),ABS($N{FIRST})>0.15)"]
     reg_rules = {str(r.sqref) for r in regions.conditional_formatting}
     assert reg_rules == {f"I{FIRST}:J{total}"}

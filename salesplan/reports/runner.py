@@ -539,7 +539,13 @@ def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult]
     import pandas as pd
     from openpyxl import Workbook
 
-    from salesplan.reports.workbook import _TAB_COLORS, META_SHEET, add_plan_sheets, add_table_sheet
+    from salesplan.reports.workbook import (
+        _TAB_COLORS,
+        META_SHEET,
+        add_plan_sheets,
+        add_table_sheet,
+        rounding_unit_of,
+    )
 
     rows = []
     for r in results:
@@ -553,7 +559,8 @@ def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult]
         found = dict(tables)
         if all(k in found for k in PLAN_TABLES):
             add_plan_sheets(wb, found["company"], found["region"], found["rep"],
-                            run_id=str(run_info.get("run id", "")), period=str(run_info.get("period", "")))
+                            run_id=str(run_info.get("run id", "")), period=str(run_info.get("period", "")),
+                            rounding_unit=rounding_unit_of(found.get("assumptions")))
             break
     add_table_sheet(wb, "Headlines", pd.DataFrame(rows, columns=["report", "figure", "shown as", "value"]))
     add_table_sheet(wb, "Run", pd.DataFrame(list(run_info.items()), columns=["item", "value"]))

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["OverrideError", "PlanSheets", "add_plan_sheets", "add_table_sheet", "read_quota_overrides",
-           "write_plan_workbook"]
+           "rounding_unit_of", "write_plan_workbook"]
 
 PLAN_REPS, PLAN_REGIONS, PLAN_COMPANY = "Plan reps", "Plan regions", "Plan company"
 META_SHEET = "salesplan"
@@ -236,7 +236,7 @@ REP_HEADERS = [REP_ID_HEADER, "name", "region", "level", "hire date", "situation
                "change vs proposal %", "vs own forecast", "chance of quota (as run)", "overridden"]
 
 
-def _rep_sheet(wb, reps: pd.DataFrame, cur: str, quarter: str, tolerance: float) -> tuple:
+def _rep_sheet(wb, reps: pd.DataFrame, cur: str, quarter: str, tolerance: float, unit: float) -> tuple:
     from openpyxl.formatting.rule import FormulaRule
     from openpyxl.styles import Font, PatternFill
 
@@ -258,7 +258,8 @@ def _rep_sheet(wb, reps: pd.DataFrame, cur: str, quarter: str, tolerance: float)
         ws.cell(row=k, column=12).font = Font(bold=True)
     red, orange = PatternFill("solid", bgColor=_RED_FILL), PatternFill("solid", bgColor=_ORANGE_FILL)
     ws.conditional_formatting.add(f"L{r0}:L{last}", FormulaRule(
-        formula=[f"AND(ISNUMBER($H{r0}),ISNUMBER($I{r0}),OR($L{r0}<$H{r0},$L{r0}>$I{r0}))"], fill=orange))
+        formula=[f"AND(ISNUMBER($H{r0}),ISNUMBER($I{r0}),OR($L{r0}<$H{r0}-{unit!r},$L{r0}>$I{r0}+{unit!r}))"],
+        fill=orange))  # one rounding unit of slack, as the plan's in_band
     ws.conditional_formatting.add(f"N{r0}:N{last}", FormulaRule(
         formula=[f"AND(ISNUMBER($N{r0}),ABS($N{r0})>{tolerance!r})"], fill=red))
     ws.conditional_formatting.add(f"A{r0}:Q{last}", FormulaRule(
@@ -353,8 +354,21 @@ def _company_sheet(wb, company: pd.Series, reg_last: int, cur: str, quarter: str
     return ws, r
 
 
+def rounding_unit_of(assumptions: pd.DataFrame | None) -> float:
+    """``rounding_unit`` of a plan's assumptions table (``item, value``), 0 when absent."""
+    if not isinstance(assumptions, pd.DataFrame) or not {"item", "value"} <= set(assumptions.columns):
+        return 0.0
+    hit = assumptions.loc[assumptions["item"] == "rounding_unit", "value"]
+    try:
+        unit = float(hit.iloc[0]) if len(hit) else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+    return unit if math.isfinite(unit) and unit >= 0 else 0.0
+
+
 def add_plan_sheets(wb, company: pd.DataFrame, regions: pd.DataFrame, reps: pd.DataFrame, *,
-                    tolerance: float = 0.15, run_id: str = "", period: str | None = None) -> PlanSheets:
+                    tolerance: float = 0.15, run_id: str = "", period: str | None = None,
+                    rounding_unit: float = 0.0) -> PlanSheets:
     """Add the Plan company / Plan regions / Plan reps sheets (first) and the hidden meta sheet (last).
 
     Parameters
@@ -372,11 +386,16 @@ def add_plan_sheets(wb, company: pd.DataFrame, regions: pd.DataFrame, reps: pd.D
     period : str, optional
         The run's plan quarter (``YYYYQn``) recorded on the meta sheet, which
         :func:`read_quota_overrides` checks (default: the company table's ``quarter``).
+    rounding_unit : float >= 0, default 0
+        Currency; a quota within one unit of its band counts as inside, as the plan's
+        ``in_band`` (:func:`rounding_unit_of` reads it from the assumptions table).
 
     Returns
     -------
     PlanSheets
     """
+    if not (isinstance(rounding_unit, Real) and math.isfinite(rounding_unit) and rounding_unit >= 0):
+        raise ValueError(f"add_plan_sheets: rounding_unit={rounding_unit!r}; expected an amount >= 0")
     if not (isinstance(tolerance, Real) and 0 < tolerance < 1):
         raise ValueError(f"add_plan_sheets: tolerance={tolerance!r}; expected a fraction in (0, 1)")
     for name, df, need in (("company", company, ("target",)), ("regions", regions, ("region", "target")),
@@ -387,7 +406,7 @@ def add_plan_sheets(wb, company: pd.DataFrame, regions: pd.DataFrame, reps: pd.D
                              f"expected a TargetPlan table with {list(need)}")
     c = company.iloc[0]
     cur, quarter = str(c.get("currency", "")), str(c.get("quarter", ""))
-    ws_reps, rep_last = _rep_sheet(wb, reps, cur, quarter, tolerance)
+    ws_reps, rep_last = _rep_sheet(wb, reps, cur, quarter, tolerance, float(rounding_unit))
     ws_reg, reg_last, total = _region_sheet(wb, regions, rep_last, cur, quarter, tolerance)
     ws_comp, _ = _company_sheet(wb, c, reg_last, cur, quarter, tolerance)
     for offset, ws in enumerate((ws_comp, ws_reg, ws_reps)):  # company, regions, reps first
@@ -454,7 +473,8 @@ def write_plan_workbook(tables: Mapping[str, pd.DataFrame], path, *, tolerance: 
     wb = Workbook()
     wb.remove(wb.active)
     if all(isinstance(tables.get(k), pd.DataFrame) for k in ("company", "regions", "reps")):
-        add_plan_sheets(wb, tables["company"], tables["regions"], tables["reps"], tolerance=tolerance)
+        add_plan_sheets(wb, tables["company"], tables["regions"], tables["reps"], tolerance=tolerance,
+                        rounding_unit=rounding_unit_of(tables.get("assumptions")))
     order = [k for k in ("company", "bridge", "regions", "reps", "products", "months", "weeks", "smart")
              if k in tables]
     order += [k for k in tables if k not in order and k != "assumptions"]
