@@ -120,7 +120,8 @@ def test_read_quota_overrides_takes_the_filled_cells(plan, tmp_path):
     assert read_quota_overrides(path, period="2027Q1") == {"r1": 90000.0, "r5": 41234.5}
 
 
-@pytest.mark.parametrize(("edit", "message"), [
+@pytest.mark.parametrize(("edit", "message"), ids=["unknown-id", "text", "negative", "formula", "twice", "no-id"],
+                         argvalues=[
     ({"A{r1}": "R9999", "K{r1}": 5000},
      r"plan\.xlsx: sheet 'Plan reps', row {r1}, column K \(quota override\): unknown rep id 'R9999'; "
      r"expected one of the plan's 7 rep ids"),
@@ -196,11 +197,17 @@ def test_libreoffice_evaluates_the_plan_totals_with_and_without_overrides(plan, 
     plain = write_plan_workbook(plan.tables(), tmp_path / "plain.xlsx")
     edited = Path(shutil.copy(plain, tmp_path / "edited.xlsx"))
     rows = _rows(load_workbook(plain)[PLAN_REPS])
-    overrides = {"r1": 90000.0, "r5": 20000.0}  # r5 down by more than 15%; r1 up
-    _edit(edited, {f"K{rows[r]}": v for r, v in overrides.items()})
-    out_plain, out_edited = recalculated([Path(plain), edited], tmp_path)
-
     reps = plan.reps.set_index("rep_id")
+    # r5 down by more than 15%, r1 up; r3 by a formula (proposal + 1,000)
+    overrides = {"r1": 90000.0, "r5": 20000.0, "r3": reps.loc["r3", "quota"] + 1000}
+    _edit(edited, {f"K{rows['r1']}": 90000, f"K{rows['r5']}": 20000, f"K{rows['r3']}": f"=J{rows['r3']}+1000"})
+    with pytest.raises(OverrideError, match="has no computed value"):  # openpyxl saves no values
+        read_quota_overrides(edited)
+    out_plain, out_edited = recalculated([Path(plain), edited], tmp_path)
+    # saved by LibreOffice, the formula's value is the override
+    assert read_quota_overrides(out_edited, period="2027Q1") == overrides
+    assert read_quota_overrides(out_plain) == {}
+
     for out, over in ((out_plain, {}), (out_edited, overrides)):
         wb = _values(out)
         # expected, computed here: effective quota per rep, summed by region and company
@@ -292,6 +299,20 @@ def test_overrides_round_trip_through_the_run(tmp_path):
     k = _rows(ws)["r1"]
     assert ws[f"J{k}"].value == base.loc["r1", "quota"] and ws[f"K{k}"].value == 90000
     assert read_quota_overrides(second.workbook, period="2027Q1") == {"r1": 90000.0}
+
+
+def test_overrides_need_a_notebook_that_reads_them(plan, tmp_path):
+    from test_runner import make_notebook
+
+    from salesplan.reports import ParameterError
+    from salesplan.reports.runner import run_plan
+
+    nbs = tmp_path / "notebooks"
+    make_notebook(nbs / "05_allocation.ipynb", ["print(1)"])
+    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
+    with pytest.raises(ParameterError, match=r"--overrides .*plan\.xlsx: none of the notebooks run \(05_allocation\) "
+                                             r"declares quota_overrides; expected a run that includes the targets"):
+        run_plan(notebooks=nbs, out_dir=tmp_path / "r", echo=lambda _: None, overrides=path)
 
 
 def test_cli_refuses_a_bad_override_before_running(plan, tmp_path):
