@@ -91,6 +91,9 @@ def test_plan_sheets_first_formatted_with_names_formulas_and_print_setup(plan, t
     assert rules[f"L{FIRST}:L{last}"] == [f"AND(ISNUMBER($H{FIRST}),ISNUMBER($I{FIRST}),"  # one unit of slack
                                           f"OR($L{FIRST}<$H{FIRST}-100.0,$L{FIRST}>$I{FIRST}+100.0))"]
     assert rules[f"N{FIRST}:N{last}"] == [f"AND(ISNUMBER($N{FIRST}),ABS($N{FIRST})>0.15)"]
+    (dv,) = reps.data_validations.dataValidation  # Excel refuses text or a negative override as it is typed
+    assert (str(dv.sqref), dv.type, dv.operator, dv.formula1) == (f"K{FIRST}:K{last}", "decimal",
+                                                                   "greaterThanOrEqual", "0")
     reg_rules = {str(r.sqref) for r in regions.conditional_formatting}
     assert reg_rules == {f"I{FIRST}:J{total}"}
     # raw sheets: amounts #,##0, shares 0.0%, ratios 0.00

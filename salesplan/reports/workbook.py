@@ -239,6 +239,7 @@ REP_HEADERS = [REP_ID_HEADER, "name", "region", "level", "hire date", "situation
 def _rep_sheet(wb, reps: pd.DataFrame, cur: str, quarter: str, tolerance: float, unit: float) -> tuple:
     from openpyxl.formatting.rule import FormulaRule
     from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
 
     ws = wb.create_sheet(PLAN_REPS)
     _title(ws, f"Rep quotas {quarter} ({cur})",
@@ -256,6 +257,11 @@ def _rep_sheet(wb, reps: pd.DataFrame, cur: str, quarter: str, tolerance: float,
     for k in range(r0, r0 + n):
         ws.cell(row=k, column=11).fill = PatternFill("solid", fgColor=_INPUT_FILL)
         ws.cell(row=k, column=12).font = Font(bold=True)
+    dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                        showErrorMessage=True, errorTitle=OVERRIDE_HEADER,
+                        error=f"Type an amount >= 0 ({cur} per quarter), or leave empty for the proposal.")
+    dv.add(f"K{r0}:K{last}")
+    ws.add_data_validation(dv)
     red, orange = PatternFill("solid", bgColor=_RED_FILL), PatternFill("solid", bgColor=_ORANGE_FILL)
     ws.conditional_formatting.add(f"L{r0}:L{last}", FormulaRule(
         formula=[f"AND(ISNUMBER($H{r0}),ISNUMBER($I{r0}),OR($L{r0}<$H{r0}-{unit!r},$L{r0}>$I{r0}+{unit!r}))"],
