@@ -1694,8 +1694,8 @@ def propose_targets(
     vacancies: pd.DataFrame | None = None,
     as_of=None,
     funnel_rates: _funnel.FunnelRates | None = None,
-    pipeline_scorer=None,
     quota_overrides: Mapping[str, float] | None = None,
+    pipeline_scorer=None,
 ) -> TargetPlan:
     """Propose the quarter's company, region, rep, product, month and week targets with their odds.
 
@@ -1723,15 +1723,15 @@ def propose_targets(
         Last day of history (default: the last order date).
     funnel_rates : FunnelRates, optional
         Stage win probabilities/durations for the pipeline increment.
-    pipeline_scorer : callable, optional
-        Scorer of the open deals for ``pipeline_weights="scored"`` (:func:`pipeline_increment`;
-        default :func:`salesplan.pipeline.scored_pipeline`).
     quota_overrides : mapping rep id -> amount, optional
         The planner's rep quotas (currency per quarter; ``salesplan run --overrides
         plan.xlsx``), applied after the split (:func:`override_rep_quotas`): a region's
         quota and the company's sum of quotas move by the overrides of their reps, and
         the months, weeks, odds, band checks and SMART check use the overridden quotas.
         ``reps.quota_proposed`` keeps the proposal, ``reps.overridden`` marks the rows.
+    pipeline_scorer : callable, optional
+        Scorer of the open deals for ``pipeline_weights="scored"`` (:func:`pipeline_increment`;
+        default :func:`salesplan.pipeline.scored_pipeline`).
 
     Returns
     -------
