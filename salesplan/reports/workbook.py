@@ -23,6 +23,7 @@ landscape fit to width; the sheets of one notebook share a tab colour.
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import tempfile
@@ -77,20 +78,21 @@ def _fmt_for(col: str, dtype) -> str | None:
 
 
 def _cell_value(v):
-    """A pandas/numpy value as something openpyxl writes (None for missing and +-inf)."""
+    """A pandas/numpy value as something openpyxl writes (None for missing and +-inf;
+    text for anything else it cannot hold, e.g. lists)."""
     if isinstance(v, pd.Timestamp):
         return None if pd.isna(v) else v.tz_localize(None).to_pydatetime() if v.tzinfo else v.to_pydatetime()
-    if isinstance(v, np.bool_):
+    if isinstance(v, (np.bool_, bool)):
         return bool(v)
     if isinstance(v, np.integer):
         return int(v)
     if isinstance(v, (np.floating, float)):
         return float(v) if np.isfinite(v) else None
-    if v is None or (not isinstance(v, (str, list, tuple, dict)) and pd.isna(v)):
+    if v is None or v is pd.NaT or v is pd.NA:
         return None
-    if not isinstance(v, (str, int, float, bool)):
-        return str(v)
-    return v
+    if isinstance(v, (str, int, datetime.date, datetime.time)):
+        return v.replace(tzinfo=None) if isinstance(v, datetime.datetime) and v.tzinfo else v
+    return str(v)
 
 
 def _sheet_title(wb, text: str) -> str:
