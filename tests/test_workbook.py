@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from machine import skip_unless_ci
 from openpyxl import load_workbook
-from test_targets import _dist, _toy
+from test_targets import MONTHS, _dist, _toy
 
 from salesplan.reports.workbook import (
     META_SHEET,
@@ -31,7 +33,7 @@ from salesplan.reports.workbook import (
     read_quota_overrides,
     write_plan_workbook,
 )
-from salesplan.targets import TargetParams, propose_targets
+from salesplan.targets import QuarterDistribution, TargetParams, propose_targets
 
 TESTS = Path(__file__).resolve().parent
 FIRST = 5  # first data row of the plan sheets (header on row 4)
@@ -168,9 +170,10 @@ _RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def recalculated(paths: list[Path], work: Path) -> list[Path]:
+def recalculated(paths: list[Path], work: Path, fmt: str = "xlsx") -> list[Path]:
     """Open each workbook in LibreOffice headless, recalculate every formula on load and
-    save it as xlsx (with the computed values) under ``work/out``; return the new paths."""
+    save it as ``fmt`` (xlsx with the computed values, or html with the conditional
+    formats applied) under ``work/out``; return the new paths."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         skip_unless_ci("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui")
@@ -179,9 +182,9 @@ def recalculated(paths: list[Path], work: Path) -> list[Path]:
     (profile / "user" / "registrymodifications.xcu").write_text(_RECALC_ALWAYS, "utf-8")
     out = work / "out"
     proc = subprocess.run([soffice, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
-                           "--convert-to", "xlsx", "--outdir", str(out), *map(str, paths)],
+                           "--convert-to", fmt, "--outdir", str(out), *map(str, paths)],
                           capture_output=True, text=True, timeout=180)
-    done = [out / p.name for p in paths]
+    done = [out / p.with_suffix(f".{fmt}").name for p in paths]
     missing = [p.name for p in done if not p.exists()]
     assert not missing, f"soffice wrote no {missing}: {proc.stdout[-500:]} {proc.stderr[-500:]}"
     return done
@@ -248,6 +251,61 @@ def test_libreoffice_evaluates_the_plan_totals_with_and_without_overrides(plan, 
     reg_rows = _rows(wb[PLAN_REGIONS])
     for region, q in plan.regions.set_index("region")["quota"].items():
         assert wb[PLAN_REGIONS][f"H{reg_rows[region]}"].value == pytest.approx(q, abs=1e-6)
+
+
+class _Cells(HTMLParser):
+    """Rows of the tables of LibreOffice's HTML export: (text, background colour) per cell."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[list[list[tuple[str, str]]]] = []
+        self._cell: list | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag == "td" and self.tables and self.tables[-1]:
+            self._cell = ["", (dict(attrs).get("bgcolor") or "").upper()]
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell[0] += data
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self.tables[-1][-1].append((self._cell[0].strip(), self._cell[1]))
+            self._cell = None
+
+
+def test_libreoffice_shades_a_quota_outside_its_band_and_a_change_beyond_15_percent(tmp_path):
+    # own forecasts for r1 and r5: established reps with a fairness band (0.8-1.5 x own forecast)
+    rng = np.random.default_rng(3)
+    regs = {"A": rng.normal(150_000, 15_000, (2000, 1)) * np.full((1, 3), 1 / 3),
+            "B": rng.normal(90_000, 12_000, (2000, 1)) * np.full((1, 3), 1 / 3)}
+    dist = QuarterDistribution.from_arrays(MONTHS, regions=regs, reps={"r1": regs["A"] * 0.6, "r5": regs["B"] * 0.5})
+    plan = propose_targets(_toy(), dist, TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none"))
+    reps = plan.reps.set_index("rep_id")
+    assert reps.loc[["r1", "r5"], "in_band"].all()
+    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
+    rows = _rows(load_workbook(path)[PLAN_REPS])
+    r1_over = float(np.ceil(reps.loc["r1", "band_max"] / 100) * 100 + 500)  # above the band, > 15% up
+    r5_over = reps.loc["r5", "quota"] * 1.10  # inside the band, +10%: no shading
+    assert r1_over / reps.loc["r1", "quota"] - 1 > 0.15
+    assert reps.loc["r5", "band_min"] <= r5_over <= reps.loc["r5", "band_max"]
+    _edit(path, {f"K{rows['r1']}": r1_over, f"K{rows['r5']}": r5_over})
+    (html,) = recalculated([Path(path)], tmp_path, fmt="html")
+    parser = _Cells()
+    parser.feed(html.read_text("utf-8", errors="replace"))
+    sheet = next(t for t in parser.tables if any(r and r[0][0] == "rep id" for r in t))
+    head = [text for text, _ in next(r for r in sheet if r and r[0][0] == "rep id")]
+    shade = {r[0][0]: {h: bg for h, (_, bg) in zip(head, r)} for r in sheet if r and r[0][0] in reps.index}
+    orange, red = "#F8CBAD", "#FFC7CE"
+    assert shade["r1"]["quota"] == orange and shade["r1"]["change vs proposal %"] == red
+    assert shade["r5"]["quota"] not in (orange, red) and shade["r5"]["change vs proposal %"] not in (orange, red)
+    for rid in set(reps.index) - {"r1", "r5"}:  # untouched reps: nothing shaded
+        assert shade[rid]["quota"] != orange and shade[rid]["change vs proposal %"] != red, rid
 
 
 # --------------------------------------------------------------------------- round trip
