@@ -176,14 +176,16 @@ class PlanSheets:
 
 
 def _situation(r) -> str:
-    if r.get("status") == "house_accounts":
+    """The slot's situation in words (``status`` of :class:`TargetPlan.reps`)."""
+    status = r.get("status") if isinstance(r.get("status"), str) else ""
+    if status == "house_accounts":
         return "accounts without a rep (manager)"
     if bool(r.get("vacant", False)):
         return "vacancy (manager)"
-    if r.get("status") == "no_book":
+    if status == "no_book":
         return "no own forecast"
-    if r.get("status"):
-        return str(r["status"]).replace("_", " ")
+    if status:
+        return status.replace("_", " ").replace(",", ", ")
     if float(r.get("ramp_avg", 1) or 1) < 1:
         return "new hire ramping"
     return ""
@@ -273,6 +275,7 @@ def _rep_sheet(wb, reps: pd.DataFrame, cur: str, quarter: str, tolerance: float,
     ws.conditional_formatting.add(f"A{r0}:Q{last}", FormulaRule(
         formula=[f'$Q{r0}="yes"'], font=Font(bold=True, color="9C5700")))
     ws.freeze_panes = f"C{r0}"
+    ws.auto_filter.ref = f"A{r0 - 1}:Q{last}"  # sorting keeps the totals right: regions use SUMIF
     _print_setup(ws, f"{r0 - 1}:{r0 - 1}")
     return ws, last
 
