@@ -128,13 +128,13 @@ def test_read_quota_overrides_takes_the_filled_cells(plan, tmp_path):
 @pytest.mark.parametrize(("edit", "message"), ids=["unknown-id", "text", "negative", "formula", "twice", "no-id"],
                          argvalues=[
     ({"A{r1}": "R9999", "K{r1}": 5000},
-     r"plan\.xlsx: sheet 'Plan reps', row {r1}, column K \(quota override\): unknown rep id 'R9999'; "
-     r"expected one of the plan's 7 rep ids"),
+     r"plan\.xlsx: sheet 'Plan reps', row {r1}, column A \(rep id, overridden in column K\): unknown rep id "
+     r"'R9999'; expected one of the plan's 7 rep ids \(e\.g\. r1, r2, r3\)"),
     ({"K{r1}": "lots"}, r"row {r1}, column K \(quota override\): 'lots' is not a number; expected an amount >= 0"),
     ({"K{r1}": -100}, r"row {r1}, column K \(quota override\): -100 for r1; expected a finite amount >= 0"),
     ({"K{r1}": "=J{r1}*1.1"}, r"row {r1}, column K \(quota override\): formula =J{r1}\*1\.1 has no computed value"),
     ({"A{r5}": "r1", "K{r1}": 1, "K{r5}": 2}, r"row {r5}, column K .*'r1' overridden twice"),
-    ({"A{r1}": None, "K{r1}": 1}, r"row {r1}, column K .*an override without a rep id in column A"),
+    ({"A{r1}": None, "K{r1}": 1}, r"row {r1}, column A \(rep id, overridden in column K\): no rep id; expected"),
 ])
 def test_bad_overrides_name_sheet_row_column_and_expected(plan, tmp_path, edit, message):
     path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")

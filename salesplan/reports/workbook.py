@@ -557,6 +557,7 @@ def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]
         workbook of another period.
     """
     from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
 
     p = Path(path)
     name = p.name
@@ -578,6 +579,7 @@ def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]
     head, cols = _header_row(ws, name)
     c_id, c_over = cols[REP_ID_HEADER], cols[OVERRIDE_HEADER]
     known = set(meta.get("rep_id") or [])
+
     values = None  # computed values, loaded only when an override cell holds a formula
     out: dict[str, float] = {}
     for row in ws.iter_rows(min_row=head + 1):
@@ -595,12 +597,13 @@ def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]
                 raise OverrideError(f"{where}: formula {cell.value} has no computed value; expected a number "
                                     "(type it, or save the file in Excel or LibreOffice first)")
         rid = None if id_cell is None or id_cell.value is None else str(id_cell.value).strip()
+        id_where = (f"{name}: sheet '{PLAN_REPS}', row {cell.row}, column {get_column_letter(c_id)} "
+                    f"({REP_ID_HEADER}, overridden in column {cell.column_letter})")
         if not rid:
-            raise OverrideError(f"{where}: an override without a rep id in column "
-                                f"{id_cell.column_letter if id_cell else '?'}; expected a rep id of the plan")
+            raise OverrideError(f"{id_where}: no rep id; expected a rep id of the plan beside an override")
         if known and rid not in known:
-            raise OverrideError(f"{where}: unknown rep id {rid!r}; expected one of the plan's {len(known)} rep ids "
-                                f"(e.g. {', '.join(sorted(known)[:3])})")
+            raise OverrideError(f"{id_where}: unknown rep id {rid!r}; expected one of the plan's {len(known)} rep "
+                                f"ids (e.g. {', '.join(meta['rep_id'][:3])})")
         if rid in out:
             raise OverrideError(f"{where}: rep id {rid!r} overridden twice; expected one row per rep")
         if isinstance(v, bool) or not isinstance(v, Real):
