@@ -528,6 +528,30 @@ def _header_row(ws, name: str) -> tuple[int, dict[str, int]]:
                         f"'{OVERRIDE_HEADER}' in its first 12 rows; expected the sheet as salesplan wrote it")
 
 
+def _checked_override(name: str, cell, id_cell, c_id: int, v, meta: dict, seen: Mapping) -> str:
+    """The rep id of one override row, or a one-line OverrideError naming the cell."""
+    from openpyxl.utils import get_column_letter
+
+    where = f"{name}: sheet '{PLAN_REPS}', row {cell.row}, column {cell.column_letter} ({OVERRIDE_HEADER})"
+    id_where = (f"{name}: sheet '{PLAN_REPS}', row {cell.row}, column {get_column_letter(c_id)} "
+                f"({REP_ID_HEADER}, overridden in column {cell.column_letter})")
+    known = meta.get("rep_id") or []
+    rid = None if id_cell is None or id_cell.value is None else str(id_cell.value).strip()
+    if not rid:
+        raise OverrideError(f"{id_where}: no rep id; expected a rep id of the plan beside an override")
+    if known and rid not in set(known):
+        raise OverrideError(f"{id_where}: unknown rep id {rid!r}; expected one of the plan's {len(known)} rep "
+                            f"ids (e.g. {', '.join(known[:3])})")
+    if rid in seen:
+        raise OverrideError(f"{where}: rep id {rid!r} overridden twice; expected one row per rep")
+    unit = f"{meta.get('currency') or 'currency'} per quarter"
+    if isinstance(v, bool) or not isinstance(v, Real):
+        raise OverrideError(f"{where}: {v!r} is not a number; expected an amount >= 0 ({unit}) or an empty cell")
+    if not math.isfinite(v) or v < 0:
+        raise OverrideError(f"{where}: {v!r} for {rid}; expected a finite amount >= 0 ({unit}) or an empty cell")
+    return rid
+
+
 def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]:
     """The planner's quota overrides of a plan workbook: ``{rep id: amount}``.
 
@@ -557,7 +581,6 @@ def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]
         workbook of another period.
     """
     from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
 
     p = Path(path)
     name = p.name
@@ -578,8 +601,6 @@ def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]
     ws = wb[PLAN_REPS]
     head, cols = _header_row(ws, name)
     c_id, c_over = cols[REP_ID_HEADER], cols[OVERRIDE_HEADER]
-    known = set(meta.get("rep_id") or [])
-
     values = None  # computed values, loaded only when an override cell holds a formula
     out: dict[str, float] = {}
     for row in ws.iter_rows(min_row=head + 1):
@@ -596,21 +617,6 @@ def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]
             if v is None:
                 raise OverrideError(f"{where}: formula {cell.value} has no computed value; expected a number "
                                     "(type it, or save the file in Excel or LibreOffice first)")
-        rid = None if id_cell is None or id_cell.value is None else str(id_cell.value).strip()
-        id_where = (f"{name}: sheet '{PLAN_REPS}', row {cell.row}, column {get_column_letter(c_id)} "
-                    f"({REP_ID_HEADER}, overridden in column {cell.column_letter})")
-        if not rid:
-            raise OverrideError(f"{id_where}: no rep id; expected a rep id of the plan beside an override")
-        if known and rid not in known:
-            raise OverrideError(f"{id_where}: unknown rep id {rid!r}; expected one of the plan's {len(known)} rep "
-                                f"ids (e.g. {', '.join(meta['rep_id'][:3])})")
-        if rid in out:
-            raise OverrideError(f"{where}: rep id {rid!r} overridden twice; expected one row per rep")
-        if isinstance(v, bool) or not isinstance(v, Real):
-            raise OverrideError(f"{where}: {v!r} is not a number; expected an amount >= 0 "
-                                f"({meta.get('currency') or 'currency'} per quarter) or an empty cell")
-        if not math.isfinite(v) or v < 0:
-            raise OverrideError(f"{where}: {v!r} for {rid}; expected a finite amount >= 0 "
-                                f"({meta.get('currency') or 'currency'} per quarter) or an empty cell")
+        rid = _checked_override(name, cell, id_cell, c_id, v, meta, out)
         out[rid] = float(v)
     return out
