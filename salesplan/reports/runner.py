@@ -500,49 +500,78 @@ def _failure_text(exc: BaseException, limit: float | None, limit_name: str):
 # --------------------------------------------------------------------------- outputs
 
 
-def _sheet_name(text: str, used: set[str]) -> str:
-    name = re.sub(r"[\[\]:*?/\\]", "_", text)[:31] or "sheet"
-    base, k = name, 1
-    while name.lower() in used:
-        k += 1
-        suffix = f"~{k}"
-        name = base[: 31 - len(suffix)] + suffix
-    used.add(name.lower())
-    return name
+OVERRIDES_PARAM = "quota_overrides"  # the parameter of notebook 04 that --overrides fills
+
+
+def _read_overrides(path: str | Path, period: str) -> dict[str, float]:
+    """The quota overrides of a planner's workbook, or a one-line ParameterError."""
+    from salesplan.reports.workbook import OverrideError, read_quota_overrides
+
+    try:
+        return read_quota_overrides(path, period=period)
+    except OverrideError as e:
+        raise ParameterError(f"--overrides: {e}") from None
+
+
+def _published_tables(tables_dir: Path, result: NotebookResult):
+    """(name, frame) of every table a notebook published, in its order (time zones dropped)."""
+    import pandas as pd
+
+    folder = tables_dir / result.name
+    manifest = folder / "tables.json"
+    if not manifest.exists():
+        return
+    for entry in json.loads(manifest.read_text("utf-8")):
+        frame = pd.read_parquet(folder / entry["file"])
+        for c in frame.columns:  # Excel has no time zones
+            if isinstance(frame[c].dtype, pd.DatetimeTZDtype):
+                frame[c] = frame[c].dt.tz_localize(None)
+        yield entry["name"], frame
+
+
+PLAN_TABLES = ("company", "region", "rep")  # what notebook 04 publishes; the plan sheets read them
 
 
 def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult], tables_dir: Path) -> Path:
+    """The run's workbook: the plan sheets (when a notebook published ``company``,
+    ``region`` and ``rep`` tables: :func:`salesplan.reports.workbook.add_plan_sheets`), the
+    headlines, the run's parameters, then every published table grouped by notebook (one
+    tab colour per notebook)."""
     import pandas as pd
+    from openpyxl import Workbook
+
+    from salesplan.reports.workbook import (
+        _TAB_COLORS,
+        META_SHEET,
+        add_plan_sheets,
+        add_table_sheet,
+        rounding_unit_of,
+    )
 
     rows = []
     for r in results:
         for f in (r.headlines or {}).get("figures", []):
             rows.append({"report": r.title, "figure": f["label"], "shown as": f["display"],
                          "value": f["value"]})
-    used: set[str] = set()
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        pd.DataFrame(rows, columns=["report", "figure", "shown as", "value"]).to_excel(
-            xw, sheet_name=_sheet_name("Headlines", used), index=False)
-        pd.DataFrame(list(run_info.items()), columns=["item", "value"]).to_excel(
-            xw, sheet_name=_sheet_name("Run", used), index=False)
-        for r in results:
-            folder = tables_dir / r.name
-            manifest = folder / "tables.json"
-            if not manifest.exists():
-                continue
-            prefix = r.name.split("_", 1)[0]
-            for entry in json.loads(manifest.read_text("utf-8")):
-                frame = pd.read_parquet(folder / entry["file"])
-                for c in frame.columns:  # Excel has no time zones
-                    if isinstance(frame[c].dtype, pd.DatetimeTZDtype):
-                        frame[c] = frame[c].dt.tz_localize(None)
-                frame.to_excel(xw, sheet_name=_sheet_name(f"{prefix} {entry['name']}", used),
-                               index=not isinstance(frame.index, pd.RangeIndex))
-        for ws in xw.book.worksheets:
-            for col in ws.columns:
-                width = max((len(str(c.value)) for c in col if c.value is not None), default=8)
-                ws.column_dimensions[col[0].column_letter].width = min(max(width + 2, 8), 60)
-            ws.freeze_panes = "A2"
+    wb = Workbook()
+    wb.remove(wb.active)
+    raw = [(r, list(_published_tables(tables_dir, r))) for r in results]
+    for _r, tables in raw:
+        found = dict(tables)
+        if all(k in found for k in PLAN_TABLES):
+            add_plan_sheets(wb, found["company"], found["region"], found["rep"],
+                            run_id=str(run_info.get("run id", "")), period=str(run_info.get("period", "")),
+                            rounding_unit=rounding_unit_of(found.get("assumptions")))
+            break
+    add_table_sheet(wb, "Headlines", pd.DataFrame(rows, columns=["report", "figure", "shown as", "value"]))
+    add_table_sheet(wb, "Run", pd.DataFrame(list(run_info.items()), columns=["item", "value"]))
+    for i, (r, tables) in enumerate(raw):
+        prefix = r.name.split("_", 1)[0]
+        for name, frame in tables:
+            add_table_sheet(wb, f"{prefix} {name}", frame, tab_color=_TAB_COLORS[i % len(_TAB_COLORS)])
+    if META_SHEET in wb.sheetnames:  # the hidden sheet last
+        wb.move_sheet(META_SHEET, offset=len(wb.sheetnames) - 1 - wb.index(wb[META_SHEET]))
+    wb.save(path)
     return path
 
 
@@ -847,6 +876,7 @@ def run_plan(
     run_timeout: float | None = None,
     check_data: bool = True,
     name: str | None = None,
+    overrides: str | Path | None = None,
 ) -> RunResult:
     """Execute the planning notebooks and build the reports of one run.
 
@@ -892,6 +922,11 @@ def run_plan(
     name : str, optional
         A name for the run (``salesplan run --name "board v2"``), recorded in the plan
         store with the run and every plan it writes (``salesplan plans`` shows it).
+    overrides : path, optional
+        A plan workbook edited by the planner (``salesplan run --overrides plan.xlsx``):
+        its quota overrides (:func:`salesplan.reports.workbook.read_quota_overrides`,
+        validated before any notebook runs) go to the notebooks that declare
+        ``quota_overrides`` (04) as a dict rep id -> amount.
 
     Returns
     -------
@@ -900,7 +935,9 @@ def run_plan(
     Raises
     ------
     ParameterError
-        Bad or secret parameters, unknown kernel; nothing is run.
+        Bad or secret parameters, unknown kernel, an unusable overrides workbook (one
+        line: file, sheet, row, column, expected) or overrides without a notebook that
+        reads them; nothing is run.
     RunError
         A notebook failed; one-line message, partial copy in ``failed_dir``.
     """
@@ -928,6 +965,8 @@ def run_plan(
             f"period {run_period!r} is not a plan quarter; expected YYYYQn such as 2027Q1"
         )
     raw_source = merged.pop("source", None)
+    if overrides is not None:
+        merged[OVERRIDES_PARAM] = _read_overrides(overrides, run_period)
     check_no_secrets(merged)
     safe_source, source_env = prepare_source(raw_source)
     if safe_source is not None:
@@ -950,6 +989,9 @@ def run_plan(
     if partial and downstream:
         paths = downstream_of(paths)
     declared = {p.stem: _declared_parameters(p) for p in paths}
+    if overrides is not None and not any(OVERRIDES_PARAM in d for d in declared.values()):
+        raise ParameterError(f"--overrides {overrides}: none of the notebooks run ({', '.join(declared)}) "
+                             f"declares {OVERRIDES_PARAM}; expected a run that includes the targets notebook (-n 04)")
     if safe_source is None:  # show (and match runs by) the notebooks' own default source
         shown_source = _default_source(declared, paths[0].parent, secrets) or shown_source
     # a parameters file may serve every notebook even when only some run: judge names
