@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from test_targets import MONTHS, _dist, _toy
 
-from salesplan.targets import QuarterDistribution, TargetParams, propose_targets
-from salesplan.targets_quota import apply_quota_overrides
+from salesplan.planning.quota import apply_quota_overrides
+from salesplan.planning.targets import QuarterDistribution, TargetParams, propose_targets
 
 
 def test_apply_quota_overrides_hand_example():

@@ -24,6 +24,7 @@ from machine import skip_unless_ci
 from openpyxl import load_workbook
 from test_targets import MONTHS, _dist, _toy
 
+from salesplan.planning.targets import QuarterDistribution, TargetParams, propose_targets
 from salesplan.reports.workbook import (
     META_SHEET,
     PLAN_COMPANY,
@@ -33,7 +34,6 @@ from salesplan.reports.workbook import (
     read_quota_overrides,
     write_plan_workbook,
 )
-from salesplan.targets import QuarterDistribution, TargetParams, propose_targets
 
 TESTS = Path(__file__).resolve().parent
 FIRST = 5  # first data row of the plan sheets (header on row 4)
@@ -320,7 +320,7 @@ def _targets_notebook(folder: Path) -> Path:
         f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
         "from test_targets import _dist, _toy\n"
         "from salesplan.reports import publish_tables\n"
-        "from salesplan.targets import TargetParams, propose_targets\n"
+        "from salesplan.planning.targets import TargetParams, propose_targets\n"
         "plan = propose_targets(_toy(), _dist(), TargetParams(quarter=period, growth=0.05, pipeline_rule='none'),\n"
         "                       quota_overrides=quota_overrides)\n"
         "publish_tables({'company': plan.company, 'region': plan.regions, 'rep': plan.reps})"

@@ -1787,7 +1787,7 @@ def propose_targets(
 def override_rep_quotas(rep_quota: np.ndarray, reg_quota: np.ndarray, slots: list[dict], rb: RepBasis,
                         overrides: Mapping[str, float] | None, params: TargetParams,
                         notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stage 4d: the planner's quota overrides (:func:`salesplan.targets_quota.apply_quota_overrides`).
+    """Stage 4d: the planner's quota overrides (:func:`salesplan.planning.quota.apply_quota_overrides`).
 
     Each region's quota moves by the sum of its reps' changes,
     ``Q_r' = Q_r + sum_{i in r} (quota_i' - quota_i)``, so a region stays the sum of its

@@ -386,7 +386,7 @@ def add_plan_sheets(wb, company: pd.DataFrame, regions: pd.DataFrame, reps: pd.D
     ----------
     wb : openpyxl Workbook
     company, regions, reps : DataFrame
-        :class:`salesplan.targets.TargetPlan` tables (``company``, ``regions``, ``reps``;
+        :class:`salesplan.planning.targets.TargetPlan` tables (``company``, ``regions``, ``reps``;
         notebook 04 publishes them as ``company``, ``region``, ``rep``).  ``reps`` may
         carry ``quota_proposed`` and ``overridden``: an overridden rep's quota is written
         into the override column, the proposal beside it.
