@@ -17,12 +17,15 @@ __all__ = [
     "CARD_WORDS",
     "FORECAST_LEVELS",
     "customer_risk_headlines",
+    "data_health_answer",
     "ACCURACY_WORDS",
     "forecast_answer",
     "forecast_columns",
     "forecast_node_info",
     "missing_table_note",
+    "RISK_WORDS",
     "plain_bin",
+    "scorecard_view",
 ]
 
 #: level names of the forecast hierarchy (``build_hierarchy``'s ``level_name``) in words
@@ -226,3 +229,66 @@ def customer_risk_headlines(by_class: pd.DataFrame, risk: pd.DataFrame, churn_th
         "Scorecard back-test AUC": f"{backtest_auc:.2f}" if backtest_auc == backtest_auc else "–",
     }
     return text, figures
+
+
+def scorecard_view(card) -> pd.DataFrame:
+    """The fitted scorecard in words: one row per bin that holds customers, strongest variable first.
+
+    Parameters
+    ----------
+    card : salesplan.models.credit.CreditScorecard
+        Fitted (``scorecard_table()``, ``iv_``).
+
+    Returns
+    -------
+    DataFrame
+        ``characteristic`` (:data:`CARD_WORDS`), ``bin`` (:func:`plain_bin`), ``count``,
+        ``bad_rate`` (share of the bin's training customers that went bad), ``points``; the
+        base row first, then the variables by information value.
+    """
+    sc = card.scorecard_table()
+    sc = sc[(sc["variable"] == "(base)") | (sc["count"] > 0)].copy()
+    sc["order"] = sc["variable"].map(card.iv_.rank(ascending=False, method="first")).fillna(0)
+    sc = sc.sort_values("order", kind="mergesort")
+    sc = sc.assign(characteristic=sc["variable"].map(CARD_WORDS).fillna(sc["variable"]),
+                   bin=sc["bin"].map(plain_bin), bad_rate=sc["event_rate"])
+    return sc[["characteristic", "bin", "count", "bad_rate", "points"]]
+
+
+#: column names of the customer-risk tables in words
+RISK_WORDS: dict[str, str] = {
+    "a_customers": "A customers", "a_share_of_customers": "A share of customers", "a_revenue": "A revenue",
+    "a_share_of_revenue": "A share of revenue", "region_share_of_all_a_revenue": "share of all A revenue",
+    "at_risk": "at risk", "mean_p_churn": "mean P(churn)", "revenue_12m": "revenue 12m",
+    "revenue_at_risk": "revenue at risk", "share_at_risk": "share at risk", "clv": "CLV",
+}
+
+
+def data_health_answer(problems, period: str, quarters: int, min_history_quarters: int, missing) -> str:
+    """The data-health notebook's answer.
+
+    Parameters
+    ----------
+    problems : list of (rule, facts)
+        :func:`salesplan.planning.data_health.health_problems`.
+    period : str
+        The plan quarter.
+    quarters, min_history_quarters : int
+        Complete quarters of history, and the quarters needed.
+    missing : sequence of str
+        The optional tables the data lack.
+    """
+    words = {
+        "short_history": lambda f: f"only {f['quarters']} complete quarters of history "
+                                   f"(at least {f['needed']} needed)",
+        "returns": lambda f: f"returns are {pct(f['share'])} of gross sales (more than {pct(f['limit'])})",
+        "stale": lambda f: f"the last order is dated {f['last_day']:%Y-%m-%d}, more than a month before "
+                           f"{f['as_of']:%Y-%m-%d}",
+    }
+    if problems:
+        said = "; ".join(words[rule](facts) for rule, facts in problems)
+        return f"Not yet: {said}. Fix the source before trusting the {period} plan."
+    return (f"Yes. The data pass every check of the data contract and hold {quarters} complete quarters of "
+            f"history (at least {min_history_quarters} needed); "
+            + ("every optional table is present, so every feature is on." if not missing
+               else f"{len(missing)} optional table(s) are missing, so some features are off: {', '.join(missing)}."))
