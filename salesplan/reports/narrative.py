@@ -224,7 +224,8 @@ def customer_risk_headlines(by_class: pd.DataFrame, risk: pd.DataFrame, churn_th
         "Regions with falling new-customer counts": ", ".join(alerts) if alerts else "none",
         f"Invoices overdue > {overdue_days} days": f"{number(len(warning))} ({overdue})" if warning is not None else off,
         "Customers on supply hold": number(len(hold)) if hold is not None else off,
-        f"Customers in grades {' / '.join(worst_grades) or 'D / E'}": number(n_worst) if n_worst is not None else off,
+        (f"Customers in grades {' / '.join(worst_grades)}" if len(worst_grades)
+         else "Customers in the worst credit grades"): number(n_worst) if n_worst is not None else off,
         "Collection rate, last 12 months": pct(collection_rate) if collection_rate is not None else off,
         "Scorecard back-test AUC": f"{backtest_auc:.2f}" if backtest_auc == backtest_auc else "–",
     }
