@@ -9,8 +9,12 @@ import pytest
 
 from salesplan.data import SalesData
 from salesplan.models import credit
-from salesplan.models.credit_workflow import (ScorecardParams, ScorecardUnavailable, assess_credit,
-                                              scorecard_unavailable)
+from salesplan.models.credit_workflow import (
+    ScorecardParams,
+    ScorecardUnavailable,
+    assess_credit,
+    scorecard_unavailable,
+)
 
 AS_OF = pd.Timestamp("2026-12-31")
 

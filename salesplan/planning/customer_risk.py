@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 
 from salesplan.data import SalesData
-from salesplan.models.credit_workflow import CreditAssessment, ScorecardParams, ScorecardUnavailable, assess_credit
+from salesplan.models.credit_workflow import (
+    CreditAssessment,
+    ScorecardParams,
+    ScorecardUnavailable,
+    assess_credit,
+)
 
 __all__ = [
     "ABC_CLASSES",
@@ -401,7 +406,12 @@ def _segments(data: SalesData, orders: pd.DataFrame, as_of: pd.Timestamp, p: Cus
 
 
 def _churn(data: SalesData, as_of: pd.Timestamp, abc: pd.DataFrame, p: CustomerRiskParams, engine, scheduler) -> dict:
-    from salesplan.models.churn import ChurnClassifier, churn_risk_by, churn_risk_list, driver_reasons
+    from salesplan.models.churn import (
+        ChurnClassifier,
+        churn_risk_by,
+        churn_risk_list,
+        driver_reasons,
+    )
 
     classifier = ChurnClassifier(horizon_days=p.churn_horizon_days, n_snapshots=p.churn_snapshots,
                                  random_state=p.seed).fit(data, as_of)
