@@ -1,4 +1,4 @@
-"""Minimal companies (issue 16 item 6): the forecast (02) and customer-risk (03) notebooks run to
+"""Minimal companies (issue 16 item 6): the forecast (02) and customer-risk (03) notebooks (and 01) run to
 the end on a company with only the ``orders`` table, and 03 on a company with one year of
 history, with the sections that cannot work switched off and a one-line note that names the
 table (or the history) that would turn them on.
@@ -112,3 +112,11 @@ def test_customer_risk_of_a_company_with_one_year_of_history(one_year, tmp_path)
     assert "go on supply hold." in answer
     tables = PlanStore(store).read_run(kind="customer_risk", period="2027Q1").tables
     assert "scorecard" not in tables and "supply_hold" in tables and "collection_by_rep" in tables
+
+
+def test_data_health_of_an_orders_only_company(orders_only, tmp_path):
+    notes, answer, store = _run("01_data_health", orders_only, tmp_path)
+    assert answer.startswith("Yes. The data pass every check of the data contract")
+    assert "optional table(s) are missing, so some features are off: customers, reps," in answer
+    coverage = PlanStore(store).read_run(kind="data_health", period="2027Q1").tables["coverage"]
+    assert coverage.loc[coverage["present"], "table"].tolist() == ["orders"]
