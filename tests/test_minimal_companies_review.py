@@ -112,6 +112,7 @@ def test_quarter_review_without_reps_and_opportunities(orders_only):
     assert answer.startswith("In 2026Q4 the company sold ")
     assert "reps missed (no quotas of the quarter in the plan store: reps are judged on growth against peers)" in answer
     assert " , " not in answer and " ." not in answer  # reps without names: ids only
+    assert "*Section off: no activities and no opportunities in the data, so no process KPI" in texts
     line = [t for t in texts.split("\n") if t.startswith("**Switched off:**")]
     assert len(line) == 1
     for part in ("no reps table: peers are all reps", "no opportunities: funnel KPIs",
