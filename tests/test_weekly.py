@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,9 +22,12 @@ from salesplan.planning.weekly import (
 )
 from salesplan.reports.reviews import (
     demo_actuals_source,
+    landing_view,
     not_ready_text,
     pace_view,
+    replan_views,
     reps_off_pace_view,
+    root_cause_view,
     stale_stage_note,
 )
 
@@ -175,3 +180,35 @@ def test_demo_actuals_source_and_stale_stage_note(tmp_path):
     assert stale_stage_note(None, "2027Q1") is None
     assert stale_stage_note(pd.Timestamp("2026-12-31"), "2027Q1").startswith(
         "*Note:* the stage history in the data ends on 2026-12-31, before the quarter")
+
+
+def test_root_causes_keep_the_top_three_per_dimension_with_labels():
+    rc = pd.DataFrame({"dimension": ["region"] * 4 + ["rep", "stage"], "entity": ["a", "b", "c", "d", "r1", "E"],
+                       "expected": 1.0, "actual": 0.5, "contribution": -0.5, "share_of_gap": 0.25,
+                       "flag": "", "rank": [4, 1, 2, 3, 1, 1]})
+    got = root_cause_view(rc)
+    assert got["where"].tolist() == ["b", "c", "d", "r1"]  # stage rows are not shown
+    assert list(got.columns) == ["dimension", "where", "plan to date", "actual to date", "contribution to the gap",
+                                 "share of the gap", "flag"]
+
+
+def test_landing_view_names_the_interval_bounds():
+    land = pd.DataFrame({"entity": ["total", "North"], "actual_to_date": 1.0, "expected_to_date": 1.0,
+                         "remaining": 1.0, "landing": 2.0, "landing_lo": 1.5, "landing_hi": 2.5, "target": 2.0,
+                         "gap_to_target": 0.0, "p_make_target": 0.5})
+    view, money_cols = landing_view(land, 0.8)
+    assert view[""].tolist() == ["Company", "North"]
+    assert "low (10%)" in money_cols and "high (90%)" in money_cols and "chance of target" not in money_cols
+
+
+def test_replan_weeks_from_the_review_week_rounded_up():
+    weeks = pd.DataFrame({"week_start": pd.to_datetime(["2027-01-04", "2027-02-08", "2027-02-08", "2027-02-15",
+                                                        "2027-02-15"]),
+                          "stage": ["E", "E", "won", "E", "E"], "needed": [9.0, 2.2, 0.5, 1.0, 1.0000000001]})
+    rates = SimpleNamespace(stages=("E",), to_frame=lambda: pd.DataFrame(
+        {"stage": ["E"], "conversion": [0.5], "duration_days": [10.0], "n_resolved": [40], "other": [1]}))
+    rt, w = replan_views(SimpleNamespace(weeks=weeks), rates, pd.Timestamp("2027-02-14"))
+    # weeks starting after 2027-02-07 only; two regions of 1.0 each -> 2 (not 3 for a float hair)
+    assert w.index.tolist() == ["2027-02-08", "2027-02-15"]
+    assert w.to_dict("list") == {"E": [3, 2], "won": [1, 0]}
+    assert list(rt.columns) == ["stage", "converts to next (observed)", "days in stage", "opportunities observed"]
