@@ -34,7 +34,11 @@ the odds mechanics of the plan; ``regions-auto`` forecasts company -> region onl
 ``forecast_calibration.py``; reps then get no own paths and no rep rows).
 
 Run:  .venv/bin/python benchmarks/targets_calibration.py [n_seeds] [scale] [n_jobs] [reconcile]
-      [pipeline_weights: stage (default) | scored]
+      [pipeline_weights: stage (default) | scored] [pipeline_rule: backtest (default) | excess | none]
+
+The first lines also report the pipeline increment as a share of the company forecast and,
+for the ``backtest`` rule, the back-test fit (``b_hat``, its s.e., ``beta`` after shrinkage)
+across the histories.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ def _actuals(company, future: pd.DataFrame):
 
 
 def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcile: str = "auto",
-             pipeline_weights: str = "stage") -> list[dict]:
+             pipeline_weights: str = "stage", pipeline_rule: str = "backtest") -> list[dict]:
     """Records of one history / one future: one per (level, node, how, p)."""
     from salesplan.forecast import hierarchy_forecast
     from salesplan.synthetic import generate
@@ -76,15 +80,22 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
                             reconcile_method=reconcile.removeprefix("regions-"))
     dist = quarter_paths_from_forecast(hf, QUARTER)
     prm = TargetParams(quarter=QUARTER, min_growth=-0.9, max_growth=9.0, seed=seed,
-                       pipeline_weights=pipeline_weights)
+                       pipeline_weights=pipeline_weights, pipeline_rule=pipeline_rule)
     plan = propose_targets(company.data, dist, prm)
     out = []
     c = plan.company.iloc[0]
-    incr = plan.regions.set_index("region")["pipeline_increment"]
-    comp = dist.totals("company").iloc[:, 0].to_numpy() + incr.sum()
+    regions_ = list(plan.regions["region"])
+    pp = plan.pipeline_paths if plan.pipeline_paths is not None else np.zeros((n_paths, len(regions_)))
+    pp = pd.DataFrame(np.broadcast_to(pp, (n_paths, len(regions_))), columns=regions_)  # (S, R) increment
+    comp = dist.totals("company").iloc[:, 0].to_numpy() + pp.sum(axis=1).to_numpy()
     a_c = float(act_r.sum())
+    f_mean = float(dist.totals("company").iloc[:, 0].mean())
+    a = plan.assumptions.set_index("item")["value"]
+    fit = {k: a.get(k, "") for k in ("pipeline_beta", "pipeline_beta_sd", "pipeline_b_hat", "pipeline_b_se")}
     out.append(dict(seed=seed, level="company", node="company", how="plan", p=np.nan, target=c["target"],
-                    actual=a_c, hit=a_c >= c["target"], p_reported=c["p_attain_target"]))
+                    actual=a_c, hit=a_c >= c["target"], p_reported=c["p_attain_target"],
+                    increment=float(c["pipeline_increment"]), forecast_mean=f_mean,
+                    pipeline_now=float(plan.regions["pipeline_now"].sum()), **fit))
     reg = plan.regions.set_index("region")
     regt = dist.totals("region")
     for r in reg.index:
@@ -102,11 +113,11 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
         t = float(np.quantile(comp, 1 - p))
         out.append(dict(seed=seed, level="company", node="company", how="quantile", p=p, target=t, actual=a_c,
                         hit=a_c >= t, p_reported=p))
-        t0 = float(np.quantile(comp - incr.sum(), 1 - p))  # the forecast alone, no pipeline increment
+        t0 = float(np.quantile(comp - pp.sum(axis=1).to_numpy(), 1 - p))  # the forecast alone, no increment
         out.append(dict(seed=seed, level="company", node="company", how="forecast only", p=p, target=t0,
                         actual=a_c, hit=a_c >= t0, p_reported=p))
         for r in reg.index:
-            x = regt[r].to_numpy() + incr[r]
+            x = regt[r].to_numpy() + pp[r].to_numpy()
             t = float(np.quantile(x, 1 - p))
             out.append(dict(seed=seed, level="region", node=r, how="quantile", p=p, target=t, actual=act_r[r],
                             hit=act_r[r] >= t, p_reported=p))
@@ -123,14 +134,15 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
     return out
 
 
-def run(seeds, scale=0.3, n_paths=1000, n_jobs=1, reconcile="auto", pipeline_weights="stage") -> pd.DataFrame:
+def run(seeds, scale=0.3, n_paths=1000, n_jobs=1, reconcile="auto", pipeline_weights="stage",
+        pipeline_rule="backtest") -> pd.DataFrame:
     if n_jobs == 1:
-        recs = [one_seed(s, scale, n_paths, PS, reconcile, pipeline_weights) for s in seeds]
+        recs = [one_seed(s, scale, n_paths, PS, reconcile, pipeline_weights, pipeline_rule) for s in seeds]
     else:
         from joblib import Parallel, delayed
 
-        recs = Parallel(n_jobs=n_jobs)(delayed(one_seed)(s, scale, n_paths, PS, reconcile, pipeline_weights)
-                                       for s in seeds)
+        recs = Parallel(n_jobs=n_jobs)(delayed(one_seed)(s, scale, n_paths, PS, reconcile, pipeline_weights,
+                                                         pipeline_rule) for s in seeds)
     return pd.DataFrame([r for rr in recs for r in rr])
 
 
@@ -153,6 +165,19 @@ def summarize(rec: pd.DataFrame) -> pd.DataFrame:
     if len(c):
         print(f"company: median P50 target / actual - 1 = {(c['target'] / c['actual'] - 1).median():+.1%} "
               f"(forecast + pipeline increment)")
+    cp = rec[(rec["how"] == "plan") & (rec["level"] == "company")]
+    if len(cp) and "increment" in cp:
+        sh = cp["increment"] / cp["forecast_mean"]
+        print(f"pipeline increment / company forecast mean: median {sh.median():+.2%}, mean {sh.mean():+.2%}, "
+              f"min {sh.min():+.2%}, max {sh.max():+.2%}; weighted pipeline now / forecast: median "
+              f"{(cp['pipeline_now'] / cp['forecast_mean']).median():.1%}")
+        bh = pd.to_numeric(cp.get("pipeline_b_hat"), errors="coerce")
+        if bh is not None and bh.notna().any():
+            se = pd.to_numeric(cp["pipeline_b_se"], errors="coerce")
+            beta = pd.to_numeric(cp["pipeline_beta"], errors="coerce")
+            print(f"back-test fit: b_hat median {bh.median():+.3f} (mean {bh.mean():+.3f}, sd {bh.std():.3f}), "
+                  f"se median {se.median():.3f}, |t| > 2 in {int((bh.abs() > 2 * se).sum())}/{len(bh)}; "
+                  f"beta after shrinkage median {beta.median():.3f}, > 0 in {int((beta > 0).sum())}/{len(beta)}")
     pl = rec[rec["how"] == "plan"]
     for level, g in pl.groupby("level", sort=False):
         rows.append(dict(level=level, how="plan", odds="all", n=len(g), seeds=g["seed"].nunique(),
@@ -165,13 +190,14 @@ def summarize(rec: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto", pipeline_weights="stage"):
+def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto", pipeline_weights="stage", pipeline_rule="backtest"):
     t0 = time.time()
     rec = run(range(n_seeds), scale=scale, n_jobs=n_jobs, reconcile=reconcile,
-              pipeline_weights=pipeline_weights)
+              pipeline_weights=pipeline_weights, pipeline_rule=pipeline_rule)
     res = summarize(rec)
     print(f"demo company, {n_seeds} seeds (histories) x 1 true future each, scale {scale}, plan quarter "
-          f"{QUARTER}, reconciliation {reconcile!r}, pipeline_weights {pipeline_weights!r}, default "
+          f"{QUARTER}, reconciliation {reconcile!r}, pipeline_weights {pipeline_weights!r}, pipeline_rule "
+          f"{pipeline_rule!r}, default "
           f"TargetParams (caps opened); {time.time() - t0:.0f} s")
     print(res.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return rec, res
@@ -180,4 +206,4 @@ def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto", pipeline_weights="st
 if __name__ == "__main__":
     a = sys.argv[1:]
     main(int(a[0]) if a else 40, float(a[1]) if len(a) > 1 else 0.3, int(a[2]) if len(a) > 2 else 1,
-         a[3] if len(a) > 3 else "auto", a[4] if len(a) > 4 else "stage")
+         a[3] if len(a) > 3 else "auto", a[4] if len(a) > 4 else "stage", a[5] if len(a) > 5 else "backtest")
