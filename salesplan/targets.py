@@ -155,6 +155,8 @@ __all__ = [
     "default_scenarios",
     "largest_remainder",
     "parse_quarter",
+    "pipeline_backtest_fit",
+    "pipeline_effect",
     "pipeline_increment",
     "pipeline_rho",
     "plan_funnel",
@@ -1482,6 +1484,62 @@ def _backtest_quarters(data, sc: PlanScope, params: TargetParams) -> list:
     return out
 
 
+def _fit_backtest(regions: list, bt: list, hist_deals: list) -> dict:
+    """:func:`pipeline_effect` on the back-test quarters ``bt`` and the weighted deals open
+    the day before each (``hist_deals``, same order)."""
+    R, rows = len(regions), []
+    for (hq, rev, fh), d in zip(bt, hist_deals):
+        w = (d.groupby(d["region"].astype(str))["w"].sum().reindex(regions, fill_value=0.0).to_numpy()
+             if len(d) else np.zeros(R))
+        rows += [(str(hq), regions[j], rev[j] - fh[j], fh[j], w[j]) for j in range(R)]
+    qs, rg, err, fhat, w = (list(x) for x in zip(*rows)) if rows else ([], [], [], [], [])
+    return pipeline_effect(err, fhat, w, qs, rg)
+
+
+def pipeline_backtest_fit(data: SalesData, as_of, params: TargetParams, *, rates=None, scorer=None) -> dict:
+    """The ``backtest`` rule's fit (:func:`pipeline_effect`) on the history before ``as_of``.
+
+    The same back-test quarters, dates and weights as :func:`pipeline_increment` with
+    ``pipeline_rule="backtest"`` (``params.period``'s frequency, the last
+    ``params.pipeline_backtest_quarters`` complete quarters on or before ``as_of``), for
+    the weekly review's landing forecast (:func:`salesplan.review.landing_forecast`,
+    ``pipeline_beta``): only ``beta * (W - rho * R)`` of the open pipeline counts there.
+
+    Returns
+    -------
+    dict
+        The fit (``beta, sd, b_hat, se, z_bar, rho`` per region, ...) plus ``weights_used``;
+        without opportunities ``beta = 0`` and ``reason`` says so.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    if data.opportunities is None or len(data.opportunities) == 0:
+        return {**pipeline_effect([], [], [], [], []), "reason": "no opportunities",
+                "weights_used": params.pipeline_weights}
+    o = _orders_with_region(data)
+    regions = ([str(r) for r in data.regions["region"]] if data.regions is not None
+               else sorted(set(o["region"])))
+    sc = PlanScope(params.period, pd.DatetimeIndex([]), as_of, o["order_date"].min(), o, regions, regions,
+                   pd.DataFrame(), np.zeros((1, len(regions), 3)), np.zeros((1, 3)), np.array([]), np.array([]),
+                   np.zeros(len(regions)), params.period - 4, [])
+    bt = _backtest_quarters(data, sc, params)
+    dates = [(hq.start_time.normalize() - pd.Timedelta(days=1), hq.end_time.normalize()) for hq, _, _ in bt]
+    if rates is None:
+        rates = _funnel.estimate_rates(data, as_of)
+    ros = data.reps[["rep_id", "region"]] if data.reps is not None else pd.DataFrame(
+        {"rep_id": pd.Series(dtype=object), "region": pd.Series(dtype=object)})
+    scorer = scorer if scorer is not None else _scored_deals
+    used = params.pipeline_weights
+    try:
+        deals = [_weighted_deals(data, d, h, params, rates, scorer, ros) for d, h in dates]
+    except ValueError:
+        if used != "scored":
+            raise
+        used = "stage"
+        deals = [_weighted_deals(data, d, h, replace(params, pipeline_weights="stage"), rates, scorer, ros)
+                 for d, h in dates]
+    return {**_fit_backtest(regions, bt, deals), "weights_used": used}
+
+
 def _backtest_increment(sc: PlanScope, params: TargetParams, bt: list, hist_deals: list, w_now):
     """Increment of the ``backtest`` rule per region and its path deviations (S, R).
 
@@ -1491,14 +1549,7 @@ def _backtest_increment(sc: PlanScope, params: TargetParams, bt: list, hist_deal
     (``u_s`` iid N(0, 1), one draw per path shared by the regions, seed ``[params.seed,
     14]``): deviation ``sd * u_s * (W_r - rho_r * F_r)``.  Figures of :func:`pipeline_effect`.
     """
-    R = len(sc.regions)
-    rows = []
-    for (hq, rev, fh), d in zip(bt, hist_deals):
-        w = (d.groupby(d["region"].astype(str))["w"].sum().reindex(sc.regions, fill_value=0.0).to_numpy()
-             if len(d) else np.zeros(R))
-        rows += [(str(hq), sc.regions[j], rev[j] - fh[j], fh[j], w[j]) for j in range(R)]
-    qs, rg, err, fhat, w = (list(x) for x in zip(*rows)) if rows else ([], [], [], [], [])
-    fit = pipeline_effect(err, fhat, w, qs, rg)
+    fit = _fit_backtest(sc.regions, bt, hist_deals)
     F = sc.reg_paths.sum(axis=2).mean(axis=0)
     zb = fit["z_bar"] if np.isfinite(fit["z_bar"]) else 0.0
     rho = np.array([fit["rho"].get(r, zb) for r in sc.regions], float)
