@@ -35,6 +35,7 @@ the odds mechanics of the plan; ``regions-auto`` forecasts company -> region onl
 
 Run:  .venv/bin/python benchmarks/targets_calibration.py [n_seeds] [scale] [n_jobs] [reconcile]
       [pipeline_weights: stage (default) | scored] [pipeline_rule: backtest (default) | excess | none]
+      [world: 0 = the demo truth (default); m > 0 = :func:`pipeline_world` with deal amounts x m]
 
 The first lines also report the pipeline increment as a share of the company forecast and,
 for the ``backtest`` rule, the back-test fit (``b_hat``, its s.e., ``beta`` after shrinkage)
@@ -65,8 +66,39 @@ def _actuals(company, future: pd.DataFrame):
     return by_region, by_rep
 
 
+def pipeline_world(company, future: pd.DataFrame, mult: float):
+    """A variant of the demo truth in which won deals ARE revenue the order process misses.
+
+    Every opportunity amount is multiplied by ``mult``; each deal that was open at the start
+    of the quarter in which it is won (``truth.opportunity_fate``) adds one order of its
+    amount on its close date (customer and rep of the deal): to the history when it closes
+    by ``as_of``, to the simulated future when it closes after (the generator creates no
+    deals after ``as_of``, hence only deals open at a quarter's start count, in the
+    history too).  The weighted open pipeline then predicts revenue beyond the time
+    series, one for one (true ``beta`` = 1).
+    """
+    from dataclasses import replace
+
+    d = company.data
+    opps = d.opportunities.copy()
+    opps["amount"] = opps["amount"] * mult
+    fate = company.truth.opportunity_fate.set_index("opportunity_id")
+    o = opps.set_index("opportunity_id").join(fate[["won", "close_date"]])
+    start_q = o["close_date"].dt.to_period("Q").dt.start_time
+    o = o[o["won"] & (pd.to_datetime(o["created_date"]) < start_q)]
+    line = str(d.orders["product_line"].iloc[0])
+    extra = pd.DataFrame({"order_id": "WON-" + o.index.astype(str), "order_date": o["close_date"].to_numpy(),
+                          "customer_id": o["customer_id"].to_numpy(), "rep_id": o["rep_id"].to_numpy(),
+                          "product_line": line, "quantity": 1.0, "amount": o["amount"].to_numpy()})
+    end = pd.Timestamp("2026-12-31")
+    hist = pd.concat([d.orders, extra[extra["order_date"] <= end]], ignore_index=True)
+    hist = hist.sort_values("order_date", kind="mergesort", ignore_index=True)
+    fut = pd.concat([future, extra[extra["order_date"] > end]], ignore_index=True)
+    return replace(company, data=replace(d, orders=hist, opportunities=opps).coerced()), fut
+
+
 def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcile: str = "auto",
-             pipeline_weights: str = "stage", pipeline_rule: str = "backtest") -> list[dict]:
+             pipeline_weights: str = "stage", pipeline_rule: str = "backtest", world: float = 0.0) -> list[dict]:
     """Records of one history / one future: one per (level, node, how, p)."""
     from salesplan.forecast import hierarchy_forecast
     from salesplan.synthetic import generate
@@ -74,7 +106,10 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
 
     warnings.simplefilter("ignore")
     company = generate(seed=seed, scale=scale, as_of="2026-12-31")
-    act_r, act_rep = _actuals(company, company.simulate_future(months=3, seed=seed))
+    future = company.simulate_future(months=3, seed=seed)
+    if world > 0:
+        company, future = pipeline_world(company, future, world)
+    act_r, act_rep = _actuals(company, future)
     levels = ((), ("region",)) if reconcile.startswith("regions-") else ((), ("region",), ("region", "rep_id"))
     hf = hierarchy_forecast(company.data, levels=levels, h=3, n_paths=n_paths, seed=seed,
                             reconcile_method=reconcile.removeprefix("regions-"))
@@ -135,14 +170,14 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
 
 
 def run(seeds, scale=0.3, n_paths=1000, n_jobs=1, reconcile="auto", pipeline_weights="stage",
-        pipeline_rule="backtest") -> pd.DataFrame:
+        pipeline_rule="backtest", world=0.0) -> pd.DataFrame:
     if n_jobs == 1:
-        recs = [one_seed(s, scale, n_paths, PS, reconcile, pipeline_weights, pipeline_rule) for s in seeds]
+        recs = [one_seed(s, scale, n_paths, PS, reconcile, pipeline_weights, pipeline_rule, world) for s in seeds]
     else:
         from joblib import Parallel, delayed
 
         recs = Parallel(n_jobs=n_jobs)(delayed(one_seed)(s, scale, n_paths, PS, reconcile, pipeline_weights,
-                                                         pipeline_rule) for s in seeds)
+                                                         pipeline_rule, world) for s in seeds)
     return pd.DataFrame([r for rr in recs for r in rr])
 
 
@@ -190,14 +225,15 @@ def summarize(rec: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto", pipeline_weights="stage", pipeline_rule="backtest"):
+def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto", pipeline_weights="stage", pipeline_rule="backtest",
+         world=0.0):
     t0 = time.time()
     rec = run(range(n_seeds), scale=scale, n_jobs=n_jobs, reconcile=reconcile,
-              pipeline_weights=pipeline_weights, pipeline_rule=pipeline_rule)
+              pipeline_weights=pipeline_weights, pipeline_rule=pipeline_rule, world=world)
     res = summarize(rec)
     print(f"demo company, {n_seeds} seeds (histories) x 1 true future each, scale {scale}, plan quarter "
           f"{QUARTER}, reconciliation {reconcile!r}, pipeline_weights {pipeline_weights!r}, pipeline_rule "
-          f"{pipeline_rule!r}, default "
+          f"{pipeline_rule!r}, {f'pipeline world x{world:g}' if world > 0 else 'demo truth'}, default "
           f"TargetParams (caps opened); {time.time() - t0:.0f} s")
     print(res.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return rec, res
@@ -206,4 +242,5 @@ def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto", pipeline_weights="st
 if __name__ == "__main__":
     a = sys.argv[1:]
     main(int(a[0]) if a else 40, float(a[1]) if len(a) > 1 else 0.3, int(a[2]) if len(a) > 2 else 1,
-         a[3] if len(a) > 3 else "auto", a[4] if len(a) > 4 else "stage", a[5] if len(a) > 5 else "backtest")
+         a[3] if len(a) > 3 else "auto", a[4] if len(a) > 4 else "stage", a[5] if len(a) > 5 else "backtest",
+         float(a[6]) if len(a) > 6 else 0.0)
