@@ -215,7 +215,7 @@ def landing_forecast(
     forecast_cv: pd.Series | None = None,
     run_rate_basis: pd.Series | None = None,
     pipeline: pd.DataFrame | None = None,
-    pipeline_rho: float | None = None,
+    pipeline_rho: float | pd.Series | None = None,
     pipeline_beta: tuple[float, float] | None = None,
     params: LandingParams = LandingParams(),
 ) -> pd.DataFrame:
@@ -248,9 +248,11 @@ def landing_forecast(
         Index entity, columns ``expected`` (``W``) and ``variance`` (``V``): the scored
         open pipeline expected to close by the quarter's end (:func:`pipeline_by_entity`).
         Entities absent get no pipeline term.
-    pipeline_rho : float, optional
-        ``rho_pipe`` (module docstring); required with ``pipeline``.  NaN: no history to
-        measure the usual pipeline, so no pipeline term.
+    pipeline_rho : float or Series, optional
+        ``rho_pipe`` (module docstring), one for all or per entity (e.g. the ``rho`` per
+        region of :func:`salesplan.targets.pipeline_backtest_fit`); required with
+        ``pipeline``.  NaN or an entity absent from the Series: no history to measure the
+        usual pipeline, so no pipeline term.
     pipeline_beta : (float, float), optional
         ``(beta, sd)`` of the ``backtest`` rule (module docstring); None (default): the
         ``excess`` rule ``X = max(0, W - rho_pipe R)``.
@@ -316,7 +318,9 @@ def landing_forecast(
         if pipeline is not None:
             W = float(pipeline["expected"].get(ent, 0.0))
             V = float(pipeline["variance"].get(ent, 0.0))
-            usual = float(pipeline_rho) * r_mean if np.isfinite(pipeline_rho) else W
+            rho_p = (float(pipeline_rho.get(ent, np.nan)) if isinstance(pipeline_rho, pd.Series)
+                     else float(pipeline_rho))
+            usual = rho_p * r_mean if np.isfinite(rho_p) else W
             if pipeline_beta is None:
                 X, v_b = max(0.0, W - usual), 0.0
             else:

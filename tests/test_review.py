@@ -200,6 +200,13 @@ def test_landing_forecast_backtest_rule_counts_beta_of_the_pipeline_beyond_the_u
                           pipeline_beta=(0.0, 0.0)).iloc[0]
     assert r3["landing"] == pytest.approx(300_000.0)
     assert r3["landing_sd"] == pytest.approx(np.sqrt(1.2e9))
+    # rho per entity (a Series) = the same figures as the scalar; an entity absent: no term
+    r4 = landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb, pipeline_rho=pd.Series({"total": 0.1}),
+                          pipeline_beta=(0.5, 0.2)).iloc[0]
+    assert r4["landing"] == pytest.approx(315_000.0)
+    r5 = landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb, pipeline_rho=pd.Series({"A": 0.1}),
+                          pipeline_beta=(0.5, 0.2)).iloc[0]
+    assert r5["landing"] == pytest.approx(300_000.0)
 
 
 def test_pipeline_data_end_is_the_latest_opportunity_event():
