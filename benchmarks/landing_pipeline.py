@@ -42,7 +42,8 @@ for c in range(n_c):
     cv = pd.Series({"company": prior.sum(axis=1).std(ddof=1) / prior.sum(axis=1).mean()})
     k, _ = revenue_dispersion(hist, "2026-12-31")
     params = LandingParams(weekday_weights=weekday_profile(hist, "2026-12-31"))
-    rho, used = pipeline_rho(data, "2026-12-31", TargetParams(quarter="2027Q1", pipeline_rule="excess"))
+    rho, used = pipeline_rho(data, "2026-12-31", TargetParams(quarter="2027Q1", pipeline_rule="excess",
+                                                              pipeline_weights="scored"))
     fit = pipeline_backtest_fit(data, "2026-12-31", TargetParams(quarter="2027Q1", pipeline_weights="scored"))
     for f in range(10):
         fut = company.simulate_future(months=3, seed=f)

@@ -57,7 +57,7 @@ stretch -> target -> over-assignment -> sum of quotas.
 *Which win probability weighs a deal* (``pipeline_weights``), the same for ``W(as_of)``
 and for every ``W(start_q)`` of ``rho``:
 
-* ``"scored"``: ``amount * p_win * 1[in horizon]`` with ``p_win`` the deal's own
+* ``"scored"`` (default): ``amount * p_win * 1[in horizon]`` with ``p_win`` the deal's own
   win probability (:func:`salesplan.pipeline.scored_pipeline`).  Each snapshot date ``d``
   is scored by a :class:`~salesplan.pipeline.WinModel` trained only on the data known at
   ``d`` (``data.until(d)``, deals closed by ``d``), so ``rho`` measures the ratio as the
@@ -65,18 +65,17 @@ and for every ``W(start_q)`` of ``rho``:
   ``in horizon`` is that of :func:`salesplan.funnel.weighted_pipeline`.  When a model
   cannot be trained at one of the dates (too few closed deals), every date falls back to
   ``"stage"`` with a note, so that ``W`` and ``rho`` never mix the two weights.
-* ``"stage"`` (default): ``amount * P(win | stage)`` (stage averages of
+* ``"stage"``: ``amount * P(win | stage)`` (stage averages of
   :func:`salesplan.funnel.estimate_rates`).
 
-Why ``"stage"`` stays the default for now: on 20 generated histories x 4 quarters
-(``benchmarks/pipeline_scoring.py``, ``benchmarks/RESULTS.md``) the scored pipeline's error
-on what the open deals won inside the quarter was MAE 128.8 k vs 140.3 k with stage
-averages (RMSE 167.8 k vs 177.6 k, bias +5.4 k vs -26.0 k): modestly better (1.8 s.e.).
-But the scored increment is ~4x the stage one on the demo (160 k vs 36 k), the targets'
-own calibration benchmark (``benchmarks/targets_calibration.py``) has not been run with it,
-and adding the stage-weighted increment already lowered the company hit rate there; it also
-trains a win model per history quarter (notebook 04 ~3x slower).  Switch the default when
-that benchmark shows the plan's odds at least as well calibrated with ``"scored"``.
+Why ``"scored"`` is the default (2026-12-01): on 20 generated histories x 4 quarters
+(``benchmarks/pipeline_scoring.py``) the scored pipeline's error on what the open deals won
+inside the quarter was MAE 128.8 k vs 140.3 k with stage averages (RMSE 167.8 k vs
+177.6 k), and with the ``backtest`` rule the targets' calibration benchmark
+(``benchmarks/targets_calibration.py``, 20 histories) gives the same hit rates with both
+weights (company 50.0% at P = 0.6, regions 59.2% / 60.0%, reps 61.5%; RESULTS, "Pipeline
+increment: cause and the back-test rule").  Its cost: a win model per back-test quarter
+(``propose_targets`` on the bundled demo ~50 s instead of ~2 s on a loaded machine).
 
 **Over-assignment** (:func:`choose_over_assignment`).  ``company quota = target *
 over_assignment``, split over regions in proportion to the region targets; rep quotas sum
@@ -577,12 +576,11 @@ class TargetParams:
         Back-test quarters of the ``backtest`` rule (default 8; each needs the four
         quarters before it in the history).
     pipeline_weights : {"scored", "stage"}
-        Win probability that weighs each open deal, for the pipeline now and for ``rho``:
-        the win model's own score per deal, each past snapshot scored by a model trained
-        only on the data before it (``"scored"``: lower quarter error in
-        ``benchmarks/pipeline_scoring.py``), or the stage average (``"stage"``, default
-        until the targets' calibration benchmark is run with ``"scored"``).  Module
-        docstring.
+        Win probability that weighs each open deal, now and on every back-test date: the
+        win model's own score per deal, each past snapshot scored by a model trained only
+        on the data before it (``"scored"``, default: lower quarter error in
+        ``benchmarks/pipeline_scoring.py``, odds as well calibrated as with stage weights),
+        or the stage average (``"stage"``, faster).  Module docstring.
     over_assignment : float >= 1 or None
         Sum of quotas / company target.  None (default): chosen on the grid 1.00, 1.01,
         ..., ``max_over_assignment`` so that the expected share of reps at quota is
@@ -651,7 +649,7 @@ class TargetParams:
     pipeline_rule: str = "backtest"
     pipeline_history_quarters: int = 4
     pipeline_backtest_quarters: int = 8
-    pipeline_weights: str = "stage"
+    pipeline_weights: str = "scored"
     over_assignment: float | None = None
     max_over_assignment: float = 1.30
     weight_forecast: float = 0.6
