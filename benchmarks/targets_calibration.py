@@ -200,6 +200,13 @@ def summarize(rec: pd.DataFrame) -> pd.DataFrame:
     if len(c):
         print(f"company: median P50 target / actual - 1 = {(c['target'] / c['actual'] - 1).median():+.1%} "
               f"(forecast + pipeline increment)")
+    c0 = rec[(rec["how"] == "forecast only") & (rec["level"] == "company") & (rec["p"] == 0.5)]
+    if len(c) and len(c0):
+        e1, e0 = (c["target"] / c["actual"] - 1).to_numpy(), (c0["target"] / c0["actual"] - 1).to_numpy()
+        print(f"company P50 / actual - 1: with the increment mean |err| {np.mean(np.abs(e1)):.2%} (bias "
+              f"{np.mean(e1):+.2%}), forecast only {np.mean(np.abs(e0)):.2%} ({np.mean(e0):+.2%}); closer with "
+              f"the increment in {int((np.abs(e1) < np.abs(e0) - 1e-12).sum())}/{len(e1)}, farther in "
+              f"{int((np.abs(e1) > np.abs(e0) + 1e-12).sum())}/{len(e1)}")
     cp = rec[(rec["how"] == "plan") & (rec["level"] == "company")]
     if len(cp) and "increment" in cp:
         sh = cp["increment"] / cp["forecast_mean"]
