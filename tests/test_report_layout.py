@@ -20,10 +20,10 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from machine import skip_unless_ci
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from test_reports_browser import CHROMIUM, CHROMIUM_ARGS, _skip_reason
 
-from machine import skip_unless_ci
 from salesplan.reports import charts
 from salesplan.reports.format import column_label, decimal, styled_table, with_names
 from salesplan.reports.layout import LayoutParams, arrange_report, cell_is_numeric
@@ -507,3 +507,24 @@ def test_contents_link_to_every_section(rendered, browser):
         sections = page.eval_on_selector_all("main h2[id]", "hs => hs.map(h => '#' + h.id)")
         assert links == sections and len(links) >= 2, name
         page.close()
+
+
+@pytest.mark.slow
+def test_charts_show_at_their_width_from_twice_the_pixels(tmp_path, browser):
+    from salesplan.reports.render import export_html
+
+    fig = charts.bar_chart(pd.Series([3.0, 5.0], index=["East", "West"]), title="Revenue by region",
+                           xlabel="region", ylabel="revenue (USD)", size=(7.0, 3.5))
+    data, metadata = charts.chart_output(fig)
+    cell = nbformat.v4.new_code_cell("charts.show(fig)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=data, metadata=metadata)]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Chart"), cell])
+    path = export_html(nb, tmp_path / "chart.html", index_href=None)
+    page = open_page(browser, path, 1400)
+    img = page.eval_on_selector("img", "i => ({w: i.width, nw: i.naturalWidth, nh: i.naturalHeight,"
+                                " h: i.height, alt: i.alt})")
+    assert img == {"w": 700, "nw": 1400, "nh": 700, "h": 350, "alt": "Revenue by region"}
+    page.close()
+    page = open_page(browser, path, 420)  # a phone: the chart shrinks to the page
+    assert page.eval_on_selector("img", "i => i.getBoundingClientRect().right") <= 420
+    page.close()

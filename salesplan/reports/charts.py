@@ -38,6 +38,7 @@ __all__ = [
     "CJKFontWarning",
     "PAGE_FONTS",
     "bar_chart",
+    "chart_output",
     "configure_fonts",
     "fan_chart",
     "has_cjk",
@@ -607,19 +608,30 @@ def _title(fig: Figure) -> str:
     return fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""
 
 
-def show(fig: Figure, alt: str | None = None) -> None:
-    """Display ``fig`` in the notebook as a PNG whose text form is the chart title.
+def chart_output(fig: Figure, alt: str | None = None) -> tuple[dict, dict]:
+    """The notebook display bundle of ``fig``: ``(data, metadata)``.
 
-    The HTML report embeds the PNG with ``alt`` (default: the chart title) as its
-    description.  The figure is not kept by pyplot, so nothing leaks between cells.
+    ``data`` holds the PNG (drawn at :data:`SCALE` x) and the text form ``[chart] <title>``;
+    ``metadata["image/png"]`` the description (``alt``, default: the chart title) and the
+    display ``width`` in CSS px (the figure's inches x 100), which the HTML report puts
+    on the ``<img>``.
     """
-    from IPython.display import display
-
     text = alt or _title(fig) or "chart"
     data = {
         "image/png": base64.b64encode(to_png(fig)).decode("ascii"),
         "text/plain": f"[chart] {text}",
     }
-    # drawn at SCALE x; shown at the figure's size (100 px per inch)
-    width = round(fig.get_figwidth() * 100)
-    display(data, raw=True, metadata={"image/png": {"alt": text, "width": width}})
+    return data, {"image/png": {"alt": text, "width": round(fig.get_figwidth() * 100)}}
+
+
+def show(fig: Figure, alt: str | None = None) -> None:
+    """Display ``fig`` in the notebook as a PNG whose text form is the chart title.
+
+    The HTML report embeds the PNG with ``alt`` (default: the chart title) as its
+    description, at the figure's display width (:func:`chart_output`).  The figure is
+    not kept by pyplot, so nothing leaks between cells.
+    """
+    from IPython.display import display
+
+    data, metadata = chart_output(fig, alt)
+    display(data, raw=True, metadata=metadata)
