@@ -180,6 +180,8 @@ def test_arrange_report_splits_long_tables_and_adds_contents(tmp_path):
     assert top.select("tbody tr")[0].find_all("td")[1].get_text() == "Wang Weixiang"
     assert len(soup.select("[id]")) == len({e["id"] for e in soup.select("[id]")})  # ids unique
     assert arrange_report(html) == html  # idempotent
+    again = export_html(_sample_notebook(wide, small), tmp_path / "again.html", index_href=None)
+    assert again.read_text("utf-8") == html  # deterministic
     # scripts and styles are inline: nothing is fetched when the report is opened
     assert soup.select("script[src], link[rel=stylesheet]") == []
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
