@@ -162,7 +162,8 @@ def test_arrange_report_splits_long_tables_and_adds_contents(tmp_path):
     from salesplan.reports.render import export_html
 
     wide, small = _sample_frames(60)
-    out = export_html(_sample_notebook(wide, small), tmp_path / "sample.html", index_href=None)
+    nb = _sample_notebook(wide, small)
+    out = export_html(nb, tmp_path / "sample.html", index_href=None)
     html = out.read_text("utf-8")
     soup = BeautifulSoup(html, "html.parser")
     toc = soup.select("nav.sp-toc a")
@@ -180,7 +181,7 @@ def test_arrange_report_splits_long_tables_and_adds_contents(tmp_path):
     assert top.select("tbody tr")[0].find_all("td")[1].get_text() == "Wang Weixiang"
     assert len(soup.select("[id]")) == len({e["id"] for e in soup.select("[id]")})  # ids unique
     assert arrange_report(html) == html  # idempotent
-    again = export_html(_sample_notebook(wide, small), tmp_path / "again.html", index_href=None)
+    again = export_html(nb, tmp_path / "again.html", index_href=None)
     assert again.read_text("utf-8") == html  # deterministic
     # scripts and styles are inline: nothing is fetched when the report is opened
     assert soup.select("script[src], link[rel=stylesheet]") == []
