@@ -144,6 +144,7 @@ def _sample_notebook(wide, small):
                           pct_cols=["attainment", "growth_yoy", "retention", "collected"],
                           caption="Reps ranked (sample, company currency)")
     small_t = styled_table(small, money_cols=["revenue"], caption="Revenue by region")
+    weeks = pd.DataFrame({"week": [f"W{i:02d}" for i in range(1, 26)], "entries": range(25)})
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Sample report\n\nQuestion: does the layout hold?"),
@@ -151,6 +152,9 @@ def _sample_notebook(wide, small):
         table_cell(wide_t),
         nbformat.v4.new_markdown_cell("## Regions"),
         table_cell(small_t),
+        table_cell(styled_table(weeks, caption="25 weeks: shown whole")),
+        table_cell(styled_table(weeks.head(12), caption="top 5 asked for", top_rows=5)),
+        table_cell(styled_table(pd.DataFrame({"n": range(40)}), caption="never split", top_rows=0)),
         nbformat.v4.new_markdown_cell("## Methods and assumptions\n\nNone."),
     ]
     return nb
@@ -169,8 +173,12 @@ def test_arrange_report_splits_long_tables_and_adds_contents(tmp_path):
     toc = soup.select("nav.sp-toc a")
     assert [a.get_text() for a in toc] == ["Reps", "Regions", "Methods and assumptions"]
     assert all(soup.find(id=a["href"][1:]) is not None for a in toc)
-    top, full, region = soup.select("table.sp-data")
+    top, full, region, weeks, top5, top5_full, whole = soup.select("table.sp-data")
     assert len(top.select("tbody tr")) == 15 and len(full.select("tbody tr")) == 60
+    assert len(weeks.select("tbody tr")) == 25 and weeks.find_parent("details") is None
+    assert len(top5.select("tbody tr")) == 5 and len(top5_full.select("tbody tr")) == 12
+    assert len(whole.select("tbody tr")) == 40 and whole.find_parent("details") is None
+    assert "first 5 of 12 rows" in top5.caption.get_text()
     assert full.find_parent("details", class_="sp-appendix") is not None
     assert not full.find_parent("details").has_attr("open")  # collapsed
     assert len(region.select("tbody tr")) == 3 and region.find_parent("details") is None
@@ -191,6 +199,8 @@ def test_arrange_report_splits_long_tables_and_adds_contents(tmp_path):
 
 
 def test_layout_params_validate_themselves():
+    with pytest.raises(ValueError, match="top_rows=-1"):
+        styled_table(pd.DataFrame({"x": [1]}), top_rows=-1)
     with pytest.raises(ValueError, match="LayoutParams.top_rows=0"):
         LayoutParams(top_rows=0)
     with pytest.raises(ValueError, match="card_columns"):

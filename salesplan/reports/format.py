@@ -367,6 +367,7 @@ def styled_table(
     symbol: str = "",
     max_rows: int | None = 200,
     labels: Mapping[str, str] | None = None,
+    top_rows: int | None = None,
 ) -> Table:
     """A leadership-ready table: money with thousands separators, fractions as percents.
 
@@ -388,6 +389,10 @@ def styled_table(
         shown in words by :func:`column_label` (``abc_class`` -> ``ABC class``).
         Numeric columns not listed above whose values are all whole numbers are shown
         as whole numbers (``8``, not ``8.00``).
+    top_rows : int, optional
+        Rows the HTML report shows before the collapsed appendix with the full table
+        (``0``: always the whole table); default: the report's rule
+        (:class:`~salesplan.reports.layout.LayoutParams`: 15 rows of tables with 30+).
 
     Returns
     -------
@@ -444,7 +449,10 @@ def styled_table(
     if right:
         styler = styler.set_properties(subset=right, **{"text-align": "right"})
     styler = styler.relabel_index([header[c] for c in shown.columns], axis="columns")
-    styler = styler.set_table_attributes('class="sp-table"')
+    if top_rows is not None and (not isinstance(top_rows, int) or top_rows < 0):
+        raise ValueError(f"styled_table: top_rows={top_rows!r}, expected an integer >= 0 or None")
+    attrs = 'class="sp-table"' + ("" if top_rows is None else f' data-top-rows="{top_rows}"')
+    styler = styler.set_table_attributes(attrs)
     if full_caption:
         styler = styler.set_caption(full_caption)
     return Table(data, styler, text, full_caption)

@@ -40,9 +40,11 @@ class LayoutParams:
     top_rows : int, default 15
         Rows a long table shows in the report body; the full table goes to a collapsed
         appendix under it.
-    min_hidden : int, default 5
-        Split a table only when at least this many rows would go to the appendix (a
-        table of 18 rows is shown whole with ``top_rows=15``).
+    min_hidden : int, default 15
+        Split a table only when at least this many rows would go to the appendix: with
+        the defaults a table of fewer than 30 rows (a week-by-week plan, a scenario
+        comparison) is shown whole.  A table made by ``styled_table(..., top_rows=N)``
+        carries its own N (``data-top-rows``; 0: never split).
     card_columns : int, default 5
         Tables with at least this many columns are shown as one card per row on a
         phone (``max-width: 640px``); narrower tables stay tables with wrapped text.
@@ -53,7 +55,7 @@ class LayoutParams:
     """
 
     top_rows: int = 15
-    min_hidden: int = 5
+    min_hidden: int = 15
     card_columns: int = 5
     filter_rows: int = 6
     toc_min: int = 2
@@ -150,16 +152,18 @@ def _arrange_table(soup, table, params: LayoutParams) -> None:
     if n_rows >= params.filter_rows:
         block["data-filter"] = "rows"
     table.wrap(soup.new_tag("div", attrs={"class": "sp-scroll"})).wrap(block)
-    if n_rows < params.top_rows + params.min_hidden:
+    own = str(table.get("data-top-rows", ""))
+    top = int(own) if own.isdigit() else params.top_rows
+    if top == 0 or n_rows < top + (params.min_hidden if not own.isdigit() else 1):
         return
     full = copy.copy(table)
     _strip_ids(full)
     full["class"] = [*full["class"], "sp-full"]
-    for tr in _body_rows(table)[params.top_rows:]:
+    for tr in _body_rows(table)[top:]:
         tr.decompose()
     table["class"] = [*table["class"], "sp-topn"]
     cap = table.find("caption")
-    note = f"first {params.top_rows} of {n_rows:,} rows; all rows in the list below"
+    note = f"first {top} of {n_rows:,} rows; all rows in the list below"
     if cap is not None:
         cap.append(soup.new_tag("span", attrs={"class": "sp-topnote"}))
         cap.find("span", class_="sp-topnote").string = f" ({note})"
