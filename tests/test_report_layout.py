@@ -344,7 +344,7 @@ LOST_COLUMNS_JS = """(openDetails) => {
   const vw = document.documentElement.clientWidth;
   const out = [];
   document.querySelectorAll('table.sp-data').forEach((t, i) => {
-    if (!t.getClientRects().length) return;  // not shown (a closed appendix, or not printed)
+    if (!t.checkVisibility()) return;  // not shown (a closed appendix, or not printed)
     const box = t.closest('.sp-scroll') || t.parentElement;
     const right = Math.min(vw, box.getBoundingClientRect().right) + 0.5;
     const inside = (el) => { const r = el.getBoundingClientRect();
@@ -452,8 +452,10 @@ def test_no_cell_shows_scientific_notation_and_nothing_is_fetched(rendered, brow
 
 
 def _column(page, table_sel: str, col: int) -> list[str]:
+    """The texts of column ``col`` in the rows the reader sees (displayed, not filtered out)."""
     return page.eval_on_selector(
-        table_sel, f"t => Array.from(t.tBodies[0].rows).filter(r => !r.hidden).map(r => r.cells[{col}].textContent.trim())")
+        table_sel, f"t => Array.from(t.tBodies[0].rows).filter(r => r.checkVisibility())"
+                   f".map(r => r.cells[{col}].textContent.trim())")
 
 
 @pytest.mark.slow
@@ -497,9 +499,11 @@ def test_sorting_by_a_header_click_reorders_the_rows(rendered, browser):
 
 
 @pytest.mark.slow
-def test_filtering_hides_the_rows_that_do_not_match(rendered, browser):
+@pytest.mark.parametrize("width", [1400, 420])
+def test_filtering_hides_the_rows_that_do_not_match(rendered, browser, width):
     wide, _ = _sample_frames(60)
-    page = open_page(browser, rendered["sample"], 1400)
+    page = open_page(browser, rendered["sample"], width)
+    assert _column(page, "table.sp-full", 0) == []  # the appendix starts closed
     block = ".sp-table-block:has(table.sp-full)"
     page.fill(f"{block} input.sp-filter", "southwest")
     expected = wide.loc[wide["region"] == "Southwest", "rep_id"].tolist()  # 12 of 60
