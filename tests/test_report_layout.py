@@ -486,6 +486,16 @@ def test_sorting_by_a_header_click_reorders_the_rows(rendered, browser):
     expected = shown.sort_values("att", kind="mergesort")["rep_id"].tolist()
     assert _column(page, full, 0) == expected
     page.close()
+    # a phone: cards have no header row; the menu above them sorts
+    page = open_page(browser, rendered["sample"], 420)
+    page.eval_on_selector("details.sp-appendix", "d => d.open = true")
+    block = ".sp-table-block:has(table.sp-full)"
+    assert page.is_visible(f"{block} select.sp-sort")
+    page.select_option(f"{block} select.sp-sort", f"{col}:desc")
+    assert _column(page, full, 0) == shown.sort_values("rev", ascending=False, kind="mergesort")["rep_id"].tolist()
+    assert _column(page, "table.sp-topn", 0) == (
+        shown.head(15).sort_values("rev", ascending=False, kind="mergesort")["rep_id"].tolist())
+    page.close()
     # a real report: the 60+ rep forecast table of 02 sorts by its forecast column
     page = open_page(browser, rendered["02_forecast"], 1400)
     table = "table.sp-full"

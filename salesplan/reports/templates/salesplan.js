@@ -27,9 +27,9 @@
     }
     return rows;
   }
-  function sortBy(table, th) {
+  function sortBy(table, th, direction) {
     var col = +th.getAttribute("data-col");
-    var asc = th.getAttribute("aria-sort") !== "ascending";
+    var asc = direction ? direction === "asc" : th.getAttribute("aria-sort") !== "ascending";
     var heads = table.querySelectorAll("th[data-col]");
     for (var i = 0; i < heads.length; i++) heads[i].removeAttribute("aria-sort");
     th.setAttribute("aria-sort", asc ? "ascending" : "descending");
@@ -60,6 +60,29 @@
     if (details && q) details.open = true;
     count.textContent = q ? shown + " of " + total + " rows match" : "";
   }
+  /* cards (a phone) have no header row to click: a menu sorts the block's tables */
+  function sortMenu(block, table) {
+    var menu = document.createElement("select");
+    menu.className = "sp-sort";
+    menu.setAttribute("aria-label", "Sort the rows of this table");
+    menu.add(new Option("Sort by", ""));
+    var heads = table.querySelectorAll("thead th[data-col]");
+    for (var i = 0; i < heads.length; i++) {
+      var label = heads[i].textContent.trim(), col = heads[i].getAttribute("data-col");
+      menu.add(new Option(label + " \u2191", col + ":asc"));
+      menu.add(new Option(label + " \u2193", col + ":desc"));
+    }
+    menu.addEventListener("change", function () {
+      if (!menu.value) return;
+      var parts = menu.value.split(":");
+      var tables = block.querySelectorAll("table.sp-data");
+      for (var t = 0; t < tables.length; t++) {
+        var th = tables[t].querySelector('thead th[data-col="' + parts[0] + '"]');
+        if (th) sortBy(tables[t], th, parts[1]);
+      }
+    });
+    return menu;
+  }
   function setUp() {
     var heads = document.querySelectorAll("table.sp-data th[data-col]");
     for (var i = 0; i < heads.length; i++) {
@@ -88,6 +111,8 @@
         count.setAttribute("aria-live", "polite");
         input.addEventListener("input", function () { filterBlock(block, input.value, count); });
         bar.appendChild(input);
+        var cards = block.querySelector("table.sp-cards");
+        if (cards) bar.appendChild(sortMenu(block, cards));
         bar.appendChild(count);
         block.insertBefore(bar, block.firstChild);
       })(blocks[b]);
