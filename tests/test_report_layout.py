@@ -305,6 +305,8 @@ def test_hbar_chart_names_thresholds_and_colours():
     assert colours == [to_rgb(charts.PALETTE[5]), to_rgb(charts.PALETTE[0]), to_rgb(charts.PALETTE[1]),
                        to_rgb(charts.PALETTE[1])]
     assert fig.get_figheight() == pytest.approx(max(2.5, 0.2 * 4 + 1.4))
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "idle below 60%", "overloaded above 110%", "below the lowest line", "above the highest line"]
     with pytest.raises(TypeError, match="Series"):
         charts.hbar_chart([1, 2], title="t", xlabel="x", ylabel="y")
 

@@ -371,7 +371,16 @@ def hbar_chart(
     elif percent:
         pct_axis(ax.xaxis)
     if lines:
-        _legend_below(fig)
+        handles, labels = ax.get_legend_handles_labels()
+        if lo is not None:  # name the highlight colours the bars use
+            from matplotlib.patches import Patch
+
+            for colour, text, used in ((PALETTE[1], "below the lowest line", any(v < lo for v in vals)),
+                                       (PALETTE[5], "above the highest line", any(v > hi for v in vals))):
+                if used:
+                    handles.append(Patch(color=colour))
+                    labels.append(text)
+        _legend_below(fig, handles, labels)
     return fig
 
 
