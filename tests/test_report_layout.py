@@ -57,13 +57,23 @@ def test_table_cells_never_show_scientific_notation():
         "huge": [2.5e20, 1e16, 7.0],
         "mixed": [1e-07, 3.0, "text"],  # an object column: str(1e-07) would be '1e-07'
         "counts": [8.0, 2.0, 14.0],  # whole numbers in a float column
-    })
+        "year": [2026, 0.5, "2027"],  # object: years stay years, fractions as they read
+        "big": [2.5e20, 1e16, "x"],
+    }, index=pd.Index([2e-06, 1.0, 2.5], name="x"))
     t = styled_table(df)
     cells = [v for col in t._text.columns for v in t._text[col]]
     assert not [c for c in cells if SCIENTIFIC.search(c)], cells
     assert list(t._text["Counts"]) == ["8", "2", "14"]  # integers as integers
     assert list(t._text["Mixed"]) == ["0.00000010", "3", "text"]
     assert list(t._text["Tiny"]) == ["0.00", "0.00", "3.50"]
+    assert list(t._text["Year"]) == ["2026", "0.5", "2027"]
+    assert list(t._text["Big"]) == ["250,000,000,000,000,000,000.00", "10,000,000,000,000,000.00", "x"]
+    html = t.to_html()
+    assert not SCIENTIFIC.search(re.sub(r"<[^>]+>|#T_\w+|T_\w+", " ", html))
+    t = styled_table(df, index=True)  # the index too
+    assert list(t._text["x"]) == ["0.0000020", "1", "2.5"]
+    cells = [v for col in t._text.columns for v in t._text[col]]
+    assert not [c for c in cells if SCIENTIFIC.search(c)], cells
     html = t.to_html()
     assert not SCIENTIFIC.search(re.sub(r"<[^>]+>|#T_\w+|T_\w+", " ", html))
 

@@ -166,7 +166,9 @@ def decimal(x, decimals: int = 2, *, significant: int = 0) -> Formatted:
 
 
 def _cell_text(v) -> str:
-    """Text of a value in an untyped (object) column: numbers never in scientific form."""
+    """Text of a value in an untyped (object) column or index: as the value reads
+    (``2026``, ``0.5``, ``East``), whole floats without ``.0`` and never scientific
+    notation (``2e-06`` -> ``0.0000020``)."""
     if _is_missing(v):
         return MISSING
     if isinstance(v, str):
@@ -174,12 +176,14 @@ def _cell_text(v) -> str:
     if isinstance(v, bool) or type(v).__name__ == "bool_":
         return "yes" if v else "no"
     if isinstance(v, numbers.Integral):
-        return number(v)
+        return str(v)
     if isinstance(v, numbers.Real):
         f = float(v)
+        if math.isinf(f):
+            return "∞" if f > 0 else "-∞"
         if f.is_integer() and abs(f) < 1e15:
-            return number(f)
-        text = str(v)  # as the value reads (0.5), unless that is scientific (2e-06)
+            return f"{f:.0f}"
+        text = str(v)
         return decimal(f, 2, significant=2) if re.search(r"[eE]", text) else text
     return str(v)
 
