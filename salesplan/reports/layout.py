@@ -72,13 +72,17 @@ def cell_is_numeric(text: str) -> bool:
     return bool(_NUMERIC.match(text.strip()))
 
 
+_SPACE = re.compile(r"\s+")
+
+
 def _text(el) -> str:
-    """Visible text of a header/body cell (without the ``¶`` anchor links)."""
-    parts = []
-    for s in el.find_all(string=True):
-        if s.find_parent("a", class_="anchor-link") is None:
-            parts.append(str(s))
-    return re.sub(r"\s+", " ", "".join(parts).replace("\xa0", " ")).strip()
+    """Visible text of a heading or cell (without the ``¶`` anchor links of headings)."""
+    anchors = el.find_all("a", class_="anchor-link") if el.name and el.name[0] == "h" else []
+    if anchors:
+        el = copy.copy(el)
+        for a in el.find_all("a", class_="anchor-link"):
+            a.decompose()
+    return _SPACE.sub(" ", el.get_text().replace("\xa0", " ")).strip()
 
 
 def _body_rows(table) -> list:
@@ -129,7 +133,8 @@ def _mark_table(table, params: LayoutParams) -> int:
         for j, cell in enumerate(_cells(tr)):
             if j < len(labels):
                 cell["data-label"] = labels[j]
-            if cell_is_numeric(_text(cell)) and _text(cell):
+            text = _text(cell)
+            if text and cell_is_numeric(text):
                 cell["class"] = [*cell.get("class", []), "sp-num"]
     classes = [c for c in table.get("class", []) if c not in ("sp-data", "sp-cards")]
     classes.append("sp-data")
