@@ -129,6 +129,7 @@ def _mark_table(table, params: LayoutParams) -> int:
             th["tabindex"] = "0"
             th["title"] = "sort by this column"
     rows = _body_rows(table)
+    numeric = [True] * len(labels)  # every non-empty cell of the column is a number
     for tr in rows:
         for j, cell in enumerate(_cells(tr)):
             if j < len(labels):
@@ -136,6 +137,11 @@ def _mark_table(table, params: LayoutParams) -> int:
             text = _text(cell)
             if text and cell_is_numeric(text):
                 cell["class"] = [*cell.get("class", []), "sp-num"]
+            elif text and j < len(labels):
+                numeric[j] = False
+    for j, th in enumerate(owners):  # numbers' headers stand over the numbers
+        if th is not None and numeric[j] and rows:
+            th["class"] = [*th.get("class", []), "sp-num-head"]
     classes = [c for c in table.get("class", []) if c not in ("sp-data", "sp-cards")]
     classes.append("sp-data")
     if len(labels) >= params.card_columns:
