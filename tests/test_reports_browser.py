@@ -151,3 +151,13 @@ def test_run_reports_keep_every_column_at_1400_px_on_a_phone_and_in_print(plan, 
             assert problems == [], (r.name, mode, problems)
             assert page.remote_requests == [], (r.name, mode)
             page.close()
+
+
+def test_index_fits_a_phone(plan, browser):
+    from test_report_layout import open_page
+
+    for width in (1400, 420):
+        page = open_page(browser, plan.index, width)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        assert page.remote_requests == []
+        page.close()
