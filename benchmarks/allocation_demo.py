@@ -6,7 +6,7 @@ all evaluated under the TRUE response curves ``truth.response``:
 
 * the rule of thumb: 80% of the budget by region share of A-class revenue, 20% by
   share of the other customers' revenue (A = customers making the first 80% of
-  trailing-12-month revenue, :func:`salesplan.segments.abc_classes`);
+  trailing-12-month revenue, :func:`salesplan.models.segments.abc_classes`);
 * the optimiser on curves FITTED FROM DATA (no truth used in fitting) at two levels --
   ``region`` (regional monthly order counts, the default) and ``customer`` (customer
   panel, conditional Poisson with customer fixed effects, ``level="customer"``) -- and
@@ -16,7 +16,7 @@ all evaluated under the TRUE response curves ``truth.response``:
                the fit's Laplace posterior of (log a, log b) (seed 0);
 * the true optimum: the optimiser on the true curves under the SAME constraints.
 
-Curves: :func:`salesplan.allocation.fit_response_curves` on ``marketing_spend`` (with its
+Curves: :func:`salesplan.planning.allocation.fit_response_curves` on ``marketing_spend`` (with its
 planned geo tests: dark, cut and heavy-up months) and monthly regional order counts from
 ``orders``; joint fit (shared multiplicative season, per-region level and trend), curve
 shape shared within ``regions.maturity``; library defaults otherwise (a fit is accepted
@@ -46,8 +46,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from salesplan import allocation as al
-from salesplan.synthetic import generate
+from salesplan.demo.generator import generate
+from salesplan.planning import allocation as al
 
 MONTHS = 3
 METHODS = {"plug-in": "plugin", "expected": "expected"}

@@ -3,7 +3,7 @@
 1. CDNOW (Fader, Hardie & Lee 2005): BG/NBD, Pareto/NBD and Gamma-Gamma parameters vs
    the published ones, cumulative repeat transactions at week 78 vs the actual 4,339, fit
    times (median of ``--repeats`` runs).
-2. Demo company (``salesplan.synthetic.generate(seed=7)``, when available): the churn
+2. Demo company (``salesplan.demo.generator.generate(seed=7)``, when available): the churn
    classifier (churn = no order in the next 90 days) against the generator's futures
    (``simulate_future(months=3)``) and true dropouts; BG/NBD / Pareto/NBD p_alive against
    ``truth.customers.alive_at_as_of``.
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
-from salesplan.churn import (
+from salesplan.models.churn import (
     BetaGeoModel,
     ChurnClassifier,
     GammaGammaModel,
@@ -118,7 +118,7 @@ def cdnow(repeats: int) -> None:
 
 def demo(repeats: int) -> None:
     try:
-        from salesplan.synthetic import generate
+        from salesplan.demo.generator import generate
     except ImportError:
         print("\nsalesplan.synthetic not available: demo evaluation skipped")
         return

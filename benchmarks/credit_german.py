@@ -35,7 +35,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from salesplan.credit import (
+from salesplan.models.credit import (
     GERMAN_CREDIT_CONFIG,
     BlendedScorecard,
     CreditScorecard,

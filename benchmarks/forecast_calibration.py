@@ -57,9 +57,9 @@ def actual_by_region(company, future: pd.DataFrame) -> pd.Series:
 
 def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS) -> list[dict]:
     """Records (one per node and p) of one history / one future."""
-    from salesplan.forecast import hierarchy_forecast
-    from salesplan.synthetic import generate
-    from salesplan.targets import (
+    from salesplan.demo.generator import generate
+    from salesplan.models.forecast import hierarchy_forecast
+    from salesplan.planning.targets import (
         TargetParams,
         attainment_odds,
         propose_targets,

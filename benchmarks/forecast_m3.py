@@ -1,4 +1,4 @@
-"""M3 quarterly benchmark of salesplan.forecast (756 series, horizon 8).
+"""M3 quarterly benchmark of salesplan.models.forecast (756 series, horizon 8).
 
 Scores (Makridakis & Hibon 2000; Hyndman & Koehler 2006):
     sMAPE = mean over series and horizons of 200 |y - f| / (|y| + |f|)     (percent)
@@ -67,7 +67,7 @@ def run_autoets(df, h=8):
 
 def run_salesplan(df, method, h=8, n_windows=1):
     """The benchmark's settings: intervals calibrated on one backtest window of h = 8."""
-    from salesplan.forecast import Forecaster
+    from salesplan.models.forecast import Forecaster
 
     fc = Forecaster(method=method, freq="QS", cv_h=h, n_windows=n_windows, level=(80, 95),
                     correlation="independent")
@@ -77,7 +77,7 @@ def run_salesplan(df, method, h=8, n_windows=1):
 def run_salesplan_defaults(df, method=None, h=8):
     """What a user gets: ``Forecaster(freq="QS")`` with every other setting at its default
     (the notebooks pass only method, cache and engine, all at their defaults here)."""
-    from salesplan.forecast import Forecaster
+    from salesplan.models.forecast import Forecaster
 
     fc = Forecaster(freq="QS") if method is None else Forecaster(method=method, freq="QS")
     return fc.fit(df).predict(h)
@@ -95,7 +95,7 @@ def main():
     ap.add_argument("--no-user-defaults", action="store_true",
                     help="skip the run of Forecaster(freq='QS') with every default setting")
     args = ap.parse_args()
-    from salesplan.forecast import Forecaster
+    from salesplan.models.forecast import Forecaster
 
     default = Forecaster().method
     timed = args.timed or [default]

@@ -13,16 +13,16 @@ import sys
 import numpy as np
 import pandas as pd
 
-from salesplan.pipeline import scored_pipeline
-from salesplan.review import (
+from salesplan.demo.generator import generate
+from salesplan.planning.pipeline import scored_pipeline
+from salesplan.planning.review import (
     LandingParams,
     landing_forecast,
     pipeline_by_entity,
     revenue_dispersion,
     weekday_profile,
 )
-from salesplan.synthetic import generate
-from salesplan.targets import TargetParams, pipeline_rho
+from salesplan.planning.targets import TargetParams, pipeline_rho
 
 months = pd.date_range("2027-01-01", periods=3, freq="MS")
 def mt(frame):

@@ -25,13 +25,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from salesplan.pipeline import (
+from salesplan.demo.generator import generate
+from salesplan.planning.pipeline import (
     PipelineParams,
     evaluate_holdout,
     expected_pipeline_value,
     scored_pipeline,
 )
-from salesplan.synthetic import generate
 
 
 def calibration_part(seeds, scale: float, cutoff: str) -> pd.DataFrame:

@@ -8,7 +8,7 @@
 
 Method
 ------
-* The demo company is generated once per scale (``salesplan.synthetic.generate(seed=7,
+* The demo company is generated once per scale (``salesplan.demo.generator.generate(seed=7,
   scale=s)``, stage ``generate``) and pickled to a work folder; the DuckDB file written
   by stage ``write_duckdb`` is the input of the other stages.
 * **Every stage runs in its own fresh child process** (``python scale.py --child``), which
@@ -115,7 +115,7 @@ def _long_duckdb(db: Path, keys=("region", "rep_id")):
 
 
 def _long_for_forecast(data):
-    from salesplan.forecast import to_long
+    from salesplan.models.forecast import to_long
 
     return to_long(data, keys=("region", "rep_id"), end=f"{AS_OF[:7]}-01")
 
@@ -130,7 +130,7 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
     cluster = client = None
 
     if stage == "generate":
-        from salesplan.synthetic import generate
+        from salesplan.demo.generator import generate
 
         def timed():
             company = generate(seed=7, scale=scale, as_of=AS_OF)
@@ -161,7 +161,7 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
                 rep = validate(data, as_of=AS_OF)
                 return {"ok": bool(rep.ok)}
         elif stage == "to_long_pandas":
-            from salesplan.forecast import to_long
+            from salesplan.models.forecast import to_long
 
             def timed():
                 t0 = time.perf_counter()
@@ -172,7 +172,7 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
                 return {"series": a["unique_id"].nunique() + b["unique_id"].nunique(),
                         "region_rep_s": round(t1 - t0, 3), "customer_s": round(t2 - t1, 3)}
         elif stage == "to_long_duckdb":
-            from salesplan.forecast import to_long
+            from salesplan.models.forecast import to_long
 
             ref = to_long(data, keys=("region", "rep_id"))
             del data
@@ -189,7 +189,7 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
                         "region_rep_s": round(t1 - t0, 3), "customer_s": round(t2 - t1, 3),
                         "equals_pandas": bool(same)}
         elif stage in ("forecast_local", "forecast_dask"):
-            from salesplan.forecast import Forecaster
+            from salesplan.models.forecast import Forecaster
 
             long = _long_for_forecast(data)
             del data
@@ -206,12 +206,12 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
                 n = long["unique_id"].nunique()
                 return {"series": n}
         elif stage == "churn_features":
-            from salesplan.churn import churn_features
+            from salesplan.models.churn import churn_features
 
             def timed():
                 return {"customers": len(churn_features(data, AS_OF))}
         elif stage in ("churn_fit", "churn_score", "churn_score_dask"):
-            from salesplan.churn import ChurnClassifier, churn_risk_list
+            from salesplan.models.churn import ChurnClassifier, churn_risk_list
 
             if stage == "churn_fit":
                 def timed():
@@ -227,15 +227,16 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
                         risk = churn_risk_list(data, AS_OF, classifier=clf)
                         return {"customers": len(risk)}
                 else:
-                    from salesplan.distributed import score_churn
+                    from salesplan.execution import DaskBackend
+                    from salesplan.models.churn import score_churn
 
                     cluster, client = _start_cluster()
 
                     def timed():
-                        out = score_churn(clf, data, AS_OF, scheduler=client)
+                        out = score_churn(clf, data, AS_OF, backend=DaskBackend(client))
                         return {"customers": len(out)}
         elif stage in ("credit_features", "credit_fit", "credit_score", "credit_score_dask"):
-            from salesplan import credit
+            from salesplan.models import credit
 
             if stage == "credit_features":
                 def timed():
@@ -263,14 +264,15 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
                         g = card.grade(X)
                         return {"customers": len(g)}
                 else:
-                    from salesplan.distributed import score_credit
+                    from salesplan.execution import DaskBackend
+                    from salesplan.models.credit import score_credit
 
                     cluster, client = _start_cluster()
 
                     def timed():
-                        return {"customers": len(score_credit(card, data, AS_OF, scheduler=client))}
+                        return {"customers": len(score_credit(card, data, AS_OF, backend=DaskBackend(client)))}
         elif stage == "segments":
-            from salesplan import segments
+            from salesplan.models import segments
 
             def timed():
                 a = segments.abc_classes(data.orders, AS_OF, customers=data.customers)
@@ -278,8 +280,12 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
                 life = segments.lifecycle_stages(data.orders, AS_OF)
                 return {"customers": max(len(a), len(r), len(life))}
         elif stage == "targets":
-            from salesplan.forecast import hierarchy_forecast
-            from salesplan.targets import TargetParams, propose_targets, quarter_paths_from_forecast
+            from salesplan.models.forecast import hierarchy_forecast
+            from salesplan.planning.targets import (
+                TargetParams,
+                propose_targets,
+                quarter_paths_from_forecast,
+            )
 
             hf = hierarchy_forecast(data, levels=((), ("region",)), h=3, n_paths=1000, seed=0,
                                     method="theta", reconcile_method="bottom_up")
@@ -316,8 +322,8 @@ def _start_cluster():
                            dashboard_address=None, silence_logs=50)
     client = Client(cluster)
     # warm the workers: import salesplan and the libraries once (not part of the stage)
-    client.run(lambda: __import__("salesplan.forecast") and __import__("salesplan.churn")
-               and __import__("salesplan.credit") and None)
+    client.run(lambda: __import__("salesplan.models.forecast") and __import__("salesplan.models.churn")
+               and __import__("salesplan.models.credit") and None)
     return cluster, client
 
 

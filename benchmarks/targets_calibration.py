@@ -64,9 +64,13 @@ def _actuals(company, future: pd.DataFrame):
 def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcile: str = "auto",
              pipeline_weights: str = "stage") -> list[dict]:
     """Records of one history / one future: one per (level, node, how, p)."""
-    from salesplan.forecast import hierarchy_forecast
-    from salesplan.synthetic import generate
-    from salesplan.targets import TargetParams, propose_targets, quarter_paths_from_forecast
+    from salesplan.demo.generator import generate
+    from salesplan.models.forecast import hierarchy_forecast
+    from salesplan.planning.targets import (
+        TargetParams,
+        propose_targets,
+        quarter_paths_from_forecast,
+    )
 
     warnings.simplefilter("ignore")
     company = generate(seed=seed, scale=scale, as_of="2026-12-31")

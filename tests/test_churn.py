@@ -1,4 +1,4 @@
-"""Tests of salesplan.churn: CDNOW published results, simulated recovery, no look-ahead,
+"""Tests of salesplan.models.churn: CDNOW published results, simulated recovery, no look-ahead,
 error messages.  Expected numbers come from the papers or from the simulators below,
 never from running the code under test."""
 
@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from scipy import integrate
 
-from salesplan.churn import (
+from salesplan.data import SalesData
+from salesplan.models.churn import (
     BetaGeoModel,
     ChurnClassifier,
     GammaGammaModel,
@@ -22,7 +23,6 @@ from salesplan.churn import (
     churn_risk_list,
     rfm_summary,
 )
-from salesplan.data import SalesData
 
 CAL_END = "1997-09-30"  # 39-week calibration period of Fader, Hardie & Lee (2005)
 END = "1998-06-30"  # 78 weeks
@@ -418,10 +418,10 @@ def test_invalid_summary_and_params():
 
 
 # --------------------------------------------------------------------------------------
-# Demo company of salesplan.synthetic (ground truth)
+# Demo company of salesplan.demo.generator (ground truth)
 # --------------------------------------------------------------------------------------
 def test_demo_company_truth():
-    synthetic = pytest.importorskip("salesplan.synthetic")
+    synthetic = pytest.importorskip("salesplan.demo.generator")
     from sklearn.metrics import roc_auc_score
 
     company = synthetic.generate(seed=7, scale=0.3, as_of="2026-12-31")
@@ -453,7 +453,7 @@ def test_fast_optimizer_reaches_the_nelder_mead_optimum(cls, cdnow_summary):
 
 
 def test_driver_reasons_in_plain_words_without_scientific_notation():
-    from salesplan.churn import driver_reasons
+    from salesplan.models.churn import driver_reasons
 
     texts = pd.Series([
         "days_since_activity=264 (+1.21) bgnbd_expected=2e-06 (+0.30) recency_days=186 (+0.20)",

@@ -1,9 +1,9 @@
-"""Tests for salesplan.commission: hand-computed examples written out in the comments."""
+"""Tests for salesplan.planning.commission: hand-computed examples written out in the comments."""
 
 import numpy as np
 import pytest
 
-from salesplan import commission as cm
+from salesplan.planning import commission as cm
 
 PLAN = cm.CommissionPlan(tiers=((0, 0.05), (500_000, 0.07)))
 

@@ -1,4 +1,4 @@
-"""Tests of salesplan.credit: hand examples, German credit CV AUC, no look-ahead, errors."""
+"""Tests of salesplan.models.credit: hand examples, German credit CV AUC, no look-ahead, errors."""
 
 import math
 import warnings
@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from salesplan.credit import (
+from salesplan.models.credit import (
     GERMAN_CREDIT_CONFIG,
     BlendedScorecard,
     CreditPolicy,
@@ -343,7 +343,7 @@ def test_demo_company_recovers_true_default_risk():
     against the realised bads is the oracle's ranking power on this sample; the points
     scorecard must come close to it and rank customers like the truth does.
     """
-    synthetic = pytest.importorskip("salesplan.synthetic")
+    synthetic = pytest.importorskip("salesplan.demo.generator")
     from scipy.stats import spearmanr
 
     company = synthetic.generate(seed=7, scale=1.0, as_of="2026-12-31")

@@ -8,7 +8,7 @@ import pandas as pd
 
 from salesplan.cli import DEMO_AS_OF, DEMO_FILE, DEMO_SEED
 from salesplan.data import fingerprint, open_source, validate
-from salesplan.synthetic import generate
+from salesplan.demo.generator import generate
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo" / DEMO_FILE
 

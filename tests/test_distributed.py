@@ -1,4 +1,4 @@
-"""Tests of salesplan.distributed against a real Dask LocalCluster (2 worker processes).
+"""Tests of salesplan.execution.dask_backend against a real Dask LocalCluster (2 worker processes).
 
 The expected results are the local computations (same functions in this process): the
 Dask path must reproduce them to float tolerance.
@@ -16,10 +16,11 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from salesplan import churn, credit  # noqa: E402 - after the importorskip
-from salesplan import distributed as sd  # noqa: E402 - after the importorskip
-from salesplan.forecast import Forecaster  # noqa: E402 - after the importorskip
-from salesplan.synthetic import generate  # noqa: E402 - after the importorskip
+from salesplan.demo.generator import generate  # noqa: E402 - after the importorskip
+from salesplan.execution import DaskBackend, LocalBackend  # noqa: E402 - after the importorskip
+from salesplan.execution import dask_backend as sd  # noqa: E402 - after the importorskip
+from salesplan.models import churn, credit  # noqa: E402 - after the importorskip
+from salesplan.models.forecast import Forecaster  # noqa: E402 - after the importorskip
 
 AS_OF = pd.Timestamp("2026-12-31")
 CREDIT_AS_OF = pd.Timestamp("2025-12-31")
@@ -153,8 +154,8 @@ def classifier(company):
 
 def test_churn_features_distributed_equal_local(company, address):
     local = churn.churn_features(company.data, AS_OF)
-    remote = sd.churn_features_distributed(company.data, AS_OF, scheduler=address,
-                                           npartitions=4)
+    remote = churn.churn_features_partitioned(company.data, AS_OF, backend=DaskBackend(address),
+                                          npartitions=4)
     pd.testing.assert_frame_equal(local, remote[local.columns], rtol=1e-9, atol=1e-12)
 
 
@@ -163,7 +164,7 @@ def test_score_churn_equal_local(company, classifier, address):
     feats = classifier.features(data, AS_OF)
     p = classifier.predict_proba(data, AS_OF, features=feats)
     drivers = classifier.top_drivers(feats, 3)
-    out = sd.score_churn(classifier, data, AS_OF, scheduler=address, npartitions=4)
+    out = churn.score_churn(classifier, data, AS_OF, backend=DaskBackend(address), npartitions=4)
     assert list(out.index) == list(p.index)
     np.testing.assert_allclose(out["p_churn"].to_numpy(), p.to_numpy(), rtol=1e-9, atol=1e-12)
     assert (out["top_drivers"] == drivers).all()
@@ -173,8 +174,8 @@ def test_score_transaction_model_equal_local(company, address):
     s = churn.rfm_summary(company.data.orders, AS_OF, freq="W")
     for cls in (churn.BetaGeoModel, churn.ParetoNBDModel):
         m = cls(n_starts=1).fit(s)
-        out = sd.score_transaction_model(m, company.data, AS_OF, horizon=13.0,
-                                         scheduler=address, npartitions=3)
+        out = churn.score_transaction_model(m, company.data, AS_OF, horizon=13.0,
+                                            backend=DaskBackend(address), npartitions=3)
         assert list(out.index) == list(s.index)
         np.testing.assert_allclose(out["p_alive"], m.conditional_probability_alive(s),
                                    rtol=1e-9)
@@ -194,14 +195,17 @@ def test_score_credit_equal_local(company, address):
         pd_local = card.predict_proba(X_now)[:, 1]
         pts_local = card.points(X_now)
         grade_local = card.grade(X_now)
-        out = sd.score_credit(card, data, AS_OF, scheduler=address, npartitions=4)
-        by_frame = sd.score_credit(card, features=X_now, scheduler=address, npartitions=3)
+        out = credit.score_credit(card, data, AS_OF, backend=DaskBackend(address), npartitions=4)
+        by_frame = credit.score_credit(card, features=X_now, backend=DaskBackend(address),
+                                       npartitions=3)
     assert list(out.index) == list(X_now.index)
     np.testing.assert_allclose(out["pd"], pd_local, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(out["points"], pts_local, rtol=1e-9)
     assert (out["grade"] == grade_local).all()
     np.testing.assert_allclose(by_frame["pd"], pd_local, rtol=1e-9, atol=1e-12)
     assert list(by_frame.index) == list(X_now.index)
+    local = credit.score_credit(card, data, AS_OF, backend=LocalBackend())
+    np.testing.assert_allclose(local["pd"], pd_local, rtol=1e-12, atol=1e-15)
 
 
 def test_churn_risk_list_on_dask_equals_local(company, classifier, address, monkeypatch):

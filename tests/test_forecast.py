@@ -1,4 +1,4 @@
-"""Tests of salesplan.forecast. Expected values come from the generating parameters."""
+"""Tests of salesplan.models.forecast. Expected values come from the generating parameters."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.forecast import (
+from salesplan.models.forecast import (
     Forecaster,
     ForecastInputError,
     accuracy_report,
@@ -244,7 +244,7 @@ def test_cache_hit_avoids_refit(tmp_path, monkeypatch):
     df = _frame({"a": _series(seed=12)})
     f1 = Forecaster(method="theta", n_windows=1, cache_dir=tmp_path).fit(df)
     assert f1.cache_hit_ is False
-    import salesplan.forecast.engine as eng
+    import salesplan.models.forecast.engine as eng
 
     def boom(*a, **k):
         raise AssertionError("refit on a cache hit")
@@ -272,7 +272,7 @@ def test_determinism_and_n_jobs():
 def test_ets_family_recovers_trend_and_seasonality():
     """AICc-weighted ETS family: a multiplicative-season linear-trend series is continued
     (truth: (level + slope t) * season, 2% noise) within 5% over two seasons."""
-    from salesplan.forecast.ets_family import ETSFamily
+    from salesplan.models.forecast.ets_family import ETSFamily
 
     y = _series(noise=0.02, n=48)
     t = np.arange(48, 60)
@@ -315,7 +315,7 @@ def test_global_member_recovers_known_signal():
     """Trained on 60 series of (level x growth^t x season), the global network alone forecasts
     the next 8 quarters within 2% of the generating truth (median), 5% for 95% of the
     values and 10% for all (growth compounds over 8 quarters)."""
-    from salesplan.forecast.global_model import GlobalMLP
+    from salesplan.models.forecast.global_model import GlobalMLP
 
     _, y, truth = _quarterly_panel(extra=8)
     g = GlobalMLP(4, 8, seed=0).fit(list(y))
@@ -335,6 +335,9 @@ def test_global_member_is_deterministic_and_has_no_look_ahead():
     pd.testing.assert_frame_equal(f1.predict(8), f2.predict(8))
     assert f1.global_["final"].net_ is not None and f1.global_["backtest-0"].net_ is not None
     assert "global member trained on" in f1.reasons_["reason"].iloc[0]
+    # the global member covers two seasons (8 quarters) even with a 4-quarter backtest
+    # horizon, so all 8 quarters of the forecast are the mean of the four members
+    assert f1.global_["final"].h == 8 and f1.global_["backtest-0"].h == 8
     # the last window's cut is 32 - 4 = 28: perturb quarters 29..32 of every series
     late = df["ds"] >= pd.Timestamp("2010-01-01") + pd.DateOffset(months=3 * 28)
     df2 = df.copy()
@@ -409,14 +412,14 @@ def test_dormant_series_forecast_zero_but_a_regular_pause_does_not():
     assert "intermittent" in p.get_group("paused")["reason"].iloc[0]
     assert (p.get_group("paused")["mean"] > 0).all()
     # a trailing run shorter than a season is not dormant either
-    from salesplan.forecast.engine import _dormant_run
+    from salesplan.models.forecast.engine import _dormant_run
 
     assert _dormant_run(np.r_[np.ones(30), np.zeros(11)], 12) == 0
     assert _dormant_run(np.r_[np.ones(30), np.zeros(12)], 12) == 12
 
 
 def test_clipped_paths_keep_the_reconciled_mean_on_hand_example():
-    from salesplan.forecast.hierarchy import _clip_keep_mean
+    from salesplan.models.forecast.hierarchy import _clip_keep_mean
 
     # one rep, one period, 4 paths around a mean of 10: clipping alone gives
     # (0 + 0 + 10 + 40) / 4 = 12.5; rescaled by 10 / 12.5 = 0.8 -> 0, 0, 8, 32 (mean 10)
@@ -431,7 +434,7 @@ def test_rep_level_does_not_move_company_forecast_on_generated_company():
     """Generator truth (seed 0, scale 0.3): reps R0008, R0010, R0017, R0022 left the
     company 14-36 months before as_of, so they sell nothing in 2027Q1; adding the rep
     level must not raise the company and region forecasts (issue 14: it added +14%)."""
-    from salesplan.synthetic import generate
+    from salesplan.demo.generator import generate
 
     company = generate(seed=0, scale=0.3, as_of="2026-12-31")
     reps = company.data.reps

@@ -1,4 +1,4 @@
-"""Tests of salesplan.funnel: rate estimation, hand-computed back-calculation, re-plan, shape."""
+"""Tests of salesplan.planning.funnel: rate estimation, hand-computed back-calculation, re-plan, shape."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from salesplan.data.schema import SalesData
-from salesplan.funnel import (
+from salesplan.planning.funnel import (
     FunnelParams,
     FunnelRates,
     back_calculate,
@@ -142,7 +142,7 @@ def test_estimate_rates_counts_and_beta_prior():
 
 
 def test_estimated_rates_recover_demo_truth():
-    synthetic = pytest.importorskip("salesplan.synthetic")
+    synthetic = pytest.importorskip("salesplan.demo.generator")
     company = synthetic.generate(seed=7, scale=0.5, as_of="2026-12-31")
     r = estimate_rates(company.data, "2026-12-31", FunnelParams(prior_strength=0, lookback_days=4 * 366))
     truth = company.truth.stage_conversion.reindex(list(STAGES)).to_numpy()

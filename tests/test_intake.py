@@ -282,7 +282,7 @@ def test_day_first_file_fails_then_passes_declared_to_the_iso_data(tmp_path):
     it is the ISO file's data exactly.  Same fingerprint = same input to every notebook,
     which are deterministic functions of it: the same plan tables.
     """
-    from salesplan.synthetic import generate
+    from salesplan.demo.generator import generate
 
     orders = generate(seed=3, scale=0.05, as_of="2026-12-31").data.coerced().orders
     small = orders[orders["order_date"].dt.day <= 12].reset_index(drop=True)
@@ -443,7 +443,7 @@ MODEL_CASES = [
 @pytest.mark.parametrize("mutate, expected", [c[1:] for c in MODEL_CASES],
                          ids=[c[0] for c in MODEL_CASES])
 def test_scorecard_refuses_inputs_it_would_misread(mutate, expected):
-    from salesplan.credit import CreditScorecard
+    from salesplan.models.credit import CreditScorecard
 
     X, y = scorecard_data()
     X = mutate(X)
@@ -453,7 +453,7 @@ def test_scorecard_refuses_inputs_it_would_misread(mutate, expected):
 
 
 def test_bgnbd_refuses_timedelta_T_and_three_customers():
-    from salesplan.churn import BetaGeoModel
+    from salesplan.models.churn import BetaGeoModel
 
     summary = pd.DataFrame({"frequency": [1.0, 2.0, 0.0] * 5, "recency": [3.0, 5.0, 0.0] * 5,
                             "T": [10.0, 12.0, 8.0] * 5})

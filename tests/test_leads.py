@@ -9,14 +9,14 @@ import pytest
 
 from salesplan.data import validate
 from salesplan.data.schema import SalesData
-from salesplan.leads import (
+from salesplan.demo.generator import generate
+from salesplan.models.leads import (
     BANTParams,
     LeadConversionModel,
     bant_score,
     conversion_rates,
     leads_to_work_first,
 )
-from salesplan.synthetic import generate
 
 
 @pytest.fixture(scope="module")

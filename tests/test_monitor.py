@@ -1,4 +1,4 @@
-"""Tests of salesplan.monitor: pacing by seasonality, flags and the root-cause table."""
+"""Tests of salesplan.planning.monitor: pacing by seasonality, flags and the root-cause table."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.monitor import MonitorParams, expected_to_date, progress
-from salesplan.targets import QuarterDistribution, TargetParams, propose_targets
+from salesplan.planning.monitor import MonitorParams, expected_to_date, progress
+from salesplan.planning.targets import QuarterDistribution, TargetParams, propose_targets
 
 MONTHS = pd.date_range("2027-01-01", periods=3, freq="MS")
 

@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.commission import CommissionPlan
-from salesplan.performance import (
+from salesplan.demo.generator import generate, plant_rep_causes
+from salesplan.planning.commission import CommissionPlan
+from salesplan.planning.performance import (
     DiagnosisParams,
     commission_statement,
     diagnose_misses,
     rank_reps,
     rep_kpis,
 )
-from salesplan.synthetic import generate, plant_rep_causes
 
 
 def test_diagnosis_recovers_planted_causes():

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan import funnel
 from salesplan.data.schema import SalesData
-from salesplan.pipeline import (
+from salesplan.demo.generator import generate
+from salesplan.planning import funnel
+from salesplan.planning.pipeline import (
     PipelineParams,
     calibration_table,
     evaluate_holdout,
@@ -21,7 +22,6 @@ from salesplan.pipeline import (
     pipeline_value_paths,
     scored_pipeline,
 )
-from salesplan.synthetic import generate
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03b_pipeline.ipynb"
 

@@ -55,7 +55,7 @@ def plan(tmp_path_factory):
         source = f"duckdb:///{DEMO}"
     else:  # a fresh clone before `make demo-data`: a small demo company
         from salesplan.data import open_source
-        from salesplan.synthetic import generate
+        from salesplan.demo.generator import generate
 
         source = f"duckdb:///{tmp / 'demo.duckdb'}"
         open_source(source).write(generate(seed=7, scale=0.2).data, replace=True)

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.monitor import MonitorParams, progress
-from salesplan.review import (
+from salesplan.demo.generator import generate
+from salesplan.planning.monitor import MonitorParams, progress
+from salesplan.planning.review import (
     LandingParams,
     flag_deviations,
     landing_forecast,
@@ -19,7 +20,6 @@ from salesplan.review import (
     revenue_dispersion,
     weekday_profile,
 )
-from salesplan.synthetic import generate
 
 
 def test_15_percent_rule_hand_example():

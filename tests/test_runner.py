@@ -317,6 +317,29 @@ def test_upstream_reads_same_input_or_computes(tmp_path):
     assert calls == [1, 1]  # different input data: not reused
 
 
+def test_upstream_is_keyed_by_the_parameters_that_matter(tmp_path):
+    from salesplan.reports import upstream
+
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"paths": pd.DataFrame({"seed": [len(calls)]})}
+
+    kw = dict(input_fingerprint="abc", compute=compute, match=("seed", "n_paths"))
+    a = upstream(url, "forecast", "2027Q1", parameters={"seed": 0, "n_paths": 1000, "x": 1}, **kw)
+    b = upstream(url, "forecast", "2027Q1", parameters={"seed": 0, "n_paths": 1000.0, "x": 2}, **kw)
+    assert calls == [1] and a.run_id == b.run_id  # x does not matter; 1000 == 1000.0
+    c = upstream(url, "forecast", "2027Q1", parameters={"seed": 1, "n_paths": 1000}, **kw)
+    assert calls == [1, 1] and c.run_id != a.run_id  # another seed: recomputed, not reused
+    assert upstream(url, "forecast", "2027Q1", parameters={"seed": 0, "n_paths": 1000},
+                    **kw).run_id == a.run_id
+    with pytest.raises(KeyError, match="with the same seed"):
+        upstream(url, "forecast", "2027Q1", input_fingerprint="abc", match=("seed",),
+                 parameters={"seed": 5})
+
+
 # --------------------------------------------------------------------------- ordering / html
 
 

@@ -1,9 +1,9 @@
-"""Tests of salesplan.segments against hand-computed examples."""
+"""Tests of salesplan.models.segments against hand-computed examples."""
 
 import pandas as pd
 import pytest
 
-from salesplan.segments import (
+from salesplan.models.segments import (
     ABCParams,
     LifecycleParams,
     NewCustomerParams,

@@ -157,9 +157,9 @@ def test_round_trip_postgres(pg_schema):
 
 
 def _synthetic():
-    synthetic = pytest.importorskip("salesplan.synthetic")
+    synthetic = pytest.importorskip("salesplan.demo.generator")
     if not hasattr(synthetic, "generate"):
-        pytest.skip("salesplan.synthetic.generate is not available yet")
+        pytest.skip("salesplan.demo.generator.generate is not available yet")
     return synthetic.generate(seed=7, scale=0.2).data
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from salesplan.data.schema import SCHEMAS
-from salesplan.synthetic import DemoCompany, GroundTruth, generate
+from salesplan.demo.generator import DemoCompany, GroundTruth, generate
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +278,7 @@ def test_marketing_spend_moves_sales_as_truth_says(company):
 def test_marketing_history_has_geo_tests_and_maturity_contrast(company):
     """Planned spend tests are in the data as the truth documents them, and mature regions
     are saturated at their base spend while emerging ones are not."""
-    from salesplan.synthetic import MARKETING_TEST_SHARE
+    from salesplan.demo.generator import MARKETING_TEST_SHARE
 
     t = company.truth
     reg = t.regions.set_index("region")

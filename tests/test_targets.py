@@ -1,4 +1,4 @@
-"""Tests of salesplan.targets: reconciliation, capacity, odds calibration, errors, outputs.
+"""Tests of salesplan.planning.targets: reconciliation, capacity, odds calibration, errors, outputs.
 
 Expected numbers are hand-computed in the comments (never read back from the code).
 """
@@ -11,9 +11,8 @@ import pytest
 from scipy import stats
 
 from salesplan.data.schema import SalesData
-from salesplan.funnel import FunnelRates
-from salesplan.reports.workbook import write_plan_workbook
-from salesplan.targets import (
+from salesplan.planning.funnel import FunnelRates
+from salesplan.planning.targets import (
     QuarterDistribution,
     TargetParams,
     compare_scenarios,
@@ -24,6 +23,7 @@ from salesplan.targets import (
     ramp_factor,
     rep_capacity,
 )
+from salesplan.reports.workbook import write_plan_workbook
 
 MONTHS = pd.date_range("2027-01-01", periods=3, freq="MS")
 DEMO_SCALE = 0.15  # a small demo company keeps 200 simulated quarters fast
@@ -248,7 +248,7 @@ def _demo_region_paths(company, seeds):
 
 @pytest.fixture(scope="module")
 def demo():
-    synthetic = pytest.importorskip("salesplan.synthetic")
+    synthetic = pytest.importorskip("salesplan.demo.generator")
     company = synthetic.generate(seed=7, scale=DEMO_SCALE, as_of="2026-12-31")
     regions, paths = _demo_region_paths(company, range(DEMO_QUARTERS))
     return company, regions, paths
@@ -364,8 +364,9 @@ def test_scenarios_and_workbook(tmp_path):
     write_plan_workbook(plan.tables(), path)
     from openpyxl import load_workbook
     wb = load_workbook(path)
-    assert wb.sheetnames[:6] == ["Company", "Bridge", "Regions", "Reps", "Products", "Months"]
-    assert wb.sheetnames[-1] == "Assumptions"
+    assert wb.sheetnames[:3] == ["Plan company", "Plan regions", "Plan reps"]  # tests/test_workbook.py
+    assert wb.sheetnames[3:9] == ["Company", "Bridge", "Regions", "Reps", "Products", "Months"]
+    assert wb.sheetnames[-2:] == ["Assumptions", "salesplan"]  # the hidden meta sheet last
     ws = wb["Company"]
     hdr = [c.value for c in ws[1]]
     assert ws.cell(row=2, column=hdr.index("target") + 1).value == plan.company.iloc[0]["target"]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from salesplan.data import open_source
-from salesplan.targets import QuarterDistribution, TargetParams, propose_targets
+from salesplan.planning.targets import QuarterDistribution, TargetParams, propose_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = ROOT / "tests" / "snapshots" / "plan" / "forecast-2027Q1" / "paths.parquet"

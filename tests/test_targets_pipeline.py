@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.funnel import FunnelRates
-from salesplan.targets import TargetParams, propose_targets
+from salesplan.planning.funnel import FunnelRates
+from salesplan.planning.targets import TargetParams, propose_targets
 from tests.test_targets import _dist, _toy
 
 
@@ -143,8 +143,8 @@ def test_new_customers_rule_with_scores_counts_only_accounts_without_orders():
 def test_default_scorer_does_not_look_ahead():
     """The default scorer scores a past date as if the data ended there: same p_win on the
     full history and on the history cut at that date."""
-    from salesplan.synthetic import generate
-    from salesplan.targets import _scored_deals
+    from salesplan.demo.generator import generate
+    from salesplan.planning.targets import _scored_deals
 
     data = generate(seed=3, scale=0.15).data
     at, h = pd.Timestamp("2026-06-30"), pd.Timestamp("2026-09-30")
@@ -156,7 +156,7 @@ def test_default_scorer_does_not_look_ahead():
 
 
 def test_pipeline_rho_hand_example_matches_the_plan():
-    from salesplan.targets import pipeline_rho
+    from salesplan.planning.targets import pipeline_rho
 
     data = _with_opps(_toy())
     prm = TargetParams(quarter="2027Q1", pipeline_weights="scored")

@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from salesplan.data.schema import SalesData
-from salesplan.targets import (
+from salesplan.planning.fiscal_calendar import currency_label, fiscal_label, fiscal_quarter
+from salesplan.planning.quota import (
+    band_split,
+    expected_productivity,
+    history_quarters,
+    recent_share,
+)
+from salesplan.planning.targets import (
     QuarterDistribution,
     TargetParams,
     company_target,
@@ -18,13 +25,6 @@ from salesplan.targets import (
     default_scenarios,
     propose_targets,
     target_bridge,
-)
-from salesplan.targets_calendar import currency_label, fiscal_label, fiscal_quarter
-from salesplan.targets_quota import (
-    band_split,
-    expected_productivity,
-    history_quarters,
-    recent_share,
 )
 
 MONTHS = pd.date_range("2027-01-01", periods=3, freq="MS")

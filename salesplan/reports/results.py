@@ -10,7 +10,8 @@ numbers alone in JupyterLab, under ``salesplan run`` and under ``pytest --nbval`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -26,6 +27,7 @@ def upstream(
     input_fingerprint: str | None = None,
     compute: Callable[[], Mapping[str, pd.DataFrame]] | None = None,
     parameters: Mapping[str, Any] | None = None,
+    match: Sequence[str] = (),
 ):
     """The tables of the latest ``kind`` run for ``period`` (and input), computed if absent.
 
@@ -44,6 +46,11 @@ def upstream(
         (name -> DataFrame), which are saved as a new ``kind`` run with ``parameters``.
     parameters : mapping, optional
         Parameters recorded with a computed run.
+    match : sequence of str
+        Names of ``parameters`` that matter: a stored run qualifies only when it recorded
+        the same value for each (compared as JSON text), else ``compute`` runs with the
+        caller's parameters.  E.g. the targets notebook asks for the forecast with its own
+        ``seed`` and ``history_end``; a forecast stored with another seed does not qualify.
 
     Returns
     -------
@@ -63,14 +70,27 @@ def upstream(
     runs = runs[runs["period"] == period]
     if input_fingerprint is not None:
         runs = runs[runs["input_fingerprint"] == input_fingerprint]
+    if match and len(runs):
+        wanted = {k: _as_json(dict(parameters or {}).get(k)) for k in match}
+        same = runs["parameters"].map(lambda text: all(
+            _as_json(json.loads(text or "{}").get(k)) == v for k, v in wanted.items()))
+        runs = runs[same.astype(bool)]
     if len(runs):
         return store.read_run(runs["run_id"].iloc[-1])
     if compute is None:
         data_note = " from the same input data" if input_fingerprint else ""
+        param_note = f" with the same {', '.join(match)}" if match else ""
         raise KeyError(
-            f"the plan store {store.url} holds no '{kind}' run for {period}{data_note}; "
+            f"the plan store {store.url} holds no '{kind}' run for {period}{data_note}{param_note}; "
             f"run the '{kind}' notebook first (salesplan run -n <its name>)"
         )
     tables = dict(compute())
     run_id = store.write_run(kind, period, dict(parameters or {}), input_fingerprint, tables)
     return store.read_run(run_id)
+
+
+def _as_json(value) -> str:
+    """A parameter value as canonical JSON text (numbers 1 and 1.0 compare equal)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return json.dumps(value, sort_keys=True, default=str)

@@ -41,8 +41,9 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator
 
 from salesplan.data.fingerprinting import frame_fingerprint
-from salesplan.forecast import models as M
-from salesplan.forecast.data import canonical_freq, season_length_of, validate_long
+from salesplan.execution import backend_for
+from salesplan.models.forecast import models as M
+from salesplan.models.forecast.data import canonical_freq, season_length_of, validate_long
 
 CACHE_VERSION = "forecast-2"
 
@@ -170,7 +171,7 @@ class _EngineAdjusted:
         self.method, self.m = method, m
 
     def fit(self, y):
-        from salesplan.forecast import classic
+        from salesplan.models.forecast import classic
 
         y = np.asarray(y, float)
         self.n_ = len(y)
@@ -191,15 +192,15 @@ class _EngineAdjusted:
 def _make_model(method, y, m, seasonal_test="detrended", gmodel=None):
     """The model object for ``method`` on ``y``: engine-adjusted (:class:`_EngineAdjusted`)
     when ``seasonal_test="detrended"``, the method can be adjusted, the raw-series test of
-    :func:`salesplan.forecast.classic.seasonal_test` says non-seasonal and
+    :func:`salesplan.models.forecast.classic.seasonal_test` says non-seasonal and
     :func:`_stable_seasonality` says seasonal; otherwise the method as is.  When the
     method has a global member and ``gmodel`` (a trained
-    :class:`~salesplan.forecast.global_model.GlobalMLP`) is given, the local model is
-    wrapped in :class:`~salesplan.forecast.global_model.WithGlobal` (the global member
+    :class:`~salesplan.models.forecast.global_model.GlobalMLP`) is given, the local model is
+    wrapped in :class:`~salesplan.models.forecast.global_model.WithGlobal` (the global member
     always sees the raw series)."""
     local = None
     if seasonal_test == "detrended" and m > 1 and method not in _NOT_ADJUSTABLE:
-        from salesplan.forecast import classic
+        from salesplan.models.forecast import classic
 
         y = np.asarray(y, float)
         if np.all(y > 0) and not classic.seasonal_test(y, m) and _stable_seasonality(y, m):
@@ -207,7 +208,7 @@ def _make_model(method, y, m, seasonal_test="detrended", gmodel=None):
     if local is None:
         local = M.make_method(method, m)
     if gmodel is not None and M.uses_global(method):
-        from salesplan.forecast.global_model import WithGlobal
+        from salesplan.models.forecast.global_model import WithGlobal
 
         k = sum(1 for n in M.METHODS[method] if n not in M.GLOBAL)
         return WithGlobal(local, k, gmodel)
@@ -255,13 +256,11 @@ def _fit_one(uid, y, m, method, seasonal_test="detrended", gmodel=None):
 
 def _run(tasks, fn, n_jobs, progress, desc, engine="local", scheduler=None):
     """Apply ``fn(*task)`` to every task, in processes when ``n_jobs != 1``, or on the
-    Dask cluster at ``scheduler`` when ``engine="dask"`` (:mod:`salesplan.distributed`)."""
+    Dask cluster at ``scheduler`` when ``engine="dask"`` (:class:`salesplan.execution.DaskBackend`)."""
     from tqdm import tqdm  # tqdm.auto warns in Jupyter without ipywidgets
 
-    if engine == "dask":
-        from salesplan.distributed import run_tasks
-
-        return run_tasks(tasks, fn, scheduler, progress=progress, desc=desc)
+    if engine != "local":
+        return backend_for(engine, scheduler).run_tasks(tasks, fn, progress=progress, desc=desc)
 
     if n_jobs == 1 or len(tasks) <= 1:
         return [fn(*t) for t in tqdm(tasks, desc=desc, disable=not progress)]
@@ -293,16 +292,17 @@ class Forecaster(BaseEstimator):
     ----------
     method : str
         ``"combo"`` (default): the equal-weight mean of four members,
-        ``f_{T+j} = (f^CES + f^damped + f^Theta + f^global) / 4`` for ``j <= cv_h`` and
-        the mean of the three local members beyond: statsforecast AutoCES, damped-trend
+        ``f_{T+j} = (f^CES + f^damped + f^Theta + f^global) / 4`` for ``j <= H`` and
+        the mean of the three local members beyond, ``H = max(cv_h, min(2 m, 12))`` (two
+        seasons, at most 12 periods: 8 quarters, 12 months): statsforecast AutoCES, damped-trend
         ETS and classical Theta (the last two on the classically seasonally adjusted
         series), fitted per series, and a global network trained across all regular
-        series (:mod:`salesplan.forecast.global_model`; absent with fewer than 10 series
+        series (:mod:`salesplan.models.forecast.global_model`; absent with fewer than 10 series
         or 100 windows, or for a series with non-positive values in its last
         ``max(m, 8)`` periods); chosen by the in-sample backtest of M3 quarterly, see
         ``benchmarks/RESULTS.md``.  ``"combo_local"`` is the same without the global
         member (the default until 2026-12).  Any single method of
-        :data:`salesplan.forecast.models.METHODS` (``"snaive"``, ``"ets"``,
+        :data:`salesplan.models.forecast.models.METHODS` (``"snaive"``, ``"ets"``,
         ``"ets_sm"`` (statsmodels), ``"theta"``, ``"dotm"``, ``"arima"``, ``"damped"``,
         ``"sba"``, ...), or ``"auto"``: per-series (``selection="per_series"``) or
         global (``"global"``) choice among ``candidates`` by backtest MASE.
@@ -358,7 +358,7 @@ class Forecaster(BaseEstimator):
         (``n_jobs``, ``progress``, ``cache_dir``, ``engine`` and ``scheduler`` excluded).
     engine : {"local", "dask"}
         ``"dask"`` runs the per-series backtests and fits on a Dask cluster (same
-        results as local; ``n_jobs`` is then ignored), see :mod:`salesplan.distributed`.
+        results as local; ``n_jobs`` is then ignored), see :mod:`salesplan.execution.dask_backend`.
     scheduler : str or distributed.Client, optional
         Dask scheduler address for ``engine="dask"``; default the environment variable
         ``SALESPLAN_DASK_SCHEDULER``.
@@ -495,7 +495,7 @@ class Forecaster(BaseEstimator):
         Parameters
         ----------
         df : DataFrame
-            Long-format history, see :func:`salesplan.forecast.validate_long`.
+            Long-format history, see :func:`salesplan.models.forecast.validate_long`.
         new_ids : iterable of str
             Entities with no history at all (e.g. a rep hired this month); they get the
             median forecast of the other series and a reason saying so.
@@ -598,7 +598,7 @@ class Forecaster(BaseEstimator):
         tasks = []
         want_global = any(M.uses_global(st.method) for u, st in states.items() if u in regular)
         want_global = want_global or bool(bt_methods and any(M.uses_global(c) for c in bt_methods))
-        hg = cv_h  # horizons of the global member
+        hg = max(cv_h, min(2 * m, 12))  # horizons of the global member (two seasons, at most 12)
         self.global_ = {}
         pool = self._pool_of
         pools = sorted({pool(u) for u in regular})
@@ -659,7 +659,7 @@ class Forecaster(BaseEstimator):
                 st.reason = (f"{st.method}: mean of {', '.join(members)}" if len(members) > 1
                              else f"{st.method}") + " (method set by the caller)"
             if M.uses_global(st.method):
-                from salesplan.forecast.global_model import WithGlobal
+                from salesplan.models.forecast.global_model import WithGlobal
 
                 gm = gfinal.get(pool(u)) if u in regular else None
                 if isinstance(model, WithGlobal) and model.has_global:
@@ -689,9 +689,9 @@ class Forecaster(BaseEstimator):
         return self._groups.get(u, "") if self.global_pool == "group" else ""
 
     def _train_global(self, ys, m, hg):
-        """The global member (:class:`~salesplan.forecast.global_model.GlobalMLP`) trained
+        """The global member (:class:`~salesplan.models.forecast.global_model.GlobalMLP`) trained
         in this process on the regular series ``ys``."""
-        from salesplan.forecast.global_model import GlobalMLP
+        from salesplan.models.forecast.global_model import GlobalMLP
 
         return GlobalMLP(m, hg, seed=self.random_state).fit(ys)
 

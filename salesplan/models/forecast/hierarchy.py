@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from salesplan.forecast.data import ForecastInputError, canonical_freq, to_long
-from salesplan.forecast.engine import Forecaster, _mase_scale
+from salesplan.models.forecast.data import ForecastInputError, canonical_freq, to_long
+from salesplan.models.forecast.engine import Forecaster, _mase_scale
 
 RECONCILE_METHODS = ("bottom_up", "top_down", "ols", "mint_shrink")
 
@@ -327,7 +327,7 @@ def hierarchy_forecast(
     h : int
         Horizon in periods (3 months = the plan quarter).
     freq, value, start, end
-        See :func:`salesplan.forecast.to_long`.
+        See :func:`salesplan.models.forecast.to_long`.
     method : str
         Base forecasting method of :class:`Forecaster` for every node.
     reconcile_method : {"auto", "bottom_up", "top_down", "ols", "mint_shrink"}

@@ -7,7 +7,7 @@ line, funnel stage -- and rank the causes by their contribution to the gap.
 Pacing
 ------
 The plan to date is *paced by seasonality*: each month's planned amount (which already
-follows the forecast's seasonal profile, see :mod:`salesplan.targets`) is spread over the
+follows the forecast's seasonal profile, see :mod:`salesplan.planning.targets`) is spread over the
 days of the month by ``weekday_weights``; the expected-to-date amount is the sum over the
 days up to and including ``as_of``::
 
@@ -27,7 +27,7 @@ explain most of the gap, in its direction).
   vacancy (held by the manager) or ``unassigned:<region>``;
 * **product_line**: the company expected split by each product line's share of revenue
   in the same quarter last year (the trailing 365 days when that is empty);
-* **funnel_stage** (leading indicator, needs a :class:`~salesplan.funnel.FunnelPlan`):
+* **funnel_stage** (leading indicator, needs a :class:`~salesplan.planning.funnel.FunnelPlan`):
   planned entries into each stage to date minus actual entries (``stage_history``);
   ``contribution = (actual - planned) * deal_size * P_win(stage)``: future revenue at
   risk (not part of the to-date gap; ``share_of_gap`` is given for scale).
@@ -173,7 +173,7 @@ def progress(
     Parameters
     ----------
     plan : TargetPlan
-        From :func:`salesplan.targets.propose_targets`.
+        From :func:`salesplan.planning.targets.propose_targets`.
     actuals : SalesData or DataFrame
         Orders (``order_date, customer_id, rep_id, product_line, amount``) including the
         quarter so far and (for product-line shares) last year's same quarter; a

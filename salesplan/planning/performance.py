@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from salesplan.commission import CommissionPlan, commission
+from salesplan.planning.commission import CommissionPlan, commission
 
 __all__ = ["DiagnosisParams", "commission_statement", "diagnose_misses", "kpi_board", "rank_reps",
            "rep_kpis", "DRIVERS"]
@@ -213,7 +213,7 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
             if "B" in reach and "A" in reach:
                 out["quote_success"] = (reach["A"] / reach["B"].where(reach["B"] > 0)).reindex(out.index)
                 out["quotes_12m"] = reach["B"].reindex(out.index).fillna(0)
-            from salesplan.funnel import open_pipeline
+            from salesplan.planning.funnel import open_pipeline
 
             pipe = open_pipeline(data, qs - pd.Timedelta(days=1))
             top = pipe[pipe["stage"].isin(stages[:3])].groupby("rep_id").size()

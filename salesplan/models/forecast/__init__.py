@@ -17,7 +17,7 @@ Theta (per series) and a global network trained across series (``global_model``)
 This package imports only :mod:`salesplan.data` (optionally) and third-party libraries.
 """
 
-from salesplan.forecast.data import (
+from salesplan.models.forecast.data import (
     ForecastInputError,
     canonical_freq,
     season_length_of,
@@ -25,9 +25,9 @@ from salesplan.forecast.data import (
     to_long,
     validate_long,
 )
-from salesplan.forecast.engine import Forecaster
-from salesplan.forecast.evaluation import accuracy_report, cross_validation
-from salesplan.forecast.hierarchy import (
+from salesplan.models.forecast.engine import Forecaster
+from salesplan.models.forecast.evaluation import accuracy_report, cross_validation
+from salesplan.models.forecast.hierarchy import (
     HierarchyForecast,
     build_hierarchy,
     hierarchy_forecast,
@@ -35,7 +35,7 @@ from salesplan.forecast.hierarchy import (
     reconciliation_matrix,
     summing_matrix,
 )
-from salesplan.forecast.models import METHODS
+from salesplan.models.forecast.models import METHODS
 
 __all__ = [
     "ForecastInputError",

@@ -11,7 +11,7 @@ Main entry point::
 Inputs are plain: a :class:`SalesData` bundle and a :class:`QuarterDistribution` --
 sample paths of monthly revenue of the plan quarter per node (company, region and
 optionally rep).  Any forecaster can feed it; :func:`quarter_paths_from_forecast` adapts
-the output of :mod:`salesplan.forecast`.
+the output of :mod:`salesplan.models.forecast`.
 
 The method (every number is a parameter of :class:`TargetParams`)
 ------------------------------------------------------------------
@@ -29,7 +29,7 @@ stretch -> target -> over-assignment -> sum of quotas.
 * ``"excess"`` (default): a forecast fitted on history already contains the revenue that
   the *usual* amount of open pipeline brings.  With ``W(d)`` the weighted open pipeline
   on day ``d`` that is expected to close within the quarter (``amount * P(win | stage)``,
-  :func:`salesplan.funnel.weighted_pipeline`) and ``rho = sum_q W(start_q) / sum_q Rev_q``
+  :func:`salesplan.planning.funnel.weighted_pipeline`) and ``rho = sum_q W(start_q) / sum_q Rev_q``
   over the last ``pipeline_history_quarters`` quarters, the forecast implies
   ``rho * F_r`` of pipeline in region ``r``; only the excess counts:
   ``increment_r = max(0, W_r(as_of) - rho * F_r)``.
@@ -41,15 +41,15 @@ stretch -> target -> over-assignment -> sum of quotas.
 and for every ``W(start_q)`` of ``rho``:
 
 * ``"scored"``: ``amount * p_win * 1[in horizon]`` with ``p_win`` the deal's own
-  win probability (:func:`salesplan.pipeline.scored_pipeline`).  Each snapshot date ``d``
-  is scored by a :class:`~salesplan.pipeline.WinModel` trained only on the data known at
+  win probability (:func:`salesplan.planning.pipeline.scored_pipeline`).  Each snapshot date ``d``
+  is scored by a :class:`~salesplan.planning.pipeline.WinModel` trained only on the data known at
   ``d`` (``data.until(d)``, deals closed by ``d``), so ``rho`` measures the ratio as the
   scored pipeline would have shown it then (no look-ahead).  The timing filter
-  ``in horizon`` is that of :func:`salesplan.funnel.weighted_pipeline`.  When a model
+  ``in horizon`` is that of :func:`salesplan.planning.funnel.weighted_pipeline`.  When a model
   cannot be trained at one of the dates (too few closed deals), every date falls back to
   ``"stage"`` with a note, so that ``W`` and ``rho`` never mix the two weights.
 * ``"stage"`` (default): ``amount * P(win | stage)`` (stage averages of
-  :func:`salesplan.funnel.estimate_rates`).
+  :func:`salesplan.planning.funnel.estimate_rates`).
 
 Why ``"stage"`` stays the default for now: on 20 generated histories x 4 quarters
 (``benchmarks/pipeline_scoring.py``, ``benchmarks/RESULTS.md``) the scored pipeline's error
@@ -78,7 +78,7 @@ quarter (the base forecast when last year is 0); capped regions are fixed at the
 the rest re-split (water-filling); infeasible caps raise ``ValueError``.
 
 **Reps** (:func:`build_slots`, :func:`rep_basis`, :func:`split_rep_quotas`; the rule and
-the band are in :mod:`salesplan.targets_quota`).  Established reps (4+ quarters in post)
+the band are in :mod:`salesplan.planning.quota`).  Established reps (4+ quarters in post)
 by a blend of their own forecast, recent share of the region's sales and capacity, inside
 ``[band_low, band_high] x own forecast``; new hires, leavers and vacancies by capacity;
 accounts without a current rep (``HOUSE:<region>``) by their own forecast, held by the
@@ -99,7 +99,7 @@ quota by ``cap_im * s_rm`` where ``s_rm`` is the region's seasonal month share.
 last ``product_quarters`` complete quarters.
 
 **Fiscal calendar and currency.**  ``quarter`` is a fiscal quarter of a year starting in
-``fiscal_year_start_month`` (:mod:`salesplan.targets_calendar`); every amount table has a
+``fiscal_year_start_month`` (:mod:`salesplan.planning.fiscal_calendar`); every amount table has a
 ``currency`` column.
 
 **Time.**  Month shares ``s_rm`` = forecast mean of month m / forecast mean of the
@@ -135,10 +135,10 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from salesplan import funnel as _funnel
-from salesplan import targets_quota as _q
 from salesplan.data.schema import REGION_MATURITIES, REP_LEVELS, SalesData
-from salesplan.targets_calendar import (
+from salesplan.planning import funnel as _funnel
+from salesplan.planning import quota as _q
+from salesplan.planning.fiscal_calendar import (
     currency_label,
     fiscal_freq,
     fiscal_label,
@@ -431,14 +431,14 @@ class QuarterDistribution:
 
 def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key: str = "region",
                                 rep_key: str = "rep_id") -> QuarterDistribution:
-    """Adapter: long sample paths of :mod:`salesplan.forecast` -> :class:`QuarterDistribution`.
+    """Adapter: long sample paths of :mod:`salesplan.models.forecast` -> :class:`QuarterDistribution`.
 
     Parameters
     ----------
     paths : DataFrame or HierarchyForecast
-        A :class:`salesplan.forecast.HierarchyForecast` (its coherent ``paths`` of every
+        A :class:`salesplan.models.forecast.HierarchyForecast` (its coherent ``paths`` of every
         node), ``Forecaster.sample_paths(h, as_frame=True)``, or any monthly sample paths with ``unique_id`` (``"total"``, ``"region=East"``,
-        ``"region=East|rep_id=R07"``, as built by :func:`salesplan.forecast.data.series_id`),
+        ``"region=East|rep_id=R07"``, as built by :func:`salesplan.models.forecast.data.series_id`),
         ``ds`` (month start), a path column (``path``, ``sample`` or ``draw``) and a value
         column (``y``, ``value`` or ``y_hat``).  Wide paths (one column per sample) are
         accepted as well: every column not in ``unique_id, ds`` and numeric is a path.
@@ -534,7 +534,7 @@ class TargetParams:
     ----------
     quarter : str or Period
         Plan quarter in the fiscal calendar: ``"2027Q1"`` (calendar years) or ``"FY27Q4"``
-        (:func:`salesplan.targets_calendar.fiscal_quarter`).
+        (:func:`salesplan.planning.fiscal_calendar.fiscal_quarter`).
     board_target : float or None
         The board's company target for the quarter (currency).  Wins when given.
     growth : float or None
@@ -576,7 +576,7 @@ class TargetParams:
     regions : sequence of str, optional
         Plan only these regions (others must be absent from the distribution or are dropped).
     weight_own_forecast, weight_recent, weight_capacity : float >= 0
-        Rep split blend (:mod:`salesplan.targets_quota`): own forecast, recent share of the
+        Rep split blend (:mod:`salesplan.planning.quota`): own forecast, recent share of the
         region's sales, capacity share (defaults 0.6 / 0.2 / 0.2; sum > 0).
     band_low, band_high : float
         Fairness band of quota / own forecast for established reps (0.8 / 1.5).
@@ -1189,8 +1189,8 @@ def plan_scope(data: SalesData, dist: QuarterDistribution, params: TargetParams,
 
 def _scored_deals(data: SalesData, at: pd.Timestamp, horizon_end: pd.Timestamp) -> pd.DataFrame:
     """Default scorer of :func:`pipeline_increment`: the pipeline open at ``at``, scored by a
-    win model trained only on the data known at ``at`` (:func:`salesplan.pipeline.scored_pipeline`)."""
-    from salesplan.pipeline import scored_pipeline  # lazy: scikit-learn only when scoring
+    win model trained only on the data known at ``at`` (:func:`salesplan.planning.pipeline.scored_pipeline`)."""
+    from salesplan.planning.pipeline import scored_pipeline  # lazy: scikit-learn only when scoring
 
     return scored_pipeline(data, at, horizon_end=horizon_end)
 
@@ -1229,7 +1229,7 @@ def pipeline_increment(data: SalesData, sc: PlanScope, params: TargetParams, rat
         ``scorer(data, at, horizon_end) -> DataFrame`` of the deals open at ``at`` with
         ``opportunity_id, customer_id, rep_id, region, amount, p_win, in_horizon``; called
         once for ``as_of`` and once for the day before each history quarter.  Default:
-        :func:`salesplan.pipeline.scored_pipeline` (a model trained on ``data.until(at)``).
+        :func:`salesplan.planning.pipeline.scored_pipeline` (a model trained on ``data.until(at)``).
         It raises ``ValueError`` when no model can be trained: then every date falls back
         to stage averages, with a note.
 
@@ -1547,7 +1547,7 @@ class RepBasis:
 
 def rep_basis(slots: list[dict], sc: PlanScope, dist: QuarterDistribution, params: TargetParams) -> RepBasis:
     """Stage 4b: own forecast, history, recent share, capacity share, the blend ``e_i`` and
-    the band of every slot (:mod:`salesplan.targets_quota`)."""
+    the band of every slot (:mod:`salesplan.planning.quota`)."""
     R, n = len(sc.regions), len(slots)
     slot_reg = np.array([sc.regions.index(s_["region"]) for s_ in slots])
     capm = np.array([s_["cap"] for s_ in slots], dtype=float).reshape(n, 3)
@@ -1694,6 +1694,7 @@ def propose_targets(
     vacancies: pd.DataFrame | None = None,
     as_of=None,
     funnel_rates: _funnel.FunnelRates | None = None,
+    quota_overrides: Mapping[str, float] | None = None,
     pipeline_scorer=None,
 ) -> TargetPlan:
     """Propose the quarter's company, region, rep, product, month and week targets with their odds.
@@ -1722,9 +1723,15 @@ def propose_targets(
         Last day of history (default: the last order date).
     funnel_rates : FunnelRates, optional
         Stage win probabilities/durations for the pipeline increment.
+    quota_overrides : mapping rep id -> amount, optional
+        The planner's rep quotas (currency per quarter; ``salesplan run --overrides
+        plan.xlsx``), applied after the split (:func:`override_rep_quotas`): a region's
+        quota and the company's sum of quotas move by the overrides of their reps, and
+        the months, weeks, odds, band checks and SMART check use the overridden quotas.
+        ``reps.quota_proposed`` keeps the proposal, ``reps.overridden`` marks the rows.
     pipeline_scorer : callable, optional
         Scorer of the open deals for ``pipeline_weights="scored"`` (:func:`pipeline_increment`;
-        default :func:`salesplan.pipeline.scored_pipeline`).
+        default :func:`salesplan.planning.pipeline.scored_pipeline`).
 
     Returns
     -------
@@ -1761,11 +1768,42 @@ def propose_targets(
     for g in np.where(~band_ok_r)[0]:
         sc.notes.append(f"region {sc.regions[g]}: its quota cannot respect the band "
                         f"{params.band_low:g}-{params.band_high:g} x own forecast; all its reps share one ratio")
+    proposed = rep_quota
+    rep_quota, reg_quota, overridden = override_rep_quotas(rep_quota, reg_quota, slots, rb, quota_overrides,
+                                                           params, sc.notes)
+    Qc = float(reg_quota.sum()) if overridden.any() else Qc
     tm = split_time(rg["target"], rep_quota, rb, sc, params)
     products = product_split(rg["target"], sc, params)
     odds = attainment(sc, ct, incr, rg["target"], reg_quota, rep_paths_m, rep_quota, tm, real, params)
-    return _plan_tables(params, sc, ct, rg, incr, w_now, rho, rates, slots, rb, rep_quota, reg_quota, Qc,
+    plan = _plan_tables(params, sc, ct, rg, incr, w_now, rho, rates, slots, rb, rep_quota, reg_quota, Qc,
                         band_ok_r, tm, odds, products, oa_grid, weights_used)
+    plan.reps["quota_proposed"] = proposed
+    plan.reps["overridden"] = overridden
+    if overridden.any() and T > 0:  # the planner's quotas: sum of quotas / target as it now stands
+        plan.company["over_assignment"] = Qc / T
+    return plan
+
+
+def override_rep_quotas(rep_quota: np.ndarray, reg_quota: np.ndarray, slots: list[dict], rb: RepBasis,
+                        overrides: Mapping[str, float] | None, params: TargetParams,
+                        notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage 4d: the planner's quota overrides (:func:`salesplan.planning.quota.apply_quota_overrides`).
+
+    Each region's quota moves by the sum of its reps' changes,
+    ``Q_r' = Q_r + sum_{i in r} (quota_i' - quota_i)``, so a region stays the sum of its
+    reps and the company the sum of its regions.  Overrides are rounded to
+    ``rounding_unit``; a note lists them.  Returns ``(rep quota, region quota, overridden)``.
+    """
+    ids = [s_["rep_id"] for s_ in slots]
+    new, flag = _q.apply_quota_overrides(pd.Series(rep_quota, index=ids), overrides, unit=params.rounding_unit)
+    new, flag = new.to_numpy(), flag.to_numpy()
+    if not flag.any():
+        return rep_quota, reg_quota, flag
+    delta = np.bincount(rb.slot_reg, weights=new - rep_quota, minlength=len(reg_quota))
+    changes = ", ".join(f"{ids[j]} {rep_quota[j]:,.0f} -> {new[j]:,.0f}" for j in np.where(flag)[0][:12])
+    notes.append(f"{int(flag.sum())} rep quota(s) overridden by the planner ({changes}"
+                 f"{', ...' if flag.sum() > 12 else ''}); sum of quotas {rep_quota.sum():,.0f} -> {new.sum():,.0f}")
+    return new, reg_quota + delta, flag
 
 
 def attainment(sc: PlanScope, ct: dict, incr, reg_target, reg_quota, rep_paths_m, rep_quota, tm: dict,
@@ -1774,7 +1812,7 @@ def attainment(sc: PlanScope, ct: dict, incr, reg_target, reg_quota, rep_paths_m
 
     Company and regions: bottom-up paths (forecast + pipeline increment, spread over the
     months by the path's profile); reps: their outcome paths
-    (:func:`salesplan.targets_quota.rep_outcome_paths`).
+    (:func:`salesplan.planning.quota.rep_outcome_paths`).
     """
     comp = sc.comp_paths.sum(axis=1) + incr.sum()
     reg = sc.reg_paths.sum(axis=2) + incr[None, :]
@@ -2070,8 +2108,8 @@ def plan_funnel(plan: TargetPlan, data: SalesData, *, level: str = "rep",
     """Attach the funnel back-calculation of the plan's weekly quotas (reps) or targets (regions).
 
     ``funnel_share`` (share of revenue that must come through won opportunities) defaults
-    to :func:`salesplan.funnel.observed_funnel_share` of the last 365 days.  Returns a copy
-    of ``plan`` with ``funnel`` set (see :func:`salesplan.funnel.back_calculate`).
+    to :func:`salesplan.planning.funnel.observed_funnel_share` of the last 365 days.  Returns a copy
+    of ``plan`` with ``funnel`` set (see :func:`salesplan.planning.funnel.back_calculate`).
     """
     if level not in ("rep", "region"):
         raise ValueError(f"level={level!r}: expected 'rep' or 'region'")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from salesplan.forecast.data import canonical_freq, season_length_of, validate_long
-from salesplan.forecast.engine import Forecaster, _mase_scale
+from salesplan.models.forecast.data import canonical_freq, season_length_of, validate_long
+from salesplan.models.forecast.engine import Forecaster, _mase_scale
 
 
 def cross_validation(

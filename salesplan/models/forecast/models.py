@@ -1,10 +1,10 @@
-"""Per-series models behind :class:`salesplan.forecast.Forecaster`.
+"""Per-series models behind :class:`salesplan.models.forecast.Forecaster`.
 
 Each model follows a tiny protocol: ``fit(y) -> self``, ``predict(h) -> mean (h,)``
 and ``fitted() -> in-sample one-step fitted values (n,)`` (NaN where undefined).
 The ``global`` member of ``combo`` is trained across series by the engine
-(:mod:`salesplan.forecast.global_model`); :func:`make_method` builds the local members
-only.  Uncertainty is not taken from the models: the :class:`~salesplan.forecast.Forecaster`
+(:mod:`salesplan.models.forecast.global_model`); :func:`make_method` builds the local members
+only.  Uncertainty is not taken from the models: the :class:`~salesplan.models.forecast.Forecaster`
 calibrates interval widths from rolling-origin backtest errors scaled by each series'
 in-sample one-step RMSE (see ``engine.py``), which works the same for single models,
 combinations and fallbacks.
@@ -17,7 +17,7 @@ M3 benchmark they are 5-30x faster than the statsmodels implementations with equ
 accuracy (see ``benchmarks/RESULTS.md``).  ``ets_sm`` is the statsmodels ETS
 (``ETSModel``, AICc over the additive/multiplicative family) for users who want the
 statsmodels engine.  Seasonal adjustment for the ``a*`` models is the classical
-multiplicative decomposition of :mod:`salesplan.forecast.classic`.
+multiplicative decomposition of :mod:`salesplan.models.forecast.classic`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import warnings
 
 import numpy as np
 
-from salesplan.forecast import classic
-from salesplan.forecast.ets_family import ETSFamily
+from salesplan.models.forecast import classic
+from salesplan.models.forecast.ets_family import ETSFamily
 
 #: the components of every named method (a combination is the mean of its members)
 METHODS: dict[str, tuple[str, ...]] = {
@@ -60,7 +60,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     # default: chosen on the in-sample backtest of M3 quarterly (last 8 training
     # quarters), see benchmarks/RESULTS.md: the equal-weight mean of complex exponential
     # smoothing (Svetunkov; one of the SCUM members), damped trend, Theta and the global
-    # (cross-learning) network of salesplan.forecast.global_model
+    # (cross-learning) network of salesplan.models.forecast.global_model
     "combo": ("ces", "cdamped", "ctheta", "global"),
 }
 INTERMITTENT = ("sba", "croston", "tsb")
@@ -206,7 +206,7 @@ TSB = _sf_class("TSB", "tsb", lambda m: _sf().TSB(alpha_d=0.1, alpha_p=0.1),
 
 
 class _Classic(_Base):
-    """numpy classics of :mod:`salesplan.forecast.classic` on the seasonally adjusted series."""
+    """numpy classics of :mod:`salesplan.models.forecast.classic` on the seasonally adjusted series."""
 
     kind = "Ad"
 

@@ -2,12 +2,12 @@
 forecast, and the list of actions.
 
 domain.md section 1: progress is reviewed every week; a deviation of more than 15% from
-the plan to date triggers a root-cause search (``salesplan.monitor``).  This module adds
+the plan to date triggers a root-cause search (``salesplan.planning.monitor``).  This module adds
 what a weekly review needs on top of that:
 
 * :func:`landing_forecast` - where the quarter lands, given the actuals to date;
 * :func:`flag_deviations` - the 15% rule on any table of expected vs actual amounts;
-* :func:`plan_from_tables` - a stored targets run, usable by :func:`salesplan.monitor.progress`;
+* :func:`plan_from_tables` - a stored targets run, usable by :func:`salesplan.planning.monitor.progress`;
 * :func:`action_list` - who is off pace, which late-stage deals to push, where to refill
   the top of the funnel.
 
@@ -32,16 +32,16 @@ updated by precision weighting::
 
 Open pipeline (``pipeline=``, optional).  The forecast's remaining ``R`` already holds the
 revenue that the *usual* open pipeline brings; only the excess of the scored pipeline over
-that counts (the ``excess`` rule of :mod:`salesplan.targets`, same ``rho``).  With the deals
+that counts (the ``excess`` rule of :mod:`salesplan.planning.targets`, same ``rho``).  With the deals
 open at ``as_of`` expected to close by the quarter's end (``in_horizon``), amounts ``a_i``
-and scored win probabilities ``p_i`` (:func:`salesplan.pipeline.scored_pipeline`)::
+and scored win probabilities ``p_i`` (:func:`salesplan.planning.pipeline.scored_pipeline`)::
 
     W = sum a_i p_i      V = sum a_i^2 p_i (1 - p_i)      (independent Bernoulli wins)
     excess X = max(0, W - rho_pipe R)                 f = X / W
     landing L = A + R + X,   var += f^2 V   (the excess taken as the share f of every deal)
 
 ``rho_pipe`` = pipeline expected at a quarter's start / that quarter's revenue
-(:func:`salesplan.targets.pipeline_rho`), applied to the expected rest ``R``.
+(:func:`salesplan.planning.targets.pipeline_rho`), applied to the expected rest ``R``.
 
 ``e_p`` is the relative uncertainty of the pace share (``LandingParams.pace_error``).
 ``k`` is estimated from the order values of the ``history_days`` before the quarter
@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from salesplan.monitor import month_pace, weekday_weights_checked
+from salesplan.planning.monitor import month_pace, weekday_weights_checked
 
 __all__ = [
     "LandingParams",
@@ -98,7 +98,7 @@ class LandingParams:
         Relative uncertainty of the pace share ``p`` (the within-quarter profile is itself
         a forecast): adds ``(rho_hat * pace_error)^2`` to the variance of the run-rate
         ratio.  Default 0.03, set on simulated companies (seeds 100-139 of
-        :func:`salesplan.synthetic.generate`, not those of the calibration test).
+        :func:`salesplan.demo.generator.generate`, not those of the calibration test).
     """
 
     interval: float = 0.80
@@ -259,7 +259,7 @@ def landing_forecast(
     if pipeline is not None:
         if pipeline_rho is None:
             raise ValueError("landing_forecast: pipeline given without pipeline_rho (the usual "
-                             "pipeline / revenue ratio, salesplan.targets.pipeline_rho)")
+                             "pipeline / revenue ratio, salesplan.planning.targets.pipeline_rho)")
         miss = {"expected", "variance"} - set(pipeline.columns)
         if miss:
             raise ValueError(f"landing_forecast: pipeline lacks column(s) {sorted(miss)}; "
@@ -332,7 +332,7 @@ def pipeline_by_entity(scored: pd.DataFrame, *, by: str = "region", total: str |
     """Expected won value ``W`` and its variance ``V`` of the open deals closing in the horizon.
 
     ``W_e = sum_{i in e} a_i p_i``, ``V_e = sum_{i in e} a_i^2 p_i (1 - p_i)`` (currency,
-    currency^2) over the rows of ``scored`` (:func:`salesplan.pipeline.scored_pipeline`) with
+    currency^2) over the rows of ``scored`` (:func:`salesplan.planning.pipeline.scored_pipeline`) with
     ``in_horizon``; ``p_i = scored[column]``; wins independent.  One row per value of
     ``by`` (missing: ``"(none)"``) and, unless ``total`` is None, a row ``total`` over all deals.
 
@@ -424,7 +424,7 @@ def flag_deviations(table: pd.DataFrame, tolerance: float = 0.15, *, expected: s
 
 
 def plan_from_tables(tables: dict, period: str):
-    """A stored targets run as the object :func:`salesplan.monitor.progress` reads
+    """A stored targets run as the object :func:`salesplan.planning.monitor.progress` reads
     (``params.period``, ``params.over_assignment``, ``reps``, ``months``)."""
     company = tables["company"]
     factor = float(company["over_assignment"].iloc[0]) if "over_assignment" in company.columns else \
@@ -446,13 +446,13 @@ def action_list(summary: pd.DataFrame, *, late_deals: pd.DataFrame | None = None
     Parameters
     ----------
     summary : DataFrame
-        :attr:`salesplan.monitor.MonitorReport.summary` (``level, entity, region,
+        :attr:`salesplan.planning.monitor.MonitorReport.summary` (``level, entity, region,
         expected_to_date, actual_to_date, gap, deviation, flag``).
     late_deals : DataFrame, optional
         Open opportunities at the late stages (``opportunity_id, rep_id, customer_id,
         stage, amount``), largest first.
     shape : DataFrame, optional
-        :func:`salesplan.funnel.diagnose_shape` by region (``entity, shape, advice``).
+        :func:`salesplan.planning.funnel.diagnose_shape` by region (``entity, shape, advice``).
     names : Series, optional
         rep_id -> name.
 

@@ -53,6 +53,7 @@ from scipy import optimize, special
 
 from salesplan.data import SalesData
 from salesplan.data.checks import as_date, check_numeric_input, require_columns
+from salesplan.execution import backend_for
 
 __all__ = [
     "PERIOD_DAYS",
@@ -66,6 +67,9 @@ __all__ = [
     "churn_risk_list",
     "churn_risk_by",
     "driver_reasons",
+    "churn_features_partitioned",
+    "score_churn",
+    "score_transaction_model",
 ]
 
 #: Length of one time unit in days, for the ``freq`` arguments.
@@ -1363,8 +1367,8 @@ def churn_risk_list(
     engine : {"local", "dask"}
         ``"dask"`` scores the customers (features, ``p_churn``, drivers, ``p_alive`` and
         expected purchases) on a Dask cluster over customer partitions
-        (:func:`salesplan.distributed.score_churn`,
-        :func:`~salesplan.distributed.score_transaction_model`); the population models
+        (:func:`score_churn`,
+        :func:`score_transaction_model`); the population models
         (classifier, transaction model, Gamma-Gamma) are still fitted here.  Same numbers
         as ``"local"`` to float tolerance.
     scheduler : str or distributed.Client, optional
@@ -1390,17 +1394,15 @@ def churn_risk_list(
     model_cls = BetaGeoModel if transaction_model == "bgnbd" else ParetoNBDModel
     quarter = PERIOD_DAYS["Q"] / 7.0
     if engine == "dask":
-        from salesplan import distributed
-
-        scored = distributed.score_churn(classifier, data, as_of, n_drivers=n_drivers,
-                                         scheduler=scheduler)
+        backend = backend_for(engine, scheduler)
+        scored = score_churn(classifier, data, as_of, n_drivers=n_drivers, backend=backend)
         customers = scored.index
         p_churn = scored["p_churn"]
         drivers = scored["top_drivers"] if n_drivers > 0 else pd.Series("", index=customers)
         summary = rfm_summary(data.orders, as_of, freq="W").reindex(customers)
         tm = model_cls(random_state=random_state).fit(summary)
-        alive = distributed.score_transaction_model(tm, data, as_of, quarter,
-                                                    scheduler=scheduler).reindex(customers)
+        alive = score_transaction_model(tm, data, as_of, quarter,
+                                        backend=backend).reindex(customers)
         p_alive = alive["p_alive"].to_numpy(float)
         exp_q = alive["expected_purchases"].to_numpy(float)
     else:
@@ -1537,3 +1539,113 @@ def driver_reasons(top_drivers: pd.Series) -> pd.Series:
                          f"{_plain_value(float(value))}" for name, value, _ in found)
 
     return top_drivers.map(words)
+
+
+# ----------------------------------------------------- scoring over customer partitions
+def _bgnbd_feature_model(data, as_of):
+    """The population BG/NBD of :func:`churn_features`, fitted on everyone.
+
+    Mirrors ``churn_features(bgnbd=True)``: ``BetaGeoModel(n_starts=1)`` on the weekly
+    :func:`rfm_summary` at ``as_of``; None when it cannot be fitted
+    (the features are then NaN, as locally).
+    """
+    try:
+        s = rfm_summary(data.orders, as_of, freq="W")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return BetaGeoModel(n_starts=1).fit(s)
+    except (ValueError, FloatingPointError):
+        return None
+
+
+def _churn_features_part(part, model, as_of, horizon_days, bgnbd):
+    f = churn_features(part, as_of, bgnbd=False, horizon_days=horizon_days)
+    if bgnbd:
+        f["bgnbd_p_alive"] = np.nan
+        f["bgnbd_expected"] = np.nan
+        if model is not None:
+            s = rfm_summary(part.orders, as_of, freq="W").reindex(f.index)
+            f["bgnbd_p_alive"] = model.conditional_probability_alive(s)
+            f["bgnbd_expected"] = model.conditional_expected_purchases(horizon_days / 7.0, s)
+    return f.astype(float)
+
+
+def churn_features_partitioned(data, as_of, bgnbd: bool = True, horizon_days: int = 90, *,
+                               backend=None, npartitions: int | None = None) -> pd.DataFrame:
+    """:func:`churn_features` computed over customer partitions on an execution backend.
+
+    ``backend``: a :class:`salesplan.execution.Backend` (default local).  The per-customer
+    features are computed per partition (on the workers with a Dask backend); the BG/NBD feature model
+    is fitted once here on all customers (as ``churn_features`` does) and broadcast.
+    Same frame as the local function (column order aside).
+    """
+    as_of = as_date(as_of)
+    model = _bgnbd_feature_model(data, as_of) if bgnbd else None
+    return backend_for(backend).map_customer_partitions(
+        _churn_features_part, data, as_of, int(horizon_days), bgnbd, broadcast=[model],
+        npartitions=npartitions)
+
+
+def _score_churn_part(part, classifier, model, as_of, n_drivers):
+    f = _churn_features_part(part, model, as_of, int(classifier.horizon_days),
+                             classifier.bgnbd_features)
+    f = f.reindex(columns=classifier.feature_names_)
+    out = classifier.predict_proba(part, as_of, features=f).to_frame()
+    if n_drivers > 0:
+        out["top_drivers"] = classifier.top_drivers(f, n_drivers).to_numpy()
+    return out
+
+
+def score_churn(classifier, data, as_of=None, *, n_drivers: int = 3, backend=None,
+                npartitions: int | None = None) -> pd.DataFrame:
+    """Score a fitted :class:`ChurnClassifier` over customer partitions of ``backend``.
+
+    Equivalent to ``classifier.predict_proba(data, as_of)`` (and
+    ``classifier.top_drivers(classifier.features(data, as_of), n_drivers)``), with the
+    features, probabilities and drivers computed per partition.
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id``: ``p_churn`` and, when ``n_drivers > 0``,
+    ``top_drivers``.
+    """
+    classifier._check_fitted()
+    as_of = as_date(classifier.as_of_ if as_of is None else as_of)
+    model = _bgnbd_feature_model(data, as_of) if classifier.bgnbd_features else None
+    return backend_for(backend).map_customer_partitions(
+        _score_churn_part, data, as_of, int(n_drivers), broadcast=[classifier, model],
+        npartitions=npartitions)
+
+
+def _score_tm_part(part, model, as_of, horizon_weeks, freq):
+    s = rfm_summary(part.orders, as_of, freq=freq)
+    return pd.DataFrame(
+        {"p_alive": model.conditional_probability_alive(s),
+         "expected_purchases": model.conditional_expected_purchases(horizon_weeks, s)},
+        index=s.index,
+    )
+
+
+def score_transaction_model(model, data, as_of, horizon: float = 365.25 / 4 / 7, *,
+                            freq: str = "W", backend=None,
+                            npartitions: int | None = None) -> pd.DataFrame:
+    """Apply a fitted BG/NBD or Pareto/NBD model to every customer, over partitions of ``backend``.
+
+    The :func:`rfm_summary` (per customer, so exact per partition) is
+    built per partition from the order lines on or before ``as_of``.
+
+    Parameters
+    ----------
+    model : BetaGeoModel or ParetoNBDModel
+        Fitted (locally) on the summary in the same time unit ``freq``.
+    horizon : float
+        ``t`` of the expected purchases in units of ``freq`` (default a quarter in weeks).
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id``: ``p_alive``, ``expected_purchases``.
+    """
+    model._check_fitted()
+    return backend_for(backend).map_customer_partitions(
+        _score_tm_part, data, as_date(as_of), float(horizon), freq, broadcast=[model],
+        npartitions=npartitions)

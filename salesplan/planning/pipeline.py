@@ -1,13 +1,13 @@
 """Win probability of each open opportunity, and the value the open pipeline will bring.
 
-The stage-average view (:func:`salesplan.funnel.weighted_pipeline`) gives every deal of a
+The stage-average view (:func:`salesplan.planning.funnel.weighted_pipeline`) gives every deal of a
 stage the same ``P(win | stage)``.  Here each open opportunity is scored from its own
 features on the day of the snapshot ``t``:
 
 ===================  =================================================================
 ``stage_rank``       0 for the top stage ... K-1 for the last
 ``age_ratio``        ``log1p(days in stage / mean days of the stage)`` (norm: the
-                     stage durations of :func:`salesplan.funnel.estimate_rates`)
+                     stage durations of :func:`salesplan.planning.funnel.estimate_rates`)
 ``log_amount``       ``log(amount)``
 ``rep_win_rate``     the rep's won / closed deals before ``t``, shrunk to the company's
                      rate with ``rep_prior_strength`` pseudo-deals
@@ -37,8 +37,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from salesplan import funnel as _funnel
 from salesplan.data.schema import BANT_ITEMS, SalesData
+from salesplan.planning import funnel as _funnel
 
 __all__ = [
     "PipelineParams",
@@ -144,7 +144,7 @@ def opportunity_snapshots(data: SalesData, dates, *, label_cutoff=None,
         Snapshot dates.
     norm_days : array of K floats, optional
         Mean days per stage (default: the durations of
-        :func:`salesplan.funnel.estimate_rates` on the data known at the last snapshot
+        :func:`salesplan.planning.funnel.estimate_rates` on the data known at the last snapshot
         date).
 
     Returns
@@ -398,7 +398,7 @@ def training_snapshots(data: SalesData, cutoff, params: PipelineParams = Pipelin
 
 def stage_baseline(data: SalesData, at) -> pd.Series:
     """Stage -> P(win) of the stage-average view at ``at``: ``prod_{j >= k} conv_j`` of
-    :func:`salesplan.funnel.estimate_rates` on the data known then."""
+    :func:`salesplan.planning.funnel.estimate_rates` on the data known then."""
     rates = _funnel.estimate_rates(data.until(at), as_of=at)
     return rates.win_probability
 
@@ -494,14 +494,14 @@ def scored_pipeline(data: SalesData, as_of=None, params: PipelineParams = Pipeli
     model : WinModel, optional
         Fitted model; default: fitted now on :func:`training_snapshots` at ``as_of``.
     horizon_end : date-like, optional
-        Expected closing filter of :func:`salesplan.funnel.weighted_pipeline`
+        Expected closing filter of :func:`salesplan.planning.funnel.weighted_pipeline`
         (``in_horizon``): the deal's mean remaining time to a win ends by then.  Default:
         the end of the quarter after ``as_of``.
 
     Returns
     -------
     DataFrame
-        The columns of :func:`salesplan.funnel.open_pipeline` (``opportunity_id,
+        The columns of :func:`salesplan.planning.funnel.open_pipeline` (``opportunity_id,
         customer_id, rep_id, region, amount, stage, stage_entered``) plus
         ``days_in_stage``, ``stage_norm_days``, ``stuck``, ``p_win``, ``p_stage``
         (stage-average baseline), ``in_horizon`` (bool), ``expected_value = amount *

@@ -327,7 +327,7 @@ def validate_long(
         raise ForecastInputError(
             f"{table}, column 'ds': irregular dates (gaps between periods) in series {gaps}; "
             f"expected consecutive {f!r} periods; fill missing periods with 0 explicitly "
-            "(salesplan.forecast.to_long does this)"
+            "(salesplan.models.forecast.to_long does this)"
         )
     if not allow_negative and (out["y"] < 0).any():
         neg = out["y"] < 0

@@ -43,6 +43,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from salesplan.data.checks import as_date, bad_parameter, check_feature_frame, require_columns
+from salesplan.execution import backend_for
 
 #: fewer rows than this cannot give a scorecard (binning + calibration folds)
 MIN_FIT_ROWS = 20
@@ -64,6 +65,7 @@ __all__ = [
     "points_scaling",
     "psi",
     "psi_table",
+    "score_credit",
 ]
 
 _INVOICE_COLUMNS = ("invoice_id", "customer_id", "issue_date", "due_date", "amount", "paid_date")
@@ -1303,3 +1305,46 @@ def load_german_credit() -> tuple[pd.DataFrame, np.ndarray]:
         if not pd.api.types.is_numeric_dtype(df[c]):
             df[c] = df[c].astype(object)
     return df, y
+
+
+# ----------------------------------------------------- scoring over customer partitions
+def _score_credit_frame(X, scorecard):
+    return pd.DataFrame(
+        {"pd": scorecard.predict_proba(X)[:, 1], "points": scorecard.points(X),
+         "grade": scorecard.grade(X).astype(object).to_numpy()},
+        index=X.index,
+    )
+
+
+def _score_credit_part(part, scorecard, as_of, params):
+    X = credit_features(part.invoices, part.orders, part.customers, as_of, params)
+    return _score_credit_frame(X, scorecard)
+
+
+def score_credit(scorecard, data=None, as_of=None, *, features: pd.DataFrame | None = None,
+                 params=None, backend=None, npartitions: int | None = None) -> pd.DataFrame:
+    """Score a fitted :class:`CreditScorecard` over customers, partitioned on ``backend``.
+
+    Either ``data`` + ``as_of`` (the :func:`credit_features` are then
+    built per customer partition; the bundle needs ``invoices``) or a
+    ready ``features`` frame (scored in row chunks).
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id``: ``pd`` (calibrated PD), ``points``, ``grade``
+    (text; the categorical order is that of ``scorecard.grades``).
+    """
+    scorecard._check_fitted()
+    if features is not None:
+        out = backend_for(backend).map_partitions(_score_credit_frame, features,
+                                                  broadcast=[scorecard], npartitions=npartitions)
+    else:
+        if data is None or as_of is None or getattr(data, "invoices", None) is None:
+            raise ValueError("score_credit: pass features=, or data= (with an invoices "
+                             "table) and as_of=")
+        params = CreditFeatureParams() if params is None else params
+        out = backend_for(backend).map_customer_partitions(
+            _score_credit_part, data, as_date(as_of), params, broadcast=[scorecard],
+            npartitions=npartitions)
+    out["grade"] = pd.Categorical(out["grade"], categories=list(scorecard.grades), ordered=True)
+    return out

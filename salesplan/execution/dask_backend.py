@@ -3,15 +3,16 @@
 Two workloads grow with the size of the company and split cleanly into independent
 pieces, so they can leave the machine:
 
-* **forecasting many series** -- :class:`salesplan.forecast.Forecaster` with
+* **forecasting many series** -- :class:`salesplan.models.forecast.Forecaster` with
   ``engine="dask"`` sends its per-series backtests and fits to the cluster through
   :func:`run_tasks` (same functions, same inputs, so the same numbers as a local run);
 * **customer scoring** -- a model fitted locally (churn classifier, BG/NBD or
   Pareto/NBD, credit scorecard) is broadcast to the workers and applied to partitions of
-  the customers (:func:`score_churn`, :func:`score_transaction_model`,
-  :func:`score_credit`).  Every per-customer feature depends only on that customer's
+  the customers (:func:`map_customer_partitions`, called by
+  :func:`salesplan.models.churn.score_churn`, :func:`salesplan.models.credit.score_credit`
+  and friends through :class:`salesplan.execution.DaskBackend`).  Every per-customer feature depends only on that customer's
   rows, so a partition by ``customer_id`` gives exactly the local result; the one
-  population-level step (the BG/NBD feature model of :func:`salesplan.churn.churn_features`)
+  population-level step (the BG/NBD feature model of :func:`salesplan.models.churn.churn_features`)
   is fitted locally on all customers and applied on the workers.
 
 The scheduler address is an argument or the environment variable
@@ -28,15 +29,11 @@ run_tasks(tasks, fn, scheduler, desc)             ``[fn(*t) for t in tasks]`` on
 partition_data(data, npartitions)                 SalesData bundles split by customer
 map_partitions(func, frame, ...)                  func over row chunks of a DataFrame
 map_customer_partitions(func, data, ...)          func over customer partitions of SalesData
-score_churn(classifier, data, as_of, ...)         p_churn (+ top drivers) per customer
-score_transaction_model(model, data, as_of, ...)  p_alive, expected purchases per customer
-score_credit(scorecard, data, as_of, ...)         PD, points, grade per customer
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -44,13 +41,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from salesplan.data.checks import as_date
-
 __all__ = [
     "ENV_SCHEDULER",
     "ENV_TIMEOUT",
     "DaskSchedulerError",
-    "churn_features_distributed",
     "connect",
     "customer_partition",
     "map_customer_partitions",
@@ -58,9 +52,6 @@ __all__ = [
     "partition_data",
     "run_tasks",
     "scheduler_address",
-    "score_churn",
-    "score_credit",
-    "score_transaction_model",
 ]
 
 #: Environment variable holding the scheduler address when none is passed.
@@ -308,167 +299,3 @@ def map_customer_partitions(func: Callable, data, *args, scheduler=None,
             client.cancel(futures + shared)
     out = _concat(results)
     return out.sort_index(kind="stable") if sort_index and len(out) else out
-
-
-# ----------------------------------------------------------------------- churn scoring
-def _bgnbd_feature_model(data, as_of):
-    """The population BG/NBD of :func:`salesplan.churn.churn_features`, fitted on everyone.
-
-    Mirrors ``churn_features(bgnbd=True)``: ``BetaGeoModel(n_starts=1)`` on the weekly
-    :func:`~salesplan.churn.rfm_summary` at ``as_of``; None when it cannot be fitted
-    (the features are then NaN, as locally).
-    """
-    from salesplan import churn
-
-    try:
-        s = churn.rfm_summary(data.orders, as_of, freq="W")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return churn.BetaGeoModel(n_starts=1).fit(s)
-    except (ValueError, FloatingPointError):
-        return None
-
-
-def _churn_features_part(part, model, as_of, horizon_days, bgnbd):
-    from salesplan import churn
-
-    f = churn.churn_features(part, as_of, bgnbd=False, horizon_days=horizon_days)
-    if bgnbd:
-        f["bgnbd_p_alive"] = np.nan
-        f["bgnbd_expected"] = np.nan
-        if model is not None:
-            s = churn.rfm_summary(part.orders, as_of, freq="W").reindex(f.index)
-            f["bgnbd_p_alive"] = model.conditional_probability_alive(s)
-            f["bgnbd_expected"] = model.conditional_expected_purchases(horizon_days / 7.0, s)
-    return f.astype(float)
-
-
-def churn_features_distributed(data, as_of, bgnbd: bool = True, horizon_days: int = 90, *,
-                               scheduler=None, npartitions: int | None = None,
-                               timeout: float | None = None) -> pd.DataFrame:
-    """:func:`salesplan.churn.churn_features` computed over customer partitions on Dask.
-
-    The per-customer features are computed on the workers; the BG/NBD feature model
-    is fitted once here on all customers (as ``churn_features`` does) and broadcast.
-    Same frame as the local function (column order aside).
-    """
-    as_of = as_date(as_of)
-    model = _bgnbd_feature_model(data, as_of) if bgnbd else None
-    return map_customer_partitions(_churn_features_part, data, as_of, int(horizon_days), bgnbd,
-                                   broadcast=[model], scheduler=scheduler,
-                                   npartitions=npartitions, timeout=timeout)
-
-
-def _score_churn_part(part, classifier, model, as_of, n_drivers):
-    f = _churn_features_part(part, model, as_of, int(classifier.horizon_days),
-                             classifier.bgnbd_features)
-    f = f.reindex(columns=classifier.feature_names_)
-    out = classifier.predict_proba(part, as_of, features=f).to_frame()
-    if n_drivers > 0:
-        out["top_drivers"] = classifier.top_drivers(f, n_drivers).to_numpy()
-    return out
-
-
-def score_churn(classifier, data, as_of=None, *, n_drivers: int = 3, scheduler=None,
-                npartitions: int | None = None, timeout: float | None = None) -> pd.DataFrame:
-    """Score a fitted :class:`~salesplan.churn.ChurnClassifier` over customer partitions.
-
-    Equivalent to ``classifier.predict_proba(data, as_of)`` (and
-    ``classifier.top_drivers(classifier.features(data, as_of), n_drivers)``), with the
-    features, probabilities and drivers computed on the workers.
-
-    Returns
-    -------
-    DataFrame indexed by ``customer_id``: ``p_churn`` and, when ``n_drivers > 0``,
-    ``top_drivers``.
-    """
-    classifier._check_fitted()
-    as_of = as_date(classifier.as_of_ if as_of is None else as_of)
-    model = _bgnbd_feature_model(data, as_of) if classifier.bgnbd_features else None
-    return map_customer_partitions(_score_churn_part, data, as_of, int(n_drivers),
-                                   broadcast=[classifier, model], scheduler=scheduler,
-                                   npartitions=npartitions, timeout=timeout)
-
-
-def _score_tm_part(part, model, as_of, horizon_weeks, freq):
-    from salesplan import churn
-
-    s = churn.rfm_summary(part.orders, as_of, freq=freq)
-    return pd.DataFrame(
-        {"p_alive": model.conditional_probability_alive(s),
-         "expected_purchases": model.conditional_expected_purchases(horizon_weeks, s)},
-        index=s.index,
-    )
-
-
-def score_transaction_model(model, data, as_of, horizon: float = 365.25 / 4 / 7, *,
-                            freq: str = "W", scheduler=None, npartitions: int | None = None,
-                            timeout: float | None = None) -> pd.DataFrame:
-    """Apply a fitted BG/NBD or Pareto/NBD model to every customer, on Dask.
-
-    The :func:`~salesplan.churn.rfm_summary` (per customer, so exact per partition) is
-    built on the workers from the order lines on or before ``as_of``.
-
-    Parameters
-    ----------
-    model : BetaGeoModel or ParetoNBDModel
-        Fitted (locally) on the summary in the same time unit ``freq``.
-    horizon : float
-        ``t`` of the expected purchases in units of ``freq`` (default a quarter in weeks).
-
-    Returns
-    -------
-    DataFrame indexed by ``customer_id``: ``p_alive``, ``expected_purchases``.
-    """
-    model._check_fitted()
-    return map_customer_partitions(_score_tm_part, data, as_date(as_of), float(horizon),
-                                   freq, broadcast=[model], scheduler=scheduler,
-                                   npartitions=npartitions, timeout=timeout)
-
-
-# ----------------------------------------------------------------------- credit scoring
-def _score_credit_frame(X, scorecard):
-    return pd.DataFrame(
-        {"pd": scorecard.predict_proba(X)[:, 1], "points": scorecard.points(X),
-         "grade": scorecard.grade(X).astype(object).to_numpy()},
-        index=X.index,
-    )
-
-
-def _score_credit_part(part, scorecard, as_of, params):
-    from salesplan import credit
-
-    X = credit.credit_features(part.invoices, part.orders, part.customers, as_of, params)
-    return _score_credit_frame(X, scorecard)
-
-
-def score_credit(scorecard, data=None, as_of=None, *, features: pd.DataFrame | None = None,
-                 params=None, scheduler=None, npartitions: int | None = None,
-                 timeout: float | None = None) -> pd.DataFrame:
-    """Score a fitted :class:`~salesplan.credit.CreditScorecard` over customers on Dask.
-
-    Either ``data`` + ``as_of`` (the :func:`~salesplan.credit.credit_features` are then
-    built on the workers per customer partition; the bundle needs ``invoices``) or a
-    ready ``features`` frame (scored in row chunks).
-
-    Returns
-    -------
-    DataFrame indexed by ``customer_id``: ``pd`` (calibrated PD), ``points``, ``grade``
-    (text; the categorical order is that of ``scorecard.grades``).
-    """
-    scorecard._check_fitted()
-    if features is not None:
-        out = map_partitions(_score_credit_frame, features, broadcast=[scorecard],
-                             scheduler=scheduler, npartitions=npartitions, timeout=timeout)
-    else:
-        from salesplan import credit
-
-        if data is None or as_of is None or getattr(data, "invoices", None) is None:
-            raise ValueError("score_credit: pass features=, or data= (with an invoices "
-                             "table) and as_of=")
-        params = credit.CreditFeatureParams() if params is None else params
-        out = map_customer_partitions(_score_credit_part, data, as_date(as_of),
-                                      params, broadcast=[scorecard], scheduler=scheduler,
-                                      npartitions=npartitions, timeout=timeout)
-    out["grade"] = pd.Categorical(out["grade"], categories=list(scorecard.grades), ordered=True)
-    return out

@@ -7,7 +7,7 @@ differs from ``statsforecast.models.AutoETS`` is the family and the choice:
 * the family includes the additive-error / multiplicative-season models (A,*,M) that
   R's ``restrict=TRUE`` excludes (statsmodels ``ETSModel`` allows them as well), and the
   seasonal models are tried only when the 90% autocorrelation test of
-  :func:`salesplan.forecast.classic.seasonal_test` says the series is seasonal (the
+  :func:`salesplan.models.forecast.classic.seasonal_test` says the series is seasonal (the
   M3 Theta recipe); non-seasonal series get the non-seasonal models only;
 * the forecast is the Akaike-weight combination ``f = sum_k w_k f_k`` with
   ``w_k = exp(-AICc_k / 2) / sum_l exp(-AICc_l / 2)`` (Burnham & Anderson 2002;
@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from salesplan.forecast import classic
+from salesplan.models.forecast import classic
 
 #: (error, trend, season, damped) of every candidate; trend "A"+damped = Ad
 FAMILY = tuple((e, t, s, d) for e in "AM" for t in "NA" for s in "NAM"

@@ -1,0 +1,147 @@
+"""The plan context: one definition of the plan quarter, its history and horizon.
+
+Every planning notebook used to cut "the history" itself (three copies of the same
+``min(quarter start - 1 day, last complete month end)`` rule).  :class:`PlanContext` is
+built once from the loaded data and the plan quarter and handed to every planning step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from salesplan.data import SalesData
+from salesplan.planning.fiscal_calendar import fiscal_label
+
+__all__ = ["PlanContext", "history_end_for"]
+
+#: the plan quarter must end within this many months of the end of the history
+MAX_HORIZON_MONTHS = 12
+
+
+def history_end_for(orders: pd.DataFrame, quarter) -> pd.Timestamp:
+    """Last day of the history used to plan ``quarter``.
+
+    The history is the complete months before the quarter: it ends the day before the
+    quarter starts, or earlier, at the end of the last month the data cover completely (a
+    month is complete when the orders reach its last day).
+
+    Parameters
+    ----------
+    orders : DataFrame
+        Order lines with ``order_date``.
+    quarter : str or pandas.Period
+        The plan quarter, e.g. ``"2027Q1"``.
+
+    Returns
+    -------
+    pandas.Timestamp
+        ``min(quarter start - 1 day, end of the last complete month)``.
+    """
+    q = pd.Period(quarter, freq="Q")
+    if len(orders) == 0:
+        raise ValueError("orders: no order lines, so there is no history to plan from")
+    last_day = pd.Timestamp(orders["order_date"].max())
+    last_complete = (last_day + pd.Timedelta(days=1)).to_period("M").start_time - pd.Timedelta(days=1)
+    return min(q.start_time - pd.Timedelta(days=1), last_complete)
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """The plan quarter, the data and the history every planning step uses.
+
+    Build it with :meth:`build`.  Attributes:
+
+    Attributes
+    ----------
+    quarter : pandas.Period
+        The plan quarter (calendar quarter).
+    data : SalesData
+        All the data as loaded (the weekly review reads the in-quarter orders from it).
+    history : SalesData
+        ``data`` with the order lines on or before ``history_end`` only.
+    history_end : pandas.Timestamp
+        See :func:`history_end_for`.
+    input_fingerprint : str or None
+        :func:`salesplan.data.fingerprint` of ``data`` (keys the plan store's runs).
+    fiscal_year_start_month : int
+        1 = calendar fiscal year; 4 = fiscal year from April (labels only).
+    """
+
+    quarter: pd.Period
+    data: SalesData
+    history: SalesData
+    history_end: pd.Timestamp
+    input_fingerprint: str | None = None
+    fiscal_year_start_month: int = 1
+
+    @classmethod
+    def build(cls, data: SalesData, period, *, input_fingerprint: str | None = None,
+              fiscal_year_start_month: int = 1, max_horizon_months: int = MAX_HORIZON_MONTHS
+              ) -> PlanContext:
+        """The context of plan quarter ``period`` on ``data``.
+
+        Raises
+        ------
+        ValueError
+            When the quarter does not start after the history, or ends more than
+            ``max_horizon_months`` months after it (one line naming both dates).
+        """
+        q = pd.Period(period, freq="Q")
+        if not 1 <= int(fiscal_year_start_month) <= 12:
+            raise ValueError(f"fiscal_year_start_month={fiscal_year_start_month!r}: expected 1..12")
+        end = history_end_for(data.orders, q)
+        h = (q.asfreq("M", "e") - end.to_period("M")).n
+        if h < 3 or h > max_horizon_months:
+            raise ValueError(
+                f"period {q}: the history ends {end:%Y-%m-%d}, so the quarter ends {h} months after "
+                f"it; plan a quarter that starts after the history and ends within "
+                f"{max_horizon_months} months of it")
+        orders = data.orders
+        history = replace(data, orders=orders[orders["order_date"] <= end])
+        return cls(q, data, history, end, input_fingerprint, int(fiscal_year_start_month))
+
+    @property
+    def period(self) -> str:
+        """The plan quarter as text, e.g. ``"2027Q1"``."""
+        return str(self.quarter)
+
+    @property
+    def last_month(self) -> pd.Period:
+        """The last month of the history."""
+        return self.history_end.to_period("M")
+
+    @property
+    def quarter_months(self) -> pd.PeriodIndex:
+        """The three months of the plan quarter."""
+        return pd.period_range(self.quarter.asfreq("M", "s"), self.quarter.asfreq("M", "e"), freq="M")
+
+    @property
+    def horizon_months(self) -> int:
+        """Months from the end of the history to the end of the plan quarter (3..12)."""
+        return (self.quarter_months[-1] - self.last_month).n
+
+    @property
+    def last_year_months(self) -> pd.PeriodIndex:
+        """The same quarter a year earlier (months)."""
+        return self.quarter_months - 12
+
+    @property
+    def previous_quarter_months(self) -> pd.PeriodIndex:
+        """The quarter before the plan quarter (months)."""
+        return self.quarter_months - 3
+
+    @property
+    def label(self) -> str:
+        """The quarter's name in the company's fiscal calendar (``"2027Q1"``, ``"FY27Q4"``)."""
+        return fiscal_label(self.quarter, self.fiscal_year_start_month)
+
+    @property
+    def regions(self) -> list[str]:
+        """The company's regions, sorted: from the regions table, else the customers'."""
+        if self.data.regions is not None:
+            return sorted(self.data.regions["region"].astype(str))
+        if self.data.customers is not None and "region" in self.data.customers:
+            return sorted(self.data.customers["region"].dropna().astype(str).unique())
+        return []
