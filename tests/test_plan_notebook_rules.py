@@ -204,3 +204,27 @@ def test_the_resource_notebook_stops_without_targets_and_reads_the_forecast_they
     run, dist = plan_targets(ctx, url)
     assert run.run_id == t_run and dist.n_paths == 2
     np.testing.assert_allclose(dist.cube("company")[:, 0, :], [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]])
+
+
+def test_the_resource_plan_without_a_roster_stops_in_one_line():
+    from salesplan.planning.allocation import CapacityParams
+    from salesplan.planning.allocation.quarter import headcount_plan
+
+    data = SalesData(orders=_orders("2024-01-01"), customers=_customers("A", "B"))
+    with pytest.raises(ValueError, match=r"^table 'reps' is absent or empty: the resource plan sizes the sales "
+                                         r"force from the roster"):
+        headcount_plan(pd.DataFrame({"region": ["A"], "target": [1.0]}), pd.DataFrame(), data,
+                       "2026-12-31", CapacityParams())
+
+
+def test_one_region_has_its_status_quo_budget_but_no_split():
+    from salesplan.planning.allocation.quarter import marketing_plan
+
+    months = pd.date_range("2025-01-01", "2026-12-01", freq="MS")
+    spend = pd.DataFrame({"region": "A", "month": months, "amount": 1000.0})
+    data = SalesData(orders=_orders("2024-01-01"), customers=_customers("A", "A"), marketing_spend=spend)
+    mk = marketing_plan(data, "2026-12-31", ["A"], gross_margin_rate=0.35, max_change=0.5, split_regions=False)
+    assert mk.budget == 3000.0 and mk.status_quo.to_dict() == {"A": 3000.0}
+    assert mk.error.startswith("the company has one region") and mk.tables() == {}
+    assert marketing_plan(data, "2026-12-31", ["A"], budget=5000.0, gross_margin_rate=0.35, max_change=0.5,
+                          split_regions=False).budget == 5000.0

@@ -61,6 +61,11 @@ def headcount_plan(region_targets: pd.DataFrame, month_targets: pd.DataFrame, hi
     history_end : date-like
     cap : CapacityParams
 
+    Raises
+    ------
+    ValueError
+        Without a ``reps`` table (one line).
+
     Returns
     -------
     (headcount, capacity_by_month, hires)
@@ -70,6 +75,9 @@ def headcount_plan(region_targets: pd.DataFrame, month_targets: pd.DataFrame, hi
         payback_month, steady_state_ratio``); ``capacity_by_month`` and ``hires`` as
         :func:`hiring_plan`.
     """
+    if history.reps is None or len(history.reps) == 0:
+        raise ValueError("table 'reps' is absent or empty: the resource plan sizes the sales force from the "
+                         "roster; add a reps table (the targets notebook runs without one)")
     end = pd.Timestamp(history_end)
     productivity = rep_productivity(history.orders, history.reps, end, months=productivity_months,
                                     ramp_months=cap.ramp_months)["productivity"]
