@@ -100,6 +100,9 @@ def test_no_reps_table_gives_region_targets_without_rep_quotas(tmp_path, company
     company_target = t["company"]["target"].iloc[0]
     assert t["regions"]["target"].sum() == pytest.approx(company_target)
     assert (t["regions"]["quota"] == t["regions"]["target"]).all()  # over-assignment 1: quota = target
+    assert (t["regions"]["n_reps"] == 0).all() and "months" in t and set(t["months"]["level"]) == {"company", "region"}
+    notes = t["assumptions"].loc[t["assumptions"]["item"] == "note", "value"].tolist()
+    assert not any("reps at quota" in n for n in notes) and any("no reps table" in n for n in notes)
 
 
 @needs_kernel
@@ -113,5 +116,6 @@ def test_one_region_allocates_without_a_budget_split_and_05_needs_04(tmp_path, c
     text = _text(_run(tmp_path, "05_resource_allocation", src))
     assert "The company has one region (East): the marketing budget is not split between regions." in text
     assert "No budget split between regions" in text
+    assert "marketing budget stays whole: the company has one region." in text
     run = PlanStore(f"duckdb:///{tmp_path / 'plans.duckdb'}").read_run(kind="allocation", period="2027Q1")
     assert "budget_split" not in run.tables and list(run.tables["headcount"]["region"]) == ["East"]

@@ -116,13 +116,20 @@ def _region_roster(ctx: PlanContext) -> pd.DataFrame:
 
 
 def _without_reps(plan: TargetPlan) -> TargetPlan:
-    """``plan`` with the stand-in region slots removed: no rep rows, rep odds missing."""
+    """``plan`` with the stand-in region slots removed: no rep rows, no rep counts, rep odds
+    and the notes about them (share of reps at quota, over-assignment grid) dropped."""
     company = plan.company.copy()
     for col in [c for c in company.columns if c.startswith("rep_share")]:
         company[col] = np.nan
     keep = {k: getattr(plan, k)[getattr(plan, k)["level"] != "rep"].reset_index(drop=True)
             for k in ("months", "weeks", "smart")}
-    return replace(plan, company=company, reps=plan.reps.iloc[0:0], **keep,
+    note = "no reps table: each region holds its target whole (quota = target), no rep quotas"
+    a = plan.assumptions
+    a = a[~((a["item"] == "note") & a["value"].astype(str).str.contains("reps at quota"))]
+    a = pd.concat([a, pd.DataFrame([{"item": "note", "value": note, "note": "note"}])], ignore_index=True)
+    notes = tuple(n for n in plan.notes if "reps at quota" not in n) + (note,)
+    return replace(plan, company=company, regions=plan.regions.assign(n_reps=0), reps=plan.reps.iloc[0:0], **keep,
+                   assumptions=a, notes=notes, over_assignment_grid=None,
                    rep_share_paths=np.full_like(plan.rep_share_paths, np.nan, dtype=float))
 
 

@@ -38,6 +38,8 @@ def allocation_headlines(*, company_target: float, headcount: pd.DataFrame, hire
         budget_text = (f"Splitting the {money(budget, compact=True)} marketing budget by the response curves earns "
                        f"{pct(gain_sq, signed=True)} incremental margin against the status quo and "
                        f"{pct(gain_rule, signed=True)} against the 80%-where-the-A-customers-are rule.")
+    elif len(marketing.status_quo) < 2:
+        budget_text = f"The {money(budget, compact=True)} marketing budget stays whole: the company has one region."
     else:
         budget_text = "The marketing split cannot be optimised from this history (see the budget section)."
     answer = (f"To carry the {money(company_target, compact=True)} target the regions need {need_total} reps "

@@ -70,7 +70,7 @@ def targets_headlines(plan, *, quarter_name: str, ly_name: str, m, cur: str, gro
         "Pipeline not in the forecast": m(c["pipeline_increment"], compact=True),
         "Chance of meeting the company target": pct(c["p_attain_target"], 0)})
     if not len(plan.reps):
-        answer += f" No rep quotas: the data have no reps table; region targets add up to the company target."
+        answer += " No rep quotas: the data have no reps table; region targets add up to the company target."
         figures["Targets flagged (low or high odds)"] = f"{int((plan.regions['odds_flag'] != '').sum())} regions"
         return answer, figures
     share = c["rep_share_at_quota"]
@@ -140,9 +140,15 @@ def bridge_rows(plan, last_year: bool = True) -> pd.DataFrame:
     return br.reset_index(drop=True)
 
 
-def region_table(plan, *, ly_q, quarter_name: str, flags: dict, cur: str):
-    """Region targets: last year, forecast, target, uplift split, quota, odds, reps, flag."""
+def _regions(plan, last_year: bool) -> pd.DataFrame:
+    """The plan's regions, sorted; without last year's quarter in the data its columns are missing."""
     reg = plan.regions.sort_values("region", ignore_index=True)
+    return reg if last_year else reg.assign(last_year=np.nan, growth_vs_ly=np.nan)
+
+
+def region_table(plan, *, ly_q, quarter_name: str, flags: dict, cur: str, last_year: bool = True):
+    """Region targets: last year, forecast, target, uplift split, quota, odds, reps, flag."""
+    reg = _regions(plan, last_year)
     show = pd.DataFrame({
         "region": reg["region"], "maturity": reg["maturity"], f"{ly_q} actual": reg["last_year"],
         "forecast": reg["forecast_mean"], "target": reg["target"], f"vs {ly_q}": reg["growth_vs_ly"],
@@ -360,22 +366,24 @@ def bridge_views(plan, *, last_year: bool, ly_name: str, quarter_name: str, cur:
     from salesplan.reports import charts
 
     br = bridge_rows(plan, last_year)
+    start = ly_name if last_year else "the forecast"
     table = styled_table(br[["step", "amount", "cumulative"]].rename(columns={"amount": "step amount",
                                                                              "cumulative": "running total"}),
                          money_cols=["step amount", "running total"],
-                         caption=f"Bridge from {ly_name} to the {quarter_name} target and the sum of quotas ({cur})")
-    fig = charts.waterfall_chart(br, title=f"From {ly_name} to the {quarter_name} target and quotas",
+                         caption=f"Bridge from {start} to the {quarter_name} target and the sum of quotas ({cur})")
+    fig = charts.waterfall_chart(br, title=f"From {start} to the {quarter_name} target and quotas",
                                  xlabel="step", ylabel=f"net revenue per quarter ({cur})")
     return table, fig
 
 
-def region_chart(plan, *, ly_q, quarter_name: str, cur: str):
-    """Bars of each region's last-year quarter, forecast and target."""
+def region_chart(plan, *, ly_q, quarter_name: str, cur: str, last_year: bool = True):
+    """Bars of each region's last-year quarter (when in the data), forecast and target."""
     from salesplan.reports import charts
 
     reg = plan.regions.sort_values("region", ignore_index=True)
+    cols = ["last_year", "forecast_mean", "target"] if last_year else ["forecast_mean", "target"]
     return charts.bar_chart(
-        reg.set_index("region")[["last_year", "forecast_mean", "target"]].rename_axis(None).rename(
+        reg.set_index("region")[cols].rename_axis(None).rename(
             columns={"last_year": f"{ly_q} actual", "forecast_mean": "forecast", "target": "target"}),
         title=f"Regions: last year, forecast and target for {quarter_name}",
         xlabel="region", ylabel=f"net revenue per quarter ({cur})", money=True)

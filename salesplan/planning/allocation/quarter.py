@@ -41,7 +41,11 @@ from salesplan.planning.allocation.headcount import (
     reps_needed,
     roster_capacity,
 )
-from salesplan.planning.allocation.response import curves_from_fit, fit_response_curves, monthly_region_sales
+from salesplan.planning.allocation.response import (
+    curves_from_fit,
+    fit_response_curves,
+    monthly_region_sales,
+)
 
 __all__ = ["MarketingPlan", "coverage_plan", "headcount_plan", "marketing_plan", "status_quo_spend"]
 
