@@ -17,7 +17,7 @@ from salesplan.planning.features import PlanFeatures, monitor_context, plan_feat
 from salesplan.planning.targets import TargetParams
 from salesplan.reports import targets_view as tv
 from salesplan.reports.inputs import MissingTargets, plan_targets
-from salesplan.reports.notebook_params import TARGETS_PARAMETERS, check_targets_parameters
+from salesplan.reports.notebook_params import check_notebook_parameters
 
 
 def _orders(start: str, end: str = "2026-12-31") -> pd.DataFrame:
@@ -164,7 +164,7 @@ def test_rep_situation_in_words(row, words):
 # --------------------------------------------------------------------------- parameters and inputs
 
 
-def test_targets_parameters_are_checked_with_their_pair_rules():
+def test_targets_and_resources_parameters_are_checked_with_their_pair_rules():
     from salesplan.reports.params import ParameterError
 
     good = dict(period="2027Q1", source="duckdb:///x", plan_store=None, board_target=None, growth=None,
@@ -172,13 +172,16 @@ def test_targets_parameters_are_checked_with_their_pair_rules():
                 min_history_quarters=4, weight_own_forecast=0.6, weight_recent=0.2, weight_capacity=0.2,
                 odds_low=0.3, odds_high=0.9, healthy_low=0.55, healthy_high=0.7, ramp_months=5,
                 rounding_unit=100.0, fiscal_year_start_month=1, currency="USD", monitor_tolerance=0.15, seed=0,
-                cache_dir=None)
-    assert set(good) == set(TARGETS_PARAMETERS)
-    check_targets_parameters(good)
-    with pytest.raises(ValueError, match=r"odds_low \(0.95\) must be below odds_high \(0.9\)"):
-        check_targets_parameters({**good, "odds_low": 0.95})
-    with pytest.raises(ParameterError, match=r"does not define parameter\(s\) \['seed'\]"):
-        check_targets_parameters({k: v for k, v in good.items() if k != "seed"})
+                quota_overrides=None, cache_dir=None)
+    assert set(check_notebook_parameters("04_quarterly_targets", good)) == set(good)
+    with pytest.raises(ParameterError, match=r"parameter 'odds_low' = 0.95 must be below 'odds_high' = 0.9"):
+        check_notebook_parameters("04_quarterly_targets", {**good, "odds_low": 0.95})
+    with pytest.raises(ParameterError, match=r"'healthy_low' = 0.8 must be below 'healthy_high' = 0.7"):
+        check_notebook_parameters("04_quarterly_targets", {**good, "healthy_low": 0.8})
+    with pytest.raises(ParameterError, match=r"parameter 'seed' is missing"):
+        check_notebook_parameters("04_quarterly_targets", {k: v for k, v in good.items() if k != "seed"})
+    with pytest.raises(ParameterError, match=r"quota_overrides"):
+        check_notebook_parameters("04_quarterly_targets", {**good, "quota_overrides": [1, 2]})
 
 
 def test_the_resource_notebook_stops_without_targets_and_reads_the_forecast_they_used(tmp_path):

@@ -134,7 +134,8 @@ def _without_reps(plan: TargetPlan) -> TargetPlan:
 
 
 def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetParams,
-                 features: PlanFeatures | None = None, *, region_funnel: bool = True) -> tuple[TargetPlan, object]:
+                 features: PlanFeatures | None = None, *, quota_overrides: Mapping[str, float] | None = None,
+                 region_funnel: bool = True) -> tuple[TargetPlan, object]:
     """The targets of ``ctx.quarter``: :func:`propose_targets` on ``ctx.history`` and the funnel.
 
     Parameters
@@ -148,6 +149,9 @@ def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetPara
         Default :func:`plan_features` of ``ctx``.  Without ``last_year`` a ``growth`` goal is
         refused (one line); without ``rep_quotas`` each region holds its quota whole
         (over-assignment 1) and the plan has no rep rows.
+    quota_overrides : mapping rep id -> amount, optional
+        The planner's rep quotas (``propose_targets(quota_overrides=...)``); refused in one
+        line without rep quotas.
 
     Returns
     -------
@@ -160,9 +164,11 @@ def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetPara
     if params.growth is not None and not features.last_year:
         raise ValueError(f"growth={params.growth!r}: the data do not cover {ctx.quarter - 4} (the same quarter "
                          "last year), so the growth rule is not available; give board_target or leave growth empty")
+    if quota_overrides and not features.rep_quotas:
+        raise ValueError("quota_overrides: the data have no reps table, so there are no rep quotas to override")
     end = ctx.history_end
     if features.rep_quotas:
-        plan = propose_targets(ctx.history, dist, params, as_of=end)
+        plan = propose_targets(ctx.history, dist, params, as_of=end, quota_overrides=quota_overrides)
         plan = plan_funnel(plan, ctx.history, level="rep", as_of=end)
     else:
         region_dist = QuarterDistribution(dist.to_frame().query("level != 'rep'"))

@@ -190,6 +190,8 @@ def rep_table(plan, *, flags: dict, min_history_quarters: int, band: tuple[float
         "own forecast": reps["own_forecast"], "quota": reps["quota"],
         "quota / own forecast": reps["quota_vs_own_forecast"].map(lambda v: "–" if pd.isna(v) else f"{v:.2f}x"),
         "chance": reps["p_attain_quota"], "flag": reps["odds_flag"].map(flags)})
+    if "overridden" in reps and reps["overridden"].any():  # the planner's quotas replace the proposal
+        show["overridden"] = reps["overridden"].map({True: "planner's quota", False: ""})
     counts = show["flag"].value_counts()
     est = _established(reps)
     text = (f"**{int((~reps['vacant']).sum())} reps**: {int(counts.get(flags['stretch'], 0))} quotas with low odds, "
