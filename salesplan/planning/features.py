@@ -38,8 +38,8 @@ from salesplan.planning.targets import (
     propose_targets,
 )
 
-__all__ = ["MIN_MONITOR_HISTORY_MONTHS", "PlanFeatures", "monitor_context", "open_funnel_shape", "plan_features",
-           "quarter_plan", "quarter_scenarios", "targets_tables"]
+__all__ = ["MIN_MONITOR_HISTORY_MONTHS", "PlanFeatures", "monitor_context", "monitor_history_ok",
+           "open_funnel_shape", "plan_features", "quarter_plan", "quarter_scenarios", "targets_tables"]
 
 #: months of history needed before a quarter to re-plan it in the monitoring back-test
 MIN_MONITOR_HISTORY_MONTHS = 12
