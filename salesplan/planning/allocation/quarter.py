@@ -19,33 +19,12 @@ import pandas as pd
 
 from salesplan.data.schema import SalesData
 from salesplan.models import segments
-from salesplan.planning.allocation.budget import (
-    BudgetConstraints,
-    a_class_share_by_region,
-    compare_allocations,
-    curve_sensitivity,
-    optimise_budget,
-    rule_of_thumb_allocation,
-)
-from salesplan.planning.allocation.coverage import (
-    CoverageParams,
-    account_book,
-    coverage_load,
-    suggest_reassignments,
-)
-from salesplan.planning.allocation.headcount import (
-    CapacityParams,
-    hiring_plan,
-    rep_break_even,
-    rep_productivity,
-    reps_needed,
-    roster_capacity,
-)
-from salesplan.planning.allocation.response import (
-    curves_from_fit,
-    fit_response_curves,
-    monthly_region_sales,
-)
+from salesplan.planning.allocation import budget as _budget
+from salesplan.planning.allocation import coverage as _coverage
+from salesplan.planning.allocation import headcount as _headcount
+from salesplan.planning.allocation import response as _response
+from salesplan.planning.allocation.coverage import CoverageParams
+from salesplan.planning.allocation.headcount import CapacityParams
 
 __all__ = ["MarketingPlan", "coverage_plan", "headcount_plan", "marketing_plan", "status_quo_spend"]
 
@@ -83,18 +62,18 @@ def headcount_plan(region_targets: pd.DataFrame, month_targets: pd.DataFrame, hi
         raise ValueError("table 'reps' is absent or empty: the resource plan sizes the sales force from the "
                          "roster; add a reps table (the targets notebook runs without one)")
     end = pd.Timestamp(history_end)
-    productivity = rep_productivity(history.orders, history.reps, end, months=productivity_months,
+    productivity = _headcount.rep_productivity(history.orders, history.reps, end, months=productivity_months,
                                     ramp_months=cap.ramp_months)["productivity"]
-    needed = reps_needed(region_targets, productivity, cap, period_months=3)
-    roster = roster_capacity(history.reps, end, 3, cap)
+    needed = _headcount.reps_needed(region_targets, productivity, cap, period_months=3)
+    roster = _headcount.roster_capacity(history.reps, end, 3, cap)
     first_month = roster[roster["m"] == 1].set_index("region")
     headcount = needed.join(first_month[["headcount", "effective_fte"]].rename(
         columns={"headcount": "reps_today", "effective_fte": "effective_fte_today"}))
     headcount["gap"] = headcount["headcount_needed"] - headcount["reps_today"]
     rm = month_targets[month_targets["level"] == "region"].rename(columns={"entity": "region_name"})
     rm = rm.assign(region=rm["region"].where(rm["region"].notna(), rm["region_name"]))
-    monthly_need, hires = hiring_plan(rm[["region", "month", "target"]], history.reps, productivity, cap, end)
-    break_even = rep_break_even(productivity, cap, horizon_months=24)
+    monthly_need, hires = _headcount.hiring_plan(rm[["region", "month", "target"]], history.reps, productivity, cap, end)
+    break_even = _headcount.rep_break_even(productivity, cap, horizon_months=24)
     headcount = headcount.join(break_even[["net", "break_even", "payback_month", "steady_state_ratio"]])
     headcount = headcount.rename_axis("region").reset_index().sort_values("region", ignore_index=True)
     return headcount, monthly_need, hires
@@ -166,27 +145,27 @@ def marketing_plan(data: SalesData, history_end, regions, *, budget: float | Non
         return out
     orders = data.orders[data.orders["order_date"] <= end]
     spend_hist = data.marketing_spend[data.marketing_spend["month"] <= end]
-    sales = monthly_region_sales(orders, data.customers, end)
+    sales = _response.monthly_region_sales(orders, data.customers, end)
     maturity = data.regions.set_index("region")["maturity"] if data.regions is not None else None
     try:
-        out.fit = fit_response_curves(spend_hist, sales, gross_margin_rate, groups=maturity, level=fit_level,
+        out.fit = _response.fit_response_curves(spend_hist, sales, gross_margin_rate, groups=maturity, level=fit_level,
                                       orders=orders, customers=data.customers)
-        out.curves = curves_from_fit(out.fit)
+        out.curves = _response.curves_from_fit(out.fit)
     except ValueError as exc:  # no curve can be identified: say why, skip the split
         out.error, out.fit = str(exc), None
         return out
-    constraints = BudgetConstraints(total, last_year=status_quo.to_dict(), max_change=max_change)
-    out.best = optimise_budget(out.curves, constraints, months=months)
+    constraints = _budget.BudgetConstraints(total, last_year=status_quo.to_dict(), max_change=max_change)
+    out.best = _budget.optimise_budget(out.curves, constraints, months=months)
     abc = segments.abc_classes(orders, end, customers=data.customers)
-    shares = a_class_share_by_region(orders, data.customers, end,
+    shares = _budget.a_class_share_by_region(orders, data.customers, end,
                                      classes=abc.set_index("customer_id")["abc_class"]).reindex(regions)
-    rule = rule_of_thumb_allocation(shares, total, concentration=rule_concentration)
+    rule = _budget.rule_of_thumb_allocation(shares, total, concentration=rule_concentration)
     out.allocations = {"optimised": out.best.spend, "status quo": status_quo * total / status_quo.sum(),
                        "80% rule": rule}
-    out.comparison = compare_allocations(out.curves, out.allocations, months=months, constraints=constraints)
+    out.comparison = _budget.compare_allocations(out.curves, out.allocations, months=months, constraints=constraints)
     out.split = pd.DataFrame({"status quo": out.allocations["status quo"], "80% rule": rule,
                               "optimised": out.best.spend}).reindex(regions)
-    out.scenarios, out.one_at_a_time = curve_sensitivity(out.curves, out.best.spend, constraints, months=months,
+    out.scenarios, out.one_at_a_time = _budget.curve_sensitivity(out.curves, out.best.spend, constraints, months=months,
                                                          error=curve_error, n_scenarios=n_scenarios, seed=seed)
     return out
 
@@ -201,9 +180,9 @@ def coverage_plan(history: SalesData, history_end, params: CoverageParams):
     end = pd.Timestamp(history_end)
     abc = segments.abc_classes(history.orders, end, customers=history.customers)
     stages = segments.lifecycle_stages(history.orders, end)
-    accounts = account_book(history.orders, history.customers, end,
+    accounts = _coverage.account_book(history.orders, history.customers, end,
                             classes=abc.set_index("customer_id")["abc_class"],
                             stages=stages.set_index("customer_id")["stage"].astype(str), reps=history.reps)
-    load = coverage_load(accounts, params, history.reps)
-    moves, load_after = suggest_reassignments(accounts, params, history.reps)
+    load = _coverage.coverage_load(accounts, params, history.reps)
+    moves, load_after = _coverage.suggest_reassignments(accounts, params, history.reps)
     return load, moves, load_after
