@@ -707,6 +707,21 @@ def _write_summary(tmp: Path, reports: Sequence[Mapping], note: Callable[[str], 
     return files.index_entry()
 
 
+def _run_currency(merged: Mapping[str, Any], declared: Mapping[str, Mapping]) -> str:
+    """The company currency of a run (``currency`` parameter, else a notebook's default;
+    ``""`` when none declares one), for amounts in the report language."""
+    import ast
+
+    if merged.get("currency"):
+        return str(merged["currency"])
+    for params in declared.values():
+        spec = params.get("currency")
+        if isinstance(spec, Mapping) and spec.get("default"):
+            with contextlib.suppress(ValueError, SyntaxError):
+                return str(ast.literal_eval(spec["default"]) or "")
+    return ""
+
+
 def _index_rank(notebook: Path) -> int | None:
     import nbformat
 
@@ -904,8 +919,23 @@ def run_plan(
     RunError
         A notebook failed; one-line message, partial copy in ``failed_dir``.
     """
+    call = dict(locals())  # noqa: F841 - re-called below inside the report language
     import papermill
 
+    from salesplan.reports.i18n import CURRENCY_ENV, LANG_ENV, get_language, language
+
+    wanted = dict(params or {}).get("report_language",
+                                    _load_params_file(params_file).get("report_language"))
+    if wanted is not None:  # report_language: the runner's own parameter, never a notebook's
+        try:
+            with language(str(wanted)):
+                return run_plan(**{**call, "params": {k: v for k, v in dict(params or {}).items()
+                                                      if k != "report_language"}})
+        except ValueError as exc:
+            if "report_language" in str(exc) and not isinstance(exc, ParameterError):
+                raise ParameterError(str(exc)) from None
+            raise
+    run_language = get_language()
     if int(jobs) < 1:
         raise ParameterError(f"jobs={jobs!r}: expected a whole number >= 1")
     _quiet_timeout_log()
@@ -922,6 +952,7 @@ def run_plan(
         merged["source"] = source
     merged.setdefault("period", DEFAULT_PERIOD)
     merged = json_safe(merged)
+    merged.pop("report_language", None)  # handled above (the language of this process)
     run_period = str(merged["period"])
     if not re.match(PERIOD_PATTERN, run_period):
         raise ParameterError(
@@ -997,6 +1028,9 @@ def run_plan(
     batch_store = _record_batch_start(store_url, run_id, run_period, name, [p.stem for p in paths],
                                       note)
     batch_env = {RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
+    if run_language != "en":  # every kernel formats and labels in the report language
+        batch_env[LANG_ENV] = run_language
+        batch_env[CURRENCY_ENV] = _run_currency(merged, declared)
     index_rank: dict[str, int | None] = {}  # a notebook's place on index.html (metadata)
     started = time.monotonic()
     numbered = {p.stem: i for i, p in enumerate(paths, 1)}
@@ -1058,8 +1092,9 @@ def run_plan(
         import nbformat
 
         executed = nbformat.read(str(out_nb), as_version=4)
-        from salesplan.reports.render import export_html, notebook_title
+        from salesplan.reports.render import export_html, localize_notebook, notebook_title
 
+        executed = localize_notebook(executed, path.parent, name)  # English: unchanged
         title = notebook_title(executed, name)
         index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
         html = export_html(executed, tmp / f"{name}.html", index_href="index.html",
@@ -1101,6 +1136,8 @@ def run_plan(
         order = {p.stem: i for i, p in enumerate(discover_notebooks(paths[0].parent))}
         results = sorted(results + carried, key=lambda r: order.get(r.name, len(order)))
     changed_params = _changed_parameters(merged, declared)
+    if run_language != "en":
+        changed_params["report_language"] = run_language
 
     # --- index, workbook, manifest -------------------------------------------
     from salesplan.reports.render import render_index
@@ -1113,6 +1150,7 @@ def run_plan(
         "notebooks": ", ".join(r.name for r in results),
         **{f"parameter {k}": json.dumps(v, ensure_ascii=False, default=str)
            for k, v in sorted(merged.items())},
+        **({"parameter report_language": json.dumps(run_language)} if run_language != "en" else {}),
     }
     _write_workbook(tmp / workbook_name, run_info=run_info, results=results, tables_dir=tmp / "tables")
     reports = [
