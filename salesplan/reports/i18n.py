@@ -388,6 +388,33 @@ def markdown_status(notebooks_dir: str | Path, lang: str = "zh") -> dict[str, li
     return out
 
 
+def stamp_new(notebooks_dir: str | Path, lang: str) -> list[str]:
+    """Replace ``en: new`` in the translation files by the hash of the English cell of
+    the same id (a translator's step, after writing the text); returns ``notebook/id``."""
+    import nbformat
+
+    done = []
+    for path in sorted(translations_dir(notebooks_dir, lang).glob("*.yaml")):
+        nb_path = Path(notebooks_dir) / f"{path.stem}.ipynb"
+        if not nb_path.exists():
+            continue
+        cells = {str(c.get("id")): c for c in nbformat.read(str(nb_path), as_version=4).cells
+                 if c.cell_type == "markdown"}
+        text = path.read_text("utf-8")
+
+        def put(m: re.Match) -> str:
+            cell = cells.get(m.group(1).strip("'\""))
+            if cell is None:
+                return m.group(0)
+            done.append(f"{path.stem}/{m.group(1)}")
+            return f"{m.group(1)}:\n  en: {cell_key(cell.source)}"
+
+        new = re.sub(r"(?m)^(\S+):\n  en: new$", put, text)
+        if new != text:
+            path.write_text(new, "utf-8")
+    return done
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """List untranslated markdown cells; exit 1 when some are neither translated nor
     pending (``--pending`` adds them to ``PENDING`` and exits 0)."""
@@ -397,10 +424,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--lang", default="zh")
     ap.add_argument("--notebooks", default=None, help="notebooks folder (default: the checkout's)")
     ap.add_argument("--pending", action="store_true", help="list the open cells in PENDING")
+    ap.add_argument("--stamp", action="store_true",
+                    help="set 'en: new' entries to the hash of the current English cell "
+                         "(after translating it)")
     args = ap.parse_args(argv)
     from salesplan.reports.runner import default_notebooks_dir
 
     folder = Path(args.notebooks) if args.notebooks else default_notebooks_dir()
+    if args.stamp:
+        for n in stamp_new(folder, args.lang):
+            print(f"stamped {n}")
     status = markdown_status(folder, args.lang)
     open_ = status["missing"] + status["changed"]
     print(f"{args.lang}: {len(status['translated'])} markdown cells translated, "
