@@ -185,6 +185,12 @@ def zh_month(ts) -> str:
 # --------------------------------------------------------------------------- phrases
 
 
+def _slot(p: str) -> str:
+    """``{0}`` matches any text, ``{0#}`` one token without spaces (a number, an amount)."""
+    n = p.strip("{}#")
+    return f"(?P<g{n}>\\S+?)" if p.endswith("#}") else f"(?P<g{n}>.+?)"
+
+
 @functools.lru_cache(maxsize=None)
 def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
     import yaml
@@ -196,10 +202,9 @@ def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
     exact = {str(k): str(v) for k, v in (data.get("exact") or {}).items()}
     templates = []
     for key, value in (data.get("templates") or {}).items():
-        parts = re.split(r"(\{\d+\})", str(key))
-        rx = "".join(f"(?P<g{p[1:-1]}>.+?)" if re.fullmatch(r"\{\d+\}", p) else re.escape(p)
-                     for p in parts)
-        templates.append((len(re.sub(r"\{\d+\}", "", str(key))), re.compile(rf"^{rx}$", re.S),
+        parts = re.split(r"(\{\d+#?\})", str(key))
+        rx = "".join(_slot(p) if re.fullmatch(r"\{\d+#?\}", p) else re.escape(p) for p in parts)
+        templates.append((len(re.sub(r"\{\d+#?\}", "", str(key))), re.compile(rf"^{rx}$", re.S),
                           str(value)))
     templates.sort(key=lambda t: -t[0])  # the most specific (longest fixed text) first
     return exact, [(rx, value) for _, rx, value in templates]
@@ -238,7 +243,7 @@ def _translate(s: str, lang: str, depth: int) -> str:
         m = rx.match(core)
         if m:
             groups = {k[1:]: _translate(v, lang, depth + 1) for k, v in m.groupdict().items()}
-            return lead + re.sub(r"\{(\d+)\}", lambda g: groups.get(g.group(1), g.group(0)),
+            return lead + re.sub(r"\{(\d+)#?\}", lambda g: groups.get(g.group(1), g.group(0)),
                                  value) + trail
     return s
 
