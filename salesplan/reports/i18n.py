@@ -45,6 +45,7 @@ __all__ = [
     "get_language",
     "header",
     "language",
+    "localize_workbook",
     "markdown_status",
     "region_order",
     "set_language",
@@ -198,7 +199,14 @@ def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
     path = _resources.files("salesplan.reports") / "translations" / f"{lang}.yaml"
     if not path.is_file():
         return {}, []
-    data = yaml.safe_load(path.read_text("utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except yaml.YAMLError as exc:  # a broken file costs the translation, never the report
+        import warnings
+
+        warnings.warn(f"translations/{lang}.yaml is not valid YAML, reports stay English: "
+                      f"{str(exc).splitlines()[0]}", stacklevel=2)
+        return {}, []
     exact = {str(k): str(v) for k, v in (data.get("exact") or {}).items()}
     templates = []
     for key, value in (data.get("templates") or {}).items():
@@ -239,6 +247,11 @@ def _translate(s: str, lang: str, depth: int) -> str:
         return lead + zh_period(core) + trail
     if depth > 3:
         return s
+    if ", " in core and "(" not in core:  # a list of names: each one, joined by 、
+        items = core.split(", ")
+        done = [_translate(i, lang, depth + 1) for i in items]
+        if all(d != i for d, i in zip(done, items)):
+            return lead + "、".join(done) + trail
     for rx, value in templates:
         m = rx.match(core)
         if m:
@@ -270,18 +283,14 @@ def translate_html(page: str, lang: str | None = None) -> str:
         out = translate(text, lang)
         return ">" + (raw if out == text else _html.escape(out, quote=False)) + "<"
 
-    pieces = _SKIP_BLOCKS.split(page)
-    out = []
-    i = 0
-    while i < len(pieces):
-        piece = pieces[i]
-        if i % 3 == 1:  # a skipped block (group 1), followed by its tag name (group 2)
-            out.append(piece)
-            i += 2
-            continue
-        out.append(_TEXT.sub(node, piece))
-        i += 1
-    result = "".join(out)
+    kept: list[str] = []
+
+    def keep(m: re.Match) -> str:
+        kept.append(m.group(0))
+        return f"<!--sp-kept-{len(kept) - 1}-->"
+
+    body = _TEXT.sub(node, _SKIP_BLOCKS.sub(keep, page))
+    result = re.sub(r"<!--sp-kept-(\d+)-->", lambda m: kept[int(m.group(1))], body)
     return re.sub(r'<html lang="en"', '<html lang="zh-CN"', result, count=1)
 
 
@@ -301,6 +310,30 @@ def header(name, lang: str | None = None) -> str:
         if out != candidate:
             return out
     return text
+
+
+def localize_workbook(book, lang: str | None = None) -> None:
+    """Put an openpyxl workbook's sheet names and header rows (row 1) in ``lang``, in
+    place (:func:`header`; a sheet name keeps a leading ``"01 "`` notebook prefix, stays
+    within Excel's 31 characters and unique).  English: nothing changes."""
+    lang = get_language() if lang is None else _check(lang)
+    if lang == "en":
+        return
+    used: set[str] = set()
+    for ws in book.worksheets:
+        for cell in ws[1] if ws.max_row >= 1 else ():
+            if isinstance(cell.value, str) and cell.value:
+                cell.value = header(cell.value, lang)
+        m = re.match(r"^(\d+[a-z]?\s+)?(.*)$", ws.title)
+        title = (m.group(1) or "") + header(m.group(2), lang)
+        title = re.sub(r"[\[\]:*?/\\]", "-", title)[:31]
+        base, k = title, 1
+        while title.lower() in used:
+            k += 1
+            title = f"{base[:28]}~{k}"
+        used.add(title.lower())
+        if title != ws.title:
+            ws.title = title
 
 
 # --------------------------------------------------------------------------- regions
@@ -338,7 +371,14 @@ def translations_dir(notebooks_dir: str | Path, lang: str) -> Path:
 def _load_cells(path: str, mtime: float) -> dict:
     import yaml
 
-    data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    try:
+        data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    except yaml.YAMLError as exc:  # a broken file: the cells stay English
+        import warnings
+
+        warnings.warn(f"{path} is not valid YAML, its cells stay English: "
+                      f"{str(exc).splitlines()[0]}", stacklevel=2)
+        return {}
     return {str(k): v for k, v in data.items() if isinstance(v, Mapping)}
 
 

@@ -543,6 +543,9 @@ def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult]
                 width = max((len(str(c.value)) for c in col if c.value is not None), default=8)
                 ws.column_dimensions[col[0].column_letter].width = min(max(width + 2, 8), 60)
             ws.freeze_panes = "A2"
+        from salesplan.reports.i18n import localize_workbook
+
+        localize_workbook(xw.book)  # the report language's headers (English: unchanged)
     return path
 
 

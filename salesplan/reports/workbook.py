@@ -117,6 +117,9 @@ def write_plan_workbook(tables: Mapping[str, pd.DataFrame], path) -> str:
             width = max([len(str(col))] + [len(str(x)) for x in df[col].head(200).tolist()]) + 2
             ws.column_dimensions[letter].width = min(max(width, 8), 60)
         ws.freeze_panes = "A2"
+    from salesplan.reports.i18n import localize_workbook
+
+    localize_workbook(wb)  # headers in the report language (English: unchanged)
     fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".xlsx", dir=folder)
     os.close(fd)
     try:
