@@ -192,7 +192,7 @@ def _slot(p: str) -> str:
     return f"(?P<g{n}>\\S+?)" if p.endswith("#}") else f"(?P<g{n}>.+?)"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
     import yaml
 
@@ -219,6 +219,8 @@ def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
 
 
 _PERIOD = re.compile(r"^\d{4}Q[1-4]$")
+#: Where a paragraph splits into sentences: after ". " or "; " before a capital or a digit.
+_SENTENCE = re.compile(r"(?<=[.])\s+(?=[A-Z0-9])")
 _NUMERIC = re.compile(r"^[\s\d.,:%+\-–/()×x]*$")
 
 
@@ -247,6 +249,11 @@ def _translate(s: str, lang: str, depth: int) -> str:
         return lead + zh_period(core) + trail
     if depth > 3:
         return s
+    sentences = _SENTENCE.split(core) if depth == 0 else [core]
+    if len(sentences) > 1:  # a paragraph: sentence by sentence, the untranslated ones stay
+        done = [_translate(x, lang, depth + 1) for x in sentences]
+        if any(d != x for d, x in zip(done, sentences)):
+            return lead + "".join(d if d != x else x + " " for d, x in zip(done, sentences)).rstrip() + trail
     if ", " in core and "(" not in core:  # a list of names: each one, joined by 、
         items = core.split(", ")
         done = [_translate(i, lang, depth + 1) for i in items]
@@ -256,7 +263,7 @@ def _translate(s: str, lang: str, depth: int) -> str:
         m = rx.match(core)
         if m:
             groups = {k[1:]: _translate(v, lang, depth + 1) for k, v in m.groupdict().items()}
-            return lead + re.sub(r"\{(\d+)#?\}", lambda g: groups.get(g.group(1), g.group(0)),
+            return lead + re.sub(r"\{(\d+)#?\}", lambda g, d=groups: d.get(g.group(1), g.group(0)),
                                  value) + trail
     return s
 
@@ -447,7 +454,7 @@ def stamp_new(notebooks_dir: str | Path, lang: str) -> list[str]:
                  if c.cell_type == "markdown"}
         text = path.read_text("utf-8")
 
-        def put(m: re.Match) -> str:
+        def put(m: re.Match, cells=cells, path=path) -> str:
             cell = cells.get(m.group(1).strip("'\""))
             if cell is None:
                 return m.group(0)
