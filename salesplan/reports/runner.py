@@ -710,14 +710,18 @@ def _write_summary(tmp: Path, reports: Sequence[Mapping], note: Callable[[str], 
     return files.index_entry()
 
 
-def _run_currency(merged: Mapping[str, Any], declared: Mapping[str, Mapping]) -> str:
-    """The company currency of a run (``currency`` parameter, else a notebook's default;
-    ``""`` when none declares one), for amounts in the report language."""
+def _run_currency(merged: Mapping[str, Any], declared: Mapping[str, Mapping],
+                  folder: Path | None = None) -> str:
+    """The company currency of a run (``currency`` parameter, else the default of a
+    notebook of the run or of its folder; ``""`` when none declares one), for amounts in
+    the report language."""
     import ast
 
     if merged.get("currency"):
         return str(merged["currency"])
-    for params in declared.values():
+    others = [_declared_parameters(q) for q in sorted(folder.glob("*.ipynb"))
+              if q.stem not in declared] if folder is not None else []
+    for params in [*declared.values(), *others]:
         spec = params.get("currency")
         if isinstance(spec, Mapping) and spec.get("default"):
             with contextlib.suppress(ValueError, SyntaxError):
@@ -1033,7 +1037,7 @@ def run_plan(
     batch_env = {RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
     if run_language != "en":  # every kernel formats and labels in the report language
         batch_env[LANG_ENV] = run_language
-        batch_env[CURRENCY_ENV] = _run_currency(merged, declared)
+        batch_env[CURRENCY_ENV] = _run_currency(merged, declared, paths[0].parent)
     index_rank: dict[str, int | None] = {}  # a notebook's place on index.html (metadata)
     started = time.monotonic()
     numbered = {p.stem: i for i, p in enumerate(paths, 1)}
