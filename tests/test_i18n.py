@@ -239,3 +239,11 @@ def test_english_formatting_is_untouched_by_the_i18n_hooks():
         assert money(12_345_678, compact=True) == "12.3 M"
         t = styled_table(pd.DataFrame({"ok": [True]}))
         assert t._text["Ok"].tolist() == ["yes"]
+
+
+def test_chinese_paragraph_lines_are_joined_but_lists_and_headings_kept():
+    text = ("# 标题\n\n**问题。** 数据是否完整，\n随后是*方法与假设*。\n\n"
+            "- **来源。** 数据表从\n  数据源读取，\n  `validate` 检查\n- 第二项")
+    assert i18n.join_cjk_lines(text) == (
+        "# 标题\n\n**问题。** 数据是否完整，随后是*方法与假设*。\n\n"
+        "- **来源。** 数据表从数据源读取，`validate` 检查\n- 第二项")

@@ -254,8 +254,8 @@ def _translate(s: str, lang: str, depth: int) -> str:
         done = [_translate(x, lang, depth + 1) for x in sentences]
         if any(d != x for d, x in zip(done, sentences)):
             return lead + "".join(d if d != x else x + " " for d, x in zip(done, sentences)).rstrip() + trail
-    if ", " in core and "(" not in core:  # a list of names: each one, joined by 、
-        items = core.split(", ")
+    if (", " in core or " and " in core) and "(" not in core:  # a list: each item, joined by 、
+        items = re.split(r", (?:and )?| and ", core)
         done = [_translate(i, lang, depth + 1) for i in items]
         if all(d != i for d, i in zip(done, items)):
             return lead + "、".join(done) + trail
@@ -397,13 +397,25 @@ def markdown_translations(notebooks_dir: str | Path, notebook: str, lang: str) -
     return _load_cells(str(path), path.stat().st_mtime)
 
 
+_CJK = "\u2e80-\u9fff\u3000-\u303f\uff00-\uffef"
+#: A line break inside a Chinese paragraph (Markdown would show it as a space).
+_SOFT_BREAK = re.compile(rf"(?<=[{_CJK}*`])\n[ \t]*(?=[{_CJK}`]|\*[^\s*])")
+
+
+def join_cjk_lines(text: str) -> str:
+    """Join the lines of a Chinese paragraph (written wrapped in the translation files):
+    Markdown turns a line break into a space, which Chinese text does not have.  List
+    items, headings and blank lines are kept."""
+    return _SOFT_BREAK.sub("", text)
+
+
 def translated_markdown(cell, entries: Mapping, notebook: str = "") -> str | None:
     """The translation of a markdown ``cell`` or ``None`` (missing, or made from another
     English text)."""
     e = entries.get(str(cell.get("id", "")))
     if not e or e.get("en") != cell_key(cell.get("source", "")) or not e.get("text"):
         return None
-    return str(e["text"])
+    return join_cjk_lines(str(e["text"]))
 
 
 def pending_cells(notebooks_dir: str | Path, lang: str) -> set[str]:
