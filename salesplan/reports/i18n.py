@@ -247,6 +247,12 @@ def _translate(s: str, lang: str, depth: int) -> str:
         return lead + exact[core[:-1]] + ("。" if core[-1] == "." else "：") + trail
     if _PERIOD.match(core):
         return lead + zh_period(core) + trail
+    if depth == 0 and re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+|[a-z]+", core):
+        from salesplan.reports.format import column_label  # a code name: its words' entry
+
+        label = column_label(core)
+        if label in exact:
+            return lead + exact[label] + trail
     if depth > 3:
         return s
     sentences = _SENTENCE.split(core) if depth == 0 else [core]
