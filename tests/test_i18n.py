@@ -247,3 +247,15 @@ def test_chinese_paragraph_lines_are_joined_but_lists_and_headings_kept():
     assert i18n.join_cjk_lines(text) == (
         "# 标题\n\n**问题。** 数据是否完整，随后是*方法与假设*。\n\n"
         "- **来源。** 数据表从数据源读取，`validate` 检查\n- 第二项")
+
+
+def test_cli_lists_report_language_and_suggests_it_for_a_typo():
+    from typer.testing import CliRunner
+
+    from salesplan.cli import app
+
+    listed = CliRunner().invoke(app, ["params", "--notebooks-dir", str(NOTEBOOKS)])
+    assert listed.exit_code == 0 and '  report_language = "en"\n' in listed.output
+    typo = CliRunner().invoke(app, ["run", "-p", "report_languge", "zh", "--no-check"])
+    assert typo.exit_code == 1
+    assert "'report_languge' -> did you mean 'report_language'?" in typo.output

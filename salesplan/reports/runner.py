@@ -1001,7 +1001,8 @@ def run_plan(
         import difflib
 
         hints = [f"{u!r} -> did you mean {close[0]!r}?" for u in unknown
-                 if (close := difflib.get_close_matches(u, sorted(all_declared), n=1, cutoff=0.6))]
+                 if (close := difflib.get_close_matches(u, sorted(all_declared | {"report_language"}),
+                                                              n=1, cutoff=0.6))]
         raise ParameterError(
             f"unknown parameter(s) {unknown}: no notebook declares them; "
             + (" ".join(hints) + " " if hints else "")
