@@ -1036,8 +1036,8 @@ def run_plan(
     batch_store = _record_batch_start(store_url, run_id, run_period, name, [p.stem for p in paths],
                                       note)
     batch_env = {RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
-    if run_language != "en":  # every kernel formats and labels in the report language
-        batch_env[LANG_ENV] = run_language
+    batch_env[LANG_ENV] = run_language  # every kernel formats and labels in it
+    if run_language != "en":
         batch_env[CURRENCY_ENV] = _run_currency(merged, declared, paths[0].parent)
     index_rank: dict[str, int | None] = {}  # a notebook's place on index.html (metadata)
     started = time.monotonic()
