@@ -207,6 +207,8 @@ def run(
     db_timeout: float = _FLAGS["timeout"],
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
     name: str = typer.Option(None, "--name", help='a name for this run, e.g. "board v2" (shown by salesplan plans)'),
+    overrides: Path = typer.Option(None, "--overrides", help="a plan workbook (.xlsx) whose 'quota override' "
+                                   "column on sheet 'Plan reps' replaces those rep quotas (notebook 04)"),
 ) -> None:
     """Run the planning notebooks and write the reports, the workbook and index.html.
 
@@ -240,6 +242,7 @@ def run(
             downstream=downstream,
             run_timeout=run_timeout,
             check_data=check,
+            **({"overrides": overrides} if overrides is not None else {}),
         )
     except (RunError, ParameterError, FileNotFoundError) as e:
         if debug:

@@ -45,7 +45,7 @@ __all__ = [
     "get_language",
     "header",
     "language",
-    "localize_workbook",
+    "sheet_name",
     "markdown_status",
     "region_order",
     "set_language",
@@ -325,28 +325,15 @@ def header(name, lang: str | None = None) -> str:
     return text
 
 
-def localize_workbook(book, lang: str | None = None) -> None:
-    """Put an openpyxl workbook's sheet names and header rows (row 1) in ``lang``, in
-    place (:func:`header`; a sheet name keeps a leading ``"01 "`` notebook prefix, stays
-    within Excel's 31 characters and unique).  English: nothing changes."""
+def sheet_name(text: str, lang: str | None = None) -> str:
+    """A workbook sheet name in ``lang``: ``"01 coverage"`` -> ``"01 覆盖情况"`` (a leading
+    notebook prefix kept, the rest by :func:`header`); English: unchanged.  The caller
+    makes it valid and unique (31 characters)."""
     lang = get_language() if lang is None else _check(lang)
     if lang == "en":
-        return
-    used: set[str] = set()
-    for ws in book.worksheets:
-        for cell in ws[1] if ws.max_row >= 1 else ():
-            if isinstance(cell.value, str) and cell.value:
-                cell.value = header(cell.value, lang)
-        m = re.match(r"^(\d+[a-z]?\s+)?(.*)$", ws.title)
-        title = (m.group(1) or "") + header(m.group(2), lang)
-        title = re.sub(r"[\[\]:*?/\\]", "-", title)[:31]
-        base, k = title, 1
-        while title.lower() in used:
-            k += 1
-            title = f"{base[:28]}~{k}"
-        used.add(title.lower())
-        if title != ws.title:
-            ws.title = title
+        return str(text)
+    m = re.match(r"^(\d+[a-z]?\s+)?(.*)$", str(text), re.S)
+    return (m.group(1) or "") + header(m.group(2), lang)
 
 
 # --------------------------------------------------------------------------- regions
