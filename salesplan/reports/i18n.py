@@ -193,12 +193,12 @@ def _slot(p: str) -> str:
 
 
 @functools.cache
-def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
+def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]], dict[str, str]]:
     import yaml
 
     path = _resources.files("salesplan.reports") / "translations" / f"{lang}.yaml"
     if not path.is_file():
-        return {}, []
+        return {}, [], {}
     try:
         data = yaml.safe_load(path.read_text("utf-8")) or {}
     except yaml.YAMLError as exc:  # a broken file costs the translation, never the report
@@ -206,7 +206,7 @@ def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
 
         warnings.warn(f"translations/{lang}.yaml is not valid YAML, reports stay English: "
                       f"{str(exc).splitlines()[0]}", stacklevel=2)
-        return {}, []
+        return {}, [], {}
     exact = {str(k): str(v) for k, v in (data.get("exact") or {}).items()}
     templates = []
     for key, value in (data.get("templates") or {}).items():
@@ -215,7 +215,10 @@ def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
         templates.append((len(re.sub(r"\{\d+#?\}", "", str(key))), re.compile(rf"^{rx}$", re.S),
                           str(value)))
     templates.sort(key=lambda t: -t[0])  # the most specific (longest fixed text) first
-    return exact, [(rx, value) for _, rx, value in templates]
+    lower: dict[str, str] = {}  # code names (abc_class) find "ABC class" this way
+    for k, v in exact.items():
+        lower.setdefault(k.lower(), v)
+    return exact, [(rx, value) for _, rx, value in templates], lower
 
 
 _PERIOD = re.compile(r"^\d{4}Q[1-4]$")
@@ -239,7 +242,7 @@ def translate(text, lang: str | None = None) -> str:
 
 
 def _translate(s: str, lang: str, depth: int) -> str:
-    exact, templates = _phrases(lang)
+    exact, templates, lower = _phrases(lang)
     lead, core, trail = re.match(r"^(\s*)(.*?)(\s*)$", s, re.S).groups()
     if core in exact:
         return lead + exact[core] + trail
@@ -248,11 +251,9 @@ def _translate(s: str, lang: str, depth: int) -> str:
     if _PERIOD.match(core):
         return lead + zh_period(core) + trail
     if depth == 0 and re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+|[a-z]+", core):
-        from salesplan.reports.format import column_label  # a code name: its words' entry
-
-        label = column_label(core)
-        if label in exact:
-            return lead + exact[label] + trail
+        label = core.replace("_", " ")  # a code name: the entry of its words, any case
+        if label in lower:
+            return lead + lower[label] + trail
     if depth > 3:
         return s
     sentences = _SENTENCE.split(core) if depth == 0 else [core]
@@ -308,21 +309,17 @@ def translate_html(page: str, lang: str | None = None) -> str:
 
 
 def header(name, lang: str | None = None) -> str:
-    """A column name as a header in ``lang``: the translation of its words
-    (:func:`~salesplan.reports.format.column_label`) or of the name itself, else the
-    name unchanged (English: always unchanged)."""
-    from salesplan.reports.format import column_label
-
+    """A column name as a header in ``lang``: its translation, or that of its words
+    (``abc_class`` -> the entry of "ABC class"), else the name unchanged (English: always
+    unchanged)."""
     lang = get_language() if lang is None else _check(lang)
     text = str(name)
     if lang == "en":
         return text
-    label = column_label(text)
-    for candidate in (label, text):
-        out = translate(candidate, lang)
-        if out != candidate:
-            return out
-    return text
+    out = translate(text, lang)
+    if out == text and re.fullmatch(r"\w[\w ]*", text):
+        out = _phrases(lang)[2].get(text.replace("_", " ").lower(), text)
+    return out
 
 
 def sheet_name(text: str, lang: str | None = None) -> str:
@@ -485,9 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="set 'en: new' entries to the hash of the current English cell "
                          "(after translating it)")
     args = ap.parse_args(argv)
-    from salesplan.reports.runner import default_notebooks_dir
-
-    folder = Path(args.notebooks) if args.notebooks else default_notebooks_dir()
+    # the runner's default: ./notebooks, else the checkout's (no runner import: no cycle)
+    folder = Path(args.notebooks) if args.notebooks else (
+        Path.cwd() / "notebooks" if (Path.cwd() / "notebooks").is_dir()
+        else Path(__file__).resolve().parents[2] / "notebooks")
     if args.stamp:
         for n in stamp_new(folder, args.lang):
             print(f"stamped {n}")
