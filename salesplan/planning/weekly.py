@@ -29,7 +29,7 @@ from salesplan.planning.review import (
     run_rate_basis,
     weekday_profile,
 )
-from salesplan.planning.targets import TargetParams, pipeline_rho
+from salesplan.planning.targets import TargetParams, pipeline_backtest_fit
 
 __all__ = ["PlanOfRecord", "WeeklyReview", "forecast_prior", "funnel_replan", "landing_pipeline",
            "late_deals_and_shape", "orders_until", "plan_of_record", "review_day_for", "stored_forecast_paths", "weekly_review",
@@ -165,22 +165,24 @@ def _region_of_rep(plan) -> pd.Series:
 
 
 def landing_pipeline(data: SalesData, record: PlanOfRecord, review_day, history_end
-                     ) -> tuple[pd.DataFrame | None, float | None, str]:
+                     ) -> tuple[pd.DataFrame | None, dict | None, str]:
     """The open-pipeline term of the landing forecast, weighted as the plan weighed it.
 
     The deals open on ``review_day`` expected to close by the quarter's end, weighted by the
     plan's ``pipeline_weights`` (assumption of the targets run; default ``"scored"``), per
     region and in total (:func:`salesplan.planning.review.pipeline_by_entity`), with the
-    usual-pipeline ratio ``rho`` of the plan's bottom-up
-    (:func:`salesplan.planning.targets.pipeline_rho` on the history to ``history_end``).
+    plan's back-test rule fitted on the history to ``history_end``
+    (:func:`salesplan.planning.targets.pipeline_backtest_fit`: the usual pipeline per
+    forecast unit ``rho`` per region and the share ``beta`` +- ``sd`` of the excess
+    pipeline that the forecast misses), so the review counts the pipeline as the plan did.
     Off (None, None) without opportunity data, or when they end more than
     :data:`PIPELINE_STALE_DAYS` days before the review day (a stale pipeline looks open at
     full value).
 
     Returns
     -------
-    (DataFrame or None, float or None, str)
-        The term, ``rho``, and a one-line note on what was used.
+    (DataFrame or None, dict or None, str)
+        The term, the fit (``rho``, ``beta``, ``sd``, ...), and a one-line note.
     """
     review_day = pd.Timestamp(review_day)
     q_end = record.plan.params.period.end_time.normalize()
@@ -195,15 +197,18 @@ def landing_pipeline(data: SalesData, record: PlanOfRecord, review_day, history_
                             "review day, so their deals would look open at full value (the plan weighs "
                             f"deals by: {weights})")
     try:
-        rho, used = pipeline_rho(data, history_end, TargetParams(quarter=str(record.plan.params.period),
-                                                                 pipeline_weights=weights))
+        fit = pipeline_backtest_fit(data, history_end, TargetParams(quarter=str(record.plan.params.period),
+                                                                    pipeline_weights=weights))
+        used = fit["weights_used"]
         sp = scored_pipeline(data, review_day, horizon_end=q_end)
     except ValueError as e:
         return None, None, f"none: {e}"
     sp = sp.assign(region=sp["region"].where(sp["region"].notna(), sp["rep_id"].map(_region_of_rep(record.plan))))
     by = pipeline_by_entity(sp, by="region", column="p_win" if used == "scored" else "p_stage")
-    return by, rho, "open deals weighted by " + ("their scored win probability (win model per deal)"
-                                                 if used == "scored" else "stage-average win probabilities")
+    return by, fit, ("open deals weighted by " + ("their scored win probability (win model per deal)"
+                                                  if used == "scored" else "stage-average win probabilities")
+                     + f"; counted at {fit['beta']:.0%} (+-{fit['sd']:.0%}) of their excess over the usual "
+                       "pipeline, as the plan's back-test rule measured")
 
 
 def funnel_replan(data: SalesData, plan, review_day, history_end, rates: _funnel.FunnelRates | None):
@@ -337,7 +342,8 @@ def _landing(data, record, summary, review_day, history_end, forecast_paths, int
                            plan.regions.set_index("region")["target"]])
     land = landing_forecast(summary.set_index("entity")["actual_to_date"], fm, review_day, targets=targets_q,
                             k=k_eff, forecast_cv=cv, run_rate_basis=basis, params=lp, pipeline=pipe[0],
-                            pipeline_rho=pipe[1])
+                            pipeline_rho=None if pipe[1] is None else pd.Series(pipe[1]["rho"]),
+                            pipeline_beta=None if pipe[1] is None else (pipe[1]["beta"], pipe[1]["sd"]))
     return land, phi
 
 

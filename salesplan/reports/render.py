@@ -11,6 +11,7 @@ from typing import Any
 
 import nbformat
 
+from salesplan.reports.layout import LayoutParams, arrange_report
 from salesplan.reports.publish import HEADLINES_TAG
 
 __all__ = ["TEMPLATE_DIR", "export_html", "localize_notebook", "notebook_title", "prepare_for_report",
@@ -91,6 +92,7 @@ def export_html(
     *,
     index_href: str | None = "index.html",
     caption: str | None = None,
+    layout: LayoutParams | None = None,
 ) -> Path:
     """Write the leadership HTML of an executed notebook.
 
@@ -100,6 +102,8 @@ def export_html(
     out_path : path of the ``.html`` file to write
     index_href : link back to the run's index page (``None``: no link)
     caption : text in the top bar, e.g. ``"2027Q1 · run 2027Q1-20270105-101500"``
+    layout : how tables and contents are arranged (:func:`~salesplan.reports.layout.arrange_report`;
+        default :class:`~salesplan.reports.layout.LayoutParams`)
     """
     from nbconvert import HTMLExporter
 
@@ -126,6 +130,7 @@ def export_html(
             "salesplan_caption": caption,
         },
     )
+    body = arrange_report(body, layout)
     from salesplan.reports.i18n import translate_html
 
     body = translate_html(body)  # the report language; English: unchanged
@@ -178,9 +183,9 @@ def render_index(
         summary=dict(summary) if summary else None,
         css=(TEMPLATE_DIR / "salesplan.css").read_text("utf-8"),
     )
+    out = Path(out_path)
     from salesplan.reports.i18n import translate_html
 
-    out = Path(out_path)
     out.write_text(translate_html(page), encoding="utf-8")
     return out
 
