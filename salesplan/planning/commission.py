@@ -19,8 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from salesplan.planning.quota import rep_outcome_paths
+
 __all__ = [
     "CommissionPlan",
+    "plan_commission_cost",
+    "rep_sales_paths",
     "commission",
     "pay",
     "on_target_earnings",
@@ -311,3 +315,71 @@ def quota_to_ote(quota, ote, low: float = 4.0, high: float = 6.0, rep_ids=None) 
     idx = list(rep_ids) if rep_ids is not None else list(range(len(q)))
     return pd.DataFrame({"quota": q, "ote": o, "ratio": ratio, "flag": flag},
                         index=pd.Index(idx, name="rep_id"))
+
+
+def rep_sales_paths(region_paths, rep_region, quota_monthly, *, noise_sd: float, seed: int) -> np.ndarray:
+    """Simulated monthly sales of each rep: their share of the region's simulated sales.
+
+    ``sales_{s,i,m} = R_{s,g(i),m} x q_{i,m} / sum_{j in g(i)} q_{j,m} x exp(sigma z_{s,i} -
+    sigma^2 / 2)``: the region's path, the rep's share of the region's monthly quota and a
+    log-normal factor with mean 1 (``sigma = noise_sd``, ``z`` iid N(0, 1) from ``seed``) --
+    the regional outcome model of :func:`salesplan.planning.quota.rep_outcome_paths`, the
+    one the targets use for reps without their own forecast.
+
+    Parameters
+    ----------
+    region_paths : array (S, G, M)
+        Region sales per path and month (currency), regions in sorted order of ``rep_region``.
+    rep_region : sequence of str (N,)
+        Each rep's region.
+    quota_monthly : array (N, M)
+        Monthly quotas (currency).
+
+    Returns
+    -------
+    ndarray (S, N, M), currency per month.
+    """
+    regions = sorted(set(map(str, rep_region)))
+    reg = np.asarray([str(r) for r in rep_region])
+    q = np.asarray(quota_monthly, dtype=float)
+    idx = np.array([regions.index(r) for r in reg], dtype=int)
+    share = q / np.array([q[reg == r].sum(axis=0) for r in reg]).clip(min=1e-9)
+    return rep_outcome_paths(np.asarray(region_paths, dtype=float), idx, share, None, np.zeros(len(reg), bool),
+                             spread=1.0, noise_sd=noise_sd, seed=seed)
+
+
+def plan_commission_cost(dist, rep_quotas: pd.DataFrame, month_targets: pd.DataFrame, plan: CommissionPlan, *,
+                         noise_sd: float = 0.25, seed: int = 0, ote_low: float = 4.0, ote_high: float = 6.0):
+    """Cost of the commission plan over the forecast's paths, and the quota-to-OTE check.
+
+    Only reps with a quota are paid commission (vacancies and accounts without a rep are
+    held by the region's manager).  Rep sales: :func:`rep_sales_paths` on the region paths
+    of ``dist`` (``dist.cube("region", regions)``, array (S, G, 3)).
+
+    Parameters
+    ----------
+    dist : QuarterDistribution
+        The forecast's sample paths of the quarter.
+    rep_quotas : DataFrame
+        The targets plan's ``reps`` table (``rep_id, region, quota, vacant``).
+    month_targets : DataFrame
+        The targets plan's ``months`` table (rows ``level == "rep"``: ``entity, month, quota``).
+
+    Returns
+    -------
+    (cost_summary, cost_per_rep, ote_check)
+        As :func:`simulate_plan_cost` and :func:`quota_to_ote` (with the rep's ``region``).
+    """
+    reps = rep_quotas[(rep_quotas["quota"] > 0) & ~rep_quotas["vacant"].astype(bool)]
+    reps = reps.sort_values(["region", "rep_id"], ignore_index=True)
+    rep_ids = reps["rep_id"].astype(str).tolist()
+    rm = month_targets[month_targets["level"] == "rep"]
+    months = sorted(rm["month"].unique())
+    quota_m = (rm.pivot_table(index="entity", columns="month", values="quota", aggfunc="sum")
+               .reindex(index=rep_ids, columns=months).fillna(0.0).to_numpy())
+    region_paths = dist.cube("region", sorted(reps["region"].unique()))
+    sims = rep_sales_paths(region_paths, reps["region"].tolist(), quota_m, noise_sd=noise_sd, seed=seed)
+    summary, per_rep = simulate_plan_cost(sims, plan, quota=quota_m, rep_ids=rep_ids)
+    ote = quota_to_ote(quota_m.sum(axis=1), per_rep["ote"].to_numpy(), low=ote_low, high=ote_high,
+                       rep_ids=rep_ids).join(reps.set_index("rep_id")[["region"]])
+    return summary, per_rep, ote

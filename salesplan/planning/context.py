@@ -14,7 +14,7 @@ import pandas as pd
 from salesplan.data import SalesData
 from salesplan.planning.fiscal_calendar import fiscal_label
 
-__all__ = ["PlanContext", "history_end_for"]
+__all__ = ["PlanContext", "covers_quarter", "history_end_for"]
 
 #: the plan quarter must end within this many months of the end of the history
 MAX_HORIZON_MONTHS = 12
@@ -45,6 +45,17 @@ def history_end_for(orders: pd.DataFrame, quarter) -> pd.Timestamp:
     last_day = pd.Timestamp(orders["order_date"].max())
     last_complete = (last_day + pd.Timedelta(days=1)).to_period("M").start_time - pd.Timedelta(days=1)
     return min(q.start_time - pd.Timedelta(days=1), last_complete)
+
+
+def covers_quarter(first_order, quarter) -> bool:
+    """True when a history whose first order is ``first_order`` covers the whole ``quarter``.
+
+    Month grain: the first order falls in or before the quarter's first month (a company's
+    first order rarely lands on the 1st).  Used for the same quarter last year: when it is
+    not covered, its revenue is not last year's (growth rule and caps are off).
+    """
+    q = pd.Period(quarter, freq="Q")
+    return pd.Timestamp(first_order).to_period("M") <= q.asfreq("M", "s")
 
 
 @dataclass(frozen=True)

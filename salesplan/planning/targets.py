@@ -154,6 +154,7 @@ import pandas as pd
 from salesplan.data.schema import REGION_MATURITIES, REP_LEVELS, SalesData
 from salesplan.planning import funnel as _funnel
 from salesplan.planning import quota as _q
+from salesplan.planning.context import covers_quarter
 from salesplan.planning.fiscal_calendar import (
     currency_label,
     fiscal_freq,
@@ -1215,6 +1216,9 @@ def plan_scope(data: SalesData, dist: QuarterDistribution, params: TargetParams,
         notes.append("table 'regions' absent: maturity = developing, no market-potential share")
     ly_q = q - 4
     ly = _quarter_revenue(o, ly_q).reindex(regions, fill_value=0.0).to_numpy(float)
+    if not covers_quarter(first, ly_q):  # a part of last year's quarter is not its revenue
+        ly = np.zeros(R)
+        notes.append(f"the history starts {first.date()}, inside or after {ly_q}: no same quarter last year")
     return PlanScope(q, dist.months, as_of, first, o, known, regions, ros, reg_paths, comp_paths,
                      maturity, potential, ly, ly_q, notes)
 

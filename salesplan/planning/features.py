@@ -1,0 +1,226 @@
+"""What a company's data can carry: the plan features that need more than the orders.
+
+A small company may export only one year of orders, no ``reps`` table or a single region.
+The plan still runs; the parts that cannot work are switched off and said so (issue 16,
+"minimal companies"):
+
+* **Same quarter last year** (the growth rule, growth on last year, the bridge's first
+  step): on when the history covers the whole same quarter a year before the plan quarter,
+  i.e. the first order falls in or before that quarter's first month.
+* **Rep quotas**: on when the ``reps`` table has at least one row.  Without it the
+  regions get their targets and quotas (over-assignment 1: quota = target) and no rep
+  quota is proposed.
+* **Budget split between regions**: on with two regions or more.
+* **Monitoring back-test** (targets notebook): on when the history before the re-planned
+  quarter spans at least :data:`MIN_MONITOR_HISTORY_MONTHS` months.
+
+:func:`quarter_plan` is the targets notebook's one call: :func:`propose_targets` plus the
+funnel back-calculation, with the features above applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from salesplan.planning import funnel as _funnel
+from salesplan.planning.context import PlanContext, covers_quarter
+from salesplan.planning.targets import (
+    QuarterDistribution,
+    TargetParams,
+    TargetPlan,
+    compare_scenarios,
+    default_scenarios,
+    plan_funnel,
+    propose_targets,
+)
+
+__all__ = ["MIN_MONITOR_HISTORY_MONTHS", "PlanFeatures", "monitor_context", "monitor_history_ok",
+           "open_funnel_shape", "plan_features", "quarter_plan", "quarter_scenarios", "targets_tables"]
+
+#: months of history needed before a quarter to re-plan it in the monitoring back-test
+MIN_MONITOR_HISTORY_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class PlanFeatures:
+    """Which plan features the data carry, with one note per feature switched off.
+
+    Attributes
+    ----------
+    last_year : bool
+        The history covers the same quarter last year (growth rule, bridge from last year).
+    rep_quotas : bool
+        A non-empty ``reps`` table: rep quotas are proposed.
+    region_split : bool
+        Two regions or more: the marketing budget is split between regions.
+    notes : dict
+        Feature name (``"last_year"``, ``"rep_quotas"``, ``"region_split"``) -> one sentence
+        for the report, for each feature switched off.
+    """
+
+    last_year: bool
+    rep_quotas: bool
+    region_split: bool
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+
+def plan_features(ctx: PlanContext) -> PlanFeatures:
+    """The features of :class:`PlanFeatures` that ``ctx``'s data carry.
+
+    Rules (module docstring): ``last_year`` iff month(first order) <= first month of
+    ``ctx.quarter - 4``; ``rep_quotas`` iff ``reps`` has a row; ``region_split`` iff
+    ``len(ctx.regions) >= 2``.
+    """
+    o = ctx.history.orders
+    first = pd.Timestamp(o["order_date"].min())
+    ly = ctx.quarter - 4
+    last_year = covers_quarter(first, ly)
+    reps = ctx.data.reps is not None and len(ctx.data.reps) > 0
+    split = len(ctx.regions) >= 2
+    notes = {}
+    if not last_year:
+        notes["last_year"] = (
+            f"The history starts {first:%Y-%m-%d}, after the start of {ly}: the same quarter last year is not in "
+            "the data, so the growth rule and growth on last year are switched off (the default target rule, "
+            "a probability on the forecast, does not need them).")
+    if not reps:
+        notes["rep_quotas"] = ("The data have no reps table: the regions get their targets (quota = target), "
+                               "and no rep quota is proposed.")
+    if not split:
+        notes["region_split"] = (f"The company has one region ({', '.join(ctx.regions) or 'none named'}): the "
+                                 "marketing budget is not split between regions.")
+    return PlanFeatures(bool(last_year), bool(reps), bool(split), notes)
+
+
+def monitor_history_ok(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONTHS) -> bool:
+    """True when ``ctx``'s history spans at least ``min_months`` months (first order month to
+    the last history month, both counted)."""
+    first = pd.Timestamp(ctx.history.orders["order_date"].min()).to_period("M")
+    return (ctx.last_month - first).n + 1 >= min_months
+
+
+def _region_roster(ctx: PlanContext) -> pd.DataFrame:
+    """One capacity-only slot per region standing for the region (no reps table).
+
+    Named ``REGION:<region>``, hired before the history starts, level ``senior``: each
+    region's quota goes whole to its one slot, and the slot rows are dropped afterwards.
+    """
+    start = pd.Timestamp(ctx.history.orders["order_date"].min()) - pd.DateOffset(years=10)
+    regions = ctx.regions
+    return pd.DataFrame({"rep_id": [f"REGION:{r}" for r in regions], "name": regions, "region": regions,
+                         "level": "senior", "hire_date": start, "exit_date": pd.NaT})
+
+
+def _without_reps(plan: TargetPlan) -> TargetPlan:
+    """``plan`` with the stand-in region slots removed: no rep rows, no rep counts, rep odds
+    and the notes about them (share of reps at quota, over-assignment grid) dropped."""
+    company = plan.company.copy()
+    for col in [c for c in company.columns if c.startswith("rep_share")]:
+        company[col] = np.nan
+    keep = {k: getattr(plan, k)[getattr(plan, k)["level"] != "rep"].reset_index(drop=True)
+            for k in ("months", "weeks", "smart")}
+    note = "no reps table: each region holds its target whole (quota = target), no rep quotas"
+    a = plan.assumptions
+    a = a[~((a["item"] == "note") & a["value"].astype(str).str.contains("reps at quota"))]
+    a = pd.concat([a, pd.DataFrame([{"item": "note", "value": note, "note": "note"}])], ignore_index=True)
+    notes = tuple(n for n in plan.notes if "reps at quota" not in n) + (note,)
+    return replace(plan, company=company, regions=plan.regions.assign(n_reps=0), reps=plan.reps.iloc[0:0], **keep,
+                   assumptions=a, notes=notes, over_assignment_grid=None,
+                   rep_share_paths=np.full_like(plan.rep_share_paths, np.nan, dtype=float))
+
+
+def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetParams,
+                 features: PlanFeatures | None = None, *, quota_overrides: Mapping[str, float] | None = None,
+                 region_funnel: bool = True) -> tuple[TargetPlan, object]:
+    """The targets of ``ctx.quarter``: :func:`propose_targets` on ``ctx.history`` and the funnel.
+
+    Parameters
+    ----------
+    ctx : PlanContext
+        The quarter to plan (the plan quarter or a back-test quarter).
+    dist : QuarterDistribution
+        The forecast's sample paths of that quarter.
+    params : TargetParams
+    features : PlanFeatures, optional
+        Default :func:`plan_features` of ``ctx``.  Without ``last_year`` a ``growth`` goal is
+        refused (one line); without ``rep_quotas`` each region holds its quota whole
+        (over-assignment 1) and the plan has no rep rows.
+    quota_overrides : mapping rep id -> amount, optional
+        The planner's rep quotas (``propose_targets(quota_overrides=...)``); refused in one
+        line without rep quotas.
+
+    Returns
+    -------
+    (TargetPlan, FunnelPlan)
+        The plan with the funnel of the rep quotas attached (of the region targets without
+        reps), and the funnel of the region targets (for the report; ``None`` when
+        ``region_funnel`` is false).
+    """
+    features = features or plan_features(ctx)
+    if params.growth is not None and not features.last_year:
+        raise ValueError(f"growth={params.growth!r}: the data do not cover {ctx.quarter - 4} (the same quarter "
+                         "last year), so the growth rule is not available; give board_target or leave growth empty")
+    if quota_overrides and not features.rep_quotas:
+        raise ValueError("quota_overrides: the data have no reps table, so there are no rep quotas to override")
+    end = ctx.history_end
+    if features.rep_quotas:
+        plan = propose_targets(ctx.history, dist, params, as_of=end, quota_overrides=quota_overrides)
+        plan = plan_funnel(plan, ctx.history, level="rep", as_of=end)
+    else:
+        region_dist = QuarterDistribution(dist.to_frame().query("level != 'rep'"))
+        plan = propose_targets(ctx.history, region_dist, replace(params, over_assignment=1.0),
+                               roster=_region_roster(ctx), as_of=end)
+        plan = plan_funnel(_without_reps(plan), ctx.history, level="region", as_of=end)
+    if not region_funnel:
+        return plan, None
+    return plan, plan_funnel(plan, ctx.history, level="region", as_of=end).funnel
+
+
+def quarter_scenarios(ctx: PlanContext, dist: QuarterDistribution, params: TargetParams,
+                      features: PlanFeatures) -> pd.DataFrame | None:
+    """:func:`compare_scenarios` of :func:`default_scenarios` on ``ctx``'s history; ``None``
+    without rep quotas (the scenarios compare rep quotas and their odds)."""
+    if not features.rep_quotas:
+        return None
+    return compare_scenarios(ctx.history, dist, default_scenarios(params), as_of=ctx.history_end)
+
+
+def monitor_context(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONTHS) -> PlanContext | None:
+    """The context of the monitoring back-test: the last complete quarter of the data.
+
+    The quarter is ``min(plan quarter - 1, quarter of (last order + 1 day) - 1)``, planned
+    with the data before it (:meth:`PlanContext.build`).  ``None`` when that history spans
+    fewer than ``min_months`` months (:func:`monitor_history_ok`).
+    """
+    data_end = pd.Timestamp(ctx.data.orders["order_date"].max())
+    q = min(ctx.quarter - 1, (data_end + pd.Timedelta(days=1)).to_period("Q") - 1)
+    if q.start_time <= pd.Timestamp(ctx.data.orders["order_date"].min()):
+        return None
+    mctx = PlanContext.build(ctx.data, q, input_fingerprint=ctx.input_fingerprint,
+                             fiscal_year_start_month=ctx.fiscal_year_start_month)
+    return mctx if monitor_history_ok(mctx, min_months) else None
+
+
+def open_funnel_shape(ctx: PlanContext, rates) -> pd.DataFrame:
+    """The open pipeline's shape on ``ctx.history_end``: all regions (``entity = "All
+    regions"``) then each region (:func:`salesplan.planning.funnel.diagnose_shape`)."""
+    pipe = _funnel.open_pipeline(ctx.history, ctx.history_end)
+    return pd.concat([_funnel.diagnose_shape(pipe, rates, by=None).assign(entity="All regions"),
+                      _funnel.diagnose_shape(pipe, rates, by="region")], ignore_index=True)
+
+
+def targets_tables(plan: TargetPlan, funnel_regions, scenarios: pd.DataFrame | None = None,
+                   monitor=None, monitor_quarter=None) -> dict[str, pd.DataFrame]:
+    """Every table the targets notebook saves: the plan's, the region funnel gap, the
+    scenarios (one row per scenario) and the monitoring tables prefixed ``<quarter>_``."""
+    tables = {**plan.tables(), "funnel_region_gap": funnel_regions.gap}
+    if scenarios is not None:
+        tables["scenarios"] = scenarios.T.rename_axis("scenario").reset_index().astype(
+            {"target_probability": float, "growth": float})
+    if monitor is not None:
+        tables.update({f"{monitor_quarter}_{k}": v for k, v in monitor.tables().items()})
+    return tables

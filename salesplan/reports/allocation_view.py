@@ -1,0 +1,242 @@
+"""Presentation of a resource plan: the headline texts and tables of the resource notebook.
+
+Every function takes results of :mod:`salesplan.planning.allocation.quarter` and
+:func:`salesplan.planning.commission.plan_commission_cost` and returns text or a
+:class:`salesplan.reports.format.Table`; none computes a plan figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salesplan.reports.format import money, number, pct, styled_table
+
+__all__ = ["allocation_headlines", "commission_tables", "headcount_table", "hiring_tables", "budget_tables",
+           "coverage_tables", "ote_table"]
+
+
+def allocation_headlines(*, company_target: float, headcount: pd.DataFrame, hires: pd.DataFrame, marketing,
+                         load: pd.DataFrame, moves: pd.DataFrame, cost_summary: pd.DataFrame,
+                         ote_check: pd.DataFrame, curve_error: float, ote_low: float, ote_high: float):
+    """The answer and the headline figures of the resource notebook.
+
+    ``marketing`` is a :class:`~salesplan.planning.allocation.quarter.MarketingPlan`; without
+    a split (``marketing.error``) the budget sentence says so and the margin figures are left out.
+    """
+    need_total = int(headcount["headcount_needed"].sum())
+    have_total = int(headcount["reps_today"].sum())
+    short = headcount[headcount["gap"] > 0]
+    hire_total = int(hires["hires"].sum()) if len(hires) else 0
+    over, idle = load[load["status"] == "overloaded"], load[load["status"] == "idle"]
+    p50 = cost_summary.loc["P50"]
+    budget = marketing.budget
+    if marketing.error is None:
+        cmp = marketing.comparison
+        gain_sq = cmp.loc["optimised", "response"] / cmp.loc["status quo", "response"] - 1
+        gain_rule = cmp.loc["optimised", "response"] / cmp.loc["80% rule", "response"] - 1
+        budget_text = (f"Splitting the {money(budget, compact=True)} marketing budget by the response curves earns "
+                       f"{pct(gain_sq, signed=True)} incremental margin against the status quo and "
+                       f"{pct(gain_rule, signed=True)} against the 80%-where-the-A-customers-are rule.")
+    elif len(marketing.status_quo) < 2:
+        budget_text = f"The {money(budget, compact=True)} marketing budget stays whole: the company has one region."
+    else:
+        budget_text = "The marketing split cannot be optimised from this history (see the budget section)."
+    answer = (f"To carry the {money(company_target, compact=True)} target the regions need {need_total} reps "
+              f"against {have_total} today"
+              + (f" ({', '.join(f'{r.region} +{int(r.gap)}' for r in short.itertuples())}); " if len(short) else "; ")
+              + f"the hiring plan opens {hire_total} positions. {budget_text} "
+              f"{len(over)} reps are overloaded and {len(idle)} idle; {len(moves)} account moves balance the load. "
+              f"Commission costs {money(p50['commission'], compact=True)} at the median forecast "
+              f"(cost of sales {pct(p50['cost_of_sales'])} incl. base pay).")
+    figures = {"Quarter target (company)": money(company_target, compact=True),
+               "Reps needed / on the roster": f"{need_total} / {have_total}",
+               "Positions to open": number(hire_total),
+               "Marketing budget (quarter)": money(budget, compact=True)}
+    if marketing.error is None:
+        figures.update({
+            "Incremental margin, optimised split": money(marketing.comparison.loc["optimised", "response"],
+                                                         compact=True),
+            "… vs status quo": pct(gain_sq, signed=True),
+            "… vs 80% rule": pct(gain_rule, signed=True),
+            f"Margin lost if curves are off by ±{pct(curve_error, 0)} (median)":
+                pct(marketing.scenarios["regret"].median(), 2)})
+    figures.update({
+        "Overloaded / idle reps": f"{len(over)} / {len(idle)}",
+        "Suggested account moves": number(len(moves)),
+        "Pay of the sales force at P10 / P50 / P90": " / ".join(
+            money(cost_summary.loc[q, "pay"], compact=True) for q in ("P10", "P50", "P90")),
+        "Cost of sales (pay / sales, P50)": pct(p50["cost_of_sales"]),
+        f"Reps outside quota-to-OTE {ote_low:g}-{ote_high:g}x": number(int((ote_check["flag"] != "").sum()))})
+    return answer, figures
+
+
+def headcount_table(headcount: pd.DataFrame):
+    """Reps needed per region against today's roster, with the economics of one more rep."""
+    return styled_table(headcount[["region", "target", "productivity", "fte_needed", "headcount_needed", "reps_today",
+                                   "gap", "net", "payback_month", "steady_state_ratio"]],
+                        money_cols=["target", "productivity", "net"],
+                        int_cols=["headcount_needed", "reps_today", "gap"],
+                        caption="Reps needed per region (target and productivity per rep and month in company "
+                                "currency; net = margin minus cost of one more rep over 24 months)")
+
+
+def headcount_chart(headcount: pd.DataFrame):
+    """Bars of the reps needed and the reps today per region."""
+    from salesplan.reports import charts
+
+    return charts.bar_chart(
+        headcount.set_index("region")[["headcount_needed", "reps_today"]]
+        .rename(columns={"headcount_needed": "reps needed", "reps_today": "reps today"}),
+        title="Reps needed to carry the quarter's target vs reps today", xlabel="region",
+        ylabel="reps (headcount)")
+
+
+def hiring_tables(hires: pd.DataFrame, monthly_need: pd.DataFrame):
+    """The positions to open (or a sentence when none) and the capacity by region and month."""
+    from IPython.display import Markdown
+
+    if len(hires):
+        hp = hires.assign(requisition_month=hires["requisition_month"].dt.strftime("%Y-%m"),
+                          start_month=hires["start_month"].dt.strftime("%Y-%m"))
+        first = styled_table(hp.sort_values(["requisition_month", "region"], ignore_index=True),
+                             int_cols=["hires"], caption="Positions to open: when to open them and when the reps start")
+    else:
+        first = Markdown("No position needs to be opened: today's roster carries the targets.")
+    mn = monthly_need.assign(month=monthly_need["month"].dt.strftime("%Y-%m"))
+    return first, styled_table(mn.sort_values(["region", "month"], ignore_index=True),
+                               caption="Selling capacity per region and month in full-rep equivalents (FTE): need, "
+                                       "today's roster (after ramp-up and expected departures), new hires, "
+                                       "remaining gap")
+
+
+def budget_tables(mk, regions, *, curve_error: float, n_scenarios: int) -> list:
+    """The budget section's outputs in order: the response-curve fit, the curves chart, the
+    comparison and its chart, the optimised split, the sensitivity tables; a sentence only
+    when no split is made (``mk.error``)."""
+    from IPython.display import Markdown
+
+    from salesplan.reports import charts
+
+    if mk.error is not None:
+        return [Markdown(f"**No budget split between regions:** {mk.error}")]
+    ft = mk.fit.reset_index()
+    ft["response_at_saturation"] = ft["a"] * 3
+    cols = ["region", "source", "n_months", "mean_spend", "a", "b", "r2", "rel_se_a", "rel_se_b", "reason"]
+    out = [styled_table(ft[cols].rename(columns={"a": "margin_at_saturation_per_month", "b": "spend_scale_per_month"}),
+                        money_cols=["mean_spend", "margin_at_saturation_per_month", "spend_scale_per_month"],
+                        pct_cols=["rel_se_a", "rel_se_b"],
+                        caption="Response curves: source (own fit or fallback), fit quality (R², relative "
+                                "standard errors) and the reason for a fallback (money per month, company currency)")]
+    grid = np.linspace(0, 2.5, 26) * mk.status_quo.max() / 3
+    curve_frame = pd.DataFrame({r: mk.curves[r](grid) for r in regions}, index=np.round(grid, 0))
+    curve_frame.index.name = "monthly spend"
+    fig = charts.line_chart(curve_frame, title="Response curves: incremental margin per month by spend",
+                            xlabel="marketing spend per month (company currency)",
+                            ylabel="incremental gross margin per month (company currency)", money=True, markers=False)
+    charts.money_axis(fig.axes[0].xaxis)
+    out.append(fig)
+    out.append(styled_table(mk.comparison.rename_axis("allocation").reset_index(), money_cols=["spend", "response"],
+                            pct_cols=["vs_best"], caption="Expected incremental gross margin of the quarter under each "
+                                                          "split (company currency; roi = margin per unit of spend)"))
+    out.append(charts.bar_chart(mk.split, title="Marketing budget by region: three ways to split it",
+                                xlabel="region", ylabel="spend in the quarter (company currency)", money=True))
+    tab = mk.best.table.rename_axis("region").reset_index()
+    tab["status_quo"] = tab["region"].map(mk.allocations["status quo"])
+    tab["change"] = tab["spend"] / tab["status_quo"] - 1
+    out.append(styled_table(tab[["region", "status_quo", "spend", "change", "response", "marginal", "binding"]],
+                            money_cols=["status_quo", "spend", "response"], pct_cols=["change"],
+                            caption="Optimised split: spend, expected incremental margin and the margin of the next "
+                                    "unit of spend (marginal return; equal across regions not at a limit)"))
+    return out
+
+
+def sensitivity_tables(mk, *, curve_error: float, n_scenarios: int) -> list:
+    """The sensitivity check: margin lost when the curves are off, overall and one region at a time."""
+    if mk.error is not None:
+        return []
+    sc = mk.scenarios
+    sens = pd.DataFrame({"statistic": ["median", "90th percentile", "worst"],
+                         "margin lost": [sc["regret"].median(), sc["regret"].quantile(0.9), sc["regret"].max()]})
+    oat = mk.one_at_a_time.assign(factor=mk.one_at_a_time["factor"].map(lambda f: f"{f - 1:+.0%}"))
+    return [styled_table(sens, pct_cols=["margin lost"], pct_decimals=2,
+                         caption=f"Share of attainable margin lost when the curves are off by up to "
+                                 f"±{pct(curve_error, 0)} ({n_scenarios} scenarios)"),
+            styled_table(oat.rename(columns={"unit": "region", "factor": "curve height"})
+                         [["region", "curve height", "regret", "spend_shift"]],
+                         pct_cols=["regret"], money_cols=["spend_shift"], pct_decimals=2,
+                         caption="One region's curve at a time: margin lost and how the best spend for that "
+                                 "region would move (company currency)")]
+
+
+def coverage_tables(load: pd.DataFrame, moves: pd.DataFrame, load_after: pd.DataFrame) -> list:
+    """The workload chart, the overloaded and idle reps, and the suggested moves (or a sentence)."""
+    from IPython.display import Markdown
+
+    from salesplan.reports import charts
+
+    lt = load.reset_index().sort_values(["utilisation", "rep_id"], ascending=[False, True], ignore_index=True)
+    lt["after_moves"] = lt["rep_id"].map(load_after["utilisation"])
+    out = [charts.bar_chart(
+        lt.set_index("rep_id")[["utilisation"]].rename(columns={"utilisation": "hours needed / hours available"}),
+        title="Workload per rep: hours needed to cover the accounts / selling hours", xlabel="rep",
+        ylabel="utilisation (share of selling hours)", percent=True, size=(10.0, 4.0)),
+        styled_table(lt[lt["status"] != "ok"][["rep_id", "region", "accounts", "a_accounts", "hours", "utilisation",
+                                               "status", "after_moves"]],
+                     pct_cols=["utilisation", "after_moves"], int_cols=["accounts", "a_accounts"],
+                     caption="Overloaded and idle reps (hours per month; utilisation before and after the "
+                             "suggested moves)")]
+    if len(moves):
+        mv = moves.sort_values(["region", "from_rep", "customer_id"], ignore_index=True)
+        out.append(styled_table(mv, pct_cols=["from_util_before", "to_util_before"],
+                                caption=f"Suggested account moves within each region ({len(moves)}; A-class "
+                                        "accounts keep their rep; hours per month)", max_rows=40))
+    else:
+        out.append(Markdown("No account move is needed: no rep is overloaded while a colleague in the region "
+                            "has room."))
+    return out
+
+
+def commission_tables(plan_c, cost_summary: pd.DataFrame) -> list:
+    """The commission tiers and the sales-force pay at P10 / P50 / P90."""
+    tiers = pd.DataFrame({"from monthly sales": [t for t, _ in plan_c.tiers],
+                          "to": [t for t, _ in plan_c.tiers[1:]] + [np.nan],
+                          "rate": [r for _, r in plan_c.tiers]})
+    cs = cost_summary.loc[["P10", "P50", "P90", "mean"]].rename_axis("scenario").reset_index()
+    return [styled_table(tiers, money_cols=["from monthly sales", "to"], pct_cols=["rate"],
+                         caption="Commission tiers (per rep and month, company currency; the rate applies to the "
+                                 "part of sales within the tier)"),
+            styled_table(cs[["scenario", "sales", "commission", "pay", "cost_of_sales"]],
+                         money_cols=["sales", "commission", "pay"], pct_cols=["cost_of_sales"],
+                         caption="Sales-force pay in the quarter at P10 / P50 / P90 of simulated sales (company "
+                                 "currency; pay = base + commission; each column is its own percentile)")]
+
+
+def ote_table(ote_check: pd.DataFrame, cost_per_rep: pd.DataFrame, *, ote_low: float, ote_high: float) -> list:
+    """The quota-to-OTE sentence and the per-rep table, lowest ratio first."""
+    from IPython.display import Markdown
+
+    ote = ote_check.reset_index().merge(cost_per_rep[["commission_p50", "attainment_p50"]].reset_index(), on="rep_id")
+    ote = ote.sort_values(["ratio", "rep_id"], ignore_index=True)
+    bands = pd.Series(np.where(ote["flag"] == "", "in band", ote["flag"])).value_counts()
+    return [Markdown(f"Of {len(ote)} reps with a quota, {bands.get('in band', 0)} are inside "
+                     f"{ote_low:g}-{ote_high:g}x, {bands.get('low', 0)} below and {bands.get('high', 0)} above."),
+            styled_table(ote[["rep_id", "region", "quota", "ote", "ratio", "flag", "commission_p50", "attainment_p50"]],
+                         money_cols=["quota", "ote", "commission_p50"], pct_cols=["attainment_p50"],
+                         caption="Quota-to-OTE per rep for the quarter (company currency), lowest ratio first",
+                         max_rows=None)]
+
+
+def show(items) -> None:
+    """Show each item in order: a chart with :func:`salesplan.reports.charts.show`, anything
+    else with IPython's ``display``."""
+    from IPython.display import display
+    from matplotlib.figure import Figure
+
+    from salesplan.reports import charts
+
+    for item in items:
+        if isinstance(item, Figure):
+            charts.show(item)
+        else:
+            display(item)
