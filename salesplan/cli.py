@@ -438,6 +438,11 @@ def params(
             for line in textwrap.wrap(text, 88):
                 typer.echo(f"      {line}")
         typer.echo("")
+    if not notebook:  # taken by the runner itself, for every notebook
+        typer.echo("every notebook (salesplan run)")
+        typer.echo('  report_language = "en"')
+        typer.echo("      language of the reports, the executive summary, index.html and the workbook")
+        typer.echo("      headers: en or zh (amounts in 万/亿)")
 
 
 def main() -> None:  # pragma: no cover - console entry point

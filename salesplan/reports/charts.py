@@ -185,6 +185,8 @@ def money_axis(axis, unit: str = "") -> None:
     """Format an axis as money: 1.2M / 350k / 1.2bn, with ``unit`` added to the label."""
 
     def fmt(v, _pos):
+        if _zh():
+            return _zh_tick(v)
         a = abs(v)
         for scale, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
             if a >= scale:
@@ -193,6 +195,28 @@ def money_axis(axis, unit: str = "") -> None:
         return f"{v:,.0f}"
 
     axis.set_major_formatter(mticker.FuncFormatter(fmt))
+
+
+def _zh() -> bool:
+    from salesplan.reports.i18n import get_language
+
+    return get_language() == "zh"
+
+
+def _zh_tick(v: float) -> str:
+    """An axis tick in 万/亿 (``1500000 -> 150万``, ``2.5e8 -> 2.5亿``)."""
+    a = abs(v)
+    for scale, suffix in ((1e8, "亿"), (1e4, "万")):
+        if a >= scale:
+            return f"{v / scale:,.1f}".rstrip("0").rstrip(".") + suffix
+    return f"{v:,.0f}"
+
+
+def _tr(text):
+    """``text`` in the report language (:mod:`salesplan.reports.i18n`; English: as is)."""
+    from salesplan.reports.i18n import translate
+
+    return translate(text)
 
 
 def pct_axis(axis, decimals: int = 0) -> None:
@@ -211,6 +235,7 @@ def new_figure(title: str, xlabel: str, ylabel: str, *, size=(8.0, 4.0)):
             f"xlabel={xlabel!r}, ylabel={ylabel!r}"
         )
     configure_fonts()
+    title, xlabel, ylabel = _tr(title), _tr(xlabel), _tr(ylabel)  # the report language
     fig = Figure(figsize=size, dpi=100, layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
@@ -254,7 +279,7 @@ def bar_chart(
         xlabel, ylabel = ylabel, xlabel
         size = (size[0], max(size[1], _bar_height(n * (1 if stacked else k))))
     fig, ax = new_figure(title, xlabel, ylabel, size=size)
-    labels = [str(i) for i in frame.index]
+    labels = [_tr(i) for i in frame.index]
     positions = list(range(n))
     width = 0.8 if (stacked or k == 1) else 0.8 / k
     bottom = [0.0] * n
@@ -264,7 +289,7 @@ def bar_chart(
             pos = positions
         else:
             pos = [p - 0.4 + width * (j + 0.5) for p in positions]
-        kw = {"color": PALETTE[j % len(PALETTE)], "label": str(col)}
+        kw = {"color": PALETTE[j % len(PALETTE)], "label": _tr(col)}
         if horizontal:
             ax.barh(pos, vals, height=width, left=bottom if stacked else None, **kw)
         else:
@@ -295,7 +320,7 @@ def _bar_height(n_bars: int) -> float:
 
 def _labels_with_names(index, names) -> list[str]:
     if names is None:
-        return [str(i) for i in index]
+        return [_tr(i) for i in index]
     lookup = dict(names.items()) if isinstance(names, pd.Series) else dict(names)
     out = []
     for i in index:
@@ -396,6 +421,7 @@ def _legend_below(fig: Figure, handles=None, labels=None) -> None:
                     handles.append(hh)
                     labels.append(ll)
     if handles:
+        labels = [_tr(x) for x in labels]  # the report language (English: as is)
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4),
                    frameon=False)
 
@@ -447,7 +473,7 @@ def waterfall_chart(
             run += v
             text = ("+" if v >= 0 else "") + fmt_money(v, compact=True)
         tops.append(run)
-        labels.append(str(r.step))
+        labels.append(_tr(r.step))
         if values:
             ax.annotate(text, (i, max(run, run - v if r.kind == "change" else run)),
                         xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
@@ -485,7 +511,7 @@ def line_chart(
     if not pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_datetime64_any_dtype(x):
         x = [str(i) for i in x]
     for j, col in enumerate(frame.columns):
-        ax.plot(x, frame[col].astype(float), color=PALETTE[j % len(PALETTE)], label=str(col),
+        ax.plot(x, frame[col].astype(float), color=PALETTE[j % len(PALETTE)], label=_tr(col),
                 marker="o" if markers else None, markersize=3, linewidth=1.8)
     if money:
         money_axis(ax.yaxis)
@@ -544,6 +570,7 @@ def fan_chart(
     if missing or "mean" not in fc.columns or "ds" not in fc.columns:
         raise ValueError(f"fan_chart: forecast lacks column(s) {missing or ['ds', 'mean']}")
     configure_fonts()
+    title, xlabel, ylabel = _tr(title), _tr(xlabel), _tr(ylabel)  # the report language
     n = len(names)
     cols = max(1, min(ncols, n))
     rows = -(-n // cols)
@@ -556,22 +583,22 @@ def fan_chart(
         ax = axes[k // cols][k % cols]
         h = hist.iloc[:, k].dropna()
         f = fc[fc["series"] == name].sort_values("ds")
-        ax.plot(h.index, h.to_numpy(float), color=PALETTE[0], linewidth=1.6, label="actual")
+        ax.plot(h.index, h.to_numpy(float), color=PALETTE[0], linewidth=1.6, label=_tr("actual"))
         for j, lv in enumerate(shades):
             ax.fill_between(f["ds"], f[f"lo-{lv}"].astype(float), f[f"hi-{lv}"].astype(float),
                             color=PALETTE[1], alpha=0.18 + 0.17 * j, linewidth=0,
-                            label=f"{lv}% interval")
+                            label=_tr(f"{lv}% interval"))
         if len(h) and len(f):  # join the last actual to the first forecast
             ax.plot([h.index[-1], f["ds"].iloc[0]], [float(h.iloc[-1]), float(f["mean"].iloc[0])],
                     color=PALETTE[5], linewidth=1.2, linestyle=":")
         ax.plot(f["ds"], f["mean"].astype(float), color=PALETTE[5], linewidth=1.8, marker="o",
-                markersize=3, label="forecast (mean)")
+                markersize=3, label=_tr("forecast (mean)"))
         ax.grid(axis="y", color="#dddddd", linewidth=0.8)
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         if n > 1:
-            ax.set_title(name, loc="left", fontsize=10)
+            ax.set_title(_tr(name), loc="left", fontsize=10)
         if money:
             money_axis(ax.yaxis)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)

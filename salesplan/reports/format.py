@@ -80,6 +80,11 @@ def money(x, decimals: int = 0, *, symbol: str = "", compact: bool = False) -> F
     if _is_missing(x):
         return Formatted(MISSING, None)
     v = float(x)
+    if _zh():  # 万/亿, the company currency on headline (compact) figures
+        from salesplan.reports.i18n import zh_amount
+
+        cur = symbol.strip() or (None if compact else "")
+        return Formatted(zh_amount(v, None if abs(v) >= 1e4 else decimals, currency=cur), v)
     sign = "-" if v < 0 else ""
     a = abs(v)
     if compact:
@@ -92,6 +97,20 @@ def money(x, decimals: int = 0, *, symbol: str = "", compact: bool = False) -> F
     if text.strip("0.,") == "":
         sign = ""
     return Formatted(f"{sign}{symbol}{text}", v)
+
+
+def _zh() -> bool:
+    """True when the report language is Chinese (:mod:`salesplan.reports.i18n`)."""
+    from salesplan.reports.i18n import get_language
+
+    return get_language() == "zh"
+
+
+def _tr(text):
+    """``text`` in the report language (unchanged in English)."""
+    from salesplan.reports.i18n import translate
+
+    return translate(text)
 
 
 def pct(x, decimals: int = 1, *, signed: bool = False) -> Formatted:
@@ -311,6 +330,22 @@ def with_names(
     return out
 
 
+def _zh_region_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """A table with one row per region, listed alphabetically (not ranked by a figure),
+    in the order of a Chinese report (:func:`salesplan.reports.i18n.region_order`)."""
+    from salesplan.reports.i18n import region_order
+
+    if "region" not in df.columns or not df["region"].is_unique or len(df) < 2:
+        return df
+    names = [str(r) for r in df["region"]]
+    if names != sorted(names):
+        return df
+    order = region_order(names)
+    if order == names:
+        return df
+    return df.iloc[[names.index(n) for n in order]]
+
+
 def _whole_numbers(values: pd.Series) -> bool:
     v = values.dropna()
     return len(v) > 0 and bool(((v % 1) == 0).all()) and bool((v.abs() < 1e15).all())
@@ -405,12 +440,16 @@ def styled_table(
     """
     if not isinstance(df, pd.DataFrame):
         df = pd.DataFrame(df)
+    zh = _zh()
+    if zh:
+        df = _zh_region_rows(df)
     money_cols, pct_cols, int_cols = _cols(df, money_cols), _cols(df, pct_cols), _cols(df, int_cols)
     data = df
     shown = df if index else df.reset_index(drop=True)
     note = None
     if max_rows is not None and len(shown) > max_rows:
-        note = f"first {max_rows:,} of {len(shown):,} rows shown"
+        note = (f"first {max_rows:,} of {len(shown):,} rows shown" if not zh
+                else f"显示前 {max_rows:,} 行（共 {len(shown):,} 行）")
         shown = shown.head(max_rows)
 
     formatters = {}
@@ -424,20 +463,26 @@ def styled_table(
         if c in formatters:
             continue
         if pd.api.types.is_bool_dtype(shown[c]):
-            formatters[c] = lambda v: MISSING if _is_missing(v) else ("yes" if v else "no")
+            formatters[c] = lambda v: MISSING if _is_missing(v) else _tr("yes" if v else "no")
         elif pd.api.types.is_integer_dtype(shown[c]):
             formatters[c] = lambda v: number(v)
         elif pd.api.types.is_float_dtype(shown[c]) and _whole_numbers(shown[c]):
             formatters[c] = lambda v: number(v)
         elif pd.api.types.is_float_dtype(shown[c]):
             formatters[c] = lambda v: decimal(v, 2)
+        elif zh:
+            formatters[c] = lambda v: _tr(_cell_text(v))
         else:
             formatters[c] = _cell_text
 
     text = pd.DataFrame({c: [formatters[c](v) for v in shown[c]] for c in shown.columns})
     if index:
-        text.insert(0, shown.index.name or "", [_cell_text(i) for i in shown.index])
+        text.insert(0, shown.index.name or "", [_tr(_cell_text(i)) if zh else _cell_text(i)
+                                                for i in shown.index])
     header = {c: (dict(labels or {}).get(c) or column_label(c)) for c in shown.columns}
+    if zh:  # the Chinese header of the English label, else of the column name
+        header = {c: (t if (t := _tr(h)) != h else _tr(str(c))) for c, h in header.items()}
+        caption = _tr(caption) if caption else caption
     text.columns = [header.get(c, str(c)) for c in text.columns]
 
     full_caption = caption if note is None else (f"{caption} ({note})" if caption else note)

@@ -85,6 +85,14 @@ def publish_headlines(answer: str, figures: Mapping[str, Any], *, title: str | N
         "figures": [_entry(k, v) for k, v in figures.items()],
     }
     heading = title or "Headline figures"
+    from salesplan.reports.i18n import get_language, translate
+
+    if get_language() != "en":  # the report language (the runner's report_language)
+        record["answer"], heading = translate(record["answer"]), translate(heading)
+        for f in record["figures"]:
+            f["label"] = translate(f["label"])
+            if f["value"] is None:
+                f["display"] = translate(f["display"])
     rows = "".join(
         f"<tr><th scope=\"row\">{html.escape(f['label'])}</th>"
         f"<td>{html.escape(f['display'])}</td></tr>"

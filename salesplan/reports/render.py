@@ -14,7 +14,8 @@ import nbformat
 from salesplan.reports.layout import LayoutParams, arrange_report
 from salesplan.reports.publish import HEADLINES_TAG
 
-__all__ = ["TEMPLATE_DIR", "export_html", "notebook_title", "prepare_for_report", "render_index"]
+__all__ = ["TEMPLATE_DIR", "export_html", "localize_notebook", "notebook_title", "prepare_for_report",
+           "render_index"]
 
 TEMPLATE_DIR = Path(str(_resources.files("salesplan.reports") / "templates"))
 #: Cells with one of these tags are left out of the leadership report.
@@ -59,6 +60,29 @@ def prepare_for_report(nb):
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
     nb.cells = cells
+    return nb
+
+
+def localize_notebook(nb, notebooks_dir: str | Path | None, name: str, lang: str | None = None):
+    """A copy of ``nb`` whose markdown cells are in ``lang`` (default: the report language).
+
+    Each markdown cell is replaced by its translation in
+    ``<notebooks_dir>/i18n/<lang>/<name>.yaml`` (keyed by cell id, used only while the
+    English text it was made from is unchanged); a cell without one stays English.
+    English, or no ``notebooks_dir``: ``nb`` itself.
+    """
+    from salesplan.reports.i18n import get_language, markdown_translations, translated_markdown
+
+    lang = lang or get_language()
+    if lang == "en" or notebooks_dir is None:
+        return nb
+    entries = markdown_translations(notebooks_dir, name, lang)
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            text = translated_markdown(cell, entries)
+            if text is not None:
+                cell.source = text
     return nb
 
 
@@ -107,6 +131,9 @@ def export_html(
         },
     )
     body = arrange_report(body, layout)
+    from salesplan.reports.i18n import translate_html
+
+    body = translate_html(body)  # the report language; English: unchanged
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(body, encoding="utf-8")
@@ -157,6 +184,8 @@ def render_index(
         css=(TEMPLATE_DIR / "salesplan.css").read_text("utf-8"),
     )
     out = Path(out_path)
-    out.write_text(page, encoding="utf-8")
+    from salesplan.reports.i18n import translate_html
+
+    out.write_text(translate_html(page), encoding="utf-8")
     return out
 

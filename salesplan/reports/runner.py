@@ -736,6 +736,25 @@ def _write_summary(tmp: Path, reports: Sequence[Mapping], note: Callable[[str], 
     return files.index_entry()
 
 
+def _run_currency(merged: Mapping[str, Any], declared: Mapping[str, Mapping],
+                  folder: Path | None = None) -> str:
+    """The company currency of a run (``currency`` parameter, else the default of a
+    notebook of the run or of its folder; ``""`` when none declares one), for amounts in
+    the report language."""
+    import ast
+
+    if merged.get("currency"):
+        return str(merged["currency"])
+    others = [_declared_parameters(q) for q in sorted(folder.glob("*.ipynb"))
+              if q.stem not in declared] if folder is not None else []
+    for params in [*declared.values(), *others]:
+        spec = params.get("currency")
+        if isinstance(spec, Mapping) and spec.get("default"):
+            with contextlib.suppress(ValueError, SyntaxError):
+                return str(ast.literal_eval(spec["default"]) or "")
+    return ""
+
+
 def _index_rank(notebook: Path) -> int | None:
     import nbformat
 
@@ -941,8 +960,23 @@ def run_plan(
     RunError
         A notebook failed; one-line message, partial copy in ``failed_dir``.
     """
+    call = dict(locals())  # run_plan is called again below inside the report language
     import papermill  # noqa: F401 - fail early when the runner's dependency is missing
 
+    from salesplan.reports.i18n import CURRENCY_ENV, LANG_ENV, get_language, language
+
+    wanted = dict(params or {}).get("report_language",
+                                    _load_params_file(params_file).get("report_language"))
+    if wanted is not None:  # report_language: the runner's own parameter, never a notebook's
+        try:
+            with language(str(wanted)):
+                return run_plan(**{**call, "params": {k: v for k, v in dict(params or {}).items()
+                                                      if k != "report_language"}})
+        except ValueError as exc:
+            if "report_language" in str(exc) and not isinstance(exc, ParameterError):
+                raise ParameterError(str(exc)) from None
+            raise
+    run_language = get_language()
     if int(jobs) < 1:
         raise ParameterError(f"jobs={jobs!r}: expected a whole number >= 1")
     _quiet_timeout_log()
@@ -971,6 +1005,9 @@ def run_plan(
     batch_store = _record_batch_start(cfg.store_url, run_id, cfg.run_period, name,
                                       [p.stem for p in paths], batch.note)
     batch.env = {**cfg.source_env, RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
+    batch.env[LANG_ENV] = run_language  # every kernel formats and labels in it
+    if run_language != "en":
+        batch.env[CURRENCY_ENV] = _run_currency(cfg.merged, declared, paths[0].parent)
     ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")  # the kernels' Unix sockets
     batch.ipc_dir = ipc_dir
     try:
@@ -1012,6 +1049,7 @@ def _prepare_parameters(period, source, params, params_file, overrides, plan_sto
         merged["source"] = source
     merged.setdefault("period", DEFAULT_PERIOD)
     merged = json_safe(merged)
+    merged.pop("report_language", None)  # run_plan's own (the language of the process)
     run_period = str(merged["period"])
     if not re.match(PERIOD_PATTERN, run_period):
         raise ParameterError(
@@ -1068,7 +1106,8 @@ def _check_parameter_names(merged, paths, declared) -> None:
         import difflib
 
         hints = [f"{u!r} -> did you mean {close[0]!r}?" for u in unknown
-                 if (close := difflib.get_close_matches(u, sorted(all_declared), n=1, cutoff=0.6))]
+                 if (close := difflib.get_close_matches(u, sorted(all_declared | {"report_language"}),
+                                                              n=1, cutoff=0.6))]
         raise ParameterError(
             f"unknown parameter(s) {unknown}: no notebook declares them; "
             + (" ".join(hints) + " " if hints else "")
@@ -1142,9 +1181,10 @@ class _Batch:
         seconds = time.monotonic() - t0
         import nbformat
 
-        from salesplan.reports.render import export_html, notebook_title
+        from salesplan.reports.render import export_html, localize_notebook, notebook_title
 
         executed = nbformat.read(str(out_nb), as_version=4)
+        executed = localize_notebook(executed, path.parent, name)  # English: unchanged
         title = notebook_title(executed, name)
         self.index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
         html = export_html(executed, self.tmp / f"{name}.html", index_href="index.html",
@@ -1218,6 +1258,10 @@ def _finish_run(out: Path, batch: _Batch, results: list, public_text: str) -> Ru
 
     cfg, tmp, run_id = batch.cfg, batch.tmp, batch.run_id
     changed_params = _changed_parameters(cfg.merged, batch.declared)
+    from salesplan.reports.i18n import get_language
+
+    if get_language() != "en":
+        changed_params["report_language"] = get_language()
     finished = time.strftime("%Y-%m-%d %H:%M:%S")
     workbook_name = f"salesplan_{cfg.run_period}.xlsx"
     run_info = {
@@ -1226,6 +1270,7 @@ def _finish_run(out: Path, batch: _Batch, results: list, public_text: str) -> Ru
         "notebooks": ", ".join(r.name for r in results),
         **{f"parameter {k}": json.dumps(v, ensure_ascii=False, default=str)
            for k, v in sorted(cfg.merged.items())},
+        **({"parameter report_language": json.dumps(get_language())} if get_language() != "en" else {}),
     }
     _write_workbook(tmp / workbook_name, run_info=run_info, results=results, tables_dir=tmp / "tables")
     reports = [

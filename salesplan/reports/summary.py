@@ -192,7 +192,9 @@ class SummaryFiles:
             text = (f"Commit {amount(s.commit['target'], s.currency)}: company sales target for {s.period} "
                     f"(one quarter). Bridge from last year to the quotas, {len(s.decisions)} decisions with "
                     f"their revenue effect, {len(s.reconciliations)} apparent contradictions reconciled.")
-        return {"html": self.html.name, "pdf": self.pdf.name if self.pdf else None, "text": text,
+        from salesplan.reports.i18n import translate
+
+        return {"html": self.html.name, "pdf": self.pdf.name if self.pdf else None, "text": translate(text),
                 "alerts": list(s.alerts) if s is not None else []}
 
 
@@ -261,6 +263,10 @@ def amount(x, currency: str = "", *, compact: bool = False) -> str:
     if x is None or (isinstance(x, float) and not np.isfinite(x)) or pd.isna(x):
         return MISSING
     v = float(x)
+    if _zh():  # 万/亿 with the currency (salesplan.reports.i18n)
+        from salesplan.reports.i18n import zh_amount
+
+        return zh_amount(v, currency=currency)
     sign, a = ("-" if v < 0 and round(abs(v)) > 0 else ""), abs(v)
     cur = f"{currency} " if currency else ""
     if compact:
@@ -284,7 +290,17 @@ def _listing(parts: Sequence[str]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def _zh() -> bool:
+    from salesplan.reports.i18n import get_language
+
+    return get_language() == "zh"
+
+
 def _month(ts) -> str:
+    if _zh() and pd.notna(ts):
+        from salesplan.reports.i18n import zh_month
+
+        return zh_month(ts)
     return pd.Timestamp(ts).strftime("%b %Y") if pd.notna(ts) else MISSING
 
 
@@ -771,7 +787,14 @@ def _commit_html(s: ExecutiveSummary) -> str:
 
 def render_summary_html(s: ExecutiveSummary, *, index_href: str | None = "index.html",
                         pdf_href: str | None = SUMMARY_PDF) -> str:
-    """The summary as one self-contained HTML page (no script, nothing fetched)."""
+    """The summary as one self-contained HTML page (no script, nothing fetched), in the
+    report language (:func:`salesplan.reports.i18n.translate_html`)."""
+    from salesplan.reports.i18n import translate_html
+
+    return translate_html(_summary_page(s, index_href=index_href, pdf_href=pdf_href))
+
+
+def _summary_page(s: ExecutiveSummary, *, index_href: str | None, pdf_href: str | None) -> str:
     decisions_html = "".join(
         f'<li data-decision="{_e(d.key)}">{_e(d.action)}<span class="effect"><b>Effect ({_e(d.unit)}):</b> '
         f'<span data-key="effect_{_e(d.key)}" data-value="{"" if d.value is None else f"{d.value:.6f}"}">'

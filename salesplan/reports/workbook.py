@@ -138,10 +138,12 @@ def add_table_sheet(wb, name: str, frame: pd.DataFrame, *, tab_color: str | None
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
     frame = frame.reset_index(drop=True)
-    ws = wb.create_sheet(_sheet_title(wb, name))
+    from salesplan.reports.i18n import header, sheet_name  # the report language (en: as is)
+
+    ws = wb.create_sheet(_sheet_title(wb, sheet_name(name)))
     if tab_color:
         ws.sheet_properties.tabColor = tab_color
-    ws.append([str(c) for c in frame.columns])
+    ws.append([header(c) for c in frame.columns])
     for rec in frame.itertuples(index=False):
         ws.append([_cell_value(v) for v in rec])
     _style_header(ws[1])

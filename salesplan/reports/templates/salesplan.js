@@ -1,11 +1,13 @@
 /* salesplan report tables: sort by a header click, filter rows. Inline, no network. */
 (function () {
   "use strict";
-  var SCALE = { "%": 0.01, "k": 1e3, "M": 1e6, "bn": 1e9 };
+  var SCALE = { "%": 0.01, "k": 1e3, "M": 1e6, "bn": 1e9, "\u4e07": 1e4, "\u4ebf": 1e8 };
+  /* a Chinese report (report_language zh): its own words for the controls */
+  var ZH = (document.documentElement.lang || "").indexOf("zh") === 0;
   function sortKey(text) {
     var t = text.replace(/[\s\u00a0,¥$€£]/g, "").replace("−", "-");
     if (t === "" || t === "–" || t === "—") return null;
-    var m = /^([+-]?)(\d+(?:\.\d+)?)(%|k|M|bn|x|×)?$/.exec(t);
+    var m = /^([+-]?)(\d+(?:\.\d+)?)(%|k|M|bn|x|×|\u4e07|\u4ebf)?$/.exec(t);
     if (m) {
       var v = parseFloat(m[2]) * (SCALE[m[3]] || 1);
       return m[1] === "-" ? -v : v;
@@ -58,14 +60,15 @@
     }
     var details = block.querySelector("details.sp-appendix");
     if (details && q) details.open = true;
-    count.textContent = q ? shown + " of " + total + " rows match" : "";
+    count.textContent = !q ? "" : ZH ? "\u5339\u914d " + shown + " / " + total + " \u884c"
+      : shown + " of " + total + " rows match";
   }
   /* cards (a phone) have no header row to click: a menu sorts the block's tables */
   function sortMenu(block, table) {
     var menu = document.createElement("select");
     menu.className = "sp-sort";
-    menu.setAttribute("aria-label", "Sort the rows of this table");
-    menu.add(new Option("Sort by", ""));
+    menu.setAttribute("aria-label", ZH ? "\u6392\u5e8f" : "Sort the rows of this table");
+    menu.add(new Option(ZH ? "\u6392\u5e8f" : "Sort by", ""));
     var heads = table.querySelectorAll("thead th[data-col]");
     for (var i = 0; i < heads.length; i++) {
       var label = heads[i].textContent.trim(), col = heads[i].getAttribute("data-col");
@@ -104,8 +107,8 @@
         var input = document.createElement("input");
         input.type = "search";
         input.className = "sp-filter";
-        input.placeholder = "Filter rows";
-        input.setAttribute("aria-label", "Filter the rows of this table");
+        input.placeholder = ZH ? "\u7b5b\u9009" : "Filter rows";
+        input.setAttribute("aria-label", ZH ? "\u7b5b\u9009\u672c\u8868\u7684\u884c" : "Filter the rows of this table");
         var count = document.createElement("span");
         count.className = "sp-count";
         count.setAttribute("aria-live", "polite");
