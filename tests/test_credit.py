@@ -313,7 +313,7 @@ def test_errors_name_the_problem(german):
         credit_features(inv, orders, customers.drop(columns="credit_limit"), "2024-06-30")
     with pytest.raises(ValueError, match="before the first invoice"):
         credit_features(inv, orders, customers, "2020-01-01")
-    with pytest.raises(ValueError, match="after the end of the invoice data"):
+    with pytest.raises(ValueError, match="days after the last invoice event"):
         credit_features(inv, orders, customers, "2030-01-01")
     with pytest.raises(ValueError, match="no customer has any invoice"):
         credit_features(inv.iloc[:0], orders, customers, "2024-06-30")

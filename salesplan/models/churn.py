@@ -52,7 +52,9 @@ import pandas as pd
 from scipy import optimize, special
 
 from salesplan.data import SalesData
-from salesplan.data.checks import as_date, check_numeric_input, require_columns
+from salesplan.data.checks import as_date, check_as_of, check_numeric_input, require_columns
+from salesplan.data.invoices import days_past_due, settled_by
+from salesplan.data.orders import order_values, purchase_lines
 from salesplan.execution import backend_for
 
 __all__ = [
@@ -113,18 +115,9 @@ def _clean_orders(orders: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _check_as_of(dates: pd.Series, as_of: pd.Timestamp, max_gap_days: int = 366) -> None:
-    first, last = dates.min(), dates.max()
-    if as_of < first:
-        raise ValueError(
-            f"as_of={as_of.date()} is before the first order ({first.date()}): "
-            "no history to summarise; expected a date inside the orders' range"
-        )
-    if (as_of - last).days > max_gap_days:
-        raise ValueError(
-            f"as_of={as_of.date()} is {(as_of - last).days} days after the last order "
-            f"({last.date()}); expected a date at most {max_gap_days} days after the data ends"
-        )
+def _check_as_of(dates: pd.Series, as_of: pd.Timestamp) -> None:
+    """The package's ``as_of`` rule (:func:`salesplan.data.checks.check_as_of`) on orders."""
+    check_as_of(as_of, dates, "orders", "order")
 
 
 # --------------------------------------------------------------------------------------
@@ -191,7 +184,7 @@ def rfm_summary(
     _check_as_of(lines["order_date"], as_of)
     lines = lines[lines["order_date"] <= as_of]
     returns = lines.loc[lines["amount"] < 0].groupby("customer_id")["amount"].sum()
-    buys = lines.loc[lines["amount"] >= 0, ["customer_id", "order_date", "amount"]]
+    buys = purchase_lines(lines)[["customer_id", "order_date", "amount"]]
     if occasion == "D":
         bucket = buys["order_date"]
     else:
@@ -916,11 +909,9 @@ class GammaGammaModel:
 # Supervised churn classifier
 # --------------------------------------------------------------------------------------
 def _occasions(lines: pd.DataFrame) -> pd.DataFrame:
-    """One row per customer and purchase day (amount >= 0), with its value."""
-    buys = lines.loc[lines["amount"] >= 0]
-    return (
-        buys.groupby(["customer_id", "order_date"], sort=True)["amount"].sum().reset_index()
-    )
+    """One row per order (:mod:`salesplan.data.orders`) with its value in ``amount``."""
+    return order_values(lines)[["customer_id", "order_date", "value"]].rename(
+        columns={"value": "amount"})
 
 
 def churn_features(
@@ -1034,9 +1025,8 @@ def churn_features(
             }
         )
         inv = inv[inv["issue"] <= as_of]
-        paid = inv["paid"].where(inv["paid"] <= as_of)  # paid after as_of = unpaid at as_of
-        end = paid.fillna(as_of)
-        dpd = (end - inv["due"]).dt.days.clip(lower=0).astype(float)
+        paid = inv["paid"].where(settled_by(inv["paid"], as_of))  # paid later = unpaid now
+        dpd = days_past_due(inv["due"], inv["paid"], as_of).astype(float)
         due_window = (inv["due"] <= as_of) & ((as_of - inv["due"]).dt.days < 365)
         late = (dpd > 0).astype(float)
         gi = pd.DataFrame({"c": inv["customer_id"], "late": late, "dpd": dpd})[due_window].groupby("c")
@@ -1089,13 +1079,12 @@ def churn_labels(orders: pd.DataFrame, cutoff, horizon_days: int = 90, customer_
     lines = _clean_orders(orders)
     if customer_ids is None:
         customer_ids = np.unique(
-            lines.loc[(lines["order_date"] <= cutoff) & (lines["amount"] >= 0), "customer_id"]
+            purchase_lines(lines.loc[lines["order_date"] <= cutoff])["customer_id"]
         )
-    window = lines[
+    window = purchase_lines(lines[
         (lines["order_date"] > cutoff)
         & (lines["order_date"] <= cutoff + pd.Timedelta(days=int(horizon_days)))
-        & (lines["amount"] >= 0)
-    ]
+    ])
     bought = pd.Index(np.unique(window["customer_id"]))
     ids = pd.Index([str(c) for c in customer_ids], name="customer_id")
     return pd.Series((~ids.isin(bought)).astype("int64"), index=ids, name="churn")

@@ -23,7 +23,7 @@ Conventions
 -----------
 ``as_of`` is the last observed day, inclusive.  Days past due (DPD) of an invoice at date
 ``t``: ``max(0, paid_date - due_date)`` when it was paid by ``t``, else
-``max(0, t - due_date)``.  A ``paid_date`` settles the invoice; a ``paid_amount`` below
+``max(0, t - due_date)`` (:mod:`salesplan.data.invoices`).  A ``paid_date`` settles the invoice; a ``paid_amount`` below
 ``amount`` is a *short payment* (dispute, credit note) reported by the
 ``short_paid_share`` feature, not an open balance.  Money in the company currency.
 """
@@ -42,7 +42,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from salesplan.data.checks import as_date, bad_parameter, check_feature_frame, require_columns
+from salesplan.data.checks import (
+    as_date,
+    bad_parameter,
+    check_as_of,
+    check_feature_frame,
+    require_columns,
+)
+from salesplan.data.invoices import days_past_due, settled_by
 from salesplan.execution import backend_for
 
 #: fewer rows than this cannot give a scorecard (binning + calibration folds)
@@ -117,18 +124,10 @@ def _data_end(inv: pd.DataFrame) -> pd.Timestamp:
 
 
 def _check_as_of(inv: pd.DataFrame, ts: pd.Timestamp) -> None:
-    first = inv["issue_date"].min()
-    end = _data_end(inv)
-    if ts < first:
-        raise ValueError(
-            f"as_of={ts.date()} is before the first invoice ({first.date()}): "
-            "no invoice is known at as_of"
-        )
-    if ts > end + pd.Timedelta(days=31):
-        raise ValueError(
-            f"as_of={ts.date()} is after the end of the invoice data ({end.date()}); "
-            "payment states at as_of are unknown"
-        )
+    """The package's ``as_of`` rule on invoice events (issue and payment dates), with 31
+    days after the data end at most: later payment states are unknown."""
+    check_as_of(ts, pd.concat([inv["issue_date"], inv["paid_date"]]), "invoices",
+                "invoice event", max_days_after=31)
 
 
 def invoice_dpd(invoices: pd.DataFrame, as_of) -> pd.DataFrame:
@@ -150,10 +149,9 @@ def invoice_dpd(invoices: pd.DataFrame, as_of) -> pd.DataFrame:
 
 def _dpd_at(inv: pd.DataFrame, ts: pd.Timestamp) -> pd.DataFrame:
     inv = inv[inv["issue_date"] <= ts].copy()
-    settled = inv["paid_date"].notna() & (inv["paid_date"] <= ts)
-    end = inv["paid_date"].where(settled, ts)
+    settled = settled_by(inv["paid_date"], ts)
     inv["settled"] = settled.to_numpy()
-    inv["dpd"] = (end - inv["due_date"]).dt.days.clip(lower=0).astype("int64").to_numpy()
+    inv["dpd"] = days_past_due(inv["due_date"], inv["paid_date"], ts).astype("int64").to_numpy()
     inv["outstanding"] = np.where(settled, 0.0, inv["amount"].to_numpy())
     return inv
 

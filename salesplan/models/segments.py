@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from salesplan.data.checks import as_date, bad_parameter, require_columns
+from salesplan.data.checks import as_date, bad_parameter, check_as_of, require_columns
+from salesplan.data.orders import count_orders, purchase_lines
 
 __all__ = [
     "LIFECYCLE_STAGES",
@@ -74,18 +75,7 @@ def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Times
             "table 'orders', column 'order_date': missing dates in order_id(s) "
             f"{o.loc[bad_dates, 'order_id'].head(5).tolist()}"
         )
-    first, last = o["order_date"].min(), o["order_date"].max()
-    if ts < first:
-        raise ValueError(
-            f"as_of={ts.date()} is before the first order ({first.date()}): "
-            "no customer has an order on or before as_of"
-        )
-    if ts > last + pd.DateOffset(months=12):
-        # months of silence are plausible, a whole year after the last order is not data
-        raise ValueError(
-            f"as_of={ts.date()} is more than 12 months after the last order ({last.date()}); "
-            "the data do not reach as_of"
-        )
+    check_as_of(ts, o["order_date"], "orders", "order")
     return o[o["order_date"] <= ts].reset_index(drop=True), ts
 
 
@@ -235,8 +225,10 @@ def rfm_scores(orders: pd.DataFrame, as_of, params: RFMParams = RFMParams()) -> 
     """Recency, frequency and monetary scores of every customer with orders up to ``as_of``.
 
     * ``recency_days`` = ``as_of - last order date`` (days);
-    * ``frequency`` = number of distinct orders (``order_id``) in the window;
-    * ``monetary`` = revenue in the window (company currency).
+    * ``frequency`` = number of orders in the window (:mod:`salesplan.data.orders`: one
+      customer's non-negative lines of one day; ``order_id`` is a line id, and returns are
+      not orders);
+    * ``monetary`` = net revenue in the window (returns netted, company currency).
 
     Each is turned into a score 1..n (5 = best: most recent, most frequent, highest
     spend) by equal-count classes: ``score = ceil(n * rank / N)`` where ``rank`` is the
@@ -247,12 +239,12 @@ def rfm_scores(orders: pd.DataFrame, as_of, params: RFMParams = RFMParams()) -> 
     DataFrame
         ``customer_id, recency_days, frequency, monetary, r_score, f_score, m_score,
         rfm_cell`` (e.g. ``"545"``) and ``rfm_total`` (R+F+M), sorted by ``customer_id``.
-        Customers without any order up to ``as_of`` are not scored.
+        Customers without any order up to ``as_of`` (only returns) are not scored.
     """
     o, ts = _prepare_orders(orders, as_of)
-    last = o.groupby("customer_id")["order_date"].max()
+    last = purchase_lines(o).groupby("customer_id")["order_date"].max()
     hist = o if params.window_months is None else _window(o, ts, params.window_months)
-    freq = hist.groupby("customer_id")["order_id"].nunique().reindex(last.index, fill_value=0)
+    freq = count_orders(hist, "customer_id").reindex(last.index, fill_value=0)
     mon = hist.groupby("customer_id")["amount"].sum().reindex(last.index, fill_value=0.0)
     out = pd.DataFrame(
         {
