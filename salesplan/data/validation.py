@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from salesplan.data.checks import as_date
 from salesplan.data.intake import ParsedColumn, ReadOptions, parse_dates, parse_numbers
 from salesplan.data.schema import Column, SalesData, TableSpec, coerce_table, map_distinct
 
@@ -149,7 +150,7 @@ def validate(data: SalesData, as_of: str | pd.Timestamp | None = None) -> Valida
     """
     findings: list[Finding] = []
     specs = data.specs()
-    as_of_ts = pd.Timestamp(as_of).normalize() if as_of is not None else None
+    as_of_ts = as_date(as_of) if as_of is not None else None
     coerced: dict[str, pd.DataFrame] = {}
     for name, spec in specs.items():
         raw = getattr(data, name)
