@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 from salesplan.data.schema import SalesData
-from salesplan.planning.funnel import FunnelRates
 from salesplan.planning.allocation import ramp_factor
+from salesplan.planning.funnel import FunnelRates
 from salesplan.planning.targets import (
     QuarterDistribution,
     TargetParams,
@@ -244,9 +244,9 @@ def test_attainment_odds_calibrated_on_known_process():
 
 
 def _demo_region_paths(company, seeds):
-    regions, months, paths = company.future_revenue_paths(seeds, months=3)
-    assert list(months) == list(MONTHS)
-    return regions, paths  # S x R x 3
+    sp = company.future_revenue_paths(seeds, months=3)
+    assert list(sp.dates) == list(MONTHS)
+    return list(sp.series), sp.array(("path", "series", "time"))  # S x R x 3
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ take and give this type.  Code that computes better in another order asks for it
 name (``paths.array(("path", "series", "time"))``), so the order is never implied.
 
 The long form (:meth:`SamplePaths.to_frame`) has one row per value: ``unique_id``,
-``path``, ``ds``, ``value`` (the forecast's column names).
+``path``, ``ds``, ``y`` (the forecast's column names).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class SamplePaths:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, series_col: str = "unique_id", path_col: str = "path",
-                   date_col: str = "ds", value_col: str = "value") -> SamplePaths:
+                   date_col: str = "ds", value_col: str = "y") -> SamplePaths:
         """Build from the long form; every series needs every (path, date) pair once."""
         missing = [c for c in (series_col, path_col, date_col, value_col) if c not in frame.columns]
         if missing:
@@ -102,6 +102,22 @@ class SamplePaths:
         cube = (f.set_index([series_col, path_col, date_col])[value_col]
                 .reindex(pd.MultiIndex.from_product([series, paths, dates])))
         return cls(cube.to_numpy(float).reshape(len(series), len(paths), len(dates)), series, dates)
+
+    @classmethod
+    def from_forecast(cls, values, series, forecast: pd.DataFrame) -> SamplePaths:
+        """Paths ``values`` (series x path x time) dated by a forecast frame's ``ds`` per
+        ``unique_id``; every series must have the same ``horizon`` periods."""
+        v = np.asarray(values, dtype=float)
+        h = v.shape[-1]
+        dates = None
+        for u in series:
+            ds = pd.DatetimeIndex(sorted(pd.to_datetime(forecast.loc[forecast["unique_id"] == u, "ds"]).unique()))
+            if len(ds) != h:
+                raise ValueError(f"forecast node {u!r}: {len(ds)} dates but paths of horizon {h}")
+            if dates is not None and not ds.equals(dates):
+                raise ValueError(f"forecast node {u!r}: its periods differ from the other nodes'")
+            dates = ds
+        return cls(v, series, dates)
 
     # ----------------------------------------------------------------- views
     @property
@@ -131,14 +147,14 @@ class SamplePaths:
         return pd.DataFrame(self.values.sum(axis=2), index=pd.Index(self.series, name="unique_id"))
 
     def to_frame(self) -> pd.DataFrame:
-        """Long form: ``unique_id, path, ds, value`` (``ds`` = period number without dates)."""
+        """Long form: ``unique_id, path, ds, y`` (``ds`` = period number without dates)."""
         n, p, h = self.values.shape
         ds = self.dates if self.dates is not None else pd.RangeIndex(h)
         return pd.DataFrame({
             "unique_id": np.repeat(np.asarray(self.series, dtype=object), p * h),
             "path": np.tile(np.repeat(np.arange(p), h), n),
             "ds": np.tile(np.asarray(ds), n * p),
-            "value": self.values.reshape(-1),
+            "y": self.values.reshape(-1),
         })
 
     def __repr__(self) -> str:

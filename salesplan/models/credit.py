@@ -790,15 +790,16 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         """
         return self.offset_ - self.factor_ * self.decision_function(X)
 
-    def score(self, X, y=None):
-        """Points of ``X`` when ``y`` is None; with ``y``, the ROC AUC of the PD (sklearn).
+    def score(self, X, y, sample_weight=None) -> float:
+        """ROC AUC of the calibrated PD against the bad flags ``y`` (higher is better).
 
-        scikit-learn's model selection calls ``score(X, y)`` and expects "higher is
-        better", which ROC AUC provides; a credit manager calls ``score(X)`` for points.
+        scikit-learn's ``score(X, y)`` contract (one number, higher = better, used by model
+        selection); AUC instead of :class:`~sklearn.base.ClassifierMixin`'s accuracy because
+        PDs rarely cross 0.5, so accuracy would not rank scorecards.  A customer's score
+        in points is :meth:`points`.
         """
-        if y is None:
-            return self.points(X)
-        return roc_auc_score(np.asarray(y).astype(int), self.predict_proba(X)[:, 1])
+        return float(roc_auc_score(np.asarray(y).astype(int), self.predict_proba(X)[:, 1],
+                                   sample_weight=sample_weight))
 
     def grade(self, X) -> pd.Series:
         """Risk grade from the calibrated PD cut at ``grade_edges`` (best grade first)."""

@@ -60,9 +60,11 @@ from scipy import stats
 
 from salesplan.data.checks import as_date, check_number
 from salesplan.data.orders import order_values
+from salesplan.data.paths import SamplePaths
 from salesplan.planning.monitor import month_pace, weekday_weights_checked
 
 __all__ = [
+    "forecast_moments",
     "LandingParams",
     "action_list",
     "flag_deviations",
@@ -193,6 +195,38 @@ def revenue_dispersion(orders: pd.DataFrame, end, days: int = 365) -> tuple[floa
     phi = float(((w - e)[ok] ** 2).sum() / (k * e[ok]).sum() / 1.25)
     phi = max(1.0, phi)
     return phi * k, phi
+
+
+def forecast_moments(paths: SamplePaths) -> tuple[pd.DataFrame, pd.Series]:
+    """The forecast inputs of :func:`landing_forecast` from the plan quarter's sample paths.
+
+    Parameters
+    ----------
+    paths : SamplePaths
+        Entity x path x month revenue of the plan quarter (currency), e.g. the stored
+        forecast run's ``paths`` table read with ``SamplePaths.from_frame(frame,
+        series_col="node", date_col="month", value_col="value")``.
+
+    Returns
+    -------
+    (DataFrame, Series)
+        ``forecast_months`` (``entity, month, mean``: the mean over paths per month) and
+        ``forecast_cv`` (entity -> standard deviation over paths of the quarter total,
+        ``ddof=1``, divided by its mean).
+    """
+    if not isinstance(paths, SamplePaths):
+        raise TypeError(f"paths: expected SamplePaths, got {type(paths).__name__}")
+    dates = paths.dates if paths.dates is not None else pd.RangeIndex(paths.horizon)
+    mean = paths.values.mean(axis=1)  # series x month
+    months = pd.DataFrame({
+        "entity": np.repeat(np.asarray(paths.series, dtype=object), paths.horizon),
+        "month": np.tile(np.asarray(dates), paths.n_series),
+        "mean": mean.reshape(-1),
+    })
+    tot = paths.values.sum(axis=2)  # series x path
+    cv = pd.Series(tot.std(axis=1, ddof=1) / tot.mean(axis=1), index=pd.Index(paths.series),
+                   name="forecast_cv")
+    return months, cv
 
 
 def landing_forecast(

@@ -136,6 +136,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from salesplan.data.paths import SamplePaths
 from salesplan.data.schema import REGION_MATURITIES, REP_LEVELS, SalesData
 from salesplan.planning import funnel as _funnel
 from salesplan.planning import quota as _q
@@ -436,8 +437,9 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
 
     Parameters
     ----------
-    paths : DataFrame or HierarchyForecast
-        A :class:`salesplan.models.forecast.HierarchyForecast` (its coherent ``paths`` of every
+    paths : SamplePaths, DataFrame or HierarchyForecast
+        :class:`salesplan.data.paths.SamplePaths` (series x path x month), a
+        :class:`salesplan.models.forecast.HierarchyForecast` (its coherent ``paths`` of every
         node), ``Forecaster.sample_paths(h, as_frame=True)``, or any monthly sample paths with ``unique_id`` (``"total"``, ``"region=East"``,
         ``"region=East|rep_id=R07"``, as built by :func:`salesplan.models.forecast.data.series_id`),
         ``ds`` (month start), a path column (``path``, ``sample`` or ``draw``) and a value
@@ -452,7 +454,9 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
     -------
     QuarterDistribution
     """
-    if not isinstance(paths, pd.DataFrame) and all(hasattr(paths, a) for a in ("nodes", "paths", "forecast")):
+    if isinstance(paths, SamplePaths):
+        paths = paths.to_frame()
+    elif not isinstance(paths, pd.DataFrame) and all(hasattr(paths, a) for a in ("nodes", "paths", "forecast")):
         paths = _hierarchy_to_long(paths)
     if not isinstance(paths, pd.DataFrame) or not {"unique_id", "ds"} <= set(paths.columns):
         raise ValueError("forecast paths: expected a DataFrame with 'unique_id' and 'ds' or a HierarchyForecast")
@@ -505,19 +509,9 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
 
 
 def _hierarchy_to_long(hf) -> pd.DataFrame:
-    """``HierarchyForecast`` -> long ``unique_id, ds, path, y`` (coherent paths kept)."""
-    arr = np.asarray(hf.paths, dtype=float)  # (nodes, paths, h)
-    fc = hf.forecast
-    ids = list(hf.nodes["unique_id"])
-    parts = []
-    for i, u in enumerate(ids):
-        ds = pd.DatetimeIndex(sorted(pd.to_datetime(fc.loc[fc["unique_id"] == u, "ds"]).unique()))
-        if len(ds) != arr.shape[2]:
-            raise ValueError(f"forecast node {u!r}: {len(ds)} dates but paths of horizon {arr.shape[2]}")
-        n_p = arr.shape[1]
-        parts.append(pd.DataFrame({"unique_id": u, "ds": np.tile(ds.to_numpy(), n_p),
-                                   "path": np.repeat(np.arange(n_p), len(ds)), "y": arr[i].ravel()}))
-    return pd.concat(parts, ignore_index=True)
+    """``HierarchyForecast`` (or any object with its ``nodes``, ``paths``, ``forecast``) ->
+    long ``unique_id, path, ds, y`` (coherent paths kept)."""
+    return SamplePaths.from_forecast(hf.paths, list(hf.nodes["unique_id"]), hf.forecast).to_frame()
 
 
 # --------------------------------------------------------------------------- parameters
