@@ -489,6 +489,10 @@ def test_classifier_is_a_scikit_learn_estimator(fitted_classifier):
     assert list(fitted_classifier.classes_) == [0, 1]
     with pytest.raises(ValueError, match="calibration"):
         est.fit(SalesData(orders=_tiny_orders()), as_of="2024-06-30")
+    with pytest.raises(ValueError, match="calibration"):  # the older fit(X, as_of) still reads as_of
+        est.fit(SalesData(orders=_tiny_orders()), "2024-06-30")
+    with pytest.raises(ValueError, match="y must be None"):
+        est.fit(SalesData(orders=_tiny_orders()), [0, 1], as_of="2024-06-30")
 
 
 def test_classifier_proba_and_score_follow_scikit_learn(company, fitted_classifier):

@@ -44,6 +44,7 @@ References
 
 from __future__ import annotations
 
+import datetime
 import re
 import warnings
 
@@ -1225,14 +1226,19 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         out["snapshot"] = pd.factorize(out["cutoff"], sort=True)[0]
         return out
 
-    def fit(self, X: SalesData, y=None, *, as_of):
+    def fit(self, X: SalesData, y=None, as_of=None):
         """Build the snapshots before ``as_of`` from ``X``, fit and calibrate.  Returns self.
 
-        ``y`` must be None: the labels come from the orders after each snapshot.
+        ``y`` must be None: the labels come from the orders after each snapshot.  The older
+        positional call ``fit(X, as_of)`` (a date in place of ``y``) is still accepted.
         """
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.ensemble import HistGradientBoostingClassifier
 
+        if as_of is None and isinstance(y, (str, pd.Timestamp, np.datetime64, datetime.date)):
+            as_of, y = y, None
+        if as_of is None:
+            raise ValueError("ChurnClassifier.fit: as_of is required (the last observed day)")
         if y is not None:
             raise ValueError("ChurnClassifier.fit: y must be None; the churn labels come from "
                              "the orders after each snapshot (pass as_of=...)")
