@@ -47,6 +47,7 @@ from salesplan.data.checks import (
     bad_parameter,
     check_as_of,
     check_feature_frame,
+    check_number,
     require_columns,
 )
 from salesplan.data.invoices import days_past_due, settled_by
@@ -195,11 +196,8 @@ class CreditFeatureParams:
 
     def __post_init__(self):
         for name in ("lookback_months", "trend_months"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise bad_parameter(name, v, "a whole number of months >= 1")
-        if not (isinstance(self.grace_days, (int, np.integer)) and self.grace_days >= 0):
-            raise bad_parameter("grace_days", self.grace_days, "a whole number of days >= 0")
+            check_number(name, getattr(self, name), 1, integer=True, what=" (months)")
+        check_number("grace_days", self.grace_days, 0, integer=True, what=" (days)")
 
 
 def credit_features(
@@ -351,10 +349,8 @@ def credit_target(invoices: pd.DataFrame, as_of, dpd: int = 90, months: int = 12
         If the outcome window ``(as_of, as_of + months]`` ends after ``data_end`` or
         ``as_of`` is before the first invoice.
     """
-    if not (isinstance(dpd, (int, np.integer)) and dpd >= 1):
-        raise bad_parameter("dpd", dpd, "a whole number of days >= 1")
-    if not (isinstance(months, (int, np.integer)) and months >= 1):
-        raise bad_parameter("months", months, "a whole number of months >= 1")
+    check_number("dpd", dpd, 1, integer=True, what=" (days)")
+    check_number("months", months, 1, integer=True, what=" (months)")
     ts = as_date(as_of)
     inv = _prepare_invoices(invoices)
     end = _data_end(inv) if data_end is None else as_date(data_end, "data_end")
@@ -1249,8 +1245,7 @@ class EarlyWarningParams:
     overdue_days: int = 30
 
     def __post_init__(self):
-        if not (isinstance(self.overdue_days, (int, np.integer)) and self.overdue_days >= 0):
-            raise bad_parameter("overdue_days", self.overdue_days, "a whole number of days >= 0")
+        check_number("overdue_days", self.overdue_days, 0, integer=True, what=" (days)")
 
 
 def early_warning(invoices: pd.DataFrame, as_of,

@@ -21,13 +21,12 @@ Every function reads only ``orders`` (and optionally ``customers``) as described
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from salesplan.data.checks import as_date, bad_parameter, check_as_of, require_columns
+from salesplan.data.checks import as_date, bad_parameter, check_as_of, check_number, require_columns
 from salesplan.data.orders import count_orders, purchase_lines
 
 __all__ = [
@@ -119,8 +118,7 @@ class ABCParams:
             raise bad_parameter("a_share", self.a_share, "a share in (0, 1)")
         if not (self.a_share <= self.b_share <= 1):
             raise bad_parameter("b_share", self.b_share, f"a share in [a_share={self.a_share}, 1]")
-        if not (isinstance(self.window_months, (int, np.integer)) and self.window_months >= 1):
-            raise bad_parameter("window_months", self.window_months, "a whole number of months >= 1")
+        check_number("window_months", self.window_months, 1, integer=True, what=" (months)")
 
 
 def abc_classes(
@@ -213,12 +211,9 @@ class RFMParams:
     window_months: int | None = None
 
     def __post_init__(self):
-        if not (isinstance(self.n_bins, (int, np.integer)) and 2 <= self.n_bins <= 100):
-            raise bad_parameter("n_bins", self.n_bins, "a whole number in [2, 100]")
-        if self.window_months is not None and not (
-            isinstance(self.window_months, (int, np.integer)) and self.window_months >= 1
-        ):
-            raise bad_parameter("window_months", self.window_months, "None or a whole number >= 1")
+        check_number("n_bins", self.n_bins, 2, 100, integer=True)
+        check_number("window_months", self.window_months, 1, integer=True, allow_none=True,
+                     what=" (months)")
 
 
 def rfm_scores(orders: pd.DataFrame, as_of, params: RFMParams = RFMParams()) -> pd.DataFrame:
@@ -291,11 +286,8 @@ class LifecycleParams:
 
     def __post_init__(self):
         for name in ("intro_months", "trend_months"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise bad_parameter(name, v, "a whole number of months >= 1")
-        if not (math.isfinite(self.growth_threshold) and self.growth_threshold > 0):
-            raise bad_parameter("growth_threshold", self.growth_threshold, "a finite number > 0")
+            check_number(name, getattr(self, name), 1, integer=True, what=" (months)")
+        check_number("growth_threshold", self.growth_threshold, 0, lo_open=True)
         if not (-1 <= self.decline_threshold < 0):
             raise bad_parameter("decline_threshold", self.decline_threshold, "a number in [-1, 0)")
 
@@ -380,8 +372,7 @@ class NewCustomerParams:
     complete_months_only: bool = True
 
     def __post_init__(self):
-        if not (isinstance(self.falls_in_a_row, (int, np.integer)) and self.falls_in_a_row >= 1):
-            raise bad_parameter("falls_in_a_row", self.falls_in_a_row, "a whole number >= 1")
+        check_number("falls_in_a_row", self.falls_in_a_row, 1, integer=True)
         if not isinstance(self.complete_months_only, (bool, np.bool_)):
             raise bad_parameter("complete_months_only", self.complete_months_only, "True or False")
 
