@@ -207,6 +207,8 @@ def run(
     db_timeout: float = _FLAGS["timeout"],
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
     name: str = typer.Option(None, "--name", help='a name for this run, e.g. "board v2" (shown by salesplan plans)'),
+    overrides: Path = typer.Option(None, "--overrides", help="a plan workbook (.xlsx) whose 'quota override' "
+                                   "column on sheet 'Plan reps' replaces those rep quotas (notebook 04)"),
 ) -> None:
     """Run the planning notebooks and write the reports, the workbook and index.html.
 
@@ -240,6 +242,7 @@ def run(
             downstream=downstream,
             run_timeout=run_timeout,
             check_data=check,
+            **({"overrides": overrides} if overrides is not None else {}),
         )
     except (RunError, ParameterError, FileNotFoundError) as e:
         if debug:
@@ -306,6 +309,35 @@ def approve(
                f"(by {a['approved_by']}, {a['approved_at']:%Y-%m-%d %H:%M} UTC, {a['approval_id']})")
     if a["superseded"]:
         typer.echo(f"superseded: {a['superseded']}")
+
+
+@app.command()
+def summary(
+    run: str = typer.Argument("latest", help="a run folder, a run id under --out, or 'latest'"),
+    out: Path = typer.Option(Path("reports"), help="folder of the run folders"),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="also print summary.pdf (headless Chromium)"),
+) -> None:
+    """(Re)write the executive summary (summary.html, summary.pdf) of a finished run.
+
+    ``salesplan run`` writes it already; this rebuilds it, e.g. for a run of an older
+    version.  Files are replaced atomically.
+    """
+    from salesplan.reports.summary import write_summary
+
+    folder = Path(run)
+    if not folder.is_dir():
+        name = (Path(out) / "latest.txt").read_text("utf-8").strip() if run == "latest" and (
+            Path(out) / "latest.txt").exists() else run
+        folder = Path(out) / name
+    if not (folder / "run.json").exists():
+        _fail(FileNotFoundError(f"{folder} is not a run folder (no run.json): give a folder under {out}"))
+    notes: list[str] = []
+    files = write_summary(folder, pdf=pdf, note=notes.append)
+    for line in notes:
+        typer.echo(line)
+    if files is None:
+        raise typer.Exit(code=1)
+    typer.echo(f"summary: {files.html}" + (f" and {files.pdf}" if files.pdf else ""))
 
 
 @app.command()

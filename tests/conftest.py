@@ -26,7 +26,8 @@ from nbcompare import texts_match
 
 PG_ENV = "SALESPLAN_TEST_PG_URL"
 NOTEBOOK_GROUP = "plan-notebooks"
-SNAPSHOT_TESTS = "test_plan_snapshots.py"  # runs after the notebooks, on their worker
+#: test files that read the notebooks' plan store: they run after the notebooks, on their worker
+SNAPSHOT_TESTS = ("test_plan_snapshots.py", "test_summary.py")
 _SESSION_DIR: Path | None = None
 
 
@@ -80,7 +81,7 @@ def _is_notebook_item(item) -> bool:
 
 def pytest_xdist_make_scheduler(config, log):
     """Like ``--dist loadfile`` (a test file runs on one worker), except that the
-    notebooks and ``tests/test_plan_snapshots.py`` share one worker, in the order of
+    notebooks and the tests reading their store (``SNAPSHOT_TESTS``) share one worker, in the order of
     :func:`pytest_collection_modifyitems`."""
     from xdist.scheduler import LoadScopeScheduling
 
@@ -96,7 +97,7 @@ def pytest_collection_modifyitems(session, config, items):
     """Run the notebooks in file order (01 -> 05), then the tests that read their store;
     this group goes first (it is the longest: the other worker takes the unit tests)."""
     notebooks = [i for i in items if _is_notebook_item(i)]
-    after = [i for i in items if i.path.name == SNAPSHOT_TESTS]
+    after = [i for i in items if i.path.name in SNAPSHOT_TESTS]
     rest = [i for i in items if not _is_notebook_item(i) and i not in after]
     items[:] = sorted(notebooks, key=lambda i: str(i.path)) + after + rest
     config.stash[_NOTEBOOKS_COLLECTED] = bool(notebooks)

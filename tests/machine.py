@@ -1,6 +1,6 @@
 """What a test needs from the machine: skip with a reason locally, fail in CI.
 
-`.ci/run` installs PostgreSQL, Chromium and a CJK font and installs the kernel, so in CI
+`.ci/run` installs PostgreSQL, Chromium, a CJK font and LibreOffice Calc and installs the kernel, so in CI
 (`CI=true`) a missing one is a broken CI setup, never a silent skip. On a laptop the
 same tests skip and say why.
 """

@@ -537,3 +537,19 @@ def test_customer_panel_fit_recovers_curves():
         al.fit_response_curves(spend, sales, 0.4, level="customer")
     with pytest.raises(ValueError, match="level"):
         al.fit_response_curves(spend, sales, 0.4, level="account")
+
+
+def test_response_fit_params_validate_and_resolve():
+    with pytest.raises(ValueError, match="kind must be 'exp', 'adbudg'; got 'linear'"):
+        al.ResponseFitParams(kind="linear")
+    with pytest.raises(ValueError, match="level='customer' needs method='joint'"):
+        al.ResponseFitParams(level="customer", attributed=True)
+    with pytest.raises(ValueError, match="b_range"):
+        al.ResponseFitParams(b_range=(2.0, 1.0))
+    assert al.ResponseFitParams().resolved_method() == "joint"
+    assert al.ResponseFitParams(kind="adbudg").resolved_method() == "separate"
+    counts = pd.DataFrame(columns=["region", "month", "sales", "orders", "gross_sales"])
+    assert al.ResponseFitParams().resolved_measure(counts) == "orders"
+    assert al.ResponseFitParams().resolved_measure(counts[["region", "month", "sales"]]) == "sales"
+    with pytest.raises(TypeError, match="not both"):
+        al.fit_response_curves(counts, counts, 0.3, al.ResponseFitParams(), level="region")

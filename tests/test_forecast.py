@@ -335,6 +335,9 @@ def test_global_member_is_deterministic_and_has_no_look_ahead():
     pd.testing.assert_frame_equal(f1.predict(8), f2.predict(8))
     assert f1.global_["final"].net_ is not None and f1.global_["backtest-0"].net_ is not None
     assert "global member trained on" in f1.reasons_["reason"].iloc[0]
+    # the global member covers two seasons (8 quarters) even with a 4-quarter backtest
+    # horizon, so all 8 quarters of the forecast are the mean of the four members
+    assert f1.global_["final"].h == 8 and f1.global_["backtest-0"].h == 8
     # the last window's cut is 32 - 4 = 28: perturb quarters 29..32 of every series
     late = df["ds"] >= pd.Timestamp("2010-01-01") + pd.DateOffset(months=3 * 28)
     df2 = df.copy()

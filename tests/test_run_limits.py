@@ -59,14 +59,14 @@ def test_cell_timeout_is_enforced_and_the_last_good_report_stays(tmp_path):
 @needs_kernel
 def test_whole_run_limit(tmp_path):
     nbs = tmp_path / "nb"
-    notebook(nbs / "01_slow.ipynb", ["import time\ntime.sleep(6)"])
+    notebook(nbs / "01_slow.ipynb", ["import time\ntime.sleep(60)"])
     notebook(nbs / "02_next.ipynb", ["print('next')"], depends_on=["01_slow"])
     t0 = time.monotonic()
     with pytest.raises(RunError, match=r"01_slow: .*timed out: a cell ran longer than 3 s "
                                        r"\(--run-timeout\)"):
         run_plan(notebooks=nbs, out_dir=tmp_path / "r", timeout=60, run_timeout=3,
                  echo=lambda _: None)
-    assert time.monotonic() - t0 < 6
+    assert time.monotonic() - t0 < 45  # stopped long before the 60 s cell would end (slack for a loaded machine)
 
 
 @needs_kernel

@@ -367,8 +367,9 @@ def test_scenarios_and_workbook(tmp_path):
     write_plan_workbook(plan.tables(), path)
     from openpyxl import load_workbook
     wb = load_workbook(path)
-    assert wb.sheetnames[:6] == ["Company", "Bridge", "Regions", "Reps", "Products", "Months"]
-    assert wb.sheetnames[-1] == "Assumptions"
+    assert wb.sheetnames[:3] == ["Plan company", "Plan regions", "Plan reps"]  # tests/test_workbook.py
+    assert wb.sheetnames[3:9] == ["Company", "Bridge", "Regions", "Reps", "Products", "Months"]
+    assert wb.sheetnames[-2:] == ["Assumptions", "salesplan"]  # the hidden meta sheet last
     ws = wb["Company"]
     hdr = [c.value for c in ws[1]]
     assert ws.cell(row=2, column=hdr.index("target") + 1).value == plan.company.iloc[0]["target"]

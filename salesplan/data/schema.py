@@ -101,8 +101,9 @@ class TableSpec:
         raise KeyError(f"table {self.name!r} has no column {name!r}")
 
 
-def _table_specs(stages: tuple[str, ...]) -> dict[str, TableSpec]:
-    specs = [
+def _customer_tables() -> list[TableSpec]:
+    """Orders, customers, reps, regions and invoices: who buys what, from whom, and pays."""
+    return [
         TableSpec(
             "orders",
             (
@@ -181,6 +182,12 @@ def _table_specs(stages: tuple[str, ...]) -> dict[str, TableSpec]:
             date_orders=(DateOrder("issue_date", "due_date"), DateOrder("issue_date", "paid_date")),
             feature="credit scoring, overdue early warning, collection rate",
         ),
+    ]
+
+
+def _funnel_tables(stages: tuple[str, ...]) -> list[TableSpec]:
+    """Opportunities and their stage history (the funnel's ``stages``, top first)."""
+    return [
         TableSpec(
             "opportunities",
             (
@@ -212,6 +219,12 @@ def _table_specs(stages: tuple[str, ...]) -> dict[str, TableSpec]:
             foreign_keys=(ForeignKey("opportunity_id", "opportunities", "opportunity_id"),),
             feature="observed stage conversion rates and durations",
         ),
+    ]
+
+
+def _effort_tables() -> list[TableSpec]:
+    """Sales activities and marketing spend: the effort put in."""
+    return [
         TableSpec(
             "activities",
             (
@@ -237,6 +250,12 @@ def _table_specs(stages: tuple[str, ...]) -> dict[str, TableSpec]:
             foreign_keys=(ForeignKey("region", "regions", "region"),),
             feature="response curves fitted from spend history (budget allocation)",
         ),
+    ]
+
+
+def _lead_tables() -> list[TableSpec]:
+    """Leads with their BANT screening."""
+    return [
         TableSpec(
             "leads",
             (
@@ -264,6 +283,10 @@ def _table_specs(stages: tuple[str, ...]) -> dict[str, TableSpec]:
             feature="BANT lead screening, lead->opportunity rates, leads to work first",
         ),
     ]
+
+
+def _table_specs(stages: tuple[str, ...]) -> dict[str, TableSpec]:
+    specs = [*_customer_tables(), *_funnel_tables(stages), *_effort_tables(), *_lead_tables()]
     return {s.name: s for s in specs}
 
 

@@ -514,7 +514,7 @@ class DemoCompany:
 
     data: SalesData
     truth: GroundTruth
-    _state: dict = field(repr=False, compare=False, default_factory=dict)
+    _state: Any = field(repr=False, compare=False, default=None)
 
     def simulate_future(
         self, months: int = 3, seed: int = 0, redraw_lifetimes: bool = False,
@@ -677,16 +677,16 @@ def _occupant(chain_rep, chain_start, chain_end, slot, day):
 
 def _productivity(st, month_starts):
     """Territory x month productivity at mid-month (ramp-up, vacancy)."""
-    S = st["chain_rep"].shape[0]
+    S = st.chain_rep.shape[0]
     mids = month_starts + 14
     slot = np.repeat(np.arange(S), len(mids))
     day = np.tile(mids, S)
-    occ = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], slot, day)
-    hire = st["rep_hire"][np.maximum(occ, 0)]
+    occ = _occupant(st.chain_rep, st.chain_start, st.chain_end, slot, day)
+    hire = st.rep_hire[np.maximum(occ, 0)]
     tenure = (day - hire) / DAYS_PER_MONTH
-    floor = st["ramp_floor"]
-    prod = floor + (1.0 - floor) * np.clip(tenure / st["ramp_months"], 0.0, 1.0)
-    prod = np.where(occ >= 0, prod, st["vacancy_factor"])
+    floor = st.ramp_floor
+    prod = floor + (1.0 - floor) * np.clip(tenure / st.ramp_months, 0.0, 1.0)
+    prod = np.where(occ >= 0, prod, st.vacancy_factor)
     return prod.reshape(S, len(mids))
 
 
@@ -694,7 +694,7 @@ def _assign_territory(rng, st, reg, key_account, acq):
     """Territory of each customer: key accounts to key-account/senior territories."""
     n = len(reg)
     out = np.empty(n, dtype=np.int64)
-    s_region, s_level, s_created = st["slot_region"], st["slot_level"], st["slot_created"]
+    s_region, s_level, s_created = st.slot_region, st.slot_level, st.slot_created
     u = rng.random(n)
     for r in np.unique(reg):
         for is_ka in (True, False):
@@ -717,19 +717,19 @@ def _expected(st, cust, starts, ends, cal, win_lo, win_hi):
     Returns ``(count C x M, orders region x M, revenue region x M)``; counts are
     orders, revenue is currency (gross, before returns).
     """
-    lam, drop, acq = cust["lam"], cust["drop"], cust["acq"]
-    mov, g, reg, slot = cust["mov"], cust["g"], cust["reg"], cust["slot"]
+    lam, drop, acq = cust.lam, cust.drop, cust.acq
+    mov, g, reg, slot = cust.mov, cust.g, cust.reg, cust.slot
     lo = np.maximum(np.maximum(starts[None, :], acq[:, None]), win_lo).astype(float)
     hi = np.minimum(np.minimum(ends[None, :], drop[:, None]), win_hi).astype(float)
     expo = np.clip(hi - lo, 0.0, None)  # days
-    season = st["season"][cal - 1]
+    season = st.season[cal - 1]
     cnt = lam[:, None] * (expo / DAYS_PER_MONTH) * season[None, :]
     cnt *= _productivity(st, starts)[slot]
     mid = 0.5 * (lo + hi)
-    rev = cnt * (mov[:, None] * np.exp(g[:, None] * (mid - st["as_of_day"]) / _DAYS_PER_YEAR))
-    baseline = np.zeros((st["n_regions"], len(starts)))
-    base_orders = np.zeros((st["n_regions"], len(starts)))
-    for r in range(st["n_regions"]):
+    rev = cnt * (mov[:, None] * np.exp(g[:, None] * (mid - st.as_of_day) / _DAYS_PER_YEAR))
+    baseline = np.zeros((st.n_regions, len(starts)))
+    base_orders = np.zeros((st.n_regions, len(starts)))
+    for r in range(st.n_regions):
         baseline[r] = rev[reg == r].sum(axis=0)
         base_orders[r] = cnt[reg == r].sum(axis=0)
     return cnt, base_orders, baseline
@@ -742,12 +742,12 @@ def _purchases(rng, st, cust, months, starts, ends, cal, win_lo, win_hi, spend):
     [win_lo, win_hi) in days.  ``spend`` is region x month marketing spend.
     Returns (events dict, expected-revenue dict of region x month arrays).
     """
-    acq, drop, mov, g, reg = cust["acq"], cust["drop"], cust["mov"], cust["g"], cust["reg"]
-    R = st["n_regions"]
+    acq, drop, mov, g, reg = cust.acq, cust.drop, cust.mov, cust.g, cust.reg
+    R = st.n_regions
     M = len(starts)
     base_cnt, base_orders, baseline = _expected(st, cust, starts, ends, cal, win_lo, win_hi)
-    incr = st["resp_a"][:, None] * (1.0 - np.exp(-spend / st["resp_b"][:, None]))
-    incr_rev = incr / st["gm_rate"]
+    incr = st.resp_a[:, None] * (1.0 - np.exp(-spend / st.resp_b[:, None]))
+    incr_rev = incr / st.gm_rate
     factor = 1.0 + np.divide(incr_rev, baseline, out=np.zeros_like(baseline), where=baseline > 0)
     incr_rev = np.where(baseline > 0, incr_rev, 0.0)
     counts = rng.poisson(base_cnt * factor[reg])
@@ -764,12 +764,12 @@ def _purchases(rng, st, cust, months, starts, ends, cal, win_lo, win_hi, spend):
     day = np.concatenate([day, acq[first]])
     first_rev = np.zeros((R, M))
     fm = np.searchsorted(starts, acq[first], side="right") - 1
-    fval = mov[first] * np.exp(g[first] * (acq[first] - st["as_of_day"]) / _DAYS_PER_YEAR)
+    fval = mov[first] * np.exp(g[first] * (acq[first] - st.as_of_day) / _DAYS_PER_YEAR)
     np.add.at(first_rev, (reg[first], fm), fval)
     p = _PROCESS["order_value_shape"]
     value = (
         mov[ev_c]
-        * np.exp(g[ev_c] * (day - st["as_of_day"]) / _DAYS_PER_YEAR)
+        * np.exp(g[ev_c] * (day - st.as_of_day) / _DAYS_PER_YEAR)
         * rng.gamma(p, 1.0 / p, len(ev_c))
     )
     order = np.lexsort((ev_c, day))
@@ -806,7 +806,7 @@ def _lines(rng, st, events):
 
 def _returns(rng, st, cust_idx, day, prod, qty, amount, rep, drop_day):
     """Return lines for a share of the order lines (negative quantity and amount)."""
-    hit = np.flatnonzero(rng.random(len(day)) < st["return_rate"])
+    hit = np.flatnonzero(rng.random(len(day)) < st.return_rate)
     lag = 3 + rng.poisson(14, len(hit))
     frac = rng.uniform(0.2, 1.0, len(hit))
     rday = np.maximum(np.minimum(day[hit] + lag, drop_day[cust_idx[hit]]), day[hit])
@@ -843,10 +843,10 @@ def _build_orders(rng_lines, rng_ret, st, events, cust, id_prefix, win_hi):
     ev = ln["event"]
     c = events["cust"][ev]
     day = events["day"][ev]
-    slot = cust["slot"][c]
-    rep = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], slot, day)
+    slot = cust.slot[c]
+    rep = _occupant(st.chain_rep, st.chain_start, st.chain_end, slot, day)
     ret = _returns(
-        rng_ret, st, c, day, ln["prod"], ln["qty"], ln["amount"], rep, cust["drop_floor"]
+        rng_ret, st, c, day, ln["prod"], ln["qty"], ln["amount"], rep, cust.drop_floor
     )
     n_ev = len(events["day"])
     width = max(7, len(str(n_ev)))
@@ -854,18 +854,18 @@ def _build_orders(rng_lines, rng_ret, st, events, cust, id_prefix, win_hi):
         [f"{id_prefix}{e + 1:0{width}d}-{j}" for e, j in zip(ev.tolist(), ln["line"].tolist())],
         dtype=object,
     )
-    products = np.asarray(st["products"], dtype=object)
-    rep_ids = np.where(rep >= 0, st["rep_ids"][np.maximum(rep, 0)], None)
+    products = np.asarray(st.products, dtype=object)
+    rep_ids = np.where(rep >= 0, st.rep_ids[np.maximum(rep, 0)], None)
     pos = _orders_frame(
-        order_no, cust["ids"][c], day, rep_ids, products[ln["prod"]], ln["qty"], ln["amount"]
+        order_no, cust.ids[c], day, rep_ids, products[ln["prod"]], ln["qty"], ln["amount"]
     )
     ro = np.lexsort((ret["cust"], ret["day"]))
     ret = {k: v[ro] for k, v in ret.items()}
     rid = np.array([f"R{id_prefix}{i:0{width}d}" for i in range(1, len(ro) + 1)], dtype=object)
-    r_rep = np.where(ret["rep"] >= 0, st["rep_ids"][np.maximum(ret["rep"], 0)], None)
+    r_rep = np.where(ret["rep"] >= 0, st.rep_ids[np.maximum(ret["rep"], 0)], None)
     rets = _orders_frame(
         rid,
-        cust["ids"][ret["cust"]],
+        cust.ids[ret["cust"]],
         ret["day"],
         r_rep,
         products[ret["prod"]],
@@ -930,6 +930,11 @@ def generate(
 ) -> DemoCompany:
     """Generate the demo company and the truth behind it.
 
+    The company is drawn in typed steps, each from its own random stream: regions ->
+    customers (latent purchase, dropout and credit parameters) -> territories and reps ->
+    marketing response -> orders -> invoices, opportunities, activities, leads -> tables
+    -> ground truth.
+
     Parameters
     ----------
     seed : int
@@ -958,56 +963,162 @@ def generate(
         raise ValueError(f"generate: scale must be > 0, got {scale!r}")
     if int(years) < 1:
         raise ValueError(f"generate: years must be >= 1, got {years!r}")
-    years = int(years)
     rng = _rngs(seed)
-    as_of_ts = pd.Timestamp(as_of).normalize()
-    as_of_day = _day(as_of_ts)
-    last_month = np.datetime64(as_of_ts.strftime("%Y-%m"), "M")
-    M = 12 * years
-    months, starts, ends, cal = _month_grid(last_month - (M - 1), M)
-    start_day = int(starts[0])
-    win_hi = as_of_day + 1
     zh = locale == "zh"
+    cal = _Calendar.build(as_of, int(years))
+    regions = _draw_regions(rng["regions"], zh)
+    people = _draw_customers(rng["customers"], regions, cal, scale)
+    force = _draw_salesforce(rng["reps"], regions, people, cal, scale)
+    world = _World.build(int(seed), cal, regions, force, zh)
+    book = _Book.build(people, regions, _assign_territory(rng["customers"], world, people.reg,
+                                                          people.seg == 0, people.acq))
+    market = _calibrate_marketing(rng["marketing"], world, book, cal, regions)
+    world.resp_a, world.resp_b = market.resp_a, market.resp_b
+    events, expected = _purchases(rng["orders"], world, book, cal.months, cal.starts, cal.ends,
+                                  cal.cal, cal.start_day, cal.win_hi, market.spend)
+    orders, pending, meta = _build_orders(rng["lines"], rng["returns"], world, events, book, "SO",
+                                          cal.win_hi)
+    terms = _payment_terms(rng["customers"], people.seg)
+    invoices = _invoices(rng["invoices"], world, book, meta, cal.starts, cal.as_of_day, people.z,
+                         people.hazard, people.late_p, terms)
+    opps, hist, opp_fate = _opportunities(rng["opportunities"], world, book, cal.starts, cal.ends,
+                                          cal.win_hi, regions.maturity, force.rep_ids, people.ids)
+    activities = _activities(rng["activities"], world, book, people.seg, cal.starts, cal.ends,
+                             cal.start_day, cal.win_hi, force.rep_ids, people.ids)
+    leads, lead_truth = _leads(seed, opps, opp_fate, cal.start_day, cal.as_of_day)
+    customers, reps = _people_tables(rng["names"], people, force, regions, terms, zh)
+    growth = _region_growth(expected, regions, people, cal)
+    data = SalesData(
+        orders=orders, customers=customers, reps=reps,
+        regions=pd.DataFrame({"region": regions.name, "maturity": regions.maturity,
+                              "market_potential": growth["market_potential"]}),
+        invoices=invoices, opportunities=opps, stage_history=hist, activities=activities,
+        marketing_spend=pd.DataFrame({"region": np.repeat(regions.name, cal.n_months),
+                                      "month": np.tile(_to_dt(cal.starts), regions.n),
+                                      "amount": market.spend.ravel()}),
+        stages=DEFAULT_STAGES,
+        notes=(f"synthetic demo company (seed={seed}, scale={scale}, locale={locale})",),
+        leads=leads,
+    ).coerced()
+    truth = _ground_truth(cal, regions, people, force, world, book, market, expected, growth,
+                          reps, lead_truth)
+    world.remember(book, people, regions, market, pending)
+    return DemoCompany(data=data, truth=truth, _state=world)
 
-    # ---------------------------------------------------------------- regions
-    rr = rng["regions"]
+
+@dataclass(frozen=True)
+class _Calendar:
+    """The history's month grid (days are integer days since 1970-01-01)."""
+
+    as_of_ts: pd.Timestamp
+    as_of_day: int
+    start_day: int
+    win_hi: int  # exclusive end of the history window: the day after as_of
+    months: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    cal: np.ndarray  # calendar month 1..12 of each month
+
+    @classmethod
+    def build(cls, as_of, years: int) -> _Calendar:
+        as_of_ts = pd.Timestamp(as_of).normalize()
+        as_of_day = _day(as_of_ts)
+        last_month = np.datetime64(as_of_ts.strftime("%Y-%m"), "M")
+        months, starts, ends, cal = _month_grid(last_month - (12 * years - 1), 12 * years)
+        return cls(as_of_ts, as_of_day, int(starts[0]), as_of_day + 1, months, starts, ends, cal)
+
+    @property
+    def n_months(self) -> int:
+        return len(self.months)
+
+    @property
+    def years(self) -> float:
+        """Length of the history window in years."""
+        return (self.as_of_day + 1 - self.start_day) / _DAYS_PER_YEAR
+
+
+@dataclass(frozen=True)
+class _Regions:
+    """Step 1: the regions and their acquisition, growth and seasonality parameters."""
+
+    key: list
+    name: np.ndarray
+    maturity: np.ndarray
+    share: np.ndarray
+    init_share: np.ndarray
+    k_acq: np.ndarray  # trend of the acquisition intensity, per year
+    g_acc: np.ndarray  # growth of the accounts' order values, per year
+    mov_med: np.ndarray  # median mean order value
+    penetration: np.ndarray
+    season: np.ndarray  # 12 monthly factors, mean 1
+
+    @property
+    def n(self) -> int:
+        return len(self.name)
+
+
+def _draw_regions(rr, zh: bool) -> _Regions:
     R = len(_REGIONS)
-    reg_key = [x[0] for x in _REGIONS]
-    reg_name = np.array([x[2] if zh else x[1] for x in _REGIONS], dtype=object)
-    maturity = np.array([x[3] for x in _REGIONS], dtype=object)
-    share = np.array([x[4] for x in _REGIONS])
-    init_share = np.array([x[5] for x in _REGIONS])
     k_acq = np.array([x[6] for x in _REGIONS]) + rr.normal(0, 0.02, R)
     g_acc = np.array([x[7] for x in _REGIONS]) + rr.normal(0, 0.005, R)
     mov_med = np.array([x[8] for x in _REGIONS]) * np.exp(rr.normal(0, 0.05, R))
-    penetration = np.array([x[9] for x in _REGIONS])
     season = _SEASON_BASE * np.exp(rr.normal(0, 0.02, 12))
-    season = season / season.mean()
-    gm_rate = 0.34
+    return _Regions(
+        key=[x[0] for x in _REGIONS],
+        name=np.array([x[2] if zh else x[1] for x in _REGIONS], dtype=object),
+        maturity=np.array([x[3] for x in _REGIONS], dtype=object),
+        share=np.array([x[4] for x in _REGIONS]),
+        init_share=np.array([x[5] for x in _REGIONS]),
+        k_acq=k_acq, g_acc=g_acc, mov_med=mov_med,
+        penetration=np.array([x[9] for x in _REGIONS]),
+        season=season / season.mean(),
+    )
 
-    # ---------------------------------------------------------------- customers
-    rc = rng["customers"]
+
+@dataclass(frozen=True)
+class _Customers:
+    """Step 2: every customer's region, acquisition day and latent parameters."""
+
+    n_reg: np.ndarray  # customers per region
+    n_new: np.ndarray  # of which acquired during the history
+    reg: np.ndarray
+    acq: np.ndarray  # acquisition day
+    lam: np.ndarray  # purchase rate per month
+    mu: np.ndarray  # dropout rate per month
+    mov: np.ndarray  # mean order value
+    z: np.ndarray  # credit risk latent
+    drop: np.ndarray  # dropout day (float)
+    seg: np.ndarray  # 0 key account, 1 mid, 2 small
+    thr: np.ndarray  # segment thresholds of the value score
+    dp: np.ndarray
+    hazard: np.ndarray
+    late_p: np.ndarray
+    ids: np.ndarray
+
+
+def _draw_customers(rc, regions: _Regions, cal: _Calendar, scale: float) -> _Customers:
+    R, start_day = regions.n, cal.start_day
     n_total = max(R * 5, round(3000 * scale))
-    n_reg = np.floor(n_total * share).astype(int)
+    n_reg = np.floor(n_total * regions.share).astype(int)
     n_reg[0] += n_total - n_reg.sum()
-    n_init = np.round(n_reg * init_share).astype(int)
+    n_init = np.round(n_reg * regions.init_share).astype(int)
     n_new = n_reg - n_init
-    T = (as_of_day + 1 - start_day) / _DAYS_PER_YEAR  # years
+    T = cal.years
     reg_list, acq_list = [], []
     for r in range(R):
         a0 = start_day - np.floor(rc.uniform(1, 8 * _DAYS_PER_YEAR, n_init[r]))
         u = rc.random(n_new[r])
-        k = k_acq[r]
+        k = regions.k_acq[r]
         t = np.log1p(u * np.expm1(k * T)) / k if abs(k) > 1e-9 else u * T
         a1 = start_day + np.floor(t * _DAYS_PER_YEAR)
-        acq_list += [a0, np.minimum(a1, as_of_day)]
+        acq_list += [a0, np.minimum(a1, cal.as_of_day)]
         reg_list += [np.full(n_init[r], r), np.full(n_new[r], r)]
     reg = np.concatenate(reg_list).astype(np.int64)
     acq = np.concatenate(acq_list).astype(np.int64)
     order = np.lexsort((reg, acq))  # customers numbered by acquisition date
     reg, acq = reg[order], acq[order]
     C = len(reg)
-    lam, mu, mov, z, seg_noise = _draw_latent(rc, C, mov_med[reg])
+    lam, mu, mov, z, seg_noise = _draw_latent(rc, C, regions.mov_med[reg])
     life = rc.exponential(1.0 / mu) * DAYS_PER_MONTH  # days
     # the initial book is alive when the history starts (memoryless residual lifetime)
     drop = np.where(acq < start_day, start_day + life, acq + life)
@@ -1015,27 +1126,52 @@ def generate(
     thr = np.quantile(score, [1 - _SEGMENT_SHARE[0], 1 - _SEGMENT_SHARE[0] - _SEGMENT_SHARE[1]])
     seg = np.where(score >= thr[0], 0, np.where(score >= thr[1], 1, 2))
     dp, hazard, late_p = _credit_params(z)
-    cust_ids = _ids("C", C, max(6, len(str(C))))
+    return _Customers(n_reg, n_new, reg, acq, lam, mu, mov, z, drop, seg, thr, dp, hazard, late_p,
+                      _ids("C", C, max(6, len(str(C)))))
 
-    # ---------------------------------------------------------------- territories and reps
-    rp = rng["reps"]
-    n_slots = np.maximum(3, np.round(n_reg / 3000 * 54)).astype(int)
+
+@dataclass(frozen=True)
+class _SalesForce:
+    """Step 3: territories (slots) and the chain of reps who held each."""
+
+    slot_region: np.ndarray
+    slot_level: np.ndarray
+    slot_created: np.ndarray
+    chain_rep: np.ndarray  # slots x 2: rep index of the first and second holder (-1 none)
+    chain_start: np.ndarray
+    chain_end: np.ndarray
+    rep_slot: np.ndarray
+    rep_hire: np.ndarray
+    rep_exit: np.ndarray  # -1 = still employed
+    rep_ids: np.ndarray
+    terr_ids: np.ndarray
+
+
+def _territory_slots(rp, regions: _Regions, people: _Customers, cal: _Calendar):
+    """Region, level and creation day of every territory (growth regions add territories)."""
+    n_slots = np.maximum(3, np.round(people.n_reg / 3000 * 54)).astype(int)
+    maturity = regions.maturity
     growth_share = np.where(
         maturity == "emerging", 0.30, np.where(maturity == "developing", 0.12, 0.0)
     )
     slot_region, slot_level, slot_created = [], [], []
-    for r in range(R):
+    for r in range(regions.n):
         n_s = n_slots[r]
         n_g = int(np.round(n_s * growth_share[r]))
         n_i = max(3, n_s - n_g)
         lv = np.concatenate([[2, 1, 0], rp.choice(3, n_i - 3, p=[0.5, 0.35, 0.15])])
         slot_region += [r] * (n_i + n_g)
         slot_level += list(lv) + [0] * n_g
-        cre = np.sort(rp.integers(start_day + 90, max(start_day + 91, as_of_day - 60), n_g))
+        cre = np.sort(rp.integers(cal.start_day + 90, max(cal.start_day + 91, cal.as_of_day - 60), n_g))
         slot_created += [np.iinfo(np.int64).min // 4] * n_i + list(cre)
-    slot_region = np.array(slot_region, dtype=np.int64)
-    slot_level = np.array(slot_level, dtype=np.int64)
-    slot_created = np.array(slot_created, dtype=np.int64)
+    return (np.array(slot_region, dtype=np.int64), np.array(slot_level, dtype=np.int64),
+            np.array(slot_created, dtype=np.int64))
+
+
+def _draw_salesforce(rp, regions: _Regions, people: _Customers, cal: _Calendar,
+                     scale: float) -> _SalesForce:
+    slot_region, slot_level, slot_created = _territory_slots(rp, regions, people, cal)
+    start_day, as_of_day = cal.start_day, cal.as_of_day
     S = len(slot_region)
     initial = slot_created < start_day
     # chains: initial rep (hired before the history) may exit and be replaced
@@ -1059,315 +1195,280 @@ def generate(
         chain_start[s, 0] = hire0[s]
         rep_slot.append(s)
         rep_hire.append(hire0[s])
+        rep_exit.append(exit_day[s] if exits[s] else -1)
         if exits[s]:
             chain_end[s, 0] = exit_day[s]
-            rep_exit.append(exit_day[s])
             chain_rep[s, 1] = len(rep_slot)
             chain_start[s, 1] = exit_day[s] + gap[s]
             rep_slot.append(s)
             rep_hire.append(exit_day[s] + gap[s])
             rep_exit.append(-1)
-        else:
-            rep_exit.append(-1)
-    rep_slot = np.array(rep_slot, dtype=np.int64)
-    rep_hire = np.array(rep_hire, dtype=np.int64)
-    rep_exit = np.array(rep_exit, dtype=np.int64)
     n_rep = len(rep_slot)
-    rep_ids = _ids("R", n_rep, max(4, len(str(n_rep))))
-    terr_ids = _ids("T", S, max(3, len(str(S))))
+    return _SalesForce(slot_region, slot_level, slot_created, chain_rep, chain_start, chain_end,
+                       np.array(rep_slot, dtype=np.int64), np.array(rep_hire, dtype=np.int64),
+                       np.array(rep_exit, dtype=np.int64), _ids("R", n_rep, max(4, len(str(n_rep)))),
+                       _ids("T", S, max(3, len(str(S)))))
 
-    products = _PRODUCTS_ZH if zh else _PRODUCTS_EN
-    st: dict[str, Any] = {
-        "n_regions": R,
-        "region_names": reg_name,
-        "as_of_day": as_of_day,
-        "start_day": start_day,
-        "season": season,
-        "gm_rate": gm_rate,
-        "chain_rep": chain_rep,
-        "chain_start": chain_start,
-        "chain_end": chain_end,
-        "rep_hire": rep_hire,
-        "rep_ids": rep_ids,
-        "ramp_months": 5.0,
-        "ramp_floor": 0.35,
-        "vacancy_factor": 0.7,
-        "slot_region": slot_region,
-        "slot_level": slot_level,
-        "slot_created": slot_created,
-        "return_rate": 0.015,
-        "products": products,
-    }
-    slot = _assign_territory(rc, st, reg, seg == 0, acq)
-    cust = {
-        "ids": cust_ids,
-        "lam": lam,
-        "drop": drop,
-        "acq": acq,
-        "mov": mov,
-        "g": g_acc[reg],
-        "reg": reg,
-        "slot": slot,
-        "drop_floor": np.floor(drop).astype(np.int64),
-    }
 
-    # ---------------------------------------------------------------- marketing: calibrate
-    rm = rng["marketing"]
+@dataclass
+class _Book:
+    """The customers' latent arrays the event simulators read (history and future)."""
+
+    ids: np.ndarray
+    lam: np.ndarray
+    drop: np.ndarray
+    acq: np.ndarray
+    mov: np.ndarray
+    g: np.ndarray
+    reg: np.ndarray
+    slot: np.ndarray
+    drop_floor: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.drop_floor is None:
+            self.drop_floor = np.floor(self.drop).astype(np.int64)
+
+    @classmethod
+    def build(cls, people: _Customers, regions: _Regions, slot: np.ndarray) -> _Book:
+        return cls(people.ids, people.lam, people.drop, people.acq, people.mov,
+                   regions.g_acc[people.reg], people.reg, slot)
+
+
+@dataclass
+class _World:
+    """What the event simulators and :meth:`DemoCompany.simulate_future` read.
+
+    Built in :func:`generate` from the typed steps; the marketing response (``resp_a``,
+    ``resp_b``) is added once calibrated, and :meth:`remember` keeps what the future
+    simulation needs.
+    """
+
+    seed: int
+    n_regions: int
+    region_names: np.ndarray
+    as_of_day: int
+    start_day: int
+    season: np.ndarray
+    gm_rate: float
+    chain_rep: np.ndarray
+    chain_start: np.ndarray
+    chain_end: np.ndarray
+    rep_hire: np.ndarray
+    rep_ids: np.ndarray
+    slot_region: np.ndarray
+    slot_level: np.ndarray
+    slot_created: np.ndarray
+    products: tuple
+    ramp_months: float = 5.0
+    ramp_floor: float = 0.35
+    vacancy_factor: float = 0.7
+    return_rate: float = 0.015
+    resp_a: np.ndarray | None = None
+    resp_b: np.ndarray | None = None
+    # kept for the future simulation (see remember)
+    cust: _Book | None = None
+    seg_thr: np.ndarray | None = None
+    mov_med: np.ndarray | None = None
+    g_acc: np.ndarray | None = None
+    k_acq: np.ndarray | None = None
+    n_new: np.ndarray | None = None
+    T: float | None = None
+    base_spend: np.ndarray | None = None
+    mu: np.ndarray | None = None
+    pending: pd.DataFrame | None = None
+
+    @classmethod
+    def build(cls, seed, cal: _Calendar, regions: _Regions, force: _SalesForce, zh: bool) -> _World:
+        return cls(seed=seed, n_regions=regions.n, region_names=regions.name,
+                   as_of_day=cal.as_of_day, start_day=cal.start_day, season=regions.season,
+                   gm_rate=0.34, chain_rep=force.chain_rep, chain_start=force.chain_start,
+                   chain_end=force.chain_end, rep_hire=force.rep_hire, rep_ids=force.rep_ids,
+                   slot_region=force.slot_region, slot_level=force.slot_level,
+                   slot_created=force.slot_created,
+                   products=_PRODUCTS_ZH if zh else _PRODUCTS_EN)
+
+    def remember(self, book, people, regions, market, pending) -> None:
+        """Keep what :func:`_simulate_future` needs to continue the history."""
+        self.cust, self.seg_thr, self.mu, self.pending = book, people.thr, people.mu, pending
+        self.mov_med, self.g_acc, self.k_acq = regions.mov_med, regions.g_acc, regions.k_acq
+        self.n_new, self.base_spend = people.n_new, market.base_spend
+        self.T = (self.as_of_day + 1 - self.start_day) / _DAYS_PER_YEAR
+
+
+@dataclass(frozen=True)
+class _Marketing:
+    """Step 4: each region's response curve and the spend plan of the history."""
+
+    resp_a: np.ndarray  # incremental margin at saturation, per month
+    resp_b: np.ndarray  # spend scale of the saturation
+    base_spend: np.ndarray
+    spend: np.ndarray  # regions x months
+    test: np.ndarray  # kind of planned variation per region-month (index into _TEST_KINDS)
+
+
+def _calibrate_marketing(rm, world: _World, book: _Book, cal: _Calendar,
+                         regions: _Regions) -> _Marketing:
     # baseline (no marketing) expectations, to size the response curves
-    base_gm = _expected(st, cust, starts, ends, cal, start_day, win_hi)[2] * gm_rate
-    mk = np.array([_MARKETING[m] for m in maturity])  # R x 6 ranges by maturity
+    base_gm = _expected(world, book, cal.starts, cal.ends, cal.cal, cal.start_day,
+                        cal.win_hi)[2] * world.gm_rate
+    mk = np.array([_MARKETING[m] for m in regions.maturity])  # R x 6 ranges by maturity
     f = rm.uniform(mk[:, 0], mk[:, 1])
     c_sat = rm.uniform(mk[:, 2], mk[:, 3])
     avg_roi = rm.uniform(mk[:, 4], mk[:, 5])
     resp_a = f * base_gm.mean(axis=1)  # sized on the mean of the history
     base_spend = np.round(resp_a * (1 - np.exp(-c_sat)) / avg_roi, -2)
-    resp_b = base_spend / c_sat
-    st["resp_a"], st["resp_b"] = resp_a, resp_b
-    spend, test = _spend_plan(rm, base_spend, M)
+    spend, test = _spend_plan(rm, base_spend, cal.n_months)
+    return _Marketing(resp_a, base_spend / c_sat, base_spend, spend, test)
 
-    # ---------------------------------------------------------------- orders
-    events, expected = _purchases(
-        rng["orders"], st, cust, months, starts, ends, cal, start_day, win_hi, spend
-    )
-    orders, pending, meta = _build_orders(
-        rng["lines"], rng["returns"], st, events, cust, "SO", win_hi
-    )
 
-    # ---------------------------------------------------------------- invoices
+def _payment_terms(rc, seg: np.ndarray) -> np.ndarray:
+    """Payment terms in days (30/45/60), more generous for key accounts."""
     terms_p = np.array([[0.1, 0.4, 0.5], [0.35, 0.45, 0.2], [0.7, 0.25, 0.05]])
     cum = terms_p[seg].cumsum(axis=1)
-    terms = np.array([30, 45, 60])[(rc.random(C)[:, None] > cum).sum(axis=1).clip(0, 2)]
-    invoices = _invoices(
-        rng["invoices"], st, cust, meta, starts, as_of_day, z, hazard, late_p, terms
-    )
+    return np.array([30, 45, 60])[(rc.random(len(seg))[:, None] > cum).sum(axis=1).clip(0, 2)]
 
-    # ---------------------------------------------------------------- opportunities
-    opps, hist, opp_fate = _opportunities(
-        rng["opportunities"], st, cust, starts, ends, win_hi, maturity, rep_ids, cust_ids
-    )
 
-    # ---------------------------------------------------------------- activities
-    activities = _activities(
-        rng["activities"], st, cust, seg, starts, ends, start_day, win_hi, rep_ids, cust_ids
-    )
-
-    # ---------------------------------------------------------------- leads (own stream)
-    leads, lead_truth = _leads(seed, opps, opp_fate, start_day, as_of_day)
-
-    # ---------------------------------------------------------------- names and tables
-    rn = rng["names"]
-    cust_names = _company_names(rn, [reg_key[r] for r in reg], zh)
+def _people_tables(rn, people: _Customers, force: _SalesForce, regions: _Regions,
+                   terms: np.ndarray, zh: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The customers and reps tables (names drawn from the ``names`` stream)."""
+    C = len(people.reg)
+    cust_names = _company_names(rn, [regions.key[r] for r in people.reg], zh)
     industries = np.asarray(_INDUSTRIES_ZH if zh else _INDUSTRIES_EN, dtype=object)
     industry = industries[rn.integers(0, len(industries), C)]
-    exp_month = lam * mov
+    exp_month = people.lam * people.mov
     credit_limit = np.round(
-        exp_month * (terms / 30.0 + 1.0) * 1.5 * (1.0 - 0.5 * _logistic(z + rn.normal(0, 0.7, C))),
+        exp_month * (terms / 30.0 + 1.0) * 1.5
+        * (1.0 - 0.5 * _logistic(people.z + rn.normal(0, 0.7, C))),
         -3,
     )
-    credit_limit = np.maximum(credit_limit, 1000.0)
-    customers = pd.DataFrame(
-        {
-            "customer_id": cust_ids,
-            "name": cust_names,
-            "region": reg_name[reg],
-            "industry": industry,
-            "segment": np.asarray(_SEGMENTS, dtype=object)[seg],
-            "credit_limit": credit_limit,
-            "payment_terms_days": terms.astype(np.int64),
-        }
-    )
-    rep_names = _person_names(rn, n_rep, zh)
-    rep_region = slot_region[rep_slot]
-    reps = pd.DataFrame(
-        {
-            "rep_id": rep_ids,
-            "name": rep_names,
-            "region": reg_name[rep_region],
-            "level": np.asarray(_LEVELS, dtype=object)[slot_level[rep_slot]],
-            "hire_date": _to_dt(rep_hire),
-            "exit_date": pd.to_datetime(
-                np.where(rep_exit >= 0, _to_dt(np.maximum(rep_exit, 0)), np.datetime64("NaT"))
-            ),
-        }
-    )
-    exp_total = expected["first"] + expected["baseline"] + expected["marketing"]
-    last12 = exp_total[:, -12:].sum(axis=1)
-    prev12 = exp_total[:, -24:-12].sum(axis=1) if M >= 24 else np.full(R, np.nan)
-    acq_rate = (
-        np.where(
-            np.abs(k_acq) > 1e-9,
-            n_new * k_acq * np.exp(k_acq * T) / np.expm1(k_acq * T),
-            n_new / T,
-        )
-        / 12.0
-    )
-    market_potential = np.round(last12 / penetration, -3)
-    regions = pd.DataFrame(
-        {"region": reg_name, "maturity": maturity, "market_potential": market_potential}
-    )
-    marketing = pd.DataFrame(
-        {
-            "region": np.repeat(reg_name, M),
-            "month": np.tile(_to_dt(starts), R),
-            "amount": spend.ravel(),
-        }
-    )
-    data = SalesData(
-        orders=orders,
-        customers=customers,
-        reps=reps,
-        regions=regions,
-        invoices=invoices,
-        opportunities=opps,
-        stage_history=hist,
-        activities=activities,
-        marketing_spend=marketing,
-        stages=DEFAULT_STAGES,
-        notes=(f"synthetic demo company (seed={seed}, scale={scale}, locale={locale})",),
-        leads=leads,
-    ).coerced()
+    customers = pd.DataFrame({
+        "customer_id": people.ids, "name": cust_names, "region": regions.name[people.reg],
+        "industry": industry, "segment": np.asarray(_SEGMENTS, dtype=object)[people.seg],
+        "credit_limit": np.maximum(credit_limit, 1000.0),
+        "payment_terms_days": terms.astype(np.int64),
+    })
+    rep_exit = force.rep_exit
+    reps = pd.DataFrame({
+        "rep_id": force.rep_ids,
+        "name": _person_names(rn, len(force.rep_ids), zh),
+        "region": regions.name[force.slot_region[force.rep_slot]],
+        "level": np.asarray(_LEVELS, dtype=object)[force.slot_level[force.rep_slot]],
+        "hire_date": _to_dt(force.rep_hire),
+        "exit_date": pd.to_datetime(
+            np.where(rep_exit >= 0, _to_dt(np.maximum(rep_exit, 0)), np.datetime64("NaT"))
+        ),
+    })
+    return customers, reps
 
-    # ---------------------------------------------------------------- truth
-    truth_regions = pd.DataFrame(
-        {
-            "region": reg_name,
-            "maturity": maturity,
-            "market_potential": market_potential,
-            "annual_growth": last12 / prev12 - 1.0,
-            "account_growth": g_acc,
-            "acquisition_trend": k_acq,
-            "acquisition_rate": acq_rate,
-            "base_marketing_spend": base_spend,
-            "response_a": resp_a,
-            "response_b": resp_b,
-            "mean_order_value_median": mov_med,
-            "penetration": penetration,
-        }
-    )
-    truth_customers = pd.DataFrame(
-        {
-            "customer_id": cust_ids,
-            "region": reg_name[reg],
-            "segment": np.asarray(_SEGMENTS, dtype=object)[seg],
-            "territory": terr_ids[slot],
-            "acquired_date": _to_dt(acq),
-            "purchase_rate": lam,
-            "dropout_rate": mu,
-            "dropout_date": pd.to_datetime(
-                np.where(
-                    cust["drop_floor"] <= as_of_day + _FAR_DAYS,
-                    _to_dt(np.minimum(cust["drop_floor"], as_of_day + _FAR_DAYS)),
-                    np.datetime64("NaT"),
-                )
-            ),
-            "alive_at_as_of": cust["drop_floor"] > as_of_day,
-            "mean_order_value": mov,
-            "default_propensity": dp,
-            "credit_risk_latent": z,
-            "late_probability": late_p,
-            "expected_monthly_revenue": exp_month,
-        }
-    )
-    truth_reps = pd.DataFrame(
-        {
-            "rep_id": rep_ids,
-            "territory": terr_ids[rep_slot],
-            "region": reg_name[rep_region],
-            "level": np.asarray(_LEVELS, dtype=object)[slot_level[rep_slot]],
-            "hire_date": _to_dt(rep_hire),
-            "exit_date": reps["exit_date"].to_numpy(),
-        }
-    )
-    territories = pd.DataFrame(
-        {
-            "territory": terr_ids,
-            "region": reg_name[slot_region],
-            "level": np.asarray(_LEVELS, dtype=object)[slot_level],
-            "created_date": pd.to_datetime(
-                np.where(initial, np.datetime64("NaT"), _to_dt(np.maximum(slot_created, 0)))
-            ),
-        }
-    )
-    expected_revenue = pd.DataFrame(
-        {
-            "region": np.repeat(reg_name, M),
-            "month": np.tile(_to_dt(starts), R),
-            "first_order_revenue": expected["first"].ravel(),
-            "baseline_revenue": expected["baseline"].ravel(),
-            "marketing_revenue": expected["marketing"].ravel(),
-            "expected_revenue": exp_total.ravel(),
-            "marketing_spend": spend.ravel(),
-            "spend_test": np.asarray(_TEST_KINDS, dtype=object)[test.ravel()],
-            "first_orders": expected["first_orders"].ravel().astype(float),
-            "baseline_orders": expected["baseline_orders"].ravel(),
-            "marketing_orders": expected["marketing_orders"].ravel(),
-        }
-    )
-    p = _PROCESS
-    truth = GroundTruth(
-        as_of=as_of_ts,
-        history_start=pd.Timestamp(_to_dt([start_day])[0]),
+
+def _region_growth(expected, regions: _Regions, people: _Customers, cal: _Calendar) -> dict:
+    """Expected revenue per region-month, last and previous 12 months, acquisition rate
+    per month and the market potential (last 12 months / penetration)."""
+    exp_total = expected["first"] + expected["baseline"] + expected["marketing"]
+    M, T, k = cal.n_months, cal.years, regions.k_acq
+    last12 = exp_total[:, -12:].sum(axis=1)
+    prev12 = exp_total[:, -24:-12].sum(axis=1) if M >= 24 else np.full(regions.n, np.nan)
+    acq_rate = np.where(
+        np.abs(k) > 1e-9, people.n_new * k * np.exp(k * T) / np.expm1(k * T), people.n_new / T,
+    ) / 12.0
+    return {"exp_total": exp_total, "last12": last12, "prev12": prev12, "acq_rate": acq_rate,
+            "market_potential": np.round(last12 / regions.penetration, -3)}
+
+
+def _truth_tables(cal, regions, people, force, book, market, growth, reps) -> dict:
+    """The truth's regions, customers, reps and territories frames."""
+    name, far = regions.name, cal.as_of_day + _FAR_DAYS
+    truth_regions = pd.DataFrame({
+        "region": name, "maturity": regions.maturity,
+        "market_potential": growth["market_potential"],
+        "annual_growth": growth["last12"] / growth["prev12"] - 1.0,
+        "account_growth": regions.g_acc, "acquisition_trend": regions.k_acq,
+        "acquisition_rate": growth["acq_rate"], "base_marketing_spend": market.base_spend,
+        "response_a": market.resp_a, "response_b": market.resp_b,
+        "mean_order_value_median": regions.mov_med, "penetration": regions.penetration,
+    })
+    truth_customers = pd.DataFrame({
+        "customer_id": people.ids, "region": name[people.reg],
+        "segment": np.asarray(_SEGMENTS, dtype=object)[people.seg],
+        "territory": force.terr_ids[book.slot], "acquired_date": _to_dt(people.acq),
+        "purchase_rate": people.lam, "dropout_rate": people.mu,
+        "dropout_date": pd.to_datetime(np.where(
+            book.drop_floor <= far, _to_dt(np.minimum(book.drop_floor, far)), np.datetime64("NaT"))),
+        "alive_at_as_of": book.drop_floor > cal.as_of_day,
+        "mean_order_value": people.mov, "default_propensity": people.dp,
+        "credit_risk_latent": people.z, "late_probability": people.late_p,
+        "expected_monthly_revenue": people.lam * people.mov,
+    })
+    levels = np.asarray(_LEVELS, dtype=object)
+    truth_reps = pd.DataFrame({
+        "rep_id": force.rep_ids, "territory": force.terr_ids[force.rep_slot],
+        "region": name[force.slot_region[force.rep_slot]],
+        "level": levels[force.slot_level[force.rep_slot]],
+        "hire_date": _to_dt(force.rep_hire), "exit_date": reps["exit_date"].to_numpy(),
+    })
+    initial = force.slot_created < cal.start_day
+    territories = pd.DataFrame({
+        "territory": force.terr_ids, "region": name[force.slot_region],
+        "level": levels[force.slot_level],
+        "created_date": pd.to_datetime(
+            np.where(initial, np.datetime64("NaT"), _to_dt(np.maximum(force.slot_created, 0)))),
+    })
+    return {"regions": truth_regions, "customers": truth_customers, "reps": truth_reps,
+            "territories": territories}
+
+
+def _ground_truth(cal, regions, people, force, world, book, market, expected, growth, reps,
+                  lead_truth) -> GroundTruth:
+    """The :class:`GroundTruth` of the generated company."""
+    M, R = cal.n_months, regions.n
+    expected_revenue = pd.DataFrame({
+        "region": np.repeat(regions.name, M),
+        "month": np.tile(_to_dt(cal.starts), R),
+        "first_order_revenue": expected["first"].ravel(),
+        "baseline_revenue": expected["baseline"].ravel(),
+        "marketing_revenue": expected["marketing"].ravel(),
+        "expected_revenue": growth["exp_total"].ravel(),
+        "marketing_spend": market.spend.ravel(),
+        "spend_test": np.asarray(_TEST_KINDS, dtype=object)[market.test.ravel()],
+        "first_orders": expected["first_orders"].ravel().astype(float),
+        "baseline_orders": expected["baseline_orders"].ravel(),
+        "marketing_orders": expected["marketing_orders"].ravel(),
+    })
+    p, products = _PROCESS, world.products
+    return GroundTruth(
+        as_of=cal.as_of_ts,
+        history_start=pd.Timestamp(_to_dt([cal.start_day])[0]),
         monthly_seasonality=pd.Series(
-            season, index=pd.RangeIndex(1, 13, name="month"), name="seasonality"
-        ),
-        regions=truth_regions,
-        customers=truth_customers,
-        reps=truth_reps,
-        territories=territories,
-        stage_conversion=pd.Series(
-            _STAGE_CONVERSION, index=list(DEFAULT_STAGES), name="conversion"
-        ),
-        stage_duration_days=pd.Series(
-            _STAGE_DURATION, index=list(DEFAULT_STAGES), name="mean_days"
-        ),
-        ramp_months=st["ramp_months"],
-        ramp_floor=st["ramp_floor"],
-        vacancy_factor=st["vacancy_factor"],
-        gross_margin_rate=gm_rate,
+            regions.season, index=pd.RangeIndex(1, 13, name="month"), name="seasonality"),
+        **_truth_tables(cal, regions, people, force, book, market, growth, reps),
+        stage_conversion=pd.Series(_STAGE_CONVERSION, index=list(DEFAULT_STAGES), name="conversion"),
+        stage_duration_days=pd.Series(_STAGE_DURATION, index=list(DEFAULT_STAGES), name="mean_days"),
+        ramp_months=world.ramp_months,
+        ramp_floor=world.ramp_floor,
+        vacancy_factor=world.vacancy_factor,
+        gross_margin_rate=world.gm_rate,
         product_mix=pd.Series(_PRODUCT_MIX, index=list(products), name="weight"),
         unit_price=pd.Series(_UNIT_PRICE, index=list(products), name="unit_price"),
         lines_per_order_mean=1.0 + (len(_PRODUCT_MIX) - 2) * 0.2,
-        return_rate=st["return_rate"],
+        return_rate=world.return_rate,
         return_fraction_mean=_RETURN_FRACTION_MEAN,
         purchase_process={
-            "r": p["r"],
-            "alpha": p["r"] / p["rate_mean"],
-            "s": p["s"],
-            "beta": p["s"] / p["dropout_mean"],
-            "order_value_shape": p["order_value_shape"],
+            "r": p["r"], "alpha": p["r"] / p["rate_mean"], "s": p["s"],
+            "beta": p["s"] / p["dropout_mean"], "order_value_shape": p["order_value_shape"],
             "order_value_sigma": p["order_value_sigma"],
         },
         activity_rates=pd.DataFrame(
-            _ACTIVITY_RATES, index=list(_SEGMENTS), columns=["visit", "call", "email"]
-        ),
+            _ACTIVITY_RATES, index=list(_SEGMENTS), columns=["visit", "call", "email"]),
         expected_revenue=expected_revenue,
         **lead_truth,
     )
-    st.update(
-        {
-            "cust": cust,
-            "seg": seg,
-            "seg_thr": thr,
-            "mov_med": mov_med,
-            "g_acc": g_acc,
-            "k_acq": k_acq,
-            "n_new": n_new,
-            "T": T,
-            "base_spend": base_spend,
-            "mu": mu,
-            "pending": pending,
-            "reg_name": reg_name,
-            "seed": int(seed),
-        }
-    )
-    return DemoCompany(data=data, truth=truth, _state=st)
 
 
 # --------------------------------------------------------------------------- invoices
 def _invoices(rng, st, cust, meta, starts, as_of_day, z, hazard, late_p, terms):
     """One invoice per customer-month with orders; payment behaviour from credit risk."""
     M = len(starts)
-    C = len(cust["lam"])
+    C = len(cust.lam)
     c, day, amt = meta["cust"], meta["day"], meta["amount"]
     m = np.searchsorted(starts, day, side="right") - 1
     key = c * M + m
@@ -1381,7 +1482,7 @@ def _invoices(rng, st, cust, meta, starts, as_of_day, z, hazard, late_p, terms):
     due = issue + terms[ic]
     # distress episodes: Poisson process with monthly rate h_i, each lasting 2 + Poisson(2)
     # months and covering the month before its onset (invoices already open)
-    acq_m = np.searchsorted(starts, cust["acq"], side="right") - 1
+    acq_m = np.searchsorted(starts, cust.acq, side="right") - 1
     on = (rng.random((C, M)) < -np.expm1(-hazard)[:, None]) & (
         np.arange(M)[None, :] >= acq_m[:, None]
     )
@@ -1411,7 +1512,7 @@ def _invoices(rng, st, cust, meta, starts, as_of_day, z, hazard, late_p, terms):
     return pd.DataFrame(
         {
             "invoice_id": ids,
-            "customer_id": cust["ids"][ic[order]],
+            "customer_id": cust.ids[ic[order]],
             "issue_date": _to_dt(issue[order]),
             "due_date": _to_dt(due[order]),
             "amount": amount[order],
@@ -1431,10 +1532,10 @@ _MATURITY_DEAL = {"mature": 1.15, "developing": 1.0, "emerging": 0.85}
 
 def _pick_customer(rng, cust, slot, day, tries=3):
     """A customer of ``slot`` acquired on or before ``day`` and still alive (-1 if none)."""
-    cs = cust["slot"]
-    amin = int(cust["acq"].min())
+    cs = cust.slot
+    amin = int(cust.acq.min())
     big = 10**7
-    keys = cs * big + (cust["acq"] - amin)
+    keys = cs * big + (cust.acq - amin)
     o = np.argsort(keys, kind="stable")
     keys_s = keys[o]
     seg0 = np.searchsorted(keys_s, slot * big, side="left")
@@ -1445,7 +1546,7 @@ def _pick_customer(rng, cust, slot, day, tries=3):
         pick = o[
             seg0[todo] + np.minimum((rng.random(len(todo)) * k[todo]).astype(np.int64), k[todo] - 1)
         ]
-        alive = cust["drop"][pick] > day[todo]
+        alive = cust.drop[pick] > day[todo]
         out[todo[alive]] = pick[alive]
         todo = todo[~alive]
         if len(todo) == 0:
@@ -1455,15 +1556,15 @@ def _pick_customer(rng, cust, slot, day, tries=3):
 
 def _opportunities(rng, st, cust, starts, ends, win_hi, maturity, rep_ids, cust_ids):
     """Opportunities moving through the funnel, and their stage history."""
-    S = len(st["slot_level"])
+    S = len(st.slot_level)
     M = len(starts)
-    as_of_day = st["as_of_day"]
-    rate = _OPP_RATE[st["slot_level"]]
+    as_of_day = st.as_of_day
+    rate = _OPP_RATE[st.slot_level]
     cnt = rng.poisson(np.repeat(rate[:, None], M, axis=1))
     s, m = np.divmod(np.repeat(np.arange(S * M), cnt.ravel()), M)
     hi = np.minimum(ends[m], win_hi)
     day = starts[m] + np.floor(rng.random(len(s)) * (hi - starts[m])).astype(np.int64)
-    rep = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], s, day)
+    rep = _occupant(st.chain_rep, st.chain_start, st.chain_end, s, day)
     c = _pick_customer(rng, cust, s, day)
     keep = (rep >= 0) & (c >= 0)
     s, day, rep, c = s[keep], day[keep], rep[keep], c[keep]
@@ -1472,8 +1573,8 @@ def _opportunities(rng, st, cust, starts, ends, win_hi, maturity, rep_ids, cust_
     n = len(s)
     mat = np.array([_MATURITY_DEAL[x] for x in maturity])
     amount = np.round(
-        _OPP_MEDIAN[st["slot_level"][s]]
-        * mat[st["slot_region"][s]]
+        _OPP_MEDIAN[st.slot_level[s]]
+        * mat[st.slot_region[s]]
         * np.exp(rng.normal(0, 0.6, n)),
         -2,
     )
@@ -1663,7 +1764,7 @@ def _lead_truth(lead_table, a_win, opps, fate) -> dict:
 # --------------------------------------------------------------------------- activities
 def _activities(rng, st, cust, seg, starts, ends, win_lo, win_hi, rep_ids, cust_ids):
     """Visits, calls and emails on alive customers (by segment) plus prospecting calls."""
-    acq, drop, slot = cust["acq"], cust["drop"], cust["slot"]
+    acq, drop, slot = cust.acq, cust.drop, cust.slot
     M = len(starts)
     lo = np.maximum(np.maximum(starts[None, :], acq[:, None]), win_lo).astype(float)
     hi = np.minimum(np.minimum(ends[None, :], drop[:, None]), win_hi).astype(float)
@@ -1677,19 +1778,19 @@ def _activities(rng, st, cust, seg, starts, ends, win_lo, win_hi, rep_ids, cust_
         e_lo = np.maximum(np.maximum(starts[m], acq[c]), win_lo).astype(float)
         e_hi = np.minimum(np.minimum(ends[m], drop[c]), win_hi).astype(float)
         day = np.floor(e_lo + rng.random(len(c)) * (e_hi - e_lo)).astype(np.int64)
-        rep = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], slot[c], day)
+        rep = _occupant(st.chain_rep, st.chain_start, st.chain_end, slot[c], day)
         ok = rep >= 0
         parts_day.append(day[ok])
         parts_rep.append(rep[ok])
         parts_kind.append(np.full(ok.sum(), kind))
         parts_cust.append(c[ok])
-    S = len(st["slot_level"])
+    S = len(st.slot_level)
     cnt = rng.poisson(np.full((S, M), _PROSPECTING_CALLS))
     s, m = np.divmod(np.repeat(np.arange(S * M), cnt.ravel()), M)
     lo_d = np.maximum(starts[m], win_lo)
     hi_d = np.minimum(ends[m], win_hi)
     day = lo_d + np.floor(rng.random(len(s)) * (hi_d - lo_d)).astype(np.int64)
-    rep = _occupant(st["chain_rep"], st["chain_start"], st["chain_end"], s, day)
+    rep = _occupant(st.chain_rep, st.chain_start, st.chain_end, s, day)
     ok = rep >= 0
     parts_day.append(day[ok])
     parts_rep.append(rep[ok])
@@ -1759,30 +1860,30 @@ def _person_names(rng, n: int, zh: bool) -> np.ndarray:
 
 # --------------------------------------------------------------------------- future
 def _simulate_future(
-    st: dict, months: int, seed: int, redraw: bool, with_region: bool = False
+    st: _World, months: int, seed: int, redraw: bool, with_region: bool = False
 ) -> pd.DataFrame:
     from salesplan.data.schema import coerce_table
 
-    children = np.random.SeedSequence([int(seed), st["seed"], 20270101]).spawn(len(_STREAMS))
+    children = np.random.SeedSequence([int(seed), st.seed, 20270101]).spawn(len(_STREAMS))
     rng = {name: np.random.default_rng(ss) for name, ss in zip(_STREAMS, children)}
-    as_of_day = st["as_of_day"]
+    as_of_day = st.as_of_day
     last_month = _to_dt([as_of_day])[0].astype("datetime64[M]")
     mths, starts, ends, cal = _month_grid(last_month, months + 1)
     win_lo, win_hi = as_of_day + 1, int(ends[-1])
-    old = st["cust"]
-    drop = old["drop"]
+    old = st.cust
+    drop = old.drop
     if redraw:
         alive = drop > win_lo
-        life = rng["customers"].exponential(1.0 / st["mu"]) * DAYS_PER_MONTH
+        life = rng["customers"].exponential(1.0 / st.mu) * DAYS_PER_MONTH
         drop = np.where(alive, win_lo + life, drop)
     # new customers: Poisson with the region's acquisition intensity c_r * exp(k_r t)
     rc = rng["customers"]
-    R = st["n_regions"]
-    t_lo = (np.maximum(starts, win_lo) - st["start_day"]) / _DAYS_PER_YEAR
-    t_hi = (ends - st["start_day"]) / _DAYS_PER_YEAR
+    R = st.n_regions
+    t_lo = (np.maximum(starts, win_lo) - st.start_day) / _DAYS_PER_YEAR
+    t_hi = (ends - st.start_day) / _DAYS_PER_YEAR
     regs, days = [], []
     for r in range(R):
-        k, n_new, T = st["k_acq"][r], st["n_new"][r], st["T"]
+        k, n_new, T = st.k_acq[r], st.n_new[r], st.T
         if abs(k) > 1e-9:
             c_r = n_new * k / np.expm1(k * T)
             mass = c_r / k * (np.exp(k * t_hi) - np.exp(k * t_lo))
@@ -1798,31 +1899,30 @@ def _simulate_future(
     o = np.lexsort((n_reg, n_acq))
     n_reg, n_acq = n_reg[o], n_acq[o]
     n = len(n_reg)
-    lam, mu, mov, _z, seg_noise = _draw_latent(rc, n, st["mov_med"][n_reg])
+    lam, mu, mov, _z, seg_noise = _draw_latent(rc, n, st.mov_med[n_reg])
     n_drop = n_acq + rc.exponential(1.0 / mu) * DAYS_PER_MONTH
     score = lam * mov * seg_noise
-    n_slot = _assign_territory(rc, st, n_reg, score >= st["seg_thr"][0], n_acq)
-    cust = {
-        "ids": np.concatenate([old["ids"], _ids("NEW", n, 6)]),
-        "lam": np.concatenate([old["lam"], lam]),
-        "drop": np.concatenate([drop, n_drop]),
-        "acq": np.concatenate([old["acq"], n_acq]),
-        "mov": np.concatenate([old["mov"], mov]),
-        "g": np.concatenate([old["g"], st["g_acc"][n_reg]]),
-        "reg": np.concatenate([old["reg"], n_reg]),
-        "slot": np.concatenate([old["slot"], n_slot]),
-    }
-    cust["drop_floor"] = np.floor(cust["drop"]).astype(np.int64)
-    spend = np.repeat(st["base_spend"][:, None], len(starts), axis=1)
+    n_slot = _assign_territory(rc, st, n_reg, score >= st.seg_thr[0], n_acq)
+    cust = _Book(
+        ids=np.concatenate([old.ids, _ids("NEW", n, 6)]),
+        lam=np.concatenate([old.lam, lam]),
+        drop=np.concatenate([drop, n_drop]),
+        acq=np.concatenate([old.acq, n_acq]),
+        mov=np.concatenate([old.mov, mov]),
+        g=np.concatenate([old.g, st.g_acc[n_reg]]),
+        reg=np.concatenate([old.reg, n_reg]),
+        slot=np.concatenate([old.slot, n_slot]),
+    )
+    spend = np.repeat(st.base_spend[:, None], len(starts), axis=1)
     events, _ = _purchases(rng["orders"], st, cust, mths, starts, ends, cal, win_lo, win_hi, spend)
     frame, _, _ = _build_orders(rng["lines"], rng["returns"], st, events, cust, "SOF", win_hi)
-    pend = st["pending"]
+    pend = st.pending
     pend = pend[pend["order_date"] < _to_dt([win_hi])[0]]
     frame = pd.concat([frame, pend], ignore_index=True)
     frame = frame.sort_values(["order_date", "order_id"], kind="mergesort", ignore_index=True)
     frame = coerce_table("orders", frame)
     if with_region:
-        region_of = pd.Series(st["region_names"][cust["reg"]], index=cust["ids"])
+        region_of = pd.Series(st.region_names[cust.reg], index=cust.ids)
         frame["region"] = frame["customer_id"].map(region_of).to_numpy()
     return frame
 

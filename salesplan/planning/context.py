@@ -79,7 +79,7 @@ class PlanContext:
     @classmethod
     def build(cls, data: SalesData, period, *, input_fingerprint: str | None = None,
               fiscal_year_start_month: int = 1, max_horizon_months: int = MAX_HORIZON_MONTHS
-              ) -> "PlanContext":
+              ) -> PlanContext:
         """The context of plan quarter ``period`` on ``data``.
 
         Raises

@@ -38,10 +38,15 @@ share of the region's quota x a log-normal factor ``exp(sigma z - sigma^2 / 2)``
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from numbers import Real
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["band_split", "expected_productivity", "history_quarters", "recent_share", "rep_outcome_paths"]
+__all__ = ["apply_quota_overrides", "band_split", "expected_productivity", "history_quarters", "recent_share",
+           "rep_outcome_paths"]
 
 
 def history_quarters(hire_date: pd.Series, quarter_start: pd.Timestamp) -> pd.Series:
@@ -221,3 +226,56 @@ def rep_outcome_paths(region_paths: np.ndarray, slot_region: np.ndarray, share: 
                         / np.where(mean > 0, mean, 1))
         out[:, use_own, :] = wide * prof
     return out
+
+
+def apply_quota_overrides(quotas: pd.Series, overrides: Mapping[str, float] | None, *,
+                          unit: float | None = None) -> tuple[pd.Series, pd.Series]:
+    """Replace proposed rep quotas by the planner's overrides.
+
+    ``quota_i = round(override_i / unit) * unit`` for every rep id in ``overrides`` (the
+    nearest multiple of ``unit``, so the month and week splits stay in whole units; no
+    rounding when ``unit`` is None), ``quota_i = proposed_i`` for the others.
+
+    Parameters
+    ----------
+    quotas : Series of float
+        Proposed quota per rep (currency per quarter), indexed by unique rep id.
+    overrides : mapping rep id -> amount, or None
+        The planner's quotas (currency per quarter, finite, >= 0), e.g. the JSON dict
+        ``salesplan run --overrides plan.xlsx`` passes to notebook 04 as
+        ``quota_overrides``.  None or empty: nothing changes.
+    unit : float > 0, optional
+        Rounding unit (currency), e.g. ``TargetParams.rounding_unit``.
+
+    Returns
+    -------
+    (quota, overridden) : (Series of float, Series of bool)
+        Both indexed like ``quotas``.
+
+    Raises
+    ------
+    ValueError
+        One line: unknown rep ids (listed, with the expected ids), a value that is not a
+        finite number >= 0, a non-unique index or a bad unit.
+    """
+    if not isinstance(quotas, pd.Series) or not quotas.index.is_unique:
+        raise ValueError("apply_quota_overrides: quotas must be a Series indexed by unique rep id")
+    if unit is not None and not (isinstance(unit, Real) and math.isfinite(unit) and unit > 0):
+        raise ValueError(f"apply_quota_overrides: unit={unit!r}; expected a number > 0 or None")
+    out = quotas.astype(float).copy()
+    flag = pd.Series(False, index=quotas.index)
+    if not overrides:
+        return out, flag
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f"quota_overrides: got {type(overrides).__name__}; expected a mapping rep id -> amount")
+    unknown = sorted(str(k) for k in overrides if k not in out.index)
+    if unknown:
+        known = ", ".join(map(str, list(out.index[:3])))
+        raise ValueError(f"quota_overrides: rep id(s) {unknown[:10]} not in the plan's reps "
+                         f"({len(unknown)} unknown); expected rep_id values of the plan, e.g. {known}")
+    for rep, v in overrides.items():
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"quota_overrides[{rep!r}] = {v!r}; expected a finite amount >= 0 (currency)")
+        out[rep] = float(v) if unit is None else float(math.floor(v / unit + 0.5) * unit)
+        flag[rep] = True
+    return out, flag

@@ -1679,6 +1679,7 @@ def propose_targets(
     vacancies: pd.DataFrame | None = None,
     as_of=None,
     funnel_rates: _funnel.FunnelRates | None = None,
+    quota_overrides: Mapping[str, float] | None = None,
     pipeline_scorer=None,
 ) -> TargetPlan:
     """Propose the quarter's company, region, rep, product, month and week targets with their odds.
@@ -1707,6 +1708,12 @@ def propose_targets(
         Last day of history (default: the last order date).
     funnel_rates : FunnelRates, optional
         Stage win probabilities/durations for the pipeline increment.
+    quota_overrides : mapping rep id -> amount, optional
+        The planner's rep quotas (currency per quarter; ``salesplan run --overrides
+        plan.xlsx``), applied after the split (:func:`override_rep_quotas`): a region's
+        quota and the company's sum of quotas move by the overrides of their reps, and
+        the months, weeks, odds, band checks and SMART check use the overridden quotas.
+        ``reps.quota_proposed`` keeps the proposal, ``reps.overridden`` marks the rows.
     pipeline_scorer : callable, optional
         Scorer of the open deals for ``pipeline_weights="scored"`` (:func:`pipeline_increment`;
         default :func:`salesplan.planning.pipeline.scored_pipeline`).
@@ -1746,11 +1753,42 @@ def propose_targets(
     for g in np.where(~band_ok_r)[0]:
         sc.notes.append(f"region {sc.regions[g]}: its quota cannot respect the band "
                         f"{params.band_low:g}-{params.band_high:g} x own forecast; all its reps share one ratio")
+    proposed = rep_quota
+    rep_quota, reg_quota, overridden = override_rep_quotas(rep_quota, reg_quota, slots, rb, quota_overrides,
+                                                           params, sc.notes)
+    Qc = float(reg_quota.sum()) if overridden.any() else Qc
     tm = split_time(rg["target"], rep_quota, rb, sc, params)
     products = product_split(rg["target"], sc, params)
     odds = attainment(sc, ct, incr, rg["target"], reg_quota, rep_paths_m, rep_quota, tm, real, params)
-    return _plan_tables(params, sc, ct, rg, incr, w_now, rho, rates, slots, rb, rep_quota, reg_quota, Qc,
+    plan = _plan_tables(params, sc, ct, rg, incr, w_now, rho, rates, slots, rb, rep_quota, reg_quota, Qc,
                         band_ok_r, tm, odds, products, oa_grid, weights_used)
+    plan.reps["quota_proposed"] = proposed
+    plan.reps["overridden"] = overridden
+    if overridden.any() and T > 0:  # the planner's quotas: sum of quotas / target as it now stands
+        plan.company["over_assignment"] = Qc / T
+    return plan
+
+
+def override_rep_quotas(rep_quota: np.ndarray, reg_quota: np.ndarray, slots: list[dict], rb: RepBasis,
+                        overrides: Mapping[str, float] | None, params: TargetParams,
+                        notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage 4d: the planner's quota overrides (:func:`salesplan.planning.quota.apply_quota_overrides`).
+
+    Each region's quota moves by the sum of its reps' changes,
+    ``Q_r' = Q_r + sum_{i in r} (quota_i' - quota_i)``, so a region stays the sum of its
+    reps and the company the sum of its regions.  Overrides are rounded to
+    ``rounding_unit``; a note lists them.  Returns ``(rep quota, region quota, overridden)``.
+    """
+    ids = [s_["rep_id"] for s_ in slots]
+    new, flag = _q.apply_quota_overrides(pd.Series(rep_quota, index=ids), overrides, unit=params.rounding_unit)
+    new, flag = new.to_numpy(), flag.to_numpy()
+    if not flag.any():
+        return rep_quota, reg_quota, flag
+    delta = np.bincount(rb.slot_reg, weights=new - rep_quota, minlength=len(reg_quota))
+    changes = ", ".join(f"{ids[j]} {rep_quota[j]:,.0f} -> {new[j]:,.0f}" for j in np.where(flag)[0][:12])
+    notes.append(f"{int(flag.sum())} rep quota(s) overridden by the planner ({changes}"
+                 f"{', ...' if flag.sum() > 12 else ''}); sum of quotas {rep_quota.sum():,.0f} -> {new.sum():,.0f}")
+    return new, reg_quota + delta, flag
 
 
 def attainment(sc: PlanScope, ct: dict, incr, reg_target, reg_quota, rep_paths_m, rep_quota, tm: dict,

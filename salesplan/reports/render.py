@@ -118,6 +118,7 @@ def render_index(
     workbook: str | None = None,
     finished: str | None = None,
     changed_parameters: Mapping[str, str] | None = None,
+    summary: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``index.html``: one card per report with its answer and headline figures.
 
@@ -127,8 +128,10 @@ def render_index(
     the plan's answers first), unranked ones after them in run order; ``carried_from``
     (a run id) marks a report carried over from an earlier run, ``stale`` one whose
     inputs were re-run since.  ``changed_parameters`` (name -> shown value) are listed in
-    a banner: the parameters that differ from the notebooks' defaults.  ``source`` must
-    already be redacted.
+    a banner: the parameters that differ from the notebooks' defaults.  ``summary``
+    (:meth:`salesplan.reports.summary.SummaryFiles.index_entry`: ``html``, ``pdf``,
+    ``text``, ``alerts``; or ``skipped``: why there is none) opens the page, before the
+    cards.  ``source`` must already be redacted.
     """
     import jinja2
 
@@ -145,6 +148,7 @@ def render_index(
         workbook=workbook,
         finished=finished,
         changed_parameters=dict(changed_parameters or {}),
+        summary=dict(summary) if summary else None,
         css=(TEMPLATE_DIR / "salesplan.css").read_text("utf-8"),
     )
     out = Path(out_path)

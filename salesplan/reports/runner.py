@@ -5,6 +5,7 @@ dependency order, each with an explicit kernel and a per-cell timeout, and build
 
     reports/<run_id>/
         index.html                 headline figures of every notebook + links
+        summary.html, summary.pdf  executive summary (salesplan.reports.summary), first on index
         01_data_health.html        leadership report (no code), one per notebook
         01_data_health.ipynb       executed notebook (for analysts)
         salesplan_<period>.xlsx    workbook: headlines, run info, published tables
@@ -483,49 +484,78 @@ def _failure_text(exc: BaseException, limit: float | None, limit_name: str):
 # --------------------------------------------------------------------------- outputs
 
 
-def _sheet_name(text: str, used: set[str]) -> str:
-    name = re.sub(r"[\[\]:*?/\\]", "_", text)[:31] or "sheet"
-    base, k = name, 1
-    while name.lower() in used:
-        k += 1
-        suffix = f"~{k}"
-        name = base[: 31 - len(suffix)] + suffix
-    used.add(name.lower())
-    return name
+OVERRIDES_PARAM = "quota_overrides"  # the parameter of notebook 04 that --overrides fills
+
+
+def _read_overrides(path: str | Path, period: str) -> dict[str, float]:
+    """The quota overrides of a planner's workbook, or a one-line ParameterError."""
+    from salesplan.reports.workbook import OverrideError, read_quota_overrides
+
+    try:
+        return read_quota_overrides(path, period=period)
+    except OverrideError as e:
+        raise ParameterError(f"--overrides: {e}") from None
+
+
+def _published_tables(tables_dir: Path, result: NotebookResult):
+    """(name, frame) of every table a notebook published, in its order (time zones dropped)."""
+    import pandas as pd
+
+    folder = tables_dir / result.name
+    manifest = folder / "tables.json"
+    if not manifest.exists():
+        return
+    for entry in json.loads(manifest.read_text("utf-8")):
+        frame = pd.read_parquet(folder / entry["file"])
+        for c in frame.columns:  # Excel has no time zones
+            if isinstance(frame[c].dtype, pd.DatetimeTZDtype):
+                frame[c] = frame[c].dt.tz_localize(None)
+        yield entry["name"], frame
+
+
+PLAN_TABLES = ("company", "region", "rep")  # what notebook 04 publishes; the plan sheets read them
 
 
 def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult], tables_dir: Path) -> Path:
+    """The run's workbook: the plan sheets (when a notebook published ``company``,
+    ``region`` and ``rep`` tables: :func:`salesplan.reports.workbook.add_plan_sheets`), the
+    headlines, the run's parameters, then every published table grouped by notebook (one
+    tab colour per notebook)."""
     import pandas as pd
+    from openpyxl import Workbook
+
+    from salesplan.reports.workbook import (
+        _TAB_COLORS,
+        META_SHEET,
+        add_plan_sheets,
+        add_table_sheet,
+        rounding_unit_of,
+    )
 
     rows = []
     for r in results:
         for f in (r.headlines or {}).get("figures", []):
             rows.append({"report": r.title, "figure": f["label"], "shown as": f["display"],
                          "value": f["value"]})
-    used: set[str] = set()
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        pd.DataFrame(rows, columns=["report", "figure", "shown as", "value"]).to_excel(
-            xw, sheet_name=_sheet_name("Headlines", used), index=False)
-        pd.DataFrame(list(run_info.items()), columns=["item", "value"]).to_excel(
-            xw, sheet_name=_sheet_name("Run", used), index=False)
-        for r in results:
-            folder = tables_dir / r.name
-            manifest = folder / "tables.json"
-            if not manifest.exists():
-                continue
-            prefix = r.name.split("_", 1)[0]
-            for entry in json.loads(manifest.read_text("utf-8")):
-                frame = pd.read_parquet(folder / entry["file"])
-                for c in frame.columns:  # Excel has no time zones
-                    if isinstance(frame[c].dtype, pd.DatetimeTZDtype):
-                        frame[c] = frame[c].dt.tz_localize(None)
-                frame.to_excel(xw, sheet_name=_sheet_name(f"{prefix} {entry['name']}", used),
-                               index=not isinstance(frame.index, pd.RangeIndex))
-        for ws in xw.book.worksheets:
-            for col in ws.columns:
-                width = max((len(str(c.value)) for c in col if c.value is not None), default=8)
-                ws.column_dimensions[col[0].column_letter].width = min(max(width + 2, 8), 60)
-            ws.freeze_panes = "A2"
+    wb = Workbook()
+    wb.remove(wb.active)
+    raw = [(r, list(_published_tables(tables_dir, r))) for r in results]
+    for _r, tables in raw:
+        found = dict(tables)
+        if all(k in found for k in PLAN_TABLES):
+            add_plan_sheets(wb, found["company"], found["region"], found["rep"],
+                            run_id=str(run_info.get("run id", "")), period=str(run_info.get("period", "")),
+                            rounding_unit=rounding_unit_of(found.get("assumptions")))
+            break
+    add_table_sheet(wb, "Headlines", pd.DataFrame(rows, columns=["report", "figure", "shown as", "value"]))
+    add_table_sheet(wb, "Run", pd.DataFrame(list(run_info.items()), columns=["item", "value"]))
+    for i, (r, tables) in enumerate(raw):
+        prefix = r.name.split("_", 1)[0]
+        for name, frame in tables:
+            add_table_sheet(wb, f"{prefix} {name}", frame, tab_color=_TAB_COLORS[i % len(_TAB_COLORS)])
+    if META_SHEET in wb.sheetnames:  # the hidden sheet last
+        wb.move_sheet(META_SHEET, offset=len(wb.sheetnames) - 1 - wb.index(wb[META_SHEET]))
+    wb.save(path)
     return path
 
 
@@ -671,6 +701,25 @@ def _eta(started: float, finished: set[str], last: Mapping[str, float], jobs: in
     return f"; {elapsed:.0f} s elapsed, about {sum(left) / min(jobs, len(left)):.0f} s to go"
 
 
+def _write_summary(tmp: Path, reports: Sequence[Mapping], note: Callable[[str], None],
+                   changed: Mapping[str, str]) -> dict:
+    """Write the executive summary (``summary.html`` / ``.pdf``) into the run folder being
+    built; return what ``index.html`` shows about it (a skip note when there is none).
+    A summary that fails is a note, never a failed run: the reports stand without it."""
+    from salesplan.reports.summary import write_summary
+
+    try:
+        files = write_summary(tmp, reports=reports, note=note, changed_parameters=changed)
+    except Exception as exc:  # noqa: BLE001 - the run's reports must not depend on it
+        note(f"summary: not written: {type(exc).__name__}: {_one_line(exc)}")
+        return {"skipped": f"the executive summary could not be built ({type(exc).__name__})"}
+    if files is None:
+        return {"skipped": "no executive summary: this run holds no targets tables "
+                           "(04_quarterly_targets); run it to get one"}
+    note(f"summary: {files.html.name}" + (f", {files.pdf.name}" if files.pdf else " (no PDF)"))
+    return files.index_entry()
+
+
 def _index_rank(notebook: Path) -> int | None:
     import nbformat
 
@@ -811,6 +860,7 @@ def run_plan(
     run_timeout: float | None = None,
     check_data: bool = True,
     name: str | None = None,
+    overrides: str | Path | None = None,
 ) -> RunResult:
     """Execute the planning notebooks and build the reports of one run.
 
@@ -856,6 +906,11 @@ def run_plan(
     name : str, optional
         A name for the run (``salesplan run --name "board v2"``), recorded in the plan
         store with the run and every plan it writes (``salesplan plans`` shows it).
+    overrides : path, optional
+        A plan workbook edited by the planner (``salesplan run --overrides plan.xlsx``):
+        its quota overrides (:func:`salesplan.reports.workbook.read_quota_overrides`,
+        validated before any notebook runs) go to the notebooks that declare
+        ``quota_overrides`` (04) as a dict rep id -> amount.
 
     Returns
     -------
@@ -864,20 +919,75 @@ def run_plan(
     Raises
     ------
     ParameterError
-        Bad or secret parameters, unknown kernel; nothing is run.
+        Bad or secret parameters, unknown kernel, an unusable overrides workbook (one
+        line: file, sheet, row, column, expected) or overrides without a notebook that
+        reads them; nothing is run.
     RunError
         A notebook failed; one-line message, partial copy in ``failed_dir``.
     """
-    import papermill
+    import papermill  # noqa: F401 - fail early when the runner's dependency is missing
 
     if int(jobs) < 1:
         raise ParameterError(f"jobs={jobs!r}: expected a whole number >= 1")
     _quiet_timeout_log()
     say = echo or (lambda line: print(line, flush=True))
-    log: list[str] = []
     out = Path(out_dir).resolve()
+    cfg = _prepare_parameters(period, source, params, params_file, overrides, plan_store, out)
+    paths, partial, declared = _select_notebooks(notebooks, notebooks_dir, downstream,
+                                                 cfg.merged, overrides)
+    if cfg.safe_source is None:  # show (and match runs by) the notebooks' own default source
+        cfg.shown_source = (_default_source(declared, paths[0].parent, cfg.secrets)
+                            or cfg.shown_source)
+    kernel_name = _pick_kernel(kernel)
+    if check_data and cfg.raw_source is not None:
+        say(f"checking the data of {cfg.shown_source} ...")
+        check_source_data(str(cfg.raw_source), cfg.run_period, cfg.merged.get("as_of"))
 
-    # --- parameters --------------------------------------------------------
+    out.mkdir(parents=True, exist_ok=True)
+    run_id = _new_run_id(out, cfg.run_period)
+    batch = _Batch(cfg=cfg, run_id=run_id, tmp=out / f".tmp-{run_id}", paths=paths,
+                   declared=declared, kernel_name=kernel_name, timeout=timeout,
+                   run_timeout=run_timeout, jobs=int(jobs), say=say,
+                   last_seconds=_last_durations(out, [p.stem for p in paths]))
+    batch.tmp.mkdir()
+    batch.note(f"salesplan run {run_id}: period {cfg.run_period}, source {cfg.shown_source}, "
+               f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
+    batch_store = _record_batch_start(cfg.store_url, run_id, cfg.run_period, name,
+                                      [p.stem for p in paths], batch.note)
+    batch.env = {**cfg.source_env, RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
+    ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")  # the kernels' Unix sockets
+    batch.ipc_dir = ipc_dir
+    try:
+        done, failure = _run_in_dependency_order(paths, batch.execute, int(jobs))
+    finally:
+        shutil.rmtree(ipc_dir, ignore_errors=True)
+    _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", batch.note)
+    public_text = _public_text(paths)
+    if failure is not None:
+        _fail_run(out, batch, failure, public_text)
+    results = [done[p.stem] for p in paths]
+    if partial:
+        results = _with_carried_over(out, batch, results)
+    return _finish_run(out, batch, results, public_text)
+
+
+@dataclass
+class _RunConfig:
+    """The parameters of one run, checked, with the secrets moved to the environment."""
+
+    merged: dict
+    run_period: str
+    raw_source: Any
+    safe_source: str | None
+    source_env: dict
+    store_url: str
+    secrets: list
+    shown_source: str
+
+
+def _prepare_parameters(period, source, params, params_file, overrides, plan_store, out) -> _RunConfig:
+    """Merge the parameters file, ``params``, period and source; refuse secrets; read the
+    overrides workbook; move passwords of the source and the plan store to the environment."""
     merged: dict[str, Any] = _load_params_file(params_file)
     merged.update(dict(params or {}))
     if period is not None:
@@ -892,6 +1002,8 @@ def run_plan(
             f"period {run_period!r} is not a plan quarter; expected YYYYQn such as 2027Q1"
         )
     raw_source = merged.pop("source", None)
+    if overrides is not None:
+        merged[OVERRIDES_PARAM] = _read_overrides(overrides, run_period)
     check_no_secrets(merged)
     safe_source, source_env = prepare_source(raw_source)
     if safe_source is not None:
@@ -902,8 +1014,13 @@ def run_plan(
         source_env = {**store_env, **source_env}
     secrets = list(source_env.values())
     shown_source = redact(safe_source, secrets) if safe_source else "(notebook defaults)"
+    return _RunConfig(merged, run_period, raw_source, safe_source, source_env, store_url,
+                      secrets, shown_source)
 
-    # --- notebooks -----------------------------------------------------------
+
+def _select_notebooks(notebooks, notebooks_dir, downstream, merged, overrides):
+    """The notebooks to run (with their downstream ones), whether the run is partial, and
+    each notebook's declared parameters; unknown parameter names are refused here."""
     partial = False
     if isinstance(notebooks, (str, Path)) and Path(notebooks).is_dir():
         paths = discover_notebooks(notebooks)
@@ -914,10 +1031,18 @@ def run_plan(
     if partial and downstream:
         paths = downstream_of(paths)
     declared = {p.stem: _declared_parameters(p) for p in paths}
-    if safe_source is None:  # show (and match runs by) the notebooks' own default source
-        shown_source = _default_source(declared, paths[0].parent, secrets) or shown_source
-    # a parameters file may serve every notebook even when only some run: judge names
-    # against all notebooks of the folder(s) involved
+    if overrides is not None and not any(OVERRIDES_PARAM in d for d in declared.values()):
+        raise ParameterError(f"--overrides {overrides}: none of the notebooks run ({', '.join(declared)}) "
+                             f"declares {OVERRIDES_PARAM}; expected a run that includes the targets notebook (-n 04)")
+    _check_parameter_names(merged, paths, declared)
+    return paths, partial, declared
+
+
+def _check_parameter_names(merged, paths, declared) -> None:
+    """Refuse a parameter no notebook declares, with a "did you mean" hint.
+
+    A parameters file may serve every notebook even when only some run: names are judged
+    against all notebooks of the folder(s) involved."""
     siblings = {q for p in paths for q in p.parent.glob("*.ipynb") if q.stem not in declared}
     all_declared = set().union(*[set(d) for d in declared.values()], *[
         set(_declared_parameters(q)) for q in sorted(siblings)])
@@ -933,192 +1058,204 @@ def run_plan(
             + (" ".join(hints) + " " if hints else "")
             + "`salesplan params` lists them all"
         )
-    kernel_name = _pick_kernel(kernel)
-    if check_data and raw_source is not None:
-        say(f"checking the data of {shown_source} ...")
-        check_source_data(str(raw_source), run_period, merged.get("as_of"))
+
+
+def _public_text(paths) -> str:
+    """Text that may appear in outputs (notebooks, templates): never masked as a secret."""
     from salesplan.reports.render import TEMPLATE_DIR
 
-    public_text = "\n".join(
+    return "\n".join(
         [p.read_text("utf-8", errors="replace") for p in paths]
         + [t.read_text("utf-8", errors="replace") for t in sorted(TEMPLATE_DIR.iterdir()) if t.is_file()]
         + ["salesplan python3 papermill nbformat ipykernel"]
     )
 
-    # --- run -----------------------------------------------------------------
-    out.mkdir(parents=True, exist_ok=True)
-    run_id = _new_run_id(out, run_period)
-    tmp = out / f".tmp-{run_id}"
-    tmp.mkdir()
 
-    def note(line: str) -> None:
-        line = redact(line, secrets)
-        log.append(line)
-        say(line)
+@dataclass
+class _Batch:
+    """One ``salesplan run`` in progress: its temporary folder, log and notebook runner."""
 
-    note(f"salesplan run {run_id}: period {run_period}, source {shown_source}, "
-         f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
-    batch_store = _record_batch_start(store_url, run_id, run_period, name, [p.stem for p in paths],
-                                      note)
-    batch_env = {RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
-    index_rank: dict[str, int | None] = {}  # a notebook's place on index.html (metadata)
-    started = time.monotonic()
-    numbered = {p.stem: i for i, p in enumerate(paths, 1)}
-    ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")  # the kernels' Unix sockets
-    last_seconds = _last_durations(out, [p.stem for p in paths])
-    finished_names: set[str] = set()
+    cfg: _RunConfig
+    run_id: str
+    tmp: Path
+    paths: list
+    declared: dict
+    kernel_name: str
+    timeout: int | None
+    run_timeout: float | None
+    jobs: int
+    say: Callable[[str], None]
+    last_seconds: dict
+    env: dict = field(default_factory=dict)
+    ipc_dir: str = ""
+    log: list = field(default_factory=list)
+    index_rank: dict = field(default_factory=dict)  # a notebook's place on index.html
+    finished_names: set = field(default_factory=set)
+    started: float = field(default_factory=time.monotonic)
 
-    def execute(path: Path) -> NotebookResult:
+    def note(self, line: str) -> None:
+        line = redact(line, self.cfg.secrets)
+        self.log.append(line)
+        self.say(line)
+
+    def execute(self, path: Path) -> NotebookResult:
         """Run one notebook in its own kernel; raise _NotebookFailed on any error."""
         name = path.stem
-        step = f"[{numbered[name]}/{len(paths)}] {name}"
-        nb_params = {k: v for k, v in merged.items() if k in declared[name]}
-        out_nb = tmp / f"{name}.ipynb"
-        note(f"{step} ..." + (f" (took {last_seconds[name]:.0f} s last time)"
-                               if name in last_seconds else ""))
+        step = f"[{[p.stem for p in self.paths].index(name) + 1}/{len(self.paths)}] {name}"
+        nb_params = {k: v for k, v in self.cfg.merged.items() if k in self.declared[name]}
+        out_nb = self.tmp / f"{name}.ipynb"
+        self.note(f"{step} ..." + (f" (took {self.last_seconds[name]:.0f} s last time)"
+                                   if name in self.last_seconds else ""))
         t0 = time.monotonic()
-        limit, limit_name = _cell_limit(timeout, run_timeout, started)
+        limit, limit_name = _cell_limit(self.timeout, self.run_timeout, self.started)
         if limit is not None and limit <= 0:
             raise _NotebookFailed(f"{name}: not started: the run took longer than "
-                                  f"--run-timeout {run_timeout:g} s", notebook=name, cell=None,
+                                  f"--run-timeout {self.run_timeout:g} s", notebook=name, cell=None,
                                   detail="", notebook_file=out_nb.name)
-        # each kernel gets its own environment: notebooks may run side by side
-        km = _EnvKernelManager(
-            kernel_name=kernel_name,
-            transport="ipc",  # local kernels talk over Unix sockets: no unencrypted TCP
-            ip=os.path.join(ipc_dir, name),  # socket paths must stay under ~100 bytes
-            extra_env={**source_env, **batch_env, ENV_RUN_DIR: str(tmp), ENV_NOTEBOOK: name},
-        )
         try:
-            papermill.execute_notebook(
-                str(path),
-                str(out_nb),
-                parameters=nb_params,
-                kernel_name=kernel_name,
-                km=km,
-                cwd=str(path.parent),
-                execution_timeout=limit,
-                start_timeout=120,
-                progress_bar=False,
-                log_output=False,
-                request_save_on_cell_execute=True,
-            )
+            self._papermill(path, out_nb, nb_params, limit)
         except Exception as exc:  # noqa: BLE001 - every failure ends the run the same way
             seconds = time.monotonic() - t0
             cell, what, detail = _failure_text(exc, limit, limit_name)
             where = f"cell In [{cell}]" if cell is not None else "execution"
-            note(f"{step} FAILED ({seconds:.1f} s)")
+            self.note(f"{step} FAILED ({seconds:.1f} s)")
             raise _NotebookFailed(
-                redact(f"{name}: {where} failed after {seconds:.1f} s: {what}", secrets),
+                redact(f"{name}: {where} failed after {seconds:.1f} s: {what}", self.cfg.secrets),
                 notebook=name, cell=cell, detail=detail, notebook_file=out_nb.name,
             ) from None
+        seconds = time.monotonic() - t0
+        import nbformat
+
+        from salesplan.reports.render import export_html, notebook_title
+
+        executed = nbformat.read(str(out_nb), as_version=4)
+        title = notebook_title(executed, name)
+        self.index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
+        html = export_html(executed, self.tmp / f"{name}.html", index_href="index.html",
+                           caption=f"Sales plan {self.cfg.run_period} · run {self.run_id}")
+        self.finished_names.add(name)
+        self.note(f"{step} ok ({seconds:.1f} s)"
+                  + _eta(self.started, self.finished_names, self.last_seconds, self.jobs))
+        return NotebookResult(
+            name=name, title=title, notebook=out_nb, html=html, seconds=round(seconds, 1),
+            parameters=nb_params, headlines=extract_headlines(executed),
+        )
+
+    def _papermill(self, path: Path, out_nb: Path, nb_params: dict, limit) -> None:
+        """papermill in a kernel of its own environment (notebooks may run side by side)."""
+        import papermill
+
+        name = path.stem
+        km = _EnvKernelManager(
+            kernel_name=self.kernel_name,
+            transport="ipc",  # local kernels talk over Unix sockets: no unencrypted TCP
+            ip=os.path.join(self.ipc_dir, name),  # socket paths must stay under ~100 bytes
+            extra_env={**self.env, ENV_RUN_DIR: str(self.tmp), ENV_NOTEBOOK: name},
+        )
+        try:
+            papermill.execute_notebook(
+                str(path), str(out_nb), parameters=nb_params, kernel_name=self.kernel_name,
+                km=km, cwd=str(path.parent), execution_timeout=limit, start_timeout=120,
+                progress_bar=False, log_output=False, request_save_on_cell_execute=True,
+            )
         finally:
             if km.has_kernel:
                 from jupyter_client.utils import run_sync
 
                 with contextlib.suppress(Exception):
                     run_sync(km.shutdown_kernel)(now=True)
-        seconds = time.monotonic() - t0
-        import nbformat
 
-        executed = nbformat.read(str(out_nb), as_version=4)
-        from salesplan.reports.render import export_html, notebook_title
 
-        title = notebook_title(executed, name)
-        index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
-        html = export_html(executed, tmp / f"{name}.html", index_href="index.html",
-                           caption=f"Sales plan {run_period} · run {run_id}")
-        finished_names.add(name)
-        note(f"{step} ok ({seconds:.1f} s)" + _eta(started, finished_names, last_seconds, jobs))
-        return NotebookResult(
-            name=name, title=title, notebook=out_nb, html=html, seconds=round(seconds, 1),
-            parameters=nb_params, headlines=extract_headlines(executed),
-        )
+def _fail_run(out: Path, batch: _Batch, failure, public_text: str):
+    """Keep the partial run as ``failed-<run id>`` (error.txt, run.log) and raise RunError."""
+    tmp, secrets = batch.tmp, batch.cfg.secrets
+    failed = out / f"failed-{batch.run_id}"
+    (tmp / "error.txt").write_text(
+        redact(_ANSI.sub("", f"{failure.message}\n\n{failure.detail}"), secrets) + "\n", "utf-8")
+    (tmp / "run.log").write_text("\n".join(batch.log) + "\n", "utf-8")
+    _scrub_tree(tmp, secrets, public_text)
+    os.replace(tmp, failed)
+    raise RunError(
+        f"{failure.message} (partial copy: {failed / failure.notebook_file})",
+        notebook=failure.notebook, cell=failure.cell, failed_dir=failed,
+    )
 
-    try:
-        done, failure = _run_in_dependency_order(paths, execute, jobs)
-    finally:
-        shutil.rmtree(ipc_dir, ignore_errors=True)
-    _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", note)
-    if failure is not None:
-        failed = out / f"failed-{run_id}"
-        (tmp / "error.txt").write_text(
-            redact(_ANSI.sub("", f"{failure.message}\n\n{failure.detail}"), secrets) + "\n",
-            "utf-8")
-        (tmp / "run.log").write_text("\n".join(log) + "\n", "utf-8")
-        _scrub_tree(tmp, secrets, public_text)
-        os.replace(tmp, failed)
-        raise RunError(
-            f"{failure.message} (partial copy: {failed / failure.notebook_file})",
-            notebook=failure.notebook, cell=failure.cell, failed_dir=failed,
-        )
-    results = [done[p.stem] for p in paths]
-    if partial:
-        carried = _carry_over(out, tmp, results, period=run_period, source=shown_source,
-                              folder=paths[0].parent)
-        if not carried:
-            note("nothing carried over: the latest run is of another period or source "
-                 "(or there is none); latest shows only this run's reports")
-        for c in carried:
-            note(f"carried over: {c.name} from run {c.carried_from}"
-                 + (" (STALE: a notebook it reads was re-run)" if c.stale else ""))
-        order = {p.stem: i for i, p in enumerate(discover_notebooks(paths[0].parent))}
-        results = sorted(results + carried, key=lambda r: order.get(r.name, len(order)))
-    changed_params = _changed_parameters(merged, declared)
 
-    # --- index, workbook, manifest -------------------------------------------
+def _with_carried_over(out: Path, batch: _Batch, results: list) -> list:
+    """This partial run's results plus the latest reports of the notebooks not run."""
+    paths = batch.paths
+    carried = _carry_over(out, batch.tmp, results, period=batch.cfg.run_period,
+                          source=batch.cfg.shown_source, folder=paths[0].parent)
+    if not carried:
+        batch.note("nothing carried over: the latest run is of another period or source "
+                   "(or there is none); latest shows only this run's reports")
+    for c in carried:
+        batch.note(f"carried over: {c.name} from run {c.carried_from}"
+                   + (" (STALE: a notebook it reads was re-run)" if c.stale else ""))
+    order = {p.stem: i for i, p in enumerate(discover_notebooks(paths[0].parent))}
+    return sorted(results + carried, key=lambda r: order.get(r.name, len(order)))
+
+
+def _finish_run(out: Path, batch: _Batch, results: list, public_text: str) -> RunResult:
+    """Write the workbook, summary, index and manifest; move the run into place atomically."""
     from salesplan.reports.render import render_index
 
+    cfg, tmp, run_id = batch.cfg, batch.tmp, batch.run_id
+    changed_params = _changed_parameters(cfg.merged, batch.declared)
     finished = time.strftime("%Y-%m-%d %H:%M:%S")
-    workbook_name = f"salesplan_{run_period}.xlsx"
+    workbook_name = f"salesplan_{cfg.run_period}.xlsx"
     run_info = {
-        "run id": run_id, "period": run_period, "source": shown_source,
-        "kernel": kernel_name, "finished": finished,
+        "run id": run_id, "period": cfg.run_period, "source": cfg.shown_source,
+        "kernel": batch.kernel_name, "finished": finished,
         "notebooks": ", ".join(r.name for r in results),
         **{f"parameter {k}": json.dumps(v, ensure_ascii=False, default=str)
-           for k, v in sorted(merged.items())},
+           for k, v in sorted(cfg.merged.items())},
     }
     _write_workbook(tmp / workbook_name, run_info=run_info, results=results, tables_dir=tmp / "tables")
     reports = [
         {"name": r.name, "title": r.title, "html": r.html.name, "notebook": r.notebook.name,
          "seconds": r.seconds, "headlines": r.headlines,
-         "rank": index_rank[r.name] if r.name in index_rank else _index_rank(r.notebook),
+         "rank": batch.index_rank[r.name] if r.name in batch.index_rank else _index_rank(r.notebook),
          "carried_from": r.carried_from, "stale": r.stale}
         for r in results
     ]
-    render_index(tmp / "index.html", run_id=run_id, period=run_period, source=shown_source,
-                 reports=reports, workbook=workbook_name, finished=finished,
-                 changed_parameters={k: json.dumps(v, ensure_ascii=False, default=str)
-                                     for k, v in changed_params.items()})
+    shown_changes = {k: json.dumps(v, ensure_ascii=False, default=str) for k, v in changed_params.items()}
+    summary = _write_summary(tmp, reports, batch.note, shown_changes)
+    render_index(tmp / "index.html", run_id=run_id, period=cfg.run_period, source=cfg.shown_source,
+                 reports=reports, workbook=workbook_name, finished=finished, summary=summary,
+                 changed_parameters=shown_changes)
+    _write_manifest(batch, reports, results, finished)
+    final = out / run_id
+    batch.note(f"reports: {final / 'index.html'}")
+    (tmp / "run.log").write_text("\n".join(batch.log) + "\n", "utf-8")
+    changed = _scrub_tree(tmp, cfg.secrets, public_text)
+    if changed:
+        batch.say(f"warning: masked a secret in {len(changed)} output file(s): "
+                  + ", ".join(p.name for p in changed))
+    os.replace(tmp, final)
+    _point_latest(out, run_id)
+    return RunResult(
+        run_id=run_id, period=cfg.run_period, source=cfg.shown_source, run_dir=final,
+        index=final / "index.html", workbook=final / workbook_name,
+        notebooks=[replace(r, notebook=final / r.notebook.name, html=final / r.html.name)
+                   for r in results],
+    )
+
+
+def _write_manifest(batch: _Batch, reports: list, results: list, finished: str) -> None:
+    """headlines.json and run.json of the run folder."""
+    tmp, cfg = batch.tmp, batch.cfg
     (tmp / "headlines.json").write_text(
         json.dumps({r["name"]: r["headlines"] for r in reports}, ensure_ascii=False, indent=1),
         "utf-8")
     (tmp / "run.json").write_text(json.dumps({
-        "run_id": run_id, "period": run_period, "source": shown_source, "kernel": kernel_name,
-        "timeout": timeout, "finished": finished,
-        "seconds": round(time.monotonic() - started, 1),
+        "run_id": batch.run_id, "period": cfg.run_period, "source": cfg.shown_source,
+        "kernel": batch.kernel_name, "timeout": batch.timeout, "finished": finished,
+        "seconds": round(time.monotonic() - batch.started, 1),
         "notebooks": [{**{k: v for k, v in r.items() if k not in ("headlines", "rank")},
                        "parameters": res.parameters} for r, res in zip(reports, results)],
     }, ensure_ascii=False, indent=1, default=str), "utf-8")
-    note(f"done in {time.monotonic() - started:.1f} s")
-    final = out / run_id
-    note(f"reports: {final / 'index.html'}")
-    (tmp / "run.log").write_text("\n".join(log) + "\n", "utf-8")
-    changed = _scrub_tree(tmp, secrets, public_text)
-    if changed:
-        say(f"warning: masked a secret in {len(changed)} output file(s): "
-            + ", ".join(p.name for p in changed))
-    os.replace(tmp, final)
-    _point_latest(out, run_id)
-
-    def moved(p: Path) -> Path:
-        return final / p.name
-
-    return RunResult(
-        run_id=run_id, period=run_period, source=shown_source, run_dir=final,
-        index=final / "index.html", workbook=final / workbook_name,
-        notebooks=[replace(r, notebook=moved(r.notebook), html=moved(r.html)) for r in results],
-    )
+    batch.note(f"done in {time.monotonic() - batch.started:.1f} s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin wrapper

@@ -1,16 +1,53 @@
-"""The plan workbook: every plan table on its own sheet, formatted, written atomically."""
+"""The plan workbook: a planning model on top, the raw tables after it.
+
+**Plan sheets** (:func:`add_plan_sheets`), one per level, formatted and printable
+(landscape, fit to width, header rows repeated):
+
+* ``Plan reps``: one row per rep (id, name, region, level, own forecast, fairness band,
+  proposed quota), an editable ``quota override`` column (yellow) and live formulas:
+  ``quota = override if a number, else proposed``, change vs the proposal, variance vs
+  the rep's own forecast, ``overridden``;
+* ``Plan regions``: forecast, target and ``quota = SUMIF`` of its reps' quotas, variance
+  vs target and forecast, overrides counted;
+* ``Plan company``: ``sum of quotas = SUM`` of the regions, over-assignment, variances.
+
+Conditional formatting marks a quota outside its fairness band and a variance beyond
+``tolerance`` (default 15%, the domain's deviation rule).  A hidden ``salesplan`` sheet
+records the period and the plan's rep ids, so :func:`read_quota_overrides` can check a
+planner's edits (``salesplan run --overrides plan.xlsx``).
+
+**Raw tables** (:func:`add_table_sheet`): one sheet per table, number formats by column
+name (``#,##0`` amounts, ``0.0%`` shares, ``yyyy-mm-dd`` dates), header bold and frozen,
+landscape fit to width; the sheets of one notebook share a tab colour.
+"""
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
+from numbers import Real
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_plan_workbook"]
+__all__ = ["OverrideError", "PlanSheets", "add_plan_sheets", "add_table_sheet", "read_quota_overrides",
+           "rounding_unit_of", "write_plan_workbook"]
 
+PLAN_REPS, PLAN_REGIONS, PLAN_COMPANY = "Plan reps", "Plan regions", "Plan company"
+META_SHEET = "salesplan"
+META_KIND = "salesplan plan workbook"
+OVERRIDE_HEADER = "quota override"
+REP_ID_HEADER = "rep id"
+FIRST_ROW = 5  # header on row 4: title (1), explanation (2), blank (3)
+_AMOUNT, _PCT, _DATE = "#,##0", "0.0%", "yyyy-mm-dd"
+_HEADER_FILL, _INPUT_FILL = "DDEBF7", "FFF2CC"
+_RED_FILL, _ORANGE_FILL = "FFC7CE", "F8CBAD"
+_TAB_COLORS = ("4472C4", "ED7D31", "A5A5A5", "FFC000", "5B9BD5", "70AD47", "264478", "9E480E", "636363")
 _SHEET_NAMES = {"company": "Company", "bridge": "Bridge", "regions": "Regions", "reps": "Reps",
                 "products": "Products", "months": "Months",
                 "weeks": "Weeks", "smart": "SMART", "assumptions": "Assumptions"}
@@ -31,92 +68,379 @@ def _fmt_for(col: str, dtype) -> str | None:
         return "0.00"
     if any(h in c for h in _PCT_HINTS):
         return "0.0%"
+    if "_vs_" in c:  # a ratio such as quota_vs_own_forecast
+        return "0.00"
+    if c.startswith("band_m"):
+        return "#,##0"
     if any(h in c for h in _CUR_HINTS):
         return "#,##0"
     return None
 
 
-def write_plan_workbook(tables: Mapping[str, pd.DataFrame], path) -> str:
-    """Write the plan tables to an Excel workbook, atomically.
+def _cell_value(v):
+    """A pandas/numpy value as something openpyxl writes (None for missing and +-inf;
+    text for anything else it cannot hold, e.g. lists)."""
+    if isinstance(v, pd.Timestamp):
+        return None if pd.isna(v) else v.tz_localize(None).to_pydatetime() if v.tzinfo else v.to_pydatetime()
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v) if np.isfinite(v) else None
+    if v is None or v is pd.NaT or v is pd.NA:
+        return None
+    if isinstance(v, (str, int, datetime.date, datetime.time)):
+        return v.replace(tzinfo=None) if isinstance(v, datetime.datetime) and v.tzinfo else v
+    return str(v)
 
-    Sheets: Company, Regions, Reps, Months (+ Weeks, SMART and any other table given)
-    and Assumptions last.  Currency columns get ``#,##0``, probabilities/growth ``0.0%``,
-    dates ``yyyy-mm-dd``; header bold and frozen; column widths fitted.  The workbook is
-    written to a temporary file in the target folder and renamed over ``path``, so a
-    reader never sees a half-written file.
+
+def _sheet_title(wb, text: str) -> str:
+    """A valid, unused sheet name (31 characters, no ``[]:*?/\\``)."""
+    name = "".join("_" if ch in "[]:*?/\\" else ch for ch in str(text))[:31] or "sheet"
+    used = {n.lower() for n in wb.sheetnames}
+    base, k = name, 1
+    while name.lower() in used:
+        k += 1
+        name = f"{base[: 31 - len(str(k)) - 1]}~{k}"
+    return name
+
+
+def _print_setup(ws, title_rows: str) -> None:
+    """Landscape, fit to one page wide (as many pages tall as needed), header rows repeated."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = title_rows
+    ws.print_options.gridLines = False
+    ws.page_margins.left = ws.page_margins.right = 0.4
+
+
+def _style_header(cells) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    for cell in cells:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor=_HEADER_FILL)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def add_table_sheet(wb, name: str, frame: pd.DataFrame, *, tab_color: str | None = None):
+    """Add ``frame`` as a formatted raw-table sheet named ``name`` (made valid and unique).
+
+    Header bold and frozen, number formats by column name and dtype (:func:`_fmt_for`),
+    column widths fitted (8-60 characters), landscape fit to width with the header
+    repeated on every printed page.  A non-default index is written as columns.
+    Returns the worksheet.
+    """
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    frame = frame.reset_index(drop=True)
+    ws = wb.create_sheet(_sheet_title(wb, name))
+    if tab_color:
+        ws.sheet_properties.tabColor = tab_color
+    ws.append([str(c) for c in frame.columns])
+    for rec in frame.itertuples(index=False):
+        ws.append([_cell_value(v) for v in rec])
+    _style_header(ws[1])
+    for j, col in enumerate(frame.columns, start=1):
+        fmt = _fmt_for(str(col), frame[col].dtype)
+        letter = ws.cell(row=1, column=j).column_letter
+        if fmt:
+            for (cell,) in ws.iter_rows(min_row=2, max_row=ws.max_row, min_col=j, max_col=j):
+                cell.number_format = fmt
+        shown = [len(str(col))] + [len(f"{x:,.0f}" if isinstance(x, float) and np.isfinite(x) and fmt == _AMOUNT
+                                       else str(x)) for x in frame[col].head(200).tolist()]
+        ws.column_dimensions[letter].width = min(max(max(shown) + 2, 8), 60)
+    ws.freeze_panes = "A2"
+    _print_setup(ws, "1:1")
+    return ws
+
+
+# --------------------------------------------------------------------------- plan sheets
+
+
+@dataclass(frozen=True)
+class PlanSheets:
+    """Where :func:`add_plan_sheets` put things (sheet names, first/last data rows)."""
+
+    reps: str
+    regions: str
+    company: str
+    first_row: int
+    last_rep_row: int
+    last_region_row: int
+    total_row: int
+
+
+def _situation(r) -> str:
+    """The slot's situation in words (``status`` of :class:`TargetPlan.reps`)."""
+    status = r.get("status") if isinstance(r.get("status"), str) else ""
+    if status == "house_accounts":
+        return "accounts without a rep (manager)"
+    if bool(r.get("vacant", False)):
+        return "vacancy (manager)"
+    if status == "no_book":
+        return "no own forecast"
+    if status:
+        return status.replace("_", " ").replace(",", ", ")
+    if float(r.get("ramp_avg", 1) or 1) < 1:
+        return "new hire ramping"
+    return ""
+
+
+def _put_table(ws, headers, rows, formats, widths, *, first_row=FIRST_ROW) -> None:
+    """Header on ``first_row - 1``, then ``rows`` (values or ``=formulas``) with formats."""
+    from openpyxl.utils import get_column_letter
+
+    for j, h in enumerate(headers, start=1):
+        ws.cell(row=first_row - 1, column=j, value=h)
+        ws.column_dimensions[get_column_letter(j)].width = widths[j - 1]
+    _style_header(ws[first_row - 1])
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row, start=1):
+            c = ws.cell(row=first_row + i, column=j, value=_cell_value(v))
+            if formats[j - 1]:
+                c.number_format = formats[j - 1]
+
+
+def _title(ws, title: str, explain: str) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    ws["A1"] = title
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A2"] = explain
+    ws["A2"].alignment = Alignment(wrap_text=False)
+    ws["A2"].font = Font(italic=True, color="595959")
+
+
+def _rep_rows(reps: pd.DataFrame, r0: int) -> list[list]:
+    """Values and formulas of the Plan reps rows (columns A-Q, see :func:`_rep_sheet`)."""
+    out = []
+    for i, (_, r) in enumerate(reps.iterrows()):
+        k = r0 + i
+        bmax = r.get("band_max")
+        banded = bmax is not None and pd.notna(bmax) and np.isfinite(bmax)
+        over = bool(r.get("overridden", False))
+        proposed = r["quota_proposed"] if "quota_proposed" in r and pd.notna(r["quota_proposed"]) else r["quota"]
+        out.append([
+            r["rep_id"], r.get("name", ""), r["region"], str(r.get("level", "")).replace("_", " "),
+            r.get("hire_date"), _situation(r), r.get("own_forecast"),
+            r.get("band_min") if banded else None, bmax if banded else None,
+            proposed, r["quota"] if over else None,
+            f"=IF(ISNUMBER(K{k}),K{k},J{k})", f"=L{k}-J{k}", f'=IF(J{k}>0,L{k}/J{k}-1,"")',
+            f'=IF(N(G{k})>0,L{k}/G{k}-1,"")', r.get("p_attain_quota"), f'=IF(ISNUMBER(K{k}),"yes","")'])
+    return out
+
+
+REP_HEADERS = [REP_ID_HEADER, "name", "region", "level", "hire date", "situation", "own forecast",
+               "band low", "band high", "proposed quota", OVERRIDE_HEADER, "quota", "change vs proposal",
+               "change vs proposal %", "vs own forecast", "chance of quota (as run)", "overridden"]
+
+
+def _rep_sheet(wb, reps: pd.DataFrame, cur: str, quarter: str, tolerance: float, unit: float) -> tuple:
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    ws = wb.create_sheet(PLAN_REPS)
+    _title(ws, f"Rep quotas {quarter} ({cur})",
+           f"Type a quota in the yellow column '{OVERRIDE_HEADER}' (empty = the proposal); quota, changes, region "
+           f"and company totals recalculate. Orange: outside the fairness band; red: more than {tolerance:.0%} "
+           "from the proposal. Re-plan with: salesplan run --overrides <this file>")
+    reps = reps.sort_values(["region", "vacant", "rep_id"] if "vacant" in reps else ["region", "rep_id"],
+                            ignore_index=True)
+    r0, n = FIRST_ROW, len(reps)
+    last = r0 + max(n, 1) - 1
+    fmts = [None, None, None, None, _DATE, None, _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT,
+            _PCT, _PCT, _PCT, None]
+    widths = [14, 22, 12, 12, 11, 20, 13, 12, 12, 13, 13, 13, 12, 11, 11, 11, 10]
+    _put_table(ws, REP_HEADERS, _rep_rows(reps, r0), fmts, widths)
+    for k in range(r0, r0 + n):
+        ws.cell(row=k, column=11).fill = PatternFill("solid", fgColor=_INPUT_FILL)
+        ws.cell(row=k, column=12).font = Font(bold=True)
+    dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                        showErrorMessage=True, errorTitle=OVERRIDE_HEADER,
+                        error=f"Type an amount >= 0 ({cur} per quarter), or leave empty for the proposal.")
+    dv.add(f"K{r0}:K{last}")
+    ws.add_data_validation(dv)
+    red, orange = PatternFill("solid", bgColor=_RED_FILL), PatternFill("solid", bgColor=_ORANGE_FILL)
+    ws.conditional_formatting.add(f"L{r0}:L{last}", FormulaRule(
+        formula=[f"AND(ISNUMBER($H{r0}),ISNUMBER($I{r0}),OR($L{r0}<$H{r0}-{unit!r},$L{r0}>$I{r0}+{unit!r}))"],
+        fill=orange))  # one rounding unit of slack, as the plan's in_band
+    ws.conditional_formatting.add(f"N{r0}:N{last}", FormulaRule(
+        formula=[f"AND(ISNUMBER($N{r0}),ABS($N{r0})>{tolerance!r})"], fill=red))
+    ws.conditional_formatting.add(f"A{r0}:Q{last}", FormulaRule(
+        formula=[f'$Q{r0}="yes"'], font=Font(bold=True, color="9C5700")))
+    ws.freeze_panes = f"C{r0}"
+    ws.auto_filter.ref = f"A{r0 - 1}:Q{last}"  # sorting keeps the totals right: regions use SUMIF
+    _print_setup(ws, f"{r0 - 1}:{r0 - 1}")
+    return ws, last
+
+
+def _region_sheet(wb, regions: pd.DataFrame, rep_last: int, cur: str, quarter: str, tolerance: float):
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import Font, PatternFill
+
+    ws = wb.create_sheet(PLAN_REGIONS)
+    _title(ws, f"Region targets and quotas {quarter} ({cur})",
+           f"quota = sum of the region's rep quotas on '{PLAN_REPS}' (overrides included); red: more than "
+           f"{tolerance:.0%} from the target or the forecast")
+    regions = regions.sort_values("region", ignore_index=True)
+    r0 = FIRST_ROW
+    rr = f"'{PLAN_REPS}'!$C${r0}:$C${rep_last}"
+    col = {c: f"'{PLAN_REPS}'!${c}${r0}:${c}${rep_last}" for c in ("J", "L", "Q")}
+    rows = []
+    for i, (_, g) in enumerate(regions.iterrows()):
+        k = r0 + i
+        rows.append([g["region"], g.get("maturity", ""), g.get("n_reps"), g.get("last_year"), g.get("forecast_mean"),
+                     g["target"], f"=SUMIF({rr},$A{k},{col['J']})", f"=SUMIF({rr},$A{k},{col['L']})",
+                     f'=IF(F{k}>0,H{k}/F{k}-1,"")', f'=IF(E{k}>0,H{k}/E{k}-1,"")', f'=IF(D{k}>0,F{k}/D{k}-1,"")',
+                     f'=COUNTIFS({rr},$A{k},{col["Q"]},"yes")', g.get("p_attain_target")])
+    last = r0 + len(rows) - 1
+    t = last + 1
+    rows.append(["Total", "", f"=SUM(C{r0}:C{last})", *[f"=SUM({c}{r0}:{c}{last})" for c in "DEFGH"],
+                 f'=IF(F{t}>0,H{t}/F{t}-1,"")', f'=IF(E{t}>0,H{t}/E{t}-1,"")', f'=IF(D{t}>0,F{t}/D{t}-1,"")',
+                 f"=SUM(L{r0}:L{last})", None])
+    headers = ["region", "maturity", "reps", "last year", "forecast", "target", "proposed quota", "quota",
+               "quota vs target", "quota vs forecast", "target vs last year", "quotas overridden", "chance of target"]
+    fmts = [None, None, "0", _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT, _PCT, _PCT, _PCT, "0", _PCT]
+    _put_table(ws, headers, rows, fmts, [14, 12, 7, 13, 13, 13, 14, 13, 10, 10, 10, 10, 10])
+    for cell in ws[t]:
+        cell.font = Font(bold=True)
+    red = PatternFill("solid", bgColor=_RED_FILL)
+    ws.conditional_formatting.add(f"I{r0}:J{t}", FormulaRule(
+        formula=[f"AND(ISNUMBER(I{r0}),ABS(I{r0})>{tolerance!r})"], fill=red))
+    ws.freeze_panes = f"B{r0}"
+    _print_setup(ws, f"{r0 - 1}:{r0 - 1}")
+    return ws, last, t
+
+
+def _company_sheet(wb, company: pd.Series, reg_last: int, cur: str, quarter: str, tolerance: float):
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import Font, PatternFill
+
+    ws = wb.create_sheet(PLAN_COMPANY)
+    _title(ws, f"Company plan {quarter} ({cur})",
+           f"sum of quotas = sum of the regions on '{PLAN_REGIONS}' (each the sum of its reps); red: more than "
+           f"{tolerance:.0%} from the target or the forecast")
+    reg = lambda c: f"'{PLAN_REGIONS}'!{c}{FIRST_ROW}:{c}{reg_last}"  # noqa: E731
+    r = {name: FIRST_ROW + i for i, name in enumerate(
+        ["quarter", "method", "ly", "p50", "p10", "p90", "pipe", "target", "reg_target", "proposed", "quota",
+         "change", "oa", "q_vs_t", "q_vs_f", "t_vs_ly", "chance", "n_over"])}
+    rows = [
+        ("quarter", str(company.get("quarter", quarter)), None, ""),
+        ("how the target is set", str(company.get("method", "")), None, ""),
+        ("same quarter last year (actual)", company.get("last_year"), _AMOUNT, ""),
+        ("forecast, median (P50)", company.get("forecast_p50"), _AMOUNT, "carry-on forecast"),
+        ("forecast, low (P10)", company.get("forecast_p10"), _AMOUNT, "9 in 10 quarters above"),
+        ("forecast, high (P90)", company.get("forecast_p90"), _AMOUNT, "1 in 10 quarters above"),
+        ("pipeline not in the forecast", company.get("pipeline_increment"), _AMOUNT, ""),
+        ("company target", company.get("target"), _AMOUNT, "the plan's number"),
+        ("sum of the regions' targets", f"=SUM({reg('F')})", _AMOUNT, f"'{PLAN_REGIONS}' column F"),
+        ("proposed sum of quotas", f"=SUM({reg('G')})", _AMOUNT, "before overrides"),
+        ("sum of quotas", f"=SUM({reg('H')})", _AMOUNT, "sum of the regions, overrides included"),
+        ("change vs proposal", f"=B{r['quota']}-B{r['proposed']}", _AMOUNT, ""),
+        ("over-assignment", f'=IF(B{r["target"]}>0,B{r["quota"]}/B{r["target"]},"")', "0.00",
+         "sum of quotas / target"),
+        ("quota vs target", f'=IF(B{r["target"]}>0,B{r["quota"]}/B{r["target"]}-1,"")', _PCT, ""),
+        ("quota vs forecast (P50)", f'=IF(B{r["p50"]}>0,B{r["quota"]}/B{r["p50"]}-1,"")', _PCT, ""),
+        ("target vs last year", f'=IF(B{r["ly"]}>0,B{r["target"]}/B{r["ly"]}-1,"")', _PCT, ""),
+        ("chance of meeting the target", company.get("p_attain_target"), _PCT, "from the forecast paths"),
+        ("rep quotas overridden", f"=SUM({reg('L')})", "0", ""),
+    ]
+    _put_table(ws, ["figure", "value", "how"], [[a, b, d] for a, b, _, d in rows],
+               [None, None, None], [34, 16, 44])
+    for i, (_, _, fmt, _) in enumerate(rows):
+        ws.cell(row=FIRST_ROW + i, column=2).number_format = fmt or "General"
+    for key in ("target", "quota"):
+        ws.cell(row=r[key], column=1).font = ws.cell(row=r[key], column=2).font = Font(bold=True)
+    red = PatternFill("solid", bgColor=_RED_FILL)
+    for key in ("q_vs_t", "q_vs_f"):
+        ws.conditional_formatting.add(f"B{r[key]}", FormulaRule(
+            formula=[f"AND(ISNUMBER(B{r[key]}),ABS(B{r[key]})>{tolerance!r})"], fill=red))
+    _print_setup(ws, f"{FIRST_ROW - 1}:{FIRST_ROW - 1}")
+    return ws, r
+
+
+def rounding_unit_of(assumptions: pd.DataFrame | None) -> float:
+    """``rounding_unit`` of a plan's assumptions table (``item, value``), 0 when absent."""
+    if not isinstance(assumptions, pd.DataFrame) or not {"item", "value"} <= set(assumptions.columns):
+        return 0.0
+    hit = assumptions.loc[assumptions["item"] == "rounding_unit", "value"]
+    try:
+        unit = float(hit.iloc[0]) if len(hit) else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+    return unit if math.isfinite(unit) and unit >= 0 else 0.0
+
+
+def add_plan_sheets(wb, company: pd.DataFrame, regions: pd.DataFrame, reps: pd.DataFrame, *,
+                    tolerance: float = 0.15, run_id: str = "", period: str | None = None,
+                    rounding_unit: float = 0.0) -> PlanSheets:
+    """Add the Plan company / Plan regions / Plan reps sheets (first) and the hidden meta sheet (last).
 
     Parameters
     ----------
-    tables : mapping name -> DataFrame
-        E.g. :meth:`TargetPlan.tables`.  Needs at least ``company``.
-    path : str or path-like
+    wb : openpyxl Workbook
+    company, regions, reps : DataFrame
+        :class:`salesplan.planning.targets.TargetPlan` tables (``company``, ``regions``, ``reps``;
+        notebook 04 publishes them as ``company``, ``region``, ``rep``).  ``reps`` may
+        carry ``quota_proposed`` and ``overridden``: an overridden rep's quota is written
+        into the override column, the proposal beside it.
+    tolerance : float in (0, 1), default 0.15
+        Variances beyond +-tolerance are shaded red.
+    run_id : str
+        Recorded on the meta sheet.
+    period : str, optional
+        The run's plan quarter (``YYYYQn``) recorded on the meta sheet, which
+        :func:`read_quota_overrides` checks (default: the company table's ``quarter``).
+    rounding_unit : float >= 0, default 0
+        Currency; a quota within one unit of its band counts as inside, as the plan's
+        ``in_band`` (:func:`rounding_unit_of` reads it from the assumptions table).
 
     Returns
     -------
-    str
-        The path written.
+    PlanSheets
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
+    if not (isinstance(rounding_unit, Real) and math.isfinite(rounding_unit) and rounding_unit >= 0):
+        raise ValueError(f"add_plan_sheets: rounding_unit={rounding_unit!r}; expected an amount >= 0")
+    if not (isinstance(tolerance, Real) and 0 < tolerance < 1):
+        raise ValueError(f"add_plan_sheets: tolerance={tolerance!r}; expected a fraction in (0, 1)")
+    for name, df, need in (("company", company, ("target",)), ("regions", regions, ("region", "target")),
+                           ("reps", reps, ("rep_id", "region", "quota"))):
+        miss = [c for c in need if not isinstance(df, pd.DataFrame) or c not in df.columns]
+        if miss or len(df) == 0:
+            raise ValueError(f"add_plan_sheets: table {name} lacks column(s) {miss or 'rows'}; "
+                             f"expected a TargetPlan table with {list(need)}")
+    c = company.iloc[0]
+    cur, quarter = str(c.get("currency", "")), str(c.get("quarter", ""))
+    ws_reps, rep_last = _rep_sheet(wb, reps, cur, quarter, tolerance, float(rounding_unit))
+    ws_reg, reg_last, total = _region_sheet(wb, regions, rep_last, cur, quarter, tolerance)
+    ws_comp, _ = _company_sheet(wb, c, reg_last, cur, quarter, tolerance)
+    for offset, ws in enumerate((ws_comp, ws_reg, ws_reps)):  # company, regions, reps first
+        wb.move_sheet(ws, offset=offset - wb.index(ws))
+    meta = wb.create_sheet(META_SHEET)
+    meta.append(["key", "value"])
+    for k, v in (("kind", META_KIND), ("format", 1), ("period", period or quarter), ("currency", cur),
+                 ("run_id", run_id)):
+        meta.append([k, v])
+    for rid in reps["rep_id"]:
+        meta.append(["rep_id", str(rid)])
+    meta.sheet_state = "hidden"
+    wb.active = 0
+    return PlanSheets(PLAN_REPS, PLAN_REGIONS, PLAN_COMPANY, FIRST_ROW, rep_last, reg_last, total)
 
-    if not isinstance(tables, Mapping) or "company" not in tables:
-        raise ValueError("write_plan_workbook: tables must be a mapping with at least 'company'")
-    path = os.fspath(path)
+
+# --------------------------------------------------------------------------- whole workbooks
+
+
+def _save_atomically(wb, path: str) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"write_plan_workbook: folder {folder!r} does not exist")
-    wb = Workbook()
-    wb.remove(wb.active)
-    order = [k for k in ("company", "bridge", "regions", "reps", "products", "months", "weeks", "smart")
-             if k in tables]
-    order += [k for k in tables if k not in order and k != "assumptions"]
-    if "assumptions" in tables:
-        order.append("assumptions")
-    used = set()
-    for key in order:
-        df = tables[key]
-        if df is None:
-            continue
-        name = _SHEET_NAMES.get(key, str(key).replace("_", " ").title())[:31]
-        for ch in "[]:*?/\\":
-            name = name.replace(ch, "-")
-        base, i = name, 2
-        while name in used:
-            name = f"{base[:28]}-{i}"
-            i += 1
-        used.add(name)
-        ws = wb.create_sheet(name)
-        df = df.reset_index(drop=True)
-        ws.append([str(c) for c in df.columns])
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-            cell.fill = PatternFill("solid", fgColor="DDEBF7")
-        for rec in df.itertuples(index=False):
-            row = []
-            for v in rec:
-                if isinstance(v, (pd.Timestamp,)):
-                    v = None if pd.isna(v) else v.to_pydatetime()
-                elif isinstance(v, (np.bool_,)):
-                    v = bool(v)
-                elif isinstance(v, (np.integer,)):
-                    v = int(v)
-                elif isinstance(v, (np.floating, float)):
-                    v = None if not np.isfinite(v) else float(v)
-                elif v is None or (not isinstance(v, str) and pd.isna(v)):
-                    v = None
-                elif not isinstance(v, (str, int, float, bool)):
-                    v = str(v)
-                row.append(v)
-            ws.append(row)
-        for j, col in enumerate(df.columns, start=1):
-            fmt = _fmt_for(str(col), df[col].dtype)
-            letter = ws.cell(row=1, column=j).column_letter
-            if fmt:
-                for (cell,) in ws.iter_rows(min_row=2, max_row=ws.max_row, min_col=j, max_col=j):
-                    cell.number_format = fmt
-            width = max([len(str(col))] + [len(str(x)) for x in df[col].head(200).tolist()]) + 2
-            ws.column_dimensions[letter].width = min(max(width, 8), 60)
-        ws.freeze_panes = "A2"
     fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".xlsx", dir=folder)
     os.close(fd)
     try:
@@ -127,3 +451,172 @@ def write_plan_workbook(tables: Mapping[str, pd.DataFrame], path) -> str:
             os.remove(tmp)
         raise
     return path
+
+
+def write_plan_workbook(tables: Mapping[str, pd.DataFrame], path, *, tolerance: float = 0.15) -> str:
+    """Write the plan tables to an Excel workbook, atomically.
+
+    Sheets: the plan sheets (:func:`add_plan_sheets`: Plan company, Plan regions, Plan
+    reps) when ``company``, ``regions`` and ``reps`` are given, then one raw sheet per
+    table (Company, Bridge, Regions, Reps, Products, Months, Weeks, SMART, any other
+    table, Assumptions last; :func:`add_table_sheet`).  The workbook is written to a
+    temporary file in the target folder and renamed over ``path``, so a reader never
+    sees a half-written file.
+
+    Parameters
+    ----------
+    tables : mapping name -> DataFrame
+        E.g. :meth:`TargetPlan.tables`.  Needs at least ``company``.
+    path : str or path-like
+    tolerance : float, default 0.15
+        Variances beyond +-tolerance are shaded red on the plan sheets.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    from openpyxl import Workbook
+
+    if not isinstance(tables, Mapping) or "company" not in tables:
+        raise ValueError("write_plan_workbook: tables must be a mapping with at least 'company'")
+    path = os.fspath(path)
+    wb = Workbook()
+    wb.remove(wb.active)
+    if all(isinstance(tables.get(k), pd.DataFrame) for k in ("company", "regions", "reps")):
+        add_plan_sheets(wb, tables["company"], tables["regions"], tables["reps"], tolerance=tolerance,
+                        rounding_unit=rounding_unit_of(tables.get("assumptions")))
+    order = [k for k in ("company", "bridge", "regions", "reps", "products", "months", "weeks", "smart")
+             if k in tables]
+    order += [k for k in tables if k not in order and k != "assumptions"]
+    if "assumptions" in tables:
+        order.append("assumptions")
+    for key in order:
+        if tables[key] is not None:
+            add_table_sheet(wb, _SHEET_NAMES.get(key, str(key).replace("_", " ").title()), tables[key])
+    if META_SHEET in wb.sheetnames:  # hidden sheet last
+        wb.move_sheet(META_SHEET, offset=len(wb.sheetnames) - 1 - wb.index(wb[META_SHEET]))
+    return _save_atomically(wb, path)
+
+
+# --------------------------------------------------------------------------- reading overrides
+
+
+class OverrideError(ValueError):
+    """A planner's override that cannot be used; ``str(err)`` is one line naming the
+    file, sheet, row, column and what was expected."""
+
+
+def _meta(wb) -> dict:
+    if META_SHEET not in wb.sheetnames:
+        return {}
+    out: dict = {"rep_id": []}
+    for k, v in wb[META_SHEET].iter_rows(min_row=2, max_col=2, values_only=True):
+        if k == "rep_id":
+            out["rep_id"].append(str(v))
+        elif k is not None:
+            out[str(k)] = v
+    return out
+
+
+def _header_row(ws, name: str) -> tuple[int, dict[str, int]]:
+    for row in ws.iter_rows(min_row=1, max_row=12):
+        heads = {str(c.value).strip().lower(): c.column for c in row if isinstance(c.value, str)}
+        if REP_ID_HEADER in heads and OVERRIDE_HEADER in heads:
+            return row[0].row, heads
+    raise OverrideError(f"{name}: sheet '{PLAN_REPS}' has no header row with '{REP_ID_HEADER}' and "
+                        f"'{OVERRIDE_HEADER}' in its first 12 rows; expected the sheet as salesplan wrote it")
+
+
+def _checked_override(name: str, cell, id_cell, c_id: int, v, meta: dict, seen: Mapping) -> str:
+    """The rep id of one override row, or a one-line OverrideError naming the cell."""
+    from openpyxl.utils import get_column_letter
+
+    where = f"{name}: sheet '{PLAN_REPS}', row {cell.row}, column {cell.column_letter} ({OVERRIDE_HEADER})"
+    id_where = (f"{name}: sheet '{PLAN_REPS}', row {cell.row}, column {get_column_letter(c_id)} "
+                f"({REP_ID_HEADER}, overridden in column {cell.column_letter})")
+    known = meta.get("rep_id") or []
+    rid = None if id_cell is None or id_cell.value is None else str(id_cell.value).strip()
+    if not rid:
+        raise OverrideError(f"{id_where}: no rep id; expected a rep id of the plan beside an override")
+    if known and rid not in set(known):
+        raise OverrideError(f"{id_where}: unknown rep id {rid!r}; expected one of the plan's {len(known)} rep "
+                            f"ids (e.g. {', '.join(known[:3])})")
+    if rid in seen:
+        raise OverrideError(f"{where}: rep id {rid!r} overridden twice; expected one row per rep")
+    unit = f"{meta.get('currency') or 'currency'} per quarter"
+    if isinstance(v, bool) or not isinstance(v, Real):
+        raise OverrideError(f"{where}: {v!r} is not a number; expected an amount >= 0 ({unit}) or an empty cell")
+    if not math.isfinite(v) or v < 0:
+        raise OverrideError(f"{where}: {v!r} for {rid}; expected a finite amount >= 0 ({unit}) or an empty cell")
+    return rid
+
+
+def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]:
+    """The planner's quota overrides of a plan workbook: ``{rep id: amount}``.
+
+    Reads sheet ``Plan reps`` (:func:`add_plan_sheets`): every row whose
+    ``quota override`` cell holds a value.  A formula counts by its computed value (saved
+    by Excel or LibreOffice).
+
+    Parameters
+    ----------
+    path : str or path-like
+        An ``.xlsx`` written by ``salesplan run`` (``salesplan_<period>.xlsx``) or
+        :func:`write_plan_workbook`, edited by the planner.
+    period : str, optional
+        The plan quarter of the run that will use the overrides; a workbook of another
+        period is refused.
+
+    Returns
+    -------
+    dict
+        Rep id -> quota (currency per quarter, finite, >= 0); empty when nothing is overridden.
+
+    Raises
+    ------
+    OverrideError
+        One line: file, sheet, row, column and expected value -- a rep id not in the plan
+        (or twice), a value that is not a number, a negative amount, a missing sheet, a
+        workbook of another period.
+    """
+    from openpyxl import load_workbook
+
+    p = Path(path)
+    name = p.name
+    if not p.is_file():
+        raise OverrideError(f"{path}: no such file; expected the plan workbook (.xlsx) to read overrides from")
+    try:
+        wb = load_workbook(p)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same error to the planner
+        raise OverrideError(f"{name}: cannot be read as an Excel workbook ({type(e).__name__}); "
+                            "expected an .xlsx written by salesplan run") from None
+    if PLAN_REPS not in wb.sheetnames:
+        raise OverrideError(f"{name}: no sheet '{PLAN_REPS}'; expected a plan workbook written by salesplan run "
+                            "(salesplan_<period>.xlsx)")
+    meta = _meta(wb)
+    if period is not None and meta.get("period") not in (None, str(period)):
+        raise OverrideError(f"{name}: sheet '{META_SHEET}' says period {meta['period']}, this run plans {period}; "
+                            f"expected the workbook of {period}")
+    ws = wb[PLAN_REPS]
+    head, cols = _header_row(ws, name)
+    c_id, c_over = cols[REP_ID_HEADER], cols[OVERRIDE_HEADER]
+    values = None  # computed values, loaded only when an override cell holds a formula
+    out: dict[str, float] = {}
+    for row in ws.iter_rows(min_row=head + 1):
+        by_col = {c.column: c for c in row}
+        id_cell, cell = by_col.get(c_id), by_col.get(c_over)
+        if cell is None or cell.value is None or (isinstance(cell.value, str) and not cell.value.strip()):
+            continue
+        where = f"{name}: sheet '{PLAN_REPS}', row {cell.row}, column {cell.column_letter} ({OVERRIDE_HEADER})"
+        v = cell.value
+        if isinstance(v, str) and v.startswith("="):
+            if values is None:
+                values = load_workbook(p, data_only=True)[PLAN_REPS]
+            v = values.cell(row=cell.row, column=cell.column).value
+            if v is None:
+                raise OverrideError(f"{where}: formula {cell.value} has no computed value; expected a number "
+                                    "(type it, or save the file in Excel or LibreOffice first)")
+        rid = _checked_override(name, cell, id_cell, c_id, v, meta, out)
+        out[rid] = float(v)
+    return out

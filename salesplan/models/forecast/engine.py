@@ -293,8 +293,9 @@ class Forecaster(BaseEstimator):
     ----------
     method : str
         ``"combo"`` (default): the equal-weight mean of four members,
-        ``f_{T+j} = (f^CES + f^damped + f^Theta + f^global) / 4`` for ``j <= cv_h`` and
-        the mean of the three local members beyond: statsforecast AutoCES, damped-trend
+        ``f_{T+j} = (f^CES + f^damped + f^Theta + f^global) / 4`` for ``j <= H`` and
+        the mean of the three local members beyond, ``H = max(cv_h, min(2 m, 12))`` (two
+        seasons, at most 12 periods: 8 quarters, 12 months): statsforecast AutoCES, damped-trend
         ETS and classical Theta (the last two on the classically seasonally adjusted
         series), fitted per series, and a global network trained across all regular
         series (:mod:`salesplan.models.forecast.global_model`; absent with fewer than 10 series
@@ -573,7 +574,7 @@ class Forecaster(BaseEstimator):
         tasks = []
         want_global = any(M.uses_global(st.method) for u, st in states.items() if u in regular)
         want_global = want_global or bool(bt_methods and any(M.uses_global(c) for c in bt_methods))
-        hg = cv_h  # horizons of the global member
+        hg = max(cv_h, min(2 * m, 12))  # horizons of the global member (two seasons, at most 12)
         self.global_ = {}
         pool = self._pool_of
         pools = sorted({pool(u) for u in regular})

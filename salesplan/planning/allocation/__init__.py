@@ -65,6 +65,7 @@ from salesplan.planning.allocation.headcount import (
 )
 from salesplan.planning.allocation.response import (
     ResponseCurve,
+    ResponseFitParams,
     calibrate_from_judgments,
     curves_from_fit,
     fit_response_curves,
@@ -85,6 +86,7 @@ __all__ = [
     "BudgetConstraints",
     "BudgetPlan",
     "monthly_region_sales",
+    "ResponseFitParams",
     "fit_response_curves",
     "curves_from_fit",
     "calibrate_from_judgments",

@@ -3,6 +3,85 @@
 Part 2a of :mod:`salesplan.planning.allocation`: :class:`ResponseCurve`, the monthly
 sales and spend data, :func:`fit_response_curves` (region and customer-panel fits),
 :func:`curves_from_fit` and :func:`calibrate_from_judgments` (Little's four points).
+
+Estimators of :func:`fit_response_curves`
+-----------------------------------------
+Two estimators (``method``; ``"auto"``: ``"joint"`` for ``kind="exp"`` without
+``attributed``, else ``"separate"``).
+
+``"joint"`` -- all regions in one nonlinear least-squares fit, region ``r``, month
+``t``, calendar month ``m(t)``::
+
+    y_rt = L_r * exp(trend_r(t)) * S_m(t) + A_r * (1 - exp(-x_rt / b_r)) * k_rt
+
+``y`` is the monthly order count (``measure="orders"``, the default when ``sales``
+has ``orders`` and ``gross_sales`` columns as from :func:`monthly_region_sales`) or
+net sales (``"sales"``).  The baseline is multiplicative: a region level ``L_r``, a
+polynomial trend in time (``trend``: ``"auto"`` = quadratic from 36 months, linear
+from 24; or an int degree) and monthly seasonal factors ``S_m`` *shared by all
+regions* (``seasonal``; ``"auto"``: from 36 months; geometric mean 1).  The
+response is additive and in currency: ``A_r`` = incremental revenue at saturation;
+for counts ``k_rt = 1 / v_rt`` converts it with the region's mean order value
+``v_rt`` (a log-linear trend fitted to ``gross_sales / orders``), else ``k = 1``.
+``b_r / mean spend`` is shared by the regions of a group when ``groups`` maps
+region -> group (e.g. ``regions.maturity``): partial pooling of the curve *shape*
+while each region keeps its own level ``A_r``.  Residuals are weighted by
+``1 / sqrt(mean count)`` (Poisson) or ``1 / mean sales``; standard errors of
+``log A`` and ``log b`` (= relative SEs) from the Gauss-Newton Jacobian scaled by
+each region's residual variance (``dispersion``: ~1 for Poisson counts).
+``a = gross_margin_rate * A``.  Spend is identified by planned variation: geo
+hold-outs, cuts and heavy-ups; the ``+-`` noise of business-as-usual spend alone
+rarely identifies ``b``.
+
+``level="customer"`` (joint method only; needs ``orders`` and ``customers``) fits
+the same curve from a **customer-level panel** instead of regional totals: each
+customer's monthly repeat orders between its first and last order (the orders in
+between are i.i.d. with density proportional to the purchase intensity, whatever the
+acquisition and dropout -- no at-risk guess), with a customer fixed effect
+conditioned out (given a customer's total, months are multinomial), so customer
+heterogeneity and the changing alive base leave the noise.  Month effects::
+
+    eta_rm = S_m + trend_r(t) + log(1 + A_r (1 - exp(-x_rm / b_r)) / B_rm)
+
+(the generator's mechanism: spend scales the region's purchase rates by 1 +
+incremental revenue / baseline revenue), ``B_rm`` the region's repeat revenue without
+marketing, smoothed (log-polynomial trend + season, the fitted multiplier removed,
+re-estimated twice).  Fitted in two stages -- free month effects per region by
+conditional Poisson ML, then the structural model by minimum distance weighted with
+their information -- asymptotically the conditional MLE.  ``a = gross_margin_rate *
+A_r``; standard errors scaled by the month-effect dispersion when above 1;
+``panel_events`` = interior orders used.  On the demo data it is *not* more precise
+than the regional fit: with a common multiplier per region-month the regional order
+count is (nearly) sufficient, the regional fit's dispersion is already ~1-1.4, and the
+panel drops each customer's first and last order (benchmarks/RESULTS.md).
+
+``"separate"`` -- one fit per region (the original estimator). Model, per region,
+month ``t``::
+
+    gross_margin_rate * sales_t = base_t + a * shape(spend_t; b[, c]) + e_t
+
+``base_t`` = intercept (+ linear trend when ``trend``; + month-of-year dummies when
+``seasonal``; ``"auto"``: trend from 24 months, season from 36).  With
+``attributed=True`` the ``sales`` are sales *attributed to the spend* (campaign
+tracking, promo codes) and ``base_t = 0``: the curve goes through the origin.  Fitted by least
+squares with variable projection: for given ``b`` (and ``c``) the model is linear,
+so the residual sum of squares is profiled over ``log b`` in
+``[b_range[0], b_range[1]] * mean spend`` (grid, then bounded Brent); ADBUDG also
+tries ``c`` in {0.5, 0.75, 1, 1.5, 2, 3}.
+
+A fit is *accepted* when: at least ``min_months`` months; the spend varies
+(coefficient of variation >= ``min_spend_cv``); ``a > 0``; ``b`` is not at a bound
+(otherwise saturation is not identified from the range of spend seen); relative
+standard errors of ``a`` and ``b`` <= ``max_rel_se``.  Otherwise the region falls
+back, with the reason recorded, to (1) the planner's ``judgments`` for it
+(:func:`calibrate_from_judgments`) when given, else (2) a *pooled* curve borrowed
+**only from accepted regions of the same group** (``groups``, e.g.
+``regions.maturity``): their median ``b / mean spend`` and median response-to-margin
+share ``a / mean margin`` scaled to the region, with the donors' largest relative
+SEs; else (3) ``kind="held"``: no curve -- the optimiser keeps the region at its
+status-quo spend (mean monthly spend of the last ``status_quo_months`` months,
+``status_quo_spend``) and ``reason`` says why.  Without ``groups`` nothing is
+borrowed.  A mature (saturated) region is never given an emerging region's shape.
 """
 
 from __future__ import annotations
@@ -607,108 +686,87 @@ def _fit_customer(df, orders, customers, regions, groups, trend_deg, seasonal, b
     return out
 
 
+@dataclass(frozen=True)
+class ResponseFitParams:
+    """Settings of :func:`fit_response_curves` (see it for their meaning); validates itself.
+
+    ``method="auto"`` is ``"joint"`` for ``kind="exp"`` without ``attributed``, else
+    ``"separate"``; ``measure="auto"`` is ``"orders"`` when the sales have order counts.
+    """
+
+    kind: str = "exp"
+    trend: bool | str | int = "auto"
+    seasonal: bool | str = "auto"
+    min_months: int = 18
+    min_spend_cv: float = 0.05
+    max_rel_se: float = 2.0
+    b_range: tuple[float, float] = (0.05, 20.0)
+    attributed: bool = False
+    method: str = "auto"
+    measure: str = "auto"
+    status_quo_months: int = 12
+    level: str = "region"
+
+    def __post_init__(self):
+        for name, value, allowed in (("kind", self.kind, ("exp", "adbudg")),
+                                     ("method", self.method, ("auto", "joint", "separate")),
+                                     ("measure", self.measure, ("auto", "orders", "sales")),
+                                     ("level", self.level, ("region", "customer"))):
+            if value not in allowed:
+                raise ValueError(f"{name} must be {', '.join(map(repr, allowed))}; got {value!r}")
+        if self.method == "joint" and (self.kind != "exp" or self.attributed):
+            raise ValueError("method='joint' needs kind='exp' and attributed=False")
+        if self.level == "customer" and self.resolved_method() != "joint":
+            raise ValueError("level='customer' needs method='joint' (kind='exp', attributed=False)")
+        if not (0 < self.b_range[0] < self.b_range[1]):
+            raise ValueError(f"b_range must be (low, high) with 0 < low < high, got {self.b_range!r}")
+        _check_number("status_quo_months", self.status_quo_months, lo=1)
+
+    def resolved_method(self) -> str:
+        """``"joint"`` or ``"separate"`` (``"auto"`` resolved)."""
+        if self.method != "auto":
+            return self.method
+        return "joint" if (self.kind == "exp" and not self.attributed) else "separate"
+
+    def resolved_measure(self, sales: pd.DataFrame) -> str:
+        """``"orders"`` or ``"sales"`` for these ``sales`` columns (``"auto"`` resolved)."""
+        has_counts = {"orders", "gross_sales"} <= set(sales.columns)
+        measure = self.measure if self.measure != "auto" else ("orders" if has_counts else "sales")
+        if measure == "orders" and not has_counts:
+            raise ValueError("measure='orders' needs sales columns 'orders' and 'gross_sales' "
+                             "(see monthly_region_sales)")
+        return measure
+
+
 def fit_response_curves(
     spend: pd.DataFrame,
     sales: pd.DataFrame,
     gross_margin_rate: float,
-    kind: str = "exp",
-    trend: bool | str = "auto",
-    seasonal: bool | str = "auto",
-    min_months: int = 18,
-    min_spend_cv: float = 0.05,
-    max_rel_se: float = 2.0,
-    b_range: tuple[float, float] = (0.05, 20.0),
+    params: ResponseFitParams | None = None,
+    *,
     judgments: pd.DataFrame | None = None,
-    attributed: bool = False,
-    method: str = "auto",
-    measure: str = "auto",
     groups: Mapping[str, str] | pd.Series | None = None,
-    status_quo_months: int = 12,
-    level: str = "region",
     orders: pd.DataFrame | None = None,
     customers: pd.DataFrame | None = None,
+    **settings,
 ) -> pd.DataFrame:
     """Fit one response curve per region from spend and sales history.
 
-    Two estimators (``method``; ``"auto"``: ``"joint"`` for ``kind="exp"`` without
-    ``attributed``, else ``"separate"``).
-
-    ``"joint"`` -- all regions in one nonlinear least-squares fit, region ``r``, month
-    ``t``, calendar month ``m(t)``::
-
-        y_rt = L_r * exp(trend_r(t)) * S_m(t) + A_r * (1 - exp(-x_rt / b_r)) * k_rt
-
-    ``y`` is the monthly order count (``measure="orders"``, the default when ``sales``
-    has ``orders`` and ``gross_sales`` columns as from :func:`monthly_region_sales`) or
-    net sales (``"sales"``).  The baseline is multiplicative: a region level ``L_r``, a
-    polynomial trend in time (``trend``: ``"auto"`` = quadratic from 36 months, linear
-    from 24; or an int degree) and monthly seasonal factors ``S_m`` *shared by all
-    regions* (``seasonal``; ``"auto"``: from 36 months; geometric mean 1).  The
-    response is additive and in currency: ``A_r`` = incremental revenue at saturation;
-    for counts ``k_rt = 1 / v_rt`` converts it with the region's mean order value
-    ``v_rt`` (a log-linear trend fitted to ``gross_sales / orders``), else ``k = 1``.
-    ``b_r / mean spend`` is shared by the regions of a group when ``groups`` maps
-    region -> group (e.g. ``regions.maturity``): partial pooling of the curve *shape*
-    while each region keeps its own level ``A_r``.  Residuals are weighted by
-    ``1 / sqrt(mean count)`` (Poisson) or ``1 / mean sales``; standard errors of
-    ``log A`` and ``log b`` (= relative SEs) from the Gauss-Newton Jacobian scaled by
-    each region's residual variance (``dispersion``: ~1 for Poisson counts).
-    ``a = gross_margin_rate * A``.  Spend is identified by planned variation: geo
-    hold-outs, cuts and heavy-ups; the ``+-`` noise of business-as-usual spend alone
-    rarely identifies ``b``.
-
-    ``level="customer"`` (joint method only; needs ``orders`` and ``customers``) fits
-    the same curve from a **customer-level panel** instead of regional totals: each
-    customer's monthly repeat orders between its first and last order (the orders in
-    between are i.i.d. with density proportional to the purchase intensity, whatever the
-    acquisition and dropout -- no at-risk guess), with a customer fixed effect
-    conditioned out (given a customer's total, months are multinomial), so customer
-    heterogeneity and the changing alive base leave the noise.  Month effects::
-
-        eta_rm = S_m + trend_r(t) + log(1 + A_r (1 - exp(-x_rm / b_r)) / B_rm)
-
-    (the generator's mechanism: spend scales the region's purchase rates by 1 +
-    incremental revenue / baseline revenue), ``B_rm`` the region's repeat revenue without
-    marketing, smoothed (log-polynomial trend + season, the fitted multiplier removed,
-    re-estimated twice).  Fitted in two stages -- free month effects per region by
-    conditional Poisson ML, then the structural model by minimum distance weighted with
-    their information -- asymptotically the conditional MLE.  ``a = gross_margin_rate *
-    A_r``; standard errors scaled by the month-effect dispersion when above 1;
-    ``panel_events`` = interior orders used.  On the demo data it is *not* more precise
-    than the regional fit: with a common multiplier per region-month the regional order
-    count is (nearly) sufficient, the regional fit's dispersion is already ~1-1.4, and the
-    panel drops each customer's first and last order (benchmarks/RESULTS.md).
-
-    ``"separate"`` -- one fit per region (the original estimator). Model, per region,
-    month ``t``::
-
-        gross_margin_rate * sales_t = base_t + a * shape(spend_t; b[, c]) + e_t
-
-    ``base_t`` = intercept (+ linear trend when ``trend``; + month-of-year dummies when
-    ``seasonal``; ``"auto"``: trend from 24 months, season from 36).  With
-    ``attributed=True`` the ``sales`` are sales *attributed to the spend* (campaign
-    tracking, promo codes) and ``base_t = 0``: the curve goes through the origin.  Fitted by least
-    squares with variable projection: for given ``b`` (and ``c``) the model is linear,
-    so the residual sum of squares is profiled over ``log b`` in
-    ``[b_range[0], b_range[1]] * mean spend`` (grid, then bounded Brent); ADBUDG also
-    tries ``c`` in {0.5, 0.75, 1, 1.5, 2, 3}.
-
-    A fit is *accepted* when: at least ``min_months`` months; the spend varies
-    (coefficient of variation >= ``min_spend_cv``); ``a > 0``; ``b`` is not at a bound
-    (otherwise saturation is not identified from the range of spend seen); relative
-    standard errors of ``a`` and ``b`` <= ``max_rel_se``.  Otherwise the region falls
-    back, with the reason recorded, to (1) the planner's ``judgments`` for it
-    (:func:`calibrate_from_judgments`) when given, else (2) a *pooled* curve borrowed
-    **only from accepted regions of the same group** (``groups``, e.g.
-    ``regions.maturity``): their median ``b / mean spend`` and median response-to-margin
-    share ``a / mean margin`` scaled to the region, with the donors' largest relative
-    SEs; else (3) ``kind="held"``: no curve -- the optimiser keeps the region at its
-    status-quo spend (mean monthly spend of the last ``status_quo_months`` months,
-    ``status_quo_spend``) and ``reason`` says why.  Without ``groups`` nothing is
-    borrowed.  A mature (saturated) region is never given an emerging region's shape.
+    The estimators (``"joint"`` regional or customer-panel fit, ``"separate"`` per-region
+    fit), the acceptance rules and the fallbacks (judgments, same-group pooling, held at
+    the status quo) are described in the module docstring.
 
     Parameters
     ----------
+    params : ResponseFitParams, optional
+        The estimator's settings (``kind``, ``trend``, ``seasonal``, ``min_months``,
+        ``min_spend_cv``, ``max_rel_se``, ``b_range``, ``attributed``, ``method``,
+        ``measure``, ``status_quo_months``, ``level``); or give them as keywords
+        (``fit_response_curves(spend, sales, 0.35, level="customer")``).
+    judgments : DataFrame, optional
+        The planner's four-point judgments per region (fallback 1).
+    groups : mapping or Series region -> group, optional
+        E.g. ``regions.maturity``: shape pooling and the donors of fallback 2.
     spend : DataFrame
         ``region``, ``month``, ``amount`` (monthly marketing spend, the
         ``marketing_spend`` table).
@@ -731,29 +789,14 @@ def fit_response_curves(
     ``measure``, ``dispersion``.  Turn it into curves with :func:`curves_from_fit`
     (by default the *expected* curve over the fit's parameter uncertainty).
     """
-    if kind not in ("exp", "adbudg"):
-        raise ValueError(f"kind must be 'exp' or 'adbudg', got {kind!r}")
-    if method not in ("auto", "joint", "separate"):
-        raise ValueError(f"method must be 'auto', 'joint' or 'separate', got {method!r}")
-    if method == "auto":
-        method = "joint" if (kind == "exp" and not attributed) else "separate"
-    if method == "joint" and (kind != "exp" or attributed):
-        raise ValueError("method='joint' needs kind='exp' and attributed=False")
-    has_counts = {"orders", "gross_sales"} <= set(sales.columns)
-    if measure not in ("auto", "orders", "sales"):
-        raise ValueError(f"measure must be 'auto', 'orders' or 'sales', got {measure!r}")
-    if measure == "auto":
-        measure = "orders" if has_counts else "sales"
-    if measure == "orders" and not has_counts:
-        raise ValueError("measure='orders' needs sales columns 'orders' and 'gross_sales' "
-                         "(see monthly_region_sales)")
+    if params is None:
+        params = ResponseFitParams(**settings)
+    elif settings:
+        raise TypeError(f"fit_response_curves: give params= or the settings {sorted(settings)}, not both")
+    method, measure = params.resolved_method(), params.resolved_measure(sales)
     if groups is not None:
         groups = dict(groups.items()) if isinstance(groups, (Mapping, pd.Series)) else None
-    if level not in ("region", "customer"):
-        raise ValueError(f"level must be 'region' or 'customer', got {level!r}")
-    if level == "customer":
-        if method != "joint":
-            raise ValueError("level='customer' needs method='joint' (kind='exp', attributed=False)")
+    if params.level == "customer":
         if orders is None or customers is None:
             raise ValueError("level='customer' needs orders= and customers= (the customer panel)")
         require_columns(orders, "orders", ("customer_id", "order_date", "amount"))
@@ -761,101 +804,134 @@ def fit_response_curves(
     _check_number("gross_margin_rate", gross_margin_rate, lo=0, lo_open=True, hi=1)
     require_columns(spend, "marketing_spend", ("region", "month", "amount"))
     require_columns(sales, "sales", ("region", "month", "sales"))
-    if b_range[0] <= 0 or b_range[0] >= b_range[1]:
-        raise ValueError(f"b_range must be (low, high) with 0 < low < high, got {b_range!r}")
+    df, sq_spend = _spend_and_sales(spend, sales, params.status_quo_months)
+    rows, eligible = {}, []
+    for region, g in df.groupby("region", sort=True):
+        rows[region] = _region_row(region, g, gross_margin_rate, params, method, groups,
+                                   float(sq_spend.get(region, np.nan)))
+        if rows[region].pop("_eligible"):
+            eligible.append(region)
+    if not rows:
+        raise ValueError("marketing_spend and sales share no (region, month): nothing to fit")
+    if eligible:
+        _joint_rows(rows, eligible, df, gross_margin_rate, params, measure, groups, orders, customers)
+    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("region")
+    return _fallbacks(out, judgments, groups, params.status_quo_months)
+
+
+def _spend_and_sales(spend, sales, status_quo_months):
+    """Spend joined to sales by (region, month start), and the status-quo monthly spend."""
     sp = spend.copy()
     sp["month"] = pd.to_datetime(sp["month"]).dt.to_period("M").dt.to_timestamp()
     sa = sales.copy()
     sa["month"] = pd.to_datetime(sa["month"]).dt.to_period("M").dt.to_timestamp()
     df = sp.merge(sa, on=["region", "month"], how="inner").sort_values(["region", "month"])
-    c_grid = (1.0,) if kind == "exp" else (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-    _check_number("status_quo_months", status_quo_months, lo=1)
     last_sp = sp["month"].max()
     recent = sp[sp["month"] > last_sp - pd.DateOffset(months=int(status_quo_months))]
-    sq_spend = recent.groupby("region")["amount"].mean()
-    rows, data, eligible = {}, {}, []
-    for region, g in df.groupby("region", sort=True):
-        x = g["amount"].to_numpy(float)
-        y = gross_margin_rate * g["sales"].to_numpy(float)
-        n = len(g)
-        tr = (n >= 24) if trend == "auto" else bool(trend)
-        se = (n >= 36) if seasonal == "auto" else bool(seasonal)
-        Z = (np.zeros((n, 0)) if attributed
-             else _design(g["month"].reset_index(drop=True), tr, se))
-        data[region] = (y, Z, x)
-        mean_x = float(x.mean()) if n else 0.0
-        cv = float(x.std() / mean_x) if mean_x > 0 else 0.0
-        row = {"kind": kind, "a": np.nan, "b": np.nan, "c": 1.0, "source": "fit",
-               "n_months": n, "mean_spend": mean_x, "mean_margin": float(y.mean()) if n else np.nan,
-               "spend_cv": cv, "r2": np.nan, "rmse": np.nan, "rel_se_a": np.nan,
-               "rel_se_b": np.nan, "corr_ab": 0.0, "accepted": False, "reason": "",
-               "method": method, "group": (groups or {}).get(region, region),
-               "status_quo_spend": float(sq_spend.get(region, np.nan))}
-        if n < min_months:
-            row["reason"] = f"only {n} months of spend and sales (< min_months={min_months})"
-        elif mean_x <= 0 or cv < min_spend_cv:
-            row["reason"] = f"spend barely varies (CV {cv:.3f} < {min_spend_cv}); slope not identified"
-        elif n <= Z.shape[1] + 4:
-            row["reason"] = f"{n} months is too few for {Z.shape[1] + 2} parameters"
-        elif method == "joint":
-            row["method"] = "joint"
-            eligible.append(region)
+    return df, recent.groupby("region")["amount"].mean()
+
+
+def _region_row(region, g, gross_margin_rate, params, method, groups, sq_spend) -> dict:
+    """The fit-table row of one region: screened, and fitted alone for ``"separate"``.
+
+    ``_eligible`` (popped by the caller) marks a region that goes into the joint fit.
+    """
+    kind = params.kind
+    x = g["amount"].to_numpy(float)
+    y = gross_margin_rate * g["sales"].to_numpy(float)
+    n = len(g)
+    tr = (n >= 24) if params.trend == "auto" else bool(params.trend)
+    se = (n >= 36) if params.seasonal == "auto" else bool(params.seasonal)
+    Z = (np.zeros((n, 0)) if params.attributed
+         else _design(g["month"].reset_index(drop=True), tr, se))
+    mean_x = float(x.mean()) if n else 0.0
+    cv = float(x.std() / mean_x) if mean_x > 0 else 0.0
+    row = {"kind": kind, "a": np.nan, "b": np.nan, "c": 1.0, "source": "fit",
+           "n_months": n, "mean_spend": mean_x, "mean_margin": float(y.mean()) if n else np.nan,
+           "spend_cv": cv, "r2": np.nan, "rmse": np.nan, "rel_se_a": np.nan,
+           "rel_se_b": np.nan, "corr_ab": 0.0, "accepted": False, "reason": "",
+           "method": method, "group": (groups or {}).get(region, region),
+           "status_quo_spend": sq_spend, "_eligible": False}
+    if n < params.min_months:
+        row["reason"] = f"only {n} months of spend and sales (< min_months={params.min_months})"
+    elif mean_x <= 0 or cv < params.min_spend_cv:
+        row["reason"] = (f"spend barely varies (CV {cv:.3f} < {params.min_spend_cv}); "
+                         "slope not identified")
+    elif n <= Z.shape[1] + 4:
+        row["reason"] = f"{n} months is too few for {Z.shape[1] + 2} parameters"
+    elif method == "joint":
+        row["method"] = "joint"
+        row["_eligible"] = True
+    else:
+        _fit_separately(row, y, Z, x, params, mean_x)
+    return row
+
+
+def _fit_separately(row, y, Z, x, params, mean_x) -> None:
+    """The ``"separate"`` estimator on one region; fills ``row`` in place."""
+    kind, n = params.kind, len(y)
+    c_grid = (1.0,) if kind == "exp" else (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+    bb = (params.b_range[0] * mean_x, params.b_range[1] * mean_x)
+    sse, b, c, coef = _fit_one(y, Z, x, kind, bb, c_grid)
+    a = float(coef[-1])
+    sst = float(((y - y.mean()) ** 2).sum())
+    rse_a, rse_b = _rel_se(y, Z, x, kind, b, c, coef) if a > 0 else (np.inf, np.inf)
+    row.update(a=a, b=b, c=c, r2=1 - sse / sst if sst > 0 else np.nan,
+               rmse=math.sqrt(sse / n), rel_se_a=rse_a, rel_se_b=rse_b)
+    at_bound = b <= bb[0] * 1.01 or b >= bb[1] * 0.99
+    if a <= 0:
+        row["reason"] = f"fitted saturation a={a:,.0f} <= 0: no positive response found"
+    elif at_bound:
+        row["reason"] = (f"b={b:,.0f} at its bound {bb[0]:,.0f}..{bb[1]:,.0f}: "
+                         "saturation not identified by the spend range seen")
+    elif not (rse_a <= params.max_rel_se and rse_b <= params.max_rel_se):
+        row["reason"] = (f"imprecise fit: relative SE a={rse_a:.2f}, b={rse_b:.2f} "
+                         f"(> max_rel_se={params.max_rel_se})")
+    else:
+        row["accepted"] = True
+
+
+def _joint_rows(rows, eligible, df, gross_margin_rate, params, measure, groups, orders,
+                customers) -> None:
+    """The joint (regional or customer-panel) fit of the eligible regions; fills ``rows``."""
+    n_max = max(rows[r]["n_months"] for r in eligible)
+    deg = ((2 if n_max >= 36 else 1 if n_max >= 24 else 0) if params.trend == "auto"
+           else int(params.trend))
+    seas = (n_max >= 36) if params.seasonal == "auto" else bool(params.seasonal)
+    if params.level == "customer":
+        jf = _fit_customer(df, orders, customers, eligible, groups, deg, seas, params.b_range)
+    else:
+        jf, _ = _fit_joint(df, eligible, measure, groups, deg, seas, params.b_range)
+    max_rel_se = params.max_rel_se
+    for region in eligible:
+        f = jf[region]
+        row = rows[region]
+        row.update(a=gross_margin_rate * f["A"], b=f["b"], r2=f["r2"], rmse=f["rmse"],
+                   rel_se_a=f["rel_se_a"], rel_se_b=f["rel_se_b"], corr_ab=f["corr_ab"],
+                   dispersion=f["dispersion"], group=f["group"], measure=measure,
+                   level=params.level)
+        if params.level == "customer":
+            row["panel_events"] = f["panel_events"]
+        if f["a_at_bound"]:
+            row["reason"] = "fitted saturation a at its lower bound: no positive response found"
+        elif f["b_at_bound"]:
+            row["reason"] = (f"b={f['b']:,.0f} at its bound {params.b_range} x mean spend: "
+                             "saturation not identified by the spend range seen")
+        elif not (f["rel_se_a"] <= max_rel_se and f["rel_se_b"] <= max_rel_se):
+            row["reason"] = (f"imprecise fit: relative SE a={f['rel_se_a']:.2f}, "
+                             f"b={f['rel_se_b']:.2f} (> max_rel_se={max_rel_se})")
         else:
-            bb = (b_range[0] * mean_x, b_range[1] * mean_x)
-            sse, b, c, coef = _fit_one(y, Z, x, kind, bb, c_grid)
-            a = float(coef[-1])
-            sst = float(((y - y.mean()) ** 2).sum())
-            rse_a, rse_b = _rel_se(y, Z, x, kind, b, c, coef) if a > 0 else (np.inf, np.inf)
-            row.update(a=a, b=b, c=c, r2=1 - sse / sst if sst > 0 else np.nan,
-                       rmse=math.sqrt(sse / n), rel_se_a=rse_a, rel_se_b=rse_b)
-            at_bound = b <= bb[0] * 1.01 or b >= bb[1] * 0.99
-            if a <= 0:
-                row["reason"] = f"fitted saturation a={a:,.0f} <= 0: no positive response found"
-            elif at_bound:
-                row["reason"] = (f"b={b:,.0f} at its bound {bb[0]:,.0f}..{bb[1]:,.0f}: "
-                                 "saturation not identified by the spend range seen")
-            elif not (rse_a <= max_rel_se and rse_b <= max_rel_se):
-                row["reason"] = (f"imprecise fit: relative SE a={rse_a:.2f}, b={rse_b:.2f} "
-                                 f"(> max_rel_se={max_rel_se})")
-            else:
-                row["accepted"] = True
-        rows[region] = row
-    if not rows:
-        raise ValueError("marketing_spend and sales share no (region, month): nothing to fit")
-    if eligible:
-        n_max = max(rows[r]["n_months"] for r in eligible)
-        deg = ((2 if n_max >= 36 else 1 if n_max >= 24 else 0) if trend == "auto"
-               else int(trend))
-        seas = (n_max >= 36) if seasonal == "auto" else bool(seasonal)
-        if level == "customer":
-            jf = _fit_customer(df, orders, customers, eligible, groups, deg, seas, b_range)
-        else:
-            jf, _ = _fit_joint(df, eligible, measure, groups, deg, seas, b_range)
-        for region in eligible:
-            f = jf[region]
-            row = rows[region]
-            a = gross_margin_rate * f["A"]
-            row.update(a=a, b=f["b"], r2=f["r2"], rmse=f["rmse"], rel_se_a=f["rel_se_a"],
-                       rel_se_b=f["rel_se_b"], corr_ab=f["corr_ab"], dispersion=f["dispersion"],
-                       group=f["group"], measure=measure, level=level)
-            if level == "customer":
-                row["panel_events"] = f["panel_events"]
-            if f["a_at_bound"]:
-                row["reason"] = "fitted saturation a at its lower bound: no positive response found"
-            elif f["b_at_bound"]:
-                row["reason"] = (f"b={f['b']:,.0f} at its bound {b_range} x mean spend: "
-                                 "saturation not identified by the spend range seen")
-            elif not (f["rel_se_a"] <= max_rel_se and f["rel_se_b"] <= max_rel_se):
-                row["reason"] = (f"imprecise fit: relative SE a={f['rel_se_a']:.2f}, "
-                                 f"b={f['rel_se_b']:.2f} (> max_rel_se={max_rel_se})")
-            else:
-                row["accepted"] = True
-    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("region")
-    # -- fallbacks ------------------------------------------------------------------
-    # (1) the planner's judgments; (2) the accepted regions of the SAME group (maturity):
-    # their median shape b / mean spend and response share a / mean margin; (3) nothing
-    # comparable: the region is held at its status-quo spend, with the reason.  Never
-    # borrow across groups: a mature region is not an emerging one.
+            row["accepted"] = True
+
+
+def _fallbacks(out, judgments, groups, status_quo_months) -> pd.DataFrame:
+    """Curves for the regions whose own fit was not accepted.
+
+    (1) the planner's judgments; (2) the accepted regions of the SAME group (maturity):
+    their median shape b / mean spend and response share a / mean margin; (3) nothing
+    comparable: the region is held at its status-quo spend, with the reason.  Never
+    borrow across groups: a mature region is not an emerging one.
+    """
     judged = calibrate_from_judgments(judgments) if judgments is not None else None
     accepted = out[out["accepted"]]
     rejected = list(out.index[~out["accepted"]])
@@ -871,18 +947,7 @@ def fit_response_curves(
         grp = out.loc[region, "group"]
         donors = accepted[(accepted["group"] == grp) & (accepted.index != region)]
         if groups and len(donors) and out.loc[region, "mean_spend"] > 0:
-            ratio = float((donors["b"] / donors["mean_spend"]).median())
-            share = float((donors["a"] / donors["mean_margin"]).median())
-            out.loc[region, ["a", "b", "c", "source"]] = [
-                share * out.loc[region, "mean_margin"], ratio * out.loc[region, "mean_spend"], 1.0, "pooled"]
-            out.loc[region, "kind"] = "exp"
-            # the borrowed curve is as uncertain as the donors' (at least)
-            out.loc[region, ["rel_se_a", "rel_se_b", "corr_ab"]] = [
-                float(donors["rel_se_a"].max()), float(donors["rel_se_b"].max()),
-                float(donors["corr_ab"].median())]
-            out.loc[region, "reason"] = why + (
-                f"; using the accepted {grp!r} regions' ({', '.join(map(str, donors.index))}) "
-                f"median b/mean spend={ratio:.2f} and a/mean margin={share:.3f}")
+            _borrow_from_group(out, region, donors, grp, why)
             continue
         sq = out.loc[region, "status_quo_spend"]
         out.loc[region, ["kind", "source", "rel_se_a", "rel_se_b", "corr_ab"]] = [
@@ -892,6 +957,22 @@ def fit_response_curves(
             f"; no accepted region {where}: kept at its status-quo spend "
             f"{sq:,.0f}/month (mean of the last {int(status_quo_months)} months)")
     return out
+
+
+def _borrow_from_group(out, region, donors, grp, why) -> None:
+    """Fallback (2): the donors' median shape and response share, scaled to ``region``."""
+    ratio = float((donors["b"] / donors["mean_spend"]).median())
+    share = float((donors["a"] / donors["mean_margin"]).median())
+    out.loc[region, ["a", "b", "c", "source"]] = [
+        share * out.loc[region, "mean_margin"], ratio * out.loc[region, "mean_spend"], 1.0, "pooled"]
+    out.loc[region, "kind"] = "exp"
+    # the borrowed curve is as uncertain as the donors' (at least)
+    out.loc[region, ["rel_se_a", "rel_se_b", "corr_ab"]] = [
+        float(donors["rel_se_a"].max()), float(donors["rel_se_b"].max()),
+        float(donors["corr_ab"].median())]
+    out.loc[region, "reason"] = why + (
+        f"; using the accepted {grp!r} regions' ({', '.join(map(str, donors.index))}) "
+        f"median b/mean spend={ratio:.2f} and a/mean margin={share:.3f}")
 
 
 def curves_from_fit(

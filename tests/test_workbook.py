@@ -1,0 +1,396 @@
+"""The plan workbook as a planning model (salesplan.reports.workbook) and --overrides.
+
+- layout, formats, print setup and the override reader, with real openpyxl;
+- the formulas evaluated by a real spreadsheet engine: LibreOffice headless recalculates
+  the workbook (``soffice --convert-to xlsx`` with a temporary profile that recalculates
+  on load) and every total is checked against sums computed here with pandas from the
+  plan's tables (``tests/machine.py``: skipped without soffice, failing in CI);
+- the round trip: a run writes the workbook, the planner edits an override cell
+  (openpyxl), ``run_plan(overrides=...)`` reads it back and the rep, region and company
+  quotas change as expected.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from machine import skip_unless_ci
+from openpyxl import load_workbook
+from test_targets import MONTHS, _dist, _toy
+
+from salesplan.planning.targets import QuarterDistribution, TargetParams, propose_targets
+from salesplan.reports.workbook import (
+    META_SHEET,
+    PLAN_COMPANY,
+    PLAN_REGIONS,
+    PLAN_REPS,
+    OverrideError,
+    read_quota_overrides,
+    write_plan_workbook,
+)
+
+TESTS = Path(__file__).resolve().parent
+FIRST = 5  # first data row of the plan sheets (header on row 4)
+# columns of Plan reps / Plan regions (letters as the planner sees them)
+REP_COLS = {"rep id": "A", "name": "B", "region": "C", "own forecast": "G", "band low": "H", "band high": "I",
+            "proposed quota": "J", "quota override": "K", "quota": "L", "change": "M", "change %": "N",
+            "vs own forecast": "O", "overridden": "Q"}
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return propose_targets(_toy(), _dist(), TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none"))
+
+
+def _rows(ws, first=FIRST):
+    """{rep id or region: row number} of a plan sheet."""
+    return {ws[f"A{k}"].value: k for k in range(first, ws.max_row + 1) if ws[f"A{k}"].value is not None}
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def test_plan_sheets_first_formatted_with_names_formulas_and_print_setup(plan, tmp_path):
+    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames[:3] == [PLAN_COMPANY, PLAN_REGIONS, PLAN_REPS]
+    assert wb.sheetnames[3:7] == ["Company", "Bridge", "Regions", "Reps"]  # raw tables after
+    assert wb.sheetnames[-1] == META_SHEET and wb[META_SHEET].sheet_state == "hidden"
+    reps = wb[PLAN_REPS]
+    assert [c.value for c in reps[4]][:12] == ["rep id", "name", "region", "level", "hire date", "situation",
+                                               "own forecast", "band low", "band high", "proposed quota",
+                                               "quota override", "quota"]
+    rows = _rows(reps)
+    assert set(rows) == set(plan.reps["rep_id"])
+    k = rows["r1"]
+    assert reps[f"B{k}"].value == "Ann" and reps[f"C{k}"].value == "A"  # names beside ids
+    assert reps[f"J{k}"].value == plan.reps.set_index("rep_id").loc["r1", "quota"]
+    assert reps[f"K{k}"].value is None and reps[f"K{k}"].fill.fgColor.rgb.endswith("FFF2CC")
+    assert reps[f"L{k}"].value == f"=IF(ISNUMBER(K{k}),K{k},J{k})"
+    assert reps[f"J{k}"].number_format == "#,##0" and reps[f"N{k}"].number_format == "0.0%"
+    assert reps[f"E{k}"].number_format == "yyyy-mm-dd"
+    regions = wb[PLAN_REGIONS]
+    ra = _rows(regions)["A"]
+    last = max(rows.values())
+    assert regions[f"H{ra}"].value == f"=SUMIF('{PLAN_REPS}'!$C${FIRST}:$C${last},$A{ra},'{PLAN_REPS}'!$L${FIRST}:$L${last})"
+    total = _rows(regions)["Total"]
+    assert regions[f"H{total}"].value == f"=SUM(H{FIRST}:H{total - 1})"
+    company = wb[PLAN_COMPANY]
+    labels = {company[f"A{k}"].value: k for k in range(FIRST, company.max_row + 1)}
+    assert company[f"B{labels['sum of quotas']}"].value == f"=SUM('{PLAN_REGIONS}'!H{FIRST}:H{total - 1})"
+    for ws in (company, regions, reps, wb["Reps"]):
+        assert ws.page_setup.orientation == "landscape"
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert reps.print_title_rows == "$4:$4" and wb["Reps"].print_title_rows == "$1:$1"
+    rules = {str(r.sqref): [x.formula[0] for x in r.rules] for r in reps.conditional_formatting}
+    assert rules[f"L{FIRST}:L{last}"] == [f"AND(ISNUMBER($H{FIRST}),ISNUMBER($I{FIRST}),"  # one unit of slack
+                                          f"OR($L{FIRST}<$H{FIRST}-100.0,$L{FIRST}>$I{FIRST}+100.0))"]
+    assert rules[f"N{FIRST}:N{last}"] == [f"AND(ISNUMBER($N{FIRST}),ABS($N{FIRST})>0.15)"]
+    (dv,) = reps.data_validations.dataValidation  # Excel refuses text or a negative override as it is typed
+    assert (str(dv.sqref), dv.type, dv.operator, dv.formula1) == (f"K{FIRST}:K{last}", "decimal",
+                                                                   "greaterThanOrEqual", "0")
+    reg_rules = {str(r.sqref) for r in regions.conditional_formatting}
+    assert reg_rules == {f"I{FIRST}:J{total}"}
+    # raw sheets: amounts #,##0, shares 0.0%, ratios 0.00
+    raw = wb["Reps"]
+    head = {c.value: c.column_letter for c in raw[1]}
+    assert raw[f"{head['quota']}2"].number_format == "#,##0"
+    assert raw[f"{head['p_attain_quota']}2"].number_format == "0.0%"
+    assert raw[f"{head['quota_vs_own_forecast']}2"].number_format == "0.00"
+
+
+# --------------------------------------------------------------------------- reading overrides
+
+
+def _edit(path: Path, cells: dict[str, object], sheet: str = PLAN_REPS) -> Path:
+    wb = load_workbook(path)
+    for ref, v in cells.items():
+        wb[sheet][ref] = v
+    wb.save(path)
+    return path
+
+
+def test_read_quota_overrides_takes_the_filled_cells(plan, tmp_path):
+    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
+    assert read_quota_overrides(path) == {}
+    rows = _rows(load_workbook(path)[PLAN_REPS])
+    _edit(path, {f"K{rows['r1']}": 90000, f"K{rows['r5']}": 41234.5, f"K{rows['r2']}": "  "})
+    assert read_quota_overrides(path, period="2027Q1") == {"r1": 90000.0, "r5": 41234.5}
+
+
+@pytest.mark.parametrize(("edit", "message"), ids=["unknown-id", "text", "negative", "formula", "twice", "no-id"],
+                         argvalues=[
+    ({"A{r1}": "R9999", "K{r1}": 5000},
+     r"plan\.xlsx: sheet 'Plan reps', row {r1}, column A \(rep id, overridden in column K\): unknown rep id "
+     r"'R9999'; expected one of the plan's 7 rep ids \(e\.g\. r1, r2, r3\)"),
+    ({"K{r1}": "lots"}, r"row {r1}, column K \(quota override\): 'lots' is not a number; expected an amount >= 0"),
+    ({"K{r1}": -100}, r"row {r1}, column K \(quota override\): -100 for r1; expected a finite amount >= 0"),
+    ({"K{r1}": "=J{r1}*1.1"}, r"row {r1}, column K \(quota override\): formula =J{r1}\*1\.1 has no computed value"),
+    ({"A{r5}": "r1", "K{r1}": 1, "K{r5}": 2}, r"row {r5}, column K .*'r1' overridden twice"),
+    ({"A{r1}": None, "K{r1}": 1}, r"row {r1}, column A \(rep id, overridden in column K\): no rep id; expected"),
+])
+def test_bad_overrides_name_sheet_row_column_and_expected(plan, tmp_path, edit, message):
+    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
+    rows = _rows(load_workbook(path)[PLAN_REPS])
+    at = {"r1": rows["r1"], "r5": rows["r5"]}
+    if "A{r5}" in edit:  # r5 sits below r1: the second row is the duplicate
+        assert at["r5"] > at["r1"]
+    _edit(path, {k.format(**at): (v.format(**at) if isinstance(v, str) else v) for k, v in edit.items()})
+    with pytest.raises(OverrideError, match=message.format(**at)) as e:
+        read_quota_overrides(path)
+    assert "\n" not in str(e.value)
+
+
+def test_workbook_of_another_period_or_without_plan_sheet_is_refused(plan, tmp_path):
+    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
+    with pytest.raises(OverrideError, match=r"period 2027Q1, this run plans 2027Q2; expected the workbook of 2027Q2"):
+        read_quota_overrides(path, period="2027Q2")
+    other = write_plan_workbook({"company": plan.company}, tmp_path / "company.xlsx")
+    with pytest.raises(OverrideError, match=r"company\.xlsx: no sheet 'Plan reps'"):
+        read_quota_overrides(other)
+    with pytest.raises(OverrideError, match="no such file"):
+        read_quota_overrides(tmp_path / "missing.xlsx")
+
+
+# --------------------------------------------------------------------------- LibreOffice
+
+_RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
+<value>0</value></prop></item>
+</oor:items>
+"""
+
+
+def recalculated(paths: list[Path], work: Path, fmt: str = "xlsx") -> list[Path]:
+    """Open each workbook in LibreOffice headless, recalculate every formula on load and
+    save it as ``fmt`` (xlsx with the computed values, or html with the conditional
+    formats applied) under ``work/out``; return the new paths."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        skip_unless_ci("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui")
+    profile = work / "lo-profile"
+    (profile / "user").mkdir(parents=True, exist_ok=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(_RECALC_ALWAYS, "utf-8")
+    out = work / "out"
+    proc = subprocess.run([soffice, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
+                           "--convert-to", fmt, "--outdir", str(out), *map(str, paths)],
+                          capture_output=True, text=True, timeout=180)
+    done = [out / p.with_suffix(f".{fmt}").name for p in paths]
+    missing = [p.name for p in done if not p.exists()]
+    assert not missing, f"soffice wrote no {missing}: {proc.stdout[-500:]} {proc.stderr[-500:]}"
+    return done
+
+
+def _values(path: Path):
+    wb = load_workbook(path, data_only=True)
+    for ws in wb.worksheets:  # no formula may end in an error (#NAME?, #REF!, #VALUE!, ...)
+        bad = [c.coordinate for row in ws.iter_rows() for c in row if isinstance(c.value, str)
+               and c.value.startswith("#") and c.value.endswith(("?", "!", "A"))]
+        assert not bad, f"{ws.title}: errors in {bad[:5]}"
+    return wb
+
+
+def test_libreoffice_evaluates_the_plan_totals_with_and_without_overrides(plan, tmp_path):
+    plain = write_plan_workbook(plan.tables(), tmp_path / "plain.xlsx")
+    edited = Path(shutil.copy(plain, tmp_path / "edited.xlsx"))
+    rows = _rows(load_workbook(plain)[PLAN_REPS])
+    reps = plan.reps.set_index("rep_id")
+    # r5 down by more than 15%, r1 up; r3 by a formula (proposal + 1,000)
+    overrides = {"r1": 90000.0, "r5": 20000.0, "r3": reps.loc["r3", "quota"] + 1000}
+    _edit(edited, {f"K{rows['r1']}": 90000, f"K{rows['r5']}": 20000, f"K{rows['r3']}": f"=J{rows['r3']}+1000"})
+    with pytest.raises(OverrideError, match="has no computed value"):  # openpyxl saves no values
+        read_quota_overrides(edited)
+    out_plain, out_edited = recalculated([Path(plain), edited], tmp_path)
+    # saved by LibreOffice, the formula's value is the override
+    assert read_quota_overrides(out_edited, period="2027Q1") == overrides
+    assert read_quota_overrides(out_plain) == {}
+
+    for out, over in ((out_plain, {}), (out_edited, overrides)):
+        wb = _values(out)
+        # expected, computed here: effective quota per rep, summed by region and company
+        quota = reps["quota"].copy()
+        for r, v in over.items():
+            quota[r] = v
+        by_region = quota.groupby(reps["region"]).sum()
+        rep_ws, reg_ws, comp_ws = wb[PLAN_REPS], wb[PLAN_REGIONS], wb[PLAN_COMPANY]
+        for rid, k in _rows(rep_ws).items():
+            assert rep_ws[f"L{k}"].value == pytest.approx(quota[rid], abs=1e-6), rid
+            assert rep_ws[f"M{k}"].value == pytest.approx(quota[rid] - reps.loc[rid, "quota"], abs=1e-6)
+            assert (rep_ws[f"Q{k}"].value == "yes") == (rid in over)
+        reg_rows = _rows(reg_ws)
+        targets = plan.regions.set_index("region")["target"]
+        for region, total in by_region.items():
+            k = reg_rows[region]
+            assert reg_ws[f"H{k}"].value == pytest.approx(total, abs=1e-6), region
+            assert reg_ws[f"G{k}"].value == pytest.approx(reps.groupby("region")["quota"].sum()[region], abs=1e-6)
+            assert reg_ws[f"I{k}"].value == pytest.approx(total / targets[region] - 1, rel=1e-9)
+            n_over = sum(reps.loc[r, "region"] == region for r in over)
+            assert reg_ws[f"L{k}"].value == n_over
+        t = reg_rows["Total"]
+        assert reg_ws[f"H{t}"].value == pytest.approx(quota.sum(), abs=1e-6)
+        assert reg_ws[f"F{t}"].value == pytest.approx(plan.regions["target"].sum(), abs=1e-6)
+        labels = {comp_ws[f"A{k}"].value: k for k in range(FIRST, comp_ws.max_row + 1)}
+        value = {lab: comp_ws[f"B{k}"].value for lab, k in labels.items()}
+        target = plan.company.iloc[0]["target"]
+        assert value["sum of quotas"] == pytest.approx(quota.sum(), abs=1e-6)
+        assert value["proposed sum of quotas"] == pytest.approx(plan.company.iloc[0]["quota"], abs=1e-6)
+        assert value["sum of the regions' targets"] == pytest.approx(target, abs=1e-6)
+        assert value["over-assignment"] == pytest.approx(quota.sum() / target, rel=1e-9)
+        assert value["rep quotas overridden"] == len(over)
+    # without overrides the formulas reproduce the plan's own region and company quotas
+    wb = _values(out_plain)
+    reg_rows = _rows(wb[PLAN_REGIONS])
+    for region, q in plan.regions.set_index("region")["quota"].items():
+        assert wb[PLAN_REGIONS][f"H{reg_rows[region]}"].value == pytest.approx(q, abs=1e-6)
+
+
+class _Cells(HTMLParser):
+    """Rows of the tables of LibreOffice's HTML export: (text, background colour) per cell."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[list[list[tuple[str, str]]]] = []
+        self._cell: list | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag == "td" and self.tables and self.tables[-1]:
+            self._cell = ["", (dict(attrs).get("bgcolor") or "").upper()]
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell[0] += data
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self.tables[-1][-1].append((self._cell[0].strip(), self._cell[1]))
+            self._cell = None
+
+
+def test_libreoffice_shades_a_quota_outside_its_band_and_a_change_beyond_15_percent(tmp_path):
+    # own forecasts for r1 and r5: established reps with a fairness band (0.8-1.5 x own forecast)
+    rng = np.random.default_rng(3)
+    regs = {"A": rng.normal(150_000, 15_000, (2000, 1)) * np.full((1, 3), 1 / 3),
+            "B": rng.normal(90_000, 12_000, (2000, 1)) * np.full((1, 3), 1 / 3)}
+    dist = QuarterDistribution.from_arrays(MONTHS, regions=regs, reps={"r1": regs["A"] * 0.6, "r5": regs["B"] * 0.5})
+    plan = propose_targets(_toy(), dist, TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none"))
+    reps = plan.reps.set_index("rep_id")
+    assert reps.loc[["r1", "r5"], "in_band"].all()
+    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
+    rows = _rows(load_workbook(path)[PLAN_REPS])
+    r1_over = float(np.ceil(reps.loc["r1", "band_max"] / 100) * 100 + 500)  # above the band, > 15% up
+    r5_over = reps.loc["r5", "quota"] * 1.10  # inside the band, +10%: no shading
+    assert r1_over / reps.loc["r1", "quota"] - 1 > 0.15
+    assert reps.loc["r5", "band_min"] <= r5_over <= reps.loc["r5", "band_max"]
+    _edit(path, {f"K{rows['r1']}": r1_over, f"K{rows['r5']}": r5_over})
+    (html,) = recalculated([Path(path)], tmp_path, fmt="html")
+    parser = _Cells()
+    parser.feed(html.read_text("utf-8", errors="replace"))
+    sheet = next(t for t in parser.tables if any(r and r[0][0] == "rep id" for r in t))
+    head = [text for text, _ in next(r for r in sheet if r and r[0][0] == "rep id")]
+    shade = {r[0][0]: {h: bg for h, (_, bg) in zip(head, r)} for r in sheet if r and r[0][0] in reps.index}
+    orange, red = "#F8CBAD", "#FFC7CE"
+    assert shade["r1"]["quota"] == orange and shade["r1"]["change vs proposal %"] == red
+    assert shade["r5"]["quota"] not in (orange, red) and shade["r5"]["change vs proposal %"] not in (orange, red)
+    for rid in set(reps.index) - {"r1", "r5"}:  # untouched reps: nothing shaded
+        assert shade[rid]["quota"] != orange and shade[rid]["change vs proposal %"] != red, rid
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def _targets_notebook(folder: Path) -> Path:
+    """A small targets notebook: the real propose_targets on the toy company of
+    tests/test_targets.py, with the quota_overrides parameter, publishing what 04 publishes."""
+    from test_runner import make_notebook
+
+    body = [
+        f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
+        "from test_targets import _dist, _toy\n"
+        "from salesplan.reports import publish_tables\n"
+        "from salesplan.planning.targets import TargetParams, propose_targets\n"
+        "plan = propose_targets(_toy(), _dist(), TargetParams(quarter=period, growth=0.05, pipeline_rule='none'),\n"
+        "                       quota_overrides=quota_overrides)\n"
+        "publish_tables({'company': plan.company, 'region': plan.regions, 'rep': plan.reps})"
+    ]
+    return make_notebook(folder / "04_targets.ipynb", body, title="Targets",
+                         params="quota_overrides = None  # dict rep id -> float: the planner's quotas\n")
+
+
+def test_overrides_round_trip_through_the_run(tmp_path):
+    from test_runner import needs_kernel
+
+    from salesplan.reports.runner import run_plan
+
+    if needs_kernel.args[0]:
+        pytest.skip("no Jupyter kernel installed")
+    nbs, out = tmp_path / "notebooks", tmp_path / "reports"
+    _targets_notebook(nbs)
+    first = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120)
+    base = pd.read_parquet(first.run_dir / "tables" / "04_targets" / "rep.parquet").set_index("rep_id")
+    base_reg = pd.read_parquet(first.run_dir / "tables" / "04_targets" / "region.parquet").set_index("region")
+
+    edited = Path(shutil.copy(first.workbook, tmp_path / "plan.xlsx"))
+    rows = _rows(load_workbook(edited)[PLAN_REPS])
+    _edit(edited, {f"K{rows['r1']}": 90049})  # rounded to the unit of 100 by the plan
+    second = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120, overrides=edited)
+    assert second.notebooks[0].parameters["quota_overrides"] == {"r1": 90049.0}
+    reps = pd.read_parquet(second.run_dir / "tables" / "04_targets" / "rep.parquet").set_index("rep_id")
+    reg = pd.read_parquet(second.run_dir / "tables" / "04_targets" / "region.parquet").set_index("region")
+    assert reps.loc["r1", "quota"] == 90000 and reps.loc["r1", "overridden"]
+    assert reps.loc["r1", "quota_proposed"] == base.loc["r1", "quota"]
+    others = reps.index != "r1"
+    assert (reps.loc[others, "quota"] == base.loc[others, "quota"]).all() and not reps.loc[others, "overridden"].any()
+    assert reg.loc["A", "quota"] == base_reg.loc["A", "quota"] + 90000 - base.loc["r1", "quota"]
+    assert reg.loc["B", "quota"] == base_reg.loc["B", "quota"]
+    # the new workbook carries the override forward: proposal beside it, override in its column
+    ws = load_workbook(second.workbook)[PLAN_REPS]
+    k = _rows(ws)["r1"]
+    assert ws[f"J{k}"].value == base.loc["r1", "quota"] and ws[f"K{k}"].value == 90000
+    assert read_quota_overrides(second.workbook, period="2027Q1") == {"r1": 90000.0}
+
+
+def test_overrides_need_a_notebook_that_reads_them(plan, tmp_path):
+    from test_runner import make_notebook
+
+    from salesplan.reports import ParameterError
+    from salesplan.reports.runner import run_plan
+
+    nbs = tmp_path / "notebooks"
+    make_notebook(nbs / "05_allocation.ipynb", ["print(1)"])
+    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
+    with pytest.raises(ParameterError, match=r"--overrides .*plan\.xlsx: none of the notebooks run \(05_allocation\) "
+                                             r"declares quota_overrides; expected a run that includes the targets"):
+        run_plan(notebooks=nbs, out_dir=tmp_path / "r", echo=lambda _: None, overrides=path)
+
+
+def test_cli_refuses_a_bad_override_before_running(plan, tmp_path):
+    from typer.testing import CliRunner
+
+    from salesplan.cli import app
+
+    nbs = tmp_path / "notebooks"
+    _targets_notebook(nbs)
+    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
+    k = _rows(load_workbook(path)[PLAN_REPS])["r1"]
+    _edit(path, {f"K{k}": "1O000"})
+    res = CliRunner().invoke(app, ["run", "--notebooks-dir", str(nbs), "--out", str(tmp_path / "r"),
+                                   "--overrides", str(path)])
+    assert res.exit_code == 1
+    err = res.output.strip().splitlines()[-1]
+    assert err == (f"error: --overrides: plan.xlsx: sheet 'Plan reps', row {k}, column K (quota override): "
+                   "'1O000' is not a number; expected an amount >= 0 (company currency per quarter) "
+                   "or an empty cell")
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").glob("2027Q1-*"))
