@@ -34,7 +34,12 @@ the odds mechanics of the plan; ``regions-auto`` forecasts company -> region onl
 ``forecast_calibration.py``; reps then get no own paths and no rep rows).
 
 Run:  .venv/bin/python benchmarks/targets_calibration.py [n_seeds] [scale] [n_jobs] [reconcile]
-      [pipeline_weights: stage (default) | scored]
+      [pipeline_weights: stage (default) | scored] [pipeline_rule: backtest (default) | excess | none]
+      [world: 0 = the demo truth (default); m > 0 = :func:`pipeline_world` with deal amounts x m]
+
+The first lines also report the pipeline increment as a share of the company forecast and,
+for the ``backtest`` rule, the back-test fit (``b_hat``, its s.e., ``beta`` after shrinkage)
+across the histories.
 """
 
 from __future__ import annotations
@@ -61,8 +66,39 @@ def _actuals(company, future: pd.DataFrame):
     return by_region, by_rep
 
 
+def pipeline_world(company, future: pd.DataFrame, mult: float):
+    """A variant of the demo truth in which won deals ARE revenue the order process misses.
+
+    Every opportunity amount is multiplied by ``mult``; each deal that was open at the start
+    of the quarter in which it is won (``truth.opportunity_fate``) adds one order of its
+    amount on its close date (customer and rep of the deal): to the history when it closes
+    by ``as_of``, to the simulated future when it closes after (the generator creates no
+    deals after ``as_of``, hence only deals open at a quarter's start count, in the
+    history too).  The weighted open pipeline then predicts revenue beyond the time
+    series, one for one (true ``beta`` = 1).
+    """
+    from dataclasses import replace
+
+    d = company.data
+    opps = d.opportunities.copy()
+    opps["amount"] = opps["amount"] * mult
+    fate = company.truth.opportunity_fate.set_index("opportunity_id")
+    o = opps.set_index("opportunity_id").join(fate[["won", "close_date"]])
+    start_q = o["close_date"].dt.to_period("Q").dt.start_time
+    o = o[o["won"] & (pd.to_datetime(o["created_date"]) < start_q)]
+    line = str(d.orders["product_line"].iloc[0])
+    extra = pd.DataFrame({"order_id": "WON-" + o.index.astype(str), "order_date": o["close_date"].to_numpy(),
+                          "customer_id": o["customer_id"].to_numpy(), "rep_id": o["rep_id"].to_numpy(),
+                          "product_line": line, "quantity": 1.0, "amount": o["amount"].to_numpy()})
+    end = pd.Timestamp("2026-12-31")
+    hist = pd.concat([d.orders, extra[extra["order_date"] <= end]], ignore_index=True)
+    hist = hist.sort_values("order_date", kind="mergesort", ignore_index=True)
+    fut = pd.concat([future, extra[extra["order_date"] > end]], ignore_index=True)
+    return replace(company, data=replace(d, orders=hist, opportunities=opps).coerced()), fut
+
+
 def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcile: str = "auto",
-             pipeline_weights: str = "stage") -> list[dict]:
+             pipeline_weights: str = "stage", pipeline_rule: str = "backtest", world: float = 0.0) -> list[dict]:
     """Records of one history / one future: one per (level, node, how, p)."""
     from salesplan.demo.generator import generate
     from salesplan.models.forecast import hierarchy_forecast
@@ -74,21 +110,31 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
 
     warnings.simplefilter("ignore")
     company = generate(seed=seed, scale=scale, as_of="2026-12-31")
-    act_r, act_rep = _actuals(company, company.simulate_future(months=3, seed=seed))
+    future = company.simulate_future(months=3, seed=seed)
+    if world > 0:
+        company, future = pipeline_world(company, future, world)
+    act_r, act_rep = _actuals(company, future)
     levels = ((), ("region",)) if reconcile.startswith("regions-") else ((), ("region",), ("region", "rep_id"))
     hf = hierarchy_forecast(company.data, levels=levels, h=3, n_paths=n_paths, seed=seed,
                             reconcile_method=reconcile.removeprefix("regions-"))
     dist = quarter_paths_from_forecast(hf, QUARTER)
     prm = TargetParams(quarter=QUARTER, min_growth=-0.9, max_growth=9.0, seed=seed,
-                       pipeline_weights=pipeline_weights)
+                       pipeline_weights=pipeline_weights, pipeline_rule=pipeline_rule)
     plan = propose_targets(company.data, dist, prm)
     out = []
     c = plan.company.iloc[0]
-    incr = plan.regions.set_index("region")["pipeline_increment"]
-    comp = dist.totals("company").iloc[:, 0].to_numpy() + incr.sum()
+    regions_ = list(plan.regions["region"])
+    pp = plan.pipeline_paths if plan.pipeline_paths is not None else np.zeros((n_paths, len(regions_)))
+    pp = pd.DataFrame(np.broadcast_to(pp, (n_paths, len(regions_))), columns=regions_)  # (S, R) increment
+    comp = dist.totals("company").iloc[:, 0].to_numpy() + pp.sum(axis=1).to_numpy()
     a_c = float(act_r.sum())
+    f_mean = float(dist.totals("company").iloc[:, 0].mean())
+    a = plan.assumptions.set_index("item")["value"]
+    fit = {k: a.get(k, "") for k in ("pipeline_beta", "pipeline_beta_sd", "pipeline_b_hat", "pipeline_b_se")}
     out.append(dict(seed=seed, level="company", node="company", how="plan", p=np.nan, target=c["target"],
-                    actual=a_c, hit=a_c >= c["target"], p_reported=c["p_attain_target"]))
+                    actual=a_c, hit=a_c >= c["target"], p_reported=c["p_attain_target"],
+                    increment=float(c["pipeline_increment"]), forecast_mean=f_mean,
+                    pipeline_now=float(plan.regions["pipeline_now"].sum()), **fit))
     reg = plan.regions.set_index("region")
     regt = dist.totals("region")
     for r in reg.index:
@@ -106,11 +152,11 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
         t = float(np.quantile(comp, 1 - p))
         out.append(dict(seed=seed, level="company", node="company", how="quantile", p=p, target=t, actual=a_c,
                         hit=a_c >= t, p_reported=p))
-        t0 = float(np.quantile(comp - incr.sum(), 1 - p))  # the forecast alone, no pipeline increment
+        t0 = float(np.quantile(comp - pp.sum(axis=1).to_numpy(), 1 - p))  # the forecast alone, no increment
         out.append(dict(seed=seed, level="company", node="company", how="forecast only", p=p, target=t0,
                         actual=a_c, hit=a_c >= t0, p_reported=p))
         for r in reg.index:
-            x = regt[r].to_numpy() + incr[r]
+            x = regt[r].to_numpy() + pp[r].to_numpy()
             t = float(np.quantile(x, 1 - p))
             out.append(dict(seed=seed, level="region", node=r, how="quantile", p=p, target=t, actual=act_r[r],
                             hit=act_r[r] >= t, p_reported=p))
@@ -127,14 +173,15 @@ def one_seed(seed: int, scale: float = 0.3, n_paths: int = 1000, ps=PS, reconcil
     return out
 
 
-def run(seeds, scale=0.3, n_paths=1000, n_jobs=1, reconcile="auto", pipeline_weights="stage") -> pd.DataFrame:
+def run(seeds, scale=0.3, n_paths=1000, n_jobs=1, reconcile="auto", pipeline_weights="stage",
+        pipeline_rule="backtest", world=0.0) -> pd.DataFrame:
     if n_jobs == 1:
-        recs = [one_seed(s, scale, n_paths, PS, reconcile, pipeline_weights) for s in seeds]
+        recs = [one_seed(s, scale, n_paths, PS, reconcile, pipeline_weights, pipeline_rule, world) for s in seeds]
     else:
         from joblib import Parallel, delayed
 
-        recs = Parallel(n_jobs=n_jobs)(delayed(one_seed)(s, scale, n_paths, PS, reconcile, pipeline_weights)
-                                       for s in seeds)
+        recs = Parallel(n_jobs=n_jobs)(delayed(one_seed)(s, scale, n_paths, PS, reconcile, pipeline_weights,
+                                                         pipeline_rule, world) for s in seeds)
     return pd.DataFrame([r for rr in recs for r in rr])
 
 
@@ -157,6 +204,26 @@ def summarize(rec: pd.DataFrame) -> pd.DataFrame:
     if len(c):
         print(f"company: median P50 target / actual - 1 = {(c['target'] / c['actual'] - 1).median():+.1%} "
               f"(forecast + pipeline increment)")
+    c0 = rec[(rec["how"] == "forecast only") & (rec["level"] == "company") & (rec["p"] == 0.5)]
+    if len(c) and len(c0):
+        e1, e0 = (c["target"] / c["actual"] - 1).to_numpy(), (c0["target"] / c0["actual"] - 1).to_numpy()
+        print(f"company P50 / actual - 1: with the increment mean |err| {np.mean(np.abs(e1)):.2%} (bias "
+              f"{np.mean(e1):+.2%}), forecast only {np.mean(np.abs(e0)):.2%} ({np.mean(e0):+.2%}); closer with "
+              f"the increment in {int((np.abs(e1) < np.abs(e0) - 1e-12).sum())}/{len(e1)}, farther in "
+              f"{int((np.abs(e1) > np.abs(e0) + 1e-12).sum())}/{len(e1)}")
+    cp = rec[(rec["how"] == "plan") & (rec["level"] == "company")]
+    if len(cp) and "increment" in cp:
+        sh = cp["increment"] / cp["forecast_mean"]
+        print(f"pipeline increment / company forecast mean: median {sh.median():+.2%}, mean {sh.mean():+.2%}, "
+              f"min {sh.min():+.2%}, max {sh.max():+.2%}; weighted pipeline now / forecast: median "
+              f"{(cp['pipeline_now'] / cp['forecast_mean']).median():.1%}")
+        bh = pd.to_numeric(cp.get("pipeline_b_hat"), errors="coerce")
+        if bh is not None and bh.notna().any():
+            se = pd.to_numeric(cp["pipeline_b_se"], errors="coerce")
+            beta = pd.to_numeric(cp["pipeline_beta"], errors="coerce")
+            print(f"back-test fit: b_hat median {bh.median():+.3f} (mean {bh.mean():+.3f}, sd {bh.std():.3f}), "
+                  f"se median {se.median():.3f}, |t| > 2 in {int((bh.abs() > 2 * se).sum())}/{len(bh)}; "
+                  f"beta after shrinkage median {beta.median():.3f}, > 0 in {int((beta > 0).sum())}/{len(beta)}")
     pl = rec[rec["how"] == "plan"]
     for level, g in pl.groupby("level", sort=False):
         rows.append(dict(level=level, how="plan", odds="all", n=len(g), seeds=g["seed"].nunique(),
@@ -169,13 +236,15 @@ def summarize(rec: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto", pipeline_weights="stage"):
+def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto", pipeline_weights="stage", pipeline_rule="backtest",
+         world=0.0):
     t0 = time.time()
     rec = run(range(n_seeds), scale=scale, n_jobs=n_jobs, reconcile=reconcile,
-              pipeline_weights=pipeline_weights)
+              pipeline_weights=pipeline_weights, pipeline_rule=pipeline_rule, world=world)
     res = summarize(rec)
     print(f"demo company, {n_seeds} seeds (histories) x 1 true future each, scale {scale}, plan quarter "
-          f"{QUARTER}, reconciliation {reconcile!r}, pipeline_weights {pipeline_weights!r}, default "
+          f"{QUARTER}, reconciliation {reconcile!r}, pipeline_weights {pipeline_weights!r}, pipeline_rule "
+          f"{pipeline_rule!r}, {f'pipeline world x{world:g}' if world > 0 else 'demo truth'}, default "
           f"TargetParams (caps opened); {time.time() - t0:.0f} s")
     print(res.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return rec, res
@@ -184,4 +253,5 @@ def main(n_seeds=40, scale=0.3, n_jobs=1, reconcile="auto", pipeline_weights="st
 if __name__ == "__main__":
     a = sys.argv[1:]
     main(int(a[0]) if a else 40, float(a[1]) if len(a) > 1 else 0.3, int(a[2]) if len(a) > 2 else 1,
-         a[3] if len(a) > 3 else "auto", a[4] if len(a) > 4 else "stage")
+         a[3] if len(a) > 3 else "auto", a[4] if len(a) > 4 else "stage", a[5] if len(a) > 5 else "backtest",
+         float(a[6]) if len(a) > 6 else 0.0)

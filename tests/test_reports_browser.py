@@ -136,3 +136,28 @@ def test_every_report_renders_with_images_and_headlines(plan, browser):
         page.click("a.sp-back")
         assert page.url.endswith("index.html")
         page.close()
+
+
+def test_run_reports_keep_every_column_at_1400_px_on_a_phone_and_in_print(plan, browser):
+    """The reports of this run (runner -> export_html), checked as tests/test_report_layout.py
+    checks the committed notebooks: every table's columns inside the page in each mode."""
+    from test_report_layout import MODES, lost_columns, open_page
+
+    for r in plan.notebooks:
+        for mode, (width, media) in MODES.items():
+            page = open_page(browser, r.html, width, media)
+            problems, res = lost_columns(page)
+            assert res["tables"], (r.name, mode)
+            assert problems == [], (r.name, mode, problems)
+            assert page.remote_requests == [], (r.name, mode)
+            page.close()
+
+
+def test_index_fits_a_phone(plan, browser):
+    from test_report_layout import open_page
+
+    for width in (1400, 420):
+        page = open_page(browser, plan.index, width)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        assert page.remote_requests == []
+        page.close()

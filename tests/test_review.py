@@ -177,6 +177,38 @@ def test_landing_forecast_adds_only_the_excess_pipeline_hand_example():
         landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb)
 
 
+def test_landing_forecast_backtest_rule_counts_beta_of_the_pipeline_beyond_the_usual():
+    months = pd.date_range("2027-01-01", periods=3, freq="MS")
+    fm = pd.DataFrame({"entity": "total", "month": months, "mean": 100_000.0})
+    pb = pipeline_by_entity(_hand_scored())  # W = 60,000, V = 2.6e9 (total)
+    act = pd.Series({"total": 0.0})
+    # as above: R = 300,000, var R = 1.2e9; usual 0.1 * 300,000 = 30,000; W - usual = 30,000
+    # beta 0.5, sd 0.2: X = 15,000; f = 15,000 / 60,000 = 0.25;
+    # var = 1.2e9 + 0.0625 * 2.6e9 + (0.2 * 30,000)^2 = 1.2e9 + 1.625e8 + 3.6e7 = 1.3985e9
+    r = landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb, pipeline_rho=0.1,
+                         pipeline_beta=(0.5, 0.2)).iloc[0]
+    assert r["pipeline_excess"] == pytest.approx(15_000.0)
+    assert r["landing"] == pytest.approx(315_000.0)
+    assert r["landing_sd"] == pytest.approx(np.sqrt(1.3985e9))
+    assert r["pipeline_sd"] == pytest.approx(np.sqrt(1.625e8 + 3.6e7))
+    # a pipeline thinner than usual lowers the landing: usual 0.3 * 300,000 = 90,000 ->
+    # X = 0.5 * (60,000 - 90,000) = -15,000; beta 0 (pipeline fully in the forecast) adds nothing
+    r2 = landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb, pipeline_rho=0.3,
+                          pipeline_beta=(0.5, 0.0)).iloc[0]
+    assert r2["landing"] == pytest.approx(285_000.0)
+    r3 = landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb, pipeline_rho=0.1,
+                          pipeline_beta=(0.0, 0.0)).iloc[0]
+    assert r3["landing"] == pytest.approx(300_000.0)
+    assert r3["landing_sd"] == pytest.approx(np.sqrt(1.2e9))
+    # rho per entity (a Series) = the same figures as the scalar; an entity absent: no term
+    r4 = landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb, pipeline_rho=pd.Series({"total": 0.1}),
+                          pipeline_beta=(0.5, 0.2)).iloc[0]
+    assert r4["landing"] == pytest.approx(315_000.0)
+    r5 = landing_forecast(act, fm, "2026-12-31", k=1_000.0, pipeline=pb, pipeline_rho=pd.Series({"A": 0.1}),
+                          pipeline_beta=(0.5, 0.2)).iloc[0]
+    assert r5["landing"] == pytest.approx(300_000.0)
+
+
 def test_pipeline_data_end_is_the_latest_opportunity_event():
     from salesplan.data.schema import SalesData
 

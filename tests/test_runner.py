@@ -370,7 +370,9 @@ def test_report_puts_headlines_first_and_drops_code(tmp_path):
     assert html.index('class="headlines"') < html.index("Methods and assumptions")
     assert "publish_headlines" not in html and "x = 1" not in html  # no code
     assert "In&nbsp;[" not in html  # no prompts
-    assert "<script" not in html and "https://" not in html  # opens offline
+    # opens offline: one inline script (table sorting/filtering), nothing fetched
+    assert html.count("<script") == 1 and "<script>" in html
+    assert "https://" not in html and "http://" not in html
 
 
 # --------------------------------------------------------------------------- CLI refusals

@@ -59,7 +59,7 @@ RATES = FunnelRates.from_mapping({s: 0.5 for s in "EDCBA"}, {s: 10.0 for s in "E
 def test_pipeline_weights_validated():
     with pytest.raises(ValueError, match="pipeline_weights='win'"):
         TargetParams(quarter="2027Q1", pipeline_weights="win")
-    assert TargetParams(quarter="2027Q1").pipeline_weights == "stage"
+    assert TargetParams(quarter="2027Q1").pipeline_weights == "scored"
 
 
 def test_scored_excess_increment_hand_example():

@@ -43,6 +43,14 @@ and scored win probabilities ``p_i`` (:func:`salesplan.planning.pipeline.scored_
 ``rho_pipe`` = pipeline expected at a quarter's start / that quarter's revenue
 (:func:`salesplan.planning.targets.pipeline_rho`), applied to the expected rest ``R``.
 
+With ``pipeline_beta=(beta, sd)`` the ``backtest`` rule of :mod:`salesplan.planning.targets`
+(:func:`salesplan.planning.targets.pipeline_backtest_fit`: ``beta`` = the share of the pipeline beyond
+the usual that the company's own back-test shows the forecast misses, ``rho_pipe`` its
+``z_bar`` or the region's ``rho``) replaces the excess::
+
+    X = beta (W - rho_pipe R)   (may be negative: a thin pipeline lowers the landing)
+    f = |X| / W,   var += f^2 V + sd^2 (W - rho_pipe R)^2
+
 ``e_p`` is the relative uncertainty of the pace share (``LandingParams.pace_error``).
 ``k`` is estimated from the order values of the ``history_days`` before the quarter
 (orders as in :mod:`salesplan.data.orders`), times the over-dispersion ``phi``
@@ -239,7 +247,8 @@ def landing_forecast(
     forecast_cv: pd.Series | None = None,
     run_rate_basis: pd.Series | None = None,
     pipeline: pd.DataFrame | None = None,
-    pipeline_rho: float | None = None,
+    pipeline_rho: float | pd.Series | None = None,
+    pipeline_beta: tuple[float, float] | None = None,
     params: LandingParams = LandingParams(),
 ) -> pd.DataFrame:
     """Where the quarter lands per entity, conditioning on the actuals to date.
@@ -271,9 +280,14 @@ def landing_forecast(
         Index entity, columns ``expected`` (``W``) and ``variance`` (``V``): the scored
         open pipeline expected to close by the quarter's end (:func:`pipeline_by_entity`).
         Entities absent get no pipeline term.
-    pipeline_rho : float, optional
-        ``rho_pipe`` (module docstring); required with ``pipeline``.  NaN: no history to
-        measure the usual pipeline, so no pipeline term.
+    pipeline_rho : float or Series, optional
+        ``rho_pipe`` (module docstring), one for all or per entity (e.g. the ``rho`` per
+        region of :func:`salesplan.planning.targets.pipeline_backtest_fit`); required with
+        ``pipeline``.  NaN or an entity absent from the Series: no history to measure the
+        usual pipeline, so no pipeline term.
+    pipeline_beta : (float, float), optional
+        ``(beta, sd)`` of the ``backtest`` rule (module docstring); None (default): the
+        ``excess`` rule ``X = max(0, W - rho_pipe R)``.
     params : LandingParams
 
     Returns
@@ -336,12 +350,17 @@ def landing_forecast(
         if pipeline is not None:
             W = float(pipeline["expected"].get(ent, 0.0))
             V = float(pipeline["variance"].get(ent, 0.0))
-            usual = float(pipeline_rho) * r_mean if np.isfinite(pipeline_rho) else W
-            X = max(0.0, W - usual)
-            f = X / W if W > 0 else 0.0
-            r_mean, r_var = r_mean + X, r_var + f * f * V
+            rho_p = (float(pipeline_rho.get(ent, np.nan)) if isinstance(pipeline_rho, pd.Series)
+                     else float(pipeline_rho))
+            usual = rho_p * r_mean if np.isfinite(rho_p) else W
+            if pipeline_beta is None:
+                X, v_b = max(0.0, W - usual), 0.0
+            else:
+                X, v_b = pipeline_beta[0] * (W - usual), (pipeline_beta[1] * (W - usual)) ** 2
+            f = abs(X) / W if W > 0 else 0.0
+            r_mean, r_var = r_mean + X, r_var + f * f * V + v_b
             extra = dict(pipeline_expected=W, pipeline_usual=usual, pipeline_excess=X,
-                         pipeline_sd=f * float(np.sqrt(max(V, 0.0))))
+                         pipeline_sd=float(np.sqrt(f * f * max(V, 0.0) + v_b)))
         L, sd = A + r_mean, float(np.sqrt(max(r_var, 0.0)))
         rows.append(dict(entity=ent, forecast=F, pace_share=p, actual_to_date=A,
                          expected_to_date=F * p, run_rate_ratio=rho_hat, level_ratio=rho,

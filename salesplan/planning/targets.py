@@ -26,13 +26,30 @@ stretch -> target -> over-assignment -> sum of quotas.
 
 *No double counting of the pipeline* (``pipeline_rule``):
 
-* ``"excess"`` (default): a forecast fitted on history already contains the revenue that
-  the *usual* amount of open pipeline brings.  With ``W(d)`` the weighted open pipeline
-  on day ``d`` that is expected to close within the quarter (``amount * P(win | stage)``,
-  :func:`salesplan.planning.funnel.weighted_pipeline`) and ``rho = sum_q W(start_q) / sum_q Rev_q``
-  over the last ``pipeline_history_quarters`` quarters, the forecast implies
-  ``rho * F_r`` of pipeline in region ``r``; only the excess counts:
-  ``increment_r = max(0, W_r(as_of) - rho * F_r)``.
+* ``"backtest"`` (default): the company's own history says how much of the open pipeline
+  the forecast misses.  For each of the last ``pipeline_backtest_quarters`` complete
+  quarters q and region r: a back-test forecast ``Fhat_rq`` made before q from the
+  quarters before it (seasonal naive x the trailing year's growth, :func:`_drift_forecast`),
+  the revenue ``Rev_rq`` and ``W_rq`` = weighted pipeline open the day before q that is
+  expected to close within q (``amount * P(win)``, :func:`salesplan.planning.funnel.weighted_pipeline`).
+  The miss ``Rev - Fhat`` is regressed on ``W`` within each region (region fixed
+  effects, so a region's usual pipeline counts as already in the forecast), the
+  coefficient shrunk towards 0 by its own noise and kept in [0, 1]
+  (:func:`pipeline_effect`: ``beta``, posterior sd ``sd``); ``rho_r = sum_q W_rq / sum_q
+  Fhat_rq`` is the region's usual pipeline per forecast unit.  Then
+  ``increment_r = beta * (W_r(as_of) - rho_r * F_r)`` -- negative when the pipeline is
+  thinner than usual -- and on path s the increment is ``(beta + sd * u_s) * (W_r - rho_r
+  F_r)`` (``u_s`` iid N(0, 1)), so the odds carry the coefficient's uncertainty.  When the
+  pipeline adds nothing beyond the revenue history (as in the generator, whose won deals
+  bring no orders beyond its order process) ``beta`` is 0 in most histories and the odds
+  are the forecast's; when revenue moves with the pipeline, ``beta`` -> 1.  Too little
+  history (fewer than 3 quarters or ``R + 3`` region-quarters): increment 0, with a note.
+* ``"excess"`` (the rule before 2026-12): the forecast implies the *usual* amount of open
+  pipeline; with ``rho = sum_q W(start_q) / sum_q Rev_q`` over the last
+  ``pipeline_history_quarters`` quarters, ``increment_r = max(0, W_r(as_of) - rho * F_r)``.
+  It assumes that every currency unit of pipeline above the usual is revenue the forecast
+  misses, and the clip at 0 keeps only upward deviations: on 20 generated histories the
+  plan's company target, reported at ~57%, was met in 25% (stage weights) / 15% (scored).
 * ``"new_customers"``: only weighted pipeline of customers without any order before
   ``as_of`` (the forecast of existing revenue cannot contain it).
 * ``"none"``: no pipeline increment.
@@ -40,7 +57,7 @@ stretch -> target -> over-assignment -> sum of quotas.
 *Which win probability weighs a deal* (``pipeline_weights``), the same for ``W(as_of)``
 and for every ``W(start_q)`` of ``rho``:
 
-* ``"scored"``: ``amount * p_win * 1[in horizon]`` with ``p_win`` the deal's own
+* ``"scored"`` (default): ``amount * p_win * 1[in horizon]`` with ``p_win`` the deal's own
   win probability (:func:`salesplan.planning.pipeline.scored_pipeline`).  Each snapshot date ``d``
   is scored by a :class:`~salesplan.planning.pipeline.WinModel` trained only on the data known at
   ``d`` (``data.until(d)``, deals closed by ``d``), so ``rho`` measures the ratio as the
@@ -48,18 +65,17 @@ and for every ``W(start_q)`` of ``rho``:
   ``in horizon`` is that of :func:`salesplan.planning.funnel.weighted_pipeline`.  When a model
   cannot be trained at one of the dates (too few closed deals), every date falls back to
   ``"stage"`` with a note, so that ``W`` and ``rho`` never mix the two weights.
-* ``"stage"`` (default): ``amount * P(win | stage)`` (stage averages of
+* ``"stage"``: ``amount * P(win | stage)`` (stage averages of
   :func:`salesplan.planning.funnel.estimate_rates`).
 
-Why ``"stage"`` stays the default for now: on 20 generated histories x 4 quarters
-(``benchmarks/pipeline_scoring.py``, ``benchmarks/RESULTS.md``) the scored pipeline's error
-on what the open deals won inside the quarter was MAE 128.8 k vs 140.3 k with stage
-averages (RMSE 167.8 k vs 177.6 k, bias +5.4 k vs -26.0 k): modestly better (1.8 s.e.).
-But the scored increment is ~4x the stage one on the demo (160 k vs 36 k), the targets'
-own calibration benchmark (``benchmarks/targets_calibration.py``) has not been run with it,
-and adding the stage-weighted increment already lowered the company hit rate there; it also
-trains a win model per history quarter (notebook 04 ~3x slower).  Switch the default when
-that benchmark shows the plan's odds at least as well calibrated with ``"scored"``.
+Why ``"scored"`` is the default (2026-12-01): on 20 generated histories x 4 quarters
+(``benchmarks/pipeline_scoring.py``) the scored pipeline's error on what the open deals won
+inside the quarter was MAE 128.8 k vs 140.3 k with stage averages (RMSE 167.8 k vs
+177.6 k), and with the ``backtest`` rule the targets' calibration benchmark
+(``benchmarks/targets_calibration.py``, 20 histories) gives the same hit rates with both
+weights (company 50.0% at P = 0.6, regions 59.2% / 60.0%, reps 61.5%; RESULTS, "Pipeline
+increment: cause and the back-test rule").  Its cost: a win model per back-test quarter
+(``propose_targets`` on the bundled demo ~50 s instead of ~2 s on a loaded machine).
 
 **Over-assignment** (:func:`choose_over_assignment`).  ``company quota = target *
 over_assignment``, split over regions in proportion to the region targets; rep quotas sum
@@ -158,6 +174,8 @@ __all__ = [
     "default_scenarios",
     "largest_remainder",
     "parse_quarter",
+    "pipeline_backtest_fit",
+    "pipeline_effect",
     "pipeline_increment",
     "pipeline_rho",
     "plan_funnel",
@@ -169,6 +187,7 @@ __all__ = [
 
 LEVELS = ("company", "region", "rep")
 PIPELINE_WEIGHTS = ("scored", "stage")
+PIPELINE_RULES = ("backtest", "excess", "new_customers", "none")
 COMPANY = "total"
 
 
@@ -543,17 +562,20 @@ class TargetParams:
         Probability rule only: never below the median (P50) of the carry-on forecast
         (default True).  A board or growth target is never changed: the plan reports how
         far it lies below the P50.
-    pipeline_rule : {"excess", "new_customers", "none"}
-        How much weighted pipeline is added to the forecast (module docstring).
+    pipeline_rule : {"backtest", "excess", "new_customers", "none"}
+        How much weighted pipeline is added to the forecast (module docstring; default
+        ``"backtest"``: only the part the company's own back-test shows the forecast misses).
     pipeline_history_quarters : int
         Quarters used for the pipeline/revenue ratio ``rho`` of the ``excess`` rule.
+    pipeline_backtest_quarters : int >= 3
+        Back-test quarters of the ``backtest`` rule (default 8; each needs the four
+        quarters before it in the history).
     pipeline_weights : {"scored", "stage"}
-        Win probability that weighs each open deal, for the pipeline now and for ``rho``:
-        the win model's own score per deal, each past snapshot scored by a model trained
-        only on the data before it (``"scored"``: lower quarter error in
-        ``benchmarks/pipeline_scoring.py``), or the stage average (``"stage"``, default
-        until the targets' calibration benchmark is run with ``"scored"``).  Module
-        docstring.
+        Win probability that weighs each open deal, now and on every back-test date: the
+        win model's own score per deal, each past snapshot scored by a model trained only
+        on the data before it (``"scored"``, default: lower quarter error in
+        ``benchmarks/pipeline_scoring.py``, odds as well calibrated as with stage weights),
+        or the stage average (``"stage"``, faster).  Module docstring.
     over_assignment : float >= 1 or None
         Sum of quotas / company target.  None (default): chosen on the grid 1.00, 1.01,
         ..., ``max_over_assignment`` so that the expected share of reps at quota is
@@ -620,9 +642,10 @@ class TargetParams:
     growth: float | None = None
     target_probability: float = 0.6
     floor_at_p50: bool = True
-    pipeline_rule: str = "excess"
+    pipeline_rule: str = "backtest"
     pipeline_history_quarters: int = 4
-    pipeline_weights: str = "stage"
+    pipeline_backtest_quarters: int = 8
+    pipeline_weights: str = "scored"
     over_assignment: float | None = None
     max_over_assignment: float = 1.30
     weight_forecast: float = 0.6
@@ -696,10 +719,11 @@ class TargetParams:
         num("target_probability", 0, 1, True, True, what=" (probability that the company meets its target)")
         if not isinstance(self.floor_at_p50, (bool, np.bool_)):
             raise ValueError(f"floor_at_p50={self.floor_at_p50!r}: expected True or False")
-        if self.pipeline_rule not in ("excess", "new_customers", "none"):
+        if self.pipeline_rule not in PIPELINE_RULES:
             raise ValueError(
-                f"pipeline_rule={self.pipeline_rule!r}: expected 'excess', 'new_customers' or 'none'")
+                f"pipeline_rule={self.pipeline_rule!r}: expected 'backtest', 'excess', 'new_customers' or 'none'")
         integer("pipeline_history_quarters", 1)
+        integer("pipeline_backtest_quarters", 3, " (back-test quarters of the 'backtest' pipeline rule)")
         if self.pipeline_weights not in PIPELINE_WEIGHTS:
             raise ValueError(
                 f"pipeline_weights={self.pipeline_weights!r}: expected 'scored' (win model per deal) "
@@ -906,6 +930,9 @@ class TargetPlan:
         Last year -> forecast -> pipeline -> stretch -> target -> quotas (:func:`target_bridge`).
     over_assignment_grid : DataFrame
         Expected share of reps at quota per over-assignment factor tried.
+    pipeline_paths : ndarray (S, R) or None
+        Pipeline increment per path and region (currency): the regions' ``pipeline_increment``
+        plus, with the ``backtest`` rule, its uncertainty; the odds use forecast + these.
     """
 
     params: TargetParams
@@ -922,6 +949,7 @@ class TargetPlan:
     products: pd.DataFrame | None = None
     bridge: pd.DataFrame | None = None
     over_assignment_grid: pd.DataFrame | None = None
+    pipeline_paths: np.ndarray | None = field(default=None, repr=False)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """All output tables by name (company, regions, reps, products, bridge, months,
@@ -1081,7 +1109,9 @@ class PlanScope:
 
     Attributes are plain arrays in region order ``regions``: ``reg_paths`` (S, R, 3) and
     ``comp_paths`` (S, 3) in currency per month, ``last_year`` (R,) the same quarter last
-    year, ``maturity`` and ``potential`` from table ``regions``.
+    year, ``maturity`` and ``potential`` from table ``regions``; ``pipeline_dev`` (S, R)
+    the pipeline increment's deviation from its mean on each path and ``pipeline_fit`` the
+    back-test fit (:func:`pipeline_effect`), both set by the ``backtest`` rule.
     """
 
     q: pd.Period
@@ -1099,6 +1129,8 @@ class PlanScope:
     last_year: np.ndarray
     ly_q: pd.Period
     notes: list
+    pipeline_dev: np.ndarray | None = None
+    pipeline_fit: dict | None = None
 
 
 def plan_scope(data: SalesData, dist: QuarterDistribution, params: TargetParams, *,
@@ -1205,7 +1237,10 @@ def pipeline_increment(data: SalesData, sc: PlanScope, params: TargetParams, rat
 
     ``W(d) = sum_i amount_i * p_i * 1[deal i expected to close by the quarter's end]`` with
     ``p_i`` the deal's scored win probability (``pipeline_weights="scored"``) or its stage
-    average (``"stage"``); rule ``excess``: ``increment_r = max(0, W_r(as_of) - rho * F_r)``,
+    average (``"stage"``).  Rule ``backtest``: ``increment_r = beta * (W_r(as_of) - z_bar *
+    F_r)`` with ``beta``, ``z_bar`` from :func:`pipeline_effect` on the back-test quarters
+    (the path deviations of its uncertainty go to ``sc.pipeline_dev``, the fit to
+    ``sc.pipeline_fit``); rule ``excess``: ``increment_r = max(0, W_r(as_of) - rho * F_r)``,
     ``rho = sum_q W(start_q) / sum_q Rev_q`` with the same weights.
 
     Parameters
@@ -1222,23 +1257,26 @@ def pipeline_increment(data: SalesData, sc: PlanScope, params: TargetParams, rat
     -------
     tuple
         ``(increment (R,), pipeline_now (R,), rho, rates, weights_used)``: currency per
-        region, the ratio, the stage rates, and ``"scored"`` or ``"stage"``.
+        region, the usual pipeline ratio (``rho``; ``z_bar`` for ``backtest``), the stage
+        rates, and ``"scored"`` or ``"stage"``.
     """
     R, q, as_of, o, ros = len(sc.regions), sc.q, sc.as_of, sc.orders, sc.roster
     incr, w_now, rho = np.zeros(R), np.zeros(R), np.nan
-    used = params.pipeline_weights
-    if params.pipeline_rule == "none":
+    used, rule = params.pipeline_weights, params.pipeline_rule
+    if rule == "none":
         return incr, w_now, rho, rates, used
     if data.opportunities is None or len(data.opportunities) == 0:
-        sc.notes.append(f"pipeline_rule={params.pipeline_rule!r} needs opportunities: none given, increment 0")
+        sc.notes.append(f"pipeline_rule={rule!r} needs opportunities: none given, increment 0")
         return incr, w_now, rho, rates, used
     if rates is None:
         rates = _funnel.estimate_rates(data, as_of)
-    cur = pd.Period(as_of, freq=q.freq)
-    k0 = 0 if pd.Timestamp(cur.end_time).normalize() == as_of else 1
-    hist_q = [] if params.pipeline_rule == "new_customers" else [
-        hq for hq in [cur - k for k in range(k0, k0 + params.pipeline_history_quarters)]
-        if hq.start_time > sc.first]
+    bt = _backtest_quarters(data, sc, params) if rule == "backtest" else []
+    hist_q = [b[0] for b in bt]
+    if rule == "excess":
+        cur = pd.Period(as_of, freq=q.freq)
+        k0 = 0 if pd.Timestamp(cur.end_time).normalize() == as_of else 1
+        hist_q = [hq for hq in [cur - k for k in range(k0, k0 + params.pipeline_history_quarters)]
+                  if hq.start_time > sc.first]
     # (date, horizon end) of the pipeline now and of each history quarter's opening pipeline
     dates = [(as_of, q.end_time.normalize())] + [
         (hq.start_time.normalize() - pd.Timedelta(days=1), hq.end_time.normalize()) for hq in hist_q]
@@ -1258,12 +1296,15 @@ def pipeline_increment(data: SalesData, sc: PlanScope, params: TargetParams, rat
         deals = weigh(replace(params, pipeline_weights="stage"))
     pipe = deals[0]
     if len(pipe):
-        if params.pipeline_rule == "new_customers":
+        if rule == "new_customers":
             old = set(o.loc[o["order_date"] <= as_of, "customer_id"])
             pipe = pipe[~pipe["customer_id"].isin(old)]
         w_now = pipe.groupby(pipe["region"].astype(str))["w"].sum().reindex(sc.regions, fill_value=0.0).to_numpy()
-    if params.pipeline_rule == "new_customers":
+    if rule == "new_customers":
         return w_now, w_now, rho, rates, used
+    if rule == "backtest":
+        incr, sc.pipeline_dev, sc.pipeline_fit = _backtest_increment(sc, params, bt, deals[1:], w_now)
+        return incr, w_now, sc.pipeline_fit["z_bar"], rates, used
     num_ = sum(float(hp["w"].sum()) for hp in deals[1:])
     den_ = sum(float(_quarter_revenue(o, hq).sum()) for hq in hist_q)
     if den_ > 0 and num_ > 0:
@@ -1321,11 +1362,214 @@ def pipeline_rho(data: SalesData, as_of, params: TargetParams, *, rates=None, sc
     return (num_ / den_ if den_ > 0 and num_ > 0 else np.nan), used
 
 
-def company_target(comp_total_paths, increment: float, last_year: float, params: TargetParams) -> dict:
+# --------------------------------------------------------------------------- pipeline back-test rule
+
+def pipeline_effect(err, fhat, w_open, quarter, region, min_obs: int = 6, min_quarters: int = 3) -> dict:
+    """How much of the weighted opening pipeline the forecast misses: back-test regression.
+
+    One observation ``i`` per (region r, back-test quarter q): ``err_i = Rev_i - Fhat_i``
+    (what the back-test forecast missed, currency), ``Fhat_i`` the back-test forecast made
+    before the quarter, ``W_i`` the weighted pipeline open the day before it.  Each region
+    is put on one scale ``D_r`` = its mean ``Fhat`` (a constant: dividing by ``Fhat_i``
+    itself would correlate ``err / Fhat`` with ``W / Fhat`` whenever ``Fhat`` is too low),
+    ``y_i = err_i / D_r``, ``z_i = W_i / D_r``; both are centred within the region
+    (``~``: region fixed effects, so a region's usual pipeline and the back-test
+    forecast's bias in it do not count), weights ``v_i = D_r / mean(D)``::
+
+        b_hat = sum v z~ y~ / S_zz,   S_zz = sum v z~^2,   e = y~ - b_hat z~
+        se = max(se_ols, se_cluster),  se_ols^2 = sum v e^2 / (n - R - 1) / S_zz,
+        se_cluster^2 = G / (G - 1) * sum_g (sum_{i in g} v_i z~_i e_i)^2 / S_zz^2
+                       (G back-test quarters = the clusters)
+
+    Shrinkage (empirical Bayes, normal prior ``N(0, tau^2)``, ``tau^2 = max(0, b_hat^2 -
+    se^2)``): ``f = max(0, 1 - se^2 / b_hat^2)``, ``beta = clip(f * b_hat, 0, 1)``, posterior
+    sd ``sd = sqrt(f) * se`` (0 when ``beta = 0``: no effect, no spread).  A pipeline the
+    forecast already expects gives ``b_hat ~ 0``, ``beta = 0``; revenue moving one for one
+    with the pipeline beyond the usual, ``beta ~ 1``.
+    The usual pipeline per forecast unit: ``rho_r = sum_q W_rq / sum_q Fhat_rq`` per region,
+    ``z_bar = sum W / sum Fhat`` overall.
+
+    Parameters
+    ----------
+    err, fhat, w_open : array-like (n,)
+        Forecast error, back-test forecast and weighted opening pipeline (currency).
+    quarter, region : array-like (n,)
+        Back-test quarter (the clusters) and region (the fixed effects) of each observation.
+    min_obs, min_quarters : int
+        Fewer valid observations or quarters: no estimate (``beta = 0``, ``reason`` says why).
+
+    Returns
+    -------
+    dict
+        ``beta, sd, b_hat, se, shrink (f), z_bar, rho (dict region -> rho_r), n, n_quarters,
+        reason`` (``reason`` is "" when estimated).
+    """
+    err, fhat, w = (np.asarray(x, float) for x in (err, fhat, w_open))
+    qs, rg = np.asarray(quarter, dtype=object), np.asarray(region, dtype=object)
+    ok = np.isfinite(err) & np.isfinite(w) & np.isfinite(fhat) & (fhat > 0)
+    err, fhat, w, qs, rg = err[ok], fhat[ok], w[ok], qs[ok], rg[ok]
+    n, G = len(err), len(set(qs.tolist()))
+    by = pd.DataFrame({"r": rg, "w": w, "f": fhat}).groupby("r")
+    rho = (by["w"].sum() / by["f"].sum()).to_dict() if n else {}
+    out = {"beta": 0.0, "sd": 0.0, "b_hat": np.nan, "se": np.nan, "shrink": 0.0,
+           "z_bar": float(w.sum() / fhat.sum()) if n else np.nan, "rho": rho, "n": n, "n_quarters": G,
+           "reason": ""}
+    R = len(rho)
+    if n < max(min_obs, R + 3) or G < min_quarters:
+        out["reason"] = f"{n} region-quarters in {G} quarters (need {max(min_obs, R + 3)} in {min_quarters})"
+        return out
+    D = by["f"].transform("mean").to_numpy()
+    y, z, v = err / D, w / D, D / D.mean()
+    yt = y - pd.Series(y).groupby(rg).transform("mean").to_numpy()
+    zt = z - pd.Series(z).groupby(rg).transform("mean").to_numpy()
+    szz = float(np.sum(v * zt * zt))
+    if szz <= 1e-12 * float(np.sum(v * z * z)) or szz == 0:
+        out["reason"] = "the opening pipeline did not vary within a region"
+        return out
+    b = float(np.sum(v * zt * yt) / szz)
+    e = yt - b * zt
+    se_ols = math.sqrt(float(np.sum(v * e * e)) / (n - R - 1) / szz)
+    score = pd.Series(v * zt * e).groupby(qs).sum().to_numpy()
+    se_cl = math.sqrt(G / (G - 1) * float(np.sum(score ** 2))) / szz
+    se = max(se_ols, se_cl)
+    f = (1.0 if b != 0 else 0.0) if se == 0 else max(0.0, 1.0 - se * se / (b * b)) if b != 0 else 0.0
+    beta = min(max(f * b, 0.0), 1.0) + 0.0
+    out.update(beta=beta, sd=float(math.sqrt(f) * se) if beta > 0 else 0.0, b_hat=b, se=float(se),
+               shrink=float(f))
+    return out
+
+
+def _drift_forecast(rev: dict, q: pd.Period) -> np.ndarray | None:
+    """Back-test forecast of quarter ``q`` from the quarters before it (currency per region).
+
+    Seasonal naive with the trailing year's growth:
+    ``Fhat_q = Rev_{q-4} * sum_{k=1..4} Rev_{q-k} / sum_{k=5..8} Rev_{q-k}`` (per region; the
+    growth factor is 1 when the quarters ``q-8 .. q-5`` are not all in the history or sum
+    to 0).  ``rev`` maps complete quarters to revenue arrays; None when ``q-4 .. q-1`` are
+    not all complete.
+    """
+    if any(q - k not in rev for k in range(1, 5)):
+        return None
+    last = sum(rev[q - k] for k in range(1, 5))
+    g = np.ones_like(last)
+    if all(q - k in rev for k in range(5, 9)):
+        prev = sum(rev[q - k] for k in range(5, 9))
+        g = np.where(prev > 0, last / np.where(prev > 0, prev, 1.0), 1.0)
+    return rev[q - 4] * g
+
+
+def _backtest_quarters(data, sc: PlanScope, params: TargetParams) -> list:
+    """Back-test quarters of the ``backtest`` rule: ``[(quarter, Rev (R,), Fhat (R,)), ...]``.
+
+    The last ``pipeline_backtest_quarters`` complete quarters on or before ``as_of`` (the
+    current one when ``as_of`` is its last day) whose back-test forecast exists
+    (:func:`_drift_forecast`: the four quarters before are complete) and that start after
+    the first opportunity was created (the opening pipeline is then observed).
+    """
+    o, regions, as_of = sc.orders, sc.regions, sc.as_of
+    cur = pd.Period(as_of, freq=sc.q.freq)
+    k0 = 0 if pd.Timestamp(cur.end_time).normalize() == as_of else 1
+    first_q = pd.Period(sc.first, freq=sc.q.freq)
+    first_q = first_q if first_q.start_time >= sc.first else first_q + 1
+    if cur - k0 < first_q:
+        return []
+    rev = {p: _quarter_revenue(o, p).reindex(regions, fill_value=0.0).to_numpy(float)
+           for p in pd.period_range(first_q, cur - k0, freq=sc.q.freq)}
+    opp0 = pd.to_datetime(data.opportunities["created_date"]).min()
+    out = []
+    for hq in [cur - k for k in range(k0, k0 + params.pipeline_backtest_quarters)]:
+        fh = _drift_forecast(rev, hq) if hq in rev else None
+        if fh is not None and hq.start_time > opp0:
+            out.append((hq, rev[hq], fh))
+    return out
+
+
+def _fit_backtest(regions: list, bt: list, hist_deals: list) -> dict:
+    """:func:`pipeline_effect` on the back-test quarters ``bt`` and the weighted deals open
+    the day before each (``hist_deals``, same order)."""
+    R, rows = len(regions), []
+    for (hq, rev, fh), d in zip(bt, hist_deals):
+        w = (d.groupby(d["region"].astype(str))["w"].sum().reindex(regions, fill_value=0.0).to_numpy()
+             if len(d) else np.zeros(R))
+        rows += [(str(hq), regions[j], rev[j] - fh[j], fh[j], w[j]) for j in range(R)]
+    qs, rg, err, fhat, w = (list(x) for x in zip(*rows)) if rows else ([], [], [], [], [])
+    return pipeline_effect(err, fhat, w, qs, rg)
+
+
+def pipeline_backtest_fit(data: SalesData, as_of, params: TargetParams, *, rates=None, scorer=None) -> dict:
+    """The ``backtest`` rule's fit (:func:`pipeline_effect`) on the history before ``as_of``.
+
+    The same back-test quarters, dates and weights as :func:`pipeline_increment` with
+    ``pipeline_rule="backtest"`` (``params.period``'s frequency, the last
+    ``params.pipeline_backtest_quarters`` complete quarters on or before ``as_of``), for
+    the weekly review's landing forecast (:func:`salesplan.planning.review.landing_forecast`,
+    ``pipeline_beta``): only ``beta * (W - rho * R)`` of the open pipeline counts there.
+
+    Returns
+    -------
+    dict
+        The fit (``beta, sd, b_hat, se, z_bar, rho`` per region, ...) plus ``weights_used``;
+        without opportunities ``beta = 0`` and ``reason`` says so.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    if data.opportunities is None or len(data.opportunities) == 0:
+        return {**pipeline_effect([], [], [], [], []), "reason": "no opportunities",
+                "weights_used": params.pipeline_weights}
+    o = _orders_with_region(data)
+    regions = ([str(r) for r in data.regions["region"]] if data.regions is not None
+               else sorted(set(o["region"])))
+    sc = PlanScope(params.period, pd.DatetimeIndex([]), as_of, o["order_date"].min(), o, regions, regions,
+                   pd.DataFrame(), np.zeros((1, len(regions), 3)), np.zeros((1, 3)), np.array([]), np.array([]),
+                   np.zeros(len(regions)), params.period - 4, [])
+    bt = _backtest_quarters(data, sc, params)
+    dates = [(hq.start_time.normalize() - pd.Timedelta(days=1), hq.end_time.normalize()) for hq, _, _ in bt]
+    if rates is None:
+        rates = _funnel.estimate_rates(data, as_of)
+    ros = data.reps[["rep_id", "region"]] if data.reps is not None else pd.DataFrame(
+        {"rep_id": pd.Series(dtype=object), "region": pd.Series(dtype=object)})
+    scorer = scorer if scorer is not None else _scored_deals
+    used = params.pipeline_weights
+    try:
+        deals = [_weighted_deals(data, d, h, params, rates, scorer, ros) for d, h in dates]
+    except ValueError:
+        if used != "scored":
+            raise
+        used = "stage"
+        deals = [_weighted_deals(data, d, h, replace(params, pipeline_weights="stage"), rates, scorer, ros)
+                 for d, h in dates]
+    return {**_fit_backtest(regions, bt, deals), "weights_used": used}
+
+
+def _backtest_increment(sc: PlanScope, params: TargetParams, bt: list, hist_deals: list, w_now):
+    """Increment of the ``backtest`` rule per region and its path deviations (S, R).
+
+    ``increment_r = beta * (W_r(as_of) - rho_r * F_r)`` (``F_r`` = forecast mean of region
+    r, ``rho_r`` its usual pipeline per forecast unit, ``z_bar`` for a region without
+    back-test rows; clipped at ``-F_r``).  On path s the coefficient is ``beta + sd * u_s``
+    (``u_s`` iid N(0, 1), one draw per path shared by the regions, seed ``[params.seed,
+    14]``): deviation ``sd * u_s * (W_r - rho_r * F_r)``.  Figures of :func:`pipeline_effect`.
+    """
+    fit = _fit_backtest(sc.regions, bt, hist_deals)
+    F = sc.reg_paths.sum(axis=2).mean(axis=0)
+    zb = fit["z_bar"] if np.isfinite(fit["z_bar"]) else 0.0
+    rho = np.array([fit["rho"].get(r, zb) for r in sc.regions], float)
+    x = w_now - rho * F
+    incr = np.maximum(fit["beta"] * x, -F)
+    u = np.random.default_rng([int(params.seed), 14]).standard_normal(sc.reg_paths.shape[0])
+    dev = fit["sd"] * u[:, None] * x[None, :]
+    if fit["reason"]:
+        sc.notes.append(f"pipeline_rule='backtest': too little history to measure what the forecast "
+                        f"misses of the pipeline ({fit['reason']}): increment 0")
+    return incr, dev, fit
+
+
+def company_target(comp_total_paths, increment: float, last_year: float, params: TargetParams,
+                   increment_dev=None) -> dict:
     """Stage 2b: the company target and the figures of its bridge.
 
-    Bottom-up distribution ``B_s = F_s + increment`` (``F_s`` = company quarter total on
-    path s).  Target (before rounding to ``rounding_unit``):
+    Bottom-up distribution ``B_s = F_s + increment + dev_s`` (``F_s`` = company quarter
+    total on path s; ``dev_s`` = ``increment_dev``, the increment's deviation from its mean
+    on path s, 0 when None).  Target (before rounding to ``rounding_unit``):
 
     * ``board_target`` when given (method ``"board"``);
     * else ``last_year * (1 + growth)`` when ``growth`` is given (``"growth"``);
@@ -1342,7 +1586,7 @@ def company_target(comp_total_paths, increment: float, last_year: float, params:
         p_attain_target (share of B_s >= target)``.
     """
     F = np.asarray(comp_total_paths, float)
-    B = F + increment
+    B = F + increment + (0.0 if increment_dev is None else np.asarray(increment_dev, float))
     p50 = float(np.median(F))
     if params.board_target is not None:
         method, exact = "board", float(params.board_target)
@@ -1728,7 +1972,8 @@ def propose_targets(
     sc = plan_scope(data, dist, params, roster=roster, as_of=as_of)
     incr, w_now, rho, rates, weights_used = pipeline_increment(data, sc, params, funnel_rates, pipeline_scorer)
     comp_tot = sc.comp_paths.sum(axis=1)
-    ct = company_target(comp_tot, float(incr.sum()), float(sc.last_year.sum()), params)
+    dev = sc.pipeline_dev.sum(axis=1) if sc.pipeline_dev is not None else None
+    ct = company_target(comp_tot, float(incr.sum()), float(sc.last_year.sum()), params, increment_dev=dev)
     T = ct["target"]
     if ct["below_p50"] > 0:
         sc.notes.append(f"the {ct['method']} target {T:,.0f} is {ct['below_p50']:,.0f} below the P50 forecast "
@@ -1799,15 +2044,17 @@ def attainment(sc: PlanScope, ct: dict, incr, reg_target, reg_quota, rep_paths_m
     months by the path's profile); reps: their outcome paths
     (:func:`salesplan.planning.quota.rep_outcome_paths`).
     """
-    comp = sc.comp_paths.sum(axis=1) + incr.sum()
-    reg = sc.reg_paths.sum(axis=2) + incr[None, :]
+    pipe = incr[None, :] + (sc.pipeline_dev if sc.pipeline_dev is not None else 0.0)  # (S, R)
+    comp = sc.comp_paths.sum(axis=1) + pipe.sum(axis=1)
+    reg = sc.reg_paths.sum(axis=2) + pipe
     Qc = float(reg_quota.sum())
     rep_tot = rep_paths_m.sum(axis=2)
     at_quota = ((rep_tot[:, real] >= rep_quota[real][None, :] - 1e-9).mean(axis=1) if real.any()
                 else np.zeros(rep_tot.shape[0]))
     m_frac = sc.reg_paths / np.clip(sc.reg_paths.sum(axis=2, keepdims=True), 1e-12, None)
-    reg_m = sc.reg_paths + incr[None, :, None] * np.where(sc.reg_paths.sum(axis=2, keepdims=True) > 0, m_frac, 1 / 3)
-    comp_m = sc.comp_paths + incr.sum() * sc.comp_paths / np.clip(sc.comp_paths.sum(axis=1, keepdims=True), 1e-12, None)
+    reg_m = sc.reg_paths + pipe[:, :, None] * np.where(sc.reg_paths.sum(axis=2, keepdims=True) > 0, m_frac, 1 / 3)
+    comp_m = sc.comp_paths + pipe.sum(axis=1)[:, None] * sc.comp_paths / np.clip(
+        sc.comp_paths.sum(axis=1, keepdims=True), 1e-12, None)
     return {"p_comp_t": float(_odds(comp, ct["target"])), "p_comp_q": float(_odds(comp, Qc)),
             "p_reg_t": _odds(reg, reg_target), "p_reg_q": _odds(reg, reg_quota),
             "p_rep": _odds(rep_tot, rep_quota), "p_rep_m": _odds(rep_paths_m, tm["rep_month"]),
@@ -1892,12 +2139,23 @@ def _plan_tables(params, sc, ct, rg, incr, w_now, rho, rates, slots, rb, rep_quo
         last_year_revenue=ly_total, target_method=ct["method"], forecast_p50=ct["forecast_p50"],
         pipeline_weights_used=("none" if params.pipeline_rule == "none" else weights_used),
         pipeline_rho=rho, pipeline_increment=float(incr.sum()), bottom_up=ct["bottom_up"],
+        **_fit_items(sc.pipeline_fit),
         target_exact=ct["target_exact"], n_paths=sc.reg_paths.shape[0],
         win_probability=(", ".join(f"{k}={v:.2f}" for k, v in rates.win_probability.items()) if rates is not None else ""),
     ), sc.notes)
     return TargetPlan(params, company, regions_df, reps_df, months_df, weeks_df, smart, assumptions,
                       at_quota, tuple(sc.notes), products=products.assign(currency=cur), bridge=bridge.assign(currency=cur),
-                      over_assignment_grid=oa_grid)
+                      over_assignment_grid=oa_grid,
+                      pipeline_paths=incr[None, :] + (sc.pipeline_dev if sc.pipeline_dev is not None else 0.0))
+
+
+def _fit_items(fit: dict | None) -> dict:
+    """Assumption rows of the ``backtest`` rule's fit (:func:`pipeline_effect`); {} without it."""
+    if fit is None:
+        return {}
+    return {"pipeline_beta": float(fit["beta"]), "pipeline_beta_sd": float(fit["sd"]),
+            "pipeline_b_hat": float(fit["b_hat"]), "pipeline_b_se": float(fit["se"]),
+            "pipeline_backtest_obs": f"{fit['n']} region-quarters in {fit['n_quarters']} quarters"}
 
 
 def _time_tables(sc: PlanScope, slots, tm: dict, odds: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1943,6 +2201,7 @@ _PARAM_NOTES = {
     "fiscal_year_start_month": "first month of the fiscal year",
     "currency": "currency of every amount",
     "pipeline_rule": "pipeline counted on top of the forecast (no double counting)",
+    "pipeline_backtest_quarters": "back-test quarters measuring how much of the pipeline the forecast misses",
     "pipeline_weights": "win probability per open deal: scored (win model) or stage averages",
     "ramp_months": "linear ramp to full productivity (months)",
     "rounding_unit": "targets are multiples of this; largest-remainder splits reconcile exactly",

@@ -3,7 +3,7 @@
 In a notebook::
 
     from salesplan.reports import Param, check_parameters, publish_headlines, publish_tables
-    from salesplan.reports import money, pct, number, styled_table
+    from salesplan.reports import money, pct, number, decimal, styled_table, with_names
     from salesplan.reports import charts, upstream   # upstream: results of earlier notebooks
 
 From Python / the CLI (``salesplan run``)::
@@ -13,7 +13,16 @@ From Python / the CLI (``salesplan run``)::
     result.index   # reports/<run_id>/index.html
 """
 
-from salesplan.reports.format import Formatted, Table, money, number, pct, styled_table
+from salesplan.reports.format import (
+    Formatted,
+    Table,
+    decimal,
+    money,
+    number,
+    pct,
+    styled_table,
+    with_names,
+)
 from salesplan.reports.params import (
     PERIOD_PATTERN,
     Param,
@@ -37,6 +46,7 @@ __all__ = [
     "check_no_secrets",
     "cache_folder",
     "check_parameters",
+    "decimal",
     "export_html",
     "extract_headlines",
     "money",
@@ -49,6 +59,7 @@ __all__ = [
     "run_plan",
     "styled_table",
     "upstream",
+    "with_names",
 ]
 
 _LAZY = {

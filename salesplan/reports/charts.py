@@ -3,6 +3,11 @@
 Every helper returns a :class:`matplotlib.figure.Figure` built without pyplot (no global
 figure state; rendered by the Agg rasteriser whatever backend is active) and :func:`show` displays it in a notebook as a
 PNG with a readable text form (the chart title), which is what the HTML reports embed.
+The PNG is drawn at twice its display size (``SCALE``) and shown at its width, so it is
+sharp on high-density screens and on paper; text uses the report page's font
+(:data:`PAGE_FONTS`, the CSS ``font-family`` of the reports); legends sit below the
+plot, never over the title.  :func:`hbar_chart` draws one named bar per entity with
+threshold lines (workload, rates against a floor); :func:`waterfall_chart` a bridge.
 
 Chinese (and Japanese/Korean) names need a CJK font.  :func:`configure_fonts` picks the
 first installed of :data:`CJK_FONTS` and puts it after matplotlib's default font, so
@@ -17,6 +22,7 @@ import base64
 import contextlib
 import io
 import re
+import textwrap
 import warnings
 from collections.abc import Sequence
 
@@ -30,10 +36,13 @@ from matplotlib.figure import Figure
 __all__ = [
     "CJK_FONTS",
     "CJKFontWarning",
+    "PAGE_FONTS",
     "bar_chart",
+    "chart_output",
     "configure_fonts",
     "fan_chart",
     "has_cjk",
+    "hbar_chart",
     "line_chart",
     "money_axis",
     "new_figure",
@@ -62,6 +71,17 @@ CJK_FONTS: tuple[str, ...] = (
     "AR PL UMing CN",
 )
 
+#: The reports' page fonts in the order of their CSS ``font-family`` (templates/salesplan.css);
+#: charts draw Latin text in the first one installed, as the browser does.
+PAGE_FONTS: tuple[str, ...] = (
+    "Noto Sans", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
+    "Segoe UI", "Roboto", "Helvetica", "Arial", "DejaVu Sans",
+)
+#: PNG pixels per display pixel (2: sharp on high-density screens and on paper)
+SCALE = 2.0
+#: Horizontal bars instead of vertical ones when a bar chart has more categories than this
+AUTO_HORIZONTAL = 20
+
 #: Colours: one calm palette for every report (colour-blind friendly, Okabe-Ito based).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
@@ -76,8 +96,9 @@ def configure_fonts(preferred: Sequence[str] = CJK_FONTS) -> str | None:
     """Make matplotlib draw CJK text; return the font used or ``None``.
 
     Picks the first family of ``preferred`` that :mod:`matplotlib.font_manager` knows and
-    sets ``font.family`` to ``[DejaVu Sans, <that font>]``, so matplotlib's per-glyph
-    fallback draws Latin text in DejaVu Sans and CJK in the CJK font.  Idempotent and
+    sets ``font.family`` to ``[<page font>, <that font>, DejaVu Sans]``, so matplotlib's
+    per-glyph fallback draws Latin text in the report page's font (the first installed
+    of :data:`PAGE_FONTS`) and CJK in the CJK font.  Idempotent and
     silent: a missing CJK font is a fact about the machine, not about the data, so it is
     reported only when a chart actually draws CJK text (:func:`to_png`, one
     :class:`CJKFontWarning` per process).
@@ -91,12 +112,12 @@ def configure_fonts(preferred: Sequence[str] = CJK_FONTS) -> str | None:
         available = {f.name for f in font_manager.fontManager.ttflist}
         chosen = next((name for name in preferred if name in available), None)
     rc = matplotlib.rcParams
-    if chosen:
-        # an explicit family list: matplotlib falls back glyph by glyph along it
-        # (Latin from DejaVu Sans, CJK from the CJK font); "sans-serif" alone would not
-        rc["font.family"] = ["DejaVu Sans", chosen]
-        current = [f for f in rc["font.sans-serif"] if f not in ("DejaVu Sans", chosen)]
-        rc["font.sans-serif"] = ["DejaVu Sans", chosen, *current]
+    page = next((name for name in PAGE_FONTS if name in available), "DejaVu Sans")
+    # an explicit family list: matplotlib falls back glyph by glyph along it (Latin from
+    # the page font, CJK from the CJK font); "sans-serif" alone would not
+    family = list(dict.fromkeys([page, *([chosen] if chosen else []), "DejaVu Sans"]))
+    rc["font.family"] = family
+    rc["font.sans-serif"] = [*family, *(f for f in rc["font.sans-serif"] if f not in family)]
     rc["axes.unicode_minus"] = False
     rc["svg.hashsalt"] = "salesplan"
     _configured = chosen
@@ -213,16 +234,27 @@ def bar_chart(
     stacked: bool = False,
     horizontal: bool = False,
     size=(8.0, 4.0),
+    auto_horizontal: int | None = AUTO_HORIZONTAL,
 ) -> Figure:
     """Bars of a Series (one colour) or a DataFrame (one group of bars per row).
 
-    The index gives the categories (any Unicode), columns the series (legend).
-    ``money=True`` formats the value axis as money, ``percent=True`` as percentages.
+    The index gives the categories (any Unicode), columns the series (legend, below the
+    plot).  ``money=True`` formats the value axis as money, ``percent=True`` as
+    percentages.  ``xlabel`` names the categories and ``ylabel`` the values; with
+    ``horizontal=True`` the caller's labels are put on the axes as given (x: values).
+    More than ``auto_horizontal`` categories are drawn as horizontal bars (labels
+    readable without rotation, one row per category, the figure as tall as needed),
+    with ``xlabel``/``ylabel`` moved to the matching axes; ``None`` never switches.
     """
-    fig, ax = new_figure(title, xlabel, ylabel, size=size)
     frame = data.to_frame() if isinstance(data, pd.Series) else data
-    labels = [str(i) for i in frame.index]
     n, k = len(frame), max(len(frame.columns), 1)
+    switched = not horizontal and auto_horizontal is not None and n > auto_horizontal
+    if switched:
+        horizontal = True
+        xlabel, ylabel = ylabel, xlabel
+        size = (size[0], max(size[1], _bar_height(n * (1 if stacked else k))))
+    fig, ax = new_figure(title, xlabel, ylabel, size=size)
+    labels = [str(i) for i in frame.index]
     positions = list(range(n))
     width = 0.8 if (stacked or k == 1) else 0.8 / k
     bottom = [0.0] * n
@@ -239,22 +271,133 @@ def bar_chart(
             ax.bar(pos, vals, width=width, bottom=bottom if stacked else None, **kw)
         if stacked:
             bottom = [b + v for b, v in zip(bottom, vals)]
-    cat_axis, val_axis = (ax.yaxis, ax.xaxis) if horizontal else (ax.xaxis, ax.yaxis)
+    val_axis = ax.xaxis if horizontal else ax.yaxis
     if horizontal:
-        ax.set_yticks(positions, labels)
-        ax.invert_yaxis()
+        ax.set_yticks(positions, labels, fontsize=8 if n > AUTO_HORIZONTAL else None)
+        ax.set_ylim(n - 0.5, -0.5)  # first category on top
         ax.grid(axis="y", visible=False)
         ax.grid(axis="x", color="#dddddd", linewidth=0.8)
     else:
         ax.set_xticks(positions, labels, rotation=45 if n > 8 else 0, ha="right" if n > 8 else "center")
-    del cat_axis
     if money:
         money_axis(val_axis)
     elif percent:
         pct_axis(val_axis)
     if k > 1:
-        fig.legend(loc="outside right upper", frameon=False)
+        _legend_below(fig)
     return fig
+
+
+def _bar_height(n_bars: int) -> float:
+    """Figure height (inches) for ``n_bars`` horizontal bars: 0.2 in per bar + 1.4 in."""
+    return max(2.5, 0.2 * n_bars + 1.4)
+
+
+def _labels_with_names(index, names) -> list[str]:
+    if names is None:
+        return [str(i) for i in index]
+    lookup = dict(names.items()) if isinstance(names, pd.Series) else dict(names)
+    out = []
+    for i in index:
+        name = lookup.get(i)
+        out.append(str(i) if name is None or pd.isna(name) or str(name) == str(i) else f"{name} ({i})")
+    return out
+
+
+def hbar_chart(
+    values: pd.Series,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    names=None,
+    thresholds=None,
+    money: bool = False,
+    percent: bool = False,
+    sort: bool = True,
+    width: float = 8.0,
+) -> Figure:
+    """One horizontal bar per entity (rep, region ...) with names and threshold lines.
+
+    Parameters
+    ----------
+    values : Series
+        One value per entity, indexed by its id (or name).
+    title, xlabel, ylabel : str
+        Title; ``xlabel`` names the values with their unit, ``ylabel`` the entities.
+    names : mapping or Series, optional
+        id -> name; a bar is labelled ``"name (id)"`` (the id alone when it has no name).
+    thresholds : mapping, optional
+        label -> value, e.g. ``{"idle below 60%": 0.6, "overloaded above 110%": 1.1}``:
+        a dashed vertical line each, listed in the legend under the plot.  With two or
+        more, bars outside the lowest..highest range are drawn in orange (below) and
+        red (above), the others in blue.
+    money, percent : bool
+        Format the value axis as money / as percentages (values are fractions).
+    sort : bool, default True
+        Largest value on top; ``False`` keeps the order of ``values``.
+    width : float
+        Figure width in inches; the height grows with the number of bars (0.2 in each).
+
+    Returns
+    -------
+    Figure
+    """
+    if not isinstance(values, pd.Series):
+        raise TypeError(f"hbar_chart: values must be a pandas Series, got {type(values).__name__}")
+    lines = {str(k): float(v) for k, v in dict(thresholds or {}).items()}
+    bad = [k for k, v in lines.items() if not pd.notna(v)]
+    if bad:
+        raise ValueError(f"hbar_chart: threshold(s) {bad} have no value; expected numbers")
+    vals = values.astype(float)
+    if sort:
+        vals = vals.sort_values(ascending=False, kind="mergesort")
+    n = len(vals)
+    fig, ax = new_figure(title, xlabel, ylabel, size=(width, _bar_height(n)))
+    lo, hi = (min(lines.values()), max(lines.values())) if len(lines) >= 2 else (None, None)
+    colors = [PALETTE[0] if lo is None or lo <= v <= hi else (PALETTE[1] if v < lo else PALETTE[5])
+              for v in vals.fillna(0.0)]
+    pos = list(range(n))
+    ax.barh(pos, vals.fillna(0.0).tolist(), height=0.7, color=colors)
+    ax.set_yticks(pos, _labels_with_names(vals.index, names), fontsize=8 if n > 25 else 9)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.8)
+    styles = ("--", ":", "-.", (0, (5, 1)))
+    for j, (label, x) in enumerate(sorted(lines.items(), key=lambda kv: kv[1])):
+        ax.axvline(x, color=PALETTE[7], linewidth=1.2, linestyle=styles[j % len(styles)], label=label)
+    if money:
+        money_axis(ax.xaxis)
+    elif percent:
+        pct_axis(ax.xaxis)
+    if lines:
+        handles, labels = ax.get_legend_handles_labels()
+        if lo is not None:  # name the highlight colours the bars use
+            from matplotlib.patches import Patch
+
+            for colour, text, used in ((PALETTE[1], "below the lowest line", any(v < lo for v in vals)),
+                                       (PALETTE[5], "above the highest line", any(v > hi for v in vals))):
+                if used:
+                    handles.append(Patch(color=colour))
+                    labels.append(text)
+        _legend_below(fig, handles, labels)
+    return fig
+
+
+def _legend_below(fig: Figure, handles=None, labels=None) -> None:
+    """The figure legend under the plot (constrained layout keeps it clear of the
+    title and the axis labels), at most 4 entries per row."""
+    if handles is None:
+        handles, labels = [], []
+        for ax in fig.axes:
+            h, lab = ax.get_legend_handles_labels()
+            for hh, ll in zip(h, lab):
+                if ll not in labels and not ll.startswith("_"):
+                    handles.append(hh)
+                    labels.append(ll)
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4),
+                   frameon=False)
 
 
 def waterfall_chart(
@@ -264,30 +407,63 @@ def waterfall_chart(
     xlabel: str,
     ylabel: str,
     size=(8.0, 4.0),
+    values: bool = True,
 ) -> Figure:
     """A waterfall (bridge): totals as full bars, changes as floating bars.
 
     ``steps`` has columns ``step`` (label), ``kind`` (``"total"`` or ``"change"``) and
     ``amount`` (money): a total bar stands on 0 and resets the running sum; a change bar
-    floats from the running sum (up: blue-green, down: orange).  The value axis is money.
+    floats from the running sum (up: blue-green, down: orange).  The value axis is money;
+    dotted connectors join the top of each bar to the next; ``values=True`` writes each
+    amount on its bar (compact: ``+1.2 M``); step labels wrap instead of rotating (up to
+    8 steps); a legend under the plot names the three colours.
+
+    Raises
+    ------
+    ValueError
+        ``steps`` lacks a column, or a ``kind`` is neither ``total`` nor ``change``.
     """
+    from matplotlib.patches import Patch
+
+    from salesplan.reports.format import money as fmt_money
+
     need = {"step", "kind", "amount"}
     if not need <= set(steps.columns):
-        raise ValueError(f"waterfall_chart: steps need columns {sorted(need)}")
+        raise ValueError(f"waterfall_chart: steps need columns {sorted(need)}; got {list(steps.columns)}")
+    bad = sorted(set(steps["kind"]) - {"total", "change"})
+    if bad:
+        raise ValueError(f"waterfall_chart: steps.kind has {bad}; expected 'total' or 'change'")
     fig, ax = new_figure(title, xlabel, ylabel, size=size)
     run = 0.0
-    labels = []
+    labels, tops = [], []
     for i, r in enumerate(steps.itertuples(index=False)):
         v = float(r.amount)
         if r.kind == "total":
             ax.bar(i, v, color=PALETTE[0], width=0.6)
             run = v
+            text = fmt_money(v, compact=True)
         else:
             ax.bar(i, v, bottom=run, color=PALETTE[2] if v >= 0 else PALETTE[5], width=0.6)
             run += v
+            text = ("+" if v >= 0 else "") + fmt_money(v, compact=True)
+        tops.append(run)
         labels.append(str(r.step))
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        if values:
+            ax.annotate(text, (i, max(run, run - v if r.kind == "change" else run)),
+                        xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                        fontsize=8)
+    for i in range(len(tops) - 1):  # connectors: end of one bar to the start of the next
+        ax.plot([i + 0.3, i + 0.7], [tops[i], tops[i]], color="#7b8794", linewidth=0.8,
+                linestyle=":")
+    if len(labels) <= 8:  # wrap to the bar's share of the width (~8 px per character)
+        chars = max(6, int(size[0] * 100 / max(len(labels), 1) / 8))
+        ax.set_xticks(range(len(labels)), [textwrap.fill(t, chars) for t in labels], fontsize=9)
+    else:
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     money_axis(ax.yaxis)
+    ax.margins(y=0.12)
+    _legend_below(fig, [Patch(color=PALETTE[0]), Patch(color=PALETTE[2]), Patch(color=PALETTE[5])],
+                  ["total", "increase", "decrease"])
     return fig
 
 
@@ -316,7 +492,7 @@ def line_chart(
     elif percent:
         pct_axis(ax.yaxis)
     if len(frame.columns) > 1:
-        fig.legend(loc="outside right upper", frameon=False)
+        _legend_below(fig)
     return fig
 
 
@@ -411,19 +587,22 @@ def fan_chart(
         fig.supxlabel(xlabel)
         fig.supylabel(ylabel)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center" if n == 1 else "outside upper center",
-               ncols=len(labels), frameon=False)
+    # below the panels: above them it would run into the figure title
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
     return fig
 
 
-def to_png(fig: Figure) -> bytes:
-    """PNG bytes of ``fig`` (no timestamp or software metadata, so stable across runs)."""
+def to_png(fig: Figure, scale: float = SCALE) -> bytes:
+    """PNG bytes of ``fig`` at ``scale`` x 100 dpi (display size: the figure's inches x
+    100 px; :func:`show` says so).  No timestamp or software metadata: stable bytes."""
+    if not scale > 0:
+        raise ValueError(f"to_png: scale={scale!r}, expected a number > 0")
     tofu = warn_if_tofu(fig)
     buf = io.BytesIO()
     with warnings.catch_warnings():
         if tofu:  # said once by warn_if_tofu; not once per missing glyph
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
-        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+        fig.savefig(buf, format="png", dpi=100 * scale, metadata={"Software": None})
     return buf.getvalue()
 
 
@@ -438,17 +617,30 @@ def _title(fig: Figure) -> str:
     return fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""
 
 
-def show(fig: Figure, alt: str | None = None) -> None:
-    """Display ``fig`` in the notebook as a PNG whose text form is the chart title.
+def chart_output(fig: Figure, alt: str | None = None) -> tuple[dict, dict]:
+    """The notebook display bundle of ``fig``: ``(data, metadata)``.
 
-    The HTML report embeds the PNG with ``alt`` (default: the chart title) as its
-    description.  The figure is not kept by pyplot, so nothing leaks between cells.
+    ``data`` holds the PNG (drawn at :data:`SCALE` x) and the text form ``[chart] <title>``;
+    ``metadata["image/png"]`` the description (``alt``, default: the chart title) and the
+    display ``width`` in CSS px (the figure's inches x 100), which the HTML report puts
+    on the ``<img>``.
     """
-    from IPython.display import display
-
     text = alt or _title(fig) or "chart"
     data = {
         "image/png": base64.b64encode(to_png(fig)).decode("ascii"),
         "text/plain": f"[chart] {text}",
     }
-    display(data, raw=True, metadata={"image/png": {"alt": text}})
+    return data, {"image/png": {"alt": text, "width": round(fig.get_figwidth() * 100)}}
+
+
+def show(fig: Figure, alt: str | None = None) -> None:
+    """Display ``fig`` in the notebook as a PNG whose text form is the chart title.
+
+    The HTML report embeds the PNG with ``alt`` (default: the chart title) as its
+    description, at the figure's display width (:func:`chart_output`).  The figure is
+    not kept by pyplot, so nothing leaks between cells.
+    """
+    from IPython.display import display
+
+    data, metadata = chart_output(fig, alt)
+    display(data, raw=True, metadata=metadata)

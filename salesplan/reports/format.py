@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
-__all__ = ["Formatted", "Table", "column_label", "money", "number", "pct", "styled_table"]
+__all__ = [
+    "Formatted",
+    "LABELS",
+    "Table",
+    "column_label",
+    "decimal",
+    "money",
+    "number",
+    "pct",
+    "styled_table",
+    "with_names",
+]
 
 MISSING = "–"  # en dash for missing values
 _SCALES = ((1e9, "bn"), (1e6, "M"), (1e3, "k"))
@@ -111,6 +123,71 @@ def number(x, decimals: int = 0) -> Formatted:
     return Formatted(f"{float(x):,.{decimals}f}", float(x))
 
 
+#: most decimals :func:`decimal` shows for a tiny non-zero value
+MAX_DECIMALS = 10
+
+
+def decimal(x, decimals: int = 2, *, significant: int = 0) -> Formatted:
+    """Format a number in fixed-point notation with thousands separators, never scientific.
+
+    Parameters
+    ----------
+    x : float
+        ``None``/NaN gives ``"–"``; infinities ``∞`` / ``-∞``.
+    decimals : int, default 2
+        Digits after the point.
+    significant : int, default 0
+        When > 0, a non-zero value that would show as zero keeps this many significant
+        digits instead (at most :data:`MAX_DECIMALS` decimals): ``decimal(2e-06,
+        significant=2) == '0.0000020'``.  0 keeps ``decimals`` (``'0.00'``), so
+        float noise (``1e-12``) reads as zero.
+
+    Examples
+    --------
+    >>> decimal(1234.5678)
+    '1,234.57'
+    >>> decimal(2e-06)
+    '0.00'
+    >>> decimal(-0.004, significant=2)
+    '-0.0040'
+    """
+    if _is_missing(x):
+        return Formatted(MISSING, None)
+    v = float(x)
+    if math.isinf(v):
+        return Formatted("∞" if v > 0 else "-∞", v)
+    d = decimals
+    if significant > 0 and v != 0 and round(abs(v), decimals) == 0:
+        d = min(MAX_DECIMALS, max(decimals, significant - 1 - math.floor(math.log10(abs(v)))))
+    text = f"{v:,.{d}f}"
+    if text.lstrip("-").strip("0.,") == "":
+        text = text.lstrip("-")
+    return Formatted(text, v)
+
+
+def _cell_text(v) -> str:
+    """Text of a value in an untyped (object) column or index: as the value reads
+    (``2026``, ``0.5``, ``East``), whole floats without ``.0`` and never scientific
+    notation (``2e-06`` -> ``0.0000020``)."""
+    if _is_missing(v):
+        return MISSING
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool) or type(v).__name__ == "bool_":
+        return "yes" if v else "no"
+    if isinstance(v, numbers.Integral):
+        return str(v)
+    if isinstance(v, numbers.Real):
+        f = float(v)
+        if math.isinf(f):
+            return "∞" if f > 0 else "-∞"
+        if f.is_integer() and abs(f) < 1e15:
+            return f"{f:.0f}"
+        text = str(v)
+        return decimal(f, 2, significant=2) if re.search(r"[eE]", text) else text
+    return str(v)
+
+
 #: Code-name words written as people write them in a sales report.
 ACRONYMS: dict[str, str] = {
     "abc": "ABC", "aov": "AOV", "auc": "AUC", "bant": "BANT", "clv": "CLV", "dpd": "DPD",
@@ -118,20 +195,120 @@ ACRONYMS: dict[str, str] = {
     "mom": "MoM", "ote": "OTE", "p10": "P10", "p50": "P50", "p90": "P90", "pd": "PD",
     "psi": "PSI", "rfm": "RFM", "smape": "sMAPE", "yoy": "YoY", "ly": "last year",
     "pct": "%", "avg": "average", "qty": "quantity", "n": "number of",
+    "roi": "ROI", "r2": "R²", "ltv": "LTV", "cac": "CAC", "sku": "SKU", "lo": "low",
+    "hi": "high", "se": "std. error", "ci": "CI", "nps": "NPS", "arr": "ARR", "mrr": "MRR",
+    "ytd": "YTD", "qtd": "QTD", "mtd": "MTD", "qoq": "QoQ", "rmse": "RMSE", "mae": "MAE",
+    "mape": "MAPE", "wape": "WAPE", "dso": "DSO", "utc": "UTC", "vs": "vs",
+}
+
+#: Whole column names with the label a sales report uses (checked before the word rules).
+LABELS: dict[str, str] = {
+    "n": "Count",
+    "se": "Std. error",
+    "rel_se_a": "Rel. std. error (a)",
+    "rel_se_b": "Rel. std. error (b)",
+    "p_win": "P(win)",
+    "p_stage": "P(stage)",
+    "p_convert": "P(convert)",
+    "p_attain": "P(attain)",
+    "p_churn": "P(churn)",
+    "p_alive": "P(alive)",
+    "p_lo": "P low",
+    "p_hi": "P high",
+    "rep_id": "Rep ID",
+    "rep_name": "Rep",
+    "customer_name": "Customer",
+    "region_name": "Region",
 }
 
 
 def column_label(name) -> str:
-    """A code-style column name in words: ``abc_class`` -> ``ABC class``, ``need_fte`` ->
-    ``Need FTE``, ``region`` -> ``Region``.  Names already written for people (with
-    spaces, capitals or symbols, e.g. ``P(churn)``) are returned unchanged."""
+    """A code-style column name in words: ``abc_class`` -> ``ABC class``, ``mean_pd`` ->
+    ``Mean PD``, ``region`` -> ``Region``, ``class_A`` -> ``Class A``, ``n_E`` -> ``At E``
+    (a count per funnel stage).  Whole names in :data:`LABELS` take that label
+    (``p_win`` -> ``P(win)``, ``rep_name`` -> ``Rep``).  Names already written for
+    people (with spaces or symbols, e.g. ``P(churn)``) are returned unchanged."""
     text = str(name)
-    if not re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", text):
+    if text in LABELS:
+        return LABELS[text]
+    m = re.fullmatch(r"n_([A-Z])", text)
+    if m:
+        return f"At {m.group(1)}"
+    if not re.fullmatch(r"[a-z][a-z0-9]*(_([a-z0-9]+|[A-Z]))*", text):
         return text
     words = [ACRONYMS.get(w, w) for w in text.split("_")]
     if words[0] == words[0].lower():
         words[0] = words[0][:1].upper() + words[0][1:]
     return " ".join(words)
+
+
+def _name_lookup(names, id_col: str) -> dict:
+    """``names`` (mapping, Series or DataFrame) as a plain ``{id: name}`` dict."""
+    if isinstance(names, pd.DataFrame):
+        if id_col not in names.columns:
+            raise KeyError(f"with_names: names table lacks column {id_col!r}; it has {list(names.columns)}")
+        others = [c for c in names.columns if c != id_col]
+        name_col = "name" if "name" in others else (others[0] if len(others) == 1 else None)
+        if name_col is None:
+            raise ValueError(f"with_names: names table needs a 'name' column or one column besides {id_col!r}; "
+                             f"it has {list(names.columns)}")
+        names = names.set_index(id_col)[name_col]
+    if isinstance(names, pd.Series):
+        pairs = names.dropna()
+        dup = pairs.index[pairs.index.duplicated()]
+        clash = sorted({str(i) for i in dup if pairs.loc[[i]].astype(str).nunique() > 1})
+        if clash:
+            raise ValueError(f"with_names: names give several names for id(s) {clash[:5]}; expected one each")
+        return {k: v for k, v in pairs.items()}
+    return dict(names)
+
+
+def with_names(
+    frame: pd.DataFrame,
+    id_col: str,
+    names,
+    *,
+    name_col: str | None = None,
+) -> pd.DataFrame:
+    """``frame`` with a name column right after its id column (people read names).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A table with an id column (rep, customer, region ...).  Not modified.
+    id_col : str
+        The id column, e.g. ``"rep_id"``.
+    names : mapping, Series or DataFrame
+        id -> name: a dict, a Series indexed by id, or a table with ``id_col`` and a
+        ``name`` column (or exactly one other column), e.g. ``data.reps``.
+    name_col : str, optional
+        Name of the new column; default ``id_col`` with ``_id`` replaced by ``_name``
+        (``rep_id`` -> ``rep_name``, shown as "Rep"), else ``<id_col>_name``.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``name_col`` inserted after ``id_col``; ids without a name get a
+        missing value (shown as "–").
+
+    Raises
+    ------
+    KeyError
+        ``id_col`` is not a column of ``frame``.
+    ValueError
+        ``name_col`` already exists, or ``names`` gives one id two different names.
+    """
+    if id_col not in frame.columns:
+        raise KeyError(f"with_names: column {id_col!r} not in the table; it has {list(frame.columns)}")
+    if name_col is None:
+        name_col = id_col[:-3] + "_name" if id_col.endswith("_id") else f"{id_col}_name"
+    if name_col in frame.columns:
+        raise ValueError(f"with_names: the table already has a column {name_col!r}; pass another name_col")
+    lookup = _name_lookup(names, id_col)
+    out = frame.copy()
+    values = [lookup.get(i) if not _is_missing(i) else None for i in out[id_col]]
+    out.insert(out.columns.get_loc(id_col) + 1, name_col, pd.Series(values, index=out.index, dtype=object))
+    return out
 
 
 def _whole_numbers(values: pd.Series) -> bool:
@@ -194,6 +371,7 @@ def styled_table(
     symbol: str = "",
     max_rows: int | None = 200,
     labels: Mapping[str, str] | None = None,
+    top_rows: int | None = None,
 ) -> Table:
     """A leadership-ready table: money with thousands separators, fractions as percents.
 
@@ -215,6 +393,10 @@ def styled_table(
         shown in words by :func:`column_label` (``abc_class`` -> ``ABC class``).
         Numeric columns not listed above whose values are all whole numbers are shown
         as whole numbers (``8``, not ``8.00``).
+    top_rows : int, optional
+        Rows the HTML report shows before the collapsed appendix with the full table
+        (``0``: always the whole table); default: the report's rule
+        (:class:`~salesplan.reports.layout.LayoutParams`: 15 rows of tables with 30+).
 
     Returns
     -------
@@ -248,13 +430,13 @@ def styled_table(
         elif pd.api.types.is_float_dtype(shown[c]) and _whole_numbers(shown[c]):
             formatters[c] = lambda v: number(v)
         elif pd.api.types.is_float_dtype(shown[c]):
-            formatters[c] = lambda v: MISSING if _is_missing(v) else f"{v:,.2f}"
+            formatters[c] = lambda v: decimal(v, 2)
         else:
-            formatters[c] = lambda v: MISSING if _is_missing(v) else str(v)
+            formatters[c] = _cell_text
 
     text = pd.DataFrame({c: [formatters[c](v) for v in shown[c]] for c in shown.columns})
     if index:
-        text.insert(0, shown.index.name or "", [str(i) for i in shown.index])
+        text.insert(0, shown.index.name or "", [_cell_text(i) for i in shown.index])
     header = {c: (dict(labels or {}).get(c) or column_label(c)) for c in shown.columns}
     text.columns = [header.get(c, str(c)) for c in text.columns]
 
@@ -271,7 +453,10 @@ def styled_table(
     if right:
         styler = styler.set_properties(subset=right, **{"text-align": "right"})
     styler = styler.relabel_index([header[c] for c in shown.columns], axis="columns")
-    styler = styler.set_table_attributes('class="sp-table"')
+    if top_rows is not None and (not isinstance(top_rows, int) or top_rows < 0):
+        raise ValueError(f"styled_table: top_rows={top_rows!r}, expected an integer >= 0 or None")
+    attrs = 'class="sp-table"' + ("" if top_rows is None else f' data-top-rows="{top_rows}"')
+    styler = styler.set_table_attributes(attrs)
     if full_caption:
         styler = styler.set_caption(full_caption)
     return Table(data, styler, text, full_caption)

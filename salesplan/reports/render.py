@@ -11,6 +11,7 @@ from typing import Any
 
 import nbformat
 
+from salesplan.reports.layout import LayoutParams, arrange_report
 from salesplan.reports.publish import HEADLINES_TAG
 
 __all__ = ["TEMPLATE_DIR", "export_html", "notebook_title", "prepare_for_report", "render_index"]
@@ -67,6 +68,7 @@ def export_html(
     *,
     index_href: str | None = "index.html",
     caption: str | None = None,
+    layout: LayoutParams | None = None,
 ) -> Path:
     """Write the leadership HTML of an executed notebook.
 
@@ -76,6 +78,8 @@ def export_html(
     out_path : path of the ``.html`` file to write
     index_href : link back to the run's index page (``None``: no link)
     caption : text in the top bar, e.g. ``"2027Q1 · run 2027Q1-20270105-101500"``
+    layout : how tables and contents are arranged (:func:`~salesplan.reports.layout.arrange_report`;
+        default :class:`~salesplan.reports.layout.LayoutParams`)
     """
     from nbconvert import HTMLExporter
 
@@ -102,6 +106,7 @@ def export_html(
             "salesplan_caption": caption,
         },
     )
+    body = arrange_report(body, layout)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(body, encoding="utf-8")
