@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from salesplan.data import SalesData
+from salesplan.data.paths import SamplePaths
 from salesplan.planning import funnel as _funnel
 from salesplan.planning.monitor import MonitorParams, MonitorReport, progress
 from salesplan.planning.pipeline import scored_pipeline
 from salesplan.planning.review import (
     LandingParams,
     action_list,
+    forecast_moments,
     landing_forecast,
     orders_with_region,
     pipeline_by_entity,
@@ -149,15 +151,12 @@ def forecast_prior(plan, forecast_paths: pd.DataFrame | None = None) -> tuple[pd
     """
     if forecast_paths is not None:
         paths = forecast_paths[forecast_paths["level"].isin(["company", "region"])]
-        fm = paths.groupby(["level", "node", "month"])["value"].mean().rename("mean").reset_index()
-        qt = paths.groupby(["level", "node", "path"])["value"].sum()
-        cv = qt.groupby(level=[0, 1]).std() / qt.groupby(level=[0, 1]).mean()
-        cv.index = cv.index.get_level_values(1)
-    else:
-        mo = plan.months
-        fm = mo[mo["level"].isin(["company", "region"])].rename(columns={"entity": "node", "target": "mean"})
-        cv = None
-    return fm.rename(columns={"node": "entity"})[["entity", "month", "mean"]], cv
+        paths = paths.sort_values(["level", "node", "month", "path"], kind="stable")
+        return forecast_moments(SamplePaths.from_frame(paths, series_col="node", date_col="month",
+                                                       value_col="value"))
+    mo = plan.months
+    fm = mo[mo["level"].isin(["company", "region"])].rename(columns={"target": "mean"})
+    return fm[["entity", "month", "mean"]], None
 
 
 def _region_of_rep(plan) -> pd.Series:
