@@ -739,6 +739,24 @@ def _run_currency(merged: Mapping[str, Any], declared: Mapping[str, Mapping],
     return ""
 
 
+def _run_fiscal_start(merged: Mapping[str, Any], declared: Mapping[str, Mapping],
+                      folder: Path | None) -> int:
+    """First month of the fiscal year of a run (``fiscal_year_start_month`` parameter, else
+    the default of a notebook that declares it, else 1)."""
+    import ast
+
+    if merged.get("fiscal_year_start_month") is not None:
+        return int(merged["fiscal_year_start_month"])
+    others = [_declared_parameters(q) for q in sorted(folder.glob("*.ipynb"))
+              if q.stem not in declared] if folder is not None else []
+    for params in [*declared.values(), *others]:
+        spec = params.get("fiscal_year_start_month")
+        if isinstance(spec, Mapping) and spec.get("default"):
+            with contextlib.suppress(ValueError, SyntaxError):
+                return int(ast.literal_eval(spec["default"]))
+    return 1
+
+
 def _index_rank(notebook: Path) -> int | None:
     import nbformat
 
@@ -947,7 +965,13 @@ def run_plan(
     call = dict(locals())  # run_plan is called again below inside the report language
     import papermill  # noqa: F401 - fail early when the runner's dependency is missing
 
-    from salesplan.reports.i18n import CURRENCY_ENV, LANG_ENV, get_language, language
+    from salesplan.reports.i18n import (
+        CURRENCY_ENV,
+        FISCAL_START_ENV,
+        LANG_ENV,
+        get_language,
+        language,
+    )
 
     wanted = dict(params or {}).get("report_language",
                                     _load_params_file(params_file).get("report_language"))
@@ -990,8 +1014,9 @@ def run_plan(
                                       [p.stem for p in paths], batch.note)
     batch.env = {**cfg.source_env, RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
     batch.env[LANG_ENV] = run_language  # every kernel formats and labels in it
-    if run_language != "en":
-        batch.env[CURRENCY_ENV] = _run_currency(cfg.merged, declared, paths[0].parent)
+    # every notebook shows amounts in the run's currency and quarters in its fiscal calendar
+    batch.env[CURRENCY_ENV] = _run_currency(cfg.merged, declared, paths[0].parent)
+    batch.env[FISCAL_START_ENV] = str(_run_fiscal_start(cfg.merged, declared, paths[0].parent))
     ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")  # the kernels' Unix sockets
     batch.ipc_dir = ipc_dir
     try:
