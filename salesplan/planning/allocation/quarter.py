@@ -170,12 +170,15 @@ def marketing_plan(data: SalesData, history_end, regions, *, budget: float | Non
     return out
 
 
-def coverage_plan(history: SalesData, history_end, params: CoverageParams):
+def coverage_plan(history: SalesData, history_end, params: CoverageParams, *, calibrate: bool = True):
     """Account hours per rep against selling hours, and the moves that balance them.
 
     Accounts get their ABC class and lifecycle stage on ``history_end``
-    (:mod:`salesplan.models.segments`).  Returns ``(load, moves, load_after)`` of
-    :func:`coverage_load` and :func:`suggest_reassignments`.
+    (:mod:`salesplan.models.segments`) and their owner's role (``reps.level``).  With
+    ``calibrate`` and an ``activities`` table, the contact norms and each role's capacity
+    come from the observed activity (:func:`~salesplan.planning.allocation.coverage.calibrate_coverage`);
+    else ``params`` as given.  Returns ``(load, moves, load_after, params)``: the loads of
+    :func:`coverage_load` and :func:`suggest_reassignments` and the norms used.
     """
     end = pd.Timestamp(history_end)
     abc = segments.abc_classes(history.orders, end, customers=history.customers)
@@ -183,6 +186,9 @@ def coverage_plan(history: SalesData, history_end, params: CoverageParams):
     accounts = _coverage.account_book(history.orders, history.customers, end,
                             classes=abc.set_index("customer_id")["abc_class"],
                             stages=stages.set_index("customer_id")["stage"].astype(str), reps=history.reps)
+    acts = history.activities
+    if calibrate and acts is not None and len(acts):
+        params = _coverage.calibrate_coverage(accounts, acts, end, params, reps=history.reps)
     load = _coverage.coverage_load(accounts, params, history.reps)
     moves, load_after = _coverage.suggest_reassignments(accounts, params, history.reps)
-    return load, moves, load_after
+    return load, moves, load_after, params
