@@ -26,7 +26,7 @@ from salesplan.planning.allocation import response as _response
 from salesplan.planning.allocation.coverage import CoverageParams
 from salesplan.planning.allocation.headcount import CapacityParams
 
-__all__ = ["MarketingPlan", "coverage_plan", "headcount_plan", "marketing_plan", "status_quo_spend"]
+__all__ = ["MarketingPlan", "allocation_tables", "coverage_plan", "headcount_plan", "marketing_plan", "status_quo_spend"]
 
 
 def headcount_plan(region_targets: pd.DataFrame, month_targets: pd.DataFrame, history: SalesData,
@@ -192,3 +192,15 @@ def coverage_plan(history: SalesData, history_end, params: CoverageParams, *, ca
     load = _coverage.coverage_load(accounts, params, history.reps)
     moves, load_after = _coverage.suggest_reassignments(accounts, params, history.reps)
     return load, moves, load_after, params
+
+
+def allocation_tables(*, headcount=None, hires=None, monthly_need=None, load=None, moves=None, cost_summary=None,
+                      cost_per_rep=None, ote_check=None, marketing: MarketingPlan) -> dict[str, pd.DataFrame]:
+    """The resource plan's tables for the plan store and the workbook; the roster parts
+    that were switched off (``None``: no reps table) are left out."""
+    out = {"headcount": headcount, "hiring_plan": hires, "capacity_by_month": monthly_need,
+           "coverage_load": None if load is None else load.reset_index(), "account_moves": moves,
+           "commission_cost": None if cost_summary is None else cost_summary.rename_axis("scenario").reset_index(),
+           "commission_per_rep": None if cost_per_rep is None else cost_per_rep.reset_index(),
+           "quota_to_ote": None if ote_check is None else ote_check.reset_index()}
+    return {**{k: v for k, v in out.items() if v is not None}, **marketing.tables()}
