@@ -105,3 +105,15 @@ def test_coverage_tables_show_names_and_the_workload_bars():
     assert list(flagged["rep_id"]) == ["R1", "R2"] and list(flagged["rep_name"]) == ["Ann Lee", "Bo Chen"]
     assert mv.loc[0, "customer_name"] == "Acme Ltd"
     assert (mv.loc[0, "from_rep_name"], mv.loc[0, "to_rep_name"]) == ("Ann Lee", "Bo Chen")
+
+
+def test_allocation_tables_leave_out_the_roster_parts_that_are_off():
+    from salesplan.planning.allocation.quarter import allocation_tables
+
+    mk = SimpleNamespace(tables=lambda: {"budget_split": pd.DataFrame({"region": ["A"], "spend": [1.0]})})
+    out = allocation_tables(marketing=mk)
+    assert list(out) == ["budget_split"]
+    load = pd.DataFrame({"status": ["ok"]}, index=pd.Index(["R1"], name="rep_id"))
+    out = allocation_tables(load=load, moves=pd.DataFrame({"customer_id": []}), marketing=mk)
+    assert list(out) == ["coverage_load", "account_moves", "budget_split"]
+    assert out["coverage_load"]["rep_id"].tolist() == ["R1"]
