@@ -6,7 +6,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pandas as pd
-import pytest
 
 from salesplan.reports import allocation_view as av
 
@@ -41,6 +40,9 @@ def test_limit_bound_regions_are_named():
     assert "only North is set by the curves" in text
     # median regret of 0, 0, 0.001 is 0: worded as the limit deciding, not as certainty
     assert "(0.00%) is small because the bound regions stay at the limit, not because the curves are certain" in text
+    two_free = av.budget_limit_text(_marketing(binding=("max", "", "", "max")), max_change=0.5, curve_error=0.2)
+    assert "(Central, South at +50%), so the limit, not the curves, sets their spend; only East and North are set" \
+        in two_free
     free = av.budget_limit_text(_marketing(binding=("", "", "", "")), max_change=0.5, curve_error=0.2)
     assert free == "No region sits at the ±50% limit: the curves alone set the split."
 
@@ -117,3 +119,14 @@ def test_allocation_tables_leave_out_the_roster_parts_that_are_off():
     out = allocation_tables(load=load, moves=pd.DataFrame({"customer_id": []}), marketing=mk)
     assert list(out) == ["coverage_load", "account_moves", "budget_split"]
     assert out["coverage_load"]["rep_id"].tolist() == ["R1"]
+
+
+def test_the_flagged_reps_caption_says_where_the_norms_come_from():
+    from salesplan.planning.allocation import CoverageParams
+
+    load = pd.DataFrame({"region": ["East"], "role": ["junior"], "accounts": [1], "a_accounts": [0], "hours": [0.1],
+                         "capacity": [1.0], "utilisation": [0.1], "status": ["idle"]},
+                        index=pd.Index(["R1"], name="rep_id"))
+    out = av.coverage_tables(load, pd.DataFrame(), load,
+                             params=CoverageParams(basis="observed activity of the 12 months to 2026-12-31"))
+    assert "norms from observed activity of the 12 months to 2026-12-31" in out[1].caption

@@ -41,6 +41,11 @@ def budget_limits(mk, *, max_change: float) -> dict:
             "free": [str(r) for r in b.index[~b.isin(["max", "min"])]], "n": len(b)}
 
 
+def _and(items: list) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def budget_limit_text(mk, *, max_change: float, curve_error: float) -> str:
     """One sentence on how far the optimum is bound by the ±``max_change`` limit and what
     that means for the sensitivity figure ("" without a split)."""
@@ -54,7 +59,7 @@ def budget_limit_text(mk, *, max_change: float, curve_error: float) -> str:
     regret = float(mk.scenarios["regret"].median())
     return (f"The split is limit-bound: {bound} of {lim['n']} regions sit at the ±{pct(max_change, 0)} limit "
             f"({'; '.join(parts)}), so the limit, not the curves, sets their spend"
-            + (f"; only {', '.join(lim['free'])} {'is' if len(lim['free']) == 1 else 'are'} set by the curves"
+            + (f"; only {_and(lim['free'])} {'is' if len(lim['free']) == 1 else 'are'} set by the curves"
                if lim["free"] else "")
             + f". The median margin lost when the curves are off by ±{pct(curve_error, 0)} "
               f"({pct(regret, 2)}) is small because the bound regions stay at the limit, not because the curves "
@@ -293,14 +298,14 @@ def coverage_tables(load: pd.DataFrame, moves: pd.DataFrame, load_after: pd.Data
         names=None if reps is None else reps.drop_duplicates("rep_id").set_index("rep_id")["name"],
         thresholds={f"idle below {pct(idle, 0)}": idle, f"overloaded above {pct(over, 0)}": over},
         title="Workload per rep: hours the accounts need / the role's hours per month",
-        xlabel=f"utilisation (share of the role's monthly hours; norms from {basis})", ylabel="rep",
+        xlabel="utilisation (share of the role's hours per month)", ylabel="rep",
         percent=True)]
     cols = ["rep_id", "region", "role", "accounts", "a_accounts", "hours", "capacity", "utilisation", "status",
             "after_moves"]
     out.append(styled_table(_names(lt[lt["status"] != "ok"][[c for c in cols if c in lt.columns]], "rep_id", reps),
                             pct_cols=["utilisation", "after_moves"], int_cols=["accounts", "a_accounts"],
                             caption="Overloaded and idle reps (hours per month needed and available for the "
-                                    "role; utilisation before and after the suggested moves)"))
+                                    f"role, norms from {basis}; utilisation before and after the suggested moves)"))
     if len(moves):
         mv = moves.sort_values(["region", "from_rep", "customer_id"], ignore_index=True)
         mv = _names(_names(_names(mv, "customer_id", customers), "from_rep", reps, "from_rep_name"),
