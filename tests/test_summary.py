@@ -181,7 +181,7 @@ def test_reconciliations_in_words():
     rec = {r.key: r for r in reconciliations(t)}
     assert set(rec) == {"idle_vs_hire", "gap_vs_hires", "risk_vs_target", "odds_vs_reps", "budget_limits"}
     assert rec["idle_vs_hire"].seems == "The resource report counts 2 of 3 reps as idle, yet the plan hires 3."
-    assert "1 of them are key-account managers" in rec["idle_vs_hire"].because
+    assert "1 of them are key-account managers, judged by their own role" in rec["idle_vs_hire"].because
     assert "today's reps carry EUR 1.32 k of the EUR 1.22 k target" in rec["idle_vs_hire"].because
     assert "a gap of 2), but the hiring plan opens 3 positions" in rec["gap_vs_hires"].seems
     assert "EUR 670 of revenue at risk while" in rec["risk_vs_target"].seems  # 60 + 150 + 450 + 10

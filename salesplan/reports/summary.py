@@ -529,10 +529,11 @@ def _idle_vs_hire(t: RunTables, c: dict) -> Reconciliation | None:
     covered = float(hc["target"].sum()) - d.value
     seems = (f"The resource report counts {len(idle)} of {len(load)} reps as idle, yet the plan hires {hires}.")
     used = pd.to_numeric(idle["utilisation"], errors="coerce").median() if "utilisation" in idle else np.nan
-    because = ("'Idle' measures hours: the visits and calls their current accounts need leave much of their "
-               "selling time free"
-               + (f" (the median idle rep needs {share(used)} of it)" if pd.notna(used) else "")
-               + (f"; {kam} of them are key-account managers, who hold a few large accounts by design" if kam else "")
+    because = ("'Idle' measures hours: the visits and calls their current accounts need, at the norm observed "
+               "for reps of the same role in the company's activity log, fill less of their selling time than "
+               "that of a typical colleague in the same role"
+               + (f" (the median idle rep's accounts need {share(used)} of it)" if pd.notna(used) else "")
+               + (f"; {kam} of them are key-account managers, judged by their own role's norm" if kam else "")
                + f". Hiring is sized on sales: at their past sales per rep, today's reps carry "
                f"{amount(covered, cur, compact=True)} of the {amount(c['target'], cur, compact=True)} target. "
                "The spare hours close that gap only if they go to new customers and the accounts to call; "
