@@ -196,13 +196,13 @@ def credit_policy_revenue(grade_table: pd.DataFrame | None) -> tuple[float, floa
 NAMED_IDS: dict[str, str] = {"customer_id": "customers", "rep_id": "reps"}
 
 
-def name_columns(frame: pd.DataFrame, data, id_cols: Mapping[str, str] | None = None) -> pd.DataFrame:
+def name_columns(frame: pd.DataFrame | None, data, id_cols: Mapping[str, str] | None = None) -> pd.DataFrame | None:
     """``frame`` with a name column beside each customer and rep id column.
 
     Parameters
     ----------
-    frame : DataFrame
-        A table for a report.  Not modified.
+    frame : DataFrame or None
+        A table for a report (None, a section switched off: returned as is).  Not modified.
     data : SalesData-like
         Gives the names tables ``data.customers`` (``customer_id, name``) and
         ``data.reps`` (``rep_id, name``); a missing table (None) adds no name.
@@ -219,6 +219,8 @@ def name_columns(frame: pd.DataFrame, data, id_cols: Mapping[str, str] | None = 
     """
     from salesplan.reports.format import with_names
 
+    if frame is None:
+        return None
     out = frame
     for col, table in {**NAMED_IDS, **dict(id_cols or {})}.items():
         names = getattr(data, table, None)
