@@ -184,3 +184,15 @@ def test_bad_parameters_are_one_error():
         check_notebook_parameters("02_forecast", {k: v for k, v in _namespace("02_forecast").items() if k != "n_paths"})
     with pytest.raises(ValueError, match="notebook='04_targets'"):
         check_notebook_parameters("04_targets", {})
+
+
+def test_name_columns_keep_the_asked_columns_that_exist():
+    reps = pd.DataFrame({"rep_id": ["R1"], "name": ["Wang Fang"]})
+
+    class WithReps:
+        customers, reps = None, pd.DataFrame({"rep_id": ["R1"], "name": ["Wang Fang"]})
+
+    frame = pd.DataFrame({"customer_id": ["C1"], "rep_id": ["R1"], "x": [1.0]})
+    out = nv.name_columns(frame, WithReps(), columns=["customer_id", "customer_name", "rep_id", "rep_name", "x"])
+    assert list(out.columns) == ["customer_id", "rep_id", "rep_name", "x"]  # no customers table: no name column
+    assert out["rep_name"].tolist() == reps["name"].tolist()

@@ -196,7 +196,8 @@ def credit_policy_revenue(grade_table: pd.DataFrame | None) -> tuple[float, floa
 NAMED_IDS: dict[str, str] = {"customer_id": "customers", "rep_id": "reps"}
 
 
-def name_columns(frame: pd.DataFrame | None, data, id_cols: Mapping[str, str] | None = None) -> pd.DataFrame | None:
+def name_columns(frame: pd.DataFrame | None, data, id_cols: Mapping[str, str] | None = None, *,
+                 columns: list[str] | None = None) -> pd.DataFrame | None:
     """``frame`` with a name column beside each customer and rep id column.
 
     Parameters
@@ -210,6 +211,9 @@ def name_columns(frame: pd.DataFrame | None, data, id_cols: Mapping[str, str] | 
         Extra id columns to name: column -> ``"customers"`` or ``"reps"`` (e.g.
         ``{"entity": "reps"}``); the name column is ``<col>_name`` unless the column ends
         in ``_id``.
+    columns : list of str, optional
+        Keep these columns in this order, skipping those the table does not have (a name
+        column is absent when its names table is).
 
     Returns
     -------
@@ -231,6 +235,8 @@ def name_columns(frame: pd.DataFrame | None, data, id_cols: Mapping[str, str] | 
             continue
         key = "customer_id" if table == "customers" else "rep_id"
         out = with_names(out, col, names.set_index(key)["name"], name_col=name_col)
+    if columns is not None:
+        return out[[c for c in columns if c in out.columns]]
     return out if out is not frame else frame.copy()
 
 
