@@ -625,7 +625,7 @@ def test_every_table_shows_names_beside_rep_and_customer_ids(rendered, name):
 def _svg_titles(svg: str) -> list[str]:
     import html as _html
 
-    return [_html.unescape(t) for t in re.findall(r'<g id="sp-tip-\d+"[^>]*><title>([^<]*)</title>', svg)]
+    return [_html.unescape(t) for t in re.findall(r'<g id="sp-tip-[0-9a-f]{8}-\d+"[^>]*><title>([^<]*)</title>', svg)]
 
 
 def test_bar_hbar_and_line_charts_carry_a_hover_title_per_bar_and_point():
@@ -664,6 +664,14 @@ def test_fan_chart_points_show_actuals_and_the_forecast_range():
                                  f"{first['mean']:.0f}")
 
 
+def test_tooltip_ids_are_unique_across_charts_of_a_page():
+    ids = []
+    for vals in ([1.0, 2.0], [3.0, 4.0]):
+        fig = charts.bar_chart(pd.Series(vals, index=["a", "b"]), title="T", xlabel="x", ylabel="y (count)")
+        ids += re.findall(r'<g id="(sp-tip-[^"]+)"', charts.to_svg(fig))
+    assert len(ids) == 4 == len(set(ids))
+
+
 def test_charts_with_too_many_points_stay_png():
     many = pd.Series(range(charts.MAX_SVG_TIPS + 1), index=[f"p{i}" for i in range(charts.MAX_SVG_TIPS + 1)],
                      dtype=float, name="x")
@@ -686,13 +694,15 @@ def test_hovering_a_bar_shows_its_value_in_chromium(tmp_path, browser):
     path = export_html(nb, tmp_path / "hover.html", index_href=None)
     page = open_page(browser, path, 1400)
     assert page.eval_on_selector("svg.sp-chart", "s => s.getBoundingClientRect().width") == 800
-    expected = {"sp-tip-0": "East: 1.2 M", "sp-tip-1": "West: 480.0 k", "sp-tip-2": "North: 2.6 M"}
-    for gid, text in expected.items():
-        box = page.locator(f"g#{gid} path").bounding_box()
+    bars = page.locator('svg.sp-chart g[id^="sp-tip-"]')
+    ids = page.eval_on_selector_all('svg.sp-chart g[id^="sp-tip-"]', "gs => gs.map(g => g.id)")
+    assert len(ids) == 3 == len(set(ids))
+    for i, text in enumerate(["East: 1.2 M", "West: 480.0 k", "North: 2.6 M"]):
+        box = bars.nth(i).locator("path").bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         hovered = page.evaluate("""() => { const g = document.querySelector('g[id^="sp-tip-"]:hover');
             return g ? [g.id, g.querySelector(':scope > title').textContent] : null; }""")
-        assert hovered == [gid, text]
+        assert hovered == [ids[i], text]
     assert page.remote_requests == []
     page.close()
     page = open_page(browser, path, 420)  # a phone: the chart shrinks to the page

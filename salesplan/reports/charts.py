@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import io
 import re
 import textwrap
@@ -234,8 +235,9 @@ def _tr(text):
 def add_tooltip(fig: Figure, artist, text: str) -> None:
     """Give ``artist`` (a bar, a point marker) of ``fig`` the hover text ``text``.
 
-    The artist gets the SVG id ``sp-tip-<n>``; :func:`to_svg` puts ``text`` in an SVG
-    ``<title>`` inside it, which browsers show as a tooltip.
+    The artist gets the SVG id ``sp-tip-<n>`` (in the SVG: ``sp-tip-<hash>-<n>``, unique in a
+    page of charts); :func:`to_svg` puts ``text`` in an SVG ``<title>`` inside it, which
+    browsers show as a tooltip.
     """
     tips = fig.__dict__.setdefault("_sp_tips", [])
     gid = f"sp-tip-{len(tips)}"
@@ -741,9 +743,12 @@ def to_svg(fig: Figure, alt: str | None = None) -> str:
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]  # no XML prolog or DOCTYPE inside an HTML page
     svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
+    # ids unique in a page of several charts: sp-tip-<hash of this drawing>-<n> (deterministic)
+    key = hashlib.sha1(svg.encode("utf-8")).hexdigest()[:8]
     for gid, text in tooltips(fig):
-        svg = re.sub(rf'(<g id="{re.escape(gid)}"[^>]*>)', lambda m, t=text: f"{m.group(1)}<title>"
-                     f"{_html.escape(t, quote=False)}</title>", svg, count=1)
+        svg = re.sub(rf'<g id="{re.escape(gid)}"([^>]*)>', lambda m, t=text, g=gid: (
+            f'<g id="sp-tip-{key}-{g.rsplit("-", 1)[1]}"{m.group(1)}><title>'
+            f"{_html.escape(t, quote=False)}</title>"), svg, count=1)
     w, h = round(fig.get_figwidth() * 100), round(fig.get_figheight() * 100)
     label = _html.escape(alt or _title(fig) or "chart", quote=True)
     svg = re.sub(r'^<svg ([^>]*?)width="[^"]*" height="[^"]*"',
