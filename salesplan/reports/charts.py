@@ -690,7 +690,10 @@ def fan_chart(
         axes[0][0].set_ylabel(ylabel)
     else:
         fig.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold")
-        fig.supxlabel(xlabel)
+        for c in range(cols):  # the x label under each column's lowest panel (a figure-wide
+            low = max(k for k in range(n) if k % cols == c)  # one would sit on the legend)
+            axes[low // cols][c].set_xlabel(xlabel)
+            axes[low // cols][c].xaxis.set_tick_params(labelbottom=True)
         fig.supylabel(ylabel)
     handles, labels = axes[0][0].get_legend_handles_labels()
     # below the panels: above them it would run into the figure title
