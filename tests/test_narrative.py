@@ -36,11 +36,62 @@ def test_forecast_answer_with_and_without_regions():
     regions = pd.DataFrame({"region": ["North", "South"], "mean": [9e6, 5.1e6], "growth_vs_ly": [0.05, 0.2]})
     acc = {"smape": 0.04}, {"smape": 0.09}
     text = nv.forecast_answer("2027Q1", company, regions, *acc, "2026Q1")
-    assert text == ("Carrying on as we are, 2027Q1 should bring about 14.1 M (80% likely between 13.0 M and 15.2 M), "
+    assert text == ("Carrying on as we are, 2027Q1 should bring about 14.1 M of net revenue (company currency) "
+                    "(80% likely between 13.0 M and 15.2 M), "
                     "+10.0% on 2026Q1. North is the largest region (9.0 M); South grows fastest (+20.0%). "
-                    "In backtests the forecast erred 4.0% on a quarter's company sales (seasonal naive: 9.0%).")
+                    "In backtests the forecast of the company's monthly net revenue erred 4.0% on average "
+                    "(sMAPE; seasonal naive: 9.0%).")
     bare = nv.forecast_answer("2027Q1", company, regions.iloc[:0], *acc, "2026Q1")
-    assert "region" not in bare and bare.endswith("(seasonal naive: 9.0%).")
+    assert "region" not in bare and bare.endswith("(sMAPE; seasonal naive: 9.0%).")
+
+
+def test_forecast_figures_show_the_company_hit_rate_with_period_and_unit():
+    company = {"mean": 14_368_675, "lo-80": 12_829_409, "hi-80": 15_875_452, "lo-95": 12_049_161,
+               "hi-95": 16_704_341, "growth_vs_ly": 0.248}
+    # the company's backtest: 7 of 12 months inside the 80% range (the pooled rate of all
+    # series, e.g. 81.6%, is not what the headline shows)
+    main = {"smape": 0.068, "rel_mase": 0.49, "coverage-80": 7 / 12}
+    figs = nv.forecast_figures("2027Q1", "2026Q1", company, main, 12, 34, 81, "mint_shrink")
+    assert figs["Company months inside the 80% range (backtest, 12 months)"] == "58.3%"
+    assert figs["Company forecast, net revenue 2027Q1, company currency (mean)"] == "14.4 M"
+    assert figs["80% range, net revenue 2027Q1, company currency"] == "12.8 M – 15.9 M"
+    assert figs["vs 2026Q1 (same quarter last year, net revenue)"] == "+24.8%"
+    assert figs["Series on a fallback (new, short, intermittent)"] == "34 of 81 series"
+    assert figs["Levels made to add up by"] == "mint shrink"
+    assert not any("all series" in k for k in figs)
+
+
+def test_credit_policy_revenue_is_the_revenue_of_grades_off_open_credit():
+    grades = pd.DataFrame({"grade": ["A", "B", "C", "D", "E"],
+                           "revenue_12m": [10.0e6, 20.0e6, 12.0e6, 6.0e6, 9.0e6],
+                           "condition": ["open account"] * 3 + ["deposit 30%", "cash before delivery"]})
+    rev, share = nv.credit_policy_revenue(grades)
+    assert rev == 15.0e6  # D + E
+    assert share == pytest.approx(15 / 57)  # of 57 M in all grades: 26.3%
+    assert nv.credit_policy_revenue(None) is None
+    with pytest.raises(KeyError, match="lacks column 'condition'"):
+        nv.credit_policy_revenue(grades.drop(columns="condition"))
+
+
+def test_name_columns_put_names_beside_customer_and_rep_ids():
+    class Data:
+        customers = pd.DataFrame({"customer_id": ["C1", "C2"], "name": ["Acme Pumps", "Beta Valves"]})
+        reps = pd.DataFrame({"rep_id": ["R1"], "name": ["Wang Fang"]})
+
+    frame = pd.DataFrame({"customer_id": ["C2", "C9"], "rep_id": ["R1", "R1"], "entity": ["R1", "R2"], "x": [1, 2]})
+    out = nv.name_columns(frame, Data())
+    assert list(out.columns) == ["customer_id", "customer_name", "rep_id", "rep_name", "entity", "x"]
+    assert out["customer_name"].tolist() == ["Beta Valves", None]
+    assert out["rep_name"].tolist() == ["Wang Fang", "Wang Fang"]
+    extra = nv.name_columns(frame, Data(), {"entity": "reps"})
+    assert extra["entity_name"].tolist() == ["Wang Fang", None]
+    assert list(frame.columns) == ["customer_id", "rep_id", "entity", "x"]  # not modified
+
+    class NoCustomers:
+        customers, reps = None, Data.reps
+
+    assert "customer_name" not in nv.name_columns(frame, NoCustomers()).columns
+    assert nv.name_columns(None, Data()) is None  # a section switched off
 
 
 def _risk_inputs():
@@ -56,14 +107,24 @@ def test_customer_risk_headlines_all_sections():
     warning = pd.DataFrame({"amount": [100_000.0, 50_000.0]})
     hold = pd.DataFrame({"customer_id": ["x"]})
     grades = pd.Series(["A", "E", "D", "B"])
+    grade_table = pd.DataFrame({"grade": ["A", "B", "D", "E"], "revenue_12m": [600_000.0, 200_000.0, 150_000.0, 50_000.0],
+                                "condition": ["open account", "open account", "deposit 30%", "cash before delivery"]})
     answer, figures = nv.customer_risk_headlines(
         by_class, risk, 0.5, pd.DataFrame({"region": ["East"], "revenue_at_risk": [700_000.0]}),
-        pd.DataFrame({"region": ["West"]}), 30, warning, hold, grades, ["D", "E"], 0.93, 0.71)
+        pd.DataFrame({"region": ["West"]}), 30, warning, hold, grades, ["D", "E"], 0.93, 0.71,
+        grade_table=grade_table, horizon_days=90)
+    # revenue at risk: 900 k + 60 k + 1 k = 961 k over 12 months; the policy: D + E = 200 k of 1 M = 20%
     assert answer == ("20 A-class customers (20.0% of active customers) carry 80.0% of the last 12 months' revenue. "
-                      "2 customers are more likely than not to stop buying next quarter, putting 961.0 k of revenue "
-                      "at risk (most in East: 700.0 k). 1 customers have invoices more than 30 days overdue "
+                      "2 customers are more likely than not to place no order in the next 90 days; weighted by "
+                      "that chance, 961.0 k of 12-month revenue is at risk "
+                      "(most in East: 700.0 k). 1 customers have invoices more than 30 days overdue "
                       "(150.0 k) and go on supply hold; 2 customers in grades D and E should get no more open "
-                      "credit (deposit or cash before delivery).")
+                      "credit (deposit or cash before delivery); the credit policy affects customers with 200.0 k "
+                      "of the last 12 months' revenue (20.0%).")
+    assert figures["Revenue at risk, 12 months (sum of P(churn) x last 12 months' revenue)"] == "961.0 k"
+    assert figures["Customers at risk: no order expected in the next 90 days (P(churn) ≥ 50%)"] == "2"
+    assert figures["Revenue of customers the credit policy takes off open credit, last 12 months"] == (
+        "200.0 k (20.0% of revenue)")
     assert figures["A-class customers at risk"] == "1"
     assert figures["Customers in grades D / E"] == "2"
     assert figures["Regions with falling new-customer counts"] == "West"
@@ -74,7 +135,8 @@ def test_customer_risk_headlines_switched_off_sections_read_off():
     by_class, risk = _risk_inputs()
     answer, figures = nv.customer_risk_headlines(by_class, risk, 0.5, None, pd.DataFrame({"region": []}), 30,
                                                  None, None, None, [], None, float("nan"))
-    assert answer.endswith("putting 961.0 k of revenue at risk.")
+    assert answer.endswith("961.0 k of 12-month revenue is at risk.")
+    assert figures["Revenue of customers the credit policy takes off open credit, last 12 months"] == "off"
     assert figures["Customers on supply hold"] == "off" and figures["Collection rate, last 12 months"] == "off"
     assert figures["Customers in the worst credit grades"] == "off"
     assert figures["Scorecard back-test AUC"] == "–"
@@ -122,3 +184,15 @@ def test_bad_parameters_are_one_error():
         check_notebook_parameters("02_forecast", {k: v for k, v in _namespace("02_forecast").items() if k != "n_paths"})
     with pytest.raises(ValueError, match="notebook='04_targets'"):
         check_notebook_parameters("04_targets", {})
+
+
+def test_name_columns_keep_the_asked_columns_that_exist():
+    reps = pd.DataFrame({"rep_id": ["R1"], "name": ["Wang Fang"]})
+
+    class WithReps:
+        customers, reps = None, pd.DataFrame({"rep_id": ["R1"], "name": ["Wang Fang"]})
+
+    frame = pd.DataFrame({"customer_id": ["C1"], "rep_id": ["R1"], "x": [1.0]})
+    out = nv.name_columns(frame, WithReps(), columns=["customer_id", "customer_name", "rep_id", "rep_name", "x"])
+    assert list(out.columns) == ["customer_id", "rep_id", "rep_name", "x"]  # no customers table: no name column
+    assert out["rep_name"].tolist() == reps["name"].tolist()

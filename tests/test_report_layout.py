@@ -554,7 +554,7 @@ def test_charts_show_at_their_width_from_twice_the_pixels(tmp_path, browser):
 
     fig = charts.bar_chart(pd.Series([3.0, 5.0], index=["East", "West"]), title="Revenue by region",
                            xlabel="region", ylabel="revenue (USD)", size=(7.0, 3.5))
-    data, metadata = charts.chart_output(fig)
+    data, metadata = charts.chart_output(fig, hover=False)  # the PNG form (charts without tooltips)
     cell = nbformat.v4.new_code_cell("charts.show(fig)")
     cell.outputs = [nbformat.v4.new_output("display_data", data=data, metadata=metadata)]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Chart"), cell])
@@ -567,3 +567,152 @@ def test_charts_show_at_their_width_from_twice_the_pixels(tmp_path, browser):
     page = open_page(browser, path, 420)  # a phone: the chart shrinks to the page
     assert page.eval_on_selector("img", "i => i.getBoundingClientRect().right") <= 420
     page.close()
+
+
+# ---------------------------------------------------------------- names beside ids
+
+#: notebooks whose every table shows a name beside each person/customer id (issue 17);
+#: the others join as they get their names
+NAMED_NOTEBOOKS = ("02_forecast", "03_customer_risk", "03b_pipeline")
+#: column labels of ids of people and customers, and the labels a name column may have
+ID_LABELS = {"Rep ID": ("Rep", "Rep name"), "Customer ID": ("Customer", "Customer name", "Prospect name")}
+
+
+def id_columns_without_names(html: str) -> list[str]:
+    """``"<caption>: <id label>"`` of every data table whose rep/customer id column has
+    no name column right after it (the body's tables, each appendix copy included)."""
+    from bs4 import BeautifulSoup
+
+    from salesplan.reports.layout import column_labels
+
+    soup = BeautifulSoup(html, "html.parser")
+    missing = []
+    for table in soup.select("table.sp-data"):
+        labels, _ = column_labels(table)
+        cap = table.find("caption")
+        for j, label in enumerate(labels):
+            if label in ID_LABELS and (j + 1 >= len(labels) or labels[j + 1] not in ID_LABELS[label]):
+                missing.append(f"{cap.get_text(' ', strip=True)[:60] if cap else '?'}: {label}")
+    return missing
+
+
+def test_the_names_check_finds_an_id_without_its_name(tmp_path):
+    from salesplan.reports.render import export_html
+
+    named = with_names(pd.DataFrame({"rep_id": ["R1"], "revenue": [5.0]}), "rep_id", {"R1": "Li Na"})
+    bare = pd.DataFrame({"customer_id": ["C1"], "revenue": [5.0]})
+    cells = []
+    for frame, caption in ((named, "named"), (bare, "bare")):
+        cell = nbformat.v4.new_code_cell("styled_table(frame)")
+        cell.outputs = [nbformat.v4.new_output("execute_result", data={
+            "text/html": styled_table(frame, caption=caption).to_html(), "text/plain": caption})]
+        cells.append(cell)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Names"), *cells])
+    html = export_html(nb, tmp_path / "names.html", index_href=None).read_text("utf-8")
+    assert id_columns_without_names(html) == ["bare: Customer ID"]
+
+
+@pytest.mark.parametrize("name", NAMED_NOTEBOOKS)
+def test_every_table_shows_names_beside_rep_and_customer_ids(rendered, name):
+    html = rendered[name].read_text("utf-8")
+    assert id_columns_without_names(html) == [], name
+    if name != "02_forecast":  # 02 labels its rep rows "R0041 <name>" in one column, no id column
+        assert ">Rep ID<" in html and ">Rep<" in html  # the check saw id columns at all
+
+
+# ---------------------------------------------------------------- hover charts
+
+def _svg_titles(svg: str) -> list[str]:
+    import html as _html
+
+    return [_html.unescape(t) for t in re.findall(r'<g id="sp-tip-[0-9a-f]{8}-\d+"[^>]*><title>([^<]*)</title>', svg)]
+
+
+def test_bar_hbar_and_line_charts_carry_a_hover_title_per_bar_and_point():
+    fig = charts.bar_chart(pd.Series([1_240_000.0, 480_000.0], index=["East", "West"]), title="Revenue by region",
+                           xlabel="region", ylabel="net revenue (company currency)", money=True)
+    data, meta = charts.chart_output(fig)
+    svg = data["image/svg+xml"]
+    assert "image/png" not in data and meta["image/svg+xml"] == {"alt": "Revenue by region", "width": 800}
+    assert _svg_titles(svg) == ["East: 1.2 M", "West: 480.0 k"]
+    assert svg.startswith('<svg class="sp-chart" role="img" aria-label="Revenue by region"')
+    assert 'width="800" height="400"' in svg and "<script" not in svg and "<?xml" not in svg
+    assert data == charts.chart_output(charts.bar_chart(  # deterministic
+        pd.Series([1_240_000.0, 480_000.0], index=["East", "West"]), title="Revenue by region",
+        xlabel="region", ylabel="net revenue (company currency)", money=True))[0]
+    two = charts.bar_chart(pd.DataFrame({"2026Q1": [3.0, 5.0], "2027Q1": [4.0, 7.0]}, index=["Pumps", "Valves"]),
+                           title="Product lines", xlabel="product line", ylabel="units")
+    assert _svg_titles(charts.to_svg(two)) == ["Pumps — 2026Q1: 3", "Valves — 2026Q1: 5",
+                                               "Pumps — 2027Q1: 4", "Valves — 2027Q1: 7"]
+    hb = charts.hbar_chart(pd.Series({"R1": 0.5, "R2": 1.25}), names={"R1": "Li Na"}, title="Workload",
+                           xlabel="workload (share of norm)", ylabel="rep", percent=True)
+    assert _svg_titles(charts.to_svg(hb)) == ["R2: 125.0%", "Li Na (R1): 50.0%"]  # largest on top
+    line = charts.line_chart(pd.Series([2.0, 3.5], index=["2026-11", "2026-12"], name="North"),
+                             title="New customers", xlabel="month", ylabel="customers (count)")
+    assert _svg_titles(charts.to_svg(line)) == ["North — 2026-11: 2", "North — 2026-12: 3.50"]
+
+
+def test_fan_chart_points_show_actuals_and_the_forecast_range():
+    hist, fc = _history_and_forecast(["Company"])
+    fig = charts.fan_chart(hist, fc.drop(columns="series"), title="Company", xlabel="month",
+                           ylabel="net revenue (company currency)", money=True)
+    titles = _svg_titles(charts.to_svg(fig))
+    assert len(titles) == len(hist) + len(fc)
+    assert titles[0] == f"Company, actual — {hist.index[0]:%Y-%m}: 10"
+    first = fc.iloc[0]
+    assert titles[len(hist)] == (f"Company, forecast (mean) — {first['ds']:%Y-%m} (80% range 35 – 55): "
+                                 f"{first['mean']:.0f}")
+
+
+def test_tooltip_ids_are_unique_across_charts_of_a_page():
+    ids = []
+    for vals in ([1.0, 2.0], [3.0, 4.0]):
+        fig = charts.bar_chart(pd.Series(vals, index=["a", "b"]), title="T", xlabel="x", ylabel="y (count)")
+        ids += re.findall(r'<g id="(sp-tip-[^"]+)"', charts.to_svg(fig))
+    assert len(ids) == 4 == len(set(ids))
+
+
+def test_charts_with_too_many_points_stay_png():
+    many = pd.Series(range(charts.MAX_SVG_TIPS + 1), index=[f"p{i}" for i in range(charts.MAX_SVG_TIPS + 1)],
+                     dtype=float, name="x")
+    fig = charts.line_chart(many, title="Many", xlabel="point", ylabel="value (count)", markers=False)
+    data, meta = charts.chart_output(fig)
+    assert "image/svg+xml" not in data and data["image/png"] and meta["image/png"]["alt"] == "Many"
+
+
+@pytest.mark.slow
+def test_hovering_a_bar_shows_its_value_in_chromium(tmp_path, browser):
+    from salesplan.reports.render import export_html
+
+    fig = charts.bar_chart(pd.Series([1_240_000.0, 480_000.0, 2_600_000.0], index=["East", "West", "North"]),
+                           title="Revenue by region", xlabel="region", ylabel="net revenue (company currency)",
+                           money=True)
+    data, metadata = charts.chart_output(fig)
+    cell = nbformat.v4.new_code_cell("charts.show(fig)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=data, metadata=metadata)]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Chart"), cell])
+    path = export_html(nb, tmp_path / "hover.html", index_href=None)
+    page = open_page(browser, path, 1400)
+    assert page.eval_on_selector("svg.sp-chart", "s => s.getBoundingClientRect().width") == 800
+    bars = page.locator('svg.sp-chart g[id^="sp-tip-"]')
+    ids = page.eval_on_selector_all('svg.sp-chart g[id^="sp-tip-"]', "gs => gs.map(g => g.id)")
+    assert len(ids) == 3 == len(set(ids))
+    for i, text in enumerate(["East: 1.2 M", "West: 480.0 k", "North: 2.6 M"]):
+        box = bars.nth(i).locator("path").bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        hovered = page.evaluate("""() => { const g = document.querySelector('g[id^="sp-tip-"]:hover');
+            return g ? [g.id, g.querySelector(':scope > title').textContent] : null; }""")
+        assert hovered == [ids[i], text]
+    assert page.remote_requests == []
+    page.close()
+    page = open_page(browser, path, 420)  # a phone: the chart shrinks to the page
+    assert page.eval_on_selector("svg.sp-chart", "s => s.getBoundingClientRect().right") <= 420
+    page.close()
+
+
+def test_reliability_chart_points_show_both_rates():
+    from salesplan.reports.reviews import reliability_chart
+
+    fig = reliability_chart(pd.DataFrame({"bin": [1, 2], "predicted": [0.03, 0.5], "observed": [0.06, 0.45]}))
+    assert _svg_titles(charts.to_svg(fig)) == ["decile 1: predicted 3.0%, observed 6.0%",
+                                               "decile 2: predicted 50.0%, observed 45.0%"]

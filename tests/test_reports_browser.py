@@ -98,6 +98,11 @@ def _open(browser, path: Path, shot: str):
         "() => Array.from(document.images).map(i => ({src: i.src.slice(0, 40), alt: i.alt,"
         " complete: i.complete, w: i.naturalWidth}))"
     )
+    # hover charts are inline SVG (charts.chart_output): drawn when they have a width
+    images += page.evaluate(
+        "() => Array.from(document.querySelectorAll('svg.sp-chart')).map(s => ({src: 'inline svg',"
+        " alt: s.getAttribute('aria-label'), complete: true, w: s.getBoundingClientRect().width}))"
+    )
     return page, problems, images
 
 

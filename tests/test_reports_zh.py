@@ -102,7 +102,8 @@ def test_zh_report_shows_chinese_headings_and_wan_amounts(zh_plan, browser):
     assert labels["净收入（最近 4 个季度）"].endswith("万美元"), labels  # demo currency: USD
     assert WAN.search(labels["净收入（最近 4 个季度）"])
     assert CJK.search(page.inner_text(".sp-answer"))
-    alts = page.eval_on_selector_all("img", "els => els.map(e => e.alt)")
+    alts = page.eval_on_selector_all(  # PNG charts (alt) and hover SVG charts (aria-label)
+        "img, svg.sp-chart", "els => els.map(e => e.alt || e.getAttribute('aria-label'))")
     assert "按季度和年份的净收入" in alts, alts
     # the year-by-quarter table: amounts in 万, Chinese headers
     text = page.inner_text("main")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -437,7 +438,7 @@ def test_run_then_failing_run_keeps_the_good_report(tmp_path):
     # leadership html: answer first, no code
     html = (res.run_dir / "01_first.html").read_text("utf-8")
     assert html.index("First step") < html.index("Four, as always.") < html.index("Revenue by region")
-    assert "styled_table(" not in html and "data:image/png;base64," in html
+    assert "styled_table(" not in html and re.search(r'<svg [^>]*class="sp-chart"', html)  # the hover chart, inline
     # workbook: headlines, run info, the published table
     sheets = pd.read_excel(res.workbook, sheet_name=None)
     assert list(sheets)[:2] == ["Headlines", "Run"]

@@ -9,6 +9,12 @@ sharp on high-density screens and on paper; text uses the report page's font
 plot, never over the title.  :func:`hbar_chart` draws one named bar per entity with
 threshold lines (workload, rates against a floor); :func:`waterfall_chart` a bridge.
 
+Hover without a server: the bar, hbar, line, fan and waterfall helpers give each bar and
+point a tooltip text (:func:`add_tooltip`: category, series and value); :func:`chart_output`
+then embeds the chart as inline SVG in which every bar/point carries an SVG ``<title>``,
+which the browser shows on hover (no JavaScript, nothing fetched).  A chart with more
+than :data:`MAX_SVG_TIPS` tooltips, or none, stays a PNG.
+
 Chinese (and Japanese/Korean) names need a CJK font.  :func:`configure_fonts` picks the
 first installed of :data:`CJK_FONTS` and puts it after matplotlib's default font, so
 Latin text keeps its look and CJK glyphs come from the CJK font.  Without any CJK font
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import io
 import re
 import textwrap
@@ -34,6 +41,10 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 
 __all__ = [
+    "MAX_SVG_TIPS",
+    "add_tooltip",
+    "tooltips",
+    "to_svg",
     "CJK_FONTS",
     "CJKFontWarning",
     "PAGE_FONTS",
@@ -79,6 +90,8 @@ PAGE_FONTS: tuple[str, ...] = (
 )
 #: PNG pixels per display pixel (2: sharp on high-density screens and on paper)
 SCALE = 2.0
+#: Charts with more hover tooltips than this are embedded as PNG (an SVG would be heavy)
+MAX_SVG_TIPS = 1500
 #: Horizontal bars instead of vertical ones when a bar chart has more categories than this
 AUTO_HORIZONTAL = 20
 
@@ -219,6 +232,55 @@ def _tr(text):
     return translate(text)
 
 
+def add_tooltip(fig: Figure, artist, text: str) -> None:
+    """Give ``artist`` (a bar, a point marker) of ``fig`` the hover text ``text``.
+
+    The artist gets the SVG id ``sp-tip-<n>`` (in the SVG: ``sp-tip-<hash>-<n>``, unique in a
+    page of charts); :func:`to_svg` puts ``text`` in an SVG ``<title>`` inside it, which
+    browsers show as a tooltip.
+    """
+    tips = fig.__dict__.setdefault("_sp_tips", [])
+    gid = f"sp-tip-{len(tips)}"
+    artist.set_gid(gid)
+    tips.append((gid, str(text)))
+
+
+def tooltips(fig: Figure) -> list[tuple[str, str]]:
+    """The ``(svg id, text)`` hover tooltips of ``fig`` in the order they were added."""
+    return list(fig.__dict__.get("_sp_tips", []))
+
+
+def _value_text(v: float, money: bool = False, percent: bool = False) -> str:
+    """A tooltip value: money compact (``1.2 M``), percentages, else ``1,234`` / ``1.25``."""
+    from salesplan.reports.format import money as fmt_money
+
+    if v is None or not pd.notna(v):
+        return "–"
+    if money:
+        return fmt_money(v, compact=True)
+    if percent:
+        return f"{v * 100:.1f}%"
+    return f"{v:,.0f}" if float(v).is_integer() or abs(v) >= 100 else f"{v:,.2f}"
+
+
+def _tip_points(fig: Figure, ax, xs, ys, label: str, *, money: bool = False, percent: bool = False,
+                xtexts=None) -> None:
+    """One hover target per point (a small, nearly invisible marker) with ``label: x: value``."""
+    xtexts = list(xtexts) if xtexts is not None else [_x_text(x) for x in xs]
+    for x, y, xt in zip(xs, ys, xtexts):
+        if y is None or not pd.notna(y):
+            continue
+        (pt,) = ax.plot([x], [float(y)], marker="o", markersize=7, alpha=0.01, linestyle="none",
+                        label="_nolegend_")
+        add_tooltip(fig, pt, f"{label} — {xt}: {_value_text(float(y), money, percent)}")
+
+
+def _x_text(x) -> str:
+    if isinstance(x, pd.Timestamp) or hasattr(x, "strftime"):
+        return f"{pd.Timestamp(x):%Y-%m}"
+    return str(x)
+
+
 def pct_axis(axis, decimals: int = 0) -> None:
     """Format an axis holding fractions as percentages (0.15 -> 15%)."""
     axis.set_major_formatter(mticker.PercentFormatter(xmax=1.0, decimals=decimals))
@@ -291,9 +353,13 @@ def bar_chart(
             pos = [p - 0.4 + width * (j + 0.5) for p in positions]
         kw = {"color": PALETTE[j % len(PALETTE)], "label": _tr(col)}
         if horizontal:
-            ax.barh(pos, vals, height=width, left=bottom if stacked else None, **kw)
+            bars = ax.barh(pos, vals, height=width, left=bottom if stacked else None, **kw)
         else:
-            ax.bar(pos, vals, width=width, bottom=bottom if stacked else None, **kw)
+            bars = ax.bar(pos, vals, width=width, bottom=bottom if stacked else None, **kw)
+        raw = frame[col].astype(float).tolist()
+        for bar, label, v in zip(bars, labels, raw):
+            series = "" if k == 1 and str(col) in ("0", "None") else f" — {_tr(col)}"
+            add_tooltip(fig, bar, f"{label}{series}: {_value_text(v, money, percent)}")
         if stacked:
             bottom = [b + v for b, v in zip(bottom, vals)]
     val_axis = ax.xaxis if horizontal else ax.yaxis
@@ -383,8 +449,11 @@ def hbar_chart(
     colors = [PALETTE[0] if lo is None or lo <= v <= hi else (PALETTE[1] if v < lo else PALETTE[5])
               for v in vals.fillna(0.0)]
     pos = list(range(n))
-    ax.barh(pos, vals.fillna(0.0).tolist(), height=0.7, color=colors)
-    ax.set_yticks(pos, _labels_with_names(vals.index, names), fontsize=8 if n > 25 else 9)
+    bars = ax.barh(pos, vals.fillna(0.0).tolist(), height=0.7, color=colors)
+    bar_labels = _labels_with_names(vals.index, names)
+    for bar, label, v in zip(bars, bar_labels, vals):
+        add_tooltip(fig, bar, f"{label}: {_value_text(v, money, percent)}")
+    ax.set_yticks(pos, bar_labels, fontsize=8 if n > 25 else 9)
     ax.set_ylim(n - 0.5, -0.5)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color="#dddddd", linewidth=0.8)
@@ -465,13 +534,14 @@ def waterfall_chart(
     for i, r in enumerate(steps.itertuples(index=False)):
         v = float(r.amount)
         if r.kind == "total":
-            ax.bar(i, v, color=PALETTE[0], width=0.6)
+            bars = ax.bar(i, v, color=PALETTE[0], width=0.6)
             run = v
             text = fmt_money(v, compact=True)
         else:
-            ax.bar(i, v, bottom=run, color=PALETTE[2] if v >= 0 else PALETTE[5], width=0.6)
+            bars = ax.bar(i, v, bottom=run, color=PALETTE[2] if v >= 0 else PALETTE[5], width=0.6)
             run += v
             text = ("+" if v >= 0 else "") + fmt_money(v, compact=True)
+        add_tooltip(fig, bars[0], f"{_tr(r.step)}: {text}")
         tops.append(run)
         labels.append(_tr(r.step))
         if values:
@@ -513,6 +583,7 @@ def line_chart(
     for j, col in enumerate(frame.columns):
         ax.plot(x, frame[col].astype(float), color=PALETTE[j % len(PALETTE)], label=_tr(col),
                 marker="o" if markers else None, markersize=3, linewidth=1.8)
+        _tip_points(fig, ax, x, frame[col].astype(float).tolist(), _tr(col), money=money, percent=percent)
     if money:
         money_axis(ax.yaxis)
     elif percent:
@@ -593,6 +664,14 @@ def fan_chart(
                     color=PALETTE[5], linewidth=1.2, linestyle=":")
         ax.plot(f["ds"], f["mean"].astype(float), color=PALETTE[5], linewidth=1.8, marker="o",
                 markersize=3, label=_tr("forecast (mean)"))
+        who = _tr(name)
+        _tip_points(fig, ax, list(h.index), h.to_numpy(float).tolist(), f"{who}, {_tr('actual')}", money=money)
+        ranges = [(_value_text(float(lo), money), _value_text(float(hi), money))
+                  for lo, hi in zip(f[f"lo-{shades[-1]}"], f[f"hi-{shades[-1]}"])]
+        _tip_points(fig, ax, list(f["ds"]), f["mean"].astype(float).tolist(),
+                    f"{who}, {_tr('forecast (mean)')}", money=money,
+                    xtexts=[f"{_x_text(d)} ({shades[-1]}% range {lo} – {hi})"
+                            for d, (lo, hi) in zip(f["ds"], ranges)])
         ax.grid(axis="y", color="#dddddd", linewidth=0.8)
         ax.set_axisbelow(True)
         for side in ("top", "right"):
@@ -611,7 +690,10 @@ def fan_chart(
         axes[0][0].set_ylabel(ylabel)
     else:
         fig.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold")
-        fig.supxlabel(xlabel)
+        for c in range(cols):  # the x label under each column's lowest panel (a figure-wide
+            low = max(k for k in range(n) if k % cols == c)  # one would sit on the legend)
+            axes[low // cols][c].set_xlabel(xlabel)
+            axes[low // cols][c].xaxis.set_tick_params(labelbottom=True)
         fig.supylabel(ylabel)
     handles, labels = axes[0][0].get_legend_handles_labels()
     # below the panels: above them it would run into the figure title
@@ -644,30 +726,74 @@ def _title(fig: Figure) -> str:
     return fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""
 
 
-def chart_output(fig: Figure, alt: str | None = None) -> tuple[dict, dict]:
+def to_svg(fig: Figure, alt: str | None = None) -> str:
+    """Inline SVG of ``fig`` with a ``<title>`` (hover tooltip) in each tooltip artist.
+
+    Text stays text (``svg.fonttype = "none"``: the page's fonts draw it, CJK included);
+    the ``<svg>`` gets the display size of :func:`chart_output` (figure inches x 100 CSS
+    px), ``role="img"`` and ``aria-label`` = ``alt`` (default: the chart title), and
+    class ``sp-chart``.  Deterministic: no date, fixed ids (``svg.hashsalt``).
+    """
+    import html as _html
+
+    tofu = warn_if_tofu(fig)
+    buf = io.StringIO()
+    with warnings.catch_warnings(), matplotlib.rc_context({"svg.fonttype": "none",
+                                                          "svg.hashsalt": "salesplan"}):
+        if tofu:
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]  # no XML prolog or DOCTYPE inside an HTML page
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
+    # ids unique in a page of several charts: sp-tip-<hash of this drawing>-<n> (deterministic)
+    key = hashlib.sha1(svg.encode("utf-8")).hexdigest()[:8]
+    for gid, text in tooltips(fig):
+        svg = re.sub(rf'<g id="{re.escape(gid)}"([^>]*)>', lambda m, t=text, g=gid: (
+            f'<g id="sp-tip-{key}-{g.rsplit("-", 1)[1]}"{m.group(1)}><title>'
+            f"{_html.escape(t, quote=False)}</title>"), svg, count=1)
+    w, h = round(fig.get_figwidth() * 100), round(fig.get_figheight() * 100)
+    label = _html.escape(alt or _title(fig) or "chart", quote=True)
+    svg = re.sub(r'^<svg ([^>]*?)width="[^"]*" height="[^"]*"',
+                 lambda m: f'<svg class="sp-chart" role="img" aria-label="{label}" {m.group(1)}'
+                           f'width="{w}" height="{h}"', svg, count=1)
+    return svg
+
+
+def chart_output(fig: Figure, alt: str | None = None, *, hover: bool | None = None) -> tuple[dict, dict]:
     """The notebook display bundle of ``fig``: ``(data, metadata)``.
 
-    ``data`` holds the PNG (drawn at :data:`SCALE` x) and the text form ``[chart] <title>``;
-    ``metadata["image/png"]`` the description (``alt``, default: the chart title) and the
-    display ``width`` in CSS px (the figure's inches x 100), which the HTML report puts
-    on the ``<img>``.
+    With hover tooltips (:func:`add_tooltip`; ``hover=None``: when the figure has 1 to
+    :data:`MAX_SVG_TIPS` of them, ``True``: always, ``False``: never) ``data`` holds the
+    inline SVG of :func:`to_svg`, whose bars/points show their value on hover;
+    otherwise the PNG (drawn at :data:`SCALE` x).  Either way the text form is
+    ``[chart] <title>``, and the metadata of the image gives the description (``alt``,
+    default: the chart title) and the display ``width`` in CSS px (the figure's inches
+    x 100), which the HTML report puts on the ``<img>``.
     """
     text = alt or _title(fig) or "chart"
+    n_tips = len(tooltips(fig))
+    svg = hover if hover is not None else 0 < n_tips <= MAX_SVG_TIPS
+    meta = {"alt": text, "width": round(fig.get_figwidth() * 100)}
+    if svg:
+        return ({"image/svg+xml": to_svg(fig, text), "text/plain": f"[chart] {text}"},
+                {"image/svg+xml": meta})
     data = {
         "image/png": base64.b64encode(to_png(fig)).decode("ascii"),
         "text/plain": f"[chart] {text}",
     }
-    return data, {"image/png": {"alt": text, "width": round(fig.get_figwidth() * 100)}}
+    return data, {"image/png": meta}
 
 
-def show(fig: Figure, alt: str | None = None) -> None:
-    """Display ``fig`` in the notebook as a PNG whose text form is the chart title.
+def show(fig: Figure, alt: str | None = None, *, hover: bool | None = None) -> None:
+    """Display ``fig`` in the notebook: hover SVG or PNG (:func:`chart_output`), text form
+    the chart title.
 
-    The HTML report embeds the PNG with ``alt`` (default: the chart title) as its
-    description, at the figure's display width (:func:`chart_output`).  The figure is
-    not kept by pyplot, so nothing leaks between cells.
+    The HTML report embeds the chart with ``alt`` (default: the chart title) as its
+    description, at the figure's display width.  The figure is not kept by pyplot, so
+    nothing leaks between cells.
     """
     from IPython.display import display
 
-    data, metadata = chart_output(fig, alt)
+    data, metadata = chart_output(fig, alt, hover=hover)
     display(data, raw=True, metadata=metadata)

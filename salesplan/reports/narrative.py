@@ -16,7 +16,10 @@ from salesplan.reports.format import money, number, pct
 __all__ = [
     "CARD_WORDS",
     "FORECAST_LEVELS",
+    "credit_policy_revenue",
     "customer_risk_headlines",
+    "forecast_figures",
+    "name_columns",
     "data_health_answer",
     "ACCURACY_WORDS",
     "forecast_answer",
@@ -116,6 +119,7 @@ def forecast_answer(period: str, company: Mapping, regions: pd.DataFrame, main: 
         The same quarter last year, e.g. ``"2026Q1"``.
     """
     text = (f"Carrying on as we are, {period} should bring about {money(company['mean'], compact=True)} "
+            "of net revenue (company currency) "
             f"(80% likely between {money(company['lo-80'], compact=True)} and "
             f"{money(company['hi-80'], compact=True)}), {pct(company['growth_vs_ly'], signed=True)} on {last_year}. ")
     if len(regions):
@@ -123,8 +127,117 @@ def forecast_answer(period: str, company: Mapping, regions: pd.DataFrame, main: 
         biggest = regions.sort_values("mean", ascending=False).iloc[0]
         text += (f"{biggest['region']} is the largest region ({money(biggest['mean'], compact=True)}); "
                  f"{fastest['region']} grows fastest ({pct(fastest['growth_vs_ly'], signed=True)}). ")
-    return text + (f"In backtests the forecast erred {pct(main['smape'])} on a quarter's company sales "
-                   f"(seasonal naive: {pct(naive['smape'])}).")
+    return text + (f"In backtests the forecast of the company's monthly net revenue erred {pct(main['smape'])} "
+                   f"on average (sMAPE; seasonal naive: {pct(naive['smape'])}).")
+
+
+def forecast_figures(period: str, last_year: str, company: Mapping, main: Mapping, backtest_months: int,
+                     n_fallbacks: int, n_series: int, reconciliation: str) -> dict[str, str]:
+    """The forecast notebook's headline figures, each with its period and unit.
+
+    Parameters
+    ----------
+    period, last_year : str
+        The plan quarter and the same quarter last year (``"2027Q1"``, ``"2026Q1"``).
+    company : mapping
+        The company row of the quarter summary (``mean, lo-80, hi-80, lo-95, hi-95,
+        growth_vs_ly``; money in the company currency).
+    main : mapping
+        The company-level accuracy row of the method (``smape``, ``rel_mase``,
+        ``coverage-80`` as fractions): the interval hit rate shown is the company's,
+        not the pooled rate of all series.
+    backtest_months : int
+        Months forecast in the backtest (windows x 3).
+    n_fallbacks, n_series : int
+        Series on a fallback treatment, and all series.
+    reconciliation : str
+        The reconciliation method used (``"mint_shrink"`` ...).
+    """
+    q = f"net revenue {period}, company currency"
+    return {
+        f"Company forecast, {q} (mean)": money(company["mean"], compact=True),
+        f"80% range, {q}": f"{money(company['lo-80'], compact=True)} – {money(company['hi-80'], compact=True)}",
+        f"95% range, {q}": f"{money(company['lo-95'], compact=True)} – {money(company['hi-95'], compact=True)}",
+        f"vs {last_year} (same quarter last year, net revenue)": pct(company["growth_vs_ly"], signed=True),
+        "Backtest error, company monthly net revenue (sMAPE)": pct(main["smape"]),
+        "Accuracy vs seasonal naive, company (relative MASE, <1 is better)": number(main["rel_mase"], 2),
+        f"Company months inside the 80% range (backtest, {backtest_months} months)": pct(main["coverage-80"]),
+        "Series on a fallback (new, short, intermittent)": f"{n_fallbacks} of {n_series} series",
+        "Levels made to add up by": str(reconciliation).replace("_", " "),
+    }
+
+
+def credit_policy_revenue(grade_table: pd.DataFrame | None) -> tuple[float, float] | None:
+    """Last-12-months revenue of the customers the credit policy takes off open credit.
+
+    ``grade_table`` has one row per credit grade with ``revenue_12m`` (company currency)
+    and ``condition``; the policy affects every grade whose condition is not
+    ``"open account"`` (deposit, cash before delivery).
+
+    Returns
+    -------
+    (float, float) or None
+        ``(revenue, share)``: that revenue and its share of all grades' revenue
+        (``revenue / sum(revenue_12m)``; NaN when the total is 0); None without a table.
+    """
+    if grade_table is None:
+        return None
+    for col in ("revenue_12m", "condition"):
+        if col not in grade_table.columns:
+            raise KeyError(f"credit_policy_revenue: grade table lacks column {col!r}; it has "
+                           f"{list(grade_table.columns)}")
+    rev = grade_table["revenue_12m"].astype(float)
+    cut = float(rev[grade_table["condition"].astype(str) != "open account"].sum())
+    total = float(rev.sum())
+    return cut, (cut / total if total else float("nan"))
+
+
+#: id columns of people and customers and the names table (``data.<attr>``) that names them
+NAMED_IDS: dict[str, str] = {"customer_id": "customers", "rep_id": "reps"}
+
+
+def name_columns(frame: pd.DataFrame | None, data, id_cols: Mapping[str, str] | None = None, *,
+                 columns: list[str] | None = None) -> pd.DataFrame | None:
+    """``frame`` with a name column beside each customer and rep id column.
+
+    Parameters
+    ----------
+    frame : DataFrame or None
+        A table for a report (None, a section switched off: returned as is).  Not modified.
+    data : SalesData-like
+        Gives the names tables ``data.customers`` (``customer_id, name``) and
+        ``data.reps`` (``rep_id, name``); a missing table (None) adds no name.
+    id_cols : mapping, optional
+        Extra id columns to name: column -> ``"customers"`` or ``"reps"`` (e.g.
+        ``{"entity": "reps"}``); the name column is ``<col>_name`` unless the column ends
+        in ``_id``.
+    columns : list of str, optional
+        Keep these columns in this order, skipping those the table does not have (a name
+        column is absent when its names table is).
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``customer_name`` after ``customer_id``, ``rep_name`` after ``rep_id``
+        (existing name columns are kept; ids without a name show "–").
+    """
+    from salesplan.reports.format import with_names
+
+    if frame is None:
+        return None
+    out = frame
+    for col, table in {**NAMED_IDS, **dict(id_cols or {})}.items():
+        names = getattr(data, table, None)
+        if col not in out.columns or names is None:
+            continue
+        name_col = col[:-3] + "_name" if col.endswith("_id") else f"{col}_name"
+        if name_col in out.columns:
+            continue
+        key = "customer_id" if table == "customers" else "rep_id"
+        out = with_names(out, col, names.set_index(key)["name"], name_col=name_col)
+    if columns is not None:
+        return out[[c for c in columns if c in out.columns]]
+    return out if out is not frame else frame.copy()
 
 
 #: the credit scorecard's variables in words
@@ -162,8 +275,15 @@ def customer_risk_headlines(by_class: pd.DataFrame, risk: pd.DataFrame, churn_th
                             risk_by_region: pd.DataFrame | None, new_alerts: pd.DataFrame, overdue_days: int,
                             warning: pd.DataFrame | None, hold: pd.DataFrame | None,
                             grades: pd.Series | None, worst_grades, collection_rate: float | None,
-                            backtest_auc: float) -> tuple[str, dict[str, str]]:
+                            backtest_auc: float, *, grade_table: pd.DataFrame | None = None,
+                            horizon_days: int = 90) -> tuple[str, dict[str, str]]:
     """The customer-risk notebook's answer and headline figures.
+
+    Each figure says its period and unit: "at risk" means more likely than not to place
+    no order in the next ``horizon_days`` days; revenue at risk is the sum over customers
+    of P(churn) x their last 12 months' net revenue (a 12-month amount, not a quarter's);
+    the credit policy's reach is the last-12-months revenue of the grades it takes off
+    open credit (:func:`credit_policy_revenue`).
 
     Parameters
     ----------
@@ -187,6 +307,11 @@ def customer_risk_headlines(by_class: pd.DataFrame, risk: pd.DataFrame, churn_th
         The company's collection rate (None: no invoices table).
     backtest_auc : float
         The scorecard's back-test AUC (NaN: none).
+    grade_table : DataFrame, optional
+        Customers by credit grade (``revenue_12m, condition``): the revenue the credit
+        policy affects (not shown without it).
+    horizon_days : int, default 90
+        The churn horizon: "churn" = no order within this many days.
 
     Returns
     -------
@@ -199,8 +324,8 @@ def customer_risk_headlines(by_class: pd.DataFrame, risk: pd.DataFrame, churn_th
     at_risk_money = money(risk["revenue_at_risk"].sum(), compact=True)
     text = (f"{number(a['customers'])} A-class customers ({pct(a['share_of_customers'])} of active customers) "
             f"carry {pct(a['share_of_revenue'])} of the last 12 months' revenue. "
-            f"{number(len(at_risk))} customers are more likely than not to stop buying next quarter, putting "
-            f"{at_risk_money} of revenue at risk")
+            f"{number(len(at_risk))} customers are more likely than not to place no order in the next "
+            f"{horizon_days} days; weighted by that chance, {at_risk_money} of 12-month revenue is at risk")
     if risk_by_region is not None and len(risk_by_region):
         top = risk_by_region.iloc[0]
         text += f" (most in {top['region']}: {money(top['revenue_at_risk'], compact=True)})"
@@ -210,22 +335,28 @@ def customer_risk_headlines(by_class: pd.DataFrame, risk: pd.DataFrame, churn_th
         text += (f" {number(len(hold))} customers have invoices more than {overdue_days} days overdue "
                  f"({overdue}) and go on supply hold" + (";" if grades is not None else "."))
     n_worst = int(grades.isin(list(worst_grades)).sum()) if grades is not None else None
+    cut = credit_policy_revenue(grade_table) if grades is not None else None
     if grades is not None:
         text += (f" {number(n_worst)} customers in grades {' and '.join(worst_grades)} should get no more open "
-                 "credit (deposit or cash before delivery).")
+                 "credit (deposit or cash before delivery)")
+        text += (f"; the credit policy affects customers with {money(cut[0], compact=True)} of the last "
+                 f"12 months' revenue ({pct(cut[1])})." if cut is not None else ".")
     alerts = sorted(new_alerts["region"].astype(str))
     off = "off"
     figures = {
         "A-class customers": f"{number(a['customers'])} ({pct(a['share_of_customers'])} of active customers)",
-        "Revenue share of A-class customers": pct(a["share_of_revenue"]),
-        "Revenue at risk next quarter": at_risk_money,
-        f"Customers at risk (P(churn) ≥ {pct(churn_threshold, 0)})": number(len(at_risk)),
+        "Revenue share of A-class customers, last 12 months": pct(a["share_of_revenue"]),
+        "Revenue at risk, 12 months (sum of P(churn) x last 12 months' revenue)": at_risk_money,
+        f"Customers at risk: no order expected in the next {horizon_days} days (P(churn) ≥ "
+        f"{pct(churn_threshold, 0)})": number(len(at_risk)),
         "A-class customers at risk": number(int((at_risk["abc_class"] == "A").sum())),
         "Regions with falling new-customer counts": ", ".join(alerts) if alerts else "none",
         f"Invoices overdue > {overdue_days} days": f"{number(len(warning))} ({overdue})" if warning is not None else off,
         "Customers on supply hold": number(len(hold)) if hold is not None else off,
         (f"Customers in grades {' / '.join(worst_grades)}" if len(worst_grades)
          else "Customers in the worst credit grades"): number(n_worst) if n_worst is not None else off,
+        "Revenue of customers the credit policy takes off open credit, last 12 months": (
+            f"{money(cut[0], compact=True)} ({pct(cut[1])} of revenue)" if cut is not None else off),
         "Collection rate, last 12 months": pct(collection_rate) if collection_rate is not None else off,
         "Scorecard back-test AUC": f"{backtest_auc:.2f}" if backtest_auc == backtest_auc else "–",
     }

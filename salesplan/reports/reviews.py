@@ -115,6 +115,10 @@ def reliability_chart(calibration: pd.DataFrame):
                                 size=(6.0, 4.5))
     ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle="--", label="perfect")
     ax.plot(calibration["predicted"], calibration["observed"], marker="o", label="scored")
+    for i, r in enumerate(calibration.itertuples(index=False)):  # hover: the decile's two rates
+        (pt,) = ax.plot([r.predicted], [r.observed], marker="o", markersize=8, alpha=0.01, linestyle="none")
+        decile = getattr(r, "bin", i + 1)
+        charts.add_tooltip(fig, pt, f"decile {decile}: predicted {r.predicted:.1%}, observed {r.observed:.1%}")
     charts.pct_axis(ax.xaxis)
     charts.pct_axis(ax.yaxis)
     ax.legend(frameon=False)

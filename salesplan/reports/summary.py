@@ -625,11 +625,12 @@ def _forecast_range(t: RunTables, c: dict, params: SummaryParams) -> Reconciliat
     if not len(rows) or float(rows["coverage-80"].iloc[0]) >= params.coverage_warn:
         return None
     company_cov = float(rows["coverage-80"].iloc[0])
-    pooled = t.figure("02", "Actual months inside the 80% range")
+    pooled = t.figure("02", "Actual months inside the 80% range")  # a pooled headline (older runs)
     seems = ("The forecast report says "
-             + (f"{share(pooled, 1)} of actual months fell inside the 80% range" if pooled is not None
-                else "the 80% ranges hold")
-             + f", but at company level the range held {share(company_cov)} of backtest months.")
+             + (f"{share(pooled, 1)} of actual months fell inside the 80% range, but at company level "
+                f"the range held {share(company_cov)} of backtest months." if pooled is not None
+                else f"the company's 80% range held only {share(company_cov)} of its backtest months, "
+                     "though an 80% range should hold about 80% of them."))
     because = ("The pooled figure is mostly rep and region series; the company range, which sets the target's "
                f"chance, is too narrow. Read the {share(c['p_attain_target'])} chance of the target as optimistic.")
     return Reconciliation("forecast_range", seems, because)
