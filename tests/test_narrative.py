@@ -41,6 +41,8 @@ def test_forecast_answer_with_and_without_regions():
                     "In backtests the forecast erred 4.0% on a quarter's company sales (seasonal naive: 9.0%).")
     bare = nv.forecast_answer("2027Q1", company, regions.iloc[:0], *acc, "2026Q1")
     assert "region" not in bare and bare.endswith("(seasonal naive: 9.0%).")
+    one = nv.forecast_answer("2027Q1", company, regions.iloc[:1], *acc, "2026Q1")  # one region: no comparison
+    assert one == bare
 
 
 def _risk_inputs():
