@@ -184,7 +184,8 @@ def _sheets(run: Run) -> list[str]:
 
 
 def _check_no_plan_sheets(run: Run) -> None:
-    """No plan sheets (they are the rep quotas to edit) and the sheet "Run" says why."""
+    """No plan sheets (they are the rep quotas to edit) and the sheet "Run" says why; the
+    summary asks to approve the region targets, not rep quotas."""
     from openpyxl import load_workbook
 
     wb = load_workbook(run.run_dir / "salesplan_2027Q1.xlsx", read_only=True)
@@ -192,6 +193,9 @@ def _check_no_plan_sheets(run: Run) -> None:
     assert "Plan reps" not in wb.sheetnames and "04 region" in wb.sheetnames
     assert rows["plan sheets"] == ("not written: the plan has no rep quotas (the data have no reps table); the "
                                    "region targets are on sheet '04 region'")
+    summary = (run.run_dir / "summary.html").read_text("utf-8")
+    assert "No rep quotas (the data have no reps table): the region targets add up to" in summary
+    assert "Approve the region targets: " in summary and "Approve rep quotas" not in summary
 
 
 # --------------------------------------------------------------------------- orders only

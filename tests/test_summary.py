@@ -138,6 +138,15 @@ def test_quota_decision_counts_flagged_reps():
     assert "45% of reps expected at quota (outside the healthy band)" in d.effect
 
 
+def test_quota_decision_without_reps_approves_the_region_targets():
+    regions = pd.DataFrame({"region": ["North", "South"], "target": [700.0, 642.0]})
+    d = quota_decision(company(), reps().iloc[0:0], regions)
+    assert d.value == 1342.0 and d.unit == "2027Q1 sales, EUR"
+    assert d.action == ("Approve the region targets: 2 region(s) adding up to EUR 1.34 k (no rep quotas: the data "
+                        "have no reps table, so each region holds its target).")
+    assert "reps expected at quota" not in d.effect
+
+
 def test_hiring_decision_revenue_beyond_todays_reps():
     d = hiring_decision(headcount(), hiring(), "2027Q1", "EUR")
     assert d.value == pytest.approx(180.0)  # 900 x (1 - 8/10) + 600 x 0
