@@ -239,7 +239,7 @@ def test_curves_from_fit_expected_draws_are_deterministic():
 
 
 def test_budget_parameter_errors():
-    with pytest.raises(ValueError, match="total must be >= 0"):
+    with pytest.raises(ValueError, match=r"total=-?[0-9.]+ is invalid: expected a number >= 0"):
         al.BudgetConstraints(-1.0)
     with pytest.raises(ValueError, match="above maximum"):
         al.BudgetConstraints(10.0, minimum={"N": 5.0}, maximum={"N": 4.0})

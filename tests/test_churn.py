@@ -291,14 +291,14 @@ AS_OF = pd.Timestamp("2025-12-31")
 @pytest.fixture(scope="module")
 def fitted_classifier(company):
     data, _ = company
-    return ChurnClassifier(horizon_days=90, n_snapshots=4).fit(data, AS_OF)
+    return ChurnClassifier(horizon_days=90, n_snapshots=4).fit(data, as_of=AS_OF)
 
 
 def test_classifier_predicts_future_churn(company, fitted_classifier):
     from sklearn.metrics import roc_auc_score
 
     data, truth = company
-    p = fitted_classifier.predict_proba(data, AS_OF)
+    p = fitted_classifier.churn_probability(data, AS_OF)
     y = churn_labels(data.orders, AS_OF, 90, p.index)  # what really happened next
     assert roc_auc_score(y, p) > 0.75
     assert abs(p.mean() - y.mean()) < 0.08  # calibrated on later snapshots
@@ -403,7 +403,7 @@ def test_one_class_target():
         }
     )
     with pytest.raises(ValueError, match="one-class target"):
-        ChurnClassifier(bgnbd_features=False).fit(SalesData(orders=orders), "2024-12-31")
+        ChurnClassifier(bgnbd_features=False).fit(SalesData(orders=orders), as_of="2024-12-31")
 
 
 def test_invalid_summary_and_params():
@@ -412,7 +412,7 @@ def test_invalid_summary_and_params():
     with pytest.raises(ValueError, match="all frequency == 0"):
         ParetoNBDModel().fit(pd.DataFrame({"frequency": [0, 0], "recency": [0.0, 0.0], "T": [3.0, 4.0]}))
     with pytest.raises(ValueError, match="horizon_days"):
-        ChurnClassifier(horizon_days=0).fit(SalesData(orders=_tiny_orders()), "2024-06-30")
+        ChurnClassifier(horizon_days=0).fit(SalesData(orders=_tiny_orders()), as_of="2024-06-30")
     with pytest.raises(RuntimeError, match="not fitted"):
         BetaGeoModel().conditional_probability_alive(pd.DataFrame({"frequency": [1], "recency": [1.0], "T": [2.0]}))
 
@@ -433,8 +433,8 @@ def test_demo_company_truth():
     p_alive = pareto.conditional_probability_alive(summary)
     assert roc_auc_score(alive, p_alive) > 0.9
     assert abs(p_alive.mean() - alive.mean()) < 0.08
-    clf = ChurnClassifier(horizon_days=90, n_snapshots=3, max_iter=100).fit(data, as_of)
-    p = clf.predict_proba(data, as_of)
+    clf = ChurnClassifier(horizon_days=90, n_snapshots=3, max_iter=100).fit(data, as_of=as_of)
+    p = clf.churn_probability(data, as_of)
     future = company.simulate_future(months=3, seed=1)
     y = churn_labels(pd.concat([data.orders, future]), as_of, 90, p.index)
     assert roc_auc_score(y, p) > 0.85
@@ -470,3 +470,38 @@ def test_driver_reasons_in_plain_words_without_scientific_notation():
         "mean days past due: –",
         "",
     ]
+
+
+def test_classifier_is_a_scikit_learn_estimator(fitted_classifier):
+    from sklearn.base import clone
+    from sklearn.utils import estimator_checks as ec
+
+    est = ChurnClassifier(horizon_days=60, calibration="nonsense")  # __init__ only stores
+    assert est.get_params()["calibration"] == "nonsense"
+    ec.check_no_attributes_set_in_init("ChurnClassifier", est)
+    ec.check_get_params_invariance("ChurnClassifier", est)
+    ec.check_set_params("ChurnClassifier", est)
+    ec.check_parameters_default_constructible("ChurnClassifier", ChurnClassifier())
+    c = clone(fitted_classifier.set_params(max_iter=fitted_classifier.max_iter))
+    assert c.get_params() == fitted_classifier.get_params() and not hasattr(c, "model_")
+    learned = set(vars(fitted_classifier)) - set(fitted_classifier.get_params())
+    assert learned and all(a.endswith("_") for a in learned)
+    assert list(fitted_classifier.classes_) == [0, 1]
+    with pytest.raises(ValueError, match="calibration"):
+        est.fit(SalesData(orders=_tiny_orders()), as_of="2024-06-30")
+    with pytest.raises(ValueError, match="calibration"):  # the older fit(X, as_of) still reads as_of
+        est.fit(SalesData(orders=_tiny_orders()), "2024-06-30")
+    with pytest.raises(ValueError, match="y must be None"):
+        est.fit(SalesData(orders=_tiny_orders()), [0, 1], as_of="2024-06-30")
+
+
+def test_classifier_proba_and_score_follow_scikit_learn(company, fitted_classifier):
+    data, _ = company
+    proba = fitted_classifier.predict_proba(data, AS_OF)
+    p = fitted_classifier.churn_probability(data, AS_OF)
+    assert proba.shape == (len(p), 2)
+    np.testing.assert_allclose(proba[:, 1], p.to_numpy())
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    y = churn_labels(data.orders, AS_OF, 90, p.index)
+    # ClassifierMixin.score: accuracy of predict, counted here by hand
+    assert fitted_classifier.score(data, y) == pytest.approx(((p.to_numpy() >= 0.5) == y.to_numpy()).mean())

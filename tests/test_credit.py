@@ -68,7 +68,7 @@ def test_german_credit_cv_auc(german):
     aucs = []
     for tr, te in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
         m = CreditScorecard(**GERMAN_CREDIT_CONFIG).fit(X.iloc[tr], y[tr])
-        aucs.append(roc_auc_score(y[te], -m.score(X.iloc[te])))  # high points = good
+        aucs.append(roc_auc_score(y[te], -m.points(X.iloc[te])))  # high points = good
     assert np.mean(aucs) >= GERMAN_AUC_FLOOR, aucs
 
 
@@ -82,7 +82,7 @@ def test_german_credit_blended_cv_auc(german):
     aucs = []
     for tr, te in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
         m = BlendedScorecard(**GERMAN_CREDIT_CONFIG).fit(X.iloc[tr], y[tr])
-        aucs.append(roc_auc_score(y[te], -m.score(X.iloc[te])))
+        aucs.append(roc_auc_score(y[te], -m.points(X.iloc[te])))
     assert np.mean(aucs) >= GERMAN_AUC_FLOOR, aucs
 
 
@@ -141,7 +141,7 @@ def test_points_scaling_by_hand(german, german_fit):
     m = german_fit
     p = m.predict_proba(X.iloc[:50])[:, 1]  # calibration None: the regression's PD
     expected = offset + factor * np.log((1 - p) / p)
-    np.testing.assert_allclose(m.score(X.iloc[:50]), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(m.points(X.iloc[:50]), expected, rtol=0, atol=1e-6)
 
 
 def test_scorecard_table_adds_up(german, german_fit):
@@ -157,7 +157,7 @@ def test_scorecard_table_adds_up(german, german_fit):
         ob = m.binning_.get_binned_variable(v)
         woe = ob.transform(rows[v].to_numpy(), metric="woe")
         total += -m.factor_ * m.coef_[v] * woe
-    np.testing.assert_allclose(m.score(rows), total, atol=1e-6)
+    np.testing.assert_allclose(m.points(rows), total, atol=1e-6)
 
 
 def test_grades_calibration_and_psi(german, german_fit):
@@ -170,7 +170,7 @@ def test_grades_calibration_and_psi(german, german_fit):
     cal = CreditScorecard(central_tendency=0.05).fit(X, y)
     assert cal.predict_proba(X)[:, 1].mean() == pytest.approx(0.05, abs=1e-6)
     # PSI: identical samples -> 0; a shifted sample -> large
-    s = german_fit.score(X)
+    s = german_fit.points(X)
     assert psi(s, s) == pytest.approx(0.0, abs=1e-12)
     assert psi(s, s - 60) > 0.25
     st = german_fit.stability(X.iloc[:500], X.iloc[500:])
@@ -195,6 +195,16 @@ def test_sklearn_contract():
     assert m.get_params()["linear_features"] == ("x",)
     c = clone(m)
     assert c.C == 0.3 and not hasattr(c, "coef_")
+
+
+def test_score_is_the_auc_and_points_are_points(german, german_fit):
+    X, y = german
+    # score(X, y) follows scikit-learn (one number, higher = better): the PD's ROC AUC,
+    # computed here independently from the probabilities
+    assert german_fit.score(X, y) == pytest.approx(roc_auc_score(y, german_fit.predict_proba(X)[:, 1]))
+    assert german_fit.points(X).shape == (len(X),)
+    with pytest.raises(TypeError):
+        german_fit.score(X)  # points are points(), not score()
 
 
 # ------------------------------------------------------------------ target, features
@@ -313,7 +323,7 @@ def test_errors_name_the_problem(german):
         credit_features(inv, orders, customers.drop(columns="credit_limit"), "2024-06-30")
     with pytest.raises(ValueError, match="before the first invoice"):
         credit_features(inv, orders, customers, "2020-01-01")
-    with pytest.raises(ValueError, match="after the end of the invoice data"):
+    with pytest.raises(ValueError, match="days after the last invoice event"):
         credit_features(inv, orders, customers, "2030-01-01")
     with pytest.raises(ValueError, match="no customer has any invoice"):
         credit_features(inv.iloc[:0], orders, customers, "2024-06-30")
@@ -355,7 +365,7 @@ def test_demo_company_recovers_true_default_risk():
     y_sc = credit_target(d.invoices, "2025-12-31", data_end=end)
     assert 0.01 < y_sc.mean() < 0.2
     m = CreditScorecard().fit(F_tr.loc[y_tr.index], y_tr.to_numpy())
-    points = m.score(F_sc.loc[y_sc.index])
+    points = m.points(F_sc.loc[y_sc.index])
     auc = roc_auc_score(y_sc, -points)
     oracle = roc_auc_score(y_sc, truth.loc[y_sc.index, "default_propensity"])
     assert auc >= oracle - 0.05, (auc, oracle)

@@ -149,7 +149,7 @@ def test_partition_data_is_a_disjoint_cover(company):
 def classifier(company):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return churn.ChurnClassifier(n_snapshots=3, max_iter=60).fit(company.data, AS_OF)
+        return churn.ChurnClassifier(n_snapshots=3, max_iter=60).fit(company.data, as_of=AS_OF)
 
 
 def test_churn_features_distributed_equal_local(company, address):
@@ -162,7 +162,7 @@ def test_churn_features_distributed_equal_local(company, address):
 def test_score_churn_equal_local(company, classifier, address):
     data = company.data
     feats = classifier.features(data, AS_OF)
-    p = classifier.predict_proba(data, AS_OF, features=feats)
+    p = classifier.churn_probability(data, AS_OF, features=feats)
     drivers = classifier.top_drivers(feats, 3)
     out = churn.score_churn(classifier, data, AS_OF, backend=DaskBackend(address), npartitions=4)
     assert list(out.index) == list(p.index)

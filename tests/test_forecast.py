@@ -318,7 +318,7 @@ def test_global_member_recovers_known_signal():
     from salesplan.models.forecast.global_model import GlobalMLP
 
     _, y, truth = _quarterly_panel(extra=8)
-    g = GlobalMLP(4, 8, seed=0).fit(list(y))
+    g = GlobalMLP(4, 8, random_state=0).fit(list(y))
     assert g.net_ is not None and g.n_windows_ == 60 * (40 - 8 - 8 + 1)
     f = np.array([g.forecast(row) for row in y])
     err = np.abs(f / truth[:, 40:] - 1)
@@ -456,3 +456,16 @@ def test_rep_level_does_not_move_company_forecast_on_generated_company():
     assert np.allclose(tq["mean"], m.reindex(tq.index), rtol=1e-9)
     assert tq.loc["total", "mean"] == pytest.approx(tr.loc["total", "mean"], rel=0.03)
     assert set(with_reps.scores.columns) >= {"mase_total", "mase_region", "mase_region/rep_id"}
+
+
+def test_paths_are_sample_paths_in_the_one_axis_order():
+    from salesplan.data.paths import AXES, SamplePaths
+
+    df = _frame({k: _series(level=100 * (i + 1), seed=30 + i) for i, k in enumerate("ab")})
+    fc = Forecaster(method="theta", n_windows=1).fit(df)
+    sp = fc.paths(3, 50, random_state=4)
+    assert isinstance(sp, SamplePaths) and AXES == ("series", "path", "time")
+    assert sp.values.shape == (len(fc.ids_), 50, 3) and list(sp.series) == list(fc.ids_)
+    np.testing.assert_array_equal(sp.values, fc.sample_paths(3, 50, random_state=4))
+    np.testing.assert_array_equal(sp.values, fc.sample_paths(3, 50, seed=4))  # older name
+    assert list(sp.dates) == list(fc.future_dates("a", 3))

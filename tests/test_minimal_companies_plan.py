@@ -119,3 +119,29 @@ def test_one_region_allocates_without_a_budget_split_and_05_needs_04(tmp_path, c
     assert "marketing budget stays whole: the company has one region." in text
     run = PlanStore(f"duckdb:///{tmp_path / 'plans.duckdb'}").read_run(kind="allocation", period="2027Q1")
     assert "budget_split" not in run.tables and list(run.tables["headcount"]["region"]) == ["East"]
+
+
+@needs_kernel
+def test_no_reps_table_runs_05_with_the_budget_and_roster_parts_off(tmp_path, company):
+    from salesplan.reports.allocation_view import NO_ROSTER_NOTES
+
+    src = _write(tmp_path, replace(company, reps=None))
+    _run(tmp_path, "04_quarterly_targets", src)
+    nb = _run(tmp_path, "05_resource_allocation", src)
+    text = _text(nb)
+    for part in ("headcount", "coverage", "commission"):  # one line each, in the answer and in its section
+        assert text.count(NO_ROSTER_NOTES[part]) >= 2, part
+    assert "No headcount or hiring plan: the data have no reps table" in text
+    assert "Splitting the" in text and "marketing budget of 2027Q1 by the response curves" in text
+    run = PlanStore(f"duckdb:///{tmp_path / 'plans.duckdb'}").read_run(kind="allocation", period="2027Q1")
+    t = run.tables
+    assert {"budget_split", "budget_comparison"} <= set(t)
+    assert not {"headcount", "hiring_plan", "coverage_load", "commission_cost", "quota_to_ote"} & set(t)
+    # the split spends the whole status-quo budget, each region within +-50% of its status quo
+    split = t["budget_split"].set_index("region")["spend"]
+    sq = company.marketing_spend
+    end = pd.Timestamp("2026-12-31")
+    last = sq[(sq["month"] <= end) & (sq["month"] > end - pd.DateOffset(months=12))]
+    status_quo = last.groupby("region")["amount"].mean() * 3
+    assert split.sum() == pytest.approx(status_quo.sum(), rel=1e-6)
+    assert ((split / status_quo.reindex(split.index)).between(0.5 - 1e-6, 1.5 + 1e-6)).all()

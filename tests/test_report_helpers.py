@@ -50,3 +50,25 @@ def test_fan_chart_rejects_missing_labels_and_columns():
     two = pd.DataFrame({"a": [1.0], "b": [2.0]}, index=pd.date_range("2026-12-01", periods=1, freq="MS"))
     with pytest.raises(ValueError, match="series"):
         charts.fan_chart(two, _forecast("a").drop(columns="series"), title="t", xlabel="x", ylabel="y")
+
+
+def test_headline_amounts_carry_the_run_currency(monkeypatch):
+    from salesplan.reports.format import money
+
+    monkeypatch.delenv("SALESPLAN_CURRENCY", raising=False)
+    assert str(money(15_429_200, compact=True)) == "15.4 M"
+    monkeypatch.setenv("SALESPLAN_CURRENCY", "EUR")
+    assert str(money(15_429_200, compact=True)) == "EUR 15.4 M"
+    assert str(money(15_429_200)) == "15,429,200"  # table cells: the column says the unit
+    assert str(money(1500, compact=True, symbol="$")) == "$1.5 k"  # an explicit symbol wins
+
+
+def test_headlines_name_quarters_in_the_fiscal_calendar(monkeypatch):
+    from salesplan.reports.publish import fiscal_quarter_names
+
+    # fiscal year from April: Jan-Mar 2027 is the 4th quarter of FY2027 (Apr 2026 - Mar 2027)
+    assert fiscal_quarter_names("Company target 2027Q1", 4) == "Company target FY27Q4 (2027Q1)"
+    # from July: Jan-Mar 2027 is the 3rd quarter of FY2027 (Jul 2026 - Jun 2027)
+    assert fiscal_quarter_names("2027Q1", 7) == "FY27Q3 (2027Q1)"
+    assert fiscal_quarter_names("2027Q1 and 2026Q4", 1) == "2027Q1 and 2026Q4"
+    assert fiscal_quarter_names("2027Q1", 2) == "2027Q1"  # not calendar quarters: kept

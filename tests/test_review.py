@@ -223,3 +223,18 @@ def test_pipeline_data_end_is_the_latest_opportunity_event():
     # created 12-01, closed 12-20, stage entered 12-28: the data know of 2026-12-28
     assert pipeline_data_end(SalesData(orders=orders, opportunities=opps)) == pd.Timestamp("2026-12-20")
     assert pipeline_data_end(SalesData(orders=orders, opportunities=opps, stage_history=sh)) == pd.Timestamp("2026-12-28")
+
+
+def test_forecast_moments_from_sample_paths():
+    from salesplan.data.paths import SamplePaths
+    from salesplan.planning.review import forecast_moments
+
+    months = pd.date_range("2027-01-01", periods=3, freq="MS")
+    # East: paths (10, 20, 30), (20, 20, 20), (30, 20, 10) -> quarter totals 60, 60, 60
+    # West: (1, 1, 1), (2, 2, 2), (3, 3, 3) -> totals 3, 6, 9: sd 3, mean 6, cv 0.5
+    values = [[[10, 20, 30], [20, 20, 20], [30, 20, 10]], [[1, 1, 1], [2, 2, 2], [3, 3, 3]]]
+    fm, cv = forecast_moments(SamplePaths(np.array(values, float), ["East", "West"], months))
+    assert fm[fm.entity == "East"]["mean"].tolist() == [20.0, 20.0, 20.0]
+    assert fm[fm.entity == "West"]["mean"].tolist() == [2.0, 2.0, 2.0]
+    assert list(fm["month"].iloc[:3]) == list(months)
+    assert cv["East"] == 0.0 and cv["West"] == pytest.approx(0.5)

@@ -124,3 +124,27 @@ def test_failed_run_leaves_no_complete_rows_in_the_plan_store(tmp_path):
     con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
     assert con.execute("SELECT status FROM plan_runs").fetchall() == [("failed",)]
     con.close()
+
+
+@needs_kernel
+def test_every_notebook_shows_the_runs_currency_and_fiscal_quarters(tmp_path):
+    """A notebook that does not declare currency/fiscal_year_start_month still shows the
+    run's currency on headline amounts and names quarters in the fiscal calendar."""
+    import json
+
+    nbs = tmp_path / "nb"
+    notebook(nbs / "01_plain.ipynb", [
+        "from salesplan.reports import money, publish_headlines\n"
+        'publish_headlines(f"Plan {period}.", {f"Target {period}": money(15_429_200, compact=True)})'])
+    notebook(nbs / "02_targets.ipynb", ["print(currency, fiscal_year_start_month)"],
+             params='currency = "USD"\nfiscal_year_start_month = 1\n')
+    res = run_plan(notebooks=nbs, out_dir=tmp_path / "r", echo=lambda _: None,
+                   params={"currency": "EUR", "fiscal_year_start_month": 4})
+    heads = json.loads((res.run_dir / "headlines.json").read_text("utf-8"))["01_plain"]
+    assert heads["answer"] == "Plan FY27Q4 (2027Q1)."
+    assert heads["figures"][0]["label"] == "Target FY27Q4 (2027Q1)"
+    assert heads["figures"][0]["display"] == "EUR 15.4 M"
+    # without the parameters: the declaring notebook's defaults (USD, calendar quarters)
+    res = run_plan(notebooks=nbs, out_dir=tmp_path / "r2", echo=lambda _: None)
+    heads = json.loads((res.run_dir / "headlines.json").read_text("utf-8"))["01_plain"]
+    assert heads["figures"][0] == {**heads["figures"][0], "label": "Target 2027Q1", "display": "USD 15.4 M"}

@@ -337,9 +337,10 @@ def test_future_revenue_paths_count_new_customers_in_their_region(company):
     assert future["region"].notna().all()
     new = future[future["customer_id"].str.startswith("NEW")]
     assert len(new) > 0 and set(new["region"]) <= set(company.data.regions["region"])
-    regions, months, paths = company.future_revenue_paths([3], months=3)
-    assert paths.shape == (1, len(regions), 3)
+    sp = company.future_revenue_paths([3], months=3)
+    regions, months, paths = list(sp.series), sp.dates, sp.values
+    assert paths.shape == (len(regions), 1, 3)  # series x path x month
     in_window = future[future["order_date"] >= months[0]]
     assert np.isclose(paths.sum(), in_window["amount"].sum())
     by_region = in_window.groupby("region")["amount"].sum().reindex(regions, fill_value=0.0)
-    assert np.allclose(paths[0].sum(axis=1), by_region.to_numpy())
+    assert np.allclose(paths[:, 0].sum(axis=1), by_region.to_numpy())

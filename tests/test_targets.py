@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from salesplan.data.schema import SalesData
+from salesplan.planning.allocation import ramp_factor
 from salesplan.planning.funnel import FunnelRates
 from salesplan.planning.targets import (
     QuarterDistribution,
@@ -20,7 +21,6 @@ from salesplan.planning.targets import (
     largest_remainder,
     propose_targets,
     quarter_paths_from_forecast,
-    ramp_factor,
     rep_capacity,
 )
 from salesplan.reports.workbook import write_plan_workbook
@@ -80,10 +80,13 @@ def test_largest_remainder_hand_examples():
 
 def test_ramp_exit_capacity_hand_example():
     p = TargetParams(quarter="2027Q1", ramp_months=5)
-    # linear ramp, hire month = tenure month 1: 1/5, 2/5, ... full from month 5
-    assert np.allclose(ramp_factor([0, 1, 2, 5, 9], p), [0, 0.2, 0.4, 1.0, 1.0])
-    pc = TargetParams(quarter="2027Q1", ramp_curve=(0.1, 0.5))
-    assert np.allclose(ramp_factor([1, 2, 3], pc), [0.1, 0.5, 1.0])
+    # the one ramp: tenure month k (hire month = 1) at mid-month tenure k - 0.5:
+    # (k - 0.5) / 5 = .1, .3, ..., .9 in month 5, full from month 6; not hired yet -> 0
+    assert np.allclose(ramp_factor(np.array([0, 1, 2, 5, 6, 9]) - 0.5, 5),
+                       [0, 0.1, 0.3, 0.9, 1.0, 1.0])
+    assert np.allclose(ramp_factor([-0.5, 0.5], 0), [0.0, 1.0])  # productive from day one
+    # explicit curve per tenure month; 1 after it
+    assert np.allclose(ramp_factor([0.5, 1.5, 2.5], 5, curve=(0.1, 0.5)), [0.1, 0.5, 1.0])
     roster = pd.DataFrame({
         "rep_id": ["new", "mid", "exit", "gone"], "region": "A",
         "level": ["junior", "junior", "senior", "senior"],
@@ -91,10 +94,10 @@ def test_ramp_exit_capacity_hand_example():
         "exit_date": pd.to_datetime([None, None, "2027-02-15", "2026-11-30"]),
     })
     cap = rep_capacity(roster, "2027Q1", p).set_index(["rep_id", "month"])["capacity"]
-    # new: junior weight .7; Jan absent; Feb tenure 1 -> .7*.2 = .14; Mar tenure 2 -> .7*.4 = .28
-    assert np.allclose(cap.loc["new"].to_numpy(), [0.0, 0.14, 0.28])
-    # mid: hired Feb 15 -> 14 of 28 Feb days present: .7 * .2 * .5 = .07; Mar .7*.4 = .28
-    assert np.allclose(cap.loc["mid"].to_numpy(), [0.0, 0.07, 0.28])
+    # new: junior weight .7; Jan absent; Feb tenure 1 -> .7*.1 = .07; Mar tenure 2 -> .7*.3 = .21
+    assert np.allclose(cap.loc["new"].to_numpy(), [0.0, 0.07, 0.21])
+    # mid: hired Feb 15 -> 14 of 28 Feb days present: .7 * .1 * .5 = .035; Mar .7*.3 = .21
+    assert np.allclose(cap.loc["mid"].to_numpy(), [0.0, 0.035, 0.21])
     # exit: senior (1.0), works Feb 1..14 = 14/28 of February, nothing in March
     assert np.allclose(cap.loc["exit"].to_numpy(), [1.0, 0.5, 0.0])
     assert "gone" not in cap.index.get_level_values(0)
@@ -241,9 +244,9 @@ def test_attainment_odds_calibrated_on_known_process():
 
 
 def _demo_region_paths(company, seeds):
-    regions, months, paths = company.future_revenue_paths(seeds, months=3)
-    assert list(months) == list(MONTHS)
-    return regions, paths  # S x R x 3
+    sp = company.future_revenue_paths(seeds, months=3)
+    assert list(sp.dates) == list(MONTHS)
+    return list(sp.series), sp.array(("path", "series", "time"))  # S x R x 3
 
 
 @pytest.fixture(scope="module")

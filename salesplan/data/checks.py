@@ -37,6 +37,76 @@ def as_date(value, name: str = "as_of") -> pd.Timestamp:
     return ts.normalize()
 
 
+#: Days an ``as_of`` may lie after the last event of the data it reads (a year of silence
+#: is plausible for one customer's orders; more means the data do not reach ``as_of``).
+MAX_DAYS_AFTER_DATA = 366
+
+
+def check_as_of(as_of, dates, table: str, event: str = "event",
+                max_days_after: int = MAX_DAYS_AFTER_DATA) -> pd.Timestamp:
+    """The one rule for a valid ``as_of`` (the last observed day, inclusive).
+
+    ``as_of`` is valid when it reads as a date (:func:`as_date`: time and time zone
+    dropped, midnight) and lies inside the data it is applied to:
+
+        first(dates) <= as_of <= last(dates) + max_days_after days
+
+    Before the first event nothing is known; long after the last one the data do not reach
+    ``as_of``.  Models that know their data's end precisely pass a smaller
+    ``max_days_after`` (credit: 31 days, since payment states after the data end are
+    unknown).  ``as_of=None`` means the last event date.
+
+    Parameters
+    ----------
+    as_of : date-like or None
+    dates : Series or array of dates
+        The event dates of the table read (e.g. ``orders.order_date``); missing dates are
+        ignored.
+    table, event : str
+        For the message, e.g. ``"orders"`` and ``"order"``.
+    max_days_after : int
+        Days ``as_of`` may lie after the last event.
+
+    Returns
+    -------
+    pandas.Timestamp
+        ``as_of`` at midnight.
+
+    Raises
+    ------
+    ValueError
+        Not a date, no dated event, before the first event, too long after the last.
+    """
+    d = pd.to_datetime(pd.Series(dates), errors="coerce").dropna()
+    if d.empty:
+        raise ValueError(f"table {table!r} has no dated {event}; expected at least one to place as_of")
+    first, last = d.min().normalize(), d.max().normalize()
+    if as_of is None:
+        return last
+    ts = as_date(as_of)
+    if ts < first:
+        raise ValueError(
+            f"as_of={ts.date()} is before the first {event} ({first.date()}) of table {table!r}: "
+            f"nothing is known at as_of; expected a date from {first.date()} on"
+        )
+    if (ts - last).days > max_days_after:
+        raise ValueError(
+            f"as_of={ts.date()} is {(ts - last).days} days after the last {event} ({last.date()}) "
+            f"of table {table!r}: the data do not reach as_of; expected at most "
+            f"{max_days_after} days after the data end"
+        )
+    return ts
+
+
+def latest_date(*dates) -> pd.Timestamp:
+    """The last date (midnight) over several date series: the default ``as_of`` of a data set."""
+    last = [pd.to_datetime(pd.Series(d), errors="coerce").max() for d in dates if d is not None]
+    last = [x for x in last if pd.notna(x)]
+    if not last:
+        raise ValueError("no dated row in the data: cannot place as_of; pass as_of explicitly")
+    return pd.Timestamp(max(last)).normalize()
+
+
 def bad_parameter(name: str, value, expected: str) -> ValueError:
     """The error for a parameter outside its domain: ``parameter growth=-1.5 is invalid: expected ...``."""
     return ValueError(f"parameter {name}={value!r} is invalid: expected {expected}")
@@ -97,3 +167,44 @@ def check_numeric_input(values, name: str):
         )
     if str(dtype) in ("object", "str", "string") or getattr(dtype, "kind", "") in ("U", "S", "O"):
         raise ValueError(f"{name} holds text ({dtype}); expected numbers: convert with pd.to_numeric")
+
+
+def check_number(name: str, value, lo=None, hi=None, *, lo_open: bool = False,
+                 hi_open: bool = False, integer: bool = False, allow_none: bool = False,
+                 what: str = "") -> None:
+    """The one validator of numeric parameters (the frozen parameter dataclasses call it).
+
+    ``value`` must be a finite real number (not a bool; a whole number when ``integer``)
+    inside ``[lo, hi]`` (``(`` / ``)`` with ``lo_open`` / ``hi_open``; ``None`` = no bound);
+    ``None`` passes when ``allow_none``.
+
+    Raises
+    ------
+    ValueError
+        One line naming the parameter, its value and the expected domain, e.g.
+        ``parameter growth=-1.5 is invalid: expected a number in (-1, inf) (fraction)``.
+    """
+    import math
+
+    import numpy as np
+
+    if value is None and allow_none:
+        return
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    ok = isinstance(value, kinds) and not isinstance(value, (bool, np.bool_))
+    ok = ok and math.isfinite(float(value))
+    if ok:
+        ok = not ((lo is not None and (value < lo or (lo_open and value == lo)))
+                  or (hi is not None and (value > hi or (hi_open and value == hi))))
+    if not ok:
+        kind = "a whole number" if integer else "a number"
+        if lo is None and hi is None:
+            dom = ""
+        elif hi is None:
+            dom = f" {'>' if lo_open else '>='} {lo}"
+        elif lo is None:
+            dom = f" {'<' if hi_open else '<='} {hi}"
+        else:
+            dom = f" in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+        none = " or None" if allow_none else ""
+        raise bad_parameter(name, value, f"{kind}{dom}{none}{what}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from salesplan.data.checks import as_date
 from salesplan.data.intake import ReadOptions, parse_dates, parse_numbers
 
 #: The five-level funnel of domain.md section 3: E potential -> D contacted ->
@@ -443,7 +444,7 @@ class SalesData:
         Customers, reps and regions are kept whole (planned hires and exits stay).
         Used to plan a past quarter with the data of its start (monitoring, backtests).
         """
-        cut = pd.Timestamp(as_of).normalize()
+        cut = as_date(as_of)
         data = self.coerced()
         changes: dict[str, pd.DataFrame | None] = {
             "orders": data.orders[data.orders["order_date"] <= cut].reset_index(drop=True)

@@ -57,6 +57,7 @@ from salesplan.data.schema import (
     TableSpec,
     table_specs,
 )
+from salesplan.data.secrets import SECRET_ENV_VARS, redact_url, scrub  # noqa: F401 (re-exported)
 
 __all__ = [
     "DuckDBSource",
@@ -74,15 +75,8 @@ DEFAULT_TIMEOUT = 60.0
 #: URL query keys read by salesplan (the rest of a SQLAlchemy URL's query goes to the driver)
 SOURCE_KEYS = ("encoding", "delimiter", "format", "timeout")
 
-_MASK = "***"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
-_SECRET_QUERY_RE = re.compile(
-    r"(?i)([?&;](?:password|passwd|pwd|secret|token|api_?key|access_?key)=)([^&;#]*)"
-)
-#: Environment variables whose values are scrubbed from every message.
-SECRET_ENV_VARS: tuple[str, ...] = ("PGPASSWORD", "SALESPLAN_DB_PASSWORD")
-_MAX_MESSAGE = 1500
 
 
 class SourceError(ValueError):
@@ -90,52 +84,7 @@ class SourceError(ValueError):
 
 
 # --------------------------------------------------------------------------- secrets
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` with its password (and secret query parameters) replaced by ``***``.
-
-    Parameters
-    ----------
-    url : str
-        Any URL or path, e.g. ``postgresql+psycopg://planner:s3cret@db:5432/erp``.
-
-    Returns
-    -------
-    str
-        ``postgresql+psycopg://planner:***@db:5432/erp``.  A URL without a password is
-        returned unchanged (apart from ``password=``/``token=``-style query parameters,
-        which are masked too).  When in doubt, more is masked rather than less.
-    """
-    url = str(url)
-    out = url
-    sep = out.find("://")
-    if sep >= 0:
-        head, rest = out[: sep + 3], out[sep + 3 :]
-        at = rest.rfind("@")
-        if at >= 0:
-            userinfo, tail = rest[:at], rest[at:]
-            colon = userinfo.find(":")
-            if colon >= 0:
-                userinfo = userinfo[: colon + 1] + _MASK
-            out = head + userinfo + tail
-    return _SECRET_QUERY_RE.sub(lambda m: m.group(1) + _MASK, out)
-
-
-def _env_secrets() -> list[str]:
-    return [v for k in SECRET_ENV_VARS if len(v := os.environ.get(k, "")) >= 3]
-
-
-def scrub(text: str, secrets: Sequence[str] = (), *, max_len: int | None = _MAX_MESSAGE) -> str:
-    """Mask every secret (and every URL password) in ``text``; cut it at ``max_len``."""
-    text = str(text)
-    for s in [*secrets, *_env_secrets()]:
-        if s:
-            text = text.replace(s, _MASK)
-    text = re.sub(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+", lambda m: redact_url(m.group(0)), text)
-    if max_len is not None and len(text) > max_len:
-        text = text[:max_len] + " ...[truncated]"
-    return text
+# redact_url and scrub are the package's secret rules (salesplan.data.secrets), re-exported
 
 
 def substitute_env(url: str) -> tuple[str, list[str]]:

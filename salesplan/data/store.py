@@ -48,12 +48,12 @@ from typing import Any
 
 import pandas as pd
 
+from salesplan.data.secrets import MASK, SECRET_NAME_RE, is_secret_name, scrub
 from salesplan.data.sources import (
     SourceError,
     _duckdb_path,
     make_engine,
     redact_url,
-    scrub,
     substitute_env,
 )
 
@@ -66,13 +66,11 @@ __all__ = ["PlanRun", "PlanStore", "StoreError", "sanitize_parameters", "target_
 RUN_ID_ENV = "SALESPLAN_RUN_ID"
 RUN_NAME_ENV = "SALESPLAN_RUN_NAME"
 
-_MASK = "***"
 _PART_BYTES = 8 * 1024 * 1024
 _FORMAT = "arrow-ipc-zstd/1"
-#: Parameter keys whose values are masked (case-insensitive).
-SECRET_KEY_RE = re.compile(
-    r"(?i)(pass(word|wd)?|pwd|secret|token|credential|(^|[_\-.])key$|apikey|[a-z0-9]Key$)"
-)
+#: Parameter keys whose values are masked: the package's secret names
+#: (:func:`salesplan.data.secrets.is_secret_name`).
+SECRET_KEY_RE = SECRET_NAME_RE
 
 
 class StoreError(SourceError):
@@ -94,8 +92,9 @@ PLAN_TABLES = ("company", "regions", "reps", "months", "weeks")
 def sanitize_parameters(parameters: Any) -> Any:
     """Return a JSON-ready copy of ``parameters`` with secrets masked as ``***``.
 
-    Keys matching password/secret/token/credential/key (``key``, ``api_key``,
-    ``secret_key``; not ``key_account_share``) get their value masked; every string that
+    Keys that are secret names (:mod:`salesplan.data.secrets`: password/secret/token/
+    credential/key -- ``key``, ``api_key``, ``secret_key``; not ``key_account_share``) get
+    their value masked; every string that
     is a URL loses its password (:func:`~salesplan.data.sources.redact_url`) and the
     values of ``PGPASSWORD``/``SALESPLAN_DB_PASSWORD`` are scrubbed from all strings.
     Dataclasses become dicts; dates become ISO strings; numpy scalars become Python
@@ -108,7 +107,7 @@ def sanitize_parameters(parameters: Any) -> Any:
         for k, v in parameters.items():
             key = str(k)
             out[key] = (
-                _MASK if SECRET_KEY_RE.search(key) and v is not None else (sanitize_parameters(v))
+                MASK if is_secret_name(key) and v is not None else (sanitize_parameters(v))
             )
         return out
     if isinstance(parameters, (list, tuple)):

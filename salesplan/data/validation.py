@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from salesplan.data.checks import as_date
 from salesplan.data.intake import ParsedColumn, ReadOptions, parse_dates, parse_numbers
 from salesplan.data.schema import Column, SalesData, TableSpec, coerce_table, map_distinct
 
@@ -149,7 +150,7 @@ def validate(data: SalesData, as_of: str | pd.Timestamp | None = None) -> Valida
     """
     findings: list[Finding] = []
     specs = data.specs()
-    as_of_ts = pd.Timestamp(as_of).normalize() if as_of is not None else None
+    as_of_ts = as_date(as_of) if as_of is not None else None
     coerced: dict[str, pd.DataFrame] = {}
     for name, spec in specs.items():
         raw = getattr(data, name)
@@ -175,6 +176,14 @@ def validate(data: SalesData, as_of: str | pd.Timestamp | None = None) -> Valida
         tables_checked=tuple(coerced),
         notes=tuple(data.missing_features()),
     )
+
+
+def _flag(out: list, spec: TableSpec, frame: pd.DataFrame, mask: np.ndarray, column: str,
+          check: str, message: str, severity: str = "error") -> None:
+    """Append a :class:`Finding` for the rows of ``mask`` (if any) to ``out``."""
+    if mask.any():
+        n, ex = _row_labels(spec, frame, mask)
+        out.append(Finding(spec.name, column, check, message, n, ex, severity=severity))
 
 
 def _row_labels(spec: TableSpec, frame: pd.DataFrame, mask: np.ndarray) -> tuple[int, tuple]:
@@ -261,25 +270,14 @@ def _check_table(
         values = frame[col.name]
         raw_missing = _is_blank(raw[col.name])
         out += _read_findings(spec, frame, raw, col, options)
-        if not col.nullable and raw_missing.any():
-            n, ex = _row_labels(spec, frame, raw_missing)
-            out.append(Finding(name, col.name, "not_null", "value is required but empty", n, ex))
+        if not col.nullable:
+            _flag(out, spec, frame, raw_missing, col.name, "not_null", "value is required but empty")
         present = values.notna().to_numpy()
         if col.allowed is not None:
             bad_mask = present & ~values.isin(col.allowed).to_numpy()
-            if bad_mask.any():
-                n, ex = _row_labels(spec, frame, bad_mask)
-                found = sorted(set(values[bad_mask].astype(str)))[:5]
-                out.append(
-                    Finding(
-                        name,
-                        col.name,
-                        "allowed",
-                        f"expected one of {list(col.allowed)}, found {found}",
-                        n,
-                        ex,
-                    )
-                )
+            found = sorted(set(values[bad_mask].astype(str)))[:5]
+            _flag(out, spec, frame, bad_mask, col.name, "allowed",
+                  f"expected one of {list(col.allowed)}, found {found}")
         if col.min is not None or col.max is not None:
             num = values.astype("float64")
             bad_mask = np.zeros(len(frame), dtype=bool)
@@ -287,64 +285,24 @@ def _check_table(
                 bad_mask |= (num < col.min).fillna(False).to_numpy()
             if col.max is not None:
                 bad_mask |= (num > col.max).fillna(False).to_numpy()
-            if bad_mask.any():
-                n, ex = _row_labels(spec, frame, bad_mask)
-                out.append(
-                    Finding(
-                        name,
-                        col.name,
-                        "range",
-                        f"expected a value in [{_fmt(col.min, '-inf')}, {_fmt(col.max, 'inf')}]",
-                        n,
-                        ex,
-                    )
-                )
+            _flag(out, spec, frame, bad_mask, col.name, "range",
+                  f"expected a value in [{_fmt(col.min, '-inf')}, {_fmt(col.max, 'inf')}]")
         if col.kind == "date" and col.not_after_as_of and as_of is not None:
             bad_mask = (values > as_of).fillna(False).to_numpy()
-            if bad_mask.any():
-                n, ex = _row_labels(spec, frame, bad_mask)
-                out.append(
-                    Finding(
-                        name,
-                        col.name,
-                        "after_as_of",
-                        f"date after the data's as-of date {as_of.date()}",
-                        n,
-                        ex,
-                    )
-                )
+            _flag(out, spec, frame, bad_mask, col.name, "after_as_of",
+                  f"date after the data's as-of date {as_of.date()}")
 
     key = list(spec.key)
     if key and all(k in frame.columns for k in key):
         dup = frame.duplicated(key, keep=False).to_numpy() & frame[key].notna().all(axis=1).to_numpy()
-        if dup.any():
-            n, ex = _row_labels(spec, frame, dup)
-            out.append(
-                Finding(
-                    name,
-                    "+".join(key),
-                    "unique",
-                    f"key ({', '.join(key)}) must be unique; duplicated",
-                    n,
-                    ex,
-                )
-            )
+        _flag(out, spec, frame, dup, "+".join(key), "unique",
+              f"key ({', '.join(key)}) must be unique; duplicated")
 
     for order in spec.date_orders:
         if order.earlier in frame.columns and order.later in frame.columns:
             bad_mask = (frame[order.later] < frame[order.earlier]).fillna(False).to_numpy()
-            if bad_mask.any():
-                n, ex = _row_labels(spec, frame, bad_mask)
-                out.append(
-                    Finding(
-                        name,
-                        order.later,
-                        "date_order",
-                        f"{order.later} must be on or after {order.earlier}",
-                        n,
-                        ex,
-                    )
-                )
+            _flag(out, spec, frame, bad_mask, order.later, "date_order",
+                  f"{order.later} must be on or after {order.earlier}")
 
     out += _date_outliers(spec, frame, options)
     if name == "orders":
@@ -352,19 +310,9 @@ def _check_table(
     if name == "orders" and {"quantity", "amount"} <= set(frame.columns):
         q, a = frame["quantity"], frame["amount"]
         bad_mask = (((q > 0) & (a < 0)) | ((q < 0) & (a > 0))).fillna(False).to_numpy()
-        if bad_mask.any():
-            n, ex = _row_labels(spec, frame, bad_mask)
-            out.append(
-                Finding(
-                    name,
-                    "amount",
-                    "sign",
-                    "quantity and amount have opposite signs (a return should have both negative)",
-                    n,
-                    ex,
-                    severity="warning",
-                )
-            )
+        _flag(out, spec, frame, bad_mask, "amount", "sign",
+              "quantity and amount have opposite signs (a return should have both negative)",
+              severity="warning")
     return out, frame
 
 

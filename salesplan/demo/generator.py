@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesplan.data.paths import SamplePaths
 from salesplan.data.schema import DEFAULT_STAGES, SalesData
 
 __all__ = ["DemoCompany", "GroundTruth", "generate"]
@@ -577,15 +578,15 @@ class DemoCompany:
         fut = self.simulate_future(months=max(1, months), seed=int(seed))
         return fut[fut["order_date"] <= until].reset_index(drop=True)
 
-    def future_revenue_paths(
-        self, seeds, months: int = 3
-    ) -> tuple[list[str], pd.DatetimeIndex, np.ndarray]:
+    def future_revenue_paths(self, seeds, months: int = 3) -> SamplePaths:
         """Net revenue by region and month of one simulated future per seed.
 
-        Returns ``(regions, month_starts, paths)`` with ``paths[s, r, m]`` the revenue of
-        region ``r`` in month ``m`` of the future drawn with ``seeds[s]`` (customers
-        acquired in the future counted in their region).  The first month is the one
-        after ``as_of``; a partial month after ``as_of`` is left out.
+        Returns :class:`~salesplan.data.paths.SamplePaths` (region x path x month, the
+        package's one axis order): ``values[r, s, m]`` is the revenue of region ``r`` in
+        month ``m`` of the future drawn with ``seeds[s]`` (customers acquired in the
+        future counted in their region); ``series`` = regions, ``dates`` = month starts.
+        The first month is the one after ``as_of``; a partial month after ``as_of`` is
+        left out.
         """
         regions = list(self.data.regions["region"])
         first = (self.truth.as_of + pd.offsets.MonthBegin(1)).normalize()
@@ -598,7 +599,8 @@ class DemoCompany:
                                        aggfunc="sum", fill_value=0.0)
             paths.append(table.reindex(index=regions, columns=month_starts, fill_value=0.0)
                          .to_numpy(dtype=float))
-        return regions, month_starts, np.array(paths)
+        return SamplePaths.from_array(np.array(paths), regions, month_starts,
+                                      axes=("path", "series", "time"))
 
 # --------------------------------------------------------------------------- helpers
 def _rngs(seed: int) -> dict[str, np.random.Generator]:

@@ -267,13 +267,19 @@ def map_partitions(func: Callable, frame: pd.DataFrame, *args, scheduler=None,
         n = npartitions or _default_partitions(client, len(frame), 1000)
         bounds = np.linspace(0, len(frame), n + 1).astype(int)
         chunks = [frame.iloc[bounds[k]:bounds[k + 1]] for k in range(n) if bounds[k + 1] > bounds[k]]
-        shared = [client.scatter(b, broadcast=True, hash=False) for b in broadcast]
-        futures = [client.submit(func, c, *shared, *args, pure=False, **kwargs) for c in chunks]
-        try:
-            results = client.gather(futures)
-        finally:
-            client.cancel(futures + shared)
+        results = _submit_all(client, func, chunks, broadcast, args, kwargs)
     return _concat(results)
+
+
+def _submit_all(client, func: Callable, pieces, broadcast: Sequence, args, kwargs) -> list:
+    """``func(piece, *broadcast, *args, **kwargs)`` per piece on ``client``, in order; the
+    ``broadcast`` objects go to every worker once; futures are cancelled on any error."""
+    shared = [client.scatter(b, broadcast=True, hash=False) for b in broadcast]
+    futures = [client.submit(func, p, *shared, *args, pure=False, **kwargs) for p in pieces]
+    try:
+        return client.gather(futures)
+    finally:
+        client.cancel(futures + shared)
 
 
 def map_customer_partitions(func: Callable, data, *args, scheduler=None,
@@ -290,12 +296,6 @@ def map_customer_partitions(func: Callable, data, *args, scheduler=None,
         n_cust = (data.customers["customer_id"].nunique() if getattr(data, "customers", None)
                   is not None else data.orders["customer_id"].nunique())
         n = npartitions or _default_partitions(client, n_cust, 300)
-        parts = partition_data(data, n)
-        shared = [client.scatter(b, broadcast=True, hash=False) for b in broadcast]
-        futures = [client.submit(func, p, *shared, *args, pure=False, **kwargs) for p in parts]
-        try:
-            results = client.gather(futures)
-        finally:
-            client.cancel(futures + shared)
+        results = _submit_all(client, func, partition_data(data, n), broadcast, args, kwargs)
     out = _concat(results)
     return out.sort_index(kind="stable") if sort_index and len(out) else out

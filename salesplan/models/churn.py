@@ -44,15 +44,19 @@ References
 
 from __future__ import annotations
 
+import datetime
 import re
 import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from salesplan.data import SalesData
-from salesplan.data.checks import as_date, check_numeric_input, require_columns
+from salesplan.data.checks import as_date, check_as_of, check_numeric_input, require_columns
+from salesplan.data.invoices import days_past_due, settled_by
+from salesplan.data.orders import order_values, purchase_lines
 from salesplan.execution import backend_for
 
 __all__ = [
@@ -113,18 +117,9 @@ def _clean_orders(orders: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _check_as_of(dates: pd.Series, as_of: pd.Timestamp, max_gap_days: int = 366) -> None:
-    first, last = dates.min(), dates.max()
-    if as_of < first:
-        raise ValueError(
-            f"as_of={as_of.date()} is before the first order ({first.date()}): "
-            "no history to summarise; expected a date inside the orders' range"
-        )
-    if (as_of - last).days > max_gap_days:
-        raise ValueError(
-            f"as_of={as_of.date()} is {(as_of - last).days} days after the last order "
-            f"({last.date()}); expected a date at most {max_gap_days} days after the data ends"
-        )
+def _check_as_of(dates: pd.Series, as_of: pd.Timestamp) -> None:
+    """The package's ``as_of`` rule (:func:`salesplan.data.checks.check_as_of`) on orders."""
+    check_as_of(as_of, dates, "orders", "order")
 
 
 # --------------------------------------------------------------------------------------
@@ -191,7 +186,7 @@ def rfm_summary(
     _check_as_of(lines["order_date"], as_of)
     lines = lines[lines["order_date"] <= as_of]
     returns = lines.loc[lines["amount"] < 0].groupby("customer_id")["amount"].sum()
-    buys = lines.loc[lines["amount"] >= 0, ["customer_id", "order_date", "amount"]]
+    buys = purchase_lines(lines)[["customer_id", "order_date", "amount"]]
     if occasion == "D":
         bucket = buys["order_date"]
     else:
@@ -916,10 +911,73 @@ class GammaGammaModel:
 # Supervised churn classifier
 # --------------------------------------------------------------------------------------
 def _occasions(lines: pd.DataFrame) -> pd.DataFrame:
-    """One row per customer and purchase day (amount >= 0), with its value."""
-    buys = lines.loc[lines["amount"] >= 0]
-    return (
-        buys.groupby(["customer_id", "order_date"], sort=True)["amount"].sum().reset_index()
+    """One row per order (:mod:`salesplan.data.orders`) with its value in ``amount``."""
+    return order_values(lines)[["customer_id", "order_date", "value"]].rename(
+        columns={"value": "amount"})
+
+
+def _bgnbd_features(f: pd.DataFrame, lines: pd.DataFrame, as_of, horizon_days: int) -> None:
+    """``bgnbd_p_alive``, ``bgnbd_expected`` of :func:`churn_features` (NaN on too little data)."""
+    idx = f.index
+    f["bgnbd_p_alive"] = np.nan
+    f["bgnbd_expected"] = np.nan
+    try:
+        s = rfm_summary(lines, as_of, freq="W").reindex(idx)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = BetaGeoModel(n_starts=1).fit(s)
+        f["bgnbd_p_alive"] = m.conditional_probability_alive(s)
+        f["bgnbd_expected"] = m.conditional_expected_purchases(horizon_days / 7.0, s)
+    except (ValueError, FloatingPointError):  # too little data: leave NaN
+        pass
+
+
+def _payment_features(f: pd.DataFrame, inv: pd.DataFrame, as_of) -> None:
+    """``share_late``, ``mean_dpd``, ``max_dpd``, ``overdue_amount`` of :func:`churn_features`."""
+    idx = f.index
+    require_columns(inv, "invoices", ("customer_id", "issue_date", "due_date", "amount", "paid_date"))
+    inv = pd.DataFrame(
+        {
+            "customer_id": inv["customer_id"].astype(str).to_numpy(),
+            "issue": pd.to_datetime(inv["issue_date"]).to_numpy(),
+            "due": pd.to_datetime(inv["due_date"]).to_numpy(),
+            "paid": pd.to_datetime(inv["paid_date"]).to_numpy(),
+            "amount": pd.to_numeric(inv["amount"], errors="coerce").to_numpy(float),
+        }
+    )
+    inv = inv[inv["issue"] <= as_of]
+    paid = inv["paid"].where(settled_by(inv["paid"], as_of))  # paid later = unpaid now
+    dpd = days_past_due(inv["due"], inv["paid"], as_of).astype(float)
+    due_window = (inv["due"] <= as_of) & ((as_of - inv["due"]).dt.days < 365)
+    late = (dpd > 0).astype(float)
+    gi = pd.DataFrame({"c": inv["customer_id"], "late": late, "dpd": dpd})[due_window].groupby("c")
+    f["share_late"] = gi["late"].mean().reindex(idx)
+    f["mean_dpd"] = gi["dpd"].mean().reindex(idx)
+    f["max_dpd"] = gi["dpd"].max().reindex(idx)
+    open_overdue = paid.isna() & (inv["due"] < as_of)
+    f["overdue_amount"] = (
+        inv.loc[open_overdue].groupby("customer_id")["amount"].sum().reindex(idx).fillna(0.0)
+    )
+
+
+def _activity_features(f: pd.DataFrame, act: pd.DataFrame, as_of) -> None:
+    """``visits_90d``, ``calls_90d``, ``emails_90d``, ``days_since_activity`` of :func:`churn_features`."""
+    idx = f.index
+    require_columns(act, "activities", ("date", "customer_id", "kind"))
+    act = pd.DataFrame(
+        {
+            "date": pd.to_datetime(act["date"]).to_numpy(),
+            "customer_id": act["customer_id"].astype(object).to_numpy(),
+            "kind": act["kind"].astype(str).to_numpy(),
+        }
+    )
+    act = act[(act["date"] <= as_of) & act["customer_id"].notna()]
+    act["customer_id"] = act["customer_id"].astype(str)
+    recent = act[(as_of - act["date"]).dt.days < 90]
+    for kind, col in (("visit", "visits_90d"), ("call", "calls_90d"), ("email", "emails_90d")):
+        f[col] = recent[recent["kind"] == kind].groupby("customer_id").size().reindex(idx).fillna(0.0)
+    f["days_since_activity"] = (
+        (as_of - act.groupby("customer_id")["date"].max()).dt.days.reindex(idx).astype(float)
     )
 
 
@@ -1009,62 +1067,11 @@ def churn_features(
     f["returns_share_365d"] = returned / f["revenue_365d"].where(f["revenue_365d"] > 0)
 
     if bgnbd:
-        f["bgnbd_p_alive"] = np.nan
-        f["bgnbd_expected"] = np.nan
-        try:
-            s = rfm_summary(lines, as_of, freq="W").reindex(idx)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                m = BetaGeoModel(n_starts=1).fit(s)
-            f["bgnbd_p_alive"] = m.conditional_probability_alive(s)
-            f["bgnbd_expected"] = m.conditional_expected_purchases(horizon_days / 7.0, s)
-        except (ValueError, FloatingPointError):  # too little data: leave NaN
-            pass
-
+        _bgnbd_features(f, lines, as_of, horizon_days)
     if data.invoices is not None:
-        inv = data.invoices
-        require_columns(inv, "invoices", ("customer_id", "issue_date", "due_date", "amount", "paid_date"))
-        inv = pd.DataFrame(
-            {
-                "customer_id": inv["customer_id"].astype(str).to_numpy(),
-                "issue": pd.to_datetime(inv["issue_date"]).to_numpy(),
-                "due": pd.to_datetime(inv["due_date"]).to_numpy(),
-                "paid": pd.to_datetime(inv["paid_date"]).to_numpy(),
-                "amount": pd.to_numeric(inv["amount"], errors="coerce").to_numpy(float),
-            }
-        )
-        inv = inv[inv["issue"] <= as_of]
-        paid = inv["paid"].where(inv["paid"] <= as_of)  # paid after as_of = unpaid at as_of
-        end = paid.fillna(as_of)
-        dpd = (end - inv["due"]).dt.days.clip(lower=0).astype(float)
-        due_window = (inv["due"] <= as_of) & ((as_of - inv["due"]).dt.days < 365)
-        late = (dpd > 0).astype(float)
-        gi = pd.DataFrame({"c": inv["customer_id"], "late": late, "dpd": dpd})[due_window].groupby("c")
-        f["share_late"] = gi["late"].mean().reindex(idx)
-        f["mean_dpd"] = gi["dpd"].mean().reindex(idx)
-        f["max_dpd"] = gi["dpd"].max().reindex(idx)
-        open_overdue = paid.isna() & (inv["due"] < as_of)
-        f["overdue_amount"] = (
-            inv.loc[open_overdue].groupby("customer_id")["amount"].sum().reindex(idx).fillna(0.0)
-        )
+        _payment_features(f, data.invoices, as_of)
     if data.activities is not None:
-        act = data.activities
-        require_columns(act, "activities", ("date", "customer_id", "kind"))
-        act = pd.DataFrame(
-            {
-                "date": pd.to_datetime(act["date"]).to_numpy(),
-                "customer_id": act["customer_id"].astype(object).to_numpy(),
-                "kind": act["kind"].astype(str).to_numpy(),
-            }
-        )
-        act = act[(act["date"] <= as_of) & act["customer_id"].notna()]
-        act["customer_id"] = act["customer_id"].astype(str)
-        recent = act[(as_of - act["date"]).dt.days < 90]
-        for kind, col in (("visit", "visits_90d"), ("call", "calls_90d"), ("email", "emails_90d")):
-            f[col] = recent[recent["kind"] == kind].groupby("customer_id").size().reindex(idx).fillna(0.0)
-        f["days_since_activity"] = (
-            (as_of - act.groupby("customer_id")["date"].max()).dt.days.reindex(idx).astype(float)
-        )
+        _activity_features(f, data.activities, as_of)
     return f.astype(float)
 
 
@@ -1089,13 +1096,12 @@ def churn_labels(orders: pd.DataFrame, cutoff, horizon_days: int = 90, customer_
     lines = _clean_orders(orders)
     if customer_ids is None:
         customer_ids = np.unique(
-            lines.loc[(lines["order_date"] <= cutoff) & (lines["amount"] >= 0), "customer_id"]
+            purchase_lines(lines.loc[lines["order_date"] <= cutoff])["customer_id"]
         )
-    window = lines[
+    window = purchase_lines(lines[
         (lines["order_date"] > cutoff)
         & (lines["order_date"] <= cutoff + pd.Timedelta(days=int(horizon_days)))
-        & (lines["amount"] >= 0)
-    ]
+    ])
     bought = pd.Index(np.unique(window["customer_id"]))
     ids = pd.Index([str(c) for c in customer_ids], name="customer_id")
     return pd.Series((~ids.isin(bought)).astype("int64"), index=ids, name="churn")
@@ -1112,8 +1118,16 @@ def _single_thread(n_threads):
     return threadpool_limits(limits=int(n_threads))
 
 
-class ChurnClassifier:
+class ChurnClassifier(BaseEstimator, ClassifierMixin):
     r"""Gradient-boosting churn classifier with time-based calibration and drivers.
+
+    A scikit-learn estimator (``get_params``/``set_params``/``clone``; ``__init__`` only
+    stores its settings; learned attributes end in ``_``) whose input ``X`` is a sales data
+    bundle, not a feature matrix: :meth:`fit` builds its own labelled snapshots, so
+    ``fit(X, y=None, as_of=...)`` takes no ``y``.  ``predict_proba(X)`` returns the
+    scikit-learn ``(n_customers, 2)`` array (columns :attr:`classes_` = ``[0, 1]``, 1 =
+    churn); :meth:`churn_probability` gives the same P(churn) as a Series by customer;
+    ``score(X, y)`` is scikit-learn's accuracy of :meth:`predict` against churn labels.
 
     Churn = no purchase in the ``horizon_days`` after a date.  Training rows come from
     ``n_snapshots`` past snapshots :math:`c_k = \text{as\_of} - kN` (:math:`k = 1..K`,
@@ -1176,7 +1190,7 @@ class ChurnClassifier:
         self.random_state = random_state
         self.n_threads = n_threads
 
-    def _validate_params(self):
+    def _check_params(self):
         if not (isinstance(self.horizon_days, (int, np.integer)) and self.horizon_days >= 1):
             raise ValueError(f"horizon_days={self.horizon_days!r}: expected an integer >= 1")
         if not (isinstance(self.n_snapshots, (int, np.integer)) and self.n_snapshots >= 2):
@@ -1188,7 +1202,7 @@ class ChurnClassifier:
 
     def training_frame(self, data: SalesData, as_of) -> pd.DataFrame:
         """Stacked snapshots: features, ``churn`` label, ``snapshot`` (0 = oldest)."""
-        self._validate_params()
+        self._check_params()
         data = data if isinstance(data, SalesData) else SalesData(orders=data)
         as_of = as_date(as_of)
         dates = pd.to_datetime(_clean_orders(data.orders)["order_date"])
@@ -1212,11 +1226,23 @@ class ChurnClassifier:
         out["snapshot"] = pd.factorize(out["cutoff"], sort=True)[0]
         return out
 
-    def fit(self, data: SalesData, as_of):
-        """Build the snapshots before ``as_of``, fit and calibrate.  Returns self."""
+    def fit(self, X: SalesData, y=None, as_of=None):
+        """Build the snapshots before ``as_of`` from ``X``, fit and calibrate.  Returns self.
+
+        ``y`` must be None: the labels come from the orders after each snapshot.  The older
+        positional call ``fit(X, as_of)`` (a date in place of ``y``) is still accepted.
+        """
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.ensemble import HistGradientBoostingClassifier
 
+        if as_of is None and isinstance(y, (str, pd.Timestamp, np.datetime64, datetime.date)):
+            as_of, y = y, None
+        if as_of is None:
+            raise ValueError("ChurnClassifier.fit: as_of is required (the last observed day)")
+        if y is not None:
+            raise ValueError("ChurnClassifier.fit: y must be None; the churn labels come from "
+                             "the orders after each snapshot (pass as_of=...)")
+        data = X
         train = self.training_frame(data, as_of)
         y = train["churn"].to_numpy()
         if np.unique(y).size < 2:
@@ -1249,6 +1275,7 @@ class ChurnClassifier:
             l2_regularization=1.0,
             random_state=self.random_state,
         )
+        self.classes_ = np.array([0, 1])
         self.model_ = CalibratedClassifierCV(base, method=method, cv=folds, ensemble=True)
         with _single_thread(self.n_threads):
             self.model_.fit(X, y)
@@ -1272,16 +1299,27 @@ class ChurnClassifier:
         f = churn_features(data, as_of, self.bgnbd_features, int(self.horizon_days))
         return f.reindex(columns=self.feature_names_)
 
-    def predict_proba(self, data: SalesData, as_of=None, features=None) -> pd.Series:
-        """Calibrated P(no purchase in the next ``horizon_days``) per customer.
+    def churn_probability(self, X: SalesData, as_of=None, features=None) -> pd.Series:
+        """Calibrated P(no purchase in the next ``horizon_days``) per customer (``p_churn``).
 
-        ``features`` (from :meth:`features`) skips recomputing them.
+        ``as_of`` defaults to the fit's; ``features`` (from :meth:`features`) skips
+        recomputing them.
         """
-        f = self.features(data, as_of) if features is None else features
+        f = self.features(X, as_of) if features is None else features
+        self._check_fitted()
         f = f.reindex(columns=self.feature_names_)
         with _single_thread(self.n_threads):
             p = self.model_.predict_proba(f.to_numpy(float))[:, 1]
         return pd.Series(p, index=f.index, name="p_churn")
+
+    def predict_proba(self, X: SalesData, as_of=None, features=None) -> np.ndarray:
+        """``(n_customers, 2)``: P(retained), P(churn), customers as in :meth:`features`."""
+        p = self.churn_probability(X, as_of, features).to_numpy(float)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: SalesData, as_of=None, features=None) -> np.ndarray:
+        """1 (churn) where P(churn) >= 0.5, else 0."""
+        return (self.predict_proba(X, as_of, features)[:, 1] >= 0.5).astype("int64")
 
     def _raw(self, X):
         return np.mean(
@@ -1390,7 +1428,7 @@ def churn_risk_list(
     as_of = as_date(as_of)
     if classifier is None:
         classifier = ChurnClassifier(horizon_days=horizon_days, random_state=random_state)
-        classifier.fit(data, as_of)
+        classifier.fit(data, as_of=as_of)
     model_cls = BetaGeoModel if transaction_model == "bgnbd" else ParetoNBDModel
     quarter = PERIOD_DAYS["Q"] / 7.0
     if engine == "dask":
@@ -1408,36 +1446,16 @@ def churn_risk_list(
     else:
         feats = classifier.features(data, as_of)
         customers = feats.index
-        p_churn = classifier.predict_proba(data, as_of, features=feats)
+        p_churn = classifier.churn_probability(data, as_of, features=feats)
         drivers = (classifier.top_drivers(feats, n_drivers) if n_drivers > 0
                    else pd.Series("", index=customers))
         summary = rfm_summary(data.orders, as_of, freq="W").reindex(customers)
         tm = model_cls(random_state=random_state).fit(summary)
         p_alive = tm.conditional_probability_alive(summary)
         exp_q = tm.conditional_expected_purchases(quarter, summary)
-    try:
-        gg = GammaGammaModel(random_state=random_state).fit(summary)
-        clv = gg.customer_lifetime_value(tm, summary, clv_months, discount_rate, "W")
-    except ValueError:
-        own = (summary["revenue"] / summary["n_occasions"]).to_numpy(float)
-        unit = PERIOD_DAYS["M"] / 7.0
-        cum = [tm.conditional_expected_purchases(m * unit, summary) for m in range(clv_months + 1)]
-        clv = sum(own * (cum[m] - cum[m - 1]) / (1 + discount_rate) ** m for m in range(1, clv_months + 1))
-
-    lines = _clean_orders(data.orders)
-    lines = lines[lines["order_date"] <= as_of]
-    last12 = lines[(as_of - lines["order_date"]).dt.days < 365]
-    rev12 = last12.groupby("customer_id")["amount"].sum().reindex(customers).fillna(0.0)
-    rep = pd.Series(np.nan, index=customers, dtype=object)
-    if "rep_id" in lines.columns:
-        with_rep = lines[lines["rep_id"].notna()].sort_values("order_date", kind="stable")
-        rep = with_rep.groupby("customer_id")["rep_id"].last().reindex(customers)
-    region = pd.Series(np.nan, index=customers, dtype=object)
+    clv = _clv(tm, summary, clv_months, discount_rate, random_state)
+    rev12, rep, region = _customer_context(data, as_of, customers)
     notes = list(data.missing_features()) if hasattr(data, "missing_features") else []
-    if data.customers is not None:
-        require_columns(data.customers, "customers", ("customer_id", "region"))
-        reg = data.customers.assign(customer_id=data.customers["customer_id"].astype(str))
-        region = reg.drop_duplicates("customer_id").set_index("customer_id")["region"].reindex(customers)
     base_value = rev12.clip(lower=0).to_numpy() if value == "revenue_12m" else np.asarray(clv)
     out = pd.DataFrame(
         {
@@ -1459,6 +1477,37 @@ def churn_risk_list(
     out.attrs["value_basis"] = value
     out.attrs["transaction_model"] = repr(tm)
     return out
+
+
+def _clv(tm, summary: pd.DataFrame, clv_months: int, discount_rate: float, random_state) -> np.ndarray:
+    """Gamma-Gamma CLV of :func:`churn_risk_list`; with too little data to fit it, each
+    customer's own mean order value times the transaction model's expected purchases."""
+    try:
+        gg = GammaGammaModel(random_state=random_state).fit(summary)
+        return gg.customer_lifetime_value(tm, summary, clv_months, discount_rate, "W")
+    except ValueError:
+        own = (summary["revenue"] / summary["n_occasions"]).to_numpy(float)
+        unit = PERIOD_DAYS["M"] / 7.0
+        cum = [tm.conditional_expected_purchases(m * unit, summary) for m in range(clv_months + 1)]
+        return sum(own * (cum[m] - cum[m - 1]) / (1 + discount_rate) ** m for m in range(1, clv_months + 1))
+
+
+def _customer_context(data: SalesData, as_of, customers: pd.Index):
+    """``(revenue_12m, last rep, region)`` per customer of :func:`churn_risk_list`."""
+    lines = _clean_orders(data.orders)
+    lines = lines[lines["order_date"] <= as_of]
+    last12 = lines[(as_of - lines["order_date"]).dt.days < 365]
+    rev12 = last12.groupby("customer_id")["amount"].sum().reindex(customers).fillna(0.0)
+    rep = pd.Series(np.nan, index=customers, dtype=object)
+    if "rep_id" in lines.columns:
+        with_rep = lines[lines["rep_id"].notna()].sort_values("order_date", kind="stable")
+        rep = with_rep.groupby("customer_id")["rep_id"].last().reindex(customers)
+    region = pd.Series(np.nan, index=customers, dtype=object)
+    if data.customers is not None:
+        require_columns(data.customers, "customers", ("customer_id", "region"))
+        reg = data.customers.assign(customer_id=data.customers["customer_id"].astype(str))
+        region = reg.drop_duplicates("customer_id").set_index("customer_id")["region"].reindex(customers)
+    return rev12, rep, region
 
 
 def churn_risk_by(risk: pd.DataFrame, by: str = "region", threshold: float = 0.5) -> pd.DataFrame:
@@ -1590,7 +1639,7 @@ def _score_churn_part(part, classifier, model, as_of, n_drivers):
     f = _churn_features_part(part, model, as_of, int(classifier.horizon_days),
                              classifier.bgnbd_features)
     f = f.reindex(columns=classifier.feature_names_)
-    out = classifier.predict_proba(part, as_of, features=f).to_frame()
+    out = classifier.churn_probability(part, as_of, features=f).to_frame()
     if n_drivers > 0:
         out["top_drivers"] = classifier.top_drivers(f, n_drivers).to_numpy()
     return out
@@ -1600,7 +1649,7 @@ def score_churn(classifier, data, as_of=None, *, n_drivers: int = 3, backend=Non
                 npartitions: int | None = None) -> pd.DataFrame:
     """Score a fitted :class:`ChurnClassifier` over customer partitions of ``backend``.
 
-    Equivalent to ``classifier.predict_proba(data, as_of)`` (and
+    Equivalent to ``classifier.churn_probability(data, as_of)`` (and
     ``classifier.top_drivers(classifier.features(data, as_of), n_drivers)``), with the
     features, probabilities and drivers computed per partition.
 

@@ -23,7 +23,7 @@ Conventions
 -----------
 ``as_of`` is the last observed day, inclusive.  Days past due (DPD) of an invoice at date
 ``t``: ``max(0, paid_date - due_date)`` when it was paid by ``t``, else
-``max(0, t - due_date)``.  A ``paid_date`` settles the invoice; a ``paid_amount`` below
+``max(0, t - due_date)`` (:mod:`salesplan.data.invoices`).  A ``paid_date`` settles the invoice; a ``paid_amount`` below
 ``amount`` is a *short payment* (dispute, credit note) reported by the
 ``short_paid_share`` feature, not an open balance.  Money in the company currency.
 """
@@ -42,7 +42,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from salesplan.data.checks import as_date, bad_parameter, check_feature_frame, require_columns
+from salesplan.data.checks import (
+    as_date,
+    bad_parameter,
+    check_as_of,
+    check_feature_frame,
+    check_number,
+    require_columns,
+)
+from salesplan.data.invoices import days_past_due, settled_by
 from salesplan.execution import backend_for
 
 #: fewer rows than this cannot give a scorecard (binning + calibration folds)
@@ -117,18 +125,10 @@ def _data_end(inv: pd.DataFrame) -> pd.Timestamp:
 
 
 def _check_as_of(inv: pd.DataFrame, ts: pd.Timestamp) -> None:
-    first = inv["issue_date"].min()
-    end = _data_end(inv)
-    if ts < first:
-        raise ValueError(
-            f"as_of={ts.date()} is before the first invoice ({first.date()}): "
-            "no invoice is known at as_of"
-        )
-    if ts > end + pd.Timedelta(days=31):
-        raise ValueError(
-            f"as_of={ts.date()} is after the end of the invoice data ({end.date()}); "
-            "payment states at as_of are unknown"
-        )
+    """The package's ``as_of`` rule on invoice events (issue and payment dates), with 31
+    days after the data end at most: later payment states are unknown."""
+    check_as_of(ts, pd.concat([inv["issue_date"], inv["paid_date"]]), "invoices",
+                "invoice event", max_days_after=31)
 
 
 def invoice_dpd(invoices: pd.DataFrame, as_of) -> pd.DataFrame:
@@ -150,10 +150,9 @@ def invoice_dpd(invoices: pd.DataFrame, as_of) -> pd.DataFrame:
 
 def _dpd_at(inv: pd.DataFrame, ts: pd.Timestamp) -> pd.DataFrame:
     inv = inv[inv["issue_date"] <= ts].copy()
-    settled = inv["paid_date"].notna() & (inv["paid_date"] <= ts)
-    end = inv["paid_date"].where(settled, ts)
+    settled = settled_by(inv["paid_date"], ts)
     inv["settled"] = settled.to_numpy()
-    inv["dpd"] = (end - inv["due_date"]).dt.days.clip(lower=0).astype("int64").to_numpy()
+    inv["dpd"] = days_past_due(inv["due_date"], inv["paid_date"], ts).astype("int64").to_numpy()
     inv["outstanding"] = np.where(settled, 0.0, inv["amount"].to_numpy())
     return inv
 
@@ -197,11 +196,8 @@ class CreditFeatureParams:
 
     def __post_init__(self):
         for name in ("lookback_months", "trend_months"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise bad_parameter(name, v, "a whole number of months >= 1")
-        if not (isinstance(self.grace_days, (int, np.integer)) and self.grace_days >= 0):
-            raise bad_parameter("grace_days", self.grace_days, "a whole number of days >= 0")
+            check_number(name, getattr(self, name), 1, integer=True, what=" (months)")
+        check_number("grace_days", self.grace_days, 0, integer=True, what=" (days)")
 
 
 def credit_features(
@@ -353,10 +349,8 @@ def credit_target(invoices: pd.DataFrame, as_of, dpd: int = 90, months: int = 12
         If the outcome window ``(as_of, as_of + months]`` ends after ``data_end`` or
         ``as_of`` is before the first invoice.
     """
-    if not (isinstance(dpd, (int, np.integer)) and dpd >= 1):
-        raise bad_parameter("dpd", dpd, "a whole number of days >= 1")
-    if not (isinstance(months, (int, np.integer)) and months >= 1):
-        raise bad_parameter("months", months, "a whole number of months >= 1")
+    check_number("dpd", dpd, 1, integer=True, what=" (days)")
+    check_number("months", months, 1, integer=True, what=" (months)")
     ts = as_date(as_of)
     inv = _prepare_invoices(invoices)
     end = _data_end(inv) if data_end is None else as_date(data_end, "data_end")
@@ -792,15 +786,16 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         """
         return self.offset_ - self.factor_ * self.decision_function(X)
 
-    def score(self, X, y=None):
-        """Points of ``X`` when ``y`` is None; with ``y``, the ROC AUC of the PD (sklearn).
+    def score(self, X, y, sample_weight=None) -> float:
+        """ROC AUC of the calibrated PD against the bad flags ``y`` (higher is better).
 
-        scikit-learn's model selection calls ``score(X, y)`` and expects "higher is
-        better", which ROC AUC provides; a credit manager calls ``score(X)`` for points.
+        scikit-learn's ``score(X, y)`` contract (one number, higher = better, used by model
+        selection); AUC instead of :class:`~sklearn.base.ClassifierMixin`'s accuracy because
+        PDs rarely cross 0.5, so accuracy would not rank scorecards.  A customer's score
+        in points is :meth:`points`.
         """
-        if y is None:
-            return self.points(X)
-        return roc_auc_score(np.asarray(y).astype(int), self.predict_proba(X)[:, 1])
+        return float(roc_auc_score(np.asarray(y).astype(int), self.predict_proba(X)[:, 1],
+                                   sample_weight=sample_weight))
 
     def grade(self, X) -> pd.Series:
         """Risk grade from the calibrated PD cut at ``grade_edges`` (best grade first)."""
@@ -1250,8 +1245,7 @@ class EarlyWarningParams:
     overdue_days: int = 30
 
     def __post_init__(self):
-        if not (isinstance(self.overdue_days, (int, np.integer)) and self.overdue_days >= 0):
-            raise bad_parameter("overdue_days", self.overdue_days, "a whole number of days >= 0")
+        check_number("overdue_days", self.overdue_days, 0, integer=True, what=" (days)")
 
 
 def early_warning(invoices: pd.DataFrame, as_of,

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan.data import SalesData
+from salesplan.data.checks import check_number
 from salesplan.models import credit
 
 __all__ = ["CreditAssessment", "ScorecardParams", "ScorecardUnavailable", "assess_credit", "scorecard_unavailable"]
@@ -64,13 +65,13 @@ class ScorecardParams:
     random_state: int = 0
 
     def __post_init__(self):
-        checks = {"bad_dpd": self.bad_dpd >= 1, "outcome_months": self.outcome_months >= 1,
-                  "max_bins": self.max_bins >= 2, "min_iv": self.min_iv >= 0,
-                  "base_odds": self.base_odds > 0, "pdo": self.pdo > 0}
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(f"ScorecardParams.{name}={getattr(self, name)!r}: expected a positive value "
-                                 "(bad_dpd, outcome_months >= 1; max_bins >= 2; min_iv >= 0)")
+        check_number("ScorecardParams.bad_dpd", self.bad_dpd, 1, integer=True, what=" (days)")
+        check_number("ScorecardParams.outcome_months", self.outcome_months, 1, integer=True,
+                     what=" (months)")
+        check_number("ScorecardParams.max_bins", self.max_bins, 2, integer=True)
+        check_number("ScorecardParams.min_iv", self.min_iv, 0)
+        check_number("ScorecardParams.base_odds", self.base_odds, 0, lo_open=True)
+        check_number("ScorecardParams.pdo", self.pdo, 0, lo_open=True)
 
     def card(self) -> credit.CreditScorecard:
         """An unfitted :class:`~salesplan.models.credit.CreditScorecard` with these settings."""

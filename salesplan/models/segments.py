@@ -21,13 +21,13 @@ Every function reads only ``orders`` (and optionally ``customers``) as described
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from salesplan.data.checks import as_date, bad_parameter, require_columns
+from salesplan.data.checks import as_date, bad_parameter, check_as_of, check_number, require_columns
+from salesplan.data.orders import count_orders, purchase_lines
 
 __all__ = [
     "LIFECYCLE_STAGES",
@@ -74,18 +74,7 @@ def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Times
             "table 'orders', column 'order_date': missing dates in order_id(s) "
             f"{o.loc[bad_dates, 'order_id'].head(5).tolist()}"
         )
-    first, last = o["order_date"].min(), o["order_date"].max()
-    if ts < first:
-        raise ValueError(
-            f"as_of={ts.date()} is before the first order ({first.date()}): "
-            "no customer has an order on or before as_of"
-        )
-    if ts > last + pd.DateOffset(months=12):
-        # months of silence are plausible, a whole year after the last order is not data
-        raise ValueError(
-            f"as_of={ts.date()} is more than 12 months after the last order ({last.date()}); "
-            "the data do not reach as_of"
-        )
+    check_as_of(ts, o["order_date"], "orders", "order")
     return o[o["order_date"] <= ts].reset_index(drop=True), ts
 
 
@@ -129,8 +118,7 @@ class ABCParams:
             raise bad_parameter("a_share", self.a_share, "a share in (0, 1)")
         if not (self.a_share <= self.b_share <= 1):
             raise bad_parameter("b_share", self.b_share, f"a share in [a_share={self.a_share}, 1]")
-        if not (isinstance(self.window_months, (int, np.integer)) and self.window_months >= 1):
-            raise bad_parameter("window_months", self.window_months, "a whole number of months >= 1")
+        check_number("window_months", self.window_months, 1, integer=True, what=" (months)")
 
 
 def abc_classes(
@@ -223,20 +211,19 @@ class RFMParams:
     window_months: int | None = None
 
     def __post_init__(self):
-        if not (isinstance(self.n_bins, (int, np.integer)) and 2 <= self.n_bins <= 100):
-            raise bad_parameter("n_bins", self.n_bins, "a whole number in [2, 100]")
-        if self.window_months is not None and not (
-            isinstance(self.window_months, (int, np.integer)) and self.window_months >= 1
-        ):
-            raise bad_parameter("window_months", self.window_months, "None or a whole number >= 1")
+        check_number("n_bins", self.n_bins, 2, 100, integer=True)
+        check_number("window_months", self.window_months, 1, integer=True, allow_none=True,
+                     what=" (months)")
 
 
 def rfm_scores(orders: pd.DataFrame, as_of, params: RFMParams = RFMParams()) -> pd.DataFrame:
     """Recency, frequency and monetary scores of every customer with orders up to ``as_of``.
 
     * ``recency_days`` = ``as_of - last order date`` (days);
-    * ``frequency`` = number of distinct orders (``order_id``) in the window;
-    * ``monetary`` = revenue in the window (company currency).
+    * ``frequency`` = number of orders in the window (:mod:`salesplan.data.orders`: one
+      customer's non-negative lines of one day; ``order_id`` is a line id, and returns are
+      not orders);
+    * ``monetary`` = net revenue in the window (returns netted, company currency).
 
     Each is turned into a score 1..n (5 = best: most recent, most frequent, highest
     spend) by equal-count classes: ``score = ceil(n * rank / N)`` where ``rank`` is the
@@ -247,12 +234,12 @@ def rfm_scores(orders: pd.DataFrame, as_of, params: RFMParams = RFMParams()) -> 
     DataFrame
         ``customer_id, recency_days, frequency, monetary, r_score, f_score, m_score,
         rfm_cell`` (e.g. ``"545"``) and ``rfm_total`` (R+F+M), sorted by ``customer_id``.
-        Customers without any order up to ``as_of`` are not scored.
+        Customers without any order up to ``as_of`` (only returns) are not scored.
     """
     o, ts = _prepare_orders(orders, as_of)
-    last = o.groupby("customer_id")["order_date"].max()
+    last = purchase_lines(o).groupby("customer_id")["order_date"].max()
     hist = o if params.window_months is None else _window(o, ts, params.window_months)
-    freq = hist.groupby("customer_id")["order_id"].nunique().reindex(last.index, fill_value=0)
+    freq = count_orders(hist, "customer_id").reindex(last.index, fill_value=0)
     mon = hist.groupby("customer_id")["amount"].sum().reindex(last.index, fill_value=0.0)
     out = pd.DataFrame(
         {
@@ -299,11 +286,8 @@ class LifecycleParams:
 
     def __post_init__(self):
         for name in ("intro_months", "trend_months"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise bad_parameter(name, v, "a whole number of months >= 1")
-        if not (math.isfinite(self.growth_threshold) and self.growth_threshold > 0):
-            raise bad_parameter("growth_threshold", self.growth_threshold, "a finite number > 0")
+            check_number(name, getattr(self, name), 1, integer=True, what=" (months)")
+        check_number("growth_threshold", self.growth_threshold, 0, lo_open=True)
         if not (-1 <= self.decline_threshold < 0):
             raise bad_parameter("decline_threshold", self.decline_threshold, "a number in [-1, 0)")
 
@@ -388,8 +372,7 @@ class NewCustomerParams:
     complete_months_only: bool = True
 
     def __post_init__(self):
-        if not (isinstance(self.falls_in_a_row, (int, np.integer)) and self.falls_in_a_row >= 1):
-            raise bad_parameter("falls_in_a_row", self.falls_in_a_row, "a whole number >= 1")
+        check_number("falls_in_a_row", self.falls_in_a_row, 1, integer=True)
         if not isinstance(self.complete_months_only, (bool, np.bool_)):
             raise bad_parameter("complete_months_only", self.complete_months_only, "True or False")
 

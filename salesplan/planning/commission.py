@@ -13,12 +13,12 @@ quota-to-OTE check (flag outside 4-6x).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from salesplan.data.checks import check_number
 from salesplan.planning.quota import rep_outcome_paths
 
 __all__ = [
@@ -33,13 +33,8 @@ __all__ = [
 ]
 
 
-def _num(name, v, lo=None, lo_open=False, allow_none=False):
-    if v is None and allow_none:
-        return
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-        raise ValueError(f"{name} must be a finite number, got {v!r}")
-    if lo is not None and (v < lo or (lo_open and v == lo)):
-        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {v!r}")
+#: the package's one parameter validator (:func:`salesplan.data.checks.check_number`)
+_num = check_number
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from salesplan.data.checks import as_date, check_number, latest_date
 from salesplan.data.schema import DEFAULT_STAGES, SalesData
 
 __all__ = [
@@ -129,15 +130,9 @@ class FunnelParams:
         pr = _frozen_map("prior_rates", self.prior_rates, lo=0.0, hi=1.0, lo_open=True)
         object.__setattr__(self, "prior_rates", pr)
         for name in ("prior_strength", "duration_prior_strength"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
-                raise ValueError(f"{name}={v!r}: expected a finite number >= 0")
-        if not (np.isfinite(self.prior_duration_days) and self.prior_duration_days > 0):
-            raise ValueError(
-                f"prior_duration_days={self.prior_duration_days!r}: expected days > 0"
-            )
-        if not (isinstance(self.lookback_days, (int, np.integer)) and self.lookback_days > 0):
-            raise ValueError(f"lookback_days={self.lookback_days!r}: expected an integer > 0")
+            check_number(name, getattr(self, name), 0)
+        check_number("prior_duration_days", self.prior_duration_days, 0, lo_open=True, what=" (days)")
+        check_number("lookback_days", self.lookback_days, 1, integer=True, what=" (days)")
         if self.deal_size is not None and not (
             np.isfinite(self.deal_size) and self.deal_size > 0
         ):
@@ -243,12 +238,13 @@ class FunnelRates:
 # --------------------------------------------------------------------------- estimation
 
 def _as_of(data: SalesData, as_of) -> pd.Timestamp:
+    """``as_of`` read as a date (:func:`~salesplan.data.checks.as_date`); ``None``: the last
+    order or opportunity date (:func:`~salesplan.data.checks.latest_date`)."""
     if as_of is not None:
-        return pd.Timestamp(as_of).normalize()
-    dates = [pd.to_datetime(data.orders["order_date"]).max()]
-    if data.opportunities is not None and len(data.opportunities):
-        dates.append(pd.to_datetime(data.opportunities["created_date"]).max())
-    return pd.Timestamp(max(d for d in dates if pd.notna(d))).normalize()
+        return as_date(as_of)
+    opps = data.opportunities
+    return latest_date(data.orders["order_date"],
+                       opps["created_date"] if opps is not None and len(opps) else None)
 
 
 def _entry_matrix(data: SalesData, opps: pd.DataFrame) -> np.ndarray:
@@ -768,7 +764,7 @@ def replan(
         ``completion`` = weekly ``actual / target`` of the elapsed weeks, plus an
         ``ALL`` row with the quarter-to-date ratio; ``rates`` = updated rates.
     """
-    as_of = pd.Timestamp(as_of).normalize()
+    as_of = as_date(as_of)
     need = {"entity", "week_start", "actual"}
     if not isinstance(actuals_to_date, pd.DataFrame) or not need <= set(actuals_to_date.columns):
         raise ValueError(f"actuals_to_date: expected columns {sorted(need)}")

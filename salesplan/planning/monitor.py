@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from salesplan.data.checks import as_date, check_number
 from salesplan.data.schema import SalesData
 
 __all__ = ["MonitorParams", "MonitorReport", "expected_to_date", "progress"]
@@ -64,11 +65,10 @@ class MonitorParams:
     min_expected: float = 0.0
 
     def __post_init__(self):
-        if not (isinstance(self.tolerance, (int, float)) and 0 < self.tolerance < 1):
-            raise ValueError(f"tolerance={self.tolerance!r}: expected a fraction in (0, 1), e.g. 0.15")
+        check_number("tolerance", self.tolerance, 0, 1, lo_open=True, hi_open=True,
+                     what=" (a fraction, e.g. 0.15)")
         object.__setattr__(self, "weekday_weights", weekday_weights_checked(self.weekday_weights))
-        if not (np.isfinite(self.min_expected) and self.min_expected >= 0):
-            raise ValueError(f"min_expected={self.min_expected!r}: expected an amount >= 0")
+        check_number("min_expected", self.min_expected, 0, what=" (an amount, currency)")
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def weekday_weights_checked(value) -> tuple[float, ...]:
 def month_pace(months, as_of, ww) -> np.ndarray:
     """Share of each month's plan that falls on or before ``as_of`` (weekday weighted):
     ``sum_{d in m, d <= as_of} w_d / sum_{d in m} w_d`` per month start ``m``."""
-    as_of = pd.Timestamp(as_of).normalize()
+    as_of = as_date(as_of)
     months = pd.DatetimeIndex(months)
     out = np.zeros(len(months))
     for k, m in enumerate(months):
@@ -144,7 +144,7 @@ def expected_to_date(months_plan: pd.DataFrame, as_of, *, column: str = "target"
         ``entity, plan_quarter, expected_to_date, pace_share`` (``pace_share`` =
         expected / quarter plan).
     """
-    as_of = pd.Timestamp(as_of).normalize()
+    as_of = as_date(as_of)
     mp = months_plan.copy()
     mp["month"] = pd.to_datetime(mp["month"])
     months = pd.DatetimeIndex(sorted(mp["month"].unique()))
@@ -190,7 +190,7 @@ def progress(
     -------
     MonitorReport
     """
-    as_of = pd.Timestamp(as_of).normalize()
+    as_of = as_date(as_of)
     q = plan.params.period
     qs, qe = q.start_time.normalize(), q.end_time.normalize()
     if not (qs <= as_of <= qe):

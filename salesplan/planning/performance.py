@@ -39,6 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from salesplan.data.checks import check_number
+from salesplan.data.orders import count_orders
 from salesplan.planning.commission import CommissionPlan, commission
 
 __all__ = ["DiagnosisParams", "commission_statement", "diagnose_misses", "kpi_board", "rank_reps",
@@ -87,12 +89,10 @@ class DiagnosisParams:
     time_box_days: int = 60
 
     def __post_init__(self):
-        if not (isinstance(self.threshold, (int, float)) and 0 < self.threshold < 1):
-            raise ValueError(f"threshold={self.threshold!r}: expected a fraction in (0, 1), e.g. 0.75")
+        check_number("threshold", self.threshold, 0, 1, lo_open=True, hi_open=True,
+                     what=" (a fraction, e.g. 0.75)")
         for name in ("min_peers", "min_opps", "time_box_days"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise ValueError(f"{name}={v!r}: expected a whole number >= 1")
+            check_number(name, getattr(self, name), 1, integer=True)
 
 
 def _quarter(q) -> pd.Period:
@@ -158,12 +158,12 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
     ly = _in(o, "order_date", (q - 4).start_time, (q - 4).end_time).groupby("rep_id")["amount"].sum()
     out["ly_revenue"] = ly.reindex(out.index)
     out["growth_yoy"] = out["revenue"] / out["ly_revenue"].where(out["ly_revenue"] > 0) - 1
-    out["orders"] = by["order_id"].nunique()
+    out["orders"] = count_orders(cur, "rep_id").reindex(out.index, fill_value=0)
     out["aov"] = out["revenue"] / out["orders"]
     prev = _in(o, "order_date", (q - 4).start_time, (q - 1).end_time)
     out["prev4_revenue"] = prev.groupby("rep_id")["amount"].sum().reindex(out.index) / 4
     pg = prev.groupby("rep_id")
-    out["prev4_aov"] = (pg["amount"].sum() / pg["order_id"].nunique()).reindex(out.index)
+    out["prev4_aov"] = (pg["amount"].sum() / count_orders(prev, "rep_id")).reindex(out.index)
     first = o.groupby("customer_id")["order_date"].min()
     newc = cur[cur["customer_id"].map(first) >= qs].groupby("rep_id")["customer_id"].nunique()
     out["new_customers"] = newc.reindex(out.index).fillna(0).astype(int)

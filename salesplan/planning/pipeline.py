@@ -37,6 +37,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
+from salesplan.data.checks import check_number
 from salesplan.data.schema import BANT_ITEMS, SalesData
 from salesplan.planning import funnel as _funnel
 
@@ -99,16 +100,11 @@ class PipelineParams:
     def __post_init__(self):
         for name, lo in (("snapshot_days", 1), ("warmup_days", 0), ("settle_days", 0),
                          ("activity_cap_days", 1)):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= lo):
-                raise ValueError(f"{name}={v!r}: expected an integer >= {lo}")
-        if not (np.isfinite(self.rep_prior_strength) and self.rep_prior_strength >= 0):
-            raise ValueError(
-                f"rep_prior_strength={self.rep_prior_strength!r}: expected a number >= 0")
+            check_number(name, getattr(self, name), lo, integer=True, what=" (days)")
+        check_number("rep_prior_strength", self.rep_prior_strength, 0)
         if self.method not in ("logistic", "boosting"):
             raise ValueError(f"method={self.method!r}: expected 'logistic' or 'boosting'")
-        if not (np.isfinite(self.stuck_ratio) and self.stuck_ratio > 1):
-            raise ValueError(f"stuck_ratio={self.stuck_ratio!r}: expected a number > 1")
+        check_number("stuck_ratio", self.stuck_ratio, 1, lo_open=True)
 
 
 # --------------------------------------------------------------------------- snapshots

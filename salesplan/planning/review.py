@@ -53,7 +53,7 @@ the usual that the company's own back-test shows the forecast misses, ``rho_pipe
 
 ``e_p`` is the relative uncertainty of the pace share (``LandingParams.pace_error``).
 ``k`` is estimated from the order values of the ``history_days`` before the quarter
-(orders = lines summed by ``order_id``; returns net), times the over-dispersion ``phi``
+(orders as in :mod:`salesplan.data.orders`), times the over-dispersion ``phi``
 of weekly revenue (:func:`revenue_dispersion`).
 """
 
@@ -66,9 +66,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from salesplan.data.checks import as_date, check_number
+from salesplan.data.orders import order_values
+from salesplan.data.paths import SamplePaths
 from salesplan.planning.monitor import month_pace, weekday_weights_checked
 
 __all__ = [
+    "forecast_moments",
     "LandingParams",
     "action_list",
     "flag_deviations",
@@ -117,18 +121,13 @@ class LandingParams:
     pace_error: float = 0.03
 
     def __post_init__(self):
-        if not (isinstance(self.interval, (int, float)) and 0 < self.interval < 1):
-            raise ValueError(f"interval={self.interval!r}: expected a probability in (0, 1), e.g. 0.8")
+        check_number("interval", self.interval, 0, 1, lo_open=True, hi_open=True,
+                     what=" (a probability, e.g. 0.8)")
         object.__setattr__(self, "weekday_weights", weekday_weights_checked(self.weekday_weights))
         for name in ("prior_cv", "min_prior_cv"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
-                raise ValueError(f"{name}={v!r}: expected a fraction > 0, e.g. 0.10")
-        if not (isinstance(self.pace_error, (int, float)) and np.isfinite(self.pace_error)
-                and self.pace_error >= 0):
-            raise ValueError(f"pace_error={self.pace_error!r}: expected a fraction >= 0, e.g. 0.03")
-        if not (isinstance(self.history_days, (int, np.integer)) and self.history_days >= 30):
-            raise ValueError(f"history_days={self.history_days!r}: expected whole days >= 30")
+            check_number(name, getattr(self, name), 0, lo_open=True, what=" (a fraction, e.g. 0.10)")
+        check_number("pace_error", self.pace_error, 0, what=" (a fraction, e.g. 0.03)")
+        check_number("history_days", self.history_days, 30, integer=True, what=" (days)")
 
 
 def pace_share(month_means: pd.Series, as_of, weekday_weights=(1, 1, 1, 1, 1, 0, 0)) -> float:
@@ -162,13 +161,14 @@ def weekday_profile(orders: pd.DataFrame, end, days: int = 365) -> tuple[float, 
 def order_value_moments(orders: pd.DataFrame, end, days: int = 365) -> tuple[float, float]:
     """``(E[X], E[X^2] / E[X])`` of order values (currency) over the ``days`` up to ``end``.
 
-    Order value = the order's lines summed (returns net); orders of value <= 0 are left
-    out.  ``E[X^2] / E[X]`` is the variance of revenue per unit of expected revenue of a
+    Order value = the order's lines summed (:mod:`salesplan.data.orders`: one customer's
+    non-negative lines of one day; without ``customer_id`` each line is one order);
+    orders of value <= 0 are left out.  ``E[X^2] / E[X]`` is the variance of revenue per unit of expected revenue of a
     compound Poisson sum of such orders.
     """
     end = pd.Timestamp(end)
     o = orders[(orders["order_date"] <= end) & (orders["order_date"] > end - pd.Timedelta(days=days))]
-    x = o.groupby("order_id")["amount"].sum().to_numpy(float) if "order_id" in o.columns \
+    x = order_values(o)["value"].to_numpy(float) if "customer_id" in o.columns \
         else o["amount"].to_numpy(float)
     x = x[x > 0]
     if len(x) < 10:
@@ -203,6 +203,38 @@ def revenue_dispersion(orders: pd.DataFrame, end, days: int = 365) -> tuple[floa
     phi = float(((w - e)[ok] ** 2).sum() / (k * e[ok]).sum() / 1.25)
     phi = max(1.0, phi)
     return phi * k, phi
+
+
+def forecast_moments(paths: SamplePaths) -> tuple[pd.DataFrame, pd.Series]:
+    """The forecast inputs of :func:`landing_forecast` from the plan quarter's sample paths.
+
+    Parameters
+    ----------
+    paths : SamplePaths
+        Entity x path x month revenue of the plan quarter (currency), e.g. the stored
+        forecast run's ``paths`` table read with ``SamplePaths.from_frame(frame,
+        series_col="node", date_col="month", value_col="value")``.
+
+    Returns
+    -------
+    (DataFrame, Series)
+        ``forecast_months`` (``entity, month, mean``: the mean over paths per month) and
+        ``forecast_cv`` (entity -> standard deviation over paths of the quarter total,
+        ``ddof=1``, divided by its mean).
+    """
+    if not isinstance(paths, SamplePaths):
+        raise TypeError(f"paths: expected SamplePaths, got {type(paths).__name__}")
+    dates = paths.dates if paths.dates is not None else pd.RangeIndex(paths.horizon)
+    mean = paths.values.mean(axis=1)  # series x month
+    months = pd.DataFrame({
+        "entity": np.repeat(np.asarray(paths.series, dtype=object), paths.horizon),
+        "month": np.tile(np.asarray(dates), paths.n_series),
+        "mean": mean.reshape(-1),
+    })
+    tot = paths.values.sum(axis=2)  # series x path
+    cv = pd.Series(tot.std(axis=1, ddof=1) / tot.mean(axis=1), index=pd.Index(paths.series),
+                   name="forecast_cv")
+    return months, cv
 
 
 def landing_forecast(
@@ -269,7 +301,7 @@ def landing_forecast(
         in ``landing``) and ``pipeline_sd`` (``f sqrt(V)``); with targets ``target``,
         ``gap_to_target`` (landing - target) and ``p_make_target``.
     """
-    as_of = pd.Timestamp(as_of).normalize()
+    as_of = as_date(as_of)
     if pipeline is not None:
         if pipeline_rho is None:
             raise ValueError("landing_forecast: pipeline given without pipeline_rho (the usual "
@@ -401,7 +433,7 @@ def run_rate_basis(orders: pd.DataFrame, start, as_of, *, by: str | None = None,
     before ``start``: the net sales the pace implies, without the returns of the previous
     quarter's orders that are booked early in this one.
     """
-    start, as_of = pd.Timestamp(start), pd.Timestamp(as_of)
+    start, as_of = as_date(start, "start"), as_date(as_of)
     h = orders[(orders["order_date"] < start) & (orders["order_date"] >= start - pd.Timedelta(days=history_days))]
     gross_h = h.loc[h["amount"] > 0, "amount"].sum()
     share = float(-h.loc[h["amount"] < 0, "amount"].sum() / gross_h) if gross_h > 0 else 0.0

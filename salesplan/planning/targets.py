@@ -100,8 +100,9 @@ by a blend of their own forecast, recent share of the region's sales and capacit
 accounts without a current rep (``HOUSE:<region>``) by their own forecast, held by the
 region's manager.  Capacity of rep ``i`` in month ``m``:
 ``cap_im = level_weight[level_i] * ramp(t_im) * presence_im`` with ``t_im`` = month
-number of tenure (hire month = 1), ``ramp(t) = min(1, t / ramp_months)`` (linear, full
-productivity from month ``ramp_months``; or ``ramp_curve[t-1]``), ``presence_im`` = share
+number of tenure (hire month = 1), ``ramp(t) = min(1, (t - 0.5) / ramp_months)`` (linear
+at mid-month tenure, full productivity from month ``ramp_months + 1``; or
+``ramp_curve[t-1]``; :func:`salesplan.planning.allocation.ramp_factor`), ``presence_im`` = share
 of the month's days on which the rep is employed (``hire_date <= day < exit_date``).
 *Vacancies* (flagged, held by the region's manager, capacity
 ``vacancy_capacity * level_weight``): the days after a rep's exit in the quarter (unless
@@ -151,9 +152,11 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from salesplan.data.paths import SamplePaths
 from salesplan.data.schema import REGION_MATURITIES, REP_LEVELS, SalesData
 from salesplan.planning import funnel as _funnel
 from salesplan.planning import quota as _q
+from salesplan.planning.allocation.headcount import ramp_factor
 from salesplan.planning.context import covers_quarter
 from salesplan.planning.fiscal_calendar import (
     currency_label,
@@ -179,7 +182,6 @@ __all__ = [
     "plan_funnel",
     "propose_targets",
     "quarter_paths_from_forecast",
-    "ramp_factor",
     "rep_capacity",
     "smart_check",
 ]
@@ -455,8 +457,9 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
 
     Parameters
     ----------
-    paths : DataFrame or HierarchyForecast
-        A :class:`salesplan.models.forecast.HierarchyForecast` (its coherent ``paths`` of every
+    paths : SamplePaths, DataFrame or HierarchyForecast
+        :class:`salesplan.data.paths.SamplePaths` (series x path x month), a
+        :class:`salesplan.models.forecast.HierarchyForecast` (its coherent ``paths`` of every
         node), ``Forecaster.sample_paths(h, as_frame=True)``, or any monthly sample paths with ``unique_id`` (``"total"``, ``"region=East"``,
         ``"region=East|rep_id=R07"``, as built by :func:`salesplan.models.forecast.data.series_id`),
         ``ds`` (month start), a path column (``path``, ``sample`` or ``draw``) and a value
@@ -471,7 +474,9 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
     -------
     QuarterDistribution
     """
-    if not isinstance(paths, pd.DataFrame) and all(hasattr(paths, a) for a in ("nodes", "paths", "forecast")):
+    if isinstance(paths, SamplePaths):
+        paths = paths.to_frame()
+    elif not isinstance(paths, pd.DataFrame) and all(hasattr(paths, a) for a in ("nodes", "paths", "forecast")):
         paths = _hierarchy_to_long(paths)
     if not isinstance(paths, pd.DataFrame) or not {"unique_id", "ds"} <= set(paths.columns):
         raise ValueError("forecast paths: expected a DataFrame with 'unique_id' and 'ds' or a HierarchyForecast")
@@ -524,19 +529,9 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
 
 
 def _hierarchy_to_long(hf) -> pd.DataFrame:
-    """``HierarchyForecast`` -> long ``unique_id, ds, path, y`` (coherent paths kept)."""
-    arr = np.asarray(hf.paths, dtype=float)  # (nodes, paths, h)
-    fc = hf.forecast
-    ids = list(hf.nodes["unique_id"])
-    parts = []
-    for i, u in enumerate(ids):
-        ds = pd.DatetimeIndex(sorted(pd.to_datetime(fc.loc[fc["unique_id"] == u, "ds"]).unique()))
-        if len(ds) != arr.shape[2]:
-            raise ValueError(f"forecast node {u!r}: {len(ds)} dates but paths of horizon {arr.shape[2]}")
-        n_p = arr.shape[1]
-        parts.append(pd.DataFrame({"unique_id": u, "ds": np.tile(ds.to_numpy(), n_p),
-                                   "path": np.repeat(np.arange(n_p), len(ds)), "y": arr[i].ravel()}))
-    return pd.concat(parts, ignore_index=True)
+    """``HierarchyForecast`` (or any object with its ``nodes``, ``paths``, ``forecast``) ->
+    long ``unique_id, path, ds, y`` (coherent paths kept)."""
+    return SamplePaths.from_forecast(hf.paths, list(hf.nodes["unique_id"]), hf.forecast).to_frame()
 
 
 # --------------------------------------------------------------------------- parameters
@@ -611,7 +606,8 @@ class TargetParams:
     level_weights : mapping level -> float > 0
         Capacity of a fully ramped rep by level (junior 0.7, senior 1, key_account 1.4).
     ramp_months : int >= 0
-        Linear ramp: productivity ``min(1, t / ramp_months)`` in tenure month t (hire month = 1).
+        Linear ramp: productivity ``min(1, (t - 0.5) / ramp_months)`` in tenure month t (hire
+        month = 1; mid-month tenure, :func:`salesplan.planning.allocation.ramp_factor`).
     ramp_curve : sequence of float in [0, 1], optional
         Explicit productivity of tenure months 1, 2, ...; 1 afterwards (overrides linear).
     vacancy_capacity : float >= 0
@@ -827,22 +823,11 @@ class TargetParams:
 
 # --------------------------------------------------------------------------- capacity
 
-def ramp_factor(tenure_month, params: TargetParams) -> np.ndarray:
-    """Productivity of a rep in tenure month ``t`` (hire month = 1; t <= 0 -> 0).
-
-    Linear: ``min(1, t / ramp_months)`` (``ramp_months = 0`` -> 1 from the hire month);
-    with ``ramp_curve``: ``ramp_curve[t - 1]`` for ``t <= len(ramp_curve)``, else 1.
-    """
-    t = np.asarray(tenure_month, dtype=float)
-    if params.ramp_curve is not None:
-        curve = np.asarray(params.ramp_curve)
-        ti = np.clip(t.astype(int), 1, None)
-        out = np.where(ti <= len(curve), curve[np.minimum(ti, len(curve)) - 1], 1.0)
-    elif params.ramp_months == 0:
-        out = np.ones_like(t)
-    else:
-        out = np.minimum(1.0, t / params.ramp_months)
-    return np.where(t <= 0, 0.0, out)
+def _month_ramp(tenure_month, params: TargetParams) -> np.ndarray:
+    """Productivity in tenure month ``k`` (hire month = 1; ``k <= 0`` -> 0): the package's
+    :func:`~salesplan.planning.allocation.ramp_factor` at mid-month tenure ``k - 0.5``."""
+    return ramp_factor(np.asarray(tenure_month, dtype=float) - 0.5, params.ramp_months,
+                       params.ramp_curve)
 
 
 def _normalise_roster(roster: pd.DataFrame) -> pd.DataFrame:
@@ -895,7 +880,7 @@ def rep_capacity(roster: pd.DataFrame, quarter, params: TargetParams) -> pd.Data
         stop = stop.where(stop < mend + pd.Timedelta(days=1), mend + pd.Timedelta(days=1))
         days = ((stop - start).dt.days).clip(lower=0)
         tenure = (m.year - r["hire_date"].dt.year) * 12 + (m.month - r["hire_date"].dt.month) + 1
-        ramp = ramp_factor(tenure.to_numpy(), params)
+        ramp = _month_ramp(tenure.to_numpy(), params)
         lw = r["level"].map(params.level_weights).to_numpy(float)
         pres = days.to_numpy(float) / ndays
         rows.append(pd.DataFrame({

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from salesplan.data import SalesData
+from salesplan.data.paths import SamplePaths
 from salesplan.planning import funnel as _funnel
 from salesplan.planning.monitor import MonitorParams, MonitorReport, progress
 from salesplan.planning.pipeline import scored_pipeline
 from salesplan.planning.review import (
     LandingParams,
     action_list,
+    forecast_moments,
     landing_forecast,
     orders_with_region,
     pipeline_by_entity,
@@ -32,7 +34,7 @@ from salesplan.planning.review import (
 from salesplan.planning.targets import TargetParams, pipeline_backtest_fit
 
 __all__ = ["PlanOfRecord", "WeeklyReview", "forecast_prior", "funnel_replan", "landing_pipeline",
-           "late_deals_and_shape", "orders_until", "plan_of_record", "review_day_for", "stored_forecast_paths", "weekly_review",
+           "late_deals_and_shape", "named_deals", "orders_until", "plan_of_record", "review_day_for", "stored_forecast_paths", "weekly_review",
            "with_actuals"]
 
 #: the pipeline term needs opportunity data at most this many days older than the review day
@@ -149,15 +151,12 @@ def forecast_prior(plan, forecast_paths: pd.DataFrame | None = None) -> tuple[pd
     """
     if forecast_paths is not None:
         paths = forecast_paths[forecast_paths["level"].isin(["company", "region"])]
-        fm = paths.groupby(["level", "node", "month"])["value"].mean().rename("mean").reset_index()
-        qt = paths.groupby(["level", "node", "path"])["value"].sum()
-        cv = qt.groupby(level=[0, 1]).std() / qt.groupby(level=[0, 1]).mean()
-        cv.index = cv.index.get_level_values(1)
-    else:
-        mo = plan.months
-        fm = mo[mo["level"].isin(["company", "region"])].rename(columns={"entity": "node", "target": "mean"})
-        cv = None
-    return fm.rename(columns={"node": "entity"})[["entity", "month", "mean"]], cv
+        paths = paths.sort_values(["level", "node", "month", "path"], kind="stable")
+        return forecast_moments(SamplePaths.from_frame(paths, series_col="node", date_col="month",
+                                                       value_col="value"))
+    mo = plan.months
+    fm = mo[mo["level"].isin(["company", "region"])].rename(columns={"target": "mean"})
+    return fm[["entity", "month", "mean"]], None
 
 
 def _region_of_rep(plan) -> pd.Series:
@@ -386,8 +385,32 @@ def weekly_review(data: SalesData, record: PlanOfRecord, review_day, history_end
         notes.append("no reps table: reps are shown by id, without names")
     if data.opportunities is None:
         notes.append("no opportunities table: the pipeline term, the funnel re-plan and the deals to push are off")
+    late = named_deals(late, names, data.customers)
     return WeeklyReview(review_day, record, mon, land, phi, pipe[2], rates, replan, stage_end,
                         action_list(mon.summary, late_deals=late, shape=shape, names=names), names, tuple(notes))
+
+
+def _label(ids: pd.Series, names) -> pd.Series:
+    """``"id name"`` for ids with a name, the id alone otherwise."""
+    named = ids.map(names) if names is not None else pd.Series(None, index=ids.index, dtype=object)
+    return pd.Series([str(i) if pd.isna(n) or n == "" else f"{i} {n}" for i, n in zip(ids, named)],
+                     index=ids.index, dtype=object).where(ids.notna(), ids)
+
+
+def named_deals(late: pd.DataFrame | None, rep_names: pd.Series | None,
+                customers: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The deals to push with each id followed by its name (``"R0008 Ann Lee"``,
+    ``"C001382 Acme Ltd"``) so that the week's actions name people and customers; ids
+    without a name (or without a ``reps`` / ``customers`` table) stay as they are."""
+    if late is None or not len(late):
+        return late
+    out = late.copy()
+    if "rep_id" in out.columns:
+        out["rep_id"] = _label(out["rep_id"], rep_names)
+    if "customer_id" in out.columns and customers is not None and "name" in customers.columns:
+        out["customer_id"] = _label(out["customer_id"],
+                                    customers.drop_duplicates("customer_id").set_index("customer_id")["name"])
+    return out
 
 
 def stored_forecast_paths(store, period: str) -> pd.DataFrame | None:

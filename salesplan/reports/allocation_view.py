@@ -12,63 +12,145 @@ import pandas as pd
 
 from salesplan.reports.format import money, number, pct, styled_table
 
-__all__ = ["allocation_headlines", "commission_tables", "headcount_table", "hiring_tables", "budget_tables",
+__all__ = ["NO_ROSTER_NOTES", "allocation_headlines", "budget_limit_text", "budget_limits", "headcount_tables", "commission_tables", "headcount_table", "hiring_tables", "budget_tables",
            "coverage_tables", "ote_table"]
 
 
-def allocation_headlines(*, company_target: float, headcount: pd.DataFrame, hires: pd.DataFrame, marketing,
-                         load: pd.DataFrame, moves: pd.DataFrame, cost_summary: pd.DataFrame,
-                         ote_check: pd.DataFrame, curve_error: float, ote_low: float, ote_high: float):
-    """The answer and the headline figures of the resource notebook.
+#: One line each for the parts of the resource plan that need a roster (a ``reps`` table).
+NO_ROSTER_NOTES = {
+    "headcount": "No headcount or hiring plan: the data have no reps table, so there is no roster to size "
+                 "against the targets.",
+    "coverage": "No account coverage: the data have no reps table, so accounts have no owner whose workload "
+                "could be measured.",
+    "commission": "No commission cost: the data have no reps table, so there are no rep quotas to pay "
+                  "commission on.",
+}
 
-    ``marketing`` is a :class:`~salesplan.planning.allocation.quarter.MarketingPlan`; without
-    a split (``marketing.error``) the budget sentence says so and the margin figures are left out.
+
+def budget_limits(mk, *, max_change: float) -> dict:
+    """Which regions the optimised split leaves at the ``max_change`` limit.
+
+    Returns ``{"up": [...], "down": [...], "free": [...], "n": regions}`` (region lists
+    in the table's order: ``binding == "max"`` / ``"min"`` / neither); empty lists
+    without a split.
     """
+    if mk.error is not None:
+        return {"up": [], "down": [], "free": [], "n": 0}
+    b = mk.best.table["binding"].astype(str)
+    return {"up": [str(r) for r in b.index[b == "max"]], "down": [str(r) for r in b.index[b == "min"]],
+            "free": [str(r) for r in b.index[~b.isin(["max", "min"])]], "n": len(b)}
+
+
+def _and(items: list) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def budget_limit_text(mk, *, max_change: float, curve_error: float) -> str:
+    """One sentence on how far the optimum is bound by the ±``max_change`` limit and what
+    that means for the sensitivity figure ("" without a split)."""
+    lim = budget_limits(mk, max_change=max_change)
+    bound = len(lim["up"]) + len(lim["down"])
+    if mk.error is not None or not bound:
+        return ("" if mk.error is not None else
+                "No region sits at the ±" + pct(max_change, 0) + " limit: the curves alone set the split.")
+    parts = ([f"{', '.join(lim['up'])} at +{pct(max_change, 0)}"] if lim["up"] else []) + \
+            ([f"{', '.join(lim['down'])} at -{pct(max_change, 0)}"] if lim["down"] else [])
+    regret = float(mk.scenarios["regret"].median())
+    return (f"The split is limit-bound: {bound} of {lim['n']} regions sit at the ±{pct(max_change, 0)} limit "
+            f"({'; '.join(parts)}), so the limit, not the curves, sets their spend"
+            + (f"; only {_and(lim['free'])} {'is' if len(lim['free']) == 1 else 'are'} set by the curves"
+               if lim["free"] else "")
+            + f". The median margin lost when the curves are off by ±{pct(curve_error, 0)} "
+              f"({pct(regret, 2)}) is small because the bound regions stay at the limit, not because the curves "
+              f"are certain; a wider limit would move money further.")
+
+
+def _people_text(company_target, headcount, hires, period) -> tuple[str, dict]:
+    if headcount is None:
+        return NO_ROSTER_NOTES["headcount"], {f"Quarter target ({period}, company currency)":
+                                              money(company_target, compact=True)}
     need_total = int(headcount["headcount_needed"].sum())
     have_total = int(headcount["reps_today"].sum())
     short = headcount[headcount["gap"] > 0]
     hire_total = int(hires["hires"].sum()) if len(hires) else 0
-    over, idle = load[load["status"] == "overloaded"], load[load["status"] == "idle"]
-    p50 = cost_summary.loc["P50"]
+    text = (f"To carry the {money(company_target, compact=True)} target of {period} the regions need "
+            f"{need_total} reps against {have_total} today"
+            + (f" ({', '.join(f'{r.region} +{int(r.gap)}' for r in short.itertuples())}); " if len(short) else "; ")
+            + f"the hiring plan opens {hire_total} positions.")
+    return text, {f"Quarter target ({period}, company currency)": money(company_target, compact=True),
+                  f"Reps needed / on the roster ({period}, headcount)": f"{need_total} / {have_total}",
+                  "Positions to open (headcount)": number(hire_total)}
+
+
+def _budget_text(marketing, period, curve_error, max_change) -> tuple[str, dict]:
     budget = marketing.budget
+    figures = {f"Marketing budget ({period}, company currency)": money(budget, compact=True)}
     if marketing.error is None:
         cmp = marketing.comparison
         gain_sq = cmp.loc["optimised", "response"] / cmp.loc["status quo", "response"] - 1
         gain_rule = cmp.loc["optimised", "response"] / cmp.loc["80% rule", "response"] - 1
-        budget_text = (f"Splitting the {money(budget, compact=True)} marketing budget by the response curves earns "
-                       f"{pct(gain_sq, signed=True)} incremental margin against the status quo and "
-                       f"{pct(gain_rule, signed=True)} against the 80%-where-the-A-customers-are rule.")
-    elif len(marketing.status_quo) < 2:
-        budget_text = f"The {money(budget, compact=True)} marketing budget stays whole: the company has one region."
-    else:
-        budget_text = "The marketing split cannot be optimised from this history (see the budget section)."
-    answer = (f"To carry the {money(company_target, compact=True)} target the regions need {need_total} reps "
-              f"against {have_total} today"
-              + (f" ({', '.join(f'{r.region} +{int(r.gap)}' for r in short.itertuples())}); " if len(short) else "; ")
-              + f"the hiring plan opens {hire_total} positions. {budget_text} "
-              f"{len(over)} reps are overloaded and {len(idle)} idle; {len(moves)} account moves balance the load. "
-              f"Commission costs {money(p50['commission'], compact=True)} at the median forecast "
-              f"(cost of sales {pct(p50['cost_of_sales'])} incl. base pay).")
-    figures = {"Quarter target (company)": money(company_target, compact=True),
-               "Reps needed / on the roster": f"{need_total} / {have_total}",
-               "Positions to open": number(hire_total),
-               "Marketing budget (quarter)": money(budget, compact=True)}
-    if marketing.error is None:
+        lim = budget_limits(marketing, max_change=max_change)
+        bound = len(lim["up"]) + len(lim["down"])
+        text = (f"Splitting the {money(budget, compact=True)} marketing budget of {period} by the response curves "
+                f"earns {pct(gain_sq, signed=True)} incremental margin against the status quo and "
+                f"{pct(gain_rule, signed=True)} against the 80%-where-the-A-customers-are rule"
+                + (f"; {bound} of {lim['n']} regions sit at the ±{pct(max_change, 0)} limit, so the limit sets "
+                   "their spend." if bound else "."))
         figures.update({
-            "Incremental margin, optimised split": money(marketing.comparison.loc["optimised", "response"],
-                                                         compact=True),
-            "… vs status quo": pct(gain_sq, signed=True),
-            "… vs 80% rule": pct(gain_rule, signed=True),
-            f"Margin lost if curves are off by ±{pct(curve_error, 0)} (median)":
-                pct(marketing.scenarios["regret"].median(), 2)})
-    figures.update({
-        "Overloaded / idle reps": f"{len(over)} / {len(idle)}",
-        "Suggested account moves": number(len(moves)),
-        "Pay of the sales force at P10 / P50 / P90": " / ".join(
-            money(cost_summary.loc[q, "pay"], compact=True) for q in ("P10", "P50", "P90")),
-        "Cost of sales (pay / sales, P50)": pct(p50["cost_of_sales"]),
-        f"Reps outside quota-to-OTE {ote_low:g}-{ote_high:g}x": number(int((ote_check["flag"] != "").sum()))})
-    return answer, figures
+            f"Incremental margin, optimised split ({period}, company currency)":
+                money(cmp.loc["optimised", "response"], compact=True),
+            "… vs status quo (% of margin)": pct(gain_sq, signed=True),
+            "… vs 80% rule (% of margin)": pct(gain_rule, signed=True),
+            f"Regions at the ±{pct(max_change, 0)} limit (of {lim['n']})": (
+                f"{bound}" + (f" ({', '.join(lim['up'] + lim['down'])})" if bound else "")),
+            f"Margin lost if curves are off by ±{pct(curve_error, 0)} (median, % of attainable margin"
+            + (", limit-bound split)" if bound else ")"): pct(marketing.scenarios["regret"].median(), 2)})
+    elif len(marketing.status_quo) < 2:
+        text = f"The {money(budget, compact=True)} marketing budget stays whole: the company has one region."
+    else:
+        text = "The marketing split cannot be optimised from this history (see the budget section)."
+    return text, figures
+
+
+def allocation_headlines(*, company_target: float, headcount: pd.DataFrame | None, hires: pd.DataFrame | None,
+                         marketing, load: pd.DataFrame | None, moves: pd.DataFrame | None,
+                         cost_summary: pd.DataFrame | None, ote_check: pd.DataFrame | None, curve_error: float,
+                         ote_low: float, ote_high: float, period: str = "the quarter", max_change: float = 0.5):
+    """The answer and the headline figures of the resource notebook.
+
+    ``marketing`` is a :class:`~salesplan.planning.allocation.quarter.MarketingPlan`; without
+    a split (``marketing.error``) the budget sentence says so and the margin figures are left out.
+    The roster parts (``headcount``/``hires``, ``load``/``moves``, ``cost_summary``/``ote_check``)
+    may be ``None`` (no reps table): their sentence is the one-line note of :data:`NO_ROSTER_NOTES`.
+    Every figure names its period and unit; the budget says how many regions sit at the
+    ±``max_change`` limit.
+    """
+    people, figures = _people_text(company_target, headcount, hires, period)
+    budget_text, budget_figures = _budget_text(marketing, period, curve_error, max_change)
+    figures.update(budget_figures)
+    if load is not None:
+        over, idle = load[load["status"] == "overloaded"], load[load["status"] == "idle"]
+        coverage = (f"Against their role's norm, {len(over)} of {len(load)} reps are overloaded and {len(idle)} "
+                    f"idle; {len(moves)} account moves balance the load.")
+        figures.update({"Overloaded / idle reps (of " + number(len(load)) + ", hours against the role's norm)":
+                        f"{len(over)} / {len(idle)}",
+                        "Suggested account moves (accounts)": number(len(moves))})
+    else:
+        coverage = NO_ROSTER_NOTES["coverage"]
+    if cost_summary is not None:
+        p50 = cost_summary.loc["P50"]
+        pay = (f"Commission costs {money(p50['commission'], compact=True)} in {period} at the median forecast "
+               f"(cost of sales {pct(p50['cost_of_sales'])} incl. base pay).")
+        figures.update({
+            f"Pay of the sales force at P10 / P50 / P90 ({period}, company currency)": " / ".join(
+                money(cost_summary.loc[q, "pay"], compact=True) for q in ("P10", "P50", "P90")),
+            f"Cost of sales ({period}, pay / sales, P50)": pct(p50["cost_of_sales"]),
+            f"Reps outside quota-to-OTE {ote_low:g}-{ote_high:g}x (reps)":
+                number(int((ote_check["flag"] != "").sum()))})
+    else:
+        pay = NO_ROSTER_NOTES["commission"]
+    return f"{people} {budget_text} {coverage} {pay}", figures
 
 
 def headcount_table(headcount: pd.DataFrame):
@@ -79,6 +161,15 @@ def headcount_table(headcount: pd.DataFrame):
                         int_cols=["headcount_needed", "reps_today", "gap"],
                         caption="Reps needed per region (target and productivity per rep and month in company "
                                 "currency; net = margin minus cost of one more rep over 24 months)")
+
+
+def headcount_tables(headcount: pd.DataFrame | None) -> list:
+    """The reps-needed table and chart, or the one-line note without a roster (``None``)."""
+    from IPython.display import Markdown
+
+    if headcount is None:
+        return [Markdown(f"**Note.** {NO_ROSTER_NOTES['headcount']}")]
+    return [headcount_table(headcount), headcount_chart(headcount)]
 
 
 def headcount_chart(headcount: pd.DataFrame):
@@ -96,6 +187,8 @@ def hiring_tables(hires: pd.DataFrame, monthly_need: pd.DataFrame):
     """The positions to open (or a sentence when none) and the capacity by region and month."""
     from IPython.display import Markdown
 
+    if hires is None:  # no roster: the headcount section's note says so
+        return ()
     if len(hires):
         hp = hires.assign(requisition_month=hires["requisition_month"].dt.strftime("%Y-%m"),
                           start_month=hires["start_month"].dt.strftime("%Y-%m"))
@@ -151,15 +244,19 @@ def budget_tables(mk, regions, *, curve_error: float, n_scenarios: int) -> list:
     return out
 
 
-def sensitivity_tables(mk, *, curve_error: float, n_scenarios: int) -> list:
-    """The sensitivity check: margin lost when the curves are off, overall and one region at a time."""
+def sensitivity_tables(mk, *, curve_error: float, n_scenarios: int, max_change: float = 0.5) -> list:
+    """The sensitivity check: whether the optimum is limit-bound (:func:`budget_limit_text`), the
+    margin lost when the curves are off, overall and one region at a time."""
+    from IPython.display import Markdown
+
     if mk.error is not None:
         return []
     sc = mk.scenarios
     sens = pd.DataFrame({"statistic": ["median", "90th percentile", "worst"],
                          "margin lost": [sc["regret"].median(), sc["regret"].quantile(0.9), sc["regret"].max()]})
     oat = mk.one_at_a_time.assign(factor=mk.one_at_a_time["factor"].map(lambda f: f"{f - 1:+.0%}"))
-    return [styled_table(sens, pct_cols=["margin lost"], pct_decimals=2,
+    return [Markdown(budget_limit_text(mk, max_change=max_change, curve_error=curve_error)),
+            styled_table(sens, pct_cols=["margin lost"], pct_decimals=2,
                          caption=f"Share of attainable margin lost when the curves are off by up to "
                                  f"±{pct(curve_error, 0)} ({n_scenarios} scenarios)"),
             styled_table(oat.rename(columns={"unit": "region", "factor": "curve height"})
@@ -169,36 +266,66 @@ def sensitivity_tables(mk, *, curve_error: float, n_scenarios: int) -> list:
                                  "region would move (company currency)")]
 
 
-def coverage_tables(load: pd.DataFrame, moves: pd.DataFrame, load_after: pd.DataFrame) -> list:
-    """The workload chart, the overloaded and idle reps, and the suggested moves (or a sentence)."""
+def _names(table, id_col: str, names, name_col: str | None = None) -> pd.DataFrame:
+    """``with_names`` when a names table is given (none: the ids alone).  A table
+    (``data.reps``, ``data.customers``) is read as its first column (the id) -> ``name``."""
+    from salesplan.reports.format import with_names
+
+    if names is None or id_col not in table.columns:
+        return table
+    if isinstance(names, pd.DataFrame):
+        names = names.drop_duplicates(names.columns[0]).set_index(names.columns[0])["name"]
+    return with_names(table, id_col, names, name_col=name_col)
+
+
+def coverage_tables(load: pd.DataFrame, moves: pd.DataFrame, load_after: pd.DataFrame, *, reps=None,
+                    customers=None, params=None) -> list:
+    """The workload chart (one named bar per rep, idle and overload lines), the overloaded
+    and idle reps, and the suggested moves (or a sentence); names beside the ids when
+    ``reps`` / ``customers`` are given; ``params`` (the norms used) gives the thresholds."""
     from IPython.display import Markdown
 
     from salesplan.reports import charts
 
+    if load is None:
+        return [Markdown(f"**Note.** {NO_ROSTER_NOTES['coverage']}")]
+    idle, over = (params.idle, params.overload) if params is not None else (0.7, 1.1)
     lt = load.reset_index().sort_values(["utilisation", "rep_id"], ascending=[False, True], ignore_index=True)
     lt["after_moves"] = lt["rep_id"].map(load_after["utilisation"])
-    out = [charts.bar_chart(
-        lt.set_index("rep_id")[["utilisation"]].rename(columns={"utilisation": "hours needed / hours available"}),
-        title="Workload per rep: hours needed to cover the accounts / selling hours", xlabel="rep",
-        ylabel="utilisation (share of selling hours)", percent=True, size=(10.0, 4.0)),
-        styled_table(lt[lt["status"] != "ok"][["rep_id", "region", "accounts", "a_accounts", "hours", "utilisation",
-                                               "status", "after_moves"]],
-                     pct_cols=["utilisation", "after_moves"], int_cols=["accounts", "a_accounts"],
-                     caption="Overloaded and idle reps (hours per month; utilisation before and after the "
-                             "suggested moves)")]
+    basis = getattr(params, "basis", "default norms")
+    out = [charts.hbar_chart(
+        lt.set_index("rep_id")["utilisation"],
+        names=None if reps is None else reps.drop_duplicates("rep_id").set_index("rep_id")["name"],
+        thresholds={f"idle below {pct(idle, 0)}": idle, f"overloaded above {pct(over, 0)}": over},
+        title="Workload per rep: hours the accounts need / the role's hours per month",
+        xlabel="utilisation (share of the role's hours per month)", ylabel="rep",
+        percent=True)]
+    cols = ["rep_id", "region", "role", "accounts", "a_accounts", "hours", "capacity", "utilisation", "status",
+            "after_moves"]
+    out.append(styled_table(_names(lt[lt["status"] != "ok"][[c for c in cols if c in lt.columns]], "rep_id", reps),
+                            pct_cols=["utilisation", "after_moves"], int_cols=["accounts", "a_accounts"],
+                            caption="Overloaded and idle reps (hours per month needed and available for the "
+                                    f"role, norms from {basis}; utilisation before and after the suggested moves)"))
     if len(moves):
         mv = moves.sort_values(["region", "from_rep", "customer_id"], ignore_index=True)
+        mv = _names(_names(_names(mv, "customer_id", customers), "from_rep", reps, "from_rep_name"),
+                    "to_rep", reps, "to_rep_name")
         out.append(styled_table(mv, pct_cols=["from_util_before", "to_util_before"],
-                                caption=f"Suggested account moves within each region ({len(moves)}; A-class "
-                                        "accounts keep their rep; hours per month)", max_rows=40))
+                                caption=f"Suggested account moves within each region and role ({len(moves)}; "
+                                        "A-class accounts keep their rep; hours per month)", max_rows=40))
     else:
-        out.append(Markdown("No account move is needed: no rep is overloaded while a colleague in the region "
-                            "has room."))
+        out.append(Markdown("No account move is needed: no rep is overloaded while a colleague of the same role "
+                            "in the region has room."))
     return out
 
 
 def commission_tables(plan_c, cost_summary: pd.DataFrame) -> list:
-    """The commission tiers and the sales-force pay at P10 / P50 / P90."""
+    """The commission tiers and the sales-force pay at P10 / P50 / P90 (the one-line note
+    without a roster: ``cost_summary`` ``None``)."""
+    if cost_summary is None:
+        from IPython.display import Markdown
+
+        return [Markdown(f"**Note.** {NO_ROSTER_NOTES['commission']}")]
     tiers = pd.DataFrame({"from monthly sales": [t for t, _ in plan_c.tiers],
                           "to": [t for t, _ in plan_c.tiers[1:]] + [np.nan],
                           "rate": [r for _, r in plan_c.tiers]})
@@ -212,16 +339,22 @@ def commission_tables(plan_c, cost_summary: pd.DataFrame) -> list:
                                  "currency; pay = base + commission; each column is its own percentile)")]
 
 
-def ote_table(ote_check: pd.DataFrame, cost_per_rep: pd.DataFrame, *, ote_low: float, ote_high: float) -> list:
-    """The quota-to-OTE sentence and the per-rep table, lowest ratio first."""
+def ote_table(ote_check: pd.DataFrame, cost_per_rep: pd.DataFrame, *, ote_low: float, ote_high: float,
+              reps=None) -> list:
+    """The quota-to-OTE sentence and the per-rep table, lowest ratio first (rep names
+    beside the ids when ``reps`` is given); nothing without a roster (``None``)."""
     from IPython.display import Markdown
+
+    if ote_check is None:
+        return []
 
     ote = ote_check.reset_index().merge(cost_per_rep[["commission_p50", "attainment_p50"]].reset_index(), on="rep_id")
     ote = ote.sort_values(["ratio", "rep_id"], ignore_index=True)
     bands = pd.Series(np.where(ote["flag"] == "", "in band", ote["flag"])).value_counts()
     return [Markdown(f"Of {len(ote)} reps with a quota, {bands.get('in band', 0)} are inside "
                      f"{ote_low:g}-{ote_high:g}x, {bands.get('low', 0)} below and {bands.get('high', 0)} above."),
-            styled_table(ote[["rep_id", "region", "quota", "ote", "ratio", "flag", "commission_p50", "attainment_p50"]],
+            styled_table(_names(ote[["rep_id", "region", "quota", "ote", "ratio", "flag", "commission_p50",
+                                     "attainment_p50"]], "rep_id", reps),
                          money_cols=["quota", "ote", "commission_p50"], pct_cols=["attainment_p50"],
                          caption="Quota-to-OTE per rep for the quarter (company currency), lowest ratio first",
                          max_rows=None)]

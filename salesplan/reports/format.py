@@ -66,7 +66,9 @@ def money(x, decimals: int = 0, *, symbol: str = "", compact: bool = False) -> F
     symbol : str, default ""
         Currency symbol put in front, e.g. ``"¥"`` or ``"€ "``.
     compact : bool, default False
-        ``True`` gives ``12.3 M`` / ``450.0 k`` / ``1.2 bn`` (for headline figures).
+        ``True`` gives ``12.3 M`` / ``450.0 k`` / ``1.2 bn`` (for headline figures); without
+        a ``symbol``, the run's currency (``$SALESPLAN_CURRENCY``, set by ``salesplan run``
+        from the ``currency`` parameter) is put in front: ``USD 12.3 M``.
 
     Examples
     --------
@@ -85,6 +87,10 @@ def money(x, decimals: int = 0, *, symbol: str = "", compact: bool = False) -> F
 
         cur = symbol.strip() or (None if compact else "")
         return Formatted(zh_amount(v, None if abs(v) >= 1e4 else decimals, currency=cur), v)
+    if compact and not symbol:  # headline figures name the run's currency ("USD 15.4 M")
+        from salesplan.reports.i18n import get_currency
+
+        symbol = f"{get_currency()} " if get_currency() else ""
     sign = "-" if v < 0 else ""
     a = abs(v)
     if compact:

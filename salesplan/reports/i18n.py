@@ -38,10 +38,12 @@ from pathlib import Path
 
 __all__ = [
     "CURRENCY_ENV",
+    "FISCAL_START_ENV",
     "LANGUAGES",
     "LANG_ENV",
     "cell_key",
     "get_currency",
+    "get_fiscal_start",
     "get_language",
     "header",
     "language",
@@ -58,8 +60,12 @@ __all__ = [
 
 #: Environment variable holding the report language (set by the runner for each kernel).
 LANG_ENV = "SALESPLAN_REPORT_LANGUAGE"
-#: Environment variable holding the company currency (code or symbol) for zh amounts.
+#: Environment variable holding the company currency (code or symbol) of a run: shown with
+#: every headline amount (set by the runner for each kernel, in every language).
 CURRENCY_ENV = "SALESPLAN_CURRENCY"
+#: Environment variable holding the first month of the company's fiscal year (1-12) of a
+#: run: headlines name quarters in the fiscal calendar (set by the runner).
+FISCAL_START_ENV = "SALESPLAN_FISCAL_YEAR_START_MONTH"
 LANGUAGES = ("en", "zh")
 
 _override: str | None = None
@@ -101,8 +107,17 @@ def get_language() -> str:
 
 
 def get_currency() -> str:
-    """The company currency for zh amounts (``$SALESPLAN_CURRENCY``; ``""`` when unset)."""
+    """The company currency of the run (``$SALESPLAN_CURRENCY``; ``""`` when unset)."""
     return os.environ.get(CURRENCY_ENV, "").strip()
+
+
+def get_fiscal_start() -> int:
+    """First month of the fiscal year of the run (``$SALESPLAN_FISCAL_YEAR_START_MONTH``,
+    default 1 = calendar quarters); an unusable value raises one line naming it."""
+    text = os.environ.get(FISCAL_START_ENV, "").strip() or "1"
+    if not text.isdigit() or not 1 <= int(text) <= 12:
+        raise ValueError(f"{FISCAL_START_ENV}={text!r}: expected a month number 1..12")
+    return int(text)
 
 
 # --------------------------------------------------------------------------- numbers

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
+from salesplan.data.secrets import is_secret_name
+
 __all__ = [
     "PERIOD_PATTERN",
     "Param",
@@ -40,9 +42,6 @@ __all__ = [
 #: A plan quarter: four-digit year, ``Q``, quarter number.
 PERIOD_PATTERN = r"^\d{4}Q[1-4]$"
 
-_SECRET_NAME = re.compile(
-    r"(?i)(pass(word|wd|phrase)?|pwd|secret|token|api_?key|access_?key|private_?key|credential)"
-)
 _URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*:([^/@\s]+)@")
 _ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
@@ -58,11 +57,6 @@ class ParameterError(ValueError):
 
 class SecretParameterError(ParameterError):
     """A parameter looks like a password or token; secrets go through the environment."""
-
-
-def is_secret_name(name: str) -> bool:
-    """True for names such as ``db_password``, ``api_token``, ``client_secret``, ``pwd``."""
-    return bool(_SECRET_NAME.search(str(name)))
 
 
 def url_has_password(value: Any) -> bool:

@@ -85,7 +85,12 @@ def publish_headlines(answer: str, figures: Mapping[str, Any], *, title: str | N
         "figures": [_entry(k, v) for k, v in figures.items()],
     }
     heading = title or "Headline figures"
-    from salesplan.reports.i18n import get_language, translate
+    from salesplan.reports.i18n import get_fiscal_start, get_language, translate
+
+    if get_fiscal_start() != 1:  # quarters by the company's fiscal calendar
+        record["answer"] = fiscal_quarter_names(record["answer"], get_fiscal_start())
+        for f in record["figures"]:
+            f["label"] = fiscal_quarter_names(f["label"], get_fiscal_start())
 
     if get_language() != "en":  # the report language (the runner's report_language)
         record["answer"], heading = translate(record["answer"]), translate(heading)
@@ -114,6 +119,36 @@ def publish_headlines(answer: str, figures: Mapping[str, Any], *, title: str | N
         raw=True,
         metadata={METADATA_KEY: {"headlines": record}},
     )
+
+
+_QUARTER = re.compile(r"\b(\d{4})Q([1-4])\b")
+
+
+def fiscal_quarter_names(text: str, start_month: int) -> str:
+    """``text`` with each calendar quarter ``YYYYQn`` named in the fiscal calendar.
+
+    With a fiscal year from April (``start_month=4``), ``"2027Q1"`` becomes
+    ``"FY27Q4 (2027Q1)"``: the fiscal name first, the calendar quarter kept beside it so a
+    reader can match it to the tables.  ``start_month=1`` leaves the text as it is, and so
+    does a fiscal year whose quarters are not calendar quarters (the notebooks plan
+    calendar quarters: start months 1, 4, 7, 10).
+
+    Examples
+    --------
+    >>> fiscal_quarter_names("Target 2027Q1 vs 2026Q1", 4)
+    'Target FY27Q4 (2027Q1) vs FY26Q4 (2026Q1)'
+    """
+    if int(start_month) == 1:
+        return text
+    from salesplan.planning.fiscal_calendar import fiscal_label
+
+    def name(m):
+        q = pd.Period(f"{m.group(1)}Q{m.group(2)}", freq="Q")
+        try:
+            return f"{fiscal_label(q, int(start_month))} ({m.group(0)})"
+        except ValueError:  # fiscal quarters not aligned with calendar quarters: keep the name
+            return m.group(0)
+    return _QUARTER.sub(name, text)
 
 
 def run_dir() -> Path | None:

@@ -205,12 +205,17 @@ def reps_off_pace_view(summary: pd.DataFrame, names: pd.Series | None, tolerance
                          "deviation": rs["deviation"], "flag": rs["flag"].map(_flag_words(tolerance))})
 
 
-def root_cause_view(root_causes: pd.DataFrame, top: int = 3) -> pd.DataFrame:
-    """The ``top`` root causes of each dimension (region, rep, product line) with reader labels."""
+def root_cause_view(root_causes: pd.DataFrame, top: int = 3, names: pd.Series | None = None) -> pd.DataFrame:
+    """The ``top`` root causes of each dimension (region, rep, product line) with reader labels;
+    a rep is shown as ``"R0050 Ann Lee"`` when ``names`` (rep_id -> name) has him."""
     dims = {"region": "region", "rep": "rep", "product_line": "product line"}
     rc = root_causes
     t = (rc[rc["dimension"].isin(dims)].sort_values(["dimension", "rank"]).groupby("dimension").head(top)
          .assign(dimension=lambda d: d["dimension"].map(dims)))
+    if names is not None:
+        named = t["entity"].map(names)
+        t = t.assign(entity=[f"{e} {n}" if d == "rep" and isinstance(n, str) and n else e
+                             for e, n, d in zip(t["entity"], named, t["dimension"])])
     return t[["dimension", "entity", "expected", "actual", "contribution", "share_of_gap", "flag"]].rename(
         columns={"entity": "where", "expected": "plan to date", "actual": "actual to date",
                  "contribution": "contribution to the gap", "share_of_gap": "share of the gap"})

@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from salesplan.data.secrets import SECRET_ENV_VARS as _SECRET_ENV_VARS
+from salesplan.data.secrets import env_secret_values, query_has_secret, scrub
 from salesplan.reports.params import (
     ENV_HINT,
     PERIOD_PATTERN,
@@ -71,7 +73,7 @@ DEFAULT_PERIOD = "2027Q1"
 DEFAULT_KERNEL = "salesplan"
 FALLBACK_KERNEL = "python3"
 PASSWORD_ENV = "SALESPLAN_DB_PASSWORD"
-SECRET_ENV_VARS = ("PGPASSWORD", PASSWORD_ENV)
+SECRET_ENV_VARS = _SECRET_ENV_VARS  # PGPASSWORD, SALESPLAN_DB_PASSWORD (salesplan.data.secrets)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -134,31 +136,13 @@ class RunError(RuntimeError):
 # --------------------------------------------------------------------------- secrets
 
 
-def _secret_values(extra: Sequence[str] = ()) -> list[str]:
-    vals = [*extra, *(os.environ.get(k, "") for k in SECRET_ENV_VARS)]
-    out = []
-    for v in vals:
-        if v and len(v) >= 3 and v not in out:
-            out.append(v)
-            if quote(v, safe="") != v:
-                out.append(quote(v, safe=""))
-    return out
+_secret_values = env_secret_values
 
 
 def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """Mask URL passwords and known secret values (env passwords, ``secrets``) in text."""
-    try:
-        from salesplan.data.sources import redact_url
-    except ImportError:  # pragma: no cover - the data layer is always there in practice
-        redact_url = _redact_url_fallback
-    text = str(text)
-    for s in sorted(_secret_values(secrets), key=len, reverse=True):
-        text = text.replace(s, "***")
-    return re.sub(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+", lambda m: redact_url(m.group(0)), text)
-
-
-def _redact_url_fallback(url: str) -> str:
-    return re.sub(r"(://[^/@:\s]*:)([^/@\s]+)@", r"\1***@", url)
+    """Mask URL passwords and known secret values (env passwords, ``secrets``) in text
+    (:func:`salesplan.data.secrets.scrub`, not cut)."""
+    return scrub(text, secrets, max_len=None)
 
 
 def prepare_source(url: str | None, base: Path | None = None) -> tuple[str | None, dict[str, str]]:
@@ -192,7 +176,7 @@ def prepare_source(url: str | None, base: Path | None = None) -> tuple[str | Non
         full = str((base / path).resolve()) if not Path(path).is_absolute() else path
         return full + sep + query, {}
     parts = urlsplit(url)
-    if re.search(r"(?i)[?&;](password|passwd|pwd|secret|token|api_?key)=", url):
+    if query_has_secret(url):
         raise ParameterError(
             f"the source URL {redact(url)} carries a secret in its query string; {ENV_HINT}"
         )
@@ -763,6 +747,24 @@ def _run_currency(merged: Mapping[str, Any], declared: Mapping[str, Mapping],
     return ""
 
 
+def _run_fiscal_start(merged: Mapping[str, Any], declared: Mapping[str, Mapping],
+                      folder: Path | None) -> int:
+    """First month of the fiscal year of a run (``fiscal_year_start_month`` parameter, else
+    the default of a notebook that declares it, else 1)."""
+    import ast
+
+    if merged.get("fiscal_year_start_month") is not None:
+        return int(merged["fiscal_year_start_month"])
+    others = [_declared_parameters(q) for q in sorted(folder.glob("*.ipynb"))
+              if q.stem not in declared] if folder is not None else []
+    for params in [*declared.values(), *others]:
+        spec = params.get("fiscal_year_start_month")
+        if isinstance(spec, Mapping) and spec.get("default"):
+            with contextlib.suppress(ValueError, SyntaxError):
+                return int(ast.literal_eval(spec["default"]))
+    return 1
+
+
 def _index_rank(notebook: Path) -> int | None:
     import nbformat
 
@@ -971,7 +973,13 @@ def run_plan(
     call = dict(locals())  # run_plan is called again below inside the report language
     import papermill  # noqa: F401 - fail early when the runner's dependency is missing
 
-    from salesplan.reports.i18n import CURRENCY_ENV, LANG_ENV, get_language, language
+    from salesplan.reports.i18n import (
+        CURRENCY_ENV,
+        FISCAL_START_ENV,
+        LANG_ENV,
+        get_language,
+        language,
+    )
 
     wanted = dict(params or {}).get("report_language",
                                     _load_params_file(params_file).get("report_language"))
@@ -1014,8 +1022,9 @@ def run_plan(
                                       [p.stem for p in paths], batch.note)
     batch.env = {**cfg.source_env, RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
     batch.env[LANG_ENV] = run_language  # every kernel formats and labels in it
-    if run_language != "en":
-        batch.env[CURRENCY_ENV] = _run_currency(cfg.merged, declared, paths[0].parent)
+    # every notebook shows amounts in the run's currency and quarters in its fiscal calendar
+    batch.env[CURRENCY_ENV] = _run_currency(cfg.merged, declared, paths[0].parent)
+    batch.env[FISCAL_START_ENV] = str(_run_fiscal_start(cfg.merged, declared, paths[0].parent))
     ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")  # the kernels' Unix sockets
     batch.ipc_dir = ipc_dir
     try:

@@ -5,7 +5,7 @@ Public API
 to_long(orders, keys, freq, value, start, end)      long frame ``unique_id, ds, y``
 validate_long(df, freq, allow_negative)              clean copy or ForecastInputError
 Forecaster(method="combo", ...).fit(df)              scikit-learn style estimator
-    .predict(h, level) / .sample_paths(h, n_paths, seed) / .quantiles(h, q) / .reasons_
+    .predict(h, level) / .sample_paths(h, n_paths, random_state) / .quantiles(h, q) / .reasons_
 cross_validation(df, h, n_windows, step, methods)    rolling-origin backtest errors
 accuracy_report(cv)                                  MASE, sMAPE, bias, coverage
 reconcile(base, S, method)                           bottom_up | top_down | ols | mint_shrink

@@ -41,6 +41,7 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator
 
 from salesplan.data.fingerprinting import frame_fingerprint
+from salesplan.data.paths import SamplePaths
 from salesplan.execution import backend_for
 from salesplan.models.forecast import models as M
 from salesplan.models.forecast.data import canonical_freq, season_length_of, validate_long
@@ -565,32 +566,7 @@ class Forecaster(BaseEstimator):
         self.first_ds_ = {u: g["ds"].iloc[0] for u, g in groups.items()}
         ys = {u: g["y"].to_numpy(dtype=float) for u, g in groups.items()}
         min_n = int(np.ceil(self.min_seasons * m))
-        states: dict[str, SeriesState] = {}
-        regular = {}
-        for u, y in ys.items():
-            n = len(y)
-            nonneg = bool(np.all(y >= 0)) if self.nonnegative == "auto" else bool(self.nonnegative)
-            nz = int(np.count_nonzero(y))
-            dormant = _dormant_run(y, m)
-            if nz == 0:
-                states[u] = SeriesState(u, "zero", "zero", "all-zero history: forecast 0",
-                                        0.0, n=n, nonneg=nonneg)
-            elif dormant:
-                states[u] = SeriesState(
-                    u, "zero", "dormant",
-                    f"dormant: no sales in the last {dormant} periods (longer than one season "
-                    "and than any earlier gap; e.g. a rep who left): forecast 0",
-                    0.0, n=n, nonneg=nonneg)
-            elif n < min_n:
-                states[u] = SeriesState(u, "short", "short", "", 0.0, n=n, nonneg=nonneg)
-            elif n / nz > self.adi_threshold:
-                states[u] = SeriesState(
-                    u, "model", self.intermittent,
-                    f"intermittent (ADI={n / nz:.2f} > {self.adi_threshold}): {self.intermittent}",
-                    0.0, n=n, nonneg=nonneg)
-            else:
-                regular[u] = y
-                states[u] = SeriesState(u, "model", self.method, "", 0.0, n=n, nonneg=nonneg)
+        states, regular = self._classify_series(ys, m, min_n)
 
         # ---- backtest (calibration and/or auto selection)
         do_bt = self.calibrate or self.method == "auto"
@@ -683,6 +659,40 @@ class Forecaster(BaseEstimator):
         self.calibration_["group_factor"] = self._group_factors(bt, states)
         self.series_ = states
 
+    def _classify_series(self, ys: dict, m: int, min_n: int):
+        """Each series' kind (zero, dormant, short, intermittent, regular) and its state.
+
+        Returns ``(states, regular)``: a :class:`SeriesState` per series and the histories
+        of the regular ones (those fitted with ``method``).
+        """
+        states: dict[str, SeriesState] = {}
+        regular = {}
+        for u, y in ys.items():
+            n = len(y)
+            nonneg = bool(np.all(y >= 0)) if self.nonnegative == "auto" else bool(self.nonnegative)
+            nz = int(np.count_nonzero(y))
+            dormant = _dormant_run(y, m)
+            if nz == 0:
+                states[u] = SeriesState(u, "zero", "zero", "all-zero history: forecast 0",
+                                        0.0, n=n, nonneg=nonneg)
+            elif dormant:
+                states[u] = SeriesState(
+                    u, "zero", "dormant",
+                    f"dormant: no sales in the last {dormant} periods (longer than one season "
+                    "and than any earlier gap; e.g. a rep who left): forecast 0",
+                    0.0, n=n, nonneg=nonneg)
+            elif n < min_n:
+                states[u] = SeriesState(u, "short", "short", "", 0.0, n=n, nonneg=nonneg)
+            elif n / nz > self.adi_threshold:
+                states[u] = SeriesState(
+                    u, "model", self.intermittent,
+                    f"intermittent (ADI={n / nz:.2f} > {self.adi_threshold}): {self.intermittent}",
+                    0.0, n=n, nonneg=nonneg)
+            else:
+                regular[u] = y
+                states[u] = SeriesState(u, "model", self.method, "", 0.0, n=n, nonneg=nonneg)
+        return states, regular
+
     def _pool_of(self, u):
         """Training pool of the global member for series ``u``: "" (all series) or, with
         ``global_pool="group"``, its group of ``fit(groups=...)``."""
@@ -693,7 +703,7 @@ class Forecaster(BaseEstimator):
         in this process on the regular series ``ys``."""
         from salesplan.models.forecast.global_model import GlobalMLP
 
-        return GlobalMLP(m, hg, seed=self.random_state).fit(ys)
+        return GlobalMLP(m, hg, random_state=self.random_state).fit(ys)
 
     #: fewest backtest errors for a group of its own (``fit(groups=...)``)
     min_group_errors = 24
@@ -986,8 +996,8 @@ class Forecaster(BaseEstimator):
         full[np.ix_(idx, idx)] = corr
         return full
 
-    def sample_paths(self, h: int, n_paths: int = 1000, seed=0, as_frame=False, ids=None,
-                     corr=None):
+    def sample_paths(self, h: int, n_paths: int = 1000, random_state=0, as_frame=False, ids=None,
+                     corr=None, *, seed=None):
         """Joint sample paths of the next ``h`` periods for every series.
 
         ``path_{i,p,j} = mean_{i,j} + s_i * sum_{l<=j} T_{jl} eps_{i,p,l}`` with
@@ -999,7 +1009,8 @@ class Forecaster(BaseEstimator):
         Parameters
         ----------
         h, n_paths : int
-        seed : int or numpy Generator
+        random_state : int or numpy Generator
+            The draws' random state (``seed=`` is an older name, still accepted).
         as_frame : bool
             Return a long frame ``unique_id, path, ds, y`` instead of an array.
         ids : list of str, optional
@@ -1010,6 +1021,8 @@ class Forecaster(BaseEstimator):
         Returns
         -------
         ndarray (n_series, n_paths, h) or DataFrame
+            The axis order of :class:`salesplan.data.paths.SamplePaths` (series x path x
+            period); :meth:`paths` wraps it with the series ids and dates.
         """
         self._check_fitted()
         h = _check_h(h)
@@ -1018,7 +1031,7 @@ class Forecaster(BaseEstimator):
         means = self._means(h)[pos]
         scales = np.array([self.series_[u].scale for u in ids])
         R = self.residual_correlation(ids) if corr is None else np.asarray(corr)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_state if seed is None else seed)
         L = _safe_cholesky(R)
         eps = rng.standard_normal((n_paths, h, len(ids))) @ L.T  # (p, h, k)
         T = _safe_cholesky(self.horizon_covariance_(h))  # lower triangular (h, h)
@@ -1035,6 +1048,15 @@ class Forecaster(BaseEstimator):
                 "unique_id": u, "path": np.repeat(np.arange(n_paths), h),
                 "ds": np.tile(ds.to_numpy(), n_paths), "y": paths[i].ravel()}))
         return pd.concat(rows, ignore_index=True)
+
+    def paths(self, h: int, n_paths: int = 1000, random_state=0, ids=None, corr=None) -> SamplePaths:
+        """:meth:`sample_paths` as :class:`~salesplan.data.paths.SamplePaths` (series x path x
+        period), dated when every series shares its future periods."""
+        ids = list(self.ids_ if ids is None else ids)
+        values = self.sample_paths(h, n_paths, random_state, ids=ids, corr=corr)
+        dates = [pd.DatetimeIndex(self.future_dates(u, h)) for u in ids]
+        same = all(d.equals(dates[0]) for d in dates)
+        return SamplePaths(values, ids, dates[0] if same and dates else None)
 
     def quantiles(self, h: int, q=(0.05, 0.1, 0.5, 0.9, 0.95)) -> pd.DataFrame:
         """Calibrated quantiles per series and period: ``mean + sign * q_{L,j} * scale``.

@@ -64,15 +64,15 @@ class GlobalMLP:
         Horizons predicted at once (``H``).
     hidden : tuple of int
         Hidden layer sizes.
-    seed : int
+    random_state : int
         ``random_state`` of the network (weights, batches, validation split).
     """
 
-    def __init__(self, m: int, h: int, hidden=(32, 32), seed: int = 0):
+    def __init__(self, m: int, h: int, hidden=(32, 32), random_state: int = 0):
         self.m = m
         self.h = h
         self.hidden = hidden
-        self.seed = seed
+        self.random_state = random_state
 
     @property
     def L(self) -> int:
@@ -122,7 +122,7 @@ class GlobalMLP:
         self.tlim_ = (T.min(axis=0), T.max(axis=0))
         net = MLPRegressor(hidden_layer_sizes=tuple(self.hidden), alpha=1e-3,
                            learning_rate_init=1e-3, batch_size=200, max_iter=300,
-                           early_stopping=True, random_state=self.seed)
+                           early_stopping=True, random_state=self.random_state)
         with threadpool_limits(1), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             net.fit(X, T)

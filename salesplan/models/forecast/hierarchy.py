@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from salesplan.data.paths import SamplePaths
 from salesplan.models.forecast.data import ForecastInputError, canonical_freq, to_long
 from salesplan.models.forecast.engine import Forecaster, _mase_scale
 
@@ -189,6 +190,11 @@ class HierarchyForecast:
     def ids(self) -> list[str]:
         return list(self.nodes["unique_id"])
 
+    def sample_paths(self) -> SamplePaths:
+        """The coherent paths as :class:`~salesplan.data.paths.SamplePaths` (node x path x
+        period), dated by the forecast's periods."""
+        return SamplePaths.from_forecast(self.paths, self.ids, self.forecast)
+
     def totals(self) -> pd.DataFrame:
         """Sample of each node's total over the horizon (e.g. the quarter): rows = nodes.
 
@@ -306,12 +312,13 @@ def hierarchy_forecast(
     candidates=("bottom_up", "top_down", "mint_shrink"),
     n_windows: int = 2,
     n_paths: int = 1000,
-    seed=0,
+    random_state=0,
     td_window: int = 12,
     start=None,
     end=None,
     level=(80, 95),
     nonnegative: bool = True,
+    seed=None,
     **forecaster_kwargs,
 ) -> HierarchyForecast:
     """Coherent mean, intervals and sample paths for every node of a sales hierarchy.
@@ -334,8 +341,10 @@ def hierarchy_forecast(
         ``"auto"`` picks, among ``candidates``, the one with the lowest backtest MASE in a
         rolling-origin backtest of ``n_windows`` origins ``h`` apart, each level weighing
         the same (mean over levels of the level's mean MASE over its nodes).
-    n_paths, seed
-        Sample paths and their seed.
+    n_paths, random_state
+        Sample paths (node x path x period, :class:`~salesplan.data.paths.SamplePaths`)
+        and their random state (int or numpy Generator).  ``seed=`` is an older name of
+        ``random_state``, still accepted.
     td_window : int
         Periods used for the top-down proportions.
     nonnegative : bool
@@ -382,7 +391,8 @@ def hierarchy_forecast(
     G = (reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
          if chosen == "top_down" else Gpath)
     corr = _matched_correlation(fc, ids, Gpath, S, top, R)
-    paths = fc.sample_paths(h, n_paths=n_paths, seed=seed, ids=ids, corr=corr)
+    paths = fc.sample_paths(h, n_paths=n_paths, random_state=random_state if seed is None else seed,
+                            ids=ids, corr=corr)
     rec_mean = reconcile(base_mean, S, chosen, nonnegative=nonnegative, G=G)
     if chosen == "top_down":
         # top-down paths would split every total path by fixed shares: children perfectly

@@ -51,6 +51,7 @@ from salesplan.planning.allocation.budget import (
 from salesplan.planning.allocation.coverage import (
     CoverageParams,
     account_book,
+    calibrate_coverage,
     coverage_load,
     suggest_reassignments,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "LIFECYCLE_STAGES",
     "CoverageParams",
     "account_book",
+    "calibrate_coverage",
     "coverage_load",
     "suggest_reassignments",
 ]

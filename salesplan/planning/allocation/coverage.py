@@ -6,7 +6,7 @@ Part 3 of :mod:`salesplan.planning.allocation`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -39,10 +39,19 @@ class CoverageParams:
     ----------
     visits_per_year, calls_per_year : Mapping (abc_class, lifecycle_stage) -> float
         Contact frequency norms (defaults: A quarterly-plus visits, C served by phone).
+        A key may also be ``(role, abc_class, lifecycle_stage)``: the norm of accounts
+        owned by reps of that role (e.g. ``"key_account"``); it wins over the role-free key.
     hours_per_visit, hours_per_call : float
         Hours per contact, travel and preparation included.
     selling_hours_per_month : float
-        Hours per rep per month available for customer contact.
+        Hours per rep per month available for customer contact (roles without their own
+        capacity).
+    capacity_by_role : Mapping role -> float
+        Hours per month a rep of that role has for customer contact (e.g. calibrated by
+        :func:`calibrate_coverage`); roles not listed use ``selling_hours_per_month``.
+    basis : str
+        Where the norms come from, said in the report ("default norms" or "observed
+        activity ...").
     overload, idle : float
         Utilisation (hours needed / capacity) above ``overload`` flags an overloaded
         rep, below ``idle`` an idle one.
@@ -55,6 +64,8 @@ class CoverageParams:
     selling_hours_per_month: float = 80.0
     overload: float = 1.1
     idle: float = 0.7
+    capacity_by_role: Mapping = field(default_factory=dict)
+    basis: str = "default norms"
 
     def __post_init__(self):
         for name in ("visits_per_year", "calls_per_year"):
@@ -62,24 +73,36 @@ class CoverageParams:
             if not isinstance(table, Mapping):
                 raise ValueError(f"{name} must map (abc_class, stage) -> contacts per year")
             for k, v in table.items():
-                if not (isinstance(k, tuple) and len(k) == 2):
-                    raise ValueError(f"{name}: key {k!r} must be (abc_class, lifecycle_stage)")
+                if not (isinstance(k, tuple) and len(k) in (2, 3)):
+                    raise ValueError(f"{name}: key {k!r} must be (abc_class, lifecycle_stage) "
+                                     "or (role, abc_class, lifecycle_stage)")
                 _check_number(f"{name}[{k!r}]", v, lo=0)
         _check_number("hours_per_visit", self.hours_per_visit, lo=0)
         _check_number("hours_per_call", self.hours_per_call, lo=0)
         _check_number("selling_hours_per_month", self.selling_hours_per_month, lo=0, lo_open=True)
+        if not isinstance(self.capacity_by_role, Mapping):
+            raise ValueError("capacity_by_role must map role -> hours per month")
+        for role, hours in self.capacity_by_role.items():
+            _check_number(f"capacity_by_role[{role!r}]", hours, lo=0, lo_open=True)
         _check_number("idle", self.idle, lo=0)
         _check_number("overload", self.overload, lo=0)
         if self.idle >= self.overload:
             raise ValueError(f"idle={self.idle!r} must be below overload={self.overload!r}")
 
-    def hours_per_month(self, abc_class: str, stage: str) -> float:
-        """``(visits * hours_per_visit + calls * hours_per_call) / 12``."""
+    def hours_per_month(self, abc_class: str, stage: str, role=None) -> float:
+        """``(visits * hours_per_visit + calls * hours_per_call) / 12``; the role's own norm
+        ``(role, abc_class, stage)`` when there is one, else ``(abc_class, stage)``."""
         key = (abc_class, stage)
+        if role is not None and (role, *key) in self.visits_per_year and (role, *key) in self.calls_per_year:
+            key = (role, *key)
         if key not in self.visits_per_year or key not in self.calls_per_year:
             raise ValueError(f"no contact norm for (abc_class, stage)={key!r}")
         return (self.visits_per_year[key] * self.hours_per_visit
                 + self.calls_per_year[key] * self.hours_per_call) / 12.0
+
+    def capacity(self, role=None) -> float:
+        """Hours per month of a rep of ``role`` (``selling_hours_per_month`` by default)."""
+        return float(self.capacity_by_role.get(role, self.selling_hours_per_month))
 
 
 def account_book(
@@ -101,7 +124,8 @@ def account_book(
     Returns
     -------
     DataFrame ``customer_id``, ``rep_id``, ``region``, ``abc_class``,
-    ``lifecycle_stage``, ``revenue`` (trailing, currency).
+    ``lifecycle_stage``, ``revenue`` (trailing, currency), and ``role`` (the owner's
+    ``level``) when ``reps`` has a ``level`` column.
     """
     require_columns(orders, "orders", ("order_date", "customer_id", "rep_id", "amount"))
     require_columns(customers, "customers", ("customer_id", "region"))
@@ -124,26 +148,45 @@ def account_book(
     out["abc_class"] = out["customer_id"].map(classes).fillna("C")
     out["lifecycle_stage"] = out["customer_id"].map(stages).fillna("maturity")
     out["revenue"] = out["customer_id"].map(rev).fillna(0.0)
+    if reps is not None and "level" in reps.columns:
+        out["role"] = out["rep_id"].map(reps.drop_duplicates("rep_id").set_index("rep_id")["level"])
     return out.reset_index(drop=True)
+
+
+def _rep_roles(accounts: pd.DataFrame, reps: pd.DataFrame | None) -> dict:
+    """rep_id -> role (``reps.level``, else the accounts' ``role``; absent: None)."""
+    roles = {}
+    if "role" in accounts.columns:
+        roles.update(accounts.dropna(subset=["role"]).drop_duplicates("rep_id").set_index("rep_id")["role"].to_dict())
+    if reps is not None and "level" in reps.columns:
+        roles.update(reps.drop_duplicates("rep_id").set_index("rep_id")["level"].to_dict())
+    return roles
+
+
+def _account_hours(accounts: pd.DataFrame, params: CoverageParams) -> list:
+    roles = accounts["role"] if "role" in accounts.columns else [None] * len(accounts)
+    return [params.hours_per_month(c, s, None if pd.isna(r) else r)
+            for c, s, r in zip(accounts["abc_class"], accounts["lifecycle_stage"], roles)]
 
 
 def coverage_load(accounts: pd.DataFrame, params: CoverageParams, reps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Hours each rep needs per month to cover her book, against capacity.
 
     ``hours_i = sum over the rep's accounts of (visits * hours_per_visit + calls *
-    hours_per_call) / 12`` from the norms of (abc_class, lifecycle_stage);
-    ``utilisation = hours / selling_hours_per_month``; ``status`` = "overloaded"
-    (> ``overload``), "idle" (< ``idle``) or "ok".  Reps in ``reps`` (still employed)
-    without accounts appear with zero hours.
+    hours_per_call) / 12`` from the norms of (abc_class, lifecycle_stage) -- the norms of
+    the owner's role when ``params`` has them; ``capacity_i`` = the hours of the rep's
+    role (:meth:`CoverageParams.capacity`); ``utilisation = hours / capacity``;
+    ``status`` = "overloaded" (> ``overload``), "idle" (< ``idle``) or "ok".  Reps in
+    ``reps`` (still employed) without accounts appear with zero hours.
 
     Returns
     -------
-    DataFrame indexed by rep_id: ``region``, ``accounts``, ``a_accounts``, ``hours``,
-    ``capacity``, ``utilisation``, ``status``.
+    DataFrame indexed by rep_id: ``region``, ``role`` (None without levels), ``accounts``,
+    ``a_accounts``, ``hours``, ``capacity``, ``utilisation``, ``status``.
     """
     require_columns(accounts, "accounts", ("customer_id", "rep_id", "region", "abc_class", "lifecycle_stage"))
     acc = accounts.copy()
-    acc["hours"] = [params.hours_per_month(c, s) for c, s in zip(acc["abc_class"], acc["lifecycle_stage"])]
+    acc["hours"] = _account_hours(acc, params)
     g = acc.groupby("rep_id")
     out = pd.DataFrame(
         {
@@ -161,7 +204,9 @@ def coverage_load(accounts: pd.DataFrame, params: CoverageParams, reps: pd.DataF
         for r in active.itertuples(index=False):
             if r.rep_id not in out.index:
                 out.loc[r.rep_id] = {"region": r.region, "accounts": 0, "a_accounts": 0, "hours": 0.0}
-    out["capacity"] = params.selling_hours_per_month
+    roles = _rep_roles(accounts, reps)
+    out.insert(1, "role", [roles.get(r) for r in out.index])
+    out["capacity"] = [params.capacity(r) for r in out["role"]]
     out["utilisation"] = out["hours"] / out["capacity"]
     out["status"] = np.where(
         out["utilisation"] > params.overload, "overloaded",
@@ -180,7 +225,8 @@ def suggest_reassignments(
     """Greedy rebalancing of account books within each region.
 
     Rules: A-class accounts never move (the relationship stays with its rep); accounts
-    move only within a region.  Repeat: take the most loaded rep of a region whose
+    move only within a region and between reps of the same role (utilisation = hours /
+    the rep's capacity).  Repeat: take the most loaded rep of a region whose
     utilisation is above ``overload`` and the least loaded rep of the same region; move
     the B/C account (B before C, larger hours first) that brings the donor closest to
     ``1.0`` without lifting the receiver above ``1.0`` -- or any account that strictly
@@ -195,49 +241,127 @@ def suggest_reassignments(
         rebalanced book.
     """
     acc = accounts.copy()
-    acc["hours"] = [params.hours_per_month(c, s) for c, s in zip(acc["abc_class"], acc["lifecycle_stage"])]
-    load = coverage_load(acc, params, reps)
-    cap = params.selling_hours_per_month
+    acc["hours"] = _account_hours(acc, params)
+    load = coverage_load(accounts, params, reps)
+    cap = load["capacity"].to_dict()
     hours = load["hours"].to_dict()
-    region_of = load["region"].to_dict()
+    group_of = {r: (g, "" if pd.isna(ro) else str(ro)) for r, g, ro in zip(load.index, load["region"], load["role"])}
     moves = []
-    for region in sorted(set(region_of.values())):
-        members = [r for r, g in region_of.items() if g == region]
-        if len(members) < 2:
-            continue
-        while len(moves) < max_moves:
-            donor = max(members, key=lambda r: hours[r])
-            recv = min(members, key=lambda r: hours[r])
-            if hours[donor] / cap <= params.overload or donor == recv:
-                break
-            cand = acc[(acc["rep_id"] == donor) & (acc["abc_class"] != "A") & (acc["hours"] > 0)]
-            if cand.empty:
-                members = [m for m in members if m != donor]
-                if len(members) < 2:
-                    break
-                continue
-            before = max(hours[donor], hours[recv])
-            best, best_key = None, None
-            for idx, row in cand.iterrows():
-                h = row["hours"]
-                after = max(hours[donor] - h, hours[recv] + h)
-                if after >= before - 1e-12:
-                    continue
-                fits = hours[recv] + h <= cap + 1e-12
-                key = (not fits, 0 if row["abc_class"] == "B" else 1, abs(hours[donor] - h - cap), -h)
-                if best_key is None or key < best_key:
-                    best, best_key = idx, key
-            if best is None:
-                members = [m for m in members if m != donor]
-                if len(members) < 2:
-                    break
-                continue
-            h = acc.at[best, "hours"]
-            moves.append((acc.at[best, "customer_id"], region, acc.at[best, "abc_class"], h,
-                          donor, recv, hours[donor] / cap, hours[recv] / cap))
-            hours[donor] -= h
-            hours[recv] += h
-            acc.at[best, "rep_id"] = recv
+    for group in sorted(set(group_of.values())):
+        members = [r for r, g in group_of.items() if g == group]
+        _rebalance(acc, members, hours, cap, params.overload, group[0], moves, max_moves)
     mv = pd.DataFrame(moves, columns=["customer_id", "region", "abc_class", "hours", "from_rep",
                                       "to_rep", "from_util_before", "to_util_before"])
     return mv, coverage_load(acc.drop(columns="hours"), params, reps)
+
+
+def _rebalance(acc, members, hours, cap, overload, region, moves, max_moves) -> None:
+    """The greedy loop of :func:`suggest_reassignments` for one region and role (in place)."""
+    if len(members) < 2:
+        return
+    while len(moves) < max_moves:
+        donor = max(members, key=lambda r: hours[r] / cap[r])
+        recv = min(members, key=lambda r: hours[r] / cap[r])
+        if hours[donor] / cap[donor] <= overload or donor == recv:
+            return
+        cand = acc[(acc["rep_id"] == donor) & (acc["abc_class"] != "A") & (acc["hours"] > 0)]
+        before = max(hours[donor] / cap[donor], hours[recv] / cap[recv])
+        best, best_key = None, None
+        for idx, row in cand.iterrows():
+            h = row["hours"]
+            after = max((hours[donor] - h) / cap[donor], (hours[recv] + h) / cap[recv])
+            if after >= before - 1e-12:
+                continue
+            fits = hours[recv] + h <= cap[recv] + 1e-12
+            key = (not fits, 0 if row["abc_class"] == "B" else 1, abs(hours[donor] - h - cap[donor]), -h)
+            if best_key is None or key < best_key:
+                best, best_key = idx, key
+        if best is None:
+            members.remove(donor)
+            if len(members) < 2:
+                return
+            continue
+        h = acc.at[best, "hours"]
+        moves.append((acc.at[best, "customer_id"], region, acc.at[best, "abc_class"], h,
+                      donor, recv, hours[donor] / cap[donor], hours[recv] / cap[recv]))
+        hours[donor] -= h
+        hours[recv] += h
+        acc.at[best, "rep_id"] = recv
+
+
+def calibrate_coverage(
+    accounts: pd.DataFrame,
+    activities: pd.DataFrame,
+    as_of,
+    base: CoverageParams | None = None,
+    *,
+    reps: pd.DataFrame | None = None,
+    months: int = 12,
+    min_accounts: int = 5,
+    min_reps: int = 3,
+) -> CoverageParams:
+    """Contact norms and rep capacity from the company's own activity log.
+
+    Over the ``months`` months to ``as_of`` (visits and calls; e-mails take no hours):
+
+    * **norm** of a cell (owner role, abc_class, lifecycle_stage) = visits (calls) on the
+      cell's accounts / number of the cell's accounts x 12 / ``months`` -- contacts per
+      account and year.  A cell with fewer than ``min_accounts`` accounts takes the
+      role-free cell (abc_class, stage) over all owners, and that one, when thin too,
+      the default of ``base``.
+    * **capacity** of a role = median over the role's reps with activity of
+      (visits x ``hours_per_visit`` + calls x ``hours_per_call``) / ``months``, counting
+      the contacts with the accounts of the book (prospecting without a customer is not
+      account coverage) -- the hours per month a typical rep of the role is seen to
+      spend with accounts; a role
+      with fewer than ``min_reps`` such reps keeps ``selling_hours_per_month``.
+
+    So utilisation 100% = the book needs what a typical colleague of the same role
+    does; "idle" (< ``idle``) means a book well below the role's norm.
+
+    Parameters
+    ----------
+    accounts : DataFrame
+        :func:`account_book` (``role`` column optional: without it one role ``None``).
+    activities : DataFrame
+        ``date, rep_id, customer_id, kind`` (kind "visit", "call", others ignored).
+    as_of : date-like
+    base : CoverageParams, optional
+        Hours per contact, thresholds and fallback norms (default ``CoverageParams()``).
+
+    Returns
+    -------
+    CoverageParams with the calibrated ``visits_per_year``, ``calls_per_year``,
+    ``capacity_by_role`` and ``basis``.
+    """
+    base = base or CoverageParams()
+    require_columns(accounts, "accounts", ("customer_id", "rep_id", "abc_class", "lifecycle_stage"))
+    require_columns(activities, "activities", ("date", "rep_id", "customer_id", "kind"))
+    if months <= 0:
+        raise ValueError(f"calibrate_coverage: months must be positive, got {months!r}")
+    end = as_date(as_of, "as_of")
+    start = end - pd.DateOffset(months=months)
+    dates = pd.to_datetime(activities["date"])
+    act = activities[(dates > start) & (dates <= end) & activities["kind"].isin(["visit", "call"])]
+    acc = accounts.assign(role=accounts["role"] if "role" in accounts.columns else None)
+    counts = act[act["customer_id"].notna()].groupby(["customer_id", "kind"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=["visit", "call"], fill_value=0)
+    acc = acc.join(counts, on="customer_id").fillna({"visit": 0, "call": 0})
+    per_year = 12.0 / months
+    visits, calls = dict(base.visits_per_year), dict(base.calls_per_year)
+    for key, g in acc.groupby(["abc_class", "lifecycle_stage"]):
+        if len(g) >= min_accounts:
+            visits[key], calls[key] = g["visit"].mean() * per_year, g["call"].mean() * per_year
+    for (role, c, st), g in acc.dropna(subset=["role"]).groupby(["role", "abc_class", "lifecycle_stage"]):
+        if len(g) >= min_accounts:
+            visits[(role, c, st)], calls[(role, c, st)] = g["visit"].mean() * per_year, g["call"].mean() * per_year
+    roles = _rep_roles(acc, reps)
+    on_book = act[act["customer_id"].isin(set(acc["customer_id"]))]
+    kinds = on_book.groupby(["rep_id", "kind"]).size().unstack(fill_value=0).reindex(columns=["visit", "call"],
+                                                                                  fill_value=0)
+    worked = (kinds["visit"] * base.hours_per_visit + kinds["call"] * base.hours_per_call) / months
+    worked = worked[worked > 0]
+    by_role = pd.Series(worked.values, index=[roles.get(r) for r in worked.index]).dropna()
+    capacity = {role: float(h.median()) for role, h in by_role.groupby(level=0) if len(h) >= min_reps}
+    return replace(base, visits_per_year=visits, calls_per_year=calls, capacity_by_role=capacity,
+                   basis=f"observed activity of the {months} months to {end:%Y-%m-%d}")

@@ -97,16 +97,32 @@ class CapacityParams:
         return max(f, 1e-9)
 
 
-def ramp_factor(tenure_months, ramp_months: float) -> np.ndarray:
-    """Productivity of a rep with ``tenure_months`` of tenure, linear ramp.
+def ramp_factor(tenure_months, ramp_months: float, curve=None) -> np.ndarray:
+    """Productivity of a rep (share of a fully ramped rep): the one ramp of salesplan.
 
-    ``min(1, max(0, tenure) / ramp_months)`` (1 when ``ramp_months == 0``).  Callers
-    that work month by month pass the mid-month tenure ``k - 0.5``.
+    ``t`` = tenure in months since the hire date (continuous; ``t < 0``: not hired, 0).
+
+    * Linear: ``r(t) = min(1, t / ramp_months)`` (``ramp_months = 0``: 1 from day one).
+    * With ``curve`` (productivity per tenure month, month ``k`` = tenure in ``(k-1, k]``):
+      ``curve[k - 1]`` for ``k <= len(curve)``, else 1.
+
+    A **month's** productivity is ``r`` at mid-month: tenure month ``k`` (hire month = 1)
+    gives ``r(k - 0.5)``, which for the linear ramp is the month's average while ramping
+    (``integral of t / R over (k-1, k] = (k - 0.5) / R``) and makes the output lost to a
+    ramp ``R / 2`` months (:attr:`CapacityParams.productive_fraction`).  Used by the
+    capacity and hiring plan here and by the quota capacity of
+    :func:`salesplan.planning.targets.rep_capacity`.
     """
-    t = np.maximum(np.asarray(tenure_months, dtype=float), 0.0)
-    if ramp_months <= 0:
-        return np.where(t >= 0, 1.0, 0.0)
-    return np.minimum(1.0, t / float(ramp_months))
+    t = np.asarray(tenure_months, dtype=float)
+    if curve is not None:
+        c = np.asarray(curve, dtype=float)
+        k = np.maximum(np.ceil(t), 1).astype(int)
+        out = np.where(k <= len(c), c[np.minimum(k, len(c)) - 1], 1.0)
+    elif ramp_months <= 0:
+        out = np.ones_like(t)
+    else:
+        out = np.minimum(1.0, np.maximum(t, 0.0) / float(ramp_months))
+    return np.where(t < 0, 0.0, out)
 
 
 def _per_region(value, regions, name: str) -> pd.Series:

@@ -26,7 +26,7 @@ from salesplan.planning.allocation import response as _response
 from salesplan.planning.allocation.coverage import CoverageParams
 from salesplan.planning.allocation.headcount import CapacityParams
 
-__all__ = ["MarketingPlan", "coverage_plan", "headcount_plan", "marketing_plan", "status_quo_spend"]
+__all__ = ["MarketingPlan", "allocation_tables", "coverage_plan", "headcount_plan", "marketing_plan", "status_quo_spend"]
 
 
 def headcount_plan(region_targets: pd.DataFrame, month_targets: pd.DataFrame, history: SalesData,
@@ -170,12 +170,15 @@ def marketing_plan(data: SalesData, history_end, regions, *, budget: float | Non
     return out
 
 
-def coverage_plan(history: SalesData, history_end, params: CoverageParams):
+def coverage_plan(history: SalesData, history_end, params: CoverageParams, *, calibrate: bool = True):
     """Account hours per rep against selling hours, and the moves that balance them.
 
     Accounts get their ABC class and lifecycle stage on ``history_end``
-    (:mod:`salesplan.models.segments`).  Returns ``(load, moves, load_after)`` of
-    :func:`coverage_load` and :func:`suggest_reassignments`.
+    (:mod:`salesplan.models.segments`) and their owner's role (``reps.level``).  With
+    ``calibrate`` and an ``activities`` table, the contact norms and each role's capacity
+    come from the observed activity (:func:`~salesplan.planning.allocation.coverage.calibrate_coverage`);
+    else ``params`` as given.  Returns ``(load, moves, load_after, params)``: the loads of
+    :func:`coverage_load` and :func:`suggest_reassignments` and the norms used.
     """
     end = pd.Timestamp(history_end)
     abc = segments.abc_classes(history.orders, end, customers=history.customers)
@@ -183,6 +186,21 @@ def coverage_plan(history: SalesData, history_end, params: CoverageParams):
     accounts = _coverage.account_book(history.orders, history.customers, end,
                             classes=abc.set_index("customer_id")["abc_class"],
                             stages=stages.set_index("customer_id")["stage"].astype(str), reps=history.reps)
+    acts = history.activities
+    if calibrate and acts is not None and len(acts):
+        params = _coverage.calibrate_coverage(accounts, acts, end, params, reps=history.reps)
     load = _coverage.coverage_load(accounts, params, history.reps)
     moves, load_after = _coverage.suggest_reassignments(accounts, params, history.reps)
-    return load, moves, load_after
+    return load, moves, load_after, params
+
+
+def allocation_tables(*, headcount=None, hires=None, monthly_need=None, load=None, moves=None, cost_summary=None,
+                      cost_per_rep=None, ote_check=None, marketing: MarketingPlan) -> dict[str, pd.DataFrame]:
+    """The resource plan's tables for the plan store and the workbook; the roster parts
+    that were switched off (``None``: no reps table) are left out."""
+    out = {"headcount": headcount, "hiring_plan": hires, "capacity_by_month": monthly_need,
+           "coverage_load": None if load is None else load.reset_index(), "account_moves": moves,
+           "commission_cost": None if cost_summary is None else cost_summary.rename_axis("scenario").reset_index(),
+           "commission_per_rep": None if cost_per_rep is None else cost_per_rep.reset_index(),
+           "quota_to_ote": None if ote_check is None else ote_check.reset_index()}
+    return {**{k: v for k, v in out.items() if v is not None}, **marketing.tables()}

@@ -95,6 +95,7 @@ import pandas as pd
 from scipy import optimize
 
 from salesplan.data.checks import as_date, require_columns
+from salesplan.data.orders import count_orders
 from salesplan.planning.allocation._common import _check_number
 
 # ======================================================================================
@@ -256,8 +257,8 @@ def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=No
     Returns
     -------
     DataFrame ``region``, ``month`` (first day), ``sales`` (net, currency), ``orders``
-    (number of orders: distinct customer x order date with a positive line -- the
-    contract's ``order_id`` is a line id), ``gross_sales`` (positive lines, currency).
+    (number of orders, :mod:`salesplan.data.orders`: distinct customer x order date with
+    a non-negative line -- the contract's ``order_id`` is a line id), ``gross_sales`` (positive lines, currency).
     Order counts are much less noisy than currency (no order-value noise), which is
     what :func:`fit_response_curves` uses by default.
     """
@@ -270,7 +271,7 @@ def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=No
     o["month"] = o["order_date"].dt.to_period("M").dt.to_timestamp()
     out = o.groupby(["region", "month"])["amount"].sum().rename("sales")
     pos = o[o["amount"] > 0]
-    n = pos.drop_duplicates(["customer_id", "order_date"]).groupby(["region", "month"]).size()
+    n = count_orders(o, ["region", "month"])
     gross = pos.groupby(["region", "month"])["amount"].sum()
     out = pd.concat([out, n.rename("orders"), gross.rename("gross_sales")], axis=1)
     out = out.fillna({"orders": 0, "gross_sales": 0.0}).reset_index()
