@@ -43,6 +43,8 @@ def test_forecast_answer_with_and_without_regions():
                     "(sMAPE; seasonal naive: 9.0%).")
     bare = nv.forecast_answer("2027Q1", company, regions.iloc[:0], *acc, "2026Q1")
     assert "region" not in bare and bare.endswith("(sMAPE; seasonal naive: 9.0%).")
+    one = nv.forecast_answer("2027Q1", company, regions.iloc[:1], *acc, "2026Q1")  # one region: no comparison
+    assert one == bare
 
 
 def test_forecast_figures_show_the_company_hit_rate_with_period_and_unit():

@@ -64,9 +64,10 @@ def test_rep_sales_are_the_regions_path_times_the_quota_share_times_a_mean_one_f
 
 def test_features_of_a_full_company():
     data = SalesData(orders=_orders("2024-01-01"), customers=_customers("A", "B"),
-                     reps=pd.DataFrame({"rep_id": ["r1"], "region": ["A"]}))
+                     reps=pd.DataFrame({"rep_id": ["r1"], "region": ["A"]}),
+                     opportunities=pd.DataFrame({"opportunity_id": ["x1"]}))
     f = plan_features(PlanContext.build(data, "2027Q1"))
-    assert (f.last_year, f.rep_quotas, f.region_split, dict(f.notes)) == (True, True, True, {})
+    assert (f.last_year, f.rep_quotas, f.region_split, f.funnel, dict(f.notes)) == (True, True, True, True, {})
 
 
 def test_features_of_a_minimal_company_are_off_with_a_note_each():
@@ -76,6 +77,7 @@ def test_features_of_a_minimal_company_are_off_with_a_note_each():
     assert f.notes["last_year"].startswith("The history starts 2026-02-01, after the start of 2026Q1")
     assert "no reps table" in f.notes["rep_quotas"]
     assert f.notes["region_split"].startswith("The company has one region (A)")
+    assert not f.funnel and f.notes["funnel"].startswith("The data have no opportunities table: the funnel ")
     # the history starting in the first month of last year's quarter is enough
     data = SalesData(orders=_orders("2026-01-20"), customers=_customers("A", "B"))
     assert plan_features(PlanContext.build(data, "2027Q1")).last_year
@@ -87,6 +89,27 @@ def test_growth_without_last_years_quarter_is_refused_in_one_line():
     with pytest.raises(ValueError, match=r"^growth=0.1: the data do not cover 2026Q1 .*growth rule is not "
                                          r"available; give board_target or leave growth empty$"):
         quarter_plan(ctx, None, TargetParams(quarter="2027Q1", growth=0.1), PlanFeatures(False, True, True))
+
+
+def test_an_orders_only_company_plans_itself_as_one_region_without_a_funnel():
+    """No customers (so no region in the forecast), no reps, no opportunities: the company's
+    paths stand for one region '(none)' that holds the whole target; no rep rows, no funnel."""
+    from salesplan.planning.targets import QuarterDistribution
+
+    data = SalesData(orders=_orders("2024-01-01"))
+    ctx = PlanContext.build(data, "2027Q1")
+    months = pd.date_range("2027-01-01", periods=3, freq="MS")
+    values = np.array([[2900.0, 3000.0, 3100.0], [3900.0, 4000.0, 4100.0]])  # two paths: 9,000 and 12,000
+    frame = pd.DataFrame({"level": "company", "node": "total", "month": np.tile(months, 2),
+                          "path": np.repeat([0, 1], 3), "value": values.ravel()})
+    features = plan_features(ctx)
+    assert (features.rep_quotas, features.region_split, features.funnel) == (False, False, False)
+    plan, funnel_regions = quarter_plan(ctx, QuarterDistribution(frame),
+                                        TargetParams(quarter="2027Q1", board_target=30000.0), features)
+    assert funnel_regions is None and plan.funnel is None and len(plan.reps) == 0
+    assert plan.company["target"].iloc[0] == 30000.0  # the board's number, far above last year's 9,000
+    # the one region holds it whole: its growth caps (x1.6 of last year at most) split nothing
+    assert plan.regions["region"].tolist() == ["(none)"] and plan.regions["target"].tolist() == [30000.0]
 
 
 def test_the_monitoring_quarter_is_the_last_complete_one_with_a_year_before_it():

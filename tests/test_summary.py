@@ -138,6 +138,15 @@ def test_quota_decision_counts_flagged_reps():
     assert "45% of reps expected at quota (outside the healthy band)" in d.effect
 
 
+def test_quota_decision_without_reps_approves_the_region_targets():
+    regions = pd.DataFrame({"region": ["North", "South"], "target": [700.0, 642.0]})
+    d = quota_decision(company(), reps().iloc[0:0], regions)
+    assert d.value == 1342.0 and d.unit == "2027Q1 sales, EUR"
+    assert d.action == ("Approve the region targets: 2 region(s) adding up to EUR 1.34 k (no rep quotas: the data "
+                        "have no reps table, so each region holds its target).")
+    assert "reps expected at quota" not in d.effect
+
+
 def test_hiring_decision_revenue_beyond_todays_reps():
     d = hiring_decision(headcount(), hiring(), "2027Q1", "EUR")
     assert d.value == pytest.approx(180.0)  # 900 x (1 - 8/10) + 600 x 0
@@ -481,3 +490,13 @@ def test_a_stale_carried_report_is_an_alert_at_the_top(tmp_path):
     page = files.html.read_text("utf-8")
     assert page.index('class="alert"') < page.index('class="commit"')
     assert files.index_entry()["alerts"] == [stale]
+
+
+def test_accounts_to_call_without_region_or_rep_columns():
+    """An orders-only company: the risk list has no region or rep, the decision still reads."""
+    from salesplan.reports.summary import SummaryParams, accounts_decision
+
+    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "abc_class": ["A", "A"], "p_churn": [0.9, 0.2],
+                              "revenue_at_risk": [900.0, 20.0], "revenue": [1000.0, 100.0]})
+    d = accounts_decision(customers, None, SummaryParams(), "USD")
+    assert "largest first: C1." in d.action and d.value == pytest.approx(900.0)

@@ -11,6 +11,8 @@ The plan still runs; the parts that cannot work are switched off and said so (is
   regions get their targets and quotas (over-assignment 1: quota = target) and no rep
   quota is proposed.
 * **Budget split between regions**: on with two regions or more.
+* **Funnel back-calculation** (stage rates, opportunities needed, funnel gap, funnel shape):
+  on when the ``opportunities`` table has at least one row.
 * **Monitoring back-test** (targets notebook): on when the history before the re-planned
   quarter spans at least :data:`MIN_MONITOR_HISTORY_MONTHS` months.
 
@@ -38,11 +40,19 @@ from salesplan.planning.targets import (
     propose_targets,
 )
 
-__all__ = ["MIN_MONITOR_HISTORY_MONTHS", "PlanFeatures", "monitor_context", "monitor_history_ok",
+__all__ = ["FUNNEL_OFF_NOTE", "MIN_MONITOR_HISTORY_MONTHS", "NO_REGION", "PlanFeatures", "monitor_context", "monitor_history_ok",
            "open_funnel_shape", "plan_features", "quarter_plan", "quarter_scenarios", "targets_tables"]
 
 #: months of history needed before a quarter to re-plan it in the monitoring back-test
 MIN_MONITOR_HISTORY_MONTHS = 12
+
+#: the report's sentence when the data have no opportunities (funnel switched off)
+FUNNEL_OFF_NOTE = ("The data have no opportunities table: the funnel back-calculation (stage rates, opportunities "
+                   "needed, funnel gap and shape) is switched off; add the table to turn it on.")
+
+#: the one region of a company whose data name no region (orders only): the label the targets
+#: give orders without a region (``salesplan.planning.targets``)
+NO_REGION = "(none)"
 
 
 @dataclass(frozen=True)
@@ -58,14 +68,17 @@ class PlanFeatures:
     region_split : bool
         Two regions or more: the marketing budget is split between regions.
     notes : dict
-        Feature name (``"last_year"``, ``"rep_quotas"``, ``"region_split"``) -> one sentence
-        for the report, for each feature switched off.
+        Feature name (``"last_year"``, ``"rep_quotas"``, ``"region_split"``, ``"funnel"``) ->
+        one sentence for the report, for each feature switched off.
+    funnel : bool
+        A non-empty ``opportunities`` table: the funnel back-calculation is made.
     """
 
     last_year: bool
     rep_quotas: bool
     region_split: bool
     notes: Mapping[str, str] = field(default_factory=dict)
+    funnel: bool = True
 
 
 def plan_features(ctx: PlanContext) -> PlanFeatures:
@@ -73,7 +86,7 @@ def plan_features(ctx: PlanContext) -> PlanFeatures:
 
     Rules (module docstring): ``last_year`` iff month(first order) <= first month of
     ``ctx.quarter - 4``; ``rep_quotas`` iff ``reps`` has a row; ``region_split`` iff
-    ``len(ctx.regions) >= 2``.
+    ``len(ctx.regions) >= 2``; ``funnel`` iff ``opportunities`` has a row.
     """
     o = ctx.history.orders
     first = pd.Timestamp(o["order_date"].min())
@@ -81,6 +94,7 @@ def plan_features(ctx: PlanContext) -> PlanFeatures:
     last_year = covers_quarter(first, ly)
     reps = ctx.data.reps is not None and len(ctx.data.reps) > 0
     split = len(ctx.regions) >= 2
+    funnel = ctx.data.opportunities is not None and len(ctx.data.opportunities) > 0
     notes = {}
     if not last_year:
         notes["last_year"] = (
@@ -93,7 +107,9 @@ def plan_features(ctx: PlanContext) -> PlanFeatures:
     if not split:
         notes["region_split"] = (f"The company has one region ({', '.join(ctx.regions) or 'none named'}): the "
                                  "marketing budget is not split between regions.")
-    return PlanFeatures(bool(last_year), bool(reps), bool(split), notes)
+    if not funnel:
+        notes["funnel"] = FUNNEL_OFF_NOTE
+    return PlanFeatures(bool(last_year), bool(reps), bool(split), notes, funnel=bool(funnel))
 
 
 def monitor_history_ok(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONTHS) -> bool:
@@ -110,9 +126,20 @@ def _region_roster(ctx: PlanContext) -> pd.DataFrame:
     region's quota goes whole to its one slot, and the slot rows are dropped afterwards.
     """
     start = pd.Timestamp(ctx.history.orders["order_date"].min()) - pd.DateOffset(years=10)
-    regions = ctx.regions
+    regions = ctx.regions or [NO_REGION]
     return pd.DataFrame({"rep_id": [f"REGION:{r}" for r in regions], "name": regions, "region": regions,
                          "level": "senior", "hire_date": start, "exit_date": pd.NaT})
+
+
+def _region_paths(dist: QuarterDistribution, ctx: PlanContext) -> QuarterDistribution:
+    """``dist`` without its rep paths; without any region (no ``customers`` and ``regions``
+    tables: a company-only forecast) the company paths stand for one region
+    :data:`NO_REGION`, the label orders without a region get in the targets."""
+    frame = dist.to_frame().query("level != 'rep'")
+    if not ctx.regions and "region" not in set(frame["level"]):
+        company = frame[frame["level"] == "company"]
+        frame = pd.concat([frame, company.assign(level="region", node=NO_REGION)], ignore_index=True)
+    return QuarterDistribution(frame)
 
 
 def _without_reps(plan: TargetPlan) -> TargetPlan:
@@ -158,7 +185,8 @@ def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetPara
     (TargetPlan, FunnelPlan)
         The plan with the funnel of the rep quotas attached (of the region targets without
         reps), and the funnel of the region targets (for the report; ``None`` when
-        ``region_funnel`` is false).
+        ``region_funnel`` is false).  Without ``funnel`` (no opportunities) the plan has no
+        funnel and the second item is ``None``.
     """
     features = features or plan_features(ctx)
     if params.growth is not None and not features.last_year:
@@ -169,13 +197,15 @@ def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetPara
     end = ctx.history_end
     if features.rep_quotas:
         plan = propose_targets(ctx.history, dist, params, as_of=end, quota_overrides=quota_overrides)
-        plan = plan_funnel(plan, ctx.history, level="rep", as_of=end)
+        if features.funnel:
+            plan = plan_funnel(plan, ctx.history, level="rep", as_of=end)
     else:
-        region_dist = QuarterDistribution(dist.to_frame().query("level != 'rep'"))
-        plan = propose_targets(ctx.history, region_dist, replace(params, over_assignment=1.0),
-                               roster=_region_roster(ctx), as_of=end)
-        plan = plan_funnel(_without_reps(plan), ctx.history, level="region", as_of=end)
-    if not region_funnel:
+        region_dist = _region_paths(dist, ctx)
+        plan = _without_reps(propose_targets(ctx.history, region_dist, replace(params, over_assignment=1.0),
+                                             roster=_region_roster(ctx), as_of=end))
+        if features.funnel:
+            plan = plan_funnel(plan, ctx.history, level="region", as_of=end)
+    if not region_funnel or not features.funnel:
         return plan, None
     return plan, plan_funnel(plan, ctx.history, level="region", as_of=end).funnel
 
@@ -207,7 +237,10 @@ def monitor_context(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONT
 
 def open_funnel_shape(ctx: PlanContext, rates) -> pd.DataFrame:
     """The open pipeline's shape on ``ctx.history_end``: all regions (``entity = "All
-    regions"``) then each region (:func:`salesplan.planning.funnel.diagnose_shape`)."""
+    regions"``) then each region (:func:`salesplan.planning.funnel.diagnose_shape`); ``None``
+    without opportunities (the funnel switched off)."""
+    if ctx.history.opportunities is None or len(ctx.history.opportunities) == 0:
+        return None
     pipe = _funnel.open_pipeline(ctx.history, ctx.history_end)
     return pd.concat([_funnel.diagnose_shape(pipe, rates, by=None).assign(entity="All regions"),
                       _funnel.diagnose_shape(pipe, rates, by="region")], ignore_index=True)
@@ -217,7 +250,7 @@ def targets_tables(plan: TargetPlan, funnel_regions, scenarios: pd.DataFrame | N
                    monitor=None, monitor_quarter=None) -> dict[str, pd.DataFrame]:
     """Every table the targets notebook saves: the plan's, the region funnel gap, the
     scenarios (one row per scenario) and the monitoring tables prefixed ``<quarter>_``."""
-    tables = {**plan.tables(), "funnel_region_gap": funnel_regions.gap}
+    tables = {**plan.tables(), **({"funnel_region_gap": funnel_regions.gap} if funnel_regions is not None else {})}
     if scenarios is not None:
         tables["scenarios"] = scenarios.T.rename_axis("scenario").reset_index().astype(
             {"target_probability": float, "growth": float})

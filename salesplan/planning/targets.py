@@ -1026,7 +1026,13 @@ def _detect_vacancies(data, roster, q, params, as_of) -> pd.DataFrame:
 
 
 def _water_fill(total, raw, weights, lo, hi, names):
-    """Clamp ``raw`` into ``[lo, hi]`` keeping ``sum = total`` (iterative re-split)."""
+    """Clamp ``raw`` into ``[lo, hi]`` keeping ``sum = total`` (iterative re-split).
+
+    One region takes ``total`` whole, whatever its caps: the caps bound how a company target
+    is split between regions, and a company of one region has nothing to split.
+    """
+    if len(raw) == 1:
+        return np.array([float(total)]), np.zeros(1, bool)
     if lo.sum() > total + 1e-6 or hi.sum() < total - 1e-6:
         raise ValueError(
             f"region growth caps are infeasible: the company target {total:,.0f} lies outside "

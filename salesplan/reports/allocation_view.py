@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from salesplan.planning.allocation.quarter import NO_SPEND_NOTE
 from salesplan.reports.format import money, number, pct, styled_table
 
 __all__ = ["NO_ROSTER_NOTES", "allocation_headlines", "budget_limit_text", "budget_limits", "headcount_tables", "commission_tables", "headcount_table", "hiring_tables", "budget_tables",
@@ -106,6 +107,8 @@ def _budget_text(marketing, period, curve_error, max_change) -> tuple[str, dict]
                 f"{bound}" + (f" ({', '.join(lim['up'] + lim['down'])})" if bound else "")),
             f"Margin lost if curves are off by ±{pct(curve_error, 0)} (median, % of attainable margin"
             + (", limit-bound split)" if bound else ")"): pct(marketing.scenarios["regret"].median(), 2)})
+    elif marketing.error == NO_SPEND_NOTE:
+        text = "No marketing budget split: the data have no marketing spend table."
     elif len(marketing.status_quo) < 2:
         text = f"The {money(budget, compact=True)} marketing budget stays whole: the company has one region."
     else:

@@ -7,7 +7,7 @@ matter (:func:`salesplan.reports.upstream` with ``match``):
 * the **forecast** of a quarter is the forecast notebook's run with the same input data,
   ``seed`` and ``history_end``; when absent (a back-test quarter, or 04 run alone) it is
   computed here with the forecast notebook's defaults (``hierarchy_forecast`` company ->
-  region -> rep, 1,000 paths) and saved;
+  region -> rep, the company alone without a ``customers`` table, 1,000 paths) and saved;
 * the **targets** are the targets notebook's run with the same input data and
   ``history_end``; when absent 05 stops with one line (no silent defaults).
 """
@@ -19,12 +19,19 @@ from salesplan.planning.context import PlanContext
 from salesplan.planning.targets import QuarterDistribution, quarter_paths_from_forecast
 from salesplan.reports.results import upstream
 
-__all__ = ["MissingTargets", "forecast_distribution", "plan_targets", "FORECAST_LEVELS"]
+__all__ = ["MissingTargets", "forecast_distribution", "forecast_levels", "plan_targets", "FORECAST_LEVELS"]
 
 #: hierarchy of the forecast notebook: company, regions, reps
 FORECAST_LEVELS = [(), ("region",), ("region", "rep_id")]
 #: sample paths of the forecast notebook
 N_PATHS = 1000
+
+
+def forecast_levels(data) -> list[tuple[str, ...]]:
+    """The forecast notebook's hierarchy for ``data``: :data:`FORECAST_LEVELS` when the data
+    carry the customers' regions (a ``customers`` table), else the company alone (an
+    orders-only company: no region, so no rep series under it)."""
+    return list(FORECAST_LEVELS) if data.customers is not None else [()]
 
 
 class MissingTargets(RuntimeError):
@@ -41,7 +48,7 @@ def forecast_distribution(ctx: PlanContext, plan_store: str, *, source: str, see
     from salesplan.models.forecast import hierarchy_forecast
 
     def compute():
-        hf = hierarchy_forecast(ctx.history, levels=FORECAST_LEVELS, h=ctx.horizon_months,
+        hf = hierarchy_forecast(ctx.history, levels=forecast_levels(ctx.history), h=ctx.horizon_months,
                                 n_paths=N_PATHS, seed=seed, cache_dir=cache_dir)
         return {"paths": quarter_paths_from_forecast(hf, ctx.period).to_frame()}
 

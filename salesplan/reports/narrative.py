@@ -111,7 +111,8 @@ def forecast_answer(period: str, company: Mapping, regions: pd.DataFrame, main: 
     company : mapping
         The company row of the quarter summary (``mean, lo-80, hi-80, growth_vs_ly``).
     regions : DataFrame
-        The regions' rows (``region, mean, growth_vs_ly``); empty = no region sentence.
+        The regions' rows (``region, mean, growth_vs_ly``); empty or one region = no region
+        sentence (one region is the company).
     main, naive : mapping
         The company rows of the accuracy table for the method and for seasonal naive
         (``smape`` as a fraction).
@@ -122,7 +123,7 @@ def forecast_answer(period: str, company: Mapping, regions: pd.DataFrame, main: 
             "of net revenue (company currency) "
             f"(80% likely between {money(company['lo-80'], compact=True)} and "
             f"{money(company['hi-80'], compact=True)}), {pct(company['growth_vs_ly'], signed=True)} on {last_year}. ")
-    if len(regions):
+    if len(regions) > 1:  # one region is the company: nothing to compare
         fastest = regions.sort_values("growth_vs_ly", ascending=False).iloc[0]
         biggest = regions.sort_values("mean", ascending=False).iloc[0]
         text += (f"{biggest['region']} is the largest region ({money(biggest['mean'], compact=True)}); "

@@ -514,13 +514,17 @@ def _published_tables(tables_dir: Path, result: NotebookResult):
 
 
 PLAN_TABLES = ("company", "region", "rep")  # what notebook 04 publishes; the plan sheets read them
+#: the workbook's word (sheet "Run") when the plan has no rep quotas, so no plan sheets
+NO_PLAN_SHEETS = ("not written: the plan has no rep quotas (the data have no reps table); the region targets "
+                  "are on sheet '{prefix} region'")
 
 
 def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult], tables_dir: Path) -> Path:
     """The run's workbook: the plan sheets (when a notebook published ``company``,
     ``region`` and ``rep`` tables: :func:`salesplan.reports.workbook.add_plan_sheets`), the
     headlines, the run's parameters, then every published table grouped by notebook (one
-    tab colour per notebook)."""
+    tab colour per notebook).  A plan without rep rows (no reps table) gets no plan sheets
+    (they are the rep quotas to edit): the sheet "Run" says so in its row ``plan sheets``."""
     import pandas as pd
     from openpyxl import Workbook
 
@@ -540,13 +544,17 @@ def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult]
     wb = Workbook()
     wb.remove(wb.active)
     raw = [(r, list(_published_tables(tables_dir, r))) for r in results]
-    for _r, tables in raw:
+    for r, tables in raw:
         found = dict(tables)
-        if all(k in found for k in PLAN_TABLES):
+        if not all(k in found for k in PLAN_TABLES):
+            continue
+        if len(found["rep"]) == 0:
+            run_info = {**run_info, "plan sheets": NO_PLAN_SHEETS.format(prefix=r.name.split("_", 1)[0])}
+        else:
             add_plan_sheets(wb, found["company"], found["region"], found["rep"],
                             run_id=str(run_info.get("run id", "")), period=str(run_info.get("period", "")),
                             rounding_unit=rounding_unit_of(found.get("assumptions")))
-            break
+        break
     add_table_sheet(wb, "Headlines", pd.DataFrame(rows, columns=["report", "figure", "shown as", "value"]))
     add_table_sheet(wb, "Run", pd.DataFrame(list(run_info.items()), columns=["item", "value"]))
     for i, (r, tables) in enumerate(raw):

@@ -175,6 +175,7 @@ class ExecutiveSummary:
     notes: list[str]
     changed_parameters: Mapping[str, str] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)  # read before signing: stale inputs
+    rep_quotas: bool = True  # False: the plan has no rep rows (no reps table), the regions hold the targets
 
 
 @dataclass(frozen=True)
@@ -365,10 +366,21 @@ def bridge_rows(bridge: pd.DataFrame, period: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "meaning", "change", "total", "is_total"])
 
 
-def quota_decision(company: pd.DataFrame, reps: pd.DataFrame | None) -> Decision:
-    """Approve the rep quotas: their sum, over-assignment and the reps expected at quota."""
+def quota_decision(company: pd.DataFrame, reps: pd.DataFrame | None,
+                   regions: pd.DataFrame | None = None) -> Decision:
+    """Approve the rep quotas: their sum, over-assignment and the reps expected at quota.
+
+    A plan without rep rows (``reps`` empty: the data have no reps table) asks to approve
+    the region targets instead (``regions``: 04's region table, for their count).
+    """
     c = commitment(company)
     cur, q = c["currency"], c["quarter"]
+    if reps is not None and len(reps) == 0:
+        n = len(regions) if regions is not None else 0
+        action = (f"Approve the region targets: {n} region(s) adding up to {amount(c['quota'], cur, compact=True)} "
+                  "(no rep quotas: the data have no reps table, so each region holds its target).")
+        effect = f"Region targets {amount(c['quota'], cur)} for {q}; no rep's odds of quota without a reps table."
+        return Decision("quotas", action, effect, float(c["quota"]), f"{q} sales, {cur}")
     flagged = 0
     n_reps = int(c.get("n_reps", 0))
     if reps is not None and "odds_flag" in reps.columns:
@@ -423,8 +435,13 @@ def accounts_decision(customers: pd.DataFrame, reps: pd.DataFrame | None, params
     names = {}
     if reps is not None and {"rep_id", "name"} <= set(reps.columns):
         names = dict(zip(reps["rep_id"].astype(str), reps["name"].astype(str)))
-    top = [f"{r.customer_id} ({r.region}, {names.get(str(r.rep_id), r.rep_id)})"
-           for r in risky.head(params.accounts_listed).itertuples()]
+    def where(r) -> str:  # region and rep when the data have them (an orders-only company has neither)
+        parts = [str(getattr(r, "region", "") or ""), str(names.get(str(getattr(r, "rep_id", "")),
+                                                           getattr(r, "rep_id", "") or ""))]
+        parts = [x for x in parts if x and x not in ("nan", "None")]
+        return f" ({', '.join(parts)})" if parts else ""
+
+    top = [f"{r.customer_id}{where(r)}" for r in risky.head(params.accounts_listed).itertuples()]
     at_risk, revenue = float(risky["revenue_at_risk"].sum()), float(risky["revenue"].sum())
     action = (f"Call the {len(risky)} {params.call_class}-class accounts likely to stop buying "
               f"(P(churn) ≥ {share(params.churn_threshold)}) this month, largest first: {', '.join(top)}"
@@ -490,7 +507,7 @@ def decisions(t: RunTables, params: SummaryParams) -> tuple[list[Decision], list
     """The decisions the run supports, and a note for each one it cannot (missing tables)."""
     c = commitment(t.get("04/company"))
     cur, period = c["currency"], c["quarter"]
-    out, notes = [quota_decision(t.get("04/company"), t.get("04/rep"))], []
+    out, notes = [quota_decision(t.get("04/company"), t.get("04/rep"), t.get("04/region"))], []
     if t.has("05/headcount", "05/hiring_plan"):
         out.append(hiring_decision(t.get("05/headcount"), t.get("05/hiring_plan"), period, cur))
     else:
@@ -681,7 +698,8 @@ def build_summary(t: RunTables, params: SummaryParams = SummaryParams(),
                             bridge=bridge_rows(t.get("04/bridge"), period), decisions=found,
                             reconciliations=reconciliations(t, params),
                             notes=notes, alerts=consistency_notes(t, c),
-                            changed_parameters=dict(changed_parameters or {}))
+                            changed_parameters=dict(changed_parameters or {}),
+                            rep_quotas=not (t.has("04/rep") and len(t.get("04/rep")) == 0))
 
 
 # --------------------------------------------------------------------------- HTML
@@ -783,8 +801,13 @@ def _commit_html(s: ExecutiveSummary) -> str:
         f'<b data-key="p_attain_target" data-value="{float(c.get("p_attain_target", np.nan)):.6f}">'
         f'{_e(share(c.get("p_attain_target")))}</b>; 80% forecast range '
         f'{_e(amount(c.get("forecast_p10"), cur, compact=True))} – {_e(amount(c.get("forecast_p90"), cur, compact=True))}.'
-        f'{_e(below)} Rep quotas add up to <b data-key="quota" data-value="{float(c["quota"]):.6f}">'
-        f'{_e(amount(c["quota"], cur))}</b>.</p></section>')
+        f'{_e(below)} {_e(QUOTAS_ADD_UP if s.rep_quotas else NO_REP_QUOTAS)} '
+        f'<b data-key="quota" data-value="{float(c["quota"]):.6f}">{_e(amount(c["quota"], cur))}</b>.</p></section>')
+
+
+#: the commitment's last sentence, with and without rep quotas (no reps table)
+QUOTAS_ADD_UP = "Rep quotas add up to"
+NO_REP_QUOTAS = "No rep quotas (the data have no reps table): the region targets add up to"
 
 
 def render_summary_html(s: ExecutiveSummary, *, index_href: str | None = "index.html",

@@ -273,8 +273,31 @@ def scenario_table(scen: pd.DataFrame, *, ly_name: str, quarter_name: str, m, cu
     return styled_table(pd.DataFrame(rows), caption=f"Scenarios for {quarter_name} ({cur})")
 
 
+#: the funnel section's line when the data have no opportunities (funnel switched off)
+FUNNEL_OFF_SECTION = ("*Switched off: this data has no `opportunities` table; add it to turn the funnel "
+                      "back-calculation on (stage rates, opportunities needed, funnel gap and shape).*")
+
+
+class FunnelOff:
+    """Stands for the funnel rates when the funnel is switched off (no stages)."""
+
+    stages: tuple = ()
+
+
+def _markdown(text: str):
+    from IPython.display import Markdown  # lazy: the views are tested without a kernel
+
+    return Markdown(text)
+
+
 def funnel_tables(funnel_regions, *, m, quarter_name: str, cur: str, quarter_start):
-    """The funnel rates, the funnel gap by region and the weekly stage entries needed."""
+    """The funnel rates, the funnel gap by region and the weekly stage entries needed.
+
+    ``funnel_regions`` ``None`` (no opportunities, :func:`salesplan.planning.features.quarter_plan`):
+    ``(FunnelOff(), the one-line note, an empty note, None)``.
+    """
+    if funnel_regions is None:
+        return FunnelOff(), _markdown(FUNNEL_OFF_SECTION), _markdown(""), None
     rates = funnel_regions.rates_for(funnel_regions.gap["entity"].iloc[0])
     rt = rates.to_frame()
     rates_t = styled_table(rt[["stage", "conversion", "duration_days", "win_probability", "lag_days",
@@ -308,8 +331,11 @@ _SHAPE_WORDS = {"healthy": "healthy", "piled_up": "piled up at C", "gap_coming":
                 "empty": "empty"}
 
 
-def funnel_shape_table(shape: pd.DataFrame, stages, history_end):
-    """Open opportunities by stage with the funnel's shape and advice, per region."""
+def funnel_shape_table(shape: pd.DataFrame | None, stages, history_end):
+    """Open opportunities by stage with the funnel's shape and advice, per region (an empty
+    note when ``shape`` is ``None``: the funnel is switched off and :func:`funnel_tables` said so)."""
+    if shape is None:
+        return _markdown("")
     n_cols = [f"n_{s}" for s in stages]
     show = (shape[["entity", *n_cols, "n_open"]].assign(shape=shape["shape"].map(_SHAPE_WORDS), advice=shape["advice"])
             .rename(columns={**{f"n_{s}": f"open at {s}" for s in stages}, "entity": "region", "n_open": "open"}))

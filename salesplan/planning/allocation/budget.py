@@ -342,7 +342,8 @@ def optimise_budget(
     lo, hi = lo_all[free_idx], hi_all[free_idx]
     total = float(constraints.total) - sum(held.values())
     spend_all = constraints.spend_all
-    if held and (lo.sum() > total + 1e-9 or (spend_all and (hi.sum() < total - 1e-9 or not units))):
+    if held and (lo.sum() > total + 1e-9
+                 or (spend_all and (hi.sum() < total - 1e-9 or (not units and total > 1e-9)))):
         raise ValueError(
             f"unit(s) {sorted(held)} are held at their status quo (no identified curve), "
             f"{sum(held.values()):,.2f} in all; the other units' bounds cannot take the remaining "

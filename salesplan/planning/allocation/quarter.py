@@ -26,7 +26,8 @@ from salesplan.planning.allocation import response as _response
 from salesplan.planning.allocation.coverage import CoverageParams
 from salesplan.planning.allocation.headcount import CapacityParams
 
-__all__ = ["MarketingPlan", "allocation_tables", "coverage_plan", "headcount_plan", "marketing_plan", "status_quo_spend"]
+__all__ = ["NO_SPEND_NOTE", "MarketingPlan", "all_held_note", "allocation_tables", "coverage_plan", "headcount_plan",
+           "marketing_plan", "status_quo_spend"]
 
 
 def headcount_plan(region_targets: pd.DataFrame, month_targets: pd.DataFrame, history: SalesData,
@@ -84,13 +85,32 @@ def status_quo_spend(marketing_spend: pd.DataFrame, history_end, regions, *, mon
     """The status-quo marketing budget of each region for a period.
 
     ``spend_r = period_months x mean(monthly spend of region r over the ``months`` months
-    to history_end)`` (months after ``history_end`` are ignored; a region without spend
-    gets 0).  Returns a Series named ``spend`` indexed by ``regions`` (company currency).
+    to history_end)`` (months after ``history_end`` are ignored; a region without spend,
+    or every region when there is no ``marketing_spend`` table, gets 0).  Returns a Series named ``spend`` indexed by ``regions`` (company currency).
     """
     end = pd.Timestamp(history_end)
+    if marketing_spend is None:  # no marketing_spend table: nothing spent that we know of
+        return pd.Series(0.0, index=list(regions), name="spend")
     hist = marketing_spend[marketing_spend["month"] <= end]
     last = hist[hist["month"] > end - pd.DateOffset(months=months)]
     return (last.groupby("region")["amount"].mean() * period_months).reindex(list(regions)).fillna(0.0).rename("spend")
+
+
+#: Why there is no budget split when the data have no marketing spend.
+NO_SPEND_NOTE = ("switched off: this data has no marketing_spend table (monthly spend by region); "
+                 "add it to turn the budget split on")
+
+
+def all_held_note(fit: pd.DataFrame) -> str:
+    """Why there is no budget split when no region's response curve could be identified.
+
+    Every region then keeps its status-quo spend (:func:`fit_response_curves`' fallback 3);
+    the note names the shortest history and the first region's reason."""
+    months = int(fit["n_months"].min()) if len(fit) else 0
+    first = str(fit["reason"].iloc[0]).split(";")[0] if len(fit) else ""
+    return (f"no region's response curve could be identified from {months} months of spend and sales "
+            f"({fit.index[0]}: {first}), so every region keeps its status-quo spend; a split needs "
+            "planned variation in spend (tests, cuts, heavy-ups) over at least 18 months")
 
 
 @dataclass
@@ -140,6 +160,9 @@ def marketing_plan(data: SalesData, history_end, regions, *, budget: float | Non
     status_quo = status_quo_spend(data.marketing_spend, end, regions, period_months=months)
     total = float(budget) if budget is not None else float(status_quo.sum())
     out = MarketingPlan(total, status_quo)
+    if data.marketing_spend is None:
+        out.error = NO_SPEND_NOTE
+        return out
     if not split_regions:
         out.error = "the company has one region, so there is no budget split between regions to optimise"
         return out
@@ -153,6 +176,9 @@ def marketing_plan(data: SalesData, history_end, regions, *, budget: float | Non
         out.curves = _response.curves_from_fit(out.fit)
     except ValueError as exc:  # no curve can be identified: say why, skip the split
         out.error, out.fit = str(exc), None
+        return out
+    if (out.fit["source"] == "held").all():  # nothing to optimise: say so, do not dress it up
+        out.error = all_held_note(out.fit)
         return out
     constraints = _budget.BudgetConstraints(total, last_year=status_quo.to_dict(), max_change=max_change)
     out.best = _budget.optimise_budget(out.curves, constraints, months=months)
