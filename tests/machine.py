@@ -8,8 +8,16 @@ same tests skip and say why.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+
+from salesplan.reports.summary import CHROMIUM, chromium_missing
+
+#: Chromium flags of the browser tests (no network chatter, no first-run screens).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def in_ci() -> bool:
@@ -21,3 +29,24 @@ def skip_unless_ci(reason: str) -> None:
     if in_ci():
         pytest.fail(f"CI provides this, but it is missing: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def need_chromium() -> None:
+    """Skip (fail in CI) unless Debian's Chromium and the playwright package are here."""
+    reason = chromium_missing()
+    if reason:
+        skip_unless_ci(f"{reason} (CI installs Debian's chromium package)")
+
+
+@contextmanager
+def chromium_browser() -> Iterator:
+    """A headless Chromium driven by Playwright (``/usr/bin/chromium``; nothing downloaded)."""
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

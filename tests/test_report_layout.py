@@ -20,9 +20,8 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from machine import skip_unless_ci
+from machine import chromium_browser
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from test_reports_browser import CHROMIUM, CHROMIUM_ARGS, _skip_reason
 
 from salesplan.reports import charts
 from salesplan.reports.format import column_label, decimal, styled_table, with_names
@@ -385,15 +384,8 @@ CELLS_JS = """() => Array.from(document.querySelectorAll('table.sp-data td, tabl
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = _skip_reason()
-    if reason:
-        skip_unless_ci(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium_browser() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,46 +8,22 @@ for review (gitignored).  No browser download: Playwright drives /usr/bin/chromi
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
-from machine import skip_unless_ci
+from machine import chromium_browser, need_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = os.environ.get("SALESPLAN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEMO = ROOT / "data" / "demo" / "salesplan_demo.duckdb"
 
 pytestmark = pytest.mark.slow
 
 
-def _skip_reason() -> str | None:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"Chromium not found at {CHROMIUM} (CI installs Debian's chromium package)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is not installed"
-    return None
-
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
-    reason = _skip_reason()
-    if reason:
-        skip_unless_ci(reason)
+    need_chromium()
     from salesplan.reports import run_plan
 
     tmp = tmp_path_factory.mktemp("plan")
@@ -72,15 +48,8 @@ def plan(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = _skip_reason()
-    if reason:
-        skip_unless_ci(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium_browser() as b:
         yield b
-        b.close()
 
 
 def _open(browser, path: Path, shot: str):

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
-from machine import skip_unless_ci
-from test_reports_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEMO, _skip_reason
+from machine import chromium_browser, need_chromium, skip_unless_ci
+from test_reports_browser import ARTIFACTS, DEMO
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -24,9 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def _machine() -> None:
-    reason = _skip_reason()
-    if reason:
-        skip_unless_ci(reason)
+    need_chromium()
     import matplotlib
 
     from salesplan.reports import charts
@@ -67,12 +65,8 @@ def zh_plan(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     _machine()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium_browser() as b:
         yield b
-        b.close()
 
 
 def _open(browser, path: Path, shot: str):

@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from machine import skip_unless_ci
+from machine import chromium_browser, need_chromium
 from test_runner import make_notebook, needs_kernel
 
 from salesplan.reports.render import render_index
@@ -43,7 +42,6 @@ from salesplan.reports.summary import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "salesplan_demo.duckdb"
-CHROMIUM = os.environ.get("SALESPLAN_CHROMIUM", "/usr/bin/chromium")
 SCIENTIFIC = re.compile(r"\d(\.\d+)?[eE][+-]?\d")
 
 # --------------------------------------------------------------------------- hand examples
@@ -287,15 +285,6 @@ def test_salesplan_run_writes_the_summary_and_index_opens_with_it(tmp_path):
 # --------------------------------------------------------------------------- a real plan
 
 
-def _chromium_reason() -> str | None:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"Chromium not found at {CHROMIUM} (CI installs Debian's chromium package)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is not installed"
-    return None
-
 
 #: run-folder table name -> (store kind, store table name)
 FROM_STORE = {
@@ -339,9 +328,7 @@ def real_plan(request, tmp_path_factory):
     from salesplan.data import PlanStore
     from salesplan.reports import resolve_url
 
-    reason = _chromium_reason()
-    if reason:
-        skip_unless_ci(reason)
+    need_chromium()
     tmp = tmp_path_factory.mktemp("summary")
     if any(i.path.suffix == ".ipynb" for i in request.session.items):
         # make test: the notebooks ran before this file on this worker (tests/conftest.py)
@@ -406,8 +393,6 @@ def test_summary_numbers_equal_the_plan_tables(real_plan):
 
 @pytest.mark.slow
 def test_summary_prints_to_two_a4_pages_and_fits_1400_and_420_px(real_plan):
-    from playwright.sync_api import sync_playwright
-
     folder, _ = real_plan
     pdf = (folder / "summary.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
@@ -415,30 +400,25 @@ def test_summary_prints_to_two_a4_pages_and_fits_1400_and_420_px(real_plan):
     assert 1 <= pages <= 2, pages
     boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
     assert boxes and all(abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2 for w, h in boxes), boxes
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--headless", "--no-sandbox", "--disable-gpu"])
-        try:
-            for width in (1400, 420):
-                page = browser.new_page(viewport={"width": width, "height": 900})
-                problems = []
-                page.on("console", lambda m, problems=problems: problems.append(m.text)
-                        if m.type in ("error", "warning") else None)
-                page.on("requestfailed", lambda r, problems=problems: problems.append(r.url))
-                page.goto((folder / "summary.html").as_uri(), wait_until="load")
-                scroll = page.evaluate("() => document.documentElement.scrollWidth")
-                assert scroll <= width, (width, scroll)
-                hidden = page.eval_on_selector_all(
-                    "table th, table td", "els => els.filter(e => e.getBoundingClientRect().width == 0"
-                    " || e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length")
-                assert hidden == 0, (width, hidden)  # no column dropped or cut off
-                cells = page.eval_on_selector_all("td, li, dt, dd, .number", "els => els.map(e => e.innerText)")
-                assert cells and not [c for c in cells if SCIENTIFIC.search(c)]
-                assert problems == []
-                assert page.locator("ol.decisions > li").count() in range(4, 7)
-                page.close()
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        for width in (1400, 420):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            problems = []
+            page.on("console", lambda m, problems=problems: problems.append(m.text)
+                    if m.type in ("error", "warning") else None)
+            page.on("requestfailed", lambda r, problems=problems: problems.append(r.url))
+            page.goto((folder / "summary.html").as_uri(), wait_until="load")
+            scroll = page.evaluate("() => document.documentElement.scrollWidth")
+            assert scroll <= width, (width, scroll)
+            hidden = page.eval_on_selector_all(
+                "table th, table td", "els => els.filter(e => e.getBoundingClientRect().width == 0"
+                " || e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length")
+            assert hidden == 0, (width, hidden)  # no column dropped or cut off
+            cells = page.eval_on_selector_all("td, li, dt, dd, .number", "els => els.map(e => e.innerText)")
+            assert cells and not [c for c in cells if SCIENTIFIC.search(c)]
+            assert problems == []
+            assert page.locator("ol.decisions > li").count() in range(4, 7)
+            page.close()
 
 
 def _run_folder(folder: Path, tables: dict[str, dict[str, pd.DataFrame]]) -> Path:
