@@ -973,13 +973,7 @@ def run_plan(
     call = dict(locals())  # run_plan is called again below inside the report language
     import papermill  # noqa: F401 - fail early when the runner's dependency is missing
 
-    from salesplan.reports.i18n import (
-        CURRENCY_ENV,
-        FISCAL_START_ENV,
-        LANG_ENV,
-        get_language,
-        language,
-    )
+    from salesplan.reports.i18n import get_language, language
 
     wanted = dict(params or {}).get("report_language",
                                     _load_params_file(params_file).get("report_language"))
@@ -1020,17 +1014,8 @@ def run_plan(
                f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
     batch_store = _record_batch_start(cfg.store_url, run_id, cfg.run_period, name,
                                       [p.stem for p in paths], batch.note)
-    batch.env = {**cfg.source_env, RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {})}
-    batch.env[LANG_ENV] = run_language  # every kernel formats and labels in it
-    # every notebook shows amounts in the run's currency and quarters in its fiscal calendar
-    batch.env[CURRENCY_ENV] = _run_currency(cfg.merged, declared, paths[0].parent)
-    batch.env[FISCAL_START_ENV] = str(_run_fiscal_start(cfg.merged, declared, paths[0].parent))
-    ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")  # the kernels' Unix sockets
-    batch.ipc_dir = ipc_dir
-    try:
-        done, failure = _run_in_dependency_order(paths, batch.execute, int(jobs))
-    finally:
-        shutil.rmtree(ipc_dir, ignore_errors=True)
+    batch.env = _kernel_env(cfg, run_id, name, run_language, declared, paths[0].parent)
+    done, failure = batch.run_all()
     _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", batch.note)
     public_text = _public_text(paths)
     if failure is not None:
@@ -1039,6 +1024,18 @@ def run_plan(
     if partial:
         results = _with_carried_over(out, batch, results)
     return _finish_run(out, batch, results, public_text)
+
+
+def _kernel_env(cfg, run_id: str, name, run_language: str, declared, folder: Path) -> dict:
+    """The environment every kernel of the run gets: the source's secrets, the run id and
+    name, the report language, and the run's currency and fiscal start month (so every
+    notebook shows amounts in the currency and quarters in the fiscal calendar)."""
+    from salesplan.reports.i18n import CURRENCY_ENV, FISCAL_START_ENV, LANG_ENV
+
+    return {**cfg.source_env, RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {}),
+            LANG_ENV: run_language,
+            CURRENCY_ENV: _run_currency(cfg.merged, declared, folder),
+            FISCAL_START_ENV: str(_run_fiscal_start(cfg.merged, declared, folder))}
 
 
 @dataclass
@@ -1169,6 +1166,15 @@ class _Batch:
         line = redact(line, self.cfg.secrets)
         self.log.append(line)
         self.say(line)
+
+    def run_all(self):
+        """Every notebook in dependency order, ``jobs`` side by side (the kernels talk over
+        Unix sockets in a temporary folder, removed afterwards); ``(done, failure)``."""
+        self.ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")
+        try:
+            return _run_in_dependency_order(self.paths, self.execute, self.jobs)
+        finally:
+            shutil.rmtree(self.ipc_dir, ignore_errors=True)
 
     def execute(self, path: Path) -> NotebookResult:
         """Run one notebook in its own kernel; raise _NotebookFailed on any error."""
