@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from machine import chromium_browser, need_chromium, skip_unless_ci
-from test_reports_browser import ARTIFACTS, DEMO
+from test_reports_browser import DEMO, _open
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -69,21 +69,11 @@ def browser():
         yield b
 
 
-def _open(browser, path: Path, shot: str):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.goto(path.as_uri(), wait_until="load")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
-    return page, problems
 
 
 def test_zh_report_shows_chinese_headings_and_wan_amounts(zh_plan, browser):
     report = zh_plan.notebooks[0].html
-    page, problems = _open(browser, report, "zh_01_data_health.png")
+    page, problems, _ = _open(browser, report, "zh_01_data_health.png")
     assert problems == []
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     h1 = page.inner_text("main h1")
@@ -115,7 +105,7 @@ def test_zh_report_shows_chinese_headings_and_wan_amounts(zh_plan, browser):
 
 
 def test_zh_index_and_workbook(zh_plan, browser):
-    page, problems = _open(browser, zh_plan.index, "zh_index.png")
+    page, problems, _ = _open(browser, zh_plan.index, "zh_index.png")
     assert problems == []
     assert page.inner_text("main h1") == "2027年第1季度销售计划"
     card = page.inner_text("section.sp-index-card")
