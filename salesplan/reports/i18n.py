@@ -12,6 +12,9 @@ What is translated, and where:
   ``exact`` entries map a whole text, ``templates`` entries map a text with ``{0}``,
   ``{1}``... placeholders (each placeholder matches any text, which is translated in turn:
   a period ``2027Q1`` becomes ``2027年第1季度``); a text without an entry stays English;
+  a text of clauses joined by ``"; "`` that no entry matches whole (a reason written piece
+  by piece: ``"days since last contact: 99; revenue, last year: 458,200"``) is translated
+  clause by clause and joined by ``；`` when every clause has an entry;
 * the notebooks' markdown cells come from ``notebooks/i18n/<lang>/<notebook>.yaml``,
   keyed by cell id with a hash of the English source (:mod:`salesplan.reports.render`);
 * amounts are written in 万 (10^4) and 亿 (10^8) with the currency
@@ -281,6 +284,11 @@ def _translate(s: str, lang: str, depth: int) -> str:
         done = [_translate(i, lang, depth + 1) for i in items]
         if all(d != i for d, i in zip(done, items)):
             return lead + "、".join(done) + trail
+    if "; " in core and depth <= 1:  # clauses written piece by piece ("a: 1; b: 2"): each by
+        clauses = core.split("; ")    # its entry, joined by "；" when every one has an entry
+        done = [_translate(c, lang, depth + 1) for c in clauses]
+        if all(d != c for d, c in zip(done, clauses)):
+            return lead + "；".join(d.rstrip("。") for d in done) + trail
     for rx, value in templates:
         m = rx.match(core)
         if m:
@@ -296,11 +304,14 @@ def translate_many(values: Iterable, lang: str | None = None) -> list[str]:
 
 _SKIP_BLOCKS = re.compile(r"(<(script|style|code|pre)\b[^>]*>.*?</\2\s*>)", re.S | re.I)
 _TEXT = re.compile(r">([^<>]+)<")
+#: Attributes a reader sees or hears: tooltips, image descriptions, labels of regions.
+_ATTR = re.compile(r'(?<=\s)((?:title|aria-label|alt|placeholder)=)"([^"<>]*)"')
 
 
 def translate_html(page: str, lang: str | None = None) -> str:
     """Translate the text between tags of an HTML page (not inside script, style, code or
-    pre), sets ``<html lang>``; an untranslated text node stays as it was.  English
+    pre) and the ``title``, ``aria-label``, ``alt`` and ``placeholder`` attributes, sets
+    ``<html lang>``; an untranslated text node stays as it was.  English
     returns ``page`` unchanged."""
     lang = get_language() if lang is None else _check(lang)
     if lang == "en":
@@ -318,7 +329,13 @@ def translate_html(page: str, lang: str | None = None) -> str:
         kept.append(m.group(0))
         return f"<!--sp-kept-{len(kept) - 1}-->"
 
+    def attr(m: re.Match) -> str:
+        text = _html.unescape(m.group(2))
+        out = translate(text, lang)
+        return m.group(0) if out == text else f'{m.group(1)}"{_html.escape(out, quote=True)}"'
+
     body = _TEXT.sub(node, _SKIP_BLOCKS.sub(keep, page))
+    body = _ATTR.sub(attr, body)
     result = re.sub(r"<!--sp-kept-(\d+)-->", lambda m: kept[int(m.group(1))], body)
     return re.sub(r'<html lang="en"', '<html lang="zh-CN"', result, count=1)
 
