@@ -10,7 +10,8 @@ What counts as visible text: the text nodes of the page outside ``<script>``, ``
 inline SVG chart text and hover tooltips (SVG ``<title>``), plus the ``alt``, ``title``,
 ``aria-label`` and ``placeholder`` attributes a reader sees or hears.
 
-What counts as English prose: two or more consecutive ASCII words of letters
+What counts as English prose: two English words of three letters or more anywhere in the
+text, or two or more consecutive ASCII words of letters
 (``[A-Za-z]{2,}`` or "a", separated by spaces, hyphens or ``/``; a lone capital is a grade
 or class such as ``A`` or ``B/C``), after removing quoted code (```...```) and what is not prose and
 stays as it is in Chinese reports (:data:`ALLOWED`): model and method names (ETS, ARIMA,
@@ -44,6 +45,9 @@ ALLOWED = (
     r"salesplan", r"Jupyter", r"papermill", r"nbval",
     # customer-lifetime and regression models named in the methods notes (03, 03b)
     r"BG/NBD", r"Pareto/NBD", r"Gamma-Gamma", r"scikit-learn", r"Fisher",
+    # intermittent-demand and pay terms: ADI (average demand interval), SBA (Syntetos-Boylan),
+    # CLV (customer lifetime value), OTE (on-target earnings)
+    r"ADI", r"SBA", r"sba", r"Syntetos", r"Boylan", r"CLV", r"OTE",
     # the term of art the 03 methods note glosses in Chinese: 买到离开（buy-till-you-die）
     r"buy-till-you-die",
     # a file of the repository a methods note points to (benchmarks/RESULTS.md)
@@ -55,6 +59,9 @@ _ATTRS = ("alt", "title", "aria-label", "placeholder")
 _WORD = r"(?:[A-Za-z]{2,}|a)"  # a single capital is a grade or class (A, B/C), not a word
 #: Two or more ASCII words of letters in a row (separated by spaces, "-" or "/").
 _PROSE = re.compile(rf"(?<![\w.]){_WORD}(?:(?:\s+|\s*[-/]\s*){_WORD})+(?![\w])")
+#: An English word of three letters or more (two of them in one text, even apart: "decile 3:
+#: predicted 20%", count as prose too).
+_LONG_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z]{3,}(?![A-Za-z0-9_])")
 
 
 class _Texts(HTMLParser):
@@ -108,8 +115,8 @@ def english_prose(text: str, names: Iterable[str] = (), *, _rx: re.Pattern | Non
     (False, False, True)
     """
     rx = _rx or _allowed_rx(names)
-    text = re.sub(r"`[^`]*`", "\x00", text)  # a command or a code name, quoted
-    return bool(_PROSE.search(rx.sub("\x00", text)))
+    text = rx.sub("\x00", re.sub(r"`[^`]*`", "\x00", text))  # quoted: a command or a code name
+    return bool(_PROSE.search(text)) or len(_LONG_WORD.findall(text)) >= 2
 
 
 def english_texts(page: str, names: Iterable[str] = ()) -> list[str]:

@@ -439,12 +439,16 @@ def accounts_decision(customers: pd.DataFrame, reps: pd.DataFrame | None, params
         parts = [str(getattr(r, "region", "") or ""), str(names.get(str(getattr(r, "rep_id", "")),
                                                            getattr(r, "rep_id", "") or ""))]
         parts = [x for x in parts if x and x not in ("nan", "None")]
+        if parts and _zh():  # the region in Chinese, Chinese brackets (the sentence is translated whole)
+            from salesplan.reports.i18n import translate
+
+            return f"（{'，'.join([translate(parts[0])] + parts[1:])}）"
         return f" ({', '.join(parts)})" if parts else ""
 
     top = [f"{r.customer_id}{where(r)}" for r in risky.head(params.accounts_listed).itertuples()]
     at_risk, revenue = float(risky["revenue_at_risk"].sum()), float(risky["revenue"].sum())
     action = (f"Call the {len(risky)} {params.call_class}-class accounts likely to stop buying "
-              f"(P(churn) ≥ {share(params.churn_threshold)}) this month, largest first: {', '.join(top)}"
+              f"(P(churn) ≥ {share(params.churn_threshold)}) this month, largest first: {('、' if _zh() else ', ').join(top)}"
               + (f" and {len(risky) - len(top)} more (list in the customer-risk report)"
                  if len(risky) > len(top) else "") + ".")
     effect = (f"They bought {amount(revenue, currency, compact=True)} in the last 12 months; "
