@@ -97,6 +97,13 @@ def test_weekly_actions_and_quarter_diagnoses():
     ("odds 100% outside 30%-90%", "完成概率 100%，不在 30%–90% 之内"),
     ("decile 3: predicted 20.5%, observed 18.0%", "第 3 个十分位：预测 20.5%，实际 18.0%"),
     ("East — stage averages: 17.0万美元", "华东 — 按阶段平均：17.0万美元"),
+    ("Approve the region targets: 6 region(s) adding up to 1,436.6万美元 (no rep quotas: the data have no "
+     "reps table, so each region holds its target).",
+     "批准大区目标：6 个大区，合计 1,436.6万美元（没有代表指标：数据中没有 reps 表，由各大区承担各自的目标）。"),
+    ("Region targets 1,436.6万美元 for 2027Q1; no rep's odds of quota without a reps table.",
+     "2027年第1季度大区目标 1,436.6万美元；没有 reps 表，无法给出代表的指标完成概率。"),
+    ("No rep quotas: the data have no reps table; region targets add up to the company target.",
+     "没有代表指标：数据中没有 reps 表；各大区目标之和等于公司目标。"),
     ("Commission 2026Q4: 5% from 0美元, 7% from 50.0万美元 a month, base 6,000 a month (company currency)",
      "2026年第4季度提成方案：超过 0美元 的部分 5%、每月超过 50.0万美元 的部分 7%；底薪每月 6,000（公司币种）"),
 ])
