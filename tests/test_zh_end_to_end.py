@@ -107,11 +107,10 @@ def _not_blank(png: bytes) -> tuple[int, float]:
     """Distinct colours and share of non-white pixels of a screenshot."""
     from PIL import Image
 
-    img = Image.open(io.BytesIO(png)).convert("RGB")
-    img.thumbnail((600, 600 * img.height // max(img.width, 1)))
-    pixels = list(img.getdata())
-    inked = sum(1 for p in pixels if min(p) < 200) / len(pixels)
-    return len(set(pixels)), inked
+    import numpy as np
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
+    return len(np.unique(rgb, axis=0)), float((rgb.min(axis=1) < 200).mean())
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -147,6 +146,8 @@ def test_audit_finds_english_and_passes_chinese():
             '<h1>销售计划</h1><p>预计 12 个客户流失</p><p>ETS 模型；MinT 调和</p>'
             '<td>Johnson Engineering Corp</td><td>A / B</td><code>report_language = zh</code>'
             '<th title="sort by this column">收入</th><svg><title>decile 3: predicted 20%</title></svg>'
-            '<p>no orders in 90 days</p><p>用 `salesplan approve RUN_ID --by NAME` 批准</p></main></body></html>')
+            '<p>no orders in 90 days</p><p>用 `salesplan approve RUN_ID --by NAME` 批准</p>'
+            '<td>ahead > 15%</td><td>R0001</td><td>HOUSE:South</td><p>见 benchmarks/RESULTS.md</p></main></body></html>')
     found = language_audit.english_texts(page, names=["Johnson Engineering Corp"])
-    assert found == ["sort by this column", "decile 3: predicted 20%", "no orders in 90 days"]
+    assert found == ["sort by this column", "decile 3: predicted 20%", "no orders in 90 days", "ahead > 15%",
+                     "HOUSE:South"]

@@ -10,8 +10,9 @@ What counts as visible text: the text nodes of the page outside ``<script>``, ``
 inline SVG chart text and hover tooltips (SVG ``<title>``), plus the ``alt``, ``title``,
 ``aria-label`` and ``placeholder`` attributes a reader sees or hears.
 
-What counts as English prose: two English words of three letters or more anywhere in the
-text, or two or more consecutive ASCII words of letters
+What counts as English prose: one lower-case English word of three letters or more, two
+English words of three letters or more anywhere in the text, or two or more consecutive
+ASCII words of letters
 (``[A-Za-z]{2,}`` or "a", separated by spaces, hyphens or ``/``; a lone capital is a grade
 or class such as ``A`` or ``B/C``), after removing quoted code (```...```) and what is not prose and
 stays as it is in Chinese reports (:data:`ALLOWED`): model and method names (ETS, ARIMA,
@@ -48,10 +49,13 @@ ALLOWED = (
     # intermittent-demand and pay terms: ADI (average demand interval), SBA (Syntetos-Boylan),
     # CLV (customer lifetime value), OTE (on-target earnings)
     r"ADI", r"SBA", r"sba", r"Syntetos", r"Boylan", r"CLV", r"OTE",
+    # the project's word for its report notebooks, kept in the zh notebook texts; the name of
+    # the combination forecast model (like ETS); the scorecard's binning library
+    r"notebook", r"combo", r"optbinning",
+    # a file name (the workbook, the summary PDF, a repository file)
+    r"[\w/.-]+\.(?:md|xlsx|pdf|html|csv|ipynb|yaml|duckdb)",
     # the term of art the 03 methods note glosses in Chinese: 买到离开（buy-till-you-die）
     r"buy-till-you-die",
-    # a file of the repository a methods note points to (benchmarks/RESULTS.md)
-    r"[\w/.-]+\.md",
 )
 
 _SKIP = {"script", "style", "head", "code", "pre", "title_of_head"}
@@ -62,6 +66,9 @@ _PROSE = re.compile(rf"(?<![\w.]){_WORD}(?:(?:\s+|\s*[-/]\s*){_WORD})+(?![\w])")
 #: An English word of three letters or more (two of them in one text, even apart: "decile 3:
 #: predicted 20%", count as prose too).
 _LONG_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z]{3,}(?![A-Za-z0-9_])")
+#: A lower-case English word of three letters or more, alone ("ahead > 15%", "role"): a
+#: name from the data starts with a capital, an id is upper case or holds digits.
+_LOWER_WORD = re.compile(r"(?<![A-Za-z0-9_])[a-z]{3,}(?![A-Za-z0-9_])")
 
 
 class _Texts(HTMLParser):
@@ -116,7 +123,8 @@ def english_prose(text: str, names: Iterable[str] = (), *, _rx: re.Pattern | Non
     """
     rx = _rx or _allowed_rx(names)
     text = rx.sub("\x00", re.sub(r"`[^`]*`", "\x00", text))  # quoted: a command or a code name
-    return bool(_PROSE.search(text)) or len(_LONG_WORD.findall(text)) >= 2
+    return (bool(_PROSE.search(text)) or len(_LONG_WORD.findall(text)) >= 2
+            or bool(_LOWER_WORD.search(text)))
 
 
 def english_texts(page: str, names: Iterable[str] = ()) -> list[str]:
