@@ -130,8 +130,10 @@ def english_prose(text: str, names: Iterable[str] = (), *, _rx: re.Pattern | Non
 def english_texts(page: str, names: Iterable[str] = ()) -> list[str]:
     """The visible texts of ``page`` holding English prose (:func:`english_prose`), in page
     order, repeats included."""
-    rx = _allowed_rx(names)
-    return [t for t in visible_texts(page) if english_prose(t, _rx=rx)]
+    texts = visible_texts(page)
+    shown = "\n".join(texts)
+    rx = _allowed_rx([n for n in names if str(n).strip() and str(n) in shown])  # the page's own
+    return [t for t in texts if english_prose(t, _rx=rx)]
 
 
 #: The data columns whose values are names shown as they are (table, column).
