@@ -31,7 +31,8 @@ def test_notes_of_switched_off_sections():
                                    "漏斗缺口与形态）已关闭；添加该表即可启用。")
     assert zh(NO_SPEND_NOTE) == ("已关闭：数据中没有 marketing_spend（市场投入）表（按大区的月度投入）；"
                                  "添加该表即可启用预算分配")
-    assert zh(NO_REP_QUOTAS) == "没有代表指标（数据中没有 reps 表）：各大区目标合计为"
+    node = f"; 80% forecast range 1,200.0万 – 1,500.0万. {NO_REP_QUOTAS}"  # one text node of the summary
+    assert zh(node) == "；80% 预测区间 1,200.0万 – 1,500.0万。没有代表指标（数据中没有 reps 表）：各大区目标合计为"
     assert zh(NO_PLAN_SHEETS.format(prefix="04")) == ("未生成：计划中没有代表指标（数据中没有 reps 表）；"
                                                        "大区目标见工作表“04 region”")
     fit = pd.DataFrame({"n_months": [12, 14], "reason": ["flat spend; no variation", "x"]},
@@ -118,3 +119,25 @@ def test_translate_html_translates_what_a_reader_sees_in_attributes():
     assert 'title="点击按此列排序"' in out and 'aria-label="承诺数字"' in out
     assert "<code title=\"x\">all</code>" in out  # code stays as it is
     assert english_texts(out) == []
+
+
+def test_every_template_is_reachable():
+    """Each template, its slots filled with a number, gives its own translation: no earlier
+    rule (an exact piece, a sentence or list split, a shorter template) takes the text first."""
+    import re
+
+    import yaml
+
+    from salesplan.reports import i18n
+
+    path = i18n._resources.files("salesplan.reports") / "translations" / "zh.yaml"
+    data = yaml.safe_load(path.read_text("utf-8"))
+    wrong = []
+    for key, value in data["templates"].items():
+        text = re.sub(r"\{\d+#?\}", "7", key)
+        if i18n._NUMERIC.match(text):
+            continue
+        expected = re.sub(r"\{\d+\}", "7", value)
+        if zh(text) != expected:
+            wrong.append((key, zh(text), expected))
+    assert wrong == []
