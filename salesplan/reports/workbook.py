@@ -135,14 +135,23 @@ def _period(quarter: str) -> str:
     return zh_period(quarter) if get_language() == "zh" else quarter
 
 
-def _unit(cur: str) -> str:
-    """The amount unit of a title: ``(CNY)``; zh ``（单位：元）`` (美元, 欧元... by name)."""
+def _currency_name(cur: str) -> str:
+    """The currency as the reader says it: the code in English; zh 元 for CNY, 美元/欧元...
+    for the common codes (:data:`salesplan.reports.i18n.CURRENCY_NAMES_ZH`), else its translation."""
     from salesplan.reports.i18n import _YUAN, CURRENCY_NAMES_ZH, get_language
 
-    if get_language() != "zh":
-        return f" ({cur})" if cur else ""
-    name = "元" if cur.upper() in _YUAN or cur in _YUAN else CURRENCY_NAMES_ZH.get(cur.upper(), cur)
-    return f"（单位：{name}）" if name else ""
+    if get_language() != "zh" or not cur:
+        return cur
+    return "元" if cur.upper() in _YUAN or cur in _YUAN else CURRENCY_NAMES_ZH.get(cur.upper(), _t(cur))
+
+
+def _unit(cur: str) -> str:
+    """The amount unit of a title: `` (CNY)``; zh ``（单位：元）``."""
+    from salesplan.reports.i18n import get_language
+
+    if not cur:
+        return ""
+    return f"（单位：{_currency_name(cur)}）" if get_language() == "zh" else f" ({cur})"
 
 
 def plan_sheet_names(lang: str | None = None) -> tuple[str, str, str]:
@@ -275,6 +284,15 @@ def _level(level) -> str:
     return text.replace("_", " ") if get_language() == "en" else _t(text)
 
 
+def _name(name) -> str:
+    """A rep's name; a slot's made-up name (``vacant (was Ann)``) in the report language."""
+    from salesplan.reports.i18n import get_language
+
+    if not isinstance(name, str):
+        return "" if name is None or pd.isna(name) else str(name)
+    return name if get_language() == "en" else _t(name)
+
+
 def _rep_rows(reps: pd.DataFrame, r0: int) -> list[list]:
     """Values and formulas of the Plan reps rows (columns A-Q, see :func:`_rep_sheet`).
 
@@ -289,7 +307,7 @@ def _rep_rows(reps: pd.DataFrame, r0: int) -> list[list]:
         over = bool(r.get("overridden", False))
         proposed = r["quota_proposed"] if "quota_proposed" in r and pd.notna(r["quota_proposed"]) else r["quota"]
         out.append([
-            r["rep_id"], r.get("name", ""), _t(str(r["region"])), _level(r.get("level", "")),
+            r["rep_id"], _name(r.get("name", "")), _t(str(r["region"])), _level(r.get("level", "")),
             r.get("hire_date"), _situation(r), r.get("own_forecast"),
             r.get("band_min") if banded else None, bmax if banded else None,
             proposed, r["quota"] if over else None,
@@ -340,7 +358,7 @@ def _rep_sheet(wb, reps: pd.DataFrame, cur: str, quarter: str, tolerance: float,
     dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
                         showErrorMessage=True, errorTitle=override,
                         error=_tf("Type an amount >= 0 ({cur} per quarter), or leave empty for the proposal.",
-                                  cur=cur))
+                                  cur=_currency_name(cur)))
     dv.add(f"K{r0}:K{last}")
     ws.add_data_validation(dv)
     red, orange = PatternFill("solid", bgColor=_RED_FILL), PatternFill("solid", bgColor=_ORANGE_FILL)
