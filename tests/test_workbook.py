@@ -7,11 +7,15 @@
   plan's tables (``tests/machine.py``: skipped without soffice, failing in CI);
 - the round trip: a run writes the workbook, the planner edits an override cell
   (openpyxl), ``run_plan(overrides=...)`` reads it back and the rep, region and company
-  quotas change as expected.
+  quotas change as expected;
+- every one of these in English and in Chinese (``report_language = "zh"``: Chinese sheet
+  names, headers and labels, regions in the Chinese order, the same formulas), and a
+  workbook of one language read back by a run of the other.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -22,15 +26,18 @@ import pandas as pd
 import pytest
 from machine import skip_unless_ci
 from openpyxl import load_workbook
+from openpyxl.formula.translate import Translator
 from test_targets import MONTHS, _dist, _toy
 
 from salesplan.planning.targets import QuarterDistribution, TargetParams, propose_targets
+from salesplan.reports.i18n import language, translate
 from salesplan.reports.workbook import (
     META_SHEET,
     PLAN_COMPANY,
     PLAN_REGIONS,
     PLAN_REPS,
     OverrideError,
+    plan_sheet_names,
     read_quota_overrides,
     write_plan_workbook,
 )
@@ -46,6 +53,32 @@ REP_COLS = {"rep id": "A", "name": "B", "region": "C", "own forecast": "G", "ban
 @pytest.fixture(scope="module")
 def plan():
     return propose_targets(_toy(), _dist(), TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none"))
+
+
+ZH_SHEETS = ["公司计划", "大区计划", "销售代表计划"]  # company, regions, reps
+ZH_REP_HEADERS = ["代表编号", "姓名", "大区", "层级", "入职日期", "情况", "本人预测", "公平区间下限", "公平区间上限",
+                  "建议指标", "指标调整", "指标", "较建议变动", "较建议变动 %", "较本人预测",
+                  "指标达成概率（按建议指标）", "已调整"]
+ZH_REGION_HEADERS = ["大区", "市场成熟度", "代表人数", "去年同期", "预测", "目标", "建议指标", "指标", "指标较目标",
+                     "指标较预测", "目标较去年同期", "已调整指标数", "目标达成概率"]
+ZH_REGIONS = {"A": "East", "B": "North"}  # 华东, 华北: alphabetical East, North; the Chinese order 华北, 华东
+SHOWN = {"en": {"A": "A", "B": "B"}, "zh": {"A": "华东", "B": "华北"}}  # region names as the plan sheets show them
+
+
+def _tables(plan, lang: str) -> dict:
+    """The plan's tables as a run in ``lang`` writes them (zh: the toy's regions renamed
+    East and North, currency CNY, so region names and the unit are Chinese on the sheets)."""
+    tables = dict(plan.tables())
+    if lang == "zh":
+        for key in ("regions", "reps"):
+            tables[key] = tables[key].assign(region=tables[key]["region"].map(ZH_REGIONS))
+        tables["company"] = tables["company"].assign(currency="CNY")
+    return tables
+
+
+def _write(plan, path: Path, lang: str) -> Path:
+    with language(lang):
+        return Path(write_plan_workbook(_tables(plan, lang), path))
 
 
 def _rows(ws, first=FIRST):
@@ -104,6 +137,70 @@ def test_plan_sheets_first_formatted_with_names_formulas_and_print_setup(plan, t
     assert raw[f"{head['quota']}2"].number_format == "#,##0"
     assert raw[f"{head['p_attain_quota']}2"].number_format == "0.0%"
     assert raw[f"{head['quota_vs_own_forecast']}2"].number_format == "0.00"
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_zh_plan_sheets_are_chinese_with_the_same_formulas_and_numbers(plan, tmp_path):
+    zh = load_workbook(_write(plan, tmp_path / "zh.xlsx", "zh"))
+    en = load_workbook(_write(plan, tmp_path / "en.xlsx", "en"))
+    assert zh.sheetnames[:3] == ZH_SHEETS == list(plan_sheet_names("zh"))[::-1]
+    assert zh.sheetnames[3:7] == ["公司", "目标桥", "大区", "代表"]  # raw tables after, translated as before
+    assert zh[META_SHEET].sheet_state == "hidden"
+    company, regions, reps = (zh[n] for n in ZH_SHEETS)
+    assert reps["A1"].value == "2027年第1季度销售代表指标（单位：元）"
+    assert regions["A1"].value == "2027年第1季度大区目标与指标（单位：元）"
+    assert company["A1"].value == "2027年第1季度公司计划（单位：元）"
+    assert "「指标调整」" in reps["A2"].value and "15%" in reps["A2"].value
+    assert [c.value for c in reps[4]] == ZH_REP_HEADERS
+    assert [c.value for c in regions[4]] == ZH_REGION_HEADERS
+    assert [c.value for c in company[4]] == ["项目", "数值", "口径说明"]
+    # regions in the Chinese order (华北 before 华东), the reps grouped the same way
+    assert [regions[f"A{k}"].value for k in (FIRST, FIRST + 1, FIRST + 2)] == ["华北", "华东", "合计"]
+    rep_regions = [reps[f"C{k}"].value for k in range(FIRST, reps.max_row + 1)]
+    assert rep_regions == ["华北"] * 3 + ["华东"] * 4  # B (North): r4, r5, VACANT:r4; A (East): 4 slots
+    # every text a planner reads is Chinese: all but ids, people's names, formulas and the command line
+    for ws in (company, regions, reps):
+        for row in ws.iter_rows():
+            for c in row:
+                v = c.value
+                if not isinstance(v, str) or v.startswith("=") or (ws is reps and c.column in (1, 2) and c.row > 4):
+                    continue
+                assert _CJK.search(v), f"{ws.title}!{c.coordinate}: {v!r} is not Chinese"
+    assert reps[f"B{_rows(reps)['VACANT:r3']}"].value == "空缺（原为 Cy）"
+    labels = {company[f"A{k}"].value: k for k in range(FIRST, company.max_row + 1)}
+    assert company[f"B{labels['季度']}"].value == "2027年第1季度"
+    assert company[f"B{labels['目标设定方法']}"].value == "在去年同季度基础上增长"
+    # numbers stay numbers, same formats; formulas are the English ones with the Chinese sheet names
+    names = dict(zip(["Plan company", "Plan regions", "Plan reps"], ZH_SHEETS))
+    for sheet_en, sheet_zh in names.items():
+        e, z = en[sheet_en], zh[sheet_zh]
+        rows_e, rows_z = _rows(e), _rows(z)
+        for key_en, k_e in rows_e.items():
+            key_zh = {"A": "华东", "B": "华北", "Total": "合计"}.get(key_en, key_en)
+            if sheet_en == "Plan company":
+                key_zh, k_z = None, k_e  # same rows, labels translated
+            else:
+                k_z = rows_z[key_zh]
+            for j in range(2 if sheet_en == "Plan company" else 3, e.max_column + 1):
+                ve, vz, ce = e.cell(k_e, j).value, z.cell(k_z, j).value, e.cell(k_e, j)
+                if isinstance(ve, str) and ve.startswith("="):
+                    expected = ve
+                    for a, b in names.items():
+                        expected = expected.replace(f"'{a}'", f"'{b}'")
+                    expected = Translator(expected, origin=f"A{k_e}").translate_formula(f"A{k_z}")  # row moved
+                    assert vz == expected.replace('"yes"', '"是"'), (sheet_zh, k_z, j)
+                elif isinstance(ve, (int, float)) and not isinstance(ve, bool):
+                    assert vz == ve and isinstance(vz, (int, float)), (sheet_zh, k_z, j)
+                    assert z.cell(k_z, j).number_format == ce.number_format
+    r5 = _rows(reps)["r5"]
+    assert reps[f"J{r5}"].number_format == "#,##0" and reps[f"N{r5}"].number_format == "0.0%"
+    assert reps[f"D{r5}"].value == "大客户经理" and reps[f"D{_rows(reps)['r2']}"].value == "初级"
+    assert reps[f"F{_rows(reps)['r2']}"].value == "计划入职、爬坡期"
+    assert reps.print_title_rows == "$4:$4" and reps.page_setup.orientation == "landscape"
+    meta = dict(zh[META_SHEET].iter_rows(min_row=2, max_col=2, values_only=True))
+    assert meta["language"] == "zh" and meta["period"] == "2027Q1"
 
 
 # --------------------------------------------------------------------------- reading overrides
