@@ -245,12 +245,48 @@ def test_bad_overrides_name_sheet_row_column_and_expected(plan, tmp_path, edit, 
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize(("written", "read"), [("zh", "zh"), ("zh", "en"), ("en", "zh")])
+def test_overrides_are_read_from_a_workbook_of_either_language(plan, tmp_path, written, read):
+    path = _write(plan, tmp_path / "plan.xlsx", written)
+    sheet = "销售代表计划" if written == "zh" else PLAN_REPS
+    rows = _rows(load_workbook(path)[sheet])
+    _edit(path, {f"K{rows['r1']}": 90000, f"K{rows['VACANT:r4']}": 12345.5}, sheet=sheet)
+    with language(read):  # the run reading it may be in the other language
+        assert read_quota_overrides(path, period="2027Q1") == {"r1": 90000.0, "VACANT:r4": 12345.5}
+
+
+@pytest.mark.parametrize(("edit", "message"), ids=["unknown-id", "text", "negative"], argvalues=[
+    ({"A{r1}": "R9999", "K{r1}": 5000},
+     r"plan\.xlsx: sheet '销售代表计划', row {r1}, column A \(代表编号, overridden in column K\): unknown rep id "
+     r"'R9999'; expected one of the plan's 7 rep ids"),
+    ({"K{r1}": "很多"}, r"plan\.xlsx: sheet '销售代表计划', row {r1}, column K \(指标调整\): '很多' is not a number; "
+                       r"expected an amount >= 0 \(CNY per quarter\) or an empty cell$"),
+    ({"K{r1}": -100}, r"row {r1}, column K \(指标调整\): -100 for r1; expected a finite amount >= 0"),
+])
+def test_bad_overrides_in_a_chinese_workbook_name_its_sheet_and_column(plan, tmp_path, edit, message):
+    path = _write(plan, tmp_path / "plan.xlsx", "zh")
+    at = {"r1": _rows(load_workbook(path)["销售代表计划"])["r1"]}
+    _edit(path, {k.format(**at): v for k, v in edit.items()}, sheet="销售代表计划")
+    with pytest.raises(OverrideError, match=message.format(**at)) as e:
+        read_quota_overrides(path)
+    assert "\n" not in str(e.value)
+
+
+def test_a_plan_sheet_without_its_override_column_is_refused_in_one_line(plan, tmp_path):
+    path = _write(plan, tmp_path / "plan.xlsx", "zh")
+    _edit(path, {"K4": "备注"}, sheet="销售代表计划")  # the planner renamed the override column
+    with pytest.raises(OverrideError, match=r"^plan\.xlsx: sheet '销售代表计划' has no header row with 'rep id'/'代表编号' "
+                                            r"and 'quota override'/'指标调整' in its first 12 rows; expected the sheet "
+                                            r"as salesplan wrote it$"):
+        read_quota_overrides(path)
+
+
 def test_workbook_of_another_period_or_without_plan_sheet_is_refused(plan, tmp_path):
     path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
     with pytest.raises(OverrideError, match=r"period 2027Q1, this run plans 2027Q2; expected the workbook of 2027Q2"):
         read_quota_overrides(path, period="2027Q2")
     other = write_plan_workbook({"company": plan.company}, tmp_path / "company.xlsx")
-    with pytest.raises(OverrideError, match=r"company\.xlsx: no sheet 'Plan reps'"):
+    with pytest.raises(OverrideError, match=r"company\.xlsx: no sheet 'Plan reps' or '销售代表计划'; expected"):
         read_quota_overrides(other)
     with pytest.raises(OverrideError, match="no such file"):
         read_quota_overrides(tmp_path / "missing.xlsx")
@@ -296,14 +332,18 @@ def _values(path: Path):
     return wb
 
 
-def test_libreoffice_evaluates_the_plan_totals_with_and_without_overrides(plan, tmp_path):
-    plain = write_plan_workbook(plan.tables(), tmp_path / "plain.xlsx")
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_libreoffice_evaluates_the_plan_totals_with_and_without_overrides(plan, tmp_path, lang):
+    plain = _write(plan, tmp_path / "plain.xlsx", lang)
     edited = Path(shutil.copy(plain, tmp_path / "edited.xlsx"))
-    rows = _rows(load_workbook(plain)[PLAN_REPS])
+    s_reps, s_regions, s_company = [PLAN_REPS, PLAN_REGIONS, PLAN_COMPANY] if lang == "en" else ZH_SHEETS[::-1]
+    shown = SHOWN[lang]  # region name on the sheets
+    rows = _rows(load_workbook(plain)[s_reps])
     reps = plan.reps.set_index("rep_id")
     # r5 down by more than 15%, r1 up; r3 by a formula (proposal + 1,000)
     overrides = {"r1": 90000.0, "r5": 20000.0, "r3": reps.loc["r3", "quota"] + 1000}
-    _edit(edited, {f"K{rows['r1']}": 90000, f"K{rows['r5']}": 20000, f"K{rows['r3']}": f"=J{rows['r3']}+1000"})
+    _edit(edited, {f"K{rows['r1']}": 90000, f"K{rows['r5']}": 20000, f"K{rows['r3']}": f"=J{rows['r3']}+1000"},
+          sheet=s_reps)
     with pytest.raises(OverrideError, match="has no computed value"):  # openpyxl saves no values
         read_quota_overrides(edited)
     out_plain, out_edited = recalculated([Path(plain), edited], tmp_path)
@@ -318,36 +358,40 @@ def test_libreoffice_evaluates_the_plan_totals_with_and_without_overrides(plan, 
         for r, v in over.items():
             quota[r] = v
         by_region = quota.groupby(reps["region"]).sum()
-        rep_ws, reg_ws, comp_ws = wb[PLAN_REPS], wb[PLAN_REGIONS], wb[PLAN_COMPANY]
+        rep_ws, reg_ws, comp_ws = wb[s_reps], wb[s_regions], wb[s_company]
         for rid, k in _rows(rep_ws).items():
             assert rep_ws[f"L{k}"].value == pytest.approx(quota[rid], abs=1e-6), rid
             assert rep_ws[f"M{k}"].value == pytest.approx(quota[rid] - reps.loc[rid, "quota"], abs=1e-6)
-            assert (rep_ws[f"Q{k}"].value == "yes") == (rid in over)
+            assert (rep_ws[f"Q{k}"].value == translate("yes", lang)) == (rid in over)
         reg_rows = _rows(reg_ws)
         targets = plan.regions.set_index("region")["target"]
         for region, total in by_region.items():
-            k = reg_rows[region]
+            k = reg_rows[shown[region]]
             assert reg_ws[f"H{k}"].value == pytest.approx(total, abs=1e-6), region
             assert reg_ws[f"G{k}"].value == pytest.approx(reps.groupby("region")["quota"].sum()[region], abs=1e-6)
             assert reg_ws[f"I{k}"].value == pytest.approx(total / targets[region] - 1, rel=1e-9)
             n_over = sum(reps.loc[r, "region"] == region for r in over)
             assert reg_ws[f"L{k}"].value == n_over
-        t = reg_rows["Total"]
+        t = reg_rows[translate("Total", lang)]
         assert reg_ws[f"H{t}"].value == pytest.approx(quota.sum(), abs=1e-6)
         assert reg_ws[f"F{t}"].value == pytest.approx(plan.regions["target"].sum(), abs=1e-6)
         labels = {comp_ws[f"A{k}"].value: k for k in range(FIRST, comp_ws.max_row + 1)}
         value = {lab: comp_ws[f"B{k}"].value for lab, k in labels.items()}
+        label = {"en": lambda x: x, "zh": lambda x: {
+            "sum of quotas": "指标合计", "proposed sum of quotas": "建议指标合计",
+            "sum of the regions' targets": "各大区目标合计", "over-assignment": "超额分配",
+            "rep quotas overridden": "已调整的代表指标数"}[x]}[lang]
         target = plan.company.iloc[0]["target"]
-        assert value["sum of quotas"] == pytest.approx(quota.sum(), abs=1e-6)
-        assert value["proposed sum of quotas"] == pytest.approx(plan.company.iloc[0]["quota"], abs=1e-6)
-        assert value["sum of the regions' targets"] == pytest.approx(target, abs=1e-6)
-        assert value["over-assignment"] == pytest.approx(quota.sum() / target, rel=1e-9)
-        assert value["rep quotas overridden"] == len(over)
+        assert value[label("sum of quotas")] == pytest.approx(quota.sum(), abs=1e-6)
+        assert value[label("proposed sum of quotas")] == pytest.approx(plan.company.iloc[0]["quota"], abs=1e-6)
+        assert value[label("sum of the regions' targets")] == pytest.approx(target, abs=1e-6)
+        assert value[label("over-assignment")] == pytest.approx(quota.sum() / target, rel=1e-9)
+        assert value[label("rep quotas overridden")] == len(over)
     # without overrides the formulas reproduce the plan's own region and company quotas
     wb = _values(out_plain)
-    reg_rows = _rows(wb[PLAN_REGIONS])
+    reg_rows = _rows(wb[s_regions])
     for region, q in plan.regions.set_index("region")["quota"].items():
-        assert wb[PLAN_REGIONS][f"H{reg_rows[region]}"].value == pytest.approx(q, abs=1e-6)
+        assert wb[s_regions][f"H{reg_rows[shown[region]]}"].value == pytest.approx(q, abs=1e-6)
 
 
 class _Cells(HTMLParser):
@@ -426,7 +470,8 @@ def _targets_notebook(folder: Path) -> Path:
                          params="quota_overrides = None  # dict rep id -> float: the planner's quotas\n")
 
 
-def test_overrides_round_trip_through_the_run(tmp_path):
+@pytest.mark.parametrize(("first_lang", "second_lang"), [("en", "en"), ("zh", "zh"), ("zh", "en")])
+def test_overrides_round_trip_through_the_run(tmp_path, first_lang, second_lang):
     from test_runner import needs_kernel
 
     from salesplan.reports.runner import run_plan
@@ -435,14 +480,17 @@ def test_overrides_round_trip_through_the_run(tmp_path):
         pytest.skip("no Jupyter kernel installed")
     nbs, out = tmp_path / "notebooks", tmp_path / "reports"
     _targets_notebook(nbs)
-    first = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120)
+    sheet = {"en": PLAN_REPS, "zh": "销售代表计划"}
+    first = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120,
+                     params={"report_language": first_lang})
     base = pd.read_parquet(first.run_dir / "tables" / "04_targets" / "rep.parquet").set_index("rep_id")
     base_reg = pd.read_parquet(first.run_dir / "tables" / "04_targets" / "region.parquet").set_index("region")
 
     edited = Path(shutil.copy(first.workbook, tmp_path / "plan.xlsx"))
-    rows = _rows(load_workbook(edited)[PLAN_REPS])
-    _edit(edited, {f"K{rows['r1']}": 90049})  # rounded to the unit of 100 by the plan
-    second = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120, overrides=edited)
+    rows = _rows(load_workbook(edited)[sheet[first_lang]])
+    _edit(edited, {f"K{rows['r1']}": 90049}, sheet=sheet[first_lang])  # rounded to the unit of 100 by the plan
+    second = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120, overrides=edited,
+                      params={"report_language": second_lang})
     assert second.notebooks[0].parameters["quota_overrides"] == {"r1": 90049.0}
     reps = pd.read_parquet(second.run_dir / "tables" / "04_targets" / "rep.parquet").set_index("rep_id")
     reg = pd.read_parquet(second.run_dir / "tables" / "04_targets" / "region.parquet").set_index("region")
@@ -453,9 +501,10 @@ def test_overrides_round_trip_through_the_run(tmp_path):
     assert reg.loc["A", "quota"] == base_reg.loc["A", "quota"] + 90000 - base.loc["r1", "quota"]
     assert reg.loc["B", "quota"] == base_reg.loc["B", "quota"]
     # the new workbook carries the override forward: proposal beside it, override in its column
-    ws = load_workbook(second.workbook)[PLAN_REPS]
+    ws = load_workbook(second.workbook)[sheet[second_lang]]
     k = _rows(ws)["r1"]
     assert ws[f"J{k}"].value == base.loc["r1", "quota"] and ws[f"K{k}"].value == 90000
+    assert ws[f"Q{k}"].value == f'=IF(ISNUMBER(K{k}),"{translate("yes", second_lang)}","")'  # marked overridden
     assert read_quota_overrides(second.workbook, period="2027Q1") == {"r1": 90000.0}
 
 
@@ -491,3 +540,16 @@ def test_cli_refuses_a_bad_override_before_running(plan, tmp_path):
                    "'1O000' is not a number; expected an amount >= 0 (company currency per quarter) "
                    "or an empty cell")
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").glob("2027Q1-*"))
+
+
+def test_the_run_sheet_items_and_the_no_plan_sheets_note_in_chinese():
+    from salesplan.reports.runner import NO_PLAN_SHEETS, _run_sheet_rows
+
+    info = {"run id": "2027Q1-x", "period": "2027Q1", "parameter growth": "0.2", "plan sheets": "..."}
+    with language("zh"):
+        rows = _run_sheet_rows(info)
+    assert rows == [("运行编号", "2027Q1-x"), ("期间", "2027Q1"), ("参数 growth", "0.2"), ("计划工作表", "...")]
+    assert _run_sheet_rows(info) == list(info.items())  # English: as they are
+    assert translate(NO_PLAN_SHEETS, "zh").format(sheet="04 大区") == (
+        "未生成：计划中没有销售代表指标（数据中没有销售代表表）；大区目标见工作表「04 大区」")
+
