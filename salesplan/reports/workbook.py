@@ -284,12 +284,12 @@ def _level(level) -> str:
     return text.replace("_", " ") if get_language() == "en" else _t(text)
 
 
-def _name(name) -> str:
+def _name(name) -> str | None:
     """A rep's name; a slot's made-up name (``vacant (was Ann)``) in the report language."""
     from salesplan.reports.i18n import get_language
 
     if not isinstance(name, str):
-        return "" if name is None or pd.isna(name) else str(name)
+        return None if name is None or pd.isna(name) else str(name)
     return name if get_language() == "en" else _t(name)
 
 
