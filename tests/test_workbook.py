@@ -542,14 +542,40 @@ def test_cli_refuses_a_bad_override_before_running(plan, tmp_path):
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").glob("2027Q1-*"))
 
 
-def test_the_run_sheet_items_and_the_no_plan_sheets_note_in_chinese():
-    from salesplan.reports.runner import NO_PLAN_SHEETS, _run_sheet_rows
+def _published(folder: Path, tables: dict) -> Path:
+    """``tables`` as a notebook publishes them (``<name>.parquet`` and ``tables.json``)."""
+    import json
 
-    info = {"run id": "2027Q1-x", "period": "2027Q1", "parameter growth": "0.2", "plan sheets": "..."}
-    with language("zh"):
-        rows = _run_sheet_rows(info)
-    assert rows == [("运行编号", "2027Q1-x"), ("期间", "2027Q1"), ("参数 growth", "0.2"), ("计划工作表", "...")]
-    assert _run_sheet_rows(info) == list(info.items())  # English: as they are
-    assert translate(NO_PLAN_SHEETS, "zh").format(sheet="04 大区") == (
-        "未生成：计划中没有销售代表指标（数据中没有销售代表表）；大区目标见工作表「04 大区」")
+    folder.mkdir(parents=True)
+    for name, frame in tables.items():
+        frame.to_parquet(folder / f"{name}.parquet")
+    (folder / "tables.json").write_text(json.dumps([{"name": n, "file": f"{n}.parquet"} for n in tables]), "utf-8")
+    return folder
 
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_run_workbook_without_rep_quotas_says_so_on_sheet_run(plan, tmp_path, lang):
+    from types import SimpleNamespace
+
+    from salesplan.reports.runner import _write_workbook
+
+    tables = {"company": plan.company, "region": plan.regions, "rep": plan.reps.iloc[0:0]}
+    _published(tmp_path / "tables" / "04_targets", tables)
+    result = SimpleNamespace(name="04_targets", title="Targets", headlines=None)
+    with language(lang):
+        _write_workbook(tmp_path / "plan.xlsx", run_info={"run id": "2027Q1-x", "period": "2027Q1",
+                                                          "parameter growth": "0.05"},
+                        results=[result], tables_dir=tmp_path / "tables")
+    wb = load_workbook(tmp_path / "plan.xlsx")
+    run = {"en": "Run", "zh": "运行信息"}[lang]
+    rows = {r[0]: r[1] for r in wb[run].iter_rows(min_row=2, values_only=True)}
+    assert not set(wb.sheetnames) & {PLAN_REPS, "销售代表计划"}
+    if lang == "en":
+        assert "04 region" in wb.sheetnames
+        assert rows == {"run id": "2027Q1-x", "period": "2027Q1", "parameter growth": "0.05",
+                        "plan sheets": "not written: the plan has no rep quotas (the data have no reps table); "
+                                       "the region targets are on sheet '04 region'"}
+    else:
+        assert "04 大区" in wb.sheetnames
+        assert rows == {"运行编号": "2027Q1-x", "期间": "2027Q1", "参数 growth": "0.05",  # the name as typed
+                        "计划工作表": "未生成：计划中没有销售代表指标（数据中没有销售代表表）；大区目标见工作表「04 大区」"}
