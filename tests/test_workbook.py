@@ -420,7 +420,8 @@ class _Cells(HTMLParser):
             self._cell = None
 
 
-def test_libreoffice_shades_a_quota_outside_its_band_and_a_change_beyond_15_percent(tmp_path):
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_libreoffice_shades_a_quota_outside_its_band_and_a_change_beyond_15_percent(tmp_path, lang):
     # own forecasts for r1 and r5: established reps with a fairness band (0.8-1.5 x own forecast)
     rng = np.random.default_rng(3)
     regs = {"A": rng.normal(150_000, 15_000, (2000, 1)) * np.full((1, 3), 1 / 3),
@@ -429,24 +430,27 @@ def test_libreoffice_shades_a_quota_outside_its_band_and_a_change_beyond_15_perc
     plan = propose_targets(_toy(), dist, TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none"))
     reps = plan.reps.set_index("rep_id")
     assert reps.loc[["r1", "r5"], "in_band"].all()
-    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
-    rows = _rows(load_workbook(path)[PLAN_REPS])
+    path = _write(plan, tmp_path / "plan.xlsx", lang)
+    sheet = {"en": PLAN_REPS, "zh": "销售代表计划"}[lang]
+    rows = _rows(load_workbook(path)[sheet])
     r1_over = float(np.ceil(reps.loc["r1", "band_max"] / 100) * 100 + 500)  # above the band, > 15% up
     r5_over = reps.loc["r5", "quota"] * 1.10  # inside the band, +10%: no shading
     assert r1_over / reps.loc["r1", "quota"] - 1 > 0.15
     assert reps.loc["r5", "band_min"] <= r5_over <= reps.loc["r5", "band_max"]
-    _edit(path, {f"K{rows['r1']}": r1_over, f"K{rows['r5']}": r5_over})
+    _edit(path, {f"K{rows['r1']}": r1_over, f"K{rows['r5']}": r5_over}, sheet=sheet)
     (html,) = recalculated([Path(path)], tmp_path, fmt="html")
     parser = _Cells()
     parser.feed(html.read_text("utf-8", errors="replace"))
-    sheet = next(t for t in parser.tables if any(r and r[0][0] == "rep id" for r in t))
-    head = [text for text, _ in next(r for r in sheet if r and r[0][0] == "rep id")]
-    shade = {r[0][0]: {h: bg for h, (_, bg) in zip(head, r)} for r in sheet if r and r[0][0] in reps.index}
+    rep_id, quota, change = {"en": ("rep id", "quota", "change vs proposal %"),
+                             "zh": ("代表编号", "指标", "较建议变动 %")}[lang]
+    table = next(t for t in parser.tables if any(r and r[0][0] == rep_id for r in t))
+    head = [text for text, _ in next(r for r in table if r and r[0][0] == rep_id)]
+    shade = {r[0][0]: {h: bg for h, (_, bg) in zip(head, r)} for r in table if r and r[0][0] in reps.index}
     orange, red = "#F8CBAD", "#FFC7CE"
-    assert shade["r1"]["quota"] == orange and shade["r1"]["change vs proposal %"] == red
-    assert shade["r5"]["quota"] not in (orange, red) and shade["r5"]["change vs proposal %"] not in (orange, red)
+    assert shade["r1"][quota] == orange and shade["r1"][change] == red
+    assert shade["r5"][quota] not in (orange, red) and shade["r5"][change] not in (orange, red)
     for rid in set(reps.index) - {"r1", "r5"}:  # untouched reps: nothing shaded
-        assert shade[rid]["quota"] != orange and shade[rid]["change vs proposal %"] != red, rid
+        assert shade[rid][quota] != orange and shade[rid][change] != red, rid
 
 
 # --------------------------------------------------------------------------- round trip
