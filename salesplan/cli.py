@@ -208,7 +208,8 @@ def run(
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
     name: str = typer.Option(None, "--name", help='a name for this run, e.g. "board v2" (shown by salesplan plans)'),
     overrides: Path = typer.Option(None, "--overrides", help="a plan workbook (.xlsx) whose 'quota override' "
-                                   "column on sheet 'Plan reps' replaces those rep quotas (notebook 04)"),
+                                   "column on sheet 'Plan reps' (zh: '指标调整' on '销售代表计划') replaces those "
+                                   "rep quotas (notebook 04)"),
 ) -> None:
     """Run the planning notebooks and write the reports, the workbook and index.html.
 

@@ -7,11 +7,15 @@
   plan's tables (``tests/machine.py``: skipped without soffice, failing in CI);
 - the round trip: a run writes the workbook, the planner edits an override cell
   (openpyxl), ``run_plan(overrides=...)`` reads it back and the rep, region and company
-  quotas change as expected.
+  quotas change as expected;
+- every one of these in English and in Chinese (``report_language = "zh"``: Chinese sheet
+  names, headers and labels, regions in the Chinese order, the same formulas), and a
+  workbook of one language read back by a run of the other.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -22,15 +26,18 @@ import pandas as pd
 import pytest
 from machine import skip_unless_ci
 from openpyxl import load_workbook
+from openpyxl.formula.translate import Translator
 from test_targets import MONTHS, _dist, _toy
 
 from salesplan.planning.targets import QuarterDistribution, TargetParams, propose_targets
+from salesplan.reports.i18n import language, translate
 from salesplan.reports.workbook import (
     META_SHEET,
     PLAN_COMPANY,
     PLAN_REGIONS,
     PLAN_REPS,
     OverrideError,
+    plan_sheet_names,
     read_quota_overrides,
     write_plan_workbook,
 )
@@ -46,6 +53,32 @@ REP_COLS = {"rep id": "A", "name": "B", "region": "C", "own forecast": "G", "ban
 @pytest.fixture(scope="module")
 def plan():
     return propose_targets(_toy(), _dist(), TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none"))
+
+
+ZH_SHEETS = ["公司计划", "大区计划", "销售代表计划"]  # company, regions, reps
+ZH_REP_HEADERS = ["代表编号", "姓名", "大区", "层级", "入职日期", "情况", "本人预测", "公平区间下限", "公平区间上限",
+                  "建议指标", "指标调整", "指标", "较建议变动", "较建议变动 %", "较本人预测",
+                  "指标达成概率（按建议指标）", "已调整"]
+ZH_REGION_HEADERS = ["大区", "市场成熟度", "代表人数", "去年同期", "预测", "目标", "建议指标", "指标", "指标较目标",
+                     "指标较预测", "目标较去年同期", "已调整指标数", "目标达成概率"]
+ZH_REGIONS = {"A": "East", "B": "North"}  # 华东, 华北: alphabetical East, North; the Chinese order 华北, 华东
+SHOWN = {"en": {"A": "A", "B": "B"}, "zh": {"A": "华东", "B": "华北"}}  # region names as the plan sheets show them
+
+
+def _tables(plan, lang: str) -> dict:
+    """The plan's tables as a run in ``lang`` writes them (zh: the toy's regions renamed
+    East and North, currency CNY, so region names and the unit are Chinese on the sheets)."""
+    tables = dict(plan.tables())
+    if lang == "zh":
+        for key in ("regions", "reps"):
+            tables[key] = tables[key].assign(region=tables[key]["region"].map(ZH_REGIONS))
+        tables["company"] = tables["company"].assign(currency="CNY")
+    return tables
+
+
+def _write(plan, path: Path, lang: str) -> Path:
+    with language(lang):
+        return Path(write_plan_workbook(_tables(plan, lang), path))
 
 
 def _rows(ws, first=FIRST):
@@ -106,6 +139,70 @@ def test_plan_sheets_first_formatted_with_names_formulas_and_print_setup(plan, t
     assert raw[f"{head['quota_vs_own_forecast']}2"].number_format == "0.00"
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_zh_plan_sheets_are_chinese_with_the_same_formulas_and_numbers(plan, tmp_path):
+    zh = load_workbook(_write(plan, tmp_path / "zh.xlsx", "zh"))
+    en = load_workbook(_write(plan, tmp_path / "en.xlsx", "en"))
+    assert zh.sheetnames[:3] == ZH_SHEETS == list(plan_sheet_names("zh"))[::-1]
+    assert zh.sheetnames[3:7] == ["公司", "目标桥", "大区", "代表"]  # raw tables after, translated as before
+    assert zh[META_SHEET].sheet_state == "hidden"
+    company, regions, reps = (zh[n] for n in ZH_SHEETS)
+    assert reps["A1"].value == "2027年第1季度销售代表指标（单位：元）"
+    assert regions["A1"].value == "2027年第1季度大区目标与指标（单位：元）"
+    assert company["A1"].value == "2027年第1季度公司计划（单位：元）"
+    assert "「指标调整」" in reps["A2"].value and "15%" in reps["A2"].value
+    assert [c.value for c in reps[4]] == ZH_REP_HEADERS
+    assert [c.value for c in regions[4]] == ZH_REGION_HEADERS
+    assert [c.value for c in company[4]] == ["项目", "数值", "口径说明"]
+    # regions in the Chinese order (华北 before 华东), the reps grouped the same way
+    assert [regions[f"A{k}"].value for k in (FIRST, FIRST + 1, FIRST + 2)] == ["华北", "华东", "合计"]
+    rep_regions = [reps[f"C{k}"].value for k in range(FIRST, reps.max_row + 1)]
+    assert rep_regions == ["华北"] * 3 + ["华东"] * 4  # B (North): r4, r5, VACANT:r4; A (East): 4 slots
+    # every text a planner reads is Chinese: all but ids, people's names, formulas and the command line
+    for ws in (company, regions, reps):
+        for row in ws.iter_rows():
+            for c in row:
+                v = c.value
+                if not isinstance(v, str) or v.startswith("=") or (ws is reps and c.column in (1, 2) and c.row > 4):
+                    continue
+                assert _CJK.search(v), f"{ws.title}!{c.coordinate}: {v!r} is not Chinese"
+    assert reps[f"B{_rows(reps)['VACANT:r3']}"].value == "空缺（原为 Cy）"
+    labels = {company[f"A{k}"].value: k for k in range(FIRST, company.max_row + 1)}
+    assert company[f"B{labels['季度']}"].value == "2027年第1季度"
+    assert company[f"B{labels['目标设定方法']}"].value == "在去年同季度基础上增长"
+    # numbers stay numbers, same formats; formulas are the English ones with the Chinese sheet names
+    names = dict(zip(["Plan company", "Plan regions", "Plan reps"], ZH_SHEETS))
+    for sheet_en, sheet_zh in names.items():
+        e, z = en[sheet_en], zh[sheet_zh]
+        rows_e, rows_z = _rows(e), _rows(z)
+        for key_en, k_e in rows_e.items():
+            key_zh = {"A": "华东", "B": "华北", "Total": "合计"}.get(key_en, key_en)
+            if sheet_en == "Plan company":
+                key_zh, k_z = None, k_e  # same rows, labels translated
+            else:
+                k_z = rows_z[key_zh]
+            for j in range(2 if sheet_en == "Plan company" else 3, e.max_column + 1):
+                ve, vz, ce = e.cell(k_e, j).value, z.cell(k_z, j).value, e.cell(k_e, j)
+                if isinstance(ve, str) and ve.startswith("="):
+                    expected = ve
+                    for a, b in names.items():
+                        expected = expected.replace(f"'{a}'", f"'{b}'")
+                    expected = Translator(expected, origin=f"A{k_e}").translate_formula(f"A{k_z}")  # row moved
+                    assert vz == expected.replace('"yes"', '"是"'), (sheet_zh, k_z, j)
+                elif isinstance(ve, (int, float)) and not isinstance(ve, bool):
+                    assert vz == ve and isinstance(vz, (int, float)), (sheet_zh, k_z, j)
+                    assert z.cell(k_z, j).number_format == ce.number_format
+    r5 = _rows(reps)["r5"]
+    assert reps[f"J{r5}"].number_format == "#,##0" and reps[f"N{r5}"].number_format == "0.0%"
+    assert reps[f"D{r5}"].value == "大客户经理" and reps[f"D{_rows(reps)['r2']}"].value == "初级"
+    assert reps[f"F{_rows(reps)['r2']}"].value == "计划入职、爬坡期"
+    assert reps.print_title_rows == "$4:$4" and reps.page_setup.orientation == "landscape"
+    meta = dict(zh[META_SHEET].iter_rows(min_row=2, max_col=2, values_only=True))
+    assert meta["language"] == "zh" and meta["period"] == "2027Q1"
+
+
 # --------------------------------------------------------------------------- reading overrides
 
 
@@ -148,12 +245,48 @@ def test_bad_overrides_name_sheet_row_column_and_expected(plan, tmp_path, edit, 
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize(("written", "read"), [("zh", "zh"), ("zh", "en"), ("en", "zh")])
+def test_overrides_are_read_from_a_workbook_of_either_language(plan, tmp_path, written, read):
+    path = _write(plan, tmp_path / "plan.xlsx", written)
+    sheet = "销售代表计划" if written == "zh" else PLAN_REPS
+    rows = _rows(load_workbook(path)[sheet])
+    _edit(path, {f"K{rows['r1']}": 90000, f"K{rows['VACANT:r4']}": 12345.5}, sheet=sheet)
+    with language(read):  # the run reading it may be in the other language
+        assert read_quota_overrides(path, period="2027Q1") == {"r1": 90000.0, "VACANT:r4": 12345.5}
+
+
+@pytest.mark.parametrize(("edit", "message"), ids=["unknown-id", "text", "negative"], argvalues=[
+    ({"A{r1}": "R9999", "K{r1}": 5000},
+     r"plan\.xlsx: sheet '销售代表计划', row {r1}, column A \(代表编号, overridden in column K\): unknown rep id "
+     r"'R9999'; expected one of the plan's 7 rep ids"),
+    ({"K{r1}": "很多"}, r"plan\.xlsx: sheet '销售代表计划', row {r1}, column K \(指标调整\): '很多' is not a number; "
+                       r"expected an amount >= 0 \(CNY per quarter\) or an empty cell$"),
+    ({"K{r1}": -100}, r"row {r1}, column K \(指标调整\): -100 for r1; expected a finite amount >= 0"),
+])
+def test_bad_overrides_in_a_chinese_workbook_name_its_sheet_and_column(plan, tmp_path, edit, message):
+    path = _write(plan, tmp_path / "plan.xlsx", "zh")
+    at = {"r1": _rows(load_workbook(path)["销售代表计划"])["r1"]}
+    _edit(path, {k.format(**at): v for k, v in edit.items()}, sheet="销售代表计划")
+    with pytest.raises(OverrideError, match=message.format(**at)) as e:
+        read_quota_overrides(path)
+    assert "\n" not in str(e.value)
+
+
+def test_a_plan_sheet_without_its_override_column_is_refused_in_one_line(plan, tmp_path):
+    path = _write(plan, tmp_path / "plan.xlsx", "zh")
+    _edit(path, {"K4": "备注"}, sheet="销售代表计划")  # the planner renamed the override column
+    with pytest.raises(OverrideError, match=r"^plan\.xlsx: sheet '销售代表计划' has no header row with 'rep id'/'代表编号' "
+                                            r"and 'quota override'/'指标调整' in its first 12 rows; expected the sheet "
+                                            r"as salesplan wrote it$"):
+        read_quota_overrides(path)
+
+
 def test_workbook_of_another_period_or_without_plan_sheet_is_refused(plan, tmp_path):
     path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
     with pytest.raises(OverrideError, match=r"period 2027Q1, this run plans 2027Q2; expected the workbook of 2027Q2"):
         read_quota_overrides(path, period="2027Q2")
     other = write_plan_workbook({"company": plan.company}, tmp_path / "company.xlsx")
-    with pytest.raises(OverrideError, match=r"company\.xlsx: no sheet 'Plan reps'"):
+    with pytest.raises(OverrideError, match=r"company\.xlsx: no sheet 'Plan reps' or '销售代表计划'; expected"):
         read_quota_overrides(other)
     with pytest.raises(OverrideError, match="no such file"):
         read_quota_overrides(tmp_path / "missing.xlsx")
@@ -199,14 +332,18 @@ def _values(path: Path):
     return wb
 
 
-def test_libreoffice_evaluates_the_plan_totals_with_and_without_overrides(plan, tmp_path):
-    plain = write_plan_workbook(plan.tables(), tmp_path / "plain.xlsx")
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_libreoffice_evaluates_the_plan_totals_with_and_without_overrides(plan, tmp_path, lang):
+    plain = _write(plan, tmp_path / "plain.xlsx", lang)
     edited = Path(shutil.copy(plain, tmp_path / "edited.xlsx"))
-    rows = _rows(load_workbook(plain)[PLAN_REPS])
+    s_reps, s_regions, s_company = [PLAN_REPS, PLAN_REGIONS, PLAN_COMPANY] if lang == "en" else ZH_SHEETS[::-1]
+    shown = SHOWN[lang]  # region name on the sheets
+    rows = _rows(load_workbook(plain)[s_reps])
     reps = plan.reps.set_index("rep_id")
     # r5 down by more than 15%, r1 up; r3 by a formula (proposal + 1,000)
     overrides = {"r1": 90000.0, "r5": 20000.0, "r3": reps.loc["r3", "quota"] + 1000}
-    _edit(edited, {f"K{rows['r1']}": 90000, f"K{rows['r5']}": 20000, f"K{rows['r3']}": f"=J{rows['r3']}+1000"})
+    _edit(edited, {f"K{rows['r1']}": 90000, f"K{rows['r5']}": 20000, f"K{rows['r3']}": f"=J{rows['r3']}+1000"},
+          sheet=s_reps)
     with pytest.raises(OverrideError, match="has no computed value"):  # openpyxl saves no values
         read_quota_overrides(edited)
     out_plain, out_edited = recalculated([Path(plain), edited], tmp_path)
@@ -221,36 +358,40 @@ def test_libreoffice_evaluates_the_plan_totals_with_and_without_overrides(plan, 
         for r, v in over.items():
             quota[r] = v
         by_region = quota.groupby(reps["region"]).sum()
-        rep_ws, reg_ws, comp_ws = wb[PLAN_REPS], wb[PLAN_REGIONS], wb[PLAN_COMPANY]
+        rep_ws, reg_ws, comp_ws = wb[s_reps], wb[s_regions], wb[s_company]
         for rid, k in _rows(rep_ws).items():
             assert rep_ws[f"L{k}"].value == pytest.approx(quota[rid], abs=1e-6), rid
             assert rep_ws[f"M{k}"].value == pytest.approx(quota[rid] - reps.loc[rid, "quota"], abs=1e-6)
-            assert (rep_ws[f"Q{k}"].value == "yes") == (rid in over)
+            assert (rep_ws[f"Q{k}"].value == translate("yes", lang)) == (rid in over)
         reg_rows = _rows(reg_ws)
         targets = plan.regions.set_index("region")["target"]
         for region, total in by_region.items():
-            k = reg_rows[region]
+            k = reg_rows[shown[region]]
             assert reg_ws[f"H{k}"].value == pytest.approx(total, abs=1e-6), region
             assert reg_ws[f"G{k}"].value == pytest.approx(reps.groupby("region")["quota"].sum()[region], abs=1e-6)
             assert reg_ws[f"I{k}"].value == pytest.approx(total / targets[region] - 1, rel=1e-9)
             n_over = sum(reps.loc[r, "region"] == region for r in over)
             assert reg_ws[f"L{k}"].value == n_over
-        t = reg_rows["Total"]
+        t = reg_rows[translate("Total", lang)]
         assert reg_ws[f"H{t}"].value == pytest.approx(quota.sum(), abs=1e-6)
         assert reg_ws[f"F{t}"].value == pytest.approx(plan.regions["target"].sum(), abs=1e-6)
         labels = {comp_ws[f"A{k}"].value: k for k in range(FIRST, comp_ws.max_row + 1)}
         value = {lab: comp_ws[f"B{k}"].value for lab, k in labels.items()}
+        label = {"en": lambda x: x, "zh": lambda x: {
+            "sum of quotas": "指标合计", "proposed sum of quotas": "建议指标合计",
+            "sum of the regions' targets": "各大区目标合计", "over-assignment": "超额分配",
+            "rep quotas overridden": "已调整的代表指标数"}[x]}[lang]
         target = plan.company.iloc[0]["target"]
-        assert value["sum of quotas"] == pytest.approx(quota.sum(), abs=1e-6)
-        assert value["proposed sum of quotas"] == pytest.approx(plan.company.iloc[0]["quota"], abs=1e-6)
-        assert value["sum of the regions' targets"] == pytest.approx(target, abs=1e-6)
-        assert value["over-assignment"] == pytest.approx(quota.sum() / target, rel=1e-9)
-        assert value["rep quotas overridden"] == len(over)
+        assert value[label("sum of quotas")] == pytest.approx(quota.sum(), abs=1e-6)
+        assert value[label("proposed sum of quotas")] == pytest.approx(plan.company.iloc[0]["quota"], abs=1e-6)
+        assert value[label("sum of the regions' targets")] == pytest.approx(target, abs=1e-6)
+        assert value[label("over-assignment")] == pytest.approx(quota.sum() / target, rel=1e-9)
+        assert value[label("rep quotas overridden")] == len(over)
     # without overrides the formulas reproduce the plan's own region and company quotas
     wb = _values(out_plain)
-    reg_rows = _rows(wb[PLAN_REGIONS])
+    reg_rows = _rows(wb[s_regions])
     for region, q in plan.regions.set_index("region")["quota"].items():
-        assert wb[PLAN_REGIONS][f"H{reg_rows[region]}"].value == pytest.approx(q, abs=1e-6)
+        assert wb[s_regions][f"H{reg_rows[shown[region]]}"].value == pytest.approx(q, abs=1e-6)
 
 
 class _Cells(HTMLParser):
@@ -279,7 +420,8 @@ class _Cells(HTMLParser):
             self._cell = None
 
 
-def test_libreoffice_shades_a_quota_outside_its_band_and_a_change_beyond_15_percent(tmp_path):
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_libreoffice_shades_a_quota_outside_its_band_and_a_change_beyond_15_percent(tmp_path, lang):
     # own forecasts for r1 and r5: established reps with a fairness band (0.8-1.5 x own forecast)
     rng = np.random.default_rng(3)
     regs = {"A": rng.normal(150_000, 15_000, (2000, 1)) * np.full((1, 3), 1 / 3),
@@ -288,24 +430,27 @@ def test_libreoffice_shades_a_quota_outside_its_band_and_a_change_beyond_15_perc
     plan = propose_targets(_toy(), dist, TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none"))
     reps = plan.reps.set_index("rep_id")
     assert reps.loc[["r1", "r5"], "in_band"].all()
-    path = write_plan_workbook(plan.tables(), tmp_path / "plan.xlsx")
-    rows = _rows(load_workbook(path)[PLAN_REPS])
+    path = _write(plan, tmp_path / "plan.xlsx", lang)
+    sheet = {"en": PLAN_REPS, "zh": "销售代表计划"}[lang]
+    rows = _rows(load_workbook(path)[sheet])
     r1_over = float(np.ceil(reps.loc["r1", "band_max"] / 100) * 100 + 500)  # above the band, > 15% up
     r5_over = reps.loc["r5", "quota"] * 1.10  # inside the band, +10%: no shading
     assert r1_over / reps.loc["r1", "quota"] - 1 > 0.15
     assert reps.loc["r5", "band_min"] <= r5_over <= reps.loc["r5", "band_max"]
-    _edit(path, {f"K{rows['r1']}": r1_over, f"K{rows['r5']}": r5_over})
+    _edit(path, {f"K{rows['r1']}": r1_over, f"K{rows['r5']}": r5_over}, sheet=sheet)
     (html,) = recalculated([Path(path)], tmp_path, fmt="html")
     parser = _Cells()
     parser.feed(html.read_text("utf-8", errors="replace"))
-    sheet = next(t for t in parser.tables if any(r and r[0][0] == "rep id" for r in t))
-    head = [text for text, _ in next(r for r in sheet if r and r[0][0] == "rep id")]
-    shade = {r[0][0]: {h: bg for h, (_, bg) in zip(head, r)} for r in sheet if r and r[0][0] in reps.index}
+    rep_id, quota, change = {"en": ("rep id", "quota", "change vs proposal %"),
+                             "zh": ("代表编号", "指标", "较建议变动 %")}[lang]
+    table = next(t for t in parser.tables if any(r and r[0][0] == rep_id for r in t))
+    head = [text for text, _ in next(r for r in table if r and r[0][0] == rep_id)]
+    shade = {r[0][0]: {h: bg for h, (_, bg) in zip(head, r)} for r in table if r and r[0][0] in reps.index}
     orange, red = "#F8CBAD", "#FFC7CE"
-    assert shade["r1"]["quota"] == orange and shade["r1"]["change vs proposal %"] == red
-    assert shade["r5"]["quota"] not in (orange, red) and shade["r5"]["change vs proposal %"] not in (orange, red)
+    assert shade["r1"][quota] == orange and shade["r1"][change] == red
+    assert shade["r5"][quota] not in (orange, red) and shade["r5"][change] not in (orange, red)
     for rid in set(reps.index) - {"r1", "r5"}:  # untouched reps: nothing shaded
-        assert shade[rid]["quota"] != orange and shade[rid]["change vs proposal %"] != red, rid
+        assert shade[rid][quota] != orange and shade[rid][change] != red, rid
 
 
 # --------------------------------------------------------------------------- round trip
@@ -329,7 +474,8 @@ def _targets_notebook(folder: Path) -> Path:
                          params="quota_overrides = None  # dict rep id -> float: the planner's quotas\n")
 
 
-def test_overrides_round_trip_through_the_run(tmp_path):
+@pytest.mark.parametrize(("first_lang", "second_lang"), [("en", "en"), ("zh", "zh"), ("zh", "en")])
+def test_overrides_round_trip_through_the_run(tmp_path, first_lang, second_lang):
     from test_runner import needs_kernel
 
     from salesplan.reports.runner import run_plan
@@ -338,14 +484,17 @@ def test_overrides_round_trip_through_the_run(tmp_path):
         pytest.skip("no Jupyter kernel installed")
     nbs, out = tmp_path / "notebooks", tmp_path / "reports"
     _targets_notebook(nbs)
-    first = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120)
+    sheet = {"en": PLAN_REPS, "zh": "销售代表计划"}
+    first = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120,
+                     params={"report_language": first_lang})
     base = pd.read_parquet(first.run_dir / "tables" / "04_targets" / "rep.parquet").set_index("rep_id")
     base_reg = pd.read_parquet(first.run_dir / "tables" / "04_targets" / "region.parquet").set_index("region")
 
     edited = Path(shutil.copy(first.workbook, tmp_path / "plan.xlsx"))
-    rows = _rows(load_workbook(edited)[PLAN_REPS])
-    _edit(edited, {f"K{rows['r1']}": 90049})  # rounded to the unit of 100 by the plan
-    second = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120, overrides=edited)
+    rows = _rows(load_workbook(edited)[sheet[first_lang]])
+    _edit(edited, {f"K{rows['r1']}": 90049}, sheet=sheet[first_lang])  # rounded to the unit of 100 by the plan
+    second = run_plan(notebooks=nbs, out_dir=out, echo=lambda _: None, timeout=120, overrides=edited,
+                      params={"report_language": second_lang})
     assert second.notebooks[0].parameters["quota_overrides"] == {"r1": 90049.0}
     reps = pd.read_parquet(second.run_dir / "tables" / "04_targets" / "rep.parquet").set_index("rep_id")
     reg = pd.read_parquet(second.run_dir / "tables" / "04_targets" / "region.parquet").set_index("region")
@@ -356,9 +505,10 @@ def test_overrides_round_trip_through_the_run(tmp_path):
     assert reg.loc["A", "quota"] == base_reg.loc["A", "quota"] + 90000 - base.loc["r1", "quota"]
     assert reg.loc["B", "quota"] == base_reg.loc["B", "quota"]
     # the new workbook carries the override forward: proposal beside it, override in its column
-    ws = load_workbook(second.workbook)[PLAN_REPS]
+    ws = load_workbook(second.workbook)[sheet[second_lang]]
     k = _rows(ws)["r1"]
     assert ws[f"J{k}"].value == base.loc["r1", "quota"] and ws[f"K{k}"].value == 90000
+    assert ws[f"Q{k}"].value == f'=IF(ISNUMBER(K{k}),"{translate("yes", second_lang)}","")'  # marked overridden
     assert read_quota_overrides(second.workbook, period="2027Q1") == {"r1": 90000.0}
 
 
@@ -394,3 +544,42 @@ def test_cli_refuses_a_bad_override_before_running(plan, tmp_path):
                    "'1O000' is not a number; expected an amount >= 0 (company currency per quarter) "
                    "or an empty cell")
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").glob("2027Q1-*"))
+
+
+def _published(folder: Path, tables: dict) -> Path:
+    """``tables`` as a notebook publishes them (``<name>.parquet`` and ``tables.json``)."""
+    import json
+
+    folder.mkdir(parents=True)
+    for name, frame in tables.items():
+        frame.to_parquet(folder / f"{name}.parquet")
+    (folder / "tables.json").write_text(json.dumps([{"name": n, "file": f"{n}.parquet"} for n in tables]), "utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_run_workbook_without_rep_quotas_says_so_on_sheet_run(plan, tmp_path, lang):
+    from types import SimpleNamespace
+
+    from salesplan.reports.runner import _write_workbook
+
+    tables = {"company": plan.company, "region": plan.regions, "rep": plan.reps.iloc[0:0]}
+    _published(tmp_path / "tables" / "04_targets", tables)
+    result = SimpleNamespace(name="04_targets", title="Targets", headlines=None)
+    with language(lang):
+        _write_workbook(tmp_path / "plan.xlsx", run_info={"run id": "2027Q1-x", "period": "2027Q1",
+                                                          "parameter growth": "0.05"},
+                        results=[result], tables_dir=tmp_path / "tables")
+    wb = load_workbook(tmp_path / "plan.xlsx")
+    run = {"en": "Run", "zh": "运行信息"}[lang]
+    rows = {r[0]: r[1] for r in wb[run].iter_rows(min_row=2, values_only=True)}
+    assert not set(wb.sheetnames) & {PLAN_REPS, "销售代表计划"}
+    if lang == "en":
+        assert "04 region" in wb.sheetnames
+        assert rows == {"run id": "2027Q1-x", "period": "2027Q1", "parameter growth": "0.05",
+                        "plan sheets": "not written: the plan has no rep quotas (the data have no reps table); "
+                                       "the region targets are on sheet '04 region'"}
+    else:
+        assert "04 大区" in wb.sheetnames
+        assert rows == {"运行编号": "2027Q1-x", "期间": "2027Q1", "参数 growth": "0.05",  # the name as typed
+                        "计划工作表": "未生成：计划中没有销售代表指标（数据中没有销售代表表）；大区目标见工作表「04 大区」"}

@@ -516,7 +516,22 @@ def _published_tables(tables_dir: Path, result: NotebookResult):
 PLAN_TABLES = ("company", "region", "rep")  # what notebook 04 publishes; the plan sheets read them
 #: the workbook's word (sheet "Run") when the plan has no rep quotas, so no plan sheets
 NO_PLAN_SHEETS = ("not written: the plan has no rep quotas (the data have no reps table); the region targets "
-                  "are on sheet '{prefix} region'")
+                  "are on sheet '{sheet}'")
+
+
+def _run_sheet_rows(run_info: dict) -> list[tuple[str, object]]:
+    """(item, value) rows of the workbook's sheet "Run", the items in the report language
+    (``parameter <name>``: the parameter's name is kept as it is typed)."""
+    from salesplan.reports.i18n import translate
+
+    rows = []
+    for k, v in run_info.items():
+        k = str(k)
+        if k.startswith("parameter "):
+            rows.append((f"{translate('parameter')} {k.removeprefix('parameter ')}", v))
+        else:
+            rows.append((translate(k), v))
+    return rows
 
 
 def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult], tables_dir: Path) -> Path:
@@ -524,13 +539,16 @@ def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult]
     ``region`` and ``rep`` tables: :func:`salesplan.reports.workbook.add_plan_sheets`), the
     headlines, the run's parameters, then every published table grouped by notebook (one
     tab colour per notebook).  A plan without rep rows (no reps table) gets no plan sheets
-    (they are the rep quotas to edit): the sheet "Run" says so in its row ``plan sheets``."""
+    (they are the rep quotas to edit): the sheet "Run" says so in its row ``plan sheets``.
+    Sheet names, headers, the plan sheets and the items of "Run" are in the report language."""
     import pandas as pd
     from openpyxl import Workbook
 
+    from salesplan.reports.i18n import get_language, sheet_name, translate
     from salesplan.reports.workbook import (
         _TAB_COLORS,
         META_SHEET,
+        _sheet_title,
         add_plan_sheets,
         add_table_sheet,
         rounding_unit_of,
@@ -549,14 +567,16 @@ def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult]
         if not all(k in found for k in PLAN_TABLES):
             continue
         if len(found["rep"]) == 0:
-            run_info = {**run_info, "plan sheets": NO_PLAN_SHEETS.format(prefix=r.name.split("_", 1)[0])}
+            region_sheet = _sheet_title(wb, sheet_name(f"{r.name.split('_', 1)[0]} region"))
+            note = translate(NO_PLAN_SHEETS) if get_language() != "en" else NO_PLAN_SHEETS
+            run_info = {**run_info, "plan sheets": note.format(sheet=region_sheet)}
         else:
             add_plan_sheets(wb, found["company"], found["region"], found["rep"],
                             run_id=str(run_info.get("run id", "")), period=str(run_info.get("period", "")),
                             rounding_unit=rounding_unit_of(found.get("assumptions")))
         break
     add_table_sheet(wb, "Headlines", pd.DataFrame(rows, columns=["report", "figure", "shown as", "value"]))
-    add_table_sheet(wb, "Run", pd.DataFrame(list(run_info.items()), columns=["item", "value"]))
+    add_table_sheet(wb, "Run", pd.DataFrame(_run_sheet_rows(run_info), columns=["item", "value"]))
     for i, (r, tables) in enumerate(raw):
         prefix = r.name.split("_", 1)[0]
         for name, frame in tables:

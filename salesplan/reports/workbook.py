@@ -19,6 +19,13 @@ planner's edits (``salesplan run --overrides plan.xlsx``).
 **Raw tables** (:func:`add_table_sheet`): one sheet per table, number formats by column
 name (``#,##0`` amounts, ``0.0%`` shares, ``yyyy-mm-dd`` dates), header bold and frozen,
 landscape fit to width; the sheets of one notebook share a tab colour.
+
+**Language**: with ``report_language = "zh"`` (:func:`salesplan.reports.i18n.get_language`)
+the plan sheets are Chinese end to end -- sheet names, titles, headers, notes, labels,
+region names (in :func:`~salesplan.reports.i18n.region_order`), the quarter (2027年第1季度)
+-- from ``translations/zh.yaml``; numbers stay numbers and the formulas are the same
+(cell addresses, no header text).  :func:`read_quota_overrides` reads a workbook written
+in either language.
 """
 
 from __future__ import annotations
@@ -35,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["OverrideError", "PlanSheets", "add_plan_sheets", "add_table_sheet", "read_quota_overrides",
-           "rounding_unit_of", "write_plan_workbook"]
+__all__ = ["OverrideError", "PlanSheets", "add_plan_sheets", "add_table_sheet", "plan_sheet_names",
+           "read_quota_overrides", "rounding_unit_of", "write_plan_workbook"]
 
 PLAN_REPS, PLAN_REGIONS, PLAN_COMPANY = "Plan reps", "Plan regions", "Plan company"
 META_SHEET = "salesplan"
@@ -104,6 +111,54 @@ def _sheet_title(wb, text: str) -> str:
         k += 1
         name = f"{base[: 31 - len(str(k)) - 1]}~{k}"
     return name
+
+
+def _t(text: str) -> str:
+    """``text`` in the report language (:func:`salesplan.reports.i18n.translate`; English as is)."""
+    from salesplan.reports.i18n import translate
+
+    return translate(text)
+
+
+def _tf(template: str, **values) -> str:
+    """A sentence with named ``{slots}``: the template is translated as a whole (an
+    ``exact`` entry keyed by the English template), then filled in."""
+    from salesplan.reports.i18n import get_language, translate
+
+    return (template if get_language() == "en" else translate(template)).format(**values)
+
+
+def _period(quarter: str) -> str:
+    """The plan quarter as the reader says it (``2027Q1``; zh ``2027年第1季度``)."""
+    from salesplan.reports.i18n import get_language, zh_period
+
+    return zh_period(quarter) if get_language() == "zh" else quarter
+
+
+def _currency_name(cur: str) -> str:
+    """The currency as the reader says it: the code in English; zh 元 for CNY, 美元/欧元...
+    for the common codes (:data:`salesplan.reports.i18n.CURRENCY_NAMES_ZH`), else its translation."""
+    from salesplan.reports.i18n import _YUAN, CURRENCY_NAMES_ZH, get_language
+
+    if get_language() != "zh" or not cur:
+        return cur
+    return "元" if cur.upper() in _YUAN or cur in _YUAN else CURRENCY_NAMES_ZH.get(cur.upper(), _t(cur))
+
+
+def _unit(cur: str) -> str:
+    """The amount unit of a title: `` (CNY)``; zh ``（单位：元）``."""
+    from salesplan.reports.i18n import get_language
+
+    if not cur:
+        return ""
+    return f"（单位：{_currency_name(cur)}）" if get_language() == "zh" else f" ({cur})"
+
+
+def plan_sheet_names(lang: str | None = None) -> tuple[str, str, str]:
+    """(reps, regions, company) plan sheet names in ``lang`` (default: the report language)."""
+    from salesplan.reports.i18n import translate
+
+    return tuple(translate(n, lang) for n in (PLAN_REPS, PLAN_REGIONS, PLAN_COMPANY))
 
 
 def _print_setup(ws, title_rows: str) -> None:
@@ -178,19 +233,22 @@ class PlanSheets:
 
 
 def _situation(r) -> str:
-    """The slot's situation in words (``status`` of :class:`TargetPlan.reps`)."""
+    """The slot's situation in words (``status`` of :class:`TargetPlan.reps`), in the
+    report language."""
     status = r.get("status") if isinstance(r.get("status"), str) else ""
     if status == "house_accounts":
-        return "accounts without a rep (manager)"
-    if bool(r.get("vacant", False)):
-        return "vacancy (manager)"
-    if status == "no_book":
-        return "no own forecast"
-    if status:
-        return status.replace("_", " ").replace(",", ", ")
-    if float(r.get("ramp_avg", 1) or 1) < 1:
-        return "new hire ramping"
-    return ""
+        text = "accounts without a rep (manager)"
+    elif bool(r.get("vacant", False)):
+        text = "vacancy (manager)"
+    elif status == "no_book":
+        text = "no own forecast"
+    elif status:
+        text = status.replace("_", " ").replace(",", ", ")
+    elif float(r.get("ramp_avg", 1) or 1) < 1:
+        text = "new hire ramping"
+    else:
+        text = ""
+    return _t(text) if text else ""
 
 
 def _put_table(ws, headers, rows, formats, widths, *, first_row=FIRST_ROW) -> None:
@@ -218,9 +276,30 @@ def _title(ws, title: str, explain: str) -> None:
     ws["A2"].font = Font(italic=True, color="595959")
 
 
+def _level(level) -> str:
+    """A rep level as shown: ``key_account`` -> ``key account`` (zh: 大客户经理)."""
+    from salesplan.reports.i18n import get_language
+
+    text = "" if level is None or (isinstance(level, float) and math.isnan(level)) else str(level)
+    return text.replace("_", " ") if get_language() == "en" else _t(text)
+
+
+def _name(name) -> str | None:
+    """A rep's name; a slot's made-up name (``vacant (was Ann)``) in the report language."""
+    from salesplan.reports.i18n import get_language
+
+    if not isinstance(name, str):
+        return None if name is None or pd.isna(name) else str(name)
+    return name if get_language() == "en" else _t(name)
+
+
 def _rep_rows(reps: pd.DataFrame, r0: int) -> list[list]:
-    """Values and formulas of the Plan reps rows (columns A-Q, see :func:`_rep_sheet`)."""
+    """Values and formulas of the Plan reps rows (columns A-Q, see :func:`_rep_sheet`).
+
+    The formulas use cell addresses only (``L = IF(ISNUMBER(K), K, J)``; ``Q`` flags a
+    number in the override column K), so they are the same in every language."""
     out = []
+    yes = _t("yes")
     for i, (_, r) in enumerate(reps.iterrows()):
         k = r0 + i
         bmax = r.get("band_max")
@@ -228,12 +307,12 @@ def _rep_rows(reps: pd.DataFrame, r0: int) -> list[list]:
         over = bool(r.get("overridden", False))
         proposed = r["quota_proposed"] if "quota_proposed" in r and pd.notna(r["quota_proposed"]) else r["quota"]
         out.append([
-            r["rep_id"], r.get("name", ""), r["region"], str(r.get("level", "")).replace("_", " "),
+            r["rep_id"], _name(r.get("name", "")), _t(str(r["region"])), _level(r.get("level", "")),
             r.get("hire_date"), _situation(r), r.get("own_forecast"),
             r.get("band_min") if banded else None, bmax if banded else None,
             proposed, r["quota"] if over else None,
             f"=IF(ISNUMBER(K{k}),K{k},J{k})", f"=L{k}-J{k}", f'=IF(J{k}>0,L{k}/J{k}-1,"")',
-            f'=IF(N(G{k})>0,L{k}/G{k}-1,"")', r.get("p_attain_quota"), f'=IF(ISNUMBER(K{k}),"yes","")'])
+            f'=IF(N(G{k})>0,L{k}/G{k}-1,"")', r.get("p_attain_quota"), f'=IF(ISNUMBER(K{k}),"{yes}","")'])
     return out
 
 
@@ -242,30 +321,44 @@ REP_HEADERS = [REP_ID_HEADER, "name", "region", "level", "hire date", "situation
                "change vs proposal %", "vs own forecast", "chance of quota (as run)", "overridden"]
 
 
+def _by_region_order(frame: pd.DataFrame, then: list[str]) -> pd.DataFrame:
+    """``frame`` sorted by region -- alphabetical in English, the Chinese order
+    (:func:`salesplan.reports.i18n.region_order`: 华北, 东北, 华东, ...) in zh -- then by ``then``."""
+    from salesplan.reports.i18n import region_order
+
+    order = region_order(sorted(frame["region"].astype(str).unique()))
+    rank = frame["region"].astype(str).map({r: i for i, r in enumerate(order)})
+    return (frame.assign(_region_rank=rank).sort_values(["_region_rank", *then], kind="stable")
+            .drop(columns="_region_rank").reset_index(drop=True))
+
+
 def _rep_sheet(wb, reps: pd.DataFrame, cur: str, quarter: str, tolerance: float, unit: float) -> tuple:
     from openpyxl.formatting.rule import FormulaRule
     from openpyxl.styles import Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    ws = wb.create_sheet(PLAN_REPS)
-    _title(ws, f"Rep quotas {quarter} ({cur})",
-           f"Type a quota in the yellow column '{OVERRIDE_HEADER}' (empty = the proposal); quota, changes, region "
-           f"and company totals recalculate. Orange: outside the fairness band; red: more than {tolerance:.0%} "
-           "from the proposal. Re-plan with: salesplan run --overrides <this file>")
-    reps = reps.sort_values(["region", "vacant", "rep_id"] if "vacant" in reps else ["region", "rep_id"],
-                            ignore_index=True)
+    name_reps, _, _ = plan_sheet_names()
+    override = _t(OVERRIDE_HEADER)
+    ws = wb.create_sheet(name_reps)
+    _title(ws, _tf("Rep quotas {quarter}", quarter=_period(quarter)) + _unit(cur),
+           _tf("Type a quota in the yellow column '{override}' (empty = the proposal); quota, changes, region "
+               "and company totals recalculate. Orange: outside the fairness band; red: more than {tol} "
+               "from the proposal. Re-plan with: salesplan run --overrides <this file>",
+               override=override, tol=f"{tolerance:.0%}"))
+    reps = _by_region_order(reps, ["vacant", "rep_id"] if "vacant" in reps else ["rep_id"])
     r0, n = FIRST_ROW, len(reps)
     last = r0 + max(n, 1) - 1
     fmts = [None, None, None, None, _DATE, None, _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT,
             _PCT, _PCT, _PCT, None]
     widths = [14, 22, 12, 12, 11, 20, 13, 12, 12, 13, 13, 13, 12, 11, 11, 11, 10]
-    _put_table(ws, REP_HEADERS, _rep_rows(reps, r0), fmts, widths)
+    _put_table(ws, [_t(h) for h in REP_HEADERS], _rep_rows(reps, r0), fmts, widths)
     for k in range(r0, r0 + n):
         ws.cell(row=k, column=11).fill = PatternFill("solid", fgColor=_INPUT_FILL)
         ws.cell(row=k, column=12).font = Font(bold=True)
     dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
-                        showErrorMessage=True, errorTitle=OVERRIDE_HEADER,
-                        error=f"Type an amount >= 0 ({cur} per quarter), or leave empty for the proposal.")
+                        showErrorMessage=True, errorTitle=override,
+                        error=_tf("Type an amount >= 0 ({cur} per quarter), or leave empty for the proposal.",
+                                  cur=_currency_name(cur)))
     dv.add(f"K{r0}:K{last}")
     ws.add_data_validation(dv)
     red, orange = PatternFill("solid", bgColor=_RED_FILL), PatternFill("solid", bgColor=_ORANGE_FILL)
@@ -275,41 +368,48 @@ def _rep_sheet(wb, reps: pd.DataFrame, cur: str, quarter: str, tolerance: float,
     ws.conditional_formatting.add(f"N{r0}:N{last}", FormulaRule(
         formula=[f"AND(ISNUMBER($N{r0}),ABS($N{r0})>{tolerance!r})"], fill=red))
     ws.conditional_formatting.add(f"A{r0}:Q{last}", FormulaRule(
-        formula=[f'$Q{r0}="yes"'], font=Font(bold=True, color="9C5700")))
+        formula=[f"ISNUMBER($K{r0})"], font=Font(bold=True, color="9C5700")))
     ws.freeze_panes = f"C{r0}"
     ws.auto_filter.ref = f"A{r0 - 1}:Q{last}"  # sorting keeps the totals right: regions use SUMIF
     _print_setup(ws, f"{r0 - 1}:{r0 - 1}")
     return ws, last
 
 
+REGION_HEADERS = ["region", "region maturity", "number of reps", "last year", "forecast", "target", "proposed quota", "quota",
+                  "quota vs target", "quota vs forecast", "target vs last year", "quotas overridden",
+                  "chance of target"]
+
+
 def _region_sheet(wb, regions: pd.DataFrame, rep_last: int, cur: str, quarter: str, tolerance: float):
+    """Plan regions: one row per region (the report language's order), ``quota = SUMIF``
+    of its reps' quotas, overrides counted as numbers in the reps' override column."""
     from openpyxl.formatting.rule import FormulaRule
     from openpyxl.styles import Font, PatternFill
 
-    ws = wb.create_sheet(PLAN_REGIONS)
-    _title(ws, f"Region targets and quotas {quarter} ({cur})",
-           f"quota = sum of the region's rep quotas on '{PLAN_REPS}' (overrides included); red: more than "
-           f"{tolerance:.0%} from the target or the forecast")
-    regions = regions.sort_values("region", ignore_index=True)
+    name_reps, name_regions, _ = plan_sheet_names()
+    ws = wb.create_sheet(name_regions)
+    _title(ws, _tf("Region targets and quotas {quarter}", quarter=_period(quarter)) + _unit(cur),
+           _tf("quota = sum of the region's rep quotas on '{reps}' (overrides included); red: more than "
+               "{tol} from the target or the forecast", reps=name_reps, tol=f"{tolerance:.0%}"))
+    regions = _by_region_order(regions, [])
     r0 = FIRST_ROW
-    rr = f"'{PLAN_REPS}'!$C${r0}:$C${rep_last}"
-    col = {c: f"'{PLAN_REPS}'!${c}${r0}:${c}${rep_last}" for c in ("J", "L", "Q")}
+    rr = f"'{name_reps}'!$C${r0}:$C${rep_last}"
+    col = {c: f"'{name_reps}'!${c}${r0}:${c}${rep_last}" for c in ("J", "K", "L")}
     rows = []
     for i, (_, g) in enumerate(regions.iterrows()):
         k = r0 + i
-        rows.append([g["region"], g.get("maturity", ""), g.get("n_reps"), g.get("last_year"), g.get("forecast_mean"),
-                     g["target"], f"=SUMIF({rr},$A{k},{col['J']})", f"=SUMIF({rr},$A{k},{col['L']})",
+        rows.append([_t(str(g["region"])), _t(str(g.get("maturity", "") or "")), g.get("n_reps"), g.get("last_year"),
+                     g.get("forecast_mean"), g["target"], f"=SUMIF({rr},$A{k},{col['J']})",
+                     f"=SUMIF({rr},$A{k},{col['L']})",
                      f'=IF(F{k}>0,H{k}/F{k}-1,"")', f'=IF(E{k}>0,H{k}/E{k}-1,"")', f'=IF(D{k}>0,F{k}/D{k}-1,"")',
-                     f'=COUNTIFS({rr},$A{k},{col["Q"]},"yes")', g.get("p_attain_target")])
+                     f"=SUMPRODUCT(({rr}=$A{k})*ISNUMBER({col['K']}))", g.get("p_attain_target")])
     last = r0 + len(rows) - 1
     t = last + 1
-    rows.append(["Total", "", f"=SUM(C{r0}:C{last})", *[f"=SUM({c}{r0}:{c}{last})" for c in "DEFGH"],
+    rows.append([_t("Total"), "", f"=SUM(C{r0}:C{last})", *[f"=SUM({c}{r0}:{c}{last})" for c in "DEFGH"],
                  f'=IF(F{t}>0,H{t}/F{t}-1,"")', f'=IF(E{t}>0,H{t}/E{t}-1,"")', f'=IF(D{t}>0,F{t}/D{t}-1,"")',
                  f"=SUM(L{r0}:L{last})", None])
-    headers = ["region", "maturity", "reps", "last year", "forecast", "target", "proposed quota", "quota",
-               "quota vs target", "quota vs forecast", "target vs last year", "quotas overridden", "chance of target"]
     fmts = [None, None, "0", _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT, _PCT, _PCT, _PCT, "0", _PCT]
-    _put_table(ws, headers, rows, fmts, [14, 12, 7, 13, 13, 13, 14, 13, 10, 10, 10, 10, 10])
+    _put_table(ws, [_t(h) for h in REGION_HEADERS], rows, fmts, [14, 12, 7, 13, 13, 13, 14, 13, 10, 10, 10, 10, 10])
     for cell in ws[t]:
         cell.font = Font(bold=True)
     red = PatternFill("solid", bgColor=_RED_FILL)
@@ -320,28 +420,37 @@ def _region_sheet(wb, regions: pd.DataFrame, rep_last: int, cur: str, quarter: s
     return ws, last, t
 
 
-def _company_sheet(wb, company: pd.Series, reg_last: int, cur: str, quarter: str, tolerance: float):
-    from openpyxl.formatting.rule import FormulaRule
-    from openpyxl.styles import Font, PatternFill
+def _method(method) -> str:
+    """The company table's ``method`` (``board``, ``growth``, ``probability``...) in the
+    report language (entries ``target method <method>``; an unknown method as it is)."""
+    from salesplan.reports.i18n import get_language
 
-    ws = wb.create_sheet(PLAN_COMPANY)
-    _title(ws, f"Company plan {quarter} ({cur})",
-           f"sum of quotas = sum of the regions on '{PLAN_REGIONS}' (each the sum of its reps); red: more than "
-           f"{tolerance:.0%} from the target or the forecast")
-    reg = lambda c: f"'{PLAN_REGIONS}'!{c}{FIRST_ROW}:{c}{reg_last}"  # noqa: E731
+    if not isinstance(method, str) or not method:
+        return ""
+    if get_language() == "en":
+        return method
+    out = _t(f"target method {method}")
+    return method if out == f"target method {method}" else out
+
+
+def _company_rows(company: pd.Series, quarter: str, reg) -> tuple[dict, list]:
+    """Row numbers by key and (label, value or formula, format, note) of Plan company."""
     r = {name: FIRST_ROW + i for i, name in enumerate(
         ["quarter", "method", "ly", "p50", "p10", "p90", "pipe", "target", "reg_target", "proposed", "quota",
          "change", "oa", "q_vs_t", "q_vs_f", "t_vs_ly", "chance", "n_over"])}
+    _, name_regions, _ = plan_sheet_names()
+    method = company.get("method", "")
     rows = [
-        ("quarter", str(company.get("quarter", quarter)), None, ""),
-        ("how the target is set", str(company.get("method", "")), None, ""),
+        ("quarter", _period(str(company.get("quarter", quarter))), None, ""),
+        ("how the target is set", _method(method), None, ""),
         ("same quarter last year (actual)", company.get("last_year"), _AMOUNT, ""),
         ("forecast, median (P50)", company.get("forecast_p50"), _AMOUNT, "carry-on forecast"),
         ("forecast, low (P10)", company.get("forecast_p10"), _AMOUNT, "9 in 10 quarters above"),
         ("forecast, high (P90)", company.get("forecast_p90"), _AMOUNT, "1 in 10 quarters above"),
         ("pipeline not in the forecast", company.get("pipeline_increment"), _AMOUNT, ""),
         ("company target", company.get("target"), _AMOUNT, "the plan's number"),
-        ("sum of the regions' targets", f"=SUM({reg('F')})", _AMOUNT, f"'{PLAN_REGIONS}' column F"),
+        ("sum of the regions' targets", f"=SUM({reg('F')})", _AMOUNT,
+         _tf("'{sheet}' column F", sheet=name_regions)),
         ("proposed sum of quotas", f"=SUM({reg('G')})", _AMOUNT, "before overrides"),
         ("sum of quotas", f"=SUM({reg('H')})", _AMOUNT, "sum of the regions, overrides included"),
         ("change vs proposal", f"=B{r['quota']}-B{r['proposed']}", _AMOUNT, ""),
@@ -353,7 +462,21 @@ def _company_sheet(wb, company: pd.Series, reg_last: int, cur: str, quarter: str
         ("chance of meeting the target", company.get("p_attain_target"), _PCT, "from the forecast paths"),
         ("rep quotas overridden", f"=SUM({reg('L')})", "0", ""),
     ]
-    _put_table(ws, ["figure", "value", "how"], [[a, b, d] for a, b, _, d in rows],
+    return r, [(_t(a), b, fmt, _t(d) if d else "") for a, b, fmt, d in rows]
+
+
+def _company_sheet(wb, company: pd.Series, reg_last: int, cur: str, quarter: str, tolerance: float):
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import Font, PatternFill
+
+    _, name_regions, name_company = plan_sheet_names()
+    ws = wb.create_sheet(name_company)
+    _title(ws, _tf("Company plan {quarter}", quarter=_period(quarter)) + _unit(cur),
+           _tf("sum of quotas = sum of the regions on '{regions}' (each the sum of its reps); red: more than "
+               "{tol} from the target or the forecast", regions=name_regions, tol=f"{tolerance:.0%}"))
+    reg = lambda c: f"'{name_regions}'!{c}{FIRST_ROW}:{c}{reg_last}"  # noqa: E731
+    r, rows = _company_rows(company, quarter, reg)
+    _put_table(ws, [_t("item"), _t("value"), _t("how")], [[a, b, d] for a, b, _, d in rows],
                [None, None, None], [34, 16, 44])
     for i, (_, _, fmt, _) in enumerate(rows):
         ws.cell(row=FIRST_ROW + i, column=2).number_format = fmt or "General"
@@ -383,6 +506,10 @@ def add_plan_sheets(wb, company: pd.DataFrame, regions: pd.DataFrame, reps: pd.D
                     tolerance: float = 0.15, run_id: str = "", period: str | None = None,
                     rounding_unit: float = 0.0) -> PlanSheets:
     """Add the Plan company / Plan regions / Plan reps sheets (first) and the hidden meta sheet (last).
+
+    In the report language (:func:`plan_sheet_names`; zh: 公司计划 / 大区计划 / 销售代表计划,
+    every title, header, label and note in Chinese, regions in the Chinese order); the
+    formulas are the same in every language.
 
     Parameters
     ----------
@@ -424,16 +551,18 @@ def add_plan_sheets(wb, company: pd.DataFrame, regions: pd.DataFrame, reps: pd.D
     ws_comp, _ = _company_sheet(wb, c, reg_last, cur, quarter, tolerance)
     for offset, ws in enumerate((ws_comp, ws_reg, ws_reps)):  # company, regions, reps first
         wb.move_sheet(ws, offset=offset - wb.index(ws))
-    meta = wb.create_sheet(META_SHEET)
+    from salesplan.reports.i18n import get_language
+
+    meta = wb.create_sheet(META_SHEET)  # hidden, read by machines: English keys in every language
     meta.append(["key", "value"])
     for k, v in (("kind", META_KIND), ("format", 1), ("period", period or quarter), ("currency", cur),
-                 ("run_id", run_id)):
+                 ("run_id", run_id), ("language", get_language())):
         meta.append([k, v])
     for rid in reps["rep_id"]:
         meta.append(["rep_id", str(rid)])
     meta.sheet_state = "hidden"
     wb.active = 0
-    return PlanSheets(PLAN_REPS, PLAN_REGIONS, PLAN_COMPANY, FIRST_ROW, rep_last, reg_last, total)
+    return PlanSheets(ws_reps.title, ws_reg.title, ws_comp.title, FIRST_ROW, rep_last, reg_last, total)
 
 
 # --------------------------------------------------------------------------- whole workbooks
@@ -521,22 +650,49 @@ def _meta(wb) -> dict:
     return out
 
 
-def _header_row(ws, name: str) -> tuple[int, dict[str, int]]:
+def _labels(text: str) -> tuple[str, ...]:
+    """``text`` as salesplan writes it in each report language (English first)."""
+    from salesplan.reports.i18n import LANGUAGES, translate
+
+    return tuple(dict.fromkeys(translate(text, lang) for lang in LANGUAGES))
+
+
+def _plan_reps_sheet(wb, name: str):
+    """The workbook's rep plan sheet, in whichever language it was written."""
+    for title in _labels(PLAN_REPS):
+        if title in wb.sheetnames:
+            return wb[title]
+    raise OverrideError(f"{name}: no sheet {' or '.join(repr(t) for t in _labels(PLAN_REPS))}; expected a plan "
+                        "workbook written by salesplan run (salesplan_<period>.xlsx)")
+
+
+def _header_row(ws, name: str) -> tuple[int, int, int]:
+    """(header row, rep id column, override column) of the rep plan sheet; the headers
+    may be English or Chinese (a column is found by either of its names)."""
+    ids = {t.lower() for t in _labels(REP_ID_HEADER)}
+    overrides = {t.lower() for t in _labels(OVERRIDE_HEADER)}
     for row in ws.iter_rows(min_row=1, max_row=12):
         heads = {str(c.value).strip().lower(): c.column for c in row if isinstance(c.value, str)}
-        if REP_ID_HEADER in heads and OVERRIDE_HEADER in heads:
-            return row[0].row, heads
-    raise OverrideError(f"{name}: sheet '{PLAN_REPS}' has no header row with '{REP_ID_HEADER}' and "
-                        f"'{OVERRIDE_HEADER}' in its first 12 rows; expected the sheet as salesplan wrote it")
+        c_id = next((heads[h] for h in heads if h in ids), None)
+        c_over = next((heads[h] for h in heads if h in overrides), None)
+        if c_id and c_over:
+            return row[0].row, c_id, c_over
+    expected = " and ".join("/".join(repr(t) for t in _labels(h)) for h in (REP_ID_HEADER, OVERRIDE_HEADER))
+    raise OverrideError(f"{name}: sheet '{ws.title}' has no header row with {expected} in its first 12 rows; "
+                        "expected the sheet as salesplan wrote it")
 
 
-def _checked_override(name: str, cell, id_cell, c_id: int, v, meta: dict, seen: Mapping) -> str:
-    """The rep id of one override row, or a one-line OverrideError naming the cell."""
+def _checked_override(name: str, cell, id_cell, c_id: int, v, meta: dict, seen: Mapping,
+                      heads: tuple[str, str] = (REP_ID_HEADER, OVERRIDE_HEADER)) -> str:
+    """The rep id of one override row, or a one-line OverrideError naming the cell
+    (sheet and column by the names the workbook shows)."""
     from openpyxl.utils import get_column_letter
 
-    where = f"{name}: sheet '{PLAN_REPS}', row {cell.row}, column {cell.column_letter} ({OVERRIDE_HEADER})"
-    id_where = (f"{name}: sheet '{PLAN_REPS}', row {cell.row}, column {get_column_letter(c_id)} "
-                f"({REP_ID_HEADER}, overridden in column {cell.column_letter})")
+    ws = cell.parent
+    id_head, over_head = heads
+    where = f"{name}: sheet '{ws.title}', row {cell.row}, column {cell.column_letter} ({over_head})"
+    id_where = (f"{name}: sheet '{ws.title}', row {cell.row}, column {get_column_letter(c_id)} "
+                f"({id_head}, overridden in column {cell.column_letter})")
     known = meta.get("rep_id") or []
     rid = None if id_cell is None or id_cell.value is None else str(id_cell.value).strip()
     if not rid:
@@ -559,7 +715,9 @@ def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]
 
     Reads sheet ``Plan reps`` (:func:`add_plan_sheets`): every row whose
     ``quota override`` cell holds a value.  A formula counts by its computed value (saved
-    by Excel or LibreOffice).
+    by Excel or LibreOffice).  The workbook may be written in any report language: the
+    sheet and its ``rep id`` / ``quota override`` columns are found by their English or
+    Chinese names (``销售代表计划``, ``代表编号`` / ``指标调整``), whatever the current language.
 
     Parameters
     ----------
@@ -593,16 +751,13 @@ def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same error to the planner
         raise OverrideError(f"{name}: cannot be read as an Excel workbook ({type(e).__name__}); "
                             "expected an .xlsx written by salesplan run") from None
-    if PLAN_REPS not in wb.sheetnames:
-        raise OverrideError(f"{name}: no sheet '{PLAN_REPS}'; expected a plan workbook written by salesplan run "
-                            "(salesplan_<period>.xlsx)")
+    ws = _plan_reps_sheet(wb, name)
     meta = _meta(wb)
     if period is not None and meta.get("period") not in (None, str(period)):
         raise OverrideError(f"{name}: sheet '{META_SHEET}' says period {meta['period']}, this run plans {period}; "
                             f"expected the workbook of {period}")
-    ws = wb[PLAN_REPS]
-    head, cols = _header_row(ws, name)
-    c_id, c_over = cols[REP_ID_HEADER], cols[OVERRIDE_HEADER]
+    head, c_id, c_over = _header_row(ws, name)
+    heads = (str(ws.cell(row=head, column=c_id).value).strip(), str(ws.cell(row=head, column=c_over).value).strip())
     values = None  # computed values, loaded only when an override cell holds a formula
     out: dict[str, float] = {}
     for row in ws.iter_rows(min_row=head + 1):
@@ -610,15 +765,15 @@ def read_quota_overrides(path, *, period: str | None = None) -> dict[str, float]
         id_cell, cell = by_col.get(c_id), by_col.get(c_over)
         if cell is None or cell.value is None or (isinstance(cell.value, str) and not cell.value.strip()):
             continue
-        where = f"{name}: sheet '{PLAN_REPS}', row {cell.row}, column {cell.column_letter} ({OVERRIDE_HEADER})"
         v = cell.value
         if isinstance(v, str) and v.startswith("="):
             if values is None:
-                values = load_workbook(p, data_only=True)[PLAN_REPS]
+                values = load_workbook(p, data_only=True)[ws.title]
             v = values.cell(row=cell.row, column=cell.column).value
             if v is None:
-                raise OverrideError(f"{where}: formula {cell.value} has no computed value; expected a number "
+                raise OverrideError(f"{name}: sheet '{ws.title}', row {cell.row}, column {cell.column_letter} "
+                                    f"({heads[1]}): formula {cell.value} has no computed value; expected a number "
                                     "(type it, or save the file in Excel or LibreOffice first)")
-        rid = _checked_override(name, cell, id_cell, c_id, v, meta, out)
+        rid = _checked_override(name, cell, id_cell, c_id, v, meta, out, heads)
         out[rid] = float(v)
     return out
