@@ -33,8 +33,8 @@ def test_notes_of_switched_off_sections():
                                  "添加该表即可启用预算分配")
     node = f"; 80% forecast range 1,200.0万 – 1,500.0万. {NO_REP_QUOTAS}"  # one text node of the summary
     assert zh(node) == "；80% 预测区间 1,200.0万 – 1,500.0万。没有代表指标（数据中没有 reps 表）：各大区目标合计为"
-    assert zh(NO_PLAN_SHEETS.format(prefix="04")) == ("未生成：计划中没有代表指标（数据中没有 reps 表）；"
-                                                       "大区目标见工作表“04 region”")
+    assert zh(NO_PLAN_SHEETS).format(sheet="04 大区") == ("未生成：计划中没有销售代表指标（数据中没有销售代表表）；"
+                                                         "大区目标见工作表「04 大区」")
     fit = pd.DataFrame({"n_months": [12, 14], "reason": ["flat spend; no variation", "x"]},
                        index=["East", "South"])
     note = all_held_note(fit)
@@ -94,7 +94,7 @@ def test_weekly_actions_and_quarter_diagnoses():
 @pytest.mark.parametrize("english, chinese", [
     ("low odds (<30%)", "把握低（<30%）"),
     ("new hire ramping (40% productive)", "新人爬坡中（产能 40%）"),
-    ("accounts without a current rep (held by the manager)", "暂无负责代表的客户（由经理代管）"),
+    ("accounts without a current rep (held by the manager)", "暂无代表的客户（由经理代管）"),
     ("odds 100% outside 30%-90%", "完成概率 100%，不在 30%–90% 之内"),
     ("decile 3: predicted 20.5%, observed 18.0%", "第 3 个十分位：预测 20.5%，实际 18.0%"),
     ("East — stage averages: 17.0万美元", "华东 — 按阶段平均：17.0万美元"),
