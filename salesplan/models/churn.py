@@ -321,8 +321,20 @@ def _maximise(negll, names, x0s, random_state, n_starts, bounds_log=(-12.0, 12.0
     earlier start's reuses that start's polish.  If the first stage fails
     (non-finite value), Nelder-Mead is used for that start as before.
 
+    The likelihood sums (``np.dot`` over the distinct customers) run on one BLAS thread:
+    OpenBLAS splits a dot product of more than 10,000 terms over its threads, which
+    rounds the sum by the machine's thread count (fitted parameters then differed by up
+    to ~1e-6 between machines) and, on a busy machine, burnt 2-10x the CPU time of the fit
+    in waiting threads.  Below 10,000 distinct rows it was one thread already.
+
     Returns (best log-parameters, best negative log-likelihood, details list).
     """
+    with _single_thread(1):
+        return _maximise_starts(negll, names, x0s, random_state, n_starts, bounds_log, method, jac)
+
+
+def _maximise_starts(negll, names, x0s, random_state, n_starts, bounds_log, method, jac):
+    """:func:`_maximise` itself (its BLAS thread limit set by the caller)."""
     rng = np.random.default_rng(random_state)
     starts = [np.asarray(s, dtype=float) for s in x0s]
     while len(starts) < n_starts:
