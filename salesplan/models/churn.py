@@ -1400,13 +1400,21 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self._check_fitted()
         X = features.reindex(columns=self.feature_names_).to_numpy(float)
         n, k = X.shape
-        # one stacked call: the customers as they are, then with each feature occluded
-        stacked = np.tile(X, (k + 1, 1))
-        for j in range(k):
-            stacked[(j + 1) * n:(j + 2) * n, j] = self.reference_[j]
+        # one stacked call: the customers as they are, then with each feature occluded --
+        # only the rows whose value differs from the reference: the trees score each row on
+        # its own, so an unchanged row's delta is exactly 0
+        changed = [np.flatnonzero(~(X[:, j] == self.reference_[j])) for j in range(k)]
+        blocks = [X]
+        for j, rows in enumerate(changed):
+            block = X[rows]
+            block[:, j] = self.reference_[j]
+            blocks.append(block)
         with _single_thread(self.n_threads):
-            raw = self._raw(stacked).reshape(k + 1, n)
-        out = (raw[0][None, :] - raw[1:]).T
+            raw = self._raw(np.concatenate(blocks))
+        out = np.zeros((n, k))
+        ends = n + np.cumsum([len(rows) for rows in changed])
+        for j, rows in enumerate(changed):
+            out[rows, j] = raw[rows] - raw[ends[j] - len(rows):ends[j]]
         return pd.DataFrame(out, index=features.index, columns=self.feature_names_)
 
     def top_drivers(self, features: pd.DataFrame, n: int = 3) -> pd.Series:
