@@ -698,7 +698,7 @@ class ParetoNBDModel(_BaseModel):
 
     @staticmethod
     def _distinct(x, tx, T_) -> dict:
-        """Where each row's ``x``, ``(x, t_x)`` and ``(x, T)`` sit among the distinct ones.
+        r"""Where each row's ``x``, ``(x, t_x)`` and ``(x, T)`` sit among the distinct ones.
 
         ``{}_2F_1`` (most of the likelihood's time) and ``\log\Gamma(r+x)`` depend on
         ``(x, t)`` and ``x`` only; customers share these far more often than the whole
