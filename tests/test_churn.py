@@ -505,3 +505,76 @@ def test_classifier_proba_and_score_follow_scikit_learn(company, fitted_classifi
     y = churn_labels(data.orders, AS_OF, 90, p.index)
     # ClassifierMixin.score: accuracy of predict, counted here by hand
     assert fitted_classifier.score(data, y) == pytest.approx(((p.to_numpy() >= 0.5) == y.to_numpy()).mean())
+
+
+# --------------------------------------------------------------------------------------
+# Speed-ups that must not change a number (issue 19)
+# --------------------------------------------------------------------------------------
+def test_pareto_shared_terms_equal_the_row_by_row_likelihood():
+    # rows share x, (x, t_x) and (x, T) as customers do; the vectorised likelihood (2F1 and
+    # log Gamma once per distinct value) must equal the formula evaluated row by row
+    from scipy import special
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 6, 400).astype(float)
+    T = rng.choice([20.0, 38.9, 52.0], 400)
+    tx = np.where(x > 0, np.floor(T * rng.uniform(0, 1, 400)), 0.0)  # whole weeks: shared values
+    for r, alpha, s, beta in [(0.55, 10.6, 0.61, 11.7), (0.9, 3.7, 1.9, 362.5), (1.2, 40.0, 0.8, 5.0)]:
+        got = ParetoNBDModel._loglik_terms(np.array([r, alpha, s, beta]), x, tx, T)
+        for i in range(len(x)):
+            m, b2 = (alpha, s + 1) if alpha >= beta else (beta, r + x[i])
+            f_tx = special.hyp2f1(r + s + x[i], b2, r + s + x[i] + 1, abs(alpha - beta) / (m + tx[i]))
+            f_T = special.hyp2f1(r + s + x[i], b2, r + s + x[i] + 1, abs(alpha - beta) / (m + T[i]))
+            a0 = f_tx / (m + tx[i]) ** (r + s + x[i]) - f_T / (m + T[i]) ** (r + s + x[i])
+            want = (special.gammaln(r + x[i]) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+                    + np.log((alpha + T[i]) ** (-(r + x[i])) * (beta + T[i]) ** (-s)
+                             + s / (r + s + x[i]) * a0))
+            assert abs(got[i] - want) <= 1e-9 * max(1.0, abs(want)), (i, got[i], want)
+
+
+def test_gamma_gamma_shared_terms_equal_the_formula():
+    from scipy import special
+
+    x = np.array([1.0, 2.0, 2.0, 7.0, 1.0])
+    m = np.array([10.0, 35.5, 12.0, 80.0, 3.0])
+    p, q, g = 6.25, 3.74, 15.44
+    got = GammaGammaModel._loglik_terms(np.array([p, q, g]), x, m)
+    want = [special.gammaln(p * xi + q) - special.gammaln(p * xi) - special.gammaln(q) + q * np.log(g)
+            + (p * xi - 1) * np.log(mi) + p * xi * np.log(xi) - (p * xi + q) * np.log(g + xi * mi)
+            for xi, mi in zip(x, m)]
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_count_model_fit_does_not_depend_on_the_blas_thread_count():
+    # OpenBLAS splits a dot product over its threads above 10,000 terms, which rounds the
+    # likelihood sum by the thread count; the fit sums on one thread, so 1 and 2 agree exactly
+    from threadpoolctl import threadpool_limits
+
+    from salesplan.models.churn import BetaGeoModel
+
+    rng = np.random.default_rng(11)
+    n = 12_000
+    T = rng.uniform(10.0, 80.0, n)
+    x = rng.poisson(2.0, n).astype(float)
+    tx = np.where(x > 0, T * rng.uniform(0, 1, n), 0.0)
+    fits = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            fits.append(BetaGeoModel(n_starts=1).fit(x, tx, T).params_)
+    assert fits[0] == fits[1]
+
+
+def test_driver_contributions_equal_full_occlusion(company, fitted_classifier):
+    # against occluding every feature of every customer (the definition), scored directly
+    data, _ = company
+    clf = fitted_classifier
+    feats = clf.features(data, AS_OF)
+    X = feats.reindex(columns=clf.feature_names_).to_numpy(float)
+    base = clf._raw(X)
+    want = np.empty_like(X)
+    for j in range(X.shape[1]):
+        occluded = X.copy()
+        occluded[:, j] = clf.reference_[j]
+        want[:, j] = base - clf._raw(occluded)
+    got = clf.driver_contributions(feats).to_numpy()
+    assert np.array_equal(got, want)

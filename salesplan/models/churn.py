@@ -96,11 +96,22 @@ def _period_days(freq: str, name: str = "freq") -> float:
 
 
 
+def _datetimes(s: pd.Series) -> pd.Series:
+    """``pd.to_datetime(s)``, without a pass over a column that is already ``datetime64[ns]``.
+
+    ``pd.to_datetime`` of such a column returns equal values but first samples it through
+    Python ``Timestamp`` objects and maps it through a cache of its distinct dates.
+    """
+    if isinstance(s, pd.Series) and s.dtype == "datetime64[ns]":
+        return s
+    return pd.to_datetime(s)
+
+
 def _clean_orders(orders: pd.DataFrame) -> pd.DataFrame:
     require_columns(orders, "orders", _ORDER_COLUMNS)
     out = pd.DataFrame(
         {
-            "order_date": pd.to_datetime(orders["order_date"]).dt.normalize(),
+            "order_date": _datetimes(orders["order_date"]).dt.normalize(),
             "customer_id": orders["customer_id"].astype(str).to_numpy(),
             "amount": pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float),
         }
@@ -310,8 +321,20 @@ def _maximise(negll, names, x0s, random_state, n_starts, bounds_log=(-12.0, 12.0
     earlier start's reuses that start's polish.  If the first stage fails
     (non-finite value), Nelder-Mead is used for that start as before.
 
+    The likelihood sums (``np.dot`` over the distinct customers) run on one BLAS thread:
+    OpenBLAS splits a dot product of more than 10,000 terms over its threads, which
+    rounds the sum by the machine's thread count (fitted parameters then differed by up
+    to ~1e-6 between machines) and, on a busy machine, burnt 2-10x the CPU time of the fit
+    in waiting threads.  Below 10,000 distinct rows it was one thread already.
+
     Returns (best log-parameters, best negative log-likelihood, details list).
     """
+    with _single_thread(1):
+        return _maximise_starts(negll, names, x0s, random_state, n_starts, bounds_log, method, jac)
+
+
+def _maximise_starts(negll, names, x0s, random_state, n_starts, bounds_log, method, jac):
+    """:func:`_maximise` itself (its BLAS thread limit set by the caller)."""
     rng = np.random.default_rng(random_state)
     starts = [np.asarray(s, dtype=float) for s in x0s]
     while len(starts) < n_starts:
@@ -397,14 +420,19 @@ class _BaseModel:
         self.optimizer = optimizer
 
     # subclasses implement _loglik_terms(params, x, tx, T) -> per-row log-likelihood
+    def _shared_terms(self, x, tx, T_) -> dict:
+        """Keyword arguments of ``_loglik_terms`` computed once per fit (none here)."""
+        return {}
+
     def _negll_factory(self, x, tx, T_, w):
         n = w.sum()
         pen = float(self.penalizer)
+        shared = self._shared_terms(x, tx, T_)
 
         def negll(theta):
             params = np.exp(theta)
             with np.errstate(all="ignore"):
-                ll = self._loglik_terms(params, x, tx, T_)
+                ll = self._loglik_terms(params, x, tx, T_, **shared)
             return -(np.dot(w, ll)) / n + pen * np.sum(params**2)
 
         return negll
@@ -669,20 +697,45 @@ class ParetoNBDModel(_BaseModel):
         return [np.log([0.5, 10.0, 0.5, 10.0]), np.zeros(4)]
 
     @staticmethod
-    def _log_terms(params, x, tx, T_):
-        """(log of the common factor, log first bracket term, log second bracket term)."""
+    def _distinct(x, tx, T_) -> dict:
+        r"""Where each row's ``x``, ``(x, t_x)`` and ``(x, T)`` sit among the distinct ones.
+
+        ``{}_2F_1`` (most of the likelihood's time) and ``\log\Gamma(r+x)`` depend on
+        ``(x, t)`` and ``x`` only; customers share these far more often than the whole
+        ``(x, t_x, T)``, so :meth:`_log_terms` evaluates them once per distinct value and
+        gathers them back: the same numbers, element by element.
+        """
+        n = len(x)
+        pairs, at = np.unique(np.column_stack([np.r_[x, x], np.r_[tx, T_]]), axis=0, return_inverse=True)
+        xs, at_x = np.unique(x, return_inverse=True)
+        at = np.asarray(at).ravel()
+        return {"shared": (pairs[:, 0], pairs[:, 1], at[:n], at[n:], xs, np.asarray(at_x).ravel())}
+
+    def _shared_terms(self, x, tx, T_) -> dict:
+        return self._distinct(x, tx, T_)
+
+    @staticmethod
+    def _log_terms(params, x, tx, T_, shared=None):
+        """(log of the common factor, log first bracket term, log second bracket term).
+
+        ``shared``: :meth:`_distinct` of the same rows (computed here when None).
+        """
         r, alpha, s, beta = params
+        if shared is None:
+            shared = ParetoNBDModel._distinct(x, tx, T_)["shared"]
+        xp, tp, at_tx, at_T, xs, at_x = shared
         common = (
-            special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        )
+            special.gammaln(r + xs) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        )[at_x]
         first = -(r + x) * np.log(alpha + T_) - s * np.log(beta + T_)
         rsx = r + s + x
+        rsx_p = r + s + xp
         if alpha >= beta:
             m, b2, d = alpha, s + 1.0, alpha - beta
         else:
-            m, b2, d = beta, r + x, beta - alpha
-        lf_tx = np.log(special.hyp2f1(rsx, b2, rsx + 1, d / (m + tx))) - rsx * np.log(m + tx)
-        lf_T = np.log(special.hyp2f1(rsx, b2, rsx + 1, d / (m + T_))) - rsx * np.log(m + T_)
+            m, b2, d = beta, r + xp, beta - alpha
+        lf = np.log(special.hyp2f1(rsx_p, b2, rsx_p + 1, d / (m + tp))) - rsx_p * np.log(m + tp)
+        lf_tx, lf_T = lf[at_tx], lf[at_T]
         diff = lf_T - lf_tx  # <= 0
         with np.errstate(divide="ignore"):
             log_a0 = lf_tx + np.log(-np.expm1(np.minimum(diff, 0.0)))
@@ -690,8 +743,8 @@ class ParetoNBDModel(_BaseModel):
         return common, first, second
 
     @classmethod
-    def _loglik_terms(cls, params, x, tx, T_):
-        common, first, second = cls._log_terms(params, x, tx, T_)
+    def _loglik_terms(cls, params, x, tx, T_, shared=None):
+        common, first, second = cls._log_terms(params, x, tx, T_, shared)
         return common + np.logaddexp(first, second)
 
     def conditional_probability_alive(self, X, recency=None, T=None) -> np.ndarray:
@@ -781,12 +834,25 @@ class GammaGammaModel:
         self.random_state = random_state
 
     @staticmethod
-    def _loglik_terms(params, x, m):
+    def _shared_terms(x, m) -> tuple:
+        """The distinct ``x`` with each row's position, ``log m`` and ``log x`` (fixed in a fit)."""
+        xs, at = np.unique(x, return_inverse=True)
+        return xs, np.asarray(at).ravel(), np.log(m), np.log(x)
+
+    @staticmethod
+    def _loglik_terms(params, x, m, shared=None):
+        """Per-row log-likelihood; ``shared`` = :meth:`_shared_terms` of the same rows.
+
+        The two ``log Gamma`` terms of ``p x`` are evaluated once per distinct frequency
+        and gathered back (the same numbers, element by element).
+        """
         p, q, g = params
+        xs, at, log_m, log_x = GammaGammaModel._shared_terms(x, m) if shared is None else shared
+        pxs = p * xs
         px = p * x
         return (
-            special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q)
-            + q * np.log(g) + (px - 1) * np.log(m) + px * np.log(x)
+            special.gammaln(pxs + q)[at] - special.gammaln(pxs)[at] - special.gammaln(q)
+            + q * np.log(g) + (px - 1) * log_m + px * log_x
             - (px + q) * np.log(g + x * m)
         )
 
@@ -817,9 +883,11 @@ class GammaGammaModel:
         n = w.sum()
         pen = float(self.penalizer)
 
+        shared = self._shared_terms(xu, mu)
+
         def negll(theta):
             with np.errstate(all="ignore"):
-                ll = self._loglik_terms(np.exp(theta), xu, mu)
+                ll = self._loglik_terms(np.exp(theta), xu, mu, shared)
             return -np.dot(w, ll) / n + pen * np.sum(np.exp(theta) ** 2)
 
         start = [np.log([1.0, 1.0, max(float(np.mean(m)), 1e-6)]), np.log([5.0, 4.0, 15.0])]
@@ -939,9 +1007,9 @@ def _payment_features(f: pd.DataFrame, inv: pd.DataFrame, as_of) -> None:
     inv = pd.DataFrame(
         {
             "customer_id": inv["customer_id"].astype(str).to_numpy(),
-            "issue": pd.to_datetime(inv["issue_date"]).to_numpy(),
-            "due": pd.to_datetime(inv["due_date"]).to_numpy(),
-            "paid": pd.to_datetime(inv["paid_date"]).to_numpy(),
+            "issue": _datetimes(inv["issue_date"]).to_numpy(),
+            "due": _datetimes(inv["due_date"]).to_numpy(),
+            "paid": _datetimes(inv["paid_date"]).to_numpy(),
             "amount": pd.to_numeric(inv["amount"], errors="coerce").to_numpy(float),
         }
     )
@@ -966,7 +1034,7 @@ def _activity_features(f: pd.DataFrame, act: pd.DataFrame, as_of) -> None:
     require_columns(act, "activities", ("date", "customer_id", "kind"))
     act = pd.DataFrame(
         {
-            "date": pd.to_datetime(act["date"]).to_numpy(),
+            "date": _datetimes(act["date"]).to_numpy(),
             "customer_id": act["customer_id"].astype(object).to_numpy(),
             "kind": act["kind"].astype(str).to_numpy(),
         }
@@ -1205,7 +1273,7 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self._check_params()
         data = data if isinstance(data, SalesData) else SalesData(orders=data)
         as_of = as_date(as_of)
-        dates = pd.to_datetime(_clean_orders(data.orders)["order_date"])
+        dates = _clean_orders(data.orders)["order_date"]
         _check_as_of(dates, as_of)
         frames = []
         for k in range(int(self.n_snapshots), 0, -1):
@@ -1332,13 +1400,21 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self._check_fitted()
         X = features.reindex(columns=self.feature_names_).to_numpy(float)
         n, k = X.shape
-        # one stacked call: the customers as they are, then with each feature occluded
-        stacked = np.tile(X, (k + 1, 1))
-        for j in range(k):
-            stacked[(j + 1) * n:(j + 2) * n, j] = self.reference_[j]
+        # one stacked call: the customers as they are, then with each feature occluded --
+        # only the rows whose value differs from the reference: the trees score each row on
+        # its own, so an unchanged row's delta is exactly 0
+        changed = [np.flatnonzero(~(X[:, j] == self.reference_[j])) for j in range(k)]
+        blocks = [X]
+        for j, rows in enumerate(changed):
+            block = X[rows]
+            block[:, j] = self.reference_[j]
+            blocks.append(block)
         with _single_thread(self.n_threads):
-            raw = self._raw(stacked).reshape(k + 1, n)
-        out = (raw[0][None, :] - raw[1:]).T
+            raw = self._raw(np.concatenate(blocks))
+        out = np.zeros((n, k))
+        ends = n + np.cumsum([len(rows) for rows in changed])
+        for j, rows in enumerate(changed):
+            out[rows, j] = raw[rows] - raw[ends[j] - len(rows):ends[j]]
         return pd.DataFrame(out, index=features.index, columns=self.feature_names_)
 
     def top_drivers(self, features: pd.DataFrame, n: int = 3) -> pd.Series:
@@ -1349,17 +1425,16 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         <= 0.01 are left out.
         """
         deltas = self.driver_contributions(features)
-        vals = features.reindex(columns=self.feature_names_)
+        vals = features.reindex(columns=self.feature_names_).to_numpy(float)
         names = np.asarray(self.feature_names_)
-        order = np.argsort(-deltas.to_numpy(), axis=1)[:, :n]
-        texts = []
-        for i in range(len(deltas)):
-            parts = []
-            for j in order[i]:
-                d = deltas.iat[i, j]
-                if d > 0.01:
-                    parts.append(f"{names[j]}={vals.iat[i, j]:.4g} (+{d:.2f})")
-            texts.append("; ".join(parts))
+        delta = deltas.to_numpy()
+        order = np.argsort(-delta, axis=1)[:, :n]
+        top = np.take_along_axis(delta, order, axis=1)  # the n largest deltas per customer
+        top_vals = np.take_along_axis(vals, order, axis=1)
+        texts = [
+            "; ".join(f"{names[j]}={v:.4g} (+{d:.2f})" for j, v, d in zip(js, vs, ds) if d > 0.01)
+            for js, vs, ds in zip(order, top_vals, top)
+        ]
         return pd.Series(texts, index=features.index, name="top_drivers")
 
 

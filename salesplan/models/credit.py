@@ -89,7 +89,10 @@ _CUSTOMER_COLUMNS = ("customer_id", "industry", "credit_limit")
 
 
 def _dates(s: pd.Series) -> pd.Series:
-    return pd.to_datetime(s).dt.normalize().astype("datetime64[ns]")
+    """Dates at midnight as ``datetime64[ns]`` (a column of that type is not re-parsed)."""
+    if s.dtype != "datetime64[ns]":
+        s = pd.to_datetime(s)
+    return s.dt.normalize().astype("datetime64[ns]")
 
 
 def _prepare_invoices(invoices: pd.DataFrame) -> pd.DataFrame:

@@ -36,6 +36,7 @@ __all__ = [
     "NewCustomerParams",
     "RFMParams",
     "abc_classes",
+    "alerts_of_counts",
     "lifecycle_stages",
     "new_customer_alerts",
     "new_customer_counts",
@@ -456,7 +457,11 @@ def new_customer_alerts(
     Returns the rows of :func:`new_customer_counts` for the last complete month with
     ``alert`` set, plus an ``action`` column ("add marketing in <region>").
     """
-    counts = new_customer_counts(orders, as_of, customers, params)
+    return alerts_of_counts(new_customer_counts(orders, as_of, customers, params))
+
+
+def alerts_of_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """:func:`new_customer_alerts` from :func:`new_customer_counts` already computed."""
     last = counts["month"].max()
     out = counts[(counts["month"] == last) & counts["alert"]].copy()
     out["action"] = "add marketing in " + out["region"].astype(str)

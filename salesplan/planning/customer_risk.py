@@ -396,9 +396,9 @@ def _segments(data: SalesData, orders: pd.DataFrame, as_of: pd.Timestamp, p: Cus
                                customers=data.customers)
     stages = segments.lifecycle_stages(orders, as_of)
     rfm = segments.rfm_scores(orders, as_of)
-    out = dict(abc=abc, stages=stages, rfm=rfm, by_class=abc_by_class(abc),
-               new_counts=segments.new_customer_counts(orders, as_of, data.customers),
-               new_alerts=segments.new_customer_alerts(orders, as_of, data.customers),
+    new_counts = segments.new_customer_counts(orders, as_of, data.customers)
+    out = dict(abc=abc, stages=stages, rfm=rfm, by_class=abc_by_class(abc), new_counts=new_counts,
+               new_alerts=segments.alerts_of_counts(new_counts),
                lifecycle=lifecycle_table(stages, abc, rfm, segments.LIFECYCLE_STAGES))
     if data.customers is not None:
         out["abc_by_region"], out["region_class"] = abc_by_region(abc)
