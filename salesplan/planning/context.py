@@ -7,6 +7,7 @@ built once from the loaded data and the plan quarter and handed to every plannin
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -78,7 +79,7 @@ class PlanContext:
         :func:`salesplan.data.fingerprint` of ``data`` (keys the plan store's runs).
     fiscal_year_start_month : int
         1 = calendar fiscal year; 4 = fiscal year from April (labels only).
-    memo : dict
+    memo : MutableMapping
         Results computed once per data set and shared by every planning step of the
         context (and of the back-test contexts made from it with :meth:`with_quarter`),
         e.g. the scored pipeline of each snapshot date
@@ -91,7 +92,7 @@ class PlanContext:
     history_end: pd.Timestamp
     input_fingerprint: str | None = None
     fiscal_year_start_month: int = 1
-    memo: dict = field(default_factory=dict, compare=False, repr=False)
+    memo: MutableMapping = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, data: SalesData, period, *, input_fingerprint: str | None = None,
