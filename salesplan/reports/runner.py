@@ -854,16 +854,36 @@ def _EnvKernelManager(**kwargs):  # noqa: N802 - a class made on first use (jupy
     return _env_kernel_manager_class()(**kwargs)
 
 
-def _run_in_dependency_order(paths: Sequence[Path], execute, jobs: int):
+def _critical_path(paths: Sequence[Path], seconds: Mapping[str, float]) -> dict[str, float]:
+    """Seconds from a notebook's start to the end of the longest chain of notebooks that
+    wait for it: ``rank(n) = t(n) + max(rank(d) for d depending on n)``, ``t`` the last
+    run's seconds (1 when unknown: then chains are counted in notebooks)."""
+    stems = [p.stem for p in paths]
+    upstream = {p.stem: [d for d in _depends(p) if d in stems] for p in paths}
+    rank: dict[str, float] = {}
+    for stem in reversed(stems):  # paths are in dependency order: dependents come later
+        after = [rank[d] for d in stems if stem in upstream[d]]
+        rank[stem] = float(seconds.get(stem, 1.0)) + max(after, default=0.0)
+    return rank
+
+
+def _run_in_dependency_order(paths: Sequence[Path], execute, jobs: int, *,
+                             seconds: Mapping[str, float] | None = None,
+                             ahead: Callable[[list[Path]], None] | None = None):
     """Run ``execute(path)`` for every notebook, at most ``jobs`` at a time, each after
-    its upstream notebooks.  Returns ``(results by stem, first failure or None)``."""
+    its upstream notebooks; among the notebooks ready to start, the one heading the longest
+    chain first (:func:`_critical_path` with ``seconds``), ties in dependency order.
+    ``ahead(next)``, when given, is told the next ``jobs`` notebooks to start (to prepare
+    their kernels).  Returns ``(results by stem, first failure or None)``."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     stems = {p.stem for p in paths}
     upstream = {p.stem: [d for d in _depends(p) if d in stems] for p in paths}
+    rank = _critical_path(paths, seconds or {})
     done: dict[str, NotebookResult] = {}
     failure: _NotebookFailed | None = None
-    pending = list(paths)  # already in dependency order
+    # already in dependency order; sorted() is stable, so ties keep it
+    pending = sorted(paths, key=lambda p: -rank[p.stem])
     with ThreadPoolExecutor(max_workers=int(jobs)) as pool:
         running: dict = {}
         while pending or running:
@@ -873,6 +893,8 @@ def _run_in_dependency_order(paths: Sequence[Path], execute, jobs: int):
                 if all(d in done for d in upstream[path.stem]):
                     pending.remove(path)
                     running[pool.submit(execute, path)] = path
+            if ahead is not None and failure is None and pending:
+                ahead(pending[: int(jobs)])
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -1157,6 +1179,7 @@ class _Batch:
     last_seconds: dict
     env: dict = field(default_factory=dict)
     ipc_dir: str = ""
+    kernels: Any = None  # salesplan.reports.kernels.KernelPool while run_all runs
     log: list = field(default_factory=list)
     index_rank: dict = field(default_factory=dict)  # a notebook's place on index.html
     finished_names: set = field(default_factory=set)
@@ -1170,11 +1193,31 @@ class _Batch:
     def run_all(self):
         """Every notebook in dependency order, ``jobs`` side by side (the kernels talk over
         Unix sockets in a temporary folder, removed afterwards); ``(done, failure)``."""
+        from salesplan.reports.kernels import KernelPool
+
         self.ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")
+        self.kernels = KernelPool(self._make_km, workers=self.jobs)
+        by_stem = {p.stem: p for p in self.paths}
+
+        def ahead(next_paths):  # the next notebooks' kernels start while the current ones run
+            for p in next_paths:
+                self.kernels.prestart(p.stem, by_stem[p.stem])
+
         try:
-            return _run_in_dependency_order(self.paths, self.execute, self.jobs)
+            return _run_in_dependency_order(self.paths, self.execute, self.jobs,
+                                            seconds=self.last_seconds, ahead=ahead)
         finally:
+            self.kernels.close()
             shutil.rmtree(self.ipc_dir, ignore_errors=True)
+
+    def _make_km(self, name: str):
+        """The kernel manager of notebook ``name``: its environment, Unix sockets."""
+        return _EnvKernelManager(
+            kernel_name=self.kernel_name,
+            transport="ipc",  # local kernels talk over Unix sockets: no unencrypted TCP
+            ip=os.path.join(self.ipc_dir, name),  # socket paths must stay under ~100 bytes
+            extra_env={**self.env, ENV_RUN_DIR: str(self.tmp), ENV_NOTEBOOK: name},
+        )
 
     def execute(self, path: Path) -> NotebookResult:
         """Run one notebook in its own kernel; raise _NotebookFailed on any error."""
@@ -1225,12 +1268,7 @@ class _Batch:
         import papermill
 
         name = path.stem
-        km = _EnvKernelManager(
-            kernel_name=self.kernel_name,
-            transport="ipc",  # local kernels talk over Unix sockets: no unencrypted TCP
-            ip=os.path.join(self.ipc_dir, name),  # socket paths must stay under ~100 bytes
-            extra_env={**self.env, ENV_RUN_DIR: str(self.tmp), ENV_NOTEBOOK: name},
-        )
+        km = (self.kernels.take(name) if self.kernels is not None else None) or self._make_km(name)
         try:
             papermill.execute_notebook(
                 str(path), str(out_nb), parameters=nb_params, kernel_name=self.kernel_name,
