@@ -1021,10 +1021,6 @@ def run_plan(
         cfg.shown_source = (_default_source(declared, paths[0].parent, cfg.secrets)
                             or cfg.shown_source)
     kernel_name = _pick_kernel(kernel)
-    if check_data and cfg.raw_source is not None:
-        say(f"checking the data of {cfg.shown_source} ...")
-        check_source_data(str(cfg.raw_source), cfg.run_period, cfg.merged.get("as_of"))
-
     out.mkdir(parents=True, exist_ok=True)
     run_id = _new_run_id(out, cfg.run_period)
     batch = _Batch(cfg=cfg, run_id=run_id, tmp=out / f".tmp-{run_id}", paths=paths,
@@ -1032,11 +1028,20 @@ def run_plan(
                    run_timeout=run_timeout, jobs=int(jobs), say=say,
                    last_seconds=_last_durations(out, [p.stem for p in paths]))
     batch.tmp.mkdir()
+    batch.env = _kernel_env(cfg, run_id, name, run_language, declared, paths[0].parent)
+    batch.start_kernels()  # the first notebooks' kernels start while the data are checked
+    if check_data and cfg.raw_source is not None:
+        say(f"checking the data of {cfg.shown_source} ...")
+        try:
+            check_source_data(str(cfg.raw_source), cfg.run_period, cfg.merged.get("as_of"))
+        except BaseException:
+            batch.stop_kernels()
+            shutil.rmtree(batch.tmp, ignore_errors=True)
+            raise
     batch.note(f"salesplan run {run_id}: period {cfg.run_period}, source {cfg.shown_source}, "
                f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
     batch_store = _record_batch_start(cfg.store_url, run_id, cfg.run_period, name,
                                       [p.stem for p in paths], batch.note)
-    batch.env = _kernel_env(cfg, run_id, name, run_language, declared, paths[0].parent)
     done, failure = batch.run_all()
     _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", batch.note)
     public_text = _public_text(paths)
@@ -1193,21 +1198,34 @@ class _Batch:
     def run_all(self):
         """Every notebook in dependency order, ``jobs`` side by side (the kernels talk over
         Unix sockets in a temporary folder, removed afterwards); ``(done, failure)``."""
+        if self.kernels is None:
+            self.start_kernels()
+        try:
+            return _run_in_dependency_order(self.paths, self.execute, self.jobs,
+                                            seconds=self.last_seconds, ahead=self._ahead)
+        finally:
+            self.stop_kernels()
+
+    def start_kernels(self) -> None:
+        """The kernel pool (:class:`~salesplan.reports.kernels.KernelPool`), with the
+        kernels of the first ``jobs`` notebooks to run already starting."""
         from salesplan.reports.kernels import KernelPool
 
         self.ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")
         self.kernels = KernelPool(self._make_km, workers=self.jobs)
-        by_stem = {p.stem: p for p in self.paths}
+        rank = _critical_path(self.paths, self.last_seconds)
+        self._ahead(sorted(self.paths, key=lambda p: -rank[p.stem])[: self.jobs])
 
-        def ahead(next_paths):  # the next notebooks' kernels start while the current ones run
-            for p in next_paths:
-                self.kernels.prestart(p.stem, by_stem[p.stem])
+    def _ahead(self, next_paths) -> None:
+        """Start the kernels of ``next_paths`` while the current notebooks run."""
+        for p in next_paths:
+            self.kernels.prestart(p.stem, p)
 
-        try:
-            return _run_in_dependency_order(self.paths, self.execute, self.jobs,
-                                            seconds=self.last_seconds, ahead=ahead)
-        finally:
+    def stop_kernels(self) -> None:
+        """Shut down the kernels started ahead and not used; remove the socket folder."""
+        if self.kernels is not None:
             self.kernels.close()
+        if self.ipc_dir:
             shutil.rmtree(self.ipc_dir, ignore_errors=True)
 
     def _make_km(self, name: str):
