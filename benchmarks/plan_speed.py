@@ -31,7 +31,6 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -106,7 +105,7 @@ def main(argv=None) -> int:
     names = sorted({n for r in cold for n in r["notebooks"]})
     print(f"\nplan speed of {args.root}, {args.source} {args.period}, --jobs {args.jobs}, medians of {args.repeats} runs; "
           f"load average {load0[0]:.1f} before, {load1[0]:.1f} after; {os.cpu_count()} CPUs\n")
-    print(f"| run | wall s | CPU s (incl. kernels) | per notebook s |")
+    print("| run | wall s | CPU s (incl. kernels) | per notebook s |")
     print("| --- | ---: | ---: | --- |")
     per = ", ".join(f"{n.split('_')[0]} {statistics.median(r['notebooks'].get(n, float('nan')) for r in cold):.1f}"
                     for n in names)
