@@ -1185,6 +1185,7 @@ class _Batch:
     env: dict = field(default_factory=dict)
     ipc_dir: str = ""
     kernels: Any = None  # salesplan.reports.kernels.KernelPool while run_all runs
+    render_pool: Any = None  # the thread rendering the reports while run_all runs
     log: list = field(default_factory=list)
     index_rank: dict = field(default_factory=dict)  # a notebook's place on index.html
     finished_names: set = field(default_factory=set)
@@ -1198,11 +1199,15 @@ class _Batch:
     def run_all(self):
         """Every notebook in dependency order, ``jobs`` side by side (the kernels talk over
         Unix sockets in a temporary folder, removed afterwards); ``(done, failure)``."""
+        from concurrent.futures import ThreadPoolExecutor
+
         if self.kernels is None:
             self.start_kernels()
         try:
-            return _run_in_dependency_order(self.paths, self.execute, self.jobs,
-                                            seconds=self.last_seconds, ahead=self._ahead)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-render") as self.render_pool:
+                done, failure = _run_in_dependency_order(self.paths, self.execute, self.jobs,
+                                                         seconds=self.last_seconds, ahead=self._ahead)
+                return {name: future.result() for name, future in done.items()}, failure
         finally:
             self.stop_kernels()
 
@@ -1237,8 +1242,9 @@ class _Batch:
             extra_env={**self.env, ENV_RUN_DIR: str(self.tmp), ENV_NOTEBOOK: name},
         )
 
-    def execute(self, path: Path) -> NotebookResult:
-        """Run one notebook in its own kernel; raise _NotebookFailed on any error."""
+    def execute(self, path: Path):
+        """Run one notebook in its own kernel; raise _NotebookFailed on any error.  Returns
+        the future :class:`NotebookResult` (its report is rendered in ``render_pool``)."""
         name = path.stem
         step = f"[{[p.stem for p in self.paths].index(name) + 1}/{len(self.paths)}] {name}"
         nb_params = {k: v for k, v in self.cfg.merged.items() if k in self.declared[name]}
@@ -1263,19 +1269,26 @@ class _Batch:
                 notebook=name, cell=cell, detail=detail, notebook_file=out_nb.name,
             ) from None
         seconds = time.monotonic() - t0
+        self.finished_names.add(name)
+        self.note(f"{step} ok ({seconds:.1f} s)"
+                  + _eta(self.started, self.finished_names, self.last_seconds, self.jobs))
+        # the report is rendered beside the next notebooks: they wait for the executed
+        # notebook (its plan store runs), not for its HTML
+        return self.render_pool.submit(self._render, path, out_nb, seconds, nb_params)
+
+    def _render(self, path: Path, out_nb: Path, seconds: float, nb_params: dict) -> NotebookResult:
+        """The report of an executed notebook: HTML, title, headlines."""
         import nbformat
 
         from salesplan.reports.render import export_html, localize_notebook, notebook_title
 
+        name = path.stem
         executed = nbformat.read(str(out_nb), as_version=4)
         executed = localize_notebook(executed, path.parent, name)  # English: unchanged
         title = notebook_title(executed, name)
         self.index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
         html = export_html(executed, self.tmp / f"{name}.html", index_href="index.html",
                            caption=f"Sales plan {self.cfg.run_period} · run {self.run_id}")
-        self.finished_names.add(name)
-        self.note(f"{step} ok ({seconds:.1f} s)"
-                  + _eta(self.started, self.finished_names, self.last_seconds, self.jobs))
         return NotebookResult(
             name=name, title=title, notebook=out_nb, html=html, seconds=round(seconds, 1),
             parameters=nb_params, headlines=extract_headlines(executed),
