@@ -112,11 +112,13 @@ _MEMO_CODE = ("planning/pipeline.py", "planning/funnel.py", "planning/targets.py
 
 
 def _memo_code_fingerprint() -> str:
-    """SHA-256 (16 hex digits) of :data:`_MEMO_CODE` and the scikit-learn version."""
+    """SHA-256 (16 hex digits) of :data:`_MEMO_CODE` and the numpy, pandas and
+    scikit-learn versions."""
+    import numpy
     import sklearn
 
     root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(sklearn.__version__.encode())
+    h = hashlib.sha256(f"{numpy.__version__} {pd.__version__} {sklearn.__version__}".encode())
     for rel in _MEMO_CODE:
         h.update(rel.encode())
         h.update((root / rel).read_bytes())
