@@ -993,7 +993,10 @@ def run_plan(
         A notebook failed; one-line message, partial copy in ``failed_dir``.
     """
     call = dict(locals())  # run_plan is called again below inside the report language
-    import papermill  # noqa: F401 - fail early when the runner's dependency is missing
+    import importlib.util
+
+    if importlib.util.find_spec("papermill") is None:  # fail early (imported where it runs: ~1 s)
+        raise ModuleNotFoundError("No module named 'papermill': the runner needs it (pip install papermill)")
 
     from salesplan.reports.i18n import get_language, language
 
@@ -1344,6 +1347,20 @@ def _with_carried_over(out: Path, batch: _Batch, results: list) -> list:
     return sorted(results + carried, key=lambda r: order.get(r.name, len(order)))
 
 
+def _summary_part(batch: _Batch, results: list, changed_params: Mapping[str, Any]):
+    """The index entries of the reports and the executive summary: ``(reports, summary,
+    shown parameter changes)``."""
+    reports = [
+        {"name": r.name, "title": r.title, "html": r.html.name, "notebook": r.notebook.name,
+         "seconds": r.seconds, "headlines": r.headlines,
+         "rank": batch.index_rank[r.name] if r.name in batch.index_rank else _index_rank(r.notebook),
+         "carried_from": r.carried_from, "stale": r.stale}
+        for r in results
+    ]
+    shown_changes = {k: json.dumps(v, ensure_ascii=False, default=str) for k, v in changed_params.items()}
+    return reports, _write_summary(batch.tmp, reports, batch.note, shown_changes), shown_changes
+
+
 def _finish_run(out: Path, batch: _Batch, results: list, public_text: str) -> RunResult:
     """Write the workbook, summary, index and manifest; move the run into place atomically."""
     from salesplan.reports.render import render_index
@@ -1364,16 +1381,14 @@ def _finish_run(out: Path, batch: _Batch, results: list, public_text: str) -> Ru
            for k, v in sorted(cfg.merged.items())},
         **({"parameter report_language": json.dumps(get_language())} if get_language() != "en" else {}),
     }
-    _write_workbook(tmp / workbook_name, run_info=run_info, results=results, tables_dir=tmp / "tables")
-    reports = [
-        {"name": r.name, "title": r.title, "html": r.html.name, "notebook": r.notebook.name,
-         "seconds": r.seconds, "headlines": r.headlines,
-         "rank": batch.index_rank[r.name] if r.name in batch.index_rank else _index_rank(r.notebook),
-         "carried_from": r.carried_from, "stale": r.stale}
-        for r in results
-    ]
-    shown_changes = {k: json.dumps(v, ensure_ascii=False, default=str) for k, v in changed_params.items()}
-    summary = _write_summary(tmp, reports, batch.note, shown_changes)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-workbook") as pool:
+        # the workbook is written while Chromium prints the summary (both read tmp/tables)
+        workbook = pool.submit(_write_workbook, tmp / workbook_name, run_info=run_info, results=results,
+                               tables_dir=tmp / "tables")
+        reports, summary, shown_changes = _summary_part(batch, results, changed_params)
+        workbook.result()
     render_index(tmp / "index.html", run_id=run_id, period=cfg.run_period, source=cfg.shown_source,
                  reports=reports, workbook=workbook_name, finished=finished, summary=summary,
                  changed_parameters=shown_changes)
