@@ -79,6 +79,7 @@ def _median(rows: list[dict], key: str) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cold", type=int, help="cold runs (default --repeats; the warm ones follow the first)")
     ap.add_argument("--source", default=DEMO)
     ap.add_argument("--period", default=PERIOD)
     ap.add_argument("--jobs", type=int, default=2)
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
     load0 = os.getloadavg()
     cold, warm = [], {k: [] for k in args.warm}
     with tempfile.TemporaryDirectory(prefix="plan-speed-") as tmp:
-        for i in range(args.repeats):
+        for i in range(args.repeats if args.cold is None else max(1, args.cold)):
             folder = Path(tmp) / f"cold{i}"
             cold.append(run_once(folder / "reports", folder / "cache", [], source=args.source,
                                  period=args.period, jobs=args.jobs, root=args.root))
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
                       flush=True)
     load1 = os.getloadavg()
     names = sorted({n for r in cold for n in r["notebooks"]})
-    print(f"\nplan speed of {args.root}, {args.source} {args.period}, --jobs {args.jobs}, medians of {args.repeats} runs; "
+    print(f"\nplan speed of {args.root}, {args.source} {args.period}, --jobs {args.jobs}, medians of {len(cold)} cold and {args.repeats} warm runs; "
           f"load average {load0[0]:.1f} before, {load1[0]:.1f} after; {os.cpu_count()} CPUs\n")
     print("| run | wall s | CPU s (incl. kernels) | per notebook s |")
     print("| --- | ---: | ---: | --- |")
