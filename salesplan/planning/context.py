@@ -7,7 +7,8 @@ built once from the loaded data and the plan quarter and handed to every plannin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -78,6 +79,11 @@ class PlanContext:
         :func:`salesplan.data.fingerprint` of ``data`` (keys the plan store's runs).
     fiscal_year_start_month : int
         1 = calendar fiscal year; 4 = fiscal year from April (labels only).
+    memo : MutableMapping
+        Results computed once per data set and shared by every planning step of the
+        context (and of the back-test contexts made from it with :meth:`with_quarter`),
+        e.g. the scored pipeline of each snapshot date
+        (:func:`salesplan.planning.targets.memo_scorer`).  Not part of equality.
     """
 
     quarter: pd.Period
@@ -86,6 +92,7 @@ class PlanContext:
     history_end: pd.Timestamp
     input_fingerprint: str | None = None
     fiscal_year_start_month: int = 1
+    memo: MutableMapping = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, data: SalesData, period, *, input_fingerprint: str | None = None,
@@ -112,6 +119,13 @@ class PlanContext:
         orders = data.orders
         history = replace(data, orders=orders[orders["order_date"] <= end])
         return cls(q, data, history, end, input_fingerprint, int(fiscal_year_start_month))
+
+    def with_quarter(self, period, **kwargs) -> PlanContext:
+        """The context of another quarter on the same data (:meth:`build` with this context's
+        fingerprint and fiscal year), sharing :attr:`memo`: what the memo holds depends on
+        the data and the snapshot date only, never on the quarter planned."""
+        kw = dict(input_fingerprint=self.input_fingerprint, fiscal_year_start_month=self.fiscal_year_start_month)
+        return replace(PlanContext.build(self.data, period, **{**kw, **kwargs}), memo=self.memo)
 
     @property
     def period(self) -> str:

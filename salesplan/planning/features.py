@@ -36,6 +36,7 @@ from salesplan.planning.targets import (
     TargetPlan,
     compare_scenarios,
     default_scenarios,
+    memo_scorer,
     plan_funnel,
     propose_targets,
 )
@@ -195,14 +196,16 @@ def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetPara
     if quota_overrides and not features.rep_quotas:
         raise ValueError("quota_overrides: the data have no reps table, so there are no rep quotas to override")
     end = ctx.history_end
+    scorer = memo_scorer(ctx.memo)  # each snapshot date scored once per data (plan, scenarios, monitoring)
     if features.rep_quotas:
-        plan = propose_targets(ctx.history, dist, params, as_of=end, quota_overrides=quota_overrides)
+        plan = propose_targets(ctx.history, dist, params, as_of=end, quota_overrides=quota_overrides,
+                               pipeline_scorer=scorer)
         if features.funnel:
             plan = plan_funnel(plan, ctx.history, level="rep", as_of=end)
     else:
         region_dist = _region_paths(dist, ctx)
         plan = _without_reps(propose_targets(ctx.history, region_dist, replace(params, over_assignment=1.0),
-                                             roster=_region_roster(ctx), as_of=end))
+                                             roster=_region_roster(ctx), as_of=end, pipeline_scorer=scorer))
         if features.funnel:
             plan = plan_funnel(plan, ctx.history, level="region", as_of=end)
     if not region_funnel or not features.funnel:
@@ -216,7 +219,8 @@ def quarter_scenarios(ctx: PlanContext, dist: QuarterDistribution, params: Targe
     without rep quotas (the scenarios compare rep quotas and their odds)."""
     if not features.rep_quotas:
         return None
-    return compare_scenarios(ctx.history, dist, default_scenarios(params), as_of=ctx.history_end)
+    return compare_scenarios(ctx.history, dist, default_scenarios(params), as_of=ctx.history_end,
+                             pipeline_scorer=memo_scorer(ctx.memo))
 
 
 def monitor_context(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONTHS) -> PlanContext | None:
@@ -230,8 +234,7 @@ def monitor_context(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONT
     q = min(ctx.quarter - 1, (data_end + pd.Timedelta(days=1)).to_period("Q") - 1)
     if q.start_time <= pd.Timestamp(ctx.data.orders["order_date"].min()):
         return None
-    mctx = PlanContext.build(ctx.data, q, input_fingerprint=ctx.input_fingerprint,
-                             fiscal_year_start_month=ctx.fiscal_year_start_month)
+    mctx = ctx.with_quarter(q)  # shares ctx.memo: the snapshot dates it scores are the plan's too
     return mctx if monitor_history_ok(mctx, min_months) else None
 
 

@@ -174,6 +174,7 @@ __all__ = [
     "compare_scenarios",
     "default_scenarios",
     "largest_remainder",
+    "memo_scorer",
     "parse_quarter",
     "pipeline_backtest_fit",
     "pipeline_effect",
@@ -1220,6 +1221,29 @@ def _scored_deals(data: SalesData, at: pd.Timestamp, horizon_end: pd.Timestamp) 
     from salesplan.planning.pipeline import scored_pipeline  # lazy: scikit-learn only when scoring
 
     return scored_pipeline(data, at, horizon_end=horizon_end)
+
+
+def memo_scorer(memo: dict | None = None):
+    """A scorer for :func:`pipeline_increment` that scores each ``(date, horizon end)`` once.
+
+    ``scorer(data, at, horizon_end)`` returns a copy of the first result of
+    :func:`_scored_deals` for that key, kept in ``memo`` (a new dict when ``None``) under
+    ``("scored_pipeline", at, horizon_end)``.  Sound only for calls on one data set whose
+    cut ``data.until(at)`` is the same for every caller: e.g. the histories of
+    :class:`~salesplan.planning.context.PlanContext` objects made from the same data
+    (``at`` never after their history's end), whose ``memo`` this is meant to be.  The
+    win model of each date is trained once instead of once per plan, scenario and
+    monitoring quarter (same numbers: same data, same ``random_state``).
+    """
+    memo = {} if memo is None else memo
+
+    def scorer(data, at, horizon_end):
+        key = ("scored_pipeline", pd.Timestamp(at), pd.Timestamp(horizon_end))
+        if key not in memo:
+            memo[key] = _scored_deals(data, at, horizon_end)
+        return memo[key].copy()
+
+    return scorer
 
 
 def _weighted_deals(data, at, horizon_end, params: TargetParams, rates, scorer, ros) -> pd.DataFrame:
@@ -2324,15 +2348,7 @@ def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Map
     if not scenarios:
         raise ValueError("scenarios: give at least one named TargetParams")
     if kwargs.get("pipeline_scorer") is None:  # same data and dates: score each snapshot once
-        memo: dict = {}
-
-        def scorer(d, at, horizon_end):
-            key = (pd.Timestamp(at), pd.Timestamp(horizon_end))
-            if key not in memo:
-                memo[key] = _scored_deals(d, at, horizon_end)
-            return memo[key].copy()
-
-        kwargs = {**kwargs, "pipeline_scorer": scorer}
+        kwargs = {**kwargs, "pipeline_scorer": memo_scorer()}
     cols = {}
     for name, prm in scenarios.items():
         plan = propose_targets(data, dist, prm, **kwargs)

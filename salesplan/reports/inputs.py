@@ -9,17 +9,29 @@ matter (:func:`salesplan.reports.upstream` with ``match``):
   computed here with the forecast notebook's defaults (``hierarchy_forecast`` company ->
   region -> rep, the company alone without a ``customers`` table, 1,000 paths) and saved;
 * the **targets** are the targets notebook's run with the same input data and
-  ``history_end``; when absent 05 stops with one line (no silent defaults).
+  ``history_end``; when absent 05 stops with one line (no silent defaults);
+* the **scored pipeline** of each snapshot date (a win model trained per date, the
+  "scored" pipeline weights of 04) is kept in the model cache folder
+  (:func:`plan_memo`), so a re-run of 04 on the same data scores nothing again.
 """
 
 from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import MutableMapping
+from pathlib import Path
+
+import pandas as pd
 
 from salesplan.data import PlanStore
 from salesplan.planning.context import PlanContext
 from salesplan.planning.targets import QuarterDistribution, quarter_paths_from_forecast
 from salesplan.reports.results import upstream
 
-__all__ = ["MissingTargets", "forecast_distribution", "forecast_levels", "plan_targets", "FORECAST_LEVELS"]
+__all__ = ["MissingTargets", "forecast_distribution", "forecast_levels", "plan_memo", "plan_targets", "FORECAST_LEVELS",
+           "DiskMemo"]
 
 #: hierarchy of the forecast notebook: company, regions, reps
 FORECAST_LEVELS = [(), ("region",), ("region", "rep_id")]
@@ -93,3 +105,85 @@ def plan_targets(ctx: PlanContext, plan_store: str):
     finally:
         store.dispose()
     return run, QuarterDistribution(paths)
+
+
+#: the source files whose code decides a scored pipeline: a change to any of them starts a new cache
+_MEMO_CODE = ("planning/pipeline.py", "planning/funnel.py", "planning/targets.py", "data/schema.py")
+
+
+def _memo_code_fingerprint() -> str:
+    """SHA-256 (16 hex digits) of :data:`_MEMO_CODE` and the numpy, pandas and
+    scikit-learn versions."""
+    import numpy
+    import sklearn
+
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(f"{numpy.__version__} {pd.__version__} {sklearn.__version__}".encode())
+    for rel in _MEMO_CODE:
+        h.update(rel.encode())
+        h.update((root / rel).read_bytes())
+    return h.hexdigest()[:16]
+
+
+class DiskMemo(MutableMapping):
+    """A :attr:`PlanContext.memo <salesplan.planning.context.PlanContext.memo>` kept on disk.
+
+    Keys are tuples ``(kind, date, date, ...)`` (e.g. ``("scored_pipeline", at,
+    horizon_end)``); each value is one pickle file ``<kind>-<YYYYMMDD>-...pkl`` in
+    ``folder`` (created on the first write, written atomically).  Values are read back
+    exactly (pickle), so a plan made from the disk memo has the same numbers.
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self._mem: dict = {}
+
+    def _path(self, key) -> Path:
+        parts = [str(key[0])] + [f"{pd.Timestamp(k):%Y%m%d}" for k in key[1:]]
+        return self.folder / ("-".join(parts) + ".pkl")
+
+    def __getitem__(self, key):
+        if key not in self._mem:
+            path = self._path(key)
+            if not path.exists():
+                raise KeyError(key)
+            with open(path, "rb") as fh:
+                self._mem[key] = pickle.load(fh)
+        return self._mem[key]
+
+    def __setitem__(self, key, value) -> None:
+        self._mem[key] = value
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+    def __delitem__(self, key) -> None:
+        self._mem.pop(key, None)
+        self._path(key).unlink(missing_ok=True)
+
+    def __contains__(self, key) -> bool:
+        return key in self._mem or self._path(key).exists()
+
+    def __iter__(self):
+        return iter(list(self._mem))
+
+    def __len__(self) -> int:
+        return len(self._mem)
+
+
+def plan_memo(ctx: PlanContext, cache_dir: str | None) -> PlanContext:
+    """``ctx`` with a :class:`DiskMemo` in ``<cache_dir>/plan_memo/<fingerprint>-<code>``.
+
+    The folder is keyed by the input fingerprint and by the code that computes the memo's
+    values (:data:`_MEMO_CODE`), so other data or changed code never read it.  Without a
+    fingerprint or ``cache_dir`` the context is returned unchanged (in-memory memo).
+    """
+    from dataclasses import replace
+
+    if not cache_dir or not ctx.input_fingerprint:
+        return ctx
+    folder = Path(cache_dir) / "plan_memo" / f"{ctx.input_fingerprint[:32]}-{_memo_code_fingerprint()}"
+    return replace(ctx, memo=DiskMemo(folder))

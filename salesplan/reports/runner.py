@@ -874,16 +874,36 @@ def _EnvKernelManager(**kwargs):  # noqa: N802 - a class made on first use (jupy
     return _env_kernel_manager_class()(**kwargs)
 
 
-def _run_in_dependency_order(paths: Sequence[Path], execute, jobs: int):
+def _critical_path(paths: Sequence[Path], seconds: Mapping[str, float]) -> dict[str, float]:
+    """Seconds from a notebook's start to the end of the longest chain of notebooks that
+    wait for it: ``rank(n) = t(n) + max(rank(d) for d depending on n)``, ``t`` the last
+    run's seconds (1 when unknown: then chains are counted in notebooks)."""
+    stems = [p.stem for p in paths]
+    upstream = {p.stem: [d for d in _depends(p) if d in stems] for p in paths}
+    rank: dict[str, float] = {}
+    for stem in reversed(stems):  # paths are in dependency order: dependents come later
+        after = [rank[d] for d in stems if stem in upstream[d]]
+        rank[stem] = float(seconds.get(stem, 1.0)) + max(after, default=0.0)
+    return rank
+
+
+def _run_in_dependency_order(paths: Sequence[Path], execute, jobs: int, *,
+                             seconds: Mapping[str, float] | None = None,
+                             ahead: Callable[[list[Path]], None] | None = None):
     """Run ``execute(path)`` for every notebook, at most ``jobs`` at a time, each after
-    its upstream notebooks.  Returns ``(results by stem, first failure or None)``."""
+    its upstream notebooks; among the notebooks ready to start, the one heading the longest
+    chain first (:func:`_critical_path` with ``seconds``), ties in dependency order.
+    ``ahead(next)``, when given, is told the next ``jobs`` notebooks to start (to prepare
+    their kernels).  Returns ``(results by stem, first failure or None)``."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     stems = {p.stem for p in paths}
     upstream = {p.stem: [d for d in _depends(p) if d in stems] for p in paths}
+    rank = _critical_path(paths, seconds or {})
     done: dict[str, NotebookResult] = {}
     failure: _NotebookFailed | None = None
-    pending = list(paths)  # already in dependency order
+    # already in dependency order; sorted() is stable, so ties keep it
+    pending = sorted(paths, key=lambda p: -rank[p.stem])
     with ThreadPoolExecutor(max_workers=int(jobs)) as pool:
         running: dict = {}
         while pending or running:
@@ -893,6 +913,8 @@ def _run_in_dependency_order(paths: Sequence[Path], execute, jobs: int):
                 if all(d in done for d in upstream[path.stem]):
                     pending.remove(path)
                     running[pool.submit(execute, path)] = path
+            if ahead is not None and failure is None and pending:
+                ahead(pending[: int(jobs)])
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -991,7 +1013,10 @@ def run_plan(
         A notebook failed; one-line message, partial copy in ``failed_dir``.
     """
     call = dict(locals())  # run_plan is called again below inside the report language
-    import papermill  # noqa: F401 - fail early when the runner's dependency is missing
+    import importlib.util
+
+    if importlib.util.find_spec("papermill") is None:  # fail early (imported where it runs: ~1 s)
+        raise ModuleNotFoundError("No module named 'papermill': the runner needs it (pip install papermill)")
 
     from salesplan.reports.i18n import get_language, language
 
@@ -1019,10 +1044,6 @@ def run_plan(
         cfg.shown_source = (_default_source(declared, paths[0].parent, cfg.secrets)
                             or cfg.shown_source)
     kernel_name = _pick_kernel(kernel)
-    if check_data and cfg.raw_source is not None:
-        say(f"checking the data of {cfg.shown_source} ...")
-        check_source_data(str(cfg.raw_source), cfg.run_period, cfg.merged.get("as_of"))
-
     out.mkdir(parents=True, exist_ok=True)
     run_id = _new_run_id(out, cfg.run_period)
     batch = _Batch(cfg=cfg, run_id=run_id, tmp=out / f".tmp-{run_id}", paths=paths,
@@ -1030,11 +1051,20 @@ def run_plan(
                    run_timeout=run_timeout, jobs=int(jobs), say=say,
                    last_seconds=_last_durations(out, [p.stem for p in paths]))
     batch.tmp.mkdir()
+    batch.env = _kernel_env(cfg, run_id, name, run_language, declared, paths[0].parent)
+    batch.start_kernels()  # the first notebooks' kernels start while the data are checked
+    if check_data and cfg.raw_source is not None:
+        say(f"checking the data of {cfg.shown_source} ...")
+        try:
+            check_source_data(str(cfg.raw_source), cfg.run_period, cfg.merged.get("as_of"))
+        except BaseException:
+            batch.stop_kernels()
+            shutil.rmtree(batch.tmp, ignore_errors=True)
+            raise
     batch.note(f"salesplan run {run_id}: period {cfg.run_period}, source {cfg.shown_source}, "
                f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
     batch_store = _record_batch_start(cfg.store_url, run_id, cfg.run_period, name,
                                       [p.stem for p in paths], batch.note)
-    batch.env = _kernel_env(cfg, run_id, name, run_language, declared, paths[0].parent)
     done, failure = batch.run_all()
     _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", batch.note)
     public_text = _public_text(paths)
@@ -1177,6 +1207,8 @@ class _Batch:
     last_seconds: dict
     env: dict = field(default_factory=dict)
     ipc_dir: str = ""
+    kernels: Any = None  # salesplan.reports.kernels.KernelPool while run_all runs
+    render_pool: Any = None  # the thread rendering the reports while run_all runs
     log: list = field(default_factory=list)
     index_rank: dict = field(default_factory=dict)  # a notebook's place on index.html
     finished_names: set = field(default_factory=set)
@@ -1190,14 +1222,52 @@ class _Batch:
     def run_all(self):
         """Every notebook in dependency order, ``jobs`` side by side (the kernels talk over
         Unix sockets in a temporary folder, removed afterwards); ``(done, failure)``."""
-        self.ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self.kernels is None:
+            self.start_kernels()
         try:
-            return _run_in_dependency_order(self.paths, self.execute, self.jobs)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-render") as self.render_pool:
+                done, failure = _run_in_dependency_order(self.paths, self.execute, self.jobs,
+                                                         seconds=self.last_seconds, ahead=self._ahead)
+                return {name: future.result() for name, future in done.items()}, failure
         finally:
+            self.stop_kernels()
+
+    def start_kernels(self) -> None:
+        """The kernel pool (:class:`~salesplan.reports.kernels.KernelPool`), with the
+        kernels of the first ``jobs`` notebooks to run already starting."""
+        from salesplan.reports.kernels import KernelPool
+
+        self.ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")
+        self.kernels = KernelPool(self._make_km, workers=self.jobs)
+        rank = _critical_path(self.paths, self.last_seconds)
+        self._ahead(sorted(self.paths, key=lambda p: -rank[p.stem])[: self.jobs])
+
+    def _ahead(self, next_paths) -> None:
+        """Start the kernels of ``next_paths`` while the current notebooks run."""
+        for p in next_paths:
+            self.kernels.prestart(p.stem, p)
+
+    def stop_kernels(self) -> None:
+        """Shut down the kernels started ahead and not used; remove the socket folder."""
+        if self.kernels is not None:
+            self.kernels.close()
+        if self.ipc_dir:
             shutil.rmtree(self.ipc_dir, ignore_errors=True)
 
-    def execute(self, path: Path) -> NotebookResult:
-        """Run one notebook in its own kernel; raise _NotebookFailed on any error."""
+    def _make_km(self, name: str):
+        """The kernel manager of notebook ``name``: its environment, Unix sockets."""
+        return _EnvKernelManager(
+            kernel_name=self.kernel_name,
+            transport="ipc",  # local kernels talk over Unix sockets: no unencrypted TCP
+            ip=os.path.join(self.ipc_dir, name),  # socket paths must stay under ~100 bytes
+            extra_env={**self.env, ENV_RUN_DIR: str(self.tmp), ENV_NOTEBOOK: name},
+        )
+
+    def execute(self, path: Path):
+        """Run one notebook in its own kernel; raise _NotebookFailed on any error.  Returns
+        the future :class:`NotebookResult` (its report is rendered in ``render_pool``)."""
         name = path.stem
         step = f"[{[p.stem for p in self.paths].index(name) + 1}/{len(self.paths)}] {name}"
         nb_params = {k: v for k, v in self.cfg.merged.items() if k in self.declared[name]}
@@ -1222,19 +1292,26 @@ class _Batch:
                 notebook=name, cell=cell, detail=detail, notebook_file=out_nb.name,
             ) from None
         seconds = time.monotonic() - t0
+        self.finished_names.add(name)
+        self.note(f"{step} ok ({seconds:.1f} s)"
+                  + _eta(self.started, self.finished_names, self.last_seconds, self.jobs))
+        # the report is rendered beside the next notebooks: they wait for the executed
+        # notebook (its plan store runs), not for its HTML
+        return self.render_pool.submit(self._render, path, out_nb, seconds, nb_params)
+
+    def _render(self, path: Path, out_nb: Path, seconds: float, nb_params: dict) -> NotebookResult:
+        """The report of an executed notebook: HTML, title, headlines."""
         import nbformat
 
         from salesplan.reports.render import export_html, localize_notebook, notebook_title
 
+        name = path.stem
         executed = nbformat.read(str(out_nb), as_version=4)
         executed = localize_notebook(executed, path.parent, name)  # English: unchanged
         title = notebook_title(executed, name)
         self.index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
         html = export_html(executed, self.tmp / f"{name}.html", index_href="index.html",
                            caption=f"Sales plan {self.cfg.run_period} · run {self.run_id}")
-        self.finished_names.add(name)
-        self.note(f"{step} ok ({seconds:.1f} s)"
-                  + _eta(self.started, self.finished_names, self.last_seconds, self.jobs))
         return NotebookResult(
             name=name, title=title, notebook=out_nb, html=html, seconds=round(seconds, 1),
             parameters=nb_params, headlines=extract_headlines(executed),
@@ -1245,12 +1322,7 @@ class _Batch:
         import papermill
 
         name = path.stem
-        km = _EnvKernelManager(
-            kernel_name=self.kernel_name,
-            transport="ipc",  # local kernels talk over Unix sockets: no unencrypted TCP
-            ip=os.path.join(self.ipc_dir, name),  # socket paths must stay under ~100 bytes
-            extra_env={**self.env, ENV_RUN_DIR: str(self.tmp), ENV_NOTEBOOK: name},
-        )
+        km = (self.kernels.take(name) if self.kernels is not None else None) or self._make_km(name)
         try:
             papermill.execute_notebook(
                 str(path), str(out_nb), parameters=nb_params, kernel_name=self.kernel_name,
@@ -1295,6 +1367,20 @@ def _with_carried_over(out: Path, batch: _Batch, results: list) -> list:
     return sorted(results + carried, key=lambda r: order.get(r.name, len(order)))
 
 
+def _summary_part(batch: _Batch, results: list, changed_params: Mapping[str, Any]):
+    """The index entries of the reports and the executive summary: ``(reports, summary,
+    shown parameter changes)``."""
+    reports = [
+        {"name": r.name, "title": r.title, "html": r.html.name, "notebook": r.notebook.name,
+         "seconds": r.seconds, "headlines": r.headlines,
+         "rank": batch.index_rank[r.name] if r.name in batch.index_rank else _index_rank(r.notebook),
+         "carried_from": r.carried_from, "stale": r.stale}
+        for r in results
+    ]
+    shown_changes = {k: json.dumps(v, ensure_ascii=False, default=str) for k, v in changed_params.items()}
+    return reports, _write_summary(batch.tmp, reports, batch.note, shown_changes), shown_changes
+
+
 def _finish_run(out: Path, batch: _Batch, results: list, public_text: str) -> RunResult:
     """Write the workbook, summary, index and manifest; move the run into place atomically."""
     from salesplan.reports.render import render_index
@@ -1315,16 +1401,14 @@ def _finish_run(out: Path, batch: _Batch, results: list, public_text: str) -> Ru
            for k, v in sorted(cfg.merged.items())},
         **({"parameter report_language": json.dumps(get_language())} if get_language() != "en" else {}),
     }
-    _write_workbook(tmp / workbook_name, run_info=run_info, results=results, tables_dir=tmp / "tables")
-    reports = [
-        {"name": r.name, "title": r.title, "html": r.html.name, "notebook": r.notebook.name,
-         "seconds": r.seconds, "headlines": r.headlines,
-         "rank": batch.index_rank[r.name] if r.name in batch.index_rank else _index_rank(r.notebook),
-         "carried_from": r.carried_from, "stale": r.stale}
-        for r in results
-    ]
-    shown_changes = {k: json.dumps(v, ensure_ascii=False, default=str) for k, v in changed_params.items()}
-    summary = _write_summary(tmp, reports, batch.note, shown_changes)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-workbook") as pool:
+        # the workbook is written while Chromium prints the summary (both read tmp/tables)
+        workbook = pool.submit(_write_workbook, tmp / workbook_name, run_info=run_info, results=results,
+                               tables_dir=tmp / "tables")
+        reports, summary, shown_changes = _summary_part(batch, results, changed_params)
+        workbook.result()
     render_index(tmp / "index.html", run_id=run_id, period=cfg.run_period, source=cfg.shown_source,
                  reports=reports, workbook=workbook_name, finished=finished, summary=summary,
                  changed_parameters=shown_changes)
