@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
+
+from salesplan.models.forecast import _ets_kernels as _K
 
 _Z90 = 1.6448536269514722  # N(0,1) 95% quantile (one-sided 90% test of R thetaf)
 
@@ -181,6 +182,9 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+_SES_GRID = np.linspace(-6, 6, 25)  # start values of SES's logit(alpha) searched first
+
+
 def fit_ets(y: np.ndarray, h: int, trend: str = "N") -> Fit:
     """Additive-error exponential smoothing, non-seasonal, on an (adjusted) series.
 
@@ -201,7 +205,7 @@ def fit_ets(y: np.ndarray, h: int, trend: str = "N") -> Fit:
     ``0 < beta < alpha``, ``0.8 <= phi <= 0.98``; initial states from the first values.
     Psi weights ``psi_j = alpha + beta (phi + ... + phi^j)``.
     """
-    y = np.asarray(y, float)
+    y = np.ascontiguousarray(y, dtype=float)
     n = len(y)
     trend_on = trend in ("A", "Ad")
     if n < 2:
@@ -214,28 +218,15 @@ def fit_ets(y: np.ndarray, h: int, trend: str = "N") -> Fit:
         b0 = np.polyfit(np.arange(k), y[:k], 1)[0]
         l0 = y[0]
 
-    def unpack(p):
-        a = 0.0001 + 0.9998 * _sigmoid(p[0])
-        b = a * (0.0001 + 0.9998 * _sigmoid(p[1])) if trend_on else 0.0
-        ph = 0.8 + 0.18 * _sigmoid(p[2]) if trend == "Ad" else 1.0
-        return a, b, ph
-
-    def sse(p):
-        a, b, ph = unpack(p)
-        e = _ets_errors(y, a, b, ph, l0, b0, trend_on)
-        s = float(np.dot(e, e))
-        return s if np.isfinite(s) else 1e300
-
-    p0 = {"N": [0.0], "A": [0.0, -2.0], "Ad": [0.0, -2.0, 1.0]}[trend]
+    damped = trend == "Ad"
+    p0 = np.array({"N": [0.0], "A": [0.0, -2.0], "Ad": [0.0, -2.0, 1.0]}[trend])
     if trend == "N":
-        grid = np.linspace(-6, 6, 25)
-        vals = [sse([g]) for g in grid]
-        p0 = [grid[int(np.argmin(vals))]]
-    res = minimize(sse, np.array(p0, float), method="Nelder-Mead",
-                   options={"xatol": 1e-3, "fatol": 1e-6 * max(1.0, float(np.dot(y, y))),
-                            "maxiter": 200 * len(p0)})
-    a, b, ph = unpack(res.x)
-    e, lvl, bT = _ets_filter(y, a, b, ph, l0, b0, trend_on)
+        p0[0] = _K.ses_start(_SES_GRID, y, float(l0))
+    # Nelder-Mead on the logit scale (scipy's algorithm and defaults, compiled)
+    x, _ = _K.nelder_mead(p0, y, float(l0), float(b0), trend_on, damped, 1e-3,
+                          1e-6 * max(1.0, float(np.dot(y, y))), 200 * len(p0))
+    a, b, ph = _K.unpack(x, trend_on, damped)
+    e, lvl, bT = _K.ets_filter(y, a, b, ph, float(l0), float(b0), trend_on)
     j = np.arange(1, h + 1)
     if trend_on:
         cum = np.cumsum(ph ** j)
