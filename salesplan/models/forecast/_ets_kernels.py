@@ -63,9 +63,18 @@ def unpack(p, trend, damped):
 
 @njit
 def ets_errors(y, alpha, beta, phi, l0, b0, trend):
-    """One-step errors ``e_t = y_t - (l_{t-1} + phi b_{t-1})`` as the linear filter of
-    :func:`salesplan.models.forecast.classic._ets_errors` (same operations as scipy's
-    ``lfilter``: ``out = z_0 + b_0 x``, ``z_i = z_{i+1} + b_{i+1} x - a_{i+1} out``)."""
+    """One-step errors ``e_t = y_t - (l_{t-1} + phi b_{t-1})`` of ETS(A,N/A/Ad,N) as a
+    linear filter of ``y`` (the arithmetic of ``scipy.signal.lfilter``, transposed direct
+    form II: ``out = z_0 + b_0 x``, ``z_i = z_{i+1} + b_{i+1} x - a_{i+1} out``).
+
+    With state ``s_t = (l_t, b_t)``, ``s_t = A s_{t-1} + g y_t`` and
+    ``e_t = y_t - w s_{t-1}`` where ``A = D - g w``, ``D = [[1, phi], [0, phi]]``,
+    ``g = (alpha, beta)``, ``w = (1, phi)``: the transfer function from y to e is
+    ``(det(I - A z^-1) - z^-1 w adj(I - A z^-1) g) / det(I - A z^-1)``, and the start-up
+    term ``-w A^{t-1} s_0`` follows the same autoregression (Cayley-Hamilton), so it
+    enters as the filter's initial condition.  Without trend: ``(1 - z^-1) / (1 -
+    (1 - alpha) z^-1)`` with initial condition ``-l0``.
+    """
     n = y.shape[0]
     e = np.empty(n)
     if not trend:
@@ -208,8 +217,9 @@ def ses_start(grid, y, l0):
 
 @njit
 def ets_filter(y, alpha, beta, phi, l0, b0, trend):
-    """State recursion of :func:`salesplan.models.forecast.classic._ets_filter`:
-    ``(errors, final level, final trend)``."""
+    """State recursion of ETS(A,N/A/Ad,N): ``f_t = l_{t-1} + phi b_{t-1}``,
+    ``e_t = y_t - f_t``, ``l_t = f_t + alpha e_t``, ``b_t = phi b_{t-1} + beta e_t``
+    (no trend: ``f_t = l_{t-1}``); returns ``(errors, final level, final trend)``."""
     n = y.shape[0]
     e = np.empty(n)
     lvl, b = l0, b0
@@ -223,3 +233,23 @@ def ets_filter(y, alpha, beta, phi, l0, b0, trend):
         else:
             lvl = lvl + alpha * e[t]
     return e, lvl, b
+
+
+def warm_up() -> float:
+    """Compile (or load from numba's on-disk cache) every kernel once; returns seconds.
+
+    The first compilation after installation takes a few CPU seconds; later processes
+    load the cached machine code (``__pycache__`` next to this module).  ``make install``
+    may call this so that the first plan does not pay the compilation.
+    """
+    import time
+
+    t = time.perf_counter()
+    y = np.array([1.0, 2.0, 1.5, 2.5, 3.0, 2.0])
+    for trend, damped, p0 in ((False, False, [0.0]), (True, False, [0.0, -2.0]),
+                              (True, True, [0.0, -2.0, 1.0])):
+        x, _ = nelder_mead(np.array(p0), y, 1.0, 0.1, trend, damped, 1e-3, 1e-6, 10)
+        a, b, ph = unpack(x, trend, damped)
+        ets_filter(y, a, b, ph, 1.0, 0.1, trend)
+    ses_start(np.linspace(-6.0, 6.0, 25), y, 1.0)
+    return time.perf_counter() - t

@@ -7,7 +7,8 @@ in seconds on one core:
   of Assimakopoulos & Nikolopoulos (2000) / R ``forecast::thetaf``;
 * additive-error exponential smoothing on the seasonally adjusted series
   (ETS(A,N,N), ETS(A,A,N), ETS(A,Ad,N), Hyndman et al. 2008), parameters by least
-  squares of the one-step errors (Nelder-Mead on a logit scale);
+  squares of the one-step errors (Nelder-Mead on a logit scale, compiled in
+  :mod:`salesplan.models.forecast._ets_kernels`);
 * the Theta method (SES plus half the linear-regression drift, Hyndman & Billah 2003).
 
 Every fit returns a :class:`Fit` with the point forecast, the innovation standard
@@ -118,70 +119,6 @@ def deseasonalize(y: np.ndarray, m: int, h: int, force: bool | None = None):
 
 
 # --------------------------------------------------------------------------- smoothing
-def _ets_filter(y, alpha, beta, phi, l0, b0, trend):
-    """One-step errors of ETS(A,N/A/Ad,N); returns (errors, final level, final trend)."""
-    n = len(y)
-    e = np.empty(n)
-    lvl, b = l0, b0
-    for t in range(n):
-        f = lvl + phi * b if trend else lvl
-        e[t] = y[t] - f
-        if trend:
-            lvl_new = lvl + phi * b + alpha * e[t]
-            b = phi * b + beta * e[t]
-            lvl = lvl_new
-        else:
-            lvl = lvl + alpha * e[t]
-    return e, lvl, b
-
-
-def _ets_errors(y, alpha, beta, phi, l0, b0, trend):
-    """One-step errors of ETS(A,N/A/Ad,N) as a linear filter (same values as
-    :func:`_ets_filter`, computed by :func:`scipy.signal.lfilter` in C).
-
-    With state ``s_t = (l_t, b_t)``, ``s_t = A s_{t-1} + g y_t`` and ``e_t = y_t - w s_{t-1}``
-    where ``A = D - g w``, ``D = [[1, phi], [0, phi]]``, ``g = (alpha, beta)``,
-    ``w = (1, phi)``: the transfer function from y to e is
-    ``(det(I - A z^-1) - z^-1 w adj(I - A z^-1) g) / det(I - A z^-1)``, and the start-up
-    term ``-w A^{t-1} s_0`` follows the same autoregression (Cayley-Hamilton).
-    """
-    lfilter = _lfilter
-    if not trend:
-        a1 = 1.0 - alpha
-        # the start-up term -l0 (1-alpha)^t enters as the filter's initial condition
-        return lfilter([1.0, -1.0], [1.0, -a1], y, zi=np.array([-l0]))[0]
-    a11, a12, a21, a22 = 1.0 - alpha, phi - alpha * phi, -beta, phi - beta * phi
-    d1, d2 = -(a11 + a22), a11 * a22 - a12 * a21
-    c0 = alpha + phi * beta
-    c1 = -alpha * a22 + a12 * beta + phi * a21 * alpha - phi * a11 * beta
-    den = [1.0, d1, d2]
-    r1 = -(l0 + phi * b0)
-    r2 = -((a11 * l0 + a12 * b0) + phi * (a21 * l0 + a22 * b0))
-    # start-up term r_1, r_2, ... as the initial condition of the transposed direct form
-    return lfilter([1.0, d1 - c0, d2 - c1], den, y, zi=np.array([r1, r2 + d1 * r1]))[0]
-
-
-def _lfilter(b, a, x, zi):
-    """``scipy.signal.lfilter(b, a, x, zi=zi)`` for 1-D float64 input with ``a[0] = 1``,
-    calling scipy's C routine directly (the public wrapper's argument checks cost more
-    than the filter on series of tens of values; same values)."""
-    if _linear_filter is None:  # pragma: no cover - other scipy layouts
-        from scipy.signal import lfilter
-
-        return lfilter(b, a, x, zi=zi)
-    return _linear_filter(np.asarray(b, float), np.asarray(a, float), x, -1, zi)
-
-
-try:  # the C routine behind scipy.signal.lfilter
-    from scipy.signal._sigtools import _linear_filter
-except ImportError:  # pragma: no cover
-    _linear_filter = None
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 _SES_GRID = np.linspace(-6, 6, 25)  # start values of SES's logit(alpha) searched first
 
 
@@ -267,7 +204,7 @@ def _ses_alpha(y):
     g = np.linspace(0.01, 0.99, 99)
     best, ba = np.inf, 0.5
     for a in g:
-        e, _, _ = _ets_filter(y, a, 0.0, 1.0, y[0], 0.0, False)
+        e, _, _ = _K.ets_filter(y, float(a), 0.0, 1.0, float(y[0]), 0.0, False)
         s = np.dot(e, e)
         if s < best:
             best, ba = s, a
