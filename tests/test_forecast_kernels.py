@@ -100,3 +100,16 @@ def test_fit_ets_continues_a_line_and_a_constant():
     np.testing.assert_allclose(fit.mean, 100.0 + 2.0 * np.arange(30, 34), atol=0.05)
     fit = classic.fit_ets(np.full(20, 7.5), 3, "N")
     np.testing.assert_allclose(fit.mean, [7.5, 7.5, 7.5], atol=1e-9)
+
+
+def test_anova_pvalue_equals_scipy_f_oneway():
+    from scipy.stats import f_oneway
+
+    from salesplan.models.forecast.engine import _anova_pvalue
+
+    rng = np.random.default_rng(5)
+    for k, n in [(4, 3), (12, 4), (4, 10), (2, 2)]:
+        groups = [rng.normal(1.0 + 0.05 * i, 0.1, n) for i in range(k)]
+        assert _anova_pvalue(groups) == pytest.approx(f_oneway(*groups).pvalue, rel=1e-9, abs=1e-15)
+    assert _anova_pvalue([np.array([1.0, 1.0]), np.array([2.0, 2.0])]) == 0.0
+    assert np.isnan(_anova_pvalue([np.array([1.0, 1.0]), np.array([1.0, 1.0])]))
