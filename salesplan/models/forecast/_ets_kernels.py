@@ -7,12 +7,17 @@ the same arithmetic as the previous numpy/scipy code, in the same order, compile
 numba when it is installed (plain Python otherwise, same values):
 
 * :func:`ets_errors` = ``scipy.signal.lfilter`` (transposed direct form II) of the
-  transfer function in :func:`salesplan.models.forecast.classic._ets_errors`;
+  transfer function of the ETS(A,N/A/Ad,N) one-step errors (see :func:`ets_errors`);
 * :func:`nelder_mead` = ``scipy.optimize.minimize(method="Nelder-Mead")`` with its
   defaults (initial simplex ``x0 * 1.05``, or ``0.00025`` for zero coordinates;
   reflection 1, expansion 2, contraction 0.5, shrink 0.5; stops when
   ``max |x_i - x_0| <= xatol`` and ``max |f_i - f_0| <= fatol``, or after ``maxiter``
   iterations).
+
+The one difference from the previous code is ``exp``: the C library's here, numpy's
+there (on AVX-512 machines numpy's SIMD loop differs in the last bit for ~2% of
+arguments), so a search can end at a point that differs below its tolerance (M3: point
+forecasts within 5.4e-9 relative, see ``benchmarks/RESULTS.md``).
 
 Tests: ``tests/test_forecast_kernels.py`` compares them with scipy on random inputs.
 """
