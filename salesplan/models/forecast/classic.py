@@ -23,8 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from salesplan.models.forecast import _ets_kernels as _K
-
 _Z90 = 1.6448536269514722  # N(0,1) 95% quantile (one-sided 90% test of R thetaf)
 
 
@@ -142,6 +140,9 @@ def fit_ets(y: np.ndarray, h: int, trend: str = "N") -> Fit:
     ``0 < beta < alpha``, ``0.8 <= phi <= 0.98``; initial states from the first values.
     Psi weights ``psi_j = alpha + beta (phi + ... + phi^j)``.
     """
+    # the kernels import numba (~0.3 s): only when a model is fitted, not at package import
+    from salesplan.models.forecast import _ets_kernels as _K
+
     y = np.ascontiguousarray(y, dtype=float)
     n = len(y)
     trend_on = trend in ("A", "Ad")
@@ -201,6 +202,8 @@ def fit_theta(y: np.ndarray, h: int) -> Fit:
 
 
 def _ses_alpha(y):
+    from salesplan.models.forecast import _ets_kernels as _K
+
     g = np.linspace(0.01, 0.99, 99)
     best, ba = np.inf, 0.5
     for a in g:
