@@ -7,7 +7,8 @@ in seconds on one core:
   of Assimakopoulos & Nikolopoulos (2000) / R ``forecast::thetaf``;
 * additive-error exponential smoothing on the seasonally adjusted series
   (ETS(A,N,N), ETS(A,A,N), ETS(A,Ad,N), Hyndman et al. 2008), parameters by least
-  squares of the one-step errors (Nelder-Mead on a logit scale);
+  squares of the one-step errors (Nelder-Mead on a logit scale, compiled in
+  :mod:`salesplan.models.forecast._ets_kernels`);
 * the Theta method (SES plus half the linear-regression drift, Hyndman & Billah 2003).
 
 Every fit returns a :class:`Fit` with the point forecast, the innovation standard
@@ -21,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
 _Z90 = 1.6448536269514722  # N(0,1) 95% quantile (one-sided 90% test of R thetaf)
 
@@ -117,68 +117,7 @@ def deseasonalize(y: np.ndarray, m: int, h: int, force: bool | None = None):
 
 
 # --------------------------------------------------------------------------- smoothing
-def _ets_filter(y, alpha, beta, phi, l0, b0, trend):
-    """One-step errors of ETS(A,N/A/Ad,N); returns (errors, final level, final trend)."""
-    n = len(y)
-    e = np.empty(n)
-    lvl, b = l0, b0
-    for t in range(n):
-        f = lvl + phi * b if trend else lvl
-        e[t] = y[t] - f
-        if trend:
-            lvl_new = lvl + phi * b + alpha * e[t]
-            b = phi * b + beta * e[t]
-            lvl = lvl_new
-        else:
-            lvl = lvl + alpha * e[t]
-    return e, lvl, b
-
-
-def _ets_errors(y, alpha, beta, phi, l0, b0, trend):
-    """One-step errors of ETS(A,N/A/Ad,N) as a linear filter (same values as
-    :func:`_ets_filter`, computed by :func:`scipy.signal.lfilter` in C).
-
-    With state ``s_t = (l_t, b_t)``, ``s_t = A s_{t-1} + g y_t`` and ``e_t = y_t - w s_{t-1}``
-    where ``A = D - g w``, ``D = [[1, phi], [0, phi]]``, ``g = (alpha, beta)``,
-    ``w = (1, phi)``: the transfer function from y to e is
-    ``(det(I - A z^-1) - z^-1 w adj(I - A z^-1) g) / det(I - A z^-1)``, and the start-up
-    term ``-w A^{t-1} s_0`` follows the same autoregression (Cayley-Hamilton).
-    """
-    lfilter = _lfilter
-    if not trend:
-        a1 = 1.0 - alpha
-        # the start-up term -l0 (1-alpha)^t enters as the filter's initial condition
-        return lfilter([1.0, -1.0], [1.0, -a1], y, zi=np.array([-l0]))[0]
-    a11, a12, a21, a22 = 1.0 - alpha, phi - alpha * phi, -beta, phi - beta * phi
-    d1, d2 = -(a11 + a22), a11 * a22 - a12 * a21
-    c0 = alpha + phi * beta
-    c1 = -alpha * a22 + a12 * beta + phi * a21 * alpha - phi * a11 * beta
-    den = [1.0, d1, d2]
-    r1 = -(l0 + phi * b0)
-    r2 = -((a11 * l0 + a12 * b0) + phi * (a21 * l0 + a22 * b0))
-    # start-up term r_1, r_2, ... as the initial condition of the transposed direct form
-    return lfilter([1.0, d1 - c0, d2 - c1], den, y, zi=np.array([r1, r2 + d1 * r1]))[0]
-
-
-def _lfilter(b, a, x, zi):
-    """``scipy.signal.lfilter(b, a, x, zi=zi)`` for 1-D float64 input with ``a[0] = 1``,
-    calling scipy's C routine directly (the public wrapper's argument checks cost more
-    than the filter on series of tens of values; same values)."""
-    if _linear_filter is None:  # pragma: no cover - other scipy layouts
-        from scipy.signal import lfilter
-
-        return lfilter(b, a, x, zi=zi)
-    return _linear_filter(np.asarray(b, float), np.asarray(a, float), x, -1, zi)
-
-
-try:  # the C routine behind scipy.signal.lfilter
-    from scipy.signal._sigtools import _linear_filter
-except ImportError:  # pragma: no cover
-    _linear_filter = None
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+_SES_GRID = np.linspace(-6, 6, 25)  # start values of SES's logit(alpha) searched first
 
 
 def fit_ets(y: np.ndarray, h: int, trend: str = "N") -> Fit:
@@ -201,7 +140,10 @@ def fit_ets(y: np.ndarray, h: int, trend: str = "N") -> Fit:
     ``0 < beta < alpha``, ``0.8 <= phi <= 0.98``; initial states from the first values.
     Psi weights ``psi_j = alpha + beta (phi + ... + phi^j)``.
     """
-    y = np.asarray(y, float)
+    # the kernels import numba (~0.3 s): only when a model is fitted, not at package import
+    from salesplan.models.forecast import _ets_kernels as _K
+
+    y = np.ascontiguousarray(y, dtype=float)
     n = len(y)
     trend_on = trend in ("A", "Ad")
     if n < 2:
@@ -214,28 +156,15 @@ def fit_ets(y: np.ndarray, h: int, trend: str = "N") -> Fit:
         b0 = np.polyfit(np.arange(k), y[:k], 1)[0]
         l0 = y[0]
 
-    def unpack(p):
-        a = 0.0001 + 0.9998 * _sigmoid(p[0])
-        b = a * (0.0001 + 0.9998 * _sigmoid(p[1])) if trend_on else 0.0
-        ph = 0.8 + 0.18 * _sigmoid(p[2]) if trend == "Ad" else 1.0
-        return a, b, ph
-
-    def sse(p):
-        a, b, ph = unpack(p)
-        e = _ets_errors(y, a, b, ph, l0, b0, trend_on)
-        s = float(np.dot(e, e))
-        return s if np.isfinite(s) else 1e300
-
-    p0 = {"N": [0.0], "A": [0.0, -2.0], "Ad": [0.0, -2.0, 1.0]}[trend]
+    damped = trend == "Ad"
+    p0 = np.array({"N": [0.0], "A": [0.0, -2.0], "Ad": [0.0, -2.0, 1.0]}[trend])
     if trend == "N":
-        grid = np.linspace(-6, 6, 25)
-        vals = [sse([g]) for g in grid]
-        p0 = [grid[int(np.argmin(vals))]]
-    res = minimize(sse, np.array(p0, float), method="Nelder-Mead",
-                   options={"xatol": 1e-3, "fatol": 1e-6 * max(1.0, float(np.dot(y, y))),
-                            "maxiter": 200 * len(p0)})
-    a, b, ph = unpack(res.x)
-    e, lvl, bT = _ets_filter(y, a, b, ph, l0, b0, trend_on)
+        p0[0] = _K.ses_start(_SES_GRID, y, float(l0))
+    # Nelder-Mead on the logit scale (scipy's algorithm and defaults, compiled)
+    x, _ = _K.nelder_mead(p0, y, float(l0), float(b0), trend_on, damped, 1e-3,
+                          1e-6 * max(1.0, float(np.dot(y, y))), 200 * len(p0))
+    a, b, ph = _K.unpack(x, trend_on, damped)
+    e, lvl, bT = _K.ets_filter(y, a, b, ph, float(l0), float(b0), trend_on)
     j = np.arange(1, h + 1)
     if trend_on:
         cum = np.cumsum(ph ** j)
@@ -273,10 +202,12 @@ def fit_theta(y: np.ndarray, h: int) -> Fit:
 
 
 def _ses_alpha(y):
+    from salesplan.models.forecast import _ets_kernels as _K
+
     g = np.linspace(0.01, 0.99, 99)
     best, ba = np.inf, 0.5
     for a in g:
-        e, _, _ = _ets_filter(y, a, 0.0, 1.0, y[0], 0.0, False)
+        e, _, _ = _K.ets_filter(y, float(a), 0.0, 1.0, float(y[0]), 0.0, False)
         s = np.dot(e, e)
         if s < best:
             best, ba = s, a

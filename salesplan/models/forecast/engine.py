@@ -32,6 +32,7 @@ import json
 import os
 import pickle
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,8 +139,6 @@ def _stable_seasonality(y, m, alpha=0.01):
     season); one-way ANOVA of the ratios by season position; seasonal when the p-value
     is below ``alpha``.  Needs ``y > 0`` and at least 2 ratios per position.
     """
-    from scipy.stats import f_oneway
-
     y = np.asarray(y, float)
     n = len(y)
     if m <= 1 or n < 2 * m + 1 or np.any(y <= 0):
@@ -152,10 +151,34 @@ def _stable_seasonality(y, m, alpha=0.01):
     groups = [ratio[pos == k] for k in range(m)]
     if min(len(g) for g in groups) < 2:
         return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p = f_oneway(*groups).pvalue
+    p = _anova_pvalue(groups)
     return bool(np.isfinite(p) and p < alpha)
+
+
+def _anova_pvalue(groups) -> float:
+    """p-value of the one-way ANOVA F-test (``scipy.stats.f_oneway``'s formulas without
+    its argument handling, which costs more than the test on a few dozen values).
+
+    ``F = (SS_between / (k - 1)) / (SS_within / (N - k))`` on data centred at the grand
+    mean; ``p = P(F_{k-1, N-k} > F)``.  Every group constant: ``p = 0`` when the groups
+    differ, NaN when all values are equal (as scipy).
+    """
+    from scipy.special import fdtrc
+
+    k = len(groups)
+    alldata = np.concatenate(groups)
+    bign = len(alldata)
+    if all(np.all(np.diff(g) == 0) for g in groups):
+        return float("nan") if np.all(np.diff(alldata) == 0) else 0.0
+    offset = np.mean(alldata)
+    c = alldata - offset
+    normalized_ss = np.sum(c) ** 2.0 / bign
+    sstot = np.dot(c, c) - normalized_ss
+    ssbn = sum(np.sum(g - offset) ** 2.0 / len(g) for g in groups) - normalized_ss
+    sswn = sstot - ssbn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (ssbn / (k - 1)) / (sswn / (bign - k))
+    return float(fdtrc(k - 1, bign - k, f))
 
 
 class _EngineAdjusted:
@@ -623,6 +646,7 @@ class Forecaster(BaseEstimator):
                 gfinal[g] = self._train_global([y for u, y in regular.items() if pool(u) == g],
                                                m, hg)
                 self.global_["final" + (f":{g}" if g else "")] = gfinal[g]
+        pool_sizes = Counter(pool(v) for v in regular)  # regular series per global pool
         tasks = [(u, ys[u], m, st.method, self.seasonal_test,
                   gfinal.get(pool(u)) if u in regular else None)
                  for u, st in states.items() if st.kind == "model"]
@@ -641,7 +665,7 @@ class Forecaster(BaseEstimator):
                 if isinstance(model, WithGlobal) and model.has_global:
                     st.reason += (f"; global member trained on "
                                   f"{model.gmodel.n_windows_} windows of "
-                                  f"{sum(pool(v) == pool(u) for v in regular)} series"
+                                  f"{pool_sizes[pool(u)]} series"
                                   + (f" of group {pool(u)!r}" if pool(u) else ""))
                 else:
                     st.reason += "; without the global member (" + (
