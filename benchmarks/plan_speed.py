@@ -88,7 +88,13 @@ def main(argv=None) -> int:
     ap.add_argument("--root", type=Path, default=ROOT, help="checkout to run (its .venv and notebooks/)")
     args = ap.parse_args(argv)
     load0 = os.getloadavg()
-    cold, warm = [], {k: [] for k in args.warm}
+    labels = []
+    for name in args.warm:
+        hits = [k for k in WARM if k == name or k.startswith(name)]
+        if len(hits) != 1:
+            ap.error(f"--warm {name!r}: expected one of {list(WARM)} or a unique prefix")
+        labels.append(hits[0])
+    cold, warm = [], {k: [] for k in labels}
     with tempfile.TemporaryDirectory(prefix="plan-speed-") as tmp:
         for i in range(args.repeats if args.cold is None else max(1, args.cold)):
             folder = Path(tmp) / f"cold{i}"
@@ -97,7 +103,7 @@ def main(argv=None) -> int:
             print(f"cold run {i + 1}: {cold[-1]['wall']:.1f} s wall, {cold[-1]['cpu']:.1f} s CPU", flush=True)
         first = Path(tmp) / "cold0"
         for _ in range(args.repeats):
-            for label in args.warm:
+            for label in labels:
                 warm[label].append(run_once(first / "reports", first / "cache", WARM[label], source=args.source,
                                             period=args.period, jobs=args.jobs, root=args.root))
                 print(f"warm {label}: {warm[label][-1]['wall']:.1f} s wall, {warm[label][-1]['cpu']:.1f} s CPU",
