@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 
 from salesplan.data.schema import SalesData
@@ -17,8 +18,45 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     """
     h = hashlib.sha256()
     h.update("\x1f".join(map(str, frame.columns)).encode())
-    h.update("\x1f".join(str(t) for t in frame.dtypes).encode())
-    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    h.update("\x1f".join(_dtype_name(t) for t in frame.dtypes).encode())
+    h.update(pd.util.hash_pandas_object(_hashable(frame), index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _dtype_name(dtype) -> str:
+    """The dtype as the fingerprint names it: text columns are ``object`` whether held as
+    Python objects or as Arrow strings (:data:`~salesplan.data.schema.TEXT_DTYPE`), so
+    the fingerprint of the same values does not depend on how they are held."""
+    return "object" if isinstance(dtype, pd.StringDtype) else str(dtype)
+
+
+def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with Arrow text columns as categoricals of ``object`` categories.
+
+    :func:`pandas.util.hash_pandas_object` hashes a categorical's categories and takes
+    them by code, which gives each row the hash of its value (nulls included) -- the
+    same numbers as hashing the ``object`` column -- without one Python string per row.
+    """
+    text = [c for c, t in frame.dtypes.items() if isinstance(t, pd.StringDtype)]
+    if not text:
+        return frame
+    out = frame.copy(deep=False)
+    for c in text:
+        codes, uniques = pd.factorize(frame[c], use_na_sentinel=True)
+        out[c] = pd.Categorical.from_codes(
+            codes, pd.Index(np.asarray(uniques, dtype=object), dtype=object)
+        )
+    return out
+
+
+def combine(stages, digests) -> str:
+    """The bundle fingerprint from the funnel ``stages`` and ``(table, frame digest)`` pairs
+    in contract order (:func:`frame_fingerprint` of each coerced table)."""
+    h = hashlib.sha256()
+    h.update(",".join(stages).encode())
+    for name, digest in digests:
+        h.update(name.encode())
+        h.update(digest.encode())
     return h.hexdigest()
 
 
@@ -38,9 +76,5 @@ def fingerprint(data: SalesData | pd.DataFrame, coerce: bool = True) -> str:
     """
     if isinstance(data, pd.DataFrame):
         return frame_fingerprint(data)
-    h = hashlib.sha256()
-    h.update(",".join(data.stages).encode())
-    for name, frame in (data.coerced() if coerce else data).tables():
-        h.update(name.encode())
-        h.update(frame_fingerprint(frame).encode())
-    return h.hexdigest()
+    tables = (data.coerced() if coerce else data).tables()
+    return combine(data.stages, ((name, frame_fingerprint(frame)) for name, frame in tables))
