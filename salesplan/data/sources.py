@@ -234,10 +234,11 @@ class Source:
                 f"found tables {self.tables()}"
             )
         columns = dict(columns or {})
+        stored = self._table_columns([n for n in wanted if n in columns])
         frames = {}
         for name in wanted:
             if name in columns:
-                have = self._columns(name)
+                have = stored[name]
                 keep = [c for c in columns[name] if c in set(have)]
                 frames[name] = self._read_table(name, keep if keep != have else None)
             else:
@@ -267,10 +268,13 @@ class Source:
                 f"found tables {self.tables()}"
             )
 
+        names = [n for n in TABLE_NAMES if n in available]
+        stored = self._table_columns(names) if data is not None else {}
+
         def digests():
-            for name in (n for n in TABLE_NAMES if n in available):
+            for name in names:
                 frame = getattr(data, name, None) if data is not None else None
-                if frame is None or set(map(str, frame.columns)) != set(self._columns(name)):
+                if frame is None or set(map(str, frame.columns)) != set(stored[name]):
                     frame = coerce_table(
                         name, self._read_table(name), self._specs.get(name), self.options
                     )
@@ -311,6 +315,10 @@ class Source:
     def _columns(self, name: str) -> list[str]:
         """The column names of a stored table (default: read it; sources override)."""
         return [str(c) for c in self._read_table(name).columns]
+
+    def _table_columns(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """``{table: column names}`` of stored tables (DuckDB: one query for all)."""
+        return {name: self._columns(name) for name in names}
 
     def _write_tables(self, frames: dict[str, pd.DataFrame], *, replace: bool) -> None:
         raise NotImplementedError
@@ -429,13 +437,22 @@ class DuckDBSource(Source):
         return _arrow_to_pandas(table)
 
     def _columns(self, name: str) -> list[str]:
+        return self._table_columns([name])[name]
+
+    def _table_columns(self, names: Sequence[str]) -> dict[str, list[str]]:
+        if not names:
+            return {}
         with self._connect() as con:
             rows = con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-                [self.schema, name],
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+                [self.schema],
             ).fetchall()
-        return [r[0] for r in rows]
+        out: dict[str, list[str]] = {name: [] for name in names}
+        for table, column in rows:
+            if table in out:
+                out[table].append(column)
+        return out
 
     def _write_tables(self, frames, *, replace):
         import duckdb
