@@ -432,6 +432,9 @@ class SalesData:
     #: how raw text values are read (declared date format, separators) and the
     #: plausibility limits of :func:`salesplan.data.validate`
     options: ReadOptions = field(default_factory=ReadOptions)
+    #: tables the source holds that were not read (``Source.load(tables=...)``): ``None``
+    #: here, but not absent from the company's data (no "switched off" note for them)
+    unread: tuple[str, ...] = field(default=())
 
     def tables(self) -> Iterator[tuple[str, pd.DataFrame]]:
         """Yield ``(name, frame)`` for each table that is present, in contract order."""
@@ -525,7 +528,7 @@ class SalesData:
         """One plain-language note per absent optional table: what switches off."""
         notes = []
         for name, spec in self.specs().items():
-            if getattr(self, name) is None and not spec.required:
+            if getattr(self, name) is None and not spec.required and name not in self.unread:
                 notes.append(f"table '{name}' is absent: {spec.feature} switched off")
         return notes
 

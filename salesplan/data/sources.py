@@ -44,6 +44,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace as _replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -184,6 +185,7 @@ class Source:
         *,
         coerce: bool = True,
         columns: Mapping[str, Sequence[str]] | None = None,
+        skip_absent: bool = False,
     ) -> SalesData:
         """Read the tables into a :class:`SalesData` bundle.
 
@@ -192,13 +194,17 @@ class Source:
         tables : sequence of str, optional
             Contract tables to read (``orders`` is always read).  Default: every contract
             table present in the source; absent optional tables are ``None``.
-            A requested optional table that the source does not hold is ``None`` too
-            when ``columns`` is given (a notebook's needs, :mod:`salesplan.data.needs`),
-            else an error.
+            Tables the source holds but that were not asked for are ``None`` and named in
+            the bundle's ``unread`` (so :meth:`SalesData.missing_features` does not call
+            them absent).
         columns : mapping of table name to column names, optional
             Read only these columns of these tables (the rest of a table's columns are
             not read at all; names the table does not have are ignored).  Tables not
             named are read whole.
+        skip_absent : bool, default False
+            A requested optional table that the source does not hold is ``None`` (as
+            with the default ``tables``) instead of an error: a notebook's needs
+            (:func:`salesplan.data.needs.load_for`).
         coerce : bool, default True
             Coerce each table to the contract (column order and dtypes) with
             :func:`~salesplan.data.schema.coerce_table`.  ``False`` returns the frames
@@ -222,7 +228,7 @@ class Source:
                     f"unknown table(s) {unknown}; expected names from {list(TABLE_NAMES)}"
                 )
             absent = [n for n in tables if n not in available and n != "orders"]
-            if absent and columns is None:
+            if absent and not skip_absent:
                 raise self._error(
                     f"requested table(s) {absent} not found; it holds {self.tables()}"
                 )
@@ -247,7 +253,9 @@ class Source:
                 frames[name] = coerce_table(
                     name, frames[name], self._specs.get(name), self.options
                 )
-        return SalesData.from_tables(frames, stages=self.stages, options=self.options)
+        data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
+        unread = tuple(n for n in TABLE_NAMES if n in available and n not in frames)
+        return _replace(data, unread=unread) if unread else data
 
     def fingerprint(self, data: SalesData | None = None) -> str:
         """:func:`~salesplan.data.fingerprinting.fingerprint` of every contract table the
