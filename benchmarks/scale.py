@@ -535,6 +535,9 @@ def main(argv=None):
                 rec["seconds"] = statistics.median(r["seconds"] for r in ok)
                 rec["runs_s"] = [round(r["seconds"], 2) for r in ok]
                 rec["peak_mib"] = max(r["peak_mib"] for r in ok)
+                for k in ("cpu_s", "load_s", "fingerprint_s"):  # medians too
+                    if all(k in r for r in ok):
+                        rec[k] = statistics.median(r[k] for r in ok)
             records.append(rec)
             msg = rec.get("error") or (f"{rec['seconds']:8.2f} s  peak {rec['peak_mib']:7.0f} MiB")
             print(f"s={s:<5g} {st:18s} {msg}", flush=True)
