@@ -385,8 +385,18 @@ def text_series(s: pd.Series) -> pd.Series:
     other mix of values is converted value by value (:func:`map_distinct`).
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     s = s.reset_index(drop=True)
+    if _is_arrow_text(s.dtype):
+        # already Arrow text (DuckDB, Parquet): only blank values change, found in C
+        arr = pa.array(s.array)
+        blank = pc.match_substring_regex(arr, _BLANK_RE)
+        if pc.any(blank).as_py():
+            arr = pc.if_else(blank, pa.scalar(None, pa.string()), arr)
+        elif s.dtype == TEXT_DTYPE:
+            return s
+        return pd.Series(TEXT_DTYPE.__from_arrow__(arr), name=s.name)
     if isinstance(s.dtype, (pd.StringDtype, pd.ArrowDtype)) or pd.api.types.infer_dtype(
         s, skipna=True
     ) in ("string", "empty"):
@@ -398,6 +408,23 @@ def text_series(s: pd.Series) -> pd.Series:
         arr = pa.array(map_distinct(s.astype(object).where(s.notna(), None), _to_text).tolist(),
                        type=pa.string())
     return pd.Series(TEXT_DTYPE.__from_arrow__(arr), name=s.name)
+
+
+#: a value Python's ``str.strip()`` empties: only the characters ``str.isspace()`` calls
+#: whitespace (ASCII controls 9-13 and 28-31, U+0085, the Unicode separators Z*)
+_BLANK_RE = r"^[\t\n\x0b\x0c\r\x1c-\x1f\x{85}\p{Z}]*$"
+
+
+def _is_arrow_text(dtype) -> bool:
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage in ("pyarrow", "pyarrow_numpy")
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(
+            dtype.pyarrow_dtype
+        )
+    return False
 
 
 def _to_text(v):
