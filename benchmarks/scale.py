@@ -423,10 +423,10 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     rec["seconds"] = time.perf_counter() - t0
     rec["peak_mib"] = peak
     text = (work / f"plan-s{scale:g}.log").read_text()
-    if p.returncode != 0:
-        return {**rec, "error": f"exit {p.returncode}: {text.strip().splitlines()[-1:]}"}
     import re
 
+    if p.returncode != 0:  # the time and peak so far and the notebooks that ran are kept
+        rec["error"] = f"exit {p.returncode}: {text.strip().splitlines()[-1:]}"
     for name, secs in re.findall(r"\] (\d\d\w?_\w+) ok \(([\d.]+) s\)", text):
         rec[name.split("_")[0] + "_s"] = float(secs)
     return rec

@@ -19,8 +19,17 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     h = hashlib.sha256()
     h.update("\x1f".join(map(str, frame.columns)).encode())
     h.update("\x1f".join(_dtype_name(t) for t in frame.dtypes).encode())
-    hashed = pd.util.hash_pandas_object(_hashable(frame), index=False, categorize=False)
-    h.update(hashed.to_numpy().tobytes())
+    # pandas' row hash of a frame: its columns' hashes combined (hash_pandas_object), one
+    # column prepared at a time so that a text column's Python objects live only while
+    # it is hashed
+    from pandas.core.util.hashing import combine_hash_arrays
+
+    columns = (
+        pd.util.hash_pandas_object(_hashable(frame.iloc[:, i]), index=False, categorize=False)
+        .to_numpy()
+        for i in range(frame.shape[1])
+    )
+    h.update(combine_hash_arrays(columns, frame.shape[1]).tobytes())
     return h.hexdigest()
 
 
@@ -31,29 +40,25 @@ def _dtype_name(dtype) -> str:
     return "object" if isinstance(dtype, pd.StringDtype) else str(dtype)
 
 
-def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with text columns in the form that hashes fastest to the same numbers.
+def _hashable(s: pd.Series):
+    """Column ``s`` in the form that hashes fastest to the same numbers.
 
     :func:`pandas.util.hash_pandas_object` gives each row the hash of its value whatever
     the form (nulls included): a categorical's categories are hashed once and taken by
-    code, which suits repeated ids (customers, reps); a column of mostly distinct values
-    (line ids, no nulls: a null hashes as the categorical's null only there) is hashed
-    value by value as ``object``.  Which form is used depends on the
-    share of distinct values among the first 10,000 rows; it changes the speed only.
+    code, which suits repeated ids (customers, reps); a text column of mostly distinct
+    values without nulls (line ids; a null hashes as the categorical's null only there) is
+    hashed value by value as ``object``.  Which form is used depends on the share of
+    distinct values among the first 10,000 rows; it changes the speed only.
     """
-    out = frame.copy(deep=False)
-    for c, t in frame.dtypes.items():
-        if not (isinstance(t, pd.StringDtype) or t == object):
-            continue
-        head = frame[c].iloc[:10_000]
-        if head.nunique(dropna=False) > len(head) // 2 and not frame[c].isna().any():
-            out[c] = frame[c].to_numpy(dtype=object)
-            continue
-        codes, uniques = pd.factorize(frame[c], use_na_sentinel=True)
-        out[c] = pd.Categorical.from_codes(
-            codes, pd.Index(np.asarray(uniques, dtype=object), dtype=object)
-        )
-    return out
+    if not (isinstance(s.dtype, pd.StringDtype) or s.dtype == object):
+        return s
+    head = s.iloc[:10_000]
+    if head.nunique(dropna=False) > len(head) // 2 and not s.isna().any():
+        return pd.Series(s.to_numpy(dtype=object), copy=False)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    return pd.Series(
+        pd.Categorical.from_codes(codes, pd.Index(np.asarray(uniques, dtype=object), dtype=object))
+    )
 
 
 def combine(stages, digests) -> str:
