@@ -3,6 +3,8 @@
     python benchmarks/scale.py --scales 1 10            # all stages, local
     python benchmarks/scale.py --scales 1 10 --dask     # + forecast/scoring on a LocalCluster
     python benchmarks/scale.py --scales 1 --stages to_long_pandas to_long_duckdb
+    python benchmarks/scale.py --scales 1 10 --repeat 3 --stages load_duckdb load_fingerprint \
+        load_nb01 load_nb02 load_nb03 load_nb03b load_nb04 load_nb05 load_nb06 load_nb07
     python benchmarks/scale.py --scales 100 --stages plan --work W  # W/s100.duckdb from
                                           # `salesplan demo-data --scale 100` (generated if absent)
 
