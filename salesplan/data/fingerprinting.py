@@ -24,11 +24,7 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     # it is hashed
     from pandas.core.util.hashing import combine_hash_arrays
 
-    columns = (
-        pd.util.hash_pandas_object(_hashable(frame.iloc[:, i]), index=False, categorize=False)
-        .to_numpy()
-        for i in range(frame.shape[1])
-    )
+    columns = (_column_hash(frame.iloc[:, i]) for i in range(frame.shape[1]))
     h.update(combine_hash_arrays(columns, frame.shape[1]).tobytes())
     return h.hexdigest()
 
@@ -38,6 +34,25 @@ def _dtype_name(dtype) -> str:
     Python objects or as Arrow strings (:data:`~salesplan.data.schema.TEXT_DTYPE`), so
     the fingerprint of the same values does not depend on how they are held."""
     return "object" if isinstance(dtype, pd.StringDtype) else str(dtype)
+
+
+#: rows of a text column turned into Python objects at a time for hashing
+_CHUNK = 1_000_000
+
+
+def _column_hash(s: pd.Series) -> np.ndarray:
+    """pandas' hash of each value of column ``s`` (``hash_pandas_object(s, index=False)``).
+
+    Values hash one by one, so a column of distinct texts is hashed in chunks of
+    :data:`_CHUNK` rows: at most that many Python strings exist at once.
+    """
+    h = _hashable(s)
+    if len(h) > _CHUNK and (h.dtype == object or isinstance(h.dtype, pd.StringDtype)):
+        return np.concatenate([
+            pd.util.hash_array(h.iloc[i : i + _CHUNK].to_numpy(dtype=object), categorize=False)
+            for i in range(0, len(h), _CHUNK)
+        ])
+    return pd.util.hash_pandas_object(h, index=False, categorize=False).to_numpy()
 
 
 def _hashable(s: pd.Series):
@@ -54,7 +69,7 @@ def _hashable(s: pd.Series):
         return s
     head = s.iloc[:10_000]
     if head.nunique(dropna=False) > len(head) // 2 and not s.isna().any():
-        return pd.Series(s.to_numpy(dtype=object), copy=False)
+        return s if len(s) > _CHUNK else pd.Series(s.to_numpy(dtype=object), copy=False)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     return pd.Series(
         pd.Categorical.from_codes(codes, pd.Index(np.asarray(uniques, dtype=object), dtype=object))
