@@ -3,6 +3,8 @@
     python benchmarks/scale.py --scales 1 10            # all stages, local
     python benchmarks/scale.py --scales 1 10 --dask     # + forecast/scoring on a LocalCluster
     python benchmarks/scale.py --scales 1 --stages to_long_pandas to_long_duckdb
+    python benchmarks/scale.py --scales 1 10 --repeat 3 --stages load_duckdb load_fingerprint \
+        load_nb01 load_nb02 load_nb03 load_nb03b load_nb04 load_nb05 load_nb06 load_nb07
     python benchmarks/scale.py --scales 100 --stages plan --work W  # W/s100.duckdb from
                                           # `salesplan demo-data --scale 100` (generated if absent)
 
@@ -20,7 +22,12 @@ Method
   ``peak - base`` is a lower bound of what the stage itself adds.  Dask workers are
   separate processes: their memory is reported by the scheduler (``worker_peak``:
   the largest worker's ``memory`` metric at the end of the stage), not in ``peak``.
-* Stage ``plan`` is the product end to end: ``salesplan run`` (the five notebooks, two
+* Stages ``load_nbXX``: what notebook XX's first cell does with the source (the tables
+  of :data:`salesplan.data.needs.NOTEBOOK_TABLES`, coerced, and the input fingerprint of the
+  whole source, one table at a time); ``load_fingerprint``: every table and the
+  fingerprint of the bundle (what every notebook did before).  ``cpu_s`` is the child's
+  CPU time of the stage (``time.process_time``), less sensitive to other jobs than wall time.
+* Stage ``plan`` is the product end to end: ``salesplan run`` (the eight notebooks, two
   side by side) on the scale's DuckDB file, cold (no forecast cache, a new plan store);
   its peak is the largest sampled sum of the resident memory of the command and its
   kernels (:func:`plan_stage`).
@@ -51,8 +58,15 @@ AS_OF = "2026-12-31"
 CREDIT_AS_OF = "2025-12-31"
 QUARTER = "2027Q1"
 
+#: one loading stage per notebook: what its first cell reads (salesplan.data.needs) and
+#: its input fingerprint of the whole source, as the notebook computes them
+NOTEBOOKS = ["01_data_health", "02_forecast", "03_customer_risk", "03b_pipeline",
+             "04_quarterly_targets", "05_resource_allocation", "06_weekly_review",
+             "07_quarter_review"]
+LOAD_STAGES = [f"load_nb{nb.split('_')[0]}" for nb in NOTEBOOKS]
+
 STAGES = [
-    "generate", "write_duckdb", "load_duckdb", "validate",
+    "generate", "write_duckdb", "load_duckdb", "load_fingerprint", *LOAD_STAGES, "validate",
     "to_long_pandas", "to_long_duckdb",
     "forecast_local", "forecast_dask",
     "churn_features", "churn_fit", "churn_score", "churn_score_dask",
@@ -120,6 +134,24 @@ def _long_for_forecast(data):
     return to_long(data, keys=("region", "rep_id"), end=f"{AS_OF[:7]}-01")
 
 
+def _notebook_load(notebook: str, db: Path) -> dict:
+    """What ``notebook``'s first cell does with the source: read its tables (01: raw, then
+    coerced after validation), then the input fingerprint of the whole source."""
+    from salesplan.data.needs import load_for
+
+    t0 = time.perf_counter()
+    if notebook == "01_data_health":
+        raw, src = load_for(notebook, f"duckdb:///{db}", coerce=False)
+        data = raw.coerced()
+        del raw
+    else:
+        data, src = load_for(notebook, f"duckdb:///{db}")
+    t1 = time.perf_counter()
+    src.fingerprint(data)
+    return {"rows": len(data.orders), "tables": sum(1 for _ in data.tables()),
+            "load_s": round(t1 - t0, 3), "fingerprint_s": round(time.perf_counter() - t1, 3)}
+
+
 # ============================================================================ stages
 def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
     """Run one stage in this process; returns its record (time, peak, extras)."""
@@ -151,6 +183,21 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
     elif stage == "load_duckdb":
         def timed():
             return {"rows": len(_load(work, scale).orders)}
+    elif stage == "load_fingerprint":  # every table read, then the bundle's fingerprint
+        from salesplan.data import fingerprint
+
+        def timed():
+            t0 = time.perf_counter()
+            data = _load(work, scale)
+            t1 = time.perf_counter()
+            fingerprint(data, coerce=False)
+            return {"rows": len(data.orders), "load_s": round(t1 - t0, 3),
+                    "fingerprint_s": round(time.perf_counter() - t1, 3)}
+    elif stage in LOAD_STAGES:
+        notebook = NOTEBOOKS[LOAD_STAGES.index(stage)]
+
+        def timed():
+            return _notebook_load(notebook, db)
     else:
         data = _load(work, scale)
         rec["rows"] = len(data.orders)
@@ -298,9 +345,10 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
             raise SystemExit(f"unknown stage {stage!r}; expected one of {STAGES}")
 
     base = _peak_mib()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     extra = timed() or {}
     rec["seconds"] = time.perf_counter() - t0
+    rec["cpu_s"] = time.process_time() - c0
     rec["peak_mib"] = _peak_mib()
     rec["base_mib"] = base
     rec.update(extra)
@@ -346,7 +394,7 @@ def _tree_rss_mib(proc) -> float:
 
 
 def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
-    """The whole plan as a planner runs it: ``salesplan run`` (5 notebooks, ``jobs`` side by
+    """The whole plan as a planner runs it: ``salesplan run`` (the 8 notebooks, ``jobs`` side by
     side) on the scale's DuckDB file, cold (no forecast cache, a new plan store).
 
     ``seconds`` is the wall time of the command; ``peak_mib`` the largest sum, sampled every
@@ -377,12 +425,12 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     rec["seconds"] = time.perf_counter() - t0
     rec["peak_mib"] = peak
     text = (work / f"plan-s{scale:g}.log").read_text()
-    if p.returncode != 0:
-        return {**rec, "error": f"exit {p.returncode}: {text.strip().splitlines()[-1:]}"}
     import re
 
-    for name, secs in re.findall(r"\] (\d\d_\w+) ok \(([\d.]+) s\)", text):
-        rec[name[:2] + "_s"] = float(secs)
+    if p.returncode != 0:  # the time and peak so far and the notebooks that ran are kept
+        rec["error"] = f"exit {p.returncode}: {text.strip().splitlines()[-1:]}"
+    for name, secs in re.findall(r"\] (\d\d\w?_\w+) ok \(([\d.]+) s\)", text):
+        rec[name.split("_")[0] + "_s"] = float(secs)
     return rec
 
 
@@ -489,6 +537,9 @@ def main(argv=None):
                 rec["seconds"] = statistics.median(r["seconds"] for r in ok)
                 rec["runs_s"] = [round(r["seconds"], 2) for r in ok]
                 rec["peak_mib"] = max(r["peak_mib"] for r in ok)
+                for k in ("cpu_s", "load_s", "fingerprint_s"):  # medians too
+                    if all(k in r for r in ok):
+                        rec[k] = statistics.median(r[k] for r in ok)
             records.append(rec)
             msg = rec.get("error") or (f"{rec['seconds']:8.2f} s  peak {rec['peak_mib']:7.0f} MiB")
             print(f"s={s:<5g} {st:18s} {msg}", flush=True)

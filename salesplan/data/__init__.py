@@ -22,6 +22,7 @@ __all__ = [
     "ValidationReport",
     "coerce_table",
     "fingerprint",
+    "load_for",
     "open_source",
     "table_specs",
     "validate",
@@ -31,6 +32,7 @@ _LAZY = {
     "open_source": "salesplan.data.sources",
     "PlanStore": "salesplan.data.store",
     "fingerprint": "salesplan.data.fingerprinting",
+    "load_for": "salesplan.data.needs",
 }
 
 

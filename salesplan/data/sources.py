@@ -42,8 +42,9 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace as _replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -54,7 +55,9 @@ from salesplan.data.schema import (
     DEFAULT_STAGES,
     TABLE_NAMES,
     SalesData,
+    TEXT_DTYPE,
     TableSpec,
+    coerce_table,
     table_specs,
 )
 from salesplan.data.secrets import SECRET_ENV_VARS, redact_url, scrub  # noqa: F401 (re-exported)
@@ -176,7 +179,14 @@ class Source:
         """Names of the tables in the source: contract tables first, then any others."""
         return _table_order(self._list_tables())
 
-    def load(self, tables: Sequence[str] | None = None, *, coerce: bool = True) -> SalesData:
+    def load(
+        self,
+        tables: Sequence[str] | None = None,
+        *,
+        coerce: bool = True,
+        columns: Mapping[str, Sequence[str]] | None = None,
+        skip_absent: bool = False,
+    ) -> SalesData:
         """Read the tables into a :class:`SalesData` bundle.
 
         Parameters
@@ -184,6 +194,17 @@ class Source:
         tables : sequence of str, optional
             Contract tables to read (``orders`` is always read).  Default: every contract
             table present in the source; absent optional tables are ``None``.
+            Tables the source holds but that were not asked for are ``None`` and named in
+            the bundle's ``unread`` (so :meth:`SalesData.missing_features` does not call
+            them absent).
+        columns : mapping of table name to column names, optional
+            Read only these columns of these tables (the rest of a table's columns are
+            not read at all; names the table does not have are ignored).  Tables not
+            named are read whole.
+        skip_absent : bool, default False
+            A requested optional table that the source does not hold is ``None`` (as
+            with the default ``tables``) instead of an error: a notebook's needs
+            (:func:`salesplan.data.needs.load_for`).
         coerce : bool, default True
             Coerce each table to the contract (column order and dtypes) with
             :func:`~salesplan.data.schema.coerce_table`.  ``False`` returns the frames
@@ -207,19 +228,67 @@ class Source:
                     f"unknown table(s) {unknown}; expected names from {list(TABLE_NAMES)}"
                 )
             absent = [n for n in tables if n not in available and n != "orders"]
-            if absent:
+            if absent and not skip_absent:
                 raise self._error(
                     f"requested table(s) {absent} not found; it holds {self.tables()}"
                 )
-            wanted = [n for n in TABLE_NAMES if n in set(tables) | {"orders"}]
+            wanted = [n for n in TABLE_NAMES if n in set(tables) | {"orders"}
+                      and (n in available or n == "orders")]
         if "orders" not in available:
             raise self._error(
                 f"required table 'orders' not found ({self._expected('orders')}); "
                 f"found tables {self.tables()}"
             )
-        frames = {name: self._read_table(name) for name in wanted}
+        columns = dict(columns or {})
+        stored = self._table_columns([n for n in wanted if n in columns])
+        frames = {}
+        for name in wanted:
+            if name in columns:
+                have = stored[name]
+                keep = [c for c in columns[name] if c in set(have)]
+                frames[name] = self._read_table(name, keep if keep != have else None)
+            else:
+                frames[name] = self._read_table(name)
+            if coerce:  # one table at a time: the raw frame is dropped before the next read
+                frames[name] = coerce_table(
+                    name, frames[name], self._specs.get(name), self.options
+                )
         data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
-        return data.coerced() if coerce else data
+        unread = tuple(n for n in TABLE_NAMES if n in available and n not in frames)
+        return _replace(data, unread=unread) if unread else data
+
+    def fingerprint(self, data: SalesData | None = None) -> str:
+        """:func:`~salesplan.data.fingerprinting.fingerprint` of every contract table the
+        source holds, read and hashed one table at a time.
+
+        Equal to ``fingerprint(self.load())`` (so equal for a DuckDB file and a CSV folder
+        of the same data), but never holds more than one table it read for this: the
+        tables of ``data`` (what this source's :meth:`load` returned) that were read whole
+        are hashed as they are, the others (not loaded, or loaded with some columns only)
+        are read, coerced, hashed and dropped.
+        """
+        from salesplan.data.fingerprinting import combine, frame_fingerprint
+
+        available = set(self._list_tables())
+        if "orders" not in available:
+            raise self._error(
+                f"required table 'orders' not found ({self._expected('orders')}); "
+                f"found tables {self.tables()}"
+            )
+
+        names = [n for n in TABLE_NAMES if n in available]
+        stored = self._table_columns(names) if data is not None else {}
+
+        def digests():
+            for name in names:
+                frame = getattr(data, name, None) if data is not None else None
+                if frame is None or set(map(str, frame.columns)) != set(stored[name]):
+                    frame = coerce_table(
+                        name, self._read_table(name), self._specs.get(name), self.options
+                    )
+                yield name, frame_fingerprint(frame)
+
+        return combine(self.stages, digests())
 
     def write(self, data: SalesData, *, replace: bool = False) -> None:
         """Write every present table of ``data`` (coerced to the contract) atomically.
@@ -247,8 +316,17 @@ class Source:
     def _list_tables(self) -> list[str]:
         raise NotImplementedError
 
-    def _read_table(self, name: str) -> pd.DataFrame:
+    def _read_table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The table as stored (``columns``: only these, in this order; None: all)."""
         raise NotImplementedError
+
+    def _columns(self, name: str) -> list[str]:
+        """The column names of a stored table (default: read it; sources override)."""
+        return [str(c) for c in self._read_table(name).columns]
+
+    def _table_columns(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """``{table: column names}`` of stored tables (DuckDB: one query for all)."""
+        return {name: self._columns(name) for name in names}
 
     def _write_tables(self, frames: dict[str, pd.DataFrame], *, replace: bool) -> None:
         raise NotImplementedError
@@ -280,6 +358,30 @@ def _duckdb_create_select(name: str, frame: pd.DataFrame, spec: TableSpec | None
 def _qi(name) -> str:
     """Quote an identifier for DuckDB/PostgreSQL/SQLite."""
     return '"' + str(name).replace('"', '""') + '"'
+
+
+def _arrow_to_pandas(table) -> pd.DataFrame:
+    """An Arrow table as pandas without a Python object per text value: text columns
+    become :data:`~salesplan.data.schema.TEXT_DTYPE`, dates ``datetime64`` (the
+    contract's coercion makes them ``datetime64[ns]``), whole numbers with nulls
+    ``Int64`` (as DuckDB's own ``.df()`` gives them)."""
+    import pyarrow as pa
+
+    def mapper(t):
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return TEXT_DTYPE
+        if pa.types.is_integer(t):
+            return pd.Int64Dtype()
+        return None
+
+    whole = [pa.types.is_integer(f.type) for f in table.schema]
+    # self_destruct: each Arrow column is freed once converted (``table`` is unusable after)
+    frame = table.to_pandas(types_mapper=mapper, date_as_object=False, self_destruct=True)
+    for c, is_int in zip(frame.columns, whole):
+        # whole-number columns without nulls stay numpy int64, as DuckDB's .df() gives them
+        if is_int and not frame[c].isna().any():
+            frame[c] = frame[c].to_numpy(dtype="int64")
+    return frame
 
 
 def _to_arrow(frame: pd.DataFrame):
@@ -336,9 +438,29 @@ class DuckDBSource(Source):
     def _expected(self, name: str) -> str:
         return f"expected a table {self.schema}.{name} in DuckDB file {self.path!r}"
 
-    def _read_table(self, name: str) -> pd.DataFrame:
+    def _read_table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        select = ", ".join(map(_qi, columns)) if columns is not None else "*"
         with self._connect() as con:
-            return con.execute(f"SELECT * FROM {_qi(self.schema)}.{_qi(name)}").df()
+            table = con.sql(f"SELECT {select} FROM {_qi(self.schema)}.{_qi(name)}").to_arrow_table()
+        return _arrow_to_pandas(table)
+
+    def _columns(self, name: str) -> list[str]:
+        return self._table_columns([name])[name]
+
+    def _table_columns(self, names: Sequence[str]) -> dict[str, list[str]]:
+        if not names:
+            return {}
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+                [self.schema],
+            ).fetchall()
+        out: dict[str, list[str]] = {name: [] for name in names}
+        for table, column in rows:
+            if table in out:
+                out[table].append(column)
+        return out
 
     def _write_tables(self, frames, *, replace):
         import duckdb
@@ -449,20 +571,34 @@ class FolderSource(Source):
             )
         return files[0]
 
-    def _read_table(self, name: str) -> pd.DataFrame:
+    def _columns(self, name: str) -> list[str]:
+        f = self._file(name)
+        if _FORMATS[f.suffix.lower()] == "parquet":
+            import pyarrow.parquet as pq
+
+            try:
+                return list(pq.read_schema(f).names)
+            except Exception:  # noqa: BLE001 - unreadable: the read reports it
+                return super()._columns(name)
+        try:
+            return [str(c) for c in self._read_csv(name, f, nrows=0).columns]
+        except SourceError:
+            return super()._columns(name)
+
+    def _read_table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         f = self._file(name)
         if _FORMATS[f.suffix.lower()] == "parquet":
             import pyarrow as pa
 
             try:
-                return pd.read_parquet(f)
+                return pd.read_parquet(f, columns=None if columns is None else list(columns))
             except (OSError, ValueError, TypeError, pa.ArrowException) as e:
                 raise self._error(
                     f"cannot read Parquet file {str(f)!r}: {type(e).__name__}: {e}"
                 ) from None
-        return self._read_csv(name, f)
+        return self._read_csv(name, f, usecols=columns)
 
-    def _read_csv(self, name: str, f: Path) -> pd.DataFrame:
+    def _read_csv(self, name: str, f: Path, usecols=None, nrows=None) -> pd.DataFrame:
         spec = self._specs.get(name)
         dtype = {}
         if spec is not None:
@@ -481,6 +617,8 @@ class FolderSource(Source):
                 keep_default_na=False,
                 na_values=[""],
                 float_precision="round_trip",
+                usecols=None if usecols is None else list(usecols),
+                nrows=nrows,
             )
         except UnicodeDecodeError as e:
             raise self._error(
@@ -822,7 +960,7 @@ class SQLSource(Source):
         where = f"schema {self.schema!r}" if self.schema else "the default schema"
         return f"expected a table {name!r} in {where}"
 
-    def _read_table(self, name: str) -> pd.DataFrame:
+    def _read_table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         import sqlalchemy as sa
 
         def read():
@@ -831,7 +969,8 @@ class SQLSource(Source):
 
         with self._guard(f"reading table {name!r}"):
             frame = self._answer(f"reading table {name!r}", read)
-        return _sort_by_key(frame, self._specs.get(name))
+        frame = _sort_by_key(frame, self._specs.get(name))  # the key orders rows: sort first
+        return frame if columns is None else frame[list(columns)]
 
     def _write_tables(self, frames, *, replace):
         import sqlalchemy as sa
