@@ -84,3 +84,27 @@ def test_ranking_explains_ties():
 def test_diagnosis_params_validate():
     with pytest.raises(ValueError, match="threshold"):
         DiagnosisParams(threshold=1.5)
+
+
+def test_collection_rate_ignores_a_customer_whose_lines_have_no_rep():
+    """A customer whose order lines in the quarter all lack ``rep_id`` (house business) has
+    no owner: its invoices count for no rep (scale 10 raised IndexError here)."""
+    company = generate(seed=1, scale=0.3)
+    data = company.data
+    o = data.orders.copy()
+    inq = (o["order_date"] >= "2026-10-01") & (o["order_date"] <= "2026-12-31")
+    house = o.loc[inq, "customer_id"].iloc[0]
+    o.loc[o["customer_id"] == house, "rep_id"] = np.nan
+    kpis, _ = rep_kpis(replace(data, orders=o), "2026Q4")
+    inv = data.invoices
+    inv = inv[(inv["due_date"] >= "2026-10-01") & (inv["due_date"] <= "2026-12-31")]
+    cur = o[inq & (o["customer_id"] != house)]
+    # expected: each invoice goes to the rep with most of its customer's lines (hand rule)
+    owner = {c: g["rep_id"].value_counts().index[0] for c, g in cur.groupby("customer_id")}
+    inv = inv[inv["customer_id"].isin(owner)]
+    rep = inv["customer_id"].map(owner)
+    expected = inv.groupby(rep)["paid_amount"].sum() / inv.groupby(rep)["amount"].sum()
+    got = kpis.set_index("rep_id")["collection_rate"].dropna()
+    assert house not in owner
+    pd.testing.assert_series_equal(got.sort_index(), expected.reindex(got.index).sort_index(),
+                                   check_names=False, check_index_type=False)

@@ -174,7 +174,9 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
         lambda s: np.nan if not isinstance(s, set) or not s else sum(c in now.index for c in s) / len(s))
     if data.invoices is not None and data.customers is not None:
         inv = _in(data.invoices, "due_date", qs, qe)
-        owner = cur.groupby("customer_id")["rep_id"].agg(lambda s: s.value_counts().index[0])
+        # the rep with most of the customer's lines; none when every line lacks a rep_id
+        owner = cur.groupby("customer_id")["rep_id"].agg(
+            lambda s: s.value_counts().index[0] if s.notna().any() else np.nan)
         inv = inv.assign(rep_id=inv["customer_id"].map(owner)).dropna(subset=["rep_id"])
         g = inv.groupby("rep_id")
         out["collection_rate"] = (g["paid_amount"].sum() / g["amount"].sum()).reindex(out.index)
