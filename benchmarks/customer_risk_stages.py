@@ -50,14 +50,14 @@ def main(argv=None) -> None:
     rows: dict[str, list] = {}
     for rep in range(args.repeat):
         orders = data.orders[data.orders["order_date"] <= as_of]
-        _, w = _clock(lambda: cr._segments(data, orders, as_of, p))
+        _, w = _clock(lambda orders=orders: cr._segments(data, orders, as_of, p))
         rows.setdefault("segments", []).append(w)
         clf, w = _clock(lambda: ChurnClassifier(horizon_days=p.churn_horizon_days, n_snapshots=p.churn_snapshots,
                                                 random_state=p.seed).fit(data, as_of))
         rows.setdefault("churn classifier fit", []).append(w)
-        risk, w = _clock(lambda: churn_risk_list(data, as_of, classifier=clf, random_state=p.seed))
+        risk, w = _clock(lambda clf=clf: churn_risk_list(data, as_of, classifier=clf, random_state=p.seed))
         rows.setdefault("churn risk list", []).append(w)
-        _, w = _clock(lambda: cr._credit(data, as_of, risk, p))
+        _, w = _clock(lambda risk=risk: cr._credit(data, as_of, risk, p))
         rows.setdefault("credit", []).append(w)
         if args.all:
             _, w = _clock(lambda: cr.assess_customers(data, as_of, p))

@@ -105,9 +105,8 @@ _GLYPH_EM = """() => {
 
 def _not_blank(png: bytes) -> tuple[int, float]:
     """Distinct colours and share of non-white pixels of a screenshot."""
-    from PIL import Image
-
     import numpy as np
+    from PIL import Image
 
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
     return len(np.unique(rgb, axis=0)), float((rgb.min(axis=1) < 200).mean())

@@ -54,8 +54,8 @@ from salesplan.data.intake import ReadOptions
 from salesplan.data.schema import (
     DEFAULT_STAGES,
     TABLE_NAMES,
-    SalesData,
     TEXT_DTYPE,
+    SalesData,
     TableSpec,
     coerce_table,
     table_specs,
