@@ -51,7 +51,7 @@ def test_forecast_fallback_reasons():
                                                       "任何空档，如代表已离职）：预测为 0")
     # a roster note written piece by piece: each clause by its own entry, joined by "；"
     assert zh("left on 2023-12-09; their accounts moved to other reps; 1,200 still forecast on their "
-              "name (reconciled share)") == "已于 2023-12-09 离职；其客户已转给其他代表；其名下仍有 1,200 的预测（调和后的份额）"
+              "name (reconciled share)") == "已于 2023年12月9日 离职；其客户已转给其他代表；其名下仍有 1,200 的预测（调和后的份额）"
     assert zh("ETS (method set by the caller); fitted on the seasonally adjusted series (season found by "
               "the detrended F-test, missed by the raw autocorrelation test)") == (
         "ETS（方法由调用方指定）；在季节调整后的序列上拟合（去趋势 F 检验发现了季节性，原始自相关检验未发现）")
