@@ -283,6 +283,11 @@ def test_zh_sentence_dates_full_stops_and_name_lists():
         assert i18n.translate("Won value expected from the open pipeline by 2027-03-31") == \
             "截至 2027年3月31日 在途商机的预期赢单额"
         assert i18n.translate("2027-03-31") == "2027-03-31"  # a table cell keeps its ISO date
+        # an amount inside a sentence in 万; a smaller number and a table cell stay as written
+        assert i18n.translate("days since last contact: 99; revenue, last year: 458,200") == \
+            "距上次联系天数：99；收入（最近一年）：45.8万"
+        assert i18n.translate("revenue, last year: 9,200") == "收入（最近一年）：9,200"
+        assert i18n.translate("458,200") == "458,200"
         assert i18n.translate("Top performers: R0023 A B, R0017 C D, R0038 E F.") == \
             "业绩最佳：R0023 A B、R0017 C D、R0038 E F。"
         page = '<html lang="en"><p>合计 <b>1</b>.</p><code>a.</code></html>'

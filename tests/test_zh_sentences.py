@@ -83,9 +83,9 @@ def test_weekly_actions_and_quarter_diagnoses():
     acts = action_list(summary, late_deals=deals, shape=shape)
     got = [[zh(v) for v in row] for row in acts[["who", "what", "why"]].itertuples(index=False)]
     assert got == [
-        ["大区 华北", "与大区经理一起复盘该大区的商机", "较截至当前计划 -25%（落后 -50,000）"],
-        ["销售代表 R0001", "本周一对一面谈：制定每日拜访计划，使用目标跟踪表", "较截至当前计划 -48%（落后 -48,000）"],
-        ["销售代表 R0001", "推动商机 OP1（C9）成交", "B 阶段在途，44,500"],
+        ["大区 华北", "与大区经理一起复盘该大区的商机", "较截至当前计划 -25%（落后 -5.0万）"],
+        ["销售代表 R0001", "本周一对一面谈：制定每日拜访计划，使用目标跟踪表", "较截至当前计划 -48%（落后 -4.8万）"],
+        ["销售代表 R0001", "推动商机 OP1（C9）成交", "B 阶段在途，4.5万"],
         ["大区 华南", "C 阶段积压：立即推动转化，并补充前端商机", "漏斗形态：积压"]]
     for text in [*DRIVERS.values(), *IMPROVE.values()]:
         assert not english_prose(zh(text)), (text, zh(text))

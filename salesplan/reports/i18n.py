@@ -241,6 +241,8 @@ def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]], d
 
 _PERIOD = re.compile(r"^\d{4}Q[1-4]$")
 #: an ISO date inside a sentence (a template slot): ``2027-03-31`` -> ``2027年3月31日``
+#: a whole number from 10,000 written with thousands separators, inside a sentence
+_BIG = re.compile(r"^-?\d{1,3}(,\d{3})+$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 #: Where a paragraph splits into sentences: after ". " or "; " before a capital or a digit.
 _SENTENCE = re.compile(r"(?<=[.])\s+(?=[A-Z0-9])")
@@ -270,6 +272,8 @@ def _translate(s: str, lang: str, depth: int) -> str:
         return lead + exact[core[:-1]] + ("。" if core[-1] == "." else "：") + trail
     if _PERIOD.match(core):
         return lead + zh_period(core) + trail
+    if depth > 0 and _BIG.match(core):  # an amount in a sentence: 458,200 -> 45.8万
+        return lead + zh_amount(float(core.replace(",", ""))) + trail
     if depth > 0 and _DATE.match(core):  # in a sentence; a table cell keeps its ISO date
         y, mo, d = _DATE.match(core).groups()
         return lead + f"{y}年{int(mo)}月{int(d)}日" + trail
