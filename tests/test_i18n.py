@@ -259,3 +259,56 @@ def test_cli_lists_report_language_and_suggests_it_for_a_typo():
     typo = CliRunner().invoke(app, ["run", "-p", "report_languge", "zh", "--no-check"])
     assert typo.exit_code == 1
     assert "'report_languge' -> did you mean 'report_language'?" in typo.output
+
+
+# --------------------------------------------------------------------------- zh review fixes
+
+
+def test_zh_tables_list_regions_north_first_also_grouped_or_after_a_company_row():
+    from salesplan.reports.format import _zh_region_rows
+
+    label = pd.DataFrame({"": ["Company", "Central", "East", "North", "Northeast", "South", "Southwest"],
+                          "v": range(7)})
+    assert _zh_region_rows(label)[""].tolist() == ["Company", "North", "Northeast", "East", "Central",
+                                                   "South", "Southwest"]
+    reps = pd.DataFrame({"region": ["Central", "Central", "East", "North"], "rep": ["R2", "R1", "R3", "R4"]})
+    out = _zh_region_rows(reps)
+    assert out["rep"].tolist() == ["R4", "R3", "R2", "R1"]  # within a region the given order
+    ranked = pd.DataFrame({"region": ["North", "Central", "East"], "v": [3, 2, 1]})  # ranked by v: kept
+    assert _zh_region_rows(ranked)["region"].tolist() == ["North", "Central", "East"]
+
+
+def test_zh_sentence_dates_full_stops_and_name_lists():
+    with i18n.language("zh"):
+        assert i18n.translate("Won value expected from the open pipeline by 2027-03-31") == \
+            "截至 2027年3月31日 在途商机的预期赢单额"
+        assert i18n.translate("2027-03-31") == "2027-03-31"  # a table cell keeps its ISO date
+        # an amount inside a sentence in 万; a smaller number and a table cell stay as written
+        assert i18n.translate("days since last contact: 99; revenue, last year: 458,200") == \
+            "距上次联系天数：99；收入（最近一年）：45.8万"
+        assert i18n.translate("revenue, last year: 9,200") == "收入（最近一年）：9,200"
+        assert i18n.translate("458,200") == "458,200"
+        assert i18n.translate("Top performers: R0023 A B, R0017 C D, R0038 E F.") == \
+            "业绩最佳：R0023 A B、R0017 C D、R0038 E F。"
+        page = '<html lang="en"><p>合计 <b>1</b>.</p><code>a.</code></html>'
+        assert i18n.translate_html(page) == '<html lang="zh-CN"><p>合计 <b>1</b>。</p><code>a.</code></html>'
+
+
+def test_zh_workbook_raw_sheets_translate_text_cells_but_not_ids_names_or_quarters():
+    import openpyxl
+
+    from salesplan.reports.workbook import add_table_sheet
+
+    frame = pd.DataFrame({"region": ["Central", "North"], "rep_id": ["R0001", "R0002"],
+                          "name": ["Anna King", "Mark Lee"], "period": ["2027Q1", "2027Q1"],
+                          "growth_vs_ly": [0.1, 0.2]})
+    wb = openpyxl.Workbook()
+    with i18n.language("zh"):
+        ws = add_table_sheet(wb, "04 region", frame)
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    assert rows[0][4] == "较去年同期增长"
+    assert [r[:4] for r in rows[1:]] == [["华中", "R0001", "Anna King", "2027Q1"],
+                                         ["华北", "R0002", "Mark Lee", "2027Q1"]]
+    with i18n.language("en"):
+        ws = add_table_sheet(wb, "04 region en", frame)
+    assert [c.value for c in ws[2]][:1] == ["Central"]

@@ -51,7 +51,7 @@ def test_forecast_fallback_reasons():
                                                       "任何空档，如代表已离职）：预测为 0")
     # a roster note written piece by piece: each clause by its own entry, joined by "；"
     assert zh("left on 2023-12-09; their accounts moved to other reps; 1,200 still forecast on their "
-              "name (reconciled share)") == "已于 2023-12-09 离职；其客户已转给其他代表；其名下仍有 1,200 的预测（调和后的份额）"
+              "name (reconciled share)") == "已于 2023年12月9日 离职；其客户已转给其他代表；其名下仍有 1,200 的预测（调和后的份额）"
     assert zh("ETS (method set by the caller); fitted on the seasonally adjusted series (season found by "
               "the detrended F-test, missed by the raw autocorrelation test)") == (
         "ETS（方法由调用方指定）；在季节调整后的序列上拟合（去趋势 F 检验发现了季节性，原始自相关检验未发现）")
@@ -83,9 +83,9 @@ def test_weekly_actions_and_quarter_diagnoses():
     acts = action_list(summary, late_deals=deals, shape=shape)
     got = [[zh(v) for v in row] for row in acts[["who", "what", "why"]].itertuples(index=False)]
     assert got == [
-        ["大区 华北", "与大区经理一起复盘该大区的商机", "较截至当前计划 -25%（落后 -50,000）"],
-        ["销售代表 R0001", "本周一对一面谈：制定每日拜访计划，使用目标跟踪表", "较截至当前计划 -48%（落后 -48,000）"],
-        ["销售代表 R0001", "推动商机 OP1（C9）成交", "B 阶段在途，44,500"],
+        ["大区 华北", "与大区经理一起复盘该大区的商机", "较截至当前计划 -25%（落后 -5.0万）"],
+        ["销售代表 R0001", "本周一对一面谈：制定每日拜访计划，使用目标跟踪表", "较截至当前计划 -48%（落后 -4.8万）"],
+        ["销售代表 R0001", "推动商机 OP1（C9）成交", "B 阶段在途，4.5万"],
         ["大区 华南", "C 阶段积压：立即推动转化，并补充前端商机", "漏斗形态：积压"]]
     for text in [*DRIVERS.values(), *IMPROVE.values()]:
         assert not english_prose(zh(text)), (text, zh(text))

@@ -337,19 +337,38 @@ def with_names(
 
 
 def _zh_region_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """A table with one row per region, listed alphabetically (not ranked by a figure),
-    in the order of a Chinese report (:func:`salesplan.reports.i18n.region_order`)."""
-    from salesplan.reports.i18n import region_order
+    """A table whose rows are listed by region alphabetically (not ranked by a figure), in
+    the order of a Chinese report (:func:`salesplan.reports.i18n.region_order`: 华北, 东北,
+    华东, ...).  The regions are the ``region`` column, else the first column (a label
+    column), else the index; rows of one region
+    keep their order (a rep table grouped by region), rows before or after the block of
+    regions (a company total) stay where they are."""
+    from salesplan.reports.i18n import ZH_REGION_ORDER, _phrases
 
-    if "region" not in df.columns or not df["region"].is_unique or len(df) < 2:
+    if len(df) < 2:
         return df
-    names = [str(r) for r in df["region"]]
-    if names != sorted(names):
+    rank = {r: i for i, r in enumerate(ZH_REGION_ORDER)}  # 华北 -> 0; North (its entry) -> 0
+    rank.update({en: rank[zh] for en, zh in _phrases("zh")[0].items() if zh in rank})
+    keys = [df["region"]] if "region" in df.columns else []
+    if len(df.columns) and df[df.columns[0]].dtype == object:
+        keys.append(df[df.columns[0]])  # a label column ("Company", "North", ...)
+    if not isinstance(df.index, pd.MultiIndex):
+        keys.append(df.index)
+    for values in keys:
+        names = [str(r) for r in values]
+        known = [rank.get(n) for n in names]
+        at = [i for i, k in enumerate(known) if k is not None]
+        if len({names[i] for i in at}) >= 2:
+            break
+    else:
         return df
-    order = region_order(names)
-    if order == names:
+    if at != list(range(at[0], at[-1] + 1)):
         return df
-    return df.iloc[[names.index(n) for n in order]]
+    block = names[at[0]:at[-1] + 1]
+    if block != sorted(block):
+        return df
+    order = list(range(at[0])) + sorted(at, key=lambda i: known[i]) + list(range(at[-1] + 1, len(df)))
+    return df if order == list(range(len(df))) else df.iloc[order]
 
 
 def _whole_numbers(values: pd.Series) -> bool:

@@ -240,6 +240,10 @@ def _phrases(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern, str]], d
 
 
 _PERIOD = re.compile(r"^\d{4}Q[1-4]$")
+#: an ISO date inside a sentence (a template slot): ``2027-03-31`` -> ``2027年3月31日``
+#: a whole number from 10,000 written with thousands separators, inside a sentence
+_BIG = re.compile(r"^-?\d{1,3}(,\d{3})+$")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 #: Where a paragraph splits into sentences: after ". " or "; " before a capital or a digit.
 _SENTENCE = re.compile(r"(?<=[.])\s+(?=[A-Z0-9])")
 _NUMERIC = re.compile(r"^[\s\d.,:%+\-–/()×x]*$")
@@ -268,6 +272,11 @@ def _translate(s: str, lang: str, depth: int) -> str:
         return lead + exact[core[:-1]] + ("。" if core[-1] == "." else "：") + trail
     if _PERIOD.match(core):
         return lead + zh_period(core) + trail
+    if depth > 0 and _BIG.match(core):  # an amount in a sentence: 458,200 -> 45.8万
+        return lead + zh_amount(float(core.replace(",", ""))) + trail
+    if depth > 0 and _DATE.match(core):  # in a sentence; a table cell keeps its ISO date
+        y, mo, d = _DATE.match(core).groups()
+        return lead + f"{y}年{int(mo)}月{int(d)}日" + trail
     if depth == 0 and re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+|[a-z]+", core):
         label = core.replace("_", " ")  # a code name: the entry of its words, any case
         if label in lower:
@@ -320,7 +329,8 @@ def translate_html(page: str, lang: str | None = None) -> str:
     def node(m: re.Match) -> str:
         raw = m.group(1)
         text = _html.unescape(raw)
-        out = translate(text, lang)
+        # a full stop alone after a bold figure ("... <b>1.4万</b>.") ends a Chinese sentence
+        out = text.replace(".", "。") if text.strip() == "." else translate(text, lang)
         return ">" + (raw if out == text else _html.escape(out, quote=False)) + "<"
 
     kept: list[str] = []

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -182,6 +183,26 @@ def _style_header(cells) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
 
 
+def _translated_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text cells in the report language (zh: ``Central`` -> 华中,
+    ``idle`` -> 空闲; a text without an entry, an id, a name or a quarter code such as
+    ``2027Q1``, stays); en: as is."""
+    from salesplan.reports.i18n import get_language, translate
+
+    if get_language() == "en":
+        return frame
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype != object:
+            continue
+        texts = {v: translate(v) for v in pd.unique(out[col])  # a quarter code stays a key
+                 if isinstance(v, str) and not re.fullmatch(r"\d{4}Q[1-4]", v)}
+        changed = {k: v for k, v in texts.items() if v != k}
+        if changed:
+            out[col] = out[col].map(lambda v, m=changed: m.get(v, v) if isinstance(v, str) else v)
+    return out
+
+
 def add_table_sheet(wb, name: str, frame: pd.DataFrame, *, tab_color: str | None = None):
     """Add ``frame`` as a formatted raw-table sheet named ``name`` (made valid and unique).
 
@@ -195,6 +216,7 @@ def add_table_sheet(wb, name: str, frame: pd.DataFrame, *, tab_color: str | None
     frame = frame.reset_index(drop=True)
     from salesplan.reports.i18n import header, sheet_name  # the report language (en: as is)
 
+    frame = _translated_values(frame)
     ws = wb.create_sheet(_sheet_title(wb, sheet_name(name)))
     if tab_color:
         ws.sheet_properties.tabColor = tab_color
