@@ -166,28 +166,12 @@ def opportunity_snapshots(data: SalesData, dates, *, label_cutoff=None,
     norm_days = np.asarray(norm_days, float)
     cut = np.datetime64(pd.Timestamp(label_cutoff).date(), "D") if label_cutoff is not None \
         else closed_f[closed_f < far].max() if (closed_f < far).any() else far
-    rows = []
-    for t in dates:
-        td = np.datetime64(t.date(), "D")
-        m = np.flatnonzero((created <= td) & (closed_f > td))
-        if len(m) == 0:
-            continue
-        Em = E[m]
-        has = ~np.isnat(Em) & (Em <= td)
-        cur = opps["stage"].to_numpy(dtype=object)[m]
-        cur_k = pd.Series(cur).map({s: i for i, s in enumerate(stages)}).to_numpy()
-        k = np.where(has.any(1), K - 1 - has[:, ::-1].argmax(1), cur_k)
-        entered = Em[np.arange(len(m)), k]
-        entered = np.where(np.isnat(entered) | (entered > td), created[m], entered)
-        rows.append(pd.DataFrame({"snapshot": t, "_i": m, "stage_rank": k,
-                                  "stage_entered": entered.astype("datetime64[ns]")}))
+    s, i = _open_rows(opps, stages, dates, created, closed_f, E)
     cols = ["snapshot", "opportunity_id", "rep_id", "customer_id", "amount", "stage",
             "stage_rank", "stage_entered", "days_in_stage", *NUMERIC_FEATURES, "won",
             "resolved", "closed_date"]
-    if not rows:
+    if s is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    s = pd.concat(rows, ignore_index=True)
-    i = s.pop("_i").to_numpy()
     for c in ("opportunity_id", "rep_id", "customer_id"):
         s[c] = opps[c].to_numpy(dtype=object)[i]
     s["amount"] = opps["amount"].to_numpy(float)[i]
@@ -211,6 +195,41 @@ def opportunity_snapshots(data: SalesData, dates, *, label_cutoff=None,
     return s.reset_index(drop=True)
 
 
+def _open_rows(opps, stages, dates, created, closed_f, E):
+    """``(frame, opportunity rows)`` of the deals open on each date, or ``(None, None)``.
+
+    ``frame``: ``snapshot, stage_rank`` (the last stage entered by then, else the current
+    one), ``stage_entered`` (its entry date, else the creation date); one row per open
+    deal and date, dates in the given order, deals in table order.
+    """
+    K = len(stages)
+    cur_all = pd.Series(opps["stage"].to_numpy(dtype=object)).map(
+        {s: i for i, s in enumerate(stages)}).to_numpy()
+    snap, idx, rank, ent = [], [], [], []
+    for t in dates:
+        td = np.datetime64(t.date(), "D")
+        m = np.flatnonzero((created <= td) & (closed_f > td))
+        if len(m) == 0:
+            continue
+        Em = E[m]
+        has = ~np.isnat(Em) & (Em <= td)
+        cur_k = cur_all[m]
+        if cur_k.dtype.kind == "f" and not np.isnan(cur_k).any():
+            cur_k = cur_k.astype(np.int64)  # as a map of this date's deals only
+        k = np.where(has.any(1), K - 1 - has[:, ::-1].argmax(1), cur_k)
+        entered = Em[np.arange(len(m)), k]
+        entered = np.where(np.isnat(entered) | (entered > td), created[m], entered)
+        snap.append(np.full(len(m), np.datetime64(t.to_datetime64(), "ns")))
+        idx.append(m)
+        rank.append(k)
+        ent.append(entered.astype("datetime64[ns]"))
+    if not idx:
+        return None, None
+    s = pd.DataFrame({"snapshot": np.concatenate(snap), "stage_rank": np.concatenate(rank),
+                      "stage_entered": np.concatenate(ent)})
+    return s, np.concatenate(idx)
+
+
 def _asof_count(s: pd.DataFrame, events: pd.DataFrame, by: str, date: str, value: str,
                 name: str, strict: bool = True) -> pd.Series:
     """For each snapshot row: cumulative ``value`` of ``events`` of the same ``by`` dated
@@ -230,14 +249,58 @@ def _asof_count(s: pd.DataFrame, events: pd.DataFrame, by: str, date: str, value
     return out.reindex(s.index).rename(name)
 
 
+def _keyed_index(keys_q, t_q, keys_e, d_e):
+    """Events sorted by (key, date) and each query's slice of them, in integer codes.
+
+    Returns ``(order, start, stop_strict, stop_incl)``: ``order`` sorts the events by key
+    then date (stable); for query ``j`` the events of its key are ``start[j]:`` and those
+    dated before (on or before) ``t_q[j]`` end at ``stop_strict[j]`` (``stop_incl[j]``).
+    Keys must be non-null (the callers fall back to ``merge_asof`` otherwise).
+    """
+    codes, _ = pd.factorize(np.concatenate([np.asarray(keys_q, dtype=object),
+                                            np.asarray(keys_e, dtype=object)]))
+    cq, ce = codes[:len(keys_q)].astype(np.int64), codes[len(keys_q):].astype(np.int64)
+    tq = np.asarray(t_q, dtype="datetime64[ns]").astype(np.int64)
+    de = np.asarray(d_e, dtype="datetime64[ns]").astype(np.int64)
+    uniq, inv = np.unique(np.concatenate([tq, de]), return_inverse=True)
+    rq, re = inv[:len(tq)].astype(np.int64), inv[len(tq):].astype(np.int64)
+    span = len(uniq) + 1
+    ke = ce * span + re
+    order = np.argsort(ke, kind="stable")
+    ks = ke[order]
+    start = np.searchsorted(ks, cq * span, side="left")
+    return (order, start, np.searchsorted(ks, cq * span + rq, side="left"),
+            np.searchsorted(ks, cq * span + rq, side="right"))
+
+
+def _prior_sums(s, events, by, date, values, strict=True):
+    """Per snapshot row and value column: sum over the events of the same ``by`` dated
+    before the snapshot (``strict``) or on/before it; the exact result of
+    :func:`_asof_count` (sums of 0/1 values), without a merge per column."""
+    if events.empty:
+        return [np.zeros(len(s)) for _ in values]
+    order, start, stop_s, stop_i = _keyed_index(s[by].to_numpy(dtype=object), s["snapshot"],
+                                                events[by].to_numpy(dtype=object),
+                                                events[date])
+    stop = stop_s if strict else stop_i
+    out = []
+    for v in values:
+        cum = np.concatenate([[0.0], np.cumsum(events[v].to_numpy(float)[order])])
+        out.append(np.where(stop > start, cum[stop] - cum[start], 0.0))
+    return out
+
+
+def _has_null(*cols) -> bool:
+    return any(pd.isna(np.asarray(c, dtype=object)).any() for c in cols)
+
+
 def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame:
     closed = opps[opps["closed_date"].notna()].assign(
         _won=lambda d: (d["outcome"] == "won").astype(float), _one=1.0)
     closed = closed.assign(rep_id=closed["rep_id"].astype(object).where(
         closed["rep_id"].notna(), "(house)"))
     s = s.assign(rep_id=s["rep_id"].astype(object).where(s["rep_id"].notna(), "(house)"))
-    rep_won = _asof_count(s, closed, "rep_id", "closed_date", "_won", "w")
-    rep_n = _asof_count(s, closed, "rep_id", "closed_date", "_one", "n")
+    rep_won, rep_n = _prior_sums(s, closed, "rep_id", "closed_date", ["_won", "_one"])
     # company rate before each snapshot
     cd = np.sort(closed["closed_date"].to_numpy("datetime64[ns]"))
     cw = closed.sort_values("closed_date", kind="stable")["_won"].to_numpy().cumsum()
@@ -245,9 +308,12 @@ def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame
     comp_w = np.where(pos > 0, cw[np.maximum(pos - 1, 0)], 0.0)
     comp_rate = (comp_w + 1.0) / (pos + 10.0)  # weak prior 0.1 before any history
     a = params.rep_prior_strength
-    s["rep_win_rate"] = (rep_won.to_numpy() + a * comp_rate) / (rep_n.to_numpy() + a)
-    s["customer_wins"] = np.log1p(
-        _asof_count(s, closed, "customer_id", "closed_date", "_won", "cw").to_numpy())
+    s["rep_win_rate"] = (rep_won + a * comp_rate) / (rep_n + a)
+    if _has_null(s["customer_id"], closed["customer_id"]):  # null keys: merge_asof's rule
+        cw = _asof_count(s, closed, "customer_id", "closed_date", "_won", "cw").to_numpy()
+    else:
+        cw = _prior_sums(s, closed, "customer_id", "closed_date", ["_won"])[0]
+    s["customer_wins"] = np.log1p(cw)
     if data.orders is not None and len(data.orders):
         first = data.orders.groupby("customer_id")["order_date"].min()
         fo = s["customer_id"].map(first)
@@ -258,6 +324,16 @@ def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame
     if data.activities is not None and len(data.activities):
         act = data.activities[data.activities["customer_id"].notna()][["customer_id", "date"]]
         act = act.drop_duplicates().sort_values("date", kind="stable")
+        s["activity_days"] = np.log1p(_activity_days(s, act, cap))
+    else:
+        s["activity_days"] = np.log1p(cap)
+    return s
+
+
+def _activity_days(s: pd.DataFrame, act: pd.DataFrame, cap: float) -> np.ndarray:
+    """Days (floored) from each row's customer's last activity on/before the snapshot to the
+    snapshot, ``cap`` when none, capped at ``cap``."""
+    if _has_null(s["customer_id"]):  # null keys: merge_asof's rule
         act = act.assign(customer_id=act["customer_id"].astype(object), _d=act["date"])
         left = s[["snapshot", "customer_id"]].reset_index().rename(columns={"index": "_row"})
         left["customer_id"] = left["customer_id"].astype(object)
@@ -265,11 +341,16 @@ def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame
                           left_on="snapshot", right_on="date", by="customer_id",
                           direction="backward")
         days = (m["snapshot"] - m["_d"]).dt.days.astype(float).fillna(cap).clip(upper=cap)
-        s["activity_days"] = np.log1p(pd.Series(days.to_numpy(), index=m["_row"].to_numpy())
-                                      .reindex(s.index).to_numpy())
-    else:
-        s["activity_days"] = np.log1p(cap)
-    return s
+        return pd.Series(days.to_numpy(), index=m["_row"].to_numpy()).reindex(s.index).to_numpy()
+    if act.empty:
+        return np.full(len(s), cap)
+    order, start, _, stop = _keyed_index(s["customer_id"].to_numpy(dtype=object), s["snapshot"],
+                                         act["customer_id"].to_numpy(dtype=object), act["date"])
+    last = act["date"].to_numpy("datetime64[ns]")[order]
+    hit = stop > start
+    t = s["snapshot"].to_numpy("datetime64[ns]")
+    gap = pd.Series(t - last[np.where(hit, stop - 1, 0)]).dt.days.to_numpy(float)
+    return np.minimum(np.where(hit, gap, cap), cap)
 
 
 # --------------------------------------------------------------------------- model
