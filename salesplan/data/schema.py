@@ -511,12 +511,18 @@ class SalesData:
         columns, dtypes and length: :func:`_is_coerced`) is kept as it is, not coerced
         again: :func:`coerce_table` is idempotent, so the result is the same, without
         re-reading every id column on each cut (``data.until(t)`` for many dates ``t``).
+        A table whose coercion changes nothing (``DataFrame.equals``: values, dtypes,
+        labels) is returned as it is and remembered the same way.
         """
         specs = self.specs()
         out = {}
         for name, frame in self.tables():
-            out[name] = frame if _is_coerced(frame) else _mark_coerced(
-                coerce_table(name, frame, specs[name], self.options))
+            if not _is_coerced(frame):
+                done = coerce_table(name, frame, specs[name], self.options)
+                # already in contract form (e.g. read by a Source): keep it, remembered
+                frame = frame if done.equals(frame) else done
+                _mark_coerced(frame)
+            out[name] = frame
         return replace(self, **out)
 
     def until(self, as_of) -> SalesData:
