@@ -558,6 +558,29 @@ def evaluate_holdout(data: SalesData, cutoff, as_of=None,
             "calibration_baseline": cal_b, "metrics": pd.DataFrame(rows)}
 
 
+def _train_and_now(data: SalesData, past: SalesData, as_of: pd.Timestamp,
+                   params: PipelineParams, norm) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(training_snapshots(data, as_of, ...), snapshot rows at as_of)`` from one pass.
+
+    Every snapshot row depends only on its own date (same ``past``, ``norm`` and label
+    cut-off), so the training dates and ``as_of`` share one :func:`opportunity_snapshots`
+    call (one entry matrix and one set of history tables instead of two).  The rows at
+    ``as_of`` carry labels at ``as_of`` (unused by the scoring).
+    """
+    cutoff = pd.Timestamp(as_of).normalize()
+    dates = _snapshot_dates(_history_start(data) + pd.Timedelta(days=params.warmup_days),
+                            cutoff - pd.Timedelta(days=params.settle_days), params.snapshot_days)
+    if cutoff in dates:  # settle_days = 0: keep the two frames apart
+        return (training_snapshots(data, as_of, params, norm_days=norm, past=past),
+                opportunity_snapshots(past, [as_of], params=params, norm_days=norm))
+    both = opportunity_snapshots(past, list(dates) + [cutoff], label_cutoff=cutoff,
+                                 params=params, norm_days=norm)
+    now = (both["snapshot"] == cutoff).to_numpy(bool)
+    keep = ~now & both["resolved"].astype(bool).to_numpy()
+    # no training row: WinModel.fit raises the same error on either empty frame
+    return both[keep].reset_index(drop=True), both[now].reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- scoring now
 def scored_pipeline(data: SalesData, as_of=None, params: PipelineParams = PipelineParams(),
                     model: WinModel | None = None, horizon_end=None) -> pd.DataFrame:
@@ -595,10 +618,11 @@ def scored_pipeline(data: SalesData, as_of=None, params: PipelineParams = Pipeli
     rates = _funnel.estimate_rates(past, as_of=as_of)
     norm = np.maximum(rates.duration_days, 1.0)
     if model is None:  # as_of is a day (as_date): ``past`` is the training cut too
-        train = training_snapshots(data, as_of, params, norm_days=norm, past=past)
+        train, snap = _train_and_now(data, past, as_of, params, norm)
         model = WinModel(method=params.method, n_stages=len(data.stages),
                          random_state=params.random_state).fit(train, train["won"])
-    snap = opportunity_snapshots(past, [as_of], params=params, norm_days=norm)
+    else:
+        snap = opportunity_snapshots(past, [as_of], params=params, norm_days=norm)
     pipe = _funnel.open_pipeline(past, as_of)
     if len(pipe) == 0 or len(snap) == 0:
         extra = ["days_in_stage", "stage_norm_days", "stuck", "p_win", "p_stage", "in_horizon",
