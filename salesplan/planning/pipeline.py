@@ -323,6 +323,8 @@ def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame
     cap = float(params.activity_cap_days)
     if data.activities is not None and len(data.activities):
         act = data.activities[data.activities["customer_id"].notna()][["customer_id", "date"]]
+        # only the snapshot rows' customers matter: a smaller table to dedupe, sort and key
+        act = act[act["customer_id"].isin(pd.unique(s["customer_id"].dropna()))]
         act = act.drop_duplicates().sort_values("date", kind="stable")
         s["activity_days"] = np.log1p(_activity_days(s, act, cap))
     else:
