@@ -99,3 +99,21 @@ def test_until_does_not_coerce_a_coerced_table_again(company, monkeypatch):
     assert calls == ["orders"]
     assert pd.isna(cut.orders.loc[0, "customer_id"])
     assert cut.orders["order_date"].dtype.kind == "M"
+
+
+def test_orders_with_region_reuse_is_a_private_copy_and_follows_new_tables():
+    from salesplan.planning.targets import _orders_with_region
+
+    d = pd.Timestamp
+    orders = pd.DataFrame({"order_id": ["o1", "o2"], "order_date": [d("2026-01-02"), d("2026-01-03")],
+                           "customer_id": ["C1", "C2"], "rep_id": ["R1", "R1"],
+                           "product_line": ["P", "P"], "quantity": [1.0, 1.0], "amount": [5.0, 7.0]})
+    customers = pd.DataFrame({"customer_id": ["C1"], "region": ["North"]})
+    data = SalesData(orders=orders, customers=customers).coerced()
+    first = _orders_with_region(data)
+    assert list(first["region"]) == ["North", "(none)"]
+    first.loc[0, "region"] = "changed"  # the caller's copy only
+    assert list(_orders_with_region(data)["region"]) == ["North", "(none)"]
+    moved = replace(data, customers=pd.DataFrame({"customer_id": ["C1", "C2"],
+                                                  "region": ["South", "East"]}))
+    assert list(_orders_with_region(moved)["region"]) == ["South", "East"]
