@@ -16,6 +16,7 @@ Column kinds
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -436,6 +437,29 @@ def _to_text(v):
     return str(v)
 
 
+#: id(frame) -> (weak reference, signature) of the tables :meth:`SalesData.coerced` made
+_COERCED: dict[int, tuple[weakref.ref, tuple]] = {}
+
+
+def _signature(frame: pd.DataFrame) -> tuple:
+    return (len(frame), tuple(frame.columns), tuple(map(str, frame.dtypes)),
+            isinstance(frame.index, pd.RangeIndex))
+
+
+def _mark_coerced(frame: pd.DataFrame) -> pd.DataFrame:
+    """Remember ``frame`` as in contract dtypes (entry dropped when the frame is freed)."""
+    key = id(frame)
+    _COERCED[key] = (weakref.ref(frame, lambda _r, k=key: _COERCED.pop(k, None)),
+                     _signature(frame))
+    return frame
+
+
+def _is_coerced(frame: pd.DataFrame) -> bool:
+    """``frame`` is a table :func:`_mark_coerced` saw, with unchanged columns, dtypes, length."""
+    hit = _COERCED.get(id(frame))
+    return hit is not None and hit[0]() is frame and hit[1] == _signature(frame)
+
+
 @dataclass(frozen=True)
 class SalesData:
     """A company's sales data: one DataFrame per table of the contract.
@@ -481,15 +505,25 @@ class SalesData:
         return table_specs(self.stages)
 
     def coerced(self) -> SalesData:
-        """Every present table in contract column order and dtypes."""
+        """Every present table in contract column order and dtypes.
+
+        A table this method (or :meth:`until`) produced and nobody re-typed since (same
+        columns, dtypes and length: :func:`_is_coerced`) is kept as it is, not coerced
+        again: :func:`coerce_table` is idempotent, so the result is the same, without
+        re-reading every id column on each cut (``data.until(t)`` for many dates ``t``).
+        A table whose coercion changes nothing (``DataFrame.equals``: values, dtypes,
+        labels) is returned as it is and remembered the same way.
+        """
         specs = self.specs()
-        return replace(
-            self,
-            **{
-                name: coerce_table(name, frame, specs[name], self.options)
-                for name, frame in self.tables()
-            },
-        )
+        out = {}
+        for name, frame in self.tables():
+            if not _is_coerced(frame):
+                done = coerce_table(name, frame, specs[name], self.options)
+                # already in contract form (e.g. read by a Source): keep it, remembered
+                frame = frame if done.equals(frame) else done
+                _mark_coerced(frame)
+            out[name] = frame
+        return replace(self, **out)
 
     def until(self, as_of) -> SalesData:
         """The data as they were known at the end of ``as_of`` (no look-ahead).
@@ -549,6 +583,10 @@ class SalesData:
             leads.loc[later, ["closed_date"]] = pd.NaT
             leads.loc[later, ["converted_opportunity_id", "disqualified_reason"]] = None
             changes["leads"] = leads.reset_index(drop=True)
+        # row cuts of coerced tables keep the contract dtypes: no re-coercion on the next cut
+        for name, frame in changes.items():
+            if _signature(frame)[1:] == _signature(getattr(data, name))[1:]:
+                _mark_coerced(frame)
         return replace(data, **changes)
 
     def missing_features(self) -> list[str]:

@@ -166,28 +166,12 @@ def opportunity_snapshots(data: SalesData, dates, *, label_cutoff=None,
     norm_days = np.asarray(norm_days, float)
     cut = np.datetime64(pd.Timestamp(label_cutoff).date(), "D") if label_cutoff is not None \
         else closed_f[closed_f < far].max() if (closed_f < far).any() else far
-    rows = []
-    for t in dates:
-        td = np.datetime64(t.date(), "D")
-        m = np.flatnonzero((created <= td) & (closed_f > td))
-        if len(m) == 0:
-            continue
-        Em = E[m]
-        has = ~np.isnat(Em) & (Em <= td)
-        cur = opps["stage"].to_numpy(dtype=object)[m]
-        cur_k = pd.Series(cur).map({s: i for i, s in enumerate(stages)}).to_numpy()
-        k = np.where(has.any(1), K - 1 - has[:, ::-1].argmax(1), cur_k)
-        entered = Em[np.arange(len(m)), k]
-        entered = np.where(np.isnat(entered) | (entered > td), created[m], entered)
-        rows.append(pd.DataFrame({"snapshot": t, "_i": m, "stage_rank": k,
-                                  "stage_entered": entered.astype("datetime64[ns]")}))
+    s, i = _open_rows(opps, stages, dates, created, closed_f, E)
     cols = ["snapshot", "opportunity_id", "rep_id", "customer_id", "amount", "stage",
             "stage_rank", "stage_entered", "days_in_stage", *NUMERIC_FEATURES, "won",
             "resolved", "closed_date"]
-    if not rows:
+    if s is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    s = pd.concat(rows, ignore_index=True)
-    i = s.pop("_i").to_numpy()
     for c in ("opportunity_id", "rep_id", "customer_id"):
         s[c] = opps[c].to_numpy(dtype=object)[i]
     s["amount"] = opps["amount"].to_numpy(float)[i]
@@ -211,6 +195,41 @@ def opportunity_snapshots(data: SalesData, dates, *, label_cutoff=None,
     return s.reset_index(drop=True)
 
 
+def _open_rows(opps, stages, dates, created, closed_f, E):
+    """``(frame, opportunity rows)`` of the deals open on each date, or ``(None, None)``.
+
+    ``frame``: ``snapshot, stage_rank`` (the last stage entered by then, else the current
+    one), ``stage_entered`` (its entry date, else the creation date); one row per open
+    deal and date, dates in the given order, deals in table order.
+    """
+    K = len(stages)
+    cur_all = pd.Series(opps["stage"].to_numpy(dtype=object)).map(
+        {s: i for i, s in enumerate(stages)}).to_numpy()
+    snap, idx, rank, ent = [], [], [], []
+    for t in dates:
+        td = np.datetime64(t.date(), "D")
+        m = np.flatnonzero((created <= td) & (closed_f > td))
+        if len(m) == 0:
+            continue
+        Em = E[m]
+        has = ~np.isnat(Em) & (Em <= td)
+        cur_k = cur_all[m]
+        if cur_k.dtype.kind == "f" and not np.isnan(cur_k).any():
+            cur_k = cur_k.astype(np.int64)  # as a map of this date's deals only
+        k = np.where(has.any(1), K - 1 - has[:, ::-1].argmax(1), cur_k)
+        entered = Em[np.arange(len(m)), k]
+        entered = np.where(np.isnat(entered) | (entered > td), created[m], entered)
+        snap.append(np.full(len(m), np.datetime64(t.to_datetime64(), "ns")))
+        idx.append(m)
+        rank.append(k)
+        ent.append(entered.astype("datetime64[ns]"))
+    if not idx:
+        return None, None
+    s = pd.DataFrame({"snapshot": np.concatenate(snap), "stage_rank": np.concatenate(rank),
+                      "stage_entered": np.concatenate(ent)})
+    return s, np.concatenate(idx)
+
+
 def _asof_count(s: pd.DataFrame, events: pd.DataFrame, by: str, date: str, value: str,
                 name: str, strict: bool = True) -> pd.Series:
     """For each snapshot row: cumulative ``value`` of ``events`` of the same ``by`` dated
@@ -230,14 +249,58 @@ def _asof_count(s: pd.DataFrame, events: pd.DataFrame, by: str, date: str, value
     return out.reindex(s.index).rename(name)
 
 
+def _keyed_index(keys_q, t_q, keys_e, d_e):
+    """Events sorted by (key, date) and each query's slice of them, in integer codes.
+
+    Returns ``(order, start, stop_strict, stop_incl)``: ``order`` sorts the events by key
+    then date (stable); for query ``j`` the events of its key are ``start[j]:`` and those
+    dated before (on or before) ``t_q[j]`` end at ``stop_strict[j]`` (``stop_incl[j]``).
+    Keys must be non-null (the callers fall back to ``merge_asof`` otherwise).
+    """
+    codes, _ = pd.factorize(np.concatenate([np.asarray(keys_q, dtype=object),
+                                            np.asarray(keys_e, dtype=object)]))
+    cq, ce = codes[:len(keys_q)].astype(np.int64), codes[len(keys_q):].astype(np.int64)
+    tq = np.asarray(t_q, dtype="datetime64[ns]").astype(np.int64)
+    de = np.asarray(d_e, dtype="datetime64[ns]").astype(np.int64)
+    uniq, inv = np.unique(np.concatenate([tq, de]), return_inverse=True)
+    rq, re = inv[:len(tq)].astype(np.int64), inv[len(tq):].astype(np.int64)
+    span = len(uniq) + 1
+    ke = ce * span + re
+    order = np.argsort(ke, kind="stable")
+    ks = ke[order]
+    start = np.searchsorted(ks, cq * span, side="left")
+    return (order, start, np.searchsorted(ks, cq * span + rq, side="left"),
+            np.searchsorted(ks, cq * span + rq, side="right"))
+
+
+def _prior_sums(s, events, by, date, values, strict=True):
+    """Per snapshot row and value column: sum over the events of the same ``by`` dated
+    before the snapshot (``strict``) or on/before it; the exact result of
+    :func:`_asof_count` (sums of 0/1 values), without a merge per column."""
+    if events.empty:
+        return [np.zeros(len(s)) for _ in values]
+    order, start, stop_s, stop_i = _keyed_index(s[by].to_numpy(dtype=object), s["snapshot"],
+                                                events[by].to_numpy(dtype=object),
+                                                events[date])
+    stop = stop_s if strict else stop_i
+    out = []
+    for v in values:
+        cum = np.concatenate([[0.0], np.cumsum(events[v].to_numpy(float)[order])])
+        out.append(np.where(stop > start, cum[stop] - cum[start], 0.0))
+    return out
+
+
+def _has_null(*cols) -> bool:
+    return any(pd.isna(np.asarray(c, dtype=object)).any() for c in cols)
+
+
 def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame:
     closed = opps[opps["closed_date"].notna()].assign(
         _won=lambda d: (d["outcome"] == "won").astype(float), _one=1.0)
     closed = closed.assign(rep_id=closed["rep_id"].astype(object).where(
         closed["rep_id"].notna(), "(house)"))
     s = s.assign(rep_id=s["rep_id"].astype(object).where(s["rep_id"].notna(), "(house)"))
-    rep_won = _asof_count(s, closed, "rep_id", "closed_date", "_won", "w")
-    rep_n = _asof_count(s, closed, "rep_id", "closed_date", "_one", "n")
+    rep_won, rep_n = _prior_sums(s, closed, "rep_id", "closed_date", ["_won", "_one"])
     # company rate before each snapshot
     cd = np.sort(closed["closed_date"].to_numpy("datetime64[ns]"))
     cw = closed.sort_values("closed_date", kind="stable")["_won"].to_numpy().cumsum()
@@ -245,9 +308,12 @@ def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame
     comp_w = np.where(pos > 0, cw[np.maximum(pos - 1, 0)], 0.0)
     comp_rate = (comp_w + 1.0) / (pos + 10.0)  # weak prior 0.1 before any history
     a = params.rep_prior_strength
-    s["rep_win_rate"] = (rep_won.to_numpy() + a * comp_rate) / (rep_n.to_numpy() + a)
-    s["customer_wins"] = np.log1p(
-        _asof_count(s, closed, "customer_id", "closed_date", "_won", "cw").to_numpy())
+    s["rep_win_rate"] = (rep_won + a * comp_rate) / (rep_n + a)
+    if _has_null(s["customer_id"], closed["customer_id"]):  # null keys: merge_asof's rule
+        cw = _asof_count(s, closed, "customer_id", "closed_date", "_won", "cw").to_numpy()
+    else:
+        cw = _prior_sums(s, closed, "customer_id", "closed_date", ["_won"])[0]
+    s["customer_wins"] = np.log1p(cw)
     if data.orders is not None and len(data.orders):
         first = data.orders.groupby("customer_id")["order_date"].min()
         fo = s["customer_id"].map(first)
@@ -257,7 +323,19 @@ def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame
     cap = float(params.activity_cap_days)
     if data.activities is not None and len(data.activities):
         act = data.activities[data.activities["customer_id"].notna()][["customer_id", "date"]]
+        # only the snapshot rows' customers matter: a smaller table to dedupe, sort and key
+        act = act[act["customer_id"].isin(pd.unique(s["customer_id"].dropna()))]
         act = act.drop_duplicates().sort_values("date", kind="stable")
+        s["activity_days"] = np.log1p(_activity_days(s, act, cap))
+    else:
+        s["activity_days"] = np.log1p(cap)
+    return s
+
+
+def _activity_days(s: pd.DataFrame, act: pd.DataFrame, cap: float) -> np.ndarray:
+    """Days (floored) from each row's customer's last activity on/before the snapshot to the
+    snapshot, ``cap`` when none, capped at ``cap``."""
+    if _has_null(s["customer_id"]):  # null keys: merge_asof's rule
         act = act.assign(customer_id=act["customer_id"].astype(object), _d=act["date"])
         left = s[["snapshot", "customer_id"]].reset_index().rename(columns={"index": "_row"})
         left["customer_id"] = left["customer_id"].astype(object)
@@ -265,11 +343,16 @@ def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame
                           left_on="snapshot", right_on="date", by="customer_id",
                           direction="backward")
         days = (m["snapshot"] - m["_d"]).dt.days.astype(float).fillna(cap).clip(upper=cap)
-        s["activity_days"] = np.log1p(pd.Series(days.to_numpy(), index=m["_row"].to_numpy())
-                                      .reindex(s.index).to_numpy())
-    else:
-        s["activity_days"] = np.log1p(cap)
-    return s
+        return pd.Series(days.to_numpy(), index=m["_row"].to_numpy()).reindex(s.index).to_numpy()
+    if act.empty:
+        return np.full(len(s), cap)
+    order, start, _, stop = _keyed_index(s["customer_id"].to_numpy(dtype=object), s["snapshot"],
+                                         act["customer_id"].to_numpy(dtype=object), act["date"])
+    last = act["date"].to_numpy("datetime64[ns]")[order]
+    hit = stop > start
+    t = s["snapshot"].to_numpy("datetime64[ns]")
+    gap = pd.Series(t - last[np.where(hit, stop - 1, 0)]).dt.days.to_numpy(float)
+    return np.minimum(np.where(hit, gap, cap), cap)
 
 
 # --------------------------------------------------------------------------- model
@@ -477,6 +560,29 @@ def evaluate_holdout(data: SalesData, cutoff, as_of=None,
             "calibration_baseline": cal_b, "metrics": pd.DataFrame(rows)}
 
 
+def _train_and_now(data: SalesData, past: SalesData, as_of: pd.Timestamp,
+                   params: PipelineParams, norm) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(training_snapshots(data, as_of, ...), snapshot rows at as_of)`` from one pass.
+
+    Every snapshot row depends only on its own date (same ``past``, ``norm`` and label
+    cut-off), so the training dates and ``as_of`` share one :func:`opportunity_snapshots`
+    call (one entry matrix and one set of history tables instead of two).  The rows at
+    ``as_of`` carry labels at ``as_of`` (unused by the scoring).
+    """
+    cutoff = pd.Timestamp(as_of).normalize()
+    dates = _snapshot_dates(_history_start(data) + pd.Timedelta(days=params.warmup_days),
+                            cutoff - pd.Timedelta(days=params.settle_days), params.snapshot_days)
+    if cutoff in dates:  # settle_days = 0: keep the two frames apart
+        return (training_snapshots(data, as_of, params, norm_days=norm, past=past),
+                opportunity_snapshots(past, [as_of], params=params, norm_days=norm))
+    both = opportunity_snapshots(past, list(dates) + [cutoff], label_cutoff=cutoff,
+                                 params=params, norm_days=norm)
+    now = (both["snapshot"] == cutoff).to_numpy(bool)
+    keep = ~now & both["resolved"].astype(bool).to_numpy()
+    # no training row: WinModel.fit raises the same error on either empty frame
+    return both[keep].reset_index(drop=True), both[now].reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- scoring now
 def scored_pipeline(data: SalesData, as_of=None, params: PipelineParams = PipelineParams(),
                     model: WinModel | None = None, horizon_end=None) -> pd.DataFrame:
@@ -514,10 +620,11 @@ def scored_pipeline(data: SalesData, as_of=None, params: PipelineParams = Pipeli
     rates = _funnel.estimate_rates(past, as_of=as_of)
     norm = np.maximum(rates.duration_days, 1.0)
     if model is None:  # as_of is a day (as_date): ``past`` is the training cut too
-        train = training_snapshots(data, as_of, params, norm_days=norm, past=past)
+        train, snap = _train_and_now(data, past, as_of, params, norm)
         model = WinModel(method=params.method, n_stages=len(data.stages),
                          random_state=params.random_state).fit(train, train["won"])
-    snap = opportunity_snapshots(past, [as_of], params=params, norm_days=norm)
+    else:
+        snap = opportunity_snapshots(past, [as_of], params=params, norm_days=norm)
     pipe = _funnel.open_pipeline(past, as_of)
     if len(pipe) == 0 or len(snap) == 0:
         extra = ["days_in_stage", "stage_norm_days", "stuck", "p_win", "p_stage", "in_horizon",
