@@ -145,7 +145,6 @@ with the healthy band.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -969,34 +968,7 @@ class TargetPlan:
         return out
 
 
-#: the last :func:`_orders_with_region` result: weak references to its input tables, their
-#: shapes and dtypes, and the frame (one entry: the plan, its scenarios and the pipeline
-#: back-test of one data set share it instead of mapping every order line again)
-_OWR_LAST: list = []
-
-
-def _table_key(frame) -> tuple:
-    if frame is None:
-        return (None, None)
-    return (weakref.ref(frame), (len(frame), tuple(frame.columns), tuple(map(str, frame.dtypes))))
-
-
 def _orders_with_region(data: SalesData) -> pd.DataFrame:
-    """Orders with ``region`` (customer's, else rep's, else ``"(none)"``); a deep copy of the
-    last result while the same orders, customers and reps tables are passed again."""
-    key = [_table_key(getattr(data, t)) for t in ("orders", "customers", "reps")]
-    if _OWR_LAST and all(
-            (k[0] is None and c[0] is None) or (c[0] is not None and c[0]() is getattr(data, t)
-                                                and c[1] == k[1])
-            for k, c, t in zip(key, _OWR_LAST[0], ("orders", "customers", "reps"))):
-        return _OWR_LAST[1].copy(deep=True)
-    o = _orders_with_region_now(data)
-    _OWR_LAST[:] = [key, o.copy(deep=True)]
-    weakref.finalize(data.orders, _OWR_LAST.clear)  # no copy kept past its orders table
-    return o
-
-
-def _orders_with_region_now(data: SalesData) -> pd.DataFrame:
     o = data.orders[["order_date", "customer_id", "rep_id", "product_line", "amount"]].copy()
     o["order_date"] = pd.to_datetime(o["order_date"])
     region = pd.Series(np.nan, index=o.index, dtype=object)
