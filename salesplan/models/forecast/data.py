@@ -120,6 +120,17 @@ def to_long(
         ``unique_id, ds, y`` plus one column per key, sorted by ``unique_id, ds``.
     """
     keys = tuple(keys)
+    work = _order_periods(orders, keys, freq, value, date, missing_key)
+    return _aggregate_long(work, keys, freq, start, end, id_style)
+
+
+def _order_periods(orders, keys, freq, value="amount", date="order_date", missing_key="(none)"):
+    """The checked order lines as ``ds`` (period start), ``y`` (``value``) and one text
+    column per key (null -> ``missing_key``): the input of :func:`_aggregate_long`.
+
+    Computed once for the bottom keys of a hierarchy and aggregated per level (the same
+    rows in the same order, so each level sums exactly as :func:`to_long` would)."""
+    keys = tuple(keys)
     if hasattr(orders, "orders") and not isinstance(orders, pd.DataFrame):
         orders = _orders_with_customer_keys(orders, keys)
     if not isinstance(orders, pd.DataFrame):
@@ -153,6 +164,14 @@ def to_long(
     for k in keys:
         col = orders[k].reset_index(drop=True)
         work[k] = col.astype(object).where(col.notna(), missing_key).map(str).astype(str)
+    return work
+
+
+def _aggregate_long(work, keys, freq, start=None, end=None, id_style="key=value"):
+    """:func:`to_long`'s output from :func:`_order_periods` rows: ``y`` summed per key
+    values and period, each series' periods ``[first (or start), end]`` filled with 0."""
+    keys = tuple(keys)
+    f = canonical_freq(freq)
     agg = work.groupby([*keys, "ds"], sort=True, as_index=False)["y"].sum() if keys else (
         work.groupby("ds", sort=True, as_index=False)["y"].sum()
     )
