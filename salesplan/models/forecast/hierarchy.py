@@ -416,18 +416,9 @@ def _forecast_frame(fc: Forecaster, nodes, ids, h, rec_mean, rec_paths, level):
     """``unique_id, level_name, ds, mean, lo-L, hi-L``: ``h`` rows per node in the order
     of ``ids``; the bounds are the ``(100 - L) / 200`` and ``1 - (100 - L) / 200``
     quantiles of the node's reconciled paths per period (one vectorised pass)."""
-    n = len(ids)
-    dates = {}
-    ds = []
-    for u in ids:  # the future periods of each distinct last observation, built once
-        last = fc.last_ds_.get(u)
-        if last not in dates:
-            dates[last] = fc.future_dates(u, h)
-        ds.append(dates[last])
     out = {"unique_id": np.repeat(np.asarray(ids, dtype=object), h),
            "level_name": np.repeat(nodes["level_name"].to_numpy(dtype=object), h),
-           "ds": np.concatenate([d.to_numpy() for d in ds]) if n else np.array([], "datetime64[ns]"),
-           "mean": np.asarray(rec_mean, float).reshape(-1)}
+           "ds": fc.future_dates_of(ids, h), "mean": np.asarray(rec_mean, float).reshape(-1)}
     for lv in level:
         a = (100 - lv) / 200
         out[f"lo-{lv}"] = np.quantile(rec_paths, a, axis=1).reshape(-1)
