@@ -31,8 +31,12 @@ import numpy as np
 import pandas as pd
 
 from salesplan.data.paths import SamplePaths
-from salesplan.models.forecast.data import (ForecastInputError, _aggregate_long, _order_periods,
-                                            canonical_freq)
+from salesplan.models.forecast.data import (
+    ForecastInputError,
+    _aggregate_long,
+    _order_periods,
+    canonical_freq,
+)
 from salesplan.models.forecast.engine import Forecaster, _mase_scale
 
 RECONCILE_METHODS = ("bottom_up", "top_down", "ols", "mint_shrink")
