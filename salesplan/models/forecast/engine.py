@@ -119,6 +119,11 @@ def _fallback_scale(y):
 
 def _period_index(ds: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndarray:
     """Integer period number (months, quarters or weeks since 1970) of each date."""
+    if freq in ("MS", "QS"):
+        arr = np.asarray(ds)
+        if arr.dtype.kind == "M":  # naive datetimes: calendar months without pandas fields
+            months = arr.astype("datetime64[M]").astype(np.int64) + 1970 * 12  # year*12 + month-1
+            return months if freq == "MS" else months // 3
     ds = pd.DatetimeIndex(ds)
     if freq == "MS":
         return (ds.year * 12 + ds.month - 1).to_numpy()
