@@ -77,3 +77,17 @@ def test_period_index_counts_calendar_months_and_quarters():
     # year * 12 + month - 1 and year * 4 + quarter - 1, by hand
     assert _period_index(ds, "MS").tolist() == [1899 * 12 + 11, 1970 * 12, 2026 * 12 + 8]
     assert _period_index(pd.DatetimeIndex(ds), "QS").tolist() == [1899 * 4 + 3, 1970 * 4, 2026 * 4 + 2]
+
+
+def test_validate_long_names_the_series_with_gaps():
+    import pytest
+
+    from salesplan.models.forecast import ForecastInputError, validate_long
+
+    ms = pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01"])
+    df = pd.concat([pd.DataFrame({"unique_id": u, "ds": ms[list(ix)], "y": 1.0}) for u, ix in
+                    [("a", (0, 1, 2)), ("b", (0, 2)), ("c", (1, 2, 3)), ("d", (0, 1, 3))]])
+    with pytest.raises(ForecastInputError, match=r"gaps between periods\) in series \['b', 'd'\]"):
+        validate_long(df, freq="MS")
+    ok = validate_long(df[df["unique_id"].isin(["a", "c"])], freq="MS")
+    assert ok["unique_id"].tolist() == ["a"] * 3 + ["c"] * 3
