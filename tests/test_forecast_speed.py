@@ -91,3 +91,14 @@ def test_validate_long_names_the_series_with_gaps():
         validate_long(df, freq="MS")
     ok = validate_long(df[df["unique_id"].isin(["a", "c"])], freq="MS")
     assert ok["unique_id"].tolist() == ["a"] * 3 + ["c"] * 3
+
+
+def test_to_long_key_text_of_numbers_and_nulls():
+    from salesplan.models.forecast import to_long
+
+    orders = pd.DataFrame({"order_date": pd.to_datetime(["2026-01-02", "2026-01-03", "2026-01-04"]),
+                           "amount": [1.0, 2.0, 4.0], "k": [3.0, None, 3.0]})
+    out = to_long(orders, keys=("k",))
+    # str(3.0) = "3.0"; a null key is "(none)"
+    assert out[["unique_id", "y"]].values.tolist() == [["k=(none)", 2.0], ["k=3.0", 5.0]]
+    assert out["k"].tolist() == ["(none)", "3.0"]

@@ -132,7 +132,7 @@ def _order_periods(orders, keys, freq, value="amount", date="order_date", missin
     rows in the same order, so each level sums exactly as :func:`to_long` would)."""
     keys = tuple(keys)
     if hasattr(orders, "orders") and not isinstance(orders, pd.DataFrame):
-        orders = _orders_with_customer_keys(orders, keys)
+        orders = _orders_with_customer_keys(orders, keys, columns=(date, value))
     if not isinstance(orders, pd.DataFrame):
         raise ForecastInputError(f"orders: expected a DataFrame, got {type(orders).__name__}")
     f = canonical_freq(freq)
@@ -162,9 +162,16 @@ def _order_periods(orders, keys, freq, value="amount", date="order_date", missin
     work = pd.DataFrame({"ds": period_start(dates.reset_index(drop=True), f),
                          "y": vals.fillna(0.0).to_numpy(dtype=float)})
     for k in keys:
-        col = orders[k].reset_index(drop=True)
-        work[k] = col.astype(object).where(col.notna(), missing_key).map(str).astype(str)
+        work[k] = _key_text(orders[k].reset_index(drop=True), missing_key)
     return work
+
+
+def _key_text(col: pd.Series, missing_key: str) -> pd.Series:
+    """``str`` of each key value, ``missing_key`` for a null: each distinct value converted
+    once (``pd.factorize``), then taken by code (the null code -1 takes the last label)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    labels = np.array([str(v) for v in uniques] + [missing_key], dtype=object)
+    return pd.Series(labels[codes]).astype(str)
 
 
 def _aggregate_long(work, keys, freq, start=None, end=None, id_style="key=value"):
@@ -237,12 +244,18 @@ def _period_start_of_code(code: np.ndarray, f: str) -> np.ndarray:
     return months.astype("datetime64[M]").astype("datetime64[ns]")
 
 
-def _orders_with_customer_keys(data, keys: tuple[str, ...]) -> pd.DataFrame:
-    """``data.orders`` with customer attributes (e.g. region) merged in when a key needs them."""
+def _orders_with_customer_keys(data, keys: tuple[str, ...], columns=None) -> pd.DataFrame:
+    """``data.orders`` with customer attributes (e.g. region) merged in when a key needs them.
+
+    ``columns``: the other order columns wanted; given, only those and the keys are merged
+    (the same rows, fewer columns copied)."""
     orders = data.orders
     need = [k for k in keys if k not in orders.columns]
     customers = getattr(data, "customers", None)
     if need and customers is not None and "customer_id" in orders.columns:
+        if columns is not None and all(c in orders.columns for c in columns):
+            keep = dict.fromkeys([*columns, *keys, "customer_id"])
+            orders = orders[[c for c in keep if c in orders.columns]]
         cols = ["customer_id", *[k for k in need if k in customers.columns]]
         orders = orders.merge(customers[cols], on="customer_id", how="left")
     return orders
