@@ -120,8 +120,19 @@ def to_long(
         ``unique_id, ds, y`` plus one column per key, sorted by ``unique_id, ds``.
     """
     keys = tuple(keys)
+    work = _order_periods(orders, keys, freq, value, date, missing_key)
+    return _aggregate_long(work, keys, freq, start, end, id_style)
+
+
+def _order_periods(orders, keys, freq, value="amount", date="order_date", missing_key="(none)"):
+    """The checked order lines as ``ds`` (period start), ``y`` (``value``) and one text
+    column per key (null -> ``missing_key``): the input of :func:`_aggregate_long`.
+
+    Computed once for the bottom keys of a hierarchy and aggregated per level (the same
+    rows in the same order, so each level sums exactly as :func:`to_long` would)."""
+    keys = tuple(keys)
     if hasattr(orders, "orders") and not isinstance(orders, pd.DataFrame):
-        orders = _orders_with_customer_keys(orders, keys)
+        orders = _orders_with_customer_keys(orders, keys, columns=(date, value))
     if not isinstance(orders, pd.DataFrame):
         raise ForecastInputError(f"orders: expected a DataFrame, got {type(orders).__name__}")
     f = canonical_freq(freq)
@@ -151,8 +162,23 @@ def to_long(
     work = pd.DataFrame({"ds": period_start(dates.reset_index(drop=True), f),
                          "y": vals.fillna(0.0).to_numpy(dtype=float)})
     for k in keys:
-        col = orders[k].reset_index(drop=True)
-        work[k] = col.astype(object).where(col.notna(), missing_key).map(str).astype(str)
+        work[k] = _key_text(orders[k].reset_index(drop=True), missing_key)
+    return work
+
+
+def _key_text(col: pd.Series, missing_key: str) -> pd.Series:
+    """``str`` of each key value, ``missing_key`` for a null: each distinct value converted
+    once (``pd.factorize``), then taken by code (the null code -1 takes the last label)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    labels = np.array([str(v) for v in uniques] + [missing_key], dtype=object)
+    return pd.Series(labels[codes]).astype(str)
+
+
+def _aggregate_long(work, keys, freq, start=None, end=None, id_style="key=value"):
+    """:func:`to_long`'s output from :func:`_order_periods` rows: ``y`` summed per key
+    values and period, each series' periods ``[first (or start), end]`` filled with 0."""
+    keys = tuple(keys)
+    f = canonical_freq(freq)
     agg = work.groupby([*keys, "ds"], sort=True, as_index=False)["y"].sum() if keys else (
         work.groupby("ds", sort=True, as_index=False)["y"].sum()
     )
@@ -218,12 +244,18 @@ def _period_start_of_code(code: np.ndarray, f: str) -> np.ndarray:
     return months.astype("datetime64[M]").astype("datetime64[ns]")
 
 
-def _orders_with_customer_keys(data, keys: tuple[str, ...]) -> pd.DataFrame:
-    """``data.orders`` with customer attributes (e.g. region) merged in when a key needs them."""
+def _orders_with_customer_keys(data, keys: tuple[str, ...], columns=None) -> pd.DataFrame:
+    """``data.orders`` with customer attributes (e.g. region) merged in when a key needs them.
+
+    ``columns``: the other order columns wanted; given, only those and the keys are merged
+    (the same rows, fewer columns copied)."""
     orders = data.orders
     need = [k for k in keys if k not in orders.columns]
     customers = getattr(data, "customers", None)
     if need and customers is not None and "customer_id" in orders.columns:
+        if columns is not None and all(c in orders.columns for c in columns):
+            keep = dict.fromkeys([*columns, *keys, "customer_id"])
+            orders = orders[[c for c in keep if c in orders.columns]]
         cols = ["customer_id", *[k for k in need if k in customers.columns]]
         orders = orders.merge(customers[cols], on="customer_id", how="left")
     return orders
@@ -315,14 +347,13 @@ def validate_long(
             "the first day of each period"
         )
     out = out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
-    step = pd.tseries.frequencies.to_offset(f)
-    gaps = []
-    for uid, g in out.groupby("unique_id", sort=False):
-        expected = pd.date_range(g["ds"].iloc[0], periods=len(g), freq=step)
-        if not np.array_equal(expected.to_numpy(), g["ds"].to_numpy()):
-            gaps.append(uid)
-            if len(gaps) >= 5:
-                break
+    # consecutive periods: within a series each period number is the previous one + 1
+    # (the dates are period starts, checked above), one vectorised pass over all series
+    uid = out["unique_id"].to_numpy()
+    code = _period_code(out["ds"], f)
+    same = uid[1:] == uid[:-1]
+    bad = same & (np.diff(code) != 1)
+    gaps = list(dict.fromkeys(uid[1:][bad]))[:5]
     if gaps:
         raise ForecastInputError(
             f"{table}, column 'ds': irregular dates (gaps between periods) in series {gaps}; "

@@ -119,6 +119,11 @@ def _fallback_scale(y):
 
 def _period_index(ds: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndarray:
     """Integer period number (months, quarters or weeks since 1970) of each date."""
+    if freq in ("MS", "QS"):
+        arr = np.asarray(ds)
+        if arr.dtype.kind == "M":  # naive datetimes: calendar months without pandas fields
+            months = arr.astype("datetime64[M]").astype(np.int64) + 1970 * 12  # year*12 + month-1
+            return months if freq == "MS" else months // 3
     ds = pd.DatetimeIndex(ds)
     if freq == "MS":
         return (ds.year * 12 + ds.month - 1).to_numpy()
@@ -914,6 +919,17 @@ class Forecaster(BaseEstimator):
         ext = base[-1] * np.sqrt(j / H)
         return np.where(j <= H, base[np.minimum(j, H) - 1], ext)
 
+    def future_dates_of(self, ids, h) -> np.ndarray:
+        """:meth:`future_dates` of every series of ``ids`` one after the other
+        (``len(ids) * h`` dates, ``datetime64[ns]``); built once per distinct last date."""
+        by_last, out = {}, []
+        for u in ids:
+            last = self.last_ds_.get(u)
+            if last not in by_last:
+                by_last[last] = self.future_dates(u, h).to_numpy().astype("datetime64[ns]")
+            out.append(by_last[last])
+        return np.concatenate(out) if out else np.array([], "datetime64[ns]")
+
     def predict(self, h: int, level=None) -> pd.DataFrame:
         """Point forecasts and calibrated intervals for the next ``h`` periods.
 
@@ -941,21 +957,19 @@ class Forecaster(BaseEstimator):
         for lv in level:
             qf = self._qfactor(lv, h)
             cols[lv] = (means - scales[:, None] * qf, means + scales[:, None] * qf)
-        for i, u in enumerate(self.ids_):
-            st = self.series_[u]
-            d = {"unique_id": u, "ds": self.future_dates(u, h), "mean": means[i]}
-            for lv in level:
-                lo, hi = cols[lv][0][i], cols[lv][1][i]
-                if st.nonneg:
-                    lo = np.maximum(lo, 0.0)
-                d[f"lo-{lv}"] = lo
-                d[f"hi-{lv}"] = hi
-            d["model"] = st.method
-            d["reason"] = st.reason
-            frames.append(pd.DataFrame(d))
-        out = pd.concat(frames, ignore_index=True)
-        out["ds"] = out["ds"].astype("datetime64[ns]")
-        return out
+        if not self.ids_:
+            return pd.concat(frames, ignore_index=True)  # no series: pandas' own error
+        states = [self.series_[u] for u in self.ids_]
+        nonneg = np.array([st.nonneg for st in states], bool)[:, None]
+        d = {"unique_id": np.repeat(np.asarray(self.ids_, dtype=object), h),
+             "ds": self.future_dates_of(self.ids_, h), "mean": means.reshape(-1)}
+        for lv in level:
+            lo, hi = cols[lv]
+            d[f"lo-{lv}"] = np.where(nonneg, np.maximum(lo, 0.0), lo).reshape(-1)
+            d[f"hi-{lv}"] = hi.reshape(-1)
+        d["model"] = np.repeat(np.array([st.method for st in states], dtype=object), h)
+        d["reason"] = np.repeat(np.array([st.reason for st in states], dtype=object), h)
+        return pd.DataFrame(d)
 
     # ------------------------------------------------------------------ paths
     def psi_(self, h):

@@ -31,7 +31,12 @@ import numpy as np
 import pandas as pd
 
 from salesplan.data.paths import SamplePaths
-from salesplan.models.forecast.data import ForecastInputError, canonical_freq, to_long
+from salesplan.models.forecast.data import (
+    ForecastInputError,
+    _aggregate_long,
+    _order_periods,
+    canonical_freq,
+)
 from salesplan.models.forecast.engine import Forecaster, _mase_scale
 
 RECONCILE_METHODS = ("bottom_up", "top_down", "ols", "mint_shrink")
@@ -254,12 +259,13 @@ def build_hierarchy(orders, levels, freq="MS", value="amount", start=None, end=N
     if levels[-1] != bottom_keys:
         levels = [lv for lv in levels if lv != bottom_keys] + [bottom_keys]
     longs, node_rows = [], []
-    bottom_long = to_long(orders, keys=bottom_keys, freq=freq, value=value, start=start, end=end,
-                          id_style=id_style)
+    # the order lines are checked, dated and keyed once; each level aggregates those rows
+    work = _order_periods(orders, bottom_keys, freq, value)
+    bottom_long = _aggregate_long(work, bottom_keys, freq, start, end, id_style)
     end = end if end is not None else bottom_long["ds"].max()
     for li, lv in enumerate(levels):
-        lg = bottom_long if lv == bottom_keys else to_long(
-            orders, keys=lv, freq=freq, value=value, start=start, end=end, id_style=id_style)
+        lg = bottom_long if lv == bottom_keys else _aggregate_long(
+            work, lv, freq, start, end, id_style)
         name = "/".join(lv) if lv else "total"
         first = lg.groupby("unique_id", sort=True).first().reset_index()
         for _, r in first.iterrows():
@@ -405,18 +411,23 @@ def hierarchy_forecast(
     if nonnegative:
         bottom = _clip_keep_mean(bottom, np.tensordot(G, base_mean, axes=(1, 0)))
     rec_paths = np.tensordot(S, bottom, axes=(1, 0))
-    rows = []
-    for i, u in enumerate(ids):
-        d = {"unique_id": u, "level_name": nodes.iloc[i]["level_name"],
-             "ds": fc.future_dates(u, h), "mean": rec_mean[i]}
-        for lv in level:
-            a = (100 - lv) / 200
-            d[f"lo-{lv}"] = np.quantile(rec_paths[i], a, axis=0)
-            d[f"hi-{lv}"] = np.quantile(rec_paths[i], 1 - a, axis=0)
-        rows.append(pd.DataFrame(d))
-    out = pd.concat(rows, ignore_index=True)
+    out = _forecast_frame(fc, nodes, ids, h, rec_mean, rec_paths, level)
     return HierarchyForecast(nodes=nodes, S=S, forecast=out, paths=rec_paths, method=chosen,
                              scores=scores, base=fc)
+
+
+def _forecast_frame(fc: Forecaster, nodes, ids, h, rec_mean, rec_paths, level):
+    """``unique_id, level_name, ds, mean, lo-L, hi-L``: ``h`` rows per node in the order
+    of ``ids``; the bounds are the ``(100 - L) / 200`` and ``1 - (100 - L) / 200``
+    quantiles of the node's reconciled paths per period (one vectorised pass)."""
+    out = {"unique_id": np.repeat(np.asarray(ids, dtype=object), h),
+           "level_name": np.repeat(nodes["level_name"].to_numpy(dtype=object), h),
+           "ds": fc.future_dates_of(ids, h), "mean": np.asarray(rec_mean, float).reshape(-1)}
+    for lv in level:
+        a = (100 - lv) / 200
+        out[f"lo-{lv}"] = np.quantile(rec_paths, a, axis=1).reshape(-1)
+        out[f"hi-{lv}"] = np.quantile(rec_paths, 1 - a, axis=1).reshape(-1)
+    return pd.DataFrame(out)
 
 
 def _clip_keep_mean(bottom, mean):

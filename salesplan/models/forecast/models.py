@@ -23,6 +23,7 @@ multiplicative decomposition of :mod:`salesplan.models.forecast.classic`.
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 
@@ -291,6 +292,37 @@ MODELS = {c.name: c for c in (SeasonalNaive, Naive, Mean, ETS, Theta, OTM, DOTM,
                               ClassicDamped, ClassicTheta, ETSFamily)}
 
 
+#: fitted members by ``(name, m, history)``, least recently used dropped beyond
+#: :data:`FIT_CACHE_SIZE` (see :func:`fit_member`)
+_FIT_CACHE: OrderedDict = OrderedDict()
+#: most fitted members kept (a fitted member holds a few kB: some 100 MB at most)
+FIT_CACHE_SIZE = 20_000
+
+
+def fit_member(name: str, m: int, y) -> _Base:
+    """``MODELS[name](m).fit(y)``, fitted once per process for the same history.
+
+    The same series cut at the same period is fitted again and again: by the backtest
+    windows of a :class:`~salesplan.models.forecast.Forecaster`, by the reconciliation
+    backtest of a hierarchy, by ``cross_validation`` and by the monitoring quarter's
+    forecast (a plan quarter earlier).  The local members are deterministic functions of
+    ``(name, m, y)`` (the global member is not one of them), so the fitted object is
+    reused: same numbers, fitted once.  Fitted members are only read afterwards
+    (``predict``, ``fitted``), never refitted in place.
+    """
+    y = np.array(y, dtype=float)  # a private copy: the cached model may keep it
+    key = (name, int(m), y.tobytes())
+    model = _FIT_CACHE.get(key)
+    if model is not None:
+        _FIT_CACHE.move_to_end(key)
+        return model
+    model = MODELS[name](m).fit(y)
+    _FIT_CACHE[key] = model
+    if len(_FIT_CACHE) > FIT_CACHE_SIZE:
+        _FIT_CACHE.popitem(last=False)
+    return model
+
+
 class Combination:
     """Equal-weight mean of member models: ``f = (1/K) sum_k f_k``."""
 
@@ -299,7 +331,7 @@ class Combination:
         self.m = m
 
     def fit(self, y):
-        self.members_ = [MODELS[n](self.m).fit(y) for n in self.names]
+        self.members_ = [fit_member(n, self.m, y) for n in self.names]
         return self
 
     def predict(self, h):

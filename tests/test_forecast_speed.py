@@ -1,0 +1,104 @@
+"""The forecast's repeated work is done once: fitted members reused, order lines keyed once.
+
+Expected values are computed here by hand or by a fresh fit, never read off the cache.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salesplan.models.forecast import build_hierarchy, models
+from salesplan.models.forecast.engine import _period_index
+
+
+def _series(n=48, seed=3):
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    return 100 + 2 * t + 15 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, n)
+
+
+def test_fit_member_reuses_the_fit_of_the_same_history(monkeypatch):
+    monkeypatch.setattr(models, "_FIT_CACHE", type(models._FIT_CACHE)())
+    y = _series()
+    fresh = models.ClassicDamped(12).fit(y.copy()).predict(6)  # fitted without the cache
+    calls = []
+    orig = models.ClassicDamped.fit
+    monkeypatch.setattr(models.ClassicDamped, "fit", lambda self, yy: calls.append(1) or orig(self, yy))
+    a = models.fit_member("cdamped", 12, y)
+    b = models.fit_member("cdamped", 12, list(y))  # same values, another container
+    assert a is b and calls == [1]
+    np.testing.assert_array_equal(a.predict(6), fresh)
+    y[0] += 1.0  # the cache kept its own copy: the caller's array may change
+    np.testing.assert_array_equal(b.predict(6), fresh)
+    c = models.fit_member("cdamped", 12, y)  # another history: fitted again
+    assert c is not a and calls == [1, 1]
+    assert models.fit_member("cdamped", 4, y[:20]) is not c  # another season length
+
+
+def test_fit_member_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(models, "_FIT_CACHE", type(models._FIT_CACHE)())
+    monkeypatch.setattr(models, "FIT_CACHE_SIZE", 3)
+    ys = [np.arange(10.0) + k for k in range(5)]
+    first = models.fit_member("naive", 1, ys[0])
+    for y in ys[1:]:
+        models.fit_member("naive", 1, y)
+    assert len(models._FIT_CACHE) == 3
+    assert models.fit_member("naive", 1, ys[0]) is not first  # the oldest was dropped
+    assert models.fit_member("naive", 1, ys[0]).predict(2).tolist() == [9.0, 9.0]
+
+
+def test_build_hierarchy_levels_sum_the_order_lines():
+    from salesplan.data import SalesData
+
+    orders = pd.DataFrame({
+        "order_date": pd.to_datetime(["2026-01-05", "2026-01-20", "2026-02-03", "2026-03-31",
+                                      "2026-03-01"]),
+        "customer_id": ["C1", "C2", "C1", "C3", "C2"],
+        "rep_id": ["R1", "R2", "R1", None, "R2"],
+        "amount": [10.0, 5.0, 7.0, 1.5, 2.0]})
+    customers = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "region": ["East", "West", "East"]})
+    data = SalesData(orders=orders, customers=customers)
+    long, nodes, S, bottom = build_hierarchy(data, [(), ("region",), ("region", "rep_id")])
+    y = long.set_index(["unique_id", "ds"])["y"]
+    jan, feb, mar = pd.Timestamp("2026-01-01"), pd.Timestamp("2026-02-01"), pd.Timestamp("2026-03-01")
+    # by hand: Jan 10 + 5, Feb 7, Mar 1.5 + 2
+    assert [y["total", d] for d in (jan, feb, mar)] == [15.0, 7.0, 3.5]
+    assert [y["region=East", d] for d in (jan, feb, mar)] == [10.0, 7.0, 1.5]
+    assert [y["region=West", d] for d in (jan, feb, mar)] == [5.0, 0.0, 2.0]
+    assert [y["region=East|rep_id=R1", d] for d in (jan, feb)] == [10.0, 7.0]
+    assert y["region=East|rep_id=(none)", mar] == 1.5  # a line without a rep: its own series
+    assert bottom == ["region=East|rep_id=(none)", "region=East|rep_id=R1", "region=West|rep_id=R2"]
+    assert S.tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_period_index_counts_calendar_months_and_quarters():
+    ds = pd.Series(pd.to_datetime(["1899-12-01", "1970-01-01", "2026-09-30 13:00"], format="ISO8601"))
+    # year * 12 + month - 1 and year * 4 + quarter - 1, by hand
+    assert _period_index(ds, "MS").tolist() == [1899 * 12 + 11, 1970 * 12, 2026 * 12 + 8]
+    assert _period_index(pd.DatetimeIndex(ds), "QS").tolist() == [1899 * 4 + 3, 1970 * 4, 2026 * 4 + 2]
+
+
+def test_validate_long_names_the_series_with_gaps():
+    import pytest
+
+    from salesplan.models.forecast import ForecastInputError, validate_long
+
+    ms = pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01"])
+    df = pd.concat([pd.DataFrame({"unique_id": u, "ds": ms[list(ix)], "y": 1.0}) for u, ix in
+                    [("a", (0, 1, 2)), ("b", (0, 2)), ("c", (1, 2, 3)), ("d", (0, 1, 3))]])
+    with pytest.raises(ForecastInputError, match=r"gaps between periods\) in series \['b', 'd'\]"):
+        validate_long(df, freq="MS")
+    ok = validate_long(df[df["unique_id"].isin(["a", "c"])], freq="MS")
+    assert ok["unique_id"].tolist() == ["a"] * 3 + ["c"] * 3
+
+
+def test_to_long_key_text_of_numbers_and_nulls():
+    from salesplan.models.forecast import to_long
+
+    orders = pd.DataFrame({"order_date": pd.to_datetime(["2026-01-02", "2026-01-03", "2026-01-04"]),
+                           "amount": [1.0, 2.0, 4.0], "k": [3.0, None, 3.0]})
+    out = to_long(orders, keys=("k",))
+    # str(3.0) = "3.0"; a null key is "(none)"
+    assert out[["unique_id", "y"]].values.tolist() == [["k=(none)", 2.0], ["k=3.0", 5.0]]
+    assert out["k"].tolist() == ["(none)", "3.0"]
