@@ -31,6 +31,21 @@ def skip_unless_ci(reason: str) -> None:
     pytest.skip(reason)
 
 
+def need_cjk_font() -> None:
+    """Skip (locally) or fail (CI) when matplotlib finds no CJK font for Chinese chart text."""
+    import matplotlib
+
+    from salesplan.reports import charts
+
+    before = charts._configured
+    with matplotlib.rc_context():  # ask, then leave matplotlib as the other tests expect it
+        charts._configured = False
+        font = charts.configure_fonts()
+        charts._configured = before
+    if font is None:
+        skip_unless_ci("no CJK font installed here (CI installs fonts-noto-cjk)")
+
+
 def need_chromium() -> None:
     """Skip (fail in CI) unless Debian's Chromium and the playwright package are here."""
     reason = chromium_missing()

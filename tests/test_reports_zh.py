@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from machine import chromium_browser, need_chromium, skip_unless_ci
+from machine import chromium_browser, need_chromium, need_cjk_font
 from test_reports_browser import DEMO, _open
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,17 +25,7 @@ pytestmark = pytest.mark.slow
 
 def _machine() -> None:
     need_chromium()
-    import matplotlib
-
-    from salesplan.reports import charts
-
-    before = charts._configured
-    with matplotlib.rc_context():  # ask, then leave matplotlib as the other tests expect it
-        charts._configured = False
-        font = charts.configure_fonts()
-        charts._configured = before
-    if font is None:
-        skip_unless_ci("no CJK font installed here (CI installs fonts-noto-cjk)")
+    need_cjk_font()
 
 
 @pytest.fixture(scope="module")

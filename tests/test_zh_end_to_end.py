@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from machine import chromium_browser, need_chromium, skip_unless_ci
+from machine import chromium_browser, need_chromium, need_cjk_font
 from test_reports_browser import DEMO, _open
 
 from salesplan.reports import language_audit
@@ -47,7 +47,7 @@ def zh_run(tmp_path_factory) -> Path:
     need_chromium()
     if not DEMO.exists():
         pytest.skip("the bundled demo company is missing (make demo-data)")
-    _need_cjk_font()
+    need_cjk_font()
     tmp = tmp_path_factory.mktemp("zh_full")
     cli = Path(sys.executable).with_name("salesplan")
     env = {**os.environ, "SALESPLAN_PLAN_STORE": f"duckdb:///{tmp / 'plan_store.duckdb'}"}
@@ -60,20 +60,6 @@ def zh_run(tmp_path_factory) -> Path:
     run = tmp / "reports" / "latest"
     assert run.is_dir(), sorted(p.name for p in (tmp / "reports").iterdir())
     return run
-
-
-def _need_cjk_font() -> None:
-    import matplotlib
-
-    from salesplan.reports import charts
-
-    before = charts._configured
-    with matplotlib.rc_context():  # ask, then leave matplotlib as the other tests expect it
-        charts._configured = False
-        font = charts.configure_fonts()
-        charts._configured = before
-    if font is None:
-        skip_unless_ci("no CJK font installed here (CI installs fonts-noto-cjk)")
 
 
 @pytest.fixture(scope="module")
