@@ -757,41 +757,38 @@ def _write_summary(tmp: Path, reports: Sequence[Mapping], note: Callable[[str], 
     return files.index_entry()
 
 
+def _run_setting(name: str, merged: Mapping[str, Any], declared: Mapping[str, Mapping],
+                 folder: Path | None) -> Any:
+    """A run-wide setting: the parameter ``name`` of this run, else the default of a notebook
+    of the run or of its folder that declares it (a Python literal); ``None`` when none does."""
+    import ast
+
+    if merged.get(name) is not None and merged.get(name) != "":
+        return merged[name]
+    others = [_declared_parameters(q) for q in sorted(folder.glob("*.ipynb"))
+              if q.stem not in declared] if folder is not None else []
+    for params in [*declared.values(), *others]:
+        spec = params.get(name)
+        if isinstance(spec, Mapping) and spec.get("default"):
+            with contextlib.suppress(ValueError, SyntaxError):
+                return ast.literal_eval(spec["default"])
+    return None
+
+
 def _run_currency(merged: Mapping[str, Any], declared: Mapping[str, Mapping],
                   folder: Path | None = None) -> str:
     """The company currency of a run (``currency`` parameter, else the default of a
     notebook of the run or of its folder; ``""`` when none declares one), for amounts in
     the report language."""
-    import ast
-
-    if merged.get("currency"):
-        return str(merged["currency"])
-    others = [_declared_parameters(q) for q in sorted(folder.glob("*.ipynb"))
-              if q.stem not in declared] if folder is not None else []
-    for params in [*declared.values(), *others]:
-        spec = params.get("currency")
-        if isinstance(spec, Mapping) and spec.get("default"):
-            with contextlib.suppress(ValueError, SyntaxError):
-                return str(ast.literal_eval(spec["default"]) or "")
-    return ""
+    return str(_run_setting("currency", merged, declared, folder) or "")
 
 
 def _run_fiscal_start(merged: Mapping[str, Any], declared: Mapping[str, Mapping],
                       folder: Path | None) -> int:
     """First month of the fiscal year of a run (``fiscal_year_start_month`` parameter, else
     the default of a notebook that declares it, else 1)."""
-    import ast
-
-    if merged.get("fiscal_year_start_month") is not None:
-        return int(merged["fiscal_year_start_month"])
-    others = [_declared_parameters(q) for q in sorted(folder.glob("*.ipynb"))
-              if q.stem not in declared] if folder is not None else []
-    for params in [*declared.values(), *others]:
-        spec = params.get("fiscal_year_start_month")
-        if isinstance(spec, Mapping) and spec.get("default"):
-            with contextlib.suppress(ValueError, SyntaxError):
-                return int(ast.literal_eval(spec["default"]))
-    return 1
+    month = _run_setting("fiscal_year_start_month", merged, declared, folder)
+    return 1 if month is None else int(month)
 
 
 def _index_rank(notebook: Path) -> int | None:
