@@ -108,3 +108,18 @@ def test_collection_rate_ignores_a_customer_whose_lines_have_no_rep():
     assert house not in owner
     pd.testing.assert_series_equal(got.sort_index(), expected.reindex(got.index).sort_index(),
                                    check_names=False, check_index_type=False)
+
+
+def test_owner_is_the_rep_with_most_lines_ties_to_the_first_seen():
+    """The owner of a customer's invoices: most lines; a tie goes to the rep whose first line
+    comes first; a customer whose lines all lack a rep has none (hand-made lines)."""
+    from salesplan.planning.performance import _owners
+
+    lines = pd.DataFrame({
+        "customer_id": pd.array(["C1", "C1", "C2", "C1", "C2", "C3", "C1", "C2", "C3"],
+                                dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
+        "rep_id": pd.array(["R2", "R1", "R5", "R1", "R4", np.nan, "R2", "R4", np.nan],
+                           dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
+    }, index=[9, 3, 7, 1, 8, 2, 6, 5, 4])
+    got = _owners(lines)
+    assert got.to_dict() == {"C1": "R2", "C2": "R4"}

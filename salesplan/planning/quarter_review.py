@@ -152,8 +152,9 @@ def quarter_review(data: SalesData, quarter, *, quotas: pd.Series | None = None,
     """
     q = pd.Period(quarter, freq="Q")
     kpis, notes = rep_kpis(data, q, quotas=quotas)
+    both = (kpis, rep_kpis(data, q - 1)[0])  # each quarter's KPIs once, for both boards
     if data.reps is None:
         notes = [*notes, "no reps table: the KPI board by region is off (the company row remains)"]
     return QuarterReview(q, kpis, rank_reps(kpis), diagnose_misses(kpis, diagnosis),
-                         commission_statement(data.orders, q, commission), kpi_board(data, q, by="region"),
-                         kpi_board(data, q, by="rep_id"), missed_reps(kpis, quotas is not None), tuple(notes))
+                         commission_statement(data.orders, q, commission), kpi_board(data, q, by="region", kpis=both),
+                         kpi_board(data, q, by="rep_id", kpis=both), missed_reps(kpis, quotas is not None), tuple(notes))
