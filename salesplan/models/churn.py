@@ -58,6 +58,7 @@ from salesplan.data.checks import as_date, check_as_of, check_numeric_input, req
 from salesplan.data.invoices import days_past_due, settled_by
 from salesplan.data.orders import order_values, purchase_lines
 from salesplan.execution import backend_for
+from salesplan.models._text import str_values
 
 __all__ = [
     "PERIOD_DAYS",
@@ -112,7 +113,7 @@ def _clean_orders(orders: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "order_date": _datetimes(orders["order_date"]).dt.normalize(),
-            "customer_id": orders["customer_id"].astype(str).to_numpy(),
+            "customer_id": str_values(orders["customer_id"]),
             "amount": pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float),
         }
     )
@@ -1006,7 +1007,7 @@ def _payment_features(f: pd.DataFrame, inv: pd.DataFrame, as_of) -> None:
     require_columns(inv, "invoices", ("customer_id", "issue_date", "due_date", "amount", "paid_date"))
     inv = pd.DataFrame(
         {
-            "customer_id": inv["customer_id"].astype(str).to_numpy(),
+            "customer_id": str_values(inv["customer_id"]),
             "issue": _datetimes(inv["issue_date"]).to_numpy(),
             "due": _datetimes(inv["due_date"]).to_numpy(),
             "paid": _datetimes(inv["paid_date"]).to_numpy(),
@@ -1036,7 +1037,7 @@ def _activity_features(f: pd.DataFrame, act: pd.DataFrame, as_of) -> None:
         {
             "date": _datetimes(act["date"]).to_numpy(),
             "customer_id": act["customer_id"].astype(object).to_numpy(),
-            "kind": act["kind"].astype(str).to_numpy(),
+            "kind": str_values(act["kind"]),
         }
     )
     act = act[(act["date"] <= as_of) & act["customer_id"].notna()]

@@ -52,6 +52,7 @@ from salesplan.data.checks import (
 )
 from salesplan.data.invoices import days_past_due, settled_by
 from salesplan.execution import backend_for
+from salesplan.models._text import str_values
 
 #: fewer rows than this cannot give a scorecard (binning + calibration folds)
 MIN_FIT_ROWS = 20
@@ -99,8 +100,8 @@ def _prepare_invoices(invoices: pd.DataFrame) -> pd.DataFrame:
     require_columns(invoices, "invoices", _INVOICE_COLUMNS)
     inv = pd.DataFrame(
         {
-            "invoice_id": invoices["invoice_id"].astype(str).to_numpy(),
-            "customer_id": invoices["customer_id"].astype(str).to_numpy(),
+            "invoice_id": str_values(invoices["invoice_id"]),
+            "customer_id": str_values(invoices["customer_id"]),
             "issue_date": _dates(invoices["issue_date"]).to_numpy(),
             "due_date": _dates(invoices["due_date"]).to_numpy(),
             "amount": pd.to_numeric(invoices["amount"]).astype(float).to_numpy(),
@@ -250,7 +251,7 @@ def credit_features(
     require_columns(orders, "orders", _ORDER_COLUMNS)
     o = pd.DataFrame(
         {
-            "customer_id": orders["customer_id"].astype(str).to_numpy(),
+            "customer_id": str_values(orders["customer_id"]),
             "order_date": _dates(orders["order_date"]).to_numpy(),
             "amount": pd.to_numeric(orders["amount"]).astype(float).to_numpy(),
         }

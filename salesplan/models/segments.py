@@ -28,6 +28,7 @@ import pandas as pd
 
 from salesplan.data.checks import as_date, bad_parameter, check_as_of, check_number, require_columns
 from salesplan.data.orders import count_orders, purchase_lines
+from salesplan.models._text import str_values
 
 __all__ = [
     "LIFECYCLE_STAGES",
@@ -61,9 +62,9 @@ def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Times
     ts = as_date(as_of)
     o = pd.DataFrame(
         {
-            "order_id": orders["order_id"].astype(str).to_numpy(),
+            "order_id": str_values(orders["order_id"]),
             "order_date": pd.to_datetime(orders["order_date"]).dt.normalize().to_numpy(),
-            "customer_id": orders["customer_id"].astype(str).to_numpy(),
+            "customer_id": str_values(orders["customer_id"]),
             "amount": pd.to_numeric(orders["amount"]).astype(float).to_numpy(),
         }
     )
