@@ -1021,6 +1021,10 @@ def run_plan(
     call = dict(locals())  # run_plan is called again below inside the report language
     import importlib.util
 
+    from salesplan.reports.deferred_imports import defer_iri_grammar
+
+    defer_iri_grammar()  # before papermill/nbformat: ~1.6 s CPU of an unused IRI grammar
+
     if importlib.util.find_spec("papermill") is None:  # fail early (imported where it runs: ~1 s)
         raise ModuleNotFoundError("No module named 'papermill': the runner needs it (pip install papermill)")
 
