@@ -823,9 +823,9 @@ def _run_fiscal_start(merged: Mapping[str, Any], declared: Mapping[str, Mapping]
 
 
 def _index_rank(notebook: Path) -> int | None:
-    import nbformat
-
-    return nbformat.read(str(notebook), as_version=4).metadata.get("salesplan", {}).get("index_rank")
+    # the notebook's JSON metadata only (nbformat.read validates every cell and output)
+    with open(notebook, encoding="utf-8") as fh:
+        return json.load(fh).get("metadata", {}).get("salesplan", {}).get("index_rank")
 
 
 def _changed_parameters(merged: Mapping[str, Any], declared: Mapping[str, Mapping]) -> dict:
