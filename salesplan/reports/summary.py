@@ -948,13 +948,15 @@ class PdfPrinter:
                 self._playwright.stop()
             self._playwright = self._browser = None
 
-    def close(self) -> None:
-        """Shut the browser down (waits for a launch in progress first)."""
+    def close(self, timeout: float = 180) -> None:
+        """Shut the browser down (after a launch in progress, waiting ``timeout`` s at most)."""
         if self._launched is not None:
             with contextlib.suppress(Exception):  # a failed launch has nothing to close
-                self._launched.result()
-            self._pool.submit(self._shut).result()
-        self._pool.shutdown(wait=True)
+                self._launched.result(timeout=timeout)
+            if self._launched.done():
+                with contextlib.suppress(Exception):
+                    self._pool.submit(self._shut).result(timeout=timeout)
+        self._pool.shutdown(wait=self._launched is None or self._launched.done())
 
     def __enter__(self) -> PdfPrinter:
         return self
