@@ -160,3 +160,25 @@ def test_reading_notebooks_does_not_compile_the_iri_grammar_but_iri_checks_still
             " check.conforms('http:// bad', 'iri'), 'lark' in sys.modules]))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [False, True, False, True]
+
+
+def test_the_browser_is_launched_ahead_only_for_a_run_that_can_have_a_summary(tmp_path):
+    from machine import need_chromium
+
+    from salesplan.reports.runner import _summary_printer
+
+    need_chromium()
+    nbs = tmp_path / "nb"
+    nbs.mkdir()
+    for stem in ("01_data", "04_quarterly_targets", "05_allocation"):
+        (nbs / f"{stem}.ipynb").write_text("{}", "utf-8")
+    assert _summary_printer([nbs / "01_data.ipynb"], partial=False) is None  # no targets notebook
+    printer = _summary_printer([nbs / "05_allocation.ipynb"], partial=True)  # 04's tables carried over
+    try:
+        assert printer is not None
+        page = tmp_path / "s.html"
+        page.write_text("<html><body>summary</body></html>", "utf-8")
+        assert printer.print(page, tmp_path / "s.pdf").read_bytes().startswith(b"%PDF-")
+    finally:
+        if printer is not None:
+            printer.close()
