@@ -257,18 +257,29 @@ class Source:
         unread = tuple(n for n in TABLE_NAMES if n in available and n not in frames)
         return _replace(data, unread=unread) if unread else data
 
-    def fingerprint(self, data: SalesData | None = None) -> str:
+    def fingerprint(self, data: SalesData | None = None, *, raw: SalesData | None = None) -> str:
         """:func:`~salesplan.data.fingerprinting.fingerprint` of every contract table the
         source holds, read and hashed one table at a time.
 
         Equal to ``fingerprint(self.load())`` (so equal for a DuckDB file and a CSV folder
         of the same data), but never holds more than one table it read for this: the
         tables of ``data`` (what this source's :meth:`load` returned) that were read whole
-        are hashed as they are, the others (not loaded, or loaded with some columns only)
-        are read, coerced, hashed and dropped.
+        are hashed as they are, the tables of ``raw`` (what ``load(coerce=False)``
+        returned) read whole are coerced, hashed and dropped, the others (not loaded, or
+        loaded with some columns only) are read, coerced, hashed and dropped.
+
+        When the environment variable ``SALESPLAN_SOURCE_RECORDS`` names a records file
+        holding the fingerprint of this source's files as they are now (written by
+        ``salesplan run`` after its data check: :mod:`salesplan.data.source_records`),
+        that fingerprint is returned without reading anything.
         """
         from salesplan.data.fingerprinting import combine, frame_fingerprint
+        from salesplan.data.source_records import RECORDS_ENV, recorded
 
+        records = os.environ.get(RECORDS_ENV)
+        known = recorded(records, self.identity()).get("fingerprint") if records else None
+        if isinstance(known, str) and known:
+            return known
         available = set(self._list_tables())
         if "orders" not in available:
             raise self._error(
@@ -277,18 +288,46 @@ class Source:
             )
 
         names = [n for n in TABLE_NAMES if n in available]
-        stored = self._table_columns(names) if data is not None else {}
+        stored = self._table_columns(names) if data is not None or raw is not None else {}
+
+        def whole(bundle, name):  # the table of ``bundle`` when it was read whole
+            frame = getattr(bundle, name, None) if bundle is not None else None
+            return frame if frame is not None and set(map(str, frame.columns)) == set(stored[name]) else None
 
         def digests():
             for name in names:
-                frame = getattr(data, name, None) if data is not None else None
-                if frame is None or set(map(str, frame.columns)) != set(stored[name]):
+                frame = whole(data, name)
+                if frame is None and whole(raw, name) is not None:
+                    frame = coerce_table(name, whole(raw, name), self._specs.get(name), self.options)
+                if frame is None:
                     frame = coerce_table(
                         name, self._read_table(name), self._specs.get(name), self.options
                     )
                 yield name, frame_fingerprint(frame)
 
         return combine(self.stages, digests())
+
+    def identity(self) -> str | None:
+        """A text that changes whenever what :meth:`load` reads may have changed: the files
+        read with their sizes and times, how they are read, the reading code
+        (:func:`salesplan.data.source_records.file_identity`).  ``None`` for a source
+        that cannot be told unchanged without reading it (a database, ``:memory:``) or a
+        file changed in the last seconds."""
+        from salesplan.data.source_records import file_identity
+
+        files = self._identity_files()
+        if files is None:
+            return None
+        settings = (type(self).__name__, self.stages, repr(self.options), *self._read_settings())
+        return file_identity(files, settings)
+
+    def _identity_files(self) -> list[Path] | None:
+        """The files this source reads (``None``: not a file source)."""
+        return None
+
+    def _read_settings(self) -> tuple:
+        """How the files are read, beyond stages and read options."""
+        return ()
 
     def write(self, data: SalesData, *, replace: bool = False) -> None:
         """Write every present table of ``data`` (coerced to the contract) atomically.
@@ -427,6 +466,14 @@ class DuckDBSource(Source):
         finally:
             con.close()
 
+    def _identity_files(self) -> list[Path] | None:
+        if self._memory_con is not None or not Path(self.path).is_file():
+            return None
+        return [Path(self.path), Path(f"{self.path}.wal")]  # the write-ahead log, when there is one
+
+    def _read_settings(self) -> tuple:
+        return (self.schema,)
+
     def _list_tables(self) -> list[str]:
         with self._connect() as con:
             rows = con.execute(
@@ -554,6 +601,15 @@ class FolderSource(Source):
 
     def _list_tables(self) -> list[str]:
         return list(self._files())
+
+    def _identity_files(self) -> list[Path] | None:
+        try:
+            return [f for files in self._files().values() for f in files]
+        except SourceError:  # no such folder: loading says so
+            return None
+
+    def _read_settings(self) -> tuple:
+        return (str(self.path.resolve()), self.format, self.encoding, self.delimiter)
 
     def _expected(self, name: str) -> str:
         fmts = [self.format] if self.format else ["csv", "parquet"]

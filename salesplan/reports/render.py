@@ -9,10 +9,14 @@ from importlib import resources as _resources
 from pathlib import Path
 from typing import Any
 
-import nbformat
+from salesplan.reports.deferred_imports import defer_iri_grammar
 
-from salesplan.reports.layout import LayoutParams, arrange_report
-from salesplan.reports.publish import HEADLINES_TAG
+defer_iri_grammar()  # before nbformat: its jsonschema would compile an unused IRI grammar (~1.6 s)
+
+import nbformat  # noqa: E402
+
+from salesplan.reports.layout import LayoutParams, arrange_report  # noqa: E402
+from salesplan.reports.publish import HEADLINES_TAG  # noqa: E402
 
 __all__ = ["TEMPLATE_DIR", "export_html", "localize_notebook", "notebook_title", "prepare_for_report",
            "render_index"]

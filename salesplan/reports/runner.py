@@ -54,6 +54,7 @@ from salesplan.reports.publish import ENV_NOTEBOOK, ENV_RUN_DIR, extract_headlin
 
 RUN_ID_ENV = "SALESPLAN_RUN_ID"  # = salesplan.data.store.RUN_ID_ENV (no data import here)
 RUN_NAME_ENV = "SALESPLAN_RUN_NAME"
+SOURCE_RECORDS = ".source_records.json"  # in the output folder (salesplan.data.source_records)
 
 __all__ = [
     "DEFAULT_KERNEL",
@@ -420,8 +421,17 @@ def json_safe(value):
     return value
 
 
-def check_source_data(url: str, period: str, as_of: str | None = None) -> None:
+def check_source_data(url: str, period: str, as_of: str | None = None, *,
+                      records: str | Path | None = None) -> None:
     """Read and validate the source before any notebook runs (``salesplan validate``).
+
+    Parameters
+    ----------
+    records : path, optional
+        A records file (:mod:`salesplan.data.source_records`).  A file source whose files
+        are unchanged since its check passed for the same day (and code) is not read
+        again; a check that passes records that day and the source's fingerprint, which
+        the notebooks' ``Source.fingerprint`` then reuse.  Databases are always checked.
 
     Raises
     ------
@@ -432,14 +442,21 @@ def check_source_data(url: str, period: str, as_of: str | None = None) -> None:
     import pandas as pd
 
     from salesplan.data import open_source, validate
+    from salesplan.data.source_records import recorded
 
     try:
         day = pd.Timestamp(as_of) if as_of else pd.Period(period, freq="Q").start_time - pd.Timedelta(days=1)
-        raw = open_source(url).load(coerce=False)
+        source = open_source(url)
+        identity = source.identity() if records is not None else None  # before reading: a change re-checks
+        if f"{day:%Y-%m-%d}" in recorded(records, identity).get("checked", []):
+            return  # checked for this day, files and code unchanged since
+        raw = source.load(coerce=False)
         report = validate(raw, as_of=day)
     except Exception as e:  # noqa: BLE001 - a source that cannot be read fails the run
         raise RunError(f"data check failed before any notebook ran: {_one_line(e)}") from None
     if report.ok:
+        if identity is not None:
+            _record_check(records, identity, source, raw, f"{day:%Y-%m-%d}")
         return
     first, more = report.errors[0], len(report.errors) - 1
     raise RunError(
@@ -448,6 +465,19 @@ def check_source_data(url: str, period: str, as_of: str | None = None) -> None:
         + (f"; and {more} more error(s)" if more else "")
         + " (salesplan validate SOURCE lists them)"
     )
+
+
+def _record_check(records, identity: str, source, raw, day: str) -> None:
+    """Record a passed check and the source's fingerprint (from the tables just read);
+    a records file that cannot be written only costs a check next time."""
+    from salesplan.data.source_records import add_record, recorded
+
+    try:
+        known = recorded(records, identity).get("fingerprint")
+        add_record(records, identity, checked=day,
+                   fingerprint=None if known else source.fingerprint(raw=raw))
+    except OSError:
+        pass
 
 
 def _quiet_timeout_log() -> None:
@@ -739,14 +769,15 @@ def _eta(started: float, finished: set[str], last: Mapping[str, float], jobs: in
 
 
 def _write_summary(tmp: Path, reports: Sequence[Mapping], note: Callable[[str], None],
-                   changed: Mapping[str, str]) -> dict:
-    """Write the executive summary (``summary.html`` / ``.pdf``) into the run folder being
-    built; return what ``index.html`` shows about it (a skip note when there is none).
-    A summary that fails is a note, never a failed run: the reports stand without it."""
+                   changed: Mapping[str, str], printer=None) -> dict:
+    """Write the executive summary (``summary.html`` / ``.pdf``, printed by ``printer`` when
+    given) into the run folder being built; return what ``index.html`` shows about it (a
+    skip note when there is none).  A summary that fails is a note, never a failed run:
+    the reports stand without it."""
     from salesplan.reports.summary import write_summary
 
     try:
-        files = write_summary(tmp, reports=reports, note=note, changed_parameters=changed)
+        files = write_summary(tmp, reports=reports, note=note, changed_parameters=changed, printer=printer)
     except Exception as exc:  # noqa: BLE001 - the run's reports must not depend on it
         note(f"summary: not written: {type(exc).__name__}: {_one_line(exc)}")
         return {"skipped": f"the executive summary could not be built ({type(exc).__name__})"}
@@ -792,9 +823,9 @@ def _run_fiscal_start(merged: Mapping[str, Any], declared: Mapping[str, Mapping]
 
 
 def _index_rank(notebook: Path) -> int | None:
-    import nbformat
-
-    return nbformat.read(str(notebook), as_version=4).metadata.get("salesplan", {}).get("index_rank")
+    # the notebook's JSON metadata only (nbformat.read validates every cell and output)
+    with open(notebook, encoding="utf-8") as fh:
+        return json.load(fh).get("metadata", {}).get("salesplan", {}).get("index_rank")
 
 
 def _changed_parameters(merged: Mapping[str, Any], declared: Mapping[str, Mapping]) -> dict:
@@ -1021,6 +1052,10 @@ def run_plan(
     call = dict(locals())  # run_plan is called again below inside the report language
     import importlib.util
 
+    from salesplan.reports.deferred_imports import defer_iri_grammar
+
+    defer_iri_grammar()  # before papermill/nbformat: ~1.6 s CPU of an unused IRI grammar
+
     if importlib.util.find_spec("papermill") is None:  # fail early (imported where it runs: ~1 s)
         raise ModuleNotFoundError("No module named 'papermill': the runner needs it (pip install papermill)")
 
@@ -1057,12 +1092,14 @@ def run_plan(
                    run_timeout=run_timeout, jobs=int(jobs), say=say,
                    last_seconds=_last_durations(out, [p.stem for p in paths]))
     batch.tmp.mkdir()
-    batch.env = _kernel_env(cfg, run_id, name, run_language, declared, paths[0].parent)
+    records = out / SOURCE_RECORDS  # the source's check and fingerprint, kept for re-runs
+    batch.env = _kernel_env(cfg, run_id, name, run_language, declared, paths[0].parent, records)
     batch.start_kernels()  # the first notebooks' kernels start while the data are checked
     if check_data and cfg.raw_source is not None:
         say(f"checking the data of {cfg.shown_source} ...")
         try:
-            check_source_data(str(cfg.raw_source), cfg.run_period, cfg.merged.get("as_of"))
+            check_source_data(str(cfg.raw_source), cfg.run_period, cfg.merged.get("as_of"),
+                              records=records)
         except BaseException:
             batch.stop_kernels()
             shutil.rmtree(batch.tmp, ignore_errors=True)
@@ -1071,27 +1108,50 @@ def run_plan(
                f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
     batch_store = _record_batch_start(cfg.store_url, run_id, cfg.run_period, name,
                                       [p.stem for p in paths], batch.note)
-    done, failure = batch.run_all()
-    _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", batch.note)
-    public_text = _public_text(paths)
-    if failure is not None:
-        _fail_run(out, batch, failure, public_text)
-    results = [done[p.stem] for p in paths]
-    if partial:
-        results = _with_carried_over(out, batch, results)
-    return _finish_run(out, batch, results, public_text)
+    printer = _summary_printer(paths, partial)  # Chromium starts while the notebooks run
+    try:
+        done, failure = batch.run_all()
+        _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", batch.note)
+        public_text = _public_text(paths)
+        if failure is not None:
+            _fail_run(out, batch, failure, public_text)
+        results = [done[p.stem] for p in paths]
+        if partial:
+            results = _with_carried_over(out, batch, results)
+        return _finish_run(out, batch, results, public_text, printer=printer)
+    finally:
+        if printer is not None:
+            printer.close()
 
 
-def _kernel_env(cfg, run_id: str, name, run_language: str, declared, folder: Path) -> dict:
+def _summary_printer(paths: Sequence[Path], partial: bool):
+    """The browser that will print the summary PDF, launching now
+    (:class:`~salesplan.reports.summary.PdfPrinter`), when the run can have a summary (its
+    notebooks, or for a partial run those of their folder, include the targets); else
+    ``None`` (a summary then gets a browser of its own)."""
+    from salesplan.reports.summary import PdfPrinter, chromium_missing, may_summarize
+
+    stems = [p.stem for p in paths] + ([q.stem for q in paths[0].parent.glob("*.ipynb")] if partial else [])
+    if not may_summarize(stems) or chromium_missing() is not None:
+        return None
+    return PdfPrinter()
+
+
+def _kernel_env(cfg, run_id: str, name, run_language: str, declared, folder: Path,
+                records: Path | None = None) -> dict:
     """The environment every kernel of the run gets: the source's secrets, the run id and
-    name, the report language, and the run's currency and fiscal start month (so every
-    notebook shows amounts in the currency and quarters in the fiscal calendar)."""
+    name, the report language, the run's currency and fiscal start month (so every
+    notebook shows amounts in the currency and quarters in the fiscal calendar), and the
+    source records file (``Source.fingerprint`` reuses the fingerprint the data check
+    recorded for unchanged files: :mod:`salesplan.data.source_records`)."""
+    from salesplan.data.source_records import RECORDS_ENV
     from salesplan.reports.i18n import CURRENCY_ENV, FISCAL_START_ENV, LANG_ENV
 
     return {**cfg.source_env, RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {}),
             LANG_ENV: run_language,
             CURRENCY_ENV: _run_currency(cfg.merged, declared, folder),
-            FISCAL_START_ENV: str(_run_fiscal_start(cfg.merged, declared, folder))}
+            FISCAL_START_ENV: str(_run_fiscal_start(cfg.merged, declared, folder)),
+            **({RECORDS_ENV: str(records)} if records is not None else {})}
 
 
 @dataclass
@@ -1373,7 +1433,7 @@ def _with_carried_over(out: Path, batch: _Batch, results: list) -> list:
     return sorted(results + carried, key=lambda r: order.get(r.name, len(order)))
 
 
-def _summary_part(batch: _Batch, results: list, changed_params: Mapping[str, Any]):
+def _summary_part(batch: _Batch, results: list, changed_params: Mapping[str, Any], printer=None):
     """The index entries of the reports and the executive summary: ``(reports, summary,
     shown parameter changes)``."""
     reports = [
@@ -1384,11 +1444,12 @@ def _summary_part(batch: _Batch, results: list, changed_params: Mapping[str, Any
         for r in results
     ]
     shown_changes = {k: json.dumps(v, ensure_ascii=False, default=str) for k, v in changed_params.items()}
-    return reports, _write_summary(batch.tmp, reports, batch.note, shown_changes), shown_changes
+    return reports, _write_summary(batch.tmp, reports, batch.note, shown_changes, printer), shown_changes
 
 
-def _finish_run(out: Path, batch: _Batch, results: list, public_text: str) -> RunResult:
-    """Write the workbook, summary, index and manifest; move the run into place atomically."""
+def _finish_run(out: Path, batch: _Batch, results: list, public_text: str, *, printer=None) -> RunResult:
+    """Write the workbook, summary (its PDF printed by ``printer`` when given), index and
+    manifest; move the run into place atomically."""
     from salesplan.reports.render import render_index
 
     cfg, tmp, run_id = batch.cfg, batch.tmp, batch.run_id
@@ -1413,7 +1474,7 @@ def _finish_run(out: Path, batch: _Batch, results: list, public_text: str) -> Ru
         # the workbook is written while Chromium prints the summary (both read tmp/tables)
         workbook = pool.submit(_write_workbook, tmp / workbook_name, run_info=run_info, results=results,
                                tables_dir=tmp / "tables")
-        reports, summary, shown_changes = _summary_part(batch, results, changed_params)
+        reports, summary, shown_changes = _summary_part(batch, results, changed_params, printer)
         workbook.result()
     render_index(tmp / "index.html", run_id=run_id, period=cfg.run_period, source=cfg.shown_source,
                  reports=reports, workbook=workbook_name, finished=finished, summary=summary,

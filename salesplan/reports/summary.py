@@ -28,6 +28,7 @@ From Python::
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -45,6 +46,7 @@ __all__ = [
     "CHROMIUM",
     "Decision",
     "ExecutiveSummary",
+    "PdfPrinter",
     "Reconciliation",
     "RunTables",
     "SummaryFiles",
@@ -57,6 +59,7 @@ __all__ = [
     "credit_decision",
     "hiring_decision",
     "load_run_tables",
+    "may_summarize",
     "print_pdf",
     "quota_decision",
     "reconciliations",
@@ -204,6 +207,16 @@ class SummaryFiles:
 
 def _prefix(stem: str) -> str:
     return stem.split("_", 1)[0]
+
+
+#: the notebook whose tables the summary is built from (its targets): prefix of its name
+SUMMARY_NOTEBOOK = "04"
+
+
+def may_summarize(stems: Sequence[str]) -> bool:
+    """Whether a run of the notebooks ``stems`` (run or carried over) can have a summary:
+    one of them is the targets notebook (:data:`SUMMARY_NOTEBOOK`)."""
+    return any(_prefix(s) == SUMMARY_NOTEBOOK for s in stems)
 
 
 def load_run_tables(run_dir: str | Path, reports: Sequence[Mapping] | None = None,
@@ -884,40 +897,90 @@ def chromium_missing(chromium: str = CHROMIUM) -> str | None:
     return None
 
 
+class PdfPrinter:
+    """One headless Chromium (through Playwright) that prints HTML files to A4 PDFs.
+
+    The browser is launched in the background as soon as the printer is made, so a run
+    can make it before its last notebook ends and print the summary without waiting for
+    a launch; :meth:`close` (or ``with``) shuts it down.  Playwright's objects live in the
+    printer's own thread (its sync API refuses a thread running an event loop, e.g. a
+    notebook's).  A launch that fails is raised by :meth:`print`.
+    """
+
+    def __init__(self, chromium: str = CHROMIUM):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._why = chromium_missing(chromium)
+        self._playwright = self._browser = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-chromium")
+        self._launched = None if self._why else self._pool.submit(self._launch, chromium)
+
+    def _launch(self, chromium: str) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS,
+                                                         headless=True)
+
+    def _render(self, html_path: str | Path) -> bytes:
+        page = self._browser.new_page()
+        try:
+            page.goto(Path(html_path).resolve().as_uri(), wait_until="load")
+            return page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
+        finally:
+            page.close()
+
+    def print(self, html_path: str | Path, pdf_path: str | Path, *, timeout: float = 180) -> Path:
+        """Print ``html_path`` to ``pdf_path`` (atomically); ``RuntimeError`` naming what is
+        missing when Chromium or Playwright is absent."""
+        if self._why:
+            raise RuntimeError(f"cannot print {Path(pdf_path).name}: {self._why}")
+        self._launched.result(timeout=timeout)
+        data = self._pool.submit(self._render, html_path).result(timeout=timeout)
+        return write_atomic(pdf_path, data)
+
+    def _shut(self) -> None:
+        try:
+            if self._browser is not None:
+                self._browser.close()
+        finally:
+            if self._playwright is not None:
+                self._playwright.stop()
+            self._playwright = self._browser = None
+
+    def close(self, timeout: float = 180) -> None:
+        """Shut the browser down (after a launch in progress, waiting ``timeout`` s at most)."""
+        if self._launched is not None:
+            with contextlib.suppress(Exception):  # a failed launch has nothing to close
+                self._launched.result(timeout=timeout)
+            if self._launched.done():
+                with contextlib.suppress(Exception):
+                    self._pool.submit(self._shut).result(timeout=timeout)
+        self._pool.shutdown(wait=self._launched is None or self._launched.done())
+
+    def __enter__(self) -> PdfPrinter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def print_pdf(html_path: str | Path, pdf_path: str | Path, *, chromium: str = CHROMIUM) -> Path:
     """Print an HTML file to an A4 PDF with headless Chromium (``page.pdf``), atomically.
 
     Uses the installed Chromium through Playwright (no browser download).  Raises
-    ``RuntimeError`` naming what is missing when Chromium or Playwright is absent.
+    ``RuntimeError`` naming what is missing when Chromium or Playwright is absent.  To
+    print several files, or to launch the browser ahead of time, use :class:`PdfPrinter`.
     """
-    why = chromium_missing(chromium)
-    if why:
-        raise RuntimeError(f"cannot print {Path(pdf_path).name}: {why}")
-    from concurrent.futures import ThreadPoolExecutor
-
-    def render() -> bytes:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page()
-                page.goto(Path(html_path).resolve().as_uri(), wait_until="load")
-                return page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
-            finally:
-                browser.close()
-
-    # a thread of its own: Playwright's sync API refuses a thread running an event loop
-    # (run_plan called from a notebook)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        data = pool.submit(render).result(timeout=180)
-    return write_atomic(pdf_path, data)
+    with PdfPrinter(chromium) as printer:
+        return printer.print(html_path, pdf_path)
 
 
 def write_summary(run_dir: str | Path, *, reports: Sequence[Mapping] | None = None, pdf: bool = True,
                   params: SummaryParams = SummaryParams(), chromium: str = CHROMIUM,
                   note: Callable[[str], None] | None = None,
-                  changed_parameters: Mapping[str, str] | None = None) -> SummaryFiles | None:
+                  changed_parameters: Mapping[str, str] | None = None,
+                  printer: PdfPrinter | None = None) -> SummaryFiles | None:
     """Write ``summary.html`` (and ``summary.pdf``) into a run folder.
 
     Parameters
@@ -933,6 +996,9 @@ def write_summary(run_dir: str | Path, *, reports: Sequence[Mapping] | None = No
         Receives one line per skip or problem (the runner's log).
     changed_parameters : mapping, optional
         Parameters of the run that differ from the defaults (name -> shown value).
+    printer : PdfPrinter, optional
+        The browser that prints the PDF (e.g. launched while the run's notebooks ran);
+        default: one launched for it (``chromium``).
 
     Returns
     -------
@@ -952,7 +1018,8 @@ def write_summary(run_dir: str | Path, *, reports: Sequence[Mapping] | None = No
     pdf_path = None
     if pdf:
         try:
-            pdf_path = print_pdf(html_path, folder / SUMMARY_PDF, chromium=chromium)
+            pdf_path = (printer.print(html_path, folder / SUMMARY_PDF) if printer is not None
+                        else print_pdf(html_path, folder / SUMMARY_PDF, chromium=chromium))
         except Exception as exc:  # noqa: BLE001 - the HTML summary stands without its PDF
             say(f"summary: {SUMMARY_PDF} not written: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
             html_path = write_atomic(folder / SUMMARY_HTML, render_summary_html(summary, pdf_href=None))
