@@ -409,3 +409,33 @@ def test_forecast_adapter_hierarchy_forecast_object():
     d = quarter_paths_from_forecast(hf)
     assert d.n_paths == 50 and d.nodes("region") == ["A", "B"]
     assert np.allclose(d.totals("company")["total"], b.sum(axis=(0, 2)))
+
+
+def test_forecast_adapter_sample_paths_sums_a_rep_of_two_regions():
+    # dated SamplePaths (built from the arrays, no long frame): rep r1 sells in regions A and B,
+    # so its cube is the sum of both series; the fourth month is outside 2027Q1 and dropped
+    from salesplan.data.paths import SamplePaths
+
+    ids = ["total", "region=A", "region=B", "region=A|rep_id=r1", "region=B|rep_id=r1", "other_key=x"]
+    vals = np.arange(len(ids) * 2 * 4, dtype=float).reshape(len(ids), 2, 4) + 0.25
+    sp = SamplePaths(vals, ids, pd.date_range("2027-01-01", periods=4, freq="MS"))
+    d = quarter_paths_from_forecast(sp)
+    assert str(d.quarter) == "2027Q1" and d.n_paths == 2
+    assert d.nodes("rep") == ["r1"] and d.nodes("region") == ["A", "B"]
+    # path 0, January: series 3 holds 24.25 .. and series 4 holds 32.25 ..
+    assert d.cube("rep")[0, 0, :].tolist() == [24.25 + 32.25, 25.25 + 33.25, 26.25 + 34.25]
+    assert d.cube("company")[1, 0, :].tolist() == [4.25, 5.25, 6.25]
+    # the long frame of the same paths gives the same cubes, bit for bit
+    f = quarter_paths_from_forecast(sp.to_frame())
+    for lv in ("company", "region", "rep"):
+        assert f.nodes(lv) == d.nodes(lv) and np.array_equal(f.cube(lv), d.cube(lv))
+
+
+def test_quarter_distribution_frame_checks_stay_one_line():
+    fr = QuarterDistribution.from_arrays(MONTHS, company=np.ones((3, 3))).to_frame()
+    with pytest.raises(ValueError, match="duplicate row level='company' node='total'"):
+        QuarterDistribution(pd.concat([fr, fr.iloc[[4]]], ignore_index=True))
+    with pytest.raises(ValueError, match="lack some month x path values"):
+        QuarterDistribution(fr.iloc[1:])
+    with pytest.raises(ValueError, match="unknown level"):
+        QuarterDistribution(fr.assign(level="nation"))

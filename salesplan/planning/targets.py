@@ -310,59 +310,108 @@ class QuarterDistribution:
         missing = [c for c in need if c not in frame.columns]
         if missing:
             raise ValueError(f"quarter paths: missing column(s) {missing}; expected {need}")
-        f = frame[need].copy()
-        f["level"] = f["level"].astype(str)
-        f["node"] = f["node"].astype(str)
-        f["month"] = pd.to_datetime(f["month"]).dt.to_period("M").dt.start_time
-        bad_lv = sorted(set(f["level"]) - set(LEVELS))
+        lv_code, lv_names = _text_codes(frame["level"])
+        bad_lv = sorted(set(lv_names) - set(LEVELS))
         if bad_lv:
             raise ValueError(f"quarter paths: unknown level(s) {bad_lv}; expected {list(LEVELS)}")
-        vals = pd.to_numeric(f["value"], errors="coerce")
+        vals = pd.to_numeric(frame["value"], errors="coerce")
         if vals.isna().any() or not np.isfinite(vals).all():
             raise ValueError("quarter paths: column 'value' has missing or non-finite values")
-        f["value"] = vals.astype(float)
-        months = pd.DatetimeIndex(sorted(f["month"].unique()))
+        values = vals.to_numpy(dtype=float)
+        m_code, m_uniq = pd.factorize(frame["month"], use_na_sentinel=False)  # each date converted once
+        m_start = pd.Series(pd.to_datetime(pd.Series(m_uniq))).dt.to_period("M").dt.start_time
+        months = pd.DatetimeIndex(sorted(m_start.unique()))
         if len(months) != 3 or list(months) != list(_quarter_months(months[0].to_period("M"))):
             raise ValueError(
                 "quarter paths: 'month' must cover exactly three consecutive months (one calendar"
                 f" or fiscal quarter), got {[str(m.date()) for m in months]}"
             )
-        # the quarter in a fiscal frequency whose quarters start in months[0]'s month
-        q = pd.Period(months[0], freq=fiscal_freq((months[0].month - 1) % 3 + 1))
-        paths = np.sort(f["path"].unique())
-        self.months = months
-        self.quarter = q
-        self.n_paths = len(paths)
-        if self.n_paths < 2:
-            raise ValueError("quarter paths: need at least 2 sample paths")
-        self._cubes: dict[str, tuple[pd.Index, np.ndarray]] = {}
-        for lv, g in f.groupby("level", sort=False):
-            dup = g.duplicated(["node", "month", "path"])
-            if dup.any():
-                r = g[dup].iloc[0]
+        mi_all = months.get_indexer(m_start)[m_code]
+        path_all = frame["path"].to_numpy()
+        paths = np.sort(pd.unique(path_all))
+        pi_all = np.searchsorted(paths, path_all)
+        node_code, node_names = _text_codes(frame["node"])
+        self._start(months, len(paths))
+        for k in pd.unique(lv_code):  # levels in order of appearance
+            lv, rows = lv_names[k], np.flatnonzero(lv_code == k)
+            present = np.unique(node_code[rows])
+            nodes = pd.Index(sorted(set(node_names[present])))
+            ni = nodes.get_indexer(node_names)[node_code[rows]]
+            pi, mi = pi_all[rows], mi_all[rows]
+            flat = (pi * len(nodes) + ni) * 3 + mi
+            if np.bincount(flat, minlength=self.n_paths * len(nodes) * 3).max() > 1:
+                g = pd.DataFrame({"node": node_names[node_code[rows]], "month": months[mi],
+                                  "path": path_all[rows]})
+                r = g[g.duplicated(["node", "month", "path"])].iloc[0]
                 raise ValueError(
                     f"quarter paths: duplicate row level={lv!r} node={r['node']!r} month={r['month'].date()} path={r['path']}"
                 )
-            nodes = pd.Index(sorted(g["node"].unique()))
-            counts = g.groupby("node").size()
-            short = counts[counts != self.n_paths * 3]
+            counts = np.bincount(ni, minlength=len(nodes))
+            short = nodes[counts != self.n_paths * 3]
             if len(short):
                 raise ValueError(
-                    f"quarter paths: level {lv!r} node(s) {list(short.index[:5])} lack some"
+                    f"quarter paths: level {lv!r} node(s) {list(short[:5])} lack some"
                     f" month x path values (need {self.n_paths} paths x 3 months)"
                 )
-            pi = np.searchsorted(paths, g["path"].to_numpy())
-            ni = nodes.get_indexer(g["node"])
-            mi = months.get_indexer(g["month"])
             arr = np.zeros((self.n_paths, len(nodes), 3))
-            arr[pi, ni, mi] = g["value"].to_numpy()
+            arr[pi, ni, mi] = values[rows]
             self._cubes[lv] = (nodes, arr)
-        if "company" not in self._cubes:
+        self._finish()
+
+    def _start(self, months: pd.DatetimeIndex, n_paths: int) -> None:
+        """Set the quarter's months (three consecutive month starts, checked by the caller),
+        the quarter and the number of paths; no cubes yet."""
+        self.months = months
+        # the quarter in a fiscal frequency whose quarters start in months[0]'s month
+        self.quarter = pd.Period(months[0], freq=fiscal_freq((months[0].month - 1) % 3 + 1))
+        self.n_paths = n_paths
+        if self.n_paths < 2:
+            raise ValueError("quarter paths: need at least 2 sample paths")
+        self._cubes: dict[str, tuple[pd.Index, np.ndarray]] = {}
+
+    def _finish(self) -> None:
+        """The company cube from the regions' when the paths have no company level."""
+        self.company_from_regions = "company" not in self._cubes
+        if self.company_from_regions:
             if "region" not in self._cubes:
                 raise ValueError("quarter paths: need level 'company' or 'region'")
             arr = self._cubes["region"][1].sum(axis=1, keepdims=True)
             self._cubes["company"] = (pd.Index([COMPANY]), arr)
-        self.company_from_regions = "company" not in set(f["level"])
+
+    @classmethod
+    def _from_series(cls, values: np.ndarray, levels: Sequence[str], nodes: Sequence[str],
+                     months: pd.DatetimeIndex, month_pos: np.ndarray) -> QuarterDistribution:
+        """Build from per-series paths without a long frame.
+
+        ``values`` (series, paths, periods) in currency; series ``i`` adds to the node
+        ``(levels[i], nodes[i])`` (level ``"other"``: dropped) and period ``t`` to the month
+        ``months[month_pos[t]]`` (``-1``: outside the quarter).  Several series or periods
+        of one node and month are summed in series-then-period order with compensated
+        (Kahan) summation -- the sums of ``pandas`` group-by, so the cubes equal those of
+        the long frame's constructor bit for bit.
+        """
+        if len(months) != 3 or list(months) != list(_quarter_months(months[0].to_period("M"))):
+            raise ValueError(
+                "quarter paths: 'month' must cover exactly three consecutive months (one calendar"
+                f" or fiscal quarter), got {[str(m.date()) for m in months]}"
+            )
+        self = cls.__new__(cls)
+        self._start(months, values.shape[1])
+        for lv in LEVELS:
+            rows = [i for i, x in enumerate(levels) if x == lv]
+            if not rows:
+                continue
+            idx = pd.Index(sorted({str(nodes[i]) for i in rows}))
+            total = np.zeros((self.n_paths, len(idx), 3))
+            comp = np.zeros_like(total)
+            for i, ni in zip(rows, idx.get_indexer([str(nodes[i]) for i in rows])):
+                for t in np.flatnonzero(month_pos >= 0):
+                    _kahan_add(total[:, ni, month_pos[t]], comp[:, ni, month_pos[t]], values[i, :, t])
+            if not np.isfinite(total).all():
+                raise ValueError("quarter paths: column 'value' has missing or non-finite values")
+            self._cubes[lv] = (idx, total)
+        self._finish()
+        return self
 
     @classmethod
     def from_arrays(cls, months, *, company=None, regions=None, reps=None) -> QuarterDistribution:
@@ -452,6 +501,28 @@ class QuarterDistribution:
         return f"QuarterDistribution({self.quarter}, paths={self.n_paths}, nodes={lv})"
 
 
+def _text_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, names)``: each value of ``col`` as text (``str(value)``), coded:
+    ``names[codes]`` is the text of every row.  Each distinct value is converted once."""
+    code, uniq = pd.factorize(col, use_na_sentinel=False)
+    text = np.array([str(v) for v in uniq], dtype=object)
+    merged, names = pd.factorize(text)  # distinct values with the same text are one name
+    return merged[code], np.asarray(names, dtype=object)
+
+
+def _kahan_add(total: np.ndarray, comp: np.ndarray, val: np.ndarray) -> None:
+    """Add ``val`` to the running sums ``total`` (in place) with the compensation ``comp``
+    (in place), as ``pandas``' group-by sum does: missing values are skipped, and a
+    compensation that turns NaN (infinite values) is reset to 0."""
+    ok = ~np.isnan(val)
+    y = val - comp
+    t = total + y
+    c = t - total - y
+    c[np.isnan(c)] = 0.0
+    np.copyto(comp, c, where=ok)
+    np.copyto(total, t, where=ok)
+
+
 def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key: str = "region",
                                 rep_key: str = "rep_id") -> QuarterDistribution:
     """Adapter: long sample paths of :mod:`salesplan.models.forecast` -> :class:`QuarterDistribution`.
@@ -475,10 +546,13 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
     -------
     QuarterDistribution
     """
+    if not isinstance(paths, (SamplePaths, pd.DataFrame)) and all(
+            hasattr(paths, a) for a in ("nodes", "paths", "forecast")):
+        paths = SamplePaths.from_forecast(paths.paths, list(paths.nodes["unique_id"]), paths.forecast)
+    if isinstance(paths, SamplePaths) and paths.dates is not None:
+        return _series_distribution(paths, quarter, region_key, rep_key)
     if isinstance(paths, SamplePaths):
         paths = paths.to_frame()
-    elif not isinstance(paths, pd.DataFrame) and all(hasattr(paths, a) for a in ("nodes", "paths", "forecast")):
-        paths = _hierarchy_to_long(paths)
     if not isinstance(paths, pd.DataFrame) or not {"unique_id", "ds"} <= set(paths.columns):
         raise ValueError("forecast paths: expected a DataFrame with 'unique_id' and 'ds' or a HierarchyForecast")
     p = paths.copy()
@@ -492,47 +566,58 @@ def quarter_paths_from_forecast(paths: pd.DataFrame, quarter=None, *, region_key
         p["path"] = p["path"].astype("category").cat.codes
         pcol, vcol = "path", "value"
     p["month"] = pd.to_datetime(p["ds"]).dt.to_period("M").dt.start_time
-    if isinstance(quarter, pd.Period):
-        q = quarter
-    elif quarter is not None:
-        q = parse_quarter(quarter)
-    else:
-        qs = p["month"].dt.to_period("Q")
-        full = p.groupby(qs)["month"].nunique()
-        full = full[full == 3]
-        if full.empty:
-            raise ValueError("forecast paths: no full quarter of months")
-        q = full.index.min()
+    q = _paths_quarter(quarter, pd.DatetimeIndex(p["month"]))
     p = p[p["month"].isin(_quarter_months(q))]
     if p.empty:
         raise ValueError(f"forecast paths: no months of quarter {q}")
-    level, node = [], []
-    for uid in p["unique_id"].astype(str):
-        if uid in ("total", "company", "__total__"):
-            level.append("company")
-            node.append(COMPANY)
-            continue
-        kv = dict(part.split("=", 1) if "=" in part else (region_key, part) for part in uid.split("|"))
-        if rep_key in kv:
-            level.append("rep")
-            node.append(kv[rep_key])
-        elif region_key in kv:
-            level.append("region")
-            node.append(kv[region_key])
-        else:
-            level.append("other")
-            node.append(uid)
-    p["level"], p["node"] = level, node
+    codes, uids = pd.factorize(p["unique_id"].astype(str))  # each id parsed once
+    level, node = zip(*(_uid_node(u, region_key, rep_key) for u in uids))
+    p["level"], p["node"] = np.asarray(level, dtype=object)[codes], np.asarray(node, dtype=object)[codes]
     p = p[p["level"] != "other"]
     out = p.rename(columns={pcol: "path", vcol: "value"})[["level", "node", "month", "path", "value"]]
     out = out.groupby(["level", "node", "month", "path"], as_index=False)["value"].sum()
     return QuarterDistribution(out)
 
 
-def _hierarchy_to_long(hf) -> pd.DataFrame:
-    """``HierarchyForecast`` (or any object with its ``nodes``, ``paths``, ``forecast``) ->
-    long ``unique_id, path, ds, y`` (coherent paths kept)."""
-    return SamplePaths.from_forecast(hf.paths, list(hf.nodes["unique_id"]), hf.forecast).to_frame()
+def _uid_node(uid: str, region_key: str, rep_key: str) -> tuple[str, str]:
+    """``(level, node)`` of a forecast series id: ``"total"`` -> the company,
+    ``"region=East"`` -> region East, ``"region=East|rep_id=R07"`` -> rep R07; a part
+    without ``=`` is a region; ids without either key are level ``"other"``."""
+    if uid in ("total", "company", "__total__"):
+        return "company", COMPANY
+    kv = dict(part.split("=", 1) if "=" in part else (region_key, part) for part in uid.split("|"))
+    if rep_key in kv:
+        return "rep", kv[rep_key]
+    if region_key in kv:
+        return "region", kv[region_key]
+    return "other", uid
+
+
+def _paths_quarter(quarter, months: pd.DatetimeIndex) -> pd.Period:
+    """The quarter asked for, else the first quarter of which ``months`` hold all three."""
+    if isinstance(quarter, pd.Period):
+        return quarter
+    if quarter is not None:
+        return parse_quarter(quarter)
+    full = pd.Series(months).groupby(months.to_period("Q")).nunique()
+    full = full[full == 3]
+    if full.empty:
+        raise ValueError("forecast paths: no full quarter of months")
+    return full.index.min()
+
+
+def _series_distribution(sp: SamplePaths, quarter, region_key: str, rep_key: str) -> QuarterDistribution:
+    """:func:`quarter_paths_from_forecast` of dated :class:`SamplePaths`, straight from the
+    arrays (no long frame): the same distribution as the long frame gives."""
+    month = pd.DatetimeIndex(pd.to_datetime(sp.dates)).to_period("M").start_time
+    q = _paths_quarter(quarter, month)
+    in_q = month.isin(_quarter_months(q))
+    if not in_q.any():
+        raise ValueError(f"forecast paths: no months of quarter {q}")
+    months = pd.DatetimeIndex(sorted(set(month[in_q])))
+    pos = np.where(in_q, months.get_indexer(month), -1)
+    level, node = zip(*(_uid_node(str(u), region_key, rep_key) for u in sp.series))
+    return QuarterDistribution._from_series(np.asarray(sp.values, dtype=float), level, node, months, pos)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -969,16 +1054,29 @@ class TargetPlan:
 
 
 def _orders_with_region(data: SalesData) -> pd.DataFrame:
+    """The order lines with the ``region`` of their customer, else of their rep, else
+    ``"(none)"`` (text, ``object`` column).  Each distinct customer and rep is looked up once."""
     o = data.orders[["order_date", "customer_id", "rep_id", "product_line", "amount"]].copy()
     o["order_date"] = pd.to_datetime(o["order_date"])
-    region = pd.Series(np.nan, index=o.index, dtype=object)
+    region = np.full(len(o), np.nan, dtype=object)
     if data.customers is not None:
-        region = o["customer_id"].map(data.customers.set_index("customer_id")["region"])
+        region = _lookup(o["customer_id"], data.customers.set_index("customer_id")["region"])
     if data.reps is not None:
-        by_rep = o["rep_id"].map(data.reps.set_index("rep_id")["region"])
-        region = region.where(region.notna(), by_rep)
-    o["region"] = region.astype(object).where(region.notna(), "(none)").astype(str)
+        missing = pd.isna(region)
+        region = np.where(missing, _lookup(o["rep_id"], data.reps.set_index("rep_id")["region"]), region)
+    region = np.where(pd.isna(region), "(none)", region).astype(object)
+    code, uniq = pd.factorize(region)
+    o["region"] = np.array([str(v) for v in uniq], dtype=object)[code]
     return o
+
+
+def _lookup(keys: pd.Series, table: pd.Series) -> np.ndarray:
+    """``keys.map(table)`` as an ``object`` array (missing: NaN), one look-up per distinct key."""
+    code, uniq = pd.factorize(keys)
+    vals = table.reindex(uniq).to_numpy(dtype=object) if len(uniq) else np.array([], dtype=object)
+    out = np.full(len(keys), np.nan, dtype=object)
+    out[code >= 0] = vals[code[code >= 0]]
+    return out
 
 
 def _quarter_revenue(o: pd.DataFrame, q: pd.Period) -> pd.Series:

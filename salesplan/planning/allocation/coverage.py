@@ -256,37 +256,45 @@ def suggest_reassignments(
 
 
 def _rebalance(acc, members, hours, cap, overload, region, moves, max_moves) -> None:
-    """The greedy loop of :func:`suggest_reassignments` for one region and role (in place)."""
+    """The greedy loop of :func:`suggest_reassignments` for one region and role (in place).
+
+    Each step moves, from the most to the least loaded member (load = hours / capacity),
+    the non-A account with hours that lowers the larger of their two loads and ranks first
+    by (does not fit the receiver, not B-class, |donor's hours after - capacity|, -hours),
+    ties to the account first in ``acc``.
+    """
     if len(members) < 2:
         return
+    rep = acc["rep_id"].to_numpy(dtype=object)  # kept in step with acc's rep_id
+    abc = acc["abc_class"].to_numpy(dtype=object)
+    hrs = acc["hours"].to_numpy(dtype=float)
+    movable = (abc != "A") & (hrs > 0)
+    not_b = (abc != "B").astype(int)
     while len(moves) < max_moves:
         donor = max(members, key=lambda r: hours[r] / cap[r])
         recv = min(members, key=lambda r: hours[r] / cap[r])
         if hours[donor] / cap[donor] <= overload or donor == recv:
             return
-        cand = acc[(acc["rep_id"] == donor) & (acc["abc_class"] != "A") & (acc["hours"] > 0)]
+        pos = np.flatnonzero((rep == donor) & movable)
         before = max(hours[donor] / cap[donor], hours[recv] / cap[recv])
-        best, best_key = None, None
-        for idx, row in cand.iterrows():
-            h = row["hours"]
-            after = max((hours[donor] - h) / cap[donor], (hours[recv] + h) / cap[recv])
-            if after >= before - 1e-12:
-                continue
-            fits = hours[recv] + h <= cap[recv] + 1e-12
-            key = (not fits, 0 if row["abc_class"] == "B" else 1, abs(hours[donor] - h - cap[donor]), -h)
-            if best_key is None or key < best_key:
-                best, best_key = idx, key
-        if best is None:
+        h = hrs[pos]
+        after = np.maximum((hours[donor] - h) / cap[donor], (hours[recv] + h) / cap[recv])
+        ok = ~(after >= before - 1e-12)
+        pos, h = pos[ok], h[ok]
+        if not len(pos):
             members.remove(donor)
             if len(members) < 2:
                 return
             continue
-        h = acc.at[best, "hours"]
-        moves.append((acc.at[best, "customer_id"], region, acc.at[best, "abc_class"], h,
+        not_fits = (~(hours[recv] + h <= cap[recv] + 1e-12)).astype(int)
+        best = pos[np.lexsort((pos, -h, np.abs(hours[donor] - h - cap[donor]), not_b[pos], not_fits))[0]]
+        label, h = acc.index[best], hrs[best]
+        moves.append((acc.at[label, "customer_id"], region, acc.at[label, "abc_class"], acc.at[label, "hours"],
                       donor, recv, hours[donor] / cap[donor], hours[recv] / cap[recv]))
         hours[donor] -= h
         hours[recv] += h
-        acc.at[best, "rep_id"] = recv
+        acc.at[label, "rep_id"] = recv
+        rep[best] = recv
 
 
 def calibrate_coverage(
