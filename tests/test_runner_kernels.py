@@ -81,8 +81,8 @@ def test_a_notebook_in_a_kernel_started_ahead_runs_as_in_a_new_one(tmp_path, mon
 
     taken, take = [], kernels.KernelPool.take
 
-    def spy(self, name):
-        km = take(self, name)
+    def spy(self, name, *args, **kwargs):
+        km = take(self, name, *args, **kwargs)
         taken.append((name, km is not None))
         return km
 
@@ -96,7 +96,8 @@ def test_a_notebook_in_a_kernel_started_ahead_runs_as_in_a_new_one(tmp_path, mon
     make_notebook(nbs / "01_a.ipynb", body, title="A")
     make_notebook(nbs / "02_b.ipynb", body, depends_on=["01_a"], title="B")
     make_notebook(nbs / "03_c.ipynb", body, depends_on=["01_a"], title="C")
-    res = run_plan(notebooks=nbs, out_dir=tmp_path / "out", echo=lambda s: None, timeout=120)
+    res = run_plan(notebooks=nbs, out_dir=tmp_path / "out", echo=lambda s: None, timeout=120,
+                   reuse_kernels=False)  # reused kernels: tests/test_kernel_reuse.py
     for name in ("01_a", "02_b", "03_c"):
         nb = nbformat.read(str(res.run_dir / f"{name}.ipynb"), as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
