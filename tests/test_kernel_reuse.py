@@ -153,3 +153,39 @@ def test_a_kernel_that_cannot_be_made_as_new_is_not_reused(tmp_path):
         assert not km.has_kernel
     finally:
         pool.close()
+
+
+def test_a_notebook_gets_the_kernel_that_ran_its_upstream(tmp_path, monkeypatch):
+    from salesplan.reports import kernels
+
+    class FakeKm:
+        has_kernel = True
+
+        def __init__(self, name):
+            self.name = name
+
+    async def started(km, cwd, code, timeout):
+        return km
+
+    made_as_new = []
+    monkeypatch.setattr(kernels, "_start_and_warm", started)
+    monkeypatch.setattr(kernels, "_run_reuse", lambda km, env, cwd, nb: made_as_new.append(km.name))
+    monkeypatch.setattr(kernels, "_shutdown", lambda km: None)
+    nbs = tmp_path / "nb"
+    nb = {n: make_notebook(nbs / f"{n}.ipynb", ["x = 1"]) for n in "abcd"}
+    pool = kernels.KernelPool(FakeKm, workers=2, reuse_env=lambda name: {"SALESPLAN_NOTEBOOK": name})
+    try:
+        pool.prestart("a", nb["a"])
+        pool.prestart("b", nb["b"])
+        pool.prestart("c", nb["c"])  # two kernels alive already: none more is started
+        assert "c" not in pool
+        ka, kb = pool.take("a", nb["a"]), pool.take("b", nb["b"])
+        assert (ka.name, kb.name) == ("a", "b") and made_as_new == []  # started for them
+        pool.give_back(ka, reusable=True)
+        pool.give_back(kb, reusable=True)
+        assert pool.take("c", nb["c"], upstream={"b"}) is kb  # not the first kept (a's)
+        assert pool.take("d", nb["d"], upstream={"x"}) is ka  # none ran x: any kept kernel
+        assert made_as_new == ["b", "a"]
+        assert pool.handed == [("a", ()), ("b", ()), ("c", ("b",)), ("d", ("a",))]
+    finally:
+        pool.close()

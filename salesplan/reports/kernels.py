@@ -148,7 +148,8 @@ class KernelPool:
         self._ahead: dict[str, Future] = {}
         self._reuse_env = reuse_env
         self._idle: list[tuple[object, list[str]]] = []  # kept kernels, the notebooks they ran
-        self._out: dict[int, list[str]] = {}  # id(km) handed out -> notebooks run before in it
+        self._out: dict[int, list[str]] = {}  # id(km) handed out -> notebooks run in it
+        self._taking = 0  # kernels being made ready for a notebook (counted as alive)
         self._lock = threading.Lock()
         self._closed = False
         #: ``(notebook, notebooks run before in its kernel)`` of every kernel handed out
@@ -163,7 +164,7 @@ class KernelPool:
         from jupyter_client.utils import run_sync
 
         with self._lock:
-            alive = len(self._ahead) + len(self._out) + len(self._idle)
+            alive = len(self._ahead) + len(self._out) + len(self._idle) + self._taking
             if (self._closed or name in self._ahead
                     or (self._reuse_env is not None and alive >= self._workers)):
                 return
@@ -195,22 +196,33 @@ class KernelPool:
         while True:
             with self._lock:
                 km, ran, future = self._pick(name, set(upstream))
-            if km is None and future is None:
-                return None
-            if future is not None:
-                km, ran = _started(future), []
-                if km is None:
-                    continue
-            if not ran and getattr(km, "_salesplan_for", name) == name:
-                self._hand_out(name, km, ran)  # started ahead for this very notebook
-                return km
+                if km is None and future is None:
+                    return None
+                self._taking += 1
+            ready = None
             try:
-                _run_reuse(km, dict(self._reuse_env(name)), str(Path(notebook).parent), notebook)
-            except Exception:  # noqa: BLE001 - a kernel that cannot be made as new is dropped
-                _shutdown(km)
-                continue
-            self._hand_out(name, km, ran)
-            return km
+                ready = self._ready(name, notebook, km, ran, future)
+            finally:
+                with self._lock:
+                    self._taking -= 1
+                    if ready is not None:
+                        self._out[id(ready)] = [*ran, name]
+                        self.handed.append((name, tuple(ran)))
+            if ready is not None:
+                return ready
+
+    def _ready(self, name: str, notebook: Path, km, ran: list, future: Future | None):
+        """The picked kernel made ready for ``notebook``, or ``None`` (it is shut down)."""
+        if future is not None:
+            km = _started(future)
+            if km is None or getattr(km, "_salesplan_for", None) == name:
+                return km  # started ahead for this very notebook: as new already
+        try:
+            _run_reuse(km, dict(self._reuse_env(name)), str(Path(notebook).parent), notebook)
+        except Exception:  # noqa: BLE001 - a kernel that cannot be made as new is dropped
+            _shutdown(km)
+            return None
+        return km
 
     def _pick(self, name: str, upstream: set):
         """Under the lock: ``(kept km, its notebooks, None)`` or ``(None, [], future)``."""
@@ -233,6 +245,11 @@ class KernelPool:
         with self._lock:
             self._out[id(km)] = [*ran, name]
             self.handed.append((name, tuple(ran)))
+
+    def ran_in(self, km) -> list[str]:
+        """The notebooks that ran in ``km`` before the one it is handed out to now."""
+        with self._lock:
+            return list(self._out.get(id(km), [None])[:-1])
 
     def give_back(self, km, reusable: bool) -> None:
         """The notebook run in ``km`` has ended: keep the kernel for a later notebook when

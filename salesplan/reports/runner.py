@@ -893,6 +893,19 @@ def _critical_path(paths: Sequence[Path], seconds: Mapping[str, float]) -> dict[
     return rank
 
 
+def _upstream_all(path: Path, paths: Sequence[Path]) -> set[str]:
+    """Stems of every notebook ``path`` waits for, directly or through others."""
+    by_stem = {p.stem: p for p in paths}
+    seen: set[str] = set()
+    todo = list(_depends(path))
+    while todo:
+        stem = todo.pop()
+        if stem not in seen:
+            seen.add(stem)
+            todo.extend(_depends(by_stem[stem]) if stem in by_stem else [])
+    return seen
+
+
 def _run_in_dependency_order(paths: Sequence[Path], execute, jobs: int, *,
                              seconds: Mapping[str, float] | None = None,
                              ahead: Callable[[list[Path]], None] | None = None):
@@ -1345,13 +1358,23 @@ class _Batch:
         import papermill
 
         name = path.stem
-        km = (self.kernels.take(name, path, upstream=_depends(path))
+        km = (self.kernels.take(name, path, upstream=_upstream_all(path, self.paths))
               if self.kernels is not None else None) or self._make_km(name)
+        ran = self.kernels.ran_in(km) if self.kernels is not None else []
+        if ran:  # run.log only: which kernel a notebook reused
+            self.log.append(f"{name}: in the kernel of {', '.join(ran)} (made as new)")
         ok = False
         try:
+            if not km.has_kernel:
+                # started here in the notebook's folder: papermill's cwd= would chdir this
+                # process, from threads running side by side (the last one out restores
+                # another's folder)
+                from jupyter_client.utils import run_sync
+
+                run_sync(km.start_kernel)(cwd=str(path.parent))
             papermill.execute_notebook(
                 str(path), str(out_nb), parameters=nb_params, kernel_name=self.kernel_name,
-                km=km, cwd=str(path.parent), execution_timeout=limit, start_timeout=120,
+                km=km, execution_timeout=limit, start_timeout=120,
                 progress_bar=False, log_output=False, request_save_on_cell_execute=True,
             )
             ok = True
