@@ -26,6 +26,7 @@ _LOOK = ("import os, sys, warnings\n"
          "print('filter', any(getattr(f[1], 'pattern', '') == 'salesplan-test' for f in warnings.filters))\n"
          "print('path', 'salesplan-test' in sys.path)\n")
 _CHANGE = ("left_by_a_notebook = 1\n"
+           "__import__('pandas.io.formats.style')  # pyplot, imported first here as styled tables do\n"
            "os.environ['SALESPLAN_TEST_LEFTOVER'] = 'yes'\n"
            "os.chdir('/')\n"
            "pandas.set_option('display.max_rows', 3)\n"

@@ -27,8 +27,10 @@ import os
 import sys
 import warnings
 
-#: modules whose settings :func:`reset` restores
-TRACKED = ("matplotlib", "matplotlib.pyplot", "pandas", "numpy")
+#: modules whose settings :func:`reset` restores, and matplotlib's inline backend: loaded
+#: (by a pyplot figure) it changes rcParams, IPython's hooks and formatters.  Importing
+#: ``matplotlib.pyplot`` alone (pandas' Styler does) changes none of them.
+TRACKED = ("matplotlib", "matplotlib_inline.backend_inline", "pandas", "numpy")
 #: globals the package sets while a notebook runs, with their values after import
 PACKAGE_GLOBALS = {
     "salesplan.reports.charts": {"_configured": False, "_warned_tofu": False},

@@ -154,6 +154,8 @@ class KernelPool:
         self._closed = False
         #: ``(notebook, notebooks run before in its kernel)`` of every kernel handed out
         self.handed: list[tuple[str, tuple[str, ...]]] = []
+        #: ``(notebook, notebooks run in the kernel, why)`` of every kernel not reused
+        self.refused: list[tuple[str, tuple[str, ...], str]] = []
 
     def __contains__(self, name: str) -> bool:
         return name in self._ahead
@@ -219,7 +221,9 @@ class KernelPool:
                 return km  # started ahead for this very notebook: as new already
         try:
             _run_reuse(km, dict(self._reuse_env(name)), str(Path(notebook).parent), notebook)
-        except Exception:  # noqa: BLE001 - a kernel that cannot be made as new is dropped
+        except Exception as exc:  # noqa: BLE001 - a kernel that cannot be made as new is dropped
+            with self._lock:
+                self.refused.append((name, tuple(ran), str(exc)))
             _shutdown(km)
             return None
         return km

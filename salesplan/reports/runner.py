@@ -1358,11 +1358,13 @@ class _Batch:
         import papermill
 
         name = path.stem
+        t0 = time.monotonic()
         km = (self.kernels.take(name, path, upstream=_upstream_all(path, self.paths))
               if self.kernels is not None else None) or self._make_km(name)
         ran = self.kernels.ran_in(km) if self.kernels is not None else []
         if ran:  # run.log only: which kernel a notebook reused
-            self.log.append(f"{name}: in the kernel of {', '.join(ran)} (made as new)")
+            self.log.append(f"{name}: in the kernel of {', '.join(ran)} "
+                            f"(made as new in {time.monotonic() - t0:.1f} s)")
         ok = False
         try:
             if not km.has_kernel:
