@@ -81,8 +81,8 @@ def test_a_notebook_in_a_kernel_started_ahead_runs_as_in_a_new_one(tmp_path, mon
 
     taken, take = [], kernels.KernelPool.take
 
-    def spy(self, name):
-        km = take(self, name)
+    def spy(self, name, *args, **kwargs):
+        km = take(self, name, *args, **kwargs)
         taken.append((name, km is not None))
         return km
 
@@ -96,7 +96,10 @@ def test_a_notebook_in_a_kernel_started_ahead_runs_as_in_a_new_one(tmp_path, mon
     make_notebook(nbs / "01_a.ipynb", body, title="A")
     make_notebook(nbs / "02_b.ipynb", body, depends_on=["01_a"], title="B")
     make_notebook(nbs / "03_c.ipynb", body, depends_on=["01_a"], title="C")
-    res = run_plan(notebooks=nbs, out_dir=tmp_path / "out", echo=lambda s: None, timeout=120)
+    cwd = Path.cwd()
+    res = run_plan(notebooks=nbs, out_dir=tmp_path / "out", echo=lambda s: None, timeout=120,
+                   reuse_kernels=False)  # reused kernels: tests/test_kernel_reuse.py
+    assert Path.cwd() == cwd  # the notebooks ran in their folder; this process did not move
     for name in ("01_a", "02_b", "03_c"):
         nb = nbformat.read(str(res.run_dir / f"{name}.ipynb"), as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
@@ -133,3 +136,14 @@ def test_kernel_pool_shuts_down_kernels_never_taken(tmp_path):
     pool.close()
     pool.prestart("b", _nb(tmp_path, "b"))  # closed: nothing starts
     assert "b" not in pool
+
+
+def test_upstream_all_follows_the_chain(tmp_path):
+    from salesplan.reports.runner import _upstream_all
+
+    # a -> b -> d, c -> d, e alone
+    paths = [_nb(tmp_path, "a"), _nb(tmp_path, "b", ["a"]), _nb(tmp_path, "c"),
+             _nb(tmp_path, "d", ["b", "c"]), _nb(tmp_path, "e")]
+    assert _upstream_all(paths[3], paths) == {"a", "b", "c"}
+    assert _upstream_all(paths[1], paths) == {"a"}
+    assert _upstream_all(paths[4], paths) == set()

@@ -8,6 +8,15 @@ statements, :func:`warmup_code`), silently: no output, no history, no execution 
 no name left in the notebook's namespace.  The notebook then runs in that kernel as it
 would in a new one (same environment, folder and kernel name; imports are cached).
 
+A kernel whose notebook finished successfully is **reused** for a later notebook of the run
+(when the pool is made with ``reuse_env``): :func:`reuse_code` makes it as new for that
+notebook (:mod:`salesplan.reports.kernel_state`: namespace, execution counts, environment,
+folder, warnings, matplotlib/pandas/numpy settings), so the imports are paid once per kernel
+and the package's module caches (e.g. the forecast's fitted members, keyed by the history)
+serve the later notebooks.  A notebook prefers the kernel that ran its upstream notebooks
+(the critical chain 02 -> 04 -> 05 stays in one kernel).  A kernel is never reused after a
+failed notebook; a reuse that fails falls back to another kernel.
+
 Only the runner uses this (``salesplan run``); JupyterLab, papermill alone and nbval start
 their kernels as usual.
 """
@@ -16,11 +25,15 @@ from __future__ import annotations
 
 import ast
 import contextlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["KernelPool", "warmup_code"]
+__all__ = ["KernelPool", "reuse_code", "snapshot_code", "warmup_code"]
+
+#: name of the module :mod:`salesplan.reports.kernel_state` becomes inside a kernel
+STATE_MODULE = "_salesplan_kernel_state"
 
 #: seconds a pre-started kernel may take to start and import (else it is dropped)
 WARMUP_TIMEOUT = 120.0
@@ -65,80 +78,229 @@ def warmup_code(notebook: str | Path) -> str:
             "del __salesplan_warmup\n")
 
 
-async def _start_and_warm(km, cwd: str, code: str, timeout: float):
-    """Start ``km``'s kernel in ``cwd`` and run ``code`` silently; return ``km``."""
-    await km.start_kernel(cwd=cwd)
+def snapshot_code() -> str:
+    """Code that loads :mod:`salesplan.reports.kernel_state` into the kernel (once, as
+    :data:`STATE_MODULE`, from its source: the package is not imported) and takes the
+    kernel's snapshot; silent, binds no name."""
+    source = Path(__file__).with_name("kernel_state.py").read_text("utf-8")
+    return ("def __salesplan_snapshot(src):\n"
+            "    import sys, types\n"
+            f"    mod = sys.modules.get({STATE_MODULE!r})\n"
+            "    if mod is None:\n"
+            f"        mod = types.ModuleType({STATE_MODULE!r})\n"
+            "        exec(compile(src, 'salesplan/reports/kernel_state.py', 'exec'), mod.__dict__)\n"
+            f"        sys.modules[{STATE_MODULE!r}] = mod\n"
+            "    mod.snapshot()\n"
+            f"__salesplan_snapshot({source!r})\n"
+            "del __salesplan_snapshot\n")
+
+
+def reuse_code(env: Mapping[str, str], cwd: str, notebook: str | Path) -> str:
+    """Code making a kernel whose notebook finished as new for ``notebook``: reset (fails,
+    changing nothing, when the kernel cannot be made as new or has no snapshot), then the
+    notebook's imports (:func:`warmup_code`) and a new snapshot."""
+    return (f"__import__('sys').modules[{STATE_MODULE!r}].reset({dict(env)!r}, {str(cwd)!r})\n"
+            + warmup_code(notebook) + snapshot_code())
+
+
+async def _run_silently(km, code: str, timeout: float, *, check: bool = False) -> None:
     kc = km.client()
     kc.start_channels()
     try:
         await kc.wait_for_ready(timeout=timeout)
-        if code:
-            await kc.execute(code, silent=True, store_history=False, reply=True, timeout=timeout)
+        reply = await kc.execute(code, silent=True, store_history=False, reply=True, timeout=timeout)
+        if check and reply["content"].get("status") != "ok":
+            raise RuntimeError(f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
     finally:
         kc.stop_channels()
+
+
+async def _start_and_warm(km, cwd: str, code: str, timeout: float):
+    """Start ``km``'s kernel in ``cwd`` and run ``code`` silently; return ``km``."""
+    await km.start_kernel(cwd=cwd)
+    if code:
+        await _run_silently(km, code, timeout)
     return km
 
 
 class KernelPool:
-    """Kernels started ahead for named notebooks, handed out once each.
+    """Kernels started ahead for named notebooks, and (with ``reuse_env``) kernels kept
+    after a successful notebook for the next ones.
 
     Parameters
     ----------
     make_km : callable
         ``make_km(name) -> AsyncKernelManager`` of that notebook (environment, transport).
     workers : int, default 2
-        Kernels starting at the same time.
+        Kernels starting at the same time; with reuse, also the most kernels alive at once
+        (started ahead, running a notebook or kept) beyond which none is started ahead.
+    reuse_env : callable, optional
+        ``reuse_env(name) -> {variable: value}``: the environment variables notebook
+        ``name`` gets in a reused kernel (those ``make_km`` gives its kernel).  ``None``:
+        no reuse, every notebook in a kernel of its own (shut down after it).
     """
 
-    def __init__(self, make_km: Callable[[str], object], workers: int = 2):
+    def __init__(self, make_km: Callable[[str], object], workers: int = 2,
+                 reuse_env: Callable[[str], Mapping[str, str]] | None = None):
         self._make_km = make_km
-        self._pool = ThreadPoolExecutor(max_workers=max(1, int(workers)), thread_name_prefix="salesplan-kernel")
+        self._workers = max(1, int(workers))
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="salesplan-kernel")
         self._ahead: dict[str, Future] = {}
+        self._reuse_env = reuse_env
+        self._idle: list[tuple[object, list[str]]] = []  # kept kernels, the notebooks they ran
+        self._out: dict[int, list[str]] = {}  # id(km) handed out -> notebooks run in it
+        self._taking = 0  # kernels being made ready for a notebook (counted as alive)
+        self._lock = threading.Lock()
         self._closed = False
+        #: ``(notebook, notebooks run before in its kernel)`` of every kernel handed out
+        self.handed: list[tuple[str, tuple[str, ...]]] = []
+        #: ``(notebook, notebooks run in the kernel, why)`` of every kernel not reused
+        self.refused: list[tuple[str, tuple[str, ...], str]] = []
 
     def __contains__(self, name: str) -> bool:
         return name in self._ahead
 
     def prestart(self, name: str, notebook: Path) -> None:
-        """Start the kernel of ``notebook`` (stem ``name``) in the background, once."""
-        if self._closed or name in self._ahead:
-            return
+        """Start the kernel of ``notebook`` (stem ``name``) in the background, once (with
+        reuse: only while fewer than ``workers`` kernels are alive)."""
         from jupyter_client.utils import run_sync
 
-        def job():
-            km = self._make_km(name)
+        with self._lock:
+            alive = len(self._ahead) + len(self._out) + len(self._idle) + self._taking
+            if (self._closed or name in self._ahead
+                    or (self._reuse_env is not None and alive >= self._workers)):
+                return
+            code = warmup_code(notebook) + (snapshot_code() if self._reuse_env is not None else "")
+
+            def job():
+                km = self._make_km(name)
+                km._salesplan_for = name  # the notebook whose environment it has
+                try:
+                    return run_sync(_start_and_warm)(km, str(Path(notebook).parent), code, WARMUP_TIMEOUT)
+                except BaseException:
+                    _shutdown(km)
+                    raise
+
+            self._ahead[name] = self._pool.submit(job)
+
+    def take(self, name: str, notebook: Path | None = None, upstream: Collection[str] = ()):
+        """A started kernel manager for notebook ``name`` (waits for its start), or ``None``
+        (the caller starts one as usual).  With reuse, in this order: a kept kernel that ran
+        the most of ``upstream`` (its module caches serve this notebook), the kernel started
+        ahead for ``name``, any kept kernel, a kernel started ahead for another notebook;
+        a reused kernel is made as new for ``notebook`` first (:func:`reuse_code`)."""
+        if self._reuse_env is None or notebook is None:
+            with self._lock:
+                future = self._ahead.pop(name, None)
+            km = _started(future)
+            self._hand_out(name, km, [])
+            return km
+        while True:
+            with self._lock:
+                km, ran, future = self._pick(name, set(upstream))
+                if km is None and future is None:
+                    return None
+                self._taking += 1
+            ready = None
             try:
-                return run_sync(_start_and_warm)(km, str(Path(notebook).parent), warmup_code(notebook),
-                                                 WARMUP_TIMEOUT)
-            except BaseException:
-                _shutdown(km)
-                raise
+                ready = self._ready(name, notebook, km, ran, future)
+            finally:
+                with self._lock:
+                    self._taking -= 1
+                    if ready is not None:
+                        self._out[id(ready)] = [*ran, name]
+                        self.handed.append((name, tuple(ran)))
+            if ready is not None:
+                return ready
 
-        self._ahead[name] = self._pool.submit(job)
-
-    def take(self, name: str):
-        """The started kernel manager of ``name`` (waits for its start), or ``None`` when
-        none was started or it failed to start (the caller starts one as usual)."""
-        future = self._ahead.pop(name, None)
-        if future is None:
-            return None
+    def _ready(self, name: str, notebook: Path, km, ran: list, future: Future | None):
+        """The picked kernel made ready for ``notebook``, or ``None`` (it is shut down)."""
+        if future is not None:
+            km = _started(future)
+            if km is None or getattr(km, "_salesplan_for", None) == name:
+                return km  # started ahead for this very notebook: as new already
         try:
-            km = future.result(timeout=WARMUP_TIMEOUT)
-        except Exception:  # noqa: BLE001 - a kernel that did not start ahead starts as usual
+            _run_reuse(km, dict(self._reuse_env(name)), str(Path(notebook).parent), notebook)
+        except Exception as exc:  # noqa: BLE001 - a kernel that cannot be made as new is dropped
+            with self._lock:
+                self.refused.append((name, tuple(ran), str(exc)))
+            _shutdown(km)
             return None
-        return km if km.has_kernel else None
+        return km
+
+    def _pick(self, name: str, upstream: set):
+        """Under the lock: ``(kept km, its notebooks, None)`` or ``(None, [], future)``."""
+        scored = [(len(upstream.intersection(ran)), i) for i, (_, ran) in enumerate(self._idle)]
+        best = max(scored, default=(0, -1))
+        if best[0] > 0:
+            return (*self._idle.pop(best[1]), None)
+        if name in self._ahead:
+            return None, [], self._ahead.pop(name)
+        if self._idle:
+            return (*self._idle.pop(0), None)
+        if self._ahead:
+            other = next((n for n, f in self._ahead.items() if f.done()), next(iter(self._ahead)))
+            return None, [], self._ahead.pop(other)
+        return None, [], None
+
+    def _hand_out(self, name: str, km, ran: list) -> None:
+        if km is None:
+            return
+        with self._lock:
+            self._out[id(km)] = [*ran, name]
+            self.handed.append((name, tuple(ran)))
+
+    def ran_in(self, km) -> list[str]:
+        """The notebooks that ran in ``km`` before the one it is handed out to now."""
+        with self._lock:
+            return list(self._out.get(id(km), [None])[:-1])
+
+    def give_back(self, km, reusable: bool) -> None:
+        """The notebook run in ``km`` has ended: keep the kernel for a later notebook when
+        it finished successfully (``reusable``) and reuse is on, else shut it down."""
+        with self._lock:
+            ran = self._out.pop(id(km), None)
+            keep = (reusable and ran is not None and self._reuse_env is not None
+                    and not self._closed and km.has_kernel)
+            if keep:
+                self._idle.append((km, ran))
+        if not keep:
+            _shutdown(km)
 
     def close(self) -> None:
-        """Shut down every kernel started ahead and not taken (e.g. after a failure)."""
-        self._closed = True
-        for future in self._ahead.values():
+        """Shut down every kernel started ahead and not taken (e.g. after a failure) and
+        every kernel kept for reuse."""
+        with self._lock:
+            self._closed = True
+            futures, idle = list(self._ahead.values()), [km for km, _ in self._idle]
+            self._ahead.clear()
+            self._idle.clear()
+        for future in futures:
             future.cancel()
-        for future in list(self._ahead.values()):
+        for km in idle:
+            _shutdown(km)
+        for future in futures:
             if not future.cancelled():
                 with contextlib.suppress(Exception):
                     _shutdown(future.result(timeout=WARMUP_TIMEOUT))
-        self._ahead.clear()
         self._pool.shutdown(wait=True)
+
+
+def _started(future: Future | None):
+    """The kernel manager of a start ahead, or ``None`` when it failed or there is none."""
+    if future is None:
+        return None
+    try:
+        km = future.result(timeout=WARMUP_TIMEOUT)
+    except Exception:  # noqa: BLE001 - a kernel that did not start ahead starts as usual
+        return None
+    return km if km.has_kernel else None
+
+
+def _run_reuse(km, env: dict, cwd: str, notebook) -> None:
+    from jupyter_client.utils import run_sync
+
+    run_sync(_run_silently)(km, reuse_code(env, cwd, notebook), WARMUP_TIMEOUT, check=True)
 
 
 def _shutdown(km) -> None:

@@ -924,6 +924,19 @@ def _critical_path(paths: Sequence[Path], seconds: Mapping[str, float]) -> dict[
     return rank
 
 
+def _upstream_all(path: Path, paths: Sequence[Path]) -> set[str]:
+    """Stems of every notebook ``path`` waits for, directly or through others."""
+    by_stem = {p.stem: p for p in paths}
+    seen: set[str] = set()
+    todo = list(_depends(path))
+    while todo:
+        stem = todo.pop()
+        if stem not in seen:
+            seen.add(stem)
+            todo.extend(_depends(by_stem[stem]) if stem in by_stem else [])
+    return seen
+
+
 def _run_in_dependency_order(paths: Sequence[Path], execute, jobs: int, *,
                              seconds: Mapping[str, float] | None = None,
                              ahead: Callable[[list[Path]], None] | None = None):
@@ -985,6 +998,7 @@ def run_plan(
     check_data: bool = True,
     name: str | None = None,
     overrides: str | Path | None = None,
+    reuse_kernels: bool = True,
 ) -> RunResult:
     """Execute the planning notebooks and build the reports of one run.
 
@@ -1035,6 +1049,11 @@ def run_plan(
         its quota overrides (:func:`salesplan.reports.workbook.read_quota_overrides`,
         validated before any notebook runs) go to the notebooks that declare
         ``quota_overrides`` (04) as a dict rep id -> amount.
+    reuse_kernels : bool, default True
+        Run a notebook in the kernel of a notebook that finished successfully, made as new
+        (empty namespace, execution counts from 1, its environment and settings; see
+        :mod:`salesplan.reports.kernels`): imports paid once per kernel, the package's
+        caches shared.  False: every notebook in a new kernel of its own.
 
     Returns
     -------
@@ -1089,7 +1108,7 @@ def run_plan(
     run_id = _new_run_id(out, cfg.run_period)
     batch = _Batch(cfg=cfg, run_id=run_id, tmp=out / f".tmp-{run_id}", paths=paths,
                    declared=declared, kernel_name=kernel_name, timeout=timeout,
-                   run_timeout=run_timeout, jobs=int(jobs), say=say,
+                   run_timeout=run_timeout, jobs=int(jobs), say=say, reuse_kernels=bool(reuse_kernels),
                    last_seconds=_last_durations(out, [p.stem for p in paths]))
     batch.tmp.mkdir()
     records = out / SOURCE_RECORDS  # the source's check and fingerprint, kept for re-runs
@@ -1273,6 +1292,7 @@ class _Batch:
     last_seconds: dict
     env: dict = field(default_factory=dict)
     ipc_dir: str = ""
+    reuse_kernels: bool = True  # a kernel whose notebook finished runs a later notebook
     kernels: Any = None  # salesplan.reports.kernels.KernelPool while run_all runs
     render_pool: Any = None  # the thread rendering the reports while run_all runs
     log: list = field(default_factory=list)
@@ -1301,14 +1321,18 @@ class _Batch:
             self.stop_kernels()
 
     def start_kernels(self) -> None:
-        """The kernel pool (:class:`~salesplan.reports.kernels.KernelPool`), with the
-        kernels of the first ``jobs`` notebooks to run already starting."""
+        """The kernel pool (:class:`~salesplan.reports.kernels.KernelPool`; kernels reused
+        when ``reuse_kernels``), with the kernels of the first ``jobs`` notebooks to run
+        (ready ones heading the longest chains) already starting."""
         from salesplan.reports.kernels import KernelPool
 
         self.ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")
-        self.kernels = KernelPool(self._make_km, workers=self.jobs)
+        self.kernels = KernelPool(self._make_km, workers=self.jobs,
+                                  reuse_env=self._notebook_env if self.reuse_kernels else None)
         rank = _critical_path(self.paths, self.last_seconds)
-        self._ahead(sorted(self.paths, key=lambda p: -rank[p.stem])[: self.jobs])
+        stems = {p.stem for p in self.paths}
+        ready = [p for p in self.paths if not any(d in stems for d in _depends(p))]
+        self._ahead(sorted(ready, key=lambda p: -rank[p.stem])[: self.jobs])
 
     def _ahead(self, next_paths) -> None:
         """Start the kernels of ``next_paths`` while the current notebooks run."""
@@ -1322,13 +1346,17 @@ class _Batch:
         if self.ipc_dir:
             shutil.rmtree(self.ipc_dir, ignore_errors=True)
 
+    def _notebook_env(self, name: str) -> dict:
+        """The environment variables the kernel of notebook ``name`` gets."""
+        return {**self.env, ENV_RUN_DIR: str(self.tmp), ENV_NOTEBOOK: name}
+
     def _make_km(self, name: str):
         """The kernel manager of notebook ``name``: its environment, Unix sockets."""
         return _EnvKernelManager(
             kernel_name=self.kernel_name,
             transport="ipc",  # local kernels talk over Unix sockets: no unencrypted TCP
             ip=os.path.join(self.ipc_dir, name),  # socket paths must stay under ~100 bytes
-            extra_env={**self.env, ENV_RUN_DIR: str(self.tmp), ENV_NOTEBOOK: name},
+            extra_env=self._notebook_env(name),
         )
 
     def execute(self, path: Path):
@@ -1384,19 +1412,38 @@ class _Batch:
         )
 
     def _papermill(self, path: Path, out_nb: Path, nb_params: dict, limit) -> None:
-        """papermill in a kernel of its own environment (notebooks may run side by side)."""
+        """papermill in a kernel of its own environment (notebooks may run side by side):
+        one started ahead or reused from a finished notebook (its upstream's first), else
+        a new one; kept for reuse after a success, else shut down."""
         import papermill
 
         name = path.stem
-        km = (self.kernels.take(name) if self.kernels is not None else None) or self._make_km(name)
+        t0 = time.monotonic()
+        km = (self.kernels.take(name, path, upstream=_upstream_all(path, self.paths))
+              if self.kernels is not None else None) or self._make_km(name)
+        ran = self.kernels.ran_in(km) if self.kernels is not None else []
+        if ran:  # run.log only: which kernel a notebook reused
+            self.log.append(f"{name}: in the kernel of {', '.join(ran)} "
+                            f"(made as new in {time.monotonic() - t0:.1f} s)")
+        ok = False
         try:
+            if not km.has_kernel:
+                # started here in the notebook's folder: papermill's cwd= would chdir this
+                # process, from threads running side by side (the last one out restores
+                # another's folder)
+                from jupyter_client.utils import run_sync
+
+                run_sync(km.start_kernel)(cwd=str(path.parent))
             papermill.execute_notebook(
                 str(path), str(out_nb), parameters=nb_params, kernel_name=self.kernel_name,
-                km=km, cwd=str(path.parent), execution_timeout=limit, start_timeout=120,
+                km=km, execution_timeout=limit, start_timeout=120,
                 progress_bar=False, log_output=False, request_save_on_cell_execute=True,
             )
+            ok = True
         finally:
-            if km.has_kernel:
+            if self.kernels is not None:
+                self.kernels.give_back(km, reusable=ok)
+            elif km.has_kernel:
                 from jupyter_client.utils import run_sync
 
                 with contextlib.suppress(Exception):

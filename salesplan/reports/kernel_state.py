@@ -1,0 +1,134 @@
+"""The state of a kernel the runner reuses: taken before a notebook, restored after it.
+
+This module runs **inside the kernels** of ``salesplan run``: :mod:`salesplan.reports.kernels`
+sends its source to a kernel (as the module ``_salesplan_kernel_state``, without importing
+the package), calls :func:`snapshot` once the notebook's imports are done, and, when the
+notebook has finished successfully and the kernel is reused for the next one, calls
+:func:`reset` first.  :func:`reset` gives the next notebook what a new kernel would give it:
+
+- an empty user namespace, the history and execution counts starting again at 1
+  (IPython's ``reset(new_session=True)``), matplotlib figures closed;
+- ``os.environ`` as at the snapshot with the next notebook's variables, the working folder,
+  ``sys.path`` and the warnings filters (and the "warned once" registries) as at the snapshot;
+- matplotlib's ``rcParams``, pandas' options and numpy's error handling and print options as
+  at the snapshot, and the package's run-time globals (chart fonts, report language
+  override) as after their import.
+
+Modules and their caches stay loaded: that is the point (imports paid once per kernel, the
+forecast's fitted members reused).  A kernel where a notebook imported one of
+:data:`TRACKED` for the first time is not reused (:func:`reset` raises before changing
+anything): the settings that import made cannot be told from the notebook's own.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import warnings
+
+#: modules whose settings :func:`reset` restores, and matplotlib's inline backend: loaded
+#: (by a pyplot figure) it changes rcParams, IPython's hooks and formatters.  Importing
+#: ``matplotlib.pyplot`` alone (pandas' Styler does) changes none of them.
+TRACKED = ("matplotlib", "matplotlib_inline.backend_inline", "pandas", "numpy")
+#: globals the package sets while a notebook runs, with their values after import
+PACKAGE_GLOBALS = {
+    "salesplan.reports.charts": {"_configured": False, "_warned_tofu": False},
+    "salesplan.reports.i18n": {"_override": None},
+}
+
+_state: dict = {}
+
+
+def snapshot() -> None:
+    """Remember the kernel's settings as they are before a notebook's first cell."""
+    mpl, pd, np = (sys.modules.get(m) for m in ("matplotlib", "pandas", "numpy"))
+    _state.clear()
+    _state.update(
+        modules={m for m in TRACKED if m in sys.modules},
+        environ=dict(os.environ),
+        cwd=os.getcwd(),
+        path=list(sys.path),
+        filters=list(warnings.filters),
+        rc=_rc_params(mpl) if mpl is not None else None,
+        pandas=_pandas_options(pd) if pd is not None else None,
+        numpy=(np.geterr(), np.get_printoptions()) if np is not None else None,
+    )
+
+
+def reset(env: dict, cwd: str | None = None) -> None:
+    """Make the kernel as new for the next notebook (see the module); ``env`` holds that
+    notebook's environment variables, ``cwd`` its folder.  Raises ``RuntimeError``, having
+    changed nothing, when the kernel cannot be made as new."""
+    if not _state:
+        raise RuntimeError("no snapshot of this kernel")
+    new = sorted(m for m in TRACKED if m in sys.modules and m not in _state["modules"])
+    if new:
+        raise RuntimeError(f"not reusable: the notebook imported {', '.join(new)} first")
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.reset(new_session=True)
+    _restore_environ({**_state["environ"], **{str(k): str(v) for k, v in env.items()}})
+    os.chdir(cwd or _state["cwd"])
+    sys.path[:] = _state["path"]
+    warnings.filters[:] = _state["filters"]
+    warnings._filters_mutated()  # the "warned once" registries start again
+    _restore_libraries()
+    for module, values in PACKAGE_GLOBALS.items():
+        if module in sys.modules:
+            for name, value in values.items():
+                setattr(sys.modules[module], name, value)
+    gc.collect()  # the last notebook's objects (and their open files) go now
+
+
+def _restore_environ(target: dict) -> None:
+    for key in [k for k in os.environ if k not in target]:
+        del os.environ[key]
+    for key, value in target.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
+def _restore_libraries() -> None:
+    mpl, pd, np = (sys.modules.get(m) for m in ("matplotlib", "pandas", "numpy"))
+    if mpl is not None and _state["rc"] is not None:
+        update = getattr(mpl.rcParams, "_update_raw", None)  # as matplotlib.rc_context
+        (update or (lambda rc: dict.update(mpl.rcParams, rc)))(_state["rc"])
+    if pd is not None and _state["pandas"] is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for key, value in _state["pandas"].items():
+                if pd.get_option(key) != value:
+                    pd.set_option(key, value)
+    if np is not None and _state["numpy"] is not None:
+        err, printing = _state["numpy"]
+        np.seterr(**err)
+        try:
+            np.set_printoptions(**printing)
+        except (TypeError, ValueError):  # an option of another numpy version
+            np.set_printoptions(**{k: v for k, v in printing.items() if k != "override_repr"})
+
+
+def _rc_params(mpl) -> dict:
+    rc = dict(mpl.rcParams.copy())  # as matplotlib.rc_context: the backend stays as it is
+    rc.pop("backend", None)
+    return rc
+
+
+def _pandas_options(pd) -> dict:
+    from pandas._config import config
+
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated options
+        for key in config._registered_options:
+            try:
+                out[key] = pd.get_option(key)
+            except Exception:  # noqa: BLE001 - an option that cannot be read is not restored
+                continue
+    return out

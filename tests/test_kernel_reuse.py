@@ -1,0 +1,192 @@
+"""Kernels reused from one notebook of a run to the next (issue 19, plan speed): a reused
+kernel behaves as a new one, a failed notebook's kernel is never reused."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_runner import make_notebook, needs_kernel  # noqa: E402
+
+from salesplan.reports.runner import run_plan  # noqa: E402
+
+# what a notebook sees of the kernel when it starts, then what it changes there
+_LOOK = ("import os, sys, warnings\n"
+         "import matplotlib, numpy, pandas\n"
+         "print('pid', os.getpid())\n"
+         "print('notebook', os.environ['SALESPLAN_NOTEBOOK'])\n"
+         "print('leftover', 'left_by_a_notebook' in globals(), os.environ.get('SALESPLAN_TEST_LEFTOVER'))\n"
+         "print('cwd', os.getcwd() == os.path.abspath(os.environ['SALESPLAN_TEST_FOLDER']))\n"
+         "print('rows', pandas.get_option('display.max_rows'))\n"
+         "print('width', matplotlib.rcParams['lines.linewidth'])\n"
+         "print('numpy', numpy.geterr()['divide'], numpy.get_printoptions()['precision'])\n"
+         "print('filter', any(getattr(f[1], 'pattern', '') == 'salesplan-test' for f in warnings.filters))\n"
+         "print('path', 'salesplan-test' in sys.path)\n")
+_CHANGE = ("left_by_a_notebook = 1\n"
+           "__import__('pandas.io.formats.style')  # pyplot, imported first here as styled tables do\n"
+           "os.environ['SALESPLAN_TEST_LEFTOVER'] = 'yes'\n"
+           "os.chdir('/')\n"
+           "pandas.set_option('display.max_rows', 3)\n"
+           "matplotlib.rcParams['lines.linewidth'] = 9.0\n"
+           "numpy.seterr(divide='raise')\n"
+           "numpy.set_printoptions(precision=2)\n"
+           "warnings.filterwarnings('ignore', message='salesplan-test')\n"
+           "sys.path.append('salesplan-test')\n")
+
+
+def _three_notebooks(folder: Path) -> Path:
+    folder.mkdir()
+    make_notebook(folder / "01_a.ipynb", [_LOOK, _CHANGE], title="A")
+    make_notebook(folder / "02_b.ipynb", [_LOOK, _CHANGE], depends_on=["01_a"], title="B")
+    make_notebook(folder / "03_c.ipynb", [_LOOK, _CHANGE], depends_on=["02_b"], title="C")
+    return folder
+
+
+def _looks(run_dir: Path, name: str) -> tuple[list, dict]:
+    """Execution counts of the code cells and the ``key value`` lines the notebook printed."""
+    nb = nbformat.read(str(run_dir / f"{name}.ipynb"), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    text = "".join(o.get("text", "") for c in code for o in c.outputs if o.get("output_type") == "stream")
+    return [c.execution_count for c in code], dict(line.split(" ", 1) for line in text.splitlines())
+
+
+@needs_kernel
+def test_a_reused_kernel_is_as_new_for_each_notebook(tmp_path, monkeypatch):
+    nbs = _three_notebooks(tmp_path / "nb")
+    monkeypatch.setenv("SALESPLAN_TEST_FOLDER", str(nbs))
+    runs = {}
+    for reuse in (True, False):
+        res = run_plan(notebooks=nbs, out_dir=tmp_path / f"out-{reuse}", echo=lambda s: None,
+                       timeout=120, jobs=1, reuse_kernels=reuse)
+        runs[reuse] = {name: _looks(res.run_dir, name) for name in ("01_a", "02_b", "03_c")}
+    pids = {reuse: {look["pid"] for _, look in runs[reuse].values()} for reuse in runs}
+    assert len(pids[True]) == 1  # one kernel ran the three notebooks
+    assert len(pids[False]) == 3  # one kernel each
+    for name in ("01_a", "02_b", "03_c"):
+        (counts, look), (fresh_counts, fresh) = runs[True][name], runs[False][name]
+        assert counts == list(range(1, len(counts) + 1)) == fresh_counts  # counts restart at 1
+        assert look["notebook"] == name  # the environment is the notebook's own
+        assert look["leftover"] == "False None"  # nothing of the notebook before
+        assert look["cwd"] == "True"
+        # every setting the notebook before changed is back to a new kernel's
+        assert {k: v for k, v in look.items() if k != "pid"} == {k: v for k, v in fresh.items() if k != "pid"}
+
+
+def _pool(ipc: Path, notebooks: Path):
+    from salesplan.reports.kernels import KernelPool
+    from salesplan.reports.runner import _EnvKernelManager, _pick_kernel
+
+    kernel = _pick_kernel(None)
+
+    def make_km(name):
+        return _EnvKernelManager(kernel_name=kernel, transport="ipc", ip=str(ipc / name),
+                                 extra_env={"SALESPLAN_NOTEBOOK": name})
+
+    return KernelPool(make_km, workers=1, reuse_env=lambda name: {"SALESPLAN_NOTEBOOK": name})
+
+
+def _run(km, code: str) -> str:
+    """stdout of ``code`` run in ``km``'s kernel."""
+    from jupyter_client.utils import run_sync
+
+    async def go():
+        kc = km.client()
+        kc.start_channels()
+        out = []
+        try:
+            await kc.wait_for_ready(timeout=60)
+            await kc.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(
+                m["content"].get("text", "") if m["msg_type"] == "stream" else ""))
+        finally:
+            kc.stop_channels()
+        return "".join(out)
+
+    return run_sync(go)()
+
+
+@needs_kernel
+def test_a_kernel_is_reused_after_a_success_only(tmp_path):
+    nbs = tmp_path / "nb"
+    nbs.mkdir()
+    a, b, c = (make_notebook(nbs / f"{n}.ipynb", ["x = 1"]) for n in ("a", "b", "c"))
+    ipc = Path(tmp_path / "ipc")
+    ipc.mkdir()
+    pool = _pool(ipc, nbs)
+    try:
+        pool.prestart("a", a)
+        km = pool.take("a", a)
+        assert km is not None and km.has_kernel
+        _run(km, "x = 1")
+        pool.give_back(km, reusable=True)  # a succeeded
+        assert pool.take("b", b) is km  # b runs in a's kernel ...
+        assert _run(km, "import os; print(os.environ['SALESPLAN_NOTEBOOK'], 'x' in globals())") == "b False\n"
+        pool.give_back(km, reusable=False)  # ... and fails: its kernel is shut down
+        assert not km.has_kernel
+        assert pool.take("c", c) is None  # no kernel left to reuse: c starts a new one
+        assert pool.handed == [("a", ()), ("b", ("a",))]
+    finally:
+        pool.close()
+
+
+@needs_kernel
+def test_a_kernel_that_cannot_be_made_as_new_is_not_reused(tmp_path):
+    nbs = tmp_path / "nb"
+    nbs.mkdir()
+    a = make_notebook(nbs / "a.ipynb", ["x = 1"])
+    a_nb = nbformat.read(str(a), as_version=4)
+    a_nb.cells = [nbformat.v4.new_code_cell("x = 1")]  # imports nothing: no pandas at the snapshot
+    nbformat.write(a_nb, str(a))
+    b = make_notebook(nbs / "b.ipynb", ["x = 1"])
+    ipc = Path(tmp_path / "ipc")
+    ipc.mkdir()
+    pool = _pool(ipc, nbs)
+    try:
+        pool.prestart("a", a)
+        km = pool.take("a", a)
+        assert _run(km, "import sys; print('pandas' in sys.modules)") == "False\n"  # not yet ...
+        _run(km, "import pandas; pandas.set_option('display.max_rows', 3)")  # ... now set by a
+        pool.give_back(km, reusable=True)
+        # pandas' settings before a are unknown: b does not get that kernel
+        assert pool.take("b", b) is None
+        assert not km.has_kernel
+    finally:
+        pool.close()
+
+
+def test_a_notebook_gets_the_kernel_that_ran_its_upstream(tmp_path, monkeypatch):
+    from salesplan.reports import kernels
+
+    class FakeKm:
+        has_kernel = True
+
+        def __init__(self, name):
+            self.name = name
+
+    async def started(km, cwd, code, timeout):
+        return km
+
+    made_as_new = []
+    monkeypatch.setattr(kernels, "_start_and_warm", started)
+    monkeypatch.setattr(kernels, "_run_reuse", lambda km, env, cwd, nb: made_as_new.append(km.name))
+    monkeypatch.setattr(kernels, "_shutdown", lambda km: None)
+    nbs = tmp_path / "nb"
+    nb = {n: make_notebook(nbs / f"{n}.ipynb", ["x = 1"]) for n in "abcd"}
+    pool = kernels.KernelPool(FakeKm, workers=2, reuse_env=lambda name: {"SALESPLAN_NOTEBOOK": name})
+    try:
+        pool.prestart("a", nb["a"])
+        pool.prestart("b", nb["b"])
+        pool.prestart("c", nb["c"])  # two kernels alive already: none more is started
+        assert "c" not in pool
+        ka, kb = pool.take("a", nb["a"]), pool.take("b", nb["b"])
+        assert (ka.name, kb.name) == ("a", "b") and made_as_new == []  # started for them
+        pool.give_back(ka, reusable=True)
+        pool.give_back(kb, reusable=True)
+        assert pool.take("c", nb["c"], upstream={"b"}) is kb  # not the first kept (a's)
+        assert pool.take("d", nb["d"], upstream={"x"}) is ka  # none ran x: any kept kernel
+        assert made_as_new == ["b", "a"]
+        assert pool.handed == [("a", ()), ("b", ()), ("c", ("b",)), ("d", ("a",))]
+    finally:
+        pool.close()
