@@ -348,3 +348,17 @@ def test_arrow_text_blanks_and_lookups_equal_python(values, reference):
     assert _is_blank(s).tolist() == blank
     wanted = set(v for v in reference if v is not None)
     assert _isin(s, ref).tolist() == [v is not None and v in wanted for v in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", " ", "A1", "A10", "华东", "a1"]), st.text(max_size=2)),
+                max_size=40))
+def test_arrow_text_duplicated_keys_equal_pandas(values):
+    """Duplicated one-column Arrow keys (sorted in pyarrow) are pandas' duplicated rows."""
+    from salesplan.data.schema import TEXT_DTYPE
+    from salesplan.data.validation import _duplicated_keys
+
+    frame = pd.DataFrame({"k": pd.Series(values, dtype=TEXT_DTYPE)})
+    seen = pd.Series(values, dtype=object)
+    expected = [v is not None and (seen == v).sum() > 1 for v in values]
+    assert _duplicated_keys(frame, ["k"]).tolist() == expected

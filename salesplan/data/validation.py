@@ -328,16 +328,24 @@ def _check_table(
 def _duplicated_keys(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
     """Rows whose complete ``key`` (no part missing) occurs more than once (numpy bool).
 
-    A one-column Arrow text key (order and invoice ids: millions of rows) is first
-    counted in C: when its distinct values are as many as its non-null values, no row is
-    duplicated and pandas' factorisation is skipped."""
+    A one-column Arrow text key (order, invoice, activity ids: millions of rows) is
+    sorted in pyarrow and equal neighbours marked: ~8 bytes per row on top of the column,
+    where pandas' hash table takes ~200 bytes per row (2.4 GB for 12M order ids)."""
     if len(key) == 1 and is_arrow_text(frame[key[0]].dtype):
         import pyarrow as pa
         import pyarrow.compute as pc
 
         arr = pa.array(frame[key[0]].array)
-        if pc.count_distinct(arr, mode="only_valid").as_py() == len(arr) - arr.null_count:
-            return np.zeros(len(frame), dtype=bool)
+        order = pc.sort_indices(arr).to_numpy()  # nulls last; a null equals nothing
+        ranked = arr.take(order)
+        same = pc.equal(ranked[1:], ranked[:-1]).fill_null(False).to_numpy(zero_copy_only=False)
+        del ranked
+        dup_sorted = np.zeros(len(arr), dtype=bool)
+        dup_sorted[1:] |= same
+        dup_sorted[:-1] |= same
+        out = np.zeros(len(arr), dtype=bool)
+        out[order] = dup_sorted
+        return out
     return frame.duplicated(key, keep=False).to_numpy() & frame[key].notna().all(axis=1).to_numpy()
 
 
