@@ -471,8 +471,10 @@ def parse_numbers(raw: pd.Series, options: ReadOptions | None = None) -> ParsedC
     if pd.api.types.is_bool_dtype(raw.dtype):
         raw = raw.astype(object)
     if pd.api.types.is_numeric_dtype(raw.dtype):
-        values = raw.astype("float64")
+        values = raw.astype("float64", copy=False)  # float64 already: no copy (read-only here)
         unreadable = np.isinf(values.to_numpy())
+        if not unreadable.any():  # the usual case: no second copy of the column
+            return ParsedColumn(values, unreadable, _number_reason([], options))
         return ParsedColumn(values.where(~unreadable), unreadable, _number_reason(
             raw[unreadable].astype(str).tolist(), options))
     codes, uniques = _uniques(raw)
