@@ -7,6 +7,7 @@
         load_nb01 load_nb02 load_nb03 load_nb03b load_nb04 load_nb05 load_nb06 load_nb07
     python benchmarks/scale.py --scales 100 --stages plan --work W  # W/s100.duckdb from
                                           # `salesplan demo-data --scale 100` (generated if absent)
+    python benchmarks/scale.py --scales 1 10 100 --stages plan --work W  # + per notebook
 
 Method
 ------
@@ -28,9 +29,14 @@ Method
   fingerprint of the bundle (what every notebook did before).  ``cpu_s`` is the child's
   CPU time of the stage (``time.process_time``), less sensitive to other jobs than wall time.
 * Stage ``plan`` is the product end to end: ``salesplan run`` (the eight notebooks, two
-  side by side) on the scale's DuckDB file, cold (no forecast cache, a new plan store);
-  its peak is the largest sampled sum of the resident memory of the command and its
-  kernels (:func:`plan_stage`).
+  side by side, ``--plan-jobs``) on the scale's DuckDB file, cold (an empty forecast
+  cache, a new plan store); its peak is the largest sampled sum of the resident memory of
+  the command and its kernels (:func:`plan_stage`).  With it a second table gives, per
+  notebook, its seconds (``run.json``) and the peak of its kernel (the kernel and its
+  children, told apart by the ``SALESPLAN_NOTEBOOK`` variable the runner gives each
+  kernel), the runner's own peak (report rendering, Chromium for the PDF), and their
+  growth between consecutive scales.  For scale 100 put (or link) the file of
+  ``salesplan demo-data --scale 100`` at ``W/s100.duckdb``.
 * Stages that need a forecast distribution (targets) build it untimed in the child.
 * ``--repeat n`` repeats each child n times and reports the median time and max peak.
 
