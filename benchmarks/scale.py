@@ -7,6 +7,7 @@
         load_nb01 load_nb02 load_nb03 load_nb03b load_nb04 load_nb05 load_nb06 load_nb07
     python benchmarks/scale.py --scales 100 --stages plan --work W  # W/s100.duckdb from
                                           # `salesplan demo-data --scale 100` (generated if absent)
+    python benchmarks/scale.py --scales 1 10 100 --stages plan --work W  # + per notebook
 
 Method
 ------
@@ -28,9 +29,14 @@ Method
   fingerprint of the bundle (what every notebook did before).  ``cpu_s`` is the child's
   CPU time of the stage (``time.process_time``), less sensitive to other jobs than wall time.
 * Stage ``plan`` is the product end to end: ``salesplan run`` (the eight notebooks, two
-  side by side) on the scale's DuckDB file, cold (no forecast cache, a new plan store);
-  its peak is the largest sampled sum of the resident memory of the command and its
-  kernels (:func:`plan_stage`).
+  side by side, ``--plan-jobs``) on the scale's DuckDB file, cold (an empty forecast
+  cache, a new plan store); its peak is the largest sampled sum of the resident memory of
+  the command and its kernels (:func:`plan_stage`).  With it a second table gives, per
+  notebook, its seconds (``run.json``) and the peak of its kernel (the kernel and its
+  children, told apart by the ``SALESPLAN_NOTEBOOK`` variable the runner gives each
+  kernel), the runner's own peak (report rendering, Chromium for the PDF), and their
+  growth between consecutive scales.  For scale 100 put (or link) the file of
+  ``salesplan demo-data --scale 100`` at ``W/s100.duckdb``.
 * Stages that need a forecast distribution (targets) build it untimed in the child.
 * ``--repeat n`` repeats each child n times and reports the median time and max peak.
 
@@ -375,21 +381,40 @@ def _start_cluster():
     return cluster, client
 
 
-def _tree_rss_mib(proc) -> float:
+def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None) -> float:
     """Resident memory of ``proc`` and all its descendants (MiB; shared pages counted in
-    every process, so an upper bound of what the machine must hold)."""
+    every process, so an upper bound of what the machine must hold).
+
+    With ``names`` (pid -> owner cache) and ``peaks`` (owner -> MiB, updated in place), the
+    sample is also split by owner: a kernel and its children by the notebook it runs (the
+    runner gives each kernel ``SALESPLAN_NOTEBOOK`` in its environment, inherited by the
+    kernel's own children), everything else (the command, Chromium) as ``"runner"``."""
     import psutil
 
-    total = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
         return 0.0
+    total, split = 0, {}
     for p in procs:
         try:
-            total += p.memory_info().rss
+            rss = p.memory_info().rss
         except psutil.Error:
-            pass
+            continue
+        total += rss
+        if names is not None:
+            owner = names.get(p.pid)
+            if owner is None:  # read until found: a child forked by the runner has the
+                try:           # runner's environment until it execs the kernel
+                    owner = p.environ().get("SALESPLAN_NOTEBOOK")
+                except psutil.Error:
+                    owner = None
+                if owner:
+                    names[p.pid] = owner
+            split[owner or "runner"] = split.get(owner or "runner", 0) + rss
+    if peaks is not None:
+        for owner, rss in split.items():
+            peaks[owner] = max(peaks.get(owner, 0.0), rss / 2**20)
     return total / 2**20
 
 
@@ -398,7 +423,11 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     side) on the scale's DuckDB file, cold (no forecast cache, a new plan store).
 
     ``seconds`` is the wall time of the command; ``peak_mib`` the largest sum, sampled every
-    0.2 s, of the resident memory of the command and all its children (the kernels)."""
+    0.2 s, of the resident memory of the command and all its children (the kernels).
+    ``notebooks`` maps each notebook to its ``seconds`` (papermill's, from the run's
+    ``run.json``, else the run log) and ``peak_mib`` (the largest sampled resident memory of
+    its kernel and the kernel's children); ``runner_peak_mib`` is that of the command
+    itself and its other children (report rendering, Chromium for the PDF)."""
     import psutil
 
     _, db = _paths(work, scale)
@@ -406,38 +435,68 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     store = work / f"store-s{scale:g}.duckdb"
     if store.exists():
         store.unlink()
+    cache = work / f"cache-s{scale:g}"  # a new, empty forecast cache: the run is cold
+    if cache.exists():
+        import shutil
+
+        shutil.rmtree(cache)
     exe = Path(sys.executable).with_name("salesplan")
     cmd = [str(exe), "run", "--source", f"duckdb:///{db}", "--out", str(out), "--jobs", str(jobs),
            "--timeout", str(int(timeout)),
-           "-p", "plan_store", f"duckdb:///{store}", "-p", "cache_dir", "null"]
+           "-p", "plan_store", f"duckdb:///{store}", "-p", "cache_dir", str(cache)]
     rec: dict = {"stage": "plan", "scale": scale}
-    t0 = time.perf_counter()
+    names: dict = {}
+    peaks: dict = {}
+    t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(work / f"plan-s{scale:g}.log", "w") as log:
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                              cwd=Path(__file__).resolve().parents[1])
         watched, peak = psutil.Process(p.pid), 0.0
         while p.poll() is None:
-            peak = max(peak, _tree_rss_mib(watched))
+            peak = max(peak, _tree_rss_mib(watched, names, peaks))
             if time.perf_counter() - t0 > timeout:
                 p.kill()
                 return {**rec, "error": f"timeout after {timeout} s"}
             time.sleep(0.2)
     rec["seconds"] = time.perf_counter() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its reaped kernels
+    rec["cpu_s"] = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
     rec["peak_mib"] = peak
+    rec["runner_peak_mib"] = peaks.pop("runner", None)
     text = (work / f"plan-s{scale:g}.log").read_text()
-    import re
-
     if p.returncode != 0:  # the time and peak so far and the notebooks that ran are kept
         rec["error"] = f"exit {p.returncode}: {text.strip().splitlines()[-1:]}"
-    for name, secs in re.findall(r"\] (\d\d\w?_\w+) ok \(([\d.]+) s\)", text):
-        rec[name.split("_")[0] + "_s"] = float(secs)
+    rec["notebooks"] = _plan_notebooks(out, text, peaks)
+    for name, nb in rec["notebooks"].items():  # flat copies: the extras line of the report
+        if nb.get("seconds") is not None:
+            rec[name.split("_")[0] + "_s"] = nb["seconds"]
     return rec
+
+
+def _plan_notebooks(out: Path, log_text: str, peaks: dict) -> dict:
+    """Per notebook of a plan run: ``seconds`` and ``peak_mib`` (see :func:`plan_stage`).
+
+    Seconds come from the ``run.json`` of the run folder (the run id is in the log) when
+    the run finished, else (a failed run) from its ``[i/n] name ok (x s)`` log lines."""
+    import re
+
+    secs: dict = {}
+    for name, s in re.findall(r"\] (\d\d\w?_\w+) ok \(([\d.]+) s\)", log_text):
+        secs[name] = float(s)
+    run_id = re.findall(r"salesplan run (\S+):", log_text)
+    manifest = out / run_id[-1] / "run.json" if run_id else None
+    if manifest is not None and manifest.exists():
+        for nb in json.loads(manifest.read_text("utf-8")).get("notebooks", []):
+            if nb.get("seconds") is not None and not nb.get("carried_from"):
+                secs[nb["name"]] = float(nb["seconds"])
+    names = [n for n in NOTEBOOKS if n in secs or n in peaks]
+    return {n: {"seconds": secs.get(n), "peak_mib": peaks.get(n)} for n in names}
 
 
 # ============================================================================ driver
 def _child(stage, scale, work, opts, timeout) -> dict:
     if stage == "plan":
-        return plan_stage(scale, work, timeout)
+        return plan_stage(scale, work, timeout, jobs=opts.get("plan_jobs", 2))
     cmd = [sys.executable, os.path.abspath(__file__), "--child", stage, "--scales", str(scale),
            "--work", str(work), "--opts", json.dumps(opts)]
     t0 = time.perf_counter()
@@ -480,13 +539,44 @@ def print_table(records, scales):
             pr = b["peak_mib"] / a["peak_mib"] if a.get("peak_mib") and b.get("peak_mib") else None
             line += f" | {_fmt(tr, 1)} | {_fmt(pr, 1)}"
         print(line + " |")
+    print_plan_table(records, scales)
     rows = {s: by.get(("load_duckdb", s), {}).get("rows") for s in scales}
     print("\norder lines per scale: " + ", ".join(f"s={s:g}: {rows[s]}" for s in scales))
     for r in records:
         extra = {k: v for k, v in r.items() if k not in ("stage", "scale", "seconds", "peak_mib",
-                                                         "base_mib", "child_wall_s")}
+                                                         "base_mib", "child_wall_s", "notebooks")}
         print(f"  s={r['scale']:g} {r['stage']}: base {_fmt(r.get('base_mib'), 0)} MiB "
               + " ".join(f"{k}={_fmt(v)}" for k, v in extra.items()))
+
+
+def print_plan_table(records, scales):
+    """Per notebook of the ``plan`` stage: seconds and kernel peak per scale, and their growth
+    between consecutive scales (``x``: the later scale's figure over the earlier one's)."""
+    plans = {r["scale"]: r for r in records if r["stage"] == "plan" and r.get("notebooks") is not None}
+    if not plans:
+        return
+    done = [s for s in scales if s in plans]
+    pairs = list(zip(done, done[1:]))
+    print("\nplan per notebook (seconds: papermill; peak: the kernel and its children)")
+    print("| notebook | " + " | ".join(f"s={s:g} s | s={s:g} peak MiB" for s in done)
+          + "".join(f" | time x {b:g}/{a:g} | peak x {b:g}/{a:g}" for a, b in pairs) + " |")
+    print("|---" * (1 + 2 * len(done) + 2 * len(pairs)) + "|")
+    names = [n for n in NOTEBOOKS if any(n in plans[s]["notebooks"] for s in done)]
+    rows = [(n, {s: plans[s]["notebooks"].get(n, {}) for s in done}) for n in names]
+    rows.append(("runner (command, rendering, PDF)",
+                 {s: {"peak_mib": plans[s].get("runner_peak_mib")} for s in done}))
+    rows.append(("whole run (all processes)",
+                 {s: {"seconds": plans[s].get("seconds"), "peak_mib": plans[s].get("peak_mib")}
+                  for s in done}))
+    for name, per in rows:
+        cells = []
+        for s in done:
+            cells += [_fmt(per[s].get("seconds"), 1), _fmt(per[s].get("peak_mib"), 0)]
+        for a, b in pairs:
+            for k in ("seconds", "peak_mib"):
+                va, vb = per[a].get(k), per[b].get(k)
+                cells.append(_fmt(vb / va, 1) if va and vb else "-")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def main(argv=None):
@@ -499,6 +589,8 @@ def main(argv=None):
     ap.add_argument("--method", default="combo", help="Forecaster method")
     ap.add_argument("--n-jobs", type=int, default=1, help="Forecaster n_jobs of forecast_local")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per stage")
+    ap.add_argument("--plan-jobs", type=int, default=2,
+                    help="stage plan: notebooks run side by side (salesplan run --jobs)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--opts", default="{}", help=argparse.SUPPRESS)
@@ -510,7 +602,7 @@ def main(argv=None):
     work = Path(a.work or tempfile.mkdtemp(prefix="salesplan-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     stages = a.stages or [s for s in STAGES if a.dask or s not in DASK_STAGES]
-    opts = {"method": a.method, "n_jobs": a.n_jobs}
+    opts = {"method": a.method, "n_jobs": a.n_jobs, "plan_jobs": a.plan_jobs}
     print(f"work folder {work}; cpu count {os.cpu_count()}; python {sys.version.split()[0]}")
     records = []
     for s in a.scales:

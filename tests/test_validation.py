@@ -299,3 +299,66 @@ def test_map_distinct_equals_elementwise_map(values):
     assert list(got) == expected
     texts = pd.Series([v for v in values if isinstance(v, str)] + [None], dtype=object)
     assert list(map_distinct(texts, _to_text)) == [_to_text(v) for v in texts]
+
+
+def _as_arrow_text(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables as DuckDB and Parquet give them: every all-text column Arrow-backed."""
+    from salesplan.data.schema import TEXT_DTYPE
+
+    out = {}
+    for name, frame in tables.items():
+        frame = frame.copy()
+        for col in frame.columns:
+            present = frame[col].dropna()
+            if len(present) and all(isinstance(v, str) for v in present):
+                frame[col] = frame[col].astype(TEXT_DTYPE)
+        out[name] = frame
+    return out
+
+
+@pytest.mark.parametrize(
+    "tables,table,column,rule,text",
+    [case[1:] for case in BROKEN_CASES],
+    ids=[case[0] for case in BROKEN_CASES],
+)
+def test_broken_arrow_text_input_is_named_alike(tables, table, column, rule, text):
+    """Arrow text columns (blank test, key and foreign-key look-ups done in pyarrow) give
+    the same findings, word for word, as the same values in ``object`` columns."""
+    arrow = _as_arrow_text(tables)
+    assert any(str(f[c].dtype) == "str" for f in arrow.values() for c in f.columns)
+    expected = check(tables).to_frame()
+    got = check(arrow).to_frame()
+    pd.testing.assert_frame_equal(got, expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=3),
+                          st.sampled_from(["", " ", "\t", "\u3000", "\x1c", "\x85", "\u200b", "A1", "华东"])),
+                max_size=40),
+       st.lists(st.one_of(st.none(), st.sampled_from(["", " ", "A1", "华东", "0"]), st.text(max_size=2)),
+                max_size=10))
+def test_arrow_text_blanks_and_lookups_equal_python(values, reference):
+    """Blank test and ``isin`` of Arrow text equal Python's ``str.strip`` and pandas' isin."""
+    from salesplan.data.schema import TEXT_DTYPE
+    from salesplan.data.validation import _is_blank, _isin
+
+    s = pd.Series(values, dtype=TEXT_DTYPE)
+    ref = pd.Series(reference, dtype=TEXT_DTYPE)
+    blank = [v is None or not v.strip() for v in values]
+    assert _is_blank(s).tolist() == blank
+    wanted = set(v for v in reference if v is not None)
+    assert _isin(s, ref).tolist() == [v is not None and v in wanted for v in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", " ", "A1", "A10", "华东", "a1"]), st.text(max_size=2)),
+                max_size=40))
+def test_arrow_text_duplicated_keys_equal_pandas(values):
+    """Duplicated one-column Arrow keys (sorted in pyarrow) are pandas' duplicated rows."""
+    from salesplan.data.schema import TEXT_DTYPE
+    from salesplan.data.validation import _duplicated_keys
+
+    frame = pd.DataFrame({"k": pd.Series(values, dtype=TEXT_DTYPE)})
+    seen = pd.Series(values, dtype=object)
+    expected = [v is not None and (seen == v).sum() > 1 for v in values]
+    assert _duplicated_keys(frame, ["k"]).tolist() == expected

@@ -241,10 +241,7 @@ def parse_dates(raw: pd.Series, options: ReadOptions | None = None) -> ParsedCol
     raw = raw.reset_index(drop=True)
     n = len(raw)
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        values = raw
-        if getattr(values.dt, "tz", None) is not None:
-            values = values.dt.tz_localize(None)
-        return ParsedColumn(values.dt.normalize().astype("datetime64[ns]"), np.zeros(n, bool))
+        return ParsedColumn(_midnight_ns(raw), np.zeros(n, bool))
     codes, uniques = _uniques(raw)
     read, fmt, numbers, pending = _read_date_values(uniques, options.date_format)
     declared = options.date_format
@@ -266,6 +263,21 @@ def parse_dates(raw: pd.Series, options: ReadOptions | None = None) -> ParsedCol
         problem,
         problem_rows if problem else None,
     )
+
+
+def _midnight_ns(values: pd.Series) -> pd.Series:
+    """Dates and times as ``datetime64[ns]`` at midnight (local calendar date kept).
+
+    Dates read from DuckDB or Parquet (``datetime64[ms]`` or ``[us]`` at midnight already)
+    are only converted to nanoseconds; the time of day is cut only when a value has one
+    (pandas' ``normalize`` takes as long as the conversion itself)."""
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_localize(None)
+    out = values.astype("datetime64[ns]")
+    ticks = out.to_numpy().view("int64")
+    if ((ticks % 86_400_000_000_000 != 0) & out.notna().to_numpy()).any():
+        out = out.dt.normalize()
+    return out
 
 
 def _read_date_values(uniques: np.ndarray, declared: str | None):
@@ -459,8 +471,10 @@ def parse_numbers(raw: pd.Series, options: ReadOptions | None = None) -> ParsedC
     if pd.api.types.is_bool_dtype(raw.dtype):
         raw = raw.astype(object)
     if pd.api.types.is_numeric_dtype(raw.dtype):
-        values = raw.astype("float64")
+        values = raw.astype("float64", copy=False)  # float64 already: no copy (read-only here)
         unreadable = np.isinf(values.to_numpy())
+        if not unreadable.any():  # the usual case: no second copy of the column
+            return ParsedColumn(values, unreadable, _number_reason([], options))
         return ParsedColumn(values.where(~unreadable), unreadable, _number_reason(
             raw[unreadable].astype(str).tolist(), options))
     codes, uniques = _uniques(raw)

@@ -389,10 +389,10 @@ def text_series(s: pd.Series) -> pd.Series:
     import pyarrow.compute as pc
 
     s = s.reset_index(drop=True)
-    if _is_arrow_text(s.dtype):
+    if is_arrow_text(s.dtype):
         # already Arrow text (DuckDB, Parquet): only blank values change, found in C
         arr = pa.array(s.array)
-        blank = pc.match_substring_regex(arr, _BLANK_RE)
+        blank = pc.match_substring_regex(arr, BLANK_RE)
         if pc.any(blank).as_py():
             arr = pc.if_else(blank, pa.scalar(None, pa.string()), arr)
         elif s.dtype == TEXT_DTYPE:
@@ -413,10 +413,10 @@ def text_series(s: pd.Series) -> pd.Series:
 
 #: a value Python's ``str.strip()`` empties: only the characters ``str.isspace()`` calls
 #: whitespace (ASCII controls 9-13 and 28-31, U+0085, the Unicode separators Z*)
-_BLANK_RE = r"^[\t\n\x0b\x0c\r\x1c-\x1f\x{85}\p{Z}]*$"
+BLANK_RE = r"^[\t\n\x0b\x0c\r\x1c-\x1f\x{85}\p{Z}]*$"
 
 
-def _is_arrow_text(dtype) -> bool:
+def is_arrow_text(dtype) -> bool:
     if isinstance(dtype, pd.StringDtype):
         return dtype.storage in ("pyarrow", "pyarrow_numpy")
     if isinstance(dtype, pd.ArrowDtype):
