@@ -113,13 +113,17 @@ def _gls_projection(S, W):
 
 
 def _bottom_rows(S):
-    rows = []
-    for j in range(S.shape[1]):
-        cand = np.where((S[:, j] == 1) & (S.sum(axis=1) == 1))[0]
-        if len(cand) == 0:
-            raise ValueError(f"reconcile: bottom series {j} has no row of S of its own")
-        rows.append(cand[-1])
-    return np.array(rows)
+    """Row of ``S`` of each bottom series: the last row holding only that series (one 1).
+
+    One pass over ``S`` (the row sums once, not once per bottom series: at 7,000 nodes x
+    6,700 reps the per-column loop re-summed the whole matrix 6,700 times).
+    """
+    own = (S == 1) & (S.sum(axis=1) == 1)[:, None]
+    found = own.any(axis=0)
+    if not found.all():
+        j = int(np.flatnonzero(~found)[0])
+        raise ValueError(f"reconcile: bottom series {j} has no row of S of its own")
+    return S.shape[0] - 1 - np.argmax(own[::-1], axis=0)
 
 
 def reconcile(base, S, method="bottom_up", W=None, proportions=None, top=0, nonnegative=False,
