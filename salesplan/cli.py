@@ -197,6 +197,9 @@ def run(
     run_timeout: int = typer.Option(None, "--run-timeout", help="seconds the whole run may take"),
     jobs: int = typer.Option(2, help="notebooks run side by side once their inputs are ready"),
     check: bool = typer.Option(True, help="validate --source before any notebook runs"),
+    kernel_reuse: bool = typer.Option(
+        True, help="run a notebook in the kernel of one that finished, made as new (faster); "
+                   "--no-kernel-reuse: a new kernel for every notebook"),
     date_format: str = _FLAGS["date_format"],
     decimal: str = _FLAGS["decimal"],
     thousands: str = _FLAGS["thousands"],
@@ -243,6 +246,7 @@ def run(
             downstream=downstream,
             run_timeout=run_timeout,
             check_data=check,
+            reuse_kernels=kernel_reuse,
             **({"overrides": overrides} if overrides is not None else {}),
         )
     except (RunError, ParameterError, FileNotFoundError) as e:

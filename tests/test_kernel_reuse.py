@@ -190,3 +190,23 @@ def test_a_notebook_gets_the_kernel_that_ran_its_upstream(tmp_path, monkeypatch)
         assert pool.handed == [("a", ()), ("b", ()), ("c", ("b",)), ("d", ("a",))]
     finally:
         pool.close()
+
+
+@needs_kernel
+def test_salesplan_run_no_kernel_reuse_starts_a_kernel_per_notebook(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from salesplan.cli import app
+
+    nbs = _three_notebooks(tmp_path / "nb")
+    monkeypatch.setenv("SALESPLAN_TEST_FOLDER", str(nbs))
+    pids = {}
+    for flag in ("--kernel-reuse", "--no-kernel-reuse"):
+        out = tmp_path / f"out{flag}"
+        result = CliRunner().invoke(app, ["run", "--notebooks-dir", str(nbs), "--out", str(out),
+                                          "--jobs", "1", flag])
+        assert result.exit_code == 0, result.output
+        run_dir = (out / "latest").resolve()
+        pids[flag] = {_looks(run_dir, name)[1]["pid"] for name in ("01_a", "02_b", "03_c")}
+    assert len(pids["--kernel-reuse"]) == 1
+    assert len(pids["--no-kernel-reuse"]) == 3
