@@ -8,7 +8,7 @@ import pytest
 
 _CHILD = """
 import numpy as np, pyarrow as pa, pyarrow.compute as pc
-from salesplan.reports.runner import return_freed_memory
+from salesplan.reports.kernel_state import return_freed_memory
 
 def rss_mib():
     return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20

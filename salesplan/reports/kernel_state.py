@@ -22,6 +22,7 @@ anything): the settings that import made cannot be told from the notebook's own.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -83,7 +84,7 @@ def reset(env: dict, cwd: str | None = None) -> None:
         if module in sys.modules:
             for name, value in values.items():
                 setattr(sys.modules[module], name, value)
-    gc.collect()  # the last notebook's objects (and their open files) go now
+    return_freed_memory()  # the last notebook's objects (and their open files) go now
 
 
 def _restore_environ(target: dict) -> None:
@@ -132,3 +133,22 @@ def _pandas_options(pd) -> dict:
             except Exception:  # noqa: BLE001 - an option that cannot be read is not restored
                 continue
     return out
+
+
+def return_freed_memory() -> None:
+    """Give the memory of freed tables back to the operating system.
+
+    Freed tables leave their pages with Arrow's allocator and glibc's ``malloc``: after
+    the source check the runner stayed at 416 MiB at scale 10 (184 MiB after this:
+    ``gc.collect``, Arrow's ``release_unused``, glibc's ``malloc_trim``), ~1.8 GB at scale
+    100, for the whole run; a reused kernel kept its last notebook's.  Used by the runner
+    after the check and by :func:`reset`.  Each step is skipped where it does not exist
+    (Arrow not imported, another C library).
+    """
+    import ctypes
+
+    gc.collect()
+    with contextlib.suppress(Exception):
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
