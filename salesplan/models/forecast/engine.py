@@ -1071,7 +1071,10 @@ class Forecaster(BaseEstimator):
         R = self.residual_correlation(ids) if corr is None else np.asarray(corr)
         rng = np.random.default_rng(random_state if seed is None else seed)
         L = _safe_cholesky(R)
-        eps = rng.standard_normal((n_paths, h, len(ids))) @ L.T  # (p, h, k)
+        z = rng.standard_normal((n_paths, h, len(ids)))
+        # one (p*h, k) x (k, k) product, not p*h-row stacks of small ones: ~10x faster at
+        # hundreds of series (the same draws; BLAS may round the last bit differently)
+        eps = (z.reshape(-1, len(ids)) @ L.T).reshape(z.shape)  # (p, h, k)
         T = _safe_cholesky(self.horizon_covariance_(h))  # lower triangular (h, h)
         err = np.einsum("jl,plk->kpj", T, eps)  # (k, p, h)
         paths = means[:, None, :] + scales[:, None, None] * err
