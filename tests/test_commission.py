@@ -66,6 +66,24 @@ def test_simulated_cost_quantiles_and_ratio():
     # OTE: 3 months at quota 200k -> 3 * (10k + 1k base) = 33k
     assert per["ote"].tolist() == pytest.approx([33_000.0, 33_000.0])
     assert per.loc[1, "attainment_p50"] == pytest.approx(0.5)
+    # commission at the sales quantile: sales and commission rise together here, so it is
+    # the commission interpolated as the sales quantile is: P10 57k, P50 sim 3 = 111k,
+    # P90 between sims 4 and 5 at 0.6: 153k + 0.6 * 42k = 178.2k
+    assert summary["commission_at_sales_q"].iloc[:3].tolist() == pytest.approx([57_000.0, 111_000.0, 178_200.0])
+
+
+def test_commission_at_the_median_of_an_even_number_of_simulations_is_the_midpoint():
+    # four simulations of one rep, one month; the median of sales (2.5M) lies halfway
+    # between sims 2 and 3, equally near both: the commission is their midpoint, whatever
+    # the last bit of the totals (nearest-simulation picking chose one by rounding)
+    plan = cm.CommissionPlan(tiers=((0, 0.05), (2_200_000, 0.10)))
+    sales = np.array([1_000_000, 2_000_000, 3_000_000, 4_000_000], dtype=float)
+    for nudge in (0.0, 1e-9, -1e-9):
+        sims = sales.copy()
+        sims[1] += nudge
+        summary, _ = cm.simulate_plan_cost(sims.reshape(4, 1, 1), plan, quantiles=(0.5,))
+        # sim 2: 5% * 2M = 100k; sim 3: 5% * 2.2M + 10% * 0.8M = 190k -> 145k
+        assert summary.loc["P50", "commission_at_sales_q"] == pytest.approx(145_000.0)
 
 
 def test_quota_to_ote_flags():

@@ -230,7 +230,11 @@ def simulate_plan_cost(
         ``cost_of_sales`` (pay / sales) -- each column is the quantile of its own
         distribution across simulations (the P90 cost is not necessarily the cost in the
         P90-sales scenario; ``commission_at_sales_q`` gives the commission of the
-        simulation whose total sales are nearest each sales quantile).
+        simulations at each sales quantile, interpolated between the two simulations
+        around it as the quantile itself is: ``(1 - w) c[(j)] + w c[(j+1)]`` with
+        ``j + w = q (n - 1)`` over the simulations sorted by total sales.  The simulation
+        *nearest* the quantile was used before: at the P50 of an even number of
+        simulations two are equally near, and the last bit of their totals chose one).
         ``per_rep`` indexed by rep: ``sales_p50``, ``commission_p10``/``p50``/``p90``,
         ``attainment_p50`` (when quota given), ``ote``.
     """
@@ -259,13 +263,14 @@ def simulate_plan_cost(
     order = np.argsort(tot_sales)
     for lab, q in zip(labels, quantiles):
         target = np.quantile(tot_sales, q)
-        near = order[np.argmin(np.abs(tot_sales[order] - target))]
+        j, w = divmod(q * (n_sims - 1), 1.0)
+        below, above = order[int(j)], order[min(int(j) + 1, n_sims - 1)]
         rows[lab] = {
             "sales": target,
             "commission": np.quantile(tot_com, q),
             "pay": np.quantile(tot_pay, q),
             "cost_of_sales": np.nanquantile(cos, q),
-            "commission_at_sales_q": tot_com[near],
+            "commission_at_sales_q": (1.0 - w) * tot_com[below] + w * tot_com[above],
         }
     rows["mean"] = {"sales": tot_sales.mean(), "commission": tot_com.mean(), "pay": tot_pay.mean(),
                     "cost_of_sales": tot_pay.mean() / tot_sales.mean() if tot_sales.mean() > 0 else np.nan,
