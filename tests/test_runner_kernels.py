@@ -138,12 +138,13 @@ def test_kernel_pool_shuts_down_kernels_never_taken(tmp_path):
     assert "b" not in pool
 
 
-def test_upstream_all_follows_the_chain(tmp_path):
-    from salesplan.reports.runner import _upstream_all
+def test_upstream_closure_follows_the_chain(tmp_path):
+    from salesplan.reports.runner import _upstream_closure
 
     # a -> b -> d, c -> d, e alone
     paths = [_nb(tmp_path, "a"), _nb(tmp_path, "b", ["a"]), _nb(tmp_path, "c"),
              _nb(tmp_path, "d", ["b", "c"]), _nb(tmp_path, "e")]
-    assert _upstream_all(paths[3], paths) == {"a", "b", "c"}
-    assert _upstream_all(paths[1], paths) == {"a"}
-    assert _upstream_all(paths[4], paths) == set()
+    every = {p.stem: p for p in paths}
+    assert _upstream_closure("d", every) == {"a", "b", "c"}
+    assert _upstream_closure("b", every) == {"a"}
+    assert _upstream_closure("e", every) == set()

@@ -924,19 +924,6 @@ def _critical_path(paths: Sequence[Path], seconds: Mapping[str, float]) -> dict[
     return rank
 
 
-def _upstream_all(path: Path, paths: Sequence[Path]) -> set[str]:
-    """Stems of every notebook ``path`` waits for, directly or through others."""
-    by_stem = {p.stem: p for p in paths}
-    seen: set[str] = set()
-    todo = list(_depends(path))
-    while todo:
-        stem = todo.pop()
-        if stem not in seen:
-            seen.add(stem)
-            todo.extend(_depends(by_stem[stem]) if stem in by_stem else [])
-    return seen
-
-
 def _run_in_dependency_order(paths: Sequence[Path], execute, jobs: int, *,
                              seconds: Mapping[str, float] | None = None,
                              ahead: Callable[[list[Path]], None] | None = None):
@@ -1422,7 +1409,7 @@ class _Batch:
 
         name = path.stem
         t0 = time.monotonic()
-        km = (self.kernels.take(name, path, upstream=_upstream_all(path, self.paths))
+        km = (self.kernels.take(name, path, upstream=_upstream_closure(name, {p.stem: p for p in self.paths}))
               if self.kernels is not None else None) or self._make_km(name)
         ran = self.kernels.ran_in(km) if self.kernels is not None else []
         if ran:  # run.log only: which kernel a notebook reused
