@@ -35,6 +35,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -1079,7 +1080,8 @@ def run_plan(
                f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
     batch_store = _record_batch_start(cfg.store_url, run_id, cfg.run_period, name,
                                       [p.stem for p in paths], batch.note)
-    printer = _summary_printer(paths, partial)  # Chromium starts while the notebooks run
+    # Chromium starts while the notebooks run, once the first kernel is up
+    printer = _summary_printer(paths, partial, after=batch.kernel_up)
     try:
         done, failure = batch.run_all()
         _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", batch.note)
@@ -1096,7 +1098,7 @@ def run_plan(
         batch.stop_kernels()  # shut down in the background since the last notebook ended
 
 
-def _summary_printer(paths: Sequence[Path], partial: bool):
+def _summary_printer(paths: Sequence[Path], partial: bool, after=None):
     """The browser that will print the summary PDF, launching now
     (:class:`~salesplan.reports.summary.PdfPrinter`), when the run can have a summary (its
     notebooks, or for a partial run those of their folder, include the targets); else
@@ -1106,7 +1108,7 @@ def _summary_printer(paths: Sequence[Path], partial: bool):
     stems = [p.stem for p in paths] + ([q.stem for q in paths[0].parent.glob("*.ipynb")] if partial else [])
     if not may_summarize(stems) or chromium_missing() is not None:
         return None
-    return PdfPrinter()
+    return PdfPrinter(after=after)
 
 
 def _kernel_env(cfg, run_id: str, name, run_language: str, declared, folder: Path,
@@ -1255,6 +1257,9 @@ class _Batch:
     started: float = field(default_factory=time.monotonic)
     prev: Path | None = None  # the run whose reports a partial run carries over
     workbook: Any = None  # salesplan.reports.workbook.RunWorkbook: sheets added as notebooks end
+    # set when the first notebook has its kernel: background work waits for it, not to
+    # slow down the start of a kernel (its imports) on the critical path
+    kernel_up: threading.Event = field(default_factory=threading.Event)
 
     def note(self, line: str) -> None:
         line = redact(line, self.cfg.secrets)
@@ -1276,6 +1281,7 @@ class _Batch:
                                                          seconds=self.last_seconds, ahead=self._ahead)
                 return {name: future.result() for name, future in done.items()}, failure
         finally:
+            self.kernel_up.set()
             if self.kernels is not None:
                 self.kernels.close(wait=False)  # the run's end waits for it (stop_kernels)
 
@@ -1287,6 +1293,7 @@ class _Batch:
         from salesplan.reports.render import warm_up
         from salesplan.reports.workbook import RunWorkbook
 
+        self.kernel_up.wait(timeout=120)
         with contextlib.suppress(Exception):
             warm_up()
         try:
@@ -1421,8 +1428,11 @@ class _Batch:
 
         name = path.stem
         t0 = time.monotonic()
-        km = (self.kernels.take(name, path, upstream=_upstream_closure(name, {p.stem: p for p in self.paths}))
-              if self.kernels is not None else None) or self._make_km(name)
+        try:
+            km = (self.kernels.take(name, path, upstream=_upstream_closure(name, {p.stem: p for p in self.paths}))
+                  if self.kernels is not None else None) or self._make_km(name)
+        finally:
+            self.kernel_up.set()
         ran = self.kernels.ran_in(km) if self.kernels is not None else []
         if ran:  # run.log only: which kernel a notebook reused
             self.log.append(f"{name}: in the kernel of {', '.join(ran)} "
