@@ -1277,8 +1277,11 @@ class _Batch:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-render") as self.render_pool:
                 # while the first notebooks run: the exporter made, the carried sheets built
                 self.render_pool.submit(self._prepare_reports)
-                done, failure = _run_in_dependency_order(self.paths, self.execute, self.jobs,
-                                                         seconds=self.last_seconds, ahead=self._ahead)
+                try:
+                    done, failure = _run_in_dependency_order(self.paths, self.execute, self.jobs,
+                                                             seconds=self.last_seconds, ahead=self._ahead)
+                finally:
+                    self.kernel_up.set()  # also when no notebook got a kernel: nothing waits for it
                 return {name: future.result() for name, future in done.items()}, failure
         finally:
             self.kernel_up.set()
