@@ -18,7 +18,9 @@ Method
   **CPU** is ``resource.getrusage(RUSAGE_CHILDREN)`` user + system before and after: the
   command and every kernel it started (they are waited for), i.e. the CPU seconds the
   plan costs on a shared machine.  Per-notebook seconds are the runner's own (``run.json``,
-  from the notebook's start to its end, kernel start included).
+  from the notebook's start to its end, kernel start included); **after last notebook** is
+  the runner's finishing (reports, workbook, summary, index): ``done in`` minus the elapsed
+  time at the last notebook's ``ok`` line of ``run.log`` (whole seconds).
 * Medians of ``--repeats`` runs (>= 3 for RESULTS.md).  The load average before and
   after is printed: on a shared machine, compare CPU seconds, not wall.
 """
@@ -69,7 +71,17 @@ def run_once(out: Path, cache: Path, extra: list[str], *, source: str, period: s
     info = json.loads((out / "latest" / "run.json").read_text("utf-8"))
     seconds = {nb["name"]: float(nb["seconds"]) for nb in info.get("notebooks", [])
                if nb.get("carried_from") is None and "seconds" in nb}
-    return {"wall": wall, "cpu": cpu, "notebooks": seconds}
+    return {"wall": wall, "cpu": cpu, "notebooks": seconds, "finish": _finishing(out / "latest" / "run.log")}
+
+
+def _finishing(log: Path) -> float:
+    """Seconds from the last notebook's end to the run's ``done`` line (NaN without them)."""
+    import re
+
+    text = log.read_text("utf-8") if log.exists() else ""
+    ends = re.findall(r"\] \S+ ok \([\d.]+ s\); (\d+) s elapsed", text)
+    done = re.findall(r"done in ([\d.]+) s", text)
+    return float(done[-1]) - float(ends[-1]) if ends and done else float("nan")
 
 
 def _median(rows: list[dict], key: str) -> float:
@@ -112,17 +124,18 @@ def main(argv=None) -> int:
     names = sorted({n for r in cold for n in r["notebooks"]})
     print(f"\nplan speed of {args.root}, {args.source} {args.period}, --jobs {args.jobs}, medians of {len(cold)} cold and {args.repeats} warm runs; "
           f"load average {load0[0]:.1f} before, {load1[0]:.1f} after; {os.cpu_count()} CPUs\n")
-    print("| run | wall s | CPU s (incl. kernels) | per notebook s |")
-    print("| --- | ---: | ---: | --- |")
+    print("| run | wall s | CPU s (incl. kernels) | after last notebook s | per notebook s |")
+    print("| --- | ---: | ---: | ---: | --- |")
     per = ", ".join(f"{n.split('_')[0]} {statistics.median(r['notebooks'].get(n, float('nan')) for r in cold):.1f}"
                     for n in names)
     print(f"| cold full run (fresh plan store, empty model cache) | {_median(cold, 'wall'):.1f} | "
-          f"{_median(cold, 'cpu'):.1f} | {per} |")
+          f"{_median(cold, 'cpu'):.1f} | {_median(cold, 'finish'):.1f} | {per} |")
     for label, rows in warm.items():
         nbs = sorted({n for r in rows for n in r["notebooks"]})
         per = ", ".join(f"{n.split('_')[0]} {statistics.median(r['notebooks'].get(n, float('nan')) for r in rows):.1f}"
                         for n in nbs)
-        print(f"| warm re-run {label} | {_median(rows, 'wall'):.1f} | {_median(rows, 'cpu'):.1f} | {per} |")
+        print(f"| warm re-run {label} | {_median(rows, 'wall'):.1f} | {_median(rows, 'cpu'):.1f} | "
+              f"{_median(rows, 'finish'):.1f} | {per} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"cold": cold, "warm": warm, "load": [load0, load1]}, indent=1))
     return 0

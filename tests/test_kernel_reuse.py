@@ -171,6 +171,7 @@ def test_a_notebook_gets_the_kernel_that_ran_its_upstream(tmp_path, monkeypatch)
     made_as_new = []
     monkeypatch.setattr(kernels, "_start_and_warm", started)
     monkeypatch.setattr(kernels, "_run_reuse", lambda km, env, cwd, nb: made_as_new.append(km.name))
+    monkeypatch.setattr(kernels, "_run_release", lambda km: None)
     monkeypatch.setattr(kernels, "_shutdown", lambda km: None)
     nbs = tmp_path / "nb"
     nb = {n: make_notebook(nbs / f"{n}.ipynb", ["x = 1"]) for n in "abcd"}

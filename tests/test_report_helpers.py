@@ -72,3 +72,40 @@ def test_headlines_name_quarters_in_the_fiscal_calendar(monkeypatch):
     assert fiscal_quarter_names("2027Q1", 7) == "FY27Q3 (2027Q1)"
     assert fiscal_quarter_names("2027Q1 and 2026Q4", 1) == "2027Q1 and 2026Q4"
     assert fiscal_quarter_names("2027Q1", 2) == "2027Q1"  # not calendar quarters: kept
+
+
+def test_a_report_is_parsed_once_and_is_the_page_of_nbconvert_then_the_layout(tmp_path):
+    """export_html leaves nbconvert's own BeautifulSoup pass (alt texts, tabindex) to the
+    layout's parse: the page is the one nbconvert's HTMLExporter and arrange_report give."""
+    import base64
+
+    import nbformat.v4 as v4
+    from nbconvert import HTMLExporter
+
+    from salesplan.reports.layout import MISSING_ALT, arrange_report
+    from salesplan.reports.render import TEMPLATE_DIR, export_html, prepare_for_report
+
+    png = base64.b64encode(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                                         "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")).decode()
+    rows = "".join(f"<tr><td>r{i}</td><td>{i * 1000:,}</td></tr>" for i in range(40))
+    nb = v4.new_notebook(cells=[
+        v4.new_markdown_cell("# Title\n\nThe question."),
+        v4.new_markdown_cell("## First section"),
+        v4.new_code_cell(outputs=[v4.new_output("display_data", {"image/png": png, "text/plain": "<Figure>"})]),
+        v4.new_markdown_cell("## Second section"),
+        v4.new_code_cell(outputs=[v4.new_output("display_data", {
+            "text/html": f'<p><img src="data:image/png;base64,{png}"></p><table class="dataframe"><thead><tr><th>name</th><th>amount</th></tr></thead>'
+                         f"<tbody>{rows}</tbody></table>", "text/plain": "table"})]),
+    ])
+    ours = export_html(nb, tmp_path / "r.html", caption="2027Q1").read_text("utf-8")
+    stock = HTMLExporter(template_name="lab", template_file=str(TEMPLATE_DIR / "leadership.html.j2"),
+                         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                         embed_images=True)
+    stock.extra_template_paths = [str(TEMPLATE_DIR), *stock.extra_template_paths]
+    ready = prepare_for_report(nb)
+    ready.metadata["title"] = "Title"
+    body, _ = stock.from_notebook_node(ready, resources={
+        "metadata": {"name": "Title"}, "salesplan_index": "index.html", "salesplan_caption": "2027Q1"})
+    assert ours == arrange_report(body)
+    assert f'alt="{MISSING_ALT}"' in ours and 'tabindex="0"' in ours and "sp-appendix" in ours
+    assert arrange_report(ours) == ours  # arranged once

@@ -583,3 +583,49 @@ def test_the_run_workbook_without_rep_quotas_says_so_on_sheet_run(plan, tmp_path
         assert "04 大区" in wb.sheetnames
         assert rows == {"运行编号": "2027Q1-x", "期间": "2027Q1", "参数 growth": "0.05",  # the name as typed
                         "计划工作表": "未生成：计划中没有销售代表指标（数据中没有销售代表表）；大区目标见工作表「04 大区」"}
+
+
+def _cells(path) -> list:
+    """Every sheet of a workbook as (title, state, tab colour, freeze, print titles, widths,
+    [(coordinate, value, number format, bold, fill)])."""
+    wb = load_workbook(path)
+    return [(ws.title, ws.sheet_state, ws.sheet_properties.tabColor and ws.sheet_properties.tabColor.rgb,
+             ws.freeze_panes, ws.print_title_rows, {k: d.width for k, d in ws.column_dimensions.items()},
+             [(c.coordinate, c.value, c.number_format, c.font.b, c.fill.fgColor.rgb)
+              for row in ws.iter_rows() for c in row])
+            for ws in wb.worksheets]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_run_workbook_built_as_notebooks_end_equals_one_built_in_one_go(plan, tmp_path, lang):
+    """The runner adds a notebook's sheets when it ends (in any order; a carried-over
+    notebook's first): the file holds what the workbook built in one go holds."""
+    from types import SimpleNamespace
+
+    from salesplan.reports.runner import _published_tables, _write_workbook
+    from salesplan.reports.workbook import RunWorkbook
+
+    _published(tmp_path / "tables" / "01_health", {"coverage": pd.DataFrame({"table": ["orders"], "share": [0.5]}),
+                                                   "facts": pd.DataFrame({"fact": ["a", "b"], "value": [1.0, 2.5]})})
+    _published(tmp_path / "tables" / "04_targets", {"company": plan.company, "region": plan.regions,
+                                                    "rep": plan.reps, "assumptions": plan.assumptions})
+    results = [SimpleNamespace(name="01_health", title="Health", headlines=None),
+               SimpleNamespace(name="04_targets", title="Targets",
+                               headlines={"figures": [{"label": "Target", "display": "1,000", "value": 1000.0}]}),
+               SimpleNamespace(name="05_none", title="Nothing published", headlines=None)]
+    info = {"run id": "2027Q1-x", "period": "2027Q1", "parameter growth": "0.05"}
+    with language(lang):
+        _write_workbook(tmp_path / "one-go.xlsx", run_info=info, results=results, tables_dir=tmp_path / "tables")
+        ahead = RunWorkbook()
+        ahead.add_notebook("04_targets", _published_tables(tmp_path / "tables", "04_targets"), 1)  # ended first
+        _write_workbook(tmp_path / "ahead.xlsx", run_info=info, results=results, tables_dir=tmp_path / "tables",
+                        built=ahead)  # 01 (and 05: no tables) added at the end
+        misplaced = RunWorkbook()  # added at the wrong place: built in one go instead
+        misplaced.add_notebook("01_health", _published_tables(tmp_path / "tables", "01_health"), 2)
+        _write_workbook(tmp_path / "misplaced.xlsx", run_info=info, results=results, tables_dir=tmp_path / "tables",
+                        built=misplaced)
+    one_go = _cells(tmp_path / "one-go.xlsx")
+    assert {s[0] for s in one_go[:3]} == set(plan_sheet_names(lang))  # the plan sheets lead
+    assert one_go[-1][:2] == (META_SHEET, "hidden")
+    assert _cells(tmp_path / "ahead.xlsx") == one_go
+    assert _cells(tmp_path / "misplaced.xlsx") == one_go

@@ -2,9 +2,9 @@
 
 This module runs **inside the kernels** of ``salesplan run``: :mod:`salesplan.reports.kernels`
 sends its source to a kernel (as the module ``_salesplan_kernel_state``, without importing
-the package), calls :func:`snapshot` once the notebook's imports are done, and, when the
-notebook has finished successfully and the kernel is reused for the next one, calls
-:func:`reset` first.  :func:`reset` gives the next notebook what a new kernel would give it:
+the package), calls :func:`snapshot` once the notebook's imports are done, :func:`release`
+as soon as the notebook has finished successfully (the namespace emptied and its memory
+freed while the kernel waits), and :func:`reset` when the kernel is reused for the next one.  :func:`reset` gives the next notebook what a new kernel would give it:
 
 - an empty user namespace, the history and execution counts starting again at 1
   (IPython's ``reset(new_session=True)``), matplotlib figures closed;
@@ -57,15 +57,15 @@ def snapshot() -> None:
     )
 
 
-def reset(env: dict, cwd: str | None = None) -> None:
-    """Make the kernel as new for the next notebook (see the module); ``env`` holds that
-    notebook's environment variables, ``cwd`` its folder.  Raises ``RuntimeError``, having
-    changed nothing, when the kernel cannot be made as new."""
+def _check_reusable() -> None:
     if not _state:
         raise RuntimeError("no snapshot of this kernel")
     new = sorted(m for m in TRACKED if m in sys.modules and m not in _state["modules"])
     if new:
         raise RuntimeError(f"not reusable: the notebook imported {', '.join(new)} first")
+
+
+def _clear_namespace() -> None:
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         plt.close("all")
@@ -74,6 +74,30 @@ def reset(env: dict, cwd: str | None = None) -> None:
     shell = get_ipython()
     if shell is not None:
         shell.reset(new_session=True)
+
+
+def release() -> None:
+    """The first half of :func:`reset`, run as soon as the kernel's notebook has ended
+    (in the background, before a next notebook is known): the figures closed, the user
+    namespace and history emptied (execution counts from 1) and the freed memory handed
+    back to the system, so a kept kernel holds no notebook's tables while it waits.
+    Raises ``RuntimeError``, having changed nothing, when the kernel cannot be made as
+    new; :func:`reset` then does only the rest."""
+    _check_reusable()
+    _clear_namespace()
+    return_freed_memory()
+    _state["released"] = True
+
+
+def reset(env: dict, cwd: str | None = None) -> None:
+    """Make the kernel as new for the next notebook (see the module); ``env`` holds that
+    notebook's environment variables, ``cwd`` its folder.  Raises ``RuntimeError``, having
+    changed nothing, when the kernel cannot be made as new.  After :func:`release` (nothing
+    ran since) the namespace is not emptied again."""
+    _check_reusable()
+    released = _state.pop("released", False)
+    if not released:
+        _clear_namespace()
     _restore_environ({**_state["environ"], **{str(k): str(v) for k, v in env.items()}})
     os.chdir(cwd or _state["cwd"])
     sys.path[:] = _state["path"]
@@ -84,7 +108,8 @@ def reset(env: dict, cwd: str | None = None) -> None:
         if module in sys.modules:
             for name, value in values.items():
                 setattr(sys.modules[module], name, value)
-    return_freed_memory()  # the last notebook's objects (and their open files) go now
+    if not released:
+        return_freed_memory()  # the last notebook's objects (and their open files) go now
 
 
 def _restore_environ(target: dict) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["KernelPool", "reuse_code", "snapshot_code", "warmup_code"]
+__all__ = ["KernelPool", "release_code", "reuse_code", "snapshot_code", "warmup_code"]
 
 #: name of the module :mod:`salesplan.reports.kernel_state` becomes inside a kernel
 STATE_MODULE = "_salesplan_kernel_state"
@@ -95,6 +95,13 @@ def snapshot_code() -> str:
             "del __salesplan_snapshot\n")
 
 
+def release_code() -> str:
+    """Code emptying a kernel whose notebook finished (:func:`kernel_state.release
+    <salesplan.reports.kernel_state.release>`: namespace, history, figures, freed memory);
+    fails, changing nothing, when the kernel cannot be made as new."""
+    return f"__import__('sys').modules[{STATE_MODULE!r}].release()\n"
+
+
 def reuse_code(env: Mapping[str, str], cwd: str, notebook: str | Path) -> str:
     """Code making a kernel whose notebook finished as new for ``notebook``: reset (fails,
     changing nothing, when the kernel cannot be made as new or has no snapshot), then the
@@ -145,13 +152,17 @@ class KernelPool:
         self._make_km = make_km
         self._workers = max(1, int(workers))
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="salesplan-kernel")
+        # kernels emptied or shut down after their notebook (not queued behind starts)
+        self._after = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="salesplan-kernel-after")
         self._ahead: dict[str, Future] = {}
         self._reuse_env = reuse_env
-        self._idle: list[tuple[object, list[str]]] = []  # kept kernels, the notebooks they ran
+        # kept kernels, the notebooks they ran, their release (emptied in the background)
+        self._idle: list[tuple[object, list[str], Future | None]] = []
         self._out: dict[int, list[str]] = {}  # id(km) handed out -> notebooks run in it
         self._taking = 0  # kernels being made ready for a notebook (counted as alive)
         self._lock = threading.Lock()
         self._closed = False
+        self._closing: threading.Thread | None = None
         #: ``(notebook, notebooks run before in its kernel)`` of every kernel handed out
         self.handed: list[tuple[str, tuple[str, ...]]] = []
         #: ``(notebook, notebooks run in the kernel, why)`` of every kernel not reused
@@ -197,13 +208,13 @@ class KernelPool:
             return km
         while True:
             with self._lock:
-                km, ran, future = self._pick(name, set(upstream))
+                km, ran, future, released = self._pick(name, set(upstream))
                 if km is None and future is None:
                     return None
                 self._taking += 1
             ready = None
             try:
-                ready = self._ready(name, notebook, km, ran, future)
+                ready = self._ready(name, notebook, km, ran, future, released)
             finally:
                 with self._lock:
                     self._taking -= 1
@@ -213,13 +224,16 @@ class KernelPool:
             if ready is not None:
                 return ready
 
-    def _ready(self, name: str, notebook: Path, km, ran: list, future: Future | None):
+    def _ready(self, name: str, notebook: Path, km, ran: list, future: Future | None,
+               released: Future | None = None):
         """The picked kernel made ready for ``notebook``, or ``None`` (it is shut down)."""
         if future is not None:
             km = _started(future)
             if km is None or getattr(km, "_salesplan_for", None) == name:
                 return km  # started ahead for this very notebook: as new already
         try:
+            if released is not None:
+                released.result()  # emptied when its notebook ended (or why it cannot be)
             _run_reuse(km, dict(self._reuse_env(name)), str(Path(notebook).parent), notebook)
         except Exception as exc:  # noqa: BLE001 - a kernel that cannot be made as new is dropped
             with self._lock:
@@ -229,19 +243,22 @@ class KernelPool:
         return km
 
     def _pick(self, name: str, upstream: set):
-        """Under the lock: ``(kept km, its notebooks, None)`` or ``(None, [], future)``."""
-        scored = [(len(upstream.intersection(ran)), i) for i, (_, ran) in enumerate(self._idle)]
+        """Under the lock: ``(kept km, its notebooks, None, its release)`` or
+        ``(None, [], future, None)``."""
+        scored = [(len(upstream.intersection(ran)), i) for i, (_, ran, _) in enumerate(self._idle)]
         best = max(scored, default=(0, -1))
         if best[0] > 0:
-            return (*self._idle.pop(best[1]), None)
+            km, ran, released = self._idle.pop(best[1])
+            return km, ran, None, released
         if name in self._ahead:
-            return None, [], self._ahead.pop(name)
+            return None, [], self._ahead.pop(name), None
         if self._idle:
-            return (*self._idle.pop(0), None)
+            km, ran, released = self._idle.pop(0)
+            return km, ran, None, released
         if self._ahead:
             other = next((n for n, f in self._ahead.items() if f.done()), next(iter(self._ahead)))
-            return None, [], self._ahead.pop(other)
-        return None, [], None
+            return None, [], self._ahead.pop(other), None
+        return None, [], None, None
 
     def _hand_out(self, name: str, km, ran: list) -> None:
         if km is None:
@@ -255,34 +272,53 @@ class KernelPool:
         with self._lock:
             return list(self._out.get(id(km), [None])[:-1])
 
-    def give_back(self, km, reusable: bool) -> None:
+    def give_back(self, km, reusable: bool, *, background: bool = False) -> None:
         """The notebook run in ``km`` has ended: keep the kernel for a later notebook when
-        it finished successfully (``reusable``) and reuse is on, else shut it down."""
+        it finished successfully (``reusable``) and reuse is on, emptied at once in the
+        background (:func:`release_code`: its memory freed while it waits, and the next
+        notebook's start spared it); else shut it down (``background``: in the background,
+        :meth:`close` waits for it)."""
         with self._lock:
             ran = self._out.pop(id(km), None)
             keep = (reusable and ran is not None and self._reuse_env is not None
                     and not self._closed and km.has_kernel)
             if keep:
-                self._idle.append((km, ran))
+                self._idle.append((km, ran, self._after.submit(_run_release, km)))
+            elif background and not self._closed:
+                self._after.submit(_shutdown, km)
+                return
         if not keep:
             _shutdown(km)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         """Shut down every kernel started ahead and not taken (e.g. after a failure) and
-        every kernel kept for reuse."""
+        every kernel kept for reuse; ``wait=False``: in the background (a later
+        ``close()`` waits for them)."""
         with self._lock:
             self._closed = True
-            futures, idle = list(self._ahead.values()), [km for km, _ in self._idle]
+            futures, idle = list(self._ahead.values()), [(km, rel) for km, _, rel in self._idle]
             self._ahead.clear()
             self._idle.clear()
         for future in futures:
             future.cancel()
-        for km in idle:
+        if self._closing is None:
+            self._closing = threading.Thread(target=self._shut_all, args=(futures, idle),
+                                             name="salesplan-kernel-close", daemon=True)
+            self._closing.start()
+        if wait:
+            self._closing.join()
+
+    def _shut_all(self, futures: list, idle: list) -> None:
+        for km, released in idle:
+            if released is not None:  # a kernel being emptied answers first (else its
+                with contextlib.suppress(Exception):  # release would wait for a dead kernel)
+                    released.result(timeout=WARMUP_TIMEOUT)
             _shutdown(km)
         for future in futures:
             if not future.cancelled():
                 with contextlib.suppress(Exception):
                     _shutdown(future.result(timeout=WARMUP_TIMEOUT))
+        self._after.shutdown(wait=True)  # the kernels given back, shut down in the background
         self._pool.shutdown(wait=True)
 
 
@@ -295,6 +331,12 @@ def _started(future: Future | None):
     except Exception:  # noqa: BLE001 - a kernel that did not start ahead starts as usual
         return None
     return km if km.has_kernel else None
+
+
+def _run_release(km) -> None:
+    from jupyter_client.utils import run_sync
+
+    run_sync(_run_silently)(km, release_code(), WARMUP_TIMEOUT, check=True)
 
 
 def _run_reuse(km, env: dict, cwd: str, notebook) -> None:

@@ -21,7 +21,7 @@ import copy
 import re
 from dataclasses import dataclass
 
-__all__ = ["LayoutParams", "arrange_report", "cell_is_numeric", "column_labels"]
+__all__ = ["MISSING_ALT", "LayoutParams", "accessible_cells", "arrange_report", "cell_is_numeric", "column_labels"]
 
 #: a cell holding a number as the report formats it: 1,234 / -5.0% / +3.1% / 12.3 M /
 #: ¥1,500 / 0.25 / – (missing)
@@ -215,7 +215,30 @@ def _add_toc(soup, main, params: LayoutParams) -> None:
     holder.insert_after(nav)
 
 
-def arrange_report(html: str, params: LayoutParams | None = None) -> str:
+#: nbconvert's HTMLExporter gives an image without alternative text this one
+MISSING_ALT = "No description has been provided for this image"
+
+
+def accessible_cells(soup) -> int:
+    """What nbconvert's ``HTMLExporter`` does to its page after the template, on ``soup``:
+    an ``alt`` on every image without one (:data:`MISSING_ALT`) and ``tabindex="0"`` on the
+    input and output areas.  Returns the number of images that had no ``alt``.
+
+    :func:`~salesplan.reports.render.export_html` renders the template alone and lets
+    :func:`arrange_report` do this in its own parse (one parse of the page instead of two:
+    the same page, byte for byte)."""
+    missing = 0
+    for elem in soup.select("img:not([alt])"):
+        elem.attrs["alt"] = MISSING_ALT
+        missing += 1
+    for elem in soup.select(".jp-Notebook div.jp-Cell-inputWrapper"):
+        elem.attrs["tabindex"] = "0"
+    for elem in soup.select(".jp-Notebook div.jp-OutputArea-output"):
+        elem.attrs["tabindex"] = "0"
+    return missing
+
+
+def arrange_report(html: str, params: LayoutParams | None = None, *, exported: bool = False) -> str:
     """The report HTML with a table of contents and arranged, interactive tables.
 
     Parameters
@@ -223,6 +246,9 @@ def arrange_report(html: str, params: LayoutParams | None = None) -> str:
     html : str
         A whole page written by :func:`~salesplan.reports.render.export_html`.
     params : LayoutParams, optional
+    exported : bool, default False
+        ``html`` is the template's output before nbconvert's own pass over it: do that
+        pass first (:func:`accessible_cells`), in the same parse.
 
     Returns
     -------
@@ -233,8 +259,15 @@ def arrange_report(html: str, params: LayoutParams | None = None) -> str:
 
     params = params or LayoutParams()
     soup = BeautifulSoup(html, "html.parser")
+    if exported:
+        missing = accessible_cells(soup)
+        if missing:
+            import logging
+
+            logging.getLogger("salesplan.reports.render").warning(
+                "Alternative text is missing on %s image(s).", missing)
     if soup.find(attrs={"data-sp-arranged": True}):
-        return html
+        return str(soup) if exported else html
     main = soup.find("main") or soup.body or soup
     _add_toc(soup, main, params)
     for table in main.select(_DATA_TABLES):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from importlib import resources as _resources
 from pathlib import Path
@@ -90,6 +91,71 @@ def localize_notebook(nb, notebooks_dir: str | Path | None, name: str, lang: str
     return nb
 
 
+_LOCAL = threading.local()
+
+
+def _exporter():
+    """This thread's leadership exporter (``templates/leadership.html.j2``, no code, images
+    embedded), made once: its template is compiled once per thread, not per report.
+
+    nbconvert's ``HTMLExporter`` parses its page with BeautifulSoup after the template (to
+    add ``alt`` texts and ``tabindex``) and :func:`~salesplan.reports.layout.arrange_report`
+    parsed it again; this exporter returns the template's page and ``arrange_report(...,
+    exported=True)`` does both in one parse."""
+    exporter = getattr(_LOCAL, "exporter", None)
+    if exporter is None:
+        exporter = _LOCAL.exporter = _leadership_exporter_class()(
+            template_name="lab",
+            template_file=str(TEMPLATE_DIR / "leadership.html.j2"),
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            embed_images=True,
+            optimistic_validation=True,  # validate once after the preprocessors, not after each
+        )
+        exporter.extra_template_paths = [str(TEMPLATE_DIR), *exporter.extra_template_paths]
+    return exporter
+
+
+def _leadership_exporter_class():
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class LeadershipExporter(HTMLExporter):
+        """``HTMLExporter`` whose ``from_notebook_node`` stops after the template (its
+        BeautifulSoup pass is :func:`~salesplan.reports.layout.accessible_cells`)."""
+
+        def from_notebook_node(self, nb, resources=None, **kw):
+            # = HTMLExporter.from_notebook_node (nbconvert 7) up to its BeautifulSoup pass
+            self._nb_metadata.clear()  # the notebooks before this one (widget states)
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight_code = self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+            resources = self._init_resources(resources)
+            filter_data_type = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self,
+                                                     resources=resources)
+            self.register_filter("highlight_code", highlight_code)
+            self.register_filter("filter_data_type", filter_data_type)
+            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+    return LeadershipExporter
+
+
+def warm_up() -> None:
+    """Import the exporter's libraries and compile its template in this thread (the
+    runner's render thread, while the first notebook runs): the first report then costs
+    what the others do.  Writes nothing."""
+    import nbformat.v4 as v4
+
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# warm-up"),
+                                v4.new_code_cell(outputs=[v4.new_output(
+                                    "display_data", {"text/html": "<table class=\"dataframe\"><tr><td>1</td></tr></table>"})])])
+    body, _ = _exporter().from_notebook_node(prepare_for_report(nb), resources={"metadata": {"name": "warm-up"}})
+    arrange_report(body, exported=True)
+
+
 def export_html(
     nb_or_path: Any,
     out_path: str | Path,
@@ -109,24 +175,13 @@ def export_html(
     layout : how tables and contents are arranged (:func:`~salesplan.reports.layout.arrange_report`;
         default :class:`~salesplan.reports.layout.LayoutParams`)
     """
-    from nbconvert import HTMLExporter
-
     nb = nb_or_path
     if isinstance(nb_or_path, (str, Path)):
         nb = nbformat.read(str(nb_or_path), as_version=4)
     nb = prepare_for_report(nb)
     title = notebook_title(nb, Path(out_path).stem)
     nb.metadata["title"] = title
-    exporter = HTMLExporter(
-        template_name="lab",
-        template_file=str(TEMPLATE_DIR / "leadership.html.j2"),
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-    )
-    exporter.extra_template_paths = [str(TEMPLATE_DIR), *exporter.extra_template_paths]
-    body, _ = exporter.from_notebook_node(
+    body, _ = _exporter().from_notebook_node(
         nb,
         resources={
             "metadata": {"name": title},
@@ -134,7 +189,7 @@ def export_html(
             "salesplan_caption": caption,
         },
     )
-    body = arrange_report(body, layout)
+    body = arrange_report(body, layout, exported=True)  # nbconvert's own pass in the same parse
     from salesplan.reports.i18n import translate_html
 
     body = translate_html(body)  # the report language; English: unchanged

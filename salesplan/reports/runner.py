@@ -35,8 +35,9 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ from salesplan.reports.params import (
     check_no_secrets,
 )
 from salesplan.reports.publish import ENV_NOTEBOOK, ENV_RUN_DIR, extract_headlines
+from salesplan.reports.workbook import NO_PLAN_SHEETS, PLAN_TABLES  # noqa: F401 - the runner's words
 
 RUN_ID_ENV = "SALESPLAN_RUN_ID"  # = salesplan.data.store.RUN_ID_ENV (no data import here)
 RUN_NAME_ENV = "SALESPLAN_RUN_NAME"
@@ -321,9 +323,19 @@ def discover_notebooks(
 
 
 def _declared_parameters(path: Path) -> dict[str, Any]:
+    """The parameters a notebook declares (``papermill.inspect_notebook``), read once per
+    version of the file: a run asks for every notebook's up to three times (names, currency,
+    fiscal start) before its first kernel starts."""
+    path = Path(path)
+    stat = path.stat()
+    return {k: dict(v) for k, v in _declared_cached(str(path), stat.st_mtime_ns, stat.st_size).items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _declared_cached(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
     import papermill
 
-    return dict(papermill.inspect_notebook(str(path)))
+    return dict(papermill.inspect_notebook(path))
 
 
 def parameter_docs(path: Path) -> dict[str, str]:
@@ -536,11 +548,11 @@ def _read_overrides(path: str | Path, period: str) -> dict[str, float]:
         raise ParameterError(f"--overrides: {e}") from None
 
 
-def _published_tables(tables_dir: Path, result: NotebookResult):
-    """(name, frame) of every table a notebook published, in its order (time zones dropped)."""
+def _published_tables(tables_dir: Path, name: str):
+    """(name, frame) of every table notebook ``name`` published, in its order (time zones dropped)."""
     import pandas as pd
 
-    folder = tables_dir / result.name
+    folder = tables_dir / name
     manifest = folder / "tables.json"
     if not manifest.exists():
         return
@@ -552,78 +564,17 @@ def _published_tables(tables_dir: Path, result: NotebookResult):
         yield entry["name"], frame
 
 
-PLAN_TABLES = ("company", "region", "rep")  # what notebook 04 publishes; the plan sheets read them
-#: the workbook's word (sheet "Run") when the plan has no rep quotas, so no plan sheets
-NO_PLAN_SHEETS = ("not written: the plan has no rep quotas (the data have no reps table); the region targets "
-                  "are on sheet '{sheet}'")
+def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult], tables_dir: Path,
+                    built=None) -> Path:
+    """The run's workbook (:class:`salesplan.reports.workbook.RunWorkbook`: plan sheets,
+    headlines, the run's parameters, every published table grouped by notebook), from the
+    sheets ``built`` ahead (a ``RunWorkbook`` the notebooks were added to as they ended)
+    and the tables in ``tables_dir`` of the others.  In the report language."""
+    from salesplan.reports.workbook import RunWorkbook
 
-
-def _run_sheet_rows(run_info: dict) -> list[tuple[str, object]]:
-    """(item, value) rows of the workbook's sheet "Run", the items in the report language
-    (``parameter <name>``: the parameter's name is kept as it is typed)."""
-    from salesplan.reports.i18n import translate
-
-    rows = []
-    for k, v in run_info.items():
-        k = str(k)
-        if k.startswith("parameter "):
-            rows.append((f"{translate('parameter')} {k.removeprefix('parameter ')}", v))
-        else:
-            rows.append((translate(k), v))
-    return rows
-
-
-def _write_workbook(path: Path, *, run_info: dict, results: list[NotebookResult], tables_dir: Path) -> Path:
-    """The run's workbook: the plan sheets (when a notebook published ``company``,
-    ``region`` and ``rep`` tables: :func:`salesplan.reports.workbook.add_plan_sheets`), the
-    headlines, the run's parameters, then every published table grouped by notebook (one
-    tab colour per notebook).  A plan without rep rows (no reps table) gets no plan sheets
-    (they are the rep quotas to edit): the sheet "Run" says so in its row ``plan sheets``.
-    Sheet names, headers, the plan sheets and the items of "Run" are in the report language."""
-    import pandas as pd
-    from openpyxl import Workbook
-
-    from salesplan.reports.i18n import get_language, sheet_name, translate
-    from salesplan.reports.workbook import (
-        _TAB_COLORS,
-        META_SHEET,
-        _sheet_title,
-        add_plan_sheets,
-        add_table_sheet,
-        rounding_unit_of,
-    )
-
-    rows = []
-    for r in results:
-        for f in (r.headlines or {}).get("figures", []):
-            rows.append({"report": r.title, "figure": f["label"], "shown as": f["display"],
-                         "value": f["value"]})
-    wb = Workbook()
-    wb.remove(wb.active)
-    raw = [(r, list(_published_tables(tables_dir, r))) for r in results]
-    for r, tables in raw:
-        found = dict(tables)
-        if not all(k in found for k in PLAN_TABLES):
-            continue
-        if len(found["rep"]) == 0:
-            region_sheet = _sheet_title(wb, sheet_name(f"{r.name.split('_', 1)[0]} region"))
-            note = translate(NO_PLAN_SHEETS) if get_language() != "en" else NO_PLAN_SHEETS
-            run_info = {**run_info, "plan sheets": note.format(sheet=region_sheet)}
-        else:
-            add_plan_sheets(wb, found["company"], found["region"], found["rep"],
-                            run_id=str(run_info.get("run id", "")), period=str(run_info.get("period", "")),
-                            rounding_unit=rounding_unit_of(found.get("assumptions")))
-        break
-    add_table_sheet(wb, "Headlines", pd.DataFrame(rows, columns=["report", "figure", "shown as", "value"]))
-    add_table_sheet(wb, "Run", pd.DataFrame(_run_sheet_rows(run_info), columns=["item", "value"]))
-    for i, (r, tables) in enumerate(raw):
-        prefix = r.name.split("_", 1)[0]
-        for name, frame in tables:
-            add_table_sheet(wb, f"{prefix} {name}", frame, tab_color=_TAB_COLORS[i % len(_TAB_COLORS)])
-    if META_SHEET in wb.sheetnames:  # the hidden sheet last
-        wb.move_sheet(META_SHEET, offset=len(wb.sheetnames) - 1 - wb.index(wb[META_SHEET]))
-    wb.save(path)
-    return path
+    book = built if built is not None else RunWorkbook()
+    return book.save(path, run_info=run_info, results=results,
+                     tables=lambda name: _published_tables(tables_dir, name))
 
 
 _TEXT_SUFFIXES = {".ipynb", ".html", ".json", ".log", ".txt", ".csv", ".md"}
@@ -684,26 +635,37 @@ def _latest_run_dir(out: Path) -> Path | None:
     return folder if (folder / "run.json").exists() else None
 
 
-def _carry_over(out: Path, tmp: Path, ran: Sequence[NotebookResult], *, period: str,
-                source: str, folder: Path) -> list[NotebookResult]:
-    """Copy the reports of the notebooks not re-run from the latest run of the same
-    period and source into ``tmp``; return them as results marked ``carried_from``."""
-    import shutil
-
-    prev = _latest_run_dir(out)
+def _carry_plan(prev: Path | None, ran_names: Collection[str], *, period: str,
+                source: str) -> tuple[dict, list[dict]]:
+    """``(run.json of prev, its notebook records to carry over)``: the notebooks of run
+    ``prev`` (the latest) not re-run whose report exists, when ``prev`` is of the same period
+    and source; else ``({}, [])``."""
     if prev is None:
-        return []
+        return {}, []
     info = json.loads((prev / "run.json").read_text("utf-8"))
     if info.get("period") != period or info.get("source") != source:
-        return []  # another plan: nothing to carry (the caller says so)
-    headlines = json.loads((prev / "headlines.json").read_text("utf-8"))
+        return {}, []  # another plan: nothing to carry (the caller says so)
+    return info, [nb for nb in info.get("notebooks", [])
+                  if nb["name"] not in ran_names and (prev / nb["html"]).exists()]
+
+
+def _carry_over(out: Path, tmp: Path, ran: Sequence[NotebookResult], *, period: str,
+                source: str, folder: Path, prev: Path | None = None) -> list[NotebookResult]:
+    """Copy the reports of the notebooks not re-run from the latest run (``prev``, default
+    the one ``latest`` names now) of the same period and source into ``tmp``; return them as
+    results marked ``carried_from``."""
+    import shutil
+
+    prev = prev if prev is not None else _latest_run_dir(out)
     ran_names = {r.name for r in ran}
+    info, plan = _carry_plan(prev, ran_names, period=period, source=source)
+    if not plan:
+        return []
+    headlines = json.loads((prev / "headlines.json").read_text("utf-8"))
     every = {p.stem: p for p in discover_notebooks(folder)}
     carried = []
-    for nb in info.get("notebooks", []):
+    for nb in plan:
         name = nb["name"]
-        if name in ran_names or not (prev / nb["html"]).exists():
-            continue
         for f in (nb["html"], nb["notebook"]):
             shutil.copy2(prev / f, tmp / f)
         if (prev / "tables" / name).is_dir():
@@ -1096,7 +1058,8 @@ def run_plan(
     batch = _Batch(cfg=cfg, run_id=run_id, tmp=out / f".tmp-{run_id}", paths=paths,
                    declared=declared, kernel_name=kernel_name, timeout=timeout,
                    run_timeout=run_timeout, jobs=int(jobs), say=say, reuse_kernels=bool(reuse_kernels),
-                   last_seconds=_last_durations(out, [p.stem for p in paths]))
+                   last_seconds=_last_durations(out, [p.stem for p in paths]),
+                   prev=_latest_run_dir(out) if partial else None)
     batch.tmp.mkdir()
     records = out / SOURCE_RECORDS  # the source's check and fingerprint, kept for re-runs
     batch.env = _kernel_env(cfg, run_id, name, run_language, declared, paths[0].parent, records)
@@ -1117,7 +1080,8 @@ def run_plan(
                f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
     batch_store = _record_batch_start(cfg.store_url, run_id, cfg.run_period, name,
                                       [p.stem for p in paths], batch.note)
-    printer = _summary_printer(paths, partial)  # Chromium starts while the notebooks run
+    # Chromium starts while the notebooks run, once the first kernel is up
+    printer = _summary_printer(paths, partial, after=batch.kernel_up)
     try:
         done, failure = batch.run_all()
         _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", batch.note)
@@ -1131,9 +1095,10 @@ def run_plan(
     finally:
         if printer is not None:
             printer.close()
+        batch.stop_kernels()  # shut down in the background since the last notebook ended
 
 
-def _summary_printer(paths: Sequence[Path], partial: bool):
+def _summary_printer(paths: Sequence[Path], partial: bool, after=None):
     """The browser that will print the summary PDF, launching now
     (:class:`~salesplan.reports.summary.PdfPrinter`), when the run can have a summary (its
     notebooks, or for a partial run those of their folder, include the targets); else
@@ -1143,7 +1108,7 @@ def _summary_printer(paths: Sequence[Path], partial: bool):
     stems = [p.stem for p in paths] + ([q.stem for q in paths[0].parent.glob("*.ipynb")] if partial else [])
     if not may_summarize(stems) or chromium_missing() is not None:
         return None
-    return PdfPrinter()
+    return PdfPrinter(after=after)
 
 
 def _kernel_env(cfg, run_id: str, name, run_language: str, declared, folder: Path,
@@ -1288,7 +1253,13 @@ class _Batch:
     log: list = field(default_factory=list)
     index_rank: dict = field(default_factory=dict)  # a notebook's place on index.html
     finished_names: set = field(default_factory=set)
+    started_names: set = field(default_factory=set)
     started: float = field(default_factory=time.monotonic)
+    prev: Path | None = None  # the run whose reports a partial run carries over
+    workbook: Any = None  # salesplan.reports.workbook.RunWorkbook: sheets added as notebooks end
+    # set when the first notebook has its kernel: background work waits for it, not to
+    # slow down the start of a kernel (its imports) on the critical path
+    kernel_up: threading.Event = field(default_factory=threading.Event)
 
     def note(self, line: str) -> None:
         line = redact(line, self.cfg.secrets)
@@ -1304,11 +1275,54 @@ class _Batch:
             self.start_kernels()
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-render") as self.render_pool:
-                done, failure = _run_in_dependency_order(self.paths, self.execute, self.jobs,
-                                                         seconds=self.last_seconds, ahead=self._ahead)
+                # while the first notebooks run: the exporter made, the carried sheets built
+                self.render_pool.submit(self._prepare_reports)
+                try:
+                    done, failure = _run_in_dependency_order(self.paths, self.execute, self.jobs,
+                                                             seconds=self.last_seconds, ahead=self._ahead)
+                finally:
+                    self.kernel_up.set()  # also when no notebook got a kernel: nothing waits for it
                 return {name: future.result() for name, future in done.items()}, failure
         finally:
-            self.stop_kernels()
+            self.kernel_up.set()
+            if self.kernels is not None:
+                self.kernels.close(wait=False)  # the run's end waits for it (stop_kernels)
+
+    def _prepare_reports(self) -> None:
+        """In the render thread before the first report: the HTML exporter made (its
+        libraries imported, template compiled) and, for a partial run, the workbook sheets of
+        the notebooks carried over built from their tables (the same files the carry-over
+        copies).  Anything failing here is done again, as before, when needed."""
+        from salesplan.reports.render import warm_up
+        from salesplan.reports.workbook import RunWorkbook
+
+        self.kernel_up.wait(timeout=120)
+        with contextlib.suppress(Exception):
+            warm_up()
+        try:
+            self.workbook = RunWorkbook()
+            ran = {p.stem for p in self.paths}
+            _, plan = _carry_plan(self.prev, ran, period=self.cfg.run_period, source=self.cfg.shown_source)
+            if plan:
+                every = [p.stem for p in discover_notebooks(self.paths[0].parent)]
+                present = sorted(ran | {nb["name"] for nb in plan},
+                                 key=lambda n: every.index(n) if n in every else len(every))
+                for nb in plan:
+                    self.workbook.add_notebook(nb["name"], _published_tables(self.prev / "tables", nb["name"]),
+                                               present.index(nb["name"]))
+        except Exception:  # noqa: BLE001 - the workbook is then built in one go at the end
+            self.workbook = None
+
+    def _tab_index(self, name: str) -> int:
+        """A re-run notebook's place among the run's notebooks (carried ones included)."""
+        if self.prev is None:
+            return [p.stem for p in self.paths].index(name)
+        ran = {p.stem for p in self.paths}
+        _, plan = _carry_plan(self.prev, ran, period=self.cfg.run_period, source=self.cfg.shown_source)
+        every = [p.stem for p in discover_notebooks(self.paths[0].parent)]
+        present = sorted(ran | {nb["name"] for nb in plan},
+                         key=lambda n: every.index(n) if n in every else len(every))
+        return present.index(name)
 
     def start_kernels(self) -> None:
         """The kernel pool (:class:`~salesplan.reports.kernels.KernelPool`; kernels reused
@@ -1330,11 +1344,13 @@ class _Batch:
             self.kernels.prestart(p.stem, p)
 
     def stop_kernels(self) -> None:
-        """Shut down the kernels started ahead and not used; remove the socket folder."""
+        """Shut down the kernels started ahead and not used, and those kept or being shut
+        down (waits for them); remove the socket folder."""
         if self.kernels is not None:
             self.kernels.close()
         if self.ipc_dir:
             shutil.rmtree(self.ipc_dir, ignore_errors=True)
+            self.ipc_dir = ""
 
     def _notebook_env(self, name: str) -> dict:
         """The environment variables the kernel of notebook ``name`` gets."""
@@ -1353,6 +1369,7 @@ class _Batch:
         """Run one notebook in its own kernel; raise _NotebookFailed on any error.  Returns
         the future :class:`NotebookResult` (its report is rendered in ``render_pool``)."""
         name = path.stem
+        self.started_names.add(name)
         step = f"[{[p.stem for p in self.paths].index(name) + 1}/{len(self.paths)}] {name}"
         nb_params = {k: v for k, v in self.cfg.merged.items() if k in self.declared[name]}
         out_nb = self.tmp / f"{name}.ipynb"
@@ -1396,6 +1413,11 @@ class _Batch:
         self.index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
         html = export_html(executed, self.tmp / f"{name}.html", index_href="index.html",
                            caption=f"Sales plan {self.cfg.run_period} · run {self.run_id}")
+        if self.workbook is not None:  # its sheets, while the next notebooks run
+            try:
+                self.workbook.add_notebook(name, _published_tables(self.tmp / "tables", name), self._tab_index(name))
+            except Exception:  # noqa: BLE001 - then the workbook is built in one go at the end
+                self.workbook = None
         return NotebookResult(
             name=name, title=title, notebook=out_nb, html=html, seconds=round(seconds, 1),
             parameters=nb_params, headlines=extract_headlines(executed),
@@ -1409,8 +1431,11 @@ class _Batch:
 
         name = path.stem
         t0 = time.monotonic()
-        km = (self.kernels.take(name, path, upstream=_upstream_closure(name, {p.stem: p for p in self.paths}))
-              if self.kernels is not None else None) or self._make_km(name)
+        try:
+            km = (self.kernels.take(name, path, upstream=_upstream_closure(name, {p.stem: p for p in self.paths}))
+                  if self.kernels is not None else None) or self._make_km(name)
+        finally:
+            self.kernel_up.set()
         ran = self.kernels.ran_in(km) if self.kernels is not None else []
         if ran:  # run.log only: which kernel a notebook reused
             self.log.append(f"{name}: in the kernel of {', '.join(ran)} "
@@ -1431,8 +1456,9 @@ class _Batch:
             )
             ok = True
         finally:
-            if self.kernels is not None:
-                self.kernels.give_back(km, reusable=ok)
+            if self.kernels is not None:  # kept only for a notebook still to start
+                later = any(p.stem not in self.started_names for p in self.paths)
+                self.kernels.give_back(km, reusable=ok and later, background=True)
             elif km.has_kernel:
                 from jupyter_client.utils import run_sync
 
@@ -1459,7 +1485,7 @@ def _with_carried_over(out: Path, batch: _Batch, results: list) -> list:
     """This partial run's results plus the latest reports of the notebooks not run."""
     paths = batch.paths
     carried = _carry_over(out, batch.tmp, results, period=batch.cfg.run_period,
-                          source=batch.cfg.shown_source, folder=paths[0].parent)
+                          source=batch.cfg.shown_source, folder=paths[0].parent, prev=batch.prev)
     if not carried:
         batch.note("nothing carried over: the latest run is of another period or source "
                    "(or there is none); latest shows only this run's reports")
@@ -1510,7 +1536,7 @@ def _finish_run(out: Path, batch: _Batch, results: list, public_text: str, *, pr
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-workbook") as pool:
         # the workbook is written while Chromium prints the summary (both read tmp/tables)
         workbook = pool.submit(_write_workbook, tmp / workbook_name, run_info=run_info, results=results,
-                               tables_dir=tmp / "tables")
+                               tables_dir=tmp / "tables", built=batch.workbook)
         reports, summary, shown_changes = _summary_part(batch, results, changed_params, printer)
         workbook.result()
     render_index(tmp / "index.html", run_id=run_id, period=cfg.run_period, source=cfg.shown_source,

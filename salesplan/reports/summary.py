@@ -904,18 +904,21 @@ class PdfPrinter:
     can make it before its last notebook ends and print the summary without waiting for
     a launch; :meth:`close` (or ``with``) shuts it down.  Playwright's objects live in the
     printer's own thread (its sync API refuses a thread running an event loop, e.g. a
-    notebook's).  A launch that fails is raised by :meth:`print`.
+    notebook's).  A launch that fails is raised by :meth:`print`.  ``after`` (a
+    ``threading.Event``, optional) delays the launch until it is set (at most 120 s).
     """
 
-    def __init__(self, chromium: str = CHROMIUM):
+    def __init__(self, chromium: str = CHROMIUM, *, after=None):
         from concurrent.futures import ThreadPoolExecutor
 
         self._why = chromium_missing(chromium)
         self._playwright = self._browser = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-chromium")
-        self._launched = None if self._why else self._pool.submit(self._launch, chromium)
+        self._launched = None if self._why else self._pool.submit(self._launch, chromium, after)
 
-    def _launch(self, chromium: str) -> None:
+    def _launch(self, chromium: str, after=None) -> None:
+        if after is not None:  # e.g. the runner's first kernel: not slowed down by the launch
+            after.wait(timeout=120)
         from playwright.sync_api import sync_playwright
 
         self._playwright = sync_playwright().start()

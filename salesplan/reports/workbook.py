@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["OverrideError", "PlanSheets", "add_plan_sheets", "add_table_sheet", "plan_sheet_names",
+__all__ = ["OverrideError", "PlanSheets", "RunWorkbook", "add_plan_sheets", "add_table_sheet", "plan_sheet_names",
            "read_quota_overrides", "rounding_unit_of", "write_plan_workbook"]
 
 PLAN_REPS, PLAN_REGIONS, PLAN_COMPANY = "Plan reps", "Plan regions", "Plan company"
@@ -650,6 +650,215 @@ def write_plan_workbook(tables: Mapping[str, pd.DataFrame], path, *, tolerance: 
     if META_SHEET in wb.sheetnames:  # hidden sheet last
         wb.move_sheet(META_SHEET, offset=len(wb.sheetnames) - 1 - wb.index(wb[META_SHEET]))
     return _save_atomically(wb, path)
+
+
+# --------------------------------------------------------------------------- a run's workbook
+
+#: the tables of the targets notebook that the plan sheets read (``assumptions``: rounding)
+PLAN_TABLES = ("company", "region", "rep")
+#: the sheet "Run" says this (row ``plan sheets``) when the plan has no rep quotas
+NO_PLAN_SHEETS = ("not written: the plan has no rep quotas (the data have no reps table); the region targets "
+                  "are on sheet '{sheet}'")
+
+
+class _NoSheets:
+    sheetnames: tuple = ()
+
+
+class RunWorkbook:
+    """The workbook of a ``salesplan run``, built as the notebooks' tables become final.
+
+    :meth:`add_notebook` adds one notebook's published tables as raw sheets (in its tab
+    colour) and writes their XML at once (to temporary files; the cells are then freed):
+    the runner adds a notebook right after its report, while the next notebooks run, and
+    a carried-over notebook's tables while the re-run notebooks run.  :meth:`save` adds
+    the notebooks not added yet, the plan sheets, the headlines and the run's parameters,
+    puts the sheets in their order and writes the file: what a workbook built in one go
+    from the same tables holds, sheet for sheet and cell for cell (:meth:`save` builds it
+    in one go when the sheets added ahead would not be named or coloured as that one).
+
+    Sheets, in order: the plan sheets (:func:`add_plan_sheets`, from the first notebook
+    that published ``company``, ``region`` and ``rep`` tables; none when its ``rep`` table
+    is empty: the sheet "Run" then says so in its row ``plan sheets``), "Headlines",
+    "Run", every published table grouped by notebook (one tab colour per notebook, by the
+    notebook's place in the run), the hidden meta sheet last.  In the report language.
+    """
+
+    def __init__(self):
+        from openpyxl import Workbook
+
+        self._wb = Workbook()
+        self._wb.remove(self._wb.active)
+        self._added: dict[str, tuple[int, list, dict]] = {}  # notebook -> (tab index, sheets, plan tables)
+        self._ahead: dict[int, object] = {}  # id(worksheet) -> its WorksheetWriter (XML written)
+        self._asked: dict[int, str] = {}  # id(worksheet) -> the name it asked for
+
+    def add_notebook(self, name: str, tables, tab_index: int) -> None:
+        """Add notebook ``name``'s ``(table name, frame)`` pairs (in publishing order) as
+        raw sheets ``"<prefix> <table>"`` in tab colour ``tab_index`` (its place among the
+        run's notebooks) and write them now."""
+        from openpyxl.worksheet._writer import WorksheetWriter
+
+        prefix = name.split("_", 1)[0]
+        sheets, plan = [], {}
+        for table, frame in tables:
+            if table in (*PLAN_TABLES, "assumptions"):
+                plan[table] = frame
+            asked = f"{prefix} {table}"
+            ws = add_table_sheet(self._wb, asked, frame, tab_color=_TAB_COLORS[tab_index % len(_TAB_COLORS)])
+            writer = WorksheetWriter(ws)
+            writer.write()
+            ws._cells.clear()  # written: the cells are in the XML file now
+            self._ahead[id(ws)], self._asked[id(ws)] = writer, asked
+            sheets.append(ws)
+        self._added[name] = (tab_index, sheets, plan)
+
+    def save(self, path, *, run_info: Mapping, results, tables) -> Path:
+        """Write the workbook to ``path``.
+
+        Parameters
+        ----------
+        run_info : mapping
+            Items of the sheet "Run" (``parameter <name>`` items keep the name as typed).
+        results : sequence
+            The run's notebooks in report order, each with ``name``, ``title`` and
+            ``headlines`` (the record of :func:`salesplan.reports.publish.publish_headlines`).
+        tables : callable
+            ``tables(name)`` -> the ``(table name, frame)`` pairs of a notebook not added yet.
+        """
+        place = {r.name: i for i, r in enumerate(results)}
+        if self._added and all(place.get(n) == i for n, (i, _, _) in self._added.items()):
+            for r in results:
+                if r.name not in self._added:
+                    self.add_notebook(r.name, tables(r.name), place[r.name])
+            if self._no_clash():
+                return self._finish(Path(path), run_info, results)
+        self._discard()  # built in one go, in the order of the sheets
+        fresh = RunWorkbook()
+        raw = [(r, list(tables(r.name))) for r in results]
+        fresh._added = {r.name: (i, [], {k: f for k, f in t if k in (*PLAN_TABLES, "assumptions")})
+                        for i, (r, t) in enumerate(raw)}
+        run_info = fresh._add_plan_sheets(run_info, results)
+        add_table_sheet(fresh._wb, "Headlines", _headline_rows(results))
+        add_table_sheet(fresh._wb, "Run", pd.DataFrame(_run_sheet_rows(run_info), columns=["item", "value"]))
+        for i, (r, t) in enumerate(raw):
+            for table, frame in t:
+                add_table_sheet(fresh._wb, f"{r.name.split('_', 1)[0]} {table}", frame,
+                                tab_color=_TAB_COLORS[i % len(_TAB_COLORS)])
+        return fresh._finish(Path(path), None, results)
+
+    def _no_clash(self) -> bool:
+        """Whether the raw sheets added ahead are named as in a workbook built in one go
+        (plan sheets, headlines and run first): no name needed a ``~k`` suffix and none can
+        clash with another sheet's, so the order of adding changed no name."""
+        from salesplan.reports.i18n import sheet_name
+
+        fixed = [*plan_sheet_names(), META_SHEET, sheet_name("Headlines"), sheet_name("Run")]
+        titles = [_sheet_title(_NoSheets(), t) for t in fixed]
+        for ws in self._wb.worksheets:
+            if id(ws) in self._asked:
+                if _sheet_title(_NoSheets(), sheet_name(self._asked[id(ws)])) != ws.title:
+                    return False
+                titles.append(ws.title)
+        return len({t.lower() for t in titles}) == len(titles)
+
+    def _finish(self, path: Path, run_info: Mapping | None, results) -> Path:
+        """The plan sheets, headlines and run (unless ``run_info`` is None: made already),
+        the sheets in order, the file."""
+        wb = self._wb
+        if run_info is not None:
+            run_info = self._add_plan_sheets(run_info, results)
+            add_table_sheet(wb, "Headlines", _headline_rows(results))
+            add_table_sheet(wb, "Run", pd.DataFrame(_run_sheet_rows(run_info), columns=["item", "value"]))
+            for r in results:  # the raw sheets after the plan sheets, headlines and run, by notebook
+                for ws in self._added[r.name][1]:
+                    wb.move_sheet(ws, offset=len(wb.sheetnames) - 1 - wb.index(ws))
+        if META_SHEET in wb.sheetnames:  # the hidden sheet last
+            wb.move_sheet(META_SHEET, offset=len(wb.sheetnames) - 1 - wb.index(wb[META_SHEET]))
+        _save_with(wb, path, self._ahead)
+        return path
+
+    def _discard(self) -> None:
+        for writer in self._ahead.values():
+            writer.cleanup()
+        self._ahead.clear()
+
+    def _add_plan_sheets(self, run_info: Mapping, results) -> dict:
+        from salesplan.reports.i18n import get_language, sheet_name, translate
+
+        run_info = dict(run_info)
+        for r in results:
+            found = self._added[r.name][2]
+            if not all(k in found for k in PLAN_TABLES):
+                continue
+            if len(found["rep"]) == 0:  # the region sheet's name as the raw sheets get it
+                region_sheet = _sheet_title(_NoSheets(), sheet_name(f"{r.name.split('_', 1)[0]} region"))
+                note = translate(NO_PLAN_SHEETS) if get_language() != "en" else NO_PLAN_SHEETS
+                run_info["plan sheets"] = note.format(sheet=region_sheet)
+            else:
+                add_plan_sheets(self._wb, found["company"], found["region"], found["rep"],
+                                run_id=str(run_info.get("run id", "")), period=str(run_info.get("period", "")),
+                                rounding_unit=rounding_unit_of(found.get("assumptions")))
+            break
+        return run_info
+
+
+def _sheet_name(text: str) -> str:
+    from salesplan.reports.i18n import sheet_name
+
+    return sheet_name(text)
+
+
+def _headline_rows(results) -> pd.DataFrame:
+    rows = [{"report": r.title, "figure": f["label"], "shown as": f["display"], "value": f["value"]}
+            for r in results for f in (r.headlines or {}).get("figures", [])]
+    return pd.DataFrame(rows, columns=["report", "figure", "shown as", "value"])
+
+
+def _run_sheet_rows(run_info: Mapping) -> list[tuple[str, object]]:
+    """(item, value) rows of the sheet "Run", the items in the report language
+    (``parameter <name>``: the parameter's name is kept as it is typed)."""
+    from salesplan.reports.i18n import translate
+
+    rows = []
+    for k, v in run_info.items():
+        k = str(k)
+        if k.startswith("parameter "):
+            rows.append((f"{translate('parameter')} {k.removeprefix('parameter ')}", v))
+        else:
+            rows.append((translate(k), v))
+    return rows
+
+
+def _save_with(wb, path: Path, ahead: dict) -> None:
+    """``wb.save(path)``, the worksheets in ``ahead`` (id -> WorksheetWriter) taken from the
+    XML written ahead instead of written again."""
+    from zipfile import ZIP_DEFLATED, ZipFile
+
+    from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+    from openpyxl.writer.excel import ExcelWriter
+
+    class AheadWriter(ExcelWriter):
+        def write_worksheet(self, ws):
+            writer = ahead.pop(id(ws), None)
+            if writer is None:
+                return super().write_worksheet(ws)
+            ws._drawing = SpreadsheetDrawing()  # as ExcelWriter.write_worksheet (openpyxl 3.1)
+            ws._drawing.charts = ws._charts
+            ws._drawing.images = ws._images
+            ws._rels = writer._rels
+            self._archive.write(writer.out, ws.path[1:])
+            self.manifest.append(ws)
+            writer.cleanup()
+
+    archive = ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True)
+    wb.properties.modified = datetime.datetime.now(tz=datetime.UTC).replace(tzinfo=None)
+    try:
+        AheadWriter(wb, archive).save()
+    finally:
+        for writer in ahead.values():
+            writer.cleanup()
+        ahead.clear()
 
 
 # --------------------------------------------------------------------------- reading overrides
