@@ -1301,28 +1301,28 @@ class _Batch:
             warm_up()
         try:
             self.workbook = RunWorkbook()
-            ran = {p.stem for p in self.paths}
-            _, plan = _carry_plan(self.prev, ran, period=self.cfg.run_period, source=self.cfg.shown_source)
-            if plan:
-                every = [p.stem for p in discover_notebooks(self.paths[0].parent)]
-                present = sorted(ran | {nb["name"] for nb in plan},
-                                 key=lambda n: every.index(n) if n in every else len(every))
-                for nb in plan:
-                    self.workbook.add_notebook(nb["name"], _published_tables(self.prev / "tables", nb["name"]),
-                                               present.index(nb["name"]))
+            plan, present = self._present()
+            for nb in plan:
+                self.workbook.add_notebook(nb["name"], _published_tables(self.prev / "tables", nb["name"]),
+                                           present.index(nb["name"]))
         except Exception:  # noqa: BLE001 - the workbook is then built in one go at the end
             self.workbook = None
 
-    def _tab_index(self, name: str) -> int:
-        """A re-run notebook's place among the run's notebooks (carried ones included)."""
-        if self.prev is None:
-            return [p.stem for p in self.paths].index(name)
+    def _present(self) -> tuple[list[dict], list[str]]:
+        """(the notebook records carried over from ``prev``, the names of every notebook the
+        run's deliverables show -- run and carried -- in the folder's order)."""
         ran = {p.stem for p in self.paths}
+        if self.prev is None:
+            return [], [p.stem for p in self.paths]
         _, plan = _carry_plan(self.prev, ran, period=self.cfg.run_period, source=self.cfg.shown_source)
         every = [p.stem for p in discover_notebooks(self.paths[0].parent)]
         present = sorted(ran | {nb["name"] for nb in plan},
                          key=lambda n: every.index(n) if n in every else len(every))
-        return present.index(name)
+        return plan, present
+
+    def _tab_index(self, name: str) -> int:
+        """A re-run notebook's place among the run's notebooks (carried ones included)."""
+        return self._present()[1].index(name)
 
     def start_kernels(self) -> None:
         """The kernel pool (:class:`~salesplan.reports.kernels.KernelPool`; kernels reused
