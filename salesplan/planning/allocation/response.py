@@ -93,6 +93,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from threadpoolctl import threadpool_limits
 
 from salesplan.data.checks import as_date, require_columns
 from salesplan.data.orders import count_orders
@@ -162,6 +163,7 @@ class ResponseCurve:
                 raise ValueError("ResponseCurve(kind='expmix'): draws need a >= 0 and b > 0, finite")
             object.__setattr__(self, "_a", d[:, 0].copy())
             object.__setattr__(self, "_b", d[:, 1].copy())
+            object.__setattr__(self, "_ab", self._a / self._b)  # a_d / b_d of the marginal, computed once
         _check_number("ResponseCurve.a", self.a, lo=0)
         _check_number("ResponseCurve.b", self.b, lo=0, lo_open=True)
         _check_number("ResponseCurve.c", self.c, lo=0, lo_open=True)
@@ -187,7 +189,7 @@ class ResponseCurve:
         if self.kind == "exp":
             return self.a / self.b * np.exp(-x / self.b)
         if self.kind == "expmix":
-            return (self._a / self._b * np.exp(-x[..., None] / self._b)).mean(axis=-1)
+            return (self._ab * np.exp(-x[..., None] / self._b)).mean(axis=-1)
         if self.kind == "held":
             return np.full(x.shape, np.nan) if x.ndim else np.float64(np.nan)
         if self.kind == "adbudg":
@@ -216,14 +218,20 @@ class ResponseCurve:
             raise ValueError("inverse_marginal needs a concave curve")
         if self.kind == "held":
             return float(self.hold)
-        if float(self.marginal(0.0)) <= lam:
+        marginal = self._mix_marginal if self.kind == "expmix" else (lambda v: float(self.marginal(v)))
+        if marginal(0.0) <= lam:
             return 0.0
         hi = self.b
-        while float(self.marginal(hi)) > lam:
+        while marginal(hi) > lam:
             hi *= 2.0
             if hi > 1e300:
                 return hi
-        return float(optimize.brentq(lambda v: float(self.marginal(v)) - lam, 0.0, hi, xtol=1e-12 * hi))
+        return float(optimize.brentq(lambda v: marginal(v) - lam, 0.0, hi, xtol=1e-12 * hi))
+
+    def _mix_marginal(self, v: float) -> float:
+        """:meth:`marginal` of an ``"expmix"`` curve at one spend ``v >= 0`` (a float), the
+        same operations without the array handling: the optimiser calls it ~10^5 times."""
+        return float(np.add.reduce(self._ab * np.exp(-v / self._b))) / len(self._b)
 
     def scaled(self, a_factor: float = 1.0, b_factor: float = 1.0) -> ResponseCurve:
         """The curve with ``a`` and ``b`` multiplied (callable: output times a_factor)."""
@@ -653,7 +661,8 @@ def _fit_customer(df, orders, customers, regions, groups, trend_deg, seasonal, b
                 p0[S + R * nt + R:] = math.log(b0)
                 starts.append(np.clip(p0, lo + 1e-9, hi - 1e-9))
         for p0 in starts:
-            res = optimize.least_squares(resid, p0, bounds=(lo, hi), method="trf")
+            with threadpool_limits(1, user_api="blas"):
+                res = optimize.least_squares(resid, p0, bounds=(lo, hi), method="trf")
             if best is None or res.cost < best.cost:
                 best = res
         starts = [np.clip(best.x, lo + 1e-9, hi - 1e-9)]
