@@ -166,10 +166,11 @@ def _rep_roles(accounts: pd.DataFrame, reps: pd.DataFrame | None) -> dict:
 def _account_hours(accounts: pd.DataFrame, params: CoverageParams) -> list:
     """Each account's hours per month (:meth:`CoverageParams.hours_per_month`), computed
     once per (class, stage, role)."""
-    roles = accounts["role"] if "role" in accounts.columns else [None] * len(accounts)
+    roles = accounts["role"].to_numpy(dtype=object) if "role" in accounts.columns else [None] * len(accounts)
     norm: dict = {}
     out = []
-    for key in zip(accounts["abc_class"], accounts["lifecycle_stage"], roles):
+    for key in zip(accounts["abc_class"].to_numpy(dtype=object), accounts["lifecycle_stage"].to_numpy(dtype=object),
+                   roles):
         h = norm.get(key)
         if h is None:
             c, s, r = key
