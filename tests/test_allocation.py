@@ -553,3 +553,27 @@ def test_response_fit_params_validate_and_resolve():
     assert al.ResponseFitParams().resolved_measure(counts[["region", "month", "sales"]]) == "sales"
     with pytest.raises(TypeError, match="not both"):
         al.fit_response_curves(counts, counts, 0.3, al.ResponseFitParams(), level="region")
+
+
+def test_the_curves_solved_together_give_the_numbers_of_one_curve_at_a_time():
+    from salesplan.planning.allocation.budget import (
+        BudgetConstraints,
+        optimise_budget,
+        optimise_budgets,
+    )
+    from salesplan.planning.allocation.response import ResponseCurve, inverse_marginals
+
+    rng = np.random.default_rng(3)
+    z = np.clip(rng.standard_normal((200, 2)), -3, 3)
+    base = {r: ResponseCurve("expmix", a, b, draws=np.column_stack([np.exp(math.log(a) + 0.4 * z[:, 0]),
+                                                                     np.exp(math.log(b) + 0.3 * z[:, 1])]))
+            for r, a, b in (("N", 9000.0, 20000.0), ("S", 4000.0, 5000.0), ("E", 12000.0, 60000.0))}
+    curves = [c.scaled(*rng.uniform(0.8, 1.2, 2)) for c in base.values() for _ in range(5)]
+    curves.append(ResponseCurve("exp", 100.0, 10.0))
+    lams = [c.a / c.b * math.exp(rng.normal(-1.0, 2.0)) for c in curves]
+    assert inverse_marginals(curves, lams) == [c.inverse_marginal(lam) for c, lam in zip(curves, lams)]
+    cons = BudgetConstraints(90000.0, last_year={"N": 40000.0, "S": 20000.0, "E": 30000.0}, max_change=0.5)
+    sets = [{r: c.scaled(f, 1.0) for r, c in base.items()} for f in (0.8, 1.0, 1.2)]
+    for together, alone in zip(optimise_budgets(sets, cons, months=3), [optimise_budget(s, cons, months=3) for s in sets]):
+        pd.testing.assert_frame_equal(together.table, alone.table, check_exact=True)
+        assert together.multiplier == alone.multiplier

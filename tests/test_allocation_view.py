@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pandas as pd
+import pytest
 
 from salesplan.reports import allocation_view as av
 
@@ -130,3 +131,14 @@ def test_the_flagged_reps_caption_says_where_the_norms_come_from():
     out = av.coverage_tables(load, pd.DataFrame(), load,
                              params=CoverageParams(basis="observed activity of the 12 months to 2026-12-31"))
     assert "norms from observed activity of the 12 months to 2026-12-31" in out[1].caption
+
+
+def test_a_large_sales_force_gets_the_most_and_least_loaded_reps_and_one_bar_for_the_others():
+    util = pd.Series([i / 100 for i in range(50)], index=[f"R{i:02d}" for i in range(50)], name="utilisation")
+    bars = av.workload_bars(util.sample(frac=1.0, random_state=1))
+    assert len(bars) == 41 and bars.name == "utilisation"
+    assert list(bars.index[:20]) == [f"R{i:02d}" for i in range(49, 29, -1)]
+    assert bars.index[20] == "10 other reps (median)" and bars.iloc[20] == pytest.approx(0.245)
+    assert list(bars.index[21:]) == [f"R{i:02d}" for i in range(19, -1, -1)]
+    small = util.iloc[:41]
+    assert av.workload_bars(small) is small

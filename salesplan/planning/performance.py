@@ -145,7 +145,8 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
     q = _quarter(quarter)
     qs, qe = q.start_time.normalize(), q.end_time.normalize()
     notes = []
-    o = data.orders
+    # the columns used here: each quarter's slice copies only them (not the line ids and products)
+    o = data.orders[[c for c in data.orders.columns if c in ("order_date", "customer_id", "rep_id", "amount")]]
     cur = _in(o, "order_date", qs, qe)
     if cur.empty:
         raise ValueError(f"no orders in {q} ({qs:%Y-%m-%d}..{qe:%Y-%m-%d}): nothing to review")
@@ -182,9 +183,9 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
     out["new_customers"] = newc.reindex(out.index).fillna(0).astype(int)
     pq = _in(o, "order_date", (q - 1).start_time, (q - 1).end_time)
     base = pq.groupby("rep_id")["customer_id"].apply(set)
-    now = cur.groupby("customer_id").size()
+    now = set(cur["customer_id"].dropna())  # the quarter's buyers
     out["retention"] = base.reindex(out.index).map(
-        lambda s: np.nan if not isinstance(s, set) or not s else sum(c in now.index for c in s) / len(s))
+        lambda s: np.nan if not isinstance(s, set) or not s else sum(c in now for c in s) / len(s))
     if data.invoices is not None and data.customers is not None:
         inv = _in(data.invoices, "due_date", qs, qe)
         owner = _owners(cur)
@@ -265,6 +266,11 @@ def _peers(k: pd.DataFrame, i, params: DiagnosisParams) -> pd.DataFrame:
     return k[k.index != i].assign(_scope="all reps")
 
 
+#: The columns of the rep KPIs that :func:`_check` compares with the peers.
+_DRIVER_COLS = ("target_ratio", "t_activity", "funnel_depth", "quote_success", "quotes_12m", "win_rate",
+                "closed_12m", "t_deal_size", "t_pace")
+
+
 def _check(k, i, peers, params, found, driver, col, low_is_bad=True, min_col=None, min_median=0.0):
     """Append ``(driver, rep value, peers' median, severity)`` to ``found`` when flagged."""
     th = params.threshold
@@ -309,8 +315,9 @@ def diagnose_misses(kpis: pd.DataFrame, params: DiagnosisParams = DiagnosisParam
         med = k["growth_yoy"].median()
         missed = k["growth_yoy"] < med
     rows = []
+    slim = k[["level", "region", *_DRIVER_COLS]]  # the peers' columns _check reads: a narrow copy per rep
     for i in k.index[missed.fillna(False).to_numpy()]:
-        peers = _peers(k, i, params)
+        peers = _peers(slim, i, params)
         scope = peers["_scope"].iloc[0] if len(peers) else "none"
         found = []
 

@@ -14,7 +14,7 @@ from salesplan.planning.allocation.quarter import NO_SPEND_NOTE
 from salesplan.reports.format import money, number, pct, styled_table
 
 __all__ = ["NO_ROSTER_NOTES", "allocation_headlines", "budget_limit_text", "budget_limits", "headcount_tables", "commission_tables", "headcount_table", "hiring_tables", "budget_tables",
-           "coverage_tables", "ote_table"]
+           "coverage_tables", "ote_table", "workload_bars"]
 
 
 #: One line each for the parts of the resource plan that need a roster (a ``reps`` table).
@@ -281,6 +281,28 @@ def _names(table, id_col: str, names, name_col: str | None = None) -> pd.DataFra
     return with_names(table, id_col, names, name_col=name_col)
 
 
+#: The workload chart shows every rep up to this many; a larger sales force: the
+#: :data:`WORKLOAD_EDGE` most and least loaded reps and one bar for the others.
+MAX_WORKLOAD_BARS = 41
+WORKLOAD_EDGE = 20
+
+
+def workload_bars(utilisation: pd.Series) -> pd.Series:
+    """The bars of the workload chart: every rep's utilisation, or, beyond
+    :data:`MAX_WORKLOAD_BARS` reps, the :data:`WORKLOAD_EDGE` most and least loaded (ties:
+    rep id) and a bar ``"<n> other reps (median)"`` at the others' median (a readable chart;
+    the tables list every overloaded and idle rep)."""
+    if len(utilisation) <= MAX_WORKLOAD_BARS:
+        return utilisation
+    order = utilisation.rename_axis("rep_id").reset_index().sort_values(
+        ["utilisation", "rep_id"], ascending=[False, True], kind="mergesort")["rep_id"]
+    keep = pd.concat([order.iloc[:WORKLOAD_EDGE], order.iloc[-WORKLOAD_EDGE:]])
+    rest = utilisation.drop(keep)
+    return pd.concat([utilisation.loc[keep.iloc[:WORKLOAD_EDGE]],
+                      pd.Series({f"{len(rest)} other reps (median)": float(rest.median())}),
+                      utilisation.loc[keep.iloc[WORKLOAD_EDGE:]]]).rename(utilisation.name)
+
+
 def coverage_tables(load: pd.DataFrame, moves: pd.DataFrame, load_after: pd.DataFrame, *, reps=None,
                     customers=None, params=None) -> list:
     """The workload chart (one named bar per rep, idle and overload lines), the overloaded
@@ -297,7 +319,7 @@ def coverage_tables(load: pd.DataFrame, moves: pd.DataFrame, load_after: pd.Data
     lt["after_moves"] = lt["rep_id"].map(load_after["utilisation"])
     basis = getattr(params, "basis", "default norms")
     out = [charts.hbar_chart(
-        lt.set_index("rep_id")["utilisation"],
+        workload_bars(lt.set_index("rep_id")["utilisation"]),
         names=None if reps is None else reps.drop_duplicates("rep_id").set_index("rep_id")["name"],
         thresholds={f"idle below {pct(idle, 0)}": idle, f"overloaded above {pct(over, 0)}": over},
         title="Workload per rep: hours the accounts need / the role's hours per month",

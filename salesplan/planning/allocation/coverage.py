@@ -164,9 +164,31 @@ def _rep_roles(accounts: pd.DataFrame, reps: pd.DataFrame | None) -> dict:
 
 
 def _account_hours(accounts: pd.DataFrame, params: CoverageParams) -> list:
-    roles = accounts["role"] if "role" in accounts.columns else [None] * len(accounts)
-    return [params.hours_per_month(c, s, None if pd.isna(r) else r)
-            for c, s, r in zip(accounts["abc_class"], accounts["lifecycle_stage"], roles)]
+    """Each account's hours per month (:meth:`CoverageParams.hours_per_month`), computed
+    once per (class, stage, role)."""
+    roles = accounts["role"].to_numpy(dtype=object) if "role" in accounts.columns else [None] * len(accounts)
+    norm: dict = {}
+    out = []
+    for key in zip(accounts["abc_class"].to_numpy(dtype=object), accounts["lifecycle_stage"].to_numpy(dtype=object),
+                   roles):
+        h = norm.get(key)
+        if h is None:
+            c, s, r = key
+            h = norm[key] = params.hours_per_month(c, s, None if pd.isna(r) else r)
+        out.append(h)
+    return out
+
+
+def _book_region(acc: pd.DataFrame, g) -> pd.Series:
+    """rep_id -> the region of most of the rep's accounts (the first mode; none: the first
+    account's).  A rep's accounts are in one region but for a few reps, which alone go
+    through ``Series.mode``."""
+    region = g["region"].first()
+    mixed = g["region"].nunique() != 1
+    if mixed.any():
+        few = acc[acc["rep_id"].isin(set(mixed.index[mixed]))].groupby("rep_id")["region"]
+        region.loc[mixed.index[mixed]] = few.agg(lambda s: s.mode().iloc[0] if len(s.mode()) else s.iloc[0])
+    return region
 
 
 def coverage_load(accounts: pd.DataFrame, params: CoverageParams, reps: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -190,9 +212,10 @@ def coverage_load(accounts: pd.DataFrame, params: CoverageParams, reps: pd.DataF
     g = acc.groupby("rep_id")
     out = pd.DataFrame(
         {
-            "region": g["region"].agg(lambda s: s.mode().iloc[0] if len(s.mode()) else s.iloc[0]),
+            "region": _book_region(acc, g),
             "accounts": g.size(),
-            "a_accounts": g["abc_class"].agg(lambda s: int((s == "A").sum())),
+            "a_accounts": pd.Series((acc["abc_class"] == "A").fillna(False).to_numpy(dtype=bool),
+                                    index=acc.index).groupby(acc["rep_id"]).sum(),
             "hours": g["hours"].sum(),
         }
     )
@@ -270,12 +293,15 @@ def _rebalance(acc, members, hours, cap, overload, region, moves, max_moves) -> 
     hrs = acc["hours"].to_numpy(dtype=float)
     movable = (abc != "A") & (hrs > 0)
     not_b = (abc != "B").astype(int)
+    mine = np.flatnonzero(movable & pd.Series(rep).isin(set(members)).to_numpy())  # moves stay among members
+    cust = acc["customer_id"].to_numpy()
+    moved: dict = {}  # acc position -> its new rep, written to acc at the end
     while len(moves) < max_moves:
         donor = max(members, key=lambda r: hours[r] / cap[r])
         recv = min(members, key=lambda r: hours[r] / cap[r])
         if hours[donor] / cap[donor] <= overload or donor == recv:
-            return
-        pos = np.flatnonzero((rep == donor) & movable)
+            break
+        pos = mine[rep[mine] == donor]
         before = max(hours[donor] / cap[donor], hours[recv] / cap[recv])
         h = hrs[pos]
         after = np.maximum((hours[donor] - h) / cap[donor], (hours[recv] + h) / cap[recv])
@@ -284,17 +310,19 @@ def _rebalance(acc, members, hours, cap, overload, region, moves, max_moves) -> 
         if not len(pos):
             members.remove(donor)
             if len(members) < 2:
-                return
+                break
             continue
         not_fits = (~(hours[recv] + h <= cap[recv] + 1e-12)).astype(int)
         best = pos[np.lexsort((pos, -h, np.abs(hours[donor] - h - cap[donor]), not_b[pos], not_fits))[0]]
-        label, h = acc.index[best], hrs[best]
-        moves.append((acc.at[label, "customer_id"], region, acc.at[label, "abc_class"], acc.at[label, "hours"],
-                      donor, recv, hours[donor] / cap[donor], hours[recv] / cap[recv]))
+        h = hrs[best]
+        moves.append((cust[best], region, abc[best], h, donor, recv, hours[donor] / cap[donor],
+                      hours[recv] / cap[recv]))
         hours[donor] -= h
         hours[recv] += h
-        acc.at[label, "rep_id"] = recv
+        moved[int(best)] = recv
         rep[best] = recv
+    if moved:
+        acc.loc[acc.index[list(moved)], "rep_id"] = list(moved.values())
 
 
 def calibrate_coverage(

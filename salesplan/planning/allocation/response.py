@@ -93,6 +93,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from threadpoolctl import threadpool_limits
 
 from salesplan.data.checks import as_date, require_columns
 from salesplan.data.orders import count_orders
@@ -162,6 +163,7 @@ class ResponseCurve:
                 raise ValueError("ResponseCurve(kind='expmix'): draws need a >= 0 and b > 0, finite")
             object.__setattr__(self, "_a", d[:, 0].copy())
             object.__setattr__(self, "_b", d[:, 1].copy())
+            object.__setattr__(self, "_ab", self._a / self._b)  # a_d / b_d of the marginal, computed once
         _check_number("ResponseCurve.a", self.a, lo=0)
         _check_number("ResponseCurve.b", self.b, lo=0, lo_open=True)
         _check_number("ResponseCurve.c", self.c, lo=0, lo_open=True)
@@ -187,7 +189,7 @@ class ResponseCurve:
         if self.kind == "exp":
             return self.a / self.b * np.exp(-x / self.b)
         if self.kind == "expmix":
-            return (self._a / self._b * np.exp(-x[..., None] / self._b)).mean(axis=-1)
+            return (self._ab * np.exp(-x[..., None] / self._b)).mean(axis=-1)
         if self.kind == "held":
             return np.full(x.shape, np.nan) if x.ndim else np.float64(np.nan)
         if self.kind == "adbudg":
@@ -216,14 +218,20 @@ class ResponseCurve:
             raise ValueError("inverse_marginal needs a concave curve")
         if self.kind == "held":
             return float(self.hold)
-        if float(self.marginal(0.0)) <= lam:
+        marginal = self._mix_marginal if self.kind == "expmix" else (lambda v: float(self.marginal(v)))
+        if marginal(0.0) <= lam:
             return 0.0
         hi = self.b
-        while float(self.marginal(hi)) > lam:
+        while marginal(hi) > lam:
             hi *= 2.0
             if hi > 1e300:
                 return hi
-        return float(optimize.brentq(lambda v: float(self.marginal(v)) - lam, 0.0, hi, xtol=1e-12 * hi))
+        return float(optimize.brentq(lambda v: marginal(v) - lam, 0.0, hi, xtol=1e-12 * hi))
+
+    def _mix_marginal(self, v: float) -> float:
+        """:meth:`marginal` of an ``"expmix"`` curve at one spend ``v >= 0`` (a float), the
+        same operations without the array handling: the optimiser calls it ~10^5 times."""
+        return float(np.add.reduce(self._ab * np.exp(-v / self._b))) / len(self._b)
 
     def scaled(self, a_factor: float = 1.0, b_factor: float = 1.0) -> ResponseCurve:
         """The curve with ``a`` and ``b`` multiplied (callable: output times a_factor)."""
@@ -237,6 +245,109 @@ class ResponseCurve:
             draws = tuple(zip(self._a * a_factor, self._b * b_factor))
         return ResponseCurve(self.kind, self.a * a_factor, self.b * b_factor, self.c, self.floor,
                              draws=draws)
+
+
+_RTOL = 4 * np.finfo(float).eps  # scipy.optimize.brentq's default rtol
+
+
+def inverse_marginals(curves, lams) -> list[float]:
+    """``[c.inverse_marginal(lam) for c, lam in zip(curves, lams)]``, the ``"expmix"``
+    curves solved together (numbers identical to one at a time).
+
+    Their root finding is scipy's ``brentq`` (the same steps, in array form, one lane per
+    curve), so one array operation serves every curve at each step: the budget
+    sensitivity check re-optimises dozens of budgets at once this way.
+    """
+    out = [None] * len(curves)
+    mix = [i for i, c in enumerate(curves) if c.kind == "expmix"]
+    if len({len(curves[i]._b) for i in mix}) > 1:
+        mix = []
+    if mix:
+        ab = np.stack([curves[i]._ab for i in mix])
+        b = np.stack([curves[i]._b for i in mix])
+        lam = np.array([float(lams[i]) for i in mix])
+        x, ok = _mix_inverse(ab, b, np.array([curves[i].b for i in mix], dtype=float), lam)
+        for j, i in enumerate(mix):
+            if ok[j]:
+                out[i] = float(x[j])
+    return [curves[i].inverse_marginal(lams[i]) if v is None else v for i, v in enumerate(out)]
+
+
+def _mix_marginals(ab, b, x, idx):
+    """The marginals of the curves ``idx`` at spends ``x`` (as :meth:`ResponseCurve._mix_marginal`)."""
+    return np.add.reduce(ab[idx] * np.exp(-x[:, None] / b[idx]), axis=1) / b.shape[1]
+
+
+def _mix_inverse(ab, b, b_point, lam):
+    """:meth:`ResponseCurve.inverse_marginal` of ``"expmix"`` curves, one lane each.
+
+    Returns ``(x, ok)``; ``ok`` false where a lane needs the one-curve path (a NaN, or no
+    convergence: it raises there as before)."""
+    n = len(lam)
+    x = np.zeros(n)
+    ok = np.ones(n, dtype=bool)
+    live = np.flatnonzero(_mix_marginals(ab, b, np.zeros(n), np.arange(n)) > lam)  # else 0.0
+    hi = b_point.copy()
+    grow = live
+    while len(grow):  # double hi until r'(hi) <= lam
+        m = _mix_marginals(ab, b, hi[grow], grow)
+        grow = grow[m > lam[grow]]
+        hi[grow] *= 2.0
+        big = hi[grow] > 1e300
+        x[grow[big]], ok[grow[big]] = hi[grow[big]], True
+        live = np.setdiff1d(live, grow[big]) if big.any() else live
+        grow = grow[~big]
+    if len(live):
+        x[live], ok[live] = _brentq_lanes(ab, b, lam, hi, live)
+    return x, ok
+
+
+def _brentq_lanes(ab, b, lam, hi, lanes):
+    """scipy's ``brentq`` (Zeros/brentq.c) on ``f(v) = r'(v) - lam`` over ``[0, hi]``,
+    ``xtol = 1e-12 hi``, per lane; returns ``(root, ok)`` for ``lanes``."""
+    with np.errstate(all="ignore"):
+        lam, xtol = lam[lanes], 1e-12 * hi[lanes]
+        xpre, xcur = np.zeros(len(lanes)), hi[lanes].copy()
+        fpre = _mix_marginals(ab, b, xpre, lanes) - lam
+        fcur = _mix_marginals(ab, b, xcur, lanes) - lam
+        root, ok = np.zeros(len(lanes)), np.isfinite(fpre) & np.isfinite(fcur)
+        act = ok & (fcur != 0) & (np.signbit(fpre) != np.signbit(fcur))
+        root[fcur == 0] = xcur[fcur == 0]
+        ok &= (fcur == 0) | act
+        xblk, fblk, spre, scur = (np.zeros(len(lanes)) for _ in range(4))
+        for _ in range(100):
+            i = np.flatnonzero(act)
+            if not len(i):
+                break
+            flip = (fpre[i] != 0) & (fcur[i] != 0) & (np.signbit(fpre[i]) != np.signbit(fcur[i]))
+            f = i[flip]
+            xblk[f], fblk[f] = xpre[f], fpre[f]
+            spre[f] = scur[f] = xcur[f] - xpre[f]
+            s = i[np.abs(fblk[i]) < np.abs(fcur[i])]
+            xpre[s], xcur[s], xblk[s] = xcur[s], xblk[s], xcur[s]
+            fpre[s], fcur[s], fblk[s] = fcur[s], fblk[s], fcur[s]
+            delta = (xtol[i] + _RTOL * np.abs(xcur[i])) / 2
+            sbis = (xblk[i] - xcur[i]) / 2
+            done = (fcur[i] == 0) | (np.abs(sbis) < delta)
+            root[i[done]] = xcur[i[done]]
+            act[i[done]] = False
+            i, delta, sbis = i[~done], delta[~done], sbis[~done]
+            xp, xc, xb, fp, fc, fb = xpre[i], xcur[i], xblk[i], fpre[i], fcur[i], fblk[i]
+            dpre = (fp - fc) / (xp - xc)
+            dblk = (fb - fc) / (xb - xc)
+            stry = np.where(xp == xb, -fc * (xc - xp) / (fc - fp),
+                            -fc * (fb * dblk - fp * dpre) / (dblk * dpre * (fb - fp)))
+            interp = (np.abs(spre[i]) > delta) & (np.abs(fc) < np.abs(fp))
+            good = interp & (2 * np.abs(stry) < np.minimum(np.abs(spre[i]), 3 * np.abs(sbis) - delta))
+            spre[i] = np.where(good, scur[i], sbis)
+            scur[i] = np.where(good, stry, sbis)
+            xpre[i], fpre[i] = xc, fc
+            xcur[i] = np.where(np.abs(scur[i]) > delta, xc + scur[i], xc + np.where(sbis > 0, delta, -delta))
+            fcur[i] = _mix_marginals(ab, b, xcur[i], lanes[i]) - lam[i]
+            bad = ~np.isfinite(fcur[i])
+            ok[i[bad]], act[i[bad]] = False, False
+        ok &= ~act  # not converged in 100 steps: the one-curve path raises
+    return root, ok
 
 
 def _curves_dict(curves) -> dict[str, ResponseCurve]:
@@ -653,7 +764,8 @@ def _fit_customer(df, orders, customers, regions, groups, trend_deg, seasonal, b
                 p0[S + R * nt + R:] = math.log(b0)
                 starts.append(np.clip(p0, lo + 1e-9, hi - 1e-9))
         for p0 in starts:
-            res = optimize.least_squares(resid, p0, bounds=(lo, hi), method="trf")
+            with threadpool_limits(1, user_api="blas"):
+                res = optimize.least_squares(resid, p0, bounds=(lo, hi), method="trf")
             if best is None or res.cost < best.cost:
                 best = res
         starts = [np.clip(best.x, lo + 1e-9, hi - 1e-9)]
