@@ -1184,6 +1184,18 @@ def _week_split(amount_by_month: np.ndarray, months, dayw: pd.DataFrame) -> pd.S
     return pd.Series(v, index=dayw.index).groupby(dayw["week_start"]).sum()
 
 
+def _week_splits(amounts_by_month: np.ndarray, months, dayw: pd.DataFrame) -> np.ndarray:
+    """:func:`_week_split` of each row of ``amounts_by_month`` (n, 3) at once: ``(n, weeks)``.
+
+    One group-by over a (days, n) frame: pandas sums each column as it sums the one
+    Series of :func:`_week_split` (same values, same order), so the rows are equal to it.
+    """
+    a = np.asarray(amounts_by_month, dtype=float).reshape(-1, len(months))
+    pos = dayw["month"].map({m: i for i, m in enumerate(months)}).to_numpy(int)
+    v = dayw["w"].to_numpy()[:, None] * a[:, pos].T
+    return pd.DataFrame(v, index=dayw.index).groupby(dayw["week_start"]).sum().to_numpy().T
+
+
 def _odds(paths: np.ndarray, target) -> np.ndarray:
     """P(actual >= target): share of paths (axis 0) at or above the target."""
     return (paths >= np.asarray(target)[None, ...] - 1e-9).mean(axis=0)
@@ -1984,11 +1996,11 @@ def split_time(reg_target, rep_quota, rb: RepBasis, sc: PlanScope, params: Targe
     reg_quota_m = np.array([rep_month[rb.slot_reg == g].sum(axis=0) for g in range(R)])
     reg_target_m = np.array([largest_remainder(reg_target[g], season[g], unit) for g in range(R)])
     dayw = _day_weights(sc.months, params.weekday_weights)
-    rep_w = np.array([largest_remainder(rep_quota[j], _week_split(rep_month[j], sc.months, dayw).to_numpy(), unit)
-                      for j in range(len(rep_quota))])
+    rep_split = _week_splits(rep_month, sc.months, dayw)  # every rep's weeks in one group-by
+    rep_w = np.array([largest_remainder(rep_quota[j], rep_split[j], unit) for j in range(len(rep_quota))])
     wk_index = _week_split(reg_target_m[0], sc.months, dayw).index
-    reg_tw = np.array([largest_remainder(reg_target[g], _week_split(reg_target_m[g], sc.months, dayw).to_numpy(), unit)
-                       for g in range(R)])
+    reg_split = _week_splits(reg_target_m, sc.months, dayw)
+    reg_tw = np.array([largest_remainder(reg_target[g], reg_split[g], unit) for g in range(R)])
     reg_qw = np.array([rep_w[rb.slot_reg == g].sum(axis=0) for g in range(R)])
     return {"season": season, "rep_month": rep_month, "reg_quota_m": reg_quota_m, "reg_target_m": reg_target_m,
             "rep_w": rep_w, "reg_tw": reg_tw, "reg_qw": reg_qw, "wk_index": wk_index}
