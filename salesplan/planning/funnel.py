@@ -642,13 +642,16 @@ def back_calculate(
     pipe_w = (weighted_pipeline(pipeline, rates, start, end).to_numpy()
               if pipe_rows and not isinstance(rates, Mapping) else None)
     start64 = start.to_datetime64()
+    derived: dict[int, tuple] = {}  # per rates object: stages, P(win), lags (days), computed once
     for ent, g in t.groupby("entity", sort=False):
         r = rates[ent] if isinstance(rates, Mapping) else rates
         if r is None:
             raise ValueError(f"no funnel rates for entity {ent!r}")
-        stages = list(r.stages)
-        pw = r.win_probability.to_numpy()
-        lag_w = r.lag_days.to_numpy() / 7.0
+        if id(r) not in derived:
+            derived[id(r)] = (r, list(r.stages), r.win_probability.to_numpy(), r.lag_days.to_numpy())
+        _, stages, pw, lag_d = derived[id(r)]
+        stages = list(stages)
+        lag_w = lag_d / 7.0
         wins = funnel_share * g["target"].to_numpy(float) / r.deal_size
         wk = g["week_start"].to_numpy("datetime64[ns]")
         acc: dict[tuple, float] = {}
@@ -678,7 +681,7 @@ def back_calculate(
             open_by_stage = pd.Series([int((st_e == st).sum()) for st in stages], index=stages)
         gap = max(0.0, total - pipe_exp)
         new_leads = gap / r.deal_size / pw[0]
-        last_lead = (end - pd.Timedelta(days=float(r.lag_days.iloc[0]))).normalize()
+        last_lead = (end - pd.Timedelta(days=float(lag_d[0]))).normalize()
         last_lead_week = last_lead - pd.Timedelta(days=last_lead.weekday())
         gaps.append({
             "entity": ent, "target": float(g["target"].sum()), "funnel_share": funnel_share,

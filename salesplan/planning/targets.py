@@ -1843,14 +1843,22 @@ def build_slots(data: SalesData, sc: PlanScope, params: TargetParams, vacancies=
             columns=sc.months, fill_value=0.0)
 
     cap_w, pres_w, ramp_w = wide("capacity"), wide("presence"), wide("ramp")
+    # per rep: row reductions once (not three label look-ups per rep)
+    cap_a, ramp_min = cap_w.to_numpy(float), ramp_w.min(axis=1).to_numpy()
+    ramp_mean, pres_mean = ramp_w.mean(axis=1).to_numpy(), pres_w.mean(axis=1).to_numpy()
+    reps = ros.set_index("rep_id").loc[cap_w.index]
+    pos = {c: i + 1 for i, c in enumerate(reps.columns)}
     slots = []
-    for rid, row in ros.set_index("rep_id").loc[cap_w.index].iterrows():
-        kind = [k for k, on in (("planned_hire", row["hire_date"] > sc.as_of), ("ramping", ramp_w.loc[rid].min() < 1),
+    at = cap_w.index.get_indexer(reps.index)  # each roster row's position in the pivots
+    for i, tup in zip(at, reps.itertuples(index=True, name=None)):
+        rid = tup[0]
+        row = {c: tup[pos[c]] for c in ("name", "region", "level", "hire_date", "exit_date")}
+        kind = [k for k, on in (("planned_hire", row["hire_date"] > sc.as_of), ("ramping", ramp_min[i] < 1),
                                 ("exiting", pd.notna(row["exit_date"]) and row["exit_date"] <= qe)) if on]
         slots.append(dict(rep_id=rid, name=row["name"], region=row["region"], level=row["level"],
                           hire_date=row["hire_date"], exit_date=row["exit_date"], holder=rid, vacant=False,
-                          kind=",".join(kind), cap=cap_w.loc[rid].to_numpy(float),
-                          ramp_avg=float(ramp_w.loc[rid].mean()), presence=float(pres_w.loc[rid].mean())))
+                          kind=",".join(kind), cap=cap_a[i].copy(),
+                          ramp_avg=float(ramp_mean[i]), presence=float(pres_mean[i])))
         if "exiting" in kind:
             repl = ros[(ros["region"] == row["region"]) & (ros["hire_date"] >= row["exit_date"]) & (ros["hire_date"] <= qe)]
             if len(repl):
