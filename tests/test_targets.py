@@ -363,6 +363,8 @@ def test_scenarios_and_workbook(tmp_path):
     t = table.loc["company_target"]
     assert t["conservative"] < t["base"] < t["stretch"]
     plan = propose_targets(data, dist, base)
+    # the plan already made for the base scenario is used as it is: the same table
+    pd.testing.assert_frame_equal(compare_scenarios(data, dist, default_scenarios(base), plans={"base": plan}), table)
     path = tmp_path / "plan.xlsx"
     write_plan_workbook(plan.tables(), path)
     from openpyxl import load_workbook

@@ -2454,8 +2454,12 @@ def default_scenarios(base: TargetParams) -> dict[str, TargetParams]:
 
 
 def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Mapping[str, TargetParams],
-                      **kwargs) -> pd.DataFrame:
+                      *, plans: Mapping[str, TargetPlan] | None = None, **kwargs) -> pd.DataFrame:
     """Run :func:`propose_targets` under each named parameter set, side by side.
+
+    ``plans``: plans already proposed for some of the scenarios with the same data,
+    distribution and keywords (e.g. the notebook's plan for ``"base"``); they are used as
+    they are instead of being proposed again (same function, same inputs: same plan).
 
     Returns
     -------
@@ -2469,7 +2473,9 @@ def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Map
         kwargs = {**kwargs, "pipeline_scorer": memo_scorer()}
     cols = {}
     for name, prm in scenarios.items():
-        plan = propose_targets(data, dist, prm, **kwargs)
+        plan = (plans or {}).get(name)
+        if plan is None:
+            plan = propose_targets(data, dist, prm, **kwargs)
         c = plan.company.iloc[0]
         d = {
             "growth": prm.growth, "over_assignment": c["over_assignment"],
