@@ -91,6 +91,25 @@ def test_gap_against_open_pipeline_hand_example():
     assert plan2.gap.iloc[0]["wins_needed"] == pytest.approx(4.0)
 
 
+def test_gap_of_each_entity_counts_only_its_own_deals():
+    r = _rates()
+    # r1: B 20,000 x .4 = 8,000 and A 10,000 x .5 = 5,000; r2: A 6,000 x .5 = 3,000; the deal of
+    # r3 (no target) and the one without a rep count for nobody.  Same with one rates object per entity.
+    pipe = pd.DataFrame({"opportunity_id": ["o1", "o2", "o3", "o4", "o5"], "rep_id": ["r1", "r2", "r3", "r1", None],
+                         "customer_id": "c1", "region": "A", "amount": [20_000.0, 6_000.0, 50_000.0, 10_000.0, 9_000.0],
+                         "stage": ["B", "A", "A", "A", "A"], "stage_entered": Q_START})
+    weekly = pd.concat([_weekly({"2027-03-01": 100_000.0}), _weekly({"2027-03-01": 50_000.0}, entity="r2")])
+    for rates in (r, {"r1": r, "r2": _rates()}):
+        plan = back_calculate(weekly, rates, pipe, start=Q_START, end=Q_END)
+        g = plan.gap.set_index("entity")
+        assert g.loc["r1", "pipeline_expected"] == pytest.approx(13_000.0)
+        assert g.loc["r2", "pipeline_expected"] == pytest.approx(3_000.0)
+        assert g.loc["r2", "revenue_gap"] == pytest.approx(47_000.0)
+        sg = plan.stage_gap.set_index(["entity", "stage"])["open_now"]
+        assert sg[("r1", "B")] == 1 and sg[("r1", "A")] == 1 and sg[("r2", "A")] == 1 and sg[("r2", "B")] == 0
+        assert sg.sum() == 3
+
+
 def _funnel_data():
     """10 opportunities with a hand-made history (5 days per stage)."""
     rows, opps = [], []

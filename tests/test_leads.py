@@ -119,6 +119,20 @@ def test_conversion_rates_hand_example():
     assert r.loc["web", "rate_hi"] == pytest.approx(0.6032, abs=1e-4)
 
 
+def test_conversion_rates_qualified_share_by_rep_hand_example():
+    # R1: 4 resolved, of which 2 pass BANT (3 yes = 3 points >= 3) -> 0.5; its open qualified
+    # lead does not count.  R2: 2 resolved, 1 passes (2 yes + 2 unknown = 3 points) -> 0.5.
+    # A lead without a rep is its own group "(unassigned)": 1 resolved, 0 pass -> 0.
+    rows = [_lead(1, b="yes", a="yes", n="yes", status="converted"), _lead(2, b="yes", a="yes", n="yes"),
+            _lead(3), _lead(4, b="yes", status="converted"), _lead(5, b="yes", a="yes", n="yes", status="open"),
+            _lead(6, rep="R2", b="yes", a="yes", n="unknown", t="unknown", status="converted"),
+            _lead(7, rep="R2", b="yes", a="yes"), _lead(8, rep=None)]
+    r = conversion_rates(pd.DataFrame(rows), "rep_id", BANTParams(min_leads=1)).set_index("rep_id")
+    assert r.loc["R1", ["leads", "resolved", "converted"]].tolist() == [5, 4, 2]
+    assert r.loc["R1", "qualified_share"] == 0.5 and r.loc["R2", "qualified_share"] == 0.5
+    assert r.loc["(unassigned)", "qualified_share"] == 0.0 and r.loc["(unassigned)", "resolved"] == 1
+
+
 # --------------------------------------------------------------------------- learned model
 def test_bant_effects_recovered_within_their_standard_errors(company):
     model = LeadConversionModel().fit(company.data.leads)

@@ -18,6 +18,7 @@ from salesplan.planning.pipeline import (
     calibration_table,
     evaluate_holdout,
     expected_pipeline_value,
+    known_at,
     opportunity_snapshots,
     pipeline_value_paths,
     scored_pipeline,
@@ -71,6 +72,23 @@ def test_snapshots_hand_example():
     assert s.loc[(feb, "O1"), "rep_win_rate"] == pytest.approx((0 + 20 * comp) / (1 + 20))
     assert s.loc[(jan, "O1"), "won"] and not s.loc[(jan, "O2"), "won"]
     assert s.loc[(jan, "O1"), "resolved"] and not s.loc[(feb, "O3"), "resolved"]
+
+
+def test_known_at_is_until_and_skips_the_copy_of_data_already_cut():
+    d = _tiny()
+    tables = ("orders", "opportunities", "stage_history", "activities")
+    # O1 closes 2026-02-15: at the end of January it is open again at stage C (until's rule)
+    early = known_at(d, "2026-01-31")
+    assert early.opportunities.set_index("opportunity_id").loc["O1", "outcome"] == "open"
+    assert pd.isna(early.opportunities.set_index("opportunity_id").loc["O1", "closed_date"])
+    assert len(early.opportunities) == 2  # O3 is created in February
+    for t in ("2026-01-31", "2026-12-31"):
+        cut = d.until(t)
+        for name in tables:
+            pd.testing.assert_frame_equal(getattr(known_at(d, t), name), getattr(cut, name))
+        # data already known at t: the same values, no new frames
+        again = known_at(cut, t)
+        assert all(getattr(again, name) is getattr(cut, name) for name in tables)
 
 
 def test_calibration_table_hand_example():

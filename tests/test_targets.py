@@ -363,6 +363,8 @@ def test_scenarios_and_workbook(tmp_path):
     t = table.loc["company_target"]
     assert t["conservative"] < t["base"] < t["stretch"]
     plan = propose_targets(data, dist, base)
+    # the plan already made for the base scenario is used as it is: the same table
+    pd.testing.assert_frame_equal(compare_scenarios(data, dist, default_scenarios(base), plans={"base": plan}), table)
     path = tmp_path / "plan.xlsx"
     write_plan_workbook(plan.tables(), path)
     from openpyxl import load_workbook
@@ -439,3 +441,20 @@ def test_quarter_distribution_frame_checks_stay_one_line():
         QuarterDistribution(fr.iloc[1:])
     with pytest.raises(ValueError, match="unknown level"):
         QuarterDistribution(fr.assign(level="nation"))
+
+
+def test_week_splits_of_many_rows_hand_example():
+    from salesplan.planning.targets import _day_weights, _week_split, _week_splits
+
+    months = pd.date_range("2027-01-01", periods=3, freq="MS")
+    dayw = _day_weights(months, (1.0,) * 7)
+    # 10 a day in every month (310 / 31, 280 / 28, 310 / 31): 2027-01-01 is a Friday, so the
+    # week of Mon 2026-12-28 holds 3 days (30), 12 full weeks 70, the week of Mon 2027-03-29 3 days
+    out = _week_splits(np.array([[310.0, 280.0, 310.0], [0.0, 0.0, 0.0]]), months, dayw)
+    assert out.shape == (2, 14)
+    assert out[0] == pytest.approx([30.0] + [70.0] * 12 + [30.0]) and (out[1] == 0).all()
+    # each row is the one-row split, value for value
+    rows = np.random.default_rng(3).random((7, 3)) * 1e5
+    wk = _day_weights(months, (1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0))
+    many = _week_splits(rows, months, wk)
+    assert all(np.array_equal(many[j], _week_split(rows[j], months, wk).to_numpy()) for j in range(7))

@@ -554,8 +554,9 @@ class SalesData:
         if data.opportunities is not None:
             opp = data.opportunities[data.opportunities["created_date"] <= cut].copy()
             reopened = opp["closed_date"] > cut
-            opp.loc[reopened, "outcome"] = "open"
-            opp.loc[reopened, "closed_date"] = pd.NaT
+            # whole-column where (not .loc setitem: an Arrow text setitem converts value by value)
+            opp["outcome"] = opp["outcome"].where(~reopened, "open")
+            opp["closed_date"] = opp["closed_date"].where(~reopened)
             history = changes.get("stage_history")
             if history is not None and reopened.any():
                 rank = {stage: i for i, stage in enumerate(self.stages)}
@@ -579,9 +580,9 @@ class SalesData:
         if data.leads is not None:
             leads = data.leads[data.leads["created_date"] <= cut].copy()
             later = leads["closed_date"] > cut  # converted/disqualified later: open then
-            leads.loc[later, "status"] = "open"
-            leads.loc[later, ["closed_date"]] = pd.NaT
-            leads.loc[later, ["converted_opportunity_id", "disqualified_reason"]] = None
+            leads["status"] = leads["status"].where(~later, "open")
+            for col in ("closed_date", "converted_opportunity_id", "disqualified_reason"):
+                leads[col] = leads[col].where(~later)
             changes["leads"] = leads.reset_index(drop=True)
         # row cuts of coerced tables keep the contract dtypes: no re-coercion on the next cut
         for name, frame in changes.items():

@@ -268,16 +268,16 @@ def conversion_rates(leads: pd.DataFrame, by: str = "source",
     _check_leads(leads, "conversion_rates")
     if by not in leads.columns:
         raise ValueError(f"conversion_rates: table 'leads' has no column {by!r}")
-    d = leads.assign(_res=leads["status"].isin(("converted", "disqualified")),
-                     _conv=leads["status"].eq("converted"),
-                     _q=bant_score(leads, params)["qualified"].to_numpy())
-    d[by] = d[by].astype(object).where(d[by].notna(), "(unassigned)")
-    g = d.groupby(by, sort=True)
+    res = leads["status"].isin(("converted", "disqualified")).to_numpy(bool)
+    d = pd.DataFrame({by: leads[by].astype(object).where(leads[by].notna(), "(unassigned)").to_numpy(),
+                      "_res": res, "_conv": leads["status"].eq("converted").to_numpy(bool),
+                      "_qr": bant_score(leads, params)["qualified"].to_numpy(bool) & res})
+    g = d.groupby(by, sort=True)  # one vectorised sum per column (no Python call per group)
     out = pd.DataFrame({
         "leads": g.size(),
         "resolved": g["_res"].sum(),
         "converted": g["_conv"].sum(),
-        "qualified_resolved": g.apply(lambda x: (x["_q"] & x["_res"]).sum(), include_groups=False),
+        "qualified_resolved": g["_qr"].sum(),
     }).reset_index()
     n = out["resolved"].to_numpy(float)
     k = out["converted"].to_numpy(float)

@@ -214,13 +214,18 @@ def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetPara
 
 
 def quarter_scenarios(ctx: PlanContext, dist: QuarterDistribution, params: TargetParams,
-                      features: PlanFeatures) -> pd.DataFrame | None:
+                      features: PlanFeatures, *, base_plan: TargetPlan | None = None) -> pd.DataFrame | None:
     """:func:`compare_scenarios` of :func:`default_scenarios` on ``ctx``'s history; ``None``
-    without rep quotas (the scenarios compare rep quotas and their odds)."""
+    without rep quotas (the scenarios compare rep quotas and their odds).
+
+    ``base_plan``: :func:`quarter_plan`'s plan of ``ctx``, ``dist`` and ``params`` made
+    without ``quota_overrides``; it is the ``base`` scenario (not proposed a second time).
+    """
     if not features.rep_quotas:
         return None
     return compare_scenarios(ctx.history, dist, default_scenarios(params), as_of=ctx.history_end,
-                             pipeline_scorer=memo_scorer(ctx.memo))
+                             pipeline_scorer=memo_scorer(ctx.memo),
+                             plans={"base": base_plan} if base_plan is not None else None)
 
 
 def monitor_context(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONTHS) -> PlanContext | None:

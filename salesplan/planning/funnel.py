@@ -237,6 +237,12 @@ class FunnelRates:
 
 # --------------------------------------------------------------------------- estimation
 
+def _datetimes(col: pd.Series) -> pd.Series:
+    """``pd.to_datetime(col)``; a ``datetime64[ns]`` column (the contract's dates) as it is,
+    without ``to_datetime``'s scan of its values."""
+    return col if col.dtype == "datetime64[ns]" else pd.to_datetime(col)
+
+
 def _as_of(data: SalesData, as_of) -> pd.Timestamp:
     """``as_of`` read as a date (:func:`~salesplan.data.checks.as_date`); ``None``: the last
     order or opportunity date (:func:`~salesplan.data.checks.latest_date`)."""
@@ -267,7 +273,7 @@ def _entry_matrix(data: SalesData, opps: pd.DataFrame) -> np.ndarray:
     missing = np.isnat(out[rows, cur])
     if missing.any():
         # unknown entry date of the current stage: the last known earlier entry, else creation
-        created = pd.to_datetime(opps["created_date"]).to_numpy(dtype="datetime64[ns]")
+        created = _datetimes(opps["created_date"]).to_numpy(dtype="datetime64[ns]")
         out[rows[missing], cur[missing]] = created[missing]
     return out
 
@@ -328,8 +334,8 @@ def estimate_rates(
     K = len(stages)
     as_of = _as_of(data, as_of)
     opps = data.opportunities.copy()
-    opps["created_date"] = pd.to_datetime(opps["created_date"])
-    opps["closed_date"] = pd.to_datetime(opps["closed_date"])
+    opps["created_date"] = _datetimes(opps["created_date"])
+    opps["closed_date"] = _datetimes(opps["closed_date"])
     start = pd.Timestamp(since) if since is not None else as_of - pd.Timedelta(
         days=params.lookback_days
     )
@@ -439,8 +445,8 @@ def open_pipeline(data: SalesData, at=None) -> pd.DataFrame:
         raise ValueError("table 'opportunities' is absent: the open pipeline needs it")
     at = _as_of(data, at)
     opps = data.opportunities.copy()
-    opps["created_date"] = pd.to_datetime(opps["created_date"])
-    opps["closed_date"] = pd.to_datetime(opps["closed_date"])
+    opps["created_date"] = _datetimes(opps["created_date"])
+    opps["closed_date"] = _datetimes(opps["closed_date"])
     is_open = (opps["created_date"] <= at) & (opps["closed_date"].isna() | (opps["closed_date"] > at))
     opps = opps[is_open].reset_index(drop=True)
     stages = list(data.stages)
@@ -488,7 +494,7 @@ def weighted_pipeline(pipeline: pd.DataFrame, rates: FunnelRates, at, horizon_en
     st = pipeline["stage"].astype(str)
     w = pipeline["amount"].to_numpy(float) * st.map(pw).to_numpy(float)
     if horizon_end is not None:
-        age = (pd.Timestamp(at) - pd.to_datetime(pipeline["stage_entered"])).dt.days.to_numpy(float)
+        age = (pd.Timestamp(at) - _datetimes(pipeline["stage_entered"])).dt.days.to_numpy(float)
         remaining = np.maximum(st.map(lag).to_numpy(float) - age, rates.duration_days[-1] / 2)
         days_left = (pd.Timestamp(horizon_end) - pd.Timestamp(at)).days
         w = w * (remaining <= days_left)
@@ -628,13 +634,24 @@ def back_calculate(
         end = t["week_start"].max() + pd.Timedelta(days=6)
     start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     rows, gaps, sgaps, leads = [], [], [], []
+    # each entity's open deals: their row positions, found once (not one text scan per entity)
+    pipe_rows = (pipeline.groupby(pipeline[entity_col].astype(str).to_numpy(), sort=False).indices
+                 if pipeline is not None and len(pipeline) else {})
+    pipe_stage = pipeline["stage"].astype(str).to_numpy() if pipe_rows else None
+    # one set of rates: each deal's weight once (weighted_pipeline is row by row), summed per entity
+    pipe_w = (weighted_pipeline(pipeline, rates, start, end).to_numpy()
+              if pipe_rows and not isinstance(rates, Mapping) else None)
+    start64 = start.to_datetime64()
+    derived: dict[int, tuple] = {}  # per rates object: stages, P(win), lags (days), computed once
     for ent, g in t.groupby("entity", sort=False):
         r = rates[ent] if isinstance(rates, Mapping) else rates
         if r is None:
             raise ValueError(f"no funnel rates for entity {ent!r}")
-        stages = list(r.stages)
-        pw = r.win_probability.to_numpy()
-        lag_w = r.lag_days.to_numpy() / 7.0
+        if id(r) not in derived:
+            derived[id(r)] = (r, list(r.stages), r.win_probability.to_numpy(), r.lag_days.to_numpy())
+        _, stages, pw, lag_d = derived[id(r)]
+        stages = list(stages)
+        lag_w = lag_d / 7.0
         wins = funnel_share * g["target"].to_numpy(float) / r.deal_size
         wk = g["week_start"].to_numpy("datetime64[ns]")
         acc: dict[tuple, float] = {}
@@ -656,14 +673,15 @@ def back_calculate(
         total = funnel_share * float(g["target"].sum())
         pipe_exp = 0.0
         open_by_stage = pd.Series(0.0, index=stages)
-        if pipeline is not None and len(pipeline):
-            p = pipeline[pipeline[entity_col].astype(str) == str(ent)]
-            if len(p):
-                pipe_exp = float(weighted_pipeline(p, r, start, end).sum())
-                open_by_stage = p["stage"].astype(str).value_counts().reindex(stages, fill_value=0)
+        if str(ent) in pipe_rows:
+            rows_e = pipe_rows[str(ent)]
+            pipe_exp = float((pd.Series(pipe_w[rows_e]) if pipe_w is not None
+                              else weighted_pipeline(pipeline.iloc[rows_e], r, start, end)).sum())
+            st_e = pipe_stage[rows_e]
+            open_by_stage = pd.Series([int((st_e == st).sum()) for st in stages], index=stages)
         gap = max(0.0, total - pipe_exp)
         new_leads = gap / r.deal_size / pw[0]
-        last_lead = (end - pd.Timedelta(days=float(r.lag_days.iloc[0]))).normalize()
+        last_lead = (end - pd.Timedelta(days=float(lag_d[0]))).normalize()
         last_lead_week = last_lead - pd.Timedelta(days=last_lead.weekday())
         gaps.append({
             "entity": ent, "target": float(g["target"].sum()), "funnel_share": funnel_share,
@@ -674,7 +692,7 @@ def back_calculate(
         })
         for k, st in enumerate(stages):
             n_tot = wins.sum() / pw[k]
-            n_before = sum(v for (w, s_), v in acc.items() if s_ == st and pd.Timestamp(w) < start)
+            n_before = sum(v for (w, s_), v in acc.items() if s_ == st and w < start64)
             sgaps.append({"entity": ent, "stage": st, "needed_total": n_tot,
                           "needed_before_start": n_before, "open_now": float(open_by_stage[st])})
         # spread the new leads over the in-time weeks in proportion to the E entries needed

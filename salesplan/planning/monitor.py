@@ -206,8 +206,13 @@ def progress(
     need = {"order_date", "customer_id", "rep_id", "amount"}
     if not need <= set(orders.columns):
         raise ValueError(f"orders: missing column(s) {sorted(need - set(orders.columns))}")
-    o = orders.copy()
-    o["order_date"] = pd.to_datetime(o["order_date"])
+    od = orders["order_date"]
+    od = od if od.dtype == "datetime64[ns]" else pd.to_datetime(od)
+    # only the lines of the quarter to date and of the year before it are read below
+    lo = min((q - 4).start_time, qs - pd.Timedelta(days=365))
+    keep = ((od >= lo) & (od <= as_of)).to_numpy()
+    o = orders[keep].copy()
+    o["order_date"] = od[keep]
     if "product_line" not in o.columns:
         o["product_line"] = "(all)"
     reps = plan.reps

@@ -37,7 +37,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from salesplan.data.checks import check_number
+from salesplan.data.checks import as_date, check_number
 from salesplan.data.schema import BANT_ITEMS, SalesData
 from salesplan.planning import funnel as _funnel
 
@@ -47,6 +47,7 @@ __all__ = [
     "calibration_table",
     "evaluate_holdout",
     "expected_pipeline_value",
+    "known_at",
     "opportunity_snapshots",
     "pipeline_value_paths",
     "scored_pipeline",
@@ -108,8 +109,39 @@ class PipelineParams:
 
 
 # --------------------------------------------------------------------------- snapshots
+#: the dated columns of each table: :meth:`SalesData.until` drops or undoes what is dated after the cut
+_DATED = {"orders": ("order_date",), "invoices": ("issue_date", "paid_date"),
+          "stage_history": ("entered_date",), "opportunities": ("created_date", "closed_date"),
+          "activities": ("date",), "marketing_spend": ("month",), "leads": ("created_date", "closed_date")}
+
+
+def known_at(data: SalesData, at) -> SalesData:
+    """``data.until(at)``, without copying any table when nothing in ``data`` is dated after ``at``.
+
+    ``until`` changes only rows dated after the cut (table :data:`_DATED`) and resets the
+    index: on data that are already the data known at ``at`` (e.g. a cut passed on, as
+    the pipeline notebook does) its result equals ``data.coerced()``, which is returned
+    then (same frames: callers must not change them in place).
+    """
+    cut = as_date(at)
+    d = data.coerced()
+    for name, cols in _DATED.items():
+        t = getattr(d, name)
+        if t is None:
+            continue
+        idx = t.index
+        if not (isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1):
+            return d.until(cut)
+        for c in cols:
+            m = t[c].max() if len(t) else pd.NaT
+            if not pd.isna(m) and m > cut:
+                return d.until(cut)
+    return d
+
+
 def _days(x) -> np.ndarray:
-    return pd.to_datetime(x).to_numpy("datetime64[D]").astype("datetime64[D]")
+    x = x if isinstance(x, pd.Series) and x.dtype == "datetime64[ns]" else pd.to_datetime(x)
+    return x.to_numpy("datetime64[D]").astype("datetime64[D]")
 
 
 def _norm_days(data: SalesData, at) -> np.ndarray:
@@ -454,7 +486,7 @@ def _snapshot_dates(start, end, step: int) -> pd.DatetimeIndex:
 
 
 def _history_start(data: SalesData) -> pd.Timestamp:
-    return pd.Timestamp(pd.to_datetime(data.opportunities["created_date"]).min()).normalize()
+    return pd.Timestamp(_funnel._datetimes(data.opportunities["created_date"]).min()).normalize()
 
 
 def training_snapshots(data: SalesData, cutoff, params: PipelineParams = PipelineParams(),
@@ -519,7 +551,9 @@ def evaluate_holdout(data: SalesData, cutoff, as_of=None,
     Training: :func:`training_snapshots` at ``cutoff``.  Holdout: weekly snapshots from
     ``cutoff`` + 1 snapshot step to ``as_of - settle_days``, labelled with the outcomes
     known at ``as_of`` (unresolved rows dropped).  Baseline: :func:`stage_baseline` at
-    ``cutoff``.
+    ``cutoff``.  ``data`` is cut at ``cutoff`` once for the training rows, their stage
+    durations and the baseline, and at ``as_of`` by :func:`known_at` (no copy when ``data``
+    is already the data known then).
 
     Returns
     -------
@@ -531,11 +565,16 @@ def evaluate_holdout(data: SalesData, cutoff, as_of=None,
     """
     cutoff = pd.Timestamp(cutoff).normalize()
     as_of = _funnel._as_of(data, as_of)
-    norm = _norm_days(data, cutoff)
-    train = training_snapshots(data, cutoff, params, norm_days=norm)
+    known = data.until(cutoff)  # one cut for the training rows, the durations and the baseline
+    try:
+        rates_cut = _funnel.estimate_rates(known, as_of=cutoff)
+        norm = np.maximum(rates_cut.duration_days, 1.0)
+    except ValueError:  # as _norm_days
+        rates_cut, norm = None, np.full(len(data.stages), 14.0)
+    train = training_snapshots(data, cutoff, params, norm_days=norm, past=known)
     model = WinModel(method=params.method, n_stages=len(data.stages),
                      random_state=params.random_state).fit(train, train["won"])
-    past = data.until(as_of)
+    past = known_at(data, as_of)
     dates = _snapshot_dates(cutoff + pd.Timedelta(days=params.snapshot_days),
                             as_of - pd.Timedelta(days=params.settle_days), params.snapshot_days)
     hold = opportunity_snapshots(past, dates, label_cutoff=as_of, params=params, norm_days=norm)
@@ -544,7 +583,7 @@ def evaluate_holdout(data: SalesData, cutoff, as_of=None,
         raise ValueError(f"evaluate_holdout: no resolved opportunity open between {cutoff:%Y-%m-%d} "
                          f"and {as_of:%Y-%m-%d} minus settle_days={params.settle_days}")
     hold["p_win"] = model.predict_proba(hold)[:, 1]
-    base = stage_baseline(data, cutoff)
+    base = rates_cut.win_probability if rates_cut is not None else stage_baseline(data, cutoff)
     hold["p_stage"] = hold["stage"].map(base).to_numpy(float)
     y = hold["won"].to_numpy(bool)
     cal = calibration_table(y, hold["p_win"])
@@ -616,7 +655,7 @@ def scored_pipeline(data: SalesData, as_of=None, params: PipelineParams = Pipeli
     as_of = _funnel._as_of(data, as_of)
     if horizon_end is None:
         horizon_end = (as_of.to_period("Q") + 1).end_time.normalize()
-    past = data.until(as_of)
+    past = known_at(data, as_of)
     rates = _funnel.estimate_rates(past, as_of=as_of)
     norm = np.maximum(rates.duration_days, 1.0)
     if model is None:  # as_of is a day (as_date): ``past`` is the training cut too

@@ -1184,6 +1184,18 @@ def _week_split(amount_by_month: np.ndarray, months, dayw: pd.DataFrame) -> pd.S
     return pd.Series(v, index=dayw.index).groupby(dayw["week_start"]).sum()
 
 
+def _week_splits(amounts_by_month: np.ndarray, months, dayw: pd.DataFrame) -> np.ndarray:
+    """:func:`_week_split` of each row of ``amounts_by_month`` (n, 3) at once: ``(n, weeks)``.
+
+    One group-by over a (days, n) frame: pandas sums each column as it sums the one
+    Series of :func:`_week_split` (same values, same order), so the rows are equal to it.
+    """
+    a = np.asarray(amounts_by_month, dtype=float).reshape(-1, len(months))
+    pos = dayw["month"].map({m: i for i, m in enumerate(months)}).to_numpy(int)
+    v = dayw["w"].to_numpy()[:, None] * a[:, pos].T
+    return pd.DataFrame(v, index=dayw.index).groupby(dayw["week_start"]).sum().to_numpy().T
+
+
 def _odds(paths: np.ndarray, target) -> np.ndarray:
     """P(actual >= target): share of paths (axis 0) at or above the target."""
     return (paths >= np.asarray(target)[None, ...] - 1e-9).mean(axis=0)
@@ -1831,14 +1843,22 @@ def build_slots(data: SalesData, sc: PlanScope, params: TargetParams, vacancies=
             columns=sc.months, fill_value=0.0)
 
     cap_w, pres_w, ramp_w = wide("capacity"), wide("presence"), wide("ramp")
+    # per rep: row reductions once (not three label look-ups per rep)
+    cap_a, ramp_min = cap_w.to_numpy(float), ramp_w.min(axis=1).to_numpy()
+    ramp_mean, pres_mean = ramp_w.mean(axis=1).to_numpy(), pres_w.mean(axis=1).to_numpy()
+    reps = ros.set_index("rep_id").loc[cap_w.index]
+    pos = {c: i + 1 for i, c in enumerate(reps.columns)}
     slots = []
-    for rid, row in ros.set_index("rep_id").loc[cap_w.index].iterrows():
-        kind = [k for k, on in (("planned_hire", row["hire_date"] > sc.as_of), ("ramping", ramp_w.loc[rid].min() < 1),
+    at = cap_w.index.get_indexer(reps.index)  # each roster row's position in the pivots
+    for i, tup in zip(at, reps.itertuples(index=True, name=None)):
+        rid = tup[0]
+        row = {c: tup[pos[c]] for c in ("name", "region", "level", "hire_date", "exit_date")}
+        kind = [k for k, on in (("planned_hire", row["hire_date"] > sc.as_of), ("ramping", ramp_min[i] < 1),
                                 ("exiting", pd.notna(row["exit_date"]) and row["exit_date"] <= qe)) if on]
         slots.append(dict(rep_id=rid, name=row["name"], region=row["region"], level=row["level"],
                           hire_date=row["hire_date"], exit_date=row["exit_date"], holder=rid, vacant=False,
-                          kind=",".join(kind), cap=cap_w.loc[rid].to_numpy(float),
-                          ramp_avg=float(ramp_w.loc[rid].mean()), presence=float(pres_w.loc[rid].mean())))
+                          kind=",".join(kind), cap=cap_a[i].copy(),
+                          ramp_avg=float(ramp_mean[i]), presence=float(pres_mean[i])))
         if "exiting" in kind:
             repl = ros[(ros["region"] == row["region"]) & (ros["hire_date"] >= row["exit_date"]) & (ros["hire_date"] <= qe)]
             if len(repl):
@@ -1984,11 +2004,11 @@ def split_time(reg_target, rep_quota, rb: RepBasis, sc: PlanScope, params: Targe
     reg_quota_m = np.array([rep_month[rb.slot_reg == g].sum(axis=0) for g in range(R)])
     reg_target_m = np.array([largest_remainder(reg_target[g], season[g], unit) for g in range(R)])
     dayw = _day_weights(sc.months, params.weekday_weights)
-    rep_w = np.array([largest_remainder(rep_quota[j], _week_split(rep_month[j], sc.months, dayw).to_numpy(), unit)
-                      for j in range(len(rep_quota))])
+    rep_split = _week_splits(rep_month, sc.months, dayw)  # every rep's weeks in one group-by
+    rep_w = np.array([largest_remainder(rep_quota[j], rep_split[j], unit) for j in range(len(rep_quota))])
     wk_index = _week_split(reg_target_m[0], sc.months, dayw).index
-    reg_tw = np.array([largest_remainder(reg_target[g], _week_split(reg_target_m[g], sc.months, dayw).to_numpy(), unit)
-                       for g in range(R)])
+    reg_split = _week_splits(reg_target_m, sc.months, dayw)
+    reg_tw = np.array([largest_remainder(reg_target[g], reg_split[g], unit) for g in range(R)])
     reg_qw = np.array([rep_w[rb.slot_reg == g].sum(axis=0) for g in range(R)])
     return {"season": season, "rep_month": rep_month, "reg_quota_m": reg_quota_m, "reg_target_m": reg_target_m,
             "rep_w": rep_w, "reg_tw": reg_tw, "reg_qw": reg_qw, "wk_index": wk_index}
@@ -2434,8 +2454,12 @@ def default_scenarios(base: TargetParams) -> dict[str, TargetParams]:
 
 
 def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Mapping[str, TargetParams],
-                      **kwargs) -> pd.DataFrame:
+                      *, plans: Mapping[str, TargetPlan] | None = None, **kwargs) -> pd.DataFrame:
     """Run :func:`propose_targets` under each named parameter set, side by side.
+
+    ``plans``: plans already proposed for some of the scenarios with the same data,
+    distribution and keywords (e.g. the notebook's plan for ``"base"``); they are used as
+    they are instead of being proposed again (same function, same inputs: same plan).
 
     Returns
     -------
@@ -2449,7 +2473,9 @@ def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Map
         kwargs = {**kwargs, "pipeline_scorer": memo_scorer()}
     cols = {}
     for name, prm in scenarios.items():
-        plan = propose_targets(data, dist, prm, **kwargs)
+        plan = (plans or {}).get(name)
+        if plan is None:
+            plan = propose_targets(data, dist, prm, **kwargs)
         c = plan.company.iloc[0]
         d = {
             "growth": prm.growth, "over_assignment": c["over_assignment"],
