@@ -292,7 +292,7 @@ def add_roster_notes(reasons: pd.DataFrame, reps: pd.DataFrame | None, history_o
     reasons = reasons.copy()
     if reps is None:
         return sort_reasons(reasons)
-    sold = set(history_orders["rep_id"].dropna())
+    sold = set(history_orders["rep_id"].dropna().unique())  # distinct ids, not one per order line
     extra = []
     for rid, r in reps.sort_values("rep_id").set_index("rep_id").iterrows():
         gone = pd.notna(r["exit_date"]) and r["exit_date"] < quarter_start
