@@ -17,7 +17,9 @@ target the next ``H`` values, both divided by the level ``l_c = mean(y_{c-m}..y_
 
     x = log(y_{c-L..c-1} / l_c),      t = log(y_{c..c+H-1} / l_c)
 
-The network (``MLPRegressor``, two hidden layers of 32 ReLU units, Adam, L2 1e-3,
+The network (``MLPRegressor``, trained by the same loop without its per-batch checks:
+:class:`salesplan.models.forecast._mlp.LeanMLPRegressor`; two hidden layers of 32 ReLU
+units, Adam, L2 1e-3,
 early stopping on a seeded 10% validation split) maps ``x`` to ``t`` for all horizons at
 once.  The forecast of series ``i`` is ``f_{T+j} = l_T exp(t_hat_j)`` (the median of the
 log-scale prediction), ``j = 1..H``; beyond ``H`` the member has no forecast.  Inputs are
@@ -110,8 +112,9 @@ class GlobalMLP:
         :data:`MIN_WINDOWS` windows or fewer than :data:`MIN_SERIES` series with a window
         (the member is then absent everywhere).
         """
-        from sklearn.neural_network import MLPRegressor
         from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+        from salesplan.models.forecast._mlp import LeanMLPRegressor  # MLPRegressor, same weights
 
         X, T = self.windows(ys)
         self.n_windows_ = len(X)
@@ -120,7 +123,7 @@ class GlobalMLP:
             return self
         self.xlim_ = (X.min(axis=0), X.max(axis=0))
         self.tlim_ = (T.min(axis=0), T.max(axis=0))
-        net = MLPRegressor(hidden_layer_sizes=tuple(self.hidden), alpha=1e-3,
+        net = LeanMLPRegressor(hidden_layer_sizes=tuple(self.hidden), alpha=1e-3,
                            learning_rate_init=1e-3, batch_size=200, max_iter=300,
                            early_stopping=True, random_state=self.random_state)
         with threadpool_limits(1), warnings.catch_warnings():
