@@ -51,3 +51,18 @@ def test_r2_uniform_is_sklearns_r2_score():
     assert r2_uniform(y, p) == r2_score(y, p)
     assert r2_uniform(y[:, 0], p[:, 0]) == r2_score(y[:, 0], p[:, 0])
     assert np.isnan(r2_uniform(y[:1], p[:1]))
+
+
+def test_train_global_trains_once_per_series_and_matches_a_fresh_fit():
+    from salesplan.models.forecast.global_model import train_global
+
+    ys = _series(n_series=15, seed=11)
+    a = train_global(ys, 12, 12, random_state=3)
+    assert train_global([y.copy() for y in ys], 12, 12, random_state=3) is a  # same content: reused
+    assert train_global(ys[:-1], 12, 12, random_state=3) is not a
+    assert train_global(ys, 12, 12, random_state=4) is not a
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fresh = GlobalMLP(12, 12, random_state=3).fit(ys)
+    assert fresh.net_ is not None
+    assert np.array_equal(a.forecast(ys[0]), fresh.forecast(ys[0]))

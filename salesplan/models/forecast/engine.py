@@ -745,10 +745,11 @@ class Forecaster(BaseEstimator):
 
     def _train_global(self, ys, m, hg):
         """The global member (:class:`~salesplan.models.forecast.global_model.GlobalMLP`) trained
-        in this process on the regular series ``ys``."""
-        from salesplan.models.forecast.global_model import GlobalMLP
+        in this process on the regular series ``ys`` (once per process for the same series:
+        :func:`~salesplan.models.forecast.global_model.train_global`)."""
+        from salesplan.models.forecast.global_model import train_global
 
-        return GlobalMLP(m, hg, random_state=self.random_state).fit(ys)
+        return train_global(ys, m, hg, random_state=self.random_state)
 
     #: fewest backtest errors for a group of its own (``fit(groups=...)``)
     min_group_errors = 24
