@@ -102,6 +102,6 @@ class LeanMLPRegressor(MLPRegressor):
                 self._no_improvement_count = 0
             if self.n_iter_ == self.max_iter:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
-                              "and the optimization hasn't converged yet.", ConvergenceWarning)
+                              "and the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=2)
         self.coefs_ = self._best_coefs
         self.intercepts_ = self._best_intercepts
