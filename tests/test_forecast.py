@@ -10,6 +10,7 @@ from salesplan.models.forecast import (
     Forecaster,
     ForecastInputError,
     accuracy_report,
+    build_hierarchy,
     cross_validation,
     hierarchy_forecast,
     reconcile,
@@ -212,6 +213,13 @@ def test_reconciled_children_sum_to_parents(hier):
     assert hier.method in ("bottom_up", "top_down", "mint_shrink")
     assert set(hier.scores["method"]) == {"bottom_up", "top_down", "mint_shrink"}
     assert "region=East" in ids and "region=East|rep_id=e1" in ids and ids[0] == "total"
+
+
+def test_hierarchy_forecast_keeps_the_series_of_build_hierarchy(hier):
+    long, nodes, S, _ = build_hierarchy(_orders(), [(), ("region",), ("region", "rep_id")])
+    pd.testing.assert_frame_equal(hier.long, long)
+    pd.testing.assert_frame_equal(hier.nodes, nodes)
+    assert np.array_equal(hier.S, S)
 
 
 def test_rep_correlation_preserved_and_probabilities(hier):

@@ -146,13 +146,12 @@ def monthly_table(ids: Sequence[str], paths: np.ndarray, info: pd.DataFrame,
     if p.ndim != 3 or p.shape[0] != len(ids):
         raise ValueError(f"paths: shape {p.shape}; expected ({len(ids)}, n_paths, h), one row per id")
     months = pd.period_range(first_month, periods=p.shape[2], freq="M").start_time
-    rows = []
-    for i, u in enumerate(ids):
-        r = _ranges(p[i], axis=0)
-        rows.append(pd.DataFrame({"unique_id": u, "ds": months, "mean": r["mean"],
-                                  "lo-80": r["lo-80"], "hi-80": r["hi-80"],
-                                  "lo-95": r["lo-95"], "hi-95": r["hi-95"]}))
-    return info.merge(pd.concat(rows, ignore_index=True), on="unique_id")
+    r = _ranges(p, axis=1)  # (n_series, h) each: all series in one pass
+    h = p.shape[2]
+    rows = pd.DataFrame({"unique_id": np.repeat(np.asarray(list(ids), dtype=object), h),
+                         "ds": np.tile(months.to_numpy(), len(ids)),
+                         **{k: r[k].reshape(-1) for k in ("mean", "lo-80", "hi-80", "lo-95", "hi-95")}})
+    return info.merge(rows, on="unique_id")
 
 
 def accuracy_by_level(cv: pd.DataFrame, level_of: Mapping[str, str],
@@ -292,7 +291,7 @@ def add_roster_notes(reasons: pd.DataFrame, reps: pd.DataFrame | None, history_o
     reasons = reasons.copy()
     if reps is None:
         return sort_reasons(reasons)
-    sold = set(history_orders["rep_id"].dropna())
+    sold = set(history_orders["rep_id"].dropna().unique())  # distinct ids, not one per order line
     extra = []
     for rid, r in reps.sort_values("rep_id").set_index("rep_id").iterrows():
         gone = pd.notna(r["exit_date"]) and r["exit_date"] < quarter_start

@@ -78,6 +78,23 @@ class SeriesState:
     resid: np.ndarray | None = field(default=None, repr=False)
 
 
+def _split_series(clean: pd.DataFrame) -> tuple[dict, dict]:
+    """Dates (``datetime64[ns]``) and values (float) of every series of a long frame
+    validated by :func:`~salesplan.models.forecast.data.validate_long` (so sorted by
+    ``unique_id, ds``), by id in that order: slices of the columns, not one sub-frame per
+    series."""
+    uid = clean["unique_id"].to_numpy()
+    ds = clean["ds"].to_numpy().astype("datetime64[ns]")
+    y = clean["y"].to_numpy(dtype=float)
+    if len(uid) == 0:
+        return {}, {}
+    cut = np.flatnonzero(uid[1:] != uid[:-1]) + 1
+    starts, ends = np.r_[0, cut], np.r_[cut, len(uid)]
+    ids = [str(uid[a]) for a in starts]
+    dates = {u: ds[a:b] for u, a, b in zip(ids, starts, ends)}
+    return dates, {u: y[a:b] for u, a, b in zip(ids, starts, ends)}
+
+
 def _rmse(y, fitted):
     """Robust one-step RMSE: the first 2 residuals (start-up) are dropped and residuals
     are winsorised at 5 robust standard deviations (1.4826 * MAD) before ``sqrt(mean r^2)``."""
@@ -588,11 +605,10 @@ class Forecaster(BaseEstimator):
         cv_h = int(self.cv_h or min(max(m, 1), 12))
         self.cv_h_ = cv_h
         step = int(self.step or cv_h)
-        groups = {u: g for u, g in clean.groupby("unique_id", sort=True)}
-        self.ids_ = list(groups) + list(new_ids)
-        self.last_ds_ = {u: g["ds"].iloc[-1] for u, g in groups.items()}
-        self.first_ds_ = {u: g["ds"].iloc[0] for u, g in groups.items()}
-        ys = {u: g["y"].to_numpy(dtype=float) for u, g in groups.items()}
+        dates, ys = _split_series(clean)
+        self.ids_ = list(ys) + list(new_ids)
+        self.last_ds_ = {u: pd.Timestamp(d[-1]) for u, d in dates.items()}
+        self.first_ds_ = {u: pd.Timestamp(d[0]) for u, d in dates.items()}
         min_n = int(np.ceil(self.min_seasons * m))
         states, regular = self._classify_series(ys, m, min_n)
 
@@ -684,7 +700,7 @@ class Forecaster(BaseEstimator):
             if isinstance(model_inner, _EngineAdjusted):
                 st.reason += ("; fitted on the seasonally adjusted series (season found by "
                               "the detrended F-test, missed by the raw autocorrelation test)")
-        self._fit_fallbacks(states, ys, groups, m, freq, new_ids)
+        self._fit_fallbacks(states, ys, dates, m, freq, new_ids)
         self.calibration_["group_factor"] = self._group_factors(bt, states)
         self.series_ = states
 
@@ -729,10 +745,11 @@ class Forecaster(BaseEstimator):
 
     def _train_global(self, ys, m, hg):
         """The global member (:class:`~salesplan.models.forecast.global_model.GlobalMLP`) trained
-        in this process on the regular series ``ys``."""
-        from salesplan.models.forecast.global_model import GlobalMLP
+        in this process on the regular series ``ys`` (once per process for the same series:
+        :func:`~salesplan.models.forecast.global_model.train_global`)."""
+        from salesplan.models.forecast.global_model import train_global
 
-        return GlobalMLP(m, hg, random_state=self.random_state).fit(ys)
+        return train_global(ys, m, hg, random_state=self.random_state)
 
     #: fewest backtest errors for a group of its own (``fit(groups=...)``)
     min_group_errors = 24
@@ -813,12 +830,12 @@ class Forecaster(BaseEstimator):
         out["rho"] = _horizon_correlation(bt, cv_h)
         return out
 
-    def _fit_fallbacks(self, states, ys, groups, m, freq, new_ids):
+    def _fit_fallbacks(self, states, ys, dates, m, freq, new_ids):
         # pooled seasonal profile from series with >= 2 full seasons and positive mean
         profiles = []
         for u, y in ys.items():
             if len(y) >= 2 * m and m > 1 and np.mean(y[-2 * m:]) > 0 and np.all(y[-2 * m:] >= 0):
-                pos = _period_index(groups[u]["ds"].iloc[-2 * m:], freq) % m
+                pos = _period_index(dates[u][-2 * m:], freq) % m
                 prof = np.zeros(m)
                 np.add.at(prof, pos, y[-2 * m:])
                 profiles.append(prof / prof.mean())
@@ -828,7 +845,7 @@ class Forecaster(BaseEstimator):
             if st.kind != "short":
                 continue
             y = ys[u]
-            pos = _period_index(groups[u]["ds"], freq) % max(m, 1)
+            pos = _period_index(dates[u], freq) % max(m, 1)
             if profiles and m > 1:
                 adj = y / np.where(pooled[pos] > 0, pooled[pos], 1.0)
                 st.level = float(np.mean(adj))

@@ -17,7 +17,9 @@ target the next ``H`` values, both divided by the level ``l_c = mean(y_{c-m}..y_
 
     x = log(y_{c-L..c-1} / l_c),      t = log(y_{c..c+H-1} / l_c)
 
-The network (``MLPRegressor``, two hidden layers of 32 ReLU units, Adam, L2 1e-3,
+The network (``MLPRegressor``, trained by the same loop without its per-batch checks:
+:class:`salesplan.models.forecast._mlp.LeanMLPRegressor`; two hidden layers of 32 ReLU
+units, Adam, L2 1e-3,
 early stopping on a seeded 10% validation split) maps ``x`` to ``t`` for all horizons at
 once.  The forecast of series ``i`` is ``f_{T+j} = l_T exp(t_hat_j)`` (the median of the
 log-scale prediction), ``j = 1..H``; beyond ``H`` the member has no forecast.  Inputs are
@@ -31,7 +33,9 @@ result does not depend on the machine's thread count or on ``n_jobs`` / Dask.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 
@@ -110,8 +114,9 @@ class GlobalMLP:
         :data:`MIN_WINDOWS` windows or fewer than :data:`MIN_SERIES` series with a window
         (the member is then absent everywhere).
         """
-        from sklearn.neural_network import MLPRegressor
         from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+        from salesplan.models.forecast._mlp import LeanMLPRegressor  # MLPRegressor, same weights
 
         X, T = self.windows(ys)
         self.n_windows_ = len(X)
@@ -120,7 +125,7 @@ class GlobalMLP:
             return self
         self.xlim_ = (X.min(axis=0), X.max(axis=0))
         self.tlim_ = (T.min(axis=0), T.max(axis=0))
-        net = MLPRegressor(hidden_layer_sizes=tuple(self.hidden), alpha=1e-3,
+        net = LeanMLPRegressor(hidden_layer_sizes=tuple(self.hidden), alpha=1e-3,
                            learning_rate_init=1e-3, batch_size=200, max_iter=300,
                            early_stopping=True, random_state=self.random_state)
         with threadpool_limits(1), warnings.catch_warnings():
@@ -146,6 +151,44 @@ class GlobalMLP:
             if k < len(self.net_.coefs_) - 1:
                 a = np.maximum(a, 0.0)
         return lv * np.exp(np.clip(a, *self.tlim_))
+
+
+#: trained networks by ``(m, h, random_state, hidden, SHA-256 of the series)``, least
+#: recently used dropped beyond :data:`TRAINED_CACHE_SIZE` (see :func:`train_global`)
+_TRAINED: OrderedDict = OrderedDict()
+#: most trained networks kept (one holds a few kB)
+TRAINED_CACHE_SIZE = 256
+
+
+def train_global(ys, m: int, h: int, random_state: int = 0, hidden=(32, 32)) -> GlobalMLP:
+    """``GlobalMLP(m, h, hidden, random_state).fit(ys)``, trained once per process for the
+    same series.
+
+    The same series cut at the same period train the same network again and again: the
+    monitoring quarter's hierarchy forecast (a quarter earlier) trains the networks of the
+    plan quarter's reconciliation backtest windows.  Training is a deterministic function
+    of the series (in order), ``m``, ``h``, ``hidden`` and an integer ``random_state``, so
+    the trained model is reused: same numbers, trained once.  Trained models are only read
+    afterwards (:meth:`GlobalMLP.forecast`).  A ``random_state`` that is not an integer
+    (a Generator) is not cached.
+    """
+    ys = [np.array(y, dtype=float) for y in ys]
+    if not isinstance(random_state, (int, np.integer)):
+        return GlobalMLP(m, h, hidden, random_state).fit(ys)
+    digest = hashlib.sha256()
+    for y in ys:
+        digest.update(len(y).to_bytes(8, "little"))
+        digest.update(y.tobytes())
+    key = (int(m), int(h), int(random_state), tuple(hidden), digest.hexdigest())
+    model = _TRAINED.get(key)
+    if model is not None:
+        _TRAINED.move_to_end(key)
+        return model
+    model = GlobalMLP(m, h, hidden, int(random_state)).fit(ys)
+    _TRAINED[key] = model
+    if len(_TRAINED) > TRAINED_CACHE_SIZE:
+        _TRAINED.popitem(last=False)
+    return model
 
 
 class WithGlobal:

@@ -185,6 +185,10 @@ class HierarchyForecast:
         Backtest MASE per reconciliation method (empty when not chosen by backtest).
     base : Forecaster
         The fitted base forecaster (its ``reasons_`` say what was done per node).
+    long : DataFrame or None
+        The nodes' monthly history (``unique_id, ds, y``) the forecast was fitted on, as
+        :func:`build_hierarchy` returns it (so a caller need not aggregate the order lines
+        again).
     """
 
     nodes: pd.DataFrame
@@ -194,6 +198,7 @@ class HierarchyForecast:
     method: str
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)
     base: Forecaster | None = None
+    long: pd.DataFrame | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -417,7 +422,7 @@ def hierarchy_forecast(
     rec_paths = np.tensordot(S, bottom, axes=(1, 0))
     out = _forecast_frame(fc, nodes, ids, h, rec_mean, rec_paths, level)
     return HierarchyForecast(nodes=nodes, S=S, forecast=out, paths=rec_paths, method=chosen,
-                             scores=scores, base=fc)
+                             scores=scores, base=fc, long=long)
 
 
 def _forecast_frame(fc: Forecaster, nodes, ids, h, rec_mean, rec_paths, level):
