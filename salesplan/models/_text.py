@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 import pandas as pd
 
-__all__ = ["str_values"]
+__all__ = ["object_values", "str_values"]
 
 #: ``id(arrow-backed string array) -> (its pyarrow data, the object array)``; an entry
 #: lives as long as the pandas array it was read from (see :func:`str_values`).
@@ -56,3 +56,16 @@ def str_values(s: pd.Series) -> np.ndarray:
         if not s.isna().any():
             return s.to_numpy(dtype=object)
     return s.astype(str).to_numpy()
+
+
+def object_values(s: pd.Series) -> np.ndarray:
+    """``s.astype(object).to_numpy()``: an object array, ``nan`` where a text value is missing.
+
+    An Arrow-backed string column whose missing value is ``nan`` is read once per distinct
+    value (its rows share one ``str`` per id, as in :func:`str_values`); any other column
+    takes ``astype(object)``.  A new, writable array.
+    """
+    if isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "_pa_array") and s.dtype.na_value is np.nan:
+        codes, uniques = pd.factorize(s.array)
+        return np.append(uniques.to_numpy(dtype=object), np.nan)[codes]  # code -1 (missing) -> nan
+    return s.astype(object).to_numpy()
