@@ -1465,9 +1465,10 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         order = np.argsort(-delta, axis=1)[:, :n]
         top = np.take_along_axis(delta, order, axis=1)  # the n largest deltas per customer
         top_vals = np.take_along_axis(vals, order, axis=1)
-        texts = [
+        names = names.tolist()
+        texts = [  # Python numbers: formatting NumPy scalars one by one is several times slower
             "; ".join(f"{names[j]}={v:.4g} (+{d:.2f})" for j, v, d in zip(js, vs, ds) if d > 0.01)
-            for js, vs, ds in zip(order, top_vals, top)
+            for js, vs, ds in zip(order.tolist(), top_vals.tolist(), top.tolist())
         ]
         return pd.Series(texts, index=features.index, name="top_drivers")
 
@@ -1700,10 +1701,17 @@ def _plain_value(v: float) -> str:
 def driver_reasons(top_drivers: pd.Series) -> pd.Series:
     """:meth:`ChurnClassifier.top_drivers` texts (``name=value (+push)``) in plain words:
     ``"days since last contact: 264; expected orders next period: < 0.01"``."""
+    pattern = re.compile(r"(\w+)=(\S+) \(\+[\d.]+\)")
+    said: dict[tuple[str, str], str] = {}  # one reason per distinct (feature, value text)
+
+    def reason(name: str, value: str) -> str:
+        key = (name, value)
+        if key not in said:
+            said[key] = f"{DRIVER_WORDS.get(name, name.replace('_', ' '))}: {_plain_value(float(value))}"
+        return said[key]
+
     def words(text) -> str:
-        found = re.findall(r"(\w+)=(\S+) \(\+([\d.]+)\)", str(text))
-        return "; ".join(f"{DRIVER_WORDS.get(name, name.replace('_', ' '))}: "
-                         f"{_plain_value(float(value))}" for name, value, _ in found)
+        return "; ".join(reason(name, value) for name, value in pattern.findall(str(text)))
 
     return top_drivers.map(words)
 

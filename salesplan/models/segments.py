@@ -321,10 +321,9 @@ def lifecycle_stages(
     prior = _window(o, ts, m, lag=m).groupby("customer_id")["amount"].sum()
     recent = recent.reindex(first.index, fill_value=0.0).to_numpy(float)
     prior = prior.reindex(first.index, fill_value=0.0).to_numpy(float)
-    tenure = np.array(
-        [(ts.year - d.year) * 12 + (ts.month - d.month) - (ts.day < d.day) for d in first],
-        dtype="int64",
-    )
+    fd = first.dt
+    tenure = ((ts.year - fd.year.to_numpy("int64")) * 12 + (ts.month - fd.month.to_numpy("int64"))
+              - (ts.day < fd.day.to_numpy("int64"))).astype("int64")
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = np.where(
             prior > 0,
