@@ -578,3 +578,25 @@ def test_driver_contributions_equal_full_occlusion(company, fitted_classifier):
         want[:, j] = base - clf._raw(occluded)
     got = clf.driver_contributions(feats).to_numpy()
     assert np.array_equal(got, want)
+
+
+def test_expected_purchases_with_known_p_alive_are_the_same_numbers(bgnbd, pareto, cdnow_summary):
+    for m in (bgnbd, pareto):
+        alive = m.conditional_probability_alive(cdnow_summary)
+        np.testing.assert_array_equal(m.conditional_expected_purchases(13, cdnow_summary, p_alive=alive),
+                                      m.conditional_expected_purchases(13, cdnow_summary))
+
+
+def test_likelihood_evaluated_once_per_point():
+    from salesplan.models.churn import _remembered
+
+    calls = []
+
+    def negll(theta):
+        calls.append(theta.copy())
+        return float(np.sum((theta - 1.0) ** 2))
+
+    once = _remembered(negll)
+    assert once(np.array([0.5, 2.0])) == once(np.array([0.5, 2.0])) == 1.25
+    assert once(np.array([1.0, 1.0])) == 0.0
+    assert len(calls) == 2

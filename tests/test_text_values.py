@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.models._text import str_values
+from salesplan.models._text import object_values, str_values
 
 
 @pytest.mark.parametrize("column", [
@@ -23,3 +23,28 @@ def test_str_values_equal_astype_str(column):
     assert got.dtype == object
     assert [type(v) for v in got] == [str] * len(column)
     assert got.tolist() == expected.tolist()
+
+
+def test_str_values_share_one_string_per_id_and_read_a_column_once():
+    column = pd.Series(["C1", "C2", "C1", "C1"], dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    got = str_values(column)
+    assert got[0] is got[2] is got[3]  # one str per distinct id, not one per row
+    assert str_values(column) is got  # the same column again: read once
+    assert not got.flags.writeable  # shared, so read-only
+    column.iloc[1] = "C9"  # a changed column is read again
+    assert str_values(column).tolist() == ["C1", "C9", "C1", "C1"]
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(["R1", np.nan, "R2", "R1"], dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
+    pd.Series(["R1", None, "R2"], dtype=pd.StringDtype("python")),
+    pd.Series(["R1", None, 3], dtype=object),
+    pd.Series([1, 2]),
+])
+def test_object_values_equal_astype_object(column):
+    got = object_values(column)
+    expected = column.astype(object).to_numpy()
+    assert got.dtype == object
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert (g is e) or (g == e and type(g) is type(e)) or (pd.isna(g) and pd.isna(e) and type(g) is type(e))

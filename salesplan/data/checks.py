@@ -77,10 +77,13 @@ def check_as_of(as_of, dates, table: str, event: str = "event",
     ValueError
         Not a date, no dated event, before the first event, too long after the last.
     """
-    d = pd.to_datetime(pd.Series(dates), errors="coerce").dropna()
-    if d.empty:
+    d = dates if isinstance(dates, pd.Series) else pd.Series(dates)
+    if not pd.api.types.is_datetime64_any_dtype(d.dtype):  # a date column is read as it is, not copied
+        d = pd.to_datetime(d, errors="coerce")
+    first, last = d.min(), d.max()  # missing dates skipped
+    if pd.isna(first):
         raise ValueError(f"table {table!r} has no dated {event}; expected at least one to place as_of")
-    first, last = d.min().normalize(), d.max().normalize()
+    first, last = first.normalize(), last.normalize()
     if as_of is None:
         return last
     ts = as_date(as_of)

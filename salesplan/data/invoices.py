@@ -20,9 +20,17 @@ import pandas as pd
 __all__ = ["days_past_due", "settled_by"]
 
 
+def _dates(s: pd.Series) -> pd.Series:
+    """``pd.to_datetime(s)``; a ``datetime64[ns]`` Series as it is (``to_datetime`` would
+    first sample it through Python ``Timestamp`` objects to return the same values)."""
+    if isinstance(s, pd.Series) and s.dtype == "datetime64[ns]":
+        return s
+    return pd.to_datetime(s)
+
+
 def settled_by(paid_date: pd.Series, as_of: pd.Timestamp) -> pd.Series:
     """True where the invoice is paid on or before ``as_of`` (missing ``paid_date``: open)."""
-    paid = pd.to_datetime(paid_date)
+    paid = _dates(paid_date)
     return paid.notna() & (paid <= as_of)
 
 
@@ -43,8 +51,8 @@ def days_past_due(due_date: pd.Series, paid_date: pd.Series, as_of: pd.Timestamp
         ``max(0, end - due_date)`` in whole days, ``end = paid_date`` when
         ``paid_date <= as_of`` else ``as_of``; float with NaN where ``due_date`` is missing.
     """
-    due = pd.to_datetime(due_date)
-    paid = pd.to_datetime(paid_date)
+    due = _dates(due_date)
+    paid = _dates(paid_date)
     end = paid.where(settled_by(paid, as_of), as_of)
     days = np.maximum((end - due).dt.days.to_numpy(dtype=float), 0.0)
     if np.isnan(days).any():  # a missing due date has no lateness

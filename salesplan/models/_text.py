@@ -1,11 +1,17 @@
-"""Text columns as NumPy object arrays of ``str``, quickly."""
+"""Text columns as NumPy object arrays of ``str``, quickly and once."""
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["str_values"]
+__all__ = ["object_values", "str_values"]
+
+#: ``id(arrow-backed string array) -> (its pyarrow data, the object array)``; an entry
+#: lives as long as the pandas array it was read from (see :func:`str_values`).
+_READ: dict[int, tuple] = {}
 
 
 def str_values(s: pd.Series) -> np.ndarray:
@@ -17,6 +23,12 @@ def str_values(s: pd.Series) -> np.ndarray:
     columns (numbers, objects, strings with missing values, which ``astype(str)`` spells
     ``"nan"``) take ``astype(str)``.
 
+    An Arrow-backed string column is read once per distinct value (one Python ``str``
+    per distinct id, shared by its rows: a 12-million-line column of 300,000 customer ids
+    holds 300,000 strings, not 12 million, and hashes each once), and the result is
+    remembered for as long as that column's data live, read-only: the models read the
+    same ``orders.customer_id`` many times in one assessment.
+
     Parameters
     ----------
     s : Series
@@ -24,7 +36,36 @@ def str_values(s: pd.Series) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of object (str)
+        Read-only when it came from an Arrow-backed column (copy it to change it).
     """
-    if isinstance(s.dtype, pd.StringDtype) and not s.isna().any():
-        return s.to_numpy(dtype=object)
+    if isinstance(s.dtype, pd.StringDtype):
+        arr = s.array
+        data = getattr(arr, "_pa_array", None)
+        if data is not None:
+            hit = _READ.get(id(arr))
+            if hit is not None and hit[0] is data:
+                return hit[1]
+            if data.null_count == 0:
+                codes, uniques = pd.factorize(arr)
+                values = uniques.to_numpy(dtype=object)[codes]
+                values.flags.writeable = False
+                if id(arr) not in _READ:
+                    weakref.finalize(arr, _READ.pop, id(arr), None)
+                _READ[id(arr)] = (data, values)
+                return values
+        if not s.isna().any():
+            return s.to_numpy(dtype=object)
     return s.astype(str).to_numpy()
+
+
+def object_values(s: pd.Series) -> np.ndarray:
+    """``s.astype(object).to_numpy()``: an object array, ``nan`` where a text value is missing.
+
+    An Arrow-backed string column whose missing value is ``nan`` is read once per distinct
+    value (its rows share one ``str`` per id, as in :func:`str_values`); any other column
+    takes ``astype(object)``.  A new, writable array.
+    """
+    if isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "_pa_array") and s.dtype.na_value is np.nan:
+        codes, uniques = pd.factorize(s.array)
+        return np.append(uniques.to_numpy(dtype=object), np.nan)[codes]  # code -1 (missing) -> nan
+    return s.astype(object).to_numpy()

@@ -258,7 +258,8 @@ def credit_features(
     )
     o = o[o["order_date"] <= ts]
     d = _dpd_at(inv, ts)
-    ids = pd.Index(sorted(set(d["customer_id"]) | set(o["customer_id"])), name="customer_id")
+    ids = pd.Index(sorted(set(pd.unique(d["customer_id"].to_numpy())) | set(pd.unique(o["customer_id"].to_numpy()))),
+                   name="customer_id")
     if len(ids) == 0:
         raise ValueError(
             f"no customer has an order or an invoice on or before as_of={ts.date()}"

@@ -62,7 +62,6 @@ def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Times
     ts = as_date(as_of)
     o = pd.DataFrame(
         {
-            "order_id": str_values(orders["order_id"]),
             "order_date": pd.to_datetime(orders["order_date"]).dt.normalize().to_numpy(),
             "customer_id": str_values(orders["customer_id"]),
             "amount": pd.to_numeric(orders["amount"]).astype(float).to_numpy(),
@@ -70,11 +69,11 @@ def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Times
     )
     if o.empty:
         raise ValueError("table 'orders' is empty: no customer has any order")
-    bad_dates = o["order_date"].isna()
-    if bad_dates.any():
+    bad_dates = o["order_date"].isna().to_numpy()
+    if bad_dates.any():  # the line ids are read for this message only
         raise ValueError(
             "table 'orders', column 'order_date': missing dates in order_id(s) "
-            f"{o.loc[bad_dates, 'order_id'].head(5).tolist()}"
+            f"{[str(v) for v in orders['order_id'].to_numpy()[bad_dates][:5]]}"
         )
     check_as_of(ts, o["order_date"], "orders", "order")
     return o[o["order_date"] <= ts].reset_index(drop=True), ts
@@ -322,10 +321,9 @@ def lifecycle_stages(
     prior = _window(o, ts, m, lag=m).groupby("customer_id")["amount"].sum()
     recent = recent.reindex(first.index, fill_value=0.0).to_numpy(float)
     prior = prior.reindex(first.index, fill_value=0.0).to_numpy(float)
-    tenure = np.array(
-        [(ts.year - d.year) * 12 + (ts.month - d.month) - (ts.day < d.day) for d in first],
-        dtype="int64",
-    )
+    fd = first.dt
+    tenure = ((ts.year - fd.year.to_numpy("int64")) * 12 + (ts.month - fd.month.to_numpy("int64"))
+              - (ts.day < fd.day.to_numpy("int64"))).astype("int64")
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = np.where(
             prior > 0,

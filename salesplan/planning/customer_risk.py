@@ -479,8 +479,7 @@ def assess_customers(data: SalesData, as_of, params: CustomerRiskParams = Custom
     CustomerRisk
     """
     as_of = pd.Timestamp(as_of)
-    orders = data.orders[data.orders["order_date"] <= as_of]
-    seg = _segments(data, orders, as_of, params)
+    seg = _segments(data, data.orders, as_of, params)  # each step reads the orders up to as_of only
     churn = _churn(data, as_of, seg["abc"], params, engine, scheduler)
     cred = _credit(data, as_of, churn["risk"], params)
     notes = cred.pop("notes")
