@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import r2_score
 from sklearn.neural_network import MLPRegressor
 
+from salesplan.models.forecast import _mlp
 from salesplan.models.forecast._mlp import LeanMLPRegressor, r2_uniform
 from salesplan.models.forecast.global_model import GlobalMLP
 
@@ -20,9 +21,12 @@ def _series(n_series=30, n=60, seed=3):
 
 @pytest.mark.parametrize("seed", [0, 7])
 def test_lean_mlp_trains_the_same_weights_as_sklearn(seed):
+    if not _mlp._LEAN_RELEASE:
+        pytest.skip("this scikit-learn release trains with its own loop (not in TESTED_SKLEARN)")
     X, T = GlobalMLP(12, 12).windows(_series())
     kw = dict(hidden_layer_sizes=(32, 32), alpha=1e-3, learning_rate_init=1e-3, batch_size=200,
               max_iter=300, early_stopping=True, random_state=seed)
+    assert LeanMLPRegressor(**kw)._lean(X, None, False)  # the lean loop is the one compared
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = MLPRegressor(**kw).fit(X, T)
@@ -32,6 +36,16 @@ def test_lean_mlp_trains_the_same_weights_as_sklearn(seed):
     for a, b in zip(ref.coefs_ + ref.intercepts_, lean.coefs_ + lean.intercepts_):
         assert np.array_equal(a, b)
     assert np.array_equal(lean.predict(X[:5]), ref.predict(X[:5]))
+
+
+def test_lean_mlp_is_used_only_with_a_tested_sklearn_release(monkeypatch):
+    X, _ = GlobalMLP(12, 12).windows(_series(n_series=12))
+    lean = LeanMLPRegressor(early_stopping=True)
+    monkeypatch.setattr(_mlp, "_LEAN_RELEASE", False)
+    assert not lean._lean(X, None, False)
+    monkeypatch.setattr(_mlp, "_LEAN_RELEASE", True)
+    assert lean._lean(X, None, False)
+    assert not lean._lean(X, np.ones(len(X)), False)  # sample weights: scikit-learn's loop
 
 
 def test_lean_mlp_other_settings_use_sklearns_loop():

@@ -9,7 +9,9 @@ small (a few thousand windows, 32 x 32 units): a mini-batch is taken by plain in
 and the validation R^2 of every epoch is computed directly (the formula of
 ``sklearn.metrics.r2_score``: ``mean_k(1 - SS_res,k / SS_tot,k)``, an output with
 ``SS_tot = 0`` scoring 1 when it is predicted exactly and 0 otherwise).  Any other
-setting falls back to scikit-learn's own loop.
+setting, and any scikit-learn release other than those in :data:`TESTED_SKLEARN` (the
+loop copies private methods of ``BaseMultilayerPerceptron``), falls back to
+scikit-learn's own loop.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPRegressor
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer
 from sklearn.utils import gen_batches, shuffle
+
+#: scikit-learn releases (major.minor) whose ``MLPRegressor._fit_stochastic`` the lean loop
+#: reproduces (the pinned one, ``requirements.lock``); others train with scikit-learn's loop
+TESTED_SKLEARN = ("1.9",)
+_LEAN_RELEASE = ".".join(sklearn.__version__.split(".")[:2]) in TESTED_SKLEARN
 
 
 def r2_uniform(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -48,7 +56,7 @@ class LeanMLPRegressor(MLPRegressor):
     (module docstring); same parameters, same results."""
 
     def _lean(self, X, sample_weight, incremental) -> bool:
-        return (self.solver == "adam" and self.early_stopping and self.shuffle and not incremental
+        return (_LEAN_RELEASE and self.solver == "adam" and self.early_stopping and self.shuffle and not incremental
                 and sample_weight is None and not self.verbose and isinstance(X, np.ndarray))
 
     def _score(self, X, y, sample_weight=None):
