@@ -134,11 +134,12 @@ def test_the_flagged_reps_caption_says_where_the_norms_come_from():
 
 
 def test_a_large_sales_force_gets_the_most_and_least_loaded_reps_and_one_bar_for_the_others():
-    util = pd.Series([i / 100 for i in range(50)], index=[f"R{i:02d}" for i in range(50)], name="utilisation")
+    util = pd.Series([i / 100 for i in range(70)], index=[f"R{i:02d}" for i in range(70)], name="utilisation")
     bars = av.workload_bars(util.sample(frac=1.0, random_state=1))
-    assert len(bars) == 41 and bars.name == "utilisation"
-    assert list(bars.index[:20]) == [f"R{i:02d}" for i in range(49, 29, -1)]
-    assert bars.index[20] == "10 other reps (median)" and bars.iloc[20] == pytest.approx(0.245)
-    assert list(bars.index[21:]) == [f"R{i:02d}" for i in range(19, -1, -1)]
-    small = util.iloc[:41]
+    assert len(bars) == 51 and bars.name == "utilisation"
+    assert list(bars.index[:25]) == [f"R{i:02d}" for i in range(69, 44, -1)]
+    # the 20 others (R25..R44, 0.25..0.44): median 0.345
+    assert bars.index[25] == "20 other reps (median)" and bars.iloc[25] == pytest.approx(0.345)
+    assert list(bars.index[26:]) == [f"R{i:02d}" for i in range(24, -1, -1)]
+    small = util.iloc[:60]
     assert av.workload_bars(small) is small

@@ -283,8 +283,8 @@ def _names(table, id_col: str, names, name_col: str | None = None) -> pd.DataFra
 
 #: The workload chart shows every rep up to this many; a larger sales force: the
 #: :data:`WORKLOAD_EDGE` most and least loaded reps and one bar for the others.
-MAX_WORKLOAD_BARS = 41
-WORKLOAD_EDGE = 20
+MAX_WORKLOAD_BARS = 60  # a manager's whole team (the demo's 54 reps) stays on one chart
+WORKLOAD_EDGE = 25
 
 
 def workload_bars(utilisation: pd.Series) -> pd.Series:
