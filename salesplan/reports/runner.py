@@ -1098,6 +1098,18 @@ def run_plan(
         batch.stop_kernels()  # shut down in the background since the last notebook ended
 
 
+def _background_priority(step: int = 10) -> None:
+    """Lower the calling thread's CPU priority by ``step`` (``nice``; on Linux a thread's
+    own): the runner's work beside the notebooks (reports, workbook sheets, the summary's
+    browser and the processes it starts) then takes a core only when the kernels leave
+    one, instead of slowing the notebook on the critical path.  No-op where unsupported."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
+    except (AttributeError, OSError):
+        pass
+
+
 def _summary_printer(paths: Sequence[Path], partial: bool, after=None):
     """The browser that will print the summary PDF, launching now
     (:class:`~salesplan.reports.summary.PdfPrinter`), when the run can have a summary (its
@@ -1108,7 +1120,7 @@ def _summary_printer(paths: Sequence[Path], partial: bool, after=None):
     stems = [p.stem for p in paths] + ([q.stem for q in paths[0].parent.glob("*.ipynb")] if partial else [])
     if not may_summarize(stems) or chromium_missing() is not None:
         return None
-    return PdfPrinter(after=after)
+    return PdfPrinter(after=after, initializer=_background_priority)
 
 
 def _kernel_env(cfg, run_id: str, name, run_language: str, declared, folder: Path,
@@ -1274,7 +1286,8 @@ class _Batch:
         if self.kernels is None:
             self.start_kernels()
         try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-render") as self.render_pool:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-render",
+                                    initializer=_background_priority) as self.render_pool:
                 # while the first notebooks run: the exporter made, the carried sheets built
                 self.render_pool.submit(self._prepare_reports)
                 try:

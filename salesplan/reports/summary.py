@@ -905,15 +905,17 @@ class PdfPrinter:
     a launch; :meth:`close` (or ``with``) shuts it down.  Playwright's objects live in the
     printer's own thread (its sync API refuses a thread running an event loop, e.g. a
     notebook's).  A launch that fails is raised by :meth:`print`.  ``after`` (a
-    ``threading.Event``, optional) delays the launch until it is set (at most 120 s).
+    ``threading.Event``, optional) delays the launch until it is set (at most 120 s);
+    ``initializer`` (optional) runs first in the printer's thread (e.g. to lower its priority).
     """
 
-    def __init__(self, chromium: str = CHROMIUM, *, after=None):
+    def __init__(self, chromium: str = CHROMIUM, *, after=None, initializer=None):
         from concurrent.futures import ThreadPoolExecutor
 
         self._why = chromium_missing(chromium)
         self._playwright = self._browser = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-chromium")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-chromium",
+                                        initializer=initializer)
         self._launched = None if self._why else self._pool.submit(self._launch, chromium, after)
 
     def _launch(self, chromium: str, after=None) -> None:
