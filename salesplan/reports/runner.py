@@ -1080,8 +1080,9 @@ def run_plan(
                f"kernel {kernel_name}, {len(paths)} notebook(s)" + (f", name {name!r}" if name else ""))
     batch_store = _record_batch_start(cfg.store_url, run_id, cfg.run_period, name,
                                       [p.stem for p in paths], batch.note)
-    # Chromium starts while the notebooks run, once the first kernel is up
-    printer = _summary_printer(paths, partial, after=batch.kernel_up)
+    # Chromium starts while the last notebook runs, once its kernel is up (not beside the
+    # first notebooks: its ~850 MB would add to their kernels' peak)
+    printer = _summary_printer(paths, partial, after=batch.browser_due)
     try:
         done, failure = batch.run_all()
         _record_batch_end(batch_store, run_id, "failed" if failure is not None else "complete", batch.note)
@@ -1093,6 +1094,7 @@ def run_plan(
             results = _with_carried_over(out, batch, results)
         return _finish_run(out, batch, results, public_text, printer=printer)
     finally:
+        batch.browser_due.set()  # a launch still waiting (the run ended early) goes ahead and is closed
         if printer is not None:
             printer.close()
         batch.stop_kernels()  # shut down in the background since the last notebook ended
@@ -1120,7 +1122,7 @@ def _summary_printer(paths: Sequence[Path], partial: bool, after=None):
     stems = [p.stem for p in paths] + ([q.stem for q in paths[0].parent.glob("*.ipynb")] if partial else [])
     if not may_summarize(stems) or chromium_missing() is not None:
         return None
-    return PdfPrinter(after=after, initializer=_background_priority)
+    return PdfPrinter(after=after, wait_at_most=None, initializer=_background_priority)
 
 
 def _kernel_env(cfg, run_id: str, name, run_language: str, declared, folder: Path,
@@ -1272,6 +1274,7 @@ class _Batch:
     # set when the first notebook has its kernel: background work waits for it, not to
     # slow down the start of a kernel (its imports) on the critical path
     kernel_up: threading.Event = field(default_factory=threading.Event)
+    browser_due: threading.Event = field(default_factory=threading.Event)  # the last notebook's kernel is up
 
     def note(self, line: str) -> None:
         line = redact(line, self.cfg.secrets)
@@ -1295,9 +1298,11 @@ class _Batch:
                                                              seconds=self.last_seconds, ahead=self._ahead)
                 finally:
                     self.kernel_up.set()  # also when no notebook got a kernel: nothing waits for it
+                    self.browser_due.set()
                 return {name: future.result() for name, future in done.items()}, failure
         finally:
             self.kernel_up.set()
+            self.browser_due.set()
             if self.kernels is not None:
                 self.kernels.close(wait=False)  # the run's end waits for it (stop_kernels)
 
@@ -1449,6 +1454,8 @@ class _Batch:
                   if self.kernels is not None else None) or self._make_km(name)
         finally:
             self.kernel_up.set()
+            if len(self.started_names) == len(self.paths):
+                self.browser_due.set()
         ran = self.kernels.ran_in(km) if self.kernels is not None else []
         if ran:  # run.log only: which kernel a notebook reused
             self.log.append(f"{name}: in the kernel of {', '.join(ran)} "

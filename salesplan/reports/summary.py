@@ -905,22 +905,24 @@ class PdfPrinter:
     a launch; :meth:`close` (or ``with``) shuts it down.  Playwright's objects live in the
     printer's own thread (its sync API refuses a thread running an event loop, e.g. a
     notebook's).  A launch that fails is raised by :meth:`print`.  ``after`` (a
-    ``threading.Event``, optional) delays the launch until it is set (at most 120 s);
+    ``threading.Event``, optional) delays the launch until it is set (at most
+    ``wait_at_most`` seconds, default 120; ``None``: no limit, the caller sets it);
     ``initializer`` (optional) runs first in the printer's thread (e.g. to lower its priority).
     """
 
-    def __init__(self, chromium: str = CHROMIUM, *, after=None, initializer=None):
+    def __init__(self, chromium: str = CHROMIUM, *, after=None, wait_at_most: float | None = 120,
+                 initializer=None):
         from concurrent.futures import ThreadPoolExecutor
 
         self._why = chromium_missing(chromium)
         self._playwright = self._browser = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-chromium",
                                         initializer=initializer)
-        self._launched = None if self._why else self._pool.submit(self._launch, chromium, after)
+        self._launched = None if self._why else self._pool.submit(self._launch, chromium, after, wait_at_most)
 
-    def _launch(self, chromium: str, after=None) -> None:
-        if after is not None:  # e.g. the runner's first kernel: not slowed down by the launch
-            after.wait(timeout=120)
+    def _launch(self, chromium: str, after=None, wait_at_most: float | None = 120) -> None:
+        if after is not None:  # e.g. the runner's last notebook started: the launch not beside the others
+            after.wait(timeout=wait_at_most)
         from playwright.sync_api import sync_playwright
 
         self._playwright = sync_playwright().start()
