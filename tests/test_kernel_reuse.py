@@ -75,11 +75,14 @@ def test_a_reused_kernel_is_as_new_for_each_notebook(tmp_path, monkeypatch):
         assert {k: v for k, v in look.items() if k != "pid"} == {k: v for k, v in fresh.items() if k != "pid"}
 
 
-def _pool(ipc: Path, notebooks: Path):
+def _pool(tmp_path: Path):
+    """A reusing kernel pool whose kernels talk over Unix sockets in ``tmp_path / "ipc"``."""
     from salesplan.reports.kernels import KernelPool
     from salesplan.reports.runner import _EnvKernelManager, _pick_kernel
 
     kernel = _pick_kernel(None)
+    ipc = tmp_path / "ipc"
+    ipc.mkdir()
 
     def make_km(name):
         return _EnvKernelManager(kernel_name=kernel, transport="ipc", ip=str(ipc / name),
@@ -112,9 +115,7 @@ def test_a_kernel_is_reused_after_a_success_only(tmp_path):
     nbs = tmp_path / "nb"
     nbs.mkdir()
     a, b, c = (make_notebook(nbs / f"{n}.ipynb", ["x = 1"]) for n in ("a", "b", "c"))
-    ipc = Path(tmp_path / "ipc")
-    ipc.mkdir()
-    pool = _pool(ipc, nbs)
+    pool = _pool(tmp_path)
     try:
         pool.prestart("a", a)
         km = pool.take("a", a)
@@ -140,9 +141,7 @@ def test_a_kernel_that_cannot_be_made_as_new_is_not_reused(tmp_path):
     a_nb.cells = [nbformat.v4.new_code_cell("x = 1")]  # imports nothing: no pandas at the snapshot
     nbformat.write(a_nb, str(a))
     b = make_notebook(nbs / "b.ipynb", ["x = 1"])
-    ipc = Path(tmp_path / "ipc")
-    ipc.mkdir()
-    pool = _pool(ipc, nbs)
+    pool = _pool(tmp_path)
     try:
         pool.prestart("a", a)
         km = pool.take("a", a)
