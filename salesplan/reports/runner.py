@@ -1319,16 +1319,17 @@ class _Batch:
             warm_up()
         try:
             self.workbook = RunWorkbook()
-            plan, present = self._present()
+            plan, present = self._present
             for nb in plan:
                 self.workbook.add_notebook(nb["name"], _published_tables(self.prev / "tables", nb["name"]),
                                            present.index(nb["name"]))
         except Exception:  # noqa: BLE001 - the workbook is then built in one go at the end
             self.workbook = None
 
+    @functools.cached_property
     def _present(self) -> tuple[list[dict], list[str]]:
         """(the notebook records carried over from ``prev``, the names of every notebook the
-        run's deliverables show -- run and carried -- in the folder's order)."""
+        run's deliverables show -- run and carried -- in the folder's order); read once."""
         ran = {p.stem for p in self.paths}
         if self.prev is None:
             return [], [p.stem for p in self.paths]
@@ -1340,7 +1341,7 @@ class _Batch:
 
     def _tab_index(self, name: str) -> int:
         """A re-run notebook's place among the run's notebooks (carried ones included)."""
-        return self._present()[1].index(name)
+        return self._present[1].index(name)
 
     def start_kernels(self) -> None:
         """The kernel pool (:class:`~salesplan.reports.kernels.KernelPool`; kernels reused
