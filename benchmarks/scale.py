@@ -381,27 +381,48 @@ def _start_cluster():
     return cluster, client
 
 
-def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None) -> float:
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size of process ``pid`` (bytes; ``/proc/PID/smaps_rollup``): its
+    private pages plus, for each page shared with other processes (libraries mapped by
+    every kernel, Chromium's processes), its share -- summed over processes this counts
+    every page once.  0 where the kernel does not provide the file."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None,
+                  pss: list | None = None) -> float:
     """Resident memory of ``proc`` and all its descendants (MiB; shared pages counted in
     every process, so an upper bound of what the machine must hold).
 
     With ``names`` (pid -> owner cache) and ``peaks`` (owner -> MiB, updated in place), the
     sample is also split by owner: a kernel and its children by the notebook it runs (the
     runner gives each kernel ``SALESPLAN_NOTEBOOK`` in its environment, inherited by the
-    kernel's own children), everything else (the command, Chromium) as ``"runner"``."""
+    kernel's own children), everything else (the command, Chromium) as ``"runner"``.
+    With ``pss`` (a one-item list, updated in place) the largest sum of the processes'
+    proportional set sizes (:func:`_pss_bytes`, MiB) is kept too: the same processes with
+    each shared page counted once."""
     import psutil
 
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
         return 0.0
-    total, split = 0, {}
+    total, split, pss_total = 0, {}, 0
     for p in procs:
         try:
             rss = p.memory_info().rss
         except psutil.Error:
             continue
         total += rss
+        if pss is not None:
+            pss_total += _pss_bytes(p.pid)
         if names is not None:
             owner = names.get(p.pid)
             if owner is None:  # read until found: a child forked by the runner has the
@@ -415,6 +436,8 @@ def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None) ->
     if peaks is not None:
         for owner, rss in split.items():
             peaks[owner] = max(peaks.get(owner, 0.0), rss / 2**20)
+    if pss is not None:
+        pss[0] = max(pss[0], pss_total / 2**20)
     return total / 2**20
 
 
@@ -423,7 +446,9 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     side) on the scale's DuckDB file, cold (no forecast cache, a new plan store).
 
     ``seconds`` is the wall time of the command; ``peak_mib`` the largest sum, sampled every
-    0.2 s, of the resident memory of the command and all its children (the kernels).
+    0.2 s, of the resident memory of the command and all its children (the kernels);
+    ``pss_peak_mib`` the largest sum of their proportional set sizes in the same samples
+    (each page shared between processes counted once, :func:`_pss_bytes`).
     ``notebooks`` maps each notebook to its ``seconds`` (papermill's, from the run's
     ``run.json``, else the run log) and ``peak_mib`` (the largest sampled resident memory of
     its kernel and the kernel's children); ``runner_peak_mib`` is that of the command
@@ -447,13 +472,14 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     rec: dict = {"stage": "plan", "scale": scale}
     names: dict = {}
     peaks: dict = {}
+    pss = [0.0]
     t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(work / f"plan-s{scale:g}.log", "w") as log:
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                              cwd=Path(__file__).resolve().parents[1])
         watched, peak = psutil.Process(p.pid), 0.0
         while p.poll() is None:
-            peak = max(peak, _tree_rss_mib(watched, names, peaks))
+            peak = max(peak, _tree_rss_mib(watched, names, peaks, pss))
             if time.perf_counter() - t0 > timeout:
                 p.kill()
                 return {**rec, "error": f"timeout after {timeout} s"}
@@ -462,6 +488,7 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its reaped kernels
     rec["cpu_s"] = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
     rec["peak_mib"] = peak
+    rec["pss_peak_mib"] = pss[0] or None
     rec["runner_peak_mib"] = peaks.pop("runner", None)
     text = (work / f"plan-s{scale:g}.log").read_text()
     if p.returncode != 0:  # the time and peak so far and the notebooks that ran are kept
@@ -568,6 +595,8 @@ def print_plan_table(records, scales):
     rows.append(("whole run (all processes)",
                  {s: {"seconds": plans[s].get("seconds"), "peak_mib": plans[s].get("peak_mib")}
                   for s in done}))
+    rows.append(("whole run, shared pages once (PSS)",
+                 {s: {"peak_mib": plans[s].get("pss_peak_mib")} for s in done}))
     for name, per in rows:
         cells = []
         for s in done:
