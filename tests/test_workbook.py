@@ -629,3 +629,49 @@ def test_a_run_workbook_built_as_notebooks_end_equals_one_built_in_one_go(plan, 
     assert one_go[-1][:2] == (META_SHEET, "hidden")
     assert _cells(tmp_path / "ahead.xlsx") == one_go
     assert _cells(tmp_path / "misplaced.xlsx") == one_go
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7, 23])
+def test_a_table_sheet_written_in_chunks_is_the_sheet_written_whole(rows):
+    """The runner writes a raw table's sheet a few rows of cells at a time (a 300,000-row
+    customer table would be ~6 million cell objects): the XML is byte for byte what
+    openpyxl writes for the whole sheet built at once, for every kind of column."""
+    from openpyxl import Workbook
+    from openpyxl.worksheet._writer import WorksheetWriter
+
+    from salesplan.reports.workbook import _write_table_sheet, add_table_sheet
+
+    rng = np.random.default_rng(3)
+    amounts = rng.normal(1e4, 3e3, rows)
+    amounts[::5] = np.nan
+    amounts[1::9] = np.inf
+    frame = pd.DataFrame({
+        "customer_id": pd.Series([f"C{i}" if i % 4 else None for i in range(rows)], dtype="str"),
+        "revenue": amounts,
+        "orders": rng.integers(0, 50, rows),
+        "p_churn": rng.random(rows),
+        "active": rng.random(rows) > 0.5,
+        "last_order": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 300, rows), unit="D"),
+        "visits": pd.array([None if i % 3 == 0 else i for i in range(rows)], dtype="Int64"),
+        "note": [["a", i] if i % 6 == 0 else f"n{i}" for i in range(rows)],
+    }, index=pd.Index([f"k{i}" for i in range(rows)], name="key"))
+
+    def sheet_xml(write):
+        wb = Workbook()
+        wb.create_sheet("first")  # a sheet before it: styles and names are the workbook's
+        writer = write(wb)
+        xml = Path(writer.out).read_bytes()
+        writer.cleanup()
+        return xml, [wb._number_formats[i] for i in range(len(wb._number_formats))]
+
+    def whole(wb):
+        writer = WorksheetWriter(add_table_sheet(wb, "03 customers", frame, tab_color="1F4E79"))
+        writer.write()
+        return writer
+
+    expected = sheet_xml(whole)
+    assert expected[0].count(b"<row ") == rows + 1
+    for chunk in (1, 5, 5000):
+        got = sheet_xml(lambda wb, chunk=chunk: _write_table_sheet(wb, "03 customers", frame, tab_color="1F4E79",
+                                                                    chunk=chunk)[1])
+        assert got == expected

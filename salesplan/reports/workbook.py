@@ -211,6 +211,14 @@ def add_table_sheet(wb, name: str, frame: pd.DataFrame, *, tab_color: str | None
     repeated on every printed page.  A non-default index is written as columns.
     Returns the worksheet.
     """
+    ws, frame, formats = _table_sheet(wb, name, frame, tab_color)
+    _append_rows(ws, frame, formats, 0, len(frame))
+    return ws
+
+
+def _table_sheet(wb, name: str, frame: pd.DataFrame, tab_color: str | None):
+    """The sheet of :func:`add_table_sheet` with its header row, widths and print setup but
+    no data rows yet; returns ``(worksheet, frame as written, number format per column)``."""
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
     frame = frame.reset_index(drop=True)
@@ -221,21 +229,96 @@ def add_table_sheet(wb, name: str, frame: pd.DataFrame, *, tab_color: str | None
     if tab_color:
         ws.sheet_properties.tabColor = tab_color
     ws.append([header(c) for c in frame.columns])
-    for rec in frame.itertuples(index=False):
-        ws.append([_cell_value(v) for v in rec])
     _style_header(ws[1])
+    formats = []
     for j, col in enumerate(frame.columns, start=1):
         fmt = _fmt_for(str(col), frame[col].dtype)
-        letter = ws.cell(row=1, column=j).column_letter
-        if fmt:
-            for (cell,) in ws.iter_rows(min_row=2, max_row=ws.max_row, min_col=j, max_col=j):
-                cell.number_format = fmt
+        formats.append(fmt)
         shown = [len(str(col))] + [len(f"{x:,.0f}" if isinstance(x, float) and np.isfinite(x) and fmt == _AMOUNT
                                        else str(x)) for x in frame[col].head(200).tolist()]
-        ws.column_dimensions[letter].width = min(max(max(shown) + 2, 8), 60)
+        ws.column_dimensions[ws.cell(row=1, column=j).column_letter].width = min(max(max(shown) + 2, 8), 60)
     ws.freeze_panes = "A2"
     _print_setup(ws, "1:1")
-    return ws
+    return ws, frame, formats
+
+
+def _column_values(column: pd.Series) -> list:
+    """:func:`_cell_value` of every value of ``column``, a numpy number column converted in
+    one step (``tolist``; non-finite floats None), others value by value."""
+    values = column.to_numpy() if column.dtype.kind in "biuf" and isinstance(column.dtype, np.dtype) else None
+    if values is None:
+        return [_cell_value(v) for v in column]
+    out = values.tolist()
+    if values.dtype.kind == "f":
+        for i in np.flatnonzero(~np.isfinite(values)).tolist():
+            out[i] = None
+    return out
+
+
+def _append_rows(ws, frame: pd.DataFrame, formats: list, start: int, stop: int) -> None:
+    """Append rows ``start:stop`` of ``frame`` below the sheet's last row, each cell with its
+    column's number format (``formats``, from :func:`_table_sheet`)."""
+    part = frame.iloc[start:stop]
+    first = ws._current_row + 1
+    if not len(part.columns):  # nothing to write, but the rows are counted as before
+        ws._current_row += len(part)
+        return
+    for row in zip(*(_column_values(part.iloc[:, j]) for j in range(len(part.columns)))):
+        ws.append(row)
+    cells = ws._cells
+    for j, fmt in enumerate(formats, start=1):
+        if fmt:
+            for r in range(first, ws._current_row + 1):
+                cells[(r, j)].number_format = fmt
+
+
+def _write_table_sheet(wb, name: str, frame: pd.DataFrame, *, tab_color: str | None, chunk: int = 5000):
+    """:func:`add_table_sheet`, its XML written now, ``chunk`` rows of cells at a time.
+
+    The same XML as writing the whole sheet at once (``WorksheetWriter(ws).write()``),
+    without holding a cell object for every value: a 300,000-customer table is ~6 million
+    cells, ~2 GB as cells, ~20 MB a chunk.  Returns ``(worksheet, writer)``; the sheet
+    keeps no cells (they are in ``writer.out``).
+    """
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet._writer import WorksheetWriter
+
+    ws, frame, formats = _table_sheet(wb, name, frame, tab_color)
+
+    class ChunkWriter(WorksheetWriter):
+        def write_dimensions(self):  # the whole table's extent, as the written cells' would be
+            if len(frame.columns):
+                from openpyxl.worksheet.dimensions import SheetDimension
+
+                self.xf.send(SheetDimension(f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}").to_tree())
+            else:
+                super().write_dimensions()
+
+        def rows(self):  # the cells held now, and rows styled without cells (none by default)
+            held = {}
+            for (r, _c), cell in sorted(self.ws._cells.items()):
+                held.setdefault(r, []).append(cell)
+            lo, hi = min(held, default=1), max(held, default=0)
+            for r in self.ws.row_dimensions.keys() - held.keys():
+                if lo <= r <= hi:
+                    held[r] = []
+            return sorted(held.items())
+
+        def write_rows(self):
+            xf = self.xf.send(True)
+            with xf.element("sheetData"):
+                for start in range(0, max(len(frame), 1), chunk):
+                    if start:  # the header row was written with the first chunk
+                        self.ws._cells.clear()
+                    _append_rows(self.ws, frame, formats, start, start + chunk)
+                    for row_idx, row in self.rows():
+                        self.write_row(xf, row, row_idx)
+            self.ws._cells.clear()
+            self.xf.send(None)
+
+    writer = ChunkWriter(ws)
+    writer.write()
+    return ws, writer
 
 
 # --------------------------------------------------------------------------- plan sheets
@@ -697,18 +780,14 @@ class RunWorkbook:
         """Add notebook ``name``'s ``(table name, frame)`` pairs (in publishing order) as
         raw sheets ``"<prefix> <table>"`` in tab colour ``tab_index`` (its place among the
         run's notebooks) and write them now."""
-        from openpyxl.worksheet._writer import WorksheetWriter
-
         prefix = name.split("_", 1)[0]
         sheets, plan = [], {}
         for table, frame in tables:
             if table in (*PLAN_TABLES, "assumptions"):
                 plan[table] = frame
             asked = f"{prefix} {table}"
-            ws = add_table_sheet(self._wb, asked, frame, tab_color=_TAB_COLORS[tab_index % len(_TAB_COLORS)])
-            writer = WorksheetWriter(ws)
-            writer.write()
-            ws._cells.clear()  # written: the cells are in the XML file now
+            ws, writer = _write_table_sheet(self._wb, asked, frame,
+                                            tab_color=_TAB_COLORS[tab_index % len(_TAB_COLORS)])
             self._ahead[id(ws)], self._asked[id(ws)] = writer, asked
             sheets.append(ws)
         self._added[name] = (tab_index, sheets, plan)
