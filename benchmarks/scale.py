@@ -480,9 +480,16 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
         watched, peak = psutil.Process(p.pid), 0.0
         while p.poll() is None:
             peak = max(peak, _tree_rss_mib(watched, names, peaks, pss))
-            if time.perf_counter() - t0 > timeout:
-                p.kill()
-                return {**rec, "error": f"timeout after {timeout} s"}
+            if time.perf_counter() - t0 > timeout:  # the command and its kernels, then what ran
+                for child in [*watched.children(recursive=True), watched]:
+                    try:
+                        child.kill()
+                    except psutil.Error:
+                        pass
+                p.wait()
+                text = (work / f"plan-s{scale:g}.log").read_text()
+                return {**rec, "error": f"timeout after {timeout} s", "peak_mib": peak,
+                        "pss_peak_mib": pss[0] or None, "notebooks": _plan_notebooks(out, text, peaks)}
             time.sleep(0.2)
     rec["seconds"] = time.perf_counter() - t0
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its reaped kernels
