@@ -45,6 +45,7 @@ References
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import warnings
 
@@ -199,7 +200,6 @@ def _rfm_summary_of(lines: pd.DataFrame, as_of: pd.Timestamp, unit: float, occas
         raise ValueError("table 'orders' is empty; expected at least one order line")
     _check_as_of(lines["order_date"], as_of)
     lines = lines[lines["order_date"] <= as_of]
-    returns = lines.loc[lines["amount"] < 0].groupby("customer_id")["amount"].sum()
     buys = purchase_lines(lines)[["customer_id", "order_date", "amount"]]
     if occasion == "D":
         bucket = buys["order_date"]
@@ -211,6 +211,15 @@ def _rfm_summary_of(lines: pd.DataFrame, as_of: pd.Timestamp, unit: float, occas
         .agg(date=("order_date", "min"), value=("amount", "sum"))
         .reset_index()
     )
+    return _summary_of_occasions(occ, lines.loc[lines["amount"] < 0], as_of, unit, customer_ids)
+
+
+def _summary_of_occasions(occ: pd.DataFrame, return_lines: pd.DataFrame, as_of: pd.Timestamp, unit: float,
+                          customer_ids=None) -> pd.DataFrame:
+    """:func:`rfm_summary` of the purchase occasions ``occ`` (``customer_id, date, value``,
+    sorted by customer and date) and the return lines (``customer_id, amount``), both
+    known at ``as_of``."""
+    returns = return_lines.groupby("customer_id")["amount"].sum()
     g = occ.groupby("customer_id", sort=True)
     first = g["date"].min()
     last = g["date"].max()
@@ -1010,13 +1019,54 @@ def _occasions(lines: pd.DataFrame) -> pd.DataFrame:
         columns={"value": "amount"})
 
 
-def _bgnbd_features(f: pd.DataFrame, lines: pd.DataFrame, as_of, horizon_days: int) -> None:
+class _OrderHistory:
+    """Cleaned order lines (:func:`_clean_orders`) with their orders built once for every date.
+
+    ``orders``: :func:`_occasions` of all the lines (one row per customer-day, sorted by
+    customer and date); ``returns``: the lines with a negative amount.  The orders known at
+    a date are the rows up to it: an order's lines share its date, so filtering the orders
+    gives the rows (and sums, added in the same order) that building them from the
+    filtered lines gives -- the snapshots of the classifier and the risk list read one
+    group-by of the lines instead of one (or two) each.
+    """
+
+    def __init__(self, lines: pd.DataFrame):
+        self.lines = lines
+        self._summaries: dict = {}
+
+    @functools.cached_property
+    def orders(self) -> pd.DataFrame:
+        return _occasions(self.lines)
+
+    @functools.cached_property
+    def returns(self) -> pd.DataFrame:
+        return self.lines.loc[self.lines["amount"] < 0, ["customer_id", "order_date", "amount"]]
+
+    def orders_by(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """The orders dated on or before ``as_of``."""
+        return self.orders[self.orders["order_date"] <= as_of]
+
+    def returns_by(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """The return lines dated on or before ``as_of``."""
+        return self.returns[self.returns["order_date"] <= as_of]
+
+    def summary(self, as_of: pd.Timestamp, unit: float) -> pd.DataFrame:
+        """``_rfm_summary_of(lines, as_of, unit, "D")``, built once per ``(as_of, unit)``."""
+        key = (as_of, unit)
+        if key not in self._summaries:
+            _check_as_of(self.lines["order_date"], as_of)
+            occ = self.orders_by(as_of).rename(columns={"order_date": "date", "amount": "value"})
+            self._summaries[key] = _summary_of_occasions(occ, self.returns_by(as_of), as_of, unit)
+        return self._summaries[key]
+
+
+def _bgnbd_features(f: pd.DataFrame, history: _OrderHistory, as_of, horizon_days: int) -> None:
     """``bgnbd_p_alive``, ``bgnbd_expected`` of :func:`churn_features` (NaN on too little data)."""
     idx = f.index
     f["bgnbd_p_alive"] = np.nan
     f["bgnbd_expected"] = np.nan
     try:
-        s = _rfm_summary_of(lines, as_of, PERIOD_DAYS["W"], "D").reindex(idx)
+        s = history.summary(as_of, PERIOD_DAYS["W"]).reindex(idx)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = BetaGeoModel(n_starts=1).fit(s)
@@ -1120,17 +1170,17 @@ def churn_features(
     DataFrame indexed by ``customer_id`` (float columns; NaN where undefined).
     """
     data = data if isinstance(data, SalesData) else SalesData(orders=data)
-    return _churn_features_of(data, _clean_orders(data.orders), as_date(as_of), bgnbd, horizon_days)
+    return _churn_features_of(data, _OrderHistory(_clean_orders(data.orders)), as_date(as_of), bgnbd,
+                              horizon_days)
 
 
-def _churn_features_of(data: SalesData, lines: pd.DataFrame, as_of: pd.Timestamp, bgnbd: bool,
+def _churn_features_of(data: SalesData, history: _OrderHistory, as_of: pd.Timestamp, bgnbd: bool,
                        horizon_days: int) -> pd.DataFrame:
-    """:func:`churn_features` with the order lines of ``data`` already cleaned (``_clean_orders``)."""
-    if lines.empty:
+    """:func:`churn_features` with the order lines of ``data`` already cleaned and grouped."""
+    if history.lines.empty:
         raise ValueError("table 'orders' is empty; expected at least one order line")
-    _check_as_of(lines["order_date"], as_of)
-    lines = lines[lines["order_date"] <= as_of]
-    occ = _occasions(lines)
+    _check_as_of(history.lines["order_date"], as_of)
+    occ = history.orders_by(as_of)
     if occ.empty:
         raise ValueError(f"no purchase on or before as_of={as_of.date()}")
     age = (as_of - occ["order_date"]).dt.days.to_numpy()
@@ -1160,12 +1210,13 @@ def _churn_features_of(data: SalesData, lines: pd.DataFrame, as_of: pd.Timestamp
     gaps = f["tenure_days"] / (f["n_purchases"] - 1).where(f["n_purchases"] > 1)
     f["mean_gap_days"] = gaps
     f["overdue_ratio"] = f["recency_days"] / gaps.where(gaps > 0)
-    ret = lines.loc[(lines["amount"] < 0) & ((as_of - lines["order_date"]).dt.days < 365)]
+    ret = history.returns_by(as_of)
+    ret = ret[(as_of - ret["order_date"]).dt.days < 365]
     returned = -ret.groupby("customer_id")["amount"].sum().reindex(idx).fillna(0.0)
     f["returns_share_365d"] = returned / f["revenue_365d"].where(f["revenue_365d"] > 0)
 
     if bgnbd:
-        _bgnbd_features(f, lines, as_of, horizon_days)
+        _bgnbd_features(f, history, as_of, horizon_days)
     if data.invoices is not None:
         _payment_features(f, data.invoices, as_of)
     if data.activities is not None:
@@ -1306,16 +1357,17 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self._check_params()
         data = data if isinstance(data, SalesData) else SalesData(orders=data)
         as_of = as_date(as_of)
-        lines = _clean_orders(data.orders)  # once for every snapshot
-        dates = lines["order_date"]
+        history = _OrderHistory(_clean_orders(data.orders))  # once for every snapshot
+        dates = history.lines["order_date"]
         _check_as_of(dates, as_of)
         frames = []
         for k in range(int(self.n_snapshots), 0, -1):
             cutoff = as_of - pd.Timedelta(days=k * int(self.horizon_days))
             if cutoff < dates.min():
                 continue
-            feats = _churn_features_of(data, lines, cutoff, self.bgnbd_features, int(self.horizon_days))
-            y = _churn_labels_of(lines, cutoff, int(self.horizon_days), feats.index)
+            feats = _churn_features_of(data, history, cutoff, self.bgnbd_features, int(self.horizon_days))
+            # the orders (customer-days) are purchases: the same labels as from the lines
+            y = _churn_labels_of(history.orders, cutoff, int(self.horizon_days), feats.index)
             frames.append(feats.assign(churn=y.to_numpy(), cutoff=cutoff))
         if len(frames) < 2:
             raise ValueError(
@@ -1541,7 +1593,7 @@ def churn_risk_list(
         classifier.fit(data, as_of=as_of)
     model_cls = BetaGeoModel if transaction_model == "bgnbd" else ParetoNBDModel
     quarter = PERIOD_DAYS["Q"] / 7.0
-    lines = _clean_orders(data.orders)  # once for the features, the summary and the context
+    history = _OrderHistory(_clean_orders(data.orders))  # once: features, summary, context
     if engine == "dask":
         backend = backend_for(engine, scheduler)
         scored = score_churn(classifier, data, as_of, n_drivers=n_drivers, backend=backend)
@@ -1556,18 +1608,18 @@ def churn_risk_list(
         exp_q = alive["expected_purchases"].to_numpy(float)
     else:
         classifier._check_fitted()
-        feats = _churn_features_of(data, lines, as_of, classifier.bgnbd_features,
+        feats = _churn_features_of(data, history, as_of, classifier.bgnbd_features,
                                    int(classifier.horizon_days)).reindex(columns=classifier.feature_names_)
         customers = feats.index
         p_churn = classifier.churn_probability(data, as_of, features=feats)
         drivers = (classifier.top_drivers(feats, n_drivers) if n_drivers > 0
                    else pd.Series("", index=customers))
-        summary = _rfm_summary_of(lines, as_of, PERIOD_DAYS["W"], "D").reindex(customers)
+        summary = history.summary(as_of, PERIOD_DAYS["W"]).reindex(customers)
         tm = model_cls(random_state=random_state).fit(summary)
         p_alive = tm.conditional_probability_alive(summary)
         exp_q = tm.conditional_expected_purchases(quarter, summary, p_alive=p_alive)
     clv = _clv(tm, summary, clv_months, discount_rate, random_state)
-    rev12, rep, region = _customer_context(data, lines, as_of, customers)
+    rev12, rep, region = _customer_context(data, history.lines, as_of, customers)
     notes = list(data.missing_features()) if hasattr(data, "missing_features") else []
     base_value = rev12.clip(lower=0).to_numpy() if value == "revenue_12m" else np.asarray(clv)
     out = pd.DataFrame(

@@ -38,6 +38,7 @@ __all__ = [
     "RFMParams",
     "abc_classes",
     "alerts_of_counts",
+    "customer_segments",
     "lifecycle_stages",
     "new_customer_alerts",
     "new_customer_counts",
@@ -159,7 +160,11 @@ def abc_classes(
         currency), ``share`` (of total revenue), ``cum_share`` (including this customer),
         ``abc_class`` (``"A"``/``"B"``/``"C"``) and ``region`` when ``customers`` is given.
     """
-    o, ts = _prepare_orders(orders, as_of)
+    return _abc_of(*_prepare_orders(orders, as_of), params, customers)
+
+
+def _abc_of(o: pd.DataFrame, ts: pd.Timestamp, params: ABCParams, customers) -> pd.DataFrame:
+    """:func:`abc_classes` of orders already prepared (``_prepare_orders``)."""
     win = _window(o, ts, params.window_months)
     rev = win.groupby("customer_id")["amount"].sum()
     ids = pd.Index(o["customer_id"].unique())
@@ -237,7 +242,11 @@ def rfm_scores(orders: pd.DataFrame, as_of, params: RFMParams = RFMParams()) -> 
         rfm_cell`` (e.g. ``"545"``) and ``rfm_total`` (R+F+M), sorted by ``customer_id``.
         Customers without any order up to ``as_of`` (only returns) are not scored.
     """
-    o, ts = _prepare_orders(orders, as_of)
+    return _rfm_of(*_prepare_orders(orders, as_of), params)
+
+
+def _rfm_of(o: pd.DataFrame, ts: pd.Timestamp, params: RFMParams) -> pd.DataFrame:
+    """:func:`rfm_scores` of orders already prepared (``_prepare_orders``)."""
     last = purchase_lines(o).groupby("customer_id")["order_date"].max()
     hist = o if params.window_months is None else _window(o, ts, params.window_months)
     freq = count_orders(hist, "customer_id").reindex(last.index, fill_value=0)
@@ -314,7 +323,11 @@ def lifecycle_stages(
         ``customer_id, first_order, tenure_months`` (whole months between the first
         order and ``as_of``), ``recent_revenue, prior_revenue, trend, stage``.
     """
-    o, ts = _prepare_orders(orders, as_of)
+    return _lifecycle_of(*_prepare_orders(orders, as_of), params)
+
+
+def _lifecycle_of(o: pd.DataFrame, ts: pd.Timestamp, params: LifecycleParams) -> pd.DataFrame:
+    """:func:`lifecycle_stages` of orders already prepared (``_prepare_orders``)."""
     m = params.trend_months
     first = o.groupby("customer_id")["order_date"].min()
     recent = _window(o, ts, m).groupby("customer_id")["amount"].sum()
@@ -399,7 +412,11 @@ def new_customer_counts(
         ``region, month`` (first day of the month), ``new_customers, change`` (vs the
         previous month), ``falls, alert``; sorted by region and month.
     """
-    o, ts = _prepare_orders(orders, as_of)
+    return _new_counts_of(*_prepare_orders(orders, as_of), customers, params)
+
+
+def _new_counts_of(o: pd.DataFrame, ts: pd.Timestamp, customers, params: NewCustomerParams) -> pd.DataFrame:
+    """:func:`new_customer_counts` of orders already prepared (``_prepare_orders``)."""
     first = o.groupby("customer_id")["order_date"].min().rename("first_order").reset_index()
     if customers is not None:
         require_columns(customers, "customers", ("customer_id", "region"))
@@ -457,6 +474,24 @@ def new_customer_alerts(
     ``alert`` set, plus an ``action`` column ("add marketing in <region>").
     """
     return alerts_of_counts(new_customer_counts(orders, as_of, customers, params))
+
+
+def customer_segments(orders: pd.DataFrame, as_of, abc: ABCParams = ABCParams(),
+                      customers: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """ABC classes, lifecycle stages, RFM scores and new-customer counts in one pass.
+
+    The same tables as :func:`abc_classes`, :func:`lifecycle_stages`, :func:`rfm_scores`
+    and :func:`new_customer_counts` (default parameters but ``abc``), with the orders read
+    and typed once instead of four times.
+
+    Returns
+    -------
+    dict
+        ``{"abc", "stages", "rfm", "new_counts"}``.
+    """
+    o, ts = _prepare_orders(orders, as_of)
+    return {"abc": _abc_of(o, ts, abc, customers), "stages": _lifecycle_of(o, ts, LifecycleParams()),
+            "rfm": _rfm_of(o, ts, RFMParams()), "new_counts": _new_counts_of(o, ts, customers, NewCustomerParams())}
 
 
 def alerts_of_counts(counts: pd.DataFrame) -> pd.DataFrame:
