@@ -59,7 +59,7 @@ from salesplan.data.checks import as_date, check_as_of, check_numeric_input, req
 from salesplan.data.invoices import days_past_due, settled_by
 from salesplan.data.orders import order_values, purchase_lines
 from salesplan.execution import backend_for
-from salesplan.models._text import object_values, str_values
+from salesplan.models._text import object_values, str_codes, str_values
 
 __all__ = [
     "PERIOD_DAYS",
@@ -1023,24 +1023,30 @@ class _OrderHistory:
     """Cleaned order lines (:func:`_clean_orders`) with their orders built once for every date.
 
     ``orders``: :func:`_occasions` of all the lines (one row per customer-day, sorted by
-    customer and date); ``returns``: the lines with a negative amount.  The orders known at
-    a date are the rows up to it: an order's lines share its date, so filtering the orders
-    gives the rows (and sums, added in the same order) that building them from the
-    filtered lines gives -- the snapshots of the classifier and the risk list read one
-    group-by of the lines instead of one (or two) each.
+    customer and date); ``returns``: the lines with a negative amount.  In both,
+    ``customer_id`` is an integer code (:func:`~salesplan.models._text.str_codes`; code
+    order = id order, ``names[code]`` = the id): the group-bys over them hash integers, not
+    strings.  The orders known at a date are the rows up to it: an order's lines share its
+    date, so filtering the orders gives the rows (and sums, added in the same order) that
+    building them from the filtered lines gives -- the snapshots of the classifier and the
+    risk list read one group-by of the lines instead of one (or two) each.
     """
 
-    def __init__(self, lines: pd.DataFrame):
-        self.lines = lines
+    def __init__(self, orders: pd.DataFrame):
+        self.lines = _clean_orders(orders)
+        self.codes, self.names = str_codes(orders["customer_id"])
         self._summaries: dict = {}
 
     @functools.cached_property
     def orders(self) -> pd.DataFrame:
-        return _occasions(self.lines)
+        keyed = pd.DataFrame({"customer_id": self.codes, "order_date": self.lines["order_date"].to_numpy(),
+                              "amount": self.lines["amount"].to_numpy()})
+        self.returns = keyed.loc[keyed["amount"] < 0]
+        return _occasions(keyed)
 
-    @functools.cached_property
-    def returns(self) -> pd.DataFrame:
-        return self.lines.loc[self.lines["amount"] < 0, ["customer_id", "order_date", "amount"]]
+    def named(self, index: pd.Index) -> pd.Index:
+        """Customer codes as ``customer_id`` (text)."""
+        return pd.Index(self.names[index.to_numpy()], dtype=object, name="customer_id")
 
     def orders_by(self, as_of: pd.Timestamp) -> pd.DataFrame:
         """The orders dated on or before ``as_of``."""
@@ -1048,6 +1054,7 @@ class _OrderHistory:
 
     def returns_by(self, as_of: pd.Timestamp) -> pd.DataFrame:
         """The return lines dated on or before ``as_of``."""
+        self.orders  # noqa: B018 -- builds the returns too
         return self.returns[self.returns["order_date"] <= as_of]
 
     def summary(self, as_of: pd.Timestamp, unit: float) -> pd.DataFrame:
@@ -1056,8 +1063,15 @@ class _OrderHistory:
         if key not in self._summaries:
             _check_as_of(self.lines["order_date"], as_of)
             occ = self.orders_by(as_of).rename(columns={"order_date": "date", "amount": "value"})
-            self._summaries[key] = _summary_of_occasions(occ, self.returns_by(as_of), as_of, unit)
+            out = _summary_of_occasions(occ, self.returns_by(as_of), as_of, unit)
+            self._summaries[key] = out.set_axis(self.named(out.index))
         return self._summaries[key]
+
+    def labels(self, cutoff: pd.Timestamp, horizon_days: int, customer_ids) -> pd.Series:
+        """``_churn_labels_of(lines, cutoff, horizon_days, customer_ids)``."""
+        o = self.orders
+        window = o[(o["order_date"] > cutoff) & (o["order_date"] <= cutoff + pd.Timedelta(days=int(horizon_days)))]
+        return _labels(customer_ids, self.names[pd.unique(window["customer_id"].to_numpy())])
 
 
 def _bgnbd_features(f: pd.DataFrame, history: _OrderHistory, as_of, horizon_days: int) -> None:
@@ -1170,7 +1184,7 @@ def churn_features(
     DataFrame indexed by ``customer_id`` (float columns; NaN where undefined).
     """
     data = data if isinstance(data, SalesData) else SalesData(orders=data)
-    return _churn_features_of(data, _OrderHistory(_clean_orders(data.orders)), as_date(as_of), bgnbd,
+    return _churn_features_of(data, _OrderHistory(data.orders), as_date(as_of), bgnbd,
                               horizon_days)
 
 
@@ -1214,6 +1228,7 @@ def _churn_features_of(data: SalesData, history: _OrderHistory, as_of: pd.Timest
     ret = ret[(as_of - ret["order_date"]).dt.days < 365]
     returned = -ret.groupby("customer_id")["amount"].sum().reindex(idx).fillna(0.0)
     f["returns_share_365d"] = returned / f["revenue_365d"].where(f["revenue_365d"] > 0)
+    f.index = history.named(f.index)  # the codes as customer ids from here on
 
     if bgnbd:
         _bgnbd_features(f, history, as_of, horizon_days)
@@ -1254,9 +1269,13 @@ def _churn_labels_of(lines: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: in
         (lines["order_date"] > cutoff)
         & (lines["order_date"] <= cutoff + pd.Timedelta(days=int(horizon_days)))
     ])
-    bought = pd.Index(pd.unique(window["customer_id"].to_numpy()))
+    return _labels(customer_ids, pd.unique(window["customer_id"].to_numpy()))
+
+
+def _labels(customer_ids, bought) -> pd.Series:
+    """1 for the customers not among the ids ``bought``, else 0."""
     ids = pd.Index([str(c) for c in customer_ids], name="customer_id")
-    return pd.Series((~ids.isin(bought)).astype("int64"), index=ids, name="churn")
+    return pd.Series((~ids.isin(pd.Index(bought))).astype("int64"), index=ids, name="churn")
 
 
 #: Customers scored at a time by :meth:`ChurnClassifier.driver_contributions`.
@@ -1368,7 +1387,7 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self._check_params()
         data = data if isinstance(data, SalesData) else SalesData(orders=data)
         as_of = as_date(as_of)
-        history = _OrderHistory(_clean_orders(data.orders))  # once for every snapshot
+        history = _OrderHistory(data.orders)  # once for every snapshot
         dates = history.lines["order_date"]
         _check_as_of(dates, as_of)
         frames = []
@@ -1377,8 +1396,7 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
             if cutoff < dates.min():
                 continue
             feats = _churn_features_of(data, history, cutoff, self.bgnbd_features, int(self.horizon_days))
-            # the orders (customer-days) are purchases: the same labels as from the lines
-            y = _churn_labels_of(history.orders, cutoff, int(self.horizon_days), feats.index)
+            y = history.labels(cutoff, int(self.horizon_days), feats.index)
             frames.append(feats.assign(churn=y.to_numpy(), cutoff=cutoff))
         if len(frames) < 2:
             raise ValueError(
@@ -1650,7 +1668,7 @@ def churn_risk_list(
         classifier.fit(data, as_of=as_of)
     model_cls = BetaGeoModel if transaction_model == "bgnbd" else ParetoNBDModel
     quarter = PERIOD_DAYS["Q"] / 7.0
-    history = _OrderHistory(_clean_orders(data.orders))  # once: features, summary, context
+    history = _OrderHistory(data.orders)  # once: features, summary, context
     if engine == "dask":
         backend = backend_for(engine, scheduler)
         scored = score_churn(classifier, data, as_of, n_drivers=n_drivers, backend=backend)
