@@ -109,12 +109,13 @@ def _datetimes(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s)
 
 
-def _clean_orders(orders: pd.DataFrame) -> pd.DataFrame:
+def _clean_orders(orders: pd.DataFrame, customer_id=None) -> pd.DataFrame:
+    """``order_date`` (midnight), ``customer_id`` (text, or the given values: codes) and ``amount``."""
     require_columns(orders, "orders", _ORDER_COLUMNS)
     out = pd.DataFrame(
         {
             "order_date": _datetimes(orders["order_date"]).dt.normalize(),
-            "customer_id": str_values(orders["customer_id"]),
+            "customer_id": str_values(orders["customer_id"]) if customer_id is None else customer_id,
             "amount": pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float),
         }
     )
@@ -1033,16 +1034,15 @@ class _OrderHistory:
     """
 
     def __init__(self, orders: pd.DataFrame):
-        self.lines = _clean_orders(orders)
-        self.codes, self.names = str_codes(orders["customer_id"])
+        require_columns(orders, "orders", _ORDER_COLUMNS)
+        codes, self.names = str_codes(orders["customer_id"])
+        self.lines = _clean_orders(orders, customer_id=codes)  # customer_id: the codes
         self._summaries: dict = {}
 
     @functools.cached_property
     def orders(self) -> pd.DataFrame:
-        keyed = pd.DataFrame({"customer_id": self.codes, "order_date": self.lines["order_date"].to_numpy(),
-                              "amount": self.lines["amount"].to_numpy()})
-        self.returns = keyed.loc[keyed["amount"] < 0]
-        return _occasions(keyed)
+        self.returns = self.lines.loc[self.lines["amount"] < 0]
+        return _occasions(self.lines)
 
     def named(self, index: pd.Index) -> pd.Index:
         """Customer codes as ``customer_id`` (text)."""
@@ -1694,7 +1694,7 @@ def churn_risk_list(
         p_alive = tm.conditional_probability_alive(summary)
         exp_q = tm.conditional_expected_purchases(quarter, summary, p_alive=p_alive)
     clv = _clv(tm, summary, clv_months, discount_rate, random_state)
-    rev12, rep, region = _customer_context(data, history.lines, as_of, customers)
+    rev12, rep, region = _customer_context(data, history, as_of, customers)
     notes = list(data.missing_features()) if hasattr(data, "missing_features") else []
     base_value = rev12.clip(lower=0).to_numpy() if value == "revenue_12m" else np.asarray(clv)
     out = pd.DataFrame(
@@ -1732,22 +1732,22 @@ def _clv(tm, summary: pd.DataFrame, clv_months: int, discount_rate: float, rando
         return sum(own * (cum[m] - cum[m - 1]) / (1 + discount_rate) ** m for m in range(1, clv_months + 1))
 
 
-def _customer_context(data: SalesData, lines: pd.DataFrame, as_of, customers: pd.Index):
-    """``(revenue_12m, last rep, region)`` per customer of :func:`churn_risk_list`.
-
-    ``lines``: ``_clean_orders(data.orders)``.
-    """
+def _customer_context(data: SalesData, history: _OrderHistory, as_of, customers: pd.Index):
+    """``(revenue_12m, last rep, region)`` per customer of :func:`churn_risk_list`."""
+    lines = history.lines
     known = (lines["order_date"] <= as_of).to_numpy()
     lines = lines[known]
     last12 = lines[(as_of - lines["order_date"]).dt.days < 365]
-    rev12 = last12.groupby("customer_id")["amount"].sum().reindex(customers).fillna(0.0)
+    rev12 = last12.groupby("customer_id")["amount"].sum()
+    rev12 = rev12.set_axis(history.named(rev12.index)).reindex(customers).fillna(0.0)
     rep = pd.Series(np.nan, index=customers, dtype=object)
     if "rep_id" in data.orders.columns:
         reps = data.orders["rep_id"]
         reps = object_values(reps) if isinstance(reps.dtype, pd.StringDtype) else reps.to_numpy()
         lines = lines.assign(rep_id=reps[known])
         with_rep = lines[lines["rep_id"].notna()].sort_values("order_date", kind="stable")
-        rep = with_rep.groupby("customer_id")["rep_id"].last().reindex(customers)
+        rep = with_rep.groupby("customer_id")["rep_id"].last()
+        rep = rep.set_axis(history.named(rep.index)).reindex(customers)
     region = pd.Series(np.nan, index=customers, dtype=object)
     if data.customers is not None:
         require_columns(data.customers, "customers", ("customer_id", "region"))
