@@ -1041,8 +1041,11 @@ class _OrderHistory:
 
     @functools.cached_property
     def orders(self) -> pd.DataFrame:
-        self.returns = self.lines.loc[self.lines["amount"] < 0]
         return _occasions(self.lines)
+
+    @functools.cached_property
+    def returns(self) -> pd.DataFrame:
+        return self.lines.loc[self.lines["amount"] < 0]
 
     def named(self, index: pd.Index) -> pd.Index:
         """Customer codes as ``customer_id`` (text)."""
@@ -1054,7 +1057,6 @@ class _OrderHistory:
 
     def returns_by(self, as_of: pd.Timestamp) -> pd.DataFrame:
         """The return lines dated on or before ``as_of``."""
-        self.orders  # noqa: B018 -- builds the returns too
         return self.returns[self.returns["order_date"] <= as_of]
 
     def summary(self, as_of: pd.Timestamp, unit: float) -> pd.DataFrame:
