@@ -70,6 +70,10 @@ def test_assessment_is_the_recipe_step_by_step(company):
     card = credit.CreditScorecard(max_n_bins=5, max_n_prebins=10, min_iv=0.02, base_score=600.0, base_odds=50.0,
                                   pdo=20.0, random_state=3).fit(X.loc[y.index], y.to_numpy())
     now = credit.credit_features(company.invoices, company.orders, company.customers, AS_OF)
+    # the workflow reads the invoices and orders once for its dates: the same features
+    pd.testing.assert_frame_equal(got.X_train, X.loc[y.index], check_exact=True)
+    pd.testing.assert_series_equal(got.y_train, y, check_exact=True)
+    pd.testing.assert_frame_equal(got.X_now, now, check_exact=True)
     np.testing.assert_allclose(got.points.to_numpy(), card.points(now))
     np.testing.assert_allclose(got.pd.to_numpy(), card.predict_proba(now)[:, 1])
     assert list(got.grades.astype(str)) == list(card.grade(now).astype(str))

@@ -9,6 +9,7 @@ from salesplan.models.segments import (
     NewCustomerParams,
     RFMParams,
     abc_classes,
+    customer_segments,
     lifecycle_stages,
     new_customer_alerts,
     new_customer_counts,
@@ -163,3 +164,22 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="no region"):
         new_customer_counts(orders, "2024-06-30",
                             pd.DataFrame({"customer_id": ["b"], "region": ["N"]}))
+
+
+def test_customer_segments_are_the_four_tables_read_once():
+    # one reading of the orders (integer customer codes) for ABC, lifecycle, RFM and new
+    # customers: the same tables as the four functions on their own
+    from salesplan.demo import generate
+
+    data = generate(seed=5, scale=0.1).data
+    abc = ABCParams(a_share=0.7, b_share=0.9)
+    got = customer_segments(data.orders, "2026-06-30", abc, customers=data.customers)
+    assert set(got) == {"abc", "stages", "rfm", "new_counts"}
+    pd.testing.assert_frame_equal(got["abc"], abc_classes(data.orders, "2026-06-30", abc, data.customers),
+                                  check_exact=True)
+    pd.testing.assert_frame_equal(got["stages"], lifecycle_stages(data.orders, "2026-06-30"), check_exact=True)
+    pd.testing.assert_frame_equal(got["rfm"], rfm_scores(data.orders, "2026-06-30"), check_exact=True)
+    pd.testing.assert_frame_equal(got["new_counts"], new_customer_counts(data.orders, "2026-06-30", data.customers),
+                                  check_exact=True)
+    assert got["abc"]["customer_id"].map(type).eq(str).all()
+    assert got["rfm"]["customer_id"].is_monotonic_increasing

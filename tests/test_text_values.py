@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.models._text import object_values, str_values
+from salesplan.models._text import object_values, str_codes, str_values
 
 
 @pytest.mark.parametrize("column", [
@@ -48,3 +48,17 @@ def test_object_values_equal_astype_object(column):
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         assert (g is e) or (g == e and type(g) is type(e)) or (pd.isna(g) and pd.isna(e) and type(g) is type(e))
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(["C2", "C10", "C1", "C2", "Ä"], dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
+    pd.Series(["C2", "C10", "C1", "C2"], dtype=pd.StringDtype("python")),
+    pd.Series(["b", np.nan, "a"], dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
+    pd.Series(["b", 7, None], dtype=object),
+    pd.Series([30, 4, 30]),
+])
+def test_str_codes_spell_str_values_in_text_order(column):
+    codes, names = str_codes(column)
+    assert names[codes].tolist() == column.astype(str).tolist()
+    assert names.tolist() == sorted(set(column.astype(str)))  # distinct, sorted: code order = text order
+    assert codes.dtype == np.int32

@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 import pandas as pd
 
-__all__ = ["object_values", "str_values"]
+__all__ = ["object_values", "str_codes", "str_values"]
 
 #: ``id(arrow-backed string array) -> (its pyarrow data, the object array)``; an entry
 #: lives as long as the pandas array it was read from (see :func:`str_values`).
@@ -69,3 +69,33 @@ def object_values(s: pd.Series) -> np.ndarray:
         codes, uniques = pd.factorize(s.array)
         return np.append(uniques.to_numpy(dtype=object), np.nan)[codes]  # code -1 (missing) -> nan
     return s.astype(object).to_numpy()
+
+
+def str_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of :func:`str_values`: ``names[codes]`` equals ``str_values(s)``.
+
+    ``names`` are the distinct values, sorted; so a code's order is its text's order, and a
+    group-by (or a sort) on the codes gives the groups (the order) of the texts, without
+    hashing or comparing one string per row.  An Arrow-backed string column is factorized
+    by Arrow and its distinct values sorted (a 12-million-row column of 300,000 ids sorts
+    300,000 strings).
+
+    Parameters
+    ----------
+    s : Series
+
+    Returns
+    -------
+    (numpy.ndarray of int32, numpy.ndarray of object (str))
+        ``codes`` (one per row, ``0 <= code < len(names)``) and ``names``.
+    """
+    if isinstance(s.dtype, pd.StringDtype) and getattr(s.array, "_pa_array", None) is not None \
+            and s.array._pa_array.null_count == 0:
+        codes, uniques = pd.factorize(s.array)
+        uniques = uniques.to_numpy(dtype=object)
+        order = np.argsort(uniques, kind="stable")
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        return rank[codes], uniques[order]
+    codes, names = pd.factorize(str_values(s), sort=True)
+    return codes.astype(np.int32), np.asarray(names, dtype=object)

@@ -45,6 +45,7 @@ References
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import warnings
 
@@ -58,7 +59,7 @@ from salesplan.data.checks import as_date, check_as_of, check_numeric_input, req
 from salesplan.data.invoices import days_past_due, settled_by
 from salesplan.data.orders import order_values, purchase_lines
 from salesplan.execution import backend_for
-from salesplan.models._text import object_values, str_values
+from salesplan.models._text import object_values, str_codes, str_values
 
 __all__ = [
     "PERIOD_DAYS",
@@ -108,12 +109,13 @@ def _datetimes(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s)
 
 
-def _clean_orders(orders: pd.DataFrame) -> pd.DataFrame:
+def _clean_orders(orders: pd.DataFrame, customer_id=None) -> pd.DataFrame:
+    """``order_date`` (midnight), ``customer_id`` (text, or the given values: codes) and ``amount``."""
     require_columns(orders, "orders", _ORDER_COLUMNS)
     out = pd.DataFrame(
         {
             "order_date": _datetimes(orders["order_date"]).dt.normalize(),
-            "customer_id": str_values(orders["customer_id"]),
+            "customer_id": str_values(orders["customer_id"]) if customer_id is None else customer_id,
             "amount": pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float),
         }
     )
@@ -199,7 +201,6 @@ def _rfm_summary_of(lines: pd.DataFrame, as_of: pd.Timestamp, unit: float, occas
         raise ValueError("table 'orders' is empty; expected at least one order line")
     _check_as_of(lines["order_date"], as_of)
     lines = lines[lines["order_date"] <= as_of]
-    returns = lines.loc[lines["amount"] < 0].groupby("customer_id")["amount"].sum()
     buys = purchase_lines(lines)[["customer_id", "order_date", "amount"]]
     if occasion == "D":
         bucket = buys["order_date"]
@@ -211,6 +212,15 @@ def _rfm_summary_of(lines: pd.DataFrame, as_of: pd.Timestamp, unit: float, occas
         .agg(date=("order_date", "min"), value=("amount", "sum"))
         .reset_index()
     )
+    return _summary_of_occasions(occ, lines.loc[lines["amount"] < 0], as_of, unit, customer_ids)
+
+
+def _summary_of_occasions(occ: pd.DataFrame, return_lines: pd.DataFrame, as_of: pd.Timestamp, unit: float,
+                          customer_ids=None) -> pd.DataFrame:
+    """:func:`rfm_summary` of the purchase occasions ``occ`` (``customer_id, date, value``,
+    sorted by customer and date) and the return lines (``customer_id, amount``), both
+    known at ``as_of``."""
+    returns = return_lines.groupby("customer_id")["amount"].sum()
     g = occ.groupby("customer_id", sort=True)
     first = g["date"].min()
     last = g["date"].max()
@@ -1010,13 +1020,69 @@ def _occasions(lines: pd.DataFrame) -> pd.DataFrame:
         columns={"value": "amount"})
 
 
-def _bgnbd_features(f: pd.DataFrame, lines: pd.DataFrame, as_of, horizon_days: int) -> None:
+class _OrderHistory:
+    """Cleaned order lines (:func:`_clean_orders`) with their orders built once for every date.
+
+    ``orders``: :func:`_occasions` of all the lines (one row per customer-day, sorted by
+    customer and date); ``returns``: the lines with a negative amount.  In both,
+    ``customer_id`` is an integer code (:func:`~salesplan.models._text.str_codes`; code
+    order = id order, ``names[code]`` = the id): the group-bys over them hash integers, not
+    strings.  The orders known at a date are the rows up to it: an order's lines share its
+    date, so filtering the orders gives the rows (and sums, added in the same order) that
+    building them from the filtered lines gives -- the snapshots of the classifier and the
+    risk list read one group-by of the lines instead of one (or two) each.
+    """
+
+    def __init__(self, orders: pd.DataFrame):
+        require_columns(orders, "orders", _ORDER_COLUMNS)
+        codes, self.names = str_codes(orders["customer_id"])
+        self.lines = _clean_orders(orders, customer_id=codes)  # customer_id: the codes
+        self._summaries: dict = {}
+
+    @functools.cached_property
+    def orders(self) -> pd.DataFrame:
+        return _occasions(self.lines)
+
+    @functools.cached_property
+    def returns(self) -> pd.DataFrame:
+        return self.lines.loc[self.lines["amount"] < 0]
+
+    def named(self, index: pd.Index) -> pd.Index:
+        """Customer codes as ``customer_id`` (text)."""
+        return pd.Index(self.names[index.to_numpy()], dtype=object, name="customer_id")
+
+    def orders_by(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """The orders dated on or before ``as_of``."""
+        return self.orders[self.orders["order_date"] <= as_of]
+
+    def returns_by(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """The return lines dated on or before ``as_of``."""
+        return self.returns[self.returns["order_date"] <= as_of]
+
+    def summary(self, as_of: pd.Timestamp, unit: float) -> pd.DataFrame:
+        """``_rfm_summary_of(lines, as_of, unit, "D")``, built once per ``(as_of, unit)``."""
+        key = (as_of, unit)
+        if key not in self._summaries:
+            _check_as_of(self.lines["order_date"], as_of)
+            occ = self.orders_by(as_of).rename(columns={"order_date": "date", "amount": "value"})
+            out = _summary_of_occasions(occ, self.returns_by(as_of), as_of, unit)
+            self._summaries[key] = out.set_axis(self.named(out.index))
+        return self._summaries[key]
+
+    def labels(self, cutoff: pd.Timestamp, horizon_days: int, customer_ids) -> pd.Series:
+        """``_churn_labels_of(lines, cutoff, horizon_days, customer_ids)``."""
+        o = self.orders
+        window = o[(o["order_date"] > cutoff) & (o["order_date"] <= cutoff + pd.Timedelta(days=int(horizon_days)))]
+        return _labels(customer_ids, self.names[pd.unique(window["customer_id"].to_numpy())])
+
+
+def _bgnbd_features(f: pd.DataFrame, history: _OrderHistory, as_of, horizon_days: int) -> None:
     """``bgnbd_p_alive``, ``bgnbd_expected`` of :func:`churn_features` (NaN on too little data)."""
     idx = f.index
     f["bgnbd_p_alive"] = np.nan
     f["bgnbd_expected"] = np.nan
     try:
-        s = _rfm_summary_of(lines, as_of, PERIOD_DAYS["W"], "D").reindex(idx)
+        s = history.summary(as_of, PERIOD_DAYS["W"]).reindex(idx)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = BetaGeoModel(n_starts=1).fit(s)
@@ -1120,17 +1186,17 @@ def churn_features(
     DataFrame indexed by ``customer_id`` (float columns; NaN where undefined).
     """
     data = data if isinstance(data, SalesData) else SalesData(orders=data)
-    return _churn_features_of(data, _clean_orders(data.orders), as_date(as_of), bgnbd, horizon_days)
+    return _churn_features_of(data, _OrderHistory(data.orders), as_date(as_of), bgnbd,
+                              horizon_days)
 
 
-def _churn_features_of(data: SalesData, lines: pd.DataFrame, as_of: pd.Timestamp, bgnbd: bool,
+def _churn_features_of(data: SalesData, history: _OrderHistory, as_of: pd.Timestamp, bgnbd: bool,
                        horizon_days: int) -> pd.DataFrame:
-    """:func:`churn_features` with the order lines of ``data`` already cleaned (``_clean_orders``)."""
-    if lines.empty:
+    """:func:`churn_features` with the order lines of ``data`` already cleaned and grouped."""
+    if history.lines.empty:
         raise ValueError("table 'orders' is empty; expected at least one order line")
-    _check_as_of(lines["order_date"], as_of)
-    lines = lines[lines["order_date"] <= as_of]
-    occ = _occasions(lines)
+    _check_as_of(history.lines["order_date"], as_of)
+    occ = history.orders_by(as_of)
     if occ.empty:
         raise ValueError(f"no purchase on or before as_of={as_of.date()}")
     age = (as_of - occ["order_date"]).dt.days.to_numpy()
@@ -1160,12 +1226,14 @@ def _churn_features_of(data: SalesData, lines: pd.DataFrame, as_of: pd.Timestamp
     gaps = f["tenure_days"] / (f["n_purchases"] - 1).where(f["n_purchases"] > 1)
     f["mean_gap_days"] = gaps
     f["overdue_ratio"] = f["recency_days"] / gaps.where(gaps > 0)
-    ret = lines.loc[(lines["amount"] < 0) & ((as_of - lines["order_date"]).dt.days < 365)]
+    ret = history.returns_by(as_of)
+    ret = ret[(as_of - ret["order_date"]).dt.days < 365]
     returned = -ret.groupby("customer_id")["amount"].sum().reindex(idx).fillna(0.0)
     f["returns_share_365d"] = returned / f["revenue_365d"].where(f["revenue_365d"] > 0)
+    f.index = history.named(f.index)  # the codes as customer ids from here on
 
     if bgnbd:
-        _bgnbd_features(f, lines, as_of, horizon_days)
+        _bgnbd_features(f, history, as_of, horizon_days)
     if data.invoices is not None:
         _payment_features(f, data.invoices, as_of)
     if data.activities is not None:
@@ -1203,9 +1271,24 @@ def _churn_labels_of(lines: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: in
         (lines["order_date"] > cutoff)
         & (lines["order_date"] <= cutoff + pd.Timedelta(days=int(horizon_days)))
     ])
-    bought = pd.Index(pd.unique(window["customer_id"].to_numpy()))
+    return _labels(customer_ids, pd.unique(window["customer_id"].to_numpy()))
+
+
+def _labels(customer_ids, bought) -> pd.Series:
+    """1 for the customers not among the ids ``bought``, else 0."""
     ids = pd.Index([str(c) for c in customer_ids], name="customer_id")
-    return pd.Series((~ids.isin(bought)).astype("int64"), index=ids, name="churn")
+    return pd.Series((~ids.isin(pd.Index(bought))).astype("int64"), index=ids, name="churn")
+
+
+#: Customers scored at a time by :meth:`ChurnClassifier.driver_contributions`.
+_DRIVER_BLOCK = 16384
+
+
+def _occlude(X: np.ndarray, j: int, rows: np.ndarray, value: float) -> np.ndarray:
+    """The rows ``rows`` of ``X`` with column ``j`` set to ``value`` (a copy)."""
+    block = X[rows]
+    block[:, j] = value
+    return block
 
 
 def _single_thread(n_threads):
@@ -1306,16 +1389,16 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self._check_params()
         data = data if isinstance(data, SalesData) else SalesData(orders=data)
         as_of = as_date(as_of)
-        lines = _clean_orders(data.orders)  # once for every snapshot
-        dates = lines["order_date"]
+        history = _OrderHistory(data.orders)  # once for every snapshot
+        dates = history.lines["order_date"]
         _check_as_of(dates, as_of)
         frames = []
         for k in range(int(self.n_snapshots), 0, -1):
             cutoff = as_of - pd.Timedelta(days=k * int(self.horizon_days))
             if cutoff < dates.min():
                 continue
-            feats = _churn_features_of(data, lines, cutoff, self.bgnbd_features, int(self.horizon_days))
-            y = _churn_labels_of(lines, cutoff, int(self.horizon_days), feats.index)
+            feats = _churn_features_of(data, history, cutoff, self.bgnbd_features, int(self.horizon_days))
+            y = history.labels(cutoff, int(self.horizon_days), feats.index)
             frames.append(feats.assign(churn=y.to_numpy(), cutoff=cutoff))
         if len(frames) < 2:
             raise ValueError(
@@ -1430,26 +1513,72 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         )
 
     def driver_contributions(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Occlusion deltas of the raw log-odds per customer and feature (see class doc)."""
+        """Occlusion deltas of the raw log-odds per customer and feature (see class doc).
+
+        Only the rows whose value differs from the reference are occluded (the trees score
+        each row on its own, so an unchanged row's delta is exactly 0), and the customers
+        are scored ``_DRIVER_BLOCK`` at a time (:meth:`_raw_occluded`): the same numbers as
+        scoring every occluded row with ``decision_function``, with one block of occluded
+        rows in memory instead of customers x features of them.
+        """
         self._check_fitted()
         X = features.reindex(columns=self.feature_names_).to_numpy(float)
         n, k = X.shape
-        # one stacked call: the customers as they are, then with each feature occluded --
-        # only the rows whose value differs from the reference: the trees score each row on
-        # its own, so an unchanged row's delta is exactly 0
-        changed = [np.flatnonzero(~(X[:, j] == self.reference_[j])) for j in range(k)]
-        blocks = [X]
-        for j, rows in enumerate(changed):
-            block = X[rows]
-            block[:, j] = self.reference_[j]
-            blocks.append(block)
-        with _single_thread(self.n_threads):
-            raw = self._raw(np.concatenate(blocks))
         out = np.zeros((n, k))
-        ends = n + np.cumsum([len(rows) for rows in changed])
-        for j, rows in enumerate(changed):
-            out[rows, j] = raw[rows] - raw[ends[j] - len(rows):ends[j]]
+        with _single_thread(self.n_threads):
+            for start in range(0, n, _DRIVER_BLOCK):
+                part = X[start:start + _DRIVER_BLOCK]
+                changed = [np.flatnonzero(~(part[:, j] == self.reference_[j])) for j in range(k)]
+                base, occluded = self._raw_occluded(part, changed)
+                for j, rows in enumerate(changed):
+                    out[start + rows, j] = base[rows] - occluded[j]
         return pd.DataFrame(out, index=features.index, columns=self.feature_names_)
+
+    def _raw_occluded(self, X: np.ndarray, changed: list) -> tuple[np.ndarray, list]:
+        """``_raw(X)`` and, per feature j, ``_raw`` of the rows ``changed[j]`` of ``X`` with
+        feature j set to its reference -- the same numbers, tree by tree.
+
+        A tree that does not split on feature j gives an occluded row the leaf of the row as
+        it is: only the trees that split on j walk the occluded rows, the others' values are
+        taken from the rows as they are; the values are added in ``decision_function``'s
+        order (baseline, then tree after tree), so each sum is the one it computes.  Falls
+        back to scoring every occluded row when the model is not a one-output
+        ``HistGradientBoostingClassifier`` of the internals this relies on.
+        """
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        try:
+            fits = [c.estimator for c in self.model_.calibrated_classifiers_]
+            predictors = [[p for (p,) in est._predictors] for est in fits]
+        except (AttributeError, TypeError, ValueError):  # not the model this was written for
+            fits = None
+        if fits is None or any(est.n_trees_per_iteration_ != 1 for est in fits):
+            raw = self._raw(np.concatenate([X] + [_occlude(X, j, rows, self.reference_[j])
+                                                  for j, rows in enumerate(changed)]))
+            ends = len(X) + np.cumsum([len(rows) for rows in changed])
+            return raw[:len(X)], [raw[e - len(rows):e] for e, rows in zip(ends, changed)]
+        threads = _openmp_effective_n_threads()
+        bases, blocks = [], []
+        for est, trees in zip(fits, predictors):
+            Xp = est._preprocess_X(X, reset=False)
+            bitsets, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
+            occluded = [_occlude(Xp, j, rows, self.reference_[j]) for j, rows in enumerate(changed)]
+            acc = [np.zeros((len(a), 1), dtype=est._baseline_prediction.dtype, order="F") for a in [Xp, *occluded]]
+            for a in acc:
+                a += est._baseline_prediction
+            for tree in trees:
+                nodes = tree.nodes
+                splits_on = set(nodes["feature_idx"][nodes["is_leaf"] == 0].tolist())
+                v = tree.predict(Xp, bitsets, f_idx_map, threads)
+                acc[0][:, 0] += v
+                for j, rows in enumerate(changed):
+                    if len(rows):
+                        acc[j + 1][:, 0] += (tree.predict(occluded[j], bitsets, f_idx_map, threads)
+                                             if j in splits_on else v[rows])
+            bases.append(acc[0].ravel())
+            blocks.append([a.ravel() for a in acc[1:]])
+        return (np.mean(bases, axis=0),
+                [np.mean([b[j] for b in blocks], axis=0) for j in range(len(changed))])
 
     def top_drivers(self, features: pd.DataFrame, n: int = 3) -> pd.Series:
         """The ``n`` features pushing each customer most toward churn, as text.
@@ -1541,7 +1670,7 @@ def churn_risk_list(
         classifier.fit(data, as_of=as_of)
     model_cls = BetaGeoModel if transaction_model == "bgnbd" else ParetoNBDModel
     quarter = PERIOD_DAYS["Q"] / 7.0
-    lines = _clean_orders(data.orders)  # once for the features, the summary and the context
+    history = _OrderHistory(data.orders)  # once: features, summary, context
     if engine == "dask":
         backend = backend_for(engine, scheduler)
         scored = score_churn(classifier, data, as_of, n_drivers=n_drivers, backend=backend)
@@ -1556,18 +1685,18 @@ def churn_risk_list(
         exp_q = alive["expected_purchases"].to_numpy(float)
     else:
         classifier._check_fitted()
-        feats = _churn_features_of(data, lines, as_of, classifier.bgnbd_features,
+        feats = _churn_features_of(data, history, as_of, classifier.bgnbd_features,
                                    int(classifier.horizon_days)).reindex(columns=classifier.feature_names_)
         customers = feats.index
         p_churn = classifier.churn_probability(data, as_of, features=feats)
         drivers = (classifier.top_drivers(feats, n_drivers) if n_drivers > 0
                    else pd.Series("", index=customers))
-        summary = _rfm_summary_of(lines, as_of, PERIOD_DAYS["W"], "D").reindex(customers)
+        summary = history.summary(as_of, PERIOD_DAYS["W"]).reindex(customers)
         tm = model_cls(random_state=random_state).fit(summary)
         p_alive = tm.conditional_probability_alive(summary)
         exp_q = tm.conditional_expected_purchases(quarter, summary, p_alive=p_alive)
     clv = _clv(tm, summary, clv_months, discount_rate, random_state)
-    rev12, rep, region = _customer_context(data, lines, as_of, customers)
+    rev12, rep, region = _customer_context(data, history, as_of, customers)
     notes = list(data.missing_features()) if hasattr(data, "missing_features") else []
     base_value = rev12.clip(lower=0).to_numpy() if value == "revenue_12m" else np.asarray(clv)
     out = pd.DataFrame(
@@ -1605,22 +1734,22 @@ def _clv(tm, summary: pd.DataFrame, clv_months: int, discount_rate: float, rando
         return sum(own * (cum[m] - cum[m - 1]) / (1 + discount_rate) ** m for m in range(1, clv_months + 1))
 
 
-def _customer_context(data: SalesData, lines: pd.DataFrame, as_of, customers: pd.Index):
-    """``(revenue_12m, last rep, region)`` per customer of :func:`churn_risk_list`.
-
-    ``lines``: ``_clean_orders(data.orders)``.
-    """
+def _customer_context(data: SalesData, history: _OrderHistory, as_of, customers: pd.Index):
+    """``(revenue_12m, last rep, region)`` per customer of :func:`churn_risk_list`."""
+    lines = history.lines
     known = (lines["order_date"] <= as_of).to_numpy()
     lines = lines[known]
     last12 = lines[(as_of - lines["order_date"]).dt.days < 365]
-    rev12 = last12.groupby("customer_id")["amount"].sum().reindex(customers).fillna(0.0)
+    rev12 = last12.groupby("customer_id")["amount"].sum()
+    rev12 = rev12.set_axis(history.named(rev12.index)).reindex(customers).fillna(0.0)
     rep = pd.Series(np.nan, index=customers, dtype=object)
     if "rep_id" in data.orders.columns:
         reps = data.orders["rep_id"]
         reps = object_values(reps) if isinstance(reps.dtype, pd.StringDtype) else reps.to_numpy()
         lines = lines.assign(rep_id=reps[known])
         with_rep = lines[lines["rep_id"].notna()].sort_values("order_date", kind="stable")
-        rep = with_rep.groupby("customer_id")["rep_id"].last().reindex(customers)
+        rep = with_rep.groupby("customer_id")["rep_id"].last()
+        rep = rep.set_axis(history.named(rep.index)).reindex(customers)
     region = pd.Series(np.nan, index=customers, dtype=object)
     if data.customers is not None:
         require_columns(data.customers, "customers", ("customer_id", "region"))

@@ -52,7 +52,7 @@ from salesplan.data.checks import (
 )
 from salesplan.data.invoices import days_past_due, settled_by
 from salesplan.execution import backend_for
-from salesplan.models._text import str_values
+from salesplan.models._text import str_codes, str_values
 
 #: fewer rows than this cannot give a scorecard (binning + calibration folds)
 MIN_FIT_ROWS = 20
@@ -248,18 +248,41 @@ def credit_features(
     ts = as_date(as_of)
     inv = _prepare_invoices(invoices)
     _check_as_of(inv, ts)
+    return _credit_features_of(inv, _prepare_orders(orders), customers, ts, params)
+
+
+def _prepare_orders(orders: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The order lines of :func:`credit_features`, the customers as integer codes, and the ids.
+
+    ``customer_id`` holds :func:`salesplan.models._text.str_codes` (code order = id order):
+    the group-bys over millions of lines then hash integers, not strings.
+    """
     require_columns(orders, "orders", _ORDER_COLUMNS)
+    codes, names = str_codes(orders["customer_id"])
     o = pd.DataFrame(
         {
-            "customer_id": str_values(orders["customer_id"]),
+            "customer_id": codes,
             "order_date": _dates(orders["order_date"]).to_numpy(),
             "amount": pd.to_numeric(orders["amount"]).astype(float).to_numpy(),
         }
     )
+    return o, names
+
+
+def _named(by_code: pd.Series, names: np.ndarray) -> pd.Series:
+    """A Series indexed by customer code, indexed by ``customer_id`` instead."""
+    return by_code.set_axis(pd.Index(names[by_code.index.to_numpy()], name="customer_id"))
+
+
+def _credit_features_of(inv: pd.DataFrame, orders: tuple[pd.DataFrame, np.ndarray], customers, ts: pd.Timestamp,
+                        params: CreditFeatureParams = CreditFeatureParams()) -> pd.DataFrame:
+    """:func:`credit_features` of invoices (``_prepare_invoices``, checked against ``ts``) and
+    orders (``_prepare_orders``) already read."""
+    o, names = orders
     o = o[o["order_date"] <= ts]
     d = _dpd_at(inv, ts)
-    ids = pd.Index(sorted(set(pd.unique(d["customer_id"].to_numpy())) | set(pd.unique(o["customer_id"].to_numpy()))),
-                   name="customer_id")
+    ordered = names[np.flatnonzero(np.bincount(o["customer_id"].to_numpy(), minlength=len(names)))]
+    ids = pd.Index(sorted(set(pd.unique(d["customer_id"].to_numpy())) | set(ordered)), name="customer_id")
     if len(ids) == 0:
         raise ValueError(
             f"no customer has an order or an invoice on or before as_of={ts.date()}"
@@ -288,18 +311,18 @@ def credit_features(
         open_[open_["dpd"] > 0].groupby("customer_id")["outstanding"].sum().reindex(ids, fill_value=0.0)
     )
     out["overdue_share"] = (overdue_amt / open_amt.where(open_amt > 0)).fillna(0.0)
-    first_o = o.groupby("customer_id")["order_date"].min().reindex(ids)
+    first_o = _named(o.groupby("customer_id")["order_date"].min(), names).reindex(ids)
     first_i = d.groupby("customer_id")["issue_date"].min().reindex(ids)
     first = pd.concat([first_o, first_i], axis=1).min(axis=1)
     out["tenure_months"] = ((ts - first).dt.days / 30.4375).to_numpy()
     r12 = o[o["order_date"] > ts - pd.DateOffset(months=12)]
-    out["revenue_12m"] = r12.groupby("customer_id")["amount"].sum().reindex(ids, fill_value=0.0)
+    out["revenue_12m"] = _named(r12.groupby("customer_id")["amount"].sum(), names).reindex(ids, fill_value=0.0)
     m = params.trend_months
     last = o[o["order_date"] > ts - pd.DateOffset(months=m)]
     prev = o[(o["order_date"] > ts - pd.DateOffset(months=2 * m))
              & (o["order_date"] <= ts - pd.DateOffset(months=m))]
-    r = last.groupby("customer_id")["amount"].sum().reindex(ids, fill_value=0.0).clip(lower=0)
-    p = prev.groupby("customer_id")["amount"].sum().reindex(ids, fill_value=0.0).clip(lower=0)
+    r = _named(last.groupby("customer_id")["amount"].sum(), names).reindex(ids, fill_value=0.0).clip(lower=0)
+    p = _named(prev.groupby("customer_id")["amount"].sum(), names).reindex(ids, fill_value=0.0).clip(lower=0)
     denom = np.maximum(r, p)
     out["order_trend"] = ((r - p) / denom.where(denom > 0)).to_numpy()
     if customers is not None:
@@ -356,8 +379,12 @@ def credit_target(invoices: pd.DataFrame, as_of, dpd: int = 90, months: int = 12
     """
     check_number("dpd", dpd, 1, integer=True, what=" (days)")
     check_number("months", months, 1, integer=True, what=" (months)")
-    ts = as_date(as_of)
-    inv = _prepare_invoices(invoices)
+    return _credit_target_of(_prepare_invoices(invoices), as_date(as_of), dpd, months, data_end)
+
+
+def _credit_target_of(inv: pd.DataFrame, ts: pd.Timestamp, dpd: int = 90, months: int = 12,
+                      data_end=None) -> pd.Series:
+    """:func:`credit_target` of invoices already read (``_prepare_invoices``)."""
     end = _data_end(inv) if data_end is None else as_date(data_end, "data_end")
     horizon = ts + pd.DateOffset(months=months)
     if ts < inv["issue_date"].min():

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan.data import SalesData
-from salesplan.data.checks import check_number
+from salesplan.data.checks import as_date, check_number
 from salesplan.models import credit
 
 __all__ = ["CreditAssessment", "ScorecardParams", "ScorecardUnavailable", "assess_credit", "scorecard_unavailable"]
@@ -120,9 +120,27 @@ class CreditAssessment:
         return list(self.card.grades[-2:])
 
 
-def _training_set(data: SalesData, date: pd.Timestamp, end: pd.Timestamp, p: ScorecardParams):
-    X = credit.credit_features(data.invoices, data.orders, data.customers, date)
-    y = credit.credit_target(data.invoices, date, dpd=p.bad_dpd, months=p.outcome_months, data_end=end)
+class _Inputs:
+    """The invoices and orders of ``data`` read once for the training, back-test and today."""
+
+    def __init__(self, data: SalesData):
+        self.data = data
+        self.invoices = credit._prepare_invoices(data.invoices)
+        self._orders = None
+
+    def features(self, date: pd.Timestamp) -> pd.DataFrame:
+        """``credit.credit_features(invoices, orders, customers, date)``."""
+        date = as_date(date)
+        credit._check_as_of(self.invoices, date)
+        if self._orders is None:
+            self._orders = credit._prepare_orders(self.data.orders)
+        return credit._credit_features_of(self.invoices, self._orders, self.data.customers, date)
+
+
+def _training_set(inputs: _Inputs, date: pd.Timestamp, end: pd.Timestamp, p: ScorecardParams):
+    X = inputs.features(date)
+    y = credit._credit_target_of(inputs.invoices, as_date(date), dpd=p.bad_dpd, months=p.outcome_months,
+                                 data_end=end)
     return X.loc[y.index], y
 
 
@@ -159,7 +177,7 @@ def scorecard_unavailable(data: SalesData, as_of, params: ScorecardParams = Scor
     if why:
         return why
     train_date = as_of - pd.DateOffset(months=params.outcome_months)
-    return _contrast_problem(_training_set(data, train_date, as_of, params)[1], train_date)
+    return _contrast_problem(_training_set(_Inputs(data), train_date, as_of, params)[1], train_date)
 
 
 def assess_credit(data: SalesData, as_of, params: ScorecardParams = ScorecardParams()) -> CreditAssessment:
@@ -185,29 +203,30 @@ def assess_credit(data: SalesData, as_of, params: ScorecardParams = ScorecardPar
     as_of = pd.Timestamp(as_of)
     train_date = as_of - pd.DateOffset(months=params.outcome_months)
     why = _history_problem(data, as_of, params)
-    X_train, y_train = (None, None) if why else _training_set(data, train_date, as_of, params)
+    inputs = None if why else _Inputs(data)
+    X_train, y_train = (None, None) if why else _training_set(inputs, train_date, as_of, params)
     why = why or _contrast_problem(y_train, train_date)
     if why:
         raise ScorecardUnavailable(why)
     card = params.card().fit(X_train, y_train.to_numpy())
-    X_now = credit.credit_features(data.invoices, data.orders, data.customers, as_of)
+    X_now = inputs.features(as_of)
     points = pd.Series(card.points(X_now), index=X_now.index, name="points")
     pd_now = pd.Series(card.predict_proba(X_now)[:, 1], index=X_now.index, name="pd")
     return CreditAssessment(card=card, train_date=train_date, X_train=X_train, y_train=y_train, X_now=X_now,
                             points=points, pd=pd_now, grades=card.grade(X_now),
-                            backtest_auc=_backtest_auc(data, train_date, X_train, y_train, params),
+                            backtest_auc=_backtest_auc(inputs, train_date, X_train, y_train, params),
                             stability=card.stability(X_train, X_now))
 
 
-def _backtest_auc(data: SalesData, train_date: pd.Timestamp, X_train: pd.DataFrame, y_train: pd.Series,
+def _backtest_auc(inputs: _Inputs, train_date: pd.Timestamp, X_train: pd.DataFrame, y_train: pd.Series,
                   params: ScorecardParams) -> float:
     """AUC on the training outcomes of the card trained one window earlier (NaN if impossible)."""
     from sklearn.metrics import roc_auc_score
 
     back_date = train_date - pd.DateOffset(months=params.outcome_months)
-    if not back_date > data.invoices["issue_date"].min():
+    if not back_date > inputs.data.invoices["issue_date"].min():
         return float("nan")
-    X_back, y_back = _training_set(data, back_date, train_date, params)
+    X_back, y_back = _training_set(inputs, back_date, train_date, params)
     if y_back.nunique() != 2 or y_train.nunique() != 2:
         return float("nan")
     back_card = params.card().fit(X_back, y_back.to_numpy())

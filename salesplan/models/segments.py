@@ -28,7 +28,7 @@ import pandas as pd
 
 from salesplan.data.checks import as_date, bad_parameter, check_as_of, check_number, require_columns
 from salesplan.data.orders import count_orders, purchase_lines
-from salesplan.models._text import str_values
+from salesplan.models._text import str_codes
 
 __all__ = [
     "LIFECYCLE_STAGES",
@@ -38,6 +38,7 @@ __all__ = [
     "RFMParams",
     "abc_classes",
     "alerts_of_counts",
+    "customer_segments",
     "lifecycle_stages",
     "new_customer_alerts",
     "new_customer_counts",
@@ -56,14 +57,19 @@ _ORDER_COLUMNS = ("order_id", "order_date", "customer_id", "amount")
 
 
 
-def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """Orders known at ``as_of`` (``order_date <= as_of``), typed; errors on bad input."""
+def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, np.ndarray, pd.Timestamp]:
+    """Orders known at ``as_of`` (``order_date <= as_of``), typed; errors on bad input.
+
+    Returns the lines (``customer_id`` as integer codes, :func:`~salesplan.models._text.str_codes`:
+    the group-bys hash integers, and code order is id order), the ids of the codes and ``as_of``.
+    """
     require_columns(orders, "orders", _ORDER_COLUMNS)
     ts = as_date(as_of)
+    codes, names = str_codes(orders["customer_id"])
     o = pd.DataFrame(
         {
             "order_date": pd.to_datetime(orders["order_date"]).dt.normalize().to_numpy(),
-            "customer_id": str_values(orders["customer_id"]),
+            "customer_id": codes,
             "amount": pd.to_numeric(orders["amount"]).astype(float).to_numpy(),
         }
     )
@@ -76,7 +82,14 @@ def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Times
             f"{[str(v) for v in orders['order_id'].to_numpy()[bad_dates][:5]]}"
         )
     check_as_of(ts, o["order_date"], "orders", "order")
-    return o[o["order_date"] <= ts].reset_index(drop=True), ts
+    return o[o["order_date"] <= ts].reset_index(drop=True), names, ts
+
+
+def _named(by_code: pd.Series | pd.Index, names: np.ndarray) -> pd.Series | pd.Index:
+    """A Series (or Index) of customer codes re-indexed (or spelt) by ``customer_id``."""
+    if isinstance(by_code, pd.Index):
+        return pd.Index(names[by_code.to_numpy()], dtype=object)
+    return by_code.set_axis(pd.Index(names[by_code.index.to_numpy()], dtype=object, name=by_code.index.name))
 
 
 def _window(o: pd.DataFrame, as_of: pd.Timestamp, months: int, lag: int = 0) -> pd.DataFrame:
@@ -159,10 +172,14 @@ def abc_classes(
         currency), ``share`` (of total revenue), ``cum_share`` (including this customer),
         ``abc_class`` (``"A"``/``"B"``/``"C"``) and ``region`` when ``customers`` is given.
     """
-    o, ts = _prepare_orders(orders, as_of)
+    return _abc_of(*_prepare_orders(orders, as_of), params, customers)
+
+
+def _abc_of(o: pd.DataFrame, names: np.ndarray, ts: pd.Timestamp, params: ABCParams, customers) -> pd.DataFrame:
+    """:func:`abc_classes` of orders already prepared (``_prepare_orders``)."""
     win = _window(o, ts, params.window_months)
-    rev = win.groupby("customer_id")["amount"].sum()
-    ids = pd.Index(o["customer_id"].unique())
+    rev = _named(win.groupby("customer_id")["amount"].sum(), names)
+    ids = _named(pd.Index(np.unique(o["customer_id"].to_numpy())), names)
     if customers is not None:
         require_columns(customers, "customers", ("customer_id",))
         ids = ids.union(pd.Index(customers["customer_id"].astype(str).unique()))
@@ -237,14 +254,18 @@ def rfm_scores(orders: pd.DataFrame, as_of, params: RFMParams = RFMParams()) -> 
         rfm_cell`` (e.g. ``"545"``) and ``rfm_total`` (R+F+M), sorted by ``customer_id``.
         Customers without any order up to ``as_of`` (only returns) are not scored.
     """
-    o, ts = _prepare_orders(orders, as_of)
+    return _rfm_of(*_prepare_orders(orders, as_of), params)
+
+
+def _rfm_of(o: pd.DataFrame, names: np.ndarray, ts: pd.Timestamp, params: RFMParams) -> pd.DataFrame:
+    """:func:`rfm_scores` of orders already prepared (``_prepare_orders``)."""
     last = purchase_lines(o).groupby("customer_id")["order_date"].max()
     hist = o if params.window_months is None else _window(o, ts, params.window_months)
     freq = count_orders(hist, "customer_id").reindex(last.index, fill_value=0)
     mon = hist.groupby("customer_id")["amount"].sum().reindex(last.index, fill_value=0.0)
     out = pd.DataFrame(
         {
-            "customer_id": last.index.astype(str),
+            "customer_id": _named(last.index, names),
             "recency_days": (ts - last).dt.days.to_numpy().astype("int64"),
             "frequency": freq.to_numpy().astype("int64"),
             "monetary": mon.to_numpy(float),
@@ -314,7 +335,11 @@ def lifecycle_stages(
         ``customer_id, first_order, tenure_months`` (whole months between the first
         order and ``as_of``), ``recent_revenue, prior_revenue, trend, stage``.
     """
-    o, ts = _prepare_orders(orders, as_of)
+    return _lifecycle_of(*_prepare_orders(orders, as_of), params)
+
+
+def _lifecycle_of(o: pd.DataFrame, names: np.ndarray, ts: pd.Timestamp, params: LifecycleParams) -> pd.DataFrame:
+    """:func:`lifecycle_stages` of orders already prepared (``_prepare_orders``)."""
     m = params.trend_months
     first = o.groupby("customer_id")["order_date"].min()
     recent = _window(o, ts, m).groupby("customer_id")["amount"].sum()
@@ -341,7 +366,7 @@ def lifecycle_stages(
     )
     out = pd.DataFrame(
         {
-            "customer_id": first.index.astype(str),
+            "customer_id": _named(first.index, names),
             "first_order": first.to_numpy(),
             "tenure_months": tenure,
             "recent_revenue": recent,
@@ -399,8 +424,13 @@ def new_customer_counts(
         ``region, month`` (first day of the month), ``new_customers, change`` (vs the
         previous month), ``falls, alert``; sorted by region and month.
     """
-    o, ts = _prepare_orders(orders, as_of)
-    first = o.groupby("customer_id")["order_date"].min().rename("first_order").reset_index()
+    return _new_counts_of(*_prepare_orders(orders, as_of), customers, params)
+
+
+def _new_counts_of(o: pd.DataFrame, names: np.ndarray, ts: pd.Timestamp, customers,
+                   params: NewCustomerParams) -> pd.DataFrame:
+    """:func:`new_customer_counts` of orders already prepared (``_prepare_orders``)."""
+    first = _named(o.groupby("customer_id")["order_date"].min(), names).rename("first_order").reset_index()
     if customers is not None:
         require_columns(customers, "customers", ("customer_id", "region"))
         reg = customers.assign(customer_id=customers["customer_id"].astype(str)).set_index(
@@ -457,6 +487,25 @@ def new_customer_alerts(
     ``alert`` set, plus an ``action`` column ("add marketing in <region>").
     """
     return alerts_of_counts(new_customer_counts(orders, as_of, customers, params))
+
+
+def customer_segments(orders: pd.DataFrame, as_of, abc: ABCParams = ABCParams(),
+                      customers: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """ABC classes, lifecycle stages, RFM scores and new-customer counts in one pass.
+
+    The same tables as :func:`abc_classes`, :func:`lifecycle_stages`, :func:`rfm_scores`
+    and :func:`new_customer_counts` (default parameters but ``abc``), with the orders read
+    and typed once instead of four times.
+
+    Returns
+    -------
+    dict
+        ``{"abc", "stages", "rfm", "new_counts"}``.
+    """
+    o, names, ts = _prepare_orders(orders, as_of)
+    return {"abc": _abc_of(o, names, ts, abc, customers), "stages": _lifecycle_of(o, names, ts, LifecycleParams()),
+            "rfm": _rfm_of(o, names, ts, RFMParams()),
+            "new_counts": _new_counts_of(o, names, ts, customers, NewCustomerParams())}
 
 
 def alerts_of_counts(counts: pd.DataFrame) -> pd.DataFrame:

@@ -392,11 +392,9 @@ class CustomerRisk:
 def _segments(data: SalesData, orders: pd.DataFrame, as_of: pd.Timestamp, p: CustomerRiskParams) -> dict:
     from salesplan.models import segments
 
-    abc = segments.abc_classes(orders, as_of, segments.ABCParams(p.abc_a_share, p.abc_b_share),
-                               customers=data.customers)
-    stages = segments.lifecycle_stages(orders, as_of)
-    rfm = segments.rfm_scores(orders, as_of)
-    new_counts = segments.new_customer_counts(orders, as_of, data.customers)
+    seg = segments.customer_segments(orders, as_of, segments.ABCParams(p.abc_a_share, p.abc_b_share),
+                                     customers=data.customers)  # the orders read once for the four
+    abc, stages, rfm, new_counts = seg["abc"], seg["stages"], seg["rfm"], seg["new_counts"]
     out = dict(abc=abc, stages=stages, rfm=rfm, by_class=abc_by_class(abc), new_counts=new_counts,
                new_alerts=segments.alerts_of_counts(new_counts),
                lifecycle=lifecycle_table(stages, abc, rfm, segments.LIFECYCLE_STAGES))
