@@ -85,6 +85,10 @@ def test_segments_keep_line_ids_and_churn_drops_the_rep_of_an_activity(sources):
 
 
 def test_fingerprint_reads_one_column_at_a_time_from_duckdb(sources, monkeypatch):
+    import salesplan.data.sources as sources_module
+
+    # a table of as many rows as BATCH_VALUES or more is read one column at a time
+    monkeypatch.setattr(sources_module, "BATCH_VALUES", 1)
     src = open_source(sources["duckdb"]._url)
     data = src.load(["orders"], columns={"orders": ["order_date", "amount"]})
     whole = _old_fingerprint(sources["duckdb"].load())
@@ -101,6 +105,11 @@ def test_fingerprint_reads_one_column_at_a_time_from_duckdb(sources, monkeypatch
     # the loaded columns are hashed as they are, not read again
     assert ("orders", ("order_date",)) not in reads and ("orders", ("amount",)) not in reads
     assert ("orders", ("order_id",)) in reads
+    # by default a small table's columns are read together
+    monkeypatch.setattr(sources_module, "BATCH_VALUES", 4_000_000)
+    reads.clear()
+    assert src.fingerprint(data) == whole
+    assert ("orders", ("order_id", "customer_id", "rep_id", "product_line", "quantity")) in reads
 
 
 def test_a_changed_projected_table_is_not_taken_for_the_loaded_one(sources):

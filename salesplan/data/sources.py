@@ -242,7 +242,14 @@ class Source:
                 f"required table 'orders' not found ({self._expected('orders')}); "
                 f"found tables {self.tables()}"
             )
-        columns = dict(columns or {})
+        with self._session():
+            frames = self._read_tables(wanted, dict(columns or {}), coerce)
+        data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
+        unread = tuple(n for n in TABLE_NAMES if n in available and n not in frames)
+        return _replace(data, unread=unread) if unread else data
+
+    def _read_tables(self, wanted: list[str], columns: dict, coerce: bool) -> dict[str, pd.DataFrame]:
+        """The tables ``wanted`` (``columns``: some columns only), each coerced if asked."""
         stored = self._table_columns([n for n in wanted if n in columns])
         frames = {}
         for name in wanted:
@@ -258,9 +265,7 @@ class Source:
                 )
                 # remembered (weakly) so that fingerprint() hashes its columns as they are
                 self._loaded[name] = weakref.ref(frames[name])
-        data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
-        unread = tuple(n for n in TABLE_NAMES if n in available and n not in frames)
-        return _replace(data, unread=unread) if unread else data
+        return frames
 
     def fingerprint(self, data: SalesData | None = None, *, raw: SalesData | None = None) -> str:
         """:func:`~salesplan.data.fingerprinting.fingerprint` of every contract table the
@@ -282,7 +287,6 @@ class Source:
         ``salesplan run`` after its data check: :mod:`salesplan.data.source_records`),
         that fingerprint is returned without reading anything.
         """
-        from salesplan.data.fingerprinting import combine, frame_fingerprint
         from salesplan.data.source_records import RECORDS_ENV, recorded
 
         records = os.environ.get(RECORDS_ENV)
@@ -297,6 +301,13 @@ class Source:
             )
 
         names = [n for n in TABLE_NAMES if n in available]
+        with self._session():
+            return self._fingerprint(names, data, raw)
+
+    def _fingerprint(self, names: list[str], data: SalesData | None, raw: SalesData | None) -> str:
+        """:meth:`fingerprint` of the tables ``names`` (after its records look-up)."""
+        from salesplan.data.fingerprinting import combine, frame_fingerprint
+
         stored = self._table_columns(names)
 
         def whole(bundle, name):  # the table of ``bundle`` when it was read whole
@@ -353,9 +364,15 @@ class Source:
     def _column_batches(self, name: str, columns: list[str]) -> list[list[str]]:
         """The groups of ``columns`` of table ``name`` read together to hash them, in
         order: one read of them all by default (a CSV file or a database query costs a
-        pass over the whole table however few columns it returns); sources that read a
-        column alone cheaply (DuckDB, Parquet) read one column at a time."""
+        pass over the whole table however few columns it returns); sources that read
+        some columns cheaply (DuckDB, Parquet) read at most :data:`BATCH_VALUES` values
+        at a time (:func:`_batches`: one column of a table longer than that)."""
         return [columns] if columns else []
+
+    @contextmanager
+    def _session(self) -> Iterator[None]:
+        """Reads inside may share one connection (DuckDB); nothing by default."""
+        yield
 
     def identity(self) -> str | None:
         """A text that changes whenever what :meth:`load` reads may have changed: the files
@@ -430,6 +447,17 @@ class Source:
                 raise self._error(f"table(s) {clash} already exist; pass replace=True to overwrite")
 
 
+#: values (rows x columns) the fingerprint reads of a table at a time from a columnar source
+BATCH_VALUES = 4_000_000
+
+
+def _batches(columns: list[str], rows: int) -> list[list[str]]:
+    """``columns`` in consecutive groups of at most :data:`BATCH_VALUES` values (at least
+    one column a group) for a table of ``rows`` rows."""
+    step = max(1, BATCH_VALUES // max(int(rows), 1))
+    return [columns[i : i + step] for i in range(0, len(columns), step)]
+
+
 # --------------------------------------------------------------------------- DuckDB
 
 
@@ -490,6 +518,7 @@ class DuckDBSource(Source):
         self.path = path
         self.schema = schema or "main"
         self._memory_con = None
+        self._held = None  # the read connection of a _session()
         if path == ":memory:":
             import duckdb
 
@@ -501,6 +530,9 @@ class DuckDBSource(Source):
 
         if self._memory_con is not None:
             yield self._memory_con
+            return
+        if self._held is not None and not write:  # inside _session(): one connection
+            yield self._held
             return
         p = Path(self.path)
         if not write and not p.exists():
@@ -551,8 +583,24 @@ class DuckDBSource(Source):
     def _columns(self, name: str) -> list[str]:
         return self._table_columns([name])[name]
 
+    @contextmanager
+    def _session(self) -> Iterator[None]:
+        """Reads inside share one read-only connection (a file opened once, not per read)."""
+        if self._memory_con is not None or self._held is not None:
+            yield
+            return
+        with self._connect() as con:
+            self._held = con
+            try:
+                yield
+            finally:
+                self._held = None
+
     def _column_batches(self, name: str, columns: list[str]) -> list[list[str]]:
-        return [[c] for c in columns]  # a columnar file: one column read costs that column
+        # a columnar file: a read of some columns costs those columns only
+        with self._connect() as con:
+            rows = con.execute(f"SELECT count(*) FROM {_qi(self.schema)}.{_qi(name)}").fetchall()[0][0]
+        return _batches(columns, rows)
 
     def _table_columns(self, names: Sequence[str]) -> dict[str, list[str]]:
         if not names:
@@ -702,8 +750,15 @@ class FolderSource(Source):
             return super()._columns(name)
 
     def _column_batches(self, name: str, columns: list[str]) -> list[list[str]]:
-        if _FORMATS[self._file(name).suffix.lower()] == "parquet":
-            return [[c] for c in columns]  # columnar: one column read costs that column
+        f = self._file(name)
+        if _FORMATS[f.suffix.lower()] == "parquet":  # columnar: a read costs its columns only
+            import pyarrow.parquet as pq
+
+            try:
+                rows = pq.ParquetFile(f).metadata.num_rows
+            except Exception:  # noqa: BLE001 - unreadable: the read reports it
+                rows = 0
+            return _batches(columns, rows)
         return super()._column_batches(name, columns)
 
     def _read_table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
