@@ -242,8 +242,7 @@ class Source:
                 f"required table 'orders' not found ({self._expected('orders')}); "
                 f"found tables {self.tables()}"
             )
-        with self._session():
-            frames = self._read_tables(wanted, dict(columns or {}), coerce)
+        frames = self._read_tables(wanted, dict(columns or {}), coerce)
         data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
         unread = tuple(n for n in TABLE_NAMES if n in available and n not in frames)
         return _replace(data, unread=unread) if unread else data
@@ -301,8 +300,7 @@ class Source:
             )
 
         names = [n for n in TABLE_NAMES if n in available]
-        with self._session():
-            return self._fingerprint(names, data, raw)
+        return self._fingerprint(names, data, raw)
 
     def _fingerprint(self, names: list[str], data: SalesData | None, raw: SalesData | None) -> str:
         """:meth:`fingerprint` of the tables ``names`` (after its records look-up)."""
@@ -368,11 +366,6 @@ class Source:
         some columns cheaply (DuckDB, Parquet) read at most :data:`BATCH_VALUES` values
         at a time (:func:`_batches`: one column of a table longer than that)."""
         return [columns] if columns else []
-
-    @contextmanager
-    def _session(self) -> Iterator[None]:
-        """Reads inside may share one connection (DuckDB); nothing by default."""
-        yield
 
     def identity(self) -> str | None:
         """A text that changes whenever what :meth:`load` reads may have changed: the files
@@ -518,7 +511,6 @@ class DuckDBSource(Source):
         self.path = path
         self.schema = schema or "main"
         self._memory_con = None
-        self._held = None  # the read connection of a _session()
         if path == ":memory:":
             import duckdb
 
@@ -530,9 +522,6 @@ class DuckDBSource(Source):
 
         if self._memory_con is not None:
             yield self._memory_con
-            return
-        if self._held is not None and not write:  # inside _session(): one connection
-            yield self._held
             return
         p = Path(self.path)
         if not write and not p.exists():
@@ -582,19 +571,6 @@ class DuckDBSource(Source):
 
     def _columns(self, name: str) -> list[str]:
         return self._table_columns([name])[name]
-
-    @contextmanager
-    def _session(self) -> Iterator[None]:
-        """Reads inside share one read-only connection (a file opened once, not per read)."""
-        if self._memory_con is not None or self._held is not None:
-            yield
-            return
-        with self._connect() as con:
-            self._held = con
-            try:
-                yield
-            finally:
-                self._held = None
 
     def _column_batches(self, name: str, columns: list[str]) -> list[list[str]]:
         # a columnar file: a read of some columns costs those columns only

@@ -201,10 +201,9 @@ def validate_source(source, as_of: str | pd.Timestamp | None = None, *,
 
     shape = SalesData.from_tables({n: pd.DataFrame() for n in names}, stages=source.stages,
                                   options=source.options)
-    with source._session():  # DuckDB: the file opened once for all the reads
-        report = _validate_tables(
-            shape.specs(), lambda name: source._read_table(name) if name in available else None,
-            as_of, source.options, tuple(shape.missing_features()), checked)
+    report = _validate_tables(
+        shape.specs(), lambda name: source._read_table(name) if name in available else None,
+        as_of, source.options, tuple(shape.missing_features()), checked)
     _hand_back_memory()
     return report, (combine(source.stages, ((n, digests[n]) for n in names))
                     if fingerprint else None)
