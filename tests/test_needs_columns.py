@@ -106,7 +106,7 @@ def test_fingerprint_reads_one_column_at_a_time_from_duckdb(sources, monkeypatch
     assert ("orders", ("order_date",)) not in reads and ("orders", ("amount",)) not in reads
     assert ("orders", ("order_id",)) in reads
     # by default a small table's columns are read together
-    monkeypatch.setattr(sources_module, "BATCH_VALUES", 4_000_000)
+    monkeypatch.setattr(sources_module, "BATCH_VALUES", 1_000_000)
     reads.clear()
     assert src.fingerprint(data) == whole
     assert ("orders", ("order_id", "customer_id", "rep_id", "product_line", "quantity")) in reads

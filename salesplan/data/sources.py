@@ -441,7 +441,7 @@ class Source:
 
 
 #: values (rows x columns) the fingerprint reads of a table at a time from a columnar source
-BATCH_VALUES = 4_000_000
+BATCH_VALUES = 1_000_000
 
 
 def _batches(columns: list[str], rows: int) -> list[list[str]]:
