@@ -9,7 +9,12 @@ from salesplan.data.schema import (
     coerce_table,
     table_specs,
 )
-from salesplan.data.validation import DataValidationError, ValidationReport, validate
+from salesplan.data.validation import (
+    DataValidationError,
+    ValidationReport,
+    validate,
+    validate_source,
+)
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -26,6 +31,7 @@ __all__ = [
     "open_source",
     "table_specs",
     "validate",
+    "validate_source",
 ]
 
 _LAZY = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -16,16 +17,39 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     Uses :func:`pandas.util.hash_pandas_object`, which is stable across runs and
     platforms for the same values and dtypes.
     """
-    h = hashlib.sha256()
-    h.update("\x1f".join(map(str, frame.columns)).encode())
-    h.update("\x1f".join(_dtype_name(t) for t in frame.dtypes).encode())
+    return columns_fingerprint(
+        ((frame.columns[i], frame.iloc[:, i]) for i in range(frame.shape[1])), frame.shape[1]
+    )
+
+
+def columns_fingerprint(columns: Iterable[tuple[object, pd.Series]], count: int) -> str:
+    """:func:`frame_fingerprint` of the table whose columns are ``columns``, in order.
+
+    ``columns`` yields ``(name, series)`` pairs (``count`` of them, all of one length) and
+    may produce each column only when asked: the columns are hashed one at a time and
+    only the running row hash (8 bytes a row) is kept between them, so a table read
+    from its source one column at a time is never held whole
+    (:meth:`salesplan.data.sources.Source.fingerprint`).
+    """
     # pandas' row hash of a frame: its columns' hashes combined (hash_pandas_object), one
     # column prepared at a time so that a text column's Python objects live only while
     # it is hashed
     from pandas.core.util.hashing import combine_hash_arrays
 
-    columns = (_column_hash(frame.iloc[:, i]) for i in range(frame.shape[1]))
-    h.update(combine_hash_arrays(columns, frame.shape[1]).tobytes())
+    names: list[str] = []
+    dtypes: list[str] = []
+
+    def hashes():
+        for name, series in columns:
+            names.append(str(name))
+            dtypes.append(_dtype_name(series.dtype))
+            yield _column_hash(series)
+
+    rows = combine_hash_arrays(hashes(), count)
+    h = hashlib.sha256()
+    h.update("\x1f".join(names).encode())
+    h.update("\x1f".join(dtypes).encode())
+    h.update(rows.tobytes())
     return h.hexdigest()
 
 

@@ -582,7 +582,8 @@ class SalesData:
             later = leads["closed_date"] > cut  # converted/disqualified later: open then
             leads["status"] = leads["status"].where(~later, "open")
             for col in ("closed_date", "converted_opportunity_id", "disqualified_reason"):
-                leads[col] = leads[col].where(~later)
+                if col in leads:  # a bundle read with some columns only (needs.load_for)
+                    leads[col] = leads[col].where(~later)
             changes["leads"] = leads.reset_index(drop=True)
         # row cuts of coerced tables keep the contract dtypes: no re-coercion on the next cut
         for name, frame in changes.items():

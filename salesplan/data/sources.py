@@ -42,6 +42,7 @@ import re
 import shutil
 import threading
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace as _replace
@@ -156,6 +157,8 @@ class Source:
         self.options = options or ReadOptions()
         self._specs: dict[str, TableSpec] = table_specs(self.stages)
         self._secrets: list[str] = []
+        #: table -> weak reference to the coerced frame :meth:`load` returned last
+        self._loaded: dict[str, weakref.ref] = {}
 
     # -- display ---------------------------------------------------------------
     @property
@@ -239,7 +242,13 @@ class Source:
                 f"required table 'orders' not found ({self._expected('orders')}); "
                 f"found tables {self.tables()}"
             )
-        columns = dict(columns or {})
+        frames = self._read_tables(wanted, dict(columns or {}), coerce)
+        data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
+        unread = tuple(n for n in TABLE_NAMES if n in available and n not in frames)
+        return _replace(data, unread=unread) if unread else data
+
+    def _read_tables(self, wanted: list[str], columns: dict, coerce: bool) -> dict[str, pd.DataFrame]:
+        """The tables ``wanted`` (``columns``: some columns only), each coerced if asked."""
         stored = self._table_columns([n for n in wanted if n in columns])
         frames = {}
         for name in wanted:
@@ -253,27 +262,30 @@ class Source:
                 frames[name] = coerce_table(
                     name, frames[name], self._specs.get(name), self.options
                 )
-        data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
-        unread = tuple(n for n in TABLE_NAMES if n in available and n not in frames)
-        return _replace(data, unread=unread) if unread else data
+                # remembered (weakly) so that fingerprint() hashes its columns as they are
+                self._loaded[name] = weakref.ref(frames[name])
+        return frames
 
     def fingerprint(self, data: SalesData | None = None, *, raw: SalesData | None = None) -> str:
         """:func:`~salesplan.data.fingerprinting.fingerprint` of every contract table the
-        source holds, read and hashed one table at a time.
+        source holds, hashed one table -- and, where the source can read single columns,
+        one column -- at a time.
 
         Equal to ``fingerprint(self.load())`` (so equal for a DuckDB file and a CSV folder
-        of the same data), but never holds more than one table it read for this: the
-        tables of ``data`` (what this source's :meth:`load` returned) that were read whole
-        are hashed as they are, the tables of ``raw`` (what ``load(coerce=False)``
-        returned) read whole are coerced, hashed and dropped, the others (not loaded, or
-        loaded with some columns only) are read, coerced, hashed and dropped.
+        of the same data), but never holds more than one table (DuckDB, Parquet: one
+        column) it read for this: the tables of ``data`` that hold every stored column
+        are hashed as they are (a table changed by the caller, e.g. cut at a date, is
+        hashed as changed), the tables of ``raw`` (what ``load(coerce=False)`` returned)
+        read whole are coerced, hashed and dropped; of a table this source's :meth:`load`
+        returned with some columns only (:func:`salesplan.data.needs.load_for`) those
+        columns are hashed as they are and the others read, coerced, hashed and dropped
+        (:meth:`_column_batches`); the other tables are read the same way.
 
         When the environment variable ``SALESPLAN_SOURCE_RECORDS`` names a records file
         holding the fingerprint of this source's files as they are now (written by
         ``salesplan run`` after its data check: :mod:`salesplan.data.source_records`),
         that fingerprint is returned without reading anything.
         """
-        from salesplan.data.fingerprinting import combine, frame_fingerprint
         from salesplan.data.source_records import RECORDS_ENV, recorded
 
         records = os.environ.get(RECORDS_ENV)
@@ -288,7 +300,13 @@ class Source:
             )
 
         names = [n for n in TABLE_NAMES if n in available]
-        stored = self._table_columns(names) if data is not None or raw is not None else {}
+        return self._fingerprint(names, data, raw)
+
+    def _fingerprint(self, names: list[str], data: SalesData | None, raw: SalesData | None) -> str:
+        """:meth:`fingerprint` of the tables ``names`` (after its records look-up)."""
+        from salesplan.data.fingerprinting import combine, frame_fingerprint
+
+        stored = self._table_columns(names)
 
         def whole(bundle, name):  # the table of ``bundle`` when it was read whole
             frame = getattr(bundle, name, None) if bundle is not None else None
@@ -299,13 +317,55 @@ class Source:
                 frame = whole(data, name)
                 if frame is None and whole(raw, name) is not None:
                     frame = coerce_table(name, whole(raw, name), self._specs.get(name), self.options)
-                if frame is None:
-                    frame = coerce_table(
-                        name, self._read_table(name), self._specs.get(name), self.options
-                    )
-                yield name, frame_fingerprint(frame)
+                if frame is not None:
+                    yield name, frame_fingerprint(frame)
+                else:
+                    yield name, self._table_digest(name, stored[name], self._part(data, name))
 
         return combine(self.stages, digests())
+
+    def _part(self, data: SalesData | None, name: str) -> pd.DataFrame | None:
+        """Table ``name`` of ``data`` when it is the very frame :meth:`load` returned."""
+        frame = getattr(data, name, None) if data is not None else None
+        ref = self._loaded.get(name)
+        return frame if frame is not None and ref is not None and ref() is frame else None
+
+    def _table_digest(self, name: str, stored: list[str], part: pd.DataFrame | None) -> str:
+        """:func:`~salesplan.data.fingerprinting.frame_fingerprint` of the coerced table
+        ``name`` (stored columns ``stored``), built column by column: the columns of
+        ``part`` (the same table as loaded, some columns only) as they are, the others
+        read in :meth:`_column_batches`, coerced and dropped once hashed."""
+        from salesplan.data.fingerprinting import columns_fingerprint
+
+        spec = self._specs.get(name)
+        contract = spec.column_names if spec is not None else []
+        # the column order of coerce_table: contract columns first, then the others as stored
+        order = [c for c in contract if c in stored] + [c for c in stored if c not in contract]
+        have = set(map(str, part.columns)) if part is not None else set()
+        batches = iter(self._column_batches(name, [c for c in order if c not in have]))
+
+        def columns():
+            pending: dict[str, pd.Series] = {}
+            for c in order:
+                if c in have:
+                    yield c, part[c]
+                    continue
+                if c not in pending:
+                    batch = next(batches)
+                    frame = coerce_table(name, self._read_table(name, batch), spec, self.options)
+                    pending = {b: frame[b] for b in batch}
+                    del frame
+                yield c, pending.pop(c)
+
+        return columns_fingerprint(columns(), len(order))
+
+    def _column_batches(self, name: str, columns: list[str]) -> list[list[str]]:
+        """The groups of ``columns`` of table ``name`` read together to hash them, in
+        order: one read of them all by default (a CSV file or a database query costs a
+        pass over the whole table however few columns it returns); sources that read
+        some columns cheaply (DuckDB, Parquet) read at most :data:`BATCH_VALUES` values
+        at a time (:func:`_batches`: one column of a table longer than that)."""
+        return [columns] if columns else []
 
     def identity(self) -> str | None:
         """A text that changes whenever what :meth:`load` reads may have changed: the files
@@ -378,6 +438,17 @@ class Source:
             clash = [n for n in frames if n in set(existing)]
             if clash:
                 raise self._error(f"table(s) {clash} already exist; pass replace=True to overwrite")
+
+
+#: values (rows x columns) the fingerprint reads of a table at a time from a columnar source
+BATCH_VALUES = 1_000_000
+
+
+def _batches(columns: list[str], rows: int) -> list[list[str]]:
+    """``columns`` in consecutive groups of at most :data:`BATCH_VALUES` values (at least
+    one column a group) for a table of ``rows`` rows."""
+    step = max(1, BATCH_VALUES // max(int(rows), 1))
+    return [columns[i : i + step] for i in range(0, len(columns), step)]
 
 
 # --------------------------------------------------------------------------- DuckDB
@@ -486,13 +557,26 @@ class DuckDBSource(Source):
         return f"expected a table {self.schema}.{name} in DuckDB file {self.path!r}"
 
     def _read_table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        import duckdb
+
         select = ", ".join(map(_qi, columns)) if columns is not None else "*"
         with self._connect() as con:
-            table = con.sql(f"SELECT {select} FROM {_qi(self.schema)}.{_qi(name)}").to_arrow_table()
+            try:
+                table = con.sql(
+                    f"SELECT {select} FROM {_qi(self.schema)}.{_qi(name)}"
+                ).to_arrow_table()
+            except duckdb.Error as e:  # e.g. a column gone since it was listed: one line
+                raise self._error(f"reading table {name!r} failed: {e}") from None
         return _arrow_to_pandas(table)
 
     def _columns(self, name: str) -> list[str]:
         return self._table_columns([name])[name]
+
+    def _column_batches(self, name: str, columns: list[str]) -> list[list[str]]:
+        # a columnar file: a read of some columns costs those columns only
+        with self._connect() as con:
+            rows = con.execute(f"SELECT count(*) FROM {_qi(self.schema)}.{_qi(name)}").fetchall()[0][0]
+        return _batches(columns, rows)
 
     def _table_columns(self, names: Sequence[str]) -> dict[str, list[str]]:
         if not names:
@@ -640,6 +724,18 @@ class FolderSource(Source):
             return [str(c) for c in self._read_csv(name, f, nrows=0).columns]
         except SourceError:
             return super()._columns(name)
+
+    def _column_batches(self, name: str, columns: list[str]) -> list[list[str]]:
+        f = self._file(name)
+        if _FORMATS[f.suffix.lower()] == "parquet":  # columnar: a read costs its columns only
+            import pyarrow.parquet as pq
+
+            try:
+                rows = pq.ParquetFile(f).metadata.num_rows
+            except Exception:  # noqa: BLE001 - unreadable: the read reports it
+                rows = 0
+            return _batches(columns, rows)
+        return super()._column_batches(name, columns)
 
     def _read_table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         f = self._file(name)
@@ -1017,16 +1113,36 @@ class SQLSource(Source):
         return f"expected a table {name!r} in {where}"
 
     def _read_table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The table sorted by its contract key; ``columns``: only these are returned, and
+        only they and the key's columns (that order the rows) are fetched."""
         import sqlalchemy as sa
+
+        spec = self._specs.get(name)
+        select = "*"
+        if columns is not None:
+            stored = self._columns(name)
+            order = [c for c in (spec.key or tuple(spec.column_names)) if c in stored] if spec else []
+            quote = self._engine.dialect.identifier_preparer.quote
+            select = ", ".join(quote(c) for c in dict.fromkeys([*columns, *order]))
 
         def read():
             with self._engine.connect() as con:
-                return pd.read_sql_query(sa.text(f"SELECT * FROM {self._qualified(name)}"), con)
+                return pd.read_sql_query(sa.text(f"SELECT {select} FROM {self._qualified(name)}"), con)
 
         with self._guard(f"reading table {name!r}"):
             frame = self._answer(f"reading table {name!r}", read)
-        frame = _sort_by_key(frame, self._specs.get(name))  # the key orders rows: sort first
+        frame = _sort_by_key(frame, spec)  # the key orders rows: sort first
         return frame if columns is None else frame[list(columns)]
+
+    def _columns(self, name: str) -> list[str]:
+        import sqlalchemy as sa
+
+        with self._guard(f"listing the columns of table {name!r}"):
+            cols = self._answer(
+                f"listing the columns of table {name!r}",
+                lambda: sa.inspect(self._engine).get_columns(name, schema=self.schema),
+            )
+        return [str(c["name"]) for c in cols]
 
     def _write_tables(self, frames, *, replace):
         import sqlalchemy as sa

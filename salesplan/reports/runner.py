@@ -453,22 +453,24 @@ def check_source_data(url: str, period: str, as_of: str | None = None, *,
     """
     import pandas as pd
 
-    from salesplan.data import open_source, validate
+    from salesplan.data import open_source, validate_source
     from salesplan.data.source_records import recorded
 
     try:
         day = pd.Timestamp(as_of) if as_of else pd.Period(period, freq="Q").start_time - pd.Timedelta(days=1)
         source = open_source(url)
         identity = source.identity() if records is not None else None  # before reading: a change re-checks
-        if f"{day:%Y-%m-%d}" in recorded(records, identity).get("checked", []):
+        known = recorded(records, identity)
+        if f"{day:%Y-%m-%d}" in known.get("checked", []):
             return  # checked for this day, files and code unchanged since
-        raw = source.load(coerce=False)
-        report = validate(raw, as_of=day)
+        # one table at a time; the fingerprint from the checked tables when it is to be recorded
+        report, fp = validate_source(source, as_of=day,
+                                     fingerprint=identity is not None and not known.get("fingerprint"))
     except Exception as e:  # noqa: BLE001 - a source that cannot be read fails the run
         raise RunError(f"data check failed before any notebook ran: {_one_line(e)}") from None
     if report.ok:
         if identity is not None:
-            _record_check(records, identity, source, raw, f"{day:%Y-%m-%d}")
+            _record_check(records, identity, fp, f"{day:%Y-%m-%d}")
         return
     first, more = report.errors[0], len(report.errors) - 1
     raise RunError(
@@ -479,15 +481,14 @@ def check_source_data(url: str, period: str, as_of: str | None = None, *,
     )
 
 
-def _record_check(records, identity: str, source, raw, day: str) -> None:
-    """Record a passed check and the source's fingerprint (from the tables just read);
-    a records file that cannot be written only costs a check next time."""
-    from salesplan.data.source_records import add_record, recorded
+def _record_check(records, identity: str, fingerprint: str | None, day: str) -> None:
+    """Record a passed check and the source's fingerprint (from the tables just checked;
+    ``None``: already recorded); a records file that cannot be written only costs a
+    check next time."""
+    from salesplan.data.source_records import add_record
 
     try:
-        known = recorded(records, identity).get("fingerprint")
-        add_record(records, identity, checked=day,
-                   fingerprint=None if known else source.fingerprint(raw=raw))
+        add_record(records, identity, checked=day, fingerprint=fingerprint)
     except OSError:
         pass
 
