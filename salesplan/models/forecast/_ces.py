@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 from statsforecast import ces as _sfces
-from statsforecast.models import AutoCES
 from statsforecast.arima import is_constant
+from statsforecast.models import AutoCES
 from statsforecast.utils import _ensure_float
 
 #: longest series whose centred moving average is computed by ``np.convolve`` directly
