@@ -92,7 +92,9 @@ def reconciliation_matrix(S, method, W=None, proportions=None, top=0):
         W = np.asarray(W, float)
     else:
         raise ValueError(f"reconcile: method={method!r}; expected one of {RECONCILE_METHODS}")
-    return _gls_projection(S, W + 1e-9 * np.trace(W) / n * np.eye(n))
+    Wr = np.array(W, dtype=float)  # W + 1e-9 tr(W) / n I: the ridge added to the diagonal only
+    Wr.flat[:: n + 1] += 1e-9 * np.trace(W) / n
+    return _gls_projection(S, Wr)
 
 
 def _gls_projection(S, W):
@@ -305,7 +307,9 @@ def _residual_cov(fc: Forecaster, ids, R=None):
     series' one-step scales ``D = diag(s_i)``."""
     C = fc.residual_correlation(ids) if R is None else R
     d = np.array([max(fc.series_[u].scale, 1e-9) for u in ids])
-    return C * np.outer(d, d)
+    out = np.outer(d, d)
+    out *= C  # C * outer(d, d), one n x n array
+    return out
 
 
 def _level_pools(kw):
@@ -406,6 +410,7 @@ def hierarchy_forecast(
     G = (reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
          if chosen == "top_down" else Gpath)
     corr = _matched_correlation(fc, ids, Gpath, S, top, R)
+    del R  # n x n arrays are dropped once used (thousands of reps: ~0.4 GB each)
     paths = fc.sample_paths(h, n_paths=n_paths, random_state=random_state if seed is None else seed,
                             ids=ids, corr=corr)
     rec_mean = reconcile(base_mean, S, chosen, nonnegative=nonnegative, G=G)
@@ -417,6 +422,7 @@ def hierarchy_forecast(
         bottom = np.tensordot(Gpath, paths, axes=(1, 0)) + shift[:, None, :]
     else:
         bottom = np.tensordot(G, paths, axes=(1, 0))
+    del paths, corr
     if nonnegative:
         bottom = _clip_keep_mean(bottom, np.tensordot(G, base_mean, axes=(1, 0)))
     rec_paths = np.tensordot(S, bottom, axes=(1, 0))
@@ -458,7 +464,8 @@ def _clip_keep_mean(bottom, mean):
     m = clipped.mean(axis=1)
     target = np.maximum(mean, 0.0)
     f = np.divide(target, m, out=np.ones_like(m), where=m > 0)
-    return clipped * f[:, None, :]
+    clipped *= f[:, None, :]
+    return clipped
 
 
 def _matched_correlation(fc: Forecaster, ids, G, S, top, R):
@@ -483,7 +490,9 @@ def _matched_correlation(fc: Forecaster, ids, G, S, top, R):
     if not (B > A and target > A):
         return R
     lam = min(1.0, (target - A) / (B - A))
-    return (1 - lam) * R + lam * np.ones_like(R)
+    out = (1 - lam) * R
+    out += lam  # (1 - lam) R + lam 11'
+    return out
 
 
 def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, cands,
