@@ -149,9 +149,13 @@ class _Lines:
         keys = tuple(keys)
         p0 = int(self.period.min())
         n_periods = int(self.period.max()) - p0 + 1
-        gid, width = self.period - p0, n_periods
+        gid, width = self.period.astype(np.int64), n_periods
+        gid -= p0
         for k in reversed(keys):  # one int64 group number: (code_1, ..., code_K, period)
-            gid = gid + self.codes[k].astype(np.int64) * width
+            c = self.codes[k].astype(np.int64)
+            c *= width
+            gid += c
+            del c
             width *= len(self.labels[k])
         tot = pd.Series(self.y, copy=False).groupby(gid, sort=True).sum()
         g = tot.index.to_numpy(dtype=np.int64)
@@ -225,10 +229,10 @@ def _line_periods(dates: pd.Series, f: str) -> np.ndarray:
     arr = dates.to_numpy()
     if arr.dtype == np.dtype("datetime64[ns]"):
         if f == "W-MON":
-            return (arr.astype("datetime64[D]").astype(np.int64) - 4) // 7
+            return ((arr.astype("datetime64[D]").astype(np.int64) - 4) // 7).astype(np.int32)
         months = arr.astype("datetime64[M]").astype(np.int64)
-        return months // 3 if f == "QS" else months
-    return _period_code(period_start(dates.reset_index(drop=True), f), f)
+        return (months // 3 if f == "QS" else months).astype(np.int32)
+    return _period_code(period_start(dates.reset_index(drop=True), f), f).astype(np.int32)
 
 
 def _key_codes(col: pd.Series, missing_key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -328,7 +332,10 @@ def _customer_key_rows(data, keys: tuple[str, ...], columns=None):
     if (ids is None or any(k not in customers.columns for k in need) or ids.isna().any()
             or ids.dtype != orders["customer_id"].dtype or not ids.is_unique):
         return _orders_with_customer_keys(data, keys, columns), {}
-    rows = pd.Index(ids).get_indexer(orders["customer_id"])
+    # each distinct id of the lines looked up once (the lines' ids are coded, not hashed as
+    # Python strings); a null id has no customer (-1), as in the merge
+    codes, uniques = pd.factorize(orders["customer_id"], use_na_sentinel=True)
+    rows = np.append(pd.Index(ids).get_indexer(uniques), -1)[codes]
     return orders, {k: (rows, customers[k]) for k in need}
 
 

@@ -54,12 +54,27 @@ def summing_matrix(nodes: pd.DataFrame, bottom: pd.DataFrame, keys_of_level) -> 
     keys_of_level : list of tuple of str
     """
     S = np.zeros((len(nodes), len(bottom)))
-    for i, (_, node) in enumerate(nodes.iterrows()):
-        keys = keys_of_level[int(node["level"])]
-        mask = np.ones(len(bottom), bool)
-        for k in keys:
-            mask &= bottom[k].to_numpy() == node[k]
-        S[i, mask] = 1.0
+    level = nodes["level"].to_numpy()
+    for li in dict.fromkeys(level.tolist()):  # one pass per level, not one per node
+        keys = list(keys_of_level[int(li)])
+        rows = np.flatnonzero(level == li)
+        if not keys:
+            S[rows, :] = 1.0
+            continue
+        # node and bottom key tuples coded together: a node row gets a 1 in the columns of
+        # the bottom series whose keys equal its own (as ``==`` on the values)
+        both = pd.concat([nodes[keys].iloc[rows], bottom[keys]], ignore_index=True)
+        if both.isna().to_numpy().any():  # nulls: compare values one node at a time
+            for r in rows:
+                mask = np.ones(len(bottom), bool)
+                for k in keys:
+                    mask &= bottom[k].to_numpy() == nodes[k].iloc[r]
+                S[r, mask] = 1.0
+            continue
+        code = both.groupby(keys, sort=False).ngroup().to_numpy()
+        node_code, bottom_code = code[: len(rows)], code[len(rows):]
+        for r, c in zip(rows, node_code):
+            S[r, bottom_code == c] = 1.0
     return S
 
 
