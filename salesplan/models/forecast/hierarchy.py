@@ -294,10 +294,11 @@ def build_hierarchy(orders, levels, freq="MS", value="amount", start=None, end=N
             work, lv, freq, start, end, id_style)
         name = "/".join(lv) if lv else "total"
         first = lg.groupby("unique_id", sort=True).first().reset_index()
-        for _, r in first.iterrows():
-            row = {"unique_id": r["unique_id"], "level": li, "level_name": name}
+        cols = {c: first[c].tolist() for c in ("unique_id", *lv)}  # columns, not iterrows
+        for i, uid in enumerate(cols["unique_id"]):
+            row = {"unique_id": uid, "level": li, "level_name": name}
             for k in bottom_keys:
-                row[k] = r[k] if k in lv else None
+                row[k] = cols[k][i] if k in lv else None
             node_rows.append(row)
         longs.append(lg[["unique_id", "ds", "y"]])
     nodes = pd.DataFrame(node_rows)
