@@ -1205,7 +1205,11 @@ def _safe_cholesky(R):
     R = np.asarray(R, float)
     for jitter in (0, 1e-10, 1e-8, 1e-6, 1e-4):
         try:
-            return np.linalg.cholesky(R + jitter * np.eye(len(R)))
+            if jitter == 0:
+                return np.linalg.cholesky(R)
+            Rj = R.copy()  # R + jitter I: the jitter added to the diagonal, no n x n identity
+            Rj.flat[:: len(R) + 1] += jitter
+            return np.linalg.cholesky(Rj)
         except np.linalg.LinAlgError:
             continue
     w, V = np.linalg.eigh(R)

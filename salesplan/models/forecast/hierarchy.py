@@ -499,7 +499,10 @@ def _matched_correlation(fc: Forecaster, ids, G, S, top, R):
     if top is None or len(ids) < 2:
         return R
     d = np.array([fc.series_[u].scale for u in ids])
-    w = (S @ G)[top] * d
+    if np.all((G == 0) | (G == 1)):  # bottom-up: 0/1 weights, so the row's sums are exact in
+        w = (S[top] @ G) * d  # any order: row `top` alone, not the n x n product S G
+    else:
+        w = (S @ G)[top] * d
     A = float(w @ R @ w)
     B = float(w.sum() ** 2)
     target = float(d[top] ** 2)
