@@ -62,3 +62,14 @@ def test_cholesky_jitter_equals_adding_an_identity():
             continue
     assert np.array_equal(L, expected)
     assert np.allclose(L @ L.T, R, atol=1e-4)
+
+
+def test_bottom_up_paths_are_the_bottom_rows():
+    from salesplan.models.forecast.hierarchy import _bottom_rows
+
+    S = _hierarchy()[0]
+    rng = np.random.default_rng(4)
+    paths = rng.normal(size=(len(S), 50, 3))
+    paths[rng.random(paths.shape) < 0.2] = 0.0
+    G = reconciliation_matrix(S, "bottom_up")
+    assert np.array_equal(paths[_bottom_rows(S)], np.tensordot(G, paths, axes=(1, 0)))

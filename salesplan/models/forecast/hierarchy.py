@@ -436,6 +436,8 @@ def hierarchy_forecast(
         # MinT-reconciled paths instead, re-centred on the top-down means (a coherent shift).
         shift = (G - Gpath) @ base_mean  # (n_bottom, h)
         bottom = np.tensordot(Gpath, paths, axes=(1, 0)) + shift[:, None, :]
+    elif chosen == "bottom_up":  # G picks each bottom series' own row: a take, not a product
+        bottom = paths[_bottom_rows(S)]
     else:
         bottom = np.tensordot(G, paths, axes=(1, 0))
     del paths, corr
