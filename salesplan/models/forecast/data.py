@@ -13,6 +13,7 @@ filled with an explicit 0 by :func:`to_long`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -124,19 +125,68 @@ def to_long(
     return _aggregate_long(work, keys, freq, start, end, id_style)
 
 
+@dataclass
+class _Lines:
+    """Order lines reduced to what aggregation needs (:func:`_order_periods`): per line the
+    period number (:func:`_period_code`) and the value, and per key an integer code into
+    that key's distinct texts (``labels[k][codes[k]]`` is the key's text of each line).
+
+    Integer codes, not one text per line: at 12M order lines a text column is an array
+    of 12M object pointers (and its hashing when grouped), a code column 12M int32.
+    """
+
+    period: np.ndarray
+    y: np.ndarray
+    freq: str
+    codes: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
+
+    def sums(self, keys) -> pd.DataFrame:
+        """``y`` summed per key texts and period: ``*keys, ds, y`` sorted by the keys' texts
+        and ``ds``, as ``groupby([*keys, "ds"], sort=True)["y"].sum()`` of the lines with
+        text key columns (pandas' group sums, which add the rows of a group in their order,
+        so the same sums to the last bit)."""
+        keys = tuple(keys)
+        p0 = int(self.period.min())
+        n_periods = int(self.period.max()) - p0 + 1
+        gid, width = self.period.astype(np.int64), n_periods
+        gid -= p0
+        for k in reversed(keys):  # one int64 group number: (code_1, ..., code_K, period)
+            c = self.codes[k].astype(np.int64)
+            c *= width
+            gid += c
+            del c
+            width *= len(self.labels[k])
+        tot = pd.Series(self.y, copy=False).groupby(gid, sort=True).sum()
+        g = tot.index.to_numpy(dtype=np.int64)
+        p, rest = g % n_periods, g // n_periods
+        out = {}
+        for k in reversed(keys):
+            out[k] = self.labels[k][rest % len(self.labels[k])]
+            rest = rest // len(self.labels[k])
+        agg = pd.DataFrame({k: out[k] for k in keys})
+        agg["ds"] = _period_start_of_code(p + p0, self.freq)
+        agg["y"] = tot.to_numpy()
+        if keys:
+            agg = agg.sort_values([*keys, "ds"], kind="stable", ignore_index=True)
+        return agg
+
+
 def _order_periods(orders, keys, freq, value="amount", date="order_date", missing_key="(none)"):
-    """The checked order lines as ``ds`` (period start), ``y`` (``value``) and one text
-    column per key (null -> ``missing_key``): the input of :func:`_aggregate_long`.
+    """The checked order lines as period numbers, values and integer key codes
+    (:class:`_Lines`; a null key is the text ``missing_key``): the input of
+    :func:`_aggregate_long`.
 
     Computed once for the bottom keys of a hierarchy and aggregated per level (the same
     rows in the same order, so each level sums exactly as :func:`to_long` would)."""
     keys = tuple(keys)
+    from_customers = {}
     if hasattr(orders, "orders") and not isinstance(orders, pd.DataFrame):
-        orders = _orders_with_customer_keys(orders, keys, columns=(date, value))
+        orders, from_customers = _customer_key_rows(orders, keys, columns=(date, value))
     if not isinstance(orders, pd.DataFrame):
         raise ForecastInputError(f"orders: expected a DataFrame, got {type(orders).__name__}")
     f = canonical_freq(freq)
-    missing = [c for c in (date, value, *keys) if c not in orders.columns]
+    missing = [c for c in (date, value, *keys) if c not in orders.columns and c not in from_customers]
     if missing:
         raise ForecastInputError(
             f"table 'orders' is missing column(s) {missing}; it has {list(orders.columns)}"
@@ -159,29 +209,48 @@ def _order_periods(orders, keys, freq, value="amount", date="order_date", missin
             f"table 'orders', column {value!r}: {int(bad.sum())} value(s) are not numbers "
             f"(rows {rows}...)"
         )
-    work = pd.DataFrame({"ds": period_start(dates.reset_index(drop=True), f),
-                         "y": vals.fillna(0.0).to_numpy(dtype=float)})
+    lines = _Lines(_line_periods(dates, f), vals.fillna(0.0).to_numpy(dtype=float), f)
     for k in keys:
-        work[k] = _key_text(orders[k].reset_index(drop=True), missing_key)
-    return work
+        if k in from_customers:
+            rows, col = from_customers[k]
+            ccodes, labels = _key_codes(col, missing_key)
+            none = int(np.flatnonzero(labels == missing_key)[0])
+            codes = np.where(rows >= 0, ccodes[rows], none)
+        else:
+            codes, labels = _key_codes(orders[k], missing_key)
+        lines.codes[k], lines.labels[k] = codes.astype(np.int32, copy=False), labels
+    return lines
 
 
-def _key_text(col: pd.Series, missing_key: str) -> pd.Series:
-    """``str`` of each key value, ``missing_key`` for a null: each distinct value converted
-    once (``pd.factorize``), then taken by code (the null code -1 takes the last label)."""
+def _line_periods(dates: pd.Series, f: str) -> np.ndarray:
+    """Period number (:func:`_period_code`) of the period holding each date; naive
+    ``datetime64[ns]`` dates by calendar arithmetic (no Period objects), others as
+    :func:`period_start`."""
+    arr = dates.to_numpy()
+    if arr.dtype == np.dtype("datetime64[ns]"):
+        if f == "W-MON":
+            return ((arr.astype("datetime64[D]").astype(np.int64) - 4) // 7).astype(np.int32)
+        months = arr.astype("datetime64[M]").astype(np.int64)
+        return (months // 3 if f == "QS" else months).astype(np.int32)
+    return _period_code(period_start(dates.reset_index(drop=True), f), f).astype(np.int32)
+
+
+def _key_codes(col: pd.Series, missing_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer code of each value of a key column and the texts they stand for: ``str`` of
+    each distinct value (converted once), ``missing_key`` for a null; values whose texts
+    are equal share a code (they are one series, as when grouped by the texts)."""
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    labels = np.array([str(v) for v in uniques] + [missing_key], dtype=object)
-    return pd.Series(labels[codes]).astype(str)
+    text = np.array([str(v) for v in uniques] + [missing_key], dtype=object)
+    tcodes, labels = pd.factorize(text)
+    return tcodes[codes], np.asarray(labels, dtype=object)
 
 
 def _aggregate_long(work, keys, freq, start=None, end=None, id_style="key=value"):
-    """:func:`to_long`'s output from :func:`_order_periods` rows: ``y`` summed per key
+    """:func:`to_long`'s output from :func:`_order_periods` lines: ``y`` summed per key
     values and period, each series' periods ``[first (or start), end]`` filled with 0."""
     keys = tuple(keys)
     f = canonical_freq(freq)
-    agg = work.groupby([*keys, "ds"], sort=True, as_index=False)["y"].sum() if keys else (
-        work.groupby("ds", sort=True, as_index=False)["y"].sum()
-    )
+    agg = work.sums(keys)
     t_end = period_start(pd.Series([pd.Timestamp(end)]), f).iloc[0] if end is not None else agg[
         "ds"].max()
     t_start = period_start(pd.Series([pd.Timestamp(start)]), f).iloc[0] if start is not None \
@@ -242,6 +311,32 @@ def _period_start_of_code(code: np.ndarray, f: str) -> np.ndarray:
         return (code * 7 + 4).astype("datetime64[D]").astype("datetime64[ns]")
     months = code * 3 if f == "QS" else code
     return months.astype("datetime64[M]").astype("datetime64[ns]")
+
+
+def _customer_key_rows(data, keys: tuple[str, ...], columns=None):
+    """``data.orders`` and, for each key that is a customer attribute (e.g. region), the
+    customers' row of every order line (-1: no such customer) with the customers' column:
+    ``(orders, {key: (rows, column)})``.
+
+    The same key values as :func:`_orders_with_customer_keys`'s left merge, without
+    copying the order lines into a merged frame (at 12M lines the merge copied every
+    column and the lines' index).  When the customers' ids are not unique, have nulls or
+    another dtype than the orders', the merge itself is done: ``(merged orders, {})``.
+    """
+    orders = data.orders
+    customers = getattr(data, "customers", None)
+    need = [k for k in keys if k not in orders.columns]
+    if not need or customers is None or "customer_id" not in orders.columns:
+        return orders, {}
+    ids = customers["customer_id"] if "customer_id" in customers.columns else None
+    if (ids is None or any(k not in customers.columns for k in need) or ids.isna().any()
+            or ids.dtype != orders["customer_id"].dtype or not ids.is_unique):
+        return _orders_with_customer_keys(data, keys, columns), {}
+    # each distinct id of the lines looked up once (the lines' ids are coded, not hashed as
+    # Python strings); a null id has no customer (-1), as in the merge
+    codes, uniques = pd.factorize(orders["customer_id"], use_na_sentinel=True)
+    rows = np.append(pd.Index(ids).get_indexer(uniques), -1)[codes]
+    return orders, {k: (rows, customers[k]) for k in need}
 
 
 def _orders_with_customer_keys(data, keys: tuple[str, ...], columns=None) -> pd.DataFrame:

@@ -1044,10 +1044,12 @@ class Forecaster(BaseEstimator):
         Z = (R.loc[:, okc] - R.loc[:, okc].mean()) / sd[okc]
         cov, _ = ledoit_wolf(Z.to_numpy(), assume_centered=True)
         d = np.sqrt(np.diag(cov))
-        corr = cov / np.outer(d, d)
-        full = np.eye(k)
+        corr = np.divide(cov, np.outer(d, d), out=cov)  # cov / (d_i d_j), in place
         pos = {u: i for i, u in enumerate(ids)}
         idx = [pos[u] for u in np.array(list(cols))[okc]]
+        if idx == list(range(k)):  # every series has residuals: no identity rows to add
+            return corr
+        full = np.eye(k)
         full[np.ix_(idx, idx)] = corr
         return full
 
@@ -1092,11 +1094,14 @@ class Forecaster(BaseEstimator):
         # one (p*h, k) x (k, k) product, not p*h-row stacks of small ones: ~10x faster at
         # hundreds of series (the same draws; BLAS may round the last bit differently)
         eps = (z.reshape(-1, len(ids)) @ L.T).reshape(z.shape)  # (p, h, k)
+        del z, L
         T = _safe_cholesky(self.horizon_covariance_(h))  # lower triangular (h, h)
-        err = np.einsum("jl,plk->kpj", T, eps)  # (k, p, h)
-        paths = means[:, None, :] + scales[:, None, None] * err
+        paths = np.einsum("jl,plk->kpj", T, eps)  # (k, p, h): the errors, then the paths
+        del eps
+        paths *= scales[:, None, None]  # in place: means + scales * err, one (k, p, h) array
+        paths += means[:, None, :]
         nonneg = np.array([self.series_[u].nonneg for u in ids])
-        paths[nonneg] = np.maximum(paths[nonneg], 0.0)
+        np.maximum(paths, 0.0, out=paths, where=nonneg[:, None, None])
         if not as_frame:
             return paths
         rows = []
@@ -1200,7 +1205,11 @@ def _safe_cholesky(R):
     R = np.asarray(R, float)
     for jitter in (0, 1e-10, 1e-8, 1e-6, 1e-4):
         try:
-            return np.linalg.cholesky(R + jitter * np.eye(len(R)))
+            if jitter == 0:
+                return np.linalg.cholesky(R)
+            Rj = R.copy()  # R + jitter I: the jitter added to the diagonal, no n x n identity
+            Rj.flat[:: len(R) + 1] += jitter
+            return np.linalg.cholesky(Rj)
         except np.linalg.LinAlgError:
             continue
     w, V = np.linalg.eigh(R)

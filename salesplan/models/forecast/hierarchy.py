@@ -54,12 +54,27 @@ def summing_matrix(nodes: pd.DataFrame, bottom: pd.DataFrame, keys_of_level) -> 
     keys_of_level : list of tuple of str
     """
     S = np.zeros((len(nodes), len(bottom)))
-    for i, (_, node) in enumerate(nodes.iterrows()):
-        keys = keys_of_level[int(node["level"])]
-        mask = np.ones(len(bottom), bool)
-        for k in keys:
-            mask &= bottom[k].to_numpy() == node[k]
-        S[i, mask] = 1.0
+    level = nodes["level"].to_numpy()
+    for li in dict.fromkeys(level.tolist()):  # one pass per level, not one per node
+        keys = list(keys_of_level[int(li)])
+        rows = np.flatnonzero(level == li)
+        if not keys:
+            S[rows, :] = 1.0
+            continue
+        # node and bottom key tuples coded together: a node row gets a 1 in the columns of
+        # the bottom series whose keys equal its own (as ``==`` on the values)
+        both = pd.concat([nodes[keys].iloc[rows], bottom[keys]], ignore_index=True)
+        if both.isna().to_numpy().any():  # nulls: compare values one node at a time
+            for r in rows:
+                mask = np.ones(len(bottom), bool)
+                for k in keys:
+                    mask &= bottom[k].to_numpy() == nodes[k].iloc[r]
+                S[r, mask] = 1.0
+            continue
+        code = both.groupby(keys, sort=False).ngroup().to_numpy()
+        node_code, bottom_code = code[: len(rows)], code[len(rows):]
+        for r, c in zip(rows, node_code):
+            S[r, bottom_code == c] = 1.0
     return S
 
 
@@ -92,7 +107,9 @@ def reconciliation_matrix(S, method, W=None, proportions=None, top=0):
         W = np.asarray(W, float)
     else:
         raise ValueError(f"reconcile: method={method!r}; expected one of {RECONCILE_METHODS}")
-    return _gls_projection(S, W + 1e-9 * np.trace(W) / n * np.eye(n))
+    Wr = np.array(W, dtype=float)  # W + 1e-9 tr(W) / n I: the ridge added to the diagonal only
+    Wr.flat[:: n + 1] += 1e-9 * np.trace(W) / n
+    return _gls_projection(S, Wr)
 
 
 def _gls_projection(S, W):
@@ -277,10 +294,11 @@ def build_hierarchy(orders, levels, freq="MS", value="amount", start=None, end=N
             work, lv, freq, start, end, id_style)
         name = "/".join(lv) if lv else "total"
         first = lg.groupby("unique_id", sort=True).first().reset_index()
-        for _, r in first.iterrows():
-            row = {"unique_id": r["unique_id"], "level": li, "level_name": name}
+        cols = {c: first[c].tolist() for c in ("unique_id", *lv)}  # columns, not iterrows
+        for i, uid in enumerate(cols["unique_id"]):
+            row = {"unique_id": uid, "level": li, "level_name": name}
             for k in bottom_keys:
-                row[k] = r[k] if k in lv else None
+                row[k] = cols[k][i] if k in lv else None
             node_rows.append(row)
         longs.append(lg[["unique_id", "ds", "y"]])
     nodes = pd.DataFrame(node_rows)
@@ -305,7 +323,9 @@ def _residual_cov(fc: Forecaster, ids, R=None):
     series' one-step scales ``D = diag(s_i)``."""
     C = fc.residual_correlation(ids) if R is None else R
     d = np.array([max(fc.series_[u].scale, 1e-9) for u in ids])
-    return C * np.outer(d, d)
+    out = np.outer(d, d)
+    out *= C  # C * outer(d, d), one n x n array
+    return out
 
 
 def _level_pools(kw):
@@ -406,6 +426,7 @@ def hierarchy_forecast(
     G = (reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
          if chosen == "top_down" else Gpath)
     corr = _matched_correlation(fc, ids, Gpath, S, top, R)
+    del R  # n x n arrays are dropped once used (thousands of reps: ~0.4 GB each)
     paths = fc.sample_paths(h, n_paths=n_paths, random_state=random_state if seed is None else seed,
                             ids=ids, corr=corr)
     rec_mean = reconcile(base_mean, S, chosen, nonnegative=nonnegative, G=G)
@@ -415,8 +436,11 @@ def hierarchy_forecast(
         # MinT-reconciled paths instead, re-centred on the top-down means (a coherent shift).
         shift = (G - Gpath) @ base_mean  # (n_bottom, h)
         bottom = np.tensordot(Gpath, paths, axes=(1, 0)) + shift[:, None, :]
+    elif chosen == "bottom_up":  # G picks each bottom series' own row: a take, not a product
+        bottom = paths[_bottom_rows(S)]
     else:
         bottom = np.tensordot(G, paths, axes=(1, 0))
+    del paths, corr
     if nonnegative:
         bottom = _clip_keep_mean(bottom, np.tensordot(G, base_mean, axes=(1, 0)))
     rec_paths = np.tensordot(S, bottom, axes=(1, 0))
@@ -458,7 +482,8 @@ def _clip_keep_mean(bottom, mean):
     m = clipped.mean(axis=1)
     target = np.maximum(mean, 0.0)
     f = np.divide(target, m, out=np.ones_like(m), where=m > 0)
-    return clipped * f[:, None, :]
+    clipped *= f[:, None, :]
+    return clipped
 
 
 def _matched_correlation(fc: Forecaster, ids, G, S, top, R):
@@ -476,14 +501,19 @@ def _matched_correlation(fc: Forecaster, ids, G, S, top, R):
     if top is None or len(ids) < 2:
         return R
     d = np.array([fc.series_[u].scale for u in ids])
-    w = (S @ G)[top] * d
+    if np.all((G == 0) | (G == 1)):  # bottom-up: 0/1 weights, so the row's sums are exact in
+        w = (S[top] @ G) * d  # any order: row `top` alone, not the n x n product S G
+    else:
+        w = (S @ G)[top] * d
     A = float(w @ R @ w)
     B = float(w.sum() ** 2)
     target = float(d[top] ** 2)
     if not (B > A and target > A):
         return R
     lam = min(1.0, (target - A) / (B - A))
-    return (1 - lam) * R + lam * np.ones_like(R)
+    out = (1 - lam) * R
+    out += lam  # (1 - lam) R + lam 11'
+    return out
 
 
 def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, cands,

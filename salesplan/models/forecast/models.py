@@ -193,8 +193,15 @@ AutoTheta = _sf_class("AutoTheta", "autotheta", lambda m: _sf().AutoTheta(season
                       doc="Best of STM/OTM/DSTM/DOTM by in-sample MSE.")
 ARIMA = _sf_class("ARIMA", "arima", lambda m: _sf().AutoARIMA(season_length=m),
                   doc="AutoARIMA (Hyndman-Khandakar stepwise search).")
-CES = _sf_class("CES", "ces", lambda m: _sf().AutoCES(season_length=m),
-                doc="Complex exponential smoothing (Svetunkov).")
+def _autoces(m):
+    from salesplan.models.forecast._ces import FastAutoCES  # AutoCES, decomposition once
+
+    return FastAutoCES(season_length=m)
+
+
+CES = _sf_class("CES", "ces", _autoces,
+                doc="Complex exponential smoothing (Svetunkov): statsforecast AutoCES "
+                    "(:class:`~salesplan.models.forecast._ces.FastAutoCES`, the same fits).")
 Damped = _sf_class("Damped", "damped", lambda m: _sf().AutoETS(season_length=1, model="AAN", damped=True),
                    adjust=True,
                    doc="ETS(A,Ad,N) on the classically seasonally adjusted series.")
