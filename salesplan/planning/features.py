@@ -268,7 +268,7 @@ def score_plan_pipeline(ctx: PlanContext, params: TargetParams | None = None) ->
     Returns
     -------
     int
-        Number of dates scored or already in the memo; 0 when the targets do not score the
+        Number of distinct ``(date, horizon end)`` pairs now in the memo; 0 when the targets do not score the
         pipeline (stage weights, rule ``none``, no opportunities).  A date whose win model
         cannot be trained stops the scoring there (the targets then use stage averages,
         as they would without this call).
@@ -277,17 +277,17 @@ def score_plan_pipeline(ctx: PlanContext, params: TargetParams | None = None) ->
     if params.pipeline_weights != "scored" or ctx.history.opportunities is None \
             or len(ctx.history.opportunities) == 0 or len(ctx.history.orders) == 0:
         return 0
-    scorer, n = memo_scorer(ctx.memo), 0
+    scorer, done = memo_scorer(ctx.memo), set()
     mctx = monitor_context(ctx)
     for c in ([ctx] if mctx is None else [ctx, mctx]):
         first = c.history.orders["order_date"].min()
-        for at, horizon_end in pipeline_dates(c.history, c.quarter, c.history_end, first, params):
+        for key in pipeline_dates(c.history, c.quarter, c.history_end, first, params):
             try:
-                scorer(c.history, at, horizon_end)
+                scorer(c.history, *key)
             except ValueError:  # no win model at that date: the plan falls back to stage averages
-                return n
-            n += 1
-    return n
+                return len(done)
+            done.add(key)
+    return len(done)
 
 
 def open_funnel_shape(ctx: PlanContext, rates) -> pd.DataFrame:

@@ -1085,6 +1085,23 @@ def _quarter_revenue(o: pd.DataFrame, q: pd.Period) -> pd.Series:
     return o[m].groupby("region")["amount"].sum()
 
 
+def _quarter_revenues(o: pd.DataFrame, quarters: pd.PeriodIndex, regions) -> dict:
+    """``{quarter: revenue per region (array in the order of regions)}`` for consecutive
+    ``quarters``: :func:`_quarter_revenue` of each, from one pass over the orders (each
+    order's quarter found by a binary search; the same rows summed in the same order)."""
+    if len(quarters) == 0:
+        return {}
+    bounds = np.append(quarters.start_time.to_numpy("datetime64[ns]"),
+                       np.datetime64((quarters[-1] + 1).start_time.to_datetime64(), "ns"))
+    k = np.searchsorted(bounds, o["order_date"].to_numpy("datetime64[ns]"), side="right") - 1
+    inside = (k >= 0) & (k < len(quarters))
+    sums = o.loc[inside, "amount"].groupby([k[inside], o.loc[inside, "region"].to_numpy()]).sum()
+    by_q = {i: g.droplevel(0) for i, g in sums.groupby(level=0, sort=False)}
+    empty = pd.Series(dtype=float)
+    return {q: by_q.get(i, empty).reindex(regions, fill_value=0.0).to_numpy(float)
+            for i, q in enumerate(quarters)}
+
+
 def _known_regions(data: SalesData, dist: QuarterDistribution) -> list[str]:
     if data.regions is not None:
         return [str(r) for r in data.regions["region"]]
@@ -1609,8 +1626,7 @@ def _backtest_quarters(data, sc: PlanScope, params: TargetParams) -> list:
     if not periods:
         return []
     cur, first_q = _complete_quarters(sc.q.freq, sc.as_of, sc.first)
-    rev = {p: _quarter_revenue(sc.orders, p).reindex(sc.regions, fill_value=0.0).to_numpy(float)
-           for p in pd.period_range(first_q, cur, freq=sc.q.freq)}
+    rev = _quarter_revenues(sc.orders, pd.period_range(first_q, cur, freq=sc.q.freq), sc.regions)
     return [(hq, rev[hq], _drift_forecast(rev, hq)) for hq in periods]
 
 
