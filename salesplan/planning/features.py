@@ -37,12 +37,14 @@ from salesplan.planning.targets import (
     compare_scenarios,
     default_scenarios,
     memo_scorer,
+    pipeline_dates,
     plan_funnel,
     propose_targets,
 )
 
 __all__ = ["FUNNEL_OFF_NOTE", "MIN_MONITOR_HISTORY_MONTHS", "NO_REGION", "PlanFeatures", "monitor_context", "monitor_history_ok",
-           "open_funnel_shape", "plan_features", "quarter_plan", "quarter_scenarios", "targets_tables"]
+           "open_funnel_shape", "plan_features", "quarter_plan", "quarter_scenarios", "score_plan_pipeline",
+           "targets_tables"]
 
 #: months of history needed before a quarter to re-plan it in the monitoring back-test
 MIN_MONITOR_HISTORY_MONTHS = 12
@@ -241,6 +243,51 @@ def monitor_context(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONT
         return None
     mctx = ctx.with_quarter(q)  # shares ctx.memo: the snapshot dates it scores are the plan's too
     return mctx if monitor_history_ok(mctx, min_months) else None
+
+
+def score_plan_pipeline(ctx: PlanContext, params: TargetParams | None = None) -> int:
+    """Score the open pipeline at every date the targets of ``ctx`` weigh it, into ``ctx.memo``.
+
+    The dates are :func:`~salesplan.planning.targets.pipeline_dates` of the plan quarter
+    and of the monitoring back-test's quarter (:func:`monitor_context`); each date's deals
+    are scored as :func:`quarter_plan` scores them (:func:`~salesplan.planning.targets.memo_scorer`:
+    a win model trained on the data known then).  None of it needs the forecast, so a
+    notebook that runs before the forecast is ready (the pipeline notebook) can do it and
+    leave the results in a memo shared through the model cache
+    (:func:`salesplan.reports.inputs.plan_memo`); the targets notebook then reads them.
+    Same memo keys, same function: the plan's numbers are those it computes itself.
+
+    Parameters
+    ----------
+    ctx : PlanContext
+        The plan's context (its ``memo`` receives the scored deals).
+    params : TargetParams, optional
+        The targets' parameters (``pipeline_weights``, ``pipeline_rule`` and the number of
+        history quarters decide the dates); default ``TargetParams`` of ``ctx``'s quarter.
+
+    Returns
+    -------
+    int
+        Number of distinct ``(date, horizon end)`` pairs now in the memo; 0 when the targets do not score the
+        pipeline (stage weights, rule ``none``, no opportunities).  A date whose win model
+        cannot be trained stops the scoring there (the targets then use stage averages,
+        as they would without this call).
+    """
+    params = params or TargetParams(quarter=ctx.period)
+    if params.pipeline_weights != "scored" or ctx.history.opportunities is None \
+            or len(ctx.history.opportunities) == 0 or len(ctx.history.orders) == 0:
+        return 0
+    scorer, done = memo_scorer(ctx.memo), set()
+    mctx = monitor_context(ctx)
+    for c in ([ctx] if mctx is None else [ctx, mctx]):
+        first = c.history.orders["order_date"].min()
+        for key in pipeline_dates(c.history, c.quarter, c.history_end, first, params):
+            try:
+                scorer(c.history, *key)
+            except ValueError:  # no win model at that date: the plan falls back to stage averages
+                return len(done)
+            done.add(key)
+    return len(done)
 
 
 def open_funnel_shape(ctx: PlanContext, rates) -> pd.DataFrame:

@@ -642,34 +642,33 @@ def back_calculate(
     pipe_w = (weighted_pipeline(pipeline, rates, start, end).to_numpy()
               if pipe_rows and not isinstance(rates, Mapping) else None)
     start64 = start.to_datetime64()
-    derived: dict[int, tuple] = {}  # per rates object: stages, P(win), lags (days), computed once
+    derived: dict[int, tuple] = {}  # per rates object: stages, P(win), lags (days), week shifts, computed once
     for ent, g in t.groupby("entity", sort=False):
         r = rates[ent] if isinstance(rates, Mapping) else rates
         if r is None:
             raise ValueError(f"no funnel rates for entity {ent!r}")
         if id(r) not in derived:
-            derived[id(r)] = (r, list(r.stages), r.win_probability.to_numpy(), r.lag_days.to_numpy())
-        _, stages, pw, lag_d = derived[id(r)]
+            lag_d = r.lag_days.to_numpy()
+            derived[id(r)] = (r, list(r.stages), r.win_probability.to_numpy(), lag_d,
+                              _week_shifts(list(r.stages), lag_d))
+        _, stages, pw, lag_d, shifts = derived[id(r)]
         stages = list(stages)
-        lag_w = lag_d / 7.0
         wins = funnel_share * g["target"].to_numpy(float) / r.deal_size
         wk = g["week_start"].to_numpy("datetime64[ns]")
         acc: dict[tuple, float] = {}
         for w, n_won in zip(wk, wins):
             acc[(w, "won")] = acc.get((w, "won"), 0.0) + n_won
-            for k, st in enumerate(stages):
+            for k, st, shift, frac in shifts:
                 need = n_won / pw[k]
-                f = int(np.floor(lag_w[k] + 1e-9))
-                frac = lag_w[k] - f
-                if frac < 1e-9:
-                    frac = 0.0
-                w0 = w - np.timedelta64(7 * f, "D")
+                w0 = w - shift
                 acc[(w0, st)] = acc.get((w0, st), 0.0) + need * (1 - frac)
                 if frac > 0:
-                    w1 = w0 - np.timedelta64(7, "D")
+                    w1 = w0 - _WEEK
                     acc[(w1, st)] = acc.get((w1, st), 0.0) + need * frac
+        by_stage: dict = {}  # each stage's (week, entries) in the order acc holds them
         for (w, st), v in acc.items():
-            rows.append((ent, pd.Timestamp(w), st, v))
+            rows.append((ent, w, st, v))  # numpy datetimes: a datetime column all the same
+            by_stage.setdefault(st, []).append((w, v))
         total = funnel_share * float(g["target"].sum())
         pipe_exp = 0.0
         open_by_stage = pd.Series(0.0, index=stages)
@@ -692,11 +691,11 @@ def back_calculate(
         })
         for k, st in enumerate(stages):
             n_tot = wins.sum() / pw[k]
-            n_before = sum(v for (w, s_), v in acc.items() if s_ == st and w < start64)
+            n_before = sum(v for w, v in by_stage.get(st, ()) if w < start64)
             sgaps.append({"entity": ent, "stage": st, "needed_total": n_tot,
                           "needed_before_start": n_before, "open_now": float(open_by_stage[st])})
         # spread the new leads over the in-time weeks in proportion to the E entries needed
-        e_need = {pd.Timestamp(w): v for (w, s_), v in acc.items() if s_ == stages[0]}
+        e_need = {pd.Timestamp(w): v for w, v in by_stage.get(stages[0], ())}
         ok = {w: v for w, v in e_need.items() if start - pd.Timedelta(days=6) <= w <= last_lead}
         tot_ok = sum(ok.values())
         if new_leads > 0 and tot_ok > 0:
@@ -715,6 +714,23 @@ def back_calculate(
         leads=pd.DataFrame(leads, columns=["entity", "week_start", "new_leads"]),
         rates=rates, start=start, end=end, plan_from=start,
     )
+
+
+_WEEK = np.timedelta64(7, "D")
+
+
+def _week_shifts(stages: list, lag_d: np.ndarray) -> list[tuple]:
+    """Per stage of :func:`back_calculate`: ``(k, stage, shift, frac)``: entries into stage
+    ``k`` are timed ``L = lag_d[k] / 7`` weeks before the win, ``1 - frac`` of them in the
+    week ``shift = 7 floor(L)`` days earlier and ``frac = L - floor(L)`` (0 below 1e-9) one
+    week before that."""
+    out = []
+    for k, st in enumerate(stages):
+        lag_w = lag_d[k] / 7.0
+        f = int(np.floor(lag_w + 1e-9))
+        frac = lag_w - f
+        out.append((k, st, np.timedelta64(7 * f, "D"), 0.0 if frac < 1e-9 else frac))
+    return out
 
 
 def _first_rates(rates) -> FunnelRates:

@@ -177,6 +177,7 @@ __all__ = [
     "memo_scorer",
     "parse_quarter",
     "pipeline_backtest_fit",
+    "pipeline_dates",
     "pipeline_effect",
     "pipeline_increment",
     "pipeline_rho",
@@ -1084,6 +1085,23 @@ def _quarter_revenue(o: pd.DataFrame, q: pd.Period) -> pd.Series:
     return o[m].groupby("region")["amount"].sum()
 
 
+def _quarter_revenues(o: pd.DataFrame, quarters: pd.PeriodIndex, regions) -> dict:
+    """``{quarter: revenue per region (array in the order of regions)}`` for consecutive
+    ``quarters``: :func:`_quarter_revenue` of each, from one pass over the orders (each
+    order's quarter found by a binary search; the same rows summed in the same order)."""
+    if len(quarters) == 0:
+        return {}
+    bounds = np.append(quarters.start_time.to_numpy("datetime64[ns]"),
+                       np.datetime64((quarters[-1] + 1).start_time.to_datetime64(), "ns"))
+    k = np.searchsorted(bounds, o["order_date"].to_numpy("datetime64[ns]"), side="right") - 1
+    inside = (k >= 0) & (k < len(quarters))
+    sums = o.loc[inside, "amount"].groupby([k[inside], o.loc[inside, "region"].to_numpy()]).sum()
+    by_q = {i: g.droplevel(0) for i, g in sums.groupby(level=0, sort=False)}
+    empty = pd.Series(dtype=float)
+    return {q: by_q.get(i, empty).reindex(regions, fill_value=0.0).to_numpy(float)
+            for i, q in enumerate(quarters)}
+
+
 def _known_regions(data: SalesData, dist: QuarterDistribution) -> list[str]:
     if data.regions is not None:
         return [str(r) for r in data.regions["region"]]
@@ -1415,15 +1433,9 @@ def pipeline_increment(data: SalesData, sc: PlanScope, params: TargetParams, rat
     if rates is None:
         rates = _funnel.estimate_rates(data, as_of)
     bt = _backtest_quarters(data, sc, params) if rule == "backtest" else []
-    hist_q = [b[0] for b in bt]
-    if rule == "excess":
-        cur = pd.Period(as_of, freq=q.freq)
-        k0 = 0 if pd.Timestamp(cur.end_time).normalize() == as_of else 1
-        hist_q = [hq for hq in [cur - k for k in range(k0, k0 + params.pipeline_history_quarters)]
-                  if hq.start_time > sc.first]
     # (date, horizon end) of the pipeline now and of each history quarter's opening pipeline
-    dates = [(as_of, q.end_time.normalize())] + [
-        (hq.start_time.normalize() - pd.Timedelta(days=1), hq.end_time.normalize()) for hq in hist_q]
+    dates = pipeline_dates(data, q, as_of, sc.first, params)
+    hist_q = [pd.Period(h, freq=q.freq) for _, h in dates[1:]]
     scorer = scorer if scorer is not None else _scored_deals
 
     def weigh(p_):
@@ -1610,22 +1622,73 @@ def _backtest_quarters(data, sc: PlanScope, params: TargetParams) -> list:
     (:func:`_drift_forecast`: the four quarters before are complete) and that start after
     the first opportunity was created (the opening pipeline is then observed).
     """
-    o, regions, as_of = sc.orders, sc.regions, sc.as_of
-    cur = pd.Period(as_of, freq=sc.q.freq)
-    k0 = 0 if pd.Timestamp(cur.end_time).normalize() == as_of else 1
-    first_q = pd.Period(sc.first, freq=sc.q.freq)
-    first_q = first_q if first_q.start_time >= sc.first else first_q + 1
-    if cur - k0 < first_q:
+    periods = _backtest_periods(data, sc.q.freq, sc.as_of, sc.first, params)
+    if not periods:
         return []
-    rev = {p: _quarter_revenue(o, p).reindex(regions, fill_value=0.0).to_numpy(float)
-           for p in pd.period_range(first_q, cur - k0, freq=sc.q.freq)}
+    cur, first_q = _complete_quarters(sc.q.freq, sc.as_of, sc.first)
+    rev = _quarter_revenues(sc.orders, pd.period_range(first_q, cur, freq=sc.q.freq), sc.regions)
+    return [(hq, rev[hq], _drift_forecast(rev, hq)) for hq in periods]
+
+
+def _complete_quarters(freq, as_of: pd.Timestamp, first: pd.Timestamp) -> tuple[pd.Period, pd.Period]:
+    """``(last, first)``: the last quarter that ends on or before ``as_of`` and the first
+    one that starts on or after the first order ``first`` (the complete quarters between)."""
+    cur = pd.Period(as_of, freq=freq)
+    k0 = 0 if pd.Timestamp(cur.end_time).normalize() == as_of else 1
+    first_q = pd.Period(first, freq=freq)
+    return cur - k0, (first_q if first_q.start_time >= first else first_q + 1)
+
+
+def _backtest_periods(data: SalesData, freq, as_of: pd.Timestamp, first: pd.Timestamp,
+                      params: TargetParams) -> list[pd.Period]:
+    """The quarters of :func:`_backtest_quarters`, newest first: the last
+    ``pipeline_backtest_quarters`` complete quarters whose four quarters before are
+    complete too (their :func:`_drift_forecast` exists) and that start after the first
+    opportunity was created."""
+    last, first_q = _complete_quarters(freq, as_of, first)
+    if last < first_q:
+        return []
     opp0 = pd.to_datetime(data.opportunities["created_date"]).min()
-    out = []
-    for hq in [cur - k for k in range(k0, k0 + params.pipeline_backtest_quarters)]:
-        fh = _drift_forecast(rev, hq) if hq in rev else None
-        if fh is not None and hq.start_time > opp0:
-            out.append((hq, rev[hq], fh))
-    return out
+    return [hq for hq in [last - k for k in range(params.pipeline_backtest_quarters)]
+            if hq - 4 >= first_q and hq.start_time > opp0]
+
+
+def pipeline_dates(data: SalesData, quarter: pd.Period, as_of, first, params: TargetParams) -> list[tuple]:
+    """The ``(date, horizon end)`` pairs at which :func:`pipeline_increment` weighs the open
+    pipeline: ``as_of`` with the plan quarter's end, then the day before each history
+    quarter (back-test quarters of rule ``backtest``, the last ``pipeline_history_quarters``
+    of rule ``excess``) with that quarter's end.
+
+    Parameters
+    ----------
+    data : SalesData
+        The history (needs ``opportunities`` for rule ``backtest``).
+    quarter : pandas.Period
+        The plan quarter.
+    as_of : date-like
+        The day the plan is made (the history's last day).
+    first : date-like
+        The first order's date.
+    params : TargetParams
+        ``pipeline_rule``, ``pipeline_backtest_quarters``, ``pipeline_history_quarters``.
+
+    Returns
+    -------
+    list of (pandas.Timestamp, pandas.Timestamp)
+        Empty for rule ``none``; only ``as_of``'s pair for rule ``new_customers``.
+    """
+    rule, as_of, first = params.pipeline_rule, pd.Timestamp(as_of).normalize(), pd.Timestamp(first)
+    if rule == "none":
+        return []
+    hist_q = []
+    if rule == "backtest":
+        hist_q = _backtest_periods(data, quarter.freq, as_of, first, params)
+    elif rule == "excess":
+        last = _complete_quarters(quarter.freq, as_of, first)[0]
+        hist_q = [hq for hq in [last - k for k in range(params.pipeline_history_quarters)]
+                  if hq.start_time > first]
+    return [(as_of, quarter.end_time.normalize())] + [
+        (hq.start_time.normalize() - pd.Timedelta(days=1), hq.end_time.normalize()) for hq in hist_q]
 
 
 def _fit_backtest(regions: list, bt: list, hist_deals: list) -> dict:

@@ -113,12 +113,14 @@ _MEMO_CODE = ("planning/pipeline.py", "planning/funnel.py", "planning/targets.py
 
 def _memo_code_fingerprint() -> str:
     """SHA-256 (16 hex digits) of :data:`_MEMO_CODE` and the numpy, pandas and
-    scikit-learn versions."""
+    scikit-learn versions (scikit-learn's from its package metadata: importing it costs ~1 s
+    in a notebook that then only reads the memo)."""
+    from importlib.metadata import version
+
     import numpy
-    import sklearn
 
     root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(f"{numpy.__version__} {pd.__version__} {sklearn.__version__}".encode())
+    h = hashlib.sha256(f"{numpy.__version__} {pd.__version__} {version('scikit-learn')}".encode())
     for rel in _MEMO_CODE:
         h.update(rel.encode())
         h.update((root / rel).read_bytes())
