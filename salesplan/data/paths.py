@@ -109,14 +109,19 @@ class SamplePaths:
         ``unique_id``; every series must have the same ``horizon`` periods."""
         v = np.asarray(values, dtype=float)
         h = v.shape[-1]
+        series = list(series)
         dates = None
-        for u in series:
-            ds = pd.DatetimeIndex(sorted(pd.to_datetime(forecast.loc[forecast["unique_id"] == u, "ds"]).unique()))
-            if len(ds) != h:
-                raise ValueError(f"forecast node {u!r}: {len(ds)} dates but paths of horizon {h}")
-            if dates is not None and not ds.equals(dates):
-                raise ValueError(f"forecast node {u!r}: its periods differ from the other nodes'")
-            dates = ds
+        if series:  # the first series' periods, then every series checked against them at once
+            dates = _series_dates(forecast, series[0])
+            if len(dates) != h:
+                raise ValueError(f"forecast node {series[0]!r}: {len(dates)} dates but paths of "
+                                 f"horizon {h}")
+            bad = _other_dates(forecast, series, dates)
+            if bad is not None:
+                u, n = bad
+                raise ValueError(f"forecast node {u!r}: {n} dates but paths of horizon {h}"
+                                 if n != h else
+                                 f"forecast node {u!r}: its periods differ from the other nodes'")
         return cls(v, series, dates)
 
     # ----------------------------------------------------------------- views
@@ -160,3 +165,28 @@ class SamplePaths:
     def __repr__(self) -> str:
         return (f"SamplePaths(series={self.n_series}, paths={self.n_paths}, horizon={self.horizon}, "
                 f"axes={AXES})")
+
+
+def _series_dates(forecast: pd.DataFrame, u) -> pd.DatetimeIndex:
+    """The sorted distinct ``ds`` of node ``u`` in a forecast frame."""
+    return pd.DatetimeIndex(sorted(pd.to_datetime(forecast.loc[forecast["unique_id"] == u, "ds"]).unique()))
+
+
+def _other_dates(forecast: pd.DataFrame, series: list, dates: pd.DatetimeIndex):
+    """The first node of ``series`` (in order) whose distinct ``ds`` are not exactly
+    ``dates``, as ``(node, its number of distinct dates)``; None when every node's are.
+
+    One pass over the frame (``pd.to_datetime`` once, not once per node): a node's
+    distinct dates equal ``dates`` when it has ``len(dates)`` of them, all in ``dates``.
+    """
+    names = pd.Index(list(dict.fromkeys(series)))
+    pos = names.get_indexer(pd.Index(forecast["unique_id"]))  # node of each row (-1: none)
+    keep = pos >= 0
+    pairs = pd.DataFrame({"node": pos[keep],
+                          "ds": pd.DatetimeIndex(pd.to_datetime(forecast["ds"]))[keep]}).drop_duplicates()
+    node = pairs["node"].to_numpy()
+    count = np.bincount(node, minlength=len(names))
+    wrong = count != len(dates)
+    wrong[node[~pairs["ds"].isin(dates).to_numpy()]] = True
+    bad = np.flatnonzero(wrong)
+    return None if not len(bad) else (names[bad[0]], int(count[bad[0]]))

@@ -206,6 +206,11 @@ class HierarchyForecast:
         The nodes' monthly history (``unique_id, ds, y``) the forecast was fitted on, as
         :func:`build_hierarchy` returns it (so a caller need not aggregate the order lines
         again).
+    note : str
+        How ``reconcile_method="auto"`` went when not plainly: ``""`` when every backtest
+        window was scored on every series (or the method was set by parameter); else which
+        windows were scored on the series with history only, or why no window could be
+        scored and bottom-up was used (a sentence a report can show).
     """
 
     nodes: pd.DataFrame
@@ -216,6 +221,7 @@ class HierarchyForecast:
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)
     base: Forecaster | None = None
     long: pd.DataFrame | None = None
+    note: str = ""
 
     @property
     def ids(self) -> list[str]:
@@ -404,15 +410,17 @@ def hierarchy_forecast(
     scores = pd.DataFrame()
     forecaster_kwargs = _level_pools(forecaster_kwargs)
     if reconcile_method == "auto":
-        scores = _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method,
-                                          cands, n_windows, td_window, top, nonnegative,
-                                          forecaster_kwargs)
+        scores, note = _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method,
+                                                cands, n_windows, td_window, top, nonnegative,
+                                                forecaster_kwargs)
         chosen = scores.iloc[0]["method"] if len(scores) else "bottom_up"
+        if not len(scores):
+            note += "; bottom_up used"
     else:
         if reconcile_method not in RECONCILE_METHODS:
             raise ValueError(f"hierarchy_forecast: reconcile_method={reconcile_method!r}; "
                              f"expected 'auto' or one of {RECONCILE_METHODS}")
-        chosen = reconcile_method
+        chosen, note = reconcile_method, ""
     groups = dict(zip(nodes["unique_id"], nodes["level_name"]))
     fc = Forecaster(method=method, freq=freq, level=level, **forecaster_kwargs).fit(
         long, groups=groups)
@@ -446,7 +454,7 @@ def hierarchy_forecast(
     rec_paths = np.tensordot(S, bottom, axes=(1, 0))
     out = _forecast_frame(fc, nodes, ids, h, rec_mean, rec_paths, level)
     return HierarchyForecast(nodes=nodes, S=S, forecast=out, paths=rec_paths, method=chosen,
-                             scores=scores, base=fc, long=long)
+                             scores=scores, base=fc, long=long, note=note)
 
 
 def _forecast_frame(fc: Forecaster, nodes, ids, h, rec_mean, rec_paths, level):
@@ -525,6 +533,20 @@ def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, c
     the most numerous level decide (some 50 reps against one company and six regions):
     bottom-up wins there whenever the reps' own forecasts are a little better for the
     reps, even when their sum is far off for the company and the regions.
+
+    A window (cut-off ``c``, the ``h`` periods after it as test) is scored on the series
+    with history up to ``c``: the bottom series with at least one period ``<= c`` and the
+    nodes above them, each reconciled as the sum of those bottom series (the columns of
+    ``S`` of the series with history; a rep hired after ``c`` is not in that window, as he
+    would not be in a forecast made at ``c``, while his region's actuals still hold his
+    sales).  A window is skipped only when no series has history up to ``c`` or fewer
+    than ``h`` periods follow ``c``.
+
+    Returns
+    -------
+    (scores, note)
+        ``scores`` (empty when no window could be scored) and a one-line note: ``""`` when
+        every window was scored on every series, else what was left out and why.
     """
     lv = nodes["level"].to_numpy()
     levels = sorted(set(lv.tolist()))
@@ -535,31 +557,22 @@ def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, c
     end = long["ds"].max()
     grid = pd.date_range(end=end, periods=h * n_windows + 1, freq=freq)
     res = {c: [] for c in cands}
+    skipped, partial = [], []
     for k in range(n_windows):
         cutoff = grid[-(h * (k + 1)) - 1]
         train = long[long["ds"] <= cutoff]
         test = long[(long["ds"] > cutoff)].pivot(index="unique_id", columns="ds", values="y")
         test = test.iloc[:, :h]
-        present = set(train["unique_id"])
-        if not set(bottom_ids) <= present or test.shape[1] < h:
+        win = _window_hierarchy(nodes, S, bottom_ids, ids, top, set(train["unique_id"]))
+        if win is None or test.shape[1] < h:
+            skipped.append(f"{cutoff:%Y-%m-%d}")
             continue
-        fc = Forecaster(method=method, freq=freq, **kw).fit(
-            train, groups=dict(zip(nodes["unique_id"], nodes["level_name"])))
-        tr_ids = [u for u in ids if u in present]
-        if tr_ids != ids:
-            continue
-        base = fc._means(h)[[fc.ids_.index(u) for u in ids]]
-        y = test.reindex(ids).fillna(0.0).to_numpy()
-        scale = np.array([_mase_scale(g["y"].to_numpy(), fc.m_) for _, g in
-                          train.groupby("unique_id", sort=False)])
-        scale_map = dict(zip(train.groupby("unique_id", sort=False).groups.keys(), scale))
-        sc = np.array([scale_map[u] for u in ids])
-        for c in cands:
-            W = _residual_cov(fc, ids) if c == "mint_shrink" else None
-            p = _proportions(train, nodes, bottom_ids, td_window) if c == "top_down" else None
-            r = reconcile(base, S, c, W=W, proportions=p, top=top or 0, nonnegative=nonnegative)
-            node_err = np.mean(np.abs(y - r) / sc[:, None], axis=1)
-            res[c].append([float(np.mean(node_err[lv == k])) for k in levels])
+        w_ids, w_S, w_bottom, w_top, w_lv = win
+        if len(w_bottom) < len(bottom_ids):
+            partial.append(f"{cutoff:%Y-%m-%d}: {len(w_bottom):,} of {len(bottom_ids):,}")
+        for c, errs in _score_window(train, test, nodes, w_ids, w_S, w_bottom, w_top, h, freq,
+                                     method, cands, td_window, nonnegative, kw).items():
+            res[c].append([float(np.mean(errs[w_lv == li])) for li in levels])
     rows = []
     for c, v in res.items():
         if not v:
@@ -568,4 +581,54 @@ def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, c
         row = {"method": c, "mase": float(per_level.mean()), "n_windows": len(v)}
         row.update({f"mase_{names[k]}": float(e) for k, e in zip(levels, per_level)})
         rows.append(row)
-    return pd.DataFrame(rows).sort_values("mase", ignore_index=True) if rows else pd.DataFrame()
+    if not rows:
+        return pd.DataFrame(), (f"no reconciliation backtest window fits the history (cut-offs "
+                                f"{', '.join(skipped)}: no series has history up to them)")
+    note = ("" if not partial else "reconciliation backtest scored on the bottom series with "
+            "history up to each cut-off (" + "; ".join(partial) + ")")
+    return pd.DataFrame(rows).sort_values("mase", ignore_index=True), note
+
+
+def _window_hierarchy(nodes, S, bottom_ids, ids, top, present):
+    """The hierarchy of a backtest window: the nodes and bottom series in ``present``.
+
+    Returns ``(ids, S, bottom_ids, top, level)`` of the nodes with history (``S`` itself
+    when every node has history), or None when no bottom series has history or a node
+    with history sums no bottom series with history.
+    """
+    if all(u in present for u in ids):
+        return ids, S, bottom_ids, top, nodes["level"].to_numpy()
+    rows = np.flatnonzero([u in present for u in ids])
+    cols = np.flatnonzero([u in present for u in bottom_ids])
+    if not len(cols):
+        return None
+    sub = S[np.ix_(rows, cols)]
+    if not np.all(sub.sum(axis=1) > 0):
+        return None
+    w_top = None if top is None or top not in rows else int(np.flatnonzero(rows == top)[0])
+    return ([ids[i] for i in rows], sub, [bottom_ids[j] for j in cols], w_top,
+            nodes["level"].to_numpy()[rows])
+
+
+def _score_window(train, test, nodes, ids, S, bottom_ids, top, h, freq, method, cands,
+                  td_window, nonnegative, kw):
+    """MASE per node (in the order of ``ids``) of each reconciliation in ``cands`` over one
+    backtest window: base forecasts fitted on ``train``, scored on ``test`` (``unique_id``
+    x the ``h`` test periods; a node without a test value sold 0)."""
+    fc = Forecaster(method=method, freq=freq, **kw).fit(
+        train, groups=dict(zip(nodes["unique_id"], nodes["level_name"])))
+    base = fc._means(h)[[fc.ids_.index(u) for u in ids]]
+    y = test.reindex(ids).fillna(0.0).to_numpy()
+    scale = np.array([_mase_scale(g["y"].to_numpy(), fc.m_) for _, g in
+                      train.groupby("unique_id", sort=False)])
+    scale_map = dict(zip(train.groupby("unique_id", sort=False).groups.keys(), scale))
+    sc = np.array([scale_map[u] for u in ids])
+    out = {}
+    for c in cands:
+        if c == "top_down" and top is None:
+            continue
+        W = _residual_cov(fc, ids) if c == "mint_shrink" else None
+        p = _proportions(train, nodes, bottom_ids, td_window) if c == "top_down" else None
+        r = reconcile(base, S, c, W=W, proportions=p, top=top or 0, nonnegative=nonnegative)
+        out[c] = np.mean(np.abs(y - r) / sc[:, None], axis=1)
+    return out
