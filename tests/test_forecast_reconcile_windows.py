@@ -49,7 +49,8 @@ def test_window_scored_on_the_series_with_history():
     assert row["mase_region"] == pytest.approx(7 / 3)
     assert row["mase_region/rep_id"] == pytest.approx(1.5)
     assert row["mase"] == pytest.approx((20 / 9 + 7 / 3 + 1.5) / 3)
-    assert "2026-09-01: 2 of 3" in hf.note
+    assert hf.note == ("Reconciliation backtest on the bottom series with history up to each "
+                       "cut-off (2 of 3)")
 
 
 def test_late_rep_scored_in_the_windows_after_his_start():
@@ -61,7 +62,7 @@ def test_late_rep_scored_in_the_windows_after_his_start():
     assert set(hf.scores["method"]) == {"bottom_up", "top_down", "mint_shrink"}
     assert (hf.scores["n_windows"] == 2).all()
     assert hf.method == hf.scores.iloc[0]["method"]
-    assert hf.note.count("2 of 3") == 2
+    assert hf.note.endswith("(2 of 3)")
 
 
 def test_every_series_with_history_no_note():
@@ -86,8 +87,8 @@ def test_no_window_scored_is_said():
                             n_windows=2, n_paths=20, random_state=0)
     assert hf.method == "bottom_up"
     assert hf.scores.empty
-    assert hf.note.startswith("no reconciliation backtest window fits the history")
-    assert "bottom_up used" in hf.note
+    assert hf.note == ("No reconciliation backtest window fits the history (the latest cut-off "
+                       "is 2026-09-01): bottom_up is used")
 
 
 def test_method_set_by_parameter_has_no_note():
@@ -95,3 +96,27 @@ def test_method_set_by_parameter_has_no_note():
                             n_paths=20, random_state=0)
     assert hf.note == "" and hf.scores.empty
     assert np.isfinite(hf.paths).all()
+
+
+def test_reconciliation_note_sentences():
+    from salesplan.planning.forecast_tables import reconciliation_note
+
+    assert reconciliation_note("mint_shrink", "", scored=True) == ""
+    assert reconciliation_note("ols", "", scored=False) == \
+        "Reconciliation set by parameter: **ols** (no backtest)."
+    note = "No reconciliation backtest window fits the history (the latest cut-off is 2026-09-01): bottom_up is used"
+    assert reconciliation_note("bottom_up", note, scored=False) == note + "."
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("No reconciliation backtest window fits the history (the latest cut-off is 2026-09-01): "
+     "bottom_up is used.", "没有可用于调和回测的窗口（最晚截止日为 2026年9月1日）：采用自下而上。"),
+    ("Reconciliation backtest on the bottom series with history up to each cut-off (6,612 of 6,706).",
+     "调和回测只用各截止日前已有历史的底层序列（6,706 个中的 6,612 个）。"),
+    ("Reconciliation backtest on the bottom series with history up to each cut-off "
+     "(6,590 to 6,612 of 6,706).", "调和回测只用各截止日前已有历史的底层序列（6,706 个中的 6,590 至 6,612 个）。"),
+])
+def test_notes_in_chinese(text, expected):
+    from salesplan.reports.i18n import translate
+
+    assert translate(text, "zh") == expected

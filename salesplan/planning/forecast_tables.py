@@ -38,6 +38,7 @@ __all__ = [
     "interval_coverage",
     "monthly_table",
     "quarter_summary",
+    "reconciliation_note",
     "reconciliation_table",
     "rep_table",
     "sort_reasons",
@@ -486,3 +487,20 @@ def reconciliation_table(scores: pd.DataFrame, chosen: str) -> pd.DataFrame:
     if scores.empty:
         return scores
     return scores.assign(chosen=scores["method"] == chosen)
+
+
+def reconciliation_note(chosen: str, note: str, scored: bool) -> str:
+    """The sentence shown with the reconciliation backtest (Markdown; ``""``: none).
+
+    Parameters
+    ----------
+    chosen : str
+        The reconciliation used (``HierarchyForecast.method``).
+    note : str
+        ``HierarchyForecast.note``: how the backtest went when not plainly.
+    scored : bool
+        Whether the backtest scored any method (its table is shown).
+    """
+    if note:
+        return note + "."
+    return "" if scored else f"Reconciliation set by parameter: **{chosen}** (no backtest)."

@@ -1044,7 +1044,9 @@ class Forecaster(BaseEstimator):
         Z = (R.loc[:, okc] - R.loc[:, okc].mean()) / sd[okc]
         cov, _ = ledoit_wolf(Z.to_numpy(), assume_centered=True)
         d = np.sqrt(np.diag(cov))
-        corr = np.divide(cov, np.outer(d, d), out=cov)  # cov / (d_i d_j), in place
+        for i in range(0, len(d), 1024):  # cov / (d_i d_j) in place, 1,024 rows of d_i d_j at a time
+            np.divide(cov[i:i + 1024], np.outer(d[i:i + 1024], d), out=cov[i:i + 1024])
+        corr = cov
         pos = {u: i for i, u in enumerate(ids)}
         idx = [pos[u] for u in np.array(list(cols))[okc]]
         if idx == list(range(k)):  # every series has residuals: no identity rows to add
@@ -1054,7 +1056,7 @@ class Forecaster(BaseEstimator):
         return full
 
     def sample_paths(self, h: int, n_paths: int = 1000, random_state=0, as_frame=False, ids=None,
-                     corr=None, *, seed=None):
+                     corr=None, *, seed=None, chol=None):
         """Joint sample paths of the next ``h`` periods for every series.
 
         ``path_{i,p,j} = mean_{i,j} + s_i * sum_{l<=j} T_{jl} eps_{i,p,l}`` with
@@ -1074,6 +1076,9 @@ class Forecaster(BaseEstimator):
             Order/subset of series (default ``ids_``).
         corr : ndarray, optional
             Correlation matrix to use instead of :meth:`residual_correlation`.
+        chol : ndarray, optional
+            Its Cholesky factor (lower triangular), when already computed (``corr`` is then
+            not used): a caller can drop the correlation before the draws.
 
         Returns
         -------
@@ -1087,9 +1092,13 @@ class Forecaster(BaseEstimator):
         pos = [self.ids_.index(u) for u in ids]
         means = self._means(h)[pos]
         scales = np.array([self.series_[u].scale for u in ids])
-        R = self.residual_correlation(ids) if corr is None else np.asarray(corr)
+        if chol is None:
+            R = self.residual_correlation(ids) if corr is None else np.asarray(corr)
+            L = _safe_cholesky(R)
+            del R
+        else:
+            L = np.asarray(chol)
         rng = np.random.default_rng(random_state if seed is None else seed)
-        L = _safe_cholesky(R)
         z = rng.standard_normal((n_paths, h, len(ids)))
         # one (p*h, k) x (k, k) product, not p*h-row stacks of small ones: ~10x faster at
         # hundreds of series (the same draws; BLAS may round the last bit differently)

@@ -37,7 +37,7 @@ from salesplan.models.forecast.data import (
     _order_periods,
     canonical_freq,
 )
-from salesplan.models.forecast.engine import Forecaster, _mase_scale
+from salesplan.models.forecast.engine import Forecaster, _mase_scale, _safe_cholesky
 
 RECONCILE_METHODS = ("bottom_up", "top_down", "ols", "mint_shrink")
 
@@ -208,9 +208,10 @@ class HierarchyForecast:
         again).
     note : str
         How ``reconcile_method="auto"`` went when not plainly: ``""`` when every backtest
-        window was scored on every series (or the method was set by parameter); else which
-        windows were scored on the series with history only, or why no window could be
-        scored and bottom-up was used (a sentence a report can show).
+        window was scored on every series (or the method was set by parameter); else on how
+        many bottom series the windows were scored (those with history up to each cut-off),
+        or why no window could be scored and bottom-up was used (a sentence a report can
+        show).
     """
 
     nodes: pd.DataFrame
@@ -414,8 +415,6 @@ def hierarchy_forecast(
                                                 cands, n_windows, td_window, top, nonnegative,
                                                 forecaster_kwargs)
         chosen = scores.iloc[0]["method"] if len(scores) else "bottom_up"
-        if not len(scores):
-            note += "; bottom_up used"
     else:
         if reconcile_method not in RECONCILE_METHODS:
             raise ValueError(f"hierarchy_forecast: reconcile_method={reconcile_method!r}; "
@@ -425,36 +424,63 @@ def hierarchy_forecast(
     fc = Forecaster(method=method, freq=freq, level=level, **forecaster_kwargs).fit(
         long, groups=groups)
     base_mean = fc._means(h)[[fc.ids_.index(u) for u in ids]]
-    p = _proportions(long, nodes, bottom_ids, td_window) if chosen == "top_down" else None
-    # G of the paths: MinT for top-down too (see below); each G and R computed once
-    R = fc.residual_correlation(ids)
-    Gpath = reconciliation_matrix(S, "mint_shrink" if chosen == "top_down" else chosen,
-                                  W=_residual_cov(fc, ids, R)
-                                  if chosen in ("top_down", "mint_shrink") else None)
-    G = (reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
-         if chosen == "top_down" else Gpath)
-    corr = _matched_correlation(fc, ids, Gpath, S, top, R)
-    del R  # n x n arrays are dropped once used (thousands of reps: ~0.4 GB each)
-    paths = fc.sample_paths(h, n_paths=n_paths, random_state=random_state if seed is None else seed,
-                            ids=ids, corr=corr)
-    rec_mean = reconcile(base_mean, S, chosen, nonnegative=nonnegative, G=G)
-    if chosen == "top_down":
-        # top-down paths would split every total path by fixed shares: children perfectly
-        # correlated, each with the total's relative spread.  The spread comes from the
-        # MinT-reconciled paths instead, re-centred on the top-down means (a coherent shift).
-        shift = (G - Gpath) @ base_mean  # (n_bottom, h)
-        bottom = np.tensordot(Gpath, paths, axes=(1, 0)) + shift[:, None, :]
-    elif chosen == "bottom_up":  # G picks each bottom series' own row: a take, not a product
-        bottom = paths[_bottom_rows(S)]
+    paths, G, Gpath, rows = _coherent_draws(fc, ids, S, top, chosen, base_mean, long, nodes,
+                                            bottom_ids, td_window, h, n_paths,
+                                            random_state if seed is None else seed)
+    if chosen == "bottom_up":  # G picks each bottom series' own row: a take, not a product
+        bottom_mean = base_mean[rows]  # = G @ base_mean (0/1 weights: the same numbers)
+        rec_mean = np.tensordot(S, np.maximum(bottom_mean, 0.0) if nonnegative else bottom_mean,
+                                axes=(1, 0))
+        bottom = paths[rows]
     else:
-        bottom = np.tensordot(G, paths, axes=(1, 0))
-    del paths, corr
+        bottom_mean = np.tensordot(G, base_mean, axes=(1, 0))
+        rec_mean = reconcile(base_mean, S, chosen, nonnegative=nonnegative, G=G)
+        if chosen == "top_down":
+            # top-down paths would split every total path by fixed shares: children perfectly
+            # correlated, each with the total's relative spread.  The spread comes from the
+            # MinT-reconciled paths instead, re-centred on the top-down means (a coherent shift).
+            shift = (G - Gpath) @ base_mean  # (n_bottom, h)
+            bottom = np.tensordot(Gpath, paths, axes=(1, 0)) + shift[:, None, :]
+        else:
+            bottom = np.tensordot(G, paths, axes=(1, 0))
+    del paths, G, Gpath
     if nonnegative:
-        bottom = _clip_keep_mean(bottom, np.tensordot(G, base_mean, axes=(1, 0)))
+        bottom = _clip_keep_mean(bottom, bottom_mean)
     rec_paths = np.tensordot(S, bottom, axes=(1, 0))
     out = _forecast_frame(fc, nodes, ids, h, rec_mean, rec_paths, level)
     return HierarchyForecast(nodes=nodes, S=S, forecast=out, paths=rec_paths, method=chosen,
                              scores=scores, base=fc, long=long, note=note)
+
+
+def _coherent_draws(fc, ids, S, top, chosen, base_mean, long, nodes, bottom_ids, td_window, h,
+                    n_paths, random_state):
+    """Base sample paths of every node with the matched residual correlation, and the
+    reconciliation of ``chosen``: ``(paths, G, Gpath, rows)``.
+
+    ``G`` reconciles the means, ``Gpath`` the paths (MinT for top-down, see
+    :func:`hierarchy_forecast`); with bottom-up both are None and ``rows`` are the bottom
+    series' own rows (``G`` would be ``[0 | I]``, a take of those rows: no n_bottom x
+    n_nodes matrix).  The n x n arrays (correlation, its Cholesky factor) are dropped as
+    soon as they are used (thousands of reps: ~0.4 GB each).
+    """
+    R = fc.residual_correlation(ids)
+    if chosen == "bottom_up":
+        G = Gpath = None
+        rows = _bottom_rows(S)
+    else:
+        rows = None
+        p = _proportions(long, nodes, bottom_ids, td_window) if chosen == "top_down" else None
+        Gpath = reconciliation_matrix(S, "mint_shrink" if chosen == "top_down" else chosen,
+                                      W=_residual_cov(fc, ids, R)
+                                      if chosen in ("top_down", "mint_shrink") else None)
+        G = (reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
+             if chosen == "top_down" else Gpath)
+    corr = _matched_correlation(fc, ids, Gpath, S, top, R, bottom_rows=rows, overwrite=True)
+    del R
+    chol = _safe_cholesky(corr)
+    del corr
+    paths = fc.sample_paths(h, n_paths=n_paths, random_state=random_state, ids=ids, chol=chol)
+    return paths, G, Gpath, rows
 
 
 def _forecast_frame(fc: Forecaster, nodes, ids, h, rec_mean, rec_paths, level):
@@ -494,7 +520,7 @@ def _clip_keep_mean(bottom, mean):
     return clipped
 
 
-def _matched_correlation(fc: Forecaster, ids, G, S, top, R):
+def _matched_correlation(fc: Forecaster, ids, G, S, top, R, bottom_rows=None, overwrite=False):
     """Residual correlation of the base paths, blended toward a common factor so that the
     reconciled grand total has the spread of its own calibrated base forecast.
 
@@ -505,11 +531,20 @@ def _matched_correlation(fc: Forecaster, ids, G, S, top, R):
     ``R_lambda = (1 - lambda) R + lambda 11'``, ``lambda`` in [0, 1] solves
     ``w' D R_lambda D w = s_top^2`` (the horizon structure is common to all series, so the
     variances of the horizon sums match too).  ``R`` unchanged without a grand total.
+
+    ``bottom_rows`` (instead of ``G``, which is then not used): bottom-up, given by each
+    bottom series' own row, so ``(S G)[top]`` is ``S[top]`` put at those rows (0/1 sums,
+    exact).  ``overwrite``: ``R_lambda`` is computed in ``R``'s own memory (no second
+    n x n array; ``R`` is then changed).
     """
     if top is None or len(ids) < 2:
         return R
     d = np.array([fc.series_[u].scale for u in ids])
-    if np.all((G == 0) | (G == 1)):  # bottom-up: 0/1 weights, so the row's sums are exact in
+    if bottom_rows is not None:
+        sg = np.zeros(len(ids))
+        sg[bottom_rows] = S[top]
+        w = sg * d
+    elif np.all((G == 0) | (G == 1)):  # bottom-up: 0/1 weights, so the row's sums are exact in
         w = (S[top] @ G) * d  # any order: row `top` alone, not the n x n product S G
     else:
         w = (S @ G)[top] * d
@@ -519,7 +554,11 @@ def _matched_correlation(fc: Forecaster, ids, G, S, top, R):
     if not (B > A and target > A):
         return R
     lam = min(1.0, (target - A) / (B - A))
-    out = (1 - lam) * R
+    if overwrite:
+        out = R
+        out *= 1 - lam
+    else:
+        out = (1 - lam) * R
     out += lam  # (1 - lam) R + lam 11'
     return out
 
@@ -545,8 +584,9 @@ def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, c
     Returns
     -------
     (scores, note)
-        ``scores`` (empty when no window could be scored) and a one-line note: ``""`` when
-        every window was scored on every series, else what was left out and why.
+        ``scores`` (empty when no window could be scored: bottom-up is then used) and a
+        sentence: ``""`` when every window was scored on every series, else how many
+        bottom series the windows were scored on, or why none could be scored.
     """
     lv = nodes["level"].to_numpy()
     levels = sorted(set(lv.tolist()))
@@ -569,7 +609,7 @@ def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, c
             continue
         w_ids, w_S, w_bottom, w_top, w_lv = win
         if len(w_bottom) < len(bottom_ids):
-            partial.append(f"{cutoff:%Y-%m-%d}: {len(w_bottom):,} of {len(bottom_ids):,}")
+            partial.append(len(w_bottom))
         for c, errs in _score_window(train, test, nodes, w_ids, w_S, w_bottom, w_top, h, freq,
                                      method, cands, td_window, nonnegative, kw).items():
             res[c].append([float(np.mean(errs[w_lv == li])) for li in levels])
@@ -582,10 +622,13 @@ def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, c
         row.update({f"mase_{names[k]}": float(e) for k, e in zip(levels, per_level)})
         rows.append(row)
     if not rows:
-        return pd.DataFrame(), (f"no reconciliation backtest window fits the history (cut-offs "
-                                f"{', '.join(skipped)}: no series has history up to them)")
-    note = ("" if not partial else "reconciliation backtest scored on the bottom series with "
-            "history up to each cut-off (" + "; ".join(partial) + ")")
+        return pd.DataFrame(), ("No reconciliation backtest window fits the history (the latest "
+                                f"cut-off is {skipped[0]}): bottom_up is used")
+    note = ""
+    if partial:
+        lo, hi = min(partial), max(partial)
+        note = ("Reconciliation backtest on the bottom series with history up to each cut-off ("
+                + (f"{lo:,}" if lo == hi else f"{lo:,} to {hi:,}") + f" of {len(bottom_ids):,})")
     return pd.DataFrame(rows).sort_values("mase", ignore_index=True), note
 
 
