@@ -73,3 +73,24 @@ def test_bottom_up_paths_are_the_bottom_rows():
     paths[rng.random(paths.shape) < 0.2] = 0.0
     G = reconciliation_matrix(S, "bottom_up")
     assert np.array_equal(paths[_bottom_rows(S)], np.tensordot(G, paths, axes=(1, 0)))
+
+
+def test_mint_matrix_equals_reconciliation_matrix_of_the_residual_cov():
+    """``_mint_matrix`` (W built and ridged in place) == ``reconciliation_matrix`` on the
+    textbook ``W = D R D`` (bit for bit), with and without a given correlation."""
+    from types import SimpleNamespace
+
+    from salesplan.models.forecast.hierarchy import _mint_matrix, _residual_cov
+
+    rng = np.random.default_rng(5)
+    S = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0], [0, 1, 0, 0],
+                  [0, 0, 1, 0], [0, 0, 0, 1]], float)
+    ids = [f"n{i}" for i in range(len(S))]
+    X = rng.normal(size=(40, len(S)))
+    C = np.corrcoef(X, rowvar=False)
+    fc = SimpleNamespace(series_={u: SimpleNamespace(scale=float(s)) for u, s in
+                                  zip(ids, rng.uniform(1, 5, len(S)))},
+                         residual_correlation=lambda ids: C.copy())
+    expected = reconciliation_matrix(S, "mint_shrink", W=_residual_cov(fc, ids, C.copy()))
+    assert np.array_equal(_mint_matrix(S, fc, ids, C.copy()), expected)
+    assert np.array_equal(_mint_matrix(S, fc, ids), expected)

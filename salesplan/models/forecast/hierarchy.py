@@ -120,12 +120,31 @@ def _gls_projection(S, W):
     nodes (a rep level of a large company) the solve is the cost of MinT: 7,000 nodes
     take seconds this way where the SVD of ``pinv`` takes many minutes.
     """
+    Wi_S = _w_inv_s(S, W)
+    return np.linalg.solve(S.T @ Wi_S, Wi_S.T)
+
+
+def _w_inv_s(S, W):
+    """``W^-1 S`` (Cholesky solve; the pseudo-inverse when ``W`` is not positive definite)."""
     from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
     try:
-        Wi_S = cho_solve(cho_factor(W, lower=True, check_finite=False), S, check_finite=False)
+        return cho_solve(cho_factor(W, lower=True, check_finite=False), S, check_finite=False)
     except LinAlgError:
-        Wi_S = np.linalg.pinv(W) @ S
+        return np.linalg.pinv(W) @ S
+
+
+def _mint_matrix(S, fc: Forecaster, ids, R=None):
+    """``reconciliation_matrix(S, "mint_shrink", W=_residual_cov(fc, ids, R))``, the same
+    numbers with two n x n arrays fewer at its peak: ``W`` is built here, gets its ridge in
+    place (no copy) and is dropped before the final solve (thousands of reps: ~0.4 GB each).
+    """
+    S = np.asarray(S, float)
+    W = _residual_cov(fc, ids, R)
+    n = len(W)
+    W.flat[:: n + 1] += 1e-9 * np.trace(W) / n  # the trace of W before the ridge, as above
+    Wi_S = _w_inv_s(S, W)
+    del W
     return np.linalg.solve(S.T @ Wi_S, Wi_S.T)
 
 
@@ -470,9 +489,8 @@ def _coherent_draws(fc, ids, S, top, chosen, base_mean, long, nodes, bottom_ids,
     else:
         rows = None
         p = _proportions(long, nodes, bottom_ids, td_window) if chosen == "top_down" else None
-        Gpath = reconciliation_matrix(S, "mint_shrink" if chosen == "top_down" else chosen,
-                                      W=_residual_cov(fc, ids, R)
-                                      if chosen in ("top_down", "mint_shrink") else None)
+        Gpath = (_mint_matrix(S, fc, ids, R) if chosen in ("top_down", "mint_shrink")
+                 else reconciliation_matrix(S, chosen))
         G = (reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
              if chosen == "top_down" else Gpath)
     corr = _matched_correlation(fc, ids, Gpath, S, top, R, bottom_rows=rows, overwrite=True)
@@ -670,8 +688,9 @@ def _score_window(train, test, nodes, ids, S, bottom_ids, top, h, freq, method, 
     for c in cands:
         if c == "top_down" and top is None:
             continue
-        W = _residual_cov(fc, ids) if c == "mint_shrink" else None
+        G = _mint_matrix(S, fc, ids) if c == "mint_shrink" else None
         p = _proportions(train, nodes, bottom_ids, td_window) if c == "top_down" else None
-        r = reconcile(base, S, c, W=W, proportions=p, top=top or 0, nonnegative=nonnegative)
+        r = reconcile(base, S, c, proportions=p, top=top or 0, nonnegative=nonnegative, G=G)
+        del G
         out[c] = np.mean(np.abs(y - r) / sc[:, None], axis=1)
     return out
