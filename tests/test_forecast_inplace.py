@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from salesplan.models.forecast.engine import _safe_cholesky
 from salesplan.models.forecast.hierarchy import _matched_correlation, reconciliation_matrix
@@ -94,3 +95,13 @@ def test_mint_matrix_equals_reconciliation_matrix_of_the_residual_cov():
     expected = reconciliation_matrix(S, "mint_shrink", W=_residual_cov(fc, ids, C.copy()))
     assert np.array_equal(_mint_matrix(S, fc, ids, C.copy()), expected)
     assert np.array_equal(_mint_matrix(S, fc, ids), expected)
+
+
+def test_positions_as_list_index():
+    from salesplan.models.forecast.engine import _positions
+
+    seq = ["a", "b", "c", "b", "d"]
+    items = ["d", "b", "a", "c", "b"]
+    assert _positions(seq, items) == [seq.index(u) for u in items] == [4, 1, 0, 2, 1]
+    with pytest.raises(ValueError, match="'z' is not in list"):
+        _positions(seq, ["a", "z"])

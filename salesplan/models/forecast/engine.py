@@ -1089,7 +1089,7 @@ class Forecaster(BaseEstimator):
         self._check_fitted()
         h = _check_h(h)
         ids = list(self.ids_ if ids is None else ids)
-        pos = [self.ids_.index(u) for u in ids]
+        pos = _positions(self.ids_, ids)
         means = self._means(h)[pos]
         scales = np.array([self.series_[u].scale for u in ids])
         if chol is None:
@@ -1223,6 +1223,18 @@ def _safe_cholesky(R):
             continue
     w, V = np.linalg.eigh(R)
     return V * np.sqrt(np.maximum(w, 0))
+
+
+def _positions(seq, items) -> list[int]:
+    """``[seq.index(u) for u in items]`` (first position; ``ValueError`` for an item not in
+    ``seq``) by one dictionary, not one scan of ``seq`` per item (thousands of series)."""
+    first: dict = {}
+    for i, u in enumerate(seq):
+        first.setdefault(u, i)
+    try:
+        return [first[u] for u in items]
+    except (KeyError, TypeError):  # the message of list.index
+        return [seq.index(u) for u in items]
 
 
 def _check_h(h):

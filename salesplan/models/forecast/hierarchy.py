@@ -37,7 +37,7 @@ from salesplan.models.forecast.data import (
     _order_periods,
     canonical_freq,
 )
-from salesplan.models.forecast.engine import Forecaster, _mase_scale, _safe_cholesky
+from salesplan.models.forecast.engine import Forecaster, _mase_scale, _positions, _safe_cholesky
 
 RECONCILE_METHODS = ("bottom_up", "top_down", "ols", "mint_shrink")
 
@@ -442,7 +442,7 @@ def hierarchy_forecast(
     groups = dict(zip(nodes["unique_id"], nodes["level_name"]))
     fc = Forecaster(method=method, freq=freq, level=level, **forecaster_kwargs).fit(
         long, groups=groups)
-    base_mean = fc._means(h)[[fc.ids_.index(u) for u in ids]]
+    base_mean = fc._means(h)[_positions(fc.ids_, ids)]
     paths, G, Gpath, rows = _coherent_draws(fc, ids, S, top, chosen, base_mean, long, nodes,
                                             bottom_ids, td_window, h, n_paths,
                                             random_state if seed is None else seed)
@@ -678,7 +678,7 @@ def _score_window(train, test, nodes, ids, S, bottom_ids, top, h, freq, method, 
     x the ``h`` test periods; a node without a test value sold 0)."""
     fc = Forecaster(method=method, freq=freq, **kw).fit(
         train, groups=dict(zip(nodes["unique_id"], nodes["level_name"])))
-    base = fc._means(h)[[fc.ids_.index(u) for u in ids]]
+    base = fc._means(h)[_positions(fc.ids_, ids)]
     y = test.reindex(ids).fillna(0.0).to_numpy()
     scale = np.array([_mase_scale(g["y"].to_numpy(), fc.m_) for _, g in
                       train.groupby("unique_id", sort=False)])
