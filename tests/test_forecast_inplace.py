@@ -105,3 +105,22 @@ def test_positions_as_list_index():
     assert _positions(seq, items) == [seq.index(u) for u in items] == [4, 1, 0, 2, 1]
     with pytest.raises(ValueError, match="'z' is not in list"):
         _positions(seq, ["a", "z"])
+
+
+def test_means_computed_once_per_fit_and_horizon():
+    """``_means`` equals a fresh computation, returns a copy, and follows a refit."""
+    import pandas as pd
+
+    from salesplan.models.forecast import Forecaster
+
+    rng = np.random.default_rng(2)
+    ds = pd.date_range("2022-01-01", periods=36, freq="MS")
+    df = pd.DataFrame({"unique_id": np.repeat(["a", "b"], 36), "ds": np.tile(ds, 2),
+                       "y": rng.uniform(50, 150, 72)})
+    fc = Forecaster(method="ets").fit(df)
+    first = fc._means(3)
+    first[:] = -1.0  # a caller changing its copy does not change the next answer
+    assert np.array_equal(fc._means(3), fc._compute_means(3))
+    assert np.array_equal(fc._means(5)[:, :3], fc._compute_means(3))
+    fc.fit(df.assign(y=df["y"] * 2))
+    assert np.array_equal(fc._means(3), fc._compute_means(3))

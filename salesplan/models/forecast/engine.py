@@ -891,7 +891,16 @@ class Forecaster(BaseEstimator):
         return pd.date_range(last, periods=h + 1, freq=self.freq_)[1:]
 
     def _means(self, h):
-        """Point forecasts (n_series, h) in the order of ``ids_``."""
+        """Point forecasts (n_series, h) in the order of ``ids_`` (a copy of each fit's
+        forecasts, computed once per ``h``: thousands of series take seconds)."""
+        memo = self.__dict__.get("_means_memo")
+        if memo is None or memo[0] is not self.series_:  # a new fit: new series states
+            memo = self._means_memo = (self.series_, {})
+        if h not in memo[1]:
+            memo[1][h] = self._compute_means(h)
+        return memo[1][h].copy()
+
+    def _compute_means(self, h):
         out = np.zeros((len(self.ids_), h))
         new = []
         for i, u in enumerate(self.ids_):
