@@ -120,3 +120,17 @@ def test_notes_in_chinese(text, expected):
     from salesplan.reports.i18n import translate
 
     assert translate(text, "zh") == expected
+
+
+def test_window_fits_are_cached(tmp_path):
+    """The backtest windows' fits go to the fit cache (one file each, beside the final fit)
+    and a second run reads them: the same scores and paths, no new file."""
+    kw = dict(h=3, method="snaive", reconcile_method="auto", n_windows=2, n_paths=20,
+              random_state=0, cache_dir=tmp_path)
+    first = hierarchy_forecast(_late_rep_orders(noise=5.0), **kw)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 3  # the final fit and the two windows'
+    again = hierarchy_forecast(_late_rep_orders(noise=5.0), **kw)
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
+    pd.testing.assert_frame_equal(first.scores, again.scores)
+    np.testing.assert_array_equal(first.paths, again.paths)

@@ -609,9 +609,8 @@ def _backtest_reconciliation(long, nodes, S, bottom_ids, ids, h, freq, method, c
     lv = nodes["level"].to_numpy()
     levels = sorted(set(lv.tolist()))
     names = dict(zip(nodes["level"], nodes["level_name"]))
-    kw = dict(kw)
-    kw.pop("cache_dir", None)
-    kw["calibrate"] = False  # only the means are scored: no interval backtest per window
+    kw = dict(kw)  # cache_dir kept: a window fit is reused by a forecast whose window has the
+    kw["calibrate"] = False  # same data (04's monitoring quarter); only the means are scored
     end = long["ds"].max()
     grid = pd.date_range(end=end, periods=h * n_windows + 1, freq=freq)
     res = {c: [] for c in cands}
@@ -676,8 +675,9 @@ def _score_window(train, test, nodes, ids, S, bottom_ids, top, h, freq, method, 
     """MASE per node (in the order of ``ids``) of each reconciliation in ``cands`` over one
     backtest window: base forecasts fitted on ``train``, scored on ``test`` (``unique_id``
     x the ``h`` test periods; a node without a test value sold 0)."""
+    fitted = set(ids)  # the groups of the series fitted (the same fit; the fit cache's key)
     fc = Forecaster(method=method, freq=freq, **kw).fit(
-        train, groups=dict(zip(nodes["unique_id"], nodes["level_name"])))
+        train, groups={u: g for u, g in zip(nodes["unique_id"], nodes["level_name"]) if u in fitted})
     base = fc._means(h)[_positions(fc.ids_, ids)]
     y = test.reindex(ids).fillna(0.0).to_numpy()
     scale = np.array([_mase_scale(g["y"].to_numpy(), fc.m_) for _, g in
