@@ -252,7 +252,10 @@ def test_notebook_with_engine_dask_publishes_the_local_tables(notebook, kind, co
         params = {"source": f"duckdb:///{db}", "plan_store": f"duckdb:///{store}",
                   "engine": engine, "dask_scheduler": address if engine == "dask" else None}
         if notebook == "02_forecast":
-            params.update(cache_dir=None, n_paths=200, backtest_windows=1, reconcile_windows=1)
+            # a fit cache per engine: the dask run must fit (the back-test windows' fits are
+            # cached too), not read the local run's fits
+            params.update(cache_dir=str(tmp_path / f"cache-{engine}"), n_paths=200, backtest_windows=1,
+                          reconcile_windows=1)
         papermill.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"),
                                    str(tmp_path / f"{notebook}-{engine}.ipynb"),
                                    parameters=params, cwd=str(NOTEBOOKS), progress_bar=False,
