@@ -170,6 +170,7 @@ def review_open_pipeline(past: SalesData, as_of, horizon_end, params: _pl.Pipeli
     as_of = pd.Timestamp(as_of)
     cutoff = as_of - pd.DateOffset(months=holdout_months)
     notes = []
+    past = _pl.scoring_data(past)  # what the win model and the rates read: the same numbers, smaller cuts
     try:
         check = _pl.evaluate_holdout(past, cutoff, as_of, params)
         metrics, calibration = check["metrics"], check["calibration"]
