@@ -446,7 +446,7 @@ def _coded_activity_days(s, act, cap: float, cust_ids, row_code) -> np.ndarray:
 
     Only the last activity date on/before each snapshot is read, so the activities of the
     rows' customers are keyed as they are (repeated pairs and their order change nothing)."""
-    codes, uniq = pd.factorize(act["customer_id"].array)  # each distinct id looked up once
+    codes, uniq = pd.factorize(act["customer_id"])  # each distinct id looked up once
     ac = pd.Index(cust_ids, dtype=object).get_indexer(np.asarray(uniq, dtype=object))[codes]
     present = np.zeros(len(cust_ids) + 1, dtype=bool)
     present[row_code] = True
