@@ -132,3 +132,20 @@ def test_coded_history_features_equal_the_keyed_ones(company):
     first = company.orders.groupby("customer_id")["order_date"].min()
     fo = s["customer_id"].map(first)
     np.testing.assert_array_equal(s["customer_buyer"].to_numpy(), (fo.notna() & (fo < s["snapshot"])).astype(float))
+
+
+@pytest.mark.parametrize("hour", [0, 6])
+def test_date_ranks_keep_the_order_of_the_dates(hour):
+    from salesplan.planning.pipeline import _date_ranks
+
+    t = pd.to_datetime(["2026-01-03", "2026-01-01", "2026-01-10"]) + pd.Timedelta(hours=hour)
+    e = pd.to_datetime(["2026-01-01", "2026-01-05", "2026-01-03", "2026-01-10"])
+    rq, re, span = _date_ranks(t.to_numpy().astype(np.int64), e.to_numpy().astype(np.int64))
+    both, ranks = np.r_[t.to_numpy(), e.to_numpy()], np.r_[rq, re]
+    # hand: equal dates get equal integers, a later date a larger one, all below span
+    for i in range(len(both)):
+        for j in range(len(both)):
+            assert (both[i] < both[j]) == (ranks[i] < ranks[j]) and (both[i] == both[j]) == (ranks[i] == ranks[j])
+    assert ranks.min() >= 0 and ranks.max() < span
+    if hour == 0:  # days since the earliest date
+        assert list(rq) == [2, 0, 9] and list(re) == [0, 4, 2, 9]
