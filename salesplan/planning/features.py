@@ -277,13 +277,21 @@ def score_plan_pipeline(ctx: PlanContext, params: TargetParams | None = None) ->
     if params.pipeline_weights != "scored" or ctx.history.opportunities is None \
             or len(ctx.history.opportunities) == 0 or len(ctx.history.orders) == 0:
         return 0
-    scorer, done = memo_scorer(ctx.memo), set()
+    scorer, done, slim = memo_scorer(ctx.memo), set(), None
     mctx = monitor_context(ctx)
     for c in ([ctx] if mctx is None else [ctx, mctx]):
         first = c.history.orders["order_date"].min()
+        history = None  # c.history as the scoring reads it (the same scores, smaller cuts)
         for key in pipeline_dates(c.history, c.quarter, c.history_end, first, params):
+            if history is None and ("scored_pipeline", *map(pd.Timestamp, key)) not in ctx.memo:
+                from salesplan.planning import pipeline  # lazy: scikit-learn only when scoring
+
+                slim = pipeline.scoring_data(ctx.data) if slim is None else slim
+                o = slim.orders  # c.history is ctx.data with the orders cut at its end
+                history = replace(slim, orders=o[(o["order_date"] <= c.history_end).to_numpy()
+                                                 ].reset_index(drop=True))
             try:
-                scorer(c.history, *key)
+                scorer(history if history is not None else c.history, *key)
             except ValueError:  # no win model at that date: the plan falls back to stage averages
                 return len(done)
             done.add(key)

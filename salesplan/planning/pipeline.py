@@ -27,7 +27,7 @@ stage-average baseline.  :func:`scored_pipeline` scores the pipeline open at ``a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -139,6 +139,52 @@ def known_at(data: SalesData, at) -> SalesData:
     return d
 
 
+def scoring_data(data: SalesData) -> SalesData:
+    """``data`` with ``orders`` and ``activities`` cut down to what the win model reads of them.
+
+    The scoring (:func:`scored_pipeline`, :func:`evaluate_holdout`, at any date) reads of
+    ``orders`` only each customer's first order date (feature ``customer_buyer``) and, when a
+    funnel has no won deal to size deals by, the mean of the customer-day sums of the lines
+    with ``amount > 0``; of ``activities`` only the distinct ``(customer_id, date)`` pairs
+    with a customer.  Here ``orders`` becomes those customer-day sums (the same group sums,
+    lines added in the same order) plus one row per customer at its first order date with
+    ``amount`` 0, and ``activities`` those pairs.  Cut at any date (:meth:`SalesData.until`)
+    these give the first order date, the customer-day sums and the pairs of the cut of
+    ``data``, so the scores are the same numbers; every cut copies a few columns of these
+    rows instead of every line.  The other tables are ``data``'s.
+
+    Returns
+    -------
+    SalesData
+        The reduced bundle: only for the scoring functions of this module.
+    """
+    from salesplan.models._text import str_codes  # integer customer keys for the group-bys
+
+    d = data.coerced()
+    changes = {}
+    o = d.orders
+    if o is not None and len(o) and not o["customer_id"].isna().any() \
+            and not o["order_date"].isna().any():
+        code, names = str_codes(o["customer_id"])
+        day = o["order_date"].to_numpy("datetime64[ns]")
+        first = pd.Series(day).groupby(code).min()
+        pos = (o["amount"] > 0).to_numpy(bool)
+        per = pd.Series(o["amount"].to_numpy(float)[pos]).groupby(
+            [code[pos], day[pos]], sort=True).sum()
+        keys = np.concatenate([per.index.get_level_values(0).to_numpy(), first.index.to_numpy()])
+        frame = pd.DataFrame({"order_date": np.concatenate([per.index.get_level_values(1).to_numpy(),
+                                                            first.to_numpy()]),
+                              "customer_id": pd.array(names[keys], dtype=o["customer_id"].dtype),
+                              "amount": np.concatenate([per.to_numpy(float), np.zeros(len(first))])})
+        changes["orders"] = frame
+    a = d.activities
+    if a is not None and len(a):
+        pairs = a.loc[a["customer_id"].notna(), ["customer_id", "date"]].drop_duplicates()
+        if len(pairs):
+            changes["activities"] = pairs.reset_index(drop=True)
+    return replace(d, **changes) if changes else d
+
+
 def _days(x) -> np.ndarray:
     x = x if isinstance(x, pd.Series) and x.dtype == "datetime64[ns]" else pd.to_datetime(x)
     return x.to_numpy("datetime64[D]").astype("datetime64[D]")
@@ -214,16 +260,19 @@ def opportunity_snapshots(data: SalesData, dates, *, label_cutoff=None,
     s["days_in_stage"] = (s["snapshot"] - s["stage_entered"]).dt.days.astype(float)
     s["age_ratio"] = np.log1p(s["days_in_stage"].to_numpy() / norm_days[s["stage_rank"]])
     s["log_amount"] = np.log(np.maximum(s["amount"].to_numpy(float), 1.0))
-    s = _add_history_features(data, opps, s, params)
-    if data.customers is not None:
-        s["region"] = s["customer_id"].map(data.customers.set_index("customer_id")["region"])
+    s = _add_history_features(data, opps, s, params, i)
+    if data.customers is not None:  # mapped per deal, then taken per row: the same values
+        region = pd.Series(opps["customer_id"].to_numpy(dtype=object)).map(
+            data.customers.set_index("customer_id")["region"])
+        s["region"] = pd.Series(region.array.take(i), index=s.index)
     else:
         s["region"] = np.nan
     if data.leads is not None and len(data.leads):
         L = data.leads[data.leads["converted_opportunity_id"].notna()]
         L = L.drop_duplicates("converted_opportunity_id").set_index("converted_opportunity_id")
+        ids = pd.Series(opps["opportunity_id"].to_numpy(dtype=object))
         for item in BANT_ITEMS:
-            s[f"bant_{item}"] = s["opportunity_id"].map(L[item]).eq("yes").astype(float)
+            s[f"bant_{item}"] = ids.map(L[item]).eq("yes").astype(float).to_numpy()[i]
     return s.reset_index(drop=True)
 
 
@@ -291,12 +340,18 @@ def _keyed_index(keys_q, t_q, keys_e, d_e):
     """
     codes, _ = pd.factorize(np.concatenate([np.asarray(keys_q, dtype=object),
                                             np.asarray(keys_e, dtype=object)]))
-    cq, ce = codes[:len(keys_q)].astype(np.int64), codes[len(keys_q):].astype(np.int64)
+    return _coded_index(codes[:len(keys_q)], t_q, codes[len(keys_q):], d_e)
+
+
+def _coded_index(cq, t_q, ce, d_e):
+    """:func:`_keyed_index` of keys given as integer codes (equal keys, equal codes; >= 0).
+
+    Only which keys are equal matters: the slices, and the sums and last dates read from
+    them, are those of any other coding of the same keys."""
+    cq, ce = np.asarray(cq).astype(np.int64), np.asarray(ce).astype(np.int64)
     tq = np.asarray(t_q, dtype="datetime64[ns]").astype(np.int64)
     de = np.asarray(d_e, dtype="datetime64[ns]").astype(np.int64)
-    uniq, inv = np.unique(np.concatenate([tq, de]), return_inverse=True)
-    rq, re = inv[:len(tq)].astype(np.int64), inv[len(tq):].astype(np.int64)
-    span = len(uniq) + 1
+    rq, re, span = _date_ranks(tq, de)
     ke = ce * span + re
     order = np.argsort(ke, kind="stable")
     ks = ke[order]
@@ -305,15 +360,37 @@ def _keyed_index(keys_q, t_q, keys_e, d_e):
             np.searchsorted(ks, cq * span + rq, side="right"))
 
 
-def _prior_sums(s, events, by, date, values, strict=True):
+_DAY_NS = 86_400 * 10**9
+
+
+def _date_ranks(tq: np.ndarray, de: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Order-keeping integers of two arrays of dates (int64 ns) and a bound above them.
+
+    Dates at midnight (the contract's): days since the earliest of them, without sorting;
+    otherwise the rank among the distinct values.  Either is strictly increasing in the
+    date, so keys built from them sort and slice the same way."""
+    both = np.concatenate([tq, de])
+    if len(both) and not (both % _DAY_NS).any():
+        days = both // _DAY_NS
+        days -= days.min()
+        return days[:len(tq)], days[len(tq):], int(days.max()) + 2
+    uniq, inv = np.unique(both, return_inverse=True)
+    return inv[:len(tq)].astype(np.int64), inv[len(tq):].astype(np.int64), len(uniq) + 1
+
+
+def _prior_sums(s, events, by, date, values, strict=True, codes=None):
     """Per snapshot row and value column: sum over the events of the same ``by`` dated
     before the snapshot (``strict``) or on/before it; the exact result of
-    :func:`_asof_count` (sums of 0/1 values), without a merge per column."""
+    :func:`_asof_count` (sums of 0/1 values), without a merge per column.  ``codes``:
+    ``(row codes, event codes)`` of the keys, when the caller has them (integers)."""
     if events.empty:
         return [np.zeros(len(s)) for _ in values]
-    order, start, stop_s, stop_i = _keyed_index(s[by].to_numpy(dtype=object), s["snapshot"],
-                                                events[by].to_numpy(dtype=object),
-                                                events[date])
+    if codes is None:
+        order, start, stop_s, stop_i = _keyed_index(s[by].to_numpy(dtype=object), s["snapshot"],
+                                                    events[by].to_numpy(dtype=object),
+                                                    events[date])
+    else:
+        order, start, stop_s, stop_i = _coded_index(codes[0], s["snapshot"], codes[1], events[date])
     stop = stop_s if strict else stop_i
     out = []
     for v in values:
@@ -326,13 +403,20 @@ def _has_null(*cols) -> bool:
     return any(pd.isna(np.asarray(c, dtype=object)).any() for c in cols)
 
 
-def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame:
-    closed = opps[opps["closed_date"].notna()].assign(
+def _add_history_features(data, opps, s, params: PipelineParams, rows) -> pd.DataFrame:
+    """The history features of the snapshot rows ``s`` of deals ``opps.iloc[rows]``.
+
+    Keys are integer codes of the deals' reps and customers (one factorization of the
+    deals' ids, taken per row), so that no id is hashed per snapshot row."""
+    is_closed = opps["closed_date"].notna().to_numpy()
+    closed = opps[is_closed].assign(
         _won=lambda d: (d["outcome"] == "won").astype(float), _one=1.0)
-    closed = closed.assign(rep_id=closed["rep_id"].astype(object).where(
-        closed["rep_id"].notna(), "(house)"))
-    s = s.assign(rep_id=s["rep_id"].astype(object).where(s["rep_id"].notna(), "(house)"))
-    rep_won, rep_n = _prior_sums(s, closed, "rep_id", "closed_date", ["_won", "_one"])
+    rep = opps["rep_id"].astype(object).where(opps["rep_id"].notna(), "(house)")
+    rep_code = pd.factorize(rep.to_numpy(dtype=object))[0]
+    closed = closed.assign(rep_id=rep[is_closed])
+    s = s.assign(rep_id=rep.to_numpy(dtype=object)[rows])
+    rep_won, rep_n = _prior_sums(s, closed, "rep_id", "closed_date", ["_won", "_one"],
+                                 codes=(rep_code[rows], rep_code[is_closed]))
     # company rate before each snapshot
     cd = np.sort(closed["closed_date"].to_numpy("datetime64[ns]"))
     cw = closed.sort_values("closed_date", kind="stable")["_won"].to_numpy().cumsum()
@@ -341,27 +425,57 @@ def _add_history_features(data, opps, s, params: PipelineParams) -> pd.DataFrame
     comp_rate = (comp_w + 1.0) / (pos + 10.0)  # weak prior 0.1 before any history
     a = params.rep_prior_strength
     s["rep_win_rate"] = (rep_won + a * comp_rate) / (rep_n + a)
-    if _has_null(s["customer_id"], closed["customer_id"]):  # null keys: merge_asof's rule
+    cust_code, cust_ids = pd.factorize(opps["customer_id"].to_numpy(dtype=object))  # null: -1
+    row_code = cust_code[rows]
+    if (row_code < 0).any() or (cust_code[is_closed] < 0).any():  # null keys: merge_asof's rule
         cw = _asof_count(s, closed, "customer_id", "closed_date", "_won", "cw").to_numpy()
     else:
-        cw = _prior_sums(s, closed, "customer_id", "closed_date", ["_won"])[0]
+        cw = _prior_sums(s, closed, "customer_id", "closed_date", ["_won"],
+                         codes=(row_code, cust_code[is_closed]))[0]
     s["customer_wins"] = np.log1p(cw)
     if data.orders is not None and len(data.orders):
         first = data.orders.groupby("customer_id")["order_date"].min()
-        fo = s["customer_id"].map(first)
+        # per customer of the deals, then per row (code -1, no customer: NaT, as the map)
+        first = np.append(first.reindex(pd.Index(cust_ids, dtype=object)).to_numpy("datetime64[ns]"),
+                          np.datetime64("NaT", "ns"))
+        fo = pd.Series(first[row_code], index=s.index)
         s["customer_buyer"] = (fo.notna() & (fo < s["snapshot"])).astype(float)
     else:
         s["customer_buyer"] = 0.0
     cap = float(params.activity_cap_days)
     if data.activities is not None and len(data.activities):
         act = data.activities[data.activities["customer_id"].notna()][["customer_id", "date"]]
-        # only the snapshot rows' customers matter: a smaller table to dedupe, sort and key
-        act = act[act["customer_id"].isin(pd.unique(s["customer_id"].dropna()))]
-        act = act.drop_duplicates().sort_values("date", kind="stable")
-        s["activity_days"] = np.log1p(_activity_days(s, act, cap))
+        if (row_code < 0).any():
+            # only the snapshot rows' customers matter: a smaller table to dedupe, sort and key
+            act = act[act["customer_id"].isin(pd.unique(s["customer_id"].dropna()))]
+            act = act.drop_duplicates().sort_values("date", kind="stable")
+            s["activity_days"] = np.log1p(_activity_days(s, act, cap))
+        else:
+            s["activity_days"] = np.log1p(_coded_activity_days(s, act, cap, cust_ids, row_code))
     else:
         s["activity_days"] = np.log1p(cap)
     return s
+
+
+def _coded_activity_days(s, act, cap: float, cust_ids, row_code) -> np.ndarray:
+    """:func:`_activity_days` with the rows' customers as codes into ``cust_ids`` (no null).
+
+    Only the last activity date on/before each snapshot is read, so the activities of the
+    rows' customers are keyed as they are (repeated pairs and their order change nothing)."""
+    codes, uniq = pd.factorize(act["customer_id"])  # each distinct id looked up once
+    ac = pd.Index(cust_ids, dtype=object).get_indexer(np.asarray(uniq, dtype=object))[codes]
+    present = np.zeros(len(cust_ids) + 1, dtype=bool)
+    present[row_code] = True
+    keep = present[ac]  # code -1 (not a deal's customer) reads the last, False, slot
+    if not keep.any():
+        return np.full(len(s), cap)
+    d = act["date"].to_numpy("datetime64[ns]")[keep]
+    order, start, _, stop = _coded_index(row_code, s["snapshot"], ac[keep], d)
+    last = d[order]
+    hit = stop > start
+    t = s["snapshot"].to_numpy("datetime64[ns]")
+    gap = pd.Series(t - last[np.where(hit, stop - 1, 0)]).dt.days.to_numpy(float)
+    return np.minimum(np.where(hit, gap, cap), cap)
 
 
 def _activity_days(s: pd.DataFrame, act: pd.DataFrame, cap: float) -> np.ndarray:

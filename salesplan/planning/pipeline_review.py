@@ -155,8 +155,8 @@ class OpenPipelineReview:
 
 
 def review_open_pipeline(past: SalesData, as_of, horizon_end, params: _pl.PipelineParams, *,
-                         holdout_months: int = 18, n_paths: int = 2000, seed: int = 0
-                         ) -> tuple[OpenPipelineReview | None, list[str]]:
+                         holdout_months: int = 18, n_paths: int = 2000, seed: int = 0,
+                         memo=None) -> tuple[OpenPipelineReview | None, list[str]]:
     """The open-pipeline section on the data known at ``as_of``, and its notes.
 
     The win model is checked on the snapshots after ``as_of - holdout_months`` months
@@ -164,12 +164,19 @@ def review_open_pipeline(past: SalesData, as_of, horizon_end, params: _pl.Pipeli
     is scored and its won value by ``horizon_end`` drawn ``n_paths`` times with ``seed``.
     Returns ``(None, [note])`` without opportunities; a review without open deals (and a
     note) when none is open or scoring fails.
+
+    ``memo``: the memo of :func:`salesplan.planning.targets.memo_scorer` of a plan on the same
+    data (``past`` is their cut at ``as_of``), e.g. filled by
+    :func:`salesplan.planning.features.score_plan_pipeline`: with the default ``params`` the
+    scored pipeline is read from it when it holds ``(as_of, horizon_end)`` (the same
+    function of the same data, with those parameters), else scored here.
     """
     if past.opportunities is None or len(past.opportunities) == 0:
         return None, ["table 'opportunities' is absent or empty: the pipeline section is off"]
     as_of = pd.Timestamp(as_of)
     cutoff = as_of - pd.DateOffset(months=holdout_months)
     notes = []
+    past = _pl.scoring_data(past)  # what the win model and the rates read: the same numbers, smaller cuts
     try:
         check = _pl.evaluate_holdout(past, cutoff, as_of, params)
         metrics, calibration = check["metrics"], check["calibration"]
@@ -177,7 +184,9 @@ def review_open_pipeline(past: SalesData, as_of, horizon_end, params: _pl.Pipeli
         metrics, calibration = pd.DataFrame(), pd.DataFrame()
         notes.append(f"win-model check off: {exc}")
     try:
-        scored = _pl.scored_pipeline(past, as_of, params, horizon_end=horizon_end)
+        scored = _memo_scored(memo, as_of, horizon_end, params)
+        if scored is None:
+            scored = _pl.scored_pipeline(past, as_of, params, horizon_end=horizon_end)
     except ValueError as exc:  # the holdout check, if any, is still shown
         return OpenPipelineReview(cutoff, metrics, calibration, pd.DataFrame()), \
             notes + [f"scored pipeline off: {exc}"]
@@ -193,6 +202,15 @@ def review_open_pipeline(past: SalesData, as_of, horizon_end, params: _pl.Pipeli
         paths=paths, total=paths.sum(axis=1), by_region=pipeline_by_region(scored, paths),
         shape=_funnel.diagnose_shape(scored, rates, by="rep_id"),
         stuck=_pl.stuck_deals(scored, top=None), rates=rates), notes
+
+
+def _memo_scored(memo, as_of, horizon_end, params: _pl.PipelineParams) -> pd.DataFrame | None:
+    """A copy of the memo's scored deals at ``(as_of, horizon_end)``, or None (not there, or
+    ``params`` other than the defaults the memo's scorer uses)."""
+    if memo is None or params != _pl.PipelineParams():
+        return None
+    key = ("scored_pipeline", pd.Timestamp(as_of), pd.Timestamp(horizon_end))
+    return memo[key].copy() if key in memo else None
 
 
 @dataclass(frozen=True)
@@ -236,7 +254,7 @@ class PipelineReview:
 
 def pipeline_review(past: SalesData, as_of, horizon_end, *, bant: _leads.BANTParams,
                     params: _pl.PipelineParams, holdout_months: int = 18, n_paths: int = 2000,
-                    seed: int = 0) -> PipelineReview:
+                    seed: int = 0, memo=None) -> PipelineReview:
     """Leads, open pipeline and the leads to work first, on the data known at ``as_of``.
 
     Parameters
@@ -247,7 +265,7 @@ def pipeline_review(past: SalesData, as_of, horizon_end, *, bant: _leads.BANTPar
         Scoring date; last day the won value is counted to.
     bant, params
         The BANT rule; the win model's parameters.
-    holdout_months, n_paths, seed
+    holdout_months, n_paths, seed, memo
         See :func:`review_open_pipeline`.
 
     Returns
@@ -261,7 +279,7 @@ def pipeline_review(past: SalesData, as_of, horizon_end, *, bant: _leads.BANTPar
     lead_part, notes = review_leads(past, bant)
     pipe_part, pipe_notes = review_open_pipeline(past, as_of, horizon_end, params,
                                                  holdout_months=holdout_months, n_paths=n_paths,
-                                                 seed=seed)
+                                                 seed=seed, memo=memo)
     to_work = None
     if lead_part is not None and lead_part.model is not None and pipe_part is not None \
             and pipe_part.has_pipe:
