@@ -378,6 +378,9 @@ def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=No
     o = orders[["order_date", "customer_id", "amount"]]
     if as_of is not None:
         o = o[o["order_date"] <= as_date(as_of, "as_of")]
+    ids = customers["customer_id"]
+    if ids.is_unique and not ids.isna().any():
+        return _coded_region_sales(o, customers)
     o = o.merge(customers[["customer_id", "region"]], on="customer_id", how="inner")
     o["month"] = o["order_date"].dt.to_period("M").dt.to_timestamp()
     out = o.groupby(["region", "month"])["amount"].sum().rename("sales")
@@ -388,6 +391,42 @@ def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=No
     out = out.fillna({"orders": 0, "gross_sales": 0.0}).reset_index()
     out["orders"] = out["orders"].astype("int64")
     return out
+
+
+def _coded_region_sales(o: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """:func:`monthly_region_sales` of the lines ``o`` when each customer has one row:
+    the same sums over the same rows in the same order, grouped by integer codes.
+
+    The region is looked up once per distinct customer; regions are coded in sorted
+    order and months by their index from the first month, so that the group ``region x
+    n_months + month`` sorts as ``(region, month)``; a line whose customer is unknown
+    or has no region is left out (as the inner join and the group-by did).
+    """
+    cust_code, cust = pd.factorize(o["customer_id"])
+    region = customers.set_index("customer_id")["region"].reindex(cust)
+    reg_code, names = pd.factorize(region, sort=True)
+    r = np.where(cust_code >= 0, reg_code[np.maximum(cust_code, 0)] if len(cust) else -1, -1)
+    keep = r >= 0
+    day = o["order_date"].to_numpy("datetime64[ns]")[keep]
+    mon = day.astype("datetime64[M]").astype(np.int64)
+    m0 = int(mon.min()) if len(mon) else 0
+    n_m = int(mon.max()) - m0 + 1 if len(mon) else 1
+    g = r[keep].astype(np.int64) * n_m + (mon - m0)
+    amount = o["amount"].to_numpy()[keep]
+    sales = pd.Series(amount, name="amount").groupby(g).sum().rename("sales")
+    lines = pd.DataFrame({"customer_id": cust_code[keep], "order_date": day, "amount": amount, "g": g})
+    n = count_orders(lines, "g")
+    pos = amount > 0
+    gross = pd.Series(amount[pos]).groupby(g[pos]).sum()
+    out = pd.concat([sales, n.rename("orders"), gross.rename("gross_sales")], axis=1)
+    out = out.fillna({"orders": 0, "gross_sales": 0.0})
+    key = out.index.to_numpy()
+    reg_names = pd.Series(np.asarray(names, dtype=object)[key // n_m], dtype=customers["region"].dtype)
+    month = pd.Series(((key % n_m) + m0).astype("datetime64[M]").astype("datetime64[ns]"))
+    res = pd.DataFrame({"region": reg_names, "month": month, "sales": out["sales"].to_numpy(),
+                        "orders": out["orders"].to_numpy().astype("int64"),
+                        "gross_sales": out["gross_sales"].to_numpy()})
+    return res
 
 
 def _design(months: pd.Series, trend: bool, seasonal: bool) -> np.ndarray:
@@ -599,17 +638,22 @@ def _customer_panel(orders, customers, regions, months, spend_x):
     M = len(months)
     o = orders.loc[orders["amount"] > 0, ["customer_id", "order_date", "amount"]]
     o = o[(o["order_date"] >= months[0]) & (o["order_date"] < months[-1] + pd.offsets.MonthBegin(1))]
-    o = o.groupby(["customer_id", "order_date"], sort=True)["amount"].sum().reset_index()
-    o["r"] = o["customer_id"].map(customers.set_index("customer_id")["region"]).map(
-        {r: i for i, r in enumerate(regions)})
-    o = o[o["r"].notna()]
+    code, cust = pd.factorize(o["customer_id"], sort=True)  # sorted: customers in id order
+    region = customers.set_index("customer_id")["region"].reindex(cust).map({r: i for i, r in enumerate(regions)})
+    has = code >= 0
+    has[has] = region.notna().to_numpy()[code[has]]
+    o = pd.DataFrame({"c": code[has], "order_date": o["order_date"].to_numpy("datetime64[ns]")[has],
+                      "amount": o["amount"].to_numpy()[has]})
+    o = o.groupby(["c", "order_date"], sort=True)["amount"].sum().reset_index()
     day0 = months[0]
-    d = (o["order_date"] - day0).dt.days.to_numpy()
-    m = ((o["order_date"].dt.year - day0.year) * 12 + o["order_date"].dt.month - day0.month).to_numpy()
-    r_ev = o["r"].to_numpy().astype(int)
-    cid, ci = np.unique(o["customer_id"].to_numpy(), return_inverse=True)
-    C = len(cid)
-    rank = o.groupby(ci).cumcount().to_numpy()
+    dates = o["order_date"].to_numpy("datetime64[ns]")
+    d = (dates.astype("datetime64[D]") - np.datetime64(day0.date(), "D")).astype(np.int64)
+    m = (dates.astype("datetime64[M]").astype(np.int64) - ((day0.year - 1970) * 12 + day0.month - 1)).astype(np.int32)
+    _, ci = np.unique(o["c"].to_numpy(), return_inverse=True)
+    r_ev = region.to_numpy()[o["c"].to_numpy()].astype(int)
+    C = int(ci.max()) + 1 if len(ci) else 0
+    start = np.searchsorted(ci, np.arange(C))
+    rank = np.arange(len(ci)) - start[ci]
     cnt = np.bincount(ci, minlength=C)
     last = rank == cnt[ci] - 1
     fd = np.zeros(C, dtype=np.int64)
