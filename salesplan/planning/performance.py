@@ -116,6 +116,18 @@ def _owners(lines: pd.DataFrame) -> pd.Series:
     return g.drop_duplicates("customer_id").set_index("customer_id")["rep_id"]
 
 
+def _retention(prev: pd.DataFrame, cur: pd.DataFrame) -> pd.Series:
+    """rep_id -> share of the rep's distinct customers in ``prev`` who bought in ``cur``
+    (their number who bought again / their number; one count per rep, no set per rep)."""
+    now = set(cur["customer_id"].dropna())  # the quarter's buyers
+    if prev["customer_id"].isna().any():  # a missing customer id counts once per rep and never returns
+        base = prev.groupby("rep_id")["customer_id"].apply(set)
+        return base.map(lambda s: sum(c in now for c in s) / len(s))
+    pairs = prev[["rep_id", "customer_id"]].dropna(subset=["rep_id"]).drop_duplicates()
+    back = pairs["customer_id"].isin(now).groupby(pairs["rep_id"]).sum()
+    return back / pairs.groupby("rep_id").size()
+
+
 def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Result and process KPIs per rep for one quarter.
 
@@ -182,10 +194,7 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
     newc = cur[cur["customer_id"].map(first) >= qs].groupby("rep_id")["customer_id"].nunique()
     out["new_customers"] = newc.reindex(out.index).fillna(0).astype(int)
     pq = _in(o, "order_date", (q - 1).start_time, (q - 1).end_time)
-    base = pq.groupby("rep_id")["customer_id"].apply(set)
-    now = set(cur["customer_id"].dropna())  # the quarter's buyers
-    out["retention"] = base.reindex(out.index).map(
-        lambda s: np.nan if not isinstance(s, set) or not s else sum(c in now for c in s) / len(s))
+    out["retention"] = _retention(pq, cur).reindex(out.index)
     if data.invoices is not None and data.customers is not None:
         inv = _in(data.invoices, "due_date", qs, qe)
         owner = _owners(cur)
@@ -211,7 +220,7 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
         out["opps_created"] = _in(op, "created_date", qs, qe).groupby("rep_id").size().reindex(out.index).fillna(0)
         yr = _in(op, "closed_date", qe - pd.Timedelta(days=364), qe)
         g = yr.groupby("rep_id")
-        won = g["outcome"].apply(lambda s: (s == "won").sum())
+        won = (yr["outcome"] == "won").groupby(yr["rep_id"]).sum()
         out["closed_12m"] = g.size().reindex(out.index).fillna(0)
         out["win_rate"] = (won / g.size()).reindex(out.index)
         w = yr[yr["outcome"] == "won"]
