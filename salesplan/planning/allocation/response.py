@@ -642,15 +642,19 @@ def _customer_panel(orders, customers, regions, months, spend_x):
     region = customers.set_index("customer_id")["region"].reindex(cust).map({r: i for i, r in enumerate(regions)})
     has = code >= 0
     has[has] = region.notna().to_numpy()[code[has]]
-    o = pd.DataFrame({"c": code[has], "order_date": o["order_date"].to_numpy("datetime64[ns]")[has],
-                      "amount": o["amount"].to_numpy()[has]})
-    o = o.groupby(["c", "order_date"], sort=True)["amount"].sum().reset_index()
     day0 = months[0]
-    dates = o["order_date"].to_numpy("datetime64[ns]")
-    d = (dates.astype("datetime64[D]") - np.datetime64(day0.date(), "D")).astype(np.int64)
+    days = (o["order_date"].to_numpy("datetime64[ns]")[has].astype("datetime64[D]")
+            - np.datetime64(day0.date(), "D")).astype(np.int64)  # midnight dates: whole days
+    n_days = int(days.max()) + 1 if len(days) else 1
+    # one (customer, day) key sorts as (customer, date): the same groups, sums and order
+    amount = pd.Series(o["amount"].to_numpy()[has]).groupby(code[has].astype(np.int64) * n_days + days,
+                                                             sort=True).sum()
+    key = amount.index.to_numpy()
+    c, d = key // n_days, key % n_days
+    dates = np.datetime64(day0.date(), "D") + d
     m = (dates.astype("datetime64[M]").astype(np.int64) - ((day0.year - 1970) * 12 + day0.month - 1)).astype(np.int32)
-    _, ci = np.unique(o["c"].to_numpy(), return_inverse=True)
-    r_ev = region.to_numpy()[o["c"].to_numpy()].astype(int)
+    _, ci = np.unique(c, return_inverse=True)
+    r_ev = region.to_numpy()[c].astype(int)
     C = int(ci.max()) + 1 if len(ci) else 0
     start = np.searchsorted(ci, np.arange(C))
     rank = np.arange(len(ci)) - start[ci]
@@ -672,7 +676,7 @@ def _customer_panel(orders, customers, regions, months, spend_x):
     E[~np.isfinite(spend_x[creg])] = 0.0  # months without spend data for the region
     Y[E <= 0] = 0.0
     return {"Y": Y, "E": E, "creg": creg, "r_ev": r_ev, "m_ev": m, "rank": rank,
-            "amount": o["amount"].to_numpy(float)}
+            "amount": amount.to_numpy(float)}
 
 
 def _panel_month_effects(panel, R, M, ridge=1e-3):
