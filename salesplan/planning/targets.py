@@ -505,7 +505,15 @@ class QuarterDistribution:
 def _text_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, names)``: each value of ``col`` as text (``str(value)``), coded:
     ``names[codes]`` is the text of every row.  Each distinct value is converted once."""
-    code, uniq = pd.factorize(col, use_na_sentinel=False)
+    values = col.to_numpy() if isinstance(col, pd.Series) else np.asarray(col)
+    if values.dtype == object and len(values) > 1:  # runs of one value (the paths' layout): code the run heads
+        head = np.empty(len(values), dtype=bool)
+        head[0] = True
+        np.not_equal(values[1:], values[:-1], out=head[1:])
+        run_code, uniq = pd.factorize(values[head], use_na_sentinel=False)
+        code = run_code[np.cumsum(head) - 1]
+    else:
+        code, uniq = pd.factorize(col, use_na_sentinel=False)
     text = np.array([str(v) for v in uniq], dtype=object)
     merged, names = pd.factorize(text)  # distinct values with the same text are one name
     return merged[code], np.asarray(names, dtype=object)
