@@ -58,7 +58,7 @@ def forecast_distribution(ctx: PlanContext, plan_store: str, *, source: str, see
     and ``history_end`` (``YYYY-MM-DD``).  Returns the distribution and the run id.
     """
     def compute():
-        from salesplan.models.forecast import hierarchy_forecast  # only when absent: scipy.stats, sklearn
+        from salesplan.models.forecast import hierarchy_forecast  # only when absent (scipy.stats)
 
         hf = hierarchy_forecast(ctx.history, levels=forecast_levels(ctx.history), h=ctx.horizon_months,
                                 n_paths=N_PATHS, seed=seed, cache_dir=cache_dir)

@@ -225,7 +225,7 @@ class ResponseCurve:
             hi *= 2.0
             if hi > 1e300:
                 return hi
-        from scipy import optimize  # on use: 04 imports this package and never optimises (0.5 s CPU)
+        from scipy import optimize  # on use: 04 imports this and never optimises
         return float(optimize.brentq(lambda v: marginal(v) - lam, 0.0, hi, xtol=1e-12 * hi))
 
     def _mix_marginal(self, v: float) -> float:
@@ -466,7 +466,7 @@ def _fit_one(y, Z, x, kind, b_bounds, c_grid):
         sse = [(_profile_sse(y, Z, x, kind, math.exp(g), c)[0], g) for g in grid]
         _, g0 = min(sse)
         lo_g, hi_g = max(lb, g0 - (ub - lb) / 40), min(ub, g0 + (ub - lb) / 40)
-        from scipy import optimize  # on use: 04 imports this package and never optimises (0.5 s CPU)
+        from scipy import optimize  # on use: 04 imports this and never optimises
         res = optimize.minimize_scalar(
             lambda g, c=c: _profile_sse(y, Z, x, kind, math.exp(g), c)[0],
             bounds=(lo_g, hi_g), method="bounded", options={"xatol": 1e-6},
@@ -583,7 +583,7 @@ def _fit_joint(df, regions, measure, groups, trend_deg, seasonal, b_range):
         p0[la] = math.log(0.05)
         p0[S + n_reg :] = math.log(b0)
         p0 = np.clip(p0, lo + 1e-9, hi - 1e-9)
-        from scipy import optimize  # on use: 04 imports this package and never optimises (0.5 s CPU)
+        from scipy import optimize  # on use: 04 imports this and never optimises
         res = optimize.least_squares(resid, p0, bounds=(lo, hi), method="trf")
         if best is None or res.cost < best.cost:
             best = res
@@ -815,7 +815,7 @@ def _fit_customer(df, orders, customers, regions, groups, trend_deg, seasonal, b
                 starts.append(np.clip(p0, lo + 1e-9, hi - 1e-9))
         for p0 in starts:
             with threadpool_limits(1, user_api="blas"):
-                from scipy import optimize  # on use: 04 imports this package and never optimises (0.5 s CPU)
+                from scipy import optimize  # on use: 04 imports this and never optimises
                 res = optimize.least_squares(resid, p0, bounds=(lo, hi), method="trf")
             if best is None or res.cost < best.cost:
                 best = res
