@@ -116,6 +116,18 @@ def _owners(lines: pd.DataFrame) -> pd.Series:
     return g.drop_duplicates("customer_id").set_index("customer_id")["rep_id"]
 
 
+def _retention(prev: pd.DataFrame, cur: pd.DataFrame) -> pd.Series:
+    """rep_id -> share of the rep's distinct customers in ``prev`` who bought in ``cur``
+    (their number who bought again / their number; one count per rep, no set per rep)."""
+    now = set(cur["customer_id"].dropna())  # the quarter's buyers
+    if prev["customer_id"].isna().any():  # a missing customer id counts once per rep and never returns
+        base = prev.groupby("rep_id")["customer_id"].apply(set)
+        return base.map(lambda s: sum(c in now for c in s) / len(s))
+    pairs = prev[["rep_id", "customer_id"]].dropna(subset=["rep_id"]).drop_duplicates()
+    back = pairs["customer_id"].isin(now).groupby(pairs["rep_id"]).sum()
+    return back / pairs.groupby("rep_id").size()
+
+
 def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Result and process KPIs per rep for one quarter.
 
@@ -182,10 +194,7 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
     newc = cur[cur["customer_id"].map(first) >= qs].groupby("rep_id")["customer_id"].nunique()
     out["new_customers"] = newc.reindex(out.index).fillna(0).astype(int)
     pq = _in(o, "order_date", (q - 1).start_time, (q - 1).end_time)
-    base = pq.groupby("rep_id")["customer_id"].apply(set)
-    now = set(cur["customer_id"].dropna())  # the quarter's buyers
-    out["retention"] = base.reindex(out.index).map(
-        lambda s: np.nan if not isinstance(s, set) or not s else sum(c in now for c in s) / len(s))
+    out["retention"] = _retention(pq, cur).reindex(out.index)
     if data.invoices is not None and data.customers is not None:
         inv = _in(data.invoices, "due_date", qs, qe)
         owner = _owners(cur)
@@ -211,7 +220,7 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
         out["opps_created"] = _in(op, "created_date", qs, qe).groupby("rep_id").size().reindex(out.index).fillna(0)
         yr = _in(op, "closed_date", qe - pd.Timedelta(days=364), qe)
         g = yr.groupby("rep_id")
-        won = g["outcome"].apply(lambda s: (s == "won").sum())
+        won = (yr["outcome"] == "won").groupby(yr["rep_id"]).sum()
         out["closed_12m"] = g.size().reindex(out.index).fillna(0)
         out["win_rate"] = (won / g.size()).reindex(out.index)
         w = yr[yr["outcome"] == "won"]
@@ -255,15 +264,30 @@ def rank_reps(kpis: pd.DataFrame) -> pd.DataFrame:
     return k.drop(columns="_a").reset_index(drop=True)
 
 
-def _peers(k: pd.DataFrame, i, params: DiagnosisParams) -> pd.DataFrame:
-    me = k.loc[i]
-    same = k[(k["level"] == me["level"]) & (k["region"] == me["region"]) & (k.index != i)]
+def _peer_groups(k: pd.DataFrame) -> tuple[dict, dict]:
+    """Row positions of the reps of each ``(level, region)`` and of each ``level`` (a
+    missing level or region has no group: such a rep has no peers by it)."""
+    pos = np.arange(len(k))
+    by_both = {key: pos[idx] for key, idx in k.groupby(["level", "region"], sort=False).indices.items()}
+    by_level = {key: pos[idx] for key, idx in k.groupby("level", sort=False).indices.items()}
+    return by_both, by_level
+
+
+def _peers(k: pd.DataFrame, j: int, groups: tuple[dict, dict], params: DiagnosisParams) -> tuple[np.ndarray, str]:
+    """``(row positions of the peers of the rep at row j, scope)``: same level and region
+    when ``min_peers`` such reps exist, else same level, else all reps (never the rep)."""
+    level, region = k["level"].iat[j], k["region"].iat[j]
+    empty = np.array([], dtype=np.int64)
+    same = groups[0].get((level, region), empty) if not (pd.isna(level) or pd.isna(region)) else empty
+    same = same[same != j]
     if len(same) >= params.min_peers:
-        return same.assign(_scope="same level and region")
-    lvl = k[(k["level"] == me["level"]) & (k.index != i)]
+        return same, "same level and region"
+    lvl = groups[1].get(level, empty) if not pd.isna(level) else empty
+    lvl = lvl[lvl != j]
     if len(lvl) >= params.min_peers:
-        return lvl.assign(_scope="same level")
-    return k[k.index != i].assign(_scope="all reps")
+        return lvl, "same level"
+    every = np.arange(len(k))
+    return every[every != j], "all reps"
 
 
 #: The columns of the rep KPIs that :func:`_check` compares with the peers.
@@ -272,7 +296,9 @@ _DRIVER_COLS = ("target_ratio", "t_activity", "funnel_depth", "quote_success", "
 
 
 def _check(k, i, peers, params, found, driver, col, low_is_bad=True, min_col=None, min_median=0.0):
-    """Append ``(driver, rep value, peers' median, severity)`` to ``found`` when flagged."""
+    """Append ``(driver, rep value, peers' median, severity)`` to ``found`` when flagged.
+
+    ``peers`` maps each column of :data:`_DRIVER_COLS` to the peers' values (array)."""
     th = params.threshold
     v = k.at[i, col]
     if min_col is not None and not (k.at[i, min_col] >= params.min_opps):
@@ -280,7 +306,8 @@ def _check(k, i, peers, params, found, driver, col, low_is_bad=True, min_col=Non
     pv = peers[col]
     if min_col is not None:
         pv = pv[peers[min_col] >= params.min_opps]
-    pm = pv.dropna().median() if pv.notna().any() else np.nan
+    pv = pv[~np.isnan(pv)]
+    pm = float(np.median(pv)) if len(pv) else np.nan
     if not (np.isfinite(v) and np.isfinite(pm) and pm > 0 and pm >= min_median):
         return
     ratio = v / pm
@@ -315,10 +342,13 @@ def diagnose_misses(kpis: pd.DataFrame, params: DiagnosisParams = DiagnosisParam
         med = k["growth_yoy"].median()
         missed = k["growth_yoy"] < med
     rows = []
-    slim = k[["level", "region", *_DRIVER_COLS]]  # the peers' columns _check reads: a narrow copy per rep
-    for i in k.index[missed.fillna(False).to_numpy()]:
-        peers = _peers(slim, i, params)
-        scope = peers["_scope"].iloc[0] if len(peers) else "none"
+    groups = _peer_groups(k)  # the peers of a rep are found by position: no pass over all reps per rep
+    driver_values = {c: k[c].to_numpy(dtype=float) for c in _DRIVER_COLS}
+    for j in np.flatnonzero(missed.fillna(False).to_numpy()):
+        i = k.index[j]
+        at, scope = _peers(k, j, groups, params)
+        peers = {c: v[at] for c, v in driver_values.items()}
+        scope = scope if len(at) else "none"
         found = []
 
         args = (k, i, peers, params, found)
@@ -330,7 +360,7 @@ def diagnose_misses(kpis: pd.DataFrame, params: DiagnosisParams = DiagnosisParam
         _check(*args, "deal_size", "t_deal_size")
         _check(*args, "pace", "t_pace")
         base = dict(rep_id=i, name=k.at[i, "name"], region=k.at[i, "region"], level=k.at[i, "level"],
-                    peers=f"{len(peers)} reps, {scope}", time_box_days=params.time_box_days)
+                    peers=f"{len(at)} reps, {scope}", time_box_days=params.time_box_days)
         if not found:
             rows.append({**base, "driver": "none found", "reason": "no measurable driver below the peers: "
                          "talk it through (attitude, customer records, market)", "rep_value": np.nan,

@@ -505,7 +505,15 @@ class QuarterDistribution:
 def _text_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, names)``: each value of ``col`` as text (``str(value)``), coded:
     ``names[codes]`` is the text of every row.  Each distinct value is converted once."""
-    code, uniq = pd.factorize(col, use_na_sentinel=False)
+    values = col.to_numpy() if isinstance(col, pd.Series) else np.asarray(col)
+    if values.dtype == object and len(values) > 1:  # runs of one value (the paths' layout): code the run heads
+        head = np.empty(len(values), dtype=bool)
+        head[0] = True
+        np.not_equal(values[1:], values[:-1], out=head[1:])
+        run_code, uniq = pd.factorize(values[head], use_na_sentinel=False)
+        code = run_code[np.cumsum(head) - 1]
+    else:
+        code, uniq = pd.factorize(col, use_na_sentinel=False)
     text = np.array([str(v) for v in uniq], dtype=object)
     merged, names = pd.factorize(text)  # distinct values with the same text are one name
     return merged[code], np.asarray(names, dtype=object)
@@ -1056,28 +1064,32 @@ class TargetPlan:
 
 def _orders_with_region(data: SalesData) -> pd.DataFrame:
     """The order lines with the ``region`` of their customer, else of their rep, else
-    ``"(none)"`` (text, ``object`` column).  Each distinct customer and rep is looked up once."""
+    ``"(none)"`` (text, ``object`` column).  Each distinct customer and rep is looked up
+    once; the lines carry region codes until the texts are put in at the end."""
     o = data.orders[["order_date", "customer_id", "rep_id", "product_line", "amount"]].copy()
     o["order_date"] = pd.to_datetime(o["order_date"])
-    region = np.full(len(o), np.nan, dtype=object)
+    names: dict[str, int] = {}
+    code = np.full(len(o), -1, dtype=np.int64)
     if data.customers is not None:
-        region = _lookup(o["customer_id"], data.customers.set_index("customer_id")["region"])
+        code = _lookup(o["customer_id"], data.customers.set_index("customer_id")["region"], names)
     if data.reps is not None:
-        missing = pd.isna(region)
-        region = np.where(missing, _lookup(o["rep_id"], data.reps.set_index("rep_id")["region"]), region)
-    region = np.where(pd.isna(region), "(none)", region).astype(object)
-    code, uniq = pd.factorize(region)
-    o["region"] = np.array([str(v) for v in uniq], dtype=object)[code]
+        missing = code < 0
+        if missing.any():
+            code[missing] = _lookup(o["rep_id"][missing], data.reps.set_index("rep_id")["region"], names)
+    if (code < 0).any():
+        code[code < 0] = names.setdefault("(none)", len(names))
+    o["region"] = np.array(list(names), dtype=object)[code]
     return o
 
 
-def _lookup(keys: pd.Series, table: pd.Series) -> np.ndarray:
-    """``keys.map(table)`` as an ``object`` array (missing: NaN), one look-up per distinct key."""
+def _lookup(keys: pd.Series, table: pd.Series, names: dict) -> np.ndarray:
+    """``keys.map(table)`` as codes into ``names`` (text of a value -> code; new texts are
+    added), -1 where missing; one look-up per distinct key."""
     code, uniq = pd.factorize(keys)
     vals = table.reindex(uniq).to_numpy(dtype=object) if len(uniq) else np.array([], dtype=object)
-    out = np.full(len(keys), np.nan, dtype=object)
-    out[code >= 0] = vals[code[code >= 0]]
-    return out
+    val_code = np.array([-1 if pd.isna(v) else names.setdefault(str(v), len(names)) for v in vals] + [-1],
+                        dtype=np.int64)
+    return val_code[code]  # code -1 (missing key) takes the last entry, -1
 
 
 def _quarter_revenue(o: pd.DataFrame, q: pd.Period) -> pd.Series:

@@ -57,9 +57,9 @@ def forecast_distribution(ctx: PlanContext, plan_store: str, *, source: str, see
     A stored ``forecast`` run qualifies when it has the same input fingerprint, ``seed``
     and ``history_end`` (``YYYY-MM-DD``).  Returns the distribution and the run id.
     """
-    from salesplan.models.forecast import hierarchy_forecast
-
     def compute():
+        from salesplan.models.forecast import hierarchy_forecast  # only when absent (scipy.stats)
+
         hf = hierarchy_forecast(ctx.history, levels=forecast_levels(ctx.history), h=ctx.horizon_months,
                                 n_paths=N_PATHS, seed=seed, cache_dir=cache_dir)
         return {"paths": quarter_paths_from_forecast(hf, ctx.period).to_frame()}

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from salesplan.data.checks import as_date, require_columns
 from salesplan.models.segments import ABCParams
@@ -303,6 +302,7 @@ def _polish(curves, units, lo, hi, total, spend_all, months, x0):
         else [{"type": "ineq", "fun": lambda z: total / scale - z.sum(), "jac": lambda z: -np.ones_like(z)}]
     )
     bnds = [(l / scale, (h / scale if np.isfinite(h) else None)) for l, h in zip(lo, hi)]
+    from scipy import optimize  # on use: 04 imports this and never optimises
     res = optimize.minimize(
         f, x0 / scale, jac=grad, bounds=bnds, constraints=cons, method="SLSQP",
         options={"maxiter": 500, "ftol": 1e-15},

@@ -270,45 +270,69 @@ def suggest_reassignments(
     hours = load["hours"].to_dict()
     group_of = {r: (g, "" if pd.isna(ro) else str(ro)) for r, g, ro in zip(load.index, load["region"], load["role"])}
     moves = []
-    for group in sorted(set(group_of.values())):
-        members = [r for r, g in group_of.items() if g == group]
-        _rebalance(acc, members, hours, cap, params.overload, group[0], moves, max_moves)
+    books = _books(acc)
+    by_group: dict = {}
+    for r, g in group_of.items():
+        by_group.setdefault(g, []).append(r)
+    for group in sorted(by_group):
+        _rebalance(acc, books, by_group[group], hours, cap, params.overload, group[0], moves, max_moves)
     mv = pd.DataFrame(moves, columns=["customer_id", "region", "abc_class", "hours", "from_rep",
                                       "to_rep", "from_util_before", "to_util_before"])
     return mv, coverage_load(acc.drop(columns="hours"), params, reps)
 
 
-def _rebalance(acc, members, hours, cap, overload, region, moves, max_moves) -> None:
+def _books(acc: pd.DataFrame) -> dict:
+    """The arrays the greedy loop reads (``rep``: each account's rep, kept in step with
+    the moves) and ``book``: rep -> positions of its movable accounts (not A-class, hours > 0)."""
+    rep = acc["rep_id"].to_numpy(dtype=object)
+    abc = acc["abc_class"].to_numpy(dtype=object)
+    hrs = acc["hours"].to_numpy(dtype=float)
+    movable = np.flatnonzero((abc != "A") & (hrs > 0))
+    book = {r: movable[ix] for r, ix in pd.Series(rep[movable]).groupby(rep[movable], sort=False).indices.items()}
+    return {"rep": rep, "abc": abc, "hrs": hrs, "not_b": (abc != "B").astype(int),
+            "cust": acc["customer_id"].to_numpy(), "book": book}
+
+
+def _extremes(members, load, hours, cap) -> tuple[int, int]:
+    """Positions in ``members`` of the most and the least loaded member: the first of the
+    largest / smallest ``hours / cap`` in their order (``load`` = their loads as an array)."""
+    if np.isfinite(load).all():
+        return int(np.argmax(load)), int(np.argmin(load))
+    return (members.index(max(members, key=lambda r: hours[r] / cap[r])),
+            members.index(min(members, key=lambda r: hours[r] / cap[r])))
+
+
+def _rebalance(acc, books, members, hours, cap, overload, region, moves, max_moves) -> None:
     """The greedy loop of :func:`suggest_reassignments` for one region and role (in place).
 
     Each step moves, from the most to the least loaded member (load = hours / capacity),
     the non-A account with hours that lowers the larger of their two loads and ranks first
     by (does not fit the receiver, not B-class, |donor's hours after - capacity|, -hours),
-    ties to the account first in ``acc``.
+    ties to the account first in ``acc``.  ``books`` (:func:`_books`) holds each rep's
+    movable accounts, so a step reads the donor's accounts only.
     """
     if len(members) < 2:
         return
-    rep = acc["rep_id"].to_numpy(dtype=object)  # kept in step with acc's rep_id
-    abc = acc["abc_class"].to_numpy(dtype=object)
-    hrs = acc["hours"].to_numpy(dtype=float)
-    movable = (abc != "A") & (hrs > 0)
-    not_b = (abc != "B").astype(int)
-    mine = np.flatnonzero(movable & pd.Series(rep).isin(set(members)).to_numpy())  # moves stay among members
-    cust = acc["customer_id"].to_numpy()
+    members = list(members)
+    rep, abc, hrs, not_b, cust, book = (books[k] for k in ("rep", "abc", "hrs", "not_b", "cust", "book"))
+    empty = np.array([], dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        load = np.array([hours[r] / cap[r] if cap[r] else np.nan for r in members], dtype=float)
     moved: dict = {}  # acc position -> its new rep, written to acc at the end
     while len(moves) < max_moves:
-        donor = max(members, key=lambda r: hours[r] / cap[r])
-        recv = min(members, key=lambda r: hours[r] / cap[r])
+        di, ri = _extremes(members, load, hours, cap)
+        donor, recv = members[di], members[ri]
         if hours[donor] / cap[donor] <= overload or donor == recv:
             break
-        pos = mine[rep[mine] == donor]
+        pos = book.get(donor, empty)
         before = max(hours[donor] / cap[donor], hours[recv] / cap[recv])
         h = hrs[pos]
         after = np.maximum((hours[donor] - h) / cap[donor], (hours[recv] + h) / cap[recv])
         ok = ~(after >= before - 1e-12)
         pos, h = pos[ok], h[ok]
         if not len(pos):
-            members.remove(donor)
+            load = np.delete(load, di)
+            del members[di]
             if len(members) < 2:
                 break
             continue
@@ -319,6 +343,10 @@ def _rebalance(acc, members, hours, cap, overload, region, moves, max_moves) -> 
                       hours[recv] / cap[recv]))
         hours[donor] -= h
         hours[recv] += h
+        load[di] = hours[donor] / cap[donor]
+        load[ri] = hours[recv] / cap[recv]
+        book[donor] = book[donor][book[donor] != best]
+        book[recv] = np.append(book.get(recv, empty), best)
         moved[int(best)] = recv
         rep[best] = recv
     if moved:

@@ -92,7 +92,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 from threadpoolctl import threadpool_limits
 
 from salesplan.data.checks import as_date, require_columns
@@ -226,6 +225,7 @@ class ResponseCurve:
             hi *= 2.0
             if hi > 1e300:
                 return hi
+        from scipy import optimize  # on use: 04 imports this and never optimises
         return float(optimize.brentq(lambda v: marginal(v) - lam, 0.0, hi, xtol=1e-12 * hi))
 
     def _mix_marginal(self, v: float) -> float:
@@ -378,6 +378,9 @@ def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=No
     o = orders[["order_date", "customer_id", "amount"]]
     if as_of is not None:
         o = o[o["order_date"] <= as_date(as_of, "as_of")]
+    ids = customers["customer_id"]
+    if ids.is_unique and not ids.isna().any():
+        return _coded_region_sales(o, customers)
     o = o.merge(customers[["customer_id", "region"]], on="customer_id", how="inner")
     o["month"] = o["order_date"].dt.to_period("M").dt.to_timestamp()
     out = o.groupby(["region", "month"])["amount"].sum().rename("sales")
@@ -388,6 +391,42 @@ def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=No
     out = out.fillna({"orders": 0, "gross_sales": 0.0}).reset_index()
     out["orders"] = out["orders"].astype("int64")
     return out
+
+
+def _coded_region_sales(o: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """:func:`monthly_region_sales` of the lines ``o`` when each customer has one row:
+    the same sums over the same rows in the same order, grouped by integer codes.
+
+    The region is looked up once per distinct customer; regions are coded in sorted
+    order and months by their index from the first month, so that the group ``region x
+    n_months + month`` sorts as ``(region, month)``; a line whose customer is unknown
+    or has no region is left out (as the inner join and the group-by did).
+    """
+    cust_code, cust = pd.factorize(o["customer_id"])
+    region = customers.set_index("customer_id")["region"].reindex(cust)
+    reg_code, names = pd.factorize(region, sort=True)
+    r = np.where(cust_code >= 0, reg_code[np.maximum(cust_code, 0)] if len(cust) else -1, -1)
+    keep = r >= 0
+    day = o["order_date"].to_numpy("datetime64[ns]")[keep]
+    mon = day.astype("datetime64[M]").astype(np.int64)
+    m0 = int(mon.min()) if len(mon) else 0
+    n_m = int(mon.max()) - m0 + 1 if len(mon) else 1
+    g = r[keep].astype(np.int64) * n_m + (mon - m0)
+    amount = o["amount"].to_numpy()[keep]
+    sales = pd.Series(amount, name="amount").groupby(g).sum().rename("sales")
+    lines = pd.DataFrame({"customer_id": cust_code[keep], "order_date": day, "amount": amount, "g": g})
+    n = count_orders(lines, "g")
+    pos = amount > 0
+    gross = pd.Series(amount[pos]).groupby(g[pos]).sum()
+    out = pd.concat([sales, n.rename("orders"), gross.rename("gross_sales")], axis=1)
+    out = out.fillna({"orders": 0, "gross_sales": 0.0})
+    key = out.index.to_numpy()
+    reg_names = pd.Series(np.asarray(names, dtype=object)[key // n_m], dtype=customers["region"].dtype)
+    month = pd.Series(((key % n_m) + m0).astype("datetime64[M]").astype("datetime64[ns]"))
+    res = pd.DataFrame({"region": reg_names, "month": month, "sales": out["sales"].to_numpy(),
+                        "orders": out["orders"].to_numpy().astype("int64"),
+                        "gross_sales": out["gross_sales"].to_numpy()})
+    return res
 
 
 def _design(months: pd.Series, trend: bool, seasonal: bool) -> np.ndarray:
@@ -427,6 +466,7 @@ def _fit_one(y, Z, x, kind, b_bounds, c_grid):
         sse = [(_profile_sse(y, Z, x, kind, math.exp(g), c)[0], g) for g in grid]
         _, g0 = min(sse)
         lo_g, hi_g = max(lb, g0 - (ub - lb) / 40), min(ub, g0 + (ub - lb) / 40)
+        from scipy import optimize  # on use: 04 imports this and never optimises
         res = optimize.minimize_scalar(
             lambda g, c=c: _profile_sse(y, Z, x, kind, math.exp(g), c)[0],
             bounds=(lo_g, hi_g), method="bounded", options={"xatol": 1e-6},
@@ -543,6 +583,7 @@ def _fit_joint(df, regions, measure, groups, trend_deg, seasonal, b_range):
         p0[la] = math.log(0.05)
         p0[S + n_reg :] = math.log(b0)
         p0 = np.clip(p0, lo + 1e-9, hi - 1e-9)
+        from scipy import optimize  # on use: 04 imports this and never optimises
         res = optimize.least_squares(resid, p0, bounds=(lo, hi), method="trf")
         if best is None or res.cost < best.cost:
             best = res
@@ -599,17 +640,26 @@ def _customer_panel(orders, customers, regions, months, spend_x):
     M = len(months)
     o = orders.loc[orders["amount"] > 0, ["customer_id", "order_date", "amount"]]
     o = o[(o["order_date"] >= months[0]) & (o["order_date"] < months[-1] + pd.offsets.MonthBegin(1))]
-    o = o.groupby(["customer_id", "order_date"], sort=True)["amount"].sum().reset_index()
-    o["r"] = o["customer_id"].map(customers.set_index("customer_id")["region"]).map(
-        {r: i for i, r in enumerate(regions)})
-    o = o[o["r"].notna()]
+    code, cust = pd.factorize(o["customer_id"], sort=True)  # sorted: customers in id order
+    region = customers.set_index("customer_id")["region"].reindex(cust).map({r: i for i, r in enumerate(regions)})
+    has = code >= 0
+    has[has] = region.notna().to_numpy()[code[has]]
     day0 = months[0]
-    d = (o["order_date"] - day0).dt.days.to_numpy()
-    m = ((o["order_date"].dt.year - day0.year) * 12 + o["order_date"].dt.month - day0.month).to_numpy()
-    r_ev = o["r"].to_numpy().astype(int)
-    cid, ci = np.unique(o["customer_id"].to_numpy(), return_inverse=True)
-    C = len(cid)
-    rank = o.groupby(ci).cumcount().to_numpy()
+    days = (o["order_date"].to_numpy("datetime64[ns]")[has].astype("datetime64[D]")
+            - np.datetime64(day0.date(), "D")).astype(np.int64)  # midnight dates: whole days
+    n_days = int(days.max()) + 1 if len(days) else 1
+    # one (customer, day) key sorts as (customer, date): the same groups, sums and order
+    amount = pd.Series(o["amount"].to_numpy()[has]).groupby(code[has].astype(np.int64) * n_days + days,
+                                                             sort=True).sum()
+    key = amount.index.to_numpy()
+    c, d = key // n_days, key % n_days
+    dates = np.datetime64(day0.date(), "D") + d
+    m = (dates.astype("datetime64[M]").astype(np.int64) - ((day0.year - 1970) * 12 + day0.month - 1)).astype(np.int32)
+    _, ci = np.unique(c, return_inverse=True)
+    r_ev = region.to_numpy()[c].astype(int)
+    C = int(ci.max()) + 1 if len(ci) else 0
+    start = np.searchsorted(ci, np.arange(C))
+    rank = np.arange(len(ci)) - start[ci]
     cnt = np.bincount(ci, minlength=C)
     last = rank == cnt[ci] - 1
     fd = np.zeros(C, dtype=np.int64)
@@ -628,7 +678,7 @@ def _customer_panel(orders, customers, regions, months, spend_x):
     E[~np.isfinite(spend_x[creg])] = 0.0  # months without spend data for the region
     Y[E <= 0] = 0.0
     return {"Y": Y, "E": E, "creg": creg, "r_ev": r_ev, "m_ev": m, "rank": rank,
-            "amount": o["amount"].to_numpy(float)}
+            "amount": amount.to_numpy(float)}
 
 
 def _panel_month_effects(panel, R, M, ridge=1e-3):
@@ -765,6 +815,7 @@ def _fit_customer(df, orders, customers, regions, groups, trend_deg, seasonal, b
                 starts.append(np.clip(p0, lo + 1e-9, hi - 1e-9))
         for p0 in starts:
             with threadpool_limits(1, user_api="blas"):
+                from scipy import optimize  # on use: 04 imports this and never optimises
                 res = optimize.least_squares(resid, p0, bounds=(lo, hi), method="trf")
             if best is None or res.cost < best.cost:
                 best = res
