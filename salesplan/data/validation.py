@@ -187,26 +187,71 @@ def validate_source(source, as_of: str | pd.Timestamp | None = None, *,
         unreadable file.
     """
     from salesplan.data.fingerprinting import combine, frame_fingerprint
-    from salesplan.data.schema import TABLE_NAMES
 
-    available = set(source.tables())
-    names = [n for n in TABLE_NAMES if n in available]
-    if "orders" not in names:
-        source.load(["orders"], coerce=False)  # raises the source's one-line error
     digests: dict[str, str] = {}
 
     def checked(name: str, frame: pd.DataFrame) -> None:
         if fingerprint:  # the checked frame is the coerced table (coerce_table)
             digests[name] = frame_fingerprint(frame)
 
+    report, names = _check_source(source, as_of, checked)
+    return report, (combine(source.stages, ((n, digests[n]) for n in names))
+                    if fingerprint else None)
+
+
+def load_validated(source, as_of: str | pd.Timestamp | None = None
+                   ) -> tuple[ValidationReport, SalesData]:
+    """``report = validate(raw, as_of)`` and ``raw.coerced()`` of ``raw =
+    source.load(coerce=False)``, reading and checking one table at a time and keeping the
+    table the check coerced: each raw table is dropped once checked, and no table is
+    coerced twice.
+
+    Parameters
+    ----------
+    source : salesplan.data.sources.Source
+    as_of : date, optional
+        As for :func:`validate`.
+
+    Returns
+    -------
+    (ValidationReport, SalesData)
+        The report :func:`validate` gives for the whole bundle and the coerced bundle of
+        every contract table the source holds (the tables ``load(coerce=False).coerced()``
+        gives).  Read the report first: with errors, the bundle holds what coercion made
+        of the broken values.
+
+    Raises
+    ------
+    SourceError
+        As :meth:`~salesplan.data.sources.Source.load`.
+    """
+    from salesplan.data.schema import _mark_coerced
+
+    frames: dict[str, pd.DataFrame] = {}
+
+    def checked(name: str, frame: pd.DataFrame) -> None:
+        frames[name] = _mark_coerced(frame)  # as SalesData.coerced() leaves it
+
+    report, _ = _check_source(source, as_of, checked)
+    return report, SalesData.from_tables(frames, stages=source.stages, options=source.options)
+
+
+def _check_source(source, as_of, checked) -> tuple[ValidationReport, list[str]]:
+    """The report of ``validate(source.load(coerce=False), as_of)``, one table at a time,
+    ``checked(name, coerced frame)`` called on each table; and the contract tables read."""
+    from salesplan.data.schema import TABLE_NAMES
+
+    available = set(source.tables())
+    names = [n for n in TABLE_NAMES if n in available]
+    if "orders" not in names:
+        source.load(["orders"], coerce=False)  # raises the source's one-line error
     shape = SalesData.from_tables({n: pd.DataFrame() for n in names}, stages=source.stages,
                                   options=source.options)
     report = _validate_tables(
         shape.specs(), lambda name: source._read_table(name) if name in available else None,
         as_of, source.options, tuple(shape.missing_features()), checked)
     _hand_back_memory()
-    return report, (combine(source.stages, ((n, digests[n]) for n in names))
-                    if fingerprint else None)
+    return report, names
 
 
 def _hand_back_memory() -> None:
