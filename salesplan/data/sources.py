@@ -318,7 +318,6 @@ class Source:
         records look-up."""
         from salesplan.data.fingerprinting import combine, frame_fingerprint
 
-
         def whole(bundle, name):  # the table of ``bundle`` when it was read whole
             frame = getattr(bundle, name, None) if bundle is not None else None
             return frame if frame is not None and set(map(str, frame.columns)) == set(stored[name]) else None
