@@ -12,6 +12,7 @@ from salesplan.data.schema import (
 from salesplan.data.validation import (
     DataValidationError,
     ValidationReport,
+    load_validated,
     validate,
     validate_source,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "coerce_table",
     "fingerprint",
     "load_for",
+    "load_validated",
     "open_source",
     "table_specs",
     "validate",

@@ -160,6 +160,11 @@ class Source:
         #: table -> weak reference to the coerced frame :meth:`load` returned last
         self._loaded: dict[str, weakref.ref] = {}
 
+    @contextmanager
+    def _session(self):
+        """Reads inside share one connection where opening one costs (DuckDB); a no-op here."""
+        yield
+
     # -- display ---------------------------------------------------------------
     @property
     def url(self) -> str:
@@ -219,7 +224,10 @@ class Source:
             When ``orders`` is missing, a requested table is absent or a file is
             unreadable; the message names the source and what was expected.
         """
-        available = set(self._list_tables())
+        with self._session():  # the listing and the column names: one connection
+            available = set(self._list_tables())
+            stored = self._table_columns([n for n in TABLE_NAMES if n in (columns or {})
+                                          and n in available])
         if tables is None:
             wanted = [n for n in TABLE_NAMES if n in available]
         else:
@@ -242,14 +250,15 @@ class Source:
                 f"required table 'orders' not found ({self._expected('orders')}); "
                 f"found tables {self.tables()}"
             )
-        frames = self._read_tables(wanted, dict(columns or {}), coerce)
+        frames = self._read_tables(wanted, dict(columns or {}), coerce, stored)
         data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
         unread = tuple(n for n in TABLE_NAMES if n in available and n not in frames)
         return _replace(data, unread=unread) if unread else data
 
-    def _read_tables(self, wanted: list[str], columns: dict, coerce: bool) -> dict[str, pd.DataFrame]:
-        """The tables ``wanted`` (``columns``: some columns only), each coerced if asked."""
-        stored = self._table_columns([n for n in wanted if n in columns])
+    def _read_tables(self, wanted: list[str], columns: dict, coerce: bool,
+                     stored: dict[str, list[str]]) -> dict[str, pd.DataFrame]:
+        """The tables ``wanted`` (``columns``: some columns only, of the stored columns
+        ``stored``), each coerced if asked."""
         frames = {}
         for name in wanted:
             if name in columns:
@@ -292,21 +301,22 @@ class Source:
         known = recorded(records, self.identity()).get("fingerprint") if records else None
         if isinstance(known, str) and known:
             return known
-        available = set(self._list_tables())
-        if "orders" not in available:
-            raise self._error(
-                f"required table 'orders' not found ({self._expected('orders')}); "
-                f"found tables {self.tables()}"
-            )
+        with self._session():
+            available = set(self._list_tables())
+            if "orders" not in available:
+                raise self._error(
+                    f"required table 'orders' not found ({self._expected('orders')}); "
+                    f"found tables {self.tables()}"
+                )
+            names = [n for n in TABLE_NAMES if n in available]
+            stored = self._table_columns(names)
+        return self._fingerprint(names, data, raw, stored)
 
-        names = [n for n in TABLE_NAMES if n in available]
-        return self._fingerprint(names, data, raw)
-
-    def _fingerprint(self, names: list[str], data: SalesData | None, raw: SalesData | None) -> str:
-        """:meth:`fingerprint` of the tables ``names`` (after its records look-up)."""
+    def _fingerprint(self, names: list[str], data: SalesData | None, raw: SalesData | None,
+                     stored: dict[str, list[str]]) -> str:
+        """:meth:`fingerprint` of the tables ``names`` (stored columns ``stored``), after its
+        records look-up."""
         from salesplan.data.fingerprinting import combine, frame_fingerprint
-
-        stored = self._table_columns(names)
 
         def whole(bundle, name):  # the table of ``bundle`` when it was read whole
             frame = getattr(bundle, name, None) if bundle is not None else None
@@ -342,7 +352,6 @@ class Source:
         # the column order of coerce_table: contract columns first, then the others as stored
         order = [c for c in contract if c in stored] + [c for c in stored if c not in contract]
         have = set(map(str, part.columns)) if part is not None else set()
-        batches = iter(self._column_batches(name, [c for c in order if c not in have]))
 
         def columns():
             pending: dict[str, pd.Series] = {}
@@ -357,7 +366,9 @@ class Source:
                     del frame
                 yield c, pending.pop(c)
 
-        return columns_fingerprint(columns(), len(order))
+        with self._session():  # the table's reads share one connection
+            batches = iter(self._column_batches(name, [c for c in order if c not in have]))
+            return columns_fingerprint(columns(), len(order))
 
     def _column_batches(self, name: str, columns: list[str]) -> list[list[str]]:
         """The groups of ``columns`` of table ``name`` read together to hash them, in
@@ -504,6 +515,9 @@ class DuckDBSource(Source):
     """Tables in an embedded DuckDB database file (or ``:memory:``)."""
 
     kind = "duckdb"
+    #: a read of some columns gives them exactly as the read of the whole table does (the
+    #: data check reads a long table in column groups: ``validation._check_source``)
+    checks_by_columns = True
 
     def __init__(self, url: str, path: str, *, stages=DEFAULT_STAGES, schema: str | None = None,
                  options: ReadOptions | None = None):
@@ -511,6 +525,8 @@ class DuckDBSource(Source):
         self.path = path
         self.schema = schema or "main"
         self._memory_con = None
+        #: (thread id, connection) that the reads of the running :meth:`_session` share
+        self._held = None
         if path == ":memory:":
             import duckdb
 
@@ -522,6 +538,10 @@ class DuckDBSource(Source):
 
         if self._memory_con is not None:
             yield self._memory_con
+            return
+        held = self._held
+        if not write and held is not None and held[0] == threading.get_ident():
+            yield held[1]
             return
         p = Path(self.path)
         if not write and not p.exists():
@@ -536,6 +556,22 @@ class DuckDBSource(Source):
             yield con
         finally:
             con.close()
+
+    @contextmanager
+    def _session(self):
+        """One read-only connection for the reads inside (this thread's): opening a DuckDB
+        file costs ~27 ms CPU, paid per query otherwise.  Closed at the end, and with it
+        the buffer pool of what was read (a session spans one table's reads: the pool
+        then holds at most that table's compressed blocks)."""
+        if self._memory_con is not None or self._held is not None:
+            yield
+            return
+        with self._connect() as con:
+            self._held = (threading.get_ident(), con)
+            try:
+                yield
+            finally:
+                self._held = None
 
     def _identity_files(self) -> list[Path] | None:
         if self._memory_con is not None or not Path(self.path).is_file():

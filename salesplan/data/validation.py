@@ -29,6 +29,7 @@ Rules checked
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -187,51 +188,122 @@ def validate_source(source, as_of: str | pd.Timestamp | None = None, *,
         unreadable file.
     """
     from salesplan.data.fingerprinting import combine, frame_fingerprint
-    from salesplan.data.schema import TABLE_NAMES
 
-    available = set(source.tables())
-    names = [n for n in TABLE_NAMES if n in available]
-    if "orders" not in names:
-        source.load(["orders"], coerce=False)  # raises the source's one-line error
     digests: dict[str, str] = {}
 
     def checked(name: str, frame: pd.DataFrame) -> None:
         if fingerprint:  # the checked frame is the coerced table (coerce_table)
             digests[name] = frame_fingerprint(frame)
 
-    shape = SalesData.from_tables({n: pd.DataFrame() for n in names}, stages=source.stages,
-                                  options=source.options)
-    report = _validate_tables(
-        shape.specs(), lambda name: source._read_table(name) if name in available else None,
-        as_of, source.options, tuple(shape.missing_features()), checked)
-    _hand_back_memory()
+    report, names = _check_source(source, as_of, checked)
     return report, (combine(source.stages, ((n, digests[n]) for n in names))
                     if fingerprint else None)
 
 
-def _hand_back_memory() -> None:
+def load_validated(source, as_of: str | pd.Timestamp | None = None
+                   ) -> tuple[ValidationReport, SalesData]:
+    """``report = validate(raw, as_of)`` and ``raw.coerced()`` of ``raw =
+    source.load(coerce=False)``, reading and checking one table at a time and keeping the
+    table the check coerced: each raw table is dropped once checked, and no table is
+    coerced twice.
+
+    Parameters
+    ----------
+    source : salesplan.data.sources.Source
+    as_of : date, optional
+        As for :func:`validate`.
+
+    Returns
+    -------
+    (ValidationReport, SalesData)
+        The report :func:`validate` gives for the whole bundle and the coerced bundle of
+        every contract table the source holds (the tables ``load(coerce=False).coerced()``
+        gives).  Read the report first: with errors, the bundle holds what coercion made
+        of the broken values.
+
+    Raises
+    ------
+    SourceError
+        As :meth:`~salesplan.data.sources.Source.load`.
+    """
+    from salesplan.data.schema import _mark_coerced
+
+    frames: dict[str, pd.DataFrame] = {}
+
+    def checked(name: str, frame: pd.DataFrame) -> None:
+        frames[name] = _mark_coerced(frame)  # as SalesData.coerced() leaves it
+
+    report, _ = _check_source(source, as_of, checked)
+    return report, SalesData.from_tables(frames, stages=source.stages, options=source.options)
+
+
+def _check_source(source, as_of, checked) -> tuple[ValidationReport, list[str]]:
+    """The report of ``validate(source.load(coerce=False), as_of)``, one table at a time,
+    ``checked(name, coerced frame)`` called on each table; and the contract tables read.
+
+    A table longer than one read batch of a source that reads single columns exactly as
+    it reads the whole table (``checks_by_columns``: DuckDB) is read and checked in column
+    groups (:func:`_check_table_by_columns`): at scale 100 the raw 12M order lines are
+    never held beside their coerced copy."""
+    from salesplan.data.schema import TABLE_NAMES
+
+    available = set(source.tables())
+    names = [n for n in TABLE_NAMES if n in available]
+    if "orders" not in names:
+        source.load(["orders"], coerce=False)  # raises the source's one-line error
+    shape = SalesData.from_tables({n: pd.DataFrame() for n in names}, stages=source.stages,
+                                  options=source.options)
+
+    def table(name: str):
+        if name not in available:
+            return None
+        _hand_back_memory(collect=False)  # the pages of the table checked before go back first
+        if getattr(source, "checks_by_columns", False):
+            with source._session():
+                stored = source._table_columns([name])[name]
+                groups = source._column_batches(name, stored)
+            if len(set(stored)) == len(stored) and len(groups) > 1:
+                return _ColumnReader(source, name, stored)
+        return source._read_table(name)
+
+    report = _validate_tables(shape.specs(), table, as_of, source.options,
+                              tuple(shape.missing_features()), checked)
+    _hand_back_memory()
+    return report, names
+
+
+def _hand_back_memory(collect: bool = True) -> None:
     """Return the memory the tables just dropped held to the system: Arrow's pool keeps
     freed blocks for reuse and glibc's ``malloc`` keeps freed heap pages, so a process
     that goes on to other work (``salesplan run``: rendering, the PDF) would hold them
     (~120 MiB of ~360 MiB after checking 1.2M order lines).  Best effort: nothing
     happens where these calls do not exist."""
-    import ctypes
-    import ctypes.util
     import gc
 
-    gc.collect()
+    if collect:  # frames are freed by reference counting; a full collection can take ~0.5 s
+        gc.collect()
     try:
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()
     except (ImportError, AttributeError):  # pragma: no cover - an old pyarrow
         pass
-    libc = ctypes.util.find_library("c")
     try:
-        if libc:
-            ctypes.CDLL(libc).malloc_trim(0)  # glibc only
+        libc = _libc()
+        if libc is not None:
+            libc.malloc_trim(0)  # glibc only
     except (OSError, AttributeError):  # pragma: no cover - musl, macOS, Windows
         pass
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """The C library (``find_library`` runs a program to find it: looked up once)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
 
 
 def _validate_tables(specs: dict[str, TableSpec], table, as_of, options: ReadOptions,
@@ -251,16 +323,20 @@ def _validate_tables(specs: dict[str, TableSpec], table, as_of, options: ReadOpt
                     Finding(name, "", "missing_table", f"table '{name}' is required but absent")
                 )
             continue
-        if not isinstance(raw, pd.DataFrame):
+        if isinstance(raw, _ColumnReader):
+            table_findings, frame = _check_table_by_columns(spec, raw, as_of_ts, options)
+            findings += table_findings
+        elif not isinstance(raw, pd.DataFrame):
             findings.append(
                 Finding(
                     name, "", "type", f"expected a table (DataFrame), got {type(raw).__name__}"
                 )
             )
             continue
-        table_findings, frame = _check_table(spec, raw, as_of_ts, options)
+        else:
+            table_findings, frame = _check_table(spec, raw, as_of_ts, options)
+            findings += table_findings
         del raw
-        findings += table_findings
         if checked is not None:
             checked(name, frame)
         coerced[name] = pd.DataFrame({c: frame[c] for c in frame.columns if c in keep[name]},
@@ -351,52 +427,136 @@ def _check_table(
     options: ReadOptions | None = None,
 ) -> tuple[list[Finding], pd.DataFrame]:
     options = options or ReadOptions()
+    out = _missing_columns(spec, raw.columns)
+    frame = coerce_table(spec.name, raw, spec, options)
+    raw = raw.reset_index(drop=True)
+    out += _empty_table(spec, len(frame))
+    for col in spec.columns:
+        if col.name in frame.columns:
+            out += _column_findings(spec, col, raw, frame[col.name], frame, as_of, options)
+    out += _table_findings(spec, frame, options)
+    return out, frame
+
+
+class _ColumnReader:
+    """Table ``name`` of ``source`` read some columns at a time
+    (:func:`_check_table_by_columns`); ``columns``: its stored column names, in order."""
+
+    def __init__(self, source, name: str, columns: list[str]):
+        self.source, self.name, self.columns = source, name, list(columns)
+
+    def read(self, columns: list[str]) -> pd.DataFrame:
+        """These columns as ``Source._read_table`` reads them."""
+        return self.source._read_table(self.name, columns)
+
+    def batches(self, columns: list[str]) -> list[list[str]]:
+        """The groups of ``columns`` read together (``Source._column_batches``)."""
+        return self.source._column_batches(self.name, columns)
+
+    def session(self):
+        """A context in which the reads share one connection (``Source._session``)."""
+        return self.source._session()
+
+
+def _check_table_by_columns(spec: TableSpec, reader: _ColumnReader, as_of: pd.Timestamp | None,
+                            options: ReadOptions) -> tuple[list[Finding], pd.DataFrame]:
+    """:func:`_check_table` of the table ``reader`` reads, reading it in column groups: each
+    raw group is coerced, its columns checked and the raw values dropped, so the raw and
+    the coerced table never exist together.  The key columns come first (they label the
+    rows of every finding); findings are listed in :func:`_check_table`'s order."""
+    out = _missing_columns(spec, reader.columns)
+    names = set(spec.column_names)
+    contract = [c.name for c in spec.columns if c.name in set(reader.columns)]
+    extra = [c for c in reader.columns if c not in names]
+    key = [k for k in spec.key if k in contract]
+    coerced: dict[str, pd.Series] = {}
+    per_column: dict[str, list[Finding]] = {}
+
+    def read(group: list[str]) -> pd.DataFrame:
+        raw = reader.read(group).reset_index(drop=True)
+        part = coerce_table(spec.name, raw, spec, options)
+        coerced.update((c, part[c]) for c in group)
+        return raw
+
+    def check(raw: pd.DataFrame, group: list[str], labels: pd.DataFrame) -> None:
+        for c in group:
+            if c in names:
+                per_column[c] = _column_findings(spec, spec.column(c), raw, coerced[c], labels,
+                                                 as_of, options)
+
+    with reader.session():
+        key_groups = reader.batches(key)
+        key_raw = [(read(group), group) for group in key_groups]  # a few id columns
+        labels = pd.DataFrame({k: coerced[k] for k in key}, copy=False)
+        for raw, group in key_raw:
+            check(raw, group, labels)
+        del key_raw
+        for group in reader.batches([c for c in contract if c not in key] + extra):
+            check(read(group), group, labels)
+    rows = len(next(iter(coerced.values()))) if coerced else 0
+    frame = pd.DataFrame({c: coerced.pop(c) for c in contract}, index=pd.RangeIndex(rows))
+    for c in extra:
+        frame[c] = coerced.pop(c).to_numpy()
+    out += _empty_table(spec, len(frame))
+    for name in contract:
+        out += per_column[name]
+    out += _table_findings(spec, frame, options)
+    return out, frame
+
+
+def _missing_columns(spec: TableSpec, columns) -> list[Finding]:
+    """A ``missing_column`` finding per contract column absent from ``columns``."""
+    return [
+        Finding(spec.name, col, "missing_column",
+                f"column '{col}' is missing; the table has {list(map(str, columns))}")
+        for col in spec.column_names if col not in columns
+    ]
+
+
+def _empty_table(spec: TableSpec, rows: int) -> list[Finding]:
+    if spec.required and rows == 0:
+        return [Finding(spec.name, "", "empty", f"table '{spec.name}' has no rows (a header only); "
+                        "expected at least one order line")]
+    return []
+
+
+def _column_findings(spec: TableSpec, col: Column, raw: pd.DataFrame, values: pd.Series,
+                     frame: pd.DataFrame, as_of: pd.Timestamp | None,
+                     options: ReadOptions) -> list[Finding]:
+    """The findings of one column: ``raw`` holds its raw values (``raw[col.name]``),
+    ``values`` its coerced ones; ``frame`` labels the rows (its key columns)."""
+    out: list[Finding] = []
+    raw_missing = _is_blank(raw[col.name])
+    out += _read_findings(spec, frame, raw, col, options)
+    if not col.nullable:
+        _flag(out, spec, frame, raw_missing, col.name, "not_null", "value is required but empty")
+    present = values.notna().to_numpy()
+    if col.allowed is not None:
+        bad_mask = present & ~values.isin(col.allowed).to_numpy()
+        found = sorted(set(values[bad_mask].astype(str)))[:5]
+        _flag(out, spec, frame, bad_mask, col.name, "allowed",
+              f"expected one of {list(col.allowed)}, found {found}")
+    if col.min is not None or col.max is not None:
+        num = values.astype("float64")
+        bad_mask = np.zeros(len(values), dtype=bool)
+        if col.min is not None:
+            bad_mask |= (num < col.min).fillna(False).to_numpy()
+        if col.max is not None:
+            bad_mask |= (num > col.max).fillna(False).to_numpy()
+        _flag(out, spec, frame, bad_mask, col.name, "range",
+              f"expected a value in [{_fmt(col.min, '-inf')}, {_fmt(col.max, 'inf')}]")
+    if col.kind == "date" and col.not_after_as_of and as_of is not None:
+        bad_mask = (values > as_of).fillna(False).to_numpy()
+        _flag(out, spec, frame, bad_mask, col.name, "after_as_of",
+              f"date after the data's as-of date {as_of.date()}")
+    return out
+
+
+def _table_findings(spec: TableSpec, frame: pd.DataFrame, options: ReadOptions) -> list[Finding]:
+    """The findings across the columns of the coerced table ``frame``: key, date order,
+    date outliers, amounts and signs of order lines."""
     out: list[Finding] = []
     name = spec.name
-    missing = [c for c in spec.column_names if c not in raw.columns]
-    for col in missing:
-        out.append(
-            Finding(
-                name,
-                col,
-                "missing_column",
-                f"column '{col}' is missing; the table has {list(map(str, raw.columns))}",
-            )
-        )
-    frame = coerce_table(name, raw, spec, options)
-    raw = raw.reset_index(drop=True)
-    if spec.required and len(frame) == 0:
-        out.append(Finding(name, "", "empty", f"table '{name}' has no rows (a header only); "
-                           "expected at least one order line"))
-
-    for col in spec.columns:
-        if col.name not in frame.columns:
-            continue
-        values = frame[col.name]
-        raw_missing = _is_blank(raw[col.name])
-        out += _read_findings(spec, frame, raw, col, options)
-        if not col.nullable:
-            _flag(out, spec, frame, raw_missing, col.name, "not_null", "value is required but empty")
-        present = values.notna().to_numpy()
-        if col.allowed is not None:
-            bad_mask = present & ~values.isin(col.allowed).to_numpy()
-            found = sorted(set(values[bad_mask].astype(str)))[:5]
-            _flag(out, spec, frame, bad_mask, col.name, "allowed",
-                  f"expected one of {list(col.allowed)}, found {found}")
-        if col.min is not None or col.max is not None:
-            num = values.astype("float64")
-            bad_mask = np.zeros(len(frame), dtype=bool)
-            if col.min is not None:
-                bad_mask |= (num < col.min).fillna(False).to_numpy()
-            if col.max is not None:
-                bad_mask |= (num > col.max).fillna(False).to_numpy()
-            _flag(out, spec, frame, bad_mask, col.name, "range",
-                  f"expected a value in [{_fmt(col.min, '-inf')}, {_fmt(col.max, 'inf')}]")
-        if col.kind == "date" and col.not_after_as_of and as_of is not None:
-            bad_mask = (values > as_of).fillna(False).to_numpy()
-            _flag(out, spec, frame, bad_mask, col.name, "after_as_of",
-                  f"date after the data's as-of date {as_of.date()}")
-
     key = list(spec.key)
     if key and all(k in frame.columns for k in key):
         _flag(out, spec, frame, _duplicated_keys(frame, key), "+".join(key), "unique",
@@ -417,7 +577,7 @@ def _check_table(
         _flag(out, spec, frame, bad_mask, "amount", "sign",
               "quantity and amount have opposite signs (a return should have both negative)",
               severity="warning")
-    return out, frame
+    return out
 
 
 def _duplicated_keys(frame: pd.DataFrame, key: list[str]) -> np.ndarray:

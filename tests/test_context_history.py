@@ -1,0 +1,33 @@
+"""PlanContext's history (issue 19): the order lines up to the history's end, without a
+second copy of them when every line is in the history."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from salesplan.data import SalesData
+from salesplan.planning.context import PlanContext
+
+
+def _orders(last_day: str) -> pd.DataFrame:
+    days = pd.date_range("2024-01-01", last_day, freq="7D").union([pd.Timestamp(last_day)])
+    return pd.DataFrame({"order_id": [f"o{i}" for i in range(len(days))], "order_date": days,
+                         "customer_id": "c1", "rep_id": "r1", "amount": 10.0})
+
+
+def test_every_line_in_the_history_shares_the_frame():
+    orders = _orders("2026-12-31")  # the data end the day before the plan quarter
+    ctx = PlanContext.build(SalesData(orders=orders), "2027Q1")
+    assert ctx.history_end == pd.Timestamp("2026-12-31")
+    assert (orders["order_date"] <= ctx.history_end).all()
+    assert ctx.history.orders is ctx.data.orders is orders
+    assert ctx.history is not ctx.data
+
+
+def test_lines_after_the_history_end_are_cut():
+    orders = _orders("2027-01-20")  # lines inside the plan quarter
+    ctx = PlanContext.build(SalesData(orders=orders), "2027Q1")
+    want = orders[orders["order_date"] <= pd.Timestamp("2026-12-31")]
+    assert len(want) < len(orders)
+    pd.testing.assert_frame_equal(ctx.history.orders, want)
+    assert ctx.data.orders is orders and len(ctx.data.orders) == len(orders)
