@@ -10,6 +10,7 @@ import pytest
 from salesplan.data import load_validated, validate, validate_source
 from salesplan.data import validation as V
 from salesplan.data.sources import open_source
+from tests.test_data_validate_source import _csv_folder
 from tests.test_validation import AS_OF, BROKEN_CASES, tiny_company
 
 
@@ -25,14 +26,6 @@ def _by_columns(src, monkeypatch, seen):
 
     monkeypatch.setattr(src, "_read_table", spy)
     return src
-
-
-def _csv_folder(tmp_path, tables):
-    folder = tmp_path / "export"
-    folder.mkdir()
-    for name, frame in tables.items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
-    return open_source(f"{folder}?format=csv")
 
 
 @pytest.mark.parametrize(

@@ -9,16 +9,8 @@ import pytest
 from salesplan.data import fingerprint, load_validated, validate
 from salesplan.data.schema import TABLE_NAMES
 from salesplan.data.sources import SourceError, open_source
+from tests.test_data_validate_source import _csv_folder
 from tests.test_validation import AS_OF, BROKEN_CASES, tiny_company
-
-
-def _csv_folder(tmp_path, tables):
-    """The tables as written (raw values, broken ones included) in a CSV folder."""
-    folder = tmp_path / "export"
-    folder.mkdir()
-    for name, frame in tables.items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
-    return open_source(f"{folder}?format=csv")
 
 
 def _same_bundle(got, want):
