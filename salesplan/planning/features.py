@@ -40,6 +40,7 @@ from salesplan.planning.targets import (
     pipeline_dates,
     plan_funnel,
     propose_targets,
+    scored_pipeline_key,
 )
 
 __all__ = ["FUNNEL_OFF_NOTE", "MIN_MONITOR_HISTORY_MONTHS", "NO_REGION", "PlanFeatures", "monitor_context", "monitor_history_ok",
@@ -283,7 +284,7 @@ def score_plan_pipeline(ctx: PlanContext, params: TargetParams | None = None) ->
         first = c.history.orders["order_date"].min()
         history = None  # c.history as the scoring reads it (the same scores, smaller cuts)
         for key in pipeline_dates(c.history, c.quarter, c.history_end, first, params):
-            if history is None and ("scored_pipeline", *map(pd.Timestamp, key)) not in ctx.memo:
+            if history is None and scored_pipeline_key(*key) not in ctx.memo:
                 from salesplan.planning import pipeline  # lazy: scikit-learn only when scoring
 
                 slim = pipeline.scoring_data(ctx.data) if slim is None else slim

@@ -22,6 +22,7 @@ from salesplan.data.schema import BANT_ITEMS, SalesData
 from salesplan.models import leads as _leads
 from salesplan.planning import funnel as _funnel
 from salesplan.planning import pipeline as _pl
+from salesplan.planning.targets import scored_pipeline_key
 
 __all__ = ["LeadReview", "OpenPipelineReview", "PipelineReview", "bant_params_from_text",
            "pipeline_by_region", "pipeline_review", "review_leads", "review_open_pipeline"]
@@ -209,7 +210,7 @@ def _memo_scored(memo, as_of, horizon_end, params: _pl.PipelineParams) -> pd.Dat
     ``params`` other than the defaults the memo's scorer uses)."""
     if memo is None or params != _pl.PipelineParams():
         return None
-    key = ("scored_pipeline", pd.Timestamp(as_of), pd.Timestamp(horizon_end))
+    key = scored_pipeline_key(as_of, horizon_end)
     return memo[key].copy() if key in memo else None
 
 

@@ -1363,6 +1363,12 @@ def _scored_deals(data: SalesData, at: pd.Timestamp, horizon_end: pd.Timestamp) 
     return scored_pipeline(data, at, horizon_end=horizon_end)
 
 
+def scored_pipeline_key(at, horizon_end) -> tuple:
+    """The memo key of the open pipeline scored at ``at`` for ``horizon_end``
+    (:func:`memo_scorer`): ``("scored_pipeline", Timestamp, Timestamp)``."""
+    return ("scored_pipeline", pd.Timestamp(at), pd.Timestamp(horizon_end))
+
+
 def memo_scorer(memo: dict | None = None):
     """A scorer for :func:`pipeline_increment` that scores each ``(date, horizon end)`` once.
 
@@ -1378,7 +1384,7 @@ def memo_scorer(memo: dict | None = None):
     memo = {} if memo is None else memo
 
     def scorer(data, at, horizon_end):
-        key = ("scored_pipeline", pd.Timestamp(at), pd.Timestamp(horizon_end))
+        key = scored_pipeline_key(at, horizon_end)
         if key not in memo:
             memo[key] = _scored_deals(data, at, horizon_end)
         return memo[key].copy()
