@@ -37,6 +37,12 @@ Method
   kernel), the runner's own peak (report rendering, Chromium for the PDF), and their
   growth between consecutive scales.  For scale 100 put (or link) the file of
   ``salesplan demo-data --scale 100`` at ``W/s100.duckdb``.
+* The Dask stages (``--dask``: ``forecast_dask``, ``churn_score_dask``, ``credit_score_dask``)
+  also check the product's promise of the same numbers on either engine, untimed:
+  ``same_as_local`` compares the Dask result with the local engine's (``forecast_local``'s
+  saved predictions at that scale -- run it first --; the same scoring call on the child's
+  own process for churn and credit): same rows and text, numbers within 1e-9 relative;
+  ``max_rel_diff`` is the largest relative difference found.
 * Stages that need a forecast distribution (targets) build it untimed in the child.
 * ``--repeat n`` repeats each child n times and reports the median time and max peak.
 
@@ -165,6 +171,7 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
     rec: dict = {"stage": stage, "scale": scale}
     pkl, db = _paths(work, scale)
     timed = None  # callable doing the measured work, returns extras dict
+    reference = None  # Dask scoring stages: the local result to compare with
     cluster = client = None
 
     if stage == "generate":
@@ -255,9 +262,11 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
 
             def timed():
                 f = Forecaster(**kw).fit(long)
-                f.predict(3)
+                pred = f.predict(3)
                 n = long["unique_id"].nunique()
-                return {"series": n}
+                if stage == "forecast_local":  # the reference the Dask stage is compared with
+                    pred.to_pickle(work / f"s{scale:g}.forecast_local.pkl")
+                return {"series": n, "_out": pred}
         elif stage == "churn_features":
             from salesplan.models.churn import churn_features
 
@@ -287,7 +296,10 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
 
                     def timed():
                         out = score_churn(clf, data, AS_OF, backend=DaskBackend(client))
-                        return {"customers": len(out)}
+                        return {"customers": len(out), "_out": out}
+
+                    def reference():  # the same scoring on this process (engine "local")
+                        return score_churn(clf, data, AS_OF)
         elif stage in ("credit_features", "credit_fit", "credit_score", "credit_score_dask"):
             from salesplan.models import credit
 
@@ -323,7 +335,11 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
                     cluster, client = _start_cluster()
 
                     def timed():
-                        return {"customers": len(score_credit(card, data, AS_OF, backend=DaskBackend(client)))}
+                        out = score_credit(card, data, AS_OF, backend=DaskBackend(client))
+                        return {"customers": len(out), "_out": out}
+
+                    def reference():  # the same scoring on this process (engine "local")
+                        return score_credit(card, data, AS_OF)
         elif stage == "segments":
             from salesplan.models import segments
 
@@ -357,7 +373,10 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
     rec["cpu_s"] = time.process_time() - c0
     rec["peak_mib"] = _peak_mib()
     rec["base_mib"] = base
+    out = extra.pop("_out", None)
     rec.update(extra)
+    if stage in DASK_STAGES:  # "same numbers": the Dask result against the local one (untimed)
+        rec.update(_dask_parity(out, reference() if reference else _local_forecast(work, scale)))
     if "series" in extra and stage.startswith("forecast"):
         rec["series_per_s"] = extra["series"] / rec["seconds"]
     if client is not None:
@@ -367,6 +386,44 @@ def run_stage(stage: str, scale: float, work: Path, opts: dict) -> dict:
         client.close()
         cluster.close()
     return rec
+
+
+def _local_forecast(work: Path, scale: float):
+    """forecast_local's predictions at ``scale`` (None when that stage has not run)."""
+    import pandas as pd
+
+    f = work / f"s{scale:g}.forecast_local.pkl"
+    return pd.read_pickle(f) if f.exists() else None
+
+
+def _dask_parity(dask_out, local_out) -> dict:
+    """``same_as_local``: the Dask stage's frame equals the local engine's (same rows, same
+    text, numbers to 1e-9 relative), and the largest relative difference of its numbers."""
+    import numpy as np
+    import pandas as pd
+
+    if local_out is None:
+        return {"same_as_local": None}
+    def rows(df):  # an index of ids becomes a column; the rows in the order of the first two columns
+        df = df.reset_index(drop=isinstance(df.index, pd.RangeIndex))
+        return df.sort_values(list(df.columns[:2]), kind="stable", ignore_index=True)
+
+    a, b = rows(dask_out), rows(local_out)
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return {"same_as_local": False, "max_rel_diff": None}
+    worst, same = 0.0, True
+    for c in a.columns:
+        x, y = a[c].to_numpy(), b[c].to_numpy()
+        if pd.api.types.is_numeric_dtype(a[c]) and pd.api.types.is_numeric_dtype(b[c]):
+            x, y = x.astype(float), y.astype(float)
+            both_nan = np.isnan(x) & np.isnan(y)
+            rel = np.abs(x - y) / np.maximum(np.maximum(np.abs(x), np.abs(y)), 1e-12)
+            rel[both_nan] = 0.0
+            worst = max(worst, float(np.nanmax(rel, initial=0.0)))
+            same &= bool(np.all(both_nan | (rel <= 1e-9)))
+        else:
+            same &= bool((pd.Series(x).astype(str).to_numpy() == pd.Series(y).astype(str).to_numpy()).all())
+    return {"same_as_local": same, "max_rel_diff": worst}
 
 
 def _start_cluster():

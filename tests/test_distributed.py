@@ -170,6 +170,17 @@ def test_score_churn_equal_local(company, classifier, address):
     assert (out["top_drivers"] == drivers).all()
 
 
+def test_scoring_default_backend_is_local(company, classifier):
+    """``backend=None`` (the documented default, "local") scores on this process: the same
+    frame as ``backend="local"`` and as the classifier itself (it raised before)."""
+    data = company.data
+    default = churn.score_churn(classifier, data, AS_OF)
+    pd.testing.assert_frame_equal(default, churn.score_churn(classifier, data, AS_OF, backend="local"))
+    p = classifier.churn_probability(data, AS_OF)
+    np.testing.assert_allclose(default["p_churn"].to_numpy(), p.reindex(default.index).to_numpy(),
+                               rtol=1e-9, atol=1e-12)
+
+
 def test_score_transaction_model_equal_local(company, address):
     s = churn.rfm_summary(company.data.orders, AS_OF, freq="W")
     for cls in (churn.BetaGeoModel, churn.ParetoNBDModel):

@@ -108,8 +108,9 @@ class DaskBackend(Backend):
             broadcast=broadcast, timeout=self.timeout, sort_index=sort_index, **kwargs)
 
 
-def backend_for(engine: str | Backend = "local", scheduler=None) -> Backend:
-    """The backend object for ``engine`` ("local" or "dask"; a Backend passes through).
+def backend_for(engine: str | Backend | None = "local", scheduler=None) -> Backend:
+    """The backend object for ``engine`` ("local" or "dask"; a Backend passes through;
+    None, the ``backend=None`` default of the scoring functions, is "local").
 
     Raises
     ------
@@ -118,7 +119,7 @@ def backend_for(engine: str | Backend = "local", scheduler=None) -> Backend:
     """
     if isinstance(engine, Backend):
         return engine
-    if engine == "local":
+    if engine is None or engine == "local":
         return LocalBackend()
     if engine == "dask":
         return DaskBackend(scheduler)
