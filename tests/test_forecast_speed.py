@@ -102,3 +102,82 @@ def test_to_long_key_text_of_numbers_and_nulls():
     # str(3.0) = "3.0"; a null key is "(none)"
     assert out[["unique_id", "y"]].values.tolist() == [["k=(none)", 2.0], ["k=3.0", 5.0]]
     assert out["k"].tolist() == ["(none)", "3.0"]
+
+
+def test_local_fit_reused_for_the_same_history(monkeypatch):
+    from salesplan.models.forecast import engine as eng
+    from salesplan.models.forecast.global_model import GlobalMLP, WithGlobal
+
+    monkeypatch.setattr(eng, "_LOCAL_FITS", type(eng._LOCAL_FITS)())
+    y = _series()
+    made = []
+    orig = eng._make_model
+    monkeypatch.setattr(eng, "_make_model", lambda *a, **k: made.append(1) or orig(*a, **k))
+    # seasonal_test="model": the local model is the method itself (no engine adjustment)
+    m1, s1, r1 = eng._fit_model("combo_local", y, 12, "model")
+    m2, s2, r2 = eng._fit_model("combo_local", list(y), 12, "model")  # same values: not made again
+    assert made == [1] and m2 is m1 and s2 == s1
+    # the scale by its definition: robust RMSE of the local members' one-step fitted values
+    fitted = models.make_method("combo_local", 12).fit(y).fitted()
+    assert s1 == eng._rmse(y, fitted)
+    np.testing.assert_array_equal(r1[2:], (y - fitted)[2:])
+    r1[5] = 1e9  # each caller gets its own residuals
+    assert eng._fit_model("combo_local", y, 12, "model")[2][5] != 1e9
+    # with a global member: the local part reused, the member's forecast attached
+    gm = GlobalMLP(12, 12).fit([_series(48, s) for s in range(12)])
+    wg, sg, _ = eng._fit_model("combo", y, 12, "model", gmodel=gm)
+    ref = WithGlobal(models.make_method("combo_local", 12), 3, gm).fit(y)
+    assert isinstance(wg, WithGlobal) and sg == s1 and made == [1, 1]
+    np.testing.assert_array_equal(wg.predict(6), ref.predict(6))
+    eng._fit_model("combo_local", y[:-1], 12, "model")  # another history: made again
+    assert made == [1, 1, 1]
+
+
+def test_residual_correlation_over_the_common_periods():
+    from sklearn.covariance import ledoit_wolf
+
+    from salesplan.models.forecast import Forecaster
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for k, (start, n) in enumerate([("2019-01-01", 60), ("2020-04-01", 45), ("2021-01-01", 36),
+                                    ("2019-06-01", 50)]):
+        ds = pd.date_range(start, periods=n, freq="MS")
+        frames.append(pd.DataFrame({"unique_id": f"s{k}", "ds": ds,
+                                    "y": 100 + 10 * k + rng.normal(0, 5, n).cumsum()}))
+    fc = Forecaster(method="damped", calibrate=False).fit(pd.concat(frames))
+    ids = ["s2", "s0", "s3", "s1"]
+    # by hand: residuals dated from each series' start, the dates every series has, the last 36
+    cols = {u: pd.Series(fc.series_[u].resid, index=pd.date_range(fc.first_ds_[u], periods=len(
+        fc.series_[u].resid), freq="MS")) for u in ids}
+    R = pd.DataFrame(cols).dropna().iloc[-36:]
+    Z = (R - R.mean()) / R.std(ddof=0)
+    cov, _ = ledoit_wolf(Z.to_numpy(), assume_centered=True)
+    expect = cov / np.outer(np.sqrt(np.diag(cov)), np.sqrt(np.diag(cov)))
+    got = fc.residual_correlation(ids)
+    assert got.shape == (4, 4)
+    np.testing.assert_allclose(got, expect, rtol=1e-12, atol=1e-14)
+
+
+def test_validate_long_period_starts():
+    from salesplan.models.forecast import validate_long
+    from salesplan.models.forecast.data import ForecastInputError
+
+    ds = pd.date_range("2019-01-01", periods=8, freq="QS")
+    df = pd.DataFrame({"unique_id": "a", "ds": ds.astype("datetime64[s]"), "y": 1.0})
+    out = validate_long(df, freq="QS")  # other datetime units are fine
+    assert out["ds"].dtype == "datetime64[ns]" and list(out["ds"]) == list(ds)
+    bad = df.assign(ds=pd.date_range("2019-02-01", periods=8, freq="QS-FEB"))  # month starts
+    try:
+        validate_long(bad, freq="QS")
+    except ForecastInputError as e:
+        assert "irregular dates ['2019-02-01'" in str(e)
+    else:
+        raise AssertionError("months that start no quarter were accepted")
+    noon = pd.DataFrame({"unique_id": "a", "ds": [pd.Timestamp("2019-01-01 12:00")], "y": 1.0})
+    try:
+        validate_long(noon, freq="MS")
+    except ForecastInputError as e:
+        assert "irregular dates" in str(e)
+    else:
+        raise AssertionError("a date at noon was taken for a month start")

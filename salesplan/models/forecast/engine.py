@@ -32,7 +32,7 @@ import json
 import os
 import pickle
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,19 +261,56 @@ def _make_model(method, y, m, seasonal_test="detrended", gmodel=None):
     return local
 
 
+#: fitted local models with their scale and residuals by ``(method, m, seasonal_test,
+#: history)``, least recently used dropped beyond :data:`LOCAL_FIT_CACHE_SIZE` (see
+#: :func:`_fit_model`)
+_LOCAL_FITS: OrderedDict = OrderedDict()
+#: most local fits kept (the members themselves are held by ``models.fit_member``'s cache)
+LOCAL_FIT_CACHE_SIZE = 20_000
+
+
 def _fit_model(method, y, m, seasonal_test="detrended", gmodel=None):
-    """Fit one method on one series; returns (model, scale, resid)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = _make_model(method, y, m, seasonal_test, gmodel).fit(y)
-        fitted = model.fitted()
-    resid = np.asarray(y, float) - fitted
-    s = _rmse(y, fitted)
-    if len(resid) > 6:
-        resid[:2] = np.nan  # start-up values of the filters
-    if not np.isfinite(s) or s <= 0:
-        s = _fallback_scale(y)
-    return model, s, resid
+    """Fit one method on one series; returns (model, scale, resid).
+
+    The local part -- the model object of :func:`_make_model` (its seasonality tests), its
+    fitted values, the scale and the residuals -- is a deterministic function of
+    ``(method, m, seasonal_test, y)`` and is computed once per process for the same
+    history (the same series cut at the same period is fitted by the backtest windows of
+    several forecasters, the reconciliation backtest, ``cross_validation`` and the
+    monitoring quarter's forecast).  A global member is attached to it per call (its
+    forecast of ``y``: :meth:`~salesplan.models.forecast.global_model.WithGlobal.attach`);
+    the global member has no fitted values, so the scale and residuals are those of the
+    local part either way.  ``resid`` is the caller's own copy.
+    """
+    y = np.asarray(y, float)
+    key = (method, int(m), seasonal_test, y.tobytes())
+    hit = _LOCAL_FITS.get(key)
+    if hit is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            local = _make_model(method, y, m, seasonal_test).fit(y)
+            fitted = local.fitted()
+        resid = y - fitted
+        s = _rmse(y, fitted)
+        if len(resid) > 6:
+            resid[:2] = np.nan  # start-up values of the filters
+        if not np.isfinite(s) or s <= 0:
+            s = _fallback_scale(y)
+        hit = _LOCAL_FITS[key] = (local, s, resid)
+        if len(_LOCAL_FITS) > LOCAL_FIT_CACHE_SIZE:
+            _LOCAL_FITS.popitem(last=False)
+    else:
+        _LOCAL_FITS.move_to_end(key)
+    local, s, resid = hit
+    model = local
+    if gmodel is not None and M.uses_global(method):
+        from salesplan.models.forecast.global_model import WithGlobal
+
+        k = sum(1 for n in M.METHODS[method] if n not in M.GLOBAL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = WithGlobal(local, k, gmodel).attach(y)
+    return model, s, resid.copy()
 
 
 def _backtest_one(uid, y, m, methods, cuts, h, seasonal_test="detrended", gmodels=None):
@@ -1036,16 +1073,11 @@ class Forecaster(BaseEstimator):
         k = len(ids)
         if k <= 1 or self.correlation == "independent":
             return np.eye(k)
-        cols = {}
-        for u in ids:
-            st = self.series_[u]
-            if st.kind != "model" or st.resid is None:
-                continue
-            dates = pd.date_range(self.first_ds_[u], periods=len(st.resid), freq=self.freq_)
-            cols[u] = pd.Series(st.resid, index=dates)
+        cols = [u for u in dict.fromkeys(ids) if self.series_[u].kind == "model"
+                and self.series_[u].resid is not None]
         if len(cols) < 2:
             return np.eye(k)
-        R = pd.DataFrame(cols).dropna().iloc[-window:]
+        R = self._common_residuals(cols, window)
         if len(R) < 6:
             return np.eye(k)
         sd = R.std(ddof=0).to_numpy()
@@ -1057,12 +1089,30 @@ class Forecaster(BaseEstimator):
             np.divide(cov[i:i + 1024], np.outer(d[i:i + 1024], d), out=cov[i:i + 1024])
         corr = cov
         pos = {u: i for i, u in enumerate(ids)}
-        idx = [pos[u] for u in np.array(list(cols))[okc]]
+        idx = [pos[u] for u in np.array(cols)[okc]]
         if idx == list(range(k)):  # every series has residuals: no identity rows to add
             return corr
         full = np.eye(k)
         full[np.ix_(idx, idx)] = corr
         return full
+
+    def _common_residuals(self, cols, window):
+        """The last ``window`` periods in which every series of ``cols`` has a residual:
+        a frame (periods x ``cols``), as ``pd.DataFrame({u: resid_u by date}).dropna()
+        .iloc[-window:]`` (the same values, in the same (series, period) block layout)
+        without a dated Series per series: each series' residuals are consecutive periods
+        from its first date, put on one integer period grid."""
+        first = np.array([self.first_ds_[u] for u in cols], dtype="datetime64[ns]")
+        start = _period_index(first, self.freq_)
+        lens = np.array([len(self.series_[u].resid) for u in cols])
+        lo = int(start.min())
+        n = int((start + lens).max()) - lo
+        M = np.full((len(cols), n), np.nan)  # series x period, C order (pandas' block layout)
+        for i, u in enumerate(cols):
+            a = int(start[i]) - lo
+            M[i, a: a + lens[i]] = self.series_[u].resid
+        keep = np.flatnonzero(~np.isnan(M).any(axis=0))[-window:]
+        return pd.DataFrame(np.ascontiguousarray(M[:, keep]).T, columns=cols)
 
     def sample_paths(self, h: int, n_paths: int = 1000, random_state=0, as_frame=False, ids=None,
                      corr=None, *, seed=None, chol=None):

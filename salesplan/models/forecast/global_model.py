@@ -207,6 +207,11 @@ class WithGlobal:
 
     def fit(self, y):
         self.local.fit(y)
+        return self.attach(y)
+
+    def attach(self, y):
+        """The global member's forecast of ``y`` added to ``local`` already fitted on ``y``
+        (what :meth:`fit` does after fitting ``local``)."""
         self.g_ = self.gmodel.forecast(y)
         return self
 
