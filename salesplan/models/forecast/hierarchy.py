@@ -304,9 +304,12 @@ def _mint_projection(S, fc: Forecaster, ids, R=None):
 
 def _aggregate(S, bottom, rows=None, agg=None):
     """``S bottom`` along the first axis: the bottom rows are ``bottom`` itself and only the
-    aggregate rows are summed (n_agg x n_bottom, not the n x n_bottom product)."""
+    aggregate rows are summed (n_agg x n_bottom, not the n x n_bottom product).  ``rows``
+    (each bottom series' own row) and ``agg`` (the other rows) when already known."""
     if rows is None:
         rows, agg = _split_rows(S)
+    elif agg is None:
+        agg = np.setdiff1d(np.arange(S.shape[0]), rows)
     out = np.empty((S.shape[0],) + bottom.shape[1:])
     out[rows] = bottom
     out[agg] = np.tensordot(S[agg], bottom, axes=(1, 0))
@@ -365,7 +368,7 @@ def reconcile(base, S, method="bottom_up", W=None, proportions=None, top=0, nonn
     bottom = G.apply(base) if hasattr(G, "apply") else np.tensordot(G, base, axes=(1, 0))
     if nonnegative:
         bottom = np.maximum(bottom, 0.0)
-    return _aggregate(S, bottom)
+    return _aggregate(S, bottom, getattr(G, "rows", None))
 
 
 @dataclass
