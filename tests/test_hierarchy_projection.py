@@ -122,3 +122,54 @@ def test_a_w_not_positive_definite_still_reconciles_coherently():
     assert np.all(np.isfinite(rec))
     rows = _own_rows(S)
     assert np.allclose(rec, S @ rec[rows])
+
+
+def _orders():
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    rows = []
+    reps = {"East": ["e1", "e2", "e3"], "West": ["w1", "w2"]}
+    for m, d in enumerate(pd.date_range("2021-01-01", periods=36, freq="MS")):
+        common = rng.normal(0, 0.15)
+        for region, rs in reps.items():
+            for r in rs:
+                amt = 100 * (1 + 0.3 * np.sin(m / 2)) * (1 + common + rng.normal(0, 0.08))
+                rows.append((d + pd.Timedelta(days=int(rng.integers(0, 27))), region, r, amt))
+    return pd.DataFrame(rows, columns=["order_date", "region", "rep_id", "amount"])
+
+
+def test_hierarchy_forecast_mint_means_are_the_textbook_gls_and_paths_add_up():
+    from salesplan.models.forecast import hierarchy_forecast
+    from salesplan.models.forecast.engine import _positions
+
+    hf = hierarchy_forecast(_orders(), levels=[(), ("region",), ("region", "rep_id")], h=3,
+                            method="theta", reconcile_method="mint_shrink", n_paths=300, seed=2,
+                            nonnegative=False)
+    S, ids, fc = hf.S, hf.ids, hf.base
+    base = fc._means(3)[_positions(fc.ids_, ids)]
+    d = np.array([max(fc.series_[u].scale, 1e-9) for u in ids])
+    W = fc.residual_correlation(ids) * np.outer(d, d)
+    n = len(S)
+    G = _textbook(S, W + 1e-9 * np.trace(W) / n * np.eye(n))
+    mean = hf.forecast["mean"].to_numpy().reshape(n, 3)
+    assert np.allclose(mean, S @ G @ base, rtol=1e-10, atol=1e-8)
+    rows = _own_rows(S)
+    assert np.allclose(hf.paths, np.tensordot(S, hf.paths[rows], axes=(1, 0)), rtol=1e-12)
+
+
+def test_top_down_paths_are_the_mint_paths_recentred():
+    from salesplan.models.forecast import hierarchy_forecast
+
+    kw = dict(levels=[(), ("region",), ("region", "rep_id")], h=3, method="theta", n_paths=300,
+              seed=4, nonnegative=False)
+    td = hierarchy_forecast(_orders(), reconcile_method="top_down", **kw)
+    mint = hierarchy_forecast(_orders(), reconcile_method="mint_shrink", **kw)
+    n = len(td.S)
+    td_mean = td.forecast["mean"].to_numpy().reshape(n, 1, 3)
+    mint_mean = mint.forecast["mean"].to_numpy().reshape(n, 1, 3)
+    assert not np.allclose(td_mean, mint_mean)  # different means ...
+    # ... the same spread: the top-down paths are the MinT paths shifted to the top-down means
+    assert np.allclose(td.paths - td_mean, mint.paths - mint_mean, rtol=0, atol=1e-8)
+    rows = _own_rows(td.S)
+    assert np.allclose(td.paths, np.tensordot(td.S, td.paths[rows], axes=(1, 0)), rtol=1e-12)
