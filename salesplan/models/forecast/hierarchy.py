@@ -148,6 +148,7 @@ class _BottomUp:
         return np.asarray(base, float)[self.rows]
 
     def matrix(self):
+        """The dense ``G`` (n_bottom x n)."""
         G = np.zeros((len(self.rows), self.n))
         G[np.arange(len(self.rows)), self.rows] = 1.0
         return G
@@ -162,10 +163,12 @@ class _TopDown:
     n: int
 
     def apply(self, base):
+        """``G base`` along the first axis: ``p_j * base[top]``."""
         base = np.asarray(base, float)
         return self.p.reshape((-1,) + (1,) * (base.ndim - 1)) * base[self.top][None]
 
     def matrix(self):
+        """The dense ``G`` (n_bottom x n)."""
         G = np.zeros((len(self.p), self.n))
         G[:, self.top] = self.p
         return G
