@@ -76,12 +76,12 @@ def test_bottom_up_paths_are_the_bottom_rows():
     assert np.array_equal(paths[_bottom_rows(S)], np.tensordot(G, paths, axes=(1, 0)))
 
 
-def test_mint_matrix_equals_reconciliation_matrix_of_the_residual_cov():
-    """``_mint_matrix`` (W built and ridged in place) == ``reconciliation_matrix`` on the
-    textbook ``W = D R D`` (bit for bit), with and without a given correlation."""
+def test_mint_projection_equals_reconciliation_matrix_of_the_residual_cov():
+    """``_mint_projection`` (``W C'`` from ``D R D``, no n x n ``W``) == ``reconciliation_matrix``
+    on the textbook ``W = D R D`` (up to rounding), with and without a given correlation."""
     from types import SimpleNamespace
 
-    from salesplan.models.forecast.hierarchy import _mint_matrix, _residual_cov
+    from salesplan.models.forecast.hierarchy import _mint_projection, _residual_cov
 
     rng = np.random.default_rng(5)
     S = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0], [0, 1, 0, 0],
@@ -93,8 +93,9 @@ def test_mint_matrix_equals_reconciliation_matrix_of_the_residual_cov():
                                   zip(ids, rng.uniform(1, 5, len(S)))},
                          residual_correlation=lambda ids: C.copy())
     expected = reconciliation_matrix(S, "mint_shrink", W=_residual_cov(fc, ids, C.copy()))
-    assert np.array_equal(_mint_matrix(S, fc, ids, C.copy()), expected)
-    assert np.array_equal(_mint_matrix(S, fc, ids), expected)
+    assert np.allclose(_mint_projection(S, fc, ids, C.copy()).matrix(), expected, rtol=0,
+                       atol=1e-12)
+    assert np.allclose(_mint_projection(S, fc, ids).matrix(), expected, rtol=0, atol=1e-12)
 
 
 def test_positions_as_list_index():

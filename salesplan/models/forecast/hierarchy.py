@@ -12,6 +12,12 @@ reconciliation is ``y_tilde = S G y_hat`` for a ``G`` (n_bottom x n_nodes)
 * ``mint_shrink``: ``G = (S' W^{-1} S)^{-1} S' W^{-1}`` with ``W = D C D``, ``D`` the
   one-step residual scales and ``C`` the Ledoit-Wolf shrunk residual correlation.
 
+MinT and OLS are computed in their projection form, ``y - W A' (A W A')^{-1} A y`` with
+``A = [I | -S_agg]`` the aggregation constraints (one row per aggregate node), which needs
+``W A'`` (n x n_agg) and an n_agg x n_agg solve instead of factorising the n x n ``W``;
+the reconciliations are applied to the means and the sample paths in factored form
+(:func:`_reconciler`), never as an n_bottom x n_nodes matrix.
+
 Quantiles are made coherent by reconciling *sample paths*: base paths are drawn for
 every node with innovations correlated across nodes (residual correlation), and the
 same ``S G`` is applied to each path (Panagiotelis et al. 2023), so every path adds up
@@ -79,26 +85,17 @@ def summing_matrix(nodes: pd.DataFrame, bottom: pd.DataFrame, keys_of_level) -> 
 
 
 def reconciliation_matrix(S, method, W=None, proportions=None, top=0):
-    """The ``G`` matrix (n_bottom x n_nodes) of a reconciliation ``method``."""
+    """The ``G`` matrix (n_bottom x n_nodes) of a reconciliation ``method``.
+
+    The dense matrix, for callers that need it; the forecast itself applies the
+    reconciliation in its factored form (:func:`_reconciler`) and never forms ``G``.
+    MinT and OLS are computed in projection form (:func:`_gls_projection`): a solve of
+    the n_aggregate x n_aggregate system, not of the n x n ``W``.
+    """
     S = np.asarray(S, float)
     n, nb = S.shape
-    if method == "bottom_up":
-        bottom_rows = _bottom_rows(S)
-        G = np.zeros((nb, n))
-        G[np.arange(nb), bottom_rows] = 1.0
-        return G
-    if method == "top_down":
-        if proportions is None:
-            raise ValueError("reconcile: method='top_down' needs proportions (one per bottom series)")
-        p = np.asarray(proportions, float)
-        if p.shape != (nb,) or not np.isclose(p.sum(), 1.0):
-            raise ValueError(f"reconcile: top_down proportions must be {nb} shares summing to 1")
-        if not np.all(S[top] == 1):
-            raise ValueError("reconcile: top_down needs the grand total as node `top` (a row of S "
-                             "of all ones)")
-        G = np.zeros((nb, n))
-        G[:, top] = p
-        return G
+    if method in ("bottom_up", "top_down"):
+        return _reconciler(S, method, proportions=proportions, top=top).matrix()
     if method == "ols":
         W = np.eye(n)
     elif method == "mint_shrink":
@@ -113,39 +110,213 @@ def reconciliation_matrix(S, method, W=None, proportions=None, top=0):
 
 
 def _gls_projection(S, W):
-    """``G = (S' W^-1 S)^-1 S' W^-1`` (Wickramasuriya, Athanasopoulos & Hyndman 2019).
+    """``G = (S' W^-1 S)^-1 S' W^-1`` (Wickramasuriya, Athanasopoulos & Hyndman 2019),
+    computed in projection form (:class:`_Projection`): only ``W C'`` is used."""
+    S = np.asarray(S, float)
+    W = np.asarray(W, float)
+    rows, agg = _split_rows(S)
+    Ct = _constraint_t(S, rows, agg)
+    return _Projection.from_wct(S, rows, agg, W @ Ct).matrix()
 
-    ``W^-1 S`` by a Cholesky solve (``n^3 / 3`` flops, no explicit inverse); a covariance
-    that is not positive definite falls back to the pseudo-inverse.  With thousands of
-    nodes (a rep level of a large company) the solve is the cost of MinT: 7,000 nodes
-    take seconds this way where the SVD of ``pinv`` takes many minutes.
+
+def _split_rows(S):
+    """``(rows, agg)``: each bottom series' own row (:func:`_bottom_rows`) and the other
+    rows (the aggregates, in the order of ``S``)."""
+    rows = _bottom_rows(S)
+    own = np.zeros(S.shape[0], bool)
+    own[rows] = True
+    return rows, np.flatnonzero(~own)
+
+
+def _constraint_t(S, rows, agg):
+    """``C'`` (n x n_agg) of the constraints ``C y = y_agg - S_agg y_bottom = 0``."""
+    Ct = np.zeros((S.shape[0], len(agg)))
+    Ct[agg, np.arange(len(agg))] = 1.0
+    Ct[rows] = -S[agg].T
+    return Ct
+
+
+@dataclass(frozen=True)
+class _BottomUp:
+    """``G = [0 | I]``: each bottom series' own row (a take, no matrix)."""
+
+    rows: np.ndarray
+    n: int
+
+    def apply(self, base):
+        """``G base`` along the first axis."""
+        return np.asarray(base, float)[self.rows]
+
+    def matrix(self):
+        """The dense ``G`` (n_bottom x n)."""
+        G = np.zeros((len(self.rows), self.n))
+        G[np.arange(len(self.rows)), self.rows] = 1.0
+        return G
+
+
+@dataclass(frozen=True)
+class _TopDown:
+    """``G = p e_top'``: the grand total split by the proportions ``p``."""
+
+    p: np.ndarray
+    top: int
+    n: int
+
+    def apply(self, base):
+        """``G base`` along the first axis: ``p_j * base[top]``."""
+        base = np.asarray(base, float)
+        return self.p.reshape((-1,) + (1,) * (base.ndim - 1)) * base[self.top][None]
+
+    def matrix(self):
+        """The dense ``G`` (n_bottom x n)."""
+        G = np.zeros((len(self.p), self.n))
+        G[:, self.top] = self.p
+        return G
+
+
+@dataclass(frozen=True)
+class _Projection:
+    """MinT / OLS in projection form: ``G = E_b - K C`` (never formed when applied).
+
+    With the constraints ``C = [I | -S_agg]`` (``C y = 0`` iff ``y`` is coherent; one row
+    per aggregate node) the GLS reconciliation of ``y`` is
+    ``y - W C' (C W C')^-1 C y`` (Wickramasuriya et al. 2019, eq. 9; Hyndman &
+    Athanasopoulos, FPP3 11.4), and its bottom rows are ``G y``: ``E_b`` takes the bottom
+    series' own rows and ``K = (W C')_b (C W C')^-1`` is n_bottom x n_agg.  Only ``W C'``
+    (n x n_agg) and an n_agg x n_agg solve are needed, not a factorisation of the
+    n x n ``W``.  Equal to ``(S' W^-1 S)^-1 S' W^-1`` for a positive definite ``W`` up
+    to rounding.  ``C W C'`` is solved by its Cholesky factor; when it is not positive
+    definite (``W`` not positive definite in the aggregates' directions) its
+    pseudo-inverse is used (n_agg x n_agg: cheap); the result stays coherent, as every
+    node is re-aggregated from the reconciled bottom series.
     """
-    Wi_S = _w_inv_s(S, W)
-    return np.linalg.solve(S.T @ Wi_S, Wi_S.T)
+
+    rows: np.ndarray  # (n_bottom,) each bottom series' own row
+    agg: np.ndarray  # (n_agg,) the other rows
+    S_agg: np.ndarray  # (n_agg, n_bottom) S[agg]
+    K: np.ndarray  # (n_bottom, n_agg)
+
+    @classmethod
+    def from_wct(cls, S, rows, agg, WCt):
+        """From ``W C'`` (n x n_agg; ``W`` with its ridge)."""
+        from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+        S_agg = S[agg]
+        M = WCt[agg] - S_agg @ WCt[rows]  # C W C' (n_agg x n_agg)
+        M = (M + M.T) / 2
+        B = WCt[rows].T  # (n_agg, n_bottom)
+        try:
+            X = cho_solve(cho_factor(M, lower=True, check_finite=False), B, check_finite=False)
+        except LinAlgError:
+            X = np.linalg.pinv(M) @ B
+        return cls(rows=rows, agg=agg, S_agg=S_agg, K=np.ascontiguousarray(X.T))
+
+    @property
+    def n(self):
+        return len(self.rows) + len(self.agg)
+
+    def constraint(self, base):
+        """``C base`` (n_agg, ...): how far each aggregate is from the sum of its bottoms."""
+        base = np.asarray(base, float)
+        return base[self.agg] - np.tensordot(self.S_agg, base[self.rows], axes=(1, 0))
+
+    def apply(self, base):
+        """``G base`` along the first axis (means ``(n, h)`` or paths ``(n, p, h)``)."""
+        base = np.asarray(base, float)
+        out = base[self.rows]
+        out -= np.tensordot(self.K, self.constraint(base), axes=(1, 0))
+        return out
+
+    def weights(self, s):
+        """``s' G`` (n,) for a weight vector ``s`` over the bottom series (a row of ``S``)."""
+        v = np.asarray(s, float) @ self.K  # (n_agg,)
+        out = np.zeros(self.n)
+        out[self.rows] = s
+        out[self.agg] -= v
+        out[self.rows] += v @ self.S_agg
+        return out
+
+    def matrix(self):
+        """The dense ``G`` (n_bottom x n)."""
+        G = -self.K @ _constraint_t_of(self)
+        G[np.arange(len(self.rows)), self.rows] += 1.0
+        return G
 
 
-def _w_inv_s(S, W):
-    """``W^-1 S`` (Cholesky solve; the pseudo-inverse when ``W`` is not positive definite)."""
-    from scipy.linalg import LinAlgError, cho_factor, cho_solve
-
-    try:
-        return cho_solve(cho_factor(W, lower=True, check_finite=False), S, check_finite=False)
-    except LinAlgError:
-        return np.linalg.pinv(W) @ S
+def _constraint_t_of(proj):
+    """``C`` (n_agg x n) of a :class:`_Projection`."""
+    C = np.zeros((len(proj.agg), proj.n))
+    C[np.arange(len(proj.agg)), proj.agg] = 1.0
+    C[:, proj.rows] = -proj.S_agg
+    return C
 
 
-def _mint_matrix(S, fc: Forecaster, ids, R=None):
-    """``reconciliation_matrix(S, "mint_shrink", W=_residual_cov(fc, ids, R))``, the same
-    numbers with two n x n arrays fewer at its peak: ``W`` is built here, gets its ridge in
-    place (no copy) and is dropped before the final solve (thousands of reps: ~0.4 GB each).
+def _reconciler(S, method, W=None, proportions=None, top=0, R=None, fc=None, ids=None):
+    """The reconciliation ``G`` of ``method`` in factored form (``.apply(base)`` = ``G base``,
+    ``.matrix()`` = the dense ``G``).
+
+    ``mint_shrink`` takes ``W`` (n x n), or ``fc`` and ``ids`` (and optionally ``R``, their
+    residual correlation): ``W C' = D R D C'`` is then computed without forming ``W``
+    (:func:`_mint_projection`).  Ridge: ``W + 1e-9 tr(W) / n I`` (MinT and OLS).
     """
     S = np.asarray(S, float)
-    W = _residual_cov(fc, ids, R)
-    n = len(W)
-    W.flat[:: n + 1] += 1e-9 * np.trace(W) / n  # the trace of W before the ridge, as above
-    Wi_S = _w_inv_s(S, W)
-    del W
-    return np.linalg.solve(S.T @ Wi_S, Wi_S.T)
+    n, nb = S.shape
+    if method == "bottom_up":
+        return _BottomUp(rows=_bottom_rows(S), n=n)
+    if method == "top_down":
+        if proportions is None:
+            raise ValueError("reconcile: method='top_down' needs proportions (one per bottom series)")
+        p = np.asarray(proportions, float)
+        if p.shape != (nb,) or not np.isclose(p.sum(), 1.0):
+            raise ValueError(f"reconcile: top_down proportions must be {nb} shares summing to 1")
+        if not np.all(S[top] == 1):
+            raise ValueError("reconcile: top_down needs the grand total as node `top` (a row of S "
+                             "of all ones)")
+        return _TopDown(p=p, top=int(top), n=n)
+    if method == "mint_shrink" and W is None and fc is not None:
+        return _mint_projection(S, fc, ids, R)
+    if method not in ("ols", "mint_shrink"):
+        raise ValueError(f"reconcile: method={method!r}; expected one of {RECONCILE_METHODS}")
+    if method == "mint_shrink" and W is None:
+        raise ValueError("reconcile: method='mint_shrink' needs W, the residual covariance")
+    rows, agg = _split_rows(S)
+    Ct = _constraint_t(S, rows, agg)
+    if method == "ols":  # W = I (1 + 1e-9): the same ridge
+        return _Projection.from_wct(S, rows, agg, Ct * (1.0 + 1e-9))
+    W = np.asarray(W, float)
+    WCt = W @ Ct
+    WCt += (1e-9 * np.trace(W) / n) * Ct
+    return _Projection.from_wct(S, rows, agg, WCt)
+
+
+def _mint_projection(S, fc: Forecaster, ids, R=None):
+    """MinT (:class:`_Projection`) of ``W = D R D`` (:func:`_residual_cov`) with its ridge,
+    without the n x n ``W``: ``W C' = D (R (D C'))`` is n x n_agg, one product with ``R``
+    (the residual correlation, computed when not given; not changed)."""
+    S = np.asarray(S, float)
+    R = fc.residual_correlation(ids) if R is None else R
+    d = np.array([max(fc.series_[u].scale, 1e-9) for u in ids])
+    rows, agg = _split_rows(S)
+    Ct = _constraint_t(S, rows, agg)
+    WCt = R @ (d[:, None] * Ct)
+    WCt *= d[:, None]
+    ridge = 1e-9 * float(np.sum(d * d * np.diagonal(R))) / len(d)  # tr(W) = sum d_i^2 R_ii
+    WCt += ridge * Ct
+    return _Projection.from_wct(S, rows, agg, WCt)
+
+
+def _aggregate(S, bottom, rows=None, agg=None):
+    """``S bottom`` along the first axis: the bottom rows are ``bottom`` itself and only the
+    aggregate rows are summed (n_agg x n_bottom, not the n x n_bottom product).  ``rows``
+    (each bottom series' own row) and ``agg`` (the other rows) when already known."""
+    if rows is None:
+        rows, agg = _split_rows(S)
+    elif agg is None:
+        agg = np.setdiff1d(np.arange(S.shape[0]), rows)
+    out = np.empty((S.shape[0],) + bottom.shape[1:])
+    out[rows] = bottom
+    out[agg] = np.tensordot(S[agg], bottom, axes=(1, 0))
+    return out
 
 
 def _bottom_rows(S):
@@ -182,9 +353,10 @@ def reconcile(base, S, method="bottom_up", W=None, proportions=None, top=0, nonn
         Row of the grand total (``top_down``).
     nonnegative : bool
         Clip reconciled bottom values at 0 before aggregating (stays coherent).
-    G : ndarray (n_bottom, n_nodes), optional
-        The :func:`reconciliation_matrix` of ``method``, when already computed (it is
-        then not computed again; ``W`` and ``proportions`` are not used).
+    G : ndarray (n_bottom, n_nodes) or reconciler, optional
+        The :func:`reconciliation_matrix` of ``method`` (or its factored form,
+        :func:`_reconciler`), when already computed (it is then not computed again; ``W``
+        and ``proportions`` are not used).
 
     Returns
     -------
@@ -195,11 +367,11 @@ def reconcile(base, S, method="bottom_up", W=None, proportions=None, top=0, nonn
     if base.shape[0] != S.shape[0]:
         raise ValueError(f"reconcile: base has {base.shape[0]} rows but S has {S.shape[0]} nodes")
     if G is None:
-        G = reconciliation_matrix(S, method, W=W, proportions=proportions, top=top)
-    bottom = np.tensordot(G, base, axes=(1, 0))
+        G = _reconciler(S, method, W=W, proportions=proportions, top=top)
+    bottom = G.apply(base) if hasattr(G, "apply") else np.tensordot(G, base, axes=(1, 0))
     if nonnegative:
         bottom = np.maximum(bottom, 0.0)
-    return np.tensordot(S, bottom, axes=(1, 0))
+    return _aggregate(S, bottom, getattr(G, "rows", None))
 
 
 @dataclass
@@ -443,29 +615,28 @@ def hierarchy_forecast(
     fc = Forecaster(method=method, freq=freq, level=level, **forecaster_kwargs).fit(
         long, groups=groups)
     base_mean = fc._means(h)[_positions(fc.ids_, ids)]
-    paths, G, Gpath, rows = _coherent_draws(fc, ids, S, top, chosen, base_mean, long, nodes,
-                                            bottom_ids, td_window, h, n_paths,
-                                            random_state if seed is None else seed)
-    if chosen == "bottom_up":  # G picks each bottom series' own row: a take, not a product
-        bottom_mean = base_mean[rows]  # = G @ base_mean (0/1 weights: the same numbers)
-        rec_mean = np.tensordot(S, np.maximum(bottom_mean, 0.0) if nonnegative else bottom_mean,
-                                axes=(1, 0))
-        bottom = paths[rows]
+    paths, G, Gpath = _coherent_draws(fc, ids, S, top, chosen, base_mean, long, nodes,
+                                      bottom_ids, td_window, h, n_paths,
+                                      random_state if seed is None else seed)
+    rows, agg = _split_rows(S)
+    # G and Gpath in factored form (a take, the shares of the total, or the MinT projection):
+    # applied to the means and to the paths, never an n_bottom x n_nodes matrix
+    bottom_mean = G.apply(base_mean)
+    rec_mean = _aggregate(S, np.maximum(bottom_mean, 0.0) if nonnegative else bottom_mean,
+                          rows, agg)
+    if chosen == "top_down":
+        # top-down paths would split every total path by fixed shares: children perfectly
+        # correlated, each with the total's relative spread.  The spread comes from the
+        # MinT-reconciled paths instead, re-centred on the top-down means (a coherent shift).
+        shift = bottom_mean - Gpath.apply(base_mean)  # (n_bottom, h)
+        bottom = Gpath.apply(paths)
+        bottom += shift[:, None, :]
     else:
-        bottom_mean = np.tensordot(G, base_mean, axes=(1, 0))
-        rec_mean = reconcile(base_mean, S, chosen, nonnegative=nonnegative, G=G)
-        if chosen == "top_down":
-            # top-down paths would split every total path by fixed shares: children perfectly
-            # correlated, each with the total's relative spread.  The spread comes from the
-            # MinT-reconciled paths instead, re-centred on the top-down means (a coherent shift).
-            shift = (G - Gpath) @ base_mean  # (n_bottom, h)
-            bottom = np.tensordot(Gpath, paths, axes=(1, 0)) + shift[:, None, :]
-        else:
-            bottom = np.tensordot(G, paths, axes=(1, 0))
+        bottom = G.apply(paths)
     del paths, G, Gpath
     if nonnegative:
         bottom = _clip_keep_mean(bottom, bottom_mean)
-    rec_paths = np.tensordot(S, bottom, axes=(1, 0))
+    rec_paths = _aggregate(S, bottom, rows, agg)
     out = _forecast_frame(fc, nodes, ids, h, rec_mean, rec_paths, level)
     return HierarchyForecast(nodes=nodes, S=S, forecast=out, paths=rec_paths, method=chosen,
                              scores=scores, base=fc, long=long, note=note)
@@ -474,31 +645,27 @@ def hierarchy_forecast(
 def _coherent_draws(fc, ids, S, top, chosen, base_mean, long, nodes, bottom_ids, td_window, h,
                     n_paths, random_state):
     """Base sample paths of every node with the matched residual correlation, and the
-    reconciliation of ``chosen``: ``(paths, G, Gpath, rows)``.
+    reconciliation of ``chosen``: ``(paths, G, Gpath)``.
 
     ``G`` reconciles the means, ``Gpath`` the paths (MinT for top-down, see
-    :func:`hierarchy_forecast`); with bottom-up both are None and ``rows`` are the bottom
-    series' own rows (``G`` would be ``[0 | I]``, a take of those rows: no n_bottom x
-    n_nodes matrix).  The n x n arrays (correlation, its Cholesky factor) are dropped as
-    soon as they are used (thousands of reps: ~0.4 GB each).
+    :func:`hierarchy_forecast`), both in factored form (:func:`_reconciler`: bottom-up is
+    a take of the bottom series' own rows, MinT / OLS the projection; no n_bottom x n_nodes
+    matrix).  The n x n arrays (correlation, its Cholesky factor) are dropped as soon as
+    they are used (thousands of reps: ~0.4 GB each).
     """
     R = fc.residual_correlation(ids)
-    if chosen == "bottom_up":
-        G = Gpath = None
-        rows = _bottom_rows(S)
-    else:
-        rows = None
-        p = _proportions(long, nodes, bottom_ids, td_window) if chosen == "top_down" else None
-        Gpath = (_mint_matrix(S, fc, ids, R) if chosen in ("top_down", "mint_shrink")
-                 else reconciliation_matrix(S, chosen))
-        G = (reconciliation_matrix(S, "top_down", proportions=p, top=top or 0)
-             if chosen == "top_down" else Gpath)
+    p = _proportions(long, nodes, bottom_ids, td_window) if chosen == "top_down" else None
+    Gpath = _reconciler(S, "mint_shrink" if chosen == "top_down" else chosen, R=R, fc=fc,
+                        ids=ids)
+    G = (_reconciler(S, "top_down", proportions=p, top=top or 0) if chosen == "top_down"
+         else Gpath)
+    rows = Gpath.rows if chosen == "bottom_up" else None
     corr = _matched_correlation(fc, ids, Gpath, S, top, R, bottom_rows=rows, overwrite=True)
     del R
     chol = _safe_cholesky(corr)
     del corr
     paths = fc.sample_paths(h, n_paths=n_paths, random_state=random_state, ids=ids, chol=chol)
-    return paths, G, Gpath, rows
+    return paths, G, Gpath
 
 
 def _forecast_frame(fc: Forecaster, nodes, ids, h, rec_mean, rec_paths, level):
@@ -550,7 +717,8 @@ def _matched_correlation(fc: Forecaster, ids, G, S, top, R, bottom_rows=None, ov
     ``w' D R_lambda D w = s_top^2`` (the horizon structure is common to all series, so the
     variances of the horizon sums match too).  ``R`` unchanged without a grand total.
 
-    ``bottom_rows`` (instead of ``G``, which is then not used): bottom-up, given by each
+    ``G`` is a matrix or a :class:`_Projection` (MinT, OLS).  ``bottom_rows`` (instead
+    of ``G``, which is then not used): bottom-up, given by each
     bottom series' own row, so ``(S G)[top]`` is ``S[top]`` put at those rows (0/1 sums,
     exact).  ``overwrite``: ``R_lambda`` is computed in ``R``'s own memory (no second
     n x n array; ``R`` is then changed).
@@ -562,6 +730,8 @@ def _matched_correlation(fc: Forecaster, ids, G, S, top, R, bottom_rows=None, ov
         sg = np.zeros(len(ids))
         sg[bottom_rows] = S[top]
         w = sg * d
+    elif isinstance(G, _Projection):  # s_top' G from the factors: no n x n product
+        w = G.weights(S[top]) * d
     elif np.all((G == 0) | (G == 1)):  # bottom-up: 0/1 weights, so the row's sums are exact in
         w = (S[top] @ G) * d  # any order: row `top` alone, not the n x n product S G
     else:
@@ -688,9 +858,9 @@ def _score_window(train, test, nodes, ids, S, bottom_ids, top, h, freq, method, 
     for c in cands:
         if c == "top_down" and top is None:
             continue
-        G = _mint_matrix(S, fc, ids) if c == "mint_shrink" else None
         p = _proportions(train, nodes, bottom_ids, td_window) if c == "top_down" else None
-        r = reconcile(base, S, c, proportions=p, top=top or 0, nonnegative=nonnegative, G=G)
+        G = _reconciler(S, c, proportions=p, top=top or 0, fc=fc, ids=ids)
+        r = reconcile(base, S, c, nonnegative=nonnegative, G=G)
         del G
         out[c] = np.mean(np.abs(y - r) / sc[:, None], axis=1)
     return out
