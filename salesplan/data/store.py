@@ -151,8 +151,9 @@ def _decode_label(v):
     return v
 
 
-def _serialize(name: str, frame: pd.DataFrame) -> tuple[list[bytes], dict]:
-    """Arrow IPC bytes (split into parts) and the manifest of one output frame."""
+def _serialize(name: str, frame: pd.DataFrame) -> tuple[Iterator[bytes], dict]:
+    """Arrow IPC bytes (split into parts, made one at a time) and the manifest of one
+    output frame."""
     import pyarrow as pa
 
     if not isinstance(frame, pd.DataFrame):
@@ -191,9 +192,17 @@ def _serialize(name: str, frame: pd.DataFrame) -> tuple[list[bytes], dict]:
     opts = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.ipc.new_stream(sink, table.schema, options=opts) as writer:
         writer.write_table(table)
-    blob = sink.getvalue().to_pybytes()
-    parts = [blob[i : i + _PART_BYTES] for i in range(0, len(blob), _PART_BYTES)] or [b""]
-    return parts, manifest
+    del table, work
+    return _parts(sink.getvalue()), manifest
+
+
+def _parts(blob) -> Iterator[bytes]:
+    """The parts (of at most :data:`_PART_BYTES`) of an Arrow buffer, each copied out when
+    it is written: one part in memory at a time besides the buffer, not the whole blob twice."""
+    if not len(blob):
+        yield b""
+    for i in range(0, len(blob), _PART_BYTES):
+        yield blob.slice(i, min(_PART_BYTES, len(blob) - i)).to_pybytes()
 
 
 def _bad_column(frame: pd.DataFrame) -> int | None:
@@ -207,13 +216,15 @@ def _bad_column(frame: pd.DataFrame) -> int | None:
     return None
 
 
-def _deserialize(parts: list[bytes], manifest: dict) -> pd.DataFrame:
+def _deserialize(parts: list, manifest: dict) -> pd.DataFrame:
+    """The frame of one output from its parts (bytes-like, in order) and manifest."""
     import pyarrow as pa
 
     if manifest.get("format") != _FORMAT:
         raise StoreError(f"unknown output format {manifest.get('format')!r}; expected {_FORMAT}")
-    reader = pa.ipc.open_stream(pa.py_buffer(b"".join(parts)))
-    frame = reader.read_all().to_pandas()
+    blob = parts[0] if len(parts) == 1 else b"".join(parts)
+    parts.clear()  # the caller's list: the parts are freed as soon as they are joined
+    frame = pa.ipc.open_stream(pa.py_buffer(blob)).read_all().to_pandas()
     if "labels" in manifest:
         labels = [_decode_label(v) for v in manifest["labels"]]
         names = [_decode_label(v) for v in manifest["label_names"]]
@@ -990,9 +1001,12 @@ class PlanStore:
                 {"run_id": meta["run_id"]},
             )
         tables: dict[str, pd.DataFrame] = {}
-        for _, group in out.groupby("position", sort=True):
+        for position in sorted(out["position"].unique()):
+            group = out[out["position"] == position]
             first = group.iloc[0]
-            parts = [bytes(p) for p in group.sort_values("part")["payload"]]
+            parts = list(group.sort_values("part")["payload"])  # bytes-like: no copy before the join
+            out = out[out["position"] != position]  # this output's payload freed once decoded
+            del group
             tables[first["name"]] = _deserialize(parts, json.loads(first["manifest"]))
         missing = [n for n in meta["tables"] if n not in tables]
         if missing:
