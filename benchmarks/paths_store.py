@@ -83,13 +83,12 @@ def _save_cubes(url: str, npz: str) -> None:
 
 def _child(args) -> None:
     """One step in this process; prints a JSON line."""
+    import duckdb  # noqa: F401 - imported before the step: its time and memory are not the step's
     import numpy as np
+    import pyarrow  # noqa: F401
 
     from salesplan.data import PlanStore
     from salesplan.planning.targets import QuarterDistribution
-
-    import duckdb  # noqa: F401 - imported before the step: its time and memory are not the step's
-    import pyarrow  # noqa: F401
 
     dist = _distribution(args.paths, args.store)
     rss0, cpu0, t0 = _rss_mb(), _cpu(), time.perf_counter()
@@ -147,7 +146,7 @@ def main() -> None:
                 for step in ("write", "read"):
                     rows.setdefault((code, step), []).append(_run(code, step, file, args))
                     print(f"# run {r + 1} {code} {step}: {rows[(code, step)][-1]}", file=sys.stderr, flush=True)
-    print(f"| code | step | CPU s | wall s | peak RSS MB | rise MB | stored MB | equal |\n|---|---|---|---|---|---|---|---|")
+    print("| code | step | CPU s | wall s | peak RSS MB | rise MB | stored MB | equal |\n|---|---|---|---|---|---|---|---|")
     for (code, step), rs in rows.items():
         med = {k: statistics.median(x[k] for x in rs) for k in ("cpu", "wall", "peak", "rise", "mb")}
         eq = "" if step == "write" else str(all(x["equal"] for x in rs))
