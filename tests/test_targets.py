@@ -443,6 +443,81 @@ def test_quarter_distribution_frame_checks_stay_one_line():
         QuarterDistribution(fr.assign(level="nation"))
 
 
+def _old_layout_frame(d: QuarterDistribution) -> pd.DataFrame:
+    """The long frame as the code before issue #19 wrote it: object text, datetime months,
+    int64 paths, one block per level (path, node, month order)."""
+    out = []
+    for lv in d.levels:
+        arr = d.cube(lv)
+        S, N, M = arr.shape
+        out.append(pd.DataFrame({
+            "level": lv, "node": np.repeat(np.asarray(d.nodes(lv), dtype=object), M)[None, :].repeat(S, 0).ravel(),
+            "month": np.tile(d.months.to_numpy(), S * N), "path": np.repeat(np.arange(S), N * M),
+            "value": arr.ravel()}))
+    return pd.concat(out, ignore_index=True)
+
+
+def _same_distribution(a: QuarterDistribution, b: QuarterDistribution) -> bool:
+    return (a.levels == b.levels and list(a.months) == list(b.months) and a.n_paths == b.n_paths
+            and all(a.nodes(lv) == b.nodes(lv) and np.array_equal(a.cube(lv), b.cube(lv)) for lv in a.levels))
+
+
+def _small_distribution() -> QuarterDistribution:
+    rng = np.random.default_rng(3)
+    return QuarterDistribution.from_arrays(
+        MONTHS, regions={"West": rng.normal(size=(4, 3)), "East": rng.normal(size=(4, 3))},
+        reps={"R2": rng.normal(size=(4, 3)), "R10": rng.normal(size=(4, 3)), "R1": rng.normal(size=(4, 3))})
+
+
+def test_quarter_distribution_compact_frame():
+    d = _small_distribution()
+    fr = d.to_frame()
+    assert {c: str(t) for c, t in fr.dtypes.items()} == {
+        "level": "category", "node": "category", "month": "category", "path": "int16", "value": "float64"}
+    old = _old_layout_frame(d)
+    # the same rows, values and order as the plain long frame
+    plain = fr.astype({"level": object, "node": object, "month": "datetime64[ns]", "path": "int64"})
+    pd.testing.assert_frame_equal(plain, old, check_exact=True)
+    keys = ["level", "node", "month", "path"]
+    np.testing.assert_array_equal(fr.sort_values(keys, kind="stable")["value"].to_numpy(),
+                                  old.sort_values(keys, kind="stable")["value"].to_numpy())
+    assert fr["level"].tolist()[:12] == ["company"] * 12 and fr["node"].iloc[12] == "East"
+    # read back: the compact frame, the plain frame (stores written before) and any row order
+    for frame in (fr, old, fr.sample(frac=1, random_state=0), old.sample(frac=1, random_state=1)):
+        assert _same_distribution(QuarterDistribution(frame), QuarterDistribution(old))
+    back = QuarterDistribution(fr)
+    assert back.nodes("rep") == ["R1", "R10", "R2"]
+    assert np.array_equal(back.cube("rep")[:, 1, :], d.cube("rep", ["R10"])[:, 0, :])
+
+
+def test_quarter_distribution_compact_frame_checks():
+    fr = _small_distribution().to_frame()
+    with pytest.raises(ValueError, match="duplicate row level='rep' node='R2'"):
+        QuarterDistribution(pd.concat([fr, fr.iloc[[len(fr) - 1]]], ignore_index=True))
+    with pytest.raises(ValueError, match="level 'region' node.*lack some month x path values"):
+        QuarterDistribution(fr.drop(index=20))
+    with pytest.raises(ValueError, match="missing or non-finite"):
+        QuarterDistribution(fr.assign(value=fr["value"].where(fr.index != 7)))
+    with pytest.raises(ValueError, match="exactly three consecutive months"):
+        QuarterDistribution(fr[fr["month"] != MONTHS[1]])
+    # a level filtered away keeps its category but has no rows: not a level of the paths
+    assert QuarterDistribution(fr[fr["level"] != "rep"]).levels == ("company", "region")
+
+
+def test_quarter_distribution_round_trip_through_plan_store(tmp_path):
+    from salesplan.data import PlanStore
+
+    d = _small_distribution()
+    store = PlanStore(f"duckdb:///{tmp_path}/plans.duckdb")
+    new = store.write_run("forecast", "2027Q1", {}, None, {"paths": d.to_frame()})
+    old = store.write_run("forecast", "2027Q1", {}, None, {"paths": _old_layout_frame(d)})  # earlier layout
+    for run_id in (new, old):
+        back = QuarterDistribution(store.read_run(run_id).tables["paths"])
+        assert _same_distribution(back, d)
+    pd.testing.assert_frame_equal(store.read_run(new).tables["paths"], d.to_frame(), check_exact=True)
+    store.dispose()
+
+
 def test_week_splits_of_many_rows_hand_example():
     from salesplan.planning.targets import _day_weights, _week_split, _week_splits
 

@@ -28,7 +28,29 @@ parts of at most 8 MiB), which brings back the same dtypes, values, index and co
 names; ``manifest`` records the dtypes and anything Arrow cannot keep by itself (non-text
 column labels).  :meth:`PlanStore.write_run` writes the run row, with status
 ``'complete'``, and all its outputs in one transaction: a failure or a ``kill -9``
-midway leaves nothing, and earlier runs are never touched.
+midway leaves nothing, and earlier runs are never touched.  The parts are made one at a
+time while they are written, and joined once when read.
+
+Large outputs are cheapest as compact frames: categoricals (an Arrow dictionary: each
+text once, an integer code per row) and narrow integers are kept as they are.  The
+forecast's sample paths (``forecast`` runs, output ``paths``;
+:meth:`salesplan.planning.targets.QuarterDistribution.to_frame`) are such a frame, one row
+per value in cube order::
+
+    level  category  company | region | rep
+    node   category  "total", the region, the rep id
+    month  category  the month start (datetime), one of the quarter's three
+    path   int16     sample path 0 .. n_paths - 1 (int32 beyond 32,767 paths)
+    value  float64   revenue of the node in the month on that path (currency)
+
+(1,000 paths x 6,716 nodes x 3 months: 20M rows, ~146 MB stored, ~280 MB in memory).
+Paths written before this layout (text ``level`` / ``node``, datetime ``month``, int64
+``path``) read back as they were written; :class:`~salesplan.planning.targets.QuarterDistribution`
+takes either.  To query them in DuckDB, read the frame and query it by name::
+
+    paths = PlanStore(url).read_run(kind="forecast", period="2027Q1").tables["paths"]
+    duckdb.sql("SELECT node, sum(value) / 1000 AS mean_quarter FROM paths "
+               "WHERE level = 'region' GROUP BY node ORDER BY node")
 """
 
 from __future__ import annotations
@@ -151,8 +173,9 @@ def _decode_label(v):
     return v
 
 
-def _serialize(name: str, frame: pd.DataFrame) -> tuple[list[bytes], dict]:
-    """Arrow IPC bytes (split into parts) and the manifest of one output frame."""
+def _serialize(name: str, frame: pd.DataFrame) -> tuple[Iterator[bytes], dict]:
+    """Arrow IPC bytes (split into parts, made one at a time) and the manifest of one
+    output frame."""
     import pyarrow as pa
 
     if not isinstance(frame, pd.DataFrame):
@@ -191,9 +214,17 @@ def _serialize(name: str, frame: pd.DataFrame) -> tuple[list[bytes], dict]:
     opts = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.ipc.new_stream(sink, table.schema, options=opts) as writer:
         writer.write_table(table)
-    blob = sink.getvalue().to_pybytes()
-    parts = [blob[i : i + _PART_BYTES] for i in range(0, len(blob), _PART_BYTES)] or [b""]
-    return parts, manifest
+    del table, work
+    return _parts(sink.getvalue()), manifest
+
+
+def _parts(blob) -> Iterator[bytes]:
+    """The parts (of at most :data:`_PART_BYTES`) of an Arrow buffer, each copied out when
+    it is written: one part in memory at a time besides the buffer, not the whole blob twice."""
+    if not len(blob):
+        yield b""
+    for i in range(0, len(blob), _PART_BYTES):
+        yield blob.slice(i, min(_PART_BYTES, len(blob) - i)).to_pybytes()
 
 
 def _bad_column(frame: pd.DataFrame) -> int | None:
@@ -207,13 +238,18 @@ def _bad_column(frame: pd.DataFrame) -> int | None:
     return None
 
 
-def _deserialize(parts: list[bytes], manifest: dict) -> pd.DataFrame:
+def _deserialize(parts: list, manifest: dict) -> pd.DataFrame:
+    """The frame of one output from its parts (bytes-like, in order) and manifest."""
     import pyarrow as pa
 
     if manifest.get("format") != _FORMAT:
         raise StoreError(f"unknown output format {manifest.get('format')!r}; expected {_FORMAT}")
-    reader = pa.ipc.open_stream(pa.py_buffer(b"".join(parts)))
-    frame = reader.read_all().to_pandas()
+    blob = parts[0] if len(parts) == 1 else b"".join(parts)
+    parts.clear()  # the caller's list: the parts are freed as soon as they are joined
+    table = pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
+    del blob  # decompressed: the stream is not needed any more
+    frame = table.to_pandas(self_destruct=True)  # each Arrow column freed once converted
+    del table
     if "labels" in manifest:
         labels = [_decode_label(v) for v in manifest["labels"]]
         names = [_decode_label(v) for v in manifest["label_names"]]
@@ -459,6 +495,10 @@ class _DuckDB:
         with self.connect() as con:
             return con.execute(_dollar(sql), params or {}).df()
 
+    def rows(self, sql: str, params: dict | None = None) -> list[tuple]:
+        with self.connect() as con:
+            return con.execute(_dollar(sql), params or {}).fetchall()
+
 
 def _dollar(sql: str) -> str:
     return re.sub(r"(?<!:):([A-Za-z_]\w*)", r"$\1", sql)
@@ -662,6 +702,12 @@ class _SQLAlchemy:
         sql = self._qualify(sql)
         with self.engine.connect() as con:
             return pd.read_sql_query(sa.text(sql), con, params=params or {})
+
+    def rows(self, sql: str, params: dict | None = None) -> list[tuple]:
+        import sqlalchemy as sa
+
+        with self.engine.connect() as con:
+            return [tuple(r) for r in con.execute(sa.text(self._qualify(sql)), params or {})]
 
 
 # --------------------------------------------------------------------------- store
@@ -984,16 +1030,20 @@ class PlanStore:
         meta["parameters"] = json.loads(meta["parameters"])
         meta["tables"] = json.loads(meta["tables"])
         with self._guard(f"reading outputs of {meta['run_id']}"):
-            out = self._db.query(
+            rows = self._db.rows(  # tuples: each payload once in memory (a DataFrame of them costs more)
                 "SELECT name, part, position, manifest, payload FROM plan_outputs "
                 "WHERE run_id = :run_id ORDER BY position, part",
                 {"run_id": meta["run_id"]},
             )
         tables: dict[str, pd.DataFrame] = {}
-        for _, group in out.groupby("position", sort=True):
-            first = group.iloc[0]
-            parts = [bytes(p) for p in group.sort_values("part")["payload"]]
-            tables[first["name"]] = _deserialize(parts, json.loads(first["manifest"]))
+        rows.reverse()  # popped from the end, in order: each output's payload freed once decoded
+        while rows:
+            name, _, position, manifest, payload = rows.pop()
+            parts = [payload]
+            while rows and rows[-1][2] == position:
+                parts.append(rows.pop()[4])
+            del payload
+            tables[name] = _deserialize(parts, json.loads(manifest))
         missing = [n for n in meta["tables"] if n not in tables]
         if missing:
             raise StoreError(f"plan store {self.url}: run {meta['run_id']} lacks outputs {missing}")
