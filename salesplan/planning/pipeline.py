@@ -204,10 +204,9 @@ def first_order_dates(orders: pd.DataFrame) -> pd.Series:
     customers may differ (callers look them up by id).
     """
     if FIRST_ORDER in orders.columns:
-        keep = orders[FIRST_ORDER].to_numpy(bool)
+        keep = orders[FIRST_ORDER].to_numpy(bool)  # the ids stay in their dtype: no text converted
         return pd.Series(orders["order_date"].to_numpy()[keep],
-                         index=pd.Index(orders["customer_id"].to_numpy(dtype=object)[keep], dtype=object,
-                                        name="customer_id"), name="order_date")
+                         index=pd.Index(orders["customer_id"].array[keep], name="customer_id"), name="order_date")
     return orders.groupby("customer_id")["order_date"].min()
 
 
