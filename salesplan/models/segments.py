@@ -38,6 +38,7 @@ __all__ = [
     "RFMParams",
     "abc_classes",
     "alerts_of_counts",
+    "check_abc_frame",
     "customer_segments",
     "lifecycle_stages",
     "new_customer_alerts",
@@ -171,6 +172,9 @@ def abc_classes(
         One row per customer, sorted by revenue: ``customer_id, revenue`` (company
         currency), ``share`` (of total revenue), ``cum_share`` (including this customer),
         ``abc_class`` (``"A"``/``"B"``/``"C"``) and ``region`` when ``customers`` is given.
+        ``attrs`` records how it was made (``as_of`` as ISO date text, ``window_months``,
+        ``a_share``, ``b_share``) so that a caller handed the frame can check it
+        (:func:`check_abc_frame`).
     """
     return _abc_of(*_prepare_orders(orders, as_of), params, customers)
 
@@ -208,7 +212,35 @@ def _abc_of(o: pd.DataFrame, names: np.ndarray, ts: pd.Timestamp, params: ABCPar
             "customer_id"
         )["region"]
         out["region"] = out["customer_id"].map(reg)
+    out.attrs.update(as_of=ts.date().isoformat(), window_months=int(params.window_months),
+                     a_share=float(params.a_share), b_share=float(params.b_share))
     return out
+
+
+def check_abc_frame(classes, as_of, params: ABCParams = ABCParams(), what: str = "classes") -> pd.Series:
+    """The ``customer_id -> abc_class`` Series of a frame :func:`abc_classes` made for ``as_of``.
+
+    A caller that takes the classes already computed (to compute them once per run) checks
+    with this that they are the ones it would compute: the frame's ``attrs`` (set by
+    :func:`abc_classes`) must name the same ``as_of`` (a day) and the same ``params``.
+
+    Raises
+    ------
+    ValueError
+        One line: not a frame of :func:`abc_classes`, or made for another day, window or
+        thresholds.
+    """
+    if not isinstance(classes, pd.DataFrame) or not {"customer_id", "abc_class"} <= set(classes.columns):
+        raise ValueError(f"{what} must be the frame of segments.abc_classes (columns customer_id, abc_class), "
+                         f"got {type(classes).__name__}")
+    want = {"as_of": as_date(as_of).date().isoformat(), "window_months": int(params.window_months),
+            "a_share": float(params.a_share), "b_share": float(params.b_share)}
+    got = {k: classes.attrs.get(k) for k in want}
+    if got != want:
+        diff = ", ".join(f"{k}={got[k]!r} (expected {want[k]!r})" for k in want if got[k] != want[k])
+        raise ValueError(f"{what} were made with {diff}: compute them with segments.abc_classes for "
+                         f"as_of={want['as_of']} and the default thresholds, or leave {what} out")
+    return classes.set_index("customer_id")["abc_class"]
 
 
 # ----------------------------------------------------------------------------- RFM

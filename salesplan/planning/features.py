@@ -246,7 +246,7 @@ def monitor_context(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONT
     return mctx if monitor_history_ok(mctx, min_months) else None
 
 
-def score_plan_pipeline(ctx: PlanContext, params: TargetParams | None = None) -> int:
+def score_plan_pipeline(ctx: PlanContext, params: TargetParams | None = None, *, scoring=None) -> int:
     """Score the open pipeline at every date the targets of ``ctx`` weigh it, into ``ctx.memo``.
 
     The dates are :func:`~salesplan.planning.targets.pipeline_dates` of the plan quarter
@@ -265,6 +265,10 @@ def score_plan_pipeline(ctx: PlanContext, params: TargetParams | None = None) ->
     params : TargetParams, optional
         The targets' parameters (``pipeline_weights``, ``pipeline_rule`` and the number of
         history quarters decide the dates); default ``TargetParams`` of ``ctx``'s quarter.
+    scoring : SalesData, optional
+        :func:`salesplan.planning.pipeline.scoring_data` of ``ctx.data`` when the caller
+        made it already (the pipeline notebook shares it with its review); default: made
+        here when a date is not in the memo yet.
 
     Returns
     -------
@@ -278,7 +282,7 @@ def score_plan_pipeline(ctx: PlanContext, params: TargetParams | None = None) ->
     if params.pipeline_weights != "scored" or ctx.history.opportunities is None \
             or len(ctx.history.opportunities) == 0 or len(ctx.history.orders) == 0:
         return 0
-    scorer, done, slim = memo_scorer(ctx.memo), set(), None
+    scorer, done, slim = memo_scorer(ctx.memo), set(), scoring
     mctx = monitor_context(ctx)
     for c in ([ctx] if mctx is None else [ctx, mctx]):
         first = c.history.orders["order_date"].min()

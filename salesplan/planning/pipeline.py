@@ -47,6 +47,7 @@ __all__ = [
     "calibration_table",
     "evaluate_holdout",
     "expected_pipeline_value",
+    "first_order_dates",
     "known_at",
     "opportunity_snapshots",
     "pipeline_value_paths",
@@ -59,6 +60,8 @@ __all__ = [
 NUMERIC_FEATURES = ("age_ratio", "log_amount", "rep_win_rate", "customer_wins",
                     "customer_buyer", "activity_days")
 BANT_FEATURES = tuple(f"bant_{i}" for i in BANT_ITEMS)
+#: Column of :func:`scoring_data`'s orders marking each customer's first-order row.
+FIRST_ORDER = "first_order"
 
 
 @dataclass(frozen=True)
@@ -148,10 +151,14 @@ def scoring_data(data: SalesData) -> SalesData:
     with ``amount > 0``; of ``activities`` only the distinct ``(customer_id, date)`` pairs
     with a customer.  Here ``orders`` becomes those customer-day sums (the same group sums,
     lines added in the same order) plus one row per customer at its first order date with
-    ``amount`` 0, and ``activities`` those pairs.  Cut at any date (:meth:`SalesData.until`)
-    these give the first order date, the customer-day sums and the pairs of the cut of
-    ``data``, so the scores are the same numbers; every cut copies a few columns of these
-    rows instead of every line.  The other tables are ``data``'s.
+    ``amount`` 0 and ``first_order`` True (the column is False on the sums), and
+    ``activities`` those pairs.  Cut at any date (:meth:`SalesData.until`) these give the
+    first order date, the customer-day sums and the pairs of the cut of ``data``, so the
+    scores are the same numbers; every cut copies a few columns of these rows instead of
+    every line.  The first order dates are computed here once: a cut keeps the row of
+    each customer whose first order is on or before the cut, which is that customer's
+    first order date in the cut (:func:`first_order_dates` reads them, no group-by per
+    cut).  The other tables are ``data``'s.
 
     Returns
     -------
@@ -175,7 +182,8 @@ def scoring_data(data: SalesData) -> SalesData:
         frame = pd.DataFrame({"order_date": np.concatenate([per.index.get_level_values(1).to_numpy(),
                                                             first.to_numpy()]),
                               "customer_id": pd.array(names[keys], dtype=o["customer_id"].dtype),
-                              "amount": np.concatenate([per.to_numpy(float), np.zeros(len(first))])})
+                              "amount": np.concatenate([per.to_numpy(float), np.zeros(len(first))]),
+                              FIRST_ORDER: np.arange(len(keys)) >= len(per)})
         changes["orders"] = frame
     a = d.activities
     if a is not None and len(a):
@@ -183,6 +191,23 @@ def scoring_data(data: SalesData) -> SalesData:
         if len(pairs):
             changes["activities"] = pairs.reset_index(drop=True)
     return replace(d, **changes) if changes else d
+
+
+def first_order_dates(orders: pd.DataFrame) -> pd.Series:
+    """Each customer's first order date in ``orders``: ``customer_id -> order_date``.
+
+    On the orders of :func:`scoring_data`, cut at any date or not, these are its
+    ``first_order`` rows (one per customer, at its first order date over the uncut lines:
+    a cut keeps the row exactly when the customer ordered on or before the cut, and the
+    date is then the first in the cut), read without a group-by; on other orders the
+    minimum ``order_date`` per customer.  Same values either way; the order of the
+    customers may differ (callers look them up by id).
+    """
+    if FIRST_ORDER in orders.columns:
+        keep = orders[FIRST_ORDER].to_numpy(bool)  # the ids stay in their dtype: no text converted
+        return pd.Series(orders["order_date"].to_numpy()[keep],
+                         index=pd.Index(orders["customer_id"].array[keep], name="customer_id"), name="order_date")
+    return orders.groupby("customer_id")["order_date"].min()
 
 
 def _days(x) -> np.ndarray:
@@ -434,7 +459,7 @@ def _add_history_features(data, opps, s, params: PipelineParams, rows) -> pd.Dat
                          codes=(row_code, cust_code[is_closed]))[0]
     s["customer_wins"] = np.log1p(cw)
     if data.orders is not None and len(data.orders):
-        first = data.orders.groupby("customer_id")["order_date"].min()
+        first = first_order_dates(data.orders)
         # per customer of the deals, then per row (code -1, no customer: NaT, as the map)
         first = np.append(first.reindex(pd.Index(cust_ids, dtype=object)).to_numpy("datetime64[ns]"),
                           np.datetime64("NaT", "ns"))

@@ -157,7 +157,7 @@ class OpenPipelineReview:
 
 def review_open_pipeline(past: SalesData, as_of, horizon_end, params: _pl.PipelineParams, *,
                          holdout_months: int = 18, n_paths: int = 2000, seed: int = 0,
-                         memo=None) -> tuple[OpenPipelineReview | None, list[str]]:
+                         memo=None, scoring: SalesData | None = None) -> tuple[OpenPipelineReview | None, list[str]]:
     """The open-pipeline section on the data known at ``as_of``, and its notes.
 
     The win model is checked on the snapshots after ``as_of - holdout_months`` months
@@ -171,13 +171,18 @@ def review_open_pipeline(past: SalesData, as_of, horizon_end, params: _pl.Pipeli
     :func:`salesplan.planning.features.score_plan_pipeline`: with the default ``params`` the
     scored pipeline is read from it when it holds ``(as_of, horizon_end)`` (the same
     function of the same data, with those parameters), else scored here.
+
+    ``scoring``: :func:`salesplan.planning.pipeline.scoring_data` of the data ``past`` was
+    cut from, when the caller made it already (the plan's scoring does): cut at ``as_of``
+    it is the reduction of ``past`` (same rows, same order), so it is not made again.
     """
     if past.opportunities is None or len(past.opportunities) == 0:
         return None, ["table 'opportunities' is absent or empty: the pipeline section is off"]
     as_of = pd.Timestamp(as_of)
     cutoff = as_of - pd.DateOffset(months=holdout_months)
     notes = []
-    past = _pl.scoring_data(past)  # what the win model and the rates read: the same numbers, smaller cuts
+    # what the win model and the rates read: the same numbers, smaller cuts
+    past = _pl.scoring_data(past) if scoring is None else _pl.known_at(scoring, as_of)
     try:
         check = _pl.evaluate_holdout(past, cutoff, as_of, params)
         metrics, calibration = check["metrics"], check["calibration"]
@@ -255,7 +260,7 @@ class PipelineReview:
 
 def pipeline_review(past: SalesData, as_of, horizon_end, *, bant: _leads.BANTParams,
                     params: _pl.PipelineParams, holdout_months: int = 18, n_paths: int = 2000,
-                    seed: int = 0, memo=None) -> PipelineReview:
+                    seed: int = 0, memo=None, scoring: SalesData | None = None) -> PipelineReview:
     """Leads, open pipeline and the leads to work first, on the data known at ``as_of``.
 
     Parameters
@@ -266,7 +271,7 @@ def pipeline_review(past: SalesData, as_of, horizon_end, *, bant: _leads.BANTPar
         Scoring date; last day the won value is counted to.
     bant, params
         The BANT rule; the win model's parameters.
-    holdout_months, n_paths, seed, memo
+    holdout_months, n_paths, seed, memo, scoring
         See :func:`review_open_pipeline`.
 
     Returns
@@ -280,7 +285,7 @@ def pipeline_review(past: SalesData, as_of, horizon_end, *, bant: _leads.BANTPar
     lead_part, notes = review_leads(past, bant)
     pipe_part, pipe_notes = review_open_pipeline(past, as_of, horizon_end, params,
                                                  holdout_months=holdout_months, n_paths=n_paths,
-                                                 seed=seed, memo=memo)
+                                                 seed=seed, memo=memo, scoring=scoring)
     to_work = None
     if lead_part is not None and lead_part.model is not None and pipe_part is not None \
             and pipe_part.has_pipe:

@@ -146,16 +146,21 @@ class MarketingPlan:
 def marketing_plan(data: SalesData, history_end, regions, *, budget: float | None = None,
                    gross_margin_rate: float, max_change: float, fit_level: str = "customer",
                    rule_concentration: float = 0.8, curve_error: float = 0.2, n_scenarios: int = 30,
-                   seed: int = 0, split_regions: bool = True, months: int = 3) -> MarketingPlan:
+                   seed: int = 0, split_regions: bool = True, months: int = 3,
+                   classes: pd.DataFrame | None = None) -> MarketingPlan:
     """Response curves, the optimised split, the status quo and the 80% rule, judged alike.
 
     The budget is ``budget`` or the status quo's total (:func:`status_quo_spend`).  With
     ``split_regions`` false (one region) or when no response curve can be identified
     (``fit_response_curves`` raises), no split is made and ``error`` says why.  The status
     quo allocation is the status quo scaled to the budget; the 80% rule puts
-    ``rule_concentration`` of it by the regions' share of A-class revenue.
+    ``rule_concentration`` of it by the regions' share of A-class revenue: the ABC classes
+    of :func:`salesplan.models.segments.abc_classes` on ``history_end``, or ``classes``,
+    that frame computed once for the run (checked: same day and thresholds, else a
+    one-line ``ValueError``).
     """
     end = pd.Timestamp(history_end)
+    abc = None if classes is None else segments.check_abc_frame(classes, end)
     regions = list(regions)
     status_quo = status_quo_spend(data.marketing_spend, end, regions, period_months=months)
     total = float(budget) if budget is not None else float(status_quo.sum())
@@ -182,9 +187,9 @@ def marketing_plan(data: SalesData, history_end, regions, *, budget: float | Non
         return out
     constraints = _budget.BudgetConstraints(total, last_year=status_quo.to_dict(), max_change=max_change)
     out.best = _budget.optimise_budget(out.curves, constraints, months=months)
-    abc = segments.abc_classes(orders, end, customers=data.customers)
-    shares = _budget.a_class_share_by_region(orders, data.customers, end,
-                                     classes=abc.set_index("customer_id")["abc_class"]).reindex(regions)
+    if abc is None:
+        abc = segments.abc_classes(orders, end, customers=data.customers).set_index("customer_id")["abc_class"]
+    shares = _budget.a_class_share_by_region(orders, data.customers, end, classes=abc).reindex(regions)
     rule = _budget.rule_of_thumb_allocation(shares, total, concentration=rule_concentration)
     out.allocations = {"optimised": out.best.spend, "status quo": status_quo * total / status_quo.sum(),
                        "80% rule": rule}
@@ -196,10 +201,13 @@ def marketing_plan(data: SalesData, history_end, regions, *, budget: float | Non
     return out
 
 
-def coverage_plan(history: SalesData, history_end, params: CoverageParams, *, calibrate: bool = True):
+def coverage_plan(history: SalesData, history_end, params: CoverageParams, *, calibrate: bool = True,
+                  classes: pd.DataFrame | None = None):
     """Account hours per rep against selling hours, and the moves that balance them.
 
-    Accounts get their ABC class and lifecycle stage on ``history_end``
+    Accounts get their ABC class (``classes``: the frame of
+    :func:`~salesplan.models.segments.abc_classes` on ``history_end`` when computed once for
+    the run, checked as in :func:`marketing_plan`) and lifecycle stage on ``history_end``
     (:mod:`salesplan.models.segments`) and their owner's role (``reps.level``).  With
     ``calibrate`` and an ``activities`` table, the contact norms and each role's capacity
     come from the observed activity (:func:`~salesplan.planning.allocation.coverage.calibrate_coverage`);
@@ -207,10 +215,11 @@ def coverage_plan(history: SalesData, history_end, params: CoverageParams, *, ca
     :func:`coverage_load` and :func:`suggest_reassignments` and the norms used.
     """
     end = pd.Timestamp(history_end)
-    abc = segments.abc_classes(history.orders, end, customers=history.customers)
+    if classes is None:
+        classes = segments.abc_classes(history.orders, end, customers=history.customers)
+    abc = segments.check_abc_frame(classes, end)
     stages = segments.lifecycle_stages(history.orders, end)
-    accounts = _coverage.account_book(history.orders, history.customers, end,
-                            classes=abc.set_index("customer_id")["abc_class"],
+    accounts = _coverage.account_book(history.orders, history.customers, end, classes=abc,
                             stages=stages.set_index("customer_id")["stage"].astype(str), reps=history.reps)
     acts = history.activities
     if calibrate and acts is not None and len(acts):
