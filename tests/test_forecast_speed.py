@@ -5,8 +5,11 @@ Expected values are computed here by hand or by a fresh fit, never read off the 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from salesplan.models.forecast import build_hierarchy, models
 from salesplan.models.forecast.engine import _period_index
@@ -168,16 +171,8 @@ def test_validate_long_period_starts():
     out = validate_long(df, freq="QS")  # other datetime units are fine
     assert out["ds"].dtype == "datetime64[ns]" and list(out["ds"]) == list(ds)
     bad = df.assign(ds=pd.date_range("2019-02-01", periods=8, freq="QS-FEB"))  # month starts
-    try:
-        validate_long(bad, freq="QS")
-    except ForecastInputError as e:
-        assert "irregular dates ['2019-02-01'" in str(e)
-    else:
-        raise AssertionError("months that start no quarter were accepted")
+    with pytest.raises(ForecastInputError, match=re.escape("irregular dates ['2019-02-01'")):
+        validate_long(bad, freq="QS")  # months that start no quarter
     noon = pd.DataFrame({"unique_id": "a", "ds": [pd.Timestamp("2019-01-01 12:00")], "y": 1.0})
-    try:
-        validate_long(noon, freq="MS")
-    except ForecastInputError as e:
-        assert "irregular dates" in str(e)
-    else:
-        raise AssertionError("a date at noon was taken for a month start")
+    with pytest.raises(ForecastInputError, match="irregular dates"):
+        validate_long(noon, freq="MS")  # a date at noon is no month start
