@@ -490,6 +490,29 @@ def test_quarter_distribution_compact_frame():
     assert np.array_equal(back.cube("rep")[:, 1, :], d.cube("rep", ["R10"])[:, 0, :])
 
 
+def test_quarter_distribution_without_reps():
+    """``without_reps`` = the long frame without its rep rows, read back (the route it replaces):
+    the same levels, nodes, cubes and company flag; the rep cubes are not shared."""
+    d = _small_distribution()  # regions and reps, the company summed from the regions
+    via_frame = QuarterDistribution(_old_layout_frame(d).query("level != 'rep'"))
+    got = d.without_reps()
+    assert got.levels == ("company", "region") and _same_distribution(got, via_frame)
+    assert got.company_from_regions == via_frame.company_from_regions
+    assert got.nodes("region") == ["East", "West"]
+    got.cube("region")[:] = 0.0  # its own arrays: the original is untouched
+    assert not np.array_equal(d.cube("region"), got.cube("region"))
+    # a company-only forecast: the company paths also stand for one region
+    rng = np.random.default_rng(5)
+    only = QuarterDistribution.from_arrays(MONTHS, company=rng.normal(size=(4, 3)),
+                                           reps={"R1": rng.normal(size=(4, 3))})
+    frame = _old_layout_frame(only).query("level != 'rep'")
+    stand_in = pd.concat([frame, frame.assign(level="region", node="(no region)")], ignore_index=True)
+    got = only.without_reps(stand_in_region="(no region)")
+    assert _same_distribution(got, QuarterDistribution(stand_in))
+    assert np.array_equal(got.cube("region")[:, 0, :], only.cube("company")[:, 0, :])
+    assert only.without_reps().levels == ("company",)
+
+
 def test_quarter_distribution_compact_frame_checks():
     fr = _small_distribution().to_frame()
     with pytest.raises(ValueError, match="duplicate row level='rep' node='R2'"):

@@ -139,11 +139,7 @@ def _region_paths(dist: QuarterDistribution, ctx: PlanContext) -> QuarterDistrib
     """``dist`` without its rep paths; without any region (no ``customers`` and ``regions``
     tables: a company-only forecast) the company paths stand for one region
     :data:`NO_REGION`, the label orders without a region get in the targets."""
-    frame = dist.to_frame().query("level != 'rep'")
-    if not ctx.regions and "region" not in set(frame["level"]):
-        company = frame[frame["level"] == "company"]
-        frame = pd.concat([frame, company.assign(level="region", node=NO_REGION)], ignore_index=True)
-    return QuarterDistribution(frame)
+    return dist.without_reps(stand_in_region=None if ctx.regions else NO_REGION)
 
 
 def _without_reps(plan: TargetPlan) -> TargetPlan:

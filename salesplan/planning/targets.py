@@ -471,6 +471,29 @@ class QuarterDistribution:
     def levels(self) -> tuple[str, ...]:
         return tuple(lv for lv in LEVELS if lv in self._cubes)
 
+    def without_reps(self, stand_in_region: str | None = None) -> QuarterDistribution:
+        """The same joint paths without the rep level.
+
+        Equal to ``QuarterDistribution(self.to_frame().query("level != 'rep'"))`` (nodes as
+        text, sorted; the company cube kept as it is) without the long frame of every rep's
+        values (20M rows at scale 100).  ``stand_in_region``: when there is no region level,
+        the company paths also stand for one region of that name (a company-only forecast
+        planned as one region).
+        """
+        out = QuarterDistribution.__new__(QuarterDistribution)
+        out._start(self.months, self.n_paths)
+        for lv in self.levels:
+            if lv == "rep":
+                continue
+            idx, arr = self._cubes[lv]
+            names = np.array([str(n) for n in idx], dtype=object)
+            order = np.argsort(names, kind="stable")
+            out._cubes[lv] = (pd.Index(names[order]), arr[:, order, :].copy())
+        if stand_in_region is not None and "region" not in out._cubes:
+            out._cubes["region"] = (pd.Index([str(stand_in_region)]), out._cubes["company"][1].copy())
+        out._finish()
+        return out
+
     def nodes(self, level: str) -> list[str]:
         return list(self._cube(level)[0])
 
