@@ -115,7 +115,7 @@ def _gls_projection(S, W):
     S = np.asarray(S, float)
     W = np.asarray(W, float)
     rows, agg = _split_rows(S)
-    Ct = _constraint_t(S, rows, agg)
+    Ct = _constraint_t(S[agg], rows, agg)
     return _Projection.from_wct(S, rows, agg, W @ Ct).matrix()
 
 
@@ -128,11 +128,12 @@ def _split_rows(S):
     return rows, np.flatnonzero(~own)
 
 
-def _constraint_t(S, rows, agg):
-    """``C'`` (n x n_agg) of the constraints ``C y = y_agg - S_agg y_bottom = 0``."""
-    Ct = np.zeros((S.shape[0], len(agg)))
+def _constraint_t(S_agg, rows, agg):
+    """``C'`` (n x n_agg) of the constraints ``C y = y_agg - S_agg y_bottom = 0``
+    (``S_agg = S[agg]``; ``rows``, ``agg``: :func:`_split_rows`)."""
+    Ct = np.zeros((len(rows) + len(agg), len(agg)))
     Ct[agg, np.arange(len(agg))] = 1.0
-    Ct[rows] = -S[agg].T
+    Ct[rows] = -S_agg.T
     return Ct
 
 
@@ -238,17 +239,9 @@ class _Projection:
 
     def matrix(self):
         """The dense ``G`` (n_bottom x n)."""
-        G = -self.K @ _constraint_t_of(self)
+        G = -self.K @ _constraint_t(self.S_agg, self.rows, self.agg).T
         G[np.arange(len(self.rows)), self.rows] += 1.0
         return G
-
-
-def _constraint_t_of(proj):
-    """``C`` (n_agg x n) of a :class:`_Projection`."""
-    C = np.zeros((len(proj.agg), proj.n))
-    C[np.arange(len(proj.agg)), proj.agg] = 1.0
-    C[:, proj.rows] = -proj.S_agg
-    return C
 
 
 def _reconciler(S, method, W=None, proportions=None, top=0, R=None, fc=None, ids=None):
@@ -280,7 +273,7 @@ def _reconciler(S, method, W=None, proportions=None, top=0, R=None, fc=None, ids
     if method == "mint_shrink" and W is None:
         raise ValueError("reconcile: method='mint_shrink' needs W, the residual covariance")
     rows, agg = _split_rows(S)
-    Ct = _constraint_t(S, rows, agg)
+    Ct = _constraint_t(S[agg], rows, agg)
     if method == "ols":  # W = I (1 + 1e-9): the same ridge
         return _Projection.from_wct(S, rows, agg, Ct * (1.0 + 1e-9))
     W = np.asarray(W, float)
@@ -297,7 +290,7 @@ def _mint_projection(S, fc: Forecaster, ids, R=None):
     R = fc.residual_correlation(ids) if R is None else R
     d = np.array([max(fc.series_[u].scale, 1e-9) for u in ids])
     rows, agg = _split_rows(S)
-    Ct = _constraint_t(S, rows, agg)
+    Ct = _constraint_t(S[agg], rows, agg)
     WCt = R @ (d[:, None] * Ct)
     WCt *= d[:, None]
     ridge = 1e-9 * float(np.sum(d * d * np.diagonal(R))) / len(d)  # tr(W) = sum d_i^2 R_ii
