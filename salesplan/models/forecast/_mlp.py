@@ -85,6 +85,8 @@ class LeanMLPRegressor(MLPRegressor):
         batch_size = np.clip(self.batch_size, 1, n_samples) if self.batch_size != "auto" \
             else min(200, n_samples)
         batches = list(gen_batches(n_samples, batch_size))
+        adam = (_LeanAdamStep(self, self._optimizer) if self.activation == "relu"
+                and self.out_activation_ == "identity" and self.loss == "squared_error" else None)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             sample_idx = shuffle(sample_idx, random_state=self._random_state)
@@ -92,12 +94,15 @@ class LeanMLPRegressor(MLPRegressor):
             for batch_slice in batches:
                 batch_idx = sample_idx[batch_slice]
                 X_batch = X_train[batch_idx]
-                activations[0] = X_batch
-                batch_loss, coef_grads, intercept_grads = self._backprop(
-                    X_batch, y_train[batch_idx], None, activations, deltas, coef_grads,
-                    intercept_grads)
+                if adam is not None:  # the same arithmetic without the per-call dispatch
+                    batch_loss = adam.step(X_batch, y_train[batch_idx])
+                else:
+                    activations[0] = X_batch
+                    batch_loss, coef_grads, intercept_grads = self._backprop(
+                        X_batch, y_train[batch_idx], None, activations, deltas, coef_grads,
+                        intercept_grads)
+                    self._optimizer.update_params(params, coef_grads + intercept_grads)
                 accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
-                self._optimizer.update_params(params, coef_grads + intercept_grads)
             self.n_iter_ += 1
             self.loss_ = accumulated_loss / X_train.shape[0]
             self.t_ += n_samples
@@ -113,3 +118,68 @@ class LeanMLPRegressor(MLPRegressor):
                               "and the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=2)
         self.coefs_ = self._best_coefs
         self.intercepts_ = self._best_intercepts
+
+
+class _LeanAdamStep:
+    """One mini-batch of :class:`LeanMLPRegressor` (ReLU hidden layers, identity output,
+    squared error, no sample weights): ``MLPRegressor._backprop`` followed by
+    ``AdamOptimizer.update_params`` of scikit-learn 1.9, written out.
+
+    The same numpy operations on the same arrays in the same order (forward pass, loss with
+    its L2 term, output delta, the gradients of every layer from the last to the first, then
+    Adam's moments, learning rate and in-place parameter updates), so the same bits; what
+    is left out is the dispatch around them (``safe_sparse_dot``'s sparse checks, the
+    activation, derivative and loss look-ups, ``np.average``'s argument handling), which on
+    a 32 x 32 network costs as much as the arithmetic.  The optimizer's state (``t``,
+    ``ms``, ``vs``, ``learning_rate``) and the network's ``coefs_`` / ``intercepts_`` are
+    updated in place, as scikit-learn's loop does.
+    """
+
+    def __init__(self, net, optimizer):
+        self.net, self.opt = net, optimizer
+        self.coefs, self.intercepts = net.coefs_, net.intercepts_
+        self.alpha = net.alpha
+
+    def step(self, X, y) -> float:
+        """Train on one mini-batch ``(X, y)``; returns its loss (``_backprop``'s)."""
+        coefs, intercepts, alpha = self.coefs, self.intercepts, self.alpha
+        n_samples = X.shape[0]
+        last = len(coefs) - 1
+        acts = [X]
+        for i in range(last + 1):  # forward pass
+            a = acts[i] @ coefs[i]
+            a += intercepts[i]
+            if i != last:
+                np.maximum(a, 0, out=a)  # inplace_relu
+            acts.append(a)
+        loss = 0.5 * np.mean((y - acts[-1]) ** 2, axis=0).mean()  # squared_loss (np.average)
+        values = 0
+        for s in coefs:
+            s = s.ravel()
+            values += np.dot(s, s)
+        loss += (0.5 * alpha) * values / n_samples
+        coef_grads, intercept_grads = [None] * (last + 1), [None] * (last + 1)
+        delta = acts[-1] - y
+        for i in range(last, -1, -1):  # _compute_loss_grad of layer i, then the delta below it
+            g = acts[i].T @ delta
+            g += alpha * coefs[i]
+            g /= n_samples
+            coef_grads[i] = g
+            intercept_grads[i] = np.sum(delta, axis=0) / n_samples
+            if i > 0:
+                delta = delta @ coefs[i].T
+                delta[acts[i] == 0] = 0  # inplace_relu_derivative
+        self._adam(coefs + intercepts, coef_grads + intercept_grads)
+        return loss
+
+    def _adam(self, params, grads):
+        """``AdamOptimizer.update_params(params, grads)`` (scikit-learn 1.9)."""
+        opt = self.opt
+        b1, b2 = opt.beta_1, opt.beta_2
+        opt.t += 1
+        opt.ms = [b1 * m + (1 - b1) * grad for m, grad in zip(opt.ms, grads)]
+        opt.vs = [b2 * v + (1 - b2) * (grad**2) for v, grad in zip(opt.vs, grads)]
+        opt.learning_rate = opt.learning_rate_init * np.sqrt(1 - b2**opt.t) / (1 - b1**opt.t)
+        lr, eps = opt.learning_rate, opt.epsilon
+        for param, m, v in zip(params, opt.ms, opt.vs):
+            param += -lr * m / (np.sqrt(v) + eps)
