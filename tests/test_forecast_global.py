@@ -80,3 +80,34 @@ def test_train_global_trains_once_per_series_and_matches_a_fresh_fit():
         fresh = GlobalMLP(12, 12, random_state=3).fit(ys)
     assert fresh.net_ is not None
     assert np.array_equal(a.forecast(ys[0]), fresh.forecast(ys[0]))
+
+
+def test_lean_adam_step_is_sklearns_backprop_and_adam_update():
+    """A few mini-batches of ``_LeanAdamStep`` give scikit-learn's ``_backprop`` +
+    ``AdamOptimizer.update_params`` bit for bit: loss, weights and the optimizer's state."""
+    import copy
+
+    from sklearn.neural_network._stochastic_optimizers import AdamOptimizer
+
+    X, T = GlobalMLP(12, 12).windows(_series(n_series=12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = MLPRegressor(hidden_layer_sizes=(32, 32), alpha=1e-3, max_iter=2, random_state=0).fit(X, T)
+    ref, lean = copy.deepcopy(net), copy.deepcopy(net)
+    ref_opt = AdamOptimizer(ref.coefs_ + ref.intercepts_, 1e-3)
+    lean_opt = AdamOptimizer(lean.coefs_ + lean.intercepts_, 1e-3)
+    step = _mlp._LeanAdamStep(lean, lean_opt)
+    n_layers = len(net.coefs_) + 1
+    for a in range(0, 600, 200):
+        xb, yb = X[a: a + 200], T[a: a + 200]
+        acts = [xb] + [None] * (n_layers - 1)
+        deltas = [None] * (n_layers - 1)
+        loss, cg, ig = ref._backprop(xb, yb, None, acts, deltas, [None] * (n_layers - 1),
+                                     [None] * (n_layers - 1))
+        ref_opt.update_params(ref.coefs_ + ref.intercepts_, cg + ig)
+        assert step.step(xb, yb) == loss
+    for a, b in zip(ref.coefs_ + ref.intercepts_ + ref_opt.ms + ref_opt.vs,
+                    lean.coefs_ + lean.intercepts_ + lean_opt.ms + lean_opt.vs):
+        assert np.array_equal(a, b)
+    assert (lean_opt.t, lean_opt.learning_rate) == (ref_opt.t, ref_opt.learning_rate)
+    assert not np.array_equal(lean.coefs_[0], net.coefs_[0])  # the steps did train
