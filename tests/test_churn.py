@@ -294,6 +294,18 @@ def fitted_classifier(company):
     return ChurnClassifier(horizon_days=90, n_snapshots=4).fit(data, as_of=AS_OF)
 
 
+def test_churn_risk_list_fits_an_unfitted_classifier_on_its_history(company, fitted_classifier):
+    """An unfitted classifier passed in is fitted on the history the scoring reads: the same
+    model (settings kept) and the same list as fitting it first with ``fit``."""
+    data, _ = company
+    given = ChurnClassifier(horizon_days=90, n_snapshots=4)
+    risk = churn_risk_list(data, AS_OF, classifier=given)
+    assert given.feature_names_ == fitted_classifier.feature_names_
+    assert given.n_snapshots == 4 and given.as_of_ == AS_OF
+    pd.testing.assert_frame_equal(risk, churn_risk_list(data, AS_OF, classifier=fitted_classifier),
+                                  check_exact=True)
+
+
 def test_classifier_predicts_future_churn(company, fitted_classifier):
     from sklearn.metrics import roc_auc_score
 

@@ -123,3 +123,23 @@ def test_owner_is_the_rep_with_most_lines_ties_to_the_first_seen():
     }, index=[9, 3, 7, 1, 8, 2, 6, 5, 4])
     got = _owners(lines)
     assert got.to_dict() == {"C1": "R2", "C2": "R4"}
+
+
+@pytest.mark.parametrize("dtype", [pd.StringDtype("pyarrow", na_value=np.nan), object])
+def test_retention_counts_each_reps_distinct_customers_who_came_back(dtype):
+    """Retention per rep = the rep's distinct previous-quarter customers who bought in the
+    quarter / their number (hand-made lines, Arrow or object text; a buyer without a rep
+    still counts as come back for the reps who had him before)."""
+    from salesplan.planning.performance import _retention
+
+    def lines(customers, reps):
+        return pd.DataFrame({"customer_id": pd.array(customers, dtype=dtype),
+                             "rep_id": pd.array(reps, dtype=dtype)})
+
+    prev = lines(["C1", "C1", "C2", "C3", "C4", "C4", "C5"], ["R1", "R1", "R1", "R2", "R2", "R1", np.nan])
+    cur = lines(["C1", "C4", "C9", np.nan], ["R3", np.nan, "R3", "R3"])
+    got = _retention(prev, cur)
+    # R1 had C1, C2, C4 (C1 and C4 came back): 2/3; R2 had C3, C4 (C4 came back): 1/2
+    assert got.to_dict() == pytest.approx({"R1": 2 / 3, "R2": 1 / 2}, rel=0, abs=0)
+    prev_missing = lines(["C1", np.nan, "C3"], ["R1", "R1", "R2"])  # a missing id never returns
+    assert _retention(prev_missing, cur).to_dict() == pytest.approx({"R1": 1 / 2, "R2": 0.0}, rel=0, abs=0)

@@ -1386,10 +1386,13 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
 
     def training_frame(self, data: SalesData, as_of) -> pd.DataFrame:
         """Stacked snapshots: features, ``churn`` label, ``snapshot`` (0 = oldest)."""
-        self._check_params()
         data = data if isinstance(data, SalesData) else SalesData(orders=data)
+        return self._training_frame(data, _OrderHistory(data.orders), as_of)  # once for every snapshot
+
+    def _training_frame(self, data: SalesData, history: _OrderHistory, as_of) -> pd.DataFrame:
+        """:meth:`training_frame` with the order history of ``data`` already built."""
+        self._check_params()
         as_of = as_date(as_of)
-        history = _OrderHistory(data.orders)  # once for every snapshot
         dates = history.lines["order_date"]
         _check_as_of(dates, as_of)
         frames = []
@@ -1417,9 +1420,6 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         ``y`` must be None: the labels come from the orders after each snapshot.  The older
         positional call ``fit(X, as_of)`` (a date in place of ``y``) is still accepted.
         """
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
         if as_of is None and isinstance(y, (str, pd.Timestamp, np.datetime64, datetime.date)):
             as_of, y = y, None
         if as_of is None:
@@ -1427,8 +1427,16 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         if y is not None:
             raise ValueError("ChurnClassifier.fit: y must be None; the churn labels come from "
                              "the orders after each snapshot (pass as_of=...)")
-        data = X
-        train = self.training_frame(data, as_of)
+        data = X if isinstance(X, SalesData) else SalesData(orders=X)
+        return self._fit(data, _OrderHistory(data.orders), as_of)
+
+    def _fit(self, data: SalesData, history: _OrderHistory, as_of):
+        """:meth:`fit` with the order history of ``data`` already built (:func:`churn_risk_list`
+        shares it with the scoring)."""
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        train = self._training_frame(data, history, as_of)
         y = train["churn"].to_numpy()
         if np.unique(y).size < 2:
             raise ValueError(
@@ -1622,7 +1630,8 @@ def churn_risk_list(
     r"""One row per customer with churn probability, lifetime value and revenue at risk.
 
     * ``p_churn``: calibrated :class:`ChurnClassifier` P(no purchase in the next
-      ``horizon_days``) (fitted here unless a fitted ``classifier`` is given).
+      ``horizon_days``) (``classifier``: fitted, or fitted here -- the one given with its
+      settings, else the default one -- on the order history the scoring reads too).
     * ``p_alive``, ``expected_purchases_next_quarter`` (91.3 days):
       Pareto/NBD (``transaction_model="pareto"``, default) or BG/NBD (``"bgnbd"``) on
       :func:`rfm_summary` at ``as_of`` in weeks.  Pareto/NBD is the default because
@@ -1665,12 +1674,13 @@ def churn_risk_list(
         raise ValueError(f"engine={engine!r}: expected 'local' or 'dask'")
     data = data if isinstance(data, SalesData) else SalesData(orders=data)
     as_of = as_date(as_of)
+    history = _OrderHistory(data.orders)  # once: the classifier's fit, features, summary, context
     if classifier is None:
         classifier = ChurnClassifier(horizon_days=horizon_days, random_state=random_state)
-        classifier.fit(data, as_of=as_of)
+    if not hasattr(classifier, "model_"):  # not fitted: fitted here, on the same history
+        classifier._fit(data, history, as_of)
     model_cls = BetaGeoModel if transaction_model == "bgnbd" else ParetoNBDModel
     quarter = PERIOD_DAYS["Q"] / 7.0
-    history = _OrderHistory(data.orders)  # once: features, summary, context
     if engine == "dask":
         backend = backend_for(engine, scheduler)
         scored = score_churn(classifier, data, as_of, n_drivers=n_drivers, backend=backend)

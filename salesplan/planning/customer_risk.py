@@ -412,7 +412,7 @@ def _churn(data: SalesData, as_of: pd.Timestamp, abc: pd.DataFrame, p: CustomerR
     )
 
     classifier = ChurnClassifier(horizon_days=p.churn_horizon_days, n_snapshots=p.churn_snapshots,
-                                 random_state=p.seed).fit(data, as_of)
+                                 random_state=p.seed)  # fitted by churn_risk_list on the history it reads
     risk = churn_risk_list(data, as_of, horizon_days=p.churn_horizon_days, transaction_model=p.transaction_model,
                            clv_months=p.clv_months, discount_rate=p.discount_rate, classifier=classifier,
                            random_state=p.seed, engine=engine, scheduler=scheduler)

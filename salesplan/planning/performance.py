@@ -119,12 +119,14 @@ def _owners(lines: pd.DataFrame) -> pd.Series:
 def _retention(prev: pd.DataFrame, cur: pd.DataFrame) -> pd.Series:
     """rep_id -> share of the rep's distinct customers in ``prev`` who bought in ``cur``
     (their number who bought again / their number; one count per rep, no set per rep)."""
-    now = set(cur["customer_id"].dropna())  # the quarter's buyers
+    buyers = cur["customer_id"].dropna()  # the quarter's buyers
     if prev["customer_id"].isna().any():  # a missing customer id counts once per rep and never returns
+        now = set(buyers)
         base = prev.groupby("rep_id")["customer_id"].apply(set)
         return base.map(lambda s: sum(c in now for c in s) / len(s))
     pairs = prev[["rep_id", "customer_id"]].dropna(subset=["rep_id"]).drop_duplicates()
-    back = pairs["customer_id"].isin(now).groupby(pairs["rep_id"]).sum()
+    # the distinct buyers in their own dtype: an Arrow text column is matched in Arrow, not id by id
+    back = pairs["customer_id"].isin(buyers.unique()).groupby(pairs["rep_id"]).sum()
     return back / pairs.groupby("rep_id").size()
 
 
