@@ -232,3 +232,46 @@ def test_bad_funnel_parameters():
         back_calculate(_weekly({}), _rates(), funnel_share=0)
     with pytest.raises(ValueError, match="unknown stage"):
         estimate_rates(_funnel_data(), params=FunnelParams(prior_rates={"Z": 0.5}))
+
+
+def _entries_one_by_one(t: pd.DataFrame, rates: FunnelRates, funnel_share: float) -> dict:
+    """Reference: the entries per (entity, week, stage) as a running sum, row by row."""
+    pw, lag = rates.win_probability.to_numpy(), rates.lag_days.to_numpy()
+    acc: dict = {}
+    for ent, w, target in zip(t["entity"], t["week_start"], t["target"]):
+        won = funnel_share * target / rates.deal_size
+        acc[(ent, w, "won")] = acc.get((ent, w, "won"), 0.0) + won
+        for k, st in enumerate(rates.stages):
+            weeks = lag[k] / 7.0
+            f = int(np.floor(weeks + 1e-9))
+            frac = weeks - f
+            frac = 0.0 if frac < 1e-9 else frac
+            w0 = w - pd.Timedelta(days=7 * f)
+            acc[(ent, w0, st)] = acc.get((ent, w0, st), 0.0) + won / pw[k] * (1 - frac)
+            if frac > 0:
+                w1 = w0 - pd.Timedelta(days=7)
+                acc[(ent, w1, st)] = acc.get((ent, w1, st), 0.0) + won / pw[k] * frac
+    return acc
+
+
+def test_back_calculate_many_entities_shuffled_and_repeated_weeks():
+    # rows of several entities in any order, a week given twice: the entries are the running
+    # sums of the parts in the rows' order, to the last bit
+    rates = FunnelRates.from_mapping(dict(zip(STAGES, (0.5, 0.45, 0.6, 0.8, 0.55))),
+                                     dict(zip(STAGES, (9.0, 5.5, 14.0, 7.0, 3.0))), deal_size=7_300.0)
+    rng = np.random.default_rng(3)
+    t = pd.concat([_weekly({w.strftime("%Y-%m-%d"): float(rng.uniform(0, 9e4))
+                            for w in week_starts(Q_START, Q_END)}, entity=e) for e in ("r2", "r1", "r3")])
+    t = pd.concat([t, t.iloc[[4, 20, 30]]]).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    fp = back_calculate(t, rates, None, start=Q_START, end=Q_END, funnel_share=0.7)
+    ref = _entries_one_by_one(t, rates, 0.7)
+    got = {(e, w, s): v for e, w, s, v in fp.weeks[["entity", "week_start", "stage", "needed"]].itertuples(index=False)}
+    assert got.keys() == ref.keys()
+    assert all(got[k] == ref[k] for k in ref)  # exact
+    assert list(fp.gap["entity"]) == list(pd.unique(t["entity"]))  # entities in the order they first come
+    for e, g in t.groupby("entity"):
+        row = fp.gap.set_index("entity").loc[e]
+        assert row["target"] == pytest.approx(g["target"].sum(), rel=1e-12)
+        before = sum(v for (en, w, s), v in ref.items() if en == e and s == "E" and w < Q_START)
+        sg = fp.stage_gap[(fp.stage_gap["entity"] == e) & (fp.stage_gap["stage"] == "E")].iloc[0]
+        assert sg["needed_before_start"] == pytest.approx(before, rel=1e-12)

@@ -5,6 +5,8 @@ Expected numbers are hand-computed in the comments (never read back from the cod
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,9 +18,12 @@ from salesplan.planning.funnel import FunnelRates
 from salesplan.planning.targets import (
     QuarterDistribution,
     TargetParams,
+    _propose_on,
+    basis_key,
     compare_scenarios,
     default_scenarios,
     largest_remainder,
+    plan_basis,
     propose_targets,
     quarter_paths_from_forecast,
     rep_capacity,
@@ -556,3 +561,24 @@ def test_week_splits_of_many_rows_hand_example():
     wk = _day_weights(months, (1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0))
     many = _week_splits(rows, months, wk)
     assert all(np.array_equal(many[j], _week_split(rows[j], months, wk).to_numpy()) for j in range(7))
+
+
+def test_scenarios_share_one_plan_basis_and_match_separate_plans():
+    # conservative and stretch share one plan_basis (same basis_key); every plan made on it
+    # equals the plan propose_targets makes alone, notes included, and the basis is not changed
+    data, dist = _toy(), _dist()
+    base = TargetParams(quarter="2027Q1", growth=0.05, pipeline_rule="none")
+    sc = default_scenarios(base)
+    assert basis_key(sc["conservative"]) == basis_key(sc["stretch"]) == basis_key(base)
+    basis = plan_basis(data, dist, base)
+    notes_before = list(basis.scope.notes)
+    for prm in sc.values():
+        alone, shared = propose_targets(data, dist, prm), _propose_on(basis, prm, None)
+        for name, table in alone.tables().items():
+            pd.testing.assert_frame_equal(shared.tables()[name], table, check_exact=True)
+        assert shared.notes == alone.notes
+    assert basis.scope.notes == notes_before
+    with pytest.raises(ValueError, match="other parameters"):
+        _propose_on(basis, replace(base, band_low=0.7), None)
+    table = compare_scenarios(data, dist, sc)
+    assert table.loc["company_target", "stretch"] == propose_targets(data, dist, sc["stretch"]).company.iloc[0]["target"]

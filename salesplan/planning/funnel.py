@@ -633,81 +633,25 @@ def back_calculate(
     if end is None:
         end = t["week_start"].max() + pd.Timedelta(days=6)
     start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
-    rows, gaps, sgaps, leads = [], [], [], []
-    # each entity's open deals: their row positions, found once (not one text scan per entity)
-    pipe_rows = (pipeline.groupby(pipeline[entity_col].astype(str).to_numpy(), sort=False).indices
-                 if pipeline is not None and len(pipeline) else {})
-    pipe_stage = pipeline["stage"].astype(str).to_numpy() if pipe_rows else None
-    # one set of rates: each deal's weight once (weighted_pipeline is row by row), summed per entity
-    pipe_w = (weighted_pipeline(pipeline, rates, start, end).to_numpy()
-              if pipe_rows and not isinstance(rates, Mapping) else None)
-    start64 = start.to_datetime64()
-    derived: dict[int, tuple] = {}  # per rates object: stages, P(win), lags (days), week shifts, computed once
-    for ent, g in t.groupby("entity", sort=False):
-        r = rates[ent] if isinstance(rates, Mapping) else rates
+    ent_code, ents = pd.factorize(t["entity"])  # the groups of groupby("entity", sort=False), in its order
+    ents = np.asarray(ents, dtype=object)
+    ent_rates = [rates[e] if isinstance(rates, Mapping) else rates for e in ents]
+    for e, r in zip(ents, ent_rates):
         if r is None:
-            raise ValueError(f"no funnel rates for entity {ent!r}")
+            raise ValueError(f"no funnel rates for entity {e!r}")
+    derived: dict[int, tuple] = {}  # per rates object, computed once
+    for r in ent_rates:
         if id(r) not in derived:
-            lag_d = r.lag_days.to_numpy()
-            derived[id(r)] = (r, list(r.stages), r.win_probability.to_numpy(), lag_d,
-                              _week_shifts(list(r.stages), lag_d))
-        _, stages, pw, lag_d, shifts = derived[id(r)]
-        stages = list(stages)
-        wins = funnel_share * g["target"].to_numpy(float) / r.deal_size
-        wk = g["week_start"].to_numpy("datetime64[ns]")
-        acc: dict[tuple, float] = {}
-        for w, n_won in zip(wk, wins):
-            acc[(w, "won")] = acc.get((w, "won"), 0.0) + n_won
-            for k, st, shift, frac in shifts:
-                need = n_won / pw[k]
-                w0 = w - shift
-                acc[(w0, st)] = acc.get((w0, st), 0.0) + need * (1 - frac)
-                if frac > 0:
-                    w1 = w0 - _WEEK
-                    acc[(w1, st)] = acc.get((w1, st), 0.0) + need * frac
-        by_stage: dict = {}  # each stage's (week, entries) in the order acc holds them
-        for (w, st), v in acc.items():
-            rows.append((ent, w, st, v))  # numpy datetimes: a datetime column all the same
-            by_stage.setdefault(st, []).append((w, v))
-        total = funnel_share * float(g["target"].sum())
-        pipe_exp = 0.0
-        open_by_stage = pd.Series(0.0, index=stages)
-        if str(ent) in pipe_rows:
-            rows_e = pipe_rows[str(ent)]
-            pipe_exp = float((pd.Series(pipe_w[rows_e]) if pipe_w is not None
-                              else weighted_pipeline(pipeline.iloc[rows_e], r, start, end)).sum())
-            st_e = pipe_stage[rows_e]
-            open_by_stage = pd.Series([int((st_e == st).sum()) for st in stages], index=stages)
-        gap = max(0.0, total - pipe_exp)
-        new_leads = gap / r.deal_size / pw[0]
-        last_lead = (end - pd.Timedelta(days=float(lag_d[0]))).normalize()
-        last_lead_week = last_lead - pd.Timedelta(days=last_lead.weekday())
-        gaps.append({
-            "entity": ent, "target": float(g["target"].sum()), "funnel_share": funnel_share,
-            "funnel_target": total, "deal_size": r.deal_size,
-            "wins_needed": total / r.deal_size, "pipeline_expected": pipe_exp,
-            "revenue_gap": gap, "new_leads_needed": new_leads,
-            "last_lead_week": last_lead_week, "leads_in_time": bool(last_lead >= start),
-        })
-        for k, st in enumerate(stages):
-            n_tot = wins.sum() / pw[k]
-            n_before = sum(v for w, v in by_stage.get(st, ()) if w < start64)
-            sgaps.append({"entity": ent, "stage": st, "needed_total": n_tot,
-                          "needed_before_start": n_before, "open_now": float(open_by_stage[st])})
-        # spread the new leads over the in-time weeks in proportion to the E entries needed
-        e_need = {pd.Timestamp(w): v for w, v in by_stage.get(stages[0], ())}
-        ok = {w: v for w, v in e_need.items() if start - pd.Timedelta(days=6) <= w <= last_lead}
-        tot_ok = sum(ok.values())
-        if new_leads > 0 and tot_ok > 0:
-            for w, v in sorted(ok.items()):
-                leads.append({"entity": ent, "week_start": w, "new_leads": new_leads * v / tot_ok})
-        elif new_leads > 0:
-            leads.append({"entity": ent, "week_start": max(start - pd.Timedelta(days=start.weekday()), min(last_lead_week, end)),
-                          "new_leads": new_leads})
-    weeks = pd.DataFrame(rows, columns=["entity", "week_start", "stage", "needed"])
+            derived[id(r)] = _derived_rates(r, end)
+    wins, entries = _stage_entries(t, ent_code, ent_rates, derived, funnel_share)
+    weeks = (pd.DataFrame({"entity": ents[entries["entity"]], "week_start": entries["week_start"],
+                           "stage": entries["stage"], "needed": entries["needed"]}) if len(entries["needed"])
+             else pd.DataFrame([], columns=["entity", "week_start", "stage", "needed"]))
     order = {s: i for i, s in enumerate(list(_first_rates(rates).stages) + ["won"])}
     weeks = weeks.sort_values(["entity", "week_start", "stage"], key=lambda c: c.map(order) if c.name == "stage" else c,
                               kind="stable").reset_index(drop=True)
+    gaps, sgaps, leads = _entity_gaps(t, ent_code, ents, ent_rates, derived, wins, entries, pipeline, rates,
+                                      start=start, end=end, entity_col=entity_col, funnel_share=funnel_share)
     return FunnelPlan(
         targets=t.reset_index(drop=True), weeks=weeks, gap=pd.DataFrame(gaps),
         stage_gap=pd.DataFrame(sgaps),
@@ -717,6 +661,136 @@ def back_calculate(
 
 
 _WEEK = np.timedelta64(7, "D")
+
+
+def _derived_rates(r: FunnelRates, end: pd.Timestamp) -> tuple:
+    """What :func:`back_calculate` uses of one set of rates: ``(stages, P(win) per stage,
+    lag days per stage, week shifts (:func:`_week_shifts`), last day a new lead closes by
+    ``end``, the Monday of that day's week)``."""
+    lag_d = r.lag_days.to_numpy()
+    stages = list(r.stages)
+    last_lead = (end - pd.Timedelta(days=float(lag_d[0]))).normalize()
+    return (stages, r.win_probability.to_numpy(), lag_d, _week_shifts(stages, lag_d), last_lead,
+            last_lead - pd.Timedelta(days=last_lead.weekday()))
+
+
+def _stage_entries(t: pd.DataFrame, ent_code: np.ndarray, ent_rates: list, derived: dict,
+                   funnel_share: float) -> tuple[np.ndarray, dict]:
+    """The wins (per target row) and the entries needed per ``(entity, week, stage)`` of
+    :func:`back_calculate`, for every entity at once.
+
+    Each target row (week ``w``, wins ``W_w``) gives ``W_w`` wins in ``w`` and, per stage
+    ``k``, ``W_w / P_win[k]`` entries split between two weeks (:func:`_week_shifts`).  The
+    parts are summed per key in the order an entity's rows come (row by row, the wins, then
+    each stage's first and second week): ``np.bincount`` adds them one after the other, as a
+    running sum per key would.  Keys come in the order they first appear.
+
+    Returns
+    -------
+    (wins, entries)
+        ``wins`` (rows of ``t``; deals); ``entries``: ``entity`` (codes into the entities),
+        ``week_start`` (datetime64[ns]), ``stage`` (text), ``needed`` (expected entries).
+    """
+    target = t["target"].to_numpy(float)
+    week = t["week_start"].to_numpy("datetime64[ns]")
+    wins = np.zeros(len(t))
+    stage_names: dict[str, int] = {"won": 0}
+    parts = []  # per rates object: (row positions, week (n, slots), stage code (slots,), value (n, slots), valid)
+    rate_of_row = np.array([id(r) for r in ent_rates] + [0])[ent_code]  # code -1 (no entity): 0
+    for rid, (_, pw, _, shifts, _, _) in derived.items():
+        rows = np.flatnonzero((rate_of_row == rid) & (ent_code >= 0))
+        deal = next(r for r in ent_rates if id(r) == rid).deal_size
+        n_won = funnel_share * target[rows] / deal
+        wins[rows] = n_won
+        wk, vals, codes, ok = [week[rows]], [n_won], [0], [np.ones(len(rows), bool)]
+        for k, st, shift, frac in shifts:
+            need = n_won / pw[k]
+            code = stage_names.setdefault(st, len(stage_names))
+            w0 = week[rows] - shift
+            wk += [w0, w0 - _WEEK]
+            vals += [need * (1 - frac), need * frac]
+            codes += [code, code]
+            ok += [np.ones(len(rows), bool), np.full(len(rows), frac > 0)]
+        parts.append((rows, np.stack(wk, 1), np.array(codes), np.stack(vals, 1), np.stack(ok, 1)))
+    rows = np.concatenate([np.repeat(p[0], p[1].shape[1]) for p in parts]) if parts else np.zeros(0, int)
+    wk = np.concatenate([p[1].ravel() for p in parts]) if parts else np.zeros(0, "datetime64[ns]")
+    st = np.concatenate([np.tile(p[2], len(p[0])) for p in parts]) if parts else np.zeros(0, int)
+    val = np.concatenate([p[3].ravel() for p in parts]) if parts else np.zeros(0)
+    ok = np.concatenate([p[4].ravel() for p in parts]) if parts else np.zeros(0, bool)
+    order = np.argsort(rows[ok], kind="stable")  # each entity's parts in its rows' order
+    e, wk, st, val = ent_code[rows[ok]][order], wk[ok][order], st[ok][order], val[ok][order]
+    wcode, wuniq = pd.factorize(wk)
+    key = (e.astype(np.int64) * max(len(wuniq), 1) + wcode) * len(stage_names) + st
+    kcode, kuniq = pd.factorize(key)
+    needed = np.bincount(kcode, weights=val, minlength=len(kuniq))
+    first = np.unique(kcode, return_index=True)[1]  # each key's first part (codes in order of appearance)
+    names = np.array(list(stage_names), dtype=object)
+    return wins, {"entity": e[first], "week_start": wk[first], "stage": names[st[first]],
+                  "stage_code": st[first], "needed": needed, "stage_names": stage_names}
+
+
+def _entity_gaps(t, ent_code, ents, ent_rates, derived, wins, entries, pipeline, rates, *, start, end,
+                 entity_col, funnel_share) -> tuple[list, list, list]:
+    """The gap, stage-gap and new-lead rows of :func:`back_calculate`, entity by entity
+    (in the order of ``ents``), from the wins and the entries of :func:`_stage_entries`."""
+    gaps, sgaps, leads = [], [], []
+    # each entity's open deals: their row positions, found once (not one text scan per entity)
+    pipe_rows = (pipeline.groupby(pipeline[entity_col].astype(str).to_numpy(), sort=False).indices
+                 if pipeline is not None and len(pipeline) else {})
+    pipe_stage = pipeline["stage"].astype(str).to_numpy() if pipe_rows else None
+    # one set of rates: each deal's weight once (weighted_pipeline is row by row), summed per entity
+    pipe_w = (weighted_pipeline(pipeline, rates, start, end).to_numpy()
+              if pipe_rows and not isinstance(rates, Mapping) else None)
+    start64, lo64 = start.to_datetime64(), (start - pd.Timedelta(days=6)).to_datetime64()
+    target = t["target"].to_numpy(float)
+    row_pos, key_pos = _positions(ent_code, len(ents)), _positions(entries["entity"], len(ents))
+    codes = entries["stage_names"]
+    for i, (ent, r) in enumerate(zip(ents, ent_rates)):
+        stages, pw, lag_d, _, last_lead, last_lead_week = derived[id(r)]
+        rows_t, kp = row_pos[i], key_pos[i]
+        k_week, k_stage, k_val = entries["week_start"][kp], entries["stage_code"][kp], entries["needed"][kp]
+        w_e = wins[rows_t]
+        total = funnel_share * float(target[rows_t].sum())
+        pipe_exp, open_by_stage = 0.0, dict.fromkeys(stages, 0)
+        if str(ent) in pipe_rows:
+            rows_e = pipe_rows[str(ent)]
+            pipe_exp = float(np.nansum(pipe_w[rows_e]) if pipe_w is not None  # Series.sum: NaN skipped
+                             else weighted_pipeline(pipeline.iloc[rows_e], r, start, end).sum())
+            st_e = pipe_stage[rows_e]
+            open_by_stage = {st: int((st_e == st).sum()) for st in stages}
+        gap = max(0.0, total - pipe_exp)
+        new_leads = gap / r.deal_size / pw[0]
+        gaps.append({
+            "entity": ent, "target": float(target[rows_t].sum()), "funnel_share": funnel_share,
+            "funnel_target": total, "deal_size": r.deal_size,
+            "wins_needed": total / r.deal_size, "pipeline_expected": pipe_exp,
+            "revenue_gap": gap, "new_leads_needed": new_leads,
+            "last_lead_week": last_lead_week, "leads_in_time": bool(last_lead >= start),
+        })
+        before = k_week < start64
+        for k, st in enumerate(stages):
+            n_tot = w_e.sum() / pw[k]
+            n_before = sum(k_val[before & (k_stage == codes[st])].tolist())
+            sgaps.append({"entity": ent, "stage": st, "needed_total": n_tot,
+                          "needed_before_start": n_before, "open_now": float(open_by_stage[st])})
+        # spread the new leads over the in-time weeks in proportion to the E entries needed
+        in_time = (k_stage == codes[stages[0]]) & (k_week >= lo64) & (k_week <= last_lead.to_datetime64())
+        ok_w, ok_v = k_week[in_time], k_val[in_time]
+        tot_ok = sum(ok_v.tolist())
+        if new_leads > 0 and tot_ok > 0:
+            for j in np.lexsort((ok_v, ok_w)):
+                leads.append({"entity": ent, "week_start": pd.Timestamp(ok_w[j]), "new_leads": new_leads * ok_v[j] / tot_ok})
+        elif new_leads > 0:
+            leads.append({"entity": ent, "week_start": max(start - pd.Timedelta(days=start.weekday()), min(last_lead_week, end)),
+                          "new_leads": new_leads})
+    return gaps, sgaps, leads
+
+
+def _positions(codes: np.ndarray, n: int) -> list[np.ndarray]:
+    """The positions of each code ``0 .. n-1`` in ``codes``, in their order (code -1 left out)."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n + 1))
+    return [order[bounds[i]:bounds[i + 1]] for i in range(n)]
 
 
 def _week_shifts(stages: list, lag_d: np.ndarray) -> list[tuple]:

@@ -318,11 +318,14 @@ def _funnel_rows(fp, data: SalesData | None, as_of: pd.Timestamp) -> pd.DataFram
     if data is not None and data.opportunities is not None:
         opps = data.opportunities
         col = "rep_id"
-        mine = opps[opps[col].astype(str).isin(entities)] if opps[col].astype(str).isin(entities).any() else opps
-        ids = set(mine["opportunity_id"])
+        of_entities = opps[col].astype(str).isin(entities)
+        mine = opps[of_entities] if of_entities.any() else opps
         if data.stage_history is not None:
             sh = data.stage_history
-            sh = sh[sh["opportunity_id"].isin(ids) & (sh["entered_date"] >= fp.start) & (sh["entered_date"] <= as_of)]
+            # ids as object arrays: a hash-table look-up (Arrow text isin makes a scalar of every id)
+            ids = pd.unique(mine["opportunity_id"].to_numpy(dtype=object))
+            in_ids = pd.Series(sh["opportunity_id"].to_numpy(dtype=object), index=sh.index).isin(ids)
+            sh = sh[in_ids & (sh["entered_date"] >= fp.start) & (sh["entered_date"] <= as_of)]
             actual.update(sh.groupby("stage").size().astype(float))
         won = mine[(mine["outcome"] == "won") & (mine["closed_date"] >= fp.start) & (mine["closed_date"] <= as_of)]
         actual["won"] = float(len(won))

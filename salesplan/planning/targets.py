@@ -2356,8 +2356,70 @@ def propose_targets(
     """
     if not isinstance(params, TargetParams):
         raise ValueError(f"params: expected TargetParams, got {type(params).__name__}")
+    basis = plan_basis(data, dist, params, roster=roster, vacancies=vacancies, as_of=as_of,
+                       funnel_rates=funnel_rates, pipeline_scorer=pipeline_scorer)
+    return _propose_on(basis, params, quota_overrides)
+
+
+@dataclass(frozen=True)
+class PlanBasis:
+    """What :func:`propose_targets` computes before the company target, the same for
+    every target rule and over-assignment (:func:`plan_basis`).
+
+    ``scope`` the plan's scope after the pipeline increment (``scope.notes`` its notes so
+    far), ``pipeline`` the tuple of :func:`pipeline_increment`, ``slots`` / ``rep_basis``
+    the slots and their basis (:func:`build_slots`, :func:`rep_basis`), ``slot_notes`` the
+    notes :func:`build_slots` added (they follow the company target's note), ``rep_paths_m``
+    the reps' outcome paths (S, N, 3), ``key`` the parameters it was made with (those of
+    :func:`basis_key`).
+    """
+
+    scope: PlanScope
+    pipeline: tuple
+    slots: list
+    rep_basis: RepBasis
+    slot_notes: tuple
+    rep_paths_m: np.ndarray
+    key: TargetParams
+
+
+def basis_key(params: TargetParams) -> TargetParams:
+    """``params`` without what only the company target and the over-assignment use
+    (``board_target``, ``growth``, ``target_probability``, ``floor_at_p50``,
+    ``over_assignment``): two parameter sets with the same key share a :class:`PlanBasis`."""
+    return replace(params, board_target=None, growth=None, target_probability=0.5, floor_at_p50=True,
+                   over_assignment=None)
+
+
+def plan_basis(data: SalesData, dist: QuarterDistribution, params: TargetParams, *, roster=None, vacancies=None,
+               as_of=None, funnel_rates=None, pipeline_scorer=None) -> PlanBasis:
+    """Stages 1, 2a and 4a-4b of :func:`propose_targets` (same arguments): the scope, the
+    pipeline increment, the slots, their basis and the reps' outcome paths."""
     sc = plan_scope(data, dist, params, roster=roster, as_of=as_of)
-    incr, w_now, rho, rates, weights_used = pipeline_increment(data, sc, params, funnel_rates, pipeline_scorer)
+    pipe = pipeline_increment(data, sc, params, funnel_rates, pipeline_scorer)
+    n_notes = len(sc.notes)
+    slots = build_slots(data, sc, params, vacancies, house="rep" in dist.levels)
+    rb = rep_basis(slots, sc, dist, params)
+    empty_house = [j for j, s_ in enumerate(slots) if s_["kind"] == "house_accounts" and not rb.own[j] > 0]
+    if empty_house:  # every account of the region has a current rep
+        slots = [s_ for j, s_ in enumerate(slots) if j not in empty_house]
+        rb = rep_basis(slots, sc, dist, params)
+    rep_paths_m = _q.rep_outcome_paths(sc.reg_paths, rb.slot_reg, rb.share_m, rb.own_paths,
+                                       rb.established, spread=params.rep_spread,
+                                       noise_sd=params.rep_noise_sd, seed=params.seed)
+    slot_notes = tuple(sc.notes[n_notes:])
+    del sc.notes[n_notes:]
+    return PlanBasis(sc, pipe, slots, rb, slot_notes, rep_paths_m, basis_key(params))
+
+
+def _propose_on(basis: PlanBasis, params: TargetParams, quota_overrides) -> TargetPlan:
+    """Stages 2b-7 of :func:`propose_targets` on a :class:`PlanBasis` made with parameters
+    of the same :func:`basis_key` (its scope is copied: the basis can serve again)."""
+    if basis_key(params) != basis.key:
+        raise ValueError("plan basis: made with other parameters than these (see basis_key)")
+    sc = replace(basis.scope, notes=list(basis.scope.notes))
+    incr, w_now, rho, rates, weights_used = basis.pipeline
+    slots, rb, rep_paths_m = basis.slots, basis.rep_basis, basis.rep_paths_m
     comp_tot = sc.comp_paths.sum(axis=1)
     dev = sc.pipeline_dev.sum(axis=1) if sc.pipeline_dev is not None else None
     ct = company_target(comp_tot, float(incr.sum()), float(sc.last_year.sum()), params, increment_dev=dev)
@@ -2366,16 +2428,8 @@ def propose_targets(
         sc.notes.append(f"the {ct['method']} target {T:,.0f} is {ct['below_p50']:,.0f} below the P50 forecast "
                         f"{ct['forecast_p50']:,.0f} ({ct['below_p50'] / ct['forecast_p50']:.1%})")
     rg = split_regions(T, sc, incr, params)
-    slots = build_slots(data, sc, params, vacancies, house="rep" in dist.levels)
-    rb = rep_basis(slots, sc, dist, params)
-    empty_house = [j for j, s_ in enumerate(slots) if s_["kind"] == "house_accounts" and not rb.own[j] > 0]
-    if empty_house:  # every account of the region has a current rep
-        slots = [s_ for j, s_ in enumerate(slots) if j not in empty_house]
-        rb = rep_basis(slots, sc, dist, params)
+    sc.notes.extend(basis.slot_notes)
     real = np.array([not s_["vacant"] for s_ in slots])
-    rep_paths_m = _q.rep_outcome_paths(sc.reg_paths, rb.slot_reg, rb.share_m, rb.own_paths,
-                                       rb.established, spread=params.rep_spread,
-                                       noise_sd=params.rep_noise_sd, seed=params.seed)
     rep_tot = rep_paths_m.sum(axis=2)
     oa, oa_grid = choose_over_assignment(T, rg["target"], rb, rep_tot, real, params)
     params = replace(params, over_assignment=oa)
@@ -2695,6 +2749,8 @@ def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Map
     ``plans``: plans already proposed for some of the scenarios with the same data,
     distribution and keywords (e.g. the notebook's plan for ``"base"``); they are used as
     they are instead of being proposed again (same function, same inputs: same plan).
+    Scenarios whose parameters differ only in the company target and the over-assignment
+    (same :func:`basis_key`) share one :func:`plan_basis`.
 
     Returns
     -------
@@ -2706,11 +2762,17 @@ def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Map
         raise ValueError("scenarios: give at least one named TargetParams")
     if kwargs.get("pipeline_scorer") is None:  # same data and dates: score each snapshot once
         kwargs = {**kwargs, "pipeline_scorer": memo_scorer()}
-    cols = {}
+    cols, bases = {}, []  # one plan basis per basis_key: the scenarios differ in the target and over-assignment
     for name, prm in scenarios.items():
         plan = (plans or {}).get(name)
         if plan is None:
-            plan = propose_targets(data, dist, prm, **kwargs)
+            if not isinstance(prm, TargetParams):
+                raise ValueError(f"params: expected TargetParams, got {type(prm).__name__}")
+            basis = next((b for b in bases if b.key == basis_key(prm)), None)
+            if basis is None:
+                basis = plan_basis(data, dist, prm, **{k: v for k, v in kwargs.items() if k != "quota_overrides"})
+                bases.append(basis)
+            plan = _propose_on(basis, prm, kwargs.get("quota_overrides"))
         c = plan.company.iloc[0]
         d = {
             "growth": prm.growth, "over_assignment": c["over_assignment"],

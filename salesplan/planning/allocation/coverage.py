@@ -185,8 +185,9 @@ def _book_region(acc: pd.DataFrame, g) -> pd.Series:
     through ``Series.mode``."""
     region = g["region"].first()
     mixed = g["region"].nunique() != 1
-    if mixed.any():
-        few = acc[acc["rep_id"].isin(set(mixed.index[mixed]))].groupby("rep_id")["region"]
+    if mixed.any():  # their rows by group number (no text comparison of every account's rep)
+        rows = np.isin(g.ngroup().to_numpy(), np.flatnonzero(mixed.to_numpy()))
+        few = acc[rows].groupby("rep_id")["region"]
         region.loc[mixed.index[mixed]] = few.agg(lambda s: s.mode().iloc[0] if len(s.mode()) else s.iloc[0])
     return region
 
@@ -274,8 +275,11 @@ def suggest_reassignments(
     by_group: dict = {}
     for r, g in group_of.items():
         by_group.setdefault(g, []).append(r)
+    moved: dict = {}  # acc position -> its new rep, written to acc once at the end
     for group in sorted(by_group):
-        _rebalance(acc, books, by_group[group], hours, cap, params.overload, group[0], moves, max_moves)
+        _rebalance(books, by_group[group], hours, cap, params.overload, group[0], moves, max_moves, moved)
+    if moved:
+        acc.loc[acc.index[list(moved)], "rep_id"] = list(moved.values())
     mv = pd.DataFrame(moves, columns=["customer_id", "region", "abc_class", "hours", "from_rep",
                                       "to_rep", "from_util_before", "to_util_before"])
     return mv, coverage_load(acc.drop(columns="hours"), params, reps)
@@ -302,8 +306,9 @@ def _extremes(members, load, hours, cap) -> tuple[int, int]:
             members.index(min(members, key=lambda r: hours[r] / cap[r])))
 
 
-def _rebalance(acc, books, members, hours, cap, overload, region, moves, max_moves) -> None:
-    """The greedy loop of :func:`suggest_reassignments` for one region and role (in place).
+def _rebalance(books, members, hours, cap, overload, region, moves, max_moves, moved) -> None:
+    """The greedy loop of :func:`suggest_reassignments` for one region and role (in place:
+    ``books``, ``hours``, ``moves`` and ``moved``, account position -> its new rep).
 
     Each step moves, from the most to the least loaded member (load = hours / capacity),
     the non-A account with hours that lowers the larger of their two loads and ranks first
@@ -318,7 +323,6 @@ def _rebalance(acc, books, members, hours, cap, overload, region, moves, max_mov
     empty = np.array([], dtype=np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         load = np.array([hours[r] / cap[r] if cap[r] else np.nan for r in members], dtype=float)
-    moved: dict = {}  # acc position -> its new rep, written to acc at the end
     while len(moves) < max_moves:
         di, ri = _extremes(members, load, hours, cap)
         donor, recv = members[di], members[ri]
@@ -349,8 +353,6 @@ def _rebalance(acc, books, members, hours, cap, overload, region, moves, max_mov
         book[recv] = np.append(book.get(recv, empty), best)
         moved[int(best)] = recv
         rep[best] = recv
-    if moved:
-        acc.loc[acc.index[list(moved)], "rep_id"] = list(moved.values())
 
 
 def calibrate_coverage(
