@@ -2,11 +2,12 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_h03_notebook_cells.py notebooks/03_customer_risk.ipynb \\
+    SALESPLAN_PLAN_STORE=duckdb:////tmp/s.duckdb SALESPLAN_CACHE_DIR=/tmp/c \\
+    .venv/bin/python benchmarks/notebook_cells.py notebooks/03_customer_risk.ipynb \\
         -p source '"duckdb:////work/data/s10.duckdb"' [--prof /tmp/p03.prof]
     # the previous code, same data: its checkout's notebook and package first on the path
-    PYTHONPATH=/work/ref /work/ref/.venv/bin/python benchmarks/bench_h03_notebook_cells.py \\
-        /work/ref/notebooks/03_customer_risk.ipynb -p source '"duckdb:////work/data/s10.duckdb"'
+    PYTHONPATH=OLD OLD/.venv/bin/python benchmarks/notebook_cells.py \\
+        OLD/notebooks/03_customer_risk.ipynb -p source '"duckdb:////work/data/s10.duckdb"'
 
 Runs the code cells in order in the notebook's folder (``-p NAME VALUE`` appended to the
 parameters cell, VALUE as Python source; ``display`` a no-op; set ``SALESPLAN_PLAN_STORE`` and

@@ -1,7 +1,7 @@
 """CPU seconds of one global-member training: the lean Adam step vs scikit-learn's
 ``_backprop`` + ``AdamOptimizer.update_params`` (same weights), alternated in one process.
 
-Usage: ``.venv/bin/python benchmarks/bench_h02_mlp.py [--series 200] [--repeat 3]``.
+Usage: ``.venv/bin/python benchmarks/forecast_network_step.py [--series 200] [--repeat 3]``.
 Synthetic monthly series (``tests/test_forecast_global.py``'s generator), the network of
 ``GlobalMLP`` (32 x 32, Adam, early stopping).  Prints each run, the medians and their ratio.
 """
