@@ -99,3 +99,28 @@ def test_small_members_of_a_large_column_carry_the_column_noise():
     assert compare_tables(paths.assign(value=[5_000_000.0, 716.5554785422646]), paths) == []
     assert compare_tables(paths.assign(value=[5_000_000.0, 716.5563623 * (1 + 1e-4)]), paths)
     assert compare_tables(paths.assign(value=[5_000_000.0 * (1 + 1e-4), 716.5563623408307]), paths)
+
+
+def test_a_small_difference_of_large_figures_carries_their_noise():
+    # seen between an Intel and an AMD machine: the P50 moved 1e-9 relative, the target's
+    # stretch above it (a difference of ~14.4M figures) moved 1.6e-4 relative
+    company = pd.DataFrame({"forecast_p50": [14_365_703.011588227], "stretch": [96.98841177299619]})
+    other_cpu = company.assign(forecast_p50=14_365_702.996274687, stretch=97.0037253126502)
+    assert compare_tables(other_cpu, company) == []
+    assert compare_tables(company.assign(stretch=96.98841177299619 + 20.0), company)  # 20 of 14.4M: 1.4e-6
+    # without the figure it is a difference of, the stretch keeps its own 1e-6
+    assert compare_tables(other_cpu[["stretch"]], company[["stretch"]])
+    bridge = pd.DataFrame({"step": ["P50", "stretch"], "amount": [14_365_703.01, 96.99],
+                           "cumulative": [14_365_703.01, 14_365_800.0]})
+    assert compare_tables(bridge.assign(amount=[14_365_702.99, 97.0]), bridge) == []
+    assert compare_tables(bridge.assign(amount=[14_365_703.01, 117.0]), bridge)
+
+
+def test_printed_numbers_in_text_columns_may_flip_their_last_digit_only():
+    assumptions = pd.DataFrame({"name": ["P50"], "value": ["14,365,703.01"]})
+    assert compare_tables(assumptions.assign(value="14,365,703.00"), assumptions) == []
+    assert compare_tables(assumptions.assign(value="14,365,703.03"), assumptions)  # 3 units
+    assert compare_tables(assumptions.assign(value="14,365,704.01"), assumptions)  # 100 units
+    assert compare_tables(assumptions.assign(value="about 14,365,703.00"), assumptions)  # other text
+    small = pd.DataFrame({"value": ["0.41"]})  # a flip of 1 in 41 is far beyond 1e-6
+    assert compare_tables(small.assign(value="0.42"), small)
