@@ -38,10 +38,10 @@ import pandas as pd
 from salesplan.data.checks import as_date
 from salesplan.data.intake import ParsedColumn, ReadOptions, parse_dates, parse_numbers
 from salesplan.data.schema import (
-    BLANK_RE,
     Column,
     SalesData,
     TableSpec,
+    blank_text,
     coerce_table,
     is_arrow_text,
     map_distinct,
@@ -648,14 +648,13 @@ def _is_blank(s: pd.Series) -> np.ndarray:
     """Missing or whitespace-only values of ``s`` (numpy bool per row).
 
     Arrow text (what DuckDB and Parquet give) is matched in C against the characters
-    Python's ``str.strip`` removes (:data:`~salesplan.data.schema.BLANK_RE`), without one
+    Python's ``str.strip`` removes (:func:`~salesplan.data.schema.blank_text`), without one
     Python string per row; ``object`` text calls ``str.strip`` once per distinct value."""
     blank = s.isna().to_numpy()
     if is_arrow_text(s.dtype):
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        hit = pc.match_substring_regex(pa.array(s.array), BLANK_RE)
+        hit = blank_text(pa.array(s.array))
         return blank | hit.to_numpy(zero_copy_only=False).astype(bool, copy=False)
     if s.dtype == object or str(s.dtype) in ("str", "string"):
         blank = blank | map_distinct(s, _is_blank_text).astype(bool)
