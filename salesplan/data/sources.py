@@ -561,9 +561,10 @@ class DuckDBSource(Source):
     @contextmanager
     def _session(self):
         """One read-only connection for the reads inside (this thread's): opening a DuckDB
-        file costs ~27 ms CPU, paid per query otherwise.  Closed at the end, and with it
-        the buffer pool of what was read (a session spans one table's reads: the pool
-        then holds at most that table's compressed blocks)."""
+        file and its first query cost ~60 ms CPU, paid per connection otherwise.  Closed
+        at the end, and with it the buffer pool of what was read: a session spans one
+        :meth:`load` (the pool then holds at most the compressed blocks of the tables it
+        read, ~28 MiB at scale 10, until they are all read) or one table's check."""
         if self._memory_con is not None or self._held is not None:
             yield
             return
