@@ -159,6 +159,8 @@ class Source:
         self._secrets: list[str] = []
         #: table -> weak reference to the coerced frame :meth:`load` returned last
         self._loaded: dict[str, weakref.ref] = {}
+        #: the files' identity before the last load() read them (with a records file only)
+        self._load_identity: str | None = None
 
     @contextmanager
     def _session(self):
@@ -250,6 +252,9 @@ class Source:
                 f"required table 'orders' not found ({self._expected('orders')}); "
                 f"found tables {self.tables()}"
             )
+        # the files' identity before they are read: fingerprint() records its result for it
+        # only while they stay unchanged (a run's records file, SALESPLAN_SOURCE_RECORDS)
+        self._load_identity = self.identity() if os.environ.get(_records_env()) else None
         with self._session():  # one connection for every table read (DuckDB: ~60 ms CPU each)
             frames = self._read_tables(wanted, dict(columns or {}), coerce, stored)
         data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
@@ -293,13 +298,19 @@ class Source:
 
         When the environment variable ``SALESPLAN_SOURCE_RECORDS`` names a records file
         holding the fingerprint of this source's files as they are now (written by
-        ``salesplan run`` after its data check: :mod:`salesplan.data.source_records`),
-        that fingerprint is returned without reading anything.
+        ``salesplan run`` after its data check, or by the first notebook of the run that
+        computed it: :mod:`salesplan.data.source_records`), that fingerprint is returned
+        without reading anything.  Without one, the fingerprint computed is recorded there
+        when it is the source's own -- ``data`` is ``None`` or holds only frames as this
+        source's :meth:`load` returned them, no ``raw`` -- and the files are unchanged since
+        they were read (the same identity before the load and after the hashing); so the
+        other notebooks of a run without a data check (``--no-check``) reuse it.
         """
-        from salesplan.data.source_records import RECORDS_ENV, recorded
+        from salesplan.data.source_records import recorded
 
-        records = os.environ.get(RECORDS_ENV)
-        known = recorded(records, self.identity()).get("fingerprint") if records else None
+        records = os.environ.get(_records_env())
+        identity = self.identity() if records else None
+        known = recorded(records, identity).get("fingerprint")
         if isinstance(known, str) and known:
             return known
         with self._session():
@@ -311,7 +322,19 @@ class Source:
                 )
             names = [n for n in TABLE_NAMES if n in available]
             stored = self._table_columns(names)
-        return self._fingerprint(names, data, raw, stored)
+        fp = self._fingerprint(names, data, raw, stored)
+        if identity is not None and raw is None and self._as_loaded(data, identity):
+            _record_fingerprint(records, self.identity(), identity, fp)
+        return fp
+
+    def _as_loaded(self, data: SalesData | None, identity: str) -> bool:
+        """``data`` is ``None``, or every table of it is the very frame this source's last
+        :meth:`load` returned (coerced) while its files had ``identity``."""
+        if data is None:
+            return True
+        if self._load_identity != identity:
+            return False
+        return all(self._part(data, name) is not None for name, _ in data.tables())
 
     def _fingerprint(self, names: list[str], data: SalesData | None, raw: SalesData | None,
                      stored: dict[str, list[str]]) -> str:
@@ -450,6 +473,25 @@ class Source:
             clash = [n for n in frames if n in set(existing)]
             if clash:
                 raise self._error(f"table(s) {clash} already exist; pass replace=True to overwrite")
+
+
+def _records_env() -> str:
+    from salesplan.data.source_records import RECORDS_ENV
+
+    return RECORDS_ENV
+
+
+def _record_fingerprint(records: str, now: str | None, before: str, fingerprint: str) -> None:
+    """Record ``fingerprint`` for the files' identity ``before`` when they still have it
+    (``now``); a records file that cannot be written only costs a fingerprint later."""
+    from salesplan.data.source_records import add_record
+
+    if now is None or now != before:
+        return
+    try:
+        add_record(records, before, fingerprint=fingerprint)
+    except OSError:
+        pass
 
 
 #: values (rows x columns) the fingerprint reads of a table at a time from a columnar source
