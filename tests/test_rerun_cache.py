@@ -184,3 +184,32 @@ def test_the_browser_is_launched_ahead_only_for_a_run_that_can_have_a_summary(tm
     finally:
         if printer is not None:
             printer.close()
+
+
+def test_a_notebook_records_the_fingerprint_of_unchanged_files_for_the_next(tmp_path, monkeypatch,
+                                                                            no_recent_guard):
+    """Without a data check (``--no-check``) the first notebook's fingerprint is recorded for
+    the files as they were read; a bundle changed by the caller, or files changed since
+    they were read, record nothing."""
+    from salesplan.data import load_for
+
+    export = _export(tmp_path / "export", rows=6)
+    pd.DataFrame({"customer_id": ["C1", "C2"], "name": ["a", "b"], "region": ["N", "S"]}).to_csv(
+        export / "customers.csv", index=False)
+    real = open_source(str(export)).fingerprint()
+    records = tmp_path / "records.json"
+    monkeypatch.setenv(RECORDS_ENV, str(records))
+    data, src = load_for("02_forecast", str(export))
+    cut = data.__class__(**{**data.__dict__, "customers": data.customers.iloc[:1]})  # read whole: hashed as cut
+    assert src.fingerprint(cut) != real  # the cut bundle's own fingerprint ...
+    assert not records.exists()  # ... is not the source's: not recorded
+    data, src = load_for("02_forecast", str(export))
+    _export(export, rows=6, bad_date=True)  # changed after the load (as many rows)
+    src.fingerprint(data)
+    assert not records.exists()
+    changed = fingerprint(open_source(str(export)).load())
+    data, src = load_for("02_forecast", str(export))
+    assert src.fingerprint(data) == changed
+    assert recorded(records, src.identity()) == {"fingerprint": changed}
+    add_record(records, src.identity(), fingerprint="f" * 64)  # a marker: the record is what is read
+    assert load_for("07_quarter_review", str(export))[1].fingerprint() == "f" * 64

@@ -58,6 +58,21 @@ def test_cell_timeout_is_enforced_and_the_last_good_report_stays(tmp_path):
 
 
 @needs_kernel
+def test_a_timed_out_notebook_leaves_its_partial_copy(tmp_path):
+    """The runner's papermill engine writes the notebook only at the end: a run cut short
+    by a cell's time limit still leaves the copy with the outputs of the cells that ran."""
+    nbs, out = tmp_path / "nb", tmp_path / "reports"
+    notebook(nbs / "01_slow.ipynb", ["print('first cell ran')", "import time\ntime.sleep(8)"])
+    with pytest.raises(RunError) as e:
+        run_plan(notebooks=nbs, out_dir=out, timeout=2, echo=lambda _: None)
+    partial = nbformat.read(str(e.value.failed_dir / "01_slow.ipynb"), as_version=4)
+    ran, slow = (next(c for c in partial.cells if c.source.startswith(start)) for start in ("print", "import time"))
+    assert [o.get("text") for o in ran.outputs] == ["first cell ran\n"]
+    assert ran.metadata["papermill"]["status"] == "completed"
+    assert slow.metadata["papermill"]["end_time"] is not None  # written after the cut
+
+
+@needs_kernel
 def test_whole_run_limit(tmp_path):
     nbs = tmp_path / "nb"
     # the limit leaves a loaded machine time to start the kernel (the cell gets what is left

@@ -362,3 +362,16 @@ def test_arrow_text_duplicated_keys_equal_pandas(values):
     seen = pd.Series(values, dtype=object)
     expected = [v is not None and (seen == v).sum() > 1 for v in values]
     assert _duplicated_keys(frame, ["k"]).tolist() == expected
+
+
+def test_blank_text_is_python_strip_for_every_code_point():
+    """``blank_text`` (Arrow's ``utf8_is_space``) empties what ``str.strip()`` empties: every
+    Unicode code point alone, doubled, beside a letter, the empty text and null."""
+    import pyarrow as pa
+
+    from salesplan.data.schema import blank_text
+
+    chars = [chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF]
+    values = chars + [c * 2 for c in chars[:0x3100]] + [c + "a" for c in chars[:0x3100]] + ["", None]
+    got = blank_text(pa.array(values, type=pa.string())).to_pylist()
+    assert got == [None if v is None else not v.strip() for v in values]

@@ -392,7 +392,7 @@ def text_series(s: pd.Series) -> pd.Series:
     if is_arrow_text(s.dtype):
         # already Arrow text (DuckDB, Parquet): only blank values change, found in C
         arr = pa.array(s.array)
-        blank = pc.match_substring_regex(arr, BLANK_RE)
+        blank = blank_text(arr)
         if pc.any(blank).as_py():
             arr = pc.if_else(blank, pa.scalar(None, pa.string()), arr)
         elif s.dtype == TEXT_DTYPE:
@@ -412,8 +412,23 @@ def text_series(s: pd.Series) -> pd.Series:
 
 
 #: a value Python's ``str.strip()`` empties: only the characters ``str.isspace()`` calls
-#: whitespace (ASCII controls 9-13 and 28-31, U+0085, the Unicode separators Z*)
+#: whitespace (ASCII controls 9-13 and 28-31, U+0085, the Unicode separators Z*); what
+#: :func:`blank_text` finds, as a regular expression
 BLANK_RE = r"^[\t\n\x0b\x0c\r\x1c-\x1f\x{85}\p{Z}]*$"
+
+
+def blank_text(arr):
+    """Per value of the Arrow text array ``arr``: is it empty or whitespace only (what
+    Python's ``str.strip()`` empties, :data:`BLANK_RE`); null stays null.
+
+    Arrow's ``utf8_is_space`` (every character whitespace, the string not empty) calls
+    exactly Python's ``str.isspace()`` characters whitespace (checked for every code point
+    in the tests) and is ~5x faster than matching :data:`BLANK_RE` (~13 vs ~77 ms CPU for
+    1.2M ids).
+    """
+    import pyarrow.compute as pc
+
+    return pc.or_(pc.utf8_is_space(arr), pc.equal(pc.binary_length(arr), 0))
 
 
 def is_arrow_text(dtype) -> bool:

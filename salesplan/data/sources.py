@@ -159,6 +159,8 @@ class Source:
         self._secrets: list[str] = []
         #: table -> weak reference to the coerced frame :meth:`load` returned last
         self._loaded: dict[str, weakref.ref] = {}
+        #: the files' identity before the last load() read them (with a records file only)
+        self._load_identity: str | None = None
 
     @contextmanager
     def _session(self):
@@ -250,7 +252,11 @@ class Source:
                 f"required table 'orders' not found ({self._expected('orders')}); "
                 f"found tables {self.tables()}"
             )
-        frames = self._read_tables(wanted, dict(columns or {}), coerce, stored)
+        # the files' identity before they are read: fingerprint() records its result for it
+        # only while they stay unchanged (a run's records file, SALESPLAN_SOURCE_RECORDS)
+        self._load_identity = self.identity() if os.environ.get(_records_env()) else None
+        with self._session():  # one connection for every table read (DuckDB: ~60 ms CPU each)
+            frames = self._read_tables(wanted, dict(columns or {}), coerce, stored)
         data = SalesData.from_tables(frames, stages=self.stages, options=self.options)
         unread = tuple(n for n in TABLE_NAMES if n in available and n not in frames)
         return _replace(data, unread=unread) if unread else data
@@ -292,13 +298,19 @@ class Source:
 
         When the environment variable ``SALESPLAN_SOURCE_RECORDS`` names a records file
         holding the fingerprint of this source's files as they are now (written by
-        ``salesplan run`` after its data check: :mod:`salesplan.data.source_records`),
-        that fingerprint is returned without reading anything.
+        ``salesplan run`` after its data check, or by the first notebook of the run that
+        computed it: :mod:`salesplan.data.source_records`), that fingerprint is returned
+        without reading anything.  Without one, the fingerprint computed is recorded there
+        when it is the source's own -- ``data`` is ``None`` or holds only frames as this
+        source's :meth:`load` returned them, no ``raw`` -- and the files are unchanged since
+        they were read (the same identity before the load and after the hashing); so the
+        other notebooks of a run without a data check (``--no-check``) reuse it.
         """
-        from salesplan.data.source_records import RECORDS_ENV, recorded
+        from salesplan.data.source_records import recorded
 
-        records = os.environ.get(RECORDS_ENV)
-        known = recorded(records, self.identity()).get("fingerprint") if records else None
+        records = os.environ.get(_records_env())
+        identity = self.identity() if records else None
+        known = recorded(records, identity).get("fingerprint")
         if isinstance(known, str) and known:
             return known
         with self._session():
@@ -310,7 +322,19 @@ class Source:
                 )
             names = [n for n in TABLE_NAMES if n in available]
             stored = self._table_columns(names)
-        return self._fingerprint(names, data, raw, stored)
+        fp = self._fingerprint(names, data, raw, stored)
+        if identity is not None and raw is None and self._as_loaded(data, identity):
+            _record_fingerprint(records, self.identity(), identity, fp)
+        return fp
+
+    def _as_loaded(self, data: SalesData | None, identity: str) -> bool:
+        """``data`` is ``None``, or every table of it is the very frame this source's last
+        :meth:`load` returned (coerced) while its files had ``identity``."""
+        if data is None:
+            return True
+        if self._load_identity != identity:
+            return False
+        return all(self._part(data, name) is not None for name, _ in data.tables())
 
     def _fingerprint(self, names: list[str], data: SalesData | None, raw: SalesData | None,
                      stored: dict[str, list[str]]) -> str:
@@ -451,6 +475,25 @@ class Source:
                 raise self._error(f"table(s) {clash} already exist; pass replace=True to overwrite")
 
 
+def _records_env() -> str:
+    from salesplan.data.source_records import RECORDS_ENV
+
+    return RECORDS_ENV
+
+
+def _record_fingerprint(records: str, now: str | None, before: str, fingerprint: str) -> None:
+    """Record ``fingerprint`` for the files' identity ``before`` when they still have it
+    (``now``); a records file that cannot be written only costs a fingerprint later."""
+    from salesplan.data.source_records import add_record
+
+    if now is None or now != before:
+        return
+    try:
+        add_record(records, before, fingerprint=fingerprint)
+    except OSError:
+        pass
+
+
 #: values (rows x columns) the fingerprint reads of a table at a time from a columnar source
 BATCH_VALUES = 1_000_000
 
@@ -560,9 +603,10 @@ class DuckDBSource(Source):
     @contextmanager
     def _session(self):
         """One read-only connection for the reads inside (this thread's): opening a DuckDB
-        file costs ~27 ms CPU, paid per query otherwise.  Closed at the end, and with it
-        the buffer pool of what was read (a session spans one table's reads: the pool
-        then holds at most that table's compressed blocks)."""
+        file and its first query cost ~60 ms CPU, paid per connection otherwise.  Closed
+        at the end, and with it the buffer pool of what was read: a session spans one
+        :meth:`load` (the pool then holds at most the compressed blocks of the tables it
+        read, ~28 MiB at scale 10, until they are all read) or one table's check."""
         if self._memory_con is not None or self._held is not None:
             yield
             return

@@ -38,10 +38,10 @@ import pandas as pd
 from salesplan.data.checks import as_date
 from salesplan.data.intake import ParsedColumn, ReadOptions, parse_dates, parse_numbers
 from salesplan.data.schema import (
-    BLANK_RE,
     Column,
     SalesData,
     TableSpec,
+    blank_text,
     coerce_table,
     is_arrow_text,
     map_distinct,
@@ -247,8 +247,12 @@ def _check_source(source, as_of, checked) -> tuple[ValidationReport, list[str]]:
     never held beside their coerced copy."""
     from salesplan.data.schema import TABLE_NAMES
 
-    available = set(source.tables())
-    names = [n for n in TABLE_NAMES if n in available]
+    by_columns = getattr(source, "checks_by_columns", False)
+    with source._session():  # the listing, columns and lengths of every table: one connection
+        available = set(source.tables())
+        names = [n for n in TABLE_NAMES if n in available]
+        stored = source._table_columns(names) if by_columns else {}
+        groups = {n: source._column_batches(n, stored[n]) for n in stored}
     if "orders" not in names:
         source.load(["orders"], coerce=False)  # raises the source's one-line error
     shape = SalesData.from_tables({n: pd.DataFrame() for n in names}, stages=source.stages,
@@ -258,12 +262,8 @@ def _check_source(source, as_of, checked) -> tuple[ValidationReport, list[str]]:
         if name not in available:
             return None
         _hand_back_memory(collect=False)  # the pages of the table checked before go back first
-        if getattr(source, "checks_by_columns", False):
-            with source._session():
-                stored = source._table_columns([name])[name]
-                groups = source._column_batches(name, stored)
-            if len(set(stored)) == len(stored) and len(groups) > 1:
-                return _ColumnReader(source, name, stored)
+        if by_columns and len(set(stored[name])) == len(stored[name]) and len(groups[name]) > 1:
+            return _ColumnReader(source, name, stored[name])
         return source._read_table(name)
 
     report = _validate_tables(shape.specs(), table, as_of, source.options,
@@ -648,14 +648,13 @@ def _is_blank(s: pd.Series) -> np.ndarray:
     """Missing or whitespace-only values of ``s`` (numpy bool per row).
 
     Arrow text (what DuckDB and Parquet give) is matched in C against the characters
-    Python's ``str.strip`` removes (:data:`~salesplan.data.schema.BLANK_RE`), without one
+    Python's ``str.strip`` removes (:func:`~salesplan.data.schema.blank_text`), without one
     Python string per row; ``object`` text calls ``str.strip`` once per distinct value."""
     blank = s.isna().to_numpy()
     if is_arrow_text(s.dtype):
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        hit = pc.match_substring_regex(pa.array(s.array), BLANK_RE)
+        hit = blank_text(pa.array(s.array))
         return blank | hit.to_numpy(zero_copy_only=False).astype(bool, copy=False)
     if s.dtype == object or str(s.dtype) in ("str", "string"):
         blank = blank | map_distinct(s, _is_blank_text).astype(bool)

@@ -874,6 +874,54 @@ def _EnvKernelManager(**kwargs):  # noqa: N802 - a class made on first use (jupy
     return _env_kernel_manager_class()(**kwargs)
 
 
+#: papermill engine of the runner (:func:`_papermill_engine`)
+PAPERMILL_ENGINE = "salesplan"
+
+
+def _papermill_engine() -> str:
+    """The name of papermill's notebook engine (nbclient) registered with the saves the runner
+    needs: papermill's own writes the whole executed notebook when each cell starts and
+    when it ends (and every 30 s of a long cell's output) -- ~2-6 s CPU of the runner's
+    per demo plan, beside the kernels -- while the runner reads the notebook only once it
+    ended.  This engine writes it only when its execution is cut short (a cell's time
+    limit, a dead kernel, an interrupt: the partial copy of a failed run); papermill
+    itself writes it after a cell error (before raising) and at the end."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class FinalSaveManager(NotebookExecutionManager):
+        """Saves only when :attr:`save_now` is set (execution cut short)."""
+
+        save_now = False
+
+        def save(self, **kwargs):
+            if kwargs.get("nb") is not None:  # as papermill's (catch_nb_assignment)
+                self.nb = kwargs["nb"]
+            if self.save_now:
+                super().save()
+            else:
+                self.last_save_time = self.now()
+
+    class FinalSaveEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True,
+                             log_output=False, autosave_cell_every=30, **kwargs):
+            nb_man = FinalSaveManager(nb, output_path=output_path, progress_bar=progress_bar,
+                                      log_output=log_output, autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            except BaseException:
+                nb_man.save_now = True  # the partial copy
+                raise
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    papermill_engines.register(PAPERMILL_ENGINE, FinalSaveEngine)
+    return PAPERMILL_ENGINE
+
+
 def _critical_path(paths: Sequence[Path], seconds: Mapping[str, float]) -> dict[str, float]:
     """Seconds from a notebook's start to the end of the longest chain of notebooks that
     wait for it: ``rank(n) = t(n) + max(rank(d) for d depending on n)``, ``t`` the last
@@ -1473,7 +1521,7 @@ class _Batch:
                 run_sync(km.start_kernel)(cwd=str(path.parent))
             papermill.execute_notebook(
                 str(path), str(out_nb), parameters=nb_params, kernel_name=self.kernel_name,
-                km=km, execution_timeout=limit, start_timeout=120,
+                km=km, execution_timeout=limit, start_timeout=120, engine_name=_papermill_engine(),
                 progress_bar=False, log_output=False, request_save_on_cell_execute=True,
             )
             ok = True
