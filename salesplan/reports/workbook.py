@@ -244,10 +244,14 @@ def _table_sheet(wb, name: str, frame: pd.DataFrame, tab_color: str | None):
 
 def _column_values(column: pd.Series) -> list:
     """:func:`_cell_value` of every value of ``column``, a numpy number column converted in
-    one step (``tolist``; non-finite floats None), others value by value."""
+    one step (``tolist``; non-finite floats None), a text column of ``str`` and None as it
+    is, others value by value."""
     values = column.to_numpy() if column.dtype.kind in "biuf" and isinstance(column.dtype, np.dtype) else None
     if values is None:
-        return [_cell_value(v) for v in column]
+        out = column.tolist()
+        if column.dtype == object and all(type(v) is str or v is None for v in out):
+            return out
+        return [_cell_value(v) for v in out]
     out = values.tolist()
     if values.dtype.kind == "f":
         for i in np.flatnonzero(~np.isfinite(values)).tolist():
