@@ -313,7 +313,7 @@ def _write_table_sheet(wb, name: str, frame: pd.DataFrame, *, tab_color: str | N
 
 
 class _Unusual(Exception):
-    """A value :func:`_cell_xml` does not write (openpyxl writes its chunk)."""
+    """A value :func:`_column_xml` does not write (openpyxl writes its chunk)."""
 
 
 def _rows_xml(writer, part: pd.DataFrame, formats: list, first: int) -> str:
