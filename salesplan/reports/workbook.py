@@ -244,10 +244,14 @@ def _table_sheet(wb, name: str, frame: pd.DataFrame, tab_color: str | None):
 
 def _column_values(column: pd.Series) -> list:
     """:func:`_cell_value` of every value of ``column``, a numpy number column converted in
-    one step (``tolist``; non-finite floats None), others value by value."""
+    one step (``tolist``; non-finite floats None), a text column of ``str`` and None as it
+    is, others value by value."""
     values = column.to_numpy() if column.dtype.kind in "biuf" and isinstance(column.dtype, np.dtype) else None
     if values is None:
-        return [_cell_value(v) for v in column]
+        out = column.tolist()
+        if column.dtype == object and all(type(v) is str or v is None for v in out):
+            return out
+        return [_cell_value(v) for v in out]
     out = values.tolist()
     if values.dtype.kind == "f":
         for i in np.flatnonzero(~np.isfinite(values)).tolist():
@@ -273,52 +277,141 @@ def _append_rows(ws, frame: pd.DataFrame, formats: list, start: int, stop: int) 
 
 
 def _write_table_sheet(wb, name: str, frame: pd.DataFrame, *, tab_color: str | None, chunk: int = 5000):
-    """:func:`add_table_sheet`, its XML written now, ``chunk`` rows of cells at a time.
+    """:func:`add_table_sheet`, its XML written now, ``chunk`` rows at a time.
 
-    The same XML as writing the whole sheet at once (``WorksheetWriter(ws).write()``),
-    without holding a cell object for every value: a 300,000-customer table is ~6 million
-    cells, ~2 GB as cells, ~20 MB a chunk.  Returns ``(worksheet, writer)``; the sheet
-    keeps no cells (they are in ``writer.out``).
+    The same XML as writing the whole sheet at once (``WorksheetWriter(ws).write()``):
+    the header row is written by openpyxl, the data rows as text (:func:`_rows_xml`), so
+    no cell object is made for a value (a 300,000-customer table is ~6 million cells,
+    ~2 GB as cells; openpyxl spends ~0.5 ms of CPU a row making and writing them).
+    Returns ``(worksheet, writer)``; the sheet keeps no cells (they are in ``writer.out``).
     """
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet._writer import WorksheetWriter
+    from openpyxl.worksheet.dimensions import SheetDimension
 
     ws, frame, formats = _table_sheet(wb, name, frame, tab_color)
+    extent = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}" if len(frame.columns) else None
 
-    class ChunkWriter(WorksheetWriter):
+    class SheetWriter(WorksheetWriter):
         def write_dimensions(self):  # the whole table's extent, as the written cells' would be
-            if len(frame.columns):
-                from openpyxl.worksheet.dimensions import SheetDimension
-
-                self.xf.send(SheetDimension(f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}").to_tree())
+            if extent:
+                self.xf.send(SheetDimension(extent).to_tree())
             else:
                 super().write_dimensions()
 
-        def rows(self):  # the cells held now, and rows styled without cells (none by default)
-            held = {}
-            for (r, _c), cell in sorted(self.ws._cells.items()):
-                held.setdefault(r, []).append(cell)
-            lo, hi = min(held, default=1), max(held, default=0)
-            for r in self.ws.row_dimensions.keys() - held.keys():
-                if lo <= r <= hi:
-                    held[r] = []
-            return sorted(held.items())
-
-        def write_rows(self):
-            xf = self.xf.send(True)
-            with xf.element("sheetData"):
-                for start in range(0, max(len(frame), 1), chunk):
-                    if start:  # the header row was written with the first chunk
-                        self.ws._cells.clear()
-                    _append_rows(self.ws, frame, formats, start, start + chunk)
-                    for row_idx, row in self.rows():
-                        self.write_row(xf, row, row_idx)
-            self.ws._cells.clear()
-            self.xf.send(None)
-
-    writer = ChunkWriter(ws)
-    writer.write()
+    writer = SheetWriter(ws)
+    writer.write()  # the header row (a frame without columns has none, and no data cells)
+    ws._cells.clear()
+    if extent and len(frame):
+        head, tail = Path(writer.out).read_bytes().split(b"</sheetData>", 1)
+        with open(writer.out, "wb") as out:
+            out.write(head)
+            for start in range(0, len(frame), chunk):
+                out.write(_rows_xml(writer, frame.iloc[start:start + chunk], formats, start + 2).encode())
+            out.write(b"</sheetData>" + tail)
     return ws, writer
+
+
+class _Unusual(Exception):
+    """A value :func:`_column_xml` does not write (openpyxl writes its chunk)."""
+
+
+def _rows_xml(writer, part: pd.DataFrame, formats: list, first: int) -> str:
+    """The ``<row>`` elements of the rows of ``part`` (sheet rows ``first``...), as openpyxl
+    writes the cells ``ws.append`` makes of them with their column's number format.
+
+    Numbers, booleans, dates of date columns, plain text and missing values are written
+    here; a chunk holding another value (a formula-like or error-code text, a date in a
+    text column...) or an openpyxl writing through lxml is written by openpyxl's cells.
+    The number formats and styles are registered on the workbook in openpyxl's order:
+    the date-time format when a date is bound, then the columns' formats, then their styles.
+    """
+    import openpyxl
+    from openpyxl.cell.cell import get_time_format
+    from openpyxl.utils import get_column_letter
+
+    wb = writer.ws.parent
+    values = [_column_values(part.iloc[:, j]) for j in range(len(formats))]
+    rows = range(first, first + len(part))
+    cols: list = [None] * len(formats)
+    try:
+        if openpyxl.LXML or wb.iso_dates:
+            raise _Unusual
+        for j in (j for j, fmt in enumerate(formats) if not fmt):  # may be unusual: before any registration
+            cols[j] = _column_xml(get_column_letter(j + 1), "", values[j], rows, wb.epoch, dates=False)
+    except _Unusual:
+        return _cell_rows_xml(writer, part, formats, first)
+    if any(v is not None for j, fmt in enumerate(formats) if fmt == _DATE for v in values[j]):
+        wb._number_formats.add(get_time_format(datetime.datetime))  # bound as a date-time first
+    for j, style in _format_styles(writer.ws, formats).items():
+        cols[j] = _column_xml(get_column_letter(j + 1), f' s="{style}"', values[j], rows, wb.epoch,
+                              dates=formats[j] == _DATE)
+    return "".join(f'<row r="{r}">{"".join(cells)}</row>' for r, cells in zip(rows, zip(*cols)))
+
+
+def _format_styles(ws, formats: list) -> dict[int, int]:
+    """{column index: style id} of the formatted columns' cells, registered as openpyxl
+    does (every number format, then every cell style, in column order)."""
+    from openpyxl.cell.cell import Cell
+
+    cells = {j: Cell(ws, row=2, column=j + 1) for j, fmt in enumerate(formats) if fmt}
+    for j, cell in cells.items():
+        cell.number_format = formats[j]
+    return {j: cell.style_id for j, cell in cells.items()}
+
+
+def _column_xml(letter: str, style: str, values: list, rows: range, epoch, *, dates: bool) -> list[str]:
+    """The ``<c>`` elements of one column (``""`` for a cell openpyxl skips: no value, no
+    style): openpyxl's (et_xmlfile) text for each value; :class:`_Unusual` for any other."""
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+    from openpyxl.utils.datetime import to_excel
+
+    out = []
+    for r, v in zip(rows, values):
+        t = type(v)
+        if v is None:
+            out.append(f'<c r="{letter}{r}"{style} t="n" />' if style else "")
+        elif t is float or t is int:
+            out.append(f'<c r="{letter}{r}"{style} t="n"><v>{v:.16g}</v></c>')
+        elif t is bool:
+            out.append(f'<c r="{letter}{r}"{style} t="b"><v>{int(v)}</v></c>')
+        elif t is str and not v:
+            out.append(f'<c r="{letter}{r}"{style} t="inlineStr" />')
+        elif t is str:
+            if (len(v) > 1 and v[0] == "=") or v in ERROR_CODES or len(v) > 32767 or ILLEGAL_CHARACTERS_RE.search(v):
+                raise _Unusual
+            stripped = v.strip()
+            space = ' xml:space="preserve"' if stripped and stripped != v else ""
+            text = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            out.append(f'<c r="{letter}{r}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>')
+        elif t is datetime.datetime and dates:
+            out.append(f'<c r="{letter}{r}"{style} t="n"><v>{to_excel(v, epoch):.16g}</v></c>')
+        else:
+            raise _Unusual
+    return out
+
+
+def _cell_rows_xml(writer, part: pd.DataFrame, formats: list, first: int) -> str:
+    """:func:`_rows_xml` written by openpyxl: the rows appended as cells to the sheet of
+    ``writer`` (its ``WorksheetWriter``), each row written by its ``write_row``; the
+    cells are then dropped."""
+    from io import BytesIO
+
+    from openpyxl.xml.functions import xmlfile
+
+    ws = writer.ws
+    ws._current_row = first - 1
+    _append_rows(ws, part, formats, 0, len(part))
+    held: dict[int, list] = {}
+    for (r, _c), cell in sorted(ws._cells.items()):
+        held.setdefault(r, []).append(cell)
+    buffer = BytesIO()
+    with xmlfile(buffer) as xf, xf.element("sheetData"):
+        for r in range(first, first + len(part)):
+            writer.write_row(xf, held.get(r, []), r)
+    ws._cells.clear()
+    text = buffer.getvalue().decode()
+    return text[text.index(">") + 1:text.rindex("<")]
 
 
 # --------------------------------------------------------------------------- plan sheets
