@@ -7,6 +7,7 @@ validate_long(df, freq, allow_negative)              clean copy or ForecastInput
 Forecaster(method="combo", ...).fit(df)              scikit-learn style estimator
     .predict(h, level) / .sample_paths(h, n_paths, random_state) / .quantiles(h, q) / .reasons_
 cross_validation(df, h, n_windows, step, methods)    rolling-origin backtest errors
+    (model=a fitted Forecaster: its configuration and groups, e.g. the plan's, refitted per window)
 accuracy_report(cv)                                  MASE, sMAPE, bias, coverage
 reconcile(base, S, method)                           bottom_up | top_down | ols | mint_shrink
 hierarchy_forecast(orders, levels, h, ...)           coherent means + paths for every node

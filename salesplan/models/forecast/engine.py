@@ -625,6 +625,12 @@ class Forecaster(BaseEstimator):
             os.replace(tmp, path)
         return self
 
+    @property
+    def groups_(self) -> dict[str, str]:
+        """The group of each series given to the last :meth:`fit` (``{}``: one group)."""
+        self._check_fitted()
+        return dict(self._groups)
+
     def _cache_key(self, clean, new_ids):
         h = hashlib.sha256()
         h.update(CACHE_VERSION.encode())

@@ -14,9 +14,10 @@ def cross_validation(
     h: int,
     n_windows: int = 3,
     step: int | None = None,
-    methods=("combo",),
+    methods=None,
     baseline: str = "snaive",
-    level=(80, 95),
+    level=None,
+    model: Forecaster | None = None,
     **forecaster_kwargs,
 ) -> pd.DataFrame:
     """Rolling-origin backtest: refit at each origin, forecast ``h`` periods, compare.
@@ -36,14 +37,23 @@ def cross_validation(
         Number of origins.
     step : int, optional
         Periods between origins (default ``h``).
-    methods : iterable of str
-        Forecaster methods to evaluate (``"auto"`` allowed). ``baseline`` is added.
+    methods : iterable of str, optional
+        Forecaster methods to evaluate (``"auto"`` allowed); default the method of
+        ``model`` (``"combo"`` without one). ``baseline`` is added.
     baseline : str
         Reference method for relative scores (seasonal naive).
-    level : tuple of int
-        Interval levels recorded.
+    level : tuple of int, optional
+        Interval levels recorded (default ``(80, 95)``, or the levels of ``model``).
+    model : Forecaster, optional
+        The configuration scored, e.g. the plan's own fitted forecaster: every window
+        fits a :class:`Forecaster` with its parameters (``method`` set to each of
+        ``methods``) and, when ``model`` was fitted with ``groups``, the groups of the
+        window's series (a hierarchy's levels: per-level calibration and, with
+        ``global_pool="group"``, one global network per level). Not together with
+        ``level`` or ``forecaster_kwargs``.
     **forecaster_kwargs
-        Passed to :class:`Forecaster` (``freq``, ``n_jobs``, ``cache_dir`` ...).
+        Without ``model``: passed to :class:`Forecaster` (``freq``, ``n_jobs``,
+        ``cache_dir`` ...).
 
     Returns
     -------
@@ -53,15 +63,15 @@ def cross_validation(
         |error| / mean|y_t - y_{t-m}|`` (in-sample at the cutoff) and ``smape =
         200 |y - mean| / (|y| + |mean|)`` (0 when both are 0).
     """
-    freq = canonical_freq(forecaster_kwargs.get("freq", "MS"))
-    forecaster_kwargs["freq"] = freq
-    clean = validate_long(df, freq=freq, allow_negative=forecaster_kwargs.get(
-        "allow_negative", True))[["unique_id", "ds", "y"]]
-    m = int(forecaster_kwargs.get("season_length") or season_length_of(freq))
+    params, groups = _scored_configuration(model, level, forecaster_kwargs)
+    freq = params["freq"]
+    clean = validate_long(df, freq=freq, allow_negative=params["allow_negative"])[
+        ["unique_id", "ds", "y"]]
+    m = int(params["season_length"] or season_length_of(freq))
     step = int(step or h)
     end = clean["ds"].max()
     periods = pd.date_range(end=end, periods=h + step * (n_windows - 1) + 1, freq=freq)
-    methods = list(dict.fromkeys([*methods, baseline]))
+    methods = list(dict.fromkeys([*(methods or (params["method"],)), baseline]))
     out = []
     for k in range(n_windows):
         cutoff = periods[-(h + step * k) - 1]
@@ -72,8 +82,9 @@ def cross_validation(
         keep = set(train["unique_id"]) & set(test["unique_id"])
         train = train[train["unique_id"].isin(keep)]
         scales = {u: _mase_scale(g["y"].to_numpy(), m) for u, g in train.groupby("unique_id")}
+        fit_groups = {u: g for u, g in groups.items() if u in keep}  # the window's series
         for meth in methods:
-            fc = Forecaster(method=meth, level=level, **forecaster_kwargs).fit(train)
+            fc = Forecaster(**{**params, "method": meth}).fit(train, groups=fit_groups)
             p = fc.predict(h)
             p = p.merge(test, on=["unique_id", "ds"], how="inner")
             p["h"] = p.groupby("unique_id").cumcount() + 1
@@ -93,6 +104,20 @@ def cross_validation(
     cols += [c for c in res.columns if c.startswith(("lo-", "hi-"))]
     cols += ["model", "error", "abs_scaled_error", "smape"]
     return res[cols]
+
+
+def _scored_configuration(model, level, forecaster_kwargs) -> tuple[dict, dict]:
+    """``(params, groups)`` of the forecaster :func:`cross_validation` fits at every window:
+    the :class:`Forecaster` parameters (``freq`` canonical) and the group of each series
+    (``{}``: one group)."""
+    if model is None:
+        model = Forecaster(level=(80, 95) if level is None else level, **forecaster_kwargs)
+    elif level is not None or forecaster_kwargs:
+        raise ValueError("cross_validation: pass either model= or the Forecaster keywords "
+                         f"(level, {', '.join(forecaster_kwargs) or '...'}), not both")
+    params = model.get_params()
+    params["freq"] = canonical_freq(params["freq"])
+    return params, (model.groups_ if hasattr(model, "series_") else {})
 
 
 def _offset(freq):
