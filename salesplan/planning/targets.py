@@ -1218,10 +1218,19 @@ class TargetPlan:
 
 def _orders_with_region(data: SalesData) -> pd.DataFrame:
     """The order lines with the ``region`` of their customer, else of their rep, else
-    ``"(none)"`` (text, ``object`` column).  Each distinct customer and rep is looked up
-    once; the lines carry region codes until the texts are put in at the end."""
+    ``"(none)"`` (text, ``object`` column): :func:`_region_lines` without the codes."""
+    return _region_lines(data)[0]
+
+
+def _region_lines(data: SalesData) -> tuple[pd.DataFrame, pd.Categorical]:
+    """``(lines, regions)``: the order lines (``order_date, customer_id, rep_id,
+    product_line, amount``) with the ``region`` of their customer, else of their rep, else
+    ``"(none)"`` (text, ``object`` column), and the same regions as integer codes
+    (``regions.codes[i]`` the region of line ``i``, into ``regions.categories``) for
+    group-bys without hashing text.  Each distinct customer and rep is looked up once."""
     o = data.orders[["order_date", "customer_id", "rep_id", "product_line", "amount"]].copy()
-    o["order_date"] = pd.to_datetime(o["order_date"])
+    if o["order_date"].dtype != "datetime64[ns]":  # the contract's dtype is kept as it is
+        o["order_date"] = pd.to_datetime(o["order_date"])
     names: dict[str, int] = {}
     code = np.full(len(o), -1, dtype=np.int64)
     if data.customers is not None:
@@ -1232,18 +1241,21 @@ def _orders_with_region(data: SalesData) -> pd.DataFrame:
             code[missing] = _lookup(o["rep_id"][missing], data.reps.set_index("rep_id")["region"], names)
     if (code < 0).any():
         code[code < 0] = names.setdefault("(none)", len(names))
-    o["region"] = np.array(list(names), dtype=object)[code]
-    return o
+    texts = np.array(list(names), dtype=object)
+    o["region"] = texts[code]
+    return o, pd.Categorical.from_codes(code, categories=pd.Index(texts, dtype=object))
 
 
 def _lookup(keys: pd.Series, table: pd.Series, names: dict) -> np.ndarray:
     """``keys.map(table)`` as codes into ``names`` (text of a value -> code; new texts are
-    added), -1 where missing; one look-up per distinct key."""
+    added in the order they first occur), -1 where missing; one look-up per distinct key
+    and one text conversion per distinct value."""
     code, uniq = pd.factorize(keys)
     vals = table.reindex(uniq).to_numpy(dtype=object) if len(uniq) else np.array([], dtype=object)
-    val_code = np.array([-1 if pd.isna(v) else names.setdefault(str(v), len(names)) for v in vals] + [-1],
-                        dtype=np.int64)
-    return val_code[code]  # code -1 (missing key) takes the last entry, -1
+    vcode, distinct = pd.factorize(vals)  # missing values: -1
+    text_code = np.array([names.setdefault(str(v), len(names)) for v in distinct] + [-1], dtype=np.int64)
+    key_code = np.append(text_code[vcode], -1)  # per distinct key; a missing key (-1): the last, -1
+    return key_code[code]
 
 
 def _quarter_revenue(o: pd.DataFrame, q: pd.Period) -> pd.Series:
@@ -1251,21 +1263,33 @@ def _quarter_revenue(o: pd.DataFrame, q: pd.Period) -> pd.Series:
     return o[m].groupby("region")["amount"].sum()
 
 
-def _quarter_revenues(o: pd.DataFrame, quarters: pd.PeriodIndex, regions) -> dict:
-    """``{quarter: revenue per region (array in the order of regions)}`` for consecutive
-    ``quarters``: :func:`_quarter_revenue` of each, from one pass over the orders (each
-    order's quarter found by a binary search; the same rows summed in the same order)."""
+def _quarter_revenues(o: pd.DataFrame, order_regions: pd.Categorical, quarters: pd.PeriodIndex,
+                      regions) -> dict:
+    """``{quarter: revenue per region (array in the order of regions, currency)}`` for
+    consecutive ``quarters``: :func:`_quarter_revenue` of each, from one pass over the
+    orders ``o`` (each order's quarter found by a binary search) grouped on one integer key
+    of quarter and region code (``order_regions``, :func:`_region_lines`): the same rows
+    summed in the same order, so the same sums."""
     if len(quarters) == 0:
         return {}
     bounds = np.append(quarters.start_time.to_numpy("datetime64[ns]"),
                        np.datetime64((quarters[-1] + 1).start_time.to_datetime64(), "ns"))
     k = np.searchsorted(bounds, o["order_date"].to_numpy("datetime64[ns]"), side="right") - 1
     inside = (k >= 0) & (k < len(quarters))
-    sums = o.loc[inside, "amount"].groupby([k[inside], o.loc[inside, "region"].to_numpy()]).sum()
-    by_q = {i: g.droplevel(0) for i, g in sums.groupby(level=0, sort=False)}
-    empty = pd.Series(dtype=float)
-    return {q: by_q.get(i, empty).reindex(regions, fill_value=0.0).to_numpy(float)
-            for i, q in enumerate(quarters)}
+    N = len(order_regions.categories) + 1  # and a last code without lines, for other regions
+    key = k[inside] * N + order_regions.codes[inside].astype(np.int64)
+    sums = o.loc[inside, "amount"].groupby(key).sum()
+    grid = np.zeros(len(quarters) * N)
+    grid[sums.index.to_numpy()] = sums.to_numpy(float)
+    at = order_regions.categories.get_indexer(pd.Index(list(regions), dtype=object))  # -1: the last code
+    by_q = grid.reshape(len(quarters), N)[:, at]
+    return {q: by_q[i] for i, q in enumerate(quarters)}
+
+
+def _line_regions(sc: PlanScope) -> pd.Categorical:
+    """The region of each line of ``sc.orders`` as codes (:attr:`PlanScope.order_regions`,
+    else coded from the ``region`` text)."""
+    return sc.order_regions if sc.order_regions is not None else pd.Categorical(sc.orders["region"])
 
 
 def _known_regions(data: SalesData, dist: QuarterDistribution) -> list[str]:
@@ -1413,7 +1437,9 @@ class PlanScope:
     ``comp_paths`` (S, 3) in currency per month, ``last_year`` (R,) the same quarter last
     year, ``maturity`` and ``potential`` from table ``regions``; ``pipeline_dev`` (S, R)
     the pipeline increment's deviation from its mean on each path and ``pipeline_fit`` the
-    back-test fit (:func:`pipeline_effect`), both set by the ``backtest`` rule.
+    back-test fit (:func:`pipeline_effect`), both set by the ``backtest`` rule;
+    ``order_regions`` the region of each line of ``orders`` as integer codes
+    (:func:`_region_lines`; None: coded from the text when needed).
     """
 
     q: pd.Period
@@ -1433,6 +1459,7 @@ class PlanScope:
     notes: list
     pipeline_dev: np.ndarray | None = None
     pipeline_fit: dict | None = None
+    order_regions: pd.Categorical | None = None
 
 
 def plan_scope(data: SalesData, dist: QuarterDistribution, params: TargetParams, *,
@@ -1444,7 +1471,7 @@ def plan_scope(data: SalesData, dist: QuarterDistribution, params: TargetParams,
     """
     q = params.period
     notes: list[str] = []
-    o = _orders_with_region(data)
+    o, order_regions = _region_lines(data)
     if o.empty:
         raise ValueError("table 'orders' is empty: targets need order history")
     as_of = pd.Timestamp(as_of).normalize() if as_of is not None else o["order_date"].max().normalize()
@@ -1501,12 +1528,12 @@ def plan_scope(data: SalesData, dist: QuarterDistribution, params: TargetParams,
         maturity, potential = np.array(["developing"] * R), np.zeros(R)
         notes.append("table 'regions' absent: maturity = developing, no market-potential share")
     ly_q = q - 4
-    ly = _quarter_revenue(o, ly_q).reindex(regions, fill_value=0.0).to_numpy(float)
+    ly = _quarter_revenues(o, order_regions, pd.PeriodIndex([ly_q]), regions)[ly_q]
     if not covers_quarter(first, ly_q):  # a part of last year's quarter is not its revenue
         ly = np.zeros(R)
         notes.append(f"the history starts {first.date()}, inside or after {ly_q}: no same quarter last year")
     return PlanScope(q, dist.months, as_of, first, o, known, regions, ros, reg_paths, comp_paths,
-                     maturity, potential, ly, ly_q, notes)
+                     maturity, potential, ly, ly_q, notes, order_regions=order_regions)
 
 
 def _scored_deals(data: SalesData, at: pd.Timestamp, horizon_end: pd.Timestamp) -> pd.DataFrame:
@@ -1798,7 +1825,7 @@ def _backtest_quarters(data, sc: PlanScope, params: TargetParams) -> list:
     if not periods:
         return []
     cur, first_q = _complete_quarters(sc.q.freq, sc.as_of, sc.first)
-    rev = _quarter_revenues(sc.orders, pd.period_range(first_q, cur, freq=sc.q.freq), sc.regions)
+    rev = _quarter_revenues(sc.orders, _line_regions(sc), pd.period_range(first_q, cur, freq=sc.q.freq), sc.regions)
     return [(hq, rev[hq], _drift_forecast(rev, hq)) for hq in periods]
 
 
@@ -1820,7 +1847,8 @@ def _backtest_periods(data: SalesData, freq, as_of: pd.Timestamp, first: pd.Time
     last, first_q = _complete_quarters(freq, as_of, first)
     if last < first_q:
         return []
-    opp0 = pd.to_datetime(data.opportunities["created_date"]).min()
+    created = data.opportunities["created_date"]
+    opp0 = (created if created.dtype == "datetime64[ns]" else pd.to_datetime(created)).min()
     return [hq for hq in [last - k for k in range(params.pipeline_backtest_quarters)]
             if hq - 4 >= first_q and hq.start_time > opp0]
 
@@ -1894,12 +1922,12 @@ def pipeline_backtest_fit(data: SalesData, as_of, params: TargetParams, *, rates
     if data.opportunities is None or len(data.opportunities) == 0:
         return {**pipeline_effect([], [], [], [], []), "reason": "no opportunities",
                 "weights_used": params.pipeline_weights}
-    o = _orders_with_region(data)
+    o, order_regions = _region_lines(data)
     regions = ([str(r) for r in data.regions["region"]] if data.regions is not None
                else sorted(set(o["region"])))
     sc = PlanScope(params.period, pd.DatetimeIndex([]), as_of, o["order_date"].min(), o, regions, regions,
                    pd.DataFrame(), np.zeros((1, len(regions), 3)), np.zeros((1, 3)), np.array([]), np.array([]),
-                   np.zeros(len(regions)), params.period - 4, [])
+                   np.zeros(len(regions)), params.period - 4, [], order_regions=order_regions)
     bt = _backtest_quarters(data, sc, params)
     dates = [(hq.start_time.normalize() - pd.Timedelta(days=1), hq.end_time.normalize()) for hq, _, _ in bt]
     if rates is None:
@@ -2285,12 +2313,16 @@ def product_split(reg_target, sc: PlanScope, params: TargetParams) -> pd.DataFra
     """
     end = sc.as_of
     start = (end + pd.Timedelta(days=1)) - pd.DateOffset(months=3 * params.product_quarters)
-    o = sc.orders[(sc.orders["order_date"] >= start) & (sc.orders["order_date"] <= end)]
-    mix = o.groupby(["region", "product_line"])["amount"].sum().clip(lower=0)
+    inside = ((sc.orders["order_date"] >= start) & (sc.orders["order_date"] <= end)).to_numpy()
+    o = sc.orders.loc[inside, ["product_line", "amount"]]
+    lines = _line_regions(sc)  # grouped on the region codes: the same groups, rows and sums
+    mix = o["amount"].groupby([lines.codes[inside], o["product_line"]]).sum().clip(lower=0)
     comp_mix = o.groupby("product_line")["amount"].sum().clip(lower=0)
+    have = set(mix.index.get_level_values(0))
     rows = []
     for g, r in enumerate(sc.regions):
-        m = mix.loc[r] if r in mix.index.get_level_values(0) else pd.Series(dtype=float)
+        c = lines.categories.get_indexer([r])[0]
+        m = mix.loc[c] if c in have else pd.Series(dtype=float)
         if m.sum() <= 0:
             m = comp_mix
         if m.sum() <= 0 or len(m) == 0:
