@@ -28,6 +28,14 @@ PG_ENV = "SALESPLAN_TEST_PG_URL"
 NOTEBOOK_GROUP = "plan-notebooks"
 #: test files that read the notebooks' plan store: they run after the notebooks, on their worker
 SNAPSHOT_TESTS = ("test_plan_snapshots.py", "test_summary.py")
+#: the longest test files, longest first (``--durations`` of a CI run, session 12): handed out
+#: right after the notebooks so that the two workers end together (longest first; the other
+#: files follow in collection order)
+LONG_FILES = ("test_distributed.py", "test_minimal_companies_run.py", "test_minimal_companies_plan.py",
+              "test_zh_end_to_end.py", "test_review.py", "test_report_layout.py", "test_workbook.py",
+              "test_runner.py", "test_credit.py", "test_minimal_companies.py",
+              "test_data_check_by_columns.py", "test_weekly_review_notebook.py", "test_kernel_reuse.py",
+              "test_targets.py", "test_minimal_companies_review.py", "test_forecast.py")
 _SESSION_DIR: Path | None = None
 
 
@@ -81,9 +89,12 @@ def _is_notebook_item(item) -> bool:
 
 def pytest_xdist_make_scheduler(config, log):
     """Like ``--dist loadfile`` (a test file runs on one worker), except that the
-    notebooks and the tests reading their store (``SNAPSHOT_TESTS``) share one worker, in the order of
-    :func:`pytest_collection_modifyitems`."""
+    notebooks and the tests reading their store (``SNAPSHOT_TESTS``) share one worker, and the
+    files are handed out in the order of :func:`pytest_collection_modifyitems` (xdist's own
+    order, most tests first, would leave the long files with few tests to the end)."""
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False
 
     class PlanScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -93,13 +104,20 @@ def pytest_xdist_make_scheduler(config, log):
     return PlanScheduling(config, log)
 
 
+def _file_rank(item) -> int:
+    """Position of the item's file in :data:`LONG_FILES` (the other files after them)."""
+    name = item.path.name
+    return LONG_FILES.index(name) if name in LONG_FILES else len(LONG_FILES)
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Run the notebooks in file order (01 -> 05), then the tests that read their store;
-    this group goes first (it is the longest: the other worker takes the unit tests)."""
+    this group goes first (one of the longest: the other worker takes the other files), then
+    :data:`LONG_FILES`, longest first, then the other files in collection order."""
     notebooks = [i for i in items if _is_notebook_item(i)]
     after = [i for i in items if i.path.name in SNAPSHOT_TESTS]
     rest = [i for i in items if not _is_notebook_item(i) and i not in after]
-    items[:] = sorted(notebooks, key=lambda i: str(i.path)) + after + rest
+    items[:] = sorted(notebooks, key=lambda i: str(i.path)) + after + sorted(rest, key=_file_rank)
     config.stash[_NOTEBOOKS_COLLECTED] = bool(notebooks)
 
 

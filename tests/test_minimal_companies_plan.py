@@ -88,10 +88,19 @@ def test_one_year_of_history_plans_without_last_year(tmp_path, company):
         run.tables["company"]["method"].iloc[0].startswith("probability")
 
 
+@pytest.fixture(scope="module")
+def no_reps(tmp_path_factory, company):
+    """(folder, source URL, executed 04) of the company without a reps table: 04 runs once
+    for the two tests of this company (the same data and parameters each would run it with)."""
+    folder = tmp_path_factory.mktemp("no-reps")
+    src = _write(folder, replace(company, reps=None))
+    return folder, src, _run(folder, "04_quarterly_targets", src)
+
+
 @needs_kernel
-def test_no_reps_table_gives_region_targets_without_rep_quotas(tmp_path, company):
-    src = _write(tmp_path, replace(company, reps=None))
-    text = _text(_run(tmp_path, "04_quarterly_targets", src))
+def test_no_reps_table_gives_region_targets_without_rep_quotas(no_reps):
+    tmp_path, _, nb = no_reps
+    text = _text(nb)
     assert "The data have no reps table: the regions get their targets" in text
     assert "No rep quotas" in text
     run = PlanStore(f"duckdb:///{tmp_path / 'plans.duckdb'}").read_run(kind="targets", period="2027Q1")
@@ -122,11 +131,10 @@ def test_one_region_allocates_without_a_budget_split_and_05_needs_04(tmp_path, c
 
 
 @needs_kernel
-def test_no_reps_table_runs_05_with_the_budget_and_roster_parts_off(tmp_path, company):
+def test_no_reps_table_runs_05_with_the_budget_and_roster_parts_off(no_reps, company):
     from salesplan.reports.allocation_view import NO_ROSTER_NOTES
 
-    src = _write(tmp_path, replace(company, reps=None))
-    _run(tmp_path, "04_quarterly_targets", src)
+    tmp_path, src, _ = no_reps  # 04 ran there
     nb = _run(tmp_path, "05_resource_allocation", src)
     text = _text(nb)
     for part in ("headcount", "coverage", "commission"):  # one line each, in the answer and in its section
