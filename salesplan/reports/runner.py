@@ -847,6 +847,7 @@ class _NotebookFailed(Exception):
         self.detail, self.notebook_file = detail, notebook_file
 
 
+@functools.cache
 def _env_kernel_manager_class():
     from jupyter_client.manager import AsyncKernelManager
 
@@ -870,7 +871,7 @@ def _env_kernel_manager_class():
     return EnvKernelManager
 
 
-def _EnvKernelManager(**kwargs):  # noqa: N802 - a class made on first use (jupyter import)
+def _EnvKernelManager(**kwargs):  # noqa: N802 - a class made once, on first use (jupyter import)
     return _env_kernel_manager_class()(**kwargs)
 
 
@@ -878,6 +879,7 @@ def _EnvKernelManager(**kwargs):  # noqa: N802 - a class made on first use (jupy
 PAPERMILL_ENGINE = "salesplan"
 
 
+@functools.cache
 def _papermill_engine() -> str:
     """The name of papermill's notebook engine (nbclient) registered with the saves the runner
     needs: papermill's own writes the whole executed notebook when each cell starts and
@@ -885,7 +887,8 @@ def _papermill_engine() -> str:
     per demo plan, beside the kernels -- while the runner reads the notebook only once it
     ended.  This engine writes it only when its execution is cut short (a cell's time
     limit, a dead kernel, an interrupt: the partial copy of a failed run); papermill
-    itself writes it after a cell error (before raising) and at the end."""
+    itself writes it after a cell error (before raising) and at the end.  Defined and
+    registered once per process."""
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
     class FinalSaveManager(NotebookExecutionManager):
