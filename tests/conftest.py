@@ -15,6 +15,7 @@ Notebook checks (docs/ARCHITECTURE.md, "Notebook checks"):
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -131,6 +132,29 @@ def notebooks_ran(request) -> str:
     if not request.config.stash.get(_NOTEBOOKS_COLLECTED, False):
         pytest.skip("the notebooks are not part of this test session (run `pytest` or `make test`)")
     return os.environ["SALESPLAN_PLAN_STORE"]
+
+
+@pytest.fixture(scope="session")
+def orders_only_run(tmp_path_factory):
+    """The orders-only company's whole ``salesplan run`` (``tests/test_minimal_companies_run.py``),
+    made once per test session and read by every file that checks it (also
+    ``tests/test_minimal_companies.py``).
+
+    Under xdist the first worker that asks makes it in the session's shared temporary folder
+    (the parent of the workers' own) while holding a file lock; another worker asking meanwhile
+    waits for it and reads the same run (saved as ``run.json``).  Never in the working tree.
+    """
+    from test_minimal_companies_run import Run, demo_company, run_company
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # pytest-N/, shared by this session's workers (pytest-N/popen-gwK/ is one's)
+    folder, saved = root / "orders_only_run", root / "orders_only_run.json"
+    with open(root / "orders_only_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not saved.exists():
+            run_company("orders_only", demo_company(), folder).save(saved)
+        return Run.load(saved)
 
 
 @pytest.fixture

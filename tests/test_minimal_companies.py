@@ -4,9 +4,12 @@ history, with the sections that cannot work switched off and a one-line note tha
 table (or the history) that would turn them on.
 
 The companies are the demo generator's at scale 0.1, with tables dropped or years cut, written
-to a temporary CSV folder / DuckDB file; each notebook runs through papermill with the settings
-that keep it fast.  ``pytest-xdist`` runs this file on one worker (``tests/conftest.py`` schedules
-by file), so the notebooks run one after the other, never two kernels of this file at once.
+to a temporary CSV folder / DuckDB file.  The orders-only company's notebooks are those of its
+whole ``salesplan run`` (the session's ``orders_only_run`` of ``tests/conftest.py``, made once and
+shared with ``tests/test_minimal_companies_run.py``: the same CSV export, the same notebooks with
+the same fast settings, its plan store); the one-year company's 03 runs here through papermill.
+``pytest-xdist`` runs this file on one worker (``tests/conftest.py`` schedules by file), so the
+notebooks run one after the other, never two kernels of this file at once.
 """
 
 from __future__ import annotations
@@ -37,13 +40,6 @@ def demo():
 
 
 @pytest.fixture(scope="module")
-def orders_only(demo, tmp_path_factory) -> str:
-    folder = tmp_path_factory.mktemp("orders-only")
-    demo.orders.to_csv(folder / "orders.csv", index=False)  # an ERP export: one CSV file
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
 def one_year(demo, tmp_path_factory) -> str:
     start = pd.Timestamp("2026-01-01")
     data = dataclasses.replace(demo, orders=demo.orders[demo.orders["order_date"] >= start],
@@ -64,7 +60,19 @@ def _run(notebook: str, source: str, tmp_path: Path, **params) -> tuple[list[str
     papermill.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(out), kernel_name=kernel,
                                parameters={"source": source, "plan_store": store, **params},
                                cwd=str(NOTEBOOKS), progress_bar=False)
-    nb = nbformat.read(str(out), as_version=4)
+    return (*_outputs(notebook, out), store)
+
+
+def _ran(orders_only_run, notebook: str) -> tuple[list[str], str, str]:
+    """The orders-only company's ``notebook`` as its whole run executed it: its markdown
+    outputs, its answer and the run's plan-store URL (what :func:`_run` returns)."""
+    orders_only_run.check_completed()
+    return (*_outputs(notebook, orders_only_run.run_dir / f"{notebook}.ipynb"), orders_only_run.plan_store)
+
+
+def _outputs(notebook: str, path: Path) -> tuple[list[str], str]:
+    """The markdown outputs and the answer of an executed notebook (none failed, no traceback)."""
+    nb = nbformat.read(str(path), as_version=4)
     notes, answer = [], None
     for cell in nb.cells:
         for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
@@ -74,25 +82,25 @@ def _run(notebook: str, source: str, tmp_path: Path, **params) -> tuple[list[str
                 notes.append(o["data"]["text/markdown"])
             meta = o.get("metadata", {}).get("salesplan", {})
             answer = meta["headlines"]["answer"] if "headlines" in meta else answer
-    return notes, answer, store
+    return notes, answer
 
 
-def test_forecast_of_an_orders_only_company(demo, orders_only, tmp_path):
-    notes, answer, store = _run("02_forecast", orders_only, tmp_path, cache_dir=str(tmp_path / "cache"),
-                                **FAST_FORECAST)
+def test_forecast_of_an_orders_only_company(demo, orders_only_run):
+    notes, answer, store = _ran(orders_only_run, "02_forecast")  # with FAST_FORECAST (the run's FAST)
     note = ("*Regions and reps: switched off: this data has no `customers` table (the region of each customer); "
             "add it to turn this section on.*")
     assert notes == [note, note]  # the region chart and the rep table
     assert answer.startswith("Carrying on as we are, 2027Q1 should bring about ")
     assert "largest region" not in answer
     run = PlanStore(store).read_run(kind="forecast", period="2027Q1")
+    assert {k: run.meta["parameters"][k] for k in FAST_FORECAST} == FAST_FORECAST  # the fast settings
     assert list(run.tables["quarter"]["level"]) == ["company"]
     # the product lines come from the orders alone
     assert sorted(run.tables["product_lines"]["label"]) == sorted(demo.orders["product_line"].unique())
 
 
-def test_customer_risk_of_an_orders_only_company(orders_only, tmp_path):
-    notes, answer, store = _run("03_customer_risk", orders_only, tmp_path)
+def test_customer_risk_of_an_orders_only_company(orders_only_run):
+    notes, answer, store = _ran(orders_only_run, "03_customer_risk")
     regions = "*Switched off: this data has no `customers` table; add it (the region of each customer)"
     invoices = "*Switched off: this data has no `invoices` table; add it to turn the overdue-invoice warning"
     credit = "*Switched off: this data has no `invoices` table; add it to turn the credit scorecard on.*"
@@ -114,8 +122,8 @@ def test_customer_risk_of_a_company_with_one_year_of_history(one_year, tmp_path)
     assert "scorecard" not in tables and "supply_hold" in tables and "collection_by_rep" in tables
 
 
-def test_data_health_of_an_orders_only_company(orders_only, tmp_path):
-    notes, answer, store = _run("01_data_health", orders_only, tmp_path)
+def test_data_health_of_an_orders_only_company(orders_only_run):
+    notes, answer, store = _ran(orders_only_run, "01_data_health")
     assert answer.startswith("Yes. The data pass every check of the data contract")
     assert "optional table(s) are missing, so some features are off: customers, reps," in answer
     coverage = PlanStore(store).read_run(kind="data_health", period="2027Q1").tables["coverage"]

@@ -8,13 +8,16 @@ real CLI in a subprocess, on four small companies written with the real sources:
 * **no reps**: a DuckDB file without the ``reps`` table.
 
 Each company is ``generate(seed=7, scale=0.1)`` cut down, run once (a module-scoped fixture;
-~25-50 s each with the fast settings below; the file takes ~2.5-3 min on 2 busy cores) and checked by several tests: the run completes,
+the orders-only company's run is the session's ``orders_only_run`` of ``tests/conftest.py``, shared
+with ``tests/test_minimal_companies.py``; ~25-50 s each with the fast settings below; the file
+takes ~2.5-3 min on 2 busy cores) and checked by several tests: the run completes,
 ``index.html`` lists every notebook, the summary and workbook are written (or skipped with a
 note), and the notes of the switched-off features appear in the reports.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -62,11 +65,16 @@ def _one_region(data, region: str = "East"):
                    regions=regions, marketing_spend=spend[["region", "month", "amount"]])
 
 
-@pytest.fixture(scope="module")
-def demo():
+def demo_company():
+    """The demo company the minimal companies are cut from: ``generate(seed=7, scale=0.1)``."""
     from salesplan.demo import generate
 
     return generate(seed=7, scale=0.1).data
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return demo_company()
 
 
 def _source(name: str, data, folder: Path) -> str:
@@ -122,25 +130,50 @@ class Run:
                 answer = head["answer"] if head else answer
         return answer, notes
 
+    @property
+    def plan_store(self) -> str:
+        """URL of the run's plan store (``salesplan run``'s default: in the ``--out`` folder)."""
+        return f"duckdb:///{self.out / 'plan_store.duckdb'}"
+
     def check_completed(self) -> None:
         """Exit 0 (else the end of stderr: the run's one-line error)."""
         err = " ".join(self.proc.stderr.split())
         assert self.proc.returncode == 0, err[-800:]
 
+    def save(self, path: Path) -> None:
+        """Write the run (source, folder, exit code and output) to ``path`` as JSON."""
+        proc = {"args": self.proc.args, "returncode": self.proc.returncode, "stdout": self.proc.stdout,
+                "stderr": self.proc.stderr}
+        path.write_text(json.dumps({"source": self.source, "out": str(self.out), "proc": proc}), "utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Run:
+        """The run that :meth:`save` wrote to ``path``."""
+        saved = json.loads(path.read_text("utf-8"))
+        return cls(saved["source"], Path(saved["out"]), subprocess.CompletedProcess(**saved["proc"]))
+
+
+def run_company(name: str, data, folder: Path) -> Run:
+    """``salesplan run`` (the CLI, :data:`FAST` settings) of company ``name`` cut from ``data``,
+    in ``folder`` (its data, model cache and ``reports/``)."""
+    (folder / "data").mkdir(parents=True)
+    source = _source(name, data, folder / "data")
+    proc = _cli("run", "--source", source, "--out", str(folder / "reports"), *FAST,
+                "-p", "cache_dir", str(folder / "cache"), cwd=folder)
+    return Run(source, folder / "reports", proc)
+
 
 @pytest.fixture(scope="module")
-def runs(demo, tmp_path_factory):
-    """Run each company at most once per module, on first use."""
+def runs(demo, tmp_path_factory, request):
+    """Run each company at most once per module, on first use (the orders-only company once
+    per session: ``orders_only_run``)."""
     done: dict[str, Run] = {}
 
     def get(name: str) -> Run:
+        if name == "orders_only":
+            return request.getfixturevalue("orders_only_run")
         if name not in done:
-            folder = tmp_path_factory.mktemp(name)
-            (folder / "data").mkdir()
-            source = _source(name, demo, folder / "data")
-            proc = _cli("run", "--source", source, "--out", str(folder / "reports"), *FAST,
-                        "-p", "cache_dir", str(folder / "cache"), cwd=folder)
-            done[name] = Run(source, folder / "reports", proc)
+            done[name] = run_company(name, demo, tmp_path_factory.mktemp(name))
         return done[name]
 
     return get
