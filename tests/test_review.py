@@ -96,13 +96,20 @@ def _month_totals(frame: pd.DataFrame, months: pd.DatetimeIndex) -> np.ndarray:
 
 
 def test_landing_forecast_80_interval_covers_75_to_85_percent_of_simulated_quarters():
-    """40 simulated companies x 10 futures each (n = 400), reviewed on a mid-quarter day
+    """20 simulated companies x 20 futures each (n = 400), reviewed on a mid-quarter day
     between 20 January and 10 March.  The forecast the review starts from is the mean of
     20 other simulated futures of the same company (an unbiased forecast, as a good
     forecast is on average); the landing interval is judged on the quarter that the
-    future actually produced."""
+    future actually produced.
+
+    20 x 20 rather than 40 x 10 (a third less CPU: half the companies and their 20 prior
+    futures): the hits do not cluster by company -- on 40 companies x 20 futures the
+    intra-company correlation of a hit is -0.008 and the companies' coverages spread as
+    binomial noise (sd 0.081 vs 0.089) -- so the 400 hits weigh as 400 independent ones in
+    both designs (standard error of the coverage 0.02 at 80%) and the 75-85% criterion
+    keeps its power.  Coverage on 40 x 10: 0.795; on these 20 x 20: 0.7925."""
     months = pd.date_range("2027-01-01", periods=3, freq="MS")
-    hits, n_companies, n_futures = [], 40, 10
+    hits, n_companies, n_futures = [], 20, 20
     for c in range(n_companies):
         company = generate(seed=200 + c, scale=0.3)
         hist = company.data.orders
