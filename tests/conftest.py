@@ -31,12 +31,15 @@ NOTEBOOK_GROUP = "plan-notebooks"
 SNAPSHOT_TESTS = ("test_plan_snapshots.py", "test_summary.py")
 #: the longest test files, longest first (``--durations`` of a CI run, session 12): handed out
 #: right after the notebooks so that the two workers end together (longest first; the other
-#: files follow in collection order)
+#: files follow in collection order).  test_minimal_companies.py is last: since session 13 it
+#: runs one notebook and reads the orders-only run that test_minimal_companies_run.py makes
+#: first (``orders_only_run``), so that run is ready when its worker asks.
 LONG_FILES = ("test_distributed.py", "test_minimal_companies_run.py", "test_minimal_companies_plan.py",
               "test_zh_end_to_end.py", "test_review.py", "test_report_layout.py", "test_workbook.py",
-              "test_runner.py", "test_credit.py", "test_minimal_companies.py",
+              "test_runner.py", "test_credit.py",
               "test_data_check_by_columns.py", "test_weekly_review_notebook.py", "test_kernel_reuse.py",
-              "test_targets.py", "test_minimal_companies_review.py", "test_forecast.py")
+              "test_targets.py", "test_minimal_companies_review.py", "test_forecast.py",
+              "test_minimal_companies.py")
 _SESSION_DIR: Path | None = None
 
 
