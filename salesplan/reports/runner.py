@@ -323,9 +323,10 @@ def discover_notebooks(
 
 
 def _declared_parameters(path: Path) -> dict[str, Any]:
-    """The parameters a notebook declares (``papermill.inspect_notebook``), read once per
-    version of the file: a run asks for every notebook's up to three times (names, currency,
-    fiscal start) before its first kernel starts."""
+    """The parameters a notebook declares, as ``papermill.inspect_notebook`` gives them
+    (name -> ``{name, inferred_type_name, default, help}``), read once per version of the
+    file: a run asks for every notebook's up to three times (names, currency, fiscal start)
+    before its first kernel starts."""
     path = Path(path)
     stat = path.stat()
     return {k: dict(v) for k, v in _declared_cached(str(path), stat.st_mtime_ns, stat.st_size).items()}
@@ -333,21 +334,88 @@ def _declared_parameters(path: Path) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=64)
 def _declared_cached(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
-    import papermill
+    # the notebook's JSON and papermill's own parse of the parameters cell: inspect_notebook
+    # imports papermill (~0.3 s CPU) and reads the notebook with nbformat, which validates
+    # every cell and output (~0.3 s more for the demo's eight), before the first kernel starts
+    found = _python_parameters_cell(path)
+    if found is None:  # another language or notebook format: papermill's own reading
+        import papermill
 
-    return dict(papermill.inspect_notebook(path))
+        return dict(papermill.inspect_notebook(path))
+    return {p["name"]: p for p in inspect_python_parameters(found)}
+
+
+def _python_parameters_cell(path: str | Path) -> str | None:
+    """The source of the first cell tagged ``parameters`` of a Python notebook in format 4
+    (``""`` when it has none), read from its JSON without validating it; ``None`` for a
+    notebook papermill must read itself (another language or format)."""
+    with open(path, encoding="utf-8") as fh:
+        nb = json.load(fh)
+    meta = nb.get("metadata", {})
+    language = (meta.get("language_info", {}).get("name")
+                or meta.get("kernelspec", {}).get("language"))  # papermill's nb_language
+    if nb.get("nbformat") != 4 or language != "python" or not meta.get("kernelspec", {}).get("name"):
+        return None
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.get("source", "")
+            return "".join(source) if isinstance(source, list) else source
+    return ""
+
+
+#: papermill's ``PythonTranslator.PARAMETER_PATTERN`` (papermill 2.x): one parameter definition
+_PARAMETER_PATTERN = re.compile(
+    r"^(?P<target>\w[\w_]*)\s*(:\s*[\"']?(?P<annotation>\w[\w_\[\],\s]*)[\"']?\s*)?=\s*(?P<value>.*?)"
+    r"(\s*#\s*(type:\s*(?P<type_comment>[^\s]*)\s*)?(?P<help>.*))?$"
+)
+
+
+def inspect_python_parameters(source: str) -> list[dict[str, str]]:
+    """The parameters of a Python ``parameters`` cell, parsed as papermill's
+    ``PythonTranslator.inspect`` parses it: lines grouped per assignment (a value may span
+    lines; comments inside it dropped, the last line's comment is the help), a line with
+    two ``=`` skipped.  Each as ``{name, inferred_type_name, default, help}`` (text; the
+    type ``"None"`` when not annotated)."""
+    def flatten(lines: list[str]) -> str:
+        flat = "".join(ln[:ln.index("#")].strip() if "#" in ln else ln.strip() for ln in lines[:-1])
+        return flat + (lines[-1].strip() if lines else "")
+
+    groups, lines = [], []
+    for line in source.splitlines():
+        if not line.strip() or line.strip().startswith("#"):
+            continue
+        equals = line.count("=")
+        if equals > 0:
+            groups.append(flatten(lines))
+            lines = []
+            if equals > 1:
+                continue  # papermill: "Unable to parse line"
+        lines.append(line)
+    groups.append(flatten(lines))
+    params = []
+    for definition in filter(None, groups):
+        m = _PARAMETER_PATTERN.match(definition)
+        if m is None:
+            continue
+        type_name = str(m["annotation"] or m["type_comment"] or None)
+        params.append({"name": m["target"].strip(), "inferred_type_name": type_name.strip(),
+                       "default": str(m["value"]).strip(), "help": str(m["help"] or "").strip()})
+    return params
 
 
 def parameter_docs(path: Path) -> dict[str, str]:
     """The comment block above each assignment of a notebook's ``parameters`` cell, keyed
     by parameter name (``# growth (float, ...): top-down goal ...`` -> its text)."""
-    import nbformat
+    source = _python_parameters_cell(path)
+    if source is None:
+        import nbformat
 
-    nb = nbformat.read(str(path), as_version=4)
-    cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+        nb = nbformat.read(str(path), as_version=4)
+        cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+        source = cell.source if cell is not None else ""
     docs: dict[str, str] = {}
     block: list[str] = []
-    for line in (cell.source.splitlines() if cell is not None else []):
+    for line in source.splitlines():
         stripped = line.strip()
         m = re.match(r"^([A-Za-z_]\w*)\s*=", stripped)
         if stripped.startswith("#"):
@@ -434,8 +502,9 @@ def json_safe(value):
 
 
 def check_source_data(url: str, period: str, as_of: str | None = None, *,
-                      records: str | Path | None = None) -> None:
-    """Read and validate the source before any notebook runs (``salesplan validate``).
+                      records: str | Path | None = None) -> bool:
+    """Read and validate the source before any notebook runs (``salesplan validate``);
+    ``True`` when its tables were read, ``False`` when a records file spared it.
 
     Parameters
     ----------
@@ -462,7 +531,7 @@ def check_source_data(url: str, period: str, as_of: str | None = None, *,
         identity = source.identity() if records is not None else None  # before reading: a change re-checks
         known = recorded(records, identity)
         if f"{day:%Y-%m-%d}" in known.get("checked", []):
-            return  # checked for this day, files and code unchanged since
+            return False  # checked for this day, files and code unchanged since
         # one table at a time; the fingerprint from the checked tables when it is to be recorded
         report, fp = validate_source(source, as_of=day,
                                      fingerprint=identity is not None and not known.get("fingerprint"))
@@ -471,7 +540,7 @@ def check_source_data(url: str, period: str, as_of: str | None = None, *,
     if report.ok:
         if identity is not None:
             _record_check(records, identity, fp, f"{day:%Y-%m-%d}")
-        return
+        return True
     first, more = report.errors[0], len(report.errors) - 1
     raise RunError(
         f"data check failed before any notebook ran: "
@@ -1119,11 +1188,11 @@ def run_plan(
     if check_data and cfg.raw_source is not None:
         say(f"checking the data of {cfg.shown_source} ...")
         try:
-            check_source_data(str(cfg.raw_source), cfg.run_period, cfg.merged.get("as_of"),
-                              records=records)
-            from salesplan.reports.kernel_state import return_freed_memory
+            if check_source_data(str(cfg.raw_source), cfg.run_period, cfg.merged.get("as_of"),
+                                 records=records):
+                from salesplan.reports.kernel_state import return_freed_memory
 
-            return_freed_memory()  # the checked tables are gone: hand their pages back
+                return_freed_memory()  # the checked tables are gone: hand their pages back
         except BaseException:
             batch.stop_kernels()
             shutil.rmtree(batch.tmp, ignore_errors=True)
@@ -1172,7 +1241,7 @@ def _summary_printer(paths: Sequence[Path], partial: bool, after=None):
     from salesplan.reports.summary import PdfPrinter, chromium_missing, may_summarize
 
     stems = [p.stem for p in paths] + ([q.stem for q in paths[0].parent.glob("*.ipynb")] if partial else [])
-    if not may_summarize(stems) or chromium_missing() is not None:
+    if not may_summarize(stems) or chromium_missing(playwright=False) is not None:  # Playwright: in its thread
         return None
     return PdfPrinter(after=after, wait_at_most=None, initializer=_background_priority)
 

@@ -886,10 +886,13 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
     return path
 
 
-def chromium_missing(chromium: str = CHROMIUM) -> str | None:
-    """Why a PDF cannot be printed here (``None`` when it can)."""
+def chromium_missing(chromium: str = CHROMIUM, *, playwright: bool = True) -> str | None:
+    """Why a PDF cannot be printed here (``None`` when it can); ``playwright=False``: the
+    browser's file only, not the Playwright package (whose import costs ~0.3 s CPU)."""
     if not (Path(chromium).exists() or shutil.which(chromium)):
         return f"Chromium not found at {chromium}"
+    if not playwright:
+        return None
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -908,19 +911,24 @@ class PdfPrinter:
     ``threading.Event``, optional) delays the launch until it is set (at most
     ``wait_at_most`` seconds, default 120; ``None``: no limit, the caller sets it);
     ``initializer`` (optional) runs first in the printer's thread (e.g. to lower its priority).
+    Playwright is imported in that thread too (not in the caller's, e.g. a run's before its
+    first notebook): its absence is told by :meth:`print`, as that of Chromium.
     """
 
     def __init__(self, chromium: str = CHROMIUM, *, after=None, wait_at_most: float | None = 120,
                  initializer=None):
         from concurrent.futures import ThreadPoolExecutor
 
-        self._why = chromium_missing(chromium)
-        self._playwright = self._browser = None
+        self._why = chromium_missing(chromium, playwright=False)
+        self._playwright = self._browser = self._page = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-chromium",
                                         initializer=initializer)
         self._launched = None if self._why else self._pool.submit(self._launch, chromium, after, wait_at_most)
 
     def _launch(self, chromium: str, after=None, wait_at_most: float | None = 120) -> None:
+        self._why = chromium_missing(chromium)  # Playwright importable (imported here)
+        if self._why:
+            return
         if after is not None:  # e.g. the runner's last notebook started: the launch not beside the others
             after.wait(timeout=wait_at_most)
         from playwright.sync_api import sync_playwright
@@ -928,9 +936,10 @@ class PdfPrinter:
         self._playwright = sync_playwright().start()
         self._browser = self._playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS,
                                                          headless=True)
+        self._page = self._browser.new_page()  # the first print's page, opened while waiting
 
     def _render(self, html_path: str | Path) -> bytes:
-        page = self._browser.new_page()
+        page, self._page = self._page or self._browser.new_page(), None  # a new page per print
         try:
             page.goto(Path(html_path).resolve().as_uri(), wait_until="load")
             return page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
@@ -940,9 +949,10 @@ class PdfPrinter:
     def print(self, html_path: str | Path, pdf_path: str | Path, *, timeout: float = 180) -> Path:
         """Print ``html_path`` to ``pdf_path`` (atomically); ``RuntimeError`` naming what is
         missing when Chromium or Playwright is absent."""
+        if self._launched is not None:
+            self._launched.result(timeout=timeout)
         if self._why:
             raise RuntimeError(f"cannot print {Path(pdf_path).name}: {self._why}")
-        self._launched.result(timeout=timeout)
         data = self._pool.submit(self._render, html_path).result(timeout=timeout)
         return write_atomic(pdf_path, data)
 
@@ -953,7 +963,7 @@ class PdfPrinter:
         finally:
             if self._playwright is not None:
                 self._playwright.stop()
-            self._playwright = self._browser = None
+            self._playwright = self._browser = self._page = None
 
     def close(self, timeout: float = 180) -> None:
         """Shut the browser down (after a launch in progress, waiting ``timeout`` s at most)."""
