@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q -c requirements.lock -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name salesplan --display-name "salesplan (Python 3.11)" >/dev/null
 	$(BIN)/python -c "from salesplan.models.forecast import _ets_kernels as k; k.warm_up()"  # compile the ETS fit kernels once
+	$(BIN)/python -m compileall -q salesplan  # byte-code written once (PYTHONDONTWRITEBYTECODE machines recompile it in every process)
 	@touch $(STAMP)
 
 install: $(STAMP)
