@@ -454,7 +454,7 @@ def _pss_bytes(pid: int) -> int:
 
 
 def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None,
-                  pss: list | None = None) -> float:
+                  pss: list | None = None, at_peak: dict | None = None) -> float:
     """Resident memory of ``proc`` and all its descendants (MiB; shared pages counted in
     every process, so an upper bound of what the machine must hold).
 
@@ -464,7 +464,12 @@ def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None,
     kernel's own children), everything else (the command, Chromium) as ``"runner"``.
     With ``pss`` (a one-item list, updated in place) the largest sum of the processes'
     proportional set sizes (:func:`_pss_bytes`, MiB) is kept too: the same processes with
-    each shared page counted once."""
+    each shared page counted once.  The runner's part is also split in ``peaks`` into
+    ``"runner: command"`` (the command's own process and children other than the browser,
+    e.g. the data check's) and ``"runner: browser"`` (Playwright's driver and Chromium's
+    processes, :func:`_is_browser`).  With ``at_peak`` (a dict, replaced in place) the split
+    of the sample with the largest total so far is kept (MiB by owner, ``"total"``):
+    which processes are high at the instant of the whole run's peak."""
     import psutil
 
     try:
@@ -489,13 +494,33 @@ def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None,
                     owner = None
                 if owner:
                     names[p.pid] = owner
-            split[owner or "runner"] = split.get(owner or "runner", 0) + rss
+                elif p.pid != proc.pid and _is_browser(p):
+                    owner = names[p.pid] = "runner: browser"
+            owner = owner or "runner: command"
+            split[owner] = split.get(owner, 0) + rss
+    split = {k: v / 2**20 for k, v in split.items()}
+    if any(k.startswith("runner: ") for k in split):
+        split["runner"] = sum(v for k, v in split.items() if k.startswith("runner: "))
     if peaks is not None:
-        for owner, rss in split.items():
-            peaks[owner] = max(peaks.get(owner, 0.0), rss / 2**20)
+        for owner, mib in split.items():
+            peaks[owner] = max(peaks.get(owner, 0.0), mib)
     if pss is not None:
         pss[0] = max(pss[0], pss_total / 2**20)
+    if at_peak is not None and total / 2**20 > at_peak.get("total", 0.0):
+        at_peak.clear()
+        at_peak.update({k: round(v) for k, v in split.items()}, total=round(total / 2**20))
     return total / 2**20
+
+
+def _is_browser(p) -> bool:
+    """Whether process ``p`` is Playwright's driver (node) or one of Chromium's processes."""
+    import psutil
+
+    try:
+        line = " ".join(p.cmdline()[:2]).lower()
+    except psutil.Error:
+        return False
+    return any(w in line for w in ("chrom", "playwright", "node"))
 
 
 def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
@@ -509,7 +534,11 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     ``notebooks`` maps each notebook to its ``seconds`` (papermill's, from the run's
     ``run.json``, else the run log) and ``peak_mib`` (the largest sampled resident memory of
     its kernel and the kernel's children); ``runner_peak_mib`` is that of the command
-    itself and its other children (report rendering, Chromium for the PDF)."""
+    itself and its other children (report rendering, Chromium for the PDF), split into
+    ``runner_command_peak_mib`` (the command's process, the data check's child) and
+    ``runner_browser_peak_mib`` (Playwright and Chromium: several processes sharing pages,
+    their RSS sum well above their PSS); ``at_peak_mib`` splits the sample of
+    ``peak_mib`` by owner (each a peak of its own need not coincide with the others)."""
     import psutil
 
     _, db = _paths(work, scale)
@@ -529,6 +558,7 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     rec: dict = {"stage": "plan", "scale": scale}
     names: dict = {}
     peaks: dict = {}
+    at_peak: dict = {}
     pss = [0.0]
     t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(work / f"plan-s{scale:g}.log", "w") as log:
@@ -536,7 +566,7 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
                              cwd=Path(__file__).resolve().parents[1])
         watched, peak = psutil.Process(p.pid), 0.0
         while p.poll() is None:
-            peak = max(peak, _tree_rss_mib(watched, names, peaks, pss))
+            peak = max(peak, _tree_rss_mib(watched, names, peaks, pss, at_peak))
             if time.perf_counter() - t0 > timeout:  # the command and its kernels, then what ran
                 for child in [*watched.children(recursive=True), watched]:
                     try:
@@ -554,6 +584,9 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     rec["peak_mib"] = peak
     rec["pss_peak_mib"] = pss[0] or None
     rec["runner_peak_mib"] = peaks.pop("runner", None)
+    rec["runner_command_peak_mib"] = peaks.pop("runner: command", None)
+    rec["runner_browser_peak_mib"] = peaks.pop("runner: browser", None)
+    rec["at_peak_mib"] = at_peak
     text = (work / f"plan-s{scale:g}.log").read_text()
     if p.returncode != 0:  # the time and peak so far and the notebooks that ran are kept
         rec["error"] = f"exit {p.returncode}: {text.strip().splitlines()[-1:]}"
@@ -656,6 +689,10 @@ def print_plan_table(records, scales):
     rows = [(n, {s: plans[s]["notebooks"].get(n, {}) for s in done}) for n in names]
     rows.append(("runner (command, rendering, PDF)",
                  {s: {"peak_mib": plans[s].get("runner_peak_mib")} for s in done}))
+    rows.append(("  runner: the command's process (+ data check child)",
+                 {s: {"peak_mib": plans[s].get("runner_command_peak_mib")} for s in done}))
+    rows.append(("  runner: Playwright + Chromium",
+                 {s: {"peak_mib": plans[s].get("runner_browser_peak_mib")} for s in done}))
     rows.append(("whole run (all processes)",
                  {s: {"seconds": plans[s].get("seconds"), "peak_mib": plans[s].get("peak_mib")}
                   for s in done}))
