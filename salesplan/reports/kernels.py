@@ -84,10 +84,16 @@ def _code_cells(notebook: str | Path) -> list[str]:
 
             return [c.source for c in nbformat.read(str(notebook), as_version=4).cells
                     if c.cell_type == "code"]
-        return ["".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
-                for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+        return [cell_source(c) for c in nb.get("cells", []) if c.get("cell_type") == "code"]
     except (OSError, ValueError, AttributeError):
         return []
+
+
+def cell_source(cell: dict) -> str:
+    """The source text of a cell of a notebook's JSON (format 4 keeps it as one string or
+    as a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
 
 
 def snapshot_code() -> str:

@@ -356,10 +356,11 @@ def _python_parameters_cell(path: str | Path) -> str | None:
                 or meta.get("kernelspec", {}).get("language"))  # papermill's nb_language
     if nb.get("nbformat") != 4 or language != "python" or not meta.get("kernelspec", {}).get("name"):
         return None
+    from salesplan.reports.kernels import cell_source
+
     for cell in nb.get("cells", []):
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            source = cell.get("source", "")
-            return "".join(source) if isinstance(source, list) else source
+            return cell_source(cell)
     return ""
 
 
