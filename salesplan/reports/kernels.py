@@ -149,7 +149,8 @@ def ready_client_class():
     way and stops at the ``idle`` status of the ``kernel_info`` request it got the reply of:
     the kernel publishes it right after the reply, after anything it published before, so
     the channel is connected and drained of the request.  A gap of :data:`IOPUB_GAP`
-    without it (messages lost while the channel was connecting) asks again, as before.
+    without it (messages lost while the channel was connecting) asks again, as before; a
+    reply to a request of an earlier call (a client used again) does not count.
     Made once per process (jupyter_client imported on first use).
     """
     from queue import Empty
@@ -162,13 +163,15 @@ def ready_client_class():
             if not isinstance(self.parent, KernelManager):  # heartbeats first: jupyter_client's
                 return await super().wait_for_ready(timeout=timeout)
             deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            asked: set[str] = set()  # a reply to an earlier call's request proves nothing now
             while True:
-                self.kernel_info()
+                asked.add(self.kernel_info())
                 try:
                     reply = await self.shell_channel.get_msg(timeout=1)
                 except Empty:
                     reply = None
                 if (reply is not None and reply["msg_type"] == "kernel_info_reply"
+                        and reply["parent_header"].get("msg_id") in asked
                         and await self._idle_after(reply["parent_header"].get("msg_id"))):
                     self._handle_kernel_info_reply(reply)
                     return None
