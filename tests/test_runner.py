@@ -464,6 +464,8 @@ def test_run_then_failing_run_keeps_the_good_report(tmp_path):
     outputs = json.dumps([c.get("outputs") for c in partial.cells])
     assert "about to fail" in outputs and "boom" in outputs
     assert "boom" in (failed[0] / "error.txt").read_text("utf-8")
+    # the report of the notebook that ended is in the partial copy, written before the move
+    assert "First step" in (failed[0] / "01_first.html").read_text("utf-8")
     # the previous good run is untouched and still the latest
     assert (out / "latest.txt").read_text().strip() == res.run_id
     assert (out / "latest").resolve() == res.run_dir.resolve()

@@ -1390,6 +1390,7 @@ class _Batch:
     reuse_kernels: bool = True  # a kernel whose notebook finished runs a later notebook
     kernels: Any = None  # salesplan.reports.kernels.KernelPool while run_all runs
     render_pool: Any = None  # the thread rendering the reports while run_all runs
+    renders: list = field(default_factory=list)  # each report's HTML and workbook sheets being made
     log: list = field(default_factory=list)
     index_rank: dict = field(default_factory=dict)  # a notebook's place on index.html
     finished_names: set = field(default_factory=set)
@@ -1424,23 +1425,36 @@ class _Batch:
 
         if self.kernels is None:
             self.start_kernels()
+        self.render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-render",
+                                              initializer=_background_priority)
         try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-render",
-                                    initializer=_background_priority) as self.render_pool:
-                # while the first notebooks run: the exporter made, the carried sheets built
-                self.render_pool.submit(self._prepare_reports)
-                try:
-                    done, failure = _run_in_dependency_order(self.paths, self.execute, self.jobs,
-                                                             seconds=self.last_seconds, ahead=self._ahead)
-                finally:
-                    self.kernel_up.set()  # also when no notebook got a kernel: nothing waits for it
-                    self.browser_due.set()
-                return {name: future.result() for name, future in done.items()}, failure
+            # while the first notebooks run: the exporter made, the carried sheets built
+            self.render_pool.submit(self._prepare_reports)
+            try:
+                done, failure = _run_in_dependency_order(self.paths, self.execute, self.jobs,
+                                                         seconds=self.last_seconds, ahead=self._ahead)
+            finally:
+                self.kernel_up.set()  # also when no notebook got a kernel: nothing waits for it
+                self.browser_due.set()
+            # each report's title and headlines: the summary starts on them while the last
+            # report's HTML and sheets are still made (wait_for_reports)
+            return {name: future.result() for name, future in done.items()}, failure
         finally:
+            self.render_pool.shutdown(wait=False)  # the reports queued are still made
             self.kernel_up.set()
             self.browser_due.set()
             if self.kernels is not None:
                 self.kernels.close(wait=False)  # the run's end waits for it (stop_kernels)
+
+    def wait_for_reports(self, *, errors: bool = True) -> None:
+        """Wait until every report's HTML and workbook sheets are written (:meth:`_render`);
+        a report that failed raises (``errors=False``: ignored, e.g. beside a failed notebook)."""
+        for future in list(self.renders):
+            try:
+                future.result()
+            except Exception:
+                if errors:
+                    raise
 
     def _prepare_reports(self) -> None:
         """In the render thread before the first report: the HTML exporter made (its
@@ -1522,7 +1536,8 @@ class _Batch:
 
     def execute(self, path: Path):
         """Run one notebook in its own kernel; raise _NotebookFailed on any error.  Returns
-        the future :class:`NotebookResult` (its report is rendered in ``render_pool``)."""
+        the future :class:`NotebookResult`, set once its title and headlines are read (its
+        report is rendered in ``render_pool``, tracked in :attr:`renders`)."""
         name = path.stem
         self.started_names.add(name)
         step = f"[{[p.stem for p in self.paths].index(name) + 1}/{len(self.paths)}] {name}"
@@ -1554,30 +1569,40 @@ class _Batch:
                   + _eta(self.started, self.finished_names, self.last_seconds, self.jobs))
         # the report is rendered beside the next notebooks: they wait for the executed
         # notebook (its plan store runs), not for its HTML
-        return self.render_pool.submit(self._render, path, out_nb, seconds, nb_params)
+        from concurrent.futures import Future
 
-    def _render(self, path: Path, out_nb: Path, seconds: float, nb_params: dict) -> NotebookResult:
-        """The report of an executed notebook: HTML, title, headlines."""
+        result: Future = Future()
+        self.renders.append(self.render_pool.submit(self._render, path, out_nb, seconds, nb_params, result))
+        return result
+
+    def _render(self, path: Path, out_nb: Path, seconds: float, nb_params: dict, result) -> None:
+        """The report of an executed notebook: title and headlines (set on the future
+        ``result`` first: the run's summary needs no more), then its HTML and workbook sheets."""
         import nbformat
 
         from salesplan.reports.render import export_html, localize_notebook, notebook_title
 
         name = path.stem
-        executed = nbformat.read(str(out_nb), as_version=4)
-        executed = localize_notebook(executed, path.parent, name)  # English: unchanged
-        title = notebook_title(executed, name)
-        self.index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
-        html = export_html(executed, self.tmp / f"{name}.html", index_href="index.html",
-                           caption=f"Sales plan {self.cfg.run_period} · run {self.run_id}")
+        try:
+            executed = nbformat.read(str(out_nb), as_version=4)
+            executed = localize_notebook(executed, path.parent, name)  # English: unchanged
+            self.index_rank[name] = executed.metadata.get("salesplan", {}).get("index_rank")
+            done = NotebookResult(
+                name=name, title=notebook_title(executed, name), notebook=out_nb,
+                html=self.tmp / f"{name}.html", seconds=round(seconds, 1), parameters=nb_params,
+                headlines=extract_headlines(executed),
+            )
+        except BaseException as exc:
+            result.set_exception(exc)
+            raise
+        result.set_result(done)
+        export_html(executed, done.html, index_href="index.html",  # a copy of executed is arranged
+                    caption=f"Sales plan {self.cfg.run_period} · run {self.run_id}")
         if self.workbook is not None:  # its sheets, while the next notebooks run
             try:
                 self.workbook.add_notebook(name, _published_tables(self.tmp / "tables", name), self._tab_index(name))
             except Exception:  # noqa: BLE001 - then the workbook is built in one go at the end
                 self.workbook = None
-        return NotebookResult(
-            name=name, title=title, notebook=out_nb, html=html, seconds=round(seconds, 1),
-            parameters=nb_params, headlines=extract_headlines(executed),
-        )
 
     def _papermill(self, path: Path, out_nb: Path, nb_params: dict, limit) -> None:
         """papermill in a kernel of its own environment (notebooks may run side by side):
@@ -1626,6 +1651,7 @@ class _Batch:
 def _fail_run(out: Path, batch: _Batch, failure, public_text: str):
     """Keep the partial run as ``failed-<run id>`` (error.txt, run.log) and raise RunError."""
     tmp, secrets = batch.tmp, batch.cfg.secrets
+    batch.wait_for_reports(errors=False)  # the reports of the notebooks that ended, as they are
     failed = out / f"failed-{batch.run_id}"
     (tmp / "error.txt").write_text(
         redact(_ANSI.sub("", f"{failure.message}\n\n{failure.detail}"), secrets) + "\n", "utf-8")
@@ -1690,10 +1716,15 @@ def _finish_run(out: Path, batch: _Batch, results: list, public_text: str, *, pr
     }
     from concurrent.futures import ThreadPoolExecutor
 
+    def reports_and_workbook() -> None:
+        batch.wait_for_reports()  # the last reports' HTML and their sheets added
+        _write_workbook(tmp / workbook_name, run_info=run_info, results=results,
+                        tables_dir=tmp / "tables", built=batch.workbook)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-workbook") as pool:
-        # the workbook is written while Chromium prints the summary (both read tmp/tables)
-        workbook = pool.submit(_write_workbook, tmp / workbook_name, run_info=run_info, results=results,
-                               tables_dir=tmp / "tables", built=batch.workbook)
+        # the last reports and the workbook are written while the summary is built and
+        # Chromium prints it (all read tmp/tables; the summary needs the headlines only)
+        workbook = pool.submit(reports_and_workbook)
         reports, summary, shown_changes = _summary_part(batch, results, changed_params, printer)
         workbook.result()
     render_index(tmp / "index.html", run_id=run_id, period=cfg.run_period, source=cfg.shown_source,
