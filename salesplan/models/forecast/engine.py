@@ -1157,10 +1157,9 @@ class Forecaster(BaseEstimator):
         pos = _positions(self.ids_, ids)
         means = self._means(h)[pos]
         scales = np.array([self.series_[u].scale for u in ids])
-        if chol is None:
-            R = self.residual_correlation(ids) if corr is None else np.asarray(corr)
-            L = _safe_cholesky(R)
-            del R
+        if chol is None:  # the correlation computed here is factored in its own memory
+            L = (_cholesky_in_place(self.residual_correlation(ids)) if corr is None
+                 else _safe_cholesky(np.asarray(corr)))
         else:
             L = np.asarray(chol)
         rng = np.random.default_rng(random_state if seed is None else seed)
@@ -1288,6 +1287,60 @@ def _safe_cholesky(R):
             continue
     w, V = np.linalg.eigh(R)
     return V * np.sqrt(np.maximum(w, 0))
+
+
+#: rows of an n x n matrix compared or rewritten at a time (no n x n temporary)
+_ROW_BLOCK = 1024
+
+
+def _symmetric(R: np.ndarray) -> bool:
+    """``np.array_equal(R, R.T)``, compared :data:`_ROW_BLOCK` rows at a time."""
+    return all(np.array_equal(R[i:i + _ROW_BLOCK], R[:, i:i + _ROW_BLOCK].T)
+               for i in range(0, len(R), _ROW_BLOCK))
+
+
+def _cholesky_in_place(R: np.ndarray) -> np.ndarray:
+    """:func:`_safe_cholesky` of ``R`` (a correlation matrix its caller no longer needs),
+    written into ``R``'s own memory when ``R`` is positive definite.
+
+    ``np.linalg.cholesky`` copies its input into a Fortran-ordered work matrix, factors it
+    (LAPACK ``dpotrf``, lower) and writes the factor to a third n x n array: with the input
+    kept by the caller, three n x n arrays at once (~1.1 GB at 6,700 reps).  A symmetric,
+    C-ordered float64 ``R`` is, read in Fortran order (``R.T``), the same matrix, so the
+    same ``dpotrf`` (scipy's LAPACK, the same OpenBLAS routine: the same bits,
+    ``tests/test_forecast_memory.py``) factors it in place; the strict upper triangle is
+    then zeroed as numpy does.  The factor is returned as a Fortran-ordered view of ``R``'s
+    memory (``R`` is overwritten).  When ``R`` is not a symmetric C-ordered float64 matrix,
+    or not positive definite (``dpotrf`` wrote only one triangle and the diagonal, so ``R``
+    is restored from the other one and its saved diagonal), :func:`_safe_cholesky` of
+    ``R`` as before.
+
+    Parameters
+    ----------
+    R : ndarray (n, n)
+        Correlation matrix (unitless); overwritten when the factor is computed in place.
+
+    Returns
+    -------
+    ndarray (n, n)
+        Lower-triangular ``L`` with ``L L' = R`` (as :func:`_safe_cholesky`).
+    """
+    if not (isinstance(R, np.ndarray) and R.ndim == 2 and R.dtype == np.float64
+            and R.flags.c_contiguous and R.flags.writeable and len(R) > 1 and _symmetric(R)):
+        return _safe_cholesky(R)
+    from scipy.linalg.lapack import dpotrf
+
+    diag = R.diagonal().copy()
+    L, info = dpotrf(R.T, lower=1, clean=0, overwrite_a=1)
+    if info == 0 and np.shares_memory(L, R):
+        for j in range(1, len(R)):  # L[i, j] = 0 for j > i: R[j, :j] in R's C order
+            R[j, :j] = 0.0
+        return L
+    if np.shares_memory(L, R):  # not positive definite: R's upper triangle (and diagonal) was
+        for i in range(len(R) - 1):  # written; its strict lower one holds the input
+            R[i, i + 1:] = R[i + 1:, i]
+        R.flat[:: len(R) + 1] = diag
+    return _safe_cholesky(R)
 
 
 def _positions(seq, items) -> list[int]:

@@ -43,7 +43,7 @@ from salesplan.models.forecast.data import (
     _order_periods,
     canonical_freq,
 )
-from salesplan.models.forecast.engine import Forecaster, _mase_scale, _positions, _safe_cholesky
+from salesplan.models.forecast.engine import Forecaster, _cholesky_in_place, _mase_scale, _positions
 
 RECONCILE_METHODS = ("bottom_up", "top_down", "ols", "mint_shrink")
 
@@ -644,7 +644,8 @@ def _coherent_draws(fc, ids, S, top, chosen, base_mean, long, nodes, bottom_ids,
     :func:`hierarchy_forecast`), both in factored form (:func:`_reconciler`: bottom-up is
     a take of the bottom series' own rows, MinT / OLS the projection; no n_bottom x n_nodes
     matrix).  The n x n arrays (correlation, its Cholesky factor) are dropped as soon as
-    they are used (thousands of reps: ~0.4 GB each).
+    they are used (thousands of reps: ~0.4 GB each); the factor is written into the
+    correlation's own memory (:func:`~salesplan.models.forecast.engine._cholesky_in_place`).
     """
     R = fc.residual_correlation(ids)
     p = _proportions(long, nodes, bottom_ids, td_window) if chosen == "top_down" else None
@@ -655,7 +656,7 @@ def _coherent_draws(fc, ids, S, top, chosen, base_mean, long, nodes, bottom_ids,
     rows = Gpath.rows if chosen == "bottom_up" else None
     corr = _matched_correlation(fc, ids, Gpath, S, top, R, bottom_rows=rows, overwrite=True)
     del R
-    chol = _safe_cholesky(corr)
+    chol = _cholesky_in_place(corr)  # in corr's own memory: one n x n array, not three
     del corr
     paths = fc.sample_paths(h, n_paths=n_paths, random_state=random_state, ids=ids, chol=chol)
     return paths, G, Gpath
