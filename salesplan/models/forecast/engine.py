@@ -1307,8 +1307,9 @@ def _cholesky_in_place(R: np.ndarray) -> np.ndarray:
     (LAPACK ``dpotrf``, lower) and writes the factor to a third n x n array: with the input
     kept by the caller, three n x n arrays at once (~1.1 GB at 6,700 reps).  A symmetric,
     C-ordered float64 ``R`` is, read in Fortran order (``R.T``), the same matrix, so the
-    same ``dpotrf`` (scipy's LAPACK, the same OpenBLAS routine: the same bits,
-    ``tests/test_forecast_memory.py``) factors it in place; the strict upper triangle is
+    same ``dpotrf`` (scipy's LAPACK, the same OpenBLAS routine: the same bits where numpy's
+    and scipy's OpenBLAS builds agree, as with the project's lock on x86-64; to rounding
+    anywhere, ``tests/test_forecast_memory.py``) factors it in place; the strict upper triangle is
     then zeroed as numpy does.  The factor is returned as a Fortran-ordered view of ``R``'s
     memory (``R`` is overwritten).  When ``R`` is not a symmetric C-ordered float64 matrix,
     or not positive definite (``dpotrf`` wrote only one triangle and the diagonal, so ``R``
