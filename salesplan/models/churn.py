@@ -60,6 +60,7 @@ from salesplan.data.invoices import days_past_due, settled_by
 from salesplan.data.orders import order_values, purchase_lines
 from salesplan.execution import backend_for
 from salesplan.models._text import object_values, str_codes, str_values
+from salesplan.models.segments import _named
 
 __all__ = [
     "PERIOD_DAYS",
@@ -1038,6 +1039,16 @@ class _OrderHistory:
         codes, self.names = str_codes(orders["customer_id"])
         self.lines = _clean_orders(orders, customer_id=codes)  # customer_id: the codes
         self._summaries: dict = {}
+        self._tables: dict = {}
+
+    def prepared(self, table: pd.DataFrame, build):
+        """``build(table)`` once per table for this history: the invoices and activities read
+        by every snapshot's features (:func:`_payment_table`, :func:`_activity_table`)."""
+        key = (build, id(table))
+        hit = self._tables.get(key)
+        if hit is None or hit[0] is not table:
+            hit = self._tables[key] = (table, build(table))  # the table kept: its id stays its own
+        return hit[1]
 
     @functools.cached_property
     def orders(self) -> pd.DataFrame:
@@ -1092,52 +1103,71 @@ def _bgnbd_features(f: pd.DataFrame, history: _OrderHistory, as_of, horizon_days
         pass
 
 
-def _payment_features(f: pd.DataFrame, inv: pd.DataFrame, as_of) -> None:
-    """``share_late``, ``mean_dpd``, ``max_dpd``, ``overdue_amount`` of :func:`churn_features`."""
-    idx = f.index
+def _payment_table(inv: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The invoices of :func:`_payment_features` typed once for every snapshot: ``customer_id``
+    as integer codes (:func:`~salesplan.models._text.str_codes`: the group-bys hash integers,
+    not strings), dates ``issue, due, paid``, ``amount``; and the ids of the codes."""
     require_columns(inv, "invoices", ("customer_id", "issue_date", "due_date", "amount", "paid_date"))
-    inv = pd.DataFrame(
+    table = pd.DataFrame(
         {
-            "customer_id": str_values(inv["customer_id"]),
             "issue": _datetimes(inv["issue_date"]).to_numpy(),
             "due": _datetimes(inv["due_date"]).to_numpy(),
             "paid": _datetimes(inv["paid_date"]).to_numpy(),
             "amount": pd.to_numeric(inv["amount"], errors="coerce").to_numpy(float),
         }
     )
+    codes, names = str_codes(inv["customer_id"])
+    return table.assign(customer_id=codes), names
+
+
+def _payment_features(f: pd.DataFrame, invoices: tuple[pd.DataFrame, np.ndarray], as_of) -> None:
+    """``share_late``, ``mean_dpd``, ``max_dpd``, ``overdue_amount`` of :func:`churn_features`
+    (``invoices``: :func:`_payment_table`)."""
+    idx = f.index
+    inv, names = invoices
     inv = inv[inv["issue"] <= as_of]
     paid = inv["paid"].where(settled_by(inv["paid"], as_of))  # paid later = unpaid now
     dpd = days_past_due(inv["due"], inv["paid"], as_of).astype(float)
     due_window = (inv["due"] <= as_of) & ((as_of - inv["due"]).dt.days < 365)
     late = (dpd > 0).astype(float)
     gi = pd.DataFrame({"c": inv["customer_id"], "late": late, "dpd": dpd})[due_window].groupby("c")
-    f["share_late"] = gi["late"].mean().reindex(idx)
-    f["mean_dpd"] = gi["dpd"].mean().reindex(idx)
-    f["max_dpd"] = gi["dpd"].max().reindex(idx)
+    f["share_late"] = _named(gi["late"].mean(), names).reindex(idx)
+    f["mean_dpd"] = _named(gi["dpd"].mean(), names).reindex(idx)
+    f["max_dpd"] = _named(gi["dpd"].max(), names).reindex(idx)
     open_overdue = paid.isna() & (inv["due"] < as_of)
     f["overdue_amount"] = (
-        inv.loc[open_overdue].groupby("customer_id")["amount"].sum().reindex(idx).fillna(0.0)
+        _named(inv.loc[open_overdue].groupby("customer_id")["amount"].sum(), names).reindex(idx).fillna(0.0)
     )
 
 
-def _activity_features(f: pd.DataFrame, act: pd.DataFrame, as_of) -> None:
-    """``visits_90d``, ``calls_90d``, ``emails_90d``, ``days_since_activity`` of :func:`churn_features`."""
-    idx = f.index
+def _activity_table(act: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The activities of :func:`_activity_features` with a customer, typed once for every
+    snapshot: ``date``, ``customer_id`` as integer codes (as :func:`_payment_table`), ``kind``;
+    and the ids of the codes."""
     require_columns(act, "activities", ("date", "customer_id", "kind"))
-    act = pd.DataFrame(
+    table = pd.DataFrame(
         {
             "date": _datetimes(act["date"]).to_numpy(),
             "customer_id": object_values(act["customer_id"]),
             "kind": str_values(act["kind"]),
         }
     )
-    act = act[(act["date"] <= as_of) & act["customer_id"].notna()]
-    act["customer_id"] = act["customer_id"].astype(str)
+    table = table[table["customer_id"].notna()]
+    codes, names = str_codes(table["customer_id"].astype(str))
+    return table.assign(customer_id=codes), names
+
+
+def _activity_features(f: pd.DataFrame, activities: tuple[pd.DataFrame, np.ndarray], as_of) -> None:
+    """``visits_90d``, ``calls_90d``, ``emails_90d``, ``days_since_activity`` of
+    :func:`churn_features` (``activities``: :func:`_activity_table`)."""
+    idx = f.index
+    act, names = activities
+    act = act[act["date"] <= as_of]
     recent = act[(as_of - act["date"]).dt.days < 90]
     for kind, col in (("visit", "visits_90d"), ("call", "calls_90d"), ("email", "emails_90d")):
-        f[col] = recent[recent["kind"] == kind].groupby("customer_id").size().reindex(idx).fillna(0.0)
+        f[col] = _named(recent[recent["kind"] == kind].groupby("customer_id").size(), names).reindex(idx).fillna(0.0)
     f["days_since_activity"] = (
-        (as_of - act.groupby("customer_id")["date"].max()).dt.days.reindex(idx).astype(float)
+        (as_of - _named(act.groupby("customer_id")["date"].max(), names)).dt.days.reindex(idx).astype(float)
     )
 
 
@@ -1235,9 +1265,9 @@ def _churn_features_of(data: SalesData, history: _OrderHistory, as_of: pd.Timest
     if bgnbd:
         _bgnbd_features(f, history, as_of, horizon_days)
     if data.invoices is not None:
-        _payment_features(f, data.invoices, as_of)
+        _payment_features(f, history.prepared(data.invoices, _payment_table), as_of)
     if data.activities is not None:
-        _activity_features(f, data.activities, as_of)
+        _activity_features(f, history.prepared(data.activities, _activity_table), as_of)
     return f.astype(float)
 
 
@@ -1756,10 +1786,13 @@ def _customer_context(data: SalesData, history: _OrderHistory, as_of, customers:
     if "rep_id" in data.orders.columns:
         reps = data.orders["rep_id"]
         reps = object_values(reps) if isinstance(reps.dtype, pd.StringDtype) else reps.to_numpy()
-        lines = lines.assign(rep_id=reps[known])
-        with_rep = lines[lines["rep_id"].notna()].sort_values("order_date", kind="stable")
-        rep = with_rep.groupby("customer_id")["rep_id"].last()
-        rep = rep.set_axis(history.named(rep.index)).reindex(customers)
+        # the position of each customer's latest line with a rep (the last one of his latest
+        # day, in the lines' order): the lines' columns are not copied, nor sorted with the reps
+        at = np.flatnonzero(known & pd.notna(reps))
+        with_rep = pd.DataFrame({"customer_id": history.lines["customer_id"].to_numpy()[at],
+                                 "order_date": history.lines["order_date"].to_numpy()[at], "at": at})
+        last = with_rep.sort_values("order_date", kind="stable").groupby("customer_id")["at"].last()
+        rep = pd.Series(reps[last.to_numpy()], index=history.named(last.index)).reindex(customers)
     region = pd.Series(np.nan, index=customers, dtype=object)
     if data.customers is not None:
         require_columns(data.customers, "customers", ("customer_id", "region"))
