@@ -132,3 +132,39 @@ def test_credit_features_equal_the_string_group_bys(company, months_back):
     want = _credit_reference(inv, ts)
     assert len(want) > 100
     pd.testing.assert_frame_equal(got.loc[want.index, want.columns], want, check_exact=True, check_names=False)
+
+
+def test_bgnbd_special_functions_once_per_frequency_equal_the_row_by_row_formula():
+    # the likelihood and gradient evaluate log Gamma, log B and digamma once per distinct x
+    # and gather them: the same bits as the formula of every row (written out here)
+    from scipy import special
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 5, 300).astype(float)
+    T = rng.choice([10.0, 30.0, 52.0], 300)
+    tx = np.where(x > 0, np.floor(T * rng.uniform(0, 1, 300)), 0.0)
+    model = churn.BetaGeoModel
+    for r, alpha, a, b in [(0.24, 4.4, 0.79, 2.4), (0.78, 2.9, 0.53, 17.9)]:
+        params = np.array([r, alpha, a, b])
+        with np.errstate(all="ignore"):
+            got = model._loglik_terms(params, x, tx, T)
+            grad = model._loglik_grad(params, x, tx, T)
+            shared = model._loglik_terms(params, x, tx, T, shared=model._distinct(x))
+            assert np.array_equal(got, shared) and np.array_equal(grad, model._loglik_grad(
+                params, x, tx, T, shared=model._distinct(x)))
+            for i in range(len(x)):
+                xi = x[i]
+                a2 = special.betaln(a, b + xi) - special.betaln(a, b) - (r + xi) * np.log(alpha + T[i])
+                a3 = (special.betaln(a + 1, b + xi - 1) - special.betaln(a, b) - (r + xi) * np.log(alpha + tx[i])
+                      if xi > 0 else -np.inf)
+                want = special.gammaln(r + xi) - special.gammaln(r) + r * np.log(alpha) + np.logaddexp(a2, a3)
+                assert got[i] == want, (i, got[i], want)
+                psi = special.digamma
+                d_r_rest = psi(r + xi) - psi(r) + np.log(alpha)
+                w2 = np.exp(special.betaln(a, b + xi) - (r + xi) * np.log(alpha + T[i])
+                            - np.logaddexp(special.betaln(a, b + xi) - (r + xi) * np.log(alpha + T[i]),
+                                           special.betaln(a + 1, b + xi - 1) - (r + xi) * np.log(alpha + tx[i])
+                                           if xi > 0 else -np.inf))
+                w3 = 1.0 - w2 if xi > 0 else 0.0
+                want_r = d_r_rest - w2 * np.log(alpha + T[i]) - w3 * (np.log(alpha + tx[i]) if xi > 0 else 0.0)
+                assert abs(grad[0, i] - want_r) <= 1e-12 * max(1.0, abs(want_r)), (i, grad[0, i], want_r)

@@ -475,11 +475,12 @@ class _BaseModel:
             return None
         n = w.sum()
         pen = float(self.penalizer)
+        shared = self._shared_terms(x, tx, T_)
 
         def jac(theta):
             params = np.exp(theta)
             with np.errstate(all="ignore"):
-                g = self._loglik_grad(params, x, tx, T_)  # (k, rows) d ll / d param
+                g = self._loglik_grad(params, x, tx, T_, **shared)  # (k, rows) d ll / d param
             return -(g @ w) / n * params + 2.0 * pen * params**2
 
         return jac
@@ -599,40 +600,68 @@ class BetaGeoModel(_BaseModel):
     def _starts(self):
         return [np.log([0.5, 5.0, 1.0, 2.0]), np.zeros(4)]
 
+    def _shared_terms(self, x, tx, T_) -> dict:
+        return {"shared": self._distinct(x)}
+
     @staticmethod
-    def _loglik_terms(params, x, tx, T_):
+    def _distinct(x) -> tuple:
+        r"""The distinct frequencies ``xs`` and where each row's sits among them.
+
+        The special functions of the likelihood and its gradient (``\log\Gamma``, ``\log B``,
+        ``\psi``) read the parameters and ``x`` only: they are evaluated once per distinct
+        ``x`` and gathered back, the same numbers element by element.
+        """
+        xs, at = np.unique(x, return_inverse=True)
+        return xs, np.asarray(at).ravel()
+
+    @staticmethod
+    def _per_row(f, xs, at, *args, where=None):
+        """``f(*args)`` of the distinct ``xs`` gathered to the rows (``where``: the distinct
+        values ``f`` is evaluated for, NaN for the others)."""
+        if where is None:
+            return f(*args)[at]
+        out = np.full(len(xs), np.nan)
+        out[where] = f(*(v[where] if np.ndim(v) else v for v in args))
+        return out[at]
+
+    @classmethod
+    def _loglik_terms(cls, params, x, tx, T_, shared=None):
         r, alpha, a, b = params
-        common = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-        a2 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(alpha + T_)
+        xs, at = cls._distinct(x) if shared is None else shared
+        common = cls._per_row(special.gammaln, xs, at, r + xs) - special.gammaln(r) + r * np.log(alpha)
+        a2 = (cls._per_row(special.betaln, xs, at, a, b + xs) - special.betaln(a, b)
+              - (r + x) * np.log(alpha + T_))
         pos = x > 0
         a3 = np.full_like(x, -np.inf)
         xp = x[pos]
         a3[pos] = (
-            special.betaln(a + 1, b + xp - 1)
+            cls._per_row(special.betaln, xs, at, a + 1, b + xs - 1, where=xs > 0)[pos]
             - special.betaln(a, b)
             - (r + xp) * np.log(alpha + tx[pos])
         )
         return common + np.logaddexp(a2, a3)
 
-    @staticmethod
-    def _loglik_grad(params, x, tx, T_):
+    @classmethod
+    def _loglik_grad(cls, params, x, tx, T_, shared=None):
         """d ll / d (r, alpha, a, b) per row (digamma derivatives of the terms above)."""
         r, alpha, a, b = params
         psi = special.digamma
+        xs, at = cls._distinct(x) if shared is None else shared
         lat, ltx = np.log(alpha + T_), np.log(alpha + tx)
-        a2 = special.betaln(a, b + x) - (r + x) * lat
+        a2 = cls._per_row(special.betaln, xs, at, a, b + xs) - (r + x) * lat
         pos = x > 0
         a3 = np.full_like(x, -np.inf)
-        a3[pos] = special.betaln(a + 1, b + x[pos] - 1) - (r + x[pos]) * ltx[pos]
+        a3[pos] = (cls._per_row(special.betaln, xs, at, a + 1, b + xs - 1, where=xs > 0)[pos]
+                   - (r + x[pos]) * ltx[pos])
         lse = np.logaddexp(a2, a3)
         w2, w3 = np.exp(a2 - lse), np.exp(a3 - lse)
-        psi_abx = psi(a + b + x)
-        psi_bx1 = np.where(pos, psi(np.where(pos, b + x - 1, 1.0)), 0.0)
+        psi_abx = cls._per_row(psi, xs, at, a + b + xs)
+        psi_bx1 = np.where(pos, cls._per_row(psi, xs, at, np.where(xs > 0, b + xs - 1, 1.0)), 0.0)
         ltx_ = np.where(pos, ltx, 0.0)
-        d_r = psi(r + x) - psi(r) + np.log(alpha) - w2 * lat - w3 * ltx_
+        d_r = cls._per_row(psi, xs, at, r + xs) - psi(r) + np.log(alpha) - w2 * lat - w3 * ltx_
         d_alpha = r / alpha - w2 * (r + x) / (alpha + T_) - w3 * np.where(pos, (r + x) / (alpha + tx), 0.0)
         d_a = w2 * (psi(a) - psi_abx) + w3 * (psi(a + 1) - psi_abx) - (psi(a) - psi(a + b))
-        d_b = w2 * (psi(b + x) - psi_abx) + w3 * (psi_bx1 - psi_abx) - (psi(b) - psi(a + b))
+        d_b = w2 * (cls._per_row(psi, xs, at, b + xs) - psi_abx) + w3 * (psi_bx1 - psi_abx) - (psi(b) - psi(a + b))
         return np.vstack([d_r, d_alpha, d_a, d_b])
 
     def conditional_probability_alive(self, X, recency=None, T=None) -> np.ndarray:
@@ -1049,6 +1078,10 @@ class _OrderHistory:
         if hit is None or hit[0] is not table:
             hit = self._tables[key] = (table, build(table))  # the table kept: its id stays its own
         return hit[1]
+
+    def release_tables(self) -> None:
+        """Forget the :meth:`prepared` tables (the last snapshot's features are built)."""
+        self._tables.clear()
 
     @functools.cached_property
     def orders(self) -> pd.DataFrame:
@@ -1727,6 +1760,7 @@ def churn_risk_list(
         classifier._check_fitted()
         feats = _churn_features_of(data, history, as_of, classifier.bgnbd_features,
                                    int(classifier.horizon_days)).reindex(columns=classifier.feature_names_)
+        history.release_tables()  # no more features: their invoices and activities not kept to the end
         customers = feats.index
         p_churn = classifier.churn_probability(data, as_of, features=feats)
         drivers = (classifier.top_drivers(feats, n_drivers) if n_drivers > 0
