@@ -1811,21 +1811,22 @@ def _clv(tm, summary: pd.DataFrame, clv_months: int, discount_rate: float, rando
 def _customer_context(data: SalesData, history: _OrderHistory, as_of, customers: pd.Index):
     """``(revenue_12m, last rep, region)`` per customer of :func:`churn_risk_list`."""
     lines = history.lines
-    known = (lines["order_date"] <= as_of).to_numpy()
-    lines = lines[known]
-    last12 = lines[(as_of - lines["order_date"]).dt.days < 365]
+    age = (as_of - lines["order_date"]).dt.days.to_numpy()
+    known = age >= 0  # order_date <= as_of
+    last12 = lines[known & (age < 365)]  # the lines of the last 12 months, in their order
     rev12 = last12.groupby("customer_id")["amount"].sum()
     rev12 = rev12.set_axis(history.named(rev12.index)).reindex(customers).fillna(0.0)
     rep = pd.Series(np.nan, index=customers, dtype=object)
     if "rep_id" in data.orders.columns:
         reps = data.orders["rep_id"]
         reps = object_values(reps) if isinstance(reps.dtype, pd.StringDtype) else reps.to_numpy()
-        # the position of each customer's latest line with a rep (the last one of his latest
-        # day, in the lines' order): the lines' columns are not copied, nor sorted with the reps
+        # each customer's latest line with a rep: of his latest day with one, the last line in
+        # the lines' order (what a stable sort by date and the group's last row give), found
+        # from the lines' positions without copying or sorting the lines
         at = np.flatnonzero(known & pd.notna(reps))
-        with_rep = pd.DataFrame({"customer_id": history.lines["customer_id"].to_numpy()[at],
-                                 "order_date": history.lines["order_date"].to_numpy()[at], "at": at})
-        last = with_rep.sort_values("order_date", kind="stable").groupby("customer_id")["at"].last()
+        with_rep = pd.DataFrame({"customer_id": lines["customer_id"].to_numpy()[at], "age": age[at], "at": at})
+        latest = with_rep["age"].to_numpy() == with_rep.groupby("customer_id")["age"].transform("min").to_numpy()
+        last = with_rep[latest].groupby("customer_id")["at"].max()
         rep = pd.Series(reps[last.to_numpy()], index=history.named(last.index)).reindex(customers)
     region = pd.Series(np.nan, index=customers, dtype=object)
     if data.customers is not None:
