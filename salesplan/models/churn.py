@@ -60,6 +60,7 @@ from salesplan.data.invoices import days_past_due, settled_by
 from salesplan.data.orders import order_values, purchase_lines
 from salesplan.execution import backend_for
 from salesplan.models._text import object_values, str_codes, str_values
+from salesplan.models.segments import _named
 
 __all__ = [
     "PERIOD_DAYS",
@@ -474,11 +475,12 @@ class _BaseModel:
             return None
         n = w.sum()
         pen = float(self.penalizer)
+        shared = self._shared_terms(x, tx, T_)
 
         def jac(theta):
             params = np.exp(theta)
             with np.errstate(all="ignore"):
-                g = self._loglik_grad(params, x, tx, T_)  # (k, rows) d ll / d param
+                g = self._loglik_grad(params, x, tx, T_, **shared)  # (k, rows) d ll / d param
             return -(g @ w) / n * params + 2.0 * pen * params**2
 
         return jac
@@ -598,40 +600,68 @@ class BetaGeoModel(_BaseModel):
     def _starts(self):
         return [np.log([0.5, 5.0, 1.0, 2.0]), np.zeros(4)]
 
+    def _shared_terms(self, x, tx, T_) -> dict:
+        return {"shared": self._distinct(x)}
+
     @staticmethod
-    def _loglik_terms(params, x, tx, T_):
+    def _distinct(x) -> tuple:
+        r"""The distinct frequencies ``xs`` and where each row's sits among them.
+
+        The special functions of the likelihood and its gradient (``\log\Gamma``, ``\log B``,
+        ``\psi``) read the parameters and ``x`` only: they are evaluated once per distinct
+        ``x`` and gathered back, the same numbers element by element.
+        """
+        xs, at = np.unique(x, return_inverse=True)
+        return xs, np.asarray(at).ravel()
+
+    @staticmethod
+    def _per_row(f, xs, at, *args, where=None):
+        """``f(*args)`` of the distinct ``xs`` gathered to the rows (``where``: the distinct
+        values ``f`` is evaluated for, NaN for the others)."""
+        if where is None:
+            return f(*args)[at]
+        out = np.full(len(xs), np.nan)
+        out[where] = f(*(v[where] if np.ndim(v) else v for v in args))
+        return out[at]
+
+    @classmethod
+    def _loglik_terms(cls, params, x, tx, T_, shared=None):
         r, alpha, a, b = params
-        common = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-        a2 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(alpha + T_)
+        xs, at = cls._distinct(x) if shared is None else shared
+        common = cls._per_row(special.gammaln, xs, at, r + xs) - special.gammaln(r) + r * np.log(alpha)
+        a2 = (cls._per_row(special.betaln, xs, at, a, b + xs) - special.betaln(a, b)
+              - (r + x) * np.log(alpha + T_))
         pos = x > 0
         a3 = np.full_like(x, -np.inf)
         xp = x[pos]
         a3[pos] = (
-            special.betaln(a + 1, b + xp - 1)
+            cls._per_row(special.betaln, xs, at, a + 1, b + xs - 1, where=xs > 0)[pos]
             - special.betaln(a, b)
             - (r + xp) * np.log(alpha + tx[pos])
         )
         return common + np.logaddexp(a2, a3)
 
-    @staticmethod
-    def _loglik_grad(params, x, tx, T_):
+    @classmethod
+    def _loglik_grad(cls, params, x, tx, T_, shared=None):
         """d ll / d (r, alpha, a, b) per row (digamma derivatives of the terms above)."""
         r, alpha, a, b = params
         psi = special.digamma
+        xs, at = cls._distinct(x) if shared is None else shared
         lat, ltx = np.log(alpha + T_), np.log(alpha + tx)
-        a2 = special.betaln(a, b + x) - (r + x) * lat
+        a2 = cls._per_row(special.betaln, xs, at, a, b + xs) - (r + x) * lat
         pos = x > 0
         a3 = np.full_like(x, -np.inf)
-        a3[pos] = special.betaln(a + 1, b + x[pos] - 1) - (r + x[pos]) * ltx[pos]
+        a3[pos] = (cls._per_row(special.betaln, xs, at, a + 1, b + xs - 1, where=xs > 0)[pos]
+                   - (r + x[pos]) * ltx[pos])
         lse = np.logaddexp(a2, a3)
         w2, w3 = np.exp(a2 - lse), np.exp(a3 - lse)
-        psi_abx = psi(a + b + x)
-        psi_bx1 = np.where(pos, psi(np.where(pos, b + x - 1, 1.0)), 0.0)
+        psi_abx = cls._per_row(psi, xs, at, a + b + xs)
+        psi_bx1 = np.where(pos, cls._per_row(psi, xs, at, np.where(xs > 0, b + xs - 1, 1.0)), 0.0)
         ltx_ = np.where(pos, ltx, 0.0)
-        d_r = psi(r + x) - psi(r) + np.log(alpha) - w2 * lat - w3 * ltx_
+        d_r = cls._per_row(psi, xs, at, r + xs) - psi(r) + np.log(alpha) - w2 * lat - w3 * ltx_
         d_alpha = r / alpha - w2 * (r + x) / (alpha + T_) - w3 * np.where(pos, (r + x) / (alpha + tx), 0.0)
         d_a = w2 * (psi(a) - psi_abx) + w3 * (psi(a + 1) - psi_abx) - (psi(a) - psi(a + b))
-        d_b = w2 * (psi(b + x) - psi_abx) + w3 * (psi_bx1 - psi_abx) - (psi(b) - psi(a + b))
+        d_b = w2 * (cls._per_row(psi, xs, at, b + xs) - psi_abx) + w3 * (psi_bx1 - psi_abx) - (psi(b) - psi(a + b))
         return np.vstack([d_r, d_alpha, d_a, d_b])
 
     def conditional_probability_alive(self, X, recency=None, T=None) -> np.ndarray:
@@ -1038,6 +1068,20 @@ class _OrderHistory:
         codes, self.names = str_codes(orders["customer_id"])
         self.lines = _clean_orders(orders, customer_id=codes)  # customer_id: the codes
         self._summaries: dict = {}
+        self._tables: dict = {}
+
+    def prepared(self, table: pd.DataFrame, build):
+        """``build(table)`` once per table for this history: the invoices and activities read
+        by every snapshot's features (:func:`_payment_table`, :func:`_activity_table`)."""
+        key = (build, id(table))
+        hit = self._tables.get(key)
+        if hit is None or hit[0] is not table:
+            hit = self._tables[key] = (table, build(table))  # the table kept: its id stays its own
+        return hit[1]
+
+    def release_tables(self) -> None:
+        """Forget the :meth:`prepared` tables (the last snapshot's features are built)."""
+        self._tables.clear()
 
     @functools.cached_property
     def orders(self) -> pd.DataFrame:
@@ -1092,52 +1136,71 @@ def _bgnbd_features(f: pd.DataFrame, history: _OrderHistory, as_of, horizon_days
         pass
 
 
-def _payment_features(f: pd.DataFrame, inv: pd.DataFrame, as_of) -> None:
-    """``share_late``, ``mean_dpd``, ``max_dpd``, ``overdue_amount`` of :func:`churn_features`."""
-    idx = f.index
+def _payment_table(inv: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The invoices of :func:`_payment_features` typed once for every snapshot: ``customer_id``
+    as integer codes (:func:`~salesplan.models._text.str_codes`: the group-bys hash integers,
+    not strings), dates ``issue, due, paid``, ``amount``; and the ids of the codes."""
     require_columns(inv, "invoices", ("customer_id", "issue_date", "due_date", "amount", "paid_date"))
-    inv = pd.DataFrame(
+    table = pd.DataFrame(
         {
-            "customer_id": str_values(inv["customer_id"]),
             "issue": _datetimes(inv["issue_date"]).to_numpy(),
             "due": _datetimes(inv["due_date"]).to_numpy(),
             "paid": _datetimes(inv["paid_date"]).to_numpy(),
             "amount": pd.to_numeric(inv["amount"], errors="coerce").to_numpy(float),
         }
     )
+    codes, names = str_codes(inv["customer_id"])
+    return table.assign(customer_id=codes), names
+
+
+def _payment_features(f: pd.DataFrame, invoices: tuple[pd.DataFrame, np.ndarray], as_of) -> None:
+    """``share_late``, ``mean_dpd``, ``max_dpd``, ``overdue_amount`` of :func:`churn_features`
+    (``invoices``: :func:`_payment_table`)."""
+    idx = f.index
+    inv, names = invoices
     inv = inv[inv["issue"] <= as_of]
     paid = inv["paid"].where(settled_by(inv["paid"], as_of))  # paid later = unpaid now
     dpd = days_past_due(inv["due"], inv["paid"], as_of).astype(float)
     due_window = (inv["due"] <= as_of) & ((as_of - inv["due"]).dt.days < 365)
     late = (dpd > 0).astype(float)
     gi = pd.DataFrame({"c": inv["customer_id"], "late": late, "dpd": dpd})[due_window].groupby("c")
-    f["share_late"] = gi["late"].mean().reindex(idx)
-    f["mean_dpd"] = gi["dpd"].mean().reindex(idx)
-    f["max_dpd"] = gi["dpd"].max().reindex(idx)
+    f["share_late"] = _named(gi["late"].mean(), names).reindex(idx)
+    f["mean_dpd"] = _named(gi["dpd"].mean(), names).reindex(idx)
+    f["max_dpd"] = _named(gi["dpd"].max(), names).reindex(idx)
     open_overdue = paid.isna() & (inv["due"] < as_of)
     f["overdue_amount"] = (
-        inv.loc[open_overdue].groupby("customer_id")["amount"].sum().reindex(idx).fillna(0.0)
+        _named(inv.loc[open_overdue].groupby("customer_id")["amount"].sum(), names).reindex(idx).fillna(0.0)
     )
 
 
-def _activity_features(f: pd.DataFrame, act: pd.DataFrame, as_of) -> None:
-    """``visits_90d``, ``calls_90d``, ``emails_90d``, ``days_since_activity`` of :func:`churn_features`."""
-    idx = f.index
+def _activity_table(act: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The activities of :func:`_activity_features` with a customer, typed once for every
+    snapshot: ``date``, ``customer_id`` as integer codes (as :func:`_payment_table`), ``kind``;
+    and the ids of the codes."""
     require_columns(act, "activities", ("date", "customer_id", "kind"))
-    act = pd.DataFrame(
+    table = pd.DataFrame(
         {
             "date": _datetimes(act["date"]).to_numpy(),
             "customer_id": object_values(act["customer_id"]),
             "kind": str_values(act["kind"]),
         }
     )
-    act = act[(act["date"] <= as_of) & act["customer_id"].notna()]
-    act["customer_id"] = act["customer_id"].astype(str)
+    table = table[table["customer_id"].notna()]
+    codes, names = str_codes(table["customer_id"].astype(str))
+    return table.assign(customer_id=codes), names
+
+
+def _activity_features(f: pd.DataFrame, activities: tuple[pd.DataFrame, np.ndarray], as_of) -> None:
+    """``visits_90d``, ``calls_90d``, ``emails_90d``, ``days_since_activity`` of
+    :func:`churn_features` (``activities``: :func:`_activity_table`)."""
+    idx = f.index
+    act, names = activities
+    act = act[act["date"] <= as_of]
     recent = act[(as_of - act["date"]).dt.days < 90]
     for kind, col in (("visit", "visits_90d"), ("call", "calls_90d"), ("email", "emails_90d")):
-        f[col] = recent[recent["kind"] == kind].groupby("customer_id").size().reindex(idx).fillna(0.0)
+        f[col] = _named(recent[recent["kind"] == kind].groupby("customer_id").size(), names).reindex(idx).fillna(0.0)
     f["days_since_activity"] = (
-        (as_of - act.groupby("customer_id")["date"].max()).dt.days.reindex(idx).astype(float)
+        (as_of - _named(act.groupby("customer_id")["date"].max(), names)).dt.days.reindex(idx).astype(float)
     )
 
 
@@ -1235,9 +1298,9 @@ def _churn_features_of(data: SalesData, history: _OrderHistory, as_of: pd.Timest
     if bgnbd:
         _bgnbd_features(f, history, as_of, horizon_days)
     if data.invoices is not None:
-        _payment_features(f, data.invoices, as_of)
+        _payment_features(f, history.prepared(data.invoices, _payment_table), as_of)
     if data.activities is not None:
-        _activity_features(f, data.activities, as_of)
+        _activity_features(f, history.prepared(data.activities, _activity_table), as_of)
     return f.astype(float)
 
 
@@ -1697,6 +1760,7 @@ def churn_risk_list(
         classifier._check_fitted()
         feats = _churn_features_of(data, history, as_of, classifier.bgnbd_features,
                                    int(classifier.horizon_days)).reindex(columns=classifier.feature_names_)
+        history.release_tables()  # no more features: their invoices and activities not kept to the end
         customers = feats.index
         p_churn = classifier.churn_probability(data, as_of, features=feats)
         drivers = (classifier.top_drivers(feats, n_drivers) if n_drivers > 0
@@ -1747,19 +1811,23 @@ def _clv(tm, summary: pd.DataFrame, clv_months: int, discount_rate: float, rando
 def _customer_context(data: SalesData, history: _OrderHistory, as_of, customers: pd.Index):
     """``(revenue_12m, last rep, region)`` per customer of :func:`churn_risk_list`."""
     lines = history.lines
-    known = (lines["order_date"] <= as_of).to_numpy()
-    lines = lines[known]
-    last12 = lines[(as_of - lines["order_date"]).dt.days < 365]
+    age = (as_of - lines["order_date"]).dt.days.to_numpy()
+    known = age >= 0  # order_date <= as_of
+    last12 = lines[known & (age < 365)]  # the lines of the last 12 months, in their order
     rev12 = last12.groupby("customer_id")["amount"].sum()
     rev12 = rev12.set_axis(history.named(rev12.index)).reindex(customers).fillna(0.0)
     rep = pd.Series(np.nan, index=customers, dtype=object)
     if "rep_id" in data.orders.columns:
         reps = data.orders["rep_id"]
         reps = object_values(reps) if isinstance(reps.dtype, pd.StringDtype) else reps.to_numpy()
-        lines = lines.assign(rep_id=reps[known])
-        with_rep = lines[lines["rep_id"].notna()].sort_values("order_date", kind="stable")
-        rep = with_rep.groupby("customer_id")["rep_id"].last()
-        rep = rep.set_axis(history.named(rep.index)).reindex(customers)
+        # each customer's latest line with a rep: of his latest day with one, the last line in
+        # the lines' order (what a stable sort by date and the group's last row give), found
+        # from the lines' positions without copying or sorting the lines
+        at = np.flatnonzero(known & pd.notna(reps))
+        with_rep = pd.DataFrame({"customer_id": lines["customer_id"].to_numpy()[at], "age": age[at], "at": at})
+        latest = with_rep["age"].to_numpy() == with_rep.groupby("customer_id")["age"].transform("min").to_numpy()
+        last = with_rep[latest].groupby("customer_id")["at"].max()
+        rep = pd.Series(reps[last.to_numpy()], index=history.named(last.index)).reindex(customers)
     region = pd.Series(np.nan, index=customers, dtype=object)
     if data.customers is not None:
         require_columns(data.customers, "customers", ("customer_id", "region"))

@@ -281,38 +281,40 @@ def _credit_features_of(inv: pd.DataFrame, orders: tuple[pd.DataFrame, np.ndarra
     o, names = orders
     o = o[o["order_date"] <= ts]
     d = _dpd_at(inv, ts)
+    codes, billed = str_codes(d["customer_id"])  # the invoices' group-bys hash integers, not ids
+    d["customer_id"] = codes
     ordered = names[np.flatnonzero(np.bincount(o["customer_id"].to_numpy(), minlength=len(names)))]
-    ids = pd.Index(sorted(set(pd.unique(d["customer_id"].to_numpy())) | set(ordered)), name="customer_id")
+    ids = pd.Index(sorted(set(billed) | set(ordered)), name="customer_id")
     if len(ids) == 0:
         raise ValueError(
             f"no customer has an order or an invoice on or before as_of={ts.date()}"
         )
+
+    def per_customer(by_code: pd.Series, **fill) -> pd.Series:
+        return _named(by_code, billed).reindex(ids, **fill)
+
     start = ts - pd.DateOffset(months=params.lookback_months)
     rec = d[d["issue_date"] > start]
     g = rec.groupby("customer_id")
     out = pd.DataFrame(index=ids)
-    out["n_invoices"] = g.size().reindex(ids, fill_value=0).astype("int64")
-    out["dpd_mean"] = g["dpd"].mean().reindex(ids)
-    out["dpd_max"] = g["dpd"].max().reindex(ids)
-    out["dpd_max_ever"] = d.groupby("customer_id")["dpd"].max().reindex(ids)
+    out["n_invoices"] = per_customer(g.size(), fill_value=0).astype("int64")
+    out["dpd_mean"] = per_customer(g["dpd"].mean())
+    out["dpd_max"] = per_customer(g["dpd"].max())
+    out["dpd_max_ever"] = per_customer(d.groupby("customer_id")["dpd"].max())
     open_ = d[~d["settled"]]
-    out["dpd_open_max"] = open_.groupby("customer_id")["dpd"].max().reindex(ids).fillna(0)
+    out["dpd_open_max"] = per_customer(open_.groupby("customer_id")["dpd"].max()).fillna(0)
     due = rec[rec["due_date"] <= ts]
     late = (due["dpd"] > params.grace_days).groupby(due["customer_id"]).mean()
-    out["share_paid_late"] = late.reindex(ids)
+    out["share_paid_late"] = per_customer(late)
     st = rec[rec["settled"]]
-    out["days_to_pay"] = (
-        (st["paid_date"] - st["issue_date"]).dt.days.groupby(st["customer_id"]).mean().reindex(ids)
-    )
+    out["days_to_pay"] = per_customer((st["paid_date"] - st["issue_date"]).dt.days.groupby(st["customer_id"]).mean())
     short = st["paid_amount"].notna() & (st["paid_amount"] < st["amount"] * (1 - 1e-9))
-    out["short_paid_share"] = short.groupby(st["customer_id"]).mean().reindex(ids)
-    open_amt = open_.groupby("customer_id")["outstanding"].sum().reindex(ids, fill_value=0.0)
-    overdue_amt = (
-        open_[open_["dpd"] > 0].groupby("customer_id")["outstanding"].sum().reindex(ids, fill_value=0.0)
-    )
+    out["short_paid_share"] = per_customer(short.groupby(st["customer_id"]).mean())
+    open_amt = per_customer(open_.groupby("customer_id")["outstanding"].sum(), fill_value=0.0)
+    overdue_amt = per_customer(open_[open_["dpd"] > 0].groupby("customer_id")["outstanding"].sum(), fill_value=0.0)
     out["overdue_share"] = (overdue_amt / open_amt.where(open_amt > 0)).fillna(0.0)
     first_o = _named(o.groupby("customer_id")["order_date"].min(), names).reindex(ids)
-    first_i = d.groupby("customer_id")["issue_date"].min().reindex(ids)
+    first_i = per_customer(d.groupby("customer_id")["issue_date"].min())
     first = pd.concat([first_o, first_i], axis=1).min(axis=1)
     out["tenure_months"] = ((ts - first).dt.days / 30.4375).to_numpy()
     r12 = o[o["order_date"] > ts - pd.DateOffset(months=12)]
