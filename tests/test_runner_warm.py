@@ -122,27 +122,6 @@ def test_the_data_check_says_whether_it_read_the_tables(tmp_path):
     assert runner.check_source_data(url, "2027Q1") is True  # no records file: always read
 
 
-def test_a_printer_made_without_importing_playwright_tells_its_absence_when_printing(tmp_path, monkeypatch):
-    import sys
-
-    from salesplan.reports import summary
-
-    why = "the playwright Python package is not installed (pip install playwright)"
-    real = summary.chromium_missing
-    asked = []
-
-    def missing(chromium=summary.CHROMIUM, *, playwright=True):
-        asked.append(playwright)
-        return why if playwright else real(chromium, playwright=False)
-
-    monkeypatch.setattr(summary, "chromium_missing", missing)
-    with summary.PdfPrinter(chromium=sys.executable) as printer, \
-            pytest.raises(RuntimeError, match=r"cannot print x\.pdf: the playwright Python package"):
-        printer.print(tmp_path / "x.html", tmp_path / "x.pdf")
-    assert asked == [False, True]  # the caller's check without Playwright, the thread's with it
-    assert not (tmp_path / "x.pdf").exists()
-
-
 def test_one_printer_prints_several_pages_from_its_page_opened_ahead(tmp_path):
     from machine import need_chromium
 

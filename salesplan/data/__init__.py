@@ -1,22 +1,5 @@
 """Data layer: the table contract, validation, sources and the plan store."""
 
-from salesplan.data.schema import (
-    DEFAULT_STAGES,
-    SCHEMAS,
-    TABLE_NAMES,
-    SalesData,
-    TableSpec,
-    coerce_table,
-    table_specs,
-)
-from salesplan.data.validation import (
-    DataValidationError,
-    ValidationReport,
-    load_validated,
-    validate,
-    validate_source,
-)
-
 __all__ = [
     "DEFAULT_STAGES",
     "SCHEMAS",
@@ -37,6 +20,10 @@ __all__ = [
 ]
 
 _LAZY = {
+    **dict.fromkeys(["DEFAULT_STAGES", "SCHEMAS", "TABLE_NAMES", "SalesData", "TableSpec",
+                     "coerce_table", "table_specs"], "salesplan.data.schema"),
+    **dict.fromkeys(["DataValidationError", "ValidationReport", "load_validated", "validate",
+                     "validate_source"], "salesplan.data.validation"),
     "open_source": "salesplan.data.sources",
     "PlanStore": "salesplan.data.store",
     "fingerprint": "salesplan.data.fingerprinting",
@@ -45,7 +32,8 @@ _LAZY = {
 
 
 def __getattr__(name: str):
-    # sources and the store pull in SQLAlchemy/DuckDB: import them on first use only
+    # PEP 562: the schema and checks pull in pandas, sources and the store SQLAlchemy/DuckDB:
+    # each name is imported on first use only (salesplan.data.secrets does not need them)
     if name in _LAZY:
         import importlib
 

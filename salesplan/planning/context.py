@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from salesplan.data import SalesData
@@ -72,7 +74,9 @@ class PlanContext:
     data : SalesData
         All the data as loaded (the weekly review reads the in-quarter orders from it).
     history : SalesData
-        ``data`` with the order lines on or before ``history_end`` only.
+        ``data`` with the order lines on or before ``history_end`` only (made on first
+        use: a back-test quarter's history is a copy of most order lines, ~0.6 GB at 12M
+        lines, which a step that cuts the lines itself need not hold).
     history_end : pandas.Timestamp
         See :func:`history_end_for`.
     input_fingerprint : str or None
@@ -88,7 +92,6 @@ class PlanContext:
 
     quarter: pd.Period
     data: SalesData
-    history: SalesData
     history_end: pd.Timestamp
     input_fingerprint: str | None = None
     fiscal_year_start_month: int = 1
@@ -116,13 +119,22 @@ class PlanContext:
                 f"period {q}: the history ends {end:%Y-%m-%d}, so the quarter ends {h} months after "
                 f"it; plan a quarter that starts after the history and ends within "
                 f"{max_horizon_months} months of it")
-        orders = data.orders
-        kept = (orders["order_date"] <= end).to_numpy()
+        return cls(q, data, end, input_fingerprint, int(fiscal_year_start_month))
+
+    def history_lines(self) -> np.ndarray:
+        """Boolean mask of the loaded order lines in the history (dated on or before
+        ``history_end``)."""
+        return (self.data.orders["order_date"] <= self.history_end).to_numpy()
+
+    @cached_property
+    def history(self) -> SalesData:
+        """``data`` with the order lines on or before ``history_end`` only."""
+        orders = self.data.orders
+        kept = self.history_lines()
         # every line in the history (the usual plan: the data end before the quarter): the
         # history shares the loaded frame (~0.7 GB of order lines at scale 100) instead of
         # holding a filtered copy of it; no step writes into a bundle's frames
-        history = replace(data, orders=orders if kept.all() else orders[kept])
-        return cls(q, data, history, end, input_fingerprint, int(fiscal_year_start_month))
+        return replace(self.data, orders=orders if kept.all() else orders[kept])
 
     def with_quarter(self, period, **kwargs) -> PlanContext:
         """The context of another quarter on the same data (:meth:`build` with this context's

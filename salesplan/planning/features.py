@@ -118,8 +118,9 @@ def plan_features(ctx: PlanContext) -> PlanFeatures:
 
 def monitor_history_ok(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONTHS) -> bool:
     """True when ``ctx``'s history spans at least ``min_months`` months (first order month to
-    the last history month, both counted)."""
-    first = pd.Timestamp(ctx.history.orders["order_date"].min()).to_period("M")
+    the last history month, both counted).  Read from the loaded lines: a back-test
+    quarter's history (a copy of the lines) is not made for it."""
+    first = pd.Timestamp(ctx.data.orders["order_date"][ctx.history_lines()].min()).to_period("M")
     return (ctx.last_month - first).n + 1 >= min_months
 
 

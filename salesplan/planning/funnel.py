@@ -253,22 +253,45 @@ def _as_of(data: SalesData, as_of) -> pd.Timestamp:
                        opps["created_date"] if opps is not None and len(opps) else None)
 
 
+def _first_entries(sh: pd.DataFrame, ids: pd.Index, stages: list) -> np.ndarray:
+    """``(len(ids), K)`` datetime64[ns]: each opportunity's earliest ``entered_date`` in each
+    stage of ``sh`` (the stage history), NaT where it has none.
+
+    The minimum of a pivot table by opportunity and stage: rows of other opportunities,
+    other stages or without a date are left out; ``ids`` unique text ids, ``sh["entered_date"]``
+    ``datetime64[ns]``.  Dates are compared as integers, so the minima are the same dates.
+    """
+    row = ids.get_indexer(sh["opportunity_id"].astype(str))
+    col = pd.Index(stages).get_indexer(sh["stage"].astype(str))
+    when = sh["entered_date"].to_numpy("datetime64[ns]").view(np.int64)
+    keep = (row >= 0) & (col >= 0) & ~np.isnat(sh["entered_date"].to_numpy("datetime64[ns]"))
+    none = np.iinfo(np.int64).max
+    first = np.full((len(ids), len(stages)), none, dtype=np.int64)
+    np.minimum.at(first, (row[keep], col[keep]), when[keep])
+    out = first.view("datetime64[ns]")
+    out[first == none] = np.datetime64("NaT")
+    return out
+
+
 def _entry_matrix(data: SalesData, opps: pd.DataFrame) -> np.ndarray:
     """``(n_opps, K)`` datetime64 matrix of the date each opportunity entered each stage."""
     stages = list(data.stages)
     idx = pd.Index(opps["opportunity_id"].astype(str))
-    mat = pd.DataFrame(pd.NaT, index=idx, columns=stages, dtype="datetime64[ns]")
-    if data.stage_history is not None and len(data.stage_history):
-        sh = data.stage_history
-        sh = sh[sh["opportunity_id"].astype(str).isin(idx)]
-        wide = sh.assign(opportunity_id=sh["opportunity_id"].astype(str)).pivot_table(
-            index="opportunity_id", columns="stage", values="entered_date", aggfunc="min"
-        )
-        wide = wide.reindex(columns=stages)
-        mat.loc[wide.index, :] = wide.to_numpy(dtype="datetime64[ns]")
+    sh = data.stage_history
+    if sh is not None and len(sh) and idx.is_unique and sh["entered_date"].dtype == "datetime64[ns]":
+        out = _first_entries(sh, idx, stages)  # the pivot table's minima, without the pivot table
+    else:
+        mat = pd.DataFrame(pd.NaT, index=idx, columns=stages, dtype="datetime64[ns]")
+        if sh is not None and len(sh):
+            sh = sh[sh["opportunity_id"].astype(str).isin(idx)]
+            wide = sh.assign(opportunity_id=sh["opportunity_id"].astype(str)).pivot_table(
+                index="opportunity_id", columns="stage", values="entered_date", aggfunc="min"
+            )
+            wide = wide.reindex(columns=stages)
+            mat.loc[wide.index, :] = wide.to_numpy(dtype="datetime64[ns]")
+        out = mat.to_numpy(dtype="datetime64[ns]")
     # the current stage is reached even when the history misses it
     cur = opps["stage"].astype(str).map({s: i for i, s in enumerate(stages)}).to_numpy()
-    out = mat.to_numpy(dtype="datetime64[ns]")
     rows = np.arange(len(opps))
     missing = np.isnat(out[rows, cur])
     if missing.any():

@@ -241,6 +241,8 @@ def largest_remainder(total: float, weights, unit: float = 100.0) -> np.ndarray:
     if np.any(~np.isfinite(w)) or np.any(w < 0):
         raise ValueError(f"weights must be finite and >= 0, got {w.tolist()[:10]}")
     n = total / unit
+    if not math.isfinite(n):
+        raise ValueError(f"total={total} is not a non-negative multiple of unit={unit}")
     n_int = round(n)
     if abs(n - n_int) > 1e-6 or n_int < 0:
         raise ValueError(f"total={total} is not a non-negative multiple of unit={unit}")
@@ -257,6 +259,53 @@ def largest_remainder(total: float, weights, unit: float = 100.0) -> np.ndarray:
         order = np.argsort(exact - fl, kind="stable")
         fl[order[: -k]] -= 1
     return fl * unit
+
+
+def largest_remainder_rows(totals, weights, unit: float = 100.0) -> np.ndarray:
+    """:func:`largest_remainder` of each row: ``out[i] = largest_remainder(totals[i], weights[i], unit)``.
+
+    The same arithmetic on whole arrays (row sums over the last axis add the row's
+    elements in the order of a one-row sum; the fractional parts ranked by a stable sort
+    per row), so every row is bit-identical to the one-row call; a row the one-row call
+    would refuse (negative or non-finite weights, a total not a multiple of ``unit``) or
+    would fix after rounding (``k < 0``) goes through :func:`largest_remainder` itself.
+
+    Parameters
+    ----------
+    totals : array-like of float, shape (n,)
+        Non-negative multiples of ``unit`` (currency).
+    weights : array-like of float >= 0, shape (n, m)
+        Relative shares of each row; a row of zeros -> equal shares.
+    unit : float
+        Rounding unit (currency).
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+        Each row in multiples of ``unit``, summing exactly to its total (currency).
+    """
+    t = np.asarray(totals, dtype=float).ravel()
+    if len(t) == 0:
+        return np.array([])  # as ``np.array`` of no rows
+    w0 = np.ascontiguousarray(np.asarray(weights, dtype=float).reshape(len(t), -1))  # rows contiguous: 1-D sums
+    if w0.shape[1] == 0:
+        return np.array([largest_remainder(t[i], w0[i], unit) for i in range(len(t))])
+    w = w0
+    n = t / unit
+    n_int = np.round(n)
+    bad = ((~np.isfinite(w) | (w < 0)).any(axis=1) | ~np.isfinite(n) | (np.abs(n - n_int) > 1e-6)
+           | (n_int < 0))
+    w = np.where((w.sum(axis=1) <= 0)[:, None], 1.0, w)
+    exact = n_int[:, None] * w / w.sum(axis=1, keepdims=True)
+    fl = np.minimum(np.floor(exact + 1e-9), np.ceil(exact))
+    k = n_int - fl.sum(axis=1)
+    order = np.argsort(-(exact - fl), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(w.shape[1])[None, :].repeat(len(t), 0), axis=1)
+    out = (fl + (rank < k[:, None])) * unit
+    for i in np.where(bad | (k < 0))[0]:  # refused, or the rare downward fix: the one-row call
+        out[i] = largest_remainder(t[i], w0[i], unit)
+    return out
 
 
 def _round_unit(x: float, unit: float) -> float:
@@ -2262,13 +2311,12 @@ def split_time(reg_target, rep_quota, rb: RepBasis, sc: PlanScope, params: Targe
     season = _season_shares(reg_mean_m)
     comp_season = _season_shares(sc.comp_paths.mean(axis=0)[None, :])[0]
     season = np.where(reg_mean_m.sum(axis=1, keepdims=True) > 0, season, comp_season[None, :])
-    rep_month = np.array([largest_remainder(rep_quota[j], rb.capm[j] * season[rb.slot_reg[j]], unit)
-                          for j in range(len(rep_quota))]).reshape(len(rep_quota), 3)
+    rep_month = largest_remainder_rows(rep_quota, rb.capm * season[rb.slot_reg], unit).reshape(len(rep_quota), 3)
     reg_quota_m = np.array([rep_month[rb.slot_reg == g].sum(axis=0) for g in range(R)])
     reg_target_m = np.array([largest_remainder(reg_target[g], season[g], unit) for g in range(R)])
     dayw = _day_weights(sc.months, params.weekday_weights)
     rep_split = _week_splits(rep_month, sc.months, dayw)  # every rep's weeks in one group-by
-    rep_w = np.array([largest_remainder(rep_quota[j], rep_split[j], unit) for j in range(len(rep_quota))])
+    rep_w = largest_remainder_rows(rep_quota, rep_split, unit)
     wk_index = _week_split(reg_target_m[0], sc.months, dayw).index
     reg_split = _week_splits(reg_target_m, sc.months, dayw)
     reg_tw = np.array([largest_remainder(reg_target[g], reg_split[g], unit) for g in range(R)])

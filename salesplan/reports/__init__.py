@@ -13,27 +13,6 @@ From Python / the CLI (``salesplan run``)::
     result.index   # reports/<run_id>/index.html
 """
 
-from salesplan.reports.format import (
-    Formatted,
-    Table,
-    decimal,
-    money,
-    number,
-    pct,
-    styled_table,
-    with_names,
-)
-from salesplan.reports.params import (
-    PERIOD_PATTERN,
-    Param,
-    ParameterError,
-    SecretParameterError,
-    check_no_secrets,
-    check_parameters,
-)
-from salesplan.reports.publish import extract_headlines, publish_headlines, publish_tables
-from salesplan.reports.results import upstream
-
 __all__ = [
     "PERIOD_PATTERN",
     "Formatted",
@@ -62,7 +41,16 @@ __all__ = [
     "with_names",
 ]
 
+# PEP 562: each name is imported from its module on first use, so that importing a part of
+# the package (the runner, before it starts the first kernel) does not import pandas
 _LAZY = {
+    **dict.fromkeys(["Formatted", "Table", "decimal", "money", "number", "pct", "styled_table",
+                     "with_names"], "salesplan.reports.format"),
+    **dict.fromkeys(["PERIOD_PATTERN", "Param", "ParameterError", "SecretParameterError",
+                     "check_no_secrets", "check_parameters"], "salesplan.reports.params"),
+    **dict.fromkeys(["extract_headlines", "publish_headlines", "publish_tables"],
+                    "salesplan.reports.publish"),
+    "upstream": "salesplan.reports.results",
     "run_plan": "salesplan.reports.runner",
     "RunResult": "salesplan.reports.runner",
     "RunError": "salesplan.reports.runner",

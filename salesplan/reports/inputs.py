@@ -60,8 +60,10 @@ def forecast_distribution(ctx: PlanContext, plan_store: str, *, source: str, see
     def compute():
         from salesplan.models.forecast import hierarchy_forecast  # only when absent (scipy.stats)
 
-        hf = hierarchy_forecast(ctx.history, levels=forecast_levels(ctx.history), h=ctx.horizon_months,
-                                n_paths=N_PATHS, seed=seed, cache_dir=cache_dir)
+        # the loaded lines cut at the history's end inside the forecast (``until``): the
+        # history's own lines, without the copy of them a back-test quarter's history is
+        hf = hierarchy_forecast(ctx.data, levels=forecast_levels(ctx.data), h=ctx.horizon_months,
+                                n_paths=N_PATHS, seed=seed, cache_dir=cache_dir, until=ctx.history_end)
         return {"paths": quarter_paths_from_forecast(hf, ctx.period).to_frame()}
 
     run = upstream(plan_store, "forecast", ctx.period, input_fingerprint=ctx.input_fingerprint, compute=compute,

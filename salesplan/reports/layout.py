@@ -28,7 +28,14 @@ __all__ = ["MISSING_ALT", "LayoutParams", "accessible_cells", "arrange_report", 
 _NUMERIC = re.compile(
     r"^[+\-−]?[¥$€£]?\s?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\s?(%|k|M|bn|x|×)?$|^[–—-]$|^[+\-]?∞%?$"
 )
-_DATA_TABLES = "table.sp-table, table.dataframe"
+_DATA_TABLES = ("sp-table", "dataframe")  # the CSS selector table.sp-table, table.dataframe
+
+
+def _data_tables(main) -> list:
+    """The data tables under ``main`` in document order (``main.select("table.sp-table,
+    table.dataframe")``)."""
+    return [el for el in _elements(main)
+            if el.name == "table" and any(c in _DATA_TABLES for c in _classes(el))]
 
 
 @dataclass(frozen=True)
@@ -85,15 +92,34 @@ def _text(el) -> str:
     return _SPACE.sub(" ", el.get_text().replace("\xa0", " ")).strip()
 
 
+def _children(el, names) -> list:
+    """The child elements of ``el`` named one of ``names`` (= ``el.find_all(names,
+    recursive=False)``, without bs4's filter machinery: a table's cells are many)."""
+    return [c for c in el.contents if c.name in names]
+
+
+def _classes(el) -> list[str]:
+    """The classes of an element (a parsed ``class`` is a list; a set one may be a string)."""
+    value = el.get("class")
+    if value is None:
+        return []
+    return value.split() if isinstance(value, str) else list(value)
+
+
+def _elements(root):
+    """Every element under ``root`` in document order (``root.find_all(True)``)."""
+    return (el for el in root.descendants if el.name is not None and not isinstance(el, str))
+
+
 def _body_rows(table) -> list:
-    bodies = table.find_all("tbody", recursive=False)
+    bodies = _children(table, ("tbody",))
     if bodies:
-        return [tr for b in bodies for tr in b.find_all("tr", recursive=False)]
-    return [tr for tr in table.find_all("tr", recursive=False) if tr.find("td")]
+        return [tr for b in bodies for tr in _children(b, ("tr",))]
+    return [tr for tr in _children(table, ("tr",)) if tr.find("td")]
 
 
 def _cells(tr) -> list:
-    return tr.find_all(["th", "td"], recursive=False)
+    return _children(tr, ("th", "td"))
 
 
 def column_labels(table) -> tuple[list[str], list]:
@@ -152,9 +178,20 @@ def _mark_table(table, params: LayoutParams) -> int:
 
 
 def _strip_ids(table) -> None:
-    for el in [table, *table.find_all(True)]:
+    for el in [table, *_elements(table)]:
         if el.has_attr("id"):
             del el["id"]
+
+
+def _copy_without(el, dropped: set[int], parents: set[int]):
+    """A copy of ``el`` (``copy.copy``) without the descendants whose ``id`` is in
+    ``dropped``; ``parents``: the ids of their parents (the elements copied child by child)."""
+    clone = el.copy_self()
+    for child in el.contents:
+        if id(child) not in dropped:
+            clone.append(_copy_without(child, dropped, parents) if id(child) in parents
+                         else copy.copy(child))
+    return clone
 
 
 def _arrange_table(soup, table, params: LayoutParams) -> None:
@@ -167,11 +204,16 @@ def _arrange_table(soup, table, params: LayoutParams) -> None:
     top = int(own) if own.isdigit() else params.top_rows
     if top == 0 or n_rows < top + (params.min_hidden if not own.isdigit() else 1):
         return
-    full = copy.copy(table)
+    # the parsed table (all rows, without ids) goes to the appendix; the body shows a copy
+    # of its first `top` rows (the same page as copying the whole table and cutting the
+    # rows out of the original, without copying the rows that are cut)
+    hidden = _body_rows(table)[top:]
+    shown = _copy_without(table, {id(tr) for tr in hidden}, {id(tr.parent) for tr in hidden})
+    table.replace_with(shown)
+    full = table
     _strip_ids(full)
     full["class"] = [*full["class"], "sp-full"]
-    for tr in _body_rows(table)[top:]:
-        tr.decompose()
+    table = shown
     table["class"] = [*table["class"], "sp-topn"]
     cap = table.find("caption")
     note = f"first {top} of {n_rows:,} rows; all rows in the list below"
@@ -228,13 +270,15 @@ def accessible_cells(soup) -> int:
     :func:`arrange_report` do this in its own parse (one parse of the page instead of two:
     the same page, byte for byte)."""
     missing = 0
-    for elem in soup.select("img:not([alt])"):
-        elem.attrs["alt"] = MISSING_ALT
-        missing += 1
-    for elem in soup.select(".jp-Notebook div.jp-Cell-inputWrapper"):
-        elem.attrs["tabindex"] = "0"
-    for elem in soup.select(".jp-Notebook div.jp-OutputArea-output"):
-        elem.attrs["tabindex"] = "0"
+    focusable = {"jp-Cell-inputWrapper", "jp-OutputArea-output"}
+    for elem in _elements(soup):  # one walk for the selectors img:not([alt]) and
+        # .jp-Notebook div.jp-Cell-inputWrapper / div.jp-OutputArea-output
+        if elem.name == "img" and "alt" not in elem.attrs:
+            elem.attrs["alt"] = MISSING_ALT
+            missing += 1
+        elif (elem.name == "div" and focusable.intersection(_classes(elem))
+              and any("jp-Notebook" in _classes(p) for p in elem.parents if p.name is not None)):
+            elem.attrs["tabindex"] = "0"
     return missing
 
 
@@ -266,11 +310,11 @@ def arrange_report(html: str, params: LayoutParams | None = None, *, exported: b
 
             logging.getLogger("salesplan.reports.render").warning(
                 "Alternative text is missing on %s image(s).", missing)
-    if soup.find(attrs={"data-sp-arranged": True}):
+    if any(el.get("data-sp-arranged") is not None for el in _elements(soup)):
         return str(soup) if exported else html
     main = soup.find("main") or soup.body or soup
     _add_toc(soup, main, params)
-    for table in main.select(_DATA_TABLES):
+    for table in _data_tables(main):
         if table.find_parent("div", class_="sp-headlines") is None:
             _arrange_table(soup, table, params)
     if soup.body is not None:

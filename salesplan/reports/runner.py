@@ -51,8 +51,19 @@ from salesplan.reports.params import (
     ParameterError,
     check_no_secrets,
 )
-from salesplan.reports.publish import ENV_NOTEBOOK, ENV_RUN_DIR, extract_headlines
-from salesplan.reports.workbook import NO_PLAN_SHEETS, PLAN_TABLES  # noqa: F401 - the runner's words
+
+# publish and workbook import pandas: imported where used (after the first kernels start);
+# the runner's words NO_PLAN_SHEETS and PLAN_TABLES (salesplan.reports.workbook) on first use
+_LAZY = {"NO_PLAN_SHEETS": "salesplan.reports.workbook", "PLAN_TABLES": "salesplan.reports.workbook"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'salesplan.reports.runner' has no attribute {name!r}")
+
 
 RUN_ID_ENV = "SALESPLAN_RUN_ID"  # = salesplan.data.store.RUN_ID_ENV (no data import here)
 RUN_NAME_ENV = "SALESPLAN_RUN_NAME"
@@ -1207,7 +1218,7 @@ def run_plan(
     batch_store = _record_batch_start(cfg.store_url, run_id, cfg.run_period, name,
                                       [p.stem for p in paths], batch.note)
     # Chromium starts while the last notebook runs, once its kernel is up (not beside the
-    # first notebooks: its ~850 MB would add to their kernels' peak)
+    # first notebooks: its ~0.4 GB would add to their kernels' peak)
     printer = _summary_printer(paths, partial, after=batch.browser_due)
     try:
         done, failure = batch.run_all()
@@ -1246,7 +1257,7 @@ def _summary_printer(paths: Sequence[Path], partial: bool, after=None):
     from salesplan.reports.summary import PdfPrinter, chromium_missing, may_summarize
 
     stems = [p.stem for p in paths] + ([q.stem for q in paths[0].parent.glob("*.ipynb")] if partial else [])
-    if not may_summarize(stems) or chromium_missing(playwright=False) is not None:  # Playwright: in its thread
+    if not may_summarize(stems) or chromium_missing(playwright=False) is not None:  # the printer needs no Playwright
         return None
     return PdfPrinter(after=after, wait_at_most=None, initializer=_background_priority)
 
@@ -1523,6 +1534,8 @@ class _Batch:
 
     def _notebook_env(self, name: str) -> dict:
         """The environment variables the kernel of notebook ``name`` gets."""
+        from salesplan.reports.publish import ENV_NOTEBOOK, ENV_RUN_DIR
+
         return {**self.env, ENV_RUN_DIR: str(self.tmp), ENV_NOTEBOOK: name}
 
     def _make_km(self, name: str):
@@ -1580,6 +1593,7 @@ class _Batch:
         ``result`` first: the run's summary needs no more), then its HTML and workbook sheets."""
         import nbformat
 
+        from salesplan.reports.publish import extract_headlines
         from salesplan.reports.render import export_html, localize_notebook, notebook_title
 
         name = path.stem

@@ -46,6 +46,7 @@ __all__ = [
     "CHROMIUM",
     "Decision",
     "ExecutiveSummary",
+    "DevtoolsPipe",
     "PdfPrinter",
     "Reconciliation",
     "RunTables",
@@ -70,10 +71,16 @@ __all__ = [
 
 SUMMARY_HTML = "summary.html"
 SUMMARY_PDF = "summary.pdf"
-#: Chromium used to print the PDF (Debian's package; Playwright never downloads one).
+#: Chromium used to print the PDF (Debian's package; nothing downloads one).
 CHROMIUM = os.environ.get("SALESPLAN_CHROMIUM", "/usr/bin/chromium")
+#: ``--single-process`` (browser, renderer, GPU, network, storage and print compositor in
+#: one process; ``--no-zygote`` with it): printing a scale-10 summary, Chromium's RSS sum
+#: ~0.4 GB instead of ~1.1 GB over 10 processes and ~100 MiB less proportional set size,
+#: the same PDF text at the same positions, pages and page size.  In that mode closing a
+#: browser context ends the browser: :class:`PdfPrinter` keeps one page for all its prints.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--single-process", "--no-zygote"]
 
 #: (notebook prefix, table) pairs the summary reads; notebooks are found by prefix
 #: (``04`` -> ``04_quarterly_targets``) so a renamed notebook still serves.
@@ -887,8 +894,9 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
 
 
 def chromium_missing(chromium: str = CHROMIUM, *, playwright: bool = True) -> str | None:
-    """Why a PDF cannot be printed here (``None`` when it can); ``playwright=False``: the
-    browser's file only, not the Playwright package (whose import costs ~0.3 s CPU)."""
+    """Why a PDF cannot be printed here (``None`` when it can).  The printer needs the
+    browser's file only; ``playwright=True`` (the browser tests) also asks for the
+    Playwright package."""
     if not (Path(chromium).exists() or shutil.which(chromium)):
         return f"Chromium not found at {chromium}"
     if not playwright:
@@ -900,70 +908,261 @@ def chromium_missing(chromium: str = CHROMIUM, *, playwright: bool = True) -> st
     return None
 
 
+#: Switches Playwright gave the printer's Chromium before (the same PDF, bit for bit but its
+#: dates): no background work, throttling, extensions or prompts, sRGB colours, no scrollbars.
+PRINTER_SWITCHES = [
+    "--disable-field-trial-config", "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows", "--disable-back-forward-cache", "--disable-breakpad",
+    "--disable-component-extensions-with-background-pages", "--no-default-browser-check",
+    "--disable-default-apps", "--disable-dev-shm-usage", "--disable-extensions",
+    "--disable-features=DestroyProfileOnBrowserClose,HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,"
+    "LensOverlay,MediaRouter,PaintHolding,ThirdPartyStoragePartitioning,OptimizationHints,"
+    "NetworkTimeServiceQuerying,PreconnectToSearch",
+    "--disable-hang-monitor", "--disable-ipc-flooding-protection", "--disable-popup-blocking",
+    "--disable-prompt-on-repost", "--disable-renderer-backgrounding", "--force-color-profile=srgb",
+    "--metrics-recording-only", "--password-store=basic", "--use-mock-keychain", "--no-service-autorun",
+    "--disable-search-engine-choice-screen", "--hide-scrollbars", "--mute-audio",
+    "--blink-settings=primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,availablePointerTypes=4",
+]
+#: A4 in inches (Chromium's paper size unit)
+A4_INCHES = (8.27, 11.7)
+#: Seconds Chromium has to answer one command (or send an awaited event, e.g. a page's
+#: ``load``) before it is killed and the print fails; Playwright's launch and page loads
+#: had 30 s, a scale-100 summary prints in ~2 s
+ANSWER_TIMEOUT = 120.0
+
+
+class DevtoolsPipe:
+    """Chromium driven over its DevTools protocol on ``--remote-debugging-pipe``.
+
+    Chromium reads commands on its file descriptor 3 and writes replies and events on 4,
+    each a JSON text ended by a NUL byte.  Without Playwright's driver (a Node.js process of
+    ~120 MiB proportional set size) beside the browser.  Chromium's output is discarded.
+
+    Parameters
+    ----------
+    chromium : str
+        The browser's executable.
+    args : list of str
+        Its switches (besides the pipe, a throw-away profile and no startup window).
+    timeout : float
+        Seconds the browser has to answer each command or send an awaited event; past
+        it the browser is killed and ``RuntimeError`` raised (a stopped or hung browser
+        never blocks the caller for longer).
+    """
+
+    def __init__(self, chromium: str, args: Sequence[str], *, timeout: float = ANSWER_TIMEOUT):
+        import fcntl
+        import tempfile
+
+        self.chromium, self.timeout = chromium, timeout
+        self.profile = tempfile.mkdtemp(prefix="salesplan-chromium-")
+        ends = []
+        for end in (*os.pipe(), *os.pipe()):  # above 4, so that placing them on 3 and 4 clobbers none
+            ends.append(fcntl.fcntl(end, fcntl.F_DUPFD_CLOEXEC, 10))
+            os.close(end)
+        to_browser, commands, replies, from_browser = ends
+        quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+        try:  # posix_spawn, not fork: the caller runs threads; the child keeps none of its files
+            self.pid = os.posix_spawnp(
+                chromium, [chromium, *args, f"--user-data-dir={self.profile}", "--remote-debugging-pipe",
+                           "--no-startup-window"], os.environ,
+                file_actions=[*quiet, (os.POSIX_SPAWN_DUP2, to_browser, 3), (os.POSIX_SPAWN_DUP2, from_browser, 4)])
+        except BaseException:
+            os.close(commands)
+            os.close(replies)
+            shutil.rmtree(self.profile, ignore_errors=True)
+            raise
+        finally:
+            os.close(to_browser)
+            os.close(from_browser)
+        self._out, self._in = os.fdopen(commands, "wb", buffering=0), os.fdopen(replies, "rb", buffering=0)
+        self._pending, self._scanned, self._last_id, self._events = bytearray(), 0, 0, []
+        self.exit_code: int | None = None
+
+    def _deadline(self, timeout: float | None) -> tuple[float, float]:
+        """``(deadline, seconds)``: ``time.monotonic()`` plus ``timeout`` (default :attr:`timeout`)."""
+        import time
+
+        seconds = self.timeout if timeout is None else timeout
+        return time.monotonic() + seconds, seconds
+
+    def _message(self, deadline: tuple[float, float], waiting_for: str) -> dict:
+        """The next message, read before ``deadline`` (:meth:`_deadline`); else the browser
+        is killed and ``RuntimeError`` raised."""
+        import select
+        import time
+
+        while (end := self._pending.find(b"\0", self._scanned)) < 0:
+            self._scanned = len(self._pending)  # a long reply (the PDF) is searched once
+            left = deadline[0] - time.monotonic()
+            if left <= 0 or not select.select([self._in], [], [], left)[0]:
+                self.kill()
+                raise RuntimeError(f"{Path(self.chromium).name} did not answer {waiting_for} within "
+                                   f"{deadline[1]:g} s (stopped)")
+            chunk = self._in.read(1 << 16)
+            if not chunk:
+                raise RuntimeError(f"{self.chromium} ended without answering (is it Chromium?)")
+            self._pending += chunk
+        message = bytes(self._pending[:end])
+        del self._pending[:end + 1]
+        self._scanned = 0
+        return json.loads(message)
+
+    def kill(self) -> None:
+        """Kill the browser at once (:meth:`close` still reaps it and removes its profile)."""
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def send(self, method: str, params: Mapping | None = None, *, session: str | None = None,
+             timeout: float | None = None) -> dict:
+        """The result of command ``method`` (for the page of ``session``, optional);
+        ``RuntimeError`` with the browser's error, or when it does not answer within
+        ``timeout`` s (default :attr:`timeout`).  Events meanwhile are kept (:meth:`wait_for`)."""
+        self._last_id += 1
+        command = {"id": self._last_id, "method": method, "params": dict(params or {})}
+        if session is not None:
+            command["sessionId"] = session
+        deadline = self._deadline(timeout)
+        try:
+            self._out.write(json.dumps(command).encode() + b"\0")
+        except BrokenPipeError:
+            raise RuntimeError(f"{self.chromium} ended without answering (is it Chromium?)") from None
+        while True:
+            message = self._message(deadline, method)
+            if message.get("id") == self._last_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error'].get('message', message['error'])}")
+                return message["result"]
+            if "method" in message:
+                self._events.append(message)
+
+    def wait_for(self, is_it: Callable[[dict], bool], what: str = "the awaited event",
+                 timeout: float | None = None) -> dict:
+        """The first event (kept or next) for which ``is_it(event)`` is true; the kept
+        events before it are dropped.  ``RuntimeError`` (the browser killed) when none
+        comes within ``timeout`` s (default :attr:`timeout`)."""
+        deadline = self._deadline(timeout)
+        while True:
+            event = self._events.pop(0) if self._events else self._message(deadline, what)
+            if "method" in event and is_it(event):
+                return event
+
+    def close(self, timeout: float = 30) -> None:
+        """Close the browser (killed after ``timeout`` s) and remove its profile."""
+        import signal
+        import time
+
+        try:
+            with contextlib.suppress(Exception):
+                self.send("Browser.close", timeout=timeout)
+            deadline = time.monotonic() + timeout
+            while self.exit_code is None:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.exit_code = os.waitstatus_to_exitcode(status)
+                elif time.monotonic() > deadline:
+                    os.kill(self.pid, signal.SIGKILL)
+                    deadline = float("inf")
+                else:
+                    time.sleep(0.05)
+        finally:
+            for f in (self._out, self._in):
+                with contextlib.suppress(OSError):
+                    f.close()
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def _open_page(browser: DevtoolsPipe) -> str:
+    """A blank page in a new browser context, set as Playwright set its pages (a 1280 x 720
+    CSS px viewport, its default fonts for Linux); its session id."""
+    context = browser.send("Target.createBrowserContext", {"disposeOnDetach": True})["browserContextId"]
+    target = browser.send("Target.createTarget", {"url": "about:blank", "browserContextId": context})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    browser.send("Page.enable", session=session)
+    browser.send("Page.setLifecycleEventsEnabled", {"enabled": True}, session=session)
+    browser.send("Emulation.setDeviceMetricsOverride", {
+        "mobile": False, "width": 1280, "height": 720, "screenWidth": 1280, "screenHeight": 720,
+        "deviceScaleFactor": 1, "screenOrientation": {"angle": 0, "type": "landscapePrimary"}}, session=session)
+    browser.send("Emulation.setFocusEmulationEnabled", {"enabled": True}, session=session)
+    browser.send("Page.setFontFamilies", {"fontFamilies": {
+        "standard": "Times New Roman", "fixed": "Monospace", "serif": "Times New Roman", "sansSerif": "Arial",
+        "cursive": "Comic Sans MS", "fantasy": "Impact"}}, session=session)
+    return session
+
+
+def _print_page(browser: DevtoolsPipe, session: str, html_path: str | Path) -> bytes:
+    """Load ``html_path`` into the page of ``session`` and print it: A4, backgrounds, the
+    page's own CSS page size first, no margins, headers or footers (PDF bytes)."""
+    loading = browser.send("Page.navigate", {"url": Path(html_path).resolve().as_uri()}, session=session)
+    if loading.get("errorText"):
+        raise RuntimeError(f"cannot open {Path(html_path).name}: {loading['errorText']}")
+    browser.wait_for(lambda e: e.get("sessionId") == session and e["method"] == "Page.lifecycleEvent"
+                     and e["params"].get("name") == "load" and e["params"].get("loaderId") == loading.get("loaderId"),
+                     f"the load of {Path(html_path).name}")
+    printed = browser.send("Page.printToPDF", {
+        "landscape": False, "displayHeaderFooter": False, "printBackground": True, "scale": 1,
+        "paperWidth": A4_INCHES[0], "paperHeight": A4_INCHES[1], "marginTop": 0, "marginBottom": 0,
+        "marginLeft": 0, "marginRight": 0, "pageRanges": "", "preferCSSPageSize": True,
+        "generateTaggedPDF": False, "generateDocumentOutline": False}, session=session)
+    import base64
+
+    return base64.b64decode(printed["data"])
+
+
 class PdfPrinter:
-    """One headless Chromium (through Playwright) that prints HTML files to A4 PDFs.
+    """One headless Chromium that prints HTML files to A4 PDFs.
 
     The browser is launched in the background as soon as the printer is made, so a run
     can make it before its last notebook ends and print the summary without waiting for
-    a launch; :meth:`close` (or ``with``) shuts it down.  Playwright's objects live in the
-    printer's own thread (its sync API refuses a thread running an event loop, e.g. a
-    notebook's).  A launch that fails is raised by :meth:`print`.  ``after`` (a
-    ``threading.Event``, optional) delays the launch until it is set (at most
-    ``wait_at_most`` seconds, default 120; ``None``: no limit, the caller sets it);
-    ``initializer`` (optional) runs first in the printer's thread (e.g. to lower its priority).
-    Playwright is imported in that thread too (not in the caller's, e.g. a run's before its
-    first notebook): its absence is told by :meth:`print`, as that of Chromium.
+    a launch; :meth:`close` (or ``with``) shuts it down.  The browser is driven from the
+    printer's own thread over its DevTools pipe (:class:`DevtoolsPipe`).  A launch that
+    fails is raised by :meth:`print`.  ``after`` (a ``threading.Event``, optional) delays
+    the launch until it is set (at most ``wait_at_most`` seconds, default 120; ``None``: no
+    limit, the caller sets it); ``initializer`` (optional) runs first in the printer's
+    thread (e.g. to lower its priority, which the browser inherits).  Chromium runs as one
+    process (:data:`CHROMIUM_ARGS`) and every print loads its file into the same page,
+    opened at the launch.  A browser that does not answer a command or load a page within
+    ``answer_timeout`` seconds (default :data:`ANSWER_TIMEOUT`) is killed: the print fails
+    with ``RuntimeError`` and :meth:`close` returns.
     """
 
     def __init__(self, chromium: str = CHROMIUM, *, after=None, wait_at_most: float | None = 120,
-                 initializer=None):
+                 initializer=None, answer_timeout: float = ANSWER_TIMEOUT):
         from concurrent.futures import ThreadPoolExecutor
 
         self._why = chromium_missing(chromium, playwright=False)
-        self._playwright = self._browser = self._page = None
+        self._answer_timeout = answer_timeout
+        self._browser: DevtoolsPipe | None = None
+        self._page: str | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesplan-chromium",
                                         initializer=initializer)
         self._launched = None if self._why else self._pool.submit(self._launch, chromium, after, wait_at_most)
 
     def _launch(self, chromium: str, after=None, wait_at_most: float | None = 120) -> None:
-        self._why = chromium_missing(chromium)  # Playwright importable (imported here)
-        if self._why:
-            return
         if after is not None:  # e.g. the runner's last notebook started: the launch not beside the others
             after.wait(timeout=wait_at_most)
-        from playwright.sync_api import sync_playwright
-
-        self._playwright = sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS,
-                                                         headless=True)
-        self._page = self._browser.new_page()  # the first print's page, opened while waiting
-
-    def _render(self, html_path: str | Path) -> bytes:
-        page, self._page = self._page or self._browser.new_page(), None  # a new page per print
-        try:
-            page.goto(Path(html_path).resolve().as_uri(), wait_until="load")
-            return page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
-        finally:
-            page.close()
+        self._browser = DevtoolsPipe(chromium, [*PRINTER_SWITCHES, *CHROMIUM_ARGS], timeout=self._answer_timeout)
+        # the page every print loads its file into, opened while waiting; never closed
+        # before the browser (single process: a closed context takes the browser with it)
+        self._page = _open_page(self._browser)
 
     def print(self, html_path: str | Path, pdf_path: str | Path, *, timeout: float = 180) -> Path:
         """Print ``html_path`` to ``pdf_path`` (atomically); ``RuntimeError`` naming what is
-        missing when Chromium or Playwright is absent."""
+        missing when Chromium is absent."""
         if self._launched is not None:
             self._launched.result(timeout=timeout)
         if self._why:
             raise RuntimeError(f"cannot print {Path(pdf_path).name}: {self._why}")
-        data = self._pool.submit(self._render, html_path).result(timeout=timeout)
+        data = self._pool.submit(_print_page, self._browser, self._page, html_path).result(timeout=timeout)
         return write_atomic(pdf_path, data)
 
     def _shut(self) -> None:
-        try:
-            if self._browser is not None:
-                self._browser.close()
-        finally:
-            if self._playwright is not None:
-                self._playwright.stop()
-            self._playwright = self._browser = self._page = None
+        if self._browser is not None:
+            self._browser.close()
+        self._browser = self._page = None
 
     def close(self, timeout: float = 180) -> None:
         """Shut the browser down (after a launch in progress, waiting ``timeout`` s at most)."""
@@ -983,11 +1182,11 @@ class PdfPrinter:
 
 
 def print_pdf(html_path: str | Path, pdf_path: str | Path, *, chromium: str = CHROMIUM) -> Path:
-    """Print an HTML file to an A4 PDF with headless Chromium (``page.pdf``), atomically.
+    """Print an HTML file to an A4 PDF with headless Chromium (``Page.printToPDF``), atomically.
 
-    Uses the installed Chromium through Playwright (no browser download).  Raises
-    ``RuntimeError`` naming what is missing when Chromium or Playwright is absent.  To
-    print several files, or to launch the browser ahead of time, use :class:`PdfPrinter`.
+    Uses the installed Chromium (no browser download).  Raises ``RuntimeError`` naming
+    what is missing when Chromium is absent.  To print several files, or to launch the
+    browser ahead of time, use :class:`PdfPrinter`.
     """
     with PdfPrinter(chromium) as printer:
         return printer.print(html_path, pdf_path)

@@ -245,6 +245,8 @@ def suggest_reassignments(
     params: CoverageParams,
     reps: pd.DataFrame | None = None,
     max_moves: int = 10_000,
+    *,
+    load: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Greedy rebalancing of account books within each region.
 
@@ -257,6 +259,9 @@ def suggest_reassignments(
     lowers the larger of the two utilisations; stop when no move helps.  Each move
     strictly lowers ``max(u_donor, u_receiver)``, so the loop ends.
 
+    ``load``: :func:`coverage_load` of ``accounts``, ``params`` and ``reps`` when the caller
+    has it (not computed again).
+
     Returns
     -------
     (moves, load_after)
@@ -266,7 +271,7 @@ def suggest_reassignments(
     """
     acc = accounts.copy()
     acc["hours"] = _account_hours(acc, params)
-    load = coverage_load(accounts, params, reps)
+    load = coverage_load(accounts, params, reps) if load is None else load
     cap = load["capacity"].to_dict()
     hours = load["hours"].to_dict()
     group_of = {r: (g, "" if pd.isna(ro) else str(ro)) for r, g, ro in zip(load.index, load["region"], load["role"])}
@@ -422,7 +427,8 @@ def calibrate_coverage(
         if len(g) >= min_accounts:
             visits[(role, c, st)], calls[(role, c, st)] = g["visit"].mean() * per_year, g["call"].mean() * per_year
     roles = _rep_roles(acc, reps)
-    on_book = act[act["customer_id"].isin(set(acc["customer_id"]))]
+    # the accounts' ids, not a set of 30k Python strings; an activity without a customer is on no book
+    on_book = act[act["customer_id"].isin(acc["customer_id"].dropna().unique())]
     kinds = on_book.groupby(["rep_id", "kind"]).size().unstack(fill_value=0).reindex(columns=["visit", "call"],
                                                                                   fill_value=0)
     worked = (kinds["visit"] * base.hours_per_visit + kinds["call"] * base.hours_per_call) / months

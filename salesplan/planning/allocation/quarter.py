@@ -225,7 +225,7 @@ def coverage_plan(history: SalesData, history_end, params: CoverageParams, *, ca
     if calibrate and acts is not None and len(acts):
         params = _coverage.calibrate_coverage(accounts, acts, end, params, reps=history.reps)
     load = _coverage.coverage_load(accounts, params, history.reps)
-    moves, load_after = _coverage.suggest_reassignments(accounts, params, history.reps)
+    moves, load_after = _coverage.suggest_reassignments(accounts, params, history.reps, load=load)
     return load, moves, load_after, params
 
 

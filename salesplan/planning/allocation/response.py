@@ -707,8 +707,9 @@ def _panel_month_effects(panel, R, M, ridge=1e-3):
         for _ in range(60):
             lam = Er * np.exp(eta - eta.max())
             pi = lam / lam.sum(axis=1, keepdims=True)
-            I = np.diag(nr @ pi) - (pi * nr[:, None]).T @ pi
-            step = np.linalg.solve(I + ridge * np.eye(M), ys - nr @ pi - ridge * eta)
+            expected = nr @ pi  # expected events per month (one product for the information and the score)
+            I = np.diag(expected) - (pi * nr[:, None]).T @ pi
+            step = np.linalg.solve(I + ridge * np.eye(M), ys - expected - ridge * eta)
             eta += np.clip(step, -2.0, 2.0)
             if np.abs(step).max() < 1e-9:
                 break

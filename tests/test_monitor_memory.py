@@ -1,0 +1,78 @@
+"""The monitoring quarter's forecast without a copy of the order lines (issue 19): the
+back-test context's history is made on first use, and the forecast cuts the loaded lines
+itself (``hierarchy_forecast(until=)``), to the same numbers."""
+
+import numpy as np
+import pandas as pd
+
+from salesplan.data import SalesData
+from salesplan.models.forecast import hierarchy_forecast
+from salesplan.planning.context import PlanContext
+from salesplan.planning.features import monitor_context, monitor_history_ok
+
+LEVELS = [(), ("region",), ("region", "rep_id")]
+
+
+def _data():
+    """30 months of lines (2024-07 .. 2026-12-31) for 5 reps in 2 regions; rep w3 starts
+    selling in 2026-11 (after the back-test quarter's history), a line without a rep in East."""
+    rng = np.random.default_rng(1)
+    reps = {"e1": "C1", "e2": "C2", "w1": "C3", "w2": "C4", "w3": "C5"}
+    rows = []
+    for d in pd.date_range("2024-07-01", "2026-12-31", freq="6D"):
+        for rep, cust in reps.items():
+            if rep == "w3" and d < pd.Timestamp("2026-11-01"):
+                continue
+            rows.append((d, cust, rep, float(rng.gamma(2.0, 50.0))))
+    rows.append((pd.Timestamp("2026-03-03"), "C1", None, 7.5))
+    rows.append((pd.Timestamp("2026-12-31"), "C3", "w1", 12.0))  # December complete
+    orders = pd.DataFrame(rows, columns=["order_date", "customer_id", "rep_id", "amount"])
+    orders = orders.sample(frac=1.0, random_state=0).reset_index(drop=True)  # lines in no date order
+    customers = pd.DataFrame({"customer_id": ["C1", "C2", "C3", "C4", "C5"],
+                              "region": ["East", "East", "West", "West", "West"]})
+    return SalesData(orders=orders, customers=customers)
+
+
+def test_back_test_history_is_made_on_first_use_only():
+    ctx = PlanContext.build(_data(), "2027Q1")
+    mctx = monitor_context(ctx, min_months=12)
+    assert mctx.period == "2026Q4" and mctx.history_end == pd.Timestamp("2026-09-30")
+    assert "history" not in vars(mctx)  # monitor_context and its check made no copy
+    assert monitor_history_ok(mctx, 27) and not monitor_history_ok(mctx, 28)  # 2024-07 .. 2026-09
+    assert "history" not in vars(mctx)
+    o = ctx.data.orders
+    pd.testing.assert_frame_equal(mctx.history.orders, o[o["order_date"] <= "2026-09-30"])
+    assert mctx.history is mctx.history  # made once
+
+
+def test_forecast_until_equals_the_forecast_of_the_cut_lines():
+    data = _data()
+    end = pd.Timestamp("2026-09-30")
+    o = data.orders
+    cut = SalesData(orders=o[o["order_date"] <= end], customers=data.customers)
+    kw = dict(levels=LEVELS, h=3, method="ets", reconcile_method="auto", n_windows=1, n_paths=60, seed=4)
+    old = hierarchy_forecast(cut, **kw)
+    new = hierarchy_forecast(data, until=end, **kw)
+    assert "region=West|rep_id=w3" not in new.ids  # no line up to the cut: no series
+    assert new.ids == old.ids and new.method == old.method
+    pd.testing.assert_frame_equal(new.long, old.long, check_exact=True)
+    pd.testing.assert_frame_equal(new.forecast, old.forecast, check_exact=True)
+    pd.testing.assert_frame_equal(new.scores, old.scores, check_exact=True)
+    assert np.array_equal(new.paths, old.paths)
+    # the lines after the cut are in the data: without `until` the forecast is another one
+    assert "region=West|rep_id=w3" in hierarchy_forecast(data, **kw).ids
+
+
+def test_forecast_until_with_customer_ids_that_repeat_equals_the_forecast_of_the_cut_lines():
+    data = _data()  # C1 listed twice: the lines are merged with the customers (one row per match)
+    customers = pd.concat([data.customers, data.customers.iloc[[0]]], ignore_index=True)
+    data = SalesData(orders=data.orders, customers=customers)
+    end = pd.Timestamp("2026-09-30")
+    o = data.orders
+    cut = SalesData(orders=o[o["order_date"] <= end], customers=customers)
+    kw = dict(levels=LEVELS, h=3, method="naive", reconcile_method="bottom_up", n_windows=1, n_paths=20, seed=4)
+    old = hierarchy_forecast(cut, **kw)
+    new = hierarchy_forecast(data, until=end, **kw)
+    assert new.ids == old.ids
+    pd.testing.assert_frame_equal(new.long, old.long, check_exact=True)
+    pd.testing.assert_frame_equal(new.forecast, old.forecast, check_exact=True)
