@@ -523,9 +523,11 @@ def _is_browser(p) -> bool:
     return any(w in line for w in ("chrom", "playwright", "node"))
 
 
-def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
+def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2, run_args=()) -> dict:
     """The whole plan as a planner runs it: ``salesplan run`` (the 8 notebooks, ``jobs`` side by
-    side) on the scale's DuckDB file, cold (no forecast cache, a new plan store).
+    side) on the scale's DuckDB file, cold (no forecast cache, a new plan store, the data
+    checked: no records file of a previous run);
+    ``run_args``: more options of ``salesplan run`` (``--plan-run-arg``; none: the defaults).
 
     ``seconds`` is the wall time of the command; ``peak_mib`` the largest sum, sampled every
     0.2 s, of the resident memory of the command and all its children (the kernels);
@@ -546,6 +548,8 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     store = work / f"store-s{scale:g}.duckdb"
     if store.exists():
         store.unlink()
+    # the data are checked as in a first run (the records file of a previous run would spare it)
+    (out / ".source_records.json").unlink(missing_ok=True)
     cache = work / f"cache-s{scale:g}"  # a new, empty forecast cache: the run is cold
     if cache.exists():
         import shutil
@@ -554,8 +558,8 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2) -> dict:
     exe = Path(sys.executable).with_name("salesplan")
     cmd = [str(exe), "run", "--source", f"duckdb:///{db}", "--out", str(out), "--jobs", str(jobs),
            "--timeout", str(int(timeout)),
-           "-p", "plan_store", f"duckdb:///{store}", "-p", "cache_dir", str(cache)]
-    rec: dict = {"stage": "plan", "scale": scale}
+           "-p", "plan_store", f"duckdb:///{store}", "-p", "cache_dir", str(cache), *run_args]
+    rec: dict = {"stage": "plan", "scale": scale, "run_args": list(run_args)}
     names: dict = {}
     peaks: dict = {}
     at_peak: dict = {}
@@ -620,7 +624,7 @@ def _plan_notebooks(out: Path, log_text: str, peaks: dict) -> dict:
 # ============================================================================ driver
 def _child(stage, scale, work, opts, timeout) -> dict:
     if stage == "plan":
-        return plan_stage(scale, work, timeout, jobs=opts.get("plan_jobs", 2))
+        return plan_stage(scale, work, timeout, jobs=opts.get("plan_jobs", 2), run_args=opts.get("run_args", ()))
     cmd = [sys.executable, os.path.abspath(__file__), "--child", stage, "--scales", str(scale),
            "--work", str(work), "--opts", json.dumps(opts)]
     t0 = time.perf_counter()
@@ -721,6 +725,9 @@ def main(argv=None):
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per stage")
     ap.add_argument("--plan-jobs", type=int, default=2,
                     help="stage plan: notebooks run side by side (salesplan run --jobs)")
+    ap.add_argument("--plan-run-arg", action="append", default=[], metavar="ARG",
+                    help="stage plan: one more option of salesplan run, e.g. --plan-run-arg=--no-kernel-reuse "
+                         "(repeatable; the default runs measure the defaults)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--opts", default="{}", help=argparse.SUPPRESS)
@@ -732,7 +739,7 @@ def main(argv=None):
     work = Path(a.work or tempfile.mkdtemp(prefix="salesplan-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     stages = a.stages or [s for s in STAGES if a.dask or s not in DASK_STAGES]
-    opts = {"method": a.method, "n_jobs": a.n_jobs, "plan_jobs": a.plan_jobs}
+    opts = {"method": a.method, "n_jobs": a.n_jobs, "plan_jobs": a.plan_jobs, "run_args": a.plan_run_arg}
     print(f"work folder {work}; cpu count {os.cpu_count()}; python {sys.version.split()[0]}")
     records = []
     for s in a.scales:

@@ -200,6 +200,9 @@ def run(
     kernel_reuse: bool = typer.Option(
         True, help="run a notebook in the kernel of one that finished, made as new (faster); "
                    "--no-kernel-reuse: a new kernel for every notebook"),
+    reuse_max_peak_mib: float = typer.Option(
+        None, "--reuse-max-peak-mib", help="MiB: a kernel whose memory peaked above this is not reused "
+        "(default 2048; 0: never reuse)"),
     date_format: str = _FLAGS["date_format"],
     decimal: str = _FLAGS["decimal"],
     thousands: str = _FLAGS["thousands"],
@@ -247,6 +250,7 @@ def run(
             run_timeout=run_timeout,
             check_data=check,
             reuse_kernels=kernel_reuse,
+            **({"reuse_max_peak_mib": reuse_max_peak_mib} if reuse_max_peak_mib is not None else {}),
             **({"overrides": overrides} if overrides is not None else {}),
         )
     except (RunError, ParameterError, FileNotFoundError) as e:

@@ -3,10 +3,12 @@ kernel behaves as a new one, a failed notebook's kernel is never reused."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_runner import make_notebook, needs_kernel  # noqa: E402
@@ -75,20 +77,21 @@ def test_a_reused_kernel_is_as_new_for_each_notebook(tmp_path, monkeypatch):
         assert {k: v for k, v in look.items() if k != "pid"} == {k: v for k, v in fresh.items() if k != "pid"}
 
 
-def _pool(tmp_path: Path):
+def _pool(tmp_path: Path, max_peak_mib: float | None = None):
     """A reusing kernel pool whose kernels talk over Unix sockets in ``tmp_path / "ipc"``."""
     from salesplan.reports.kernels import KernelPool
     from salesplan.reports.runner import _EnvKernelManager, _pick_kernel
 
     kernel = _pick_kernel(None)
     ipc = tmp_path / "ipc"
-    ipc.mkdir()
+    ipc.mkdir(exist_ok=True)
 
     def make_km(name):
         return _EnvKernelManager(kernel_name=kernel, transport="ipc", ip=str(ipc / name),
                                  extra_env={"SALESPLAN_NOTEBOOK": name})
 
-    return KernelPool(make_km, workers=1, reuse_env=lambda name: {"SALESPLAN_NOTEBOOK": name})
+    return KernelPool(make_km, workers=1, reuse_env=lambda name: {"SALESPLAN_NOTEBOOK": name},
+                      max_peak_mib=max_peak_mib)
 
 
 def _run(km, code: str) -> str:
@@ -170,7 +173,7 @@ def test_a_notebook_gets_the_kernel_that_ran_its_upstream(tmp_path, monkeypatch)
     made_as_new = []
     monkeypatch.setattr(kernels, "_start_and_warm", started)
     monkeypatch.setattr(kernels, "_run_reuse", lambda km, env, cwd, nb: made_as_new.append(km.name))
-    monkeypatch.setattr(kernels, "_run_release", lambda km: None)
+    monkeypatch.setattr(kernels, "_run_release", lambda km, limit=None: None)
     monkeypatch.setattr(kernels, "_shutdown", lambda km: None)
     nbs = tmp_path / "nb"
     nb = {n: make_notebook(nbs / f"{n}.ipynb", ["x = 1"]) for n in "abcd"}
@@ -200,13 +203,68 @@ def test_salesplan_run_no_kernel_reuse_starts_a_kernel_per_notebook(tmp_path, mo
 
     nbs = _three_notebooks(tmp_path / "nb")
     monkeypatch.setenv("SALESPLAN_TEST_FOLDER", str(nbs))
-    pids = {}
-    for flag in ("--kernel-reuse", "--no-kernel-reuse"):
-        out = tmp_path / f"out{flag}"
+    pids, logs = {}, {}
+    for flags in (["--kernel-reuse"], ["--no-kernel-reuse"], ["--reuse-max-peak-mib", "1"]):
+        out = tmp_path / f"out{len(pids)}"
         result = CliRunner().invoke(app, ["run", "--notebooks-dir", str(nbs), "--out", str(out),
-                                          "--jobs", "1", flag])
+                                          "--jobs", "1", *flags])
         assert result.exit_code == 0, result.output
         run_dir = (out / "latest").resolve()
-        pids[flag] = {_looks(run_dir, name)[1]["pid"] for name in ("01_a", "02_b", "03_c")}
+        pids[flags[0]] = {_looks(run_dir, name)[1]["pid"] for name in ("01_a", "02_b", "03_c")}
+        logs[flags[0]] = (run_dir / "run.log").read_text("utf-8")
     assert len(pids["--kernel-reuse"]) == 1
     assert len(pids["--no-kernel-reuse"]) == 3
+    # every kernel peaks above 1 MiB: none is reused, and run.log says why
+    assert len(pids["--reuse-max-peak-mib"]) == 3
+    assert re.search(r"kernel of 01_a not reused: MemoryError: peaked at [\d,]+ MiB resident \(more than 1 MiB\)",
+                     logs["--reuse-max-peak-mib"])
+    assert "not reused" not in logs["--kernel-reuse"]
+
+
+_PEAK = "print(__import__('sys').modules['_salesplan_kernel_state'].resident_mib()[1])"
+
+
+@needs_kernel
+@pytest.mark.parametrize("used_mib", [0, 300])
+def test_a_kernel_whose_memory_peaked_high_is_not_reused(tmp_path, used_mib):
+    """A notebook uses ``used_mib`` MiB for a while (bytes made, then dropped): above the
+    pool's limit (the kernel's own peak + 150 MiB) the kernel is shut down at once, below
+    it the kernel is reused."""
+    nbs = tmp_path / "nb"
+    nbs.mkdir()
+    a, b = (make_notebook(nbs / f"{n}.ipynb", ["x = 1"]) for n in ("a", "b"))
+    (tmp_path / "probe").mkdir()
+    probe = _pool(tmp_path / "probe")  # the kernel's own size on this machine
+    try:
+        probe.prestart("a", a)
+        km = probe.take("a", a)
+        own = float(_run(km, _PEAK))
+    finally:
+        probe.close()
+    assert 20 < own < 2048
+    pool = _pool(tmp_path, max_peak_mib=own + 150)
+    try:
+        pool.prestart("a", a)
+        km = pool.take("a", a)
+        _run(km, f"data = b'x' * ({used_mib} * 2**20); del data")
+        pool.give_back(km, reusable=True)
+        taken = pool.take("b", b)
+        if used_mib:
+            assert taken is None and not km.has_kernel
+            assert len(pool.refused) == 1 and "MemoryError: peaked at" in pool.refused[0][2]
+        else:
+            assert taken is km and pool.refused == []
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("limit", [-1, float("nan")])
+def test_a_negative_or_nan_reuse_limit_is_refused_before_running(tmp_path, limit):
+    from salesplan.reports.params import ParameterError
+
+    nbs = tmp_path / "nb"
+    nbs.mkdir()
+    make_notebook(nbs / "01_a.ipynb", ["x = 1"])
+    with pytest.raises(ParameterError, match=r"reuse_max_peak_mib=.*expected MiB >= 0"):
+        run_plan(notebooks=nbs, out_dir=tmp_path / "out", echo=lambda s: None, reuse_max_peak_mib=limit)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

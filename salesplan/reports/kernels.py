@@ -116,11 +116,12 @@ def snapshot_code() -> str:
             "del __salesplan_snapshot\n")
 
 
-def release_code() -> str:
+def release_code(max_peak_mib: float | None = None) -> str:
     """Code emptying a kernel whose notebook finished (:func:`kernel_state.release
     <salesplan.reports.kernel_state.release>`: namespace, history, figures, freed memory);
-    fails, changing nothing, when the kernel cannot be made as new."""
-    return f"__import__('sys').modules[{STATE_MODULE!r}].release()\n"
+    fails, changing nothing, when the kernel cannot be made as new, and fails when the
+    kernel's resident memory has peaked above ``max_peak_mib`` MiB."""
+    return f"__import__('sys').modules[{STATE_MODULE!r}].release({max_peak_mib!r})\n"
 
 
 def reuse_code(env: Mapping[str, str], cwd: str, notebook: str | Path) -> str:
@@ -230,11 +231,17 @@ class KernelPool:
         ``reuse_env(name) -> {variable: value}``: the environment variables notebook
         ``name`` gets in a reused kernel (those ``make_km`` gives its kernel).  ``None``:
         no reuse, every notebook in a kernel of its own (shut down after it).
+    max_peak_mib : float, optional
+        A kernel whose notebook finished is shut down instead of kept when its resident
+        memory has peaked above this (MiB): the heap of a notebook over a large company,
+        emptied, would still raise the next notebook's peak.  ``None``: no limit.
     """
 
     def __init__(self, make_km: Callable[[str], object], workers: int = 2,
-                 reuse_env: Callable[[str], Mapping[str, str]] | None = None):
+                 reuse_env: Callable[[str], Mapping[str, str]] | None = None,
+                 max_peak_mib: float | None = None):
         self._make_km = make_km
+        self._max_peak_mib = max_peak_mib
         self._workers = max(1, int(workers))
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="salesplan-kernel")
         # kernels emptied or shut down after their notebook (not queued behind starts)
@@ -368,11 +375,26 @@ class KernelPool:
             keep = (reusable and ran is not None and self._reuse_env is not None
                     and not self._closed and km.has_kernel)
             if keep:
-                self._idle.append((km, ran, self._after.submit(_run_release, km)))
+                self._idle.append((km, ran, self._after.submit(self._release, km, ran)))
             elif background and not self._closed:
                 self._after.submit(_shutdown, km)
                 return
         if not keep:
+            _shutdown(km)
+
+    def _release(self, km, ran: list) -> None:
+        """Empty a kept kernel (:func:`release_code`); one that cannot be emptied or holds
+        too much memory afterwards is shut down at once when no notebook has taken it yet
+        (else the error goes to the notebook taking it, which then drops it)."""
+        try:
+            _run_release(km, self._max_peak_mib)
+        except Exception as exc:
+            with self._lock:
+                kept = [i for i, entry in enumerate(self._idle) if entry[0] is km]
+                if not kept:
+                    raise
+                del self._idle[kept[0]]
+                self.refused.append(("", tuple(ran), str(exc)))
             _shutdown(km)
 
     def close(self, wait: bool = True) -> None:
@@ -418,10 +440,10 @@ def _started(future: Future | None):
     return km if km.has_kernel else None
 
 
-def _run_release(km) -> None:
+def _run_release(km, max_peak_mib: float | None = None) -> None:
     from jupyter_client.utils import run_sync
 
-    run_sync(_run_silently)(km, release_code(), WARMUP_TIMEOUT, check=True)
+    run_sync(_run_silently)(km, release_code(max_peak_mib), WARMUP_TIMEOUT, check=True)
 
 
 def _run_reuse(km, env: dict, cwd: str, notebook) -> None:

@@ -87,6 +87,11 @@ __all__ = [
 DEFAULT_PERIOD = "2027Q1"
 DEFAULT_KERNEL = "salesplan"
 FALLBACK_KERNEL = "python3"
+#: MiB: a kernel whose resident memory peaked above this is not reused after its notebook
+#: (``run_plan(reuse_max_peak_mib=...)``).  Kernels peak at 0.3-1.2 GiB at the demo and at
+#: scale 10, 2-5.5 GiB at scale 100, where a reused kernel ran the next notebook ~1.3 GiB
+#: higher than a new one (benchmarks/RESULTS.md, "kernel reuse")
+REUSE_MAX_PEAK_MIB = 2048.0
 PASSWORD_ENV = "SALESPLAN_DB_PASSWORD"
 SECRET_ENV_VARS = _SECRET_ENV_VARS  # PGPASSWORD, SALESPLAN_DB_PASSWORD (salesplan.data.secrets)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -1085,6 +1090,7 @@ def run_plan(
     name: str | None = None,
     overrides: str | Path | None = None,
     reuse_kernels: bool = True,
+    reuse_max_peak_mib: float | None = REUSE_MAX_PEAK_MIB,
 ) -> RunResult:
     """Execute the planning notebooks and build the reports of one run.
 
@@ -1140,6 +1146,10 @@ def run_plan(
         (empty namespace, execution counts from 1, its environment and settings; see
         :mod:`salesplan.reports.kernels`): imports paid once per kernel, the package's
         caches shared.  False: every notebook in a new kernel of its own.
+    reuse_max_peak_mib : float or None, default :data:`REUSE_MAX_PEAK_MIB`
+        A finished notebook's kernel whose resident memory peaked above this (MiB) is shut
+        down instead of reused (``run.log`` says so): at a large company the heap of a
+        notebook, emptied, still raises the next one's peak.  ``None``: no limit.
 
     Returns
     -------
@@ -1180,6 +1190,8 @@ def run_plan(
     run_language = get_language()
     if int(jobs) < 1:
         raise ParameterError(f"jobs={jobs!r}: expected a whole number >= 1")
+    if reuse_max_peak_mib is not None and not float(reuse_max_peak_mib) >= 0:
+        raise ParameterError(f"reuse_max_peak_mib={reuse_max_peak_mib!r}: expected MiB >= 0 (or None: no limit)")
     _quiet_timeout_log()
     say = echo or (lambda line: print(line, flush=True))
     out = Path(out_dir).resolve()
@@ -1195,6 +1207,7 @@ def run_plan(
     batch = _Batch(cfg=cfg, run_id=run_id, tmp=out / f".tmp-{run_id}", paths=paths,
                    declared=declared, kernel_name=kernel_name, timeout=timeout,
                    run_timeout=run_timeout, jobs=int(jobs), say=say, reuse_kernels=bool(reuse_kernels),
+                   reuse_max_peak_mib=None if reuse_max_peak_mib is None else float(reuse_max_peak_mib),
                    last_seconds=_last_durations(out, [p.stem for p in paths]),
                    prev=_latest_run_dir(out) if partial else None)
     batch.tmp.mkdir()
@@ -1399,6 +1412,8 @@ class _Batch:
     env: dict = field(default_factory=dict)
     ipc_dir: str = ""
     reuse_kernels: bool = True  # a kernel whose notebook finished runs a later notebook
+    reuse_max_peak_mib: float | None = None  # ... unless its memory peaked above this (MiB)
+    refusals_logged: int = 0  # kernels.refused already in run.log
     kernels: Any = None  # salesplan.reports.kernels.KernelPool while run_all runs
     render_pool: Any = None  # the thread rendering the reports while run_all runs
     renders: list = field(default_factory=list)  # each report's HTML and workbook sheets being made
@@ -1512,7 +1527,8 @@ class _Batch:
 
         self.ipc_dir = tempfile.mkdtemp(prefix="salesplan-ipc-")
         self.kernels = KernelPool(self._make_km, workers=self.jobs,
-                                  reuse_env=self._notebook_env if self.reuse_kernels else None)
+                                  reuse_env=self._notebook_env if self.reuse_kernels else None,
+                                  max_peak_mib=self.reuse_max_peak_mib)
         rank = _critical_path(self.paths, self.last_seconds)
         stems = {p.stem for p in self.paths}
         ready = [p for p in self.paths if not any(d in stems for d in _depends(p))]
@@ -1618,6 +1634,13 @@ class _Batch:
             except Exception:  # noqa: BLE001 - then the workbook is built in one go at the end
                 self.workbook = None
 
+    def log_refusals(self) -> None:
+        """run.log: the kernels not reused since the last call, and why."""
+        refused = list(self.kernels.refused) if self.kernels is not None else []
+        for _, ran, why in refused[self.refusals_logged:]:
+            self.log.append(f"kernel of {', '.join(ran)} not reused: {_one_line(why)}")
+        self.refusals_logged = len(refused)
+
     def _papermill(self, path: Path, out_nb: Path, nb_params: dict, limit) -> None:
         """papermill in a kernel of its own environment (notebooks may run side by side):
         one started ahead or reused from a finished notebook (its upstream's first), else
@@ -1633,6 +1656,7 @@ class _Batch:
             self.kernel_up.set()
             self._browser_when_alone()
         ran = self.kernels.ran_in(km) if self.kernels is not None else []
+        self.log_refusals()
         if ran:  # run.log only: which kernel a notebook reused
             self.log.append(f"{name}: in the kernel of {', '.join(ran)} "
                             f"(made as new in {time.monotonic() - t0:.1f} s)")
@@ -1746,6 +1770,7 @@ def _finish_run(out: Path, batch: _Batch, results: list, public_text: str, *, pr
                  changed_parameters=shown_changes)
     _write_manifest(batch, reports, results, finished)
     final = out / run_id
+    batch.log_refusals()  # kernels dropped after the last notebook started
     batch.note(f"reports: {final / 'index.html'}")
     (tmp / "run.log").write_text("\n".join(batch.log) + "\n", "utf-8")
     changed = _scrub_tree(tmp, cfg.secrets, public_text)
