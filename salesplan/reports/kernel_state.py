@@ -84,18 +84,19 @@ def release(max_peak_mib: float | None = None) -> None:
     Raises ``RuntimeError``, having changed nothing, when the kernel cannot be made as
     new; :func:`reset` then does only the rest.
 
-    ``max_peak_mib``: raises ``MemoryError`` (after the emptying) when the kernel's
-    resident memory has peaked above that (MiB; :func:`resident_mib`): the heap of a
-    notebook that large, emptied, still raises the next notebook's peak (by ~1.3 GiB at
-    scale 100, 50-150 MiB at scale 10), where a new kernel costs only its imports."""
+    ``max_peak_mib``: raises ``MemoryError`` first (nothing emptied: the kernel is shut
+    down) when the kernel's resident memory has peaked above that (MiB;
+    :func:`resident_mib`): the heap of a notebook that large, emptied, still raises the
+    next notebook's peak (by ~1.3 GiB at scale 100, 50-150 MiB at scale 10), where a new
+    kernel costs only its imports."""
+    now, peak = resident_mib()
+    if max_peak_mib is not None and peak is not None and peak > max_peak_mib:
+        raise MemoryError(f"peaked at {peak:,.0f} MiB resident (more than {max_peak_mib:,.0f} MiB), "
+                          f"{now:,.0f} MiB when its notebook ended: a new kernel is started instead")
     _check_reusable()
     _clear_namespace()
     return_freed_memory()
     _state["released"] = True
-    now, peak = resident_mib()
-    if max_peak_mib is not None and peak is not None and peak > max_peak_mib:
-        raise MemoryError(f"peaked at {peak:,.0f} MiB resident (more than {max_peak_mib:,.0f} MiB), "
-                          f"{now:,.0f} MiB once emptied: a new kernel is started instead")
 
 
 def resident_mib() -> tuple[float | None, float | None]:
@@ -103,7 +104,7 @@ def resident_mib() -> tuple[float | None, float | None]:
     ``VmHWM`` of ``/proc/self/status``); ``(None, None)`` where they cannot be read."""
     found = {}
     try:
-        with open("/proc/self/status", encoding="ascii") as f:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
             for line in f:
                 key, _, value = line.partition(":")
                 if key in ("VmRSS", "VmHWM"):

@@ -259,6 +259,7 @@ class KernelPool:
         self.handed: list[tuple[str, tuple[str, ...]]] = []
         #: ``(notebook, notebooks run in the kernel, why)`` of every kernel not reused
         self.refused: list[tuple[str, tuple[str, ...], str]] = []
+        self._refused_told = 0  # refusals already returned by new_refusals()
 
     def __contains__(self, name: str) -> bool:
         return name in self._ahead
@@ -358,6 +359,14 @@ class KernelPool:
         with self._lock:
             self._out[id(km)] = [*ran, name]
             self.handed.append((name, tuple(ran)))
+
+    def new_refusals(self) -> list[tuple[str, tuple[str, ...], str]]:
+        """The entries of :attr:`refused` added since the last call (each returned once,
+        whichever thread asks)."""
+        with self._lock:
+            new = self.refused[self._refused_told:]
+            self._refused_told = len(self.refused)
+        return new
 
     def ran_in(self, km) -> list[str]:
         """The notebooks that ran in ``km`` before the one it is handed out to now."""

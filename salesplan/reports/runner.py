@@ -1192,6 +1192,8 @@ def run_plan(
         raise ParameterError(f"jobs={jobs!r}: expected a whole number >= 1")
     if reuse_max_peak_mib is not None and not float(reuse_max_peak_mib) >= 0:
         raise ParameterError(f"reuse_max_peak_mib={reuse_max_peak_mib!r}: expected MiB >= 0 (or None: no limit)")
+    if reuse_max_peak_mib is not None and math.isinf(float(reuse_max_peak_mib)):
+        reuse_max_peak_mib = None  # no limit
     _quiet_timeout_log()
     say = echo or (lambda line: print(line, flush=True))
     out = Path(out_dir).resolve()
@@ -1413,7 +1415,6 @@ class _Batch:
     ipc_dir: str = ""
     reuse_kernels: bool = True  # a kernel whose notebook finished runs a later notebook
     reuse_max_peak_mib: float | None = None  # ... unless its memory peaked above this (MiB)
-    refusals_logged: int = 0  # kernels.refused already in run.log
     kernels: Any = None  # salesplan.reports.kernels.KernelPool while run_all runs
     render_pool: Any = None  # the thread rendering the reports while run_all runs
     renders: list = field(default_factory=list)  # each report's HTML and workbook sheets being made
@@ -1636,10 +1637,8 @@ class _Batch:
 
     def log_refusals(self) -> None:
         """run.log: the kernels not reused since the last call, and why."""
-        refused = list(self.kernels.refused) if self.kernels is not None else []
-        for _, ran, why in refused[self.refusals_logged:]:
+        for _, ran, why in (self.kernels.new_refusals() if self.kernels is not None else []):
             self.log.append(f"kernel of {', '.join(ran)} not reused: {_one_line(why)}")
-        self.refusals_logged = len(refused)
 
     def _papermill(self, path: Path, out_nb: Path, nb_params: dict, limit) -> None:
         """papermill in a kernel of its own environment (notebooks may run side by side):
@@ -1690,6 +1689,7 @@ def _fail_run(out: Path, batch: _Batch, failure, public_text: str):
     """Keep the partial run as ``failed-<run id>`` (error.txt, run.log) and raise RunError."""
     tmp, secrets = batch.tmp, batch.cfg.secrets
     batch.wait_for_reports(errors=False)  # the reports of the notebooks that ended, as they are
+    batch.log_refusals()
     failed = out / f"failed-{batch.run_id}"
     (tmp / "error.txt").write_text(
         redact(_ANSI.sub("", f"{failure.message}\n\n{failure.detail}"), secrets) + "\n", "utf-8")
