@@ -392,9 +392,9 @@ class KernelPool:
             _shutdown(km)
 
     def _release(self, km, ran: list) -> None:
-        """Empty a kept kernel (:func:`release_code`); one that cannot be emptied or holds
-        too much memory afterwards is shut down at once when no notebook has taken it yet
-        (else the error goes to the notebook taking it, which then drops it)."""
+        """Empty a kept kernel (:func:`release_code`); one that cannot be made as new or
+        whose memory peaked above ``max_peak_mib`` is shut down at once when no notebook
+        has taken it yet (else the error goes to the notebook taking it, which drops it)."""
         try:
             _run_release(km, self._max_peak_mib)
         except Exception as exc:
