@@ -577,3 +577,29 @@ def test_the_curves_solved_together_give_the_numbers_of_one_curve_at_a_time():
     for together, alone in zip(optimise_budgets(sets, cons, months=3), [optimise_budget(s, cons, months=3) for s in sets]):
         pd.testing.assert_frame_equal(together.table, alone.table, check_exact=True)
         assert together.multiplier == alone.multiplier
+
+
+def test_customer_panel_ignores_lines_and_customers_outside_it():
+    """The panel reads the positive lines inside the month grid where they lie in the
+    order lines: returns, lines after the grid and customers without a line in it (whose
+    ids sort among the others) change nothing -- the same arrays as from those lines
+    alone, bit for bit."""
+    from salesplan.planning.allocation.response import _customer_panel
+
+    orders, customers, spend, _ = _customer_panel_company(n_per_region=300, n_months=24)
+    months = pd.date_range("2022-01-01", periods=24, freq="MS")
+    regions = ["R1", "R2"]
+    X = spend.pivot_table(index="region", columns="month", values="amount").reindex(
+        index=regions, columns=months).to_numpy(float)
+    extra = pd.DataFrame({  # a return, a line after the grid, a customer only after it
+        "customer_id": [orders["customer_id"].iloc[0], orders["customer_id"].iloc[1], "R1-0000a"],
+        "order_date": pd.to_datetime(["2022-03-05", "2024-02-01", "2024-03-01"]),
+        "amount": [-50.0, 80.0, 10.0]})
+    mixed = pd.concat([extra, orders], ignore_index=True)
+    customers = pd.concat([customers, pd.DataFrame({"customer_id": ["R1-0000a"], "region": ["R1"]})],
+                          ignore_index=True)
+    want = _customer_panel(orders, customers, regions, months, X)
+    got = _customer_panel(mixed, customers, regions, months, X)
+    assert want.keys() == got.keys()
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)

@@ -31,3 +31,14 @@ def test_lines_after_the_history_end_are_cut():
     assert len(want) < len(orders)
     pd.testing.assert_frame_equal(ctx.history.orders, want)
     assert ctx.data.orders is orders and len(ctx.data.orders) == len(orders)
+
+
+def test_lines_until_copies_only_when_it_cuts():
+    from salesplan.data.orders import lines_until
+
+    orders = _orders("2026-12-31")
+    assert lines_until(orders, pd.Timestamp("2026-12-31")) is orders  # every line kept: no copy
+    cut = lines_until(orders, pd.Timestamp("2026-06-30"))
+    assert cut is not orders and len(cut) < len(orders)
+    assert cut["order_date"].max() <= pd.Timestamp("2026-06-30")
+    pd.testing.assert_frame_equal(cut, orders[orders["order_date"] <= pd.Timestamp("2026-06-30")])

@@ -176,3 +176,24 @@ def test_validate_long_period_starts():
     noon = pd.DataFrame({"unique_id": "a", "ds": [pd.Timestamp("2019-01-01 12:00")], "y": 1.0})
     with pytest.raises(ForecastInputError, match="irregular dates"):
         validate_long(noon, freq="MS")  # a date at noon is no month start
+
+
+def test_history_key_is_equal_exactly_for_equal_histories():
+    y = _series()
+    assert models.history_key(y) == models.history_key(list(y)) == models.history_key(y.copy())
+    assert len(models.history_key(y)) == 16
+    z = y.copy()
+    z[-1] = np.nextafter(z[-1], np.inf)  # one ulp apart: another history
+    assert models.history_key(z) != models.history_key(y)
+    assert models.history_key(y[:-1]) != models.history_key(y)
+
+
+def test_a_cached_ces_member_forecasts_as_statsforecast_without_its_residuals():
+    from statsforecast.models import AutoCES
+
+    y = _series(60, seed=11)
+    member = models.CES(12).fit(y)
+    ref = AutoCES(season_length=12).fit(y)
+    np.testing.assert_array_equal(member.predict(9), ref.predict(9)["mean"])
+    np.testing.assert_array_equal(member.fitted(), ref.predict_in_sample()["fitted"])
+    assert not {"residuals", "actual_residuals", "fit"} & set(member.model_.model_)

@@ -57,7 +57,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from salesplan.data import SalesData
 from salesplan.data.checks import as_date, check_as_of, check_numeric_input, require_columns
 from salesplan.data.invoices import days_past_due, settled_by
-from salesplan.data.orders import order_values, purchase_lines
+from salesplan.data.orders import lines_until, order_values, purchase_lines
 from salesplan.execution import backend_for
 from salesplan.models._text import object_values, str_codes, str_values
 from salesplan.models.segments import _named
@@ -201,7 +201,7 @@ def _rfm_summary_of(lines: pd.DataFrame, as_of: pd.Timestamp, unit: float, occas
     if lines.empty:
         raise ValueError("table 'orders' is empty; expected at least one order line")
     _check_as_of(lines["order_date"], as_of)
-    lines = lines[lines["order_date"] <= as_of]
+    lines = lines_until(lines, as_of)
     buys = purchase_lines(lines)[["customer_id", "order_date", "amount"]]
     if occasion == "D":
         bucket = buys["order_date"]

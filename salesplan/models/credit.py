@@ -51,6 +51,7 @@ from salesplan.data.checks import (
     require_columns,
 )
 from salesplan.data.invoices import days_past_due, settled_by
+from salesplan.data.orders import lines_until
 from salesplan.execution import backend_for
 from salesplan.models._text import str_codes, str_values
 
@@ -279,7 +280,7 @@ def _credit_features_of(inv: pd.DataFrame, orders: tuple[pd.DataFrame, np.ndarra
     """:func:`credit_features` of invoices (``_prepare_invoices``, checked against ``ts``) and
     orders (``_prepare_orders``) already read."""
     o, names = orders
-    o = o[o["order_date"] <= ts]
+    o = lines_until(o, ts)
     d = _dpd_at(inv, ts)
     codes, billed = str_codes(d["customer_id"])  # the invoices' group-bys hash integers, not ids
     d["customer_id"] = codes

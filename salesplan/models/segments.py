@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan.data.checks import as_date, bad_parameter, check_as_of, check_number, require_columns
-from salesplan.data.orders import count_orders, purchase_lines
+from salesplan.data.orders import count_orders, lines_until, purchase_lines
 from salesplan.models._text import str_codes
 
 __all__ = [
@@ -83,7 +83,7 @@ def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, np.ndarr
             f"{[str(v) for v in orders['order_id'].to_numpy()[bad_dates][:5]]}"
         )
     check_as_of(ts, o["order_date"], "orders", "order")
-    return o[o["order_date"] <= ts].reset_index(drop=True), names, ts
+    return lines_until(o, ts).reset_index(drop=True), names, ts  # o: this function's own frame
 
 
 def _named(by_code: pd.Series | pd.Index, names: np.ndarray) -> pd.Series | pd.Index:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from salesplan.data import SalesData
+from salesplan.data.orders import lines_until
 from salesplan.data.paths import SamplePaths
 from salesplan.planning import funnel as _funnel
 from salesplan.planning.monitor import MonitorParams, MonitorReport, progress
@@ -54,7 +55,7 @@ def with_actuals(data: SalesData, actual_orders: pd.DataFrame | None) -> SalesDa
 def orders_until(data: SalesData, day) -> SalesData:
     """``data`` with the order lines dated on or before ``day`` only (the other tables as
     they are: the review reads the opportunities as the data know them)."""
-    return replace(data, orders=data.orders[data.orders["order_date"] <= pd.Timestamp(day)])
+    return replace(data, orders=lines_until(data.orders, pd.Timestamp(day)))
 
 
 def review_day_for(orders: pd.DataFrame, period, as_of=None) -> pd.Timestamp:

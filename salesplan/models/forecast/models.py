@@ -22,6 +22,7 @@ multiplicative decomposition of :mod:`salesplan.models.forecast.classic`.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections import OrderedDict
 
@@ -130,9 +131,15 @@ class Mean(_Base):
 
 
 class _SF(_Base):
-    """Wrapper of a statsforecast model; ``adjust`` = fit on the seasonally adjusted series."""
+    """Wrapper of a statsforecast model; ``adjust`` = fit on the seasonally adjusted series.
+
+    ``unused_state`` names entries of the fitted model's ``model_`` dict that ``predict(h)``
+    does not read (residuals, optimiser results); they are dropped after the fit, so a
+    fit held by the fit caches is smaller.
+    """
 
     adjust = False
+    unused_state: tuple[str, ...] = ()
 
     def _make(self):  # pragma: no cover - overridden
         raise NotImplementedError
@@ -154,6 +161,10 @@ class _SF(_Base):
             except Exception:  # some models keep no fitted values
                 f = np.full(len(y), np.nan)
         self.fitted_ = f * ins
+        state = getattr(self.model_, "model_", None)
+        if isinstance(state, dict):
+            for k in self.unused_state:
+                state.pop(k, None)
         return self
 
     def _future_index(self, h):
@@ -168,9 +179,10 @@ class _SF(_Base):
         return mean * self._future_index(h)
 
 
-def _sf_class(cls_name, name, factory, adjust=False, doc=""):
+def _sf_class(cls_name, name, factory, adjust=False, doc="", unused_state=()):
     cls = type(cls_name, (_SF,), {"name": name, "adjust": adjust, "__doc__": doc,
                                   "_make": lambda self: factory(self.m),
+                                  "unused_state": tuple(unused_state),
                                   "__module__": __name__})
     return cls
 
@@ -201,7 +213,10 @@ def _autoces(m):
 
 CES = _sf_class("CES", "ces", _autoces,
                 doc="Complex exponential smoothing (Svetunkov): statsforecast AutoCES "
-                    "(:class:`~salesplan.models.forecast._ces.FastAutoCES`, the same fits).")
+                    "(:class:`~salesplan.models.forecast._ces.FastAutoCES`, the same fits).",
+                # the point forecast (statsforecast's forecast_ces) reads the states, the
+                # parameters, n, m, the season type and the fitted values only
+                unused_state=("residuals", "actual_residuals", "fit"))
 Damped = _sf_class("Damped", "damped", lambda m: _sf().AutoETS(season_length=1, model="AAN", damped=True),
                    adjust=True,
                    doc="ETS(A,Ad,N) on the classically seasonally adjusted series.")
@@ -299,11 +314,24 @@ MODELS = {c.name: c for c in (SeasonalNaive, Naive, Mean, ETS, Theta, OTM, DOTM,
                               ClassicDamped, ClassicTheta, ETSFamily)}
 
 
-#: fitted members by ``(name, m, history)``, least recently used dropped beyond
-#: :data:`FIT_CACHE_SIZE` (see :func:`fit_member`)
+#: fitted members by ``(name, m, history_key(history))``, least recently used dropped
+#: beyond :data:`FIT_CACHE_SIZE` (see :func:`fit_member`)
 _FIT_CACHE: OrderedDict = OrderedDict()
-#: most fitted members kept (a fitted member holds a few kB: some 100 MB at most)
-FIT_CACHE_SIZE = 20_000
+#: most fitted members kept (a fitted member holds 2-4 KiB; in the forecaster's default
+#: path each is also held by a local fit of :mod:`~salesplan.models.forecast.engine`'s
+#: cache, three members per fit, so this bound follows that cache's)
+FIT_CACHE_SIZE = 300_000
+
+
+def history_key(y) -> bytes:
+    """The fit caches' key of a history: a 16-byte BLAKE2b digest of its float64 bytes.
+
+    Equal histories (the same values in the same order) have the same key; two of the
+    ~10^5 histories of a plan at scale 100 share one by chance with probability ~10^-29.
+    Holding 16 bytes instead of the history's own bytes (8 per month) keeps the caches
+    small.
+    """
+    return hashlib.blake2b(np.ascontiguousarray(y, dtype=float).tobytes(), digest_size=16).digest()
 
 
 def fit_member(name: str, m: int, y) -> _Base:
@@ -318,7 +346,7 @@ def fit_member(name: str, m: int, y) -> _Base:
     (``predict``, ``fitted``), never refitted in place.
     """
     y = np.array(y, dtype=float)  # a private copy: the cached model may keep it
-    key = (name, int(m), y.tobytes())
+    key = (name, int(m), history_key(y))
     model = _FIT_CACHE.get(key)
     if model is not None:
         _FIT_CACHE.move_to_end(key)

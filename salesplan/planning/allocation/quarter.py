@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from salesplan.data.orders import lines_until
 from salesplan.data.schema import SalesData
 from salesplan.models import segments
 from salesplan.planning.allocation import budget as _budget
@@ -171,7 +172,7 @@ def marketing_plan(data: SalesData, history_end, regions, *, budget: float | Non
     if not split_regions:
         out.error = "the company has one region, so there is no budget split between regions to optimise"
         return out
-    orders = data.orders[data.orders["order_date"] <= end]
+    orders = lines_until(data.orders, end)  # no copy when the data end before the quarter
     spend_hist = data.marketing_spend[data.marketing_spend["month"] <= end]
     sales = _response.monthly_region_sales(orders, data.customers, end)
     maturity = data.regions.set_index("region")["maturity"] if data.regions is not None else None

@@ -95,7 +95,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from salesplan.data.checks import as_date, require_columns
-from salesplan.data.orders import count_orders
+from salesplan.data.orders import count_orders, lines_until
 from salesplan.planning.allocation._common import _check_number
 
 # ======================================================================================
@@ -375,12 +375,11 @@ def monthly_region_sales(orders: pd.DataFrame, customers: pd.DataFrame, as_of=No
     """
     require_columns(orders, "orders", ("order_date", "customer_id", "amount"))
     require_columns(customers, "customers", ("customer_id", "region"))
-    o = orders[["order_date", "customer_id", "amount"]]
-    if as_of is not None:
-        o = o[o["order_date"] <= as_date(as_of, "as_of")]
+    o = orders if as_of is None else lines_until(orders, as_date(as_of, "as_of"))
     ids = customers["customer_id"]
     if ids.is_unique and not ids.isna().any():
-        return _coded_region_sales(o, customers)
+        return _coded_region_sales(o, customers)  # reads the three columns: no copy of them
+    o = o[["order_date", "customer_id", "amount"]]
     o = o.merge(customers[["customer_id", "region"]], on="customer_id", how="inner")
     o["month"] = o["order_date"].dt.to_period("M").dt.to_timestamp()
     out = o.groupby(["region", "month"])["amount"].sum().rename("sales")
@@ -638,19 +637,25 @@ def _customer_panel(orders, customers, regions, months, spend_x):
     event arrays used for repeat revenue).
     """
     M = len(months)
-    o = orders.loc[orders["amount"] > 0, ["customer_id", "order_date", "amount"]]
-    o = o[(o["order_date"] >= months[0]) & (o["order_date"] < months[-1] + pd.offsets.MonthBegin(1))]
-    code, cust = pd.factorize(o["customer_id"], sort=True)  # sorted: customers in id order
+    # the lines' rows as positions (no copy of the order lines): positive, inside the grid
+    od, amt = orders["order_date"], orders["amount"]
+    rows = np.flatnonzero(((amt > 0) & (od >= months[0])
+                           & (od < months[-1] + pd.offsets.MonthBegin(1))).to_numpy())
+    # customers coded in id order (sorted): a customer without a line in the grid has a code
+    # and no row, so the codes of those with lines keep their order
+    code, cust = pd.factorize(orders["customer_id"], sort=True)
+    code = code[rows]
     region = customers.set_index("customer_id")["region"].reindex(cust).map({r: i for i, r in enumerate(regions)})
     has = code >= 0
     has[has] = region.notna().to_numpy()[code[has]]
+    rows = rows[has]
     day0 = months[0]
-    days = (o["order_date"].to_numpy("datetime64[ns]")[has].astype("datetime64[D]")
+    days = (od.to_numpy("datetime64[ns]")[rows].astype("datetime64[D]")
             - np.datetime64(day0.date(), "D")).astype(np.int64)  # midnight dates: whole days
     n_days = int(days.max()) + 1 if len(days) else 1
     # one (customer, day) key sorts as (customer, date): the same groups, sums and order
-    amount = pd.Series(o["amount"].to_numpy()[has]).groupby(code[has].astype(np.int64) * n_days + days,
-                                                             sort=True).sum()
+    amount = pd.Series(amt.to_numpy()[rows]).groupby(code[has].astype(np.int64) * n_days + days,
+                                                     sort=True).sum()
     key = amount.index.to_numpy()
     c, d = key // n_days, key % n_days
     dates = np.datetime64(day0.date(), "D") + d
