@@ -266,11 +266,11 @@ def _make_model(method, y, m, seasonal_test="detrended", gmodel=None):
 #: (see :func:`_fit_model`)
 _LOCAL_FITS: OrderedDict = OrderedDict()
 #: most local fits kept: ~13 KiB each for ``combo`` (its three fitted members, the
-#: residuals, the key).  A plan fits each series at ~17 distinct cut-offs (the forecast,
-#: its reconciliation and calibration windows, the backtest's and the monitoring
-#: quarter's), ~40,000 distinct fits at scale 100 (6,714 series, ~4,500 of them fitted by
-#: a model): all are kept, so none is fitted twice (with 20,000 kept, each was fitted
-#: 1.5 times on average)
+#: residuals, the key).  Notebook 02 fits each series at up to ~17 distinct cut-offs (the
+#: forecast, its reconciliation and calibration windows, the backtest's and the
+#: monitoring quarter's): 38,256 distinct ``combo`` fits at scale 100 (6,714 series), all
+#: kept, so none is fitted twice (with 20,000 kept, 59,469 fits were made: 02 took 304
+#: instead of 227 s of CPU; benchmarks/RESULTS.md, session 18)
 LOCAL_FIT_CACHE_SIZE = 100_000
 
 
