@@ -270,7 +270,8 @@ _LOCAL_FITS: OrderedDict = OrderedDict()
 #: forecast, its reconciliation and calibration windows, the backtest's and the
 #: monitoring quarter's): 38,256 distinct ``combo`` fits at scale 100 (6,714 series), all
 #: kept, so none is fitted twice (with 20,000 kept, 59,469 fits were made: 02 took 304
-#: instead of 227 s of CPU; benchmarks/RESULTS.md, session 18)
+#: instead of 227 s of CPU; benchmarks/RESULTS.md, session 18).  Full, it holds ~1.3 GB
+#: (a company ~2.5 times scale 100); beyond, the least recently used fits are dropped.
 LOCAL_FIT_CACHE_SIZE = 100_000
 
 
