@@ -263,8 +263,9 @@ def _first_entries(sh: pd.DataFrame, ids: pd.Index, stages: list) -> np.ndarray:
     """
     row = ids.get_indexer(sh["opportunity_id"].astype(str))
     col = pd.Index(stages).get_indexer(sh["stage"].astype(str))
-    when = sh["entered_date"].to_numpy("datetime64[ns]").view(np.int64)
-    keep = (row >= 0) & (col >= 0) & ~np.isnat(sh["entered_date"].to_numpy("datetime64[ns]"))
+    dates = sh["entered_date"].to_numpy("datetime64[ns]")
+    when = dates.view(np.int64)
+    keep = (row >= 0) & (col >= 0) & ~np.isnat(dates)
     none = np.iinfo(np.int64).max
     first = np.full((len(ids), len(stages)), none, dtype=np.int64)
     np.minimum.at(first, (row[keep], col[keep]), when[keep])
