@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from salesplan.data.orders import count_orders
 from salesplan.data.schema import SalesData
 from salesplan.planning.allocation.response import _customer_panel, monthly_region_sales
 from salesplan.planning.performance import DiagnosisParams, diagnose_misses
@@ -83,6 +84,30 @@ def test_monthly_region_sales_hand_example():
     twice = pd.concat([customers, customers.iloc[[1]]], ignore_index=True)
     south = monthly_region_sales(orders, twice).set_index(["region", "month"])["sales"]
     assert south.loc[("South", pd.Timestamp("2026-01-01"))] == 60.0
+
+
+def test_monthly_region_orders_equal_count_orders_of_the_joined_lines():
+    # the coded path counts orders from integers; the join path (a repeated customer row
+    # sends monthly_region_sales there) uses count_orders: same counts, same-day lines,
+    # zero-value lines (an order) and returns (not one) included
+    rng = np.random.default_rng(7)
+    n = 4000
+    orders = pd.DataFrame({
+        "order_date": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 120, n), unit="D"),
+        "customer_id": rng.choice([f"c{i}" for i in range(60)], n),
+        "amount": rng.choice([-30.0, 0.0, 10.0, 25.0, 40.0], n),
+    })
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(55)],  # c55-c59 unknown
+                              "region": rng.choice(["East", "North", "West"], 55)})
+    customers.loc[3, "region"] = np.nan
+    coded = monthly_region_sales(orders, customers)
+    joined = orders.merge(customers.dropna(), on="customer_id")
+    joined["month"] = joined["order_date"].dt.to_period("M").dt.to_timestamp()
+    expected = count_orders(joined, ["region", "month"])
+    got = coded.set_index(["region", "month"])["orders"]
+    pd.testing.assert_series_equal(got[got > 0], expected, check_names=False, check_index_type=False)
+    assert (got[got == 0].index.isin(expected.index) == False).all()  # noqa: E712
+    assert expected.sum() == len(joined[joined["amount"] >= 0].drop_duplicates(["customer_id", "order_date"]))
 
 
 def test_orders_take_the_customer_region_else_the_rep_region_else_none():

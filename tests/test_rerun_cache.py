@@ -123,6 +123,24 @@ def test_a_run_passes_the_records_file_to_its_kernels(tmp_path):
     assert env[RECORDS_ENV] == str(tmp_path / ".source_records.json")
 
 
+def test_kernels_get_the_allocator_settings_unless_the_environment_has_its_own(tmp_path, monkeypatch):
+    from salesplan.reports.runner import KERNEL_ALLOCATOR_ENV, _kernel_env, _prepare_parameters
+
+    for k in KERNEL_ALLOCATOR_ENV:
+        monkeypatch.delenv(k, raising=False)
+    cfg = _prepare_parameters("2027Q1", None, {}, None, None, None, tmp_path)
+    env = _kernel_env(cfg, "run-1", None, "en", {}, None)
+    assert env["ARROW_DEFAULT_MEMORY_POOL"] == "system"
+    # a process started with them (as the kernels are) allocates Arrow buffers with malloc
+    code = "import pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "system"
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")  # the user's choice stays
+    env = _kernel_env(cfg, "run-1", None, "en", {}, None)
+    assert {**os.environ, **env}["ARROW_DEFAULT_MEMORY_POOL"] == "jemalloc"  # as the kernel gets it
+
+
 def test_one_browser_prints_several_pdfs(tmp_path):
     from machine import need_chromium
 
