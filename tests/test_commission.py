@@ -108,3 +108,21 @@ def test_bad_parameters():
         cm.CommissionPlan(cap=-1.0)
     with pytest.raises(ValueError, match="n_sims, n_reps, n_months"):
         cm.simulate_plan_cost(np.zeros((3, 4)), PLAN)
+
+
+@pytest.mark.parametrize("retroactive", [False, True])
+def test_cost_sums_made_a_block_of_simulations_at_a_time_equal_those_of_the_whole(monkeypatch, retroactive):
+    # the sums of commission() over the whole (sims, reps, periods) array, exactly, whatever
+    # the block: a quarterly plan with tiers, an accelerator and a cap
+    rng = np.random.default_rng(3)
+    plan = cm.CommissionPlan(tiers=((0.0, 0.04), (60_000.0, 0.06), (150_000.0, 0.09)), period="quarter",
+                             accelerators=((1.0, 1.5),), cap=20_000.0, retroactive=retroactive)
+    sales = rng.gamma(2.0, 30_000.0, size=(37, 11, 6))
+    quota = rng.gamma(2.0, 30_000.0, size=(11, 6))
+    ps = cm._to_periods(sales, plan)
+    pq = np.broadcast_to(cm._to_periods(quota, plan), ps.shape)
+    whole = cm.commission(ps, plan, pq)
+    monkeypatch.setattr(cm, "_COMMISSION_BLOCK", 5 * ps[0].size)  # blocks of 5 simulations, the last of 2
+    tot, per_rep = cm._commission_sums(ps, plan, pq)
+    assert np.array_equal(tot, whole.sum(axis=(1, 2))) and np.array_equal(per_rep, whole.sum(axis=2))
+    assert (whole > 0).mean() > 0.9 and (whole == 20_000.0).any()  # the tiers and the cap are used
