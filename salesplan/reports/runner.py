@@ -1295,8 +1295,9 @@ def _kernel_env(cfg, run_id: str, name, run_language: str, declared, folder: Pat
     (:data:`KERNEL_ALLOCATOR_ENV`, where this process's environment does not say), the
     source's secrets, the run id and name, the report language, the run's currency and
     fiscal start month (so every notebook shows amounts in the currency and quarters in
-    the fiscal calendar), and the source records file (``Source.fingerprint`` reuses the fingerprint the data check
-    recorded for unchanged files: :mod:`salesplan.data.source_records`)."""
+    the fiscal calendar), and the source records file (``Source.fingerprint`` reuses the
+    fingerprint the data check recorded for unchanged files:
+    :mod:`salesplan.data.source_records`)."""
     from salesplan.data.source_records import RECORDS_ENV
     from salesplan.reports.i18n import CURRENCY_ENV, FISCAL_START_ENV, LANG_ENV
 
