@@ -299,6 +299,13 @@ def test_early_warning_by_hand():
         "invoice_id"].tolist() == ["I5"]
     with pytest.raises(ValueError, match="overdue_days"):
         EarlyWarningParams(overdue_days=-1)
+    # the ids are read by position (not copied): a shuffled index, Arrow text, same rows
+    shuffled = inv.iloc[::-1].set_axis([7, 3, 9, 1, 0, 4]).astype({"invoice_id": "string[pyarrow]"})
+    pd.testing.assert_frame_equal(early_warning(shuffled, "2024-06-30"), out)
+    assert isinstance(out["invoice_id"].iloc[0], str)
+    bad = inv.assign(due_date=inv["due_date"].where(inv["invoice_id"] != "I4"))
+    with pytest.raises(ValueError, match=r"'due_date': missing dates in invoice_id\(s\) \['I4'\]"):
+        early_warning(bad.iloc[::-1], "2024-06-30")
 
 
 def test_credit_policy_by_hand():

@@ -76,9 +76,15 @@ def test_a_notebook_bundle_lacks_unread_columns_and_keeps_the_fingerprint(source
         assert opened.fingerprint(part) == whole, notebook
 
 
-def test_segments_keep_line_ids_and_churn_drops_the_rep_of_an_activity(sources):
+def test_only_the_forecast_targets_and_monitor_read_product_lines(sources):
+    # the line ids are read by validation only; the product lines by 02, 04 and 06
+    for notebook in NOTEBOOK_COLUMNS:
+        data, _ = load_for(notebook, sources["duckdb"]._url)
+        assert ("order_id" in data.orders) == (notebook == "01_data_health"), notebook
+        reads_lines = notebook in ("01_data_health", "02_forecast", "04_quarterly_targets", "06_weekly_review")
+        assert ("product_line" in data.orders) == reads_lines, notebook
     data, _ = load_for("03_customer_risk", sources["duckdb"]._url)
-    assert "order_id" in data.orders and "quantity" not in data.orders
+    assert list(data.orders.columns) == ["order_date", "customer_id", "rep_id", "amount"]
     data, _ = load_for("07_quarter_review", sources["duckdb"]._url)
     assert data.invoices is not None and "invoice_id" not in data.invoices
     assert {"customer_id", "due_date", "amount", "paid_amount"} <= set(data.invoices)

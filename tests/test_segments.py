@@ -166,6 +166,19 @@ def test_errors_name_the_problem():
                             pd.DataFrame({"customer_id": ["b"], "region": ["N"]}))
 
 
+def test_a_missing_order_date_is_named_by_line_id_or_by_row():
+    # the notebooks do not load the line ids (issue 19): the message then names the rows
+    orders = _orders([("a", "2024-06-01", 10), ("b", None, 5), ("c", "2024-07-01", 7), ("d", None, 1)])
+    with pytest.raises(ValueError, match=r"'order_date': missing dates in 2 line\(s\), first order_id\(s\) \['o1', 'o3'\]"):
+        abc_classes(orders, "2024-12-31")
+    with pytest.raises(ValueError, match=r"missing dates in 2 line\(s\), first row\(s\) \[1, 3\] of the table as read"):
+        abc_classes(orders.drop(columns="order_id"), "2024-12-31")
+    # without line ids the classes are those of the same lines with them
+    good = orders.dropna(subset=["order_date"])
+    pd.testing.assert_frame_equal(abc_classes(good.drop(columns="order_id"), "2024-12-31"),
+                                  abc_classes(good, "2024-12-31"))
+
+
 def test_customer_segments_are_the_four_tables_read_once():
     # one reading of the orders (integer customer codes) for ABC, lifecycle, RFM and new
     # customers: the same tables as the four functions on their own

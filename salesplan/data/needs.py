@@ -43,9 +43,11 @@ CUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "leads": ("lead_id", "created_date", "status", "closed_date", "converted_opportunity_id"),
 }
 
-#: orders without the line id and the quantity: read only by validation (01) and, the
-#: line id, by the segment models' input check (:mod:`salesplan.models.segments`)
+#: orders without the line id and the quantity: read only by validation (01)
 _ORDERS = _but("orders", "order_id", "quantity")
+#: orders without the product line as well: read only by the forecast (02), the targets
+#: (04) and the weekly monitor (06); at scale 100 a text of 12.2M values (~180 MB)
+_ORDERS_NO_PRODUCT = _but("orders", "order_id", "quantity", "product_line")
 #: leads without the disqualification reason (read only by validation)
 _LEADS = _but("leads", "disqualified_reason")
 
@@ -62,27 +64,27 @@ NOTEBOOK_COLUMNS: dict[str, dict[str, tuple[str, ...] | None]] = {
     "01_data_health": dict.fromkeys(TABLE_NAMES),
     # monthly series by region, rep and product line (customers' regions), the rep roster
     "02_forecast": {"orders": _ORDERS, "customers": None, "reps": None, "regions": None},
-    # segments (line ids checked), churn (activities as a feature), credit (invoices), names
-    "03_customer_risk": {"orders": _but("orders", "quantity"), "customers": None, "reps": None,
+    # segments, churn (activities as a feature), credit (invoices), names
+    "03_customer_risk": {"orders": _ORDERS_NO_PRODUCT, "customers": None, "reps": None,
                          "regions": None, "invoices": None,
                          "activities": ("date", "customer_id", "kind")},
     # leads, funnel and scored pipeline (stage history, activities); no payments
     "03b_pipeline": {**dict.fromkeys(_all_but("invoices", "marketing_spend")),
-                     "orders": _ORDERS, "leads": _LEADS},
+                     "orders": _ORDERS_NO_PRODUCT, "leads": _LEADS},
     # targets, funnel, scored pipeline, monitoring; no payments, no marketing
     "04_quarterly_targets": {**dict.fromkeys(_all_but("invoices", "marketing_spend")),
                              "orders": _ORDERS, "leads": _LEADS},
-    # headcount, marketing budget, coverage (activities), commission, ABC classes (line
-    # ids checked); no payments
+    # headcount, marketing budget, coverage (activities), commission, ABC classes; no
+    # payments
     "05_resource_allocation": {**dict.fromkeys(_all_but("invoices")),
-                               "orders": _but("orders", "quantity"), "leads": _LEADS},
+                               "orders": _ORDERS_NO_PRODUCT, "leads": _LEADS},
     # the quarter in progress: orders, open deals and their stages, the plan's regions/reps
     "06_weekly_review": {**dict.fromkeys(_all_but("invoices", "activities", "marketing_spend")),
                          "orders": _ORDERS, "leads": _LEADS},
     # rep results and the diagnosis (activities, collection rate, deals); no leads, no
     # marketing
     "07_quarter_review": {**dict.fromkeys(_all_but("leads", "marketing_spend")),
-                          "orders": _ORDERS, "invoices": _but("invoices", "invoice_id")},
+                          "orders": _ORDERS_NO_PRODUCT, "invoices": _but("invoices", "invoice_id")},
 }
 
 #: The contract tables each notebook reads (those of :data:`NOTEBOOK_COLUMNS`).

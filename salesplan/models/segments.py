@@ -48,7 +48,8 @@ __all__ = [
 
 LIFECYCLE_STAGES: tuple[str, ...] = ("introduction", "growth", "maturity", "decline")
 
-_ORDER_COLUMNS = ("order_id", "order_date", "customer_id", "amount")
+#: the columns the segment models read; ``order_id``, when present, names the lines of an error
+_ORDER_COLUMNS = ("order_date", "customer_id", "amount")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -77,11 +78,13 @@ def _prepare_orders(orders: pd.DataFrame, as_of) -> tuple[pd.DataFrame, np.ndarr
     if o.empty:
         raise ValueError("table 'orders' is empty: no customer has any order")
     bad_dates = o["order_date"].isna().to_numpy()
-    if bad_dates.any():  # the line ids are read for this message only
-        raise ValueError(
-            "table 'orders', column 'order_date': missing dates in order_id(s) "
-            f"{[str(v) for v in orders['order_id'].to_numpy()[bad_dates][:5]]}"
-        )
+    if bad_dates.any():  # the line ids (when loaded) are read for this message only
+        rows = np.flatnonzero(bad_dates)[:5]
+        where = (f"order_id(s) {[str(v) for v in orders['order_id'].to_numpy()[rows]]}"
+                 if "order_id" in orders.columns
+                 else f"row(s) {rows.tolist()} of the table as read (from 0; `salesplan validate` names them)")
+        raise ValueError(f"table 'orders', column 'order_date': missing dates in {int(bad_dates.sum())} "
+                         f"line(s), first {where}")
     check_as_of(ts, o["order_date"], "orders", "order")
     return lines_until(o, ts).reset_index(drop=True), names, ts  # o: this function's own frame
 
@@ -157,7 +160,8 @@ def abc_classes(
     Parameters
     ----------
     orders : DataFrame
-        ``orders`` table (``order_id, order_date, customer_id, amount``).
+        ``orders`` table (``order_date, customer_id, amount``; ``order_id``, when present,
+        names the lines of an error).
     as_of : date-like
         Last observed day (inclusive).
     params : ABCParams
