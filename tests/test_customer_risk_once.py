@@ -82,6 +82,14 @@ def test_activities_without_a_customer_are_left_out():
     assert f["visits_90d"].tolist() == [0.0, 1.0, 0.0]  # c1's visit is after as_of
     assert f["calls_90d"].tolist() == [1.0, 0.0, 0.0]  # the call without a customer counts for none
     assert f["days_since_activity"].tolist()[:2] == [28.0, 30.0] and np.isnan(f["days_since_activity"].iloc[2])
+    assert f["emails_90d"].tolist() == [0.0, 0.0, 0.0]  # a kind without any activity
+    # the same from Arrow text with a missing customer (as a source reads them): integer codes
+    arrow = act.astype({"customer_id": "string[pyarrow]", "kind": "string[pyarrow]"})
+    table, names, kinds = churn._activity_table(arrow)
+    assert names.tolist() == ["c1", "c2"] and kinds.tolist() == ["call", "visit"] and len(table) == 3
+    g = pd.DataFrame(index=f.index)
+    churn._activity_features(g, (table, names, kinds), AS_OF)
+    pd.testing.assert_frame_equal(g, f, check_exact=True)
 
 
 def test_last_rep_is_the_rep_of_the_latest_line_with_one():
