@@ -67,3 +67,24 @@ def test_a_source_without_orders_is_one_line(tmp_path):
     with pytest.raises(SourceError) as err:
         load_validated(src, as_of=AS_OF)
     assert "required table 'orders' not found" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_kept_columns_are_those_of_the_whole_bundle_and_the_fingerprint_the_sources(tmp_path):
+    from salesplan.data.summary import describe
+    from salesplan.planning.data_health import HEALTH_COLUMNS, table_coverage
+
+    company = tiny_company()
+    src = open_source(f"duckdb:///{tmp_path}/c.duckdb")
+    src.write(_bundle(company))
+    whole_report, whole = load_validated(src, as_of=AS_OF)
+    report, data = load_validated(src, as_of=AS_OF, columns=HEALTH_COLUMNS)
+    # every column is checked all the same; the bundle keeps the named columns only
+    assert [str(f) for f in report.findings] == [str(f) for f in whole_report.findings]
+    assert list(data.orders.columns) == ["order_date", "customer_id", "product_line", "amount"]
+    for name, frame in whole.tables():
+        kept = [c for c in frame.columns if name not in HEALTH_COLUMNS or c in HEALTH_COLUMNS[name]]
+        pd.testing.assert_frame_equal(getattr(data, name), frame[kept], check_exact=True)
+    # what the data-health figures read is there: the same coverage table and facts
+    pd.testing.assert_frame_equal(table_coverage(data), table_coverage(whole))
+    pd.testing.assert_frame_equal(describe(data), describe(whole))
+    assert src.fingerprint(data) == fingerprint(src.load())

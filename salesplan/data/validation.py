@@ -30,6 +30,7 @@ Rules checked
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -200,7 +201,8 @@ def validate_source(source, as_of: str | pd.Timestamp | None = None, *,
                     if fingerprint else None)
 
 
-def load_validated(source, as_of: str | pd.Timestamp | None = None
+def load_validated(source, as_of: str | pd.Timestamp | None = None, *,
+                   columns: Mapping[str, Sequence[str]] | None = None
                    ) -> tuple[ValidationReport, SalesData]:
     """``report = validate(raw, as_of)`` and ``raw.coerced()`` of ``raw =
     source.load(coerce=False)``, reading and checking one table at a time and keeping the
@@ -212,6 +214,12 @@ def load_validated(source, as_of: str | pd.Timestamp | None = None
     source : salesplan.data.sources.Source
     as_of : date, optional
         As for :func:`validate`.
+    columns : mapping table -> column names, optional
+        Keep only these columns of the named tables in the bundle (those the table has, in
+        its order); every column is checked all the same.  The tables not named are kept
+        whole.  At scale 100 the data-health notebook keeps ~0.5 GB of its ~2 GB tables
+        this way.  The source's :meth:`~salesplan.data.sources.Source.fingerprint` of such
+        a bundle reads the columns left out again (it is still the whole source's).
 
     Returns
     -------
@@ -231,6 +239,9 @@ def load_validated(source, as_of: str | pd.Timestamp | None = None
     frames: dict[str, pd.DataFrame] = {}
 
     def checked(name: str, frame: pd.DataFrame) -> None:
+        if columns is not None and name in columns:
+            keep = set(columns[name])
+            frame = frame[[c for c in frame.columns if c in keep]]
         frames[name] = _mark_coerced(frame)  # as SalesData.coerced() leaves it
 
     report, _ = _check_source(source, as_of, checked)

@@ -17,9 +17,27 @@ import pandas as pd
 
 from salesplan.data import SCHEMAS, SalesData
 
-__all__ = ["RevenueHistory", "health_problems", "return_share", "revenue_by_year", "revenue_history",
-           "revenue_year_table",
-           "table_coverage"]
+__all__ = ["HEALTH_COLUMNS", "RevenueHistory", "health_problems", "return_share", "revenue_by_year",
+           "revenue_history", "revenue_year_table", "table_coverage"]
+
+
+def _first_date_column(name: str) -> str | None:
+    """The date column :func:`table_coverage` shows for table ``name`` (its first one)."""
+    return next((c.name for c in SCHEMAS[name].columns if c.kind == "date"), None)
+
+
+#: The tables whose every column the notebook's figures may read (small: kept whole).
+_READ_WHOLE = ("customers", "reps", "regions", "marketing_spend")
+#: What the data-health figures read once every column is checked (``columns`` of
+#: :func:`salesplan.data.load_validated`): of the order lines the dates, customers, product
+#: lines and amounts (:func:`revenue_history`, :func:`return_share`,
+#: :func:`salesplan.data.summary.describe`); of the other large tables their rows and the
+#: date :func:`table_coverage` shows.  The small tables are kept whole.
+HEALTH_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": ("order_date", "customer_id", "product_line", "amount"),
+    **{name: tuple(c for c in (_first_date_column(name),) if c)
+       for name in SCHEMAS if name not in ("orders", *_READ_WHOLE)},
+}
 
 
 @dataclass(frozen=True)
@@ -156,7 +174,7 @@ def table_coverage(data: SalesData) -> pd.DataFrame:
     rows = []
     for name, spec in SCHEMAS.items():
         frame = getattr(data, name)
-        dc = next((c.name for c in spec.columns if c.kind == "date"), None)
+        dc = _first_date_column(name)
         dated = frame is not None and dc is not None and len(frame) > 0
         rows.append({
             "table": name,
