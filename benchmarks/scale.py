@@ -34,7 +34,7 @@ Method
   the command and its kernels (:func:`plan_stage`).  With it a second table gives, per
   notebook, its seconds (``run.json``) and the peak of its kernel (the kernel and its
   children, told apart by the ``SALESPLAN_NOTEBOOK`` variable the runner gives each
-  kernel), the runner's own peak (report rendering, Chromium for the PDF), and their
+  kernel, or by the process name a reused kernel takes), the runner's own peak (report rendering, Chromium for the PDF), and their
   growth between consecutive scales.  For scale 100 put (or link) the file of
   ``salesplan demo-data --scale 100`` at ``W/s100.duckdb``.
 * The Dask stages (``--dask``: ``forecast_dask``, ``churn_score_dask``, ``credit_score_dask``)
@@ -461,7 +461,9 @@ def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None,
     With ``names`` (pid -> owner cache) and ``peaks`` (owner -> MiB, updated in place), the
     sample is also split by owner: a kernel and its children by the notebook it runs (the
     runner gives each kernel ``SALESPLAN_NOTEBOOK`` in its environment, inherited by the
-    kernel's own children), everything else (the command, Chromium) as ``"runner"``.
+    kernel's own children; a kernel reused for another notebook takes that notebook's name
+    as its process name, :func:`_notebook_now`), everything else (the command, Chromium) as
+    ``"runner"``.
     With ``pss`` (a one-item list, updated in place) the largest sum of the processes'
     proportional set sizes (:func:`_pss_bytes`, MiB) is kept too: the same processes with
     each shared page counted once.  The runner's part is also split in ``peaks`` into
@@ -496,6 +498,8 @@ def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None,
                     names[p.pid] = owner
                 elif p.pid != proc.pid and _is_browser(p):
                     owner = names[p.pid] = "runner: browser"
+            if owner and owner != "runner: browser":  # a reused kernel: the notebook it runs now
+                owner = _notebook_now(p) or owner
             owner = owner or "runner: command"
             split[owner] = split.get(owner, 0) + rss
     split = {k: v / 2**20 for k, v in split.items()}
@@ -510,6 +514,19 @@ def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None,
         at_peak.clear()
         at_peak.update({k: round(v) for k, v in split.items()}, total=round(total / 2**20))
     return total / 2**20
+
+
+def _notebook_now(p) -> str | None:
+    """The notebook a kernel runs now, by the process name a reused kernel takes
+    (:func:`salesplan.reports.kernel_state.name_process`: the notebook's first 15 bytes);
+    ``None`` for a kernel still named as started (its ``SALESPLAN_NOTEBOOK`` holds)."""
+    import psutil
+
+    try:
+        name = p.name()
+    except psutil.Error:
+        return None
+    return next((n for n in NOTEBOOKS if n.encode()[:15].decode(errors="ignore") == name), None)
 
 
 def _is_browser(p) -> bool:

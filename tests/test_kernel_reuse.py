@@ -26,7 +26,8 @@ _LOOK = ("import os, sys, warnings\n"
          "print('width', matplotlib.rcParams['lines.linewidth'])\n"
          "print('numpy', numpy.geterr()['divide'], numpy.get_printoptions()['precision'])\n"
          "print('filter', any(getattr(f[1], 'pattern', '') == 'salesplan-test' for f in warnings.filters))\n"
-         "print('path', 'salesplan-test' in sys.path)\n")
+         "print('path', 'salesplan-test' in sys.path)\n"
+         "print('comm', open('/proc/self/comm').read().strip() if os.path.exists('/proc/self/comm') else '-')\n")
 _CHANGE = ("left_by_a_notebook = 1\n"
            "__import__('pandas.io.formats.style')  # pyplot, imported first here as styled tables do\n"
            "os.environ['SALESPLAN_TEST_LEFTOVER'] = 'yes'\n"
@@ -74,7 +75,11 @@ def test_a_reused_kernel_is_as_new_for_each_notebook(tmp_path, monkeypatch):
         assert look["leftover"] == "False None"  # nothing of the notebook before
         assert look["cwd"] == "True"
         # every setting the notebook before changed is back to a new kernel's
-        assert {k: v for k, v in look.items() if k != "pid"} == {k: v for k, v in fresh.items() if k != "pid"}
+        assert {k: v for k, v in look.items() if k not in ("pid", "comm")} == \
+            {k: v for k, v in fresh.items() if k not in ("pid", "comm")}
+        # a reused kernel's process is named after the notebook it runs now (Linux)
+        if name != "01_a" and fresh["comm"] != "-":
+            assert look["comm"] == name and fresh["comm"] != name
 
 
 def _pool(tmp_path: Path, max_peak_mib: float | None = None):
@@ -301,3 +306,31 @@ def test_new_refusals_returns_each_refusal_once():
         assert pool.new_refusals() == []
     finally:
         pool.close()
+
+
+def test_the_scale_benchmark_tells_a_reused_kernel_by_its_process_name():
+    # benchmarks/scale.py splits memory by notebook: a reused kernel is named after the
+    # notebook it runs now (its environment still names the notebook it was started for)
+    import importlib.util
+    import subprocess
+
+    import psutil
+
+    spec = importlib.util.spec_from_file_location(
+        "scale_benchmark", Path(__file__).parents[1] / "benchmarks" / "scale.py")
+    scale = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scale)
+    code = ("import sys\n"
+            "from salesplan.reports.kernel_state import name_process\n"
+            "name_process('05_resource_allocation')\n"
+            "print('named', flush=True)\n"
+            "sys.stdin.read()\n")
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout.readline().strip() == "named"
+        assert scale._notebook_now(psutil.Process(child.pid)) == "05_resource_allocation"
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)
+    assert scale._notebook_now(psutil.Process()) is None  # a process not named after a notebook

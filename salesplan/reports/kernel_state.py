@@ -124,6 +124,7 @@ def reset(env: dict, cwd: str | None = None) -> None:
     if not released:
         _clear_namespace()
     _restore_environ({**_state["environ"], **{str(k): str(v) for k, v in env.items()}})
+    name_process(os.environ.get("SALESPLAN_NOTEBOOK"))
     os.chdir(cwd or _state["cwd"])
     sys.path[:] = _state["path"]
     warnings.filters[:] = _state["filters"]
@@ -135,6 +136,21 @@ def reset(env: dict, cwd: str | None = None) -> None:
                 setattr(sys.modules[module], name, value)
     if not released:
         return_freed_memory()  # the last notebook's objects (and their open files) go now
+
+
+def name_process(notebook: str | None) -> None:
+    """Name the kernel's process after the notebook it now runs (Linux: ``/proc/PID/comm``,
+    its first 15 bytes; what ``top`` shows): a reused kernel's environment, read from outside
+    (``/proc/PID/environ``), still names the notebook it was started for.  Nothing happens
+    elsewhere or without a name."""
+    if not notebook or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, notebook.encode("utf-8")[:15])  # 15: PR_SET_NAME
+    except (OSError, AttributeError):  # pragma: no cover - no prctl
+        pass
 
 
 def _restore_environ(target: dict) -> None:
