@@ -31,7 +31,7 @@ async def _outputs_of_new_clients(km, rounds: int) -> list[tuple[str, float]]:
             texts: list[str] = []
             reply = await kc.execute_interactive(
                 f"print('round', {i})", timeout=60,
-                output_hook=lambda m: texts.append(m["content"].get("text", ""))
+                output_hook=lambda m, texts=texts: texts.append(m["content"].get("text", ""))
                 if m["msg_type"] == "stream" else None)
             assert reply["content"]["status"] == "ok"
             seen.append(("".join(texts), ready))
