@@ -53,6 +53,18 @@ def assert_tables_equal(got: dict, expected: dict) -> None:
 
 
 
+def _output_rows(store, other_than: str | None = None) -> int:
+    """Rows of stored outputs in every outputs table: ``plan_outputs`` and, in DuckDB, each
+    run's own (``plan_outputs_<hex>``); with ``other_than``, those of other runs only."""
+    tables = ["plan_outputs"]
+    if store._db.outputs_per_run:
+        tables += [t for (t,) in store._db.rows(
+            "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'plan_outputs_%'")]
+    where = " WHERE run_id <> :r" if other_than else ""
+    return sum(store._db.rows(f"SELECT count(*) FROM {t}{where}", {"r": other_than} if other_than else {})[0][0]
+               for t in tables)
+
+
 @pytest.fixture
 def pg_store(pg_url):
     url = pg_url
@@ -124,8 +136,8 @@ def test_failing_write_leaves_nothing(store):
     with pytest.raises(TypeError, match="'broken'.*'mixed'"):
         store.write_run("targets", "2027Q2", {}, "f1", bad)
     assert store.list_runs()["run_id"].tolist() == [first]
-    n = store._db.query("SELECT count(*) AS n FROM plan_outputs WHERE run_id <> :r", {"r": first})
-    assert int(n["n"].iloc[0]) == 0
+    assert _output_rows(store, other_than=first) == 0
+    assert _output_rows(store) > 0  # the first run's outputs are counted
     assert_tables_equal(store.read_run(first).tables, outputs())
 
 
@@ -138,7 +150,7 @@ def test_failure_at_commit_time_leaves_nothing(store):
         store.write_run("targets", "2027Q1", {}, None, outputs())
     store._before_commit = None
     assert store.list_runs().empty
-    assert int(store._db.query("SELECT count(*) AS n FROM plan_outputs")["n"].iloc[0]) == 0
+    assert _output_rows(store) == 0
 
 
 def test_large_frame_split_into_parts(tmp_path, monkeypatch):
@@ -148,8 +160,7 @@ def test_large_frame_split_into_parts(tmp_path, monkeypatch):
     store = PlanStore(f"duckdb:///{tmp_path}/p.duckdb")
     frame = pd.DataFrame({"x": np.random.default_rng(0).normal(size=5000)})
     run_id = store.write_run("k", "p", {}, None, {"big": frame})
-    parts = store._db.query("SELECT count(*) AS n FROM plan_outputs")["n"].iloc[0]
-    assert parts > 10
+    assert _output_rows(store) > 10
     pd.testing.assert_frame_equal(store.read_run(run_id).tables["big"], frame, check_exact=True)
 
 
@@ -204,8 +215,7 @@ def test_kill_9_during_write_leaves_no_partial_run(tmp_path):
     assert child.returncode == -signal.SIGKILL
     again = PlanStore(url)
     assert again.list_runs()["run_id"].tolist() == [first]
-    n = again._db.query("SELECT count(*) AS n FROM plan_outputs WHERE run_id <> :r", {"r": first})
-    assert int(n["n"].iloc[0]) == 0
+    assert _output_rows(again, other_than=first) == 0
     assert_tables_equal(again.read_run().tables, outputs())
     # the store still takes new runs
     second = again.write_run("targets", "2027Q2", {}, "f1", {"t": pd.DataFrame({"x": [1]})})
@@ -291,3 +301,24 @@ def test_bad_inputs(tmp_path):
         store.write_run("k", "2027Q1", {}, None, {"x": [1, 2]})
     with pytest.raises(StoreError, match="expected duckdb"):
         PlanStore("plans.duckdb")
+
+
+def test_duckdb_runs_keep_their_outputs_apart_and_older_stores_read_on(tmp_path, monkeypatch):
+    # a DuckDB store puts each run's outputs in a table of its own: appending them to one
+    # table made every write rewrite all earlier payloads at the checkpoint (issue 19)
+    import salesplan.data.store as store_mod
+
+    url = f"duckdb:///{tmp_path}/p.duckdb"
+    store = PlanStore(url)
+    monkeypatch.setattr(store_mod._DuckDB, "outputs_per_run", False)  # as stores wrote before
+    old = store.write_run("targets", "2027Q1", {}, "f0", outputs())
+    monkeypatch.undo()
+    new = store.write_run("targets", "2027Q2", {}, "f1", {"t": pd.DataFrame({"x": [1.5, 2.5]})})
+    own = store_mod._run_outputs_table(new)
+    assert own.startswith("plan_outputs_") and own != store_mod._run_outputs_table(old)
+    rows = {t: store._db.rows(f"SELECT DISTINCT run_id FROM {t}") for t in ("plan_outputs", own)}
+    assert rows == {"plan_outputs": [(old,)], own: [(new,)]}
+    again = PlanStore(url)  # both read back, each from where it was written
+    assert_tables_equal(again.read_run(old).tables, outputs())
+    assert again.read_run(new).tables["t"]["x"].tolist() == [1.5, 2.5]
+    assert again.read_run(kind="targets").run_id == new
