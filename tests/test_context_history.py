@@ -3,6 +3,7 @@ second copy of them when every line is in the history."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from salesplan.data import SalesData
@@ -42,3 +43,21 @@ def test_lines_until_copies_only_when_it_cuts():
     assert cut is not orders and len(cut) < len(orders)
     assert cut["order_date"].max() <= pd.Timestamp("2026-06-30")
     pd.testing.assert_frame_equal(cut, orders[orders["order_date"] <= pd.Timestamp("2026-06-30")])
+
+
+def test_lines_in_date_order_are_cut_without_a_copy():
+    from salesplan.data.orders import lines_until
+
+    orders = _orders("2026-12-31")  # in date order, as sources that store them so read them
+    end = pd.Timestamp("2026-06-30")
+    cut = lines_until(orders, end)
+    assert len(cut) < len(orders) and cut["order_date"].max() <= end
+    assert np.shares_memory(cut["amount"].to_numpy(), orders["amount"].to_numpy())  # not a copy
+    assert (cut.index == orders.index[: len(cut)]).all()
+    pd.testing.assert_frame_equal(cut, orders[orders["order_date"] <= end], check_index_type="equiv")
+    # out of date order: the kept rows are taken (a copy), in their order
+    shuffled = orders.iloc[::-1].reset_index(drop=True)
+    got = lines_until(shuffled, end)
+    pd.testing.assert_frame_equal(got, shuffled[shuffled["order_date"] <= end])
+    assert got["order_date"].is_monotonic_decreasing
+    assert not np.shares_memory(got["amount"].to_numpy(), shuffled["amount"].to_numpy())
