@@ -260,13 +260,10 @@ def series_reasons(parts: Sequence[pd.DataFrame], level_of: Mapping[str, str],
 
 
 def reps_with_sales(history_orders: pd.DataFrame) -> frozenset:
-    """The reps who sold in the history: the distinct non-null ``rep_id`` of its order lines
-    (none when the lines have no ``rep_id`` column: an orders-only company).
+    """The reps who sold in the history: the distinct non-null ``rep_id`` of its order lines.
 
     Taken once by the forecast notebook, which then lets the order lines go
     (:meth:`salesplan.planning.context.PlanContext.without_order_lines`)."""
-    if "rep_id" not in history_orders.columns:
-        return frozenset()
     return frozenset(history_orders["rep_id"].dropna().unique())  # distinct ids, not one per line
 
 
