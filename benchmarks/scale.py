@@ -464,9 +464,10 @@ def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None,
     kernel's own children; a kernel reused for another notebook takes that notebook's name
     as its process name, :func:`_notebook_now`), everything else (the command, Chromium) as
     ``"runner"``.
-    With ``pss`` (a one-item list, updated in place) the largest sum of the processes'
+    With ``pss`` (a list ``[MiB, time]``, updated in place) the largest sum of the processes'
     proportional set sizes (:func:`_pss_bytes`, MiB) is kept too: the same processes with
-    each shared page counted once.  The runner's part is also split in ``peaks`` into
+    each shared page counted once; and, when the list has a second item, the wall-clock time
+    (``time.time()``) of that sample.  The runner's part is also split in ``peaks`` into
     ``"runner: command"`` (the command's own process and children other than the browser,
     e.g. the data check's) and ``"runner: browser"`` (Playwright's driver and Chromium's
     processes, :func:`_is_browser`).  With ``at_peak`` (a dict, replaced in place) the split
@@ -508,8 +509,10 @@ def _tree_rss_mib(proc, names: dict | None = None, peaks: dict | None = None,
     if peaks is not None:
         for owner, mib in split.items():
             peaks[owner] = max(peaks.get(owner, 0.0), mib)
-    if pss is not None:
-        pss[0] = max(pss[0], pss_total / 2**20)
+    if pss is not None and pss_total / 2**20 > pss[0]:
+        pss[0] = pss_total / 2**20
+        if len(pss) > 1:
+            pss[1] = time.time()
     if at_peak is not None and total / 2**20 > at_peak.get("total", 0.0):
         at_peak.clear()
         at_peak.update({k: round(v) for k, v in split.items()}, total=round(total / 2**20))
@@ -557,7 +560,9 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2, run_args
     ``runner_command_peak_mib`` (the command's process, the data check's child) and
     ``runner_browser_peak_mib`` (Playwright and Chromium: several processes sharing pages,
     their RSS sum well above their PSS); ``at_peak_mib`` splits the sample of
-    ``peak_mib`` by owner (each a peak of its own need not coincide with the others)."""
+    ``peak_mib`` by owner (each a peak of its own need not coincide with the others);
+    ``cells_at_pss_peak`` names the cell each notebook was running at the sample of
+    ``pss_peak_mib`` (:func:`_cells_running`): which steps side by side make the peak."""
     import psutil
 
     _, db = _paths(work, scale)
@@ -580,7 +585,7 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2, run_args
     names: dict = {}
     peaks: dict = {}
     at_peak: dict = {}
-    pss = [0.0]
+    pss = [0.0, None]
     t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(work / f"plan-s{scale:g}.log", "w") as log:
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
@@ -612,10 +617,48 @@ def plan_stage(scale: float, work: Path, timeout: float, jobs: int = 2, run_args
     if p.returncode != 0:  # the time and peak so far and the notebooks that ran are kept
         rec["error"] = f"exit {p.returncode}: {text.strip().splitlines()[-1:]}"
     rec["notebooks"] = _plan_notebooks(out, text, peaks)
+    run_dir = _run_dir(out, text)
+    if run_dir is not None and pss[1] is not None:
+        rec["cells_at_pss_peak"] = _cells_running(run_dir, pss[1])
     for name, nb in rec["notebooks"].items():  # flat copies: the extras line of the report
         if nb.get("seconds") is not None:
             rec[name.split("_")[0] + "_s"] = nb["seconds"]
     return rec
+
+
+def _run_dir(out: Path, log_text: str) -> Path | None:
+    """The run folder the plan log names (``salesplan run <run id>: ...``), else None."""
+    import re
+
+    run_id = re.findall(r"salesplan run (\S+):", log_text)
+    return out / run_id[-1] if run_id else None
+
+
+def _cells_running(run_dir: Path, when: float) -> dict[str, str]:
+    """The code cell each executed notebook of ``run_dir`` was running at ``when`` (epoch
+    seconds), from the start and end times papermill records in each cell's metadata:
+    ``{notebook: "cell <index>: <its first line>"}``; a notebook not running a cell then
+    (not started, finished, or between cells) is left out."""
+    from datetime import datetime
+
+    def epoch(text: str) -> float:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+    running = {}
+    for path in sorted(run_dir.glob("*.ipynb")):
+        try:
+            cells = json.loads(path.read_text("utf-8")).get("cells", [])
+        except (OSError, ValueError):
+            continue
+        for i, cell in enumerate(cells):
+            meta = cell.get("metadata", {}).get("papermill", {})
+            if cell.get("cell_type") != "code" or not meta.get("start_time") or not meta.get("end_time"):
+                continue
+            if epoch(meta["start_time"]) <= when <= epoch(meta["end_time"]):
+                source = "".join(cell.get("source", []))
+                running[path.stem] = f"cell {i}: {source.strip().splitlines()[0][:70] if source.strip() else ''}"
+                break
+    return running
 
 
 def _plan_notebooks(out: Path, log_text: str, peaks: dict) -> dict:
@@ -628,8 +671,8 @@ def _plan_notebooks(out: Path, log_text: str, peaks: dict) -> dict:
     secs: dict = {}
     for name, s in re.findall(r"\] (\d\d\w?_\w+) ok \(([\d.]+) s\)", log_text):
         secs[name] = float(s)
-    run_id = re.findall(r"salesplan run (\S+):", log_text)
-    manifest = out / run_id[-1] / "run.json" if run_id else None
+    run_dir = _run_dir(out, log_text)
+    manifest = run_dir / "run.json" if run_dir is not None else None
     if manifest is not None and manifest.exists():
         for nb in json.loads(manifest.read_text("utf-8")).get("notebooks", []):
             if nb.get("seconds") is not None and not nb.get("carried_from"):
