@@ -373,15 +373,18 @@ def resource_rows(run_id: str, period: str, tables: Mapping[str, pd.DataFrame]) 
 
 # --------------------------------------------------------------------------- backends
 
+#: the columns of ``plan_outputs``, and of a DuckDB run's own outputs table
+_OUTPUT_COLUMNS_DDL = ("run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, part INTEGER NOT NULL, "
+                       "position INTEGER NOT NULL, n_rows BIGINT NOT NULL, manifest VARCHAR NOT NULL, "
+                       "payload BLOB NOT NULL")
+
+
 _DDL_DUCKDB = [
     """CREATE TABLE IF NOT EXISTS plan_runs (
         run_id VARCHAR PRIMARY KEY, created_at TIMESTAMP NOT NULL, kind VARCHAR NOT NULL,
         period VARCHAR NOT NULL, parameters VARCHAR NOT NULL, input_fingerprint VARCHAR,
         status VARCHAR NOT NULL, salesplan_version VARCHAR, tables VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS plan_outputs (
-        run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, part INTEGER NOT NULL,
-        position INTEGER NOT NULL, n_rows BIGINT NOT NULL, manifest VARCHAR NOT NULL,
-        payload BLOB NOT NULL, PRIMARY KEY (run_id, name, part))""",
+    f"CREATE TABLE IF NOT EXISTS plan_outputs ({_OUTPUT_COLUMNS_DDL}, PRIMARY KEY (run_id, name, part))",
     "ALTER TABLE plan_runs ADD COLUMN IF NOT EXISTS name VARCHAR",
     "ALTER TABLE plan_runs ADD COLUMN IF NOT EXISTS batch_id VARCHAR",
     """CREATE TABLE IF NOT EXISTS plan_batches (
@@ -508,12 +511,6 @@ class _DuckDB:
 
 def _dollar(sql: str) -> str:
     return re.sub(r"(?<!:):([A-Za-z_]\w*)", r"$\1", sql)
-
-
-#: the columns of ``plan_outputs``, and of a DuckDB run's own outputs table
-_OUTPUT_COLUMNS_DDL = ("run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, part INTEGER NOT NULL, "
-                       "position INTEGER NOT NULL, n_rows BIGINT NOT NULL, manifest VARCHAR NOT NULL, "
-                       "payload BLOB NOT NULL")
 
 
 def _run_outputs_table(run_id: str) -> str:
@@ -1081,8 +1078,9 @@ class PlanStore:
         return PlanRun(meta=meta, tables=tables)
 
     def _outputs_of(self, run_id: str) -> str:
-        """The table holding ``run_id``'s outputs: its own (:func:`_run_outputs_table`; DuckDB,
-        runs written since session 20) or ``plan_outputs`` (other databases, earlier runs)."""
+        """The table holding ``run_id``'s outputs: its own (:func:`_run_outputs_table`; DuckDB)
+        or ``plan_outputs`` (other databases, and DuckDB stores' runs written before the
+        per-run tables)."""
         if self._db.outputs_per_run:
             table = _run_outputs_table(run_id)
             if self._db.rows("SELECT count(*) FROM duckdb_tables() WHERE table_name = :t",
