@@ -50,6 +50,10 @@ _ORDERS = _but("orders", "order_id", "quantity")
 _ORDERS_NO_PRODUCT = _but("orders", "order_id", "quantity", "product_line")
 #: leads without the disqualification reason (read only by validation)
 _LEADS = _but("leads", "disqualified_reason")
+#: activities as the win model reads them: each customer's activity dates (feature
+#: ``activity_days``); the rep and the kind (visits, calls) are read only by the allocation
+#: (05) and the quarter review (07).  At scale 100, 8.9M rows: the two texts are ~220 MB
+_ACTIVITY_DATES = ("date", "customer_id")
 
 #: What each notebook's steps read: ``{table: columns}`` of the contract tables it loads
 #: (``None``: every column the source holds, extra ones included); the other tables are
@@ -70,10 +74,10 @@ NOTEBOOK_COLUMNS: dict[str, dict[str, tuple[str, ...] | None]] = {
                          "activities": ("date", "customer_id", "kind")},
     # leads, funnel and scored pipeline (stage history, activities); no payments
     "03b_pipeline": {**dict.fromkeys(_all_but("invoices", "marketing_spend")),
-                     "orders": _ORDERS_NO_PRODUCT, "leads": _LEADS},
+                     "orders": _ORDERS_NO_PRODUCT, "leads": _LEADS, "activities": _ACTIVITY_DATES},
     # targets, funnel, scored pipeline, monitoring; no payments, no marketing
     "04_quarterly_targets": {**dict.fromkeys(_all_but("invoices", "marketing_spend")),
-                             "orders": _ORDERS, "leads": _LEADS},
+                             "orders": _ORDERS, "leads": _LEADS, "activities": _ACTIVITY_DATES},
     # headcount, marketing budget, coverage (activities), commission, ABC classes; no
     # payments
     "05_resource_allocation": {**dict.fromkeys(_all_but("invoices")),
