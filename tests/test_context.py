@@ -49,3 +49,17 @@ def test_context_rejects_a_quarter_too_far_and_backtests_a_past_one():
 def test_fiscal_label():
     ctx = PlanContext.build(SalesData(orders=_orders("2026-12-31")), "2027Q1", fiscal_year_start_month=4)
     assert ctx.label.startswith("FY27")
+
+
+def test_a_context_without_order_lines_keeps_its_dates_and_memo_and_holds_no_lines():
+    data = SalesData(orders=_orders("2027-02-14"))
+    ctx = PlanContext.build(data, "2027Q1", input_fingerprint="abc", fiscal_year_start_month=4)
+    ctx.memo["k"] = 1
+    bare = ctx.without_order_lines()
+    assert len(bare.data.orders) == 0 and len(bare.history.orders) == 0
+    assert list(bare.data.orders.columns) == list(data.orders.columns)  # the same columns
+    assert bare.data.orders["order_date"].dtype == data.orders["order_date"].dtype
+    assert (bare.quarter, bare.history_end, bare.input_fingerprint, bare.label, bare.horizon_months) == (
+        pd.Period("2027Q1", "Q"), pd.Timestamp("2026-12-31"), "abc", "FY27Q4", 3)
+    assert bare.memo is ctx.memo
+    assert len(ctx.data.orders) == len(data.orders)  # the context it was made from is unchanged

@@ -117,8 +117,9 @@ def test_roster_notes_new_rep_and_reps_who_have_left():
     reasons = ft.series_reasons([base], level_of, label_of, "combo")
     assert list(reasons["treatment"]) == ["standard model", "standard model", "intermittent sales (Croston/SBA)",
                                           "standard model"]
-    orders = pd.DataFrame({"rep_id": ["R1", "R3", "R4", None]})
-    out = ft.add_roster_notes(reasons, _reps(), orders, pd.Timestamp("2027-01-01"),
+    sold = ft.reps_with_sales(pd.DataFrame({"rep_id": ["R1", "R3", "R4", None, "R1"]}))
+    assert sold == {"R1", "R3", "R4"}  # distinct, no null
+    out = ft.add_roster_notes(reasons, _reps(), sold, pd.Timestamp("2027-01-01"),
                               {"region=S|rep_id=R3": 1234.0, "region=S|rep_id=R4": 0.0}, "{:,.0f}".format)
     by = out.set_index("label")
     assert list(out["label"]) == ["Company", "R1 Ann", "R2 Bo", "R3 Cy", "R4 Di"]  # company first, then reps
@@ -144,7 +145,7 @@ def test_roster_notes_new_rep_and_reps_who_have_left():
 def test_roster_notes_without_a_reps_table_only_sort():
     reasons = pd.DataFrame({"unique_id": ["p", "total"], "level": ["product line", "company"],
                             "label": ["Tools", "Company"], "treatment": "standard model"})
-    out = ft.add_roster_notes(reasons, None, pd.DataFrame({"rep_id": []}), pd.Timestamp("2027-01-01"), {}, str)
+    out = ft.add_roster_notes(reasons, None, frozenset(), pd.Timestamp("2027-01-01"), {}, str)
     assert list(out["unique_id"]) == ["total", "p"]
 
 

@@ -4,9 +4,10 @@ itself (``hierarchy_forecast(until=)``), to the same numbers."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from salesplan.data import SalesData
-from salesplan.models.forecast import hierarchy_forecast
+from salesplan.models.forecast import ForecastInputError, hierarchy_forecast, order_lines, to_long
 from salesplan.planning.context import PlanContext
 from salesplan.planning.features import monitor_context, monitor_history_ok
 
@@ -76,3 +77,42 @@ def test_forecast_until_with_customer_ids_that_repeat_equals_the_forecast_of_the
     assert new.ids == old.ids
     pd.testing.assert_frame_equal(new.long, old.long, check_exact=True)
     pd.testing.assert_frame_equal(new.forecast, old.forecast, check_exact=True)
+
+
+def test_forecast_from_lines_coded_once_equals_the_forecast_of_the_orders():
+    """The forecast notebook codes its lines once (with the product line and dates) and lets
+    the lines' frame go: the hierarchy, its `until` cut and the product lines' series are the
+    same numbers as from the orders."""
+    data = _data()
+    data = SalesData(orders=data.orders.assign(product_line=np.where(np.arange(len(data.orders)) % 3, "A", "B")),
+                     customers=data.customers)
+    lines = order_lines(data, keys=("region", "rep_id", "product_line"), dated=True)
+    assert len(lines) == len(data.orders) and lines.dates.dtype == np.dtype("datetime64[ns]")
+    kw = dict(levels=LEVELS, h=3, method="ets", reconcile_method="auto", n_windows=1, n_paths=60, seed=4)
+    for until in (None, pd.Timestamp("2026-09-30")):
+        old, new = hierarchy_forecast(data, until=until, **kw), hierarchy_forecast(lines, until=until, **kw)
+        assert new.ids == old.ids and new.method == old.method
+        pd.testing.assert_frame_equal(new.long, old.long, check_exact=True)
+        pd.testing.assert_frame_equal(new.forecast, old.forecast, check_exact=True)
+        pd.testing.assert_frame_equal(new.scores, old.scores, check_exact=True)
+        assert np.array_equal(new.paths, old.paths)
+    pd.testing.assert_frame_equal(to_long(lines, keys=("product_line",)), to_long(data, keys=("product_line",)),
+                                  check_exact=True)
+    cut = lines.until("2026-09-30")
+    assert len(cut) == int((data.orders["order_date"] <= "2026-09-30").sum())
+    assert lines.until("2030-01-01") is lines  # every line: no copy
+    assert set(lines.key_values("rep_id")) == {"e1", "e2", "w1", "w2", "w3", "(none)"}
+
+
+def test_coded_lines_name_what_they_lack():
+    data = _data()
+    lines = order_lines(data, keys=("region", "rep_id"))
+    with pytest.raises(ForecastInputError, match=r"coded without key\(s\) \['product_line'\]"):
+        to_long(lines, keys=("product_line",))
+    with pytest.raises(ForecastInputError, match="coded at frequency 'MS', asked for 'QS'"):
+        to_long(lines, keys=("region",), freq="QS")
+    with pytest.raises(ForecastInputError, match=r"without their dates .* dated=True"):
+        hierarchy_forecast(lines, levels=LEVELS, until="2026-09-30", method="naive", n_paths=10)
+    dated = order_lines(data, keys=("region", "rep_id"), dated=True)
+    with pytest.raises(ForecastInputError, match="no order line on or before 2020-01-01"):
+        dated.until("2020-01-01")

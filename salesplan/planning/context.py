@@ -134,6 +134,18 @@ class PlanContext:
         # history shares the loaded frame instead of holding a filtered copy of it
         return replace(self.data, orders=lines_until(self.data.orders, self.history_end))
 
+    def without_order_lines(self) -> PlanContext:
+        """This context with none of the loaded order lines (an empty ``orders`` table of
+        the same columns): the same quarter, history end, fingerprint and :attr:`memo`.
+
+        For a notebook that has taken from the lines every aggregate it needs (the forecast
+        notebook: its monthly series, the reps who sold, the monitoring quarter's forecast)
+        and then keeps only the context's dates: at 12M order lines the lines are ~0.7 GB
+        for the rest of the notebook.  Anything read from :attr:`data`'s or :attr:`history`'s
+        orders after this is empty, so take it before.
+        """
+        return replace(self, data=replace(self.data, orders=self.data.orders.iloc[:0].copy()))
+
     def with_quarter(self, period, **kwargs) -> PlanContext:
         """The context of another quarter on the same data (:meth:`build` with this context's
         fingerprint and fiscal year), sharing :attr:`memo`: what the memo holds depends on

@@ -11,14 +11,14 @@ notebook (02) shows and saves to the plan store (kind ``forecast``):
   the rolling-origin backtest summarised per level (company, region, rep, product line);
 - :func:`series_reasons` / :func:`add_roster_notes` / :func:`treatment_summary`: what was
   done for each series (standard model or a stated fallback), with the roster's reps
-  who have no history or who have left.
+  who have no history (:func:`reps_with_sales`) or who have left.
 
 Every function is pure (DataFrames and arrays in, DataFrames out).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +41,7 @@ __all__ = [
     "reconciliation_note",
     "reconciliation_table",
     "rep_table",
+    "reps_with_sales",
     "sort_reasons",
     "series_reasons",
     "treatment_summary",
@@ -258,7 +259,15 @@ def series_reasons(parts: Sequence[pd.DataFrame], level_of: Mapping[str, str],
     return reasons
 
 
-def add_roster_notes(reasons: pd.DataFrame, reps: pd.DataFrame | None, history_orders: pd.DataFrame,
+def reps_with_sales(history_orders: pd.DataFrame) -> frozenset:
+    """The reps who sold in the history: the distinct non-null ``rep_id`` of its order lines.
+
+    Taken once by the forecast notebook, which then lets the order lines go
+    (:meth:`salesplan.planning.context.PlanContext.without_order_lines`)."""
+    return frozenset(history_orders["rep_id"].dropna().unique())  # distinct ids, not one per line
+
+
+def add_roster_notes(reasons: pd.DataFrame, reps: pd.DataFrame | None, sold_reps: Collection,
                      quarter_start: pd.Timestamp, quarter_mean: Mapping[str, float],
                      money: Callable[[float], str]) -> pd.DataFrame:
     """Add the roster's view: reps without sales history, and reps who have left.
@@ -275,8 +284,8 @@ def add_roster_notes(reasons: pd.DataFrame, reps: pd.DataFrame | None, history_o
         Output of :func:`series_reasons`.
     reps : DataFrame or None
         The ``reps`` table (``rep_id, name, region, hire_date, exit_date``); None = no notes.
-    history_orders : DataFrame
-        The order lines of the history (``rep_id``).
+    sold_reps : collection of str
+        The reps who sold in the history (:func:`reps_with_sales`).
     quarter_start : pandas.Timestamp
         First day of the plan quarter.
     quarter_mean : mapping
@@ -292,7 +301,7 @@ def add_roster_notes(reasons: pd.DataFrame, reps: pd.DataFrame | None, history_o
     reasons = reasons.copy()
     if reps is None:
         return sort_reasons(reasons)
-    sold = set(history_orders["rep_id"].dropna().unique())  # distinct ids, not one per order line
+    sold = frozenset(sold_reps)
     extra = []
     for rid, r in reps.sort_values("rep_id").set_index("rep_id").iterrows():
         gone = pd.notna(r["exit_date"]) and r["exit_date"] < quarter_start
@@ -434,7 +443,7 @@ class ForecastTables:
 
 
 def build_forecast_tables(ctx, hf, node_info: pd.DataFrame, long: pd.DataFrame, pl_fc, pl_long: pd.DataFrame,
-                          pl_paths: np.ndarray, cv: pd.DataFrame, method: str, *,
+                          pl_paths: np.ndarray, cv: pd.DataFrame, method: str, *, sold_reps: Collection,
                           reps: pd.DataFrame | None = None, money: Callable[[float], str] = "{:,.0f}".format
                           ) -> ForecastTables:
     """Every table of the forecast notebook from the fitted forecasts and the backtest.
@@ -442,7 +451,7 @@ def build_forecast_tables(ctx, hf, node_info: pd.DataFrame, long: pd.DataFrame, 
     Parameters
     ----------
     ctx : salesplan.planning.context.PlanContext
-        The plan quarter and its history.
+        The plan quarter (its dates only: the context may hold no order lines).
     hf : salesplan.models.forecast.HierarchyForecast
         The reconciled forecast of the hierarchy (company, regions, reps); its paths cover
         the ``ctx.horizon_months`` months after the history, the last 3 being the quarter.
@@ -458,6 +467,8 @@ def build_forecast_tables(ctx, hf, node_info: pd.DataFrame, long: pd.DataFrame, 
         :func:`salesplan.models.forecast.cross_validation` of the nodes and product lines.
     method : str
         The forecasting method (the "standard model").
+    sold_reps : collection of str
+        The reps who sold in the history (:func:`reps_with_sales` of its order lines).
     reps : DataFrame, optional
         The ``reps`` table for the roster notes (None: no notes).
     money : callable
@@ -473,7 +484,7 @@ def build_forecast_tables(ctx, hf, node_info: pd.DataFrame, long: pd.DataFrame, 
     label_of = {**dict(zip(node_info["unique_id"], node_info["label"])),
                 **dict(zip(pl_info["unique_id"], pl_info["label"]))}
     reasons = series_reasons([hf.base.reasons_, pl_fc.reasons_], level_of, label_of, method)
-    reasons = add_roster_notes(reasons, reps, ctx.history.orders, ctx.quarter.start_time,
+    reasons = add_roster_notes(reasons, reps, sold_reps, ctx.quarter.start_time,
                                dict(zip(quarter["unique_id"], quarter["mean"])), money)
     return ForecastTables(quarter=quarter, product_lines=pl_quarter,
                           months=monthly_table(ids, hf.paths, node_info, ctx.last_month + 1),

@@ -51,18 +51,23 @@ class MissingTargets(RuntimeError):
 
 
 def forecast_distribution(ctx: PlanContext, plan_store: str, *, source: str, seed: int,
-                          cache_dir: str | None = None) -> tuple[QuarterDistribution, str]:
+                          cache_dir: str | None = None, lines=None) -> tuple[QuarterDistribution, str]:
     """The sample paths of ``ctx.quarter``: the stored forecast run, else computed and saved.
 
     A stored ``forecast`` run qualifies when it has the same input fingerprint, ``seed``
     and ``history_end`` (``YYYY-MM-DD``).  Returns the distribution and the run id.
+    ``lines``: the order lines of ``ctx.data`` coded already
+    (:func:`salesplan.models.forecast.order_lines`, dated, with the keys of
+    :func:`forecast_levels`), which the forecast is then made from (the same numbers; the
+    context's own order lines are not read, so they may be gone).
     """
     def compute():
         from salesplan.models.forecast import hierarchy_forecast  # only when absent (scipy.stats)
 
         # the loaded lines cut at the history's end inside the forecast (``until``): the
         # history's own lines, without the copy of them a back-test quarter's history is
-        hf = hierarchy_forecast(ctx.data, levels=forecast_levels(ctx.data), h=ctx.horizon_months,
+        hf = hierarchy_forecast(ctx.data if lines is None else lines, levels=forecast_levels(ctx.data),
+                                h=ctx.horizon_months,
                                 n_paths=N_PATHS, seed=seed, cache_dir=cache_dir, until=ctx.history_end)
         return {"paths": quarter_paths_from_forecast(hf, ctx.period).to_frame()}
 

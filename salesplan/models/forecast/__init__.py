@@ -3,6 +3,8 @@
 Public API
 ----------
 to_long(orders, keys, freq, value, start, end)      long frame ``unique_id, ds, y``
+order_lines(orders, keys, freq, dated)              the lines coded once (OrderLines) for
+    to_long / hierarchy_forecast: the same series, without the lines' frame
 validate_long(df, freq, allow_negative)              clean copy or ForecastInputError
 Forecaster(method="combo", ...).fit(df)              scikit-learn style estimator
     .predict(h, level) / .sample_paths(h, n_paths, random_state) / .quantiles(h, q) / .reasons_
@@ -20,7 +22,9 @@ This package imports only :mod:`salesplan.data` (optionally) and third-party lib
 
 from salesplan.models.forecast.data import (
     ForecastInputError,
+    OrderLines,
     canonical_freq,
+    order_lines,
     season_length_of,
     series_id,
     to_long,
@@ -43,11 +47,13 @@ __all__ = [
     "Forecaster",
     "HierarchyForecast",
     "METHODS",
+    "OrderLines",
     "accuracy_report",
     "build_hierarchy",
     "canonical_freq",
     "cross_validation",
     "hierarchy_forecast",
+    "order_lines",
     "reconcile",
     "reconciliation_matrix",
     "season_length_of",

@@ -13,7 +13,7 @@ filled with an explicit 0 by :func:`to_long`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -93,12 +93,14 @@ def to_long(
 
     Parameters
     ----------
-    orders : DataFrame
+    orders : DataFrame, SalesData or OrderLines
         Order lines with columns ``date`` (default ``order_date``), ``value`` (default
         ``amount``, company currency) and every column of ``keys``. Other columns are
         ignored. ``orders`` may also be a :class:`salesplan.data.SalesData` bundle, in which
         case its ``orders`` table is used, joined to ``customers`` when a key (e.g.
-        ``region``) is a customer attribute.
+        ``region``) is a customer attribute, or the lines coded once
+        (:func:`order_lines`, with every key of ``keys`` and the same ``freq``; their
+        ``value``, ``date`` and ``missing_key`` were fixed then).
     keys : iterable of str
         Columns to aggregate by, e.g. ``("region",)``, ``("region", "rep_id")``,
         ``("product_line",)``; ``()`` gives the company total (``unique_id="total"``).
@@ -126,13 +128,17 @@ def to_long(
 
 
 @dataclass
-class _Lines:
-    """Order lines reduced to what aggregation needs (:func:`_order_periods`): per line the
-    period number (:func:`_period_code`) and the value, and per key an integer code into
-    that key's distinct texts (``labels[k][codes[k]]`` is the key's text of each line).
+class OrderLines:
+    """Order lines reduced to what aggregation needs (:func:`order_lines`): per line the
+    period number (:func:`_period_code`) and the value, per key an integer code into that
+    key's distinct texts (``labels[k][codes[k]]`` is the key's text of each line) and,
+    when made ``dated``, the order date (``dates``, ``datetime64[ns]``) to cut them by.
 
     Integer codes, not one text per line: at 12M order lines a text column is an array
     of 12M object pointers (and its hashing when grouped), a code column 12M int32.
+    :func:`to_long` and :func:`~salesplan.models.forecast.hierarchy_forecast` take these
+    instead of the orders: the same series to the last bit, so a notebook can code its
+    lines once and let the lines' frame go.
     """
 
     period: np.ndarray
@@ -140,6 +146,42 @@ class _Lines:
     freq: str
     codes: dict = field(default_factory=dict)
     labels: dict = field(default_factory=dict)
+    dates: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def until(self, until) -> OrderLines:
+        """The lines dated on or before ``until`` (date-like), in their order: the lines
+        of the orders cut at ``until`` (``order_date <= until``).
+
+        Raises
+        ------
+        ForecastInputError
+            When the lines were not made ``dated`` or none is dated on or before ``until``.
+        """
+        if self.dates is None:
+            raise ForecastInputError("order lines without their dates cannot be cut at a date; "
+                                     "make them with order_lines(..., dated=True)")
+        keep = self.dates <= np.datetime64(pd.Timestamp(until).to_datetime64(), "ns")
+        if keep.all():
+            return self
+        if not keep.any():
+            raise ForecastInputError(f"table 'orders': no order line on or before {until}")
+        return self.take(keep)
+
+    def take(self, keep: np.ndarray) -> OrderLines:
+        """The lines where the boolean ``keep`` is True, in their order."""
+        return replace(self, period=self.period[keep], y=self.y[keep],
+                       codes={k: c[keep] for k, c in self.codes.items()},
+                       dates=None if self.dates is None else self.dates[keep])
+
+    def key_values(self, key: str) -> np.ndarray:
+        """The distinct texts of ``key`` on the lines (the missing-key text included when a
+        line has none), in order of first appearance."""
+        used = np.zeros(len(self.labels[key]), dtype=bool)
+        used[self.codes[key]] = True
+        return self.labels[key][used]
 
     def sums(self, keys) -> pd.DataFrame:
         """``y`` summed per key texts and period: ``*keys, ds, y`` sorted by the keys' texts
@@ -172,14 +214,47 @@ class _Lines:
         return agg
 
 
-def _order_periods(orders, keys, freq, value="amount", date="order_date", missing_key="(none)"):
+def order_lines(orders, keys: Iterable[str], freq: str = "MS", value: str = "amount",
+                date: str = "order_date", missing_key: str = "(none)", *,
+                dated: bool = False) -> OrderLines:
+    """The order lines coded once for aggregation: :class:`OrderLines`.
+
+    Parameters
+    ----------
+    orders : DataFrame or SalesData
+        As :func:`to_long` takes them (a customer attribute such as ``region`` joined from
+        ``customers``).
+    keys : iterable of str
+        Every key any series will be summed by, e.g. ``("region", "rep_id",
+        "product_line")``: the series of any subset of them are then made from these lines
+        (:func:`to_long`, :func:`~salesplan.models.forecast.hierarchy_forecast`).
+    freq, value, date, missing_key
+        See :func:`to_long`.
+    dated : bool
+        Keep each line's date (8 bytes a line), so the lines can be cut at a date
+        (:meth:`OrderLines.until`, ``hierarchy_forecast(until=...)``).
+
+    Returns
+    -------
+    OrderLines
+        ~20 bytes a line plus 4 a key (and 8 dated); at 12.2M lines with three keys and
+        dates ~0.4 GB, against ~0.7 GB for the lines' frame.
+    """
+    return _order_periods(orders, keys, freq, value, date, missing_key, dated=dated)
+
+
+def _order_periods(orders, keys, freq, value="amount", date="order_date", missing_key="(none)",
+                   dated=False):
     """The checked order lines as period numbers, values and integer key codes
-    (:class:`_Lines`; a null key is the text ``missing_key``): the input of
-    :func:`_aggregate_long`.
+    (:class:`OrderLines`; a null key is the text ``missing_key``): the input of
+    :func:`_aggregate_long`.  Lines already coded (an :class:`OrderLines` with every key
+    of ``keys`` and the frequency ``freq``) are returned as they are.
 
     Computed once for the bottom keys of a hierarchy and aggregated per level (the same
     rows in the same order, so each level sums exactly as :func:`to_long` would)."""
     keys = tuple(keys)
+    if isinstance(orders, OrderLines):
+        return _coded_lines(orders, keys, freq, dated)
     from_customers = {}
     if hasattr(orders, "orders") and not isinstance(orders, pd.DataFrame):
         orders, from_customers = _customer_key_rows(orders, keys, columns=(date, value))
@@ -209,7 +284,8 @@ def _order_periods(orders, keys, freq, value="amount", date="order_date", missin
             f"table 'orders', column {value!r}: {int(bad.sum())} value(s) are not numbers "
             f"(rows {rows}...)"
         )
-    lines = _Lines(_line_periods(dates, f), vals.fillna(0.0).to_numpy(dtype=float), f)
+    lines = OrderLines(_line_periods(dates, f), vals.fillna(0.0).to_numpy(dtype=float), f,
+                       dates=dates.to_numpy("datetime64[ns]") if dated else None)
     for k in keys:
         if k in from_customers:
             rows, col = from_customers[k]
@@ -219,6 +295,22 @@ def _order_periods(orders, keys, freq, value="amount", date="order_date", missin
         else:
             codes, labels = _key_codes(orders[k], missing_key)
         lines.codes[k], lines.labels[k] = codes.astype(np.int32, copy=False), labels
+    return lines
+
+
+def _coded_lines(lines: OrderLines, keys: tuple[str, ...], freq: str, dated: bool) -> OrderLines:
+    """``lines`` when they hold every key of ``keys`` at frequency ``freq`` (and dates when
+    ``dated``), else a ForecastInputError naming what is missing."""
+    missing = [k for k in keys if k not in lines.codes]
+    if missing:
+        raise ForecastInputError(f"order lines: coded without key(s) {missing}; they have "
+                                 f"{list(lines.codes)}: code them with every key the series need")
+    if lines.freq != canonical_freq(freq):
+        raise ForecastInputError(f"order lines: coded at frequency {lines.freq!r}, asked for "
+                                 f"{canonical_freq(freq)!r}")
+    if dated and lines.dates is None:
+        raise ForecastInputError("order lines without their dates cannot be cut at a date; "
+                                 "make them with order_lines(..., dated=True)")
     return lines
 
 

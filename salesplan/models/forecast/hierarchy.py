@@ -42,6 +42,7 @@ import pandas as pd
 from salesplan.data.paths import SamplePaths
 from salesplan.models.forecast.data import (
     ForecastInputError,
+    OrderLines,
     _aggregate_long,
     _order_periods,
     canonical_freq,
@@ -669,9 +670,13 @@ def _lines_until(work, orders, until, periods_of):
     order lines' frame: only the lines' period, value and key codes are taken.  When
     ``work`` does not hold one row per order line (customers' ids that repeat: the lines
     were merged with the customers), the orders are cut and ``periods_of(cut)`` made.
+    Lines coded already (:class:`~salesplan.models.forecast.data.OrderLines`) are cut by
+    their own dates.
     """
     if until is None:
         return work
+    if isinstance(orders, OrderLines):
+        return work.until(until)
     frame = orders if isinstance(orders, pd.DataFrame) else orders.orders
     keep = (pd.to_datetime(frame["order_date"]) <= pd.Timestamp(until)).to_numpy()
     if keep.all():
@@ -680,8 +685,7 @@ def _lines_until(work, orders, until, periods_of):
         raise ForecastInputError(f"table 'orders': no order line on or before {until}")
     if len(keep) != len(work.y):
         return periods_of(frame[keep] if frame is orders else replace(orders, orders=frame[keep]))
-    return replace(work, period=work.period[keep], y=work.y[keep],
-                   codes={k: c[keep] for k, c in work.codes.items()})
+    return work.take(keep)
 
 
 def _proportions(long, nodes, bottom_ids, window):
@@ -734,9 +738,11 @@ def hierarchy_forecast(
 
     Parameters
     ----------
-    orders : DataFrame or SalesData
+    orders : DataFrame, SalesData or OrderLines
         Order lines (``order_date``, ``amount`` and the key columns); a ``SalesData``
-        bundle is joined to ``customers`` for customer keys such as ``region``.
+        bundle is joined to ``customers`` for customer keys such as ``region``; or the
+        lines coded once (:func:`~salesplan.models.forecast.data.order_lines`, with every
+        key of ``levels``; ``dated`` for ``until``): the same forecast.
     levels : sequence of key tuples
         Top to bottom, e.g. ``[(), ("region",), ("region", "rep_id")]`` or
         ``[(), ("product_line",)]``.
