@@ -79,9 +79,9 @@ NOTEBOOK_COLUMNS: dict[str, dict[str, tuple[str, ...] | None]] = {
     "04_quarterly_targets": {**dict.fromkeys(_all_but("invoices", "marketing_spend")),
                              "orders": _ORDERS, "leads": _LEADS, "activities": _ACTIVITY_DATES},
     # headcount, marketing budget, coverage (activities), commission, ABC classes; no
-    # payments
-    "05_resource_allocation": {**dict.fromkeys(_all_but("invoices")),
-                               "orders": _ORDERS_NO_PRODUCT, "leads": _LEADS},
+    # payments, no leads (the targets it allocates are read from the plan store)
+    "05_resource_allocation": {**dict.fromkeys(_all_but("invoices", "leads")),
+                               "orders": _ORDERS_NO_PRODUCT},
     # the quarter in progress: orders, open deals and their stages, the plan's regions/reps
     "06_weekly_review": {**dict.fromkeys(_all_but("invoices", "activities", "marketing_spend")),
                          "orders": _ORDERS, "leads": _LEADS},

@@ -176,13 +176,6 @@ class OrderLines:
                        codes={k: c[keep] for k, c in self.codes.items()},
                        dates=None if self.dates is None else self.dates[keep])
 
-    def key_values(self, key: str) -> np.ndarray:
-        """The distinct texts of ``key`` on the lines (the missing-key text included when a
-        line has none), in order of first appearance."""
-        used = np.zeros(len(self.labels[key]), dtype=bool)
-        used[self.codes[key]] = True
-        return self.labels[key][used]
-
     def sums(self, keys) -> pd.DataFrame:
         """``y`` summed per key texts and period: ``*keys, ds, y`` sorted by the keys' texts
         and ``ds``, as ``groupby([*keys, "ds"], sort=True)["y"].sum()`` of the lines with
