@@ -1649,6 +1649,10 @@ class _Batch:
                 self.workbook.add_notebook(name, _published_tables(self.tmp / "tables", name), self._tab_index(name))
             except Exception:  # noqa: BLE001 - then the workbook is built in one go at the end
                 self.workbook = None
+        del executed
+        from salesplan.reports.kernel_state import return_freed_memory
+
+        return_freed_memory()  # the report's pages back: this process runs beside two kernels
 
     def log_refusals(self) -> None:
         """run.log: the kernels not reused since the last call, and why."""
