@@ -101,6 +101,9 @@ def test_forecast_from_lines_coded_once_equals_the_forecast_of_the_orders():
     cut = lines.until("2026-09-30")
     assert len(cut) == int((data.orders["order_date"] <= "2026-09-30").sum())
     assert lines.until("2030-01-01") is lines  # every line: no copy
+    bare = lines.select(("region",)).until("2026-09-30", dated=False)
+    assert list(bare.codes) == ["region"] and bare.dates is None and np.array_equal(bare.y, cut.y)
+    assert lines.select(("region",)).y is lines.y  # shared, not copied
 
 
 def test_coded_lines_name_what_they_lack():

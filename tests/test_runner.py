@@ -316,6 +316,11 @@ def test_upstream_reads_same_input_or_computes(tmp_path):
     assert b.tables["forecast"]["revenue"].tolist() == [1.0]
     upstream(url, "forecast", "2027Q1", input_fingerprint="other", compute=compute)
     assert calls == [1, 1]  # different input data: not reused
+    # read=False: stored (computed when absent) and its id returned, no table read back
+    assert upstream(url, "forecast", "2027Q1", input_fingerprint="abc", compute=compute, read=False) == a.run_id
+    new_id = upstream(url, "forecast", "2027Q1", input_fingerprint="third", compute=compute, read=False)
+    assert calls == [1, 1, 1] and isinstance(new_id, str)
+    assert upstream(url, "forecast", "2027Q1", input_fingerprint="third").run_id == new_id
 
 
 def test_upstream_is_keyed_by_the_parameters_that_matter(tmp_path):

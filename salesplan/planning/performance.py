@@ -159,8 +159,10 @@ def rep_kpis(data, quarter, quotas: pd.Series | None = None) -> tuple[pd.DataFra
     q = _quarter(quarter)
     qs, qe = q.start_time.normalize(), q.end_time.normalize()
     notes = []
-    # the columns used here: each quarter's slice copies only them (not the line ids and products)
-    o = data.orders[[c for c in data.orders.columns if c in ("order_date", "customer_id", "rep_id", "amount")]]
+    # the columns used here: each quarter's slice copies only them (not the line ids and products);
+    # the loaded lines themselves when they hold no other column (a selection is a copy of every line)
+    used = [c for c in data.orders.columns if c in ("order_date", "customer_id", "rep_id", "amount")]
+    o = data.orders if len(used) == data.orders.shape[1] else data.orders[used]
     cur = _in(o, "order_date", qs, qe)
     if cur.empty:
         raise ValueError(f"no orders in {q} ({qs:%Y-%m-%d}..{qe:%Y-%m-%d}): nothing to review")

@@ -30,8 +30,8 @@ from salesplan.planning.context import PlanContext
 from salesplan.planning.targets import QuarterDistribution, quarter_paths_from_forecast
 from salesplan.reports.results import upstream
 
-__all__ = ["MissingTargets", "forecast_distribution", "forecast_levels", "plan_memo", "plan_targets", "FORECAST_LEVELS",
-           "DiskMemo"]
+__all__ = ["MissingTargets", "forecast_distribution", "forecast_levels", "plan_memo", "plan_targets",
+           "save_forecast_distribution", "FORECAST_LEVELS", "DiskMemo"]
 
 #: hierarchy of the forecast notebook: company, regions, reps
 FORECAST_LEVELS = [(), ("region",), ("region", "rep_id")]
@@ -61,6 +61,24 @@ def forecast_distribution(ctx: PlanContext, plan_store: str, *, source: str, see
     :func:`forecast_levels`), which the forecast is then made from (the same numbers; the
     context's own order lines are not read, so they may be gone).
     """
+    run = _forecast_run(ctx, plan_store, source=source, seed=seed, cache_dir=cache_dir, lines=lines)
+    return QuarterDistribution(run.tables["paths"]), run.run_id
+
+
+def save_forecast_distribution(ctx: PlanContext, plan_store: str, *, source: str, seed: int,
+                               cache_dir: str | None = None, lines=None) -> str:
+    """:func:`forecast_distribution` for a later notebook: the run is stored (computed and
+    saved when no run qualifies) and its id returned; its paths are not read back.
+
+    The forecast notebook saves the monitoring quarter's forecast this way for the targets
+    notebook (at 6,700 reps the paths are 20M rows: reading them back held ~0.6 GB more).
+    """
+    return _forecast_run(ctx, plan_store, source=source, seed=seed, cache_dir=cache_dir, lines=lines, read=False)
+
+
+def _forecast_run(ctx: PlanContext, plan_store: str, *, source: str, seed: int, cache_dir, lines,
+                  read: bool = True):
+    """The ``forecast`` run of ``ctx.quarter`` (:func:`salesplan.reports.results.upstream`)."""
     def compute():
         from salesplan.models.forecast import hierarchy_forecast  # only when absent (scipy.stats)
 
@@ -71,11 +89,10 @@ def forecast_distribution(ctx: PlanContext, plan_store: str, *, source: str, see
                                 n_paths=N_PATHS, seed=seed, cache_dir=cache_dir, until=ctx.history_end)
         return {"paths": quarter_paths_from_forecast(hf, ctx.period).to_frame()}
 
-    run = upstream(plan_store, "forecast", ctx.period, input_fingerprint=ctx.input_fingerprint, compute=compute,
-                   parameters=dict(period=ctx.period, source=source, method="combo", reconcile_method="auto",
-                                   n_paths=N_PATHS, seed=seed, history_end=f"{ctx.history_end:%Y-%m-%d}"),
-                   match=("seed", "history_end"))
-    return QuarterDistribution(run.tables["paths"]), run.run_id
+    return upstream(plan_store, "forecast", ctx.period, input_fingerprint=ctx.input_fingerprint, compute=compute,
+                    parameters=dict(period=ctx.period, source=source, method="combo", reconcile_method="auto",
+                                    n_paths=N_PATHS, seed=seed, history_end=f"{ctx.history_end:%Y-%m-%d}"),
+                    match=("seed", "history_end"), read=read)
 
 
 def plan_targets(ctx: PlanContext, plan_store: str):

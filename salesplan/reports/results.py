@@ -28,6 +28,7 @@ def upstream(
     compute: Callable[[], Mapping[str, pd.DataFrame]] | None = None,
     parameters: Mapping[str, Any] | None = None,
     match: Sequence[str] = (),
+    read: bool = True,
 ):
     """The tables of the latest ``kind`` run for ``period`` (and input), computed if absent.
 
@@ -51,11 +52,15 @@ def upstream(
         the same value for each (compared as JSON text), else ``compute`` runs with the
         caller's parameters.  E.g. the targets notebook asks for the forecast with its own
         ``seed`` and ``history_end``; a forecast stored with another seed does not qualify.
+    read : bool
+        False: only make sure the run is stored (computed and saved if absent) and return
+        its id, reading no table back (a notebook that saves a run for a later one).
 
     Returns
     -------
-    salesplan.data.store.PlanRun
-        ``.tables`` (name -> DataFrame) and ``.meta`` (run id, parameters, ...).
+    salesplan.data.store.PlanRun or str
+        ``.tables`` (name -> DataFrame) and ``.meta`` (run id, parameters, ...); with
+        ``read=False`` the run id.
 
     Raises
     ------
@@ -76,7 +81,7 @@ def upstream(
             _as_json(json.loads(text or "{}").get(k)) == v for k, v in wanted.items()))
         runs = runs[same.astype(bool)]
     if len(runs):
-        return store.read_run(runs["run_id"].iloc[-1])
+        return store.read_run(runs["run_id"].iloc[-1]) if read else str(runs["run_id"].iloc[-1])
     if compute is None:
         data_note = " from the same input data" if input_fingerprint else ""
         param_note = f" with the same {', '.join(match)}" if match else ""
@@ -86,7 +91,8 @@ def upstream(
         )
     tables = dict(compute())
     run_id = store.write_run(kind, period, dict(parameters or {}), input_fingerprint, tables)
-    return store.read_run(run_id)
+    del tables  # saved: with read=False nothing holds them further
+    return store.read_run(run_id) if read else run_id
 
 
 def _as_json(value) -> str:

@@ -151,9 +151,10 @@ class OrderLines:
     def __len__(self) -> int:
         return len(self.y)
 
-    def until(self, until) -> OrderLines:
+    def until(self, until, *, dated: bool = True) -> OrderLines:
         """The lines dated on or before ``until`` (date-like), in their order: the lines
-        of the orders cut at ``until`` (``order_date <= until``).
+        of the orders cut at ``until`` (``order_date <= until``); ``dated=False``: without
+        their dates (not copied: the cut lines are not cut again).
 
         Raises
         ------
@@ -164,17 +165,20 @@ class OrderLines:
             raise ForecastInputError("order lines without their dates cannot be cut at a date; "
                                      "make them with order_lines(..., dated=True)")
         keep = self.dates <= np.datetime64(pd.Timestamp(until).to_datetime64(), "ns")
-        if keep.all():
-            return self
         if not keep.any():
             raise ForecastInputError(f"table 'orders': no order line on or before {until}")
-        return self.take(keep)
+        lines = self if dated else replace(self, dates=None)
+        return lines if keep.all() else lines.take(keep)
 
     def take(self, keep: np.ndarray) -> OrderLines:
         """The lines where the boolean ``keep`` is True, in their order."""
         return replace(self, period=self.period[keep], y=self.y[keep],
                        codes={k: c[keep] for k, c in self.codes.items()},
                        dates=None if self.dates is None else self.dates[keep])
+
+    def select(self, keys) -> OrderLines:
+        """These lines with the codes of ``keys`` only (the arrays shared, not copied)."""
+        return replace(self, codes={k: self.codes[k] for k in keys}, labels={k: self.labels[k] for k in keys})
 
     def sums(self, keys) -> pd.DataFrame:
         """``y`` summed per key texts and period: ``*keys, ds, y`` sorted by the keys' texts
@@ -292,8 +296,9 @@ def _order_periods(orders, keys, freq, value="amount", date="order_date", missin
 
 
 def _coded_lines(lines: OrderLines, keys: tuple[str, ...], freq: str, dated: bool) -> OrderLines:
-    """``lines`` when they hold every key of ``keys`` at frequency ``freq`` (and dates when
-    ``dated``), else a ForecastInputError naming what is missing."""
+    """``lines`` with the codes of ``keys`` only (:meth:`OrderLines.select`) when they hold
+    every key of ``keys`` at frequency ``freq`` (and dates when ``dated``), else a
+    ForecastInputError naming what is missing."""
     missing = [k for k in keys if k not in lines.codes]
     if missing:
         raise ForecastInputError(f"order lines: coded without key(s) {missing}; they have "
@@ -304,7 +309,7 @@ def _coded_lines(lines: OrderLines, keys: tuple[str, ...], freq: str, dated: boo
     if dated and lines.dates is None:
         raise ForecastInputError("order lines without their dates cannot be cut at a date; "
                                  "make them with order_lines(..., dated=True)")
-    return lines
+    return lines.select(keys)
 
 
 def _line_periods(dates: pd.Series, f: str) -> np.ndarray:

@@ -676,7 +676,7 @@ def _lines_until(work, orders, until, periods_of):
     if until is None:
         return work
     if isinstance(orders, OrderLines):
-        return work.until(until)
+        return work.until(until, dated=False)  # the bottom keys' codes only (_order_periods)
     frame = orders if isinstance(orders, pd.DataFrame) else orders.orders
     keep = (pd.to_datetime(frame["order_date"]) <= pd.Timestamp(until)).to_numpy()
     if keep.all():
