@@ -87,7 +87,9 @@ def _forecast_run(ctx: PlanContext, plan_store: str, *, source: str, seed: int, 
         hf = hierarchy_forecast(ctx.data if lines is None else lines, levels=forecast_levels(ctx.data),
                                 h=ctx.horizon_months,
                                 n_paths=N_PATHS, seed=seed, cache_dir=cache_dir, until=ctx.history_end)
-        return {"paths": quarter_paths_from_forecast(hf, ctx.period).to_frame()}
+        dist = quarter_paths_from_forecast(hf, ctx.period)
+        del hf  # its paths and fitted series are let go before the long frame is made
+        return {"paths": dist.to_frame()}
 
     return upstream(plan_store, "forecast", ctx.period, input_fingerprint=ctx.input_fingerprint, compute=compute,
                     parameters=dict(period=ctx.period, source=source, method="combo", reconcile_method="auto",
