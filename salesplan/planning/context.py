@@ -138,11 +138,11 @@ class PlanContext:
         """This context with none of the loaded order lines (an empty ``orders`` table of
         the same columns): the same quarter, history end, fingerprint and :attr:`memo`.
 
-        For a notebook that has taken from the lines every aggregate it needs (the forecast
-        notebook: its monthly series, the reps who sold, the monitoring quarter's forecast)
-        and then keeps only the context's dates: at 12M order lines the lines are ~0.7 GB
-        for the rest of the notebook.  Anything read from :attr:`data`'s or :attr:`history`'s
-        orders after this is empty, so take it before.
+        For a notebook that has taken from the lines everything it needs (the forecast
+        notebook: the lines coded for its series, the reps who sold, the monitoring quarter's
+        context) and then keeps only the context's dates: at 12M order lines the lines are
+        ~0.7 GB for the rest of the notebook.  Anything read from :attr:`data`'s or
+        :attr:`history`'s orders after this is empty, so take it before.
         """
         return replace(self, data=replace(self.data, orders=self.data.orders.iloc[:0].copy()))
 
