@@ -79,7 +79,8 @@ def test_missing_key_column_names_it():
 
 def test_lines_hold_codes_not_text():
     lines = _order_periods(SimpleNamespace(orders=_orders(), customers=_customers()), ("region", "rep_id"), "MS")
-    assert lines.codes["rep_id"].dtype == np.int32 and lines.period.dtype == np.int32
+    # the smallest integer type for the codes: 4 reps' texts and "(none)"; 3 regions
+    assert lines.codes["rep_id"].dtype == np.int8 and lines.period.dtype == np.int32
     assert sorted(lines.labels["region"]) == ["(none)", "North", "South"]
 
 
@@ -99,3 +100,14 @@ def test_summing_matrix_null_keys_compare_as_values():
     nodes = pd.DataFrame({"level": [0, 0], "region": ["N", None], "rep_id": [None, None]})
     S = summing_matrix(nodes, bottom, [("region",)])
     assert np.array_equal(S, np.array([[1.0, 0.0], [0.0, 1.0]]))  # None == None, as numpy compares
+
+
+def test_code_types_grow_with_the_number_of_values():
+    from salesplan.models.forecast.data import _code_type
+
+    assert [_code_type(n) for n in (1, 128, 129, 32768, 32769)] == [np.int8, np.int8, np.int16, np.int16, np.int32]
+    orders = pd.DataFrame({"order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(300) % 60, unit="D"),
+                           "amount": 1.0, "rep_id": [f"R{i}" for i in range(300)]})
+    lines = _order_periods(orders, ("rep_id",), "MS")
+    assert lines.codes["rep_id"].dtype == np.int16
+    pd.testing.assert_frame_equal(to_long(lines, keys=("rep_id",)), to_long(orders, keys=("rep_id",)), check_exact=True)

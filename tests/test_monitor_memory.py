@@ -87,7 +87,7 @@ def test_forecast_from_lines_coded_once_equals_the_forecast_of_the_orders():
     data = SalesData(orders=data.orders.assign(product_line=np.where(np.arange(len(data.orders)) % 3, "A", "B")),
                      customers=data.customers)
     lines = order_lines(data, keys=("region", "rep_id", "product_line"), dated=True)
-    assert len(lines) == len(data.orders) and lines.dates.dtype == np.dtype("datetime64[ns]")
+    assert len(lines) == len(data.orders) and lines.dates.dtype == np.int32  # midnight dates: day numbers
     kw = dict(levels=LEVELS, h=3, method="ets", reconcile_method="auto", n_windows=1, n_paths=60, seed=4)
     for until in (None, pd.Timestamp("2026-09-30")):
         old, new = hierarchy_forecast(data, until=until, **kw), hierarchy_forecast(lines, until=until, **kw)
@@ -118,3 +118,18 @@ def test_coded_lines_name_what_they_lack():
     dated = order_lines(data, keys=("region", "rep_id"), dated=True)
     with pytest.raises(ForecastInputError, match="no order line on or before 2020-01-01"):
         dated.until("2020-01-01")
+
+
+def test_lines_dated_with_a_time_of_day_are_cut_as_the_orders():
+    """Dates with a time of day are kept to the nanosecond: a line at 10:00 on the cut's day
+    is after a midnight cut, as `order_date <= until` says."""
+    data = _data()
+    o = data.orders.assign(order_date=data.orders["order_date"] + pd.to_timedelta(np.arange(len(data.orders)) % 3,
+                                                                                    unit="h"))
+    lines = order_lines(SalesData(orders=o, customers=data.customers), keys=("region",), dated=True)
+    assert lines.dates.dtype == np.dtype("datetime64[ns]")
+    for until in ("2026-09-30", "2026-09-30 01:30", pd.Timestamp("2026-12-31 23:00")):
+        assert len(lines.until(until)) == int((o["order_date"] <= pd.Timestamp(until)).sum())
+    midnight = order_lines(data, keys=("region",), dated=True)
+    for until in ("2026-09-30", "2026-09-30 01:30", "2026-09-29 23:59"):
+        assert len(midnight.until(until)) == int((data.orders["order_date"] <= pd.Timestamp(until)).sum())
