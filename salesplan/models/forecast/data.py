@@ -164,8 +164,7 @@ class OrderLines:
             When the lines were not made ``dated`` or none is dated on or before ``until``.
         """
         if self.dates is None:
-            raise ForecastInputError("order lines without their dates cannot be cut at a date; "
-                                     "make them with order_lines(..., dated=True)")
+            raise ForecastInputError(_UNDATED)
         cut = pd.Timestamp(until)
         keep = (self.dates <= cut.value // _DAY_NS if self.dates.dtype == np.int32
                 else self.dates <= np.datetime64(cut.to_datetime64(), "ns"))  # day <= floor(cut)
@@ -301,6 +300,8 @@ def _order_periods(orders, keys, freq, value="amount", date="order_date", missin
 
 
 _DAY_NS = 86_400 * 10**9
+_UNDATED = ("order lines without their dates cannot be cut at a date; "
+            "make them with order_lines(..., dated=True)")
 
 
 def _code_type(n: int) -> type:
@@ -333,8 +334,7 @@ def _coded_lines(lines: OrderLines, keys: tuple[str, ...], freq: str, dated: boo
         raise ForecastInputError(f"order lines: coded at frequency {lines.freq!r}, asked for "
                                  f"{canonical_freq(freq)!r}")
     if dated and lines.dates is None:
-        raise ForecastInputError("order lines without their dates cannot be cut at a date; "
-                                 "make them with order_lines(..., dated=True)")
+        raise ForecastInputError(_UNDATED)
     return lines.select(keys)
 
 
