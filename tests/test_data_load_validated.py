@@ -88,3 +88,52 @@ def test_kept_columns_are_those_of_the_whole_bundle_and_the_fingerprint_the_sour
     pd.testing.assert_frame_equal(table_coverage(data), table_coverage(whole))
     pd.testing.assert_frame_equal(describe(data), describe(whole))
     assert src.fingerprint(data) == fingerprint(src.load())
+
+
+def test_data_health_reuses_the_runs_check_of_the_same_files(tmp_path, monkeypatch):
+    """In a run, ``salesplan run`` has just checked the source for the day: notebook 01 shows
+    that check's findings and reads its columns, without checking every table again; the
+    same report and bundle as checking them itself.  Changed files are checked again."""
+    from salesplan.data import source_records, validation
+    from salesplan.data.source_records import RECORDS_ENV, recorded
+    from salesplan.planning.data_health import HEALTH_COLUMNS
+    from salesplan.reports.runner import check_source_data
+
+    monkeypatch.setattr(source_records, "RECENT_SECONDS", 0.0)  # files written just now
+    company = tiny_company()
+    company["orders"].loc[0, "amount"] = -5.0  # a return: a warning the report must carry
+    db = tmp_path / "c.duckdb"
+    open_source(f"duckdb:///{db}").write(_bundle(company))
+    src = open_source(f"duckdb:///{db}")
+    want_report, want = load_validated(src, as_of=AS_OF, columns=HEALTH_COLUMNS)  # no records: checked
+    assert want_report.warnings and want_report.ok
+    records = tmp_path / ".source_records.json"
+    quarter = (pd.Timestamp(AS_OF) + pd.Timedelta(days=1)).to_period("Q")
+    assert check_source_data(f"duckdb:///{db}", str(quarter), as_of=AS_OF, records=records)
+    assert AS_OF[:10] in recorded(records, src.identity())["reports"]
+    monkeypatch.setenv(RECORDS_ENV, str(records))
+    checks = []
+    original = validation._check_source
+    monkeypatch.setattr(validation, "_check_source", lambda *a: checks.append(1) or original(*a))
+    report, data = load_validated(src, as_of=AS_OF, columns=HEALTH_COLUMNS)
+    assert checks == []  # read, not checked again
+    assert report.to_frame().equals(want_report.to_frame())
+    assert (report.tables_checked, report.notes) == (want_report.tables_checked, want_report.notes)
+    _same_bundle(data, want)
+    load_validated(src, as_of=pd.Timestamp(AS_OF) + pd.Timedelta(days=1), columns=HEALTH_COLUMNS)
+    assert checks == [1]  # another day: checked
+    company["orders"].loc[1, "amount"] = -7.0
+    open_source(f"duckdb:///{db}").write(_bundle(company), replace=True)  # the file changed
+    report, _ = load_validated(src, as_of=AS_OF, columns=HEALTH_COLUMNS)
+    assert checks == [1, 1] and report.warnings
+
+
+def test_a_report_survives_its_record():
+    from salesplan.data.validation import Finding, ValidationReport
+
+    report = ValidationReport([Finding("orders", "amount", "sign", "negative", 3, ("O1", "O2"), "warning"),
+                               Finding("orders", "", "missing_table", "no orders")], ("orders",), ("note",))
+    import json
+
+    back = ValidationReport.from_record(json.loads(json.dumps(report.to_record())))
+    assert back == report

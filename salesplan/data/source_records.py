@@ -15,7 +15,8 @@ tell a second change within the same tick).  Databases have none: they are alway
 The records are a small JSON file (``<reports>/.source_records.json`` for ``salesplan
 run``)::
 
-    {"<identity>": {"fingerprint": "<sha256 hex>", "checked": ["2026-12-31", ...]}, ...}
+    {"<identity>": {"fingerprint": "<sha256 hex>", "checked": ["2026-12-31", ...],
+                    "reports": {"2026-12-31": <the check's findings>, ...}}, ...}
 
 :envvar:`SALESPLAN_SOURCE_RECORDS` names it for the notebooks' kernels; it is written
 atomically (a reader sees the old file or the new one) and a lost update only costs a
@@ -110,9 +111,11 @@ def recorded(path: str | os.PathLike | None, identity: str | None) -> dict:
 
 
 def add_record(path: str | os.PathLike, identity: str, *, fingerprint: str | None = None,
-               checked: str | None = None) -> None:
+               checked: str | None = None, report: dict | None = None) -> None:
     """Record the ``fingerprint`` of the source of ``identity`` and/or a day ``checked``
-    (``YYYY-MM-DD``) its data check passed for, in the records file ``path`` (atomically)."""
+    (``YYYY-MM-DD``) its data check passed for, with that check's ``report``
+    (:meth:`salesplan.data.validation.ValidationReport.to_record`: its warnings, for the
+    data-health notebook), in the records file ``path`` (atomically)."""
     path = Path(path)
     records = _read(path)
     entry = records.pop(identity, None)
@@ -122,6 +125,10 @@ def add_record(path: str | os.PathLike, identity: str, *, fingerprint: str | Non
     if checked is not None:
         days = [d for d in entry.get("checked", []) if d != checked]
         entry["checked"] = [*days, checked][-KEEP_DAYS:]
+        reports = entry.get("reports") if isinstance(entry.get("reports"), dict) else {}
+        if report is not None:
+            reports[checked] = report
+        entry["reports"] = {d: r for d, r in reports.items() if d in entry["checked"]}
     records[identity] = entry  # the newest last
     keep = dict(list(records.items())[-KEEP:])
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{id(keep)}")

@@ -568,7 +568,7 @@ def check_source_data(url: str, period: str, as_of: str | None = None, *,
         raise RunError(f"data check failed before any notebook ran: {_one_line(e)}") from None
     if report.ok:
         if identity is not None:
-            _record_check(records, identity, fp, f"{day:%Y-%m-%d}")
+            _record_check(records, identity, fp, f"{day:%Y-%m-%d}", report)
         return True
     first, more = report.errors[0], len(report.errors) - 1
     raise RunError(
@@ -579,14 +579,15 @@ def check_source_data(url: str, period: str, as_of: str | None = None, *,
     )
 
 
-def _record_check(records, identity: str, fingerprint: str | None, day: str) -> None:
-    """Record a passed check and the source's fingerprint (from the tables just checked;
-    ``None``: already recorded); a records file that cannot be written only costs a
-    check next time."""
+def _record_check(records, identity: str, fingerprint: str | None, day: str, report) -> None:
+    """Record a passed check, its report (its warnings; the data-health notebook shows them
+    instead of checking again, :func:`salesplan.data.load_validated`) and the source's
+    fingerprint (from the tables just checked; ``None``: already recorded); a records file
+    that cannot be written only costs a check next time."""
     from salesplan.data.source_records import add_record
 
     try:
-        add_record(records, identity, checked=day, fingerprint=fingerprint)
+        add_record(records, identity, checked=day, fingerprint=fingerprint, report=report.to_record())
     except OSError:
         pass
 
