@@ -176,3 +176,33 @@ def test_bgnbd_special_functions_once_per_frequency_equal_the_row_by_row_formula
                 w3 = 1.0 - w2 if xi > 0 else 0.0
                 want_r = d_r_rest - w2 * np.log(alpha + T[i]) - w3 * (np.log(alpha + tx[i]) if xi > 0 else 0.0)
                 assert abs(grad[0, i] - want_r) <= 1e-12 * max(1.0, abs(want_r)), (i, grad[0, i], want_r)
+
+
+def _last_reps_by_frame(orders: pd.DataFrame, history, as_of) -> pd.Series:
+    """The last reps as a stable sort of the known lines with a rep by date and each
+    customer's last row give them (the definition :func:`churn._last_reps` computes)."""
+    lines = history.lines.assign(rep=orders["rep_id"].astype(object).to_numpy(), pos=np.arange(len(orders)))
+    lines = lines[(lines["order_date"] <= as_of) & lines["rep"].notna()]
+    last = lines.sort_values(["order_date", "pos"], kind="stable").groupby("customer_id").tail(1)
+    return pd.Series(last["rep"].to_numpy(), index=history.named(pd.Index(last["customer_id"].to_numpy()))).sort_index()
+
+
+@pytest.mark.parametrize("dtype", [object, "string[pyarrow]"])
+def test_last_reps_on_many_lines_with_ties_and_gaps(dtype):
+    rng = np.random.default_rng(7)
+    n = 5000
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(n)],
+        "order_date": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 420, n), unit="D"),
+        "customer_id": rng.choice([f"c{i:03d}" for i in range(300)], n),
+        "rep_id": pd.Series(rng.choice(["r1", "r2", "r3", "r4", None], n), dtype=object),
+        "amount": rng.normal(100, 30, n),
+    }).astype({"customer_id": dtype, "rep_id": dtype})
+    history = churn._OrderHistory(orders)
+    as_of = pd.Timestamp(AS_OF)
+    want = _last_reps_by_frame(orders, history, as_of)
+    customers = pd.Index(sorted(set(orders["customer_id"].astype(str))) + ["zz"], name="customer_id")
+    _, rep, _ = churn._customer_context(SalesData(orders=orders), history, as_of, customers)
+    assert len(want) > 250 and want.map(type).eq(str).all()
+    pd.testing.assert_series_equal(rep.dropna(), want.astype(object), check_names=False)
+    assert rep.isna().sum() == len(customers) - len(want)
