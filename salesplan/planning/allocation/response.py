@@ -671,31 +671,65 @@ def _customer_panel(orders, customers, regions, months, spend_x):
     event arrays used for repeat revenue).
     """
     M = len(months)
-    # the lines' rows as positions (no copy of the order lines): positive, inside the grid
+    day0 = months[0]
+    amount, n_days, region = _customer_day_sales(orders, customers, regions, months)
+    ev = _panel_events(amount.index.to_numpy(), n_days, region, day0, M)
+    Y, fd, ld, creg = ev["Y"], ev["first_day"], ev["last_day"], ev["creg"]
+    edges = np.array([(x - day0).days for x in months] + [((months[-1] + pd.offsets.MonthBegin(1)) - day0).days])
+    # exposure in days: day k covers [k, k + 1); interior events fall on days fd+1 .. ld-1.
+    # Built in place (whole days, exact in float): two customers x months arrays at a time,
+    # not four (at 300k customers each is ~0.1 GB)
+    E = np.minimum(edges[None, 1:], ld[:, None]).astype(float)
+    E -= np.maximum(edges[None, :-1], fd[:, None] + 1)
+    np.maximum(E, 0.0, out=E)
+    E[~np.isfinite(spend_x[creg])] = 0.0  # months without spend data for the region
+    Y[E <= 0] = 0.0
+    return {"Y": Y, "E": E, "creg": creg, "r_ev": ev["r_ev"], "m_ev": ev["m_ev"], "rank": ev["rank"],
+            "amount": amount.to_numpy(float)}
+
+
+def _customer_day_sales(orders, customers, regions, months):
+    """Stage 1 of :func:`_customer_panel`: the positive lines inside the month grid of the
+    customers of a known region, summed per (customer, day): a Series keyed ``customer code
+    * n_days + day`` (sorted: by customer, then date), ``n_days`` and the region code of each
+    customer code.  Its row masks, codes and days (12M-row arrays at scale 100) are let go
+    on return, before the customers x months arrays are built."""
     od, amt = orders["order_date"], orders["amount"]
-    rows = np.flatnonzero(((amt > 0) & (od >= months[0])
-                           & (od < months[-1] + pd.offsets.MonthBegin(1))).to_numpy())
+    lines = ((amt > 0) & (od >= months[0]) & (od < months[-1] + pd.offsets.MonthBegin(1))).to_numpy()
     # customers coded in id order (sorted): a customer without a line in the grid has a code
-    # and no row, so the codes of those with lines keep their order
+    # and no line, so the codes of those with lines keep their order
     code, cust = pd.factorize(orders["customer_id"], sort=True)
-    code = code[rows]
+    code = code[lines]
     region = customers.set_index("customer_id")["region"].reindex(cust).map({r: i for i, r in enumerate(regions)})
     has = code >= 0
     has[has] = region.notna().to_numpy()[code[has]]
-    rows = rows[has]
+    lines[lines] = has  # the lines kept, in their order
+    code = code[has].astype(np.int64)
+    del has
     day0 = months[0]
-    days = (od.to_numpy("datetime64[ns]")[rows].astype("datetime64[D]")
+    days = (od.to_numpy("datetime64[ns]")[lines].astype("datetime64[D]")
             - np.datetime64(day0.date(), "D")).astype(np.int64)  # midnight dates: whole days
     n_days = int(days.max()) + 1 if len(days) else 1
     # one (customer, day) key sorts as (customer, date): the same groups, sums and order
-    amount = pd.Series(amt.to_numpy()[rows]).groupby(code[has].astype(np.int64) * n_days + days,
-                                                     sort=True).sum()
-    key = amount.index.to_numpy()
+    code *= n_days
+    code += days
+    del days
+    values = amt.to_numpy()[lines]
+    del lines
+    return pd.Series(values).groupby(code, sort=True).sum(), n_days, region.to_numpy()
+
+
+def _panel_events(key: np.ndarray, n_days: int, region: np.ndarray, day0, M: int) -> dict:
+    """Stage 2 of :func:`_customer_panel`: per event (customer-day, sorted by customer and
+    day) its customer's rank, region and month; per customer with an event its first and
+    last day, region, and its interior events per month ``Y`` (customers x months)."""
     c, d = key // n_days, key % n_days
     dates = np.datetime64(day0.date(), "D") + d
     m = (dates.astype("datetime64[M]").astype(np.int64) - ((day0.year - 1970) * 12 + day0.month - 1)).astype(np.int32)
+    del dates
     _, ci = np.unique(c, return_inverse=True)
-    r_ev = region.to_numpy()[c].astype(int)
+    r_ev = region[c].astype(int)
+    del c
     C = int(ci.max()) + 1 if len(ci) else 0
     start = np.searchsorted(ci, np.arange(C))
     rank = np.arange(len(ci)) - start[ci]
@@ -710,17 +744,7 @@ def _customer_panel(orders, customers, regions, months, spend_x):
     inter = (rank > 0) & ~last
     Y = np.zeros((C, M))
     np.add.at(Y, (ci[inter], m[inter]), 1.0)
-    edges = np.array([(x - day0).days for x in months] + [((months[-1] + pd.offsets.MonthBegin(1)) - day0).days])
-    # exposure in days: day k covers [k, k + 1); interior events fall on days fd+1 .. ld-1.
-    # Built in place (whole days, exact in float): two customers x months arrays at a time,
-    # not four (at 300k customers each is ~0.1 GB)
-    E = np.minimum(edges[None, 1:], ld[:, None]).astype(float)
-    E -= np.maximum(edges[None, :-1], fd[:, None] + 1)
-    np.maximum(E, 0.0, out=E)
-    E[~np.isfinite(spend_x[creg])] = 0.0  # months without spend data for the region
-    Y[E <= 0] = 0.0
-    return {"Y": Y, "E": E, "creg": creg, "r_ev": r_ev, "m_ev": m, "rank": rank,
-            "amount": amount.to_numpy(float)}
+    return {"Y": Y, "first_day": fd, "last_day": ld, "creg": creg, "r_ev": r_ev, "m_ev": m, "rank": rank}
 
 
 def _panel_month_effects(panel, R, M, ridge=1e-3):
