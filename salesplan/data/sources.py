@@ -416,6 +416,10 @@ class Source:
         settings = (type(self).__name__, self.stages, repr(self.options), *self._read_settings())
         return file_identity(files, settings)
 
+    def file_bytes(self) -> int:
+        """The size of the files this source reads (bytes; 0 for a database)."""
+        return sum(f.stat().st_size for f in self._identity_files() or [] if f.is_file())
+
     def _identity_files(self) -> list[Path] | None:
         """The files this source reads (``None``: not a file source)."""
         return None

@@ -278,7 +278,7 @@ def _checked_report(source, as_of) -> ValidationReport | None:
     from salesplan.data.source_records import RECORDS_ENV, recorded
 
     records = os.environ.get(RECORDS_ENV)
-    identity = source.identity() if records and hasattr(source, "identity") else None
+    identity = source.identity() if records else None
     if identity is None or as_of is None:
         return None
     report = recorded(records, identity).get("reports", {}).get(f"{as_date(as_of):%Y-%m-%d}")

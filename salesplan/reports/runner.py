@@ -597,8 +597,7 @@ def _fingerprint_beside(url: str, source) -> _Beside | None:
     :meth:`salesplan.data.sources.Source.fingerprint`) being computed in a new process, or
     ``None`` when the source's files are too small for that to pay
     (:data:`FINGERPRINT_BESIDE_BYTES`)."""
-    files = source._identity_files() or []
-    if sum(f.stat().st_size for f in files if f.is_file()) <= FINGERPRINT_BESIDE_BYTES:
+    if source.file_bytes() <= FINGERPRINT_BESIDE_BYTES:
         return None
     return _Beside(url)
 
