@@ -236,14 +236,18 @@ def test_a_notebook_records_the_fingerprint_of_unchanged_files_for_the_next(tmp_
 def test_a_large_sources_fingerprint_is_hashed_beside_the_check(tmp_path, monkeypatch, no_recent_guard):
     """Above ``FINGERPRINT_BESIDE_BYTES`` the fingerprint is computed in a second process
     while the tables are checked: the same number; a failed check stops that process."""
-    import multiprocessing
-
     from salesplan.reports import runner
 
     monkeypatch.setattr(runner, "FINGERPRINT_BESIDE_BYTES", 0)  # every source is "large"
-    started = []
+    started, procs = [], []
     original = runner._Beside.__init__
-    monkeypatch.setattr(runner._Beside, "__init__", lambda self, url: started.append(url) or original(self, url))
+
+    def init(self, url):
+        started.append(url)
+        original(self, url)
+        procs.append(self._proc)
+
+    monkeypatch.setattr(runner._Beside, "__init__", init)
     export = _export(tmp_path / "export", rows=12)
     records = tmp_path / "r" / ".source_records.json"
     assert check_source_data(str(export), "2026Q4", records=records)
@@ -253,5 +257,5 @@ def test_a_large_sources_fingerprint_is_hashed_beside_the_check(tmp_path, monkey
     bad = _export(tmp_path / "bad", bad_date=True)
     with pytest.raises(RunError, match="not a date"):
         check_source_data(str(bad), "2026Q4", records=records)
-    assert len(started) == 2 and not multiprocessing.active_children()
+    assert len(started) == 2 and all(p.poll() is not None for p in procs)  # stopped, not left running
     assert "fingerprint" not in recorded(records, open_source(str(bad)).identity())
