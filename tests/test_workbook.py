@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -587,23 +588,32 @@ def test_the_run_workbook_without_rep_quotas_says_so_on_sheet_run(plan, tmp_path
 
 def _cells(path) -> list:
     """Every sheet of a workbook as (title, state, tab colour, freeze, print titles, widths,
-    [(coordinate, value, number format, bold, fill)])."""
+    conditional formats (range, formulas, fill), data validations (range, type, formula),
+    [(coordinate, value, number format, bold, fill)]), and the active sheet."""
     wb = load_workbook(path)
     return [(ws.title, ws.sheet_state, ws.sheet_properties.tabColor and ws.sheet_properties.tabColor.rgb,
              ws.freeze_panes, ws.print_title_rows, {k: d.width for k, d in ws.column_dimensions.items()},
+             [(str(cf.sqref), [(r.formula, r.dxf.fill.fgColor.rgb if r.dxf and r.dxf.fill else None)
+                               for r in cf.rules]) for cf in ws.conditional_formatting],
+             [(str(dv.sqref), dv.type, dv.formula1) for dv in ws.data_validations.dataValidation],
              [(c.coordinate, c.value, c.number_format, c.font.b, c.fill.fgColor.rgb)
               for row in ws.iter_rows() for c in row])
-            for ws in wb.worksheets]
+            for ws in wb.worksheets] + [wb.active.title]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_a_run_workbook_built_as_notebooks_end_equals_one_built_in_one_go(plan, tmp_path, lang):
+def test_a_run_workbook_built_as_notebooks_end_equals_one_built_in_one_go(plan, tmp_path, lang, monkeypatch):
     """The runner adds a notebook's sheets when it ends (in any order; a carried-over
-    notebook's first): the file holds what the workbook built in one go holds."""
+    notebook's first) and, given the run's id and period, builds the plan sheets when the
+    targets notebook is added: the file holds what the workbook built in one go holds."""
     from types import SimpleNamespace
 
+    from salesplan.reports import workbook as wbm
     from salesplan.reports.runner import _published_tables, _write_workbook
     from salesplan.reports.workbook import RunWorkbook
+
+    built, add_plan_sheets = [], wbm.add_plan_sheets  # every time the plan sheets are built
+    monkeypatch.setattr(wbm, "add_plan_sheets", lambda *a, **k: (built.append(1), add_plan_sheets(*a, **k))[1])
 
     _published(tmp_path / "tables" / "01_health", {"coverage": pd.DataFrame({"table": ["orders"], "share": [0.5]}),
                                                    "facts": pd.DataFrame({"fact": ["a", "b"], "value": [1.0, 2.5]})})
@@ -620,15 +630,33 @@ def test_a_run_workbook_built_as_notebooks_end_equals_one_built_in_one_go(plan, 
         ahead.add_notebook("04_targets", _published_tables(tmp_path / "tables", "04_targets"), 1)  # ended first
         _write_workbook(tmp_path / "ahead.xlsx", run_info=info, results=results, tables_dir=tmp_path / "tables",
                         built=ahead)  # 01 (and 05: no tables) added at the end
+        for n, run_id in enumerate(("2027Q1-x", "2027Q1-other")):  # the plan sheets built when 04 is added
+            plan_ahead = RunWorkbook(run_id=run_id, period="2027Q1")  # another run id: built again at the end
+            plan_ahead.add_notebook("01_health", _published_tables(tmp_path / "tables", "01_health"), 0)
+            built.clear()
+            plan_ahead.add_notebook("04_targets", _published_tables(tmp_path / "tables", "04_targets"), 1)
+            assert len(built) == 1
+            _write_workbook(tmp_path / f"plan-ahead-{n}.xlsx", run_info=info, results=results,
+                            tables_dir=tmp_path / "tables", built=plan_ahead)
+            assert len(built) == 1 + n  # kept, or built again in one go for the other run id
         misplaced = RunWorkbook()  # added at the wrong place: built in one go instead
         misplaced.add_notebook("01_health", _published_tables(tmp_path / "tables", "01_health"), 2)
         _write_workbook(tmp_path / "misplaced.xlsx", run_info=info, results=results, tables_dir=tmp_path / "tables",
                         built=misplaced)
     one_go = _cells(tmp_path / "one-go.xlsx")
     assert {s[0] for s in one_go[:3]} == set(plan_sheet_names(lang))  # the plan sheets lead
-    assert one_go[-1][:2] == (META_SHEET, "hidden")
+    assert one_go[-2][:2] == (META_SHEET, "hidden")  # the active sheet's title last
     assert _cells(tmp_path / "ahead.xlsx") == one_go
     assert _cells(tmp_path / "misplaced.xlsx") == one_go
+    assert _cells(tmp_path / "plan-ahead-0.xlsx") == one_go
+    assert _cells(tmp_path / "plan-ahead-1.xlsx") == one_go
+    meta = load_workbook(tmp_path / "plan-ahead-0.xlsx")[META_SHEET]
+    assert ("run_id", "2027Q1-x") in list(meta.iter_rows(min_row=2, max_row=7, values_only=True))
+    assert one_go[2][6] and one_go[2][7]  # the rep sheet's conditional formats and validation compared
+    for name in ("ahead", "plan-ahead-0"):  # the members deflated ahead: CRC-32 and sizes right
+        with zipfile.ZipFile(tmp_path / f"{name}.xlsx") as z:
+            assert z.testzip() is None
+            assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in z.infolist())
 
 
 def _customers(rows: int) -> pd.DataFrame:

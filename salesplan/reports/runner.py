@@ -1565,7 +1565,7 @@ class _Batch:
         with contextlib.suppress(Exception):
             warm_up()
         try:
-            self.workbook = RunWorkbook()
+            self.workbook = RunWorkbook(run_id=self.run_id, period=self.cfg.run_period)  # plan sheets ahead
             plan, present = self._present
             for nb in plan:
                 self.workbook.add_notebook(nb["name"], _published_tables(self.prev / "tables", nb["name"]),

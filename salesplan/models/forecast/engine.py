@@ -935,8 +935,11 @@ class Forecaster(BaseEstimator):
             raise RuntimeError("Forecaster is not fitted: call fit(df) first")
 
     def future_dates(self, uid, h):
-        """The ``h`` period starts after the last observation of ``uid``."""
-        last = self.last_ds_.get(uid, max(self.last_ds_.values()) if self.last_ds_ else None)
+        """The ``h`` period starts after the last observation of ``uid`` (a series without
+        history: after the latest last observation of all)."""
+        last = self.last_ds_.get(uid)
+        if last is None and self.last_ds_:
+            last = max(self.last_ds_.values())
         return pd.date_range(last, periods=h + 1, freq=self.freq_)[1:]
 
     def _means(self, h):
@@ -952,23 +955,26 @@ class Forecaster(BaseEstimator):
     def _compute_means(self, h):
         out = np.zeros((len(self.ids_), h))
         new = []
-        for i, u in enumerate(self.ids_):
-            st = self.series_[u]
-            if st.kind == "model":
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+        season_pos = {}  # the future periods' positions in the season, by last observation
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for i, u in enumerate(self.ids_):
+                st = self.series_[u]
+                if st.kind == "model":
                     f = np.asarray(st.model.predict(h), float)
-                if not np.all(np.isfinite(f)):
-                    f = np.where(np.isfinite(f), f, np.nanmean(f) if np.isfinite(f).any() else 0)
-                out[i] = f
-            elif st.kind == "short":
-                if st.profile is not None:
-                    pos = _period_index(self.future_dates(u, h), self.freq_) % self.m_
-                    out[i] = st.level * st.profile[pos]
-                else:
-                    out[i] = st.level
-            elif st.kind == "new":
-                new.append(i)
+                    if not np.all(np.isfinite(f)):
+                        f = np.where(np.isfinite(f), f, np.nanmean(f) if np.isfinite(f).any() else 0)
+                    out[i] = f
+                elif st.kind == "short":
+                    if st.profile is not None:
+                        last = self.last_ds_.get(u)
+                        if last not in season_pos:
+                            season_pos[last] = _period_index(self.future_dates(u, h), self.freq_) % self.m_
+                        out[i] = st.level * st.profile[season_pos[last]]
+                    else:
+                        out[i] = st.level
+                elif st.kind == "new":
+                    new.append(i)
         if new:
             peer_idx = [self.ids_.index(p) for p in self._peers_]
             out[new] = np.median(out[peer_idx], axis=0)
@@ -1196,7 +1202,12 @@ class Forecaster(BaseEstimator):
         period), dated when every series shares its future periods."""
         ids = list(self.ids_ if ids is None else ids)
         values = self.sample_paths(h, n_paths, random_state, ids=ids, corr=corr)
-        dates = [pd.DatetimeIndex(self.future_dates(u, h)) for u in ids]
+        by_last = {}  # the future periods of each distinct last observation
+        for u in ids:
+            last = self.last_ds_.get(u)
+            if last not in by_last:
+                by_last[last] = pd.DatetimeIndex(self.future_dates(u, h))
+        dates = list(by_last.values())
         same = all(d.equals(dates[0]) for d in dates)
         return SamplePaths(values, ids, dates[0] if same and dates else None)
 
