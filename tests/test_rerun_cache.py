@@ -141,6 +141,26 @@ def test_kernels_get_the_allocator_settings_unless_the_environment_has_its_own(t
     assert {**os.environ, **env}["ARROW_DEFAULT_MEMORY_POOL"] == "jemalloc"  # as the kernel gets it
 
 
+def test_kernels_side_by_side_share_the_cores_between_their_blas_threads(tmp_path, monkeypatch):
+    from salesplan.reports.runner import BLAS_THREADS_ENV, _kernel_env, _prepare_parameters, kernel_blas_threads
+
+    assert [kernel_blas_threads(j, cpus=c) for j, c in ((2, 2), (2, 8), (3, 8), (4, 2), (1, 1))] == [1, 4, 2, 1, 1]
+    for k in BLAS_THREADS_ENV:
+        monkeypatch.delenv(k, raising=False)
+    cfg = _prepare_parameters("2027Q1", None, {}, None, None, None, tmp_path)
+    env = _kernel_env(cfg, "run-1", None, "en", {}, None, jobs=len(os.sched_getaffinity(0)) + 1)
+    assert all(env[k] == "1" for k in BLAS_THREADS_ENV)
+    # a process started with them (as the kernels are) runs numpy's BLAS on that many threads
+    code = ("import numpy, threadpoolctl; "
+            "print(sorted({p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas'}))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "[1]"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the user's choice stays
+    env = _kernel_env(cfg, "run-1", None, "en", {}, None, jobs=2)
+    assert {**os.environ, **env}["OPENBLAS_NUM_THREADS"] == "3"
+
+
 def test_one_browser_prints_several_pdfs(tmp_path):
     from machine import need_chromium
 

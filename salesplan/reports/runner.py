@@ -79,6 +79,17 @@ RUN_NAME_ENV = "SALESPLAN_RUN_NAME"
 #: took 15% longer at scale 100 (158 vs 137 s) and 27% at scale 10 with 64 KiB: its
 #: per-customer arrays are mapped and zeroed anew each time.  Not set.
 KERNEL_ALLOCATOR_ENV: dict[str, str] = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
+#: The BLAS libraries' thread-count variables: each kernel of a run gets
+#: :func:`kernel_blas_threads` threads, unless this process's environment sets the variable.
+#: OpenBLAS (numpy's and scipy's) otherwise starts one thread per core in every kernel, and
+#: with ``jobs`` kernels on as many cores its threads wait for each other by spinning while
+#: the other kernel holds the core: at scale 100 on 2 cores, one thread per kernel took the
+#: plan from 317 to 305 s and 581 to 549 s of CPU (02 200 instead of 213 s, 03b 90 instead
+#: of 110 s; benchmarks/RESULTS.md, session 24).  The figures move in their last digits
+#: (a sum of products split between threads is added in another order; at the demo the
+#: budget split's response curves by ~1e-6), as they already did between machines of
+#: different core counts.
+BLAS_THREADS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 SOURCE_RECORDS = ".source_records.json"  # in the output folder (salesplan.data.source_records)
 
 __all__ = [
@@ -1281,7 +1292,7 @@ def run_plan(
                    prev=_latest_run_dir(out) if partial else None)
     batch.tmp.mkdir()
     records = out / SOURCE_RECORDS  # the source's check and fingerprint, kept for re-runs
-    batch.env = _kernel_env(cfg, run_id, name, run_language, declared, paths[0].parent, records)
+    batch.env = _kernel_env(cfg, run_id, name, run_language, declared, paths[0].parent, records, jobs=int(jobs))
     batch.start_kernels()  # the first notebooks' kernels start while the data are checked
     if check_data and cfg.raw_source is not None:
         say(f"checking the data of {cfg.shown_source} ...")
@@ -1344,10 +1355,20 @@ def _summary_printer(paths: Sequence[Path], partial: bool, after=None):
     return PdfPrinter(after=after, wait_at_most=None, initializer=_background_priority)
 
 
+def kernel_blas_threads(jobs: int, cpus: int | None = None) -> int:
+    """BLAS threads of each of ``jobs`` kernels running side by side: ``max(1, cpus // jobs)``,
+    ``cpus`` the cores this process may run on (its CPU affinity), so the kernels' threads
+    do not outnumber the cores (:data:`BLAS_THREADS_ENV`)."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, int(cpus) // max(1, int(jobs)))
+
+
 def _kernel_env(cfg, run_id: str, name, run_language: str, declared, folder: Path,
-                records: Path | None = None) -> dict:
+                records: Path | None = None, jobs: int = 1) -> dict:
     """The environment every kernel of the run gets: how it allocates memory
-    (:data:`KERNEL_ALLOCATOR_ENV`, where this process's environment does not say), the
+    (:data:`KERNEL_ALLOCATOR_ENV`) and how many BLAS threads it starts (``jobs`` kernels side
+    by side: :func:`kernel_blas_threads`), where this process's environment does not say; the
     source's secrets, the run id and name, the report language, the run's currency and
     fiscal start month (so every notebook shows amounts in the currency and quarters in
     the fiscal calendar), and the source records file (``Source.fingerprint`` reuses the
@@ -1356,7 +1377,9 @@ def _kernel_env(cfg, run_id: str, name, run_language: str, declared, folder: Pat
     from salesplan.data.source_records import RECORDS_ENV
     from salesplan.reports.i18n import CURRENCY_ENV, FISCAL_START_ENV, LANG_ENV
 
-    allocator = {k: v for k, v in KERNEL_ALLOCATOR_ENV.items() if k not in os.environ}
+    threads = str(kernel_blas_threads(jobs))
+    allocator = {k: v for k, v in {**KERNEL_ALLOCATOR_ENV, **dict.fromkeys(BLAS_THREADS_ENV, threads)}.items()
+                 if k not in os.environ}
     return {**allocator, **cfg.source_env, RUN_ID_ENV: run_id, **({RUN_NAME_ENV: str(name)} if name else {}),
             LANG_ENV: run_language,
             CURRENCY_ENV: _run_currency(cfg.merged, declared, folder),

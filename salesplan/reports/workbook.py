@@ -845,13 +845,19 @@ class RunWorkbook:
     """The workbook of a ``salesplan run``, built as the notebooks' tables become final.
 
     :meth:`add_notebook` adds one notebook's published tables as raw sheets (in its tab
-    colour) and writes their XML at once (to temporary files; the cells are then freed):
-    the runner adds a notebook right after its report, while the next notebooks run, and
-    a carried-over notebook's tables while the re-run notebooks run.  :meth:`save` adds
+    colour) and writes their XML at once, deflated as the file will hold it (to temporary
+    files, :class:`_Deflated`; the cells are then freed): the runner adds a notebook right
+    after its report, while the next notebooks run, and a carried-over notebook's tables
+    while the re-run notebooks run.  Given the run's ``run_id`` and ``period``, the plan
+    sheets are built and written too when the first notebook (by tab index) with plan
+    tables is added (at scale 100 the plan sheets and the deflating took ~10 s after the
+    last notebook; benchmarks/RESULTS.md, session 24).  :meth:`save` adds
     the notebooks not added yet, the plan sheets, the headlines and the run's parameters,
     puts the sheets in their order and writes the file: what a workbook built in one go
     from the same tables holds, sheet for sheet and cell for cell (:meth:`save` builds it
-    in one go when the sheets added ahead would not be named or coloured as that one).
+    in one go when the sheets added ahead would not be named or coloured as that one, or
+    the plan sheets built ahead are not those of the run's first plan notebook, id and
+    period).
 
     Sheets, in order: the plan sheets (:func:`add_plan_sheets`, from the first notebook
     that published ``company``, ``region`` and ``rep`` tables; none when its ``rep`` table
