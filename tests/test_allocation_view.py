@@ -143,3 +143,32 @@ def test_a_large_sales_force_gets_the_most_and_least_loaded_reps_and_one_bar_for
     assert list(bars.index[26:]) == [f"R{i:02d}" for i in range(24, -1, -1)]
     small = util.iloc[:60]
     assert av.workload_bars(small) is small
+
+
+def _ote(n_reps: int, n_low: int, n_high: int):
+    """A quota-to-OTE check of ``n_reps`` reps, the first ``n_low`` below the 4-6x band and
+    the last ``n_high`` above it, with their simulated commission and attainment."""
+    ids = [f"R{i:05d}" for i in range(n_reps)]
+    ratio = [3.0 - i / n_reps if i < n_low else 6.5 + i / n_reps if i >= n_reps - n_high else 5.0
+             for i in range(n_reps)]
+    check = pd.DataFrame({"rep_id": ids, "region": "East", "quota": 1e5, "ote": [1e5 / r for r in ratio],
+                          "ratio": ratio, "flag": ["low" if r < 4 else "high" if r > 6 else "" for r in ratio]})
+    cost = pd.DataFrame({"rep_id": ids, "commission_p50": 1e3, "attainment_p50": 0.9})
+    return check.set_index("rep_id"), cost.set_index("rep_id")
+
+
+def test_the_ote_table_lists_every_rep_of_a_team_and_the_reps_outside_the_band_of_a_sales_force():
+    check, cost = _ote(av.MAX_OTE_ROWS, 3, 2)  # every rep listed, lowest ratio first
+    text, table = av.ote_table(check, cost, ote_low=4, ote_high=6)
+    assert text.data == f"Of {av.MAX_OTE_ROWS} reps with a quota, {av.MAX_OTE_ROWS - 5} are inside 4-6x, 3 below and 2 above."
+    shown = table.styler.data
+    assert len(shown) == av.MAX_OTE_ROWS and shown["ratio"].is_monotonic_increasing
+    check, cost = _ote(6709, 40, 25)  # a sales force: the 65 reps outside the band, the sentence counts all
+    text, table = av.ote_table(check, cost, ote_low=4, ote_high=6)
+    assert text.data == "Of 6709 reps with a quota, 6644 are inside 4-6x, 40 below and 25 above."
+    shown = table.styler.data
+    assert list(shown["flag"]) == ["low"] * 40 + ["high"] * 25 and shown["ratio"].is_monotonic_increasing
+    assert "every rep is in the workbook" in table.caption
+    check, cost = _ote(6709, 3000, 0)  # more outside than a table shows: the lowest ratios, and a note
+    shown = av.ote_table(check, cost, ote_low=4, ote_high=6)[1].styler.data
+    assert len(shown) == av.MAX_OTE_ROWS and set(shown["flag"]) == {"low"}

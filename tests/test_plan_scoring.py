@@ -19,6 +19,7 @@ from salesplan.data import SalesData, open_source
 from salesplan.planning import targets as tg
 from salesplan.planning.context import PlanContext
 from salesplan.planning.features import (
+    PLAN_BASIS_MEMO,
     monitor_context,
     plan_features,
     quarter_plan,
@@ -115,11 +116,14 @@ def test_the_keys_scored_ahead_are_the_keys_the_plan_asks_for(demo, monkeypatch)
     asked = replace(ctx, memo={})  # the targets notebook's steps, with an empty memo of their own
     params = TargetParams(quarter="2027Q1")
     features = plan_features(asked)
-    plan, _ = quarter_plan(asked, QuarterDistribution(paths), params, features)
-    quarter_scenarios(asked, QuarterDistribution(paths), params, features, base_plan=plan)
+    dist = QuarterDistribution(paths)
+    plan, _ = quarter_plan(asked, dist, params, features)
+    assert PLAN_BASIS_MEMO in asked.memo  # the plan's basis, left for the scenarios
+    quarter_scenarios(asked, dist, params, features, base_plan=plan)
+    assert PLAN_BASIS_MEMO not in asked.memo  # taken out by them
     mctx = monitor_context(asked)
     assert mctx is not None
     quarter_plan(mctx, _shifted(paths, (ctx.quarter - mctx.quarter).n), replace(params, quarter=mctx.label),
                  region_funnel=False)
-    assert set(asked.memo) == set(ahead.memo)
+    assert set(asked.memo) - {PLAN_BASIS_MEMO} == set(ahead.memo)
     assert len(calls) == len(ahead.memo)  # each key scored once: nothing new asked after the memo

@@ -25,9 +25,11 @@ from salesplan.planning.targets import (
     largest_remainder,
     plan_basis,
     propose_targets,
+    propose_targets_and_basis,
     quarter_paths_from_forecast,
     rep_capacity,
 )
+from salesplan.planning import targets as tg
 from salesplan.reports.workbook import write_plan_workbook
 
 MONTHS = pd.date_range("2027-01-01", periods=3, freq="MS")
@@ -563,7 +565,7 @@ def test_week_splits_of_many_rows_hand_example():
     assert all(np.array_equal(many[j], _week_split(rows[j], months, wk).to_numpy()) for j in range(7))
 
 
-def test_scenarios_share_one_plan_basis_and_match_separate_plans():
+def test_scenarios_share_one_plan_basis_and_match_separate_plans(monkeypatch):
     # conservative and stretch share one plan_basis (same basis_key); every plan made on it
     # equals the plan propose_targets makes alone, notes included, and the basis is not changed
     data, dist = _toy(), _dist()
@@ -582,3 +584,12 @@ def test_scenarios_share_one_plan_basis_and_match_separate_plans():
         _propose_on(basis, replace(base, band_low=0.7), None)
     table = compare_scenarios(data, dist, sc)
     assert table.loc["company_target", "stretch"] == propose_targets(data, dist, sc["stretch"]).company.iloc[0]["target"]
+    # the plan's own basis given (propose_targets_and_basis): no basis made again, the same table
+    plan, own = propose_targets_and_basis(data, dist, base)
+    made = []
+    monkeypatch.setattr(tg, "plan_basis", lambda *a, **k: made.append(1) or plan_basis(*a, **k))
+    given = compare_scenarios(data, dist, sc, plans={"base": plan}, bases=[own])
+    assert made == []
+    pd.testing.assert_frame_equal(given, table, check_exact=True)
+    for name, t in propose_targets(data, dist, base).tables().items():
+        pd.testing.assert_frame_equal(plan.tables()[name], t, check_exact=True)

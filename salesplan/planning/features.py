@@ -40,6 +40,7 @@ from salesplan.planning.targets import (
     pipeline_dates,
     plan_funnel,
     propose_targets,
+    propose_targets_and_basis,
     scored_pipeline_key,
 )
 
@@ -57,6 +58,12 @@ FUNNEL_OFF_NOTE = ("The data have no opportunities table: the funnel back-calcul
 #: the one region of a company whose data name no region (orders only): the label the targets
 #: give orders without a region (``salesplan.planning.targets``)
 NO_REGION = "(none)"
+
+#: the memo key (kind) under which :func:`quarter_plan` leaves the last rep plan's
+#: :class:`~salesplan.planning.targets.PlanBasis` in the context's memo, as
+#: ``(quarter, distribution, basis)``, for :func:`quarter_scenarios` (which takes it out);
+#: a memo kept on disk keeps it in the process only (``salesplan.reports.inputs.DiskMemo``)
+PLAN_BASIS_MEMO = ("plan_basis",)
 
 
 @dataclass(frozen=True)
@@ -198,8 +205,9 @@ def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetPara
     end = ctx.history_end
     scorer = memo_scorer(ctx.memo)  # each snapshot date scored once per data (plan, scenarios, monitoring)
     if features.rep_quotas:
-        plan = propose_targets(ctx.history, dist, params, as_of=end, quota_overrides=quota_overrides,
-                               pipeline_scorer=scorer)
+        plan, basis = propose_targets_and_basis(ctx.history, dist, params, as_of=end, quota_overrides=quota_overrides,
+                                                pipeline_scorer=scorer)
+        ctx.memo[PLAN_BASIS_MEMO] = (ctx.quarter, dist, basis)  # for the scenarios (one kept: ~0.2 GB at 6,700 reps)
         if features.funnel:
             plan = plan_funnel(plan, ctx.history, level="rep", as_of=end)
     else:
@@ -220,12 +228,20 @@ def quarter_scenarios(ctx: PlanContext, dist: QuarterDistribution, params: Targe
 
     ``base_plan``: :func:`quarter_plan`'s plan of ``ctx``, ``dist`` and ``params`` made
     without ``quota_overrides``; it is the ``base`` scenario (not proposed a second time).
+    The plan basis :func:`quarter_plan` left in ``ctx.memo`` for this quarter and ``dist``
+    serves the scenarios of its :func:`~salesplan.planning.targets.basis_key` (the default
+    ones differ from ``params`` in the target and over-assignment only: none is computed
+    again) and is then taken out of the memo.
     """
     if not features.rep_quotas:
         return None
+    kept = ctx.memo.get(PLAN_BASIS_MEMO)
+    bases = [kept[2]] if kept is not None and kept[0] == ctx.quarter and kept[1] is dist else []
+    if bases:
+        del ctx.memo[PLAN_BASIS_MEMO]
     return compare_scenarios(ctx.history, dist, default_scenarios(params), as_of=ctx.history_end,
                              pipeline_scorer=memo_scorer(ctx.memo),
-                             plans={"base": base_plan} if base_plan is not None else None)
+                             plans={"base": base_plan} if base_plan is not None else None, bases=bases)
 
 
 def monitor_context(ctx: PlanContext, min_months: int = MIN_MONITOR_HISTORY_MONTHS) -> PlanContext | None:

@@ -183,6 +183,7 @@ __all__ = [
     "pipeline_rho",
     "plan_funnel",
     "propose_targets",
+    "propose_targets_and_basis",
     "quarter_paths_from_forecast",
     "rep_capacity",
     "smart_check",
@@ -2434,11 +2435,22 @@ def propose_targets(
     TargetPlan
         ``params`` carries the over-assignment used (chosen when it was None).
     """
+    return propose_targets_and_basis(data, dist, params, roster=roster, vacancies=vacancies, as_of=as_of,
+                                     funnel_rates=funnel_rates, quota_overrides=quota_overrides,
+                                     pipeline_scorer=pipeline_scorer)[0]
+
+
+def propose_targets_and_basis(data: SalesData, dist: QuarterDistribution, params: TargetParams, *,
+                              roster=None, vacancies=None, as_of=None, funnel_rates=None, quota_overrides=None,
+                              pipeline_scorer=None) -> tuple[TargetPlan, PlanBasis]:
+    """:func:`propose_targets` (same arguments) and the :class:`PlanBasis` the plan was
+    proposed on, which :func:`compare_scenarios` can take (``bases``) for scenarios of the
+    same :func:`basis_key` instead of computing it again."""
     if not isinstance(params, TargetParams):
         raise ValueError(f"params: expected TargetParams, got {type(params).__name__}")
     basis = plan_basis(data, dist, params, roster=roster, vacancies=vacancies, as_of=as_of,
                        funnel_rates=funnel_rates, pipeline_scorer=pipeline_scorer)
-    return _propose_on(basis, params, quota_overrides)
+    return _propose_on(basis, params, quota_overrides), basis
 
 
 @dataclass(frozen=True)
@@ -2823,14 +2835,17 @@ def default_scenarios(base: TargetParams) -> dict[str, TargetParams]:
 
 
 def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Mapping[str, TargetParams],
-                      *, plans: Mapping[str, TargetPlan] | None = None, **kwargs) -> pd.DataFrame:
+                      *, plans: Mapping[str, TargetPlan] | None = None, bases: Sequence[PlanBasis] = (),
+                      **kwargs) -> pd.DataFrame:
     """Run :func:`propose_targets` under each named parameter set, side by side.
 
     ``plans``: plans already proposed for some of the scenarios with the same data,
     distribution and keywords (e.g. the notebook's plan for ``"base"``); they are used as
     they are instead of being proposed again (same function, same inputs: same plan).
     Scenarios whose parameters differ only in the company target and the over-assignment
-    (same :func:`basis_key`) share one :func:`plan_basis`.
+    (same :func:`basis_key`) share one :func:`plan_basis`; ``bases``: plan bases already
+    made with the same data, distribution and keywords (e.g. the notebook plan's own,
+    :func:`propose_targets_and_basis`), used for the scenarios of their key.
 
     Returns
     -------
@@ -2842,7 +2857,7 @@ def compare_scenarios(data: SalesData, dist: QuarterDistribution, scenarios: Map
         raise ValueError("scenarios: give at least one named TargetParams")
     if kwargs.get("pipeline_scorer") is None:  # same data and dates: score each snapshot once
         kwargs = {**kwargs, "pipeline_scorer": memo_scorer()}
-    cols, bases = {}, []  # one plan basis per basis_key: the scenarios differ in the target and over-assignment
+    cols, bases = {}, list(bases)  # one plan basis per basis_key: the scenarios differ in the target and over-assignment
     for name, prm in scenarios.items():
         plan = (plans or {}).get(name)
         if plan is None:
