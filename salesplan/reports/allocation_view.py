@@ -384,12 +384,13 @@ def ote_table(ote_check: pd.DataFrame, cost_per_rep: pd.DataFrame, *, ote_low: f
     ote = ote_check.reset_index().merge(cost_per_rep[["commission_p50", "attainment_p50"]].reset_index(), on="rep_id")
     ote = ote.sort_values(["ratio", "rep_id"], ignore_index=True)
     bands = pd.Series(np.where(ote["flag"] == "", "in band", ote["flag"])).value_counts()
+    n_reps = len(ote)
     caption = "Quota-to-OTE per rep for the quarter (company currency), lowest ratio first"
-    if len(ote) > MAX_OTE_ROWS:
+    if n_reps > MAX_OTE_ROWS:
         ote = ote[ote["flag"] != ""]
         caption = ("Quota-to-OTE of the reps outside the band for the quarter (company currency), lowest ratio "
                    "first (every rep is in the workbook)")
-    return [Markdown(f"Of {len(ote_check)} reps with a quota, {bands.get('in band', 0)} are inside "
+    return [Markdown(f"Of {n_reps} reps with a quota, {bands.get('in band', 0)} are inside "
                      f"{ote_low:g}-{ote_high:g}x, {bands.get('low', 0)} below and {bands.get('high', 0)} above."),
             styled_table(_names(ote[["rep_id", "region", "quota", "ote", "ratio", "flag", "commission_p50",
                                      "attainment_p50"]], "rep_id", reps),
