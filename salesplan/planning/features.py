@@ -59,10 +59,11 @@ FUNNEL_OFF_NOTE = ("The data have no opportunities table: the funnel back-calcul
 #: give orders without a region (``salesplan.planning.targets``)
 NO_REGION = "(none)"
 
-#: the memo key (kind) under which :func:`quarter_plan` leaves the last rep plan's
-#: :class:`~salesplan.planning.targets.PlanBasis` in the context's memo, as
-#: ``(quarter, distribution, basis)``, for :func:`quarter_scenarios` (which takes it out);
-#: a memo kept on disk keeps it in the process only (``salesplan.reports.inputs.DiskMemo``)
+#: the memo key (kind) under which :func:`quarter_plan` leaves the rep plan's
+#: :class:`~salesplan.planning.targets.PlanBasis` of a quarter that is not a back-test in the
+#: context's memo, as ``(quarter, distribution, basis)``, for :func:`quarter_scenarios`
+#: (which takes it out); a memo kept on disk keeps it in the process only
+#: (``salesplan.reports.inputs.DiskMemo``)
 PLAN_BASIS_MEMO = ("plan_basis",)
 
 
@@ -207,7 +208,9 @@ def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetPara
     if features.rep_quotas:
         plan, basis = propose_targets_and_basis(ctx.history, dist, params, as_of=end, quota_overrides=quota_overrides,
                                                 pipeline_scorer=scorer)
-        ctx.memo[PLAN_BASIS_MEMO] = (ctx.quarter, dist, basis)  # for the scenarios (one kept: ~0.2 GB at 6,700 reps)
+        ctx.memo.pop(PLAN_BASIS_MEMO, None)
+        if not _is_backtest(ctx):  # for the scenarios (~0.4 GB at 6,700 reps: one kept, none for a back-test)
+            ctx.memo[PLAN_BASIS_MEMO] = (ctx.quarter, dist, basis)
         if features.funnel:
             plan = plan_funnel(plan, ctx.history, level="rep", as_of=end)
     else:
@@ -219,6 +222,13 @@ def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetPara
     if not region_funnel or not features.funnel:
         return plan, None
     return plan, plan_funnel(plan, ctx.history, level="region", as_of=end).funnel
+
+
+def _is_backtest(ctx: PlanContext) -> bool:
+    """Whether ``ctx`` plans a quarter of the past: its data hold orders after its history
+    (the monitoring back-test, :func:`monitor_context`), which has no scenarios."""
+    orders = ctx.data.orders
+    return orders is not None and len(orders) > 0 and pd.Timestamp(orders["order_date"].max()) > ctx.history_end
 
 
 def quarter_scenarios(ctx: PlanContext, dist: QuarterDistribution, params: TargetParams,
