@@ -142,7 +142,12 @@ def test_kernels_get_the_allocator_settings_unless_the_environment_has_its_own(t
 
 
 def test_kernels_side_by_side_share_the_cores_between_their_blas_threads(tmp_path, monkeypatch):
-    from salesplan.reports.runner import BLAS_THREADS_ENV, _kernel_env, _prepare_parameters, kernel_blas_threads
+    from salesplan.reports.runner import (
+        BLAS_THREADS_ENV,
+        _kernel_env,
+        _prepare_parameters,
+        kernel_blas_threads,
+    )
 
     assert [kernel_blas_threads(j, cpus=c) for j, c in ((2, 2), (2, 8), (3, 8), (4, 2), (1, 1))] == [1, 4, 2, 1, 1]
     for k in BLAS_THREADS_ENV:

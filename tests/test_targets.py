@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 from salesplan.data.schema import SalesData
+from salesplan.planning import targets as tg
 from salesplan.planning.allocation import ramp_factor
 from salesplan.planning.funnel import FunnelRates
 from salesplan.planning.targets import (
@@ -29,7 +30,6 @@ from salesplan.planning.targets import (
     quarter_paths_from_forecast,
     rep_capacity,
 )
-from salesplan.planning import targets as tg
 from salesplan.reports.workbook import write_plan_workbook
 
 MONTHS = pd.date_range("2027-01-01", periods=3, freq="MS")

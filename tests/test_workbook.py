@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -737,3 +738,34 @@ def test_a_table_sheet_written_as_text_is_the_sheet_openpyxl_writes(frame, chunk
         got = sheet_xml(lambda wb, chunk=chunk: _write_table_sheet(wb, "03 customers", frame, tab_color="1F4E79",
                                                                     chunk=chunk)[1])
         assert got == expected
+
+
+def test_a_sheet_deflated_ahead_is_the_member_zipfile_would_write(tmp_path):
+    """``_Deflated`` (a sheet's XML deflated when it is written ahead) adds the same member
+    ``ZipFile.write`` adds: same bytes read back, same compressed size, CRC checked; and
+    through ``ZipFile.open`` when the archive lacks zipfile's internals."""
+    from types import SimpleNamespace
+
+    from salesplan.reports.workbook import _Deflated
+
+    xml = ("<row>" + "".join(f'<c r="A{i}"><v>{i * 7919 % 10007}</v></c>' for i in range(60_000)) + "</row>").encode()
+    packed = []
+    for n in range(2):
+        (tmp_path / f"sheet{n}.xml").write_bytes(xml)
+        out = str(tmp_path / f"sheet{n}.xml")
+        packed.append(_Deflated.of(SimpleNamespace(out=out, _rels="rels", cleanup=lambda out=out: os.remove(out))))
+    assert not (tmp_path / "sheet0.xml").exists() and packed[0].rels == "rels"
+    (tmp_path / "plain.xml").write_bytes(xml)
+    with zipfile.ZipFile(tmp_path / "a.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(tmp_path / "plain.xml", "xl/plain.xml")
+        packed[0].add_to(z, "xl/ahead.xml")
+        packed[1]._inflate_into(z, "xl/again.xml")
+    with zipfile.ZipFile(tmp_path / "a.zip") as z:
+        assert z.testzip() is None
+        assert z.read("xl/ahead.xml") == z.read("xl/again.xml") == z.read("xl/plain.xml") == xml
+        info = {i.filename: i for i in z.infolist()}
+        assert info["xl/ahead.xml"].compress_size == info["xl/plain.xml"].compress_size < len(xml) // 3
+    assert all(os.path.exists(p.path) for p in packed)
+    for p in packed:
+        p.cleanup()
+    assert not any(os.path.exists(p.path) for p in packed)  # the temporary files removed

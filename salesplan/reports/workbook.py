@@ -1126,26 +1126,41 @@ class _Deflated:
         ``_ZipWriteFile.close`` do (Python 3.8-3.13) with the sizes and CRC known."""
         from zipfile import ZIP64_LIMIT, LargeZipFile
 
+        try:  # zipfile's own state; a zipfile without it: the member inflated and written again
+            fp, start, writecheck = archive.fp, archive.start_dir, archive._writecheck
+            allow_zip64, writing = archive._allowZip64, archive._writing
+        except AttributeError:
+            return self._inflate_into(archive, arcname)
         info = self.info
         info.filename, info.orig_filename = arcname, arcname
         info.flag_bits = 0x00
         info._compresslevel = archive.compresslevel
         zip64 = info.file_size * 1.05 > ZIP64_LIMIT
-        if zip64 and not archive._allowZip64:
+        if zip64 and not allow_zip64:
             raise LargeZipFile("Filesize would require ZIP64 extensions")
-        if archive._writing:
+        if writing:
             raise ValueError("Can't write to ZIP archive while an open writing handle exists")
-        archive.fp.seek(archive.start_dir)
-        info.header_offset = archive.fp.tell()
-        archive._writecheck(info)
+        fp.seek(start)
+        info.header_offset = fp.tell()
+        writecheck(info)
         archive._didModify = True
-        archive.fp.write(info.FileHeader(zip64))
+        fp.write(info.FileHeader(zip64))
         with open(self.path, "rb") as src:
             while block := src.read(self.CHUNK):
-                archive.fp.write(block)
-        archive.start_dir = archive.fp.tell()
+                fp.write(block)
+        archive.start_dir = fp.tell()
         archive.filelist.append(info)
         archive.NameToInfo[arcname] = info
+
+    def _inflate_into(self, archive, arcname: str) -> None:
+        """Add the member through ``ZipFile.open(arcname, "w")`` (compressed again)."""
+        import zlib
+
+        inflate = zlib.decompressobj(-15)
+        with open(self.path, "rb") as src, archive.open(arcname, "w") as out:
+            while block := src.read(self.CHUNK):
+                out.write(inflate.decompress(block))
+            out.write(inflate.flush())
 
     def cleanup(self) -> None:
         if os.path.exists(self.path):
