@@ -195,7 +195,9 @@ def quarter_plan(ctx: PlanContext, dist: QuarterDistribution, params: TargetPara
         The plan with the funnel of the rep quotas attached (of the region targets without
         reps), and the funnel of the region targets (for the report; ``None`` when
         ``region_funnel`` is false).  Without ``funnel`` (no opportunities) the plan has no
-        funnel and the second item is ``None``.
+        funnel and the second item is ``None``.  The rep plan's basis is left in
+        ``ctx.memo`` for :func:`quarter_scenarios` (:data:`PLAN_BASIS_MEMO`; none for a
+        back-test quarter).
     """
     features = features or plan_features(ctx)
     if params.growth is not None and not features.last_year:

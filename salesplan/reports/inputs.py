@@ -162,7 +162,7 @@ class DiskMemo(MutableMapping):
     ``folder`` (created on the first write, written atomically).  Values are read back
     exactly (pickle), so a plan made from the disk memo has the same numbers.  The keys of
     :attr:`IN_PROCESS` (the plan basis :func:`~salesplan.planning.features.quarter_plan`
-    leaves for the scenarios: ~0.2 GB at 6,700 reps, of no use to another run) are kept
+    leaves for the scenarios: ~0.4 GB at 6,700 reps, of no use to another run) are kept
     in this process only.
     """
 
