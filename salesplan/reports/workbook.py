@@ -894,9 +894,8 @@ class RunWorkbook:
             self._ahead[id(ws)], self._asked[id(ws)] = _Deflated.of(writer), asked
             sheets.append(ws)
         self._added[name] = (tab_index, sheets, plan)
-        if (self._plan_info is not None and self._plan_from is None and all(k in plan for k in PLAN_TABLES)
-                and len(plan["rep"]) and not any(i < tab_index and all(k in p for k in PLAN_TABLES)
-                                                 for i, _, p in self._added.values())):
+        if (self._plan_info is not None and self._plan_from is None and _has_plan(plan) and len(plan["rep"])
+                and not any(i < tab_index and _has_plan(p) for i, _, p in self._added.values())):
             self._build_plan_sheets(name, plan)
 
     def _build_plan_sheets(self, name: str, plan: Mapping[str, pd.DataFrame]) -> None:
@@ -907,9 +906,7 @@ class RunWorkbook:
         from openpyxl.worksheet._writer import WorksheetWriter
 
         before = {id(ws) for ws in self._wb.worksheets}
-        run_id, period = self._plan_info
-        add_plan_sheets(self._wb, plan["company"], plan["region"], plan["rep"], run_id=run_id, period=period,
-                        rounding_unit=rounding_unit_of(plan.get("assumptions")))
+        _plan_sheets_of(self._wb, plan, *self._plan_info)
         for ws in self._wb.worksheets:
             if id(ws) not in before:
                 writer = WorksheetWriter(ws)
@@ -958,7 +955,7 @@ class RunWorkbook:
         period."""
         if self._plan_from is None:
             return True
-        first = next((r.name for r in results if all(k in self._added[r.name][2] for k in PLAN_TABLES)), None)
+        first = next((r.name for r in results if _has_plan(self._added[r.name][2])), None)
         return (first == self._plan_from
                 and self._plan_info == (str(run_info.get("run id", "")), str(run_info.get("period", ""))))
 
@@ -1004,18 +1001,27 @@ class RunWorkbook:
         run_info = dict(run_info)
         for r in results:
             found = self._added[r.name][2]
-            if not all(k in found for k in PLAN_TABLES):
+            if not _has_plan(found):
                 continue
             if len(found["rep"]) == 0:  # the region sheet's name as the raw sheets get it
                 region_sheet = _sheet_title(_NoSheets(), sheet_name(f"{r.name.split('_', 1)[0]} region"))
                 note = translate(NO_PLAN_SHEETS) if get_language() != "en" else NO_PLAN_SHEETS
                 run_info["plan sheets"] = note.format(sheet=region_sheet)
             elif r.name != self._plan_from:  # else built ahead
-                add_plan_sheets(self._wb, found["company"], found["region"], found["rep"],
-                                run_id=str(run_info.get("run id", "")), period=str(run_info.get("period", "")),
-                                rounding_unit=rounding_unit_of(found.get("assumptions")))
+                _plan_sheets_of(self._wb, found, str(run_info.get("run id", "")), str(run_info.get("period", "")))
             break
         return run_info
+
+
+def _has_plan(tables: Mapping) -> bool:
+    """Whether a notebook's tables (name -> frame) hold every table of :data:`PLAN_TABLES`."""
+    return all(k in tables for k in PLAN_TABLES)
+
+
+def _plan_sheets_of(wb, tables: Mapping[str, pd.DataFrame], run_id: str, period: str) -> None:
+    """:func:`add_plan_sheets` of a notebook's plan tables (``assumptions``: the rounding)."""
+    add_plan_sheets(wb, tables["company"], tables["region"], tables["rep"], run_id=run_id, period=period,
+                    rounding_unit=rounding_unit_of(tables.get("assumptions")))
 
 
 def _sheet_name(text: str) -> str:
