@@ -542,6 +542,7 @@ def _arrow_to_pandas(table) -> pd.DataFrame:
             return pd.Int64Dtype()
         return None
 
+    table = _compact_text(table)
     whole = [pa.types.is_integer(f.type) for f in table.schema]
     # self_destruct: each Arrow column is freed once converted (``table`` is unusable after)
     frame = table.to_pandas(types_mapper=mapper, date_as_object=False, self_destruct=True)
@@ -550,6 +551,24 @@ def _arrow_to_pandas(table) -> pd.DataFrame:
         if is_int and not frame[c].isna().any():
             frame[c] = frame[c].to_numpy(dtype="int64")
     return frame
+
+
+def _compact_text(table):
+    """``table`` with each text column copied out of DuckDB's record batches.
+
+    A column that DuckDB exports to Arrow holds the memory of its whole record batch: the
+    text columns, which pandas keeps as they are, kept the batch's dates and amounts alive
+    after pandas had copied those out.  At scale 100 the customer-risk notebook's tables
+    held 1.61 GB for 1.08 GB of columns, and 1.08 GB after this copy (+0.3 s CPU; issue
+    19).  While one table is read its text exists twice (the order lines' ids: ~0.3 GB).
+    """
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            chunks = [pa.concat_arrays([chunk]) for chunk in table.column(i).chunks]  # new, exact-size buffers
+            table = table.set_column(i, field, pa.chunked_array(chunks, type=field.type))
+    return table
 
 
 def _to_arrow(frame: pd.DataFrame):
