@@ -1,6 +1,7 @@
 """A DuckDB read holds its columns only (issue 19): a text column that DuckDB exports to
 Arrow keeps the buffers of its whole record batch alive (the dates and amounts pandas has
-already copied out), so the reader copies text columns out of the batch."""
+already copied out), so the reader copies text columns out of the batch, into arrays of
+64 MiB or more; and an emptied table shares no memory with the loaded one."""
 
 import os
 import subprocess
@@ -10,7 +11,7 @@ import textwrap
 import duckdb
 import pytest
 
-from salesplan.data.sources import _compact_text
+from salesplan.data import sources
 from salesplan.reports.runner import KERNEL_ALLOCATOR_ENV
 
 
@@ -64,14 +65,40 @@ def test_a_kept_text_column_does_not_hold_the_other_columns(tmp_path):
     assert grown < held + 60, (grown, held)
 
 
-def test_compacted_text_columns_hold_the_same_values(tmp_path):
+def test_compacted_text_columns_hold_the_same_values(tmp_path, monkeypatch):
     con = duckdb.connect(str(tmp_path / "t.duckdb"))
     con.execute("CREATE TABLE t AS SELECT CASE WHEN i % 7 = 0 THEN NULL ELSE '客户-' || i::VARCHAR END AS name, "
                 "i::DOUBLE AS x FROM range(300000) r(i)")
     table = con.sql("SELECT * FROM t").to_arrow_table()
-    compact = _compact_text(table)
-    assert compact.equals(table) and compact.schema == table.schema
-    assert compact.column("x").chunks[0].buffers()[1].address == table.column("x").chunks[0].buffers()[1].address
-    assert all(a.buffers()[2].address != b.buffers()[2].address  # the text copied, the numbers not
-               for a, b in zip(compact.column("name").chunks, table.column("name").chunks))
     con.close()
+    assert table.column("name").num_chunks == 3  # DuckDB's batches of 122,880 rows
+    for least, arrays in ((1, 3), (2**40, 1)):  # each batch its own array / all in one
+        monkeypatch.setattr(sources, "TEXT_ARRAY_BYTES", least)
+        compact = sources._compact_text(table)
+        assert compact.equals(table) and compact.schema == table.schema
+        assert compact.column("name").num_chunks == arrays
+        old = {b.address for c in table.column("name").chunks for b in c.buffers() if b is not None}
+        new = {b.address for c in compact.column("name").chunks for b in c.buffers() if b is not None}
+        assert not old & new  # the text copied
+        assert compact.column("x").chunks[0].buffers()[1].address == table.column("x").chunks[0].buffers()[1].address
+
+
+def test_without_tables_keeps_no_loaded_column(tmp_path):
+    con = duckdb.connect(str(tmp_path / "t.duckdb"))
+    con.execute("CREATE TABLE orders AS SELECT DATE '2026-01-01' + (i % 300)::INTEGER AS order_date, "
+                "'C' || (i % 97)::VARCHAR AS customer_id, (i % 50)::DOUBLE AS amount FROM range(5000) r(i)")
+    con.execute("CREATE TABLE invoices AS SELECT 'I1' AS invoice_id, 'C1' AS customer_id, "
+                "DATE '2026-01-01' AS issue_date, DATE '2026-02-01' AS due_date, 10.0 AS amount")
+    con.close()
+    path = str(tmp_path / "t.duckdb")
+    data = sources.DuckDBSource(f"duckdb:///{path}", path).load()
+    out = data.without_tables("orders", "invoices")
+    assert out.invoices is None and out.customers is data.customers and len(out.orders) == 0
+    assert list(out.orders.columns) == list(data.orders.columns)
+    assert list(out.orders.dtypes) == list(data.orders.dtypes)
+    ids = data.orders["customer_id"].array._pa_array
+    kept = out.orders["customer_id"].array._pa_array
+    old = {b.address for c in ids.chunks for b in c.buffers() if b is not None}
+    assert not old & {b.address for c in kept.chunks for b in c.buffers() if b is not None}
+    with pytest.raises(ValueError, match="unknown table"):
+        data.without_tables("order")

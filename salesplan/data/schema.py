@@ -540,6 +540,23 @@ class SalesData:
             out[name] = frame
         return replace(self, **out)
 
+    def without_tables(self, *names: str) -> SalesData:
+        """This data without the tables ``names``, to let their memory go: ``orders`` becomes
+        an empty table of the same columns and dtypes, the others None.
+
+        The empty orders share no memory with the loaded ones (a zero-row slice of a loaded
+        text column would keep its first Arrow array, up to ~64 MB, alive).
+        """
+        unknown = sorted(set(names) - set(TABLE_NAMES))
+        if unknown:
+            raise ValueError(f"SalesData.without_tables: unknown table(s) {unknown}; "
+                             f"expected names of {list(TABLE_NAMES)}")
+        out: dict[str, pd.DataFrame | None] = dict.fromkeys(names)
+        if "orders" in out:
+            o = self.orders
+            out["orders"] = pd.DataFrame({c: pd.Series([], dtype=o[c].dtype) for c in o.columns})
+        return replace(self, **out)
+
     def until(self, as_of) -> SalesData:
         """The data as they were known at the end of ``as_of`` (no look-ahead).
 

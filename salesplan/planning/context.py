@@ -144,7 +144,7 @@ class PlanContext:
         ~0.7 GB for the rest of the notebook.  Anything read from :attr:`data`'s or
         :attr:`history`'s orders after this is empty, so take it before.
         """
-        return replace(self, data=replace(self.data, orders=self.data.orders.iloc[:0].copy()))
+        return replace(self, data=self.data.without_tables("orders"))
 
     def with_quarter(self, period, **kwargs) -> PlanContext:
         """The context of another quarter on the same data (:meth:`build` with this context's
