@@ -536,7 +536,7 @@ def _arrow_to_pandas(table) -> pd.DataFrame:
     import pyarrow as pa
 
     def mapper(t):
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
+        if _is_text(t):
             return TEXT_DTYPE
         if pa.types.is_integer(t):
             return pd.Int64Dtype()
@@ -551,6 +551,13 @@ def _arrow_to_pandas(table) -> pd.DataFrame:
         if is_int and not frame[c].isna().any():
             frame[c] = frame[c].to_numpy(dtype="int64")
     return frame
+
+
+def _is_text(arrow_type) -> bool:
+    """Whether an Arrow type is text (``string`` or ``large_string``)."""
+    import pyarrow as pa
+
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 
 #: Least size of each text array :func:`_compact_text` makes, in bytes: above glibc's
@@ -575,7 +582,7 @@ def _compact_text(table):
     import pyarrow as pa
 
     for i, field in enumerate(table.schema):
-        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+        if _is_text(field.type):
             groups, group, size = [], [], 0
             for chunk in table.column(i).chunks:
                 group.append(chunk)
